@@ -1,0 +1,2 @@
+//! `authrs`: the operator's command line.
+fn main() {}

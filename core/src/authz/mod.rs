@@ -1,0 +1,1 @@
+//! Apache-style `Require` rules: parsing into a tree and evaluation with mod_authz_core semantics.

@@ -1,0 +1,1 @@
+//! Set-Cookie and clearing cookies for tickets, and finding the ticket cookie in a request.

@@ -1,0 +1,1 @@
+//! `Engine::decide`: order of methods, fallbacks, and what to answer.

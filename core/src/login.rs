@@ -1,0 +1,1 @@
+//! Login form bodies (`credential_N`, `destination`), destination untainting, login redirects.

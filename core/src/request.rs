@@ -1,0 +1,125 @@
+//! The request as a shell saw it: method, path, headers, peer and TLS facts.
+
+use std::net::IpAddr;
+
+/// What the TLS layer said about the client certificate (mod_ssl's `SSL_CLIENT_VERIFY`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CertVerify {
+    /// No certificate was presented (`NONE`).
+    #[default]
+    None,
+    /// The certificate chained to a trusted CA (`SUCCESS`).
+    Success,
+    /// Presented but not verified against a CA (`GENEROUS`, `optional_no_ca`): only pinned certificates may pass.
+    Generous,
+    /// Verification failed (`FAILED:<reason>`).
+    Failed(String),
+}
+
+impl CertVerify {
+    /// Parses mod_ssl's `SSL_CLIENT_VERIFY` value (`NONE`, `SUCCESS`, `GENEROUS`, `FAILED:…`).
+    pub fn from_mod_ssl(value: &str) -> CertVerify {
+        match value {
+            "SUCCESS" => CertVerify::Success,
+            "GENEROUS" => CertVerify::Generous,
+            "NONE" | "" => CertVerify::None,
+            other => CertVerify::Failed(other.strip_prefix("FAILED:").unwrap_or(other).to_string()),
+        }
+    }
+}
+
+/// TLS facts about the client certificate, from the local TLS stack or a trusted proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsFacts {
+    /// Verification state.
+    pub verify: CertVerify,
+    /// The leaf certificate, PEM or DER, when the shell has it.
+    pub cert: Option<Vec<u8>>,
+    /// The subject DN string as the TLS stack rendered it, when the certificate itself is not available.
+    pub subject_dn: Option<String>,
+    /// The issuer DN string as the TLS stack rendered it.
+    pub issuer_dn: Option<String>,
+    /// Whether these facts came from a trusted reverse proxy's headers rather than our own TLS.
+    pub via_proxy: bool,
+}
+
+/// One request, as far as authentication and authorization need to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestFacts {
+    /// HTTP method (`GET`, `POST`, …).
+    pub method: String,
+    /// URL path, not decoded (`/app/page`).
+    pub path: String,
+    /// Raw query string without the `?`, if any.
+    pub query: Option<String>,
+    /// Request headers in arrival order; names compare case-insensitively.
+    pub headers: Vec<(String, String)>,
+    /// Address of the TCP peer (the proxy, when there is one).
+    pub peer: Option<IpAddr>,
+    /// Whether the connection to us is TLS.
+    pub secure: bool,
+    /// Client certificate facts from our own TLS layer.
+    pub tls: TlsFacts,
+}
+
+impl RequestFacts {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of the header `name` (case-insensitive), in order.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True when the client looks like an API client rather than a browser
+    /// (`Accept: application/json` or an `X-Requested-With` header): it gets 401, not a redirect.
+    pub fn is_api_client(&self) -> bool {
+        self.header("x-requested-with").is_some()
+            || self
+                .header_all("accept")
+                .any(|v| v.to_ascii_lowercase().contains("application/json"))
+    }
+
+    /// Path plus `?query`, the way a `destination` is built from it.
+    pub fn path_and_query(&self) -> String {
+        match &self.query {
+            Some(q) if !q.is_empty() => format!("{}?{}", self.path, q),
+            _ => self.path.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_values() {
+        assert_eq!(CertVerify::from_mod_ssl("SUCCESS"), CertVerify::Success);
+        assert_eq!(CertVerify::from_mod_ssl("NONE"), CertVerify::None);
+        assert_eq!(CertVerify::from_mod_ssl("GENEROUS"), CertVerify::Generous);
+        assert_eq!(
+            CertVerify::from_mod_ssl("FAILED:certificate has expired"),
+            CertVerify::Failed("certificate has expired".into())
+        );
+    }
+
+    #[test]
+    fn api_clients() {
+        let mut r = RequestFacts::default();
+        assert!(!r.is_api_client());
+        r.headers.push(("Accept".into(), "text/html, Application/JSON".into()));
+        assert!(r.is_api_client());
+        let mut r = RequestFacts::default();
+        r.headers.push(("X-Requested-With".into(), "XMLHttpRequest".into()));
+        assert!(r.is_api_client());
+    }
+}

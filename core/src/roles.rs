@@ -1,0 +1,1 @@
+//! The roles file: `alice admin:projectX reader`, one user per line.

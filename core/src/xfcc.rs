@@ -1,0 +1,1 @@
+//! Envoy's `x-forwarded-client-cert` header parser.
