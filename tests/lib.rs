@@ -1,1 +1,43 @@
-//! Shared helpers for the integration tests in `tests/tests/`.
+//! Shared helpers for the integration tests in `tests/tests/`: a real httpd in a throw-away
+//! ServerRoot, demo certificates made by openssl, and curl as the HTTP client.
+
+pub mod apache;
+pub mod curl;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; the tests' servers bind it right after).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A fresh scratch directory under the system temp dir.
+pub fn scratch(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "authrs-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// Demo CA, server and client certificates and a CRL (scripts/gen-demo-certs.sh), in `dir`.
+pub fn demo_certs(dir: &Path) {
+    let st = Command::new("bash")
+        .arg(workspace().join("scripts/gen-demo-certs.sh"))
+        .arg(dir)
+        .status()
+        .expect("run gen-demo-certs.sh");
+    assert!(st.success(), "gen-demo-certs.sh failed (openssl must be installed)");
+}

@@ -1,2 +1,81 @@
-//! `authrs`: the operator's command line.
-fn main() {}
+//! `authrs`: the operator's command line — keys, tickets, certificates, passwords, Require rules.
+//!
+//! Every failure is one line on stderr and exit status 1 (2 for usage errors, from clap).
+
+mod cert_cmd;
+mod keys;
+mod misc_cmd;
+mod ticket_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// authrs — client-certificate and cookie-ticket authentication for Apache httpd and Envoy.
+#[derive(Parser)]
+#[command(name = "authrs", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a new random 256-bit ticket key (base64), written with mode 0600.
+    Keygen {
+        /// Write the key here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Mint and verify cookie tickets.
+    #[command(subcommand)]
+    Ticket(ticket_cmd::TicketCmd),
+    /// Inspect client certificates and show which user they map to.
+    #[command(subcommand)]
+    Cert(cert_cmd::CertCmd),
+    /// Hash passwords for htpasswd files.
+    #[command(subcommand)]
+    Password(misc_cmd::PasswordCmd),
+    /// Evaluate Require rules.
+    #[command(subcommand)]
+    Require(misc_cmd::RequireCmd),
+    /// Show the option reference and check configurations.
+    #[command(subcommand)]
+    Config(misc_cmd::ConfigCmd),
+}
+
+/// A command's failure: the line printed on stderr.
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(format!("error: {e}"))
+    }
+}
+
+/// What every command returns.
+pub type CmdResult = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    // A bug must still end as one line, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error: {info}");
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen { out } => keys::keygen(out.as_deref()),
+        Command::Ticket(cmd) => ticket_cmd::run(cmd),
+        Command::Cert(cmd) => cert_cmd::run(cmd),
+        Command::Password(cmd) => misc_cmd::password(cmd),
+        Command::Require(cmd) => misc_cmd::require(cmd),
+        Command::Config(cmd) => misc_cmd::config(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(line)) => {
+            if !line.is_empty() {
+                eprintln!("{line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

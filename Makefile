@@ -1,0 +1,53 @@
+# authrs — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+RUN_DIR ?= $(CURDIR)/run
+
+.PHONY: run test deps lint unit wasm bench fuzz reference reference-update clean
+
+## Starts the demo (for now: the CLI tour over generated demo keys and certs).
+run: deps
+	$(CARGO) build --release -p authrs-cli
+	RUN_DIR=$(RUN_DIR) AUTHRS=$(CURDIR)/target/release/authrs scripts/demo.sh
+
+## Installs what is missing, then runs every check CI runs.
+test: deps lint unit wasm reference
+	@echo "make test: all checks passed"
+
+deps:
+	scripts/install-deps.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace
+
+## The core must stay buildable for the Envoy filter's target.
+wasm:
+	$(CARGO) build -p authrs-core --target wasm32-wasip1 --release
+
+## The README's option reference is generated from the core's table; fail when it drifts.
+reference:
+	$(CARGO) run -q -p authrs-cli -- config reference > target/reference.md
+	scripts/check-reference.sh README.md target/reference.md
+
+bench: deps
+	$(CARGO) bench -p authrs-core
+	scripts/bench-report.py
+
+## Runs every fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz).
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	cd fuzz && for t in $$($(CARGO) +nightly fuzz list); do \
+	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+clean:
+	$(CARGO) clean
+	rm -rf $(RUN_DIR)
+
+reference-update:
+	$(CARGO) run -q -p authrs-cli -- config reference > target/reference.md
+	scripts/check-reference.sh --update README.md target/reference.md

@@ -1,0 +1,139 @@
+//! `authrs password hash`, `authrs require check`, `authrs config reference|check`.
+
+use crate::{CmdResult, Failure};
+use authrs_core::authz::{AuthzResult, RequireTree};
+use authrs_core::identity::{AuthMethod, Identity};
+use authrs_core::roles::{GroupFile, RolesFile};
+use clap::Subcommand;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum PasswordCmd {
+    /// Read a password from standard input and print a bcrypt `$2y$` hash for an htpasswd file.
+    Hash {
+        /// bcrypt cost (4–31).
+        #[arg(long, default_value_t = 12)]
+        cost: u32,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RequireCmd {
+    /// Evaluate Require lines (Apache syntax, containers included) for a user and print the result
+    /// (GRANTED exits 0; DENIED, NEUTRAL, DENIED_NO_USER and GENERAL_ERROR exit 1).
+    Check {
+        /// Roles file (`alice admin:projectX reader`).
+        #[arg(long, value_name = "FILE")]
+        roles: Option<PathBuf>,
+        /// Group file in AuthGroupFile format (`admins: alice bob`).
+        #[arg(long, value_name = "FILE")]
+        groups: Option<PathBuf>,
+        /// The authenticated user.
+        #[arg(long, value_name = "U")]
+        user: String,
+        /// How the user authenticated: cert, password or openid.
+        #[arg(long, value_name = "M", default_value = "password")]
+        method: String,
+        /// The user's certificate subject DN (RFC 2253).
+        #[arg(long, value_name = "DN")]
+        dn: Option<String>,
+        /// File with Require lines.
+        rules_file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCmd {
+    /// Print the option reference (Markdown, generated from the core's option table).
+    Reference,
+    /// Check an Envoy filter JSON configuration: exit 0, or 1 with the key and the reason.
+    Check {
+        /// The JSON file (`-` for standard input).
+        file: String,
+    },
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|_| Failure(format!("error: {}: not UTF-8", path.display())))
+}
+
+pub fn password(cmd: PasswordCmd) -> CmdResult {
+    let PasswordCmd::Hash { cost } = cmd;
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    // One trailing newline is the terminal's, not the password's.
+    let password = input.strip_suffix('\n').unwrap_or(&input);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err(Failure("error: empty password on standard input".into()));
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| Failure(format!("error: no randomness from the OS: {e}")))?;
+    println!("{}", authrs_core::password::hash_bcrypt(password, cost, salt)?);
+    Ok(())
+}
+
+pub fn require(cmd: RequireCmd) -> CmdResult {
+    let RequireCmd::Check {
+        roles,
+        groups,
+        user,
+        method,
+        dn,
+        rules_file,
+    } = cmd;
+    let tree = RequireTree::parse(&read_text(&rules_file)?)
+        .map_err(|e| Failure(format!("error: {}: {e}", rules_file.display())))?;
+    let method: AuthMethod = method.parse()?;
+    let mut identity = Identity::new(user, method);
+    identity.dn = dn;
+    if let Some(path) = roles {
+        let file = RolesFile::parse(&read_text(&path)?).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+        identity.roles = file.roles_for(&identity.user);
+    }
+    if let Some(path) = groups {
+        let file = GroupFile::parse(&read_text(&path)?).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+        identity.groups = file.groups_for(&identity.user);
+    }
+    let result = tree.evaluate(Some(&identity));
+    println!("{}", result_name(result));
+    if result == AuthzResult::Granted {
+        Ok(())
+    } else {
+        Err(Failure(String::new()))
+    }
+}
+
+/// httpd's names for the authz results.
+fn result_name(r: AuthzResult) -> &'static str {
+    match r {
+        AuthzResult::Granted => "GRANTED",
+        AuthzResult::Denied => "DENIED",
+        AuthzResult::Neutral => "NEUTRAL",
+        AuthzResult::GeneralError => "GENERAL_ERROR",
+        AuthzResult::DeniedNoUser => "DENIED_NO_USER",
+    }
+}
+
+pub fn config(cmd: ConfigCmd) -> CmdResult {
+    match cmd {
+        ConfigCmd::Reference => {
+            print!("{}", authrs_core::config::reference_markdown());
+            Ok(())
+        }
+        ConfigCmd::Check { file } => {
+            let text = if file == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                s
+            } else {
+                read_text(Path::new(&file))?
+            };
+            authrs_core::config::Settings::from_json(&text).map_err(|e| Failure(format!("error: {file}: {e}")))?;
+            println!("ok");
+            Ok(())
+        }
+    }
+}

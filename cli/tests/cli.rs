@@ -1,0 +1,325 @@
+//! End-to-end tests of the `authrs` binary, with certificates made by the real `openssl`
+//! and passwords checked by the real `htpasswd`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+fn authrs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_authrs"))
+        .args(args)
+        .output()
+        .expect("run authrs")
+}
+
+fn authrs_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authrs"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn authrs");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("wait authrs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim_end().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).trim_end().to_string()
+}
+
+/// A scratch directory unique to this test process.
+fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("authrs-cli-test-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("scratch dir");
+        d
+    })
+}
+
+/// Demo certificates from the same script `make run` uses (openssl must be installed).
+fn certs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = scratch().join("certs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gen-demo-certs.sh");
+        let st = Command::new("bash").arg(script).arg(&d).status().expect("run gen-demo-certs.sh");
+        assert!(st.success(), "gen-demo-certs.sh failed (is openssl installed?)");
+        d
+    })
+}
+
+fn key(name: &str) -> String {
+    let path = scratch().join(name);
+    if !path.exists() {
+        let o = authrs(&["keygen", "--out", path.to_str().expect("utf8")]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    path.to_string_lossy().into_owned()
+}
+
+fn openssl(args: &[&str]) -> String {
+    let o = Command::new("openssl").args(args).output().expect("openssl must be installed");
+    assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn keygen_writes_a_private_256_bit_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = key("k-perm");
+    let meta = std::fs::metadata(&path).expect("key file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&path).expect("read key");
+    let o = authrs(&["keygen"]);
+    assert!(o.status.success());
+    assert_ne!(stdout(&o), text.trim(), "two keys must differ");
+    // 32 bytes of base64 with padding = 44 characters.
+    assert_eq!(text.trim().len(), 44);
+}
+
+#[test]
+fn ticket_round_trip_and_refusals() {
+    let k = key("k1");
+    let now = "1800000000";
+    let o = authrs(&[
+        "ticket", "mint", "--key", &k, "--user", "alice", "--method", "cert", "--lifetime", "2h",
+        "--roles", "admin:projectX,reader", "--address", "192.0.2.7", "--now", now,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ticket = stdout(&o);
+
+    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800000100", "--address", "192.0.2.7", &ticket]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+    assert_eq!(v["user"], "alice");
+    assert_eq!(v["method"], "cert");
+    assert_eq!(v["issued"], 1_800_000_000i64);
+    assert_eq!(v["expires"], 1_800_007_200i64);
+    assert_eq!(v["roles"], serde_json::json!(["admin:projectX", "reader"]));
+    assert!(v["key_id"].as_str().is_some_and(|s| !s.is_empty()));
+
+    // Expired, one second past the end.
+    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800007201", "--address", "192.0.2.7", &ticket]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("expired: "), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1);
+
+    // Wrong address.
+    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800000100", "--address", "192.0.2.8", &ticket]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("bad_cookie: "), "{}", stderr(&o));
+
+    // Tampered: flip one character in the middle.
+    let mut bytes = ticket.clone().into_bytes();
+    let mid = bytes.len() / 2;
+    bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).expect("ascii");
+    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800000100", "--address", "192.0.2.7", &tampered]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("bad_cookie: "), "{}", stderr(&o));
+
+    // Another key does not verify it; a ring with both does (rotation).
+    let k2 = key("k2");
+    let o = authrs(&["ticket", "verify", "--key", &k2, "--now", "1800000100", "--address", "192.0.2.7", &ticket]);
+    assert!(stderr(&o).starts_with("bad_cookie: "), "{}", stderr(&o));
+    let o = authrs(&[
+        "ticket", "verify", "--key", &k2, "--key", &k, "--now", "1800000100", "--address", "192.0.2.7", &ticket,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn ticket_idle_timeout() {
+    let k = key("k-idle");
+    let o = authrs(&["ticket", "mint", "--key", &k, "--user", "bob", "--now", "1800000000"]);
+    let ticket = stdout(&o);
+    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800001000", "--session-timeout", "10m", &ticket]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("expired: "), "{}", stderr(&o));
+    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800000500", "--session-timeout", "10m", &ticket]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_key_file_is_one_line() {
+    let path = scratch().join("short.key");
+    std::fs::write(&path, "c2hvcnQ=\n").expect("write");
+    let o = authrs(&["ticket", "mint", "--key", path.to_str().expect("utf8"), "--user", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("error: "));
+    assert!(!stderr(&o).contains("c2hvcnQ"), "the key must not be echoed");
+}
+
+#[test]
+fn cert_inspect_agrees_with_openssl() {
+    let crt = certs().join("demo.crt");
+    let crt = crt.to_str().expect("utf8");
+    let o = authrs(&["cert", "inspect", "--json", crt]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let subject = openssl(&["x509", "-in", crt, "-noout", "-subject", "-nameopt", "RFC2253"]);
+    assert_eq!(format!("subject={}", v["subject"].as_str().expect("subject")), subject);
+    let issuer = openssl(&["x509", "-in", crt, "-noout", "-issuer", "-nameopt", "RFC2253"]);
+    assert_eq!(format!("issuer={}", v["issuer"].as_str().expect("issuer")), issuer);
+    let serial = openssl(&["x509", "-in", crt, "-noout", "-serial"]);
+    assert_eq!(format!("serial={}", v["serial"].as_str().expect("serial")), serial);
+    let fp = openssl(&["x509", "-in", crt, "-noout", "-fingerprint", "-sha256"]);
+    let fp = fp.rsplit('=').next().expect("fp").replace(':', "").to_lowercase();
+    assert_eq!(v["sha256"], fp);
+    assert_eq!(v["subject_legacy"], "/C=XX/O=authrs demo/CN=demo");
+    assert_eq!(v["san"]["email"], serde_json::json!(["demo@example.org"]));
+    assert_eq!(v["san"]["xmpp"], serde_json::json!(["demo@example.org"]));
+    assert!(v["not_after"].as_str().expect("not_after").ends_with('Z'));
+
+    // Plain output and standard input.
+    let pem = std::fs::read_to_string(crt).expect("pem");
+    let o = authrs_stdin(&["cert", "inspect", "-"], &pem);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("subject: CN=demo,O=authrs demo,C=XX"), "{}", stdout(&o));
+
+    // Garbage is a named one-line error.
+    let o = authrs_stdin(&["cert", "inspect", "-"], "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("bad_cert: "), "{}", stderr(&o));
+}
+
+#[test]
+fn cert_map_rules_map_file_and_crl() {
+    let demo = certs().join("demo.crt");
+    let demo = demo.to_str().expect("utf8");
+    let alice = certs().join("alice.crt");
+    let alice = alice.to_str().expect("utf8");
+    let cases: &[(&str, &str, &str)] = &[
+        ("cn", demo, "demo"),
+        ("email", demo, "demo@example.org"),
+        ("xmpp", demo, "demo@example.org"),
+        ("dn", alice, "CN=alice,OU=Admins,O=authrs demo,C=XX"),
+        ("{CN}@{OU}.example.org", alice, "alice@Admins.example.org"),
+    ];
+    for (rule, file, want) in cases {
+        let o = authrs(&["cert", "map", "--rule", rule, file]);
+        assert!(o.status.success(), "{rule}: {}", stderr(&o));
+        assert_eq!(stdout(&o), *want, "rule {rule}");
+    }
+    // upn: the demo certificate has none → refused with a reason.
+    let o = authrs(&["cert", "map", "--rule", "upn", demo]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("bad_cert: "), "{}", stderr(&o));
+
+    // The exact-DN map takes precedence over the rule.
+    let map = scratch().join("users.map");
+    std::fs::write(&map, "# DN → user\n\"CN=alice,OU=Admins,O=authrs demo,C=XX\" administrator\n").expect("write");
+    let o = authrs(&["cert", "map", "--rule", "cn", "--map", map.to_str().expect("utf8"), alice]);
+    assert_eq!(stdout(&o), "administrator", "{}", stderr(&o));
+
+    // Revoked by the CA's CRL; the others are not.
+    let crl = certs().join("ca.crl");
+    let crl = crl.to_str().expect("utf8");
+    let revoked = certs().join("revoked.crt");
+    let o = authrs(&["cert", "map", "--rule", "cn", "--crl", crl, revoked.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("revoked_cert: "), "{}", stderr(&o));
+    let o = authrs(&["cert", "map", "--rule", "cn", "--crl", crl, demo]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Expired at a time far in the future.
+    let o = authrs(&["cert", "map", "--rule", "cn", "--now", "4102444800", demo]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("bad_cert: "), "{}", stderr(&o));
+
+    let o = authrs(&["cert", "map", "--rule", "bogus", demo]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: --rule"), "{}", stderr(&o));
+}
+
+#[test]
+fn password_hash_is_accepted_by_htpasswd() {
+    let o = authrs_stdin(&["password", "hash", "--cost", "5"], "s3cret pass\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let hash = stdout(&o);
+    assert!(hash.starts_with("$2y$05$"), "{hash}");
+    let file = scratch().join("htpasswd");
+    std::fs::write(&file, format!("carol:{hash}\n")).expect("write");
+    let ok = Command::new("htpasswd")
+        .args(["-v", "-b", file.to_str().expect("utf8"), "carol", "s3cret pass"])
+        .output()
+        .expect("htpasswd (apache2-utils) must be installed");
+    assert!(ok.status.success(), "htpasswd refused our hash: {}", stderr(&ok));
+    let bad = Command::new("htpasswd")
+        .args(["-v", "-b", file.to_str().expect("utf8"), "carol", "wrong"])
+        .output()
+        .expect("htpasswd");
+    assert!(!bad.status.success());
+    let o = authrs_stdin(&["password", "hash"], "");
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn require_check_evaluates_rules_files() {
+    let rules = scratch().join("rules.conf");
+    std::fs::write(
+        &rules,
+        "<RequireAll>\n  Require valid-user\n  Require role admin projectX\n  Require not user mallory\n</RequireAll>\n",
+    )
+    .expect("write");
+    let roles = scratch().join("roles");
+    std::fs::write(&roles, "alice admin:projectX\nmallory admin\nbob reader\n").expect("write");
+    let (r, f) = (roles.to_str().expect("utf8"), rules.to_str().expect("utf8"));
+    let o = authrs(&["require", "check", "--roles", r, "--user", "alice", f]);
+    assert_eq!((stdout(&o).as_str(), o.status.code()), ("GRANTED", Some(0)));
+    let o = authrs(&["require", "check", "--roles", r, "--user", "bob", f]);
+    assert_eq!((stdout(&o).as_str(), o.status.code()), ("DENIED", Some(1)));
+    let o = authrs(&["require", "check", "--roles", r, "--user", "mallory", f]);
+    assert_eq!((stdout(&o).as_str(), o.status.code()), ("DENIED", Some(1)));
+
+    let cert_only = scratch().join("cert-only.conf");
+    std::fs::write(&cert_only, "Require authn-method cert\n").expect("write");
+    let c = cert_only.to_str().expect("utf8");
+    let o = authrs(&["require", "check", "--user", "alice", "--method", "password", c]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = authrs(&["require", "check", "--user", "alice", "--method", "cert", c]);
+    assert_eq!((stdout(&o).as_str(), o.status.code()), ("GRANTED", Some(0)));
+
+    let bad = scratch().join("bad.conf");
+    std::fs::write(&bad, "<RequireAll>\nRequire valid-user\n").expect("write");
+    let o = authrs(&["require", "check", "--user", "alice", bad.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["keygen", "--help"],
+        &["ticket", "mint", "--help"],
+        &["ticket", "verify", "--help"],
+        &["cert", "inspect", "--help"],
+        &["cert", "map", "--help"],
+        &["password", "hash", "--help"],
+        &["require", "check", "--help"],
+        &["config", "reference", "--help"],
+    ] {
+        let o = authrs(args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(stdout(&o).contains("Usage:"), "{args:?}");
+    }
+}
+
+#[test]
+fn config_reference_lists_directives_and_json_keys() {
+    let o = authrs(&["config", "reference"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    for needle in ["AuthRsCookieName", "cookie_name", "AuthRsCertRequire", "AuthRsTrustedProxies", "trusted_proxies"] {
+        assert!(text.contains(needle), "reference lacks {needle}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Core benchmarks. Every group pairs the measured operation with a baseline run in the same
+//! process, so `scripts/bench-report.sh` can print ratios that do not depend on the machine.
+
+use authrs_core::authz::RequireTree;
+use authrs_core::cert::map::{map_user, UserRule};
+use authrs_core::cert::Certificate;
+use authrs_core::identity::{AuthMethod, Identity, Roles};
+use authrs_core::ticket::{KeyRing, Ticket, TicketKey};
+use criterion::{criterion_group, criterion_main, Criterion};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use std::hint::black_box;
+
+const CLIENT_PEM: &[u8] = include_bytes!("fixtures/client.pem");
+const NOW: i64 = 1_800_000_000;
+
+fn ticket(c: &mut Criterion) {
+    let secret = [7u8; 32];
+    let ring = KeyRing::new(vec![TicketKey::new(&secret).expect("key")]).expect("ring");
+    let t = Ticket {
+        version: 1,
+        key_id: String::new(),
+        user: "alice@example.org".into(),
+        method: AuthMethod::Password,
+        issued: NOW,
+        expires: NOW + 7200,
+        last_seen: NOW,
+        address: None,
+        roles: Some(Roles::from_list("admin:projectX,reader")),
+    };
+    let cookie = ring.mint(&t).expect("mint");
+    let mut g = c.benchmark_group("ticket");
+    // Baseline: one HMAC-SHA256 over as many bytes as the cookie carries, pre-keyed like the ring.
+    let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&secret).expect("any key length");
+    let bytes = cookie.as_bytes().to_vec();
+    g.bench_function("baseline_hmac_sha256", |b| {
+        b.iter(|| {
+            let mut m = keyed.clone();
+            m.update(black_box(&bytes));
+            black_box(m.finalize())
+        })
+    });
+    g.bench_function("verify", |b| {
+        b.iter(|| black_box(ring.verify(black_box(&cookie), NOW + 60, None, Some(3600)).expect("valid")))
+    });
+    g.finish();
+}
+
+fn cert(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cert");
+    // Baseline: what x509-parser alone costs to read the same PEM.
+    g.bench_function("baseline_x509_parser_pem", |b| {
+        b.iter(|| {
+            let (_, pem) = x509_parser::pem::parse_x509_pem(black_box(CLIENT_PEM)).expect("pem");
+            let (_, x) = x509_parser::parse_x509_certificate(&pem.contents).expect("der");
+            black_box(x.serial.bits())
+        })
+    });
+    g.bench_function("pem_to_user", |b| {
+        b.iter(|| {
+            let cert = Certificate::parse(black_box(CLIENT_PEM)).expect("cert");
+            black_box(map_user(&cert, &UserRule::Cn, None).expect("user"))
+        })
+    });
+    let (_, pem) = x509_parser::pem::parse_x509_pem(CLIENT_PEM).expect("pem");
+    let (_, x) = x509_parser::parse_x509_certificate(&pem.contents).expect("der");
+    g.bench_function("baseline_x509_parser_dn_display", |b| b.iter(|| black_box(x.subject().to_string())));
+    g.bench_function("dn_rfc2253", |b| {
+        b.iter(|| black_box(authrs_core::cert::dn::rfc2253(black_box(x.subject()))))
+    });
+    g.finish();
+}
+
+fn authz(c: &mut Criterion) {
+    let ten = RequireTree::parse(
+        "<RequireAll>\n\
+         Require valid-user\n\
+         Require not user mallory eve\n\
+         Require authn-method password\n\
+         <RequireAny>\n\
+           Require user bob carol\n\
+           Require group admins\n\
+           Require role admin projectX projectY\n\
+           Require cert-dn \"CN=nobody,O=Example\"\n\
+         </RequireAny>\n\
+         <RequireNone>\n\
+           Require group banned\n\
+           Require role suspended\n\
+         </RequireNone>\n\
+         </RequireAll>\n",
+    )
+    .expect("ten-rule tree");
+    let one = RequireTree::parse("Require valid-user\n").expect("one-rule tree");
+    let mut id = Identity::new("alice", AuthMethod::Cert);
+    id.roles = Roles::from_list("admin:projectY reader");
+    id.groups.insert("staff".into());
+    let mut g = c.benchmark_group("authz");
+    g.bench_function("baseline_one_rule", |b| b.iter(|| black_box(one.evaluate(Some(black_box(&id))))));
+    g.bench_function("ten_rules", |b| b.iter(|| black_box(ten.evaluate(Some(black_box(&id))))));
+    g.finish();
+}
+
+criterion_group!(benches, ticket, cert, authz);
+criterion_main!(benches);

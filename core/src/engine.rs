@@ -1,1 +1,0 @@
-//! `Engine::decide`: order of methods, fallbacks, and what to answer.

@@ -1,0 +1,257 @@
+//! Authentication: try the configured methods in order, with SSLify-style fallbacks.
+
+use super::decision::{Decision, Level};
+use super::policy::{Method, Policy};
+use super::stores::{ticket_id, Stores};
+use crate::cert::crl::CrlStatus;
+use crate::cert::map::{map_user, map_user_from_dn};
+use crate::cert::Certificate;
+use crate::cookies::find_cookie;
+use crate::identity::{AuthMethod, Identity};
+use crate::proxy::proxy_tls_facts;
+use crate::reason::Reason;
+use crate::request::{CertVerify, RequestFacts, TlsFacts};
+use crate::ticket::needs_refresh;
+use crate::time::UnixTime;
+
+/// Who authenticated (if anyone) and, if nobody, the reason to report.
+pub(super) struct Authn {
+    pub identity: Option<Identity>,
+    pub failure: Reason,
+}
+
+/// One method's outcome.
+enum Outcome {
+    /// Authenticated.
+    User(Identity),
+    /// This method's credential is not there at all.
+    Absent,
+    /// Present but refused. `final_` stops trying further methods.
+    Refused { reason: Reason, final_: bool },
+}
+
+/// Runs the methods in order. `Err` is an internal failure (fail closed).
+pub(super) fn authenticate(
+    policy: &Policy,
+    req: &RequestFacts,
+    now: UnixTime,
+    stores: &mut Stores<'_>,
+    decision: &mut Decision,
+) -> Result<Authn, String> {
+    let mut refused: Option<Reason> = None;
+    for method in &policy.methods {
+        let outcome = match method {
+            Method::Cert => cert(policy, req, now, decision),
+            Method::Ticket => ticket(policy, req, now, stores, decision)?,
+        };
+        match outcome {
+            Outcome::User(identity) => {
+                return Ok(Authn {
+                    identity: Some(identity),
+                    failure: Reason::NoCookie,
+                })
+            }
+            Outcome::Absent => {}
+            Outcome::Refused { reason, final_ } => {
+                refused.get_or_insert(reason);
+                if final_ {
+                    break;
+                }
+            }
+        }
+    }
+    // A credential that was there but refused says more than one that was missing.
+    let absent = if policy.methods.contains(&Method::Ticket) {
+        Reason::NoCookie
+    } else {
+        Reason::NoCert
+    };
+    Ok(Authn {
+        identity: None,
+        failure: refused.unwrap_or(absent),
+    })
+}
+
+/// Where the certificate facts come from: a trusted proxy's headers, else our own TLS.
+fn tls_facts(policy: &Policy, req: &RequestFacts, decision: &mut Decision) -> TlsFacts {
+    let outcome = proxy_tls_facts(req, &policy.trusted_proxies);
+    if !outcome.spoofed.is_empty() {
+        decision.note(
+            Level::Warn,
+            "AUTHRS0201",
+            format!(
+                "ignoring client-certificate headers from untrusted peer {}: {}",
+                req.peer.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into()),
+                outcome.spoofed.join(", ")
+            ),
+        );
+        decision.spoofed_headers = outcome.spoofed;
+    }
+    if let Some(err) = outcome.error {
+        decision.note(Level::Warn, "AUTHRS0202", format!("trusted proxy sent unusable certificate headers: {err}"));
+    }
+    outcome.facts.unwrap_or_else(|| req.tls.clone())
+}
+
+fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decision) -> Outcome {
+    let tls = tls_facts(policy, req, decision);
+    let required = policy.cert_required;
+    let refuse = |reason: Reason| Outcome::Refused {
+        reason,
+        // A revoked certificate never falls through to a weaker method.
+        final_: required || reason == Reason::RevokedCert,
+    };
+    match &tls.verify {
+        CertVerify::None => {
+            return if required {
+                refuse(Reason::NoCert)
+            } else {
+                Outcome::Absent
+            }
+        }
+        CertVerify::Failed(why) => {
+            decision.note(Level::Info, "AUTHRS0210", format!("client certificate failed verification: {why}"));
+            return refuse(Reason::BadCert);
+        }
+        CertVerify::Success | CertVerify::Generous => {}
+    }
+    let generous = tls.verify == CertVerify::Generous;
+    let Some(bytes) = &tls.cert else {
+        return cert_from_dn(policy, &tls, generous, decision).unwrap_or_else(refuse);
+    };
+    let cert = match Certificate::parse(bytes) {
+        Ok(c) => c,
+        Err(e) => {
+            decision.note(Level::Info, "AUTHRS0211", format!("client certificate unreadable: {e}"));
+            return refuse(Reason::BadCert);
+        }
+    };
+    if let Err(e) = cert.is_valid_at(now) {
+        decision.note(Level::Info, "AUTHRS0212", format!("client certificate {}: {e}", cert.subject_dn));
+        return refuse(Reason::BadCert);
+    }
+    if let Some(crls) = &policy.crls {
+        match crls.check(&cert.issuer_dn, &cert.serial, now) {
+            CrlStatus::NotRevoked => {}
+            CrlStatus::Revoked => {
+                decision.note(
+                    Level::Info,
+                    "AUTHRS0213",
+                    format!("client certificate serial {} from {} is revoked", cert.serial, cert.issuer_dn),
+                );
+                return refuse(Reason::RevokedCert);
+            }
+            CrlStatus::CrlExpired { issuer_dn } => {
+                // Fail closed, as mod_ssl does: a stale CRL cannot vouch for anyone.
+                decision.note(Level::Error, "AUTHRS0214", format!("the CRL of {issuer_dn} has expired; refusing its certificates"));
+                return refuse(Reason::BadCert);
+            }
+        }
+    }
+    let pinned = policy.enrolled.as_ref().and_then(|e| e.lookup(&cert.sha256, now));
+    let user = match (pinned, generous) {
+        (Some(enrollment), _) => enrollment.user.clone(),
+        (None, true) => {
+            decision.note(
+                Level::Info,
+                "AUTHRS0215",
+                format!("certificate {} is neither CA-verified nor enrolled", cert.subject_dn),
+            );
+            return refuse(Reason::BadCert);
+        }
+        (None, false) => match map_user(&cert, &policy.cert_user, policy.cert_user_map.as_ref()) {
+            Ok(user) => user,
+            Err(e) => {
+                decision.note(Level::Info, "AUTHRS0216", format!("certificate {} maps to no user: {e}", cert.subject_dn));
+                return refuse(Reason::BadCert);
+            }
+        },
+    };
+    let mut identity = Identity::new(user, AuthMethod::Cert);
+    identity.dn = Some(cert.subject_dn);
+    identity.issuer_dn = Some(cert.issuer_dn);
+    Outcome::User(identity)
+}
+
+/// Certificate facts without the certificate: only a DN string (a proxy or Envoy's subject property).
+fn cert_from_dn(policy: &Policy, tls: &TlsFacts, generous: bool, decision: &mut Decision) -> Result<Outcome, Reason> {
+    let Some(dn) = &tls.subject_dn else {
+        return Ok(Outcome::Absent);
+    };
+    if generous {
+        // Pinning needs the certificate's fingerprint; a DN alone proves nothing.
+        decision.note(Level::Info, "AUTHRS0217", format!("unverified certificate {dn} without its body cannot be checked"));
+        return Err(Reason::BadCert);
+    }
+    if policy.crls.is_some() {
+        decision.note(
+            Level::Warn,
+            "AUTHRS0218",
+            format!("a CRL is configured but only the DN of {dn} is known (no serial): refusing; forward the certificate itself"),
+        );
+        return Err(Reason::BadCert);
+    }
+    match map_user_from_dn(dn, &policy.cert_user, policy.cert_user_map.as_ref()) {
+        Ok(user) => {
+            let mut identity = Identity::new(user, AuthMethod::Cert);
+            identity.dn = Some(dn.clone());
+            identity.issuer_dn = tls.issuer_dn.clone();
+            Ok(Outcome::User(identity))
+        }
+        Err(e) => {
+            decision.note(Level::Info, "AUTHRS0216", format!("certificate {dn} maps to no user: {e}"));
+            Err(Reason::BadCert)
+        }
+    }
+}
+
+fn ticket(
+    policy: &Policy,
+    req: &RequestFacts,
+    now: UnixTime,
+    stores: &mut Stores<'_>,
+    decision: &mut Decision,
+) -> Result<Outcome, String> {
+    let Some(keys) = &policy.keys else {
+        return Ok(Outcome::Absent);
+    };
+    let Some(value) = find_cookie(req.header_all("cookie"), &policy.cookie.name) else {
+        return Ok(Outcome::Absent);
+    };
+    let peer = if policy.bind_address { req.peer } else { None };
+    let ticket = match keys.verify(value, now, peer, policy.session_timeout) {
+        Ok(t) => t,
+        Err(e) => {
+            decision.note(Level::Info, "AUTHRS0220", format!("ticket refused: {e}"));
+            return Ok(Outcome::Refused {
+                reason: e.reason(),
+                final_: false,
+            });
+        }
+    };
+    if let Some(store) = stores.revocations.as_deref_mut() {
+        match store.is_revoked(&ticket_id(value), now) {
+            Ok(false) => {}
+            Ok(true) => {
+                decision.note(Level::Info, "AUTHRS0221", format!("ticket of {} was revoked at logout", ticket.user));
+                return Ok(Outcome::Refused {
+                    reason: Reason::BadCookie,
+                    final_: false,
+                });
+            }
+            Err(e) => return Err(format!("revocation store unavailable: {e}")),
+        }
+    }
+    if needs_refresh(&ticket, now, policy.session_timeout, policy.refresh_fraction) {
+        let fresh = keys.mint(&ticket.refreshed(now));
+        match fresh {
+            Ok(v) => decision.set_cookie = Some(policy.cookie.set_cookie(&v, now, ticket.expires - now)),
+            Err(e) => decision.note(Level::Error, "AUTHRS0222", format!("could not refresh ticket: {e}")),
+        }
+    }
+    let mut identity = Identity::new(ticket.user, ticket.method);
+    if let Some(roles) = ticket.roles {
+        identity.roles = roles;
+    }
+    Ok(Outcome::User(identity))
+}

@@ -1,0 +1,122 @@
+//! Building a [`Policy`] from [`Settings`]: the one place where option values become objects.
+//!
+//! Both shells call this: httpd with a reader for the `…File` directives, Envoy with the
+//! inline JSON values. The core itself never opens a file: `read` is the shell's.
+
+use super::policy::Policy;
+use crate::authz::RequireTree;
+use crate::cert::crl::CrlSet;
+use crate::cert::enrolled::EnrolledCerts;
+use crate::cert::map::UserMap;
+use crate::config::{by_id, ConfigError, ConfigErrorKind, OptionId, Settings, Shell};
+use crate::cookies::CookieSettings;
+use crate::login::DestinationPolicy;
+use crate::password::Htpasswd;
+use crate::proxy::TrustedProxies;
+use crate::roles::{GroupFile, RolesFile};
+use crate::ticket::{KeyRing, TicketKey};
+
+/// Reads a file named in the configuration; the error is a sentence for the operator.
+pub type FileReader<'a> = dyn FnMut(&str) -> Result<Vec<u8>, String> + 'a;
+
+/// The pieces of a policy that only the Envoy JSON carries inline.
+#[derive(Debug, Default)]
+pub struct Inline {
+    /// Inline htpasswd lines (`users`).
+    pub users: Option<Htpasswd>,
+}
+
+fn bad(id: OptionId, shell: Shell, value: &str, why: impl std::fmt::Display) -> ConfigError {
+    let name = by_id(id).map_or("", |o| o.name_in(shell));
+    ConfigError::new(ConfigErrorKind::BadValue, name, value, why.to_string(), false)
+}
+
+fn text(id: OptionId, shell: Shell, path: &str, bytes: Vec<u8>) -> Result<String, ConfigError> {
+    String::from_utf8(bytes).map_err(|_| bad(id, shell, path, "the file is not UTF-8"))
+}
+
+impl Policy {
+    /// Builds the policy of one (merged) scope. `auth_name` is httpd's AuthName (for the default
+    /// cookie name); `read` loads the files the options name. Every failure names its option.
+    pub fn from_settings(
+        s: &Settings,
+        shell: Shell,
+        auth_name: Option<&str>,
+        read: &mut FileReader<'_>,
+    ) -> Result<Policy, ConfigError> {
+        s.check(shell)?;
+        let mut keys = Vec::new();
+        for path in s.ticket_key_files() {
+            let bytes = read(path).map_err(|e| bad(OptionId::TicketKeyFile, shell, path, e))?;
+            let t = text(OptionId::TicketKeyFile, shell, path, bytes)?;
+            keys.push(TicketKey::from_base64(t.trim()).map_err(|e| bad(OptionId::TicketKeyFile, shell, path, e))?);
+        }
+        for secret in s.ticket_keys() {
+            keys.push(
+                TicketKey::from_base64(secret.expose().trim())
+                    .map_err(|e| ConfigError::new(ConfigErrorKind::BadValue, "ticket_keys", crate::config::REDACTED, e.to_string(), true))?,
+            );
+        }
+        let keys = if keys.is_empty() {
+            None
+        } else {
+            Some(KeyRing::new(keys).map_err(|e| bad(OptionId::TicketKeyFile, shell, "", e))?)
+        };
+        let cookie = CookieSettings {
+            name: s.cookie_name(auth_name),
+            domain: s.cookie_domain().map(str::to_string),
+            path: s.cookie_path().to_string(),
+            secure: s.cookie_secure(),
+            http_only: s.cookie_http_only(),
+            same_site: s.same_site(),
+            persistent: s.cookie_persistent(),
+        };
+        cookie
+            .validate()
+            .map_err(|e| bad(OptionId::CookieName, shell, &cookie.name, e))?;
+
+        let mut p = Policy::new(cookie, keys);
+        p.methods = s.methods();
+        p.ticket_lifetime = s.ticket_lifetime();
+        p.session_timeout = s.session_timeout();
+        p.refresh_fraction = s.refresh_fraction();
+        p.bind_address = s.bind_address();
+        p.login_url = s.login_url().map(str::to_string);
+        p.unauth_action = s.unauth_action();
+        p.destinations = DestinationPolicy {
+            default_destination: s.default_destination().to_string(),
+            allowed_hosts: s.allowed_destinations().to_vec(),
+        };
+        p.cert_user = s.cert_user();
+        p.cert_required = s.cert_require();
+        p.trusted_proxies = TrustedProxies::from_nets(s.trusted_proxies().to_vec());
+
+        let mut load = |id: OptionId, file: Option<&str>, inline: Option<&str>| -> Result<Option<(String, String)>, ConfigError> {
+            match (file, inline) {
+                (Some(path), _) => {
+                    let bytes = read(path).map_err(|e| bad(id, shell, path, e))?;
+                    Ok(Some((path.to_string(), text(id, shell, path, bytes)?)))
+                }
+                (None, Some(inline)) => Ok(Some(("(inline)".to_string(), inline.to_string()))),
+                (None, None) => Ok(None),
+            }
+        };
+        if let Some((src, t)) = load(OptionId::CertUserMapFile, s.cert_user_map_file(), s.cert_user_map())? {
+            p.cert_user_map = Some(UserMap::parse(&t).map_err(|e| bad(OptionId::CertUserMapFile, shell, &src, e))?);
+        }
+        if let Some((src, t)) = load(OptionId::CrlFile, s.crl_file(), s.crls())? {
+            p.crls = Some(CrlSet::parse(t.as_bytes()).map_err(|e| bad(OptionId::CrlFile, shell, &src, e))?);
+        }
+        if let Some((src, t)) = load(OptionId::EnrolledCertsFile, s.enrolled_certs_file(), s.enrolled_certs())? {
+            p.enrolled = Some(EnrolledCerts::parse(&t).map_err(|e| bad(OptionId::EnrolledCertsFile, shell, &src, e))?);
+        }
+        if let Some((src, t)) = load(OptionId::RolesFile, s.roles_file(), s.roles())? {
+            p.roles = Some(RolesFile::parse(&t).map_err(|e| bad(OptionId::RolesFile, shell, &src, e))?);
+        }
+        if let Some(groups) = s.groups() {
+            p.groups = Some(GroupFile::parse(groups).map_err(|e| bad(OptionId::Groups, shell, "(inline)", e))?);
+        }
+        let _ = RequireTree::parse; // Require trees come from httpd's own sections or the Envoy locations.
+        Ok(p)
+    }
+}

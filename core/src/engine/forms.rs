@@ -1,0 +1,148 @@
+//! The login and logout handlers' logic (AuthCookie's `login` and `logout`).
+
+use super::decision::{Decision, Level, Verdict};
+use super::policy::Policy;
+use super::stores::{ticket_id, Stores};
+use crate::identity::AuthMethod;
+use crate::login::{login_redirect, LoginForm};
+use crate::password::Htpasswd;
+use crate::reason::Reason;
+use crate::request::RequestFacts;
+use crate::ticket::Ticket;
+use crate::time::UnixTime;
+
+/// Checks a user name and password: httpd's authn providers, an inline htpasswd, or a remote service.
+pub trait PasswordCheck {
+    /// `Ok(true)` for a correct password, `Ok(false)` for a wrong one or an unknown user,
+    /// `Err` when the check itself failed (the login then fails closed with a 500).
+    fn check(&mut self, user: &str, password: &str) -> Result<bool, String>;
+}
+
+impl PasswordCheck for Htpasswd {
+    fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
+        Htpasswd::check(self, user, password).map_err(|e| e.to_string())
+    }
+}
+
+/// Handles a login form POST: on success a ticket cookie and a 303 to the untainted destination,
+/// on failure back to the login page with `reason=bad_credentials`.
+pub fn login(
+    policy: &Policy,
+    req: &RequestFacts,
+    body: &[u8],
+    now: UnixTime,
+    passwords: &mut dyn PasswordCheck,
+) -> Decision {
+    let mut decision = Decision::default();
+    let form = match LoginForm::parse(body) {
+        Ok(f) => f,
+        Err(e) => {
+            decision.note(Level::Info, "AUTHRS0301", format!("malformed login form: {e}"));
+            return decision.with(Verdict::BadRequest { detail: e.to_string() });
+        }
+    };
+    let destination = policy.destinations.untaint(form.destination.as_deref());
+    let Some(keys) = &policy.keys else {
+        return decision.with(Verdict::Error {
+            message: "login needs a ticket key (AuthRsTicketKeyFile / ticket_keys)".to_string(),
+        });
+    };
+    let (user, password) = match form.credentials.as_slice() {
+        [user, password, ..] => (user.as_str(), password.as_str()),
+        _ => ("", ""),
+    };
+    let ok = if user.is_empty() || user.chars().any(char::is_control) {
+        false
+    } else {
+        match passwords.check(user, password) {
+            Ok(ok) => ok,
+            Err(message) => {
+                decision.note(Level::Error, "AUTHRS0302", format!("password check for {user:?} failed: {message}"));
+                return decision.with(Verdict::Error { message });
+            }
+        }
+    };
+    if !ok {
+        decision.note(Level::Info, "AUTHRS0303", format!("login failed for {user:?}: bad_credentials"));
+        let verdict = match &policy.login_url {
+            Some(url) => Verdict::Redirect {
+                location: login_redirect(url, &destination, Reason::BadCredentials),
+                status: 303,
+                reason: Some(Reason::BadCredentials),
+            },
+            None => Verdict::Unauthorized {
+                reason: Reason::BadCredentials,
+            },
+        };
+        return decision.with(verdict);
+    }
+    let ticket = Ticket {
+        version: 1,
+        key_id: String::new(),
+        user: user.to_string(),
+        method: AuthMethod::Password,
+        issued: now,
+        expires: now.saturating_add(policy.ticket_lifetime),
+        last_seen: now,
+        address: if policy.bind_address { req.peer } else { None },
+        roles: None,
+    };
+    match keys.mint(&ticket) {
+        Ok(value) => {
+            decision.set_cookie = Some(policy.cookie.set_cookie(&value, now, policy.ticket_lifetime));
+            decision.note(Level::Info, "AUTHRS0304", format!("login succeeded for {user:?}"));
+            decision.identity = Some(crate::identity::Identity::new(user, AuthMethod::Password));
+            decision.with(Verdict::Redirect {
+                location: destination,
+                status: 303,
+                reason: None,
+            })
+        }
+        Err(e) => decision.with(Verdict::Error {
+            message: format!("could not mint a ticket: {e}"),
+        }),
+    }
+}
+
+/// Handles logout: clears the cookie and, with `revoke`, revokes the ticket server-side until it
+/// would have expired (deleting a cookie alone does not log anyone out); then a 303 to the
+/// untainted `destination` query parameter or the default destination.
+pub fn logout(policy: &Policy, req: &RequestFacts, now: UnixTime, revoke: bool, stores: &mut Stores<'_>) -> Decision {
+    let mut decision = Decision::default();
+    let destination = query_param(req.query.as_deref(), "destination");
+    let location = policy.destinations.untaint(destination.as_deref());
+    decision.set_cookie = Some(policy.cookie.clear_cookie());
+    let cookie = crate::cookies::find_cookie(req.header_all("cookie"), &policy.cookie.name);
+    if let (true, Some(value), Some(keys)) = (revoke, cookie, &policy.keys) {
+        // Only a ticket that verifies is worth a store entry: anyone can send junk.
+        if let Ok(ticket) = keys.verify(value, now, None, None) {
+            match stores.revocations.as_deref_mut() {
+                Some(store) => {
+                    if let Err(e) = store.revoke(&ticket_id(value), ticket.expires) {
+                        return decision.with(Verdict::Error {
+                            message: format!("could not revoke the ticket: {e}"),
+                        });
+                    }
+                    decision.note(Level::Info, "AUTHRS0310", format!("ticket of {:?} revoked at logout", ticket.user));
+                }
+                None => {
+                    return decision.with(Verdict::Error {
+                        message: "revocation on logout is on but no revocation store is available".to_string(),
+                    })
+                }
+            }
+        }
+    }
+    decision.with(Verdict::Redirect {
+        location,
+        status: 303,
+        reason: None,
+    })
+}
+
+/// The first value of `name` in a query string, decoded.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}

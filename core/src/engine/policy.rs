@@ -1,0 +1,108 @@
+//! The per-location policy the engine decides with: everything parsed at load time.
+
+use crate::authz::RequireTree;
+use crate::cert::crl::CrlSet;
+use crate::cert::enrolled::EnrolledCerts;
+use crate::cert::map::{UserMap, UserRule};
+use crate::cookies::CookieSettings;
+use crate::login::DestinationPolicy;
+use crate::proxy::TrustedProxies;
+use crate::roles::{GroupFile, RolesFile};
+use crate::ticket::KeyRing;
+
+/// An authentication method the engine can try, in the configured order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A TLS client certificate (local TLS or a trusted proxy's headers).
+    Cert,
+    /// A signed ticket cookie issued by the login form.
+    Ticket,
+}
+
+/// What to answer a client that is not (yet) authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnauthAction {
+    /// Redirect browsers to the login URL, answer 401 to API clients (and when no login URL is set).
+    #[default]
+    Auto,
+    /// Always redirect to the login URL (401 when none is set).
+    Redirect,
+    /// Always answer 401.
+    Unauthorized,
+    /// Always answer 403.
+    Forbidden,
+}
+
+/// Everything a protected location needs to decide, parsed once when the configuration loads.
+#[derive(Debug)]
+pub struct Policy {
+    /// Methods tried in order (default: cert, then ticket).
+    pub methods: Vec<Method>,
+    /// Ticket keys: the first signs, all verify. `None` disables tickets.
+    pub keys: Option<KeyRing>,
+    /// How the ticket cookie is named and flagged.
+    pub cookie: CookieSettings,
+    /// Absolute ticket lifetime in seconds.
+    pub ticket_lifetime: i64,
+    /// Idle timeout in seconds (sliding expiry), if any.
+    pub session_timeout: Option<i64>,
+    /// A ticket older than this fraction of the idle timeout is re-issued.
+    pub refresh_fraction: f64,
+    /// Bind tickets to the client address they were issued to.
+    pub bind_address: bool,
+    /// The login page; `None` answers 401 instead of redirecting.
+    pub login_url: Option<String>,
+    /// What unauthenticated clients get.
+    pub unauth_action: UnauthAction,
+    /// Where login may send the browser afterwards.
+    pub destinations: DestinationPolicy,
+    /// How a certificate becomes a user name.
+    pub cert_user: UserRule,
+    /// Exact DN → user overrides, consulted first.
+    pub cert_user_map: Option<UserMap>,
+    /// `true`: a missing or untrusted certificate is final; `false`: fall through to the next method.
+    pub cert_required: bool,
+    /// Revocation lists (issuer + serial).
+    pub crls: Option<CrlSet>,
+    /// User-enrolled (pinned) certificates, accepted without a CA.
+    pub enrolled: Option<EnrolledCerts>,
+    /// Peers whose TLS-fact headers are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Roles with scopes per user.
+    pub roles: Option<RolesFile>,
+    /// Group membership per user.
+    pub groups: Option<GroupFile>,
+    /// The Require rules; `None` means any authenticated user (`Require valid-user`).
+    pub require: Option<RequireTree>,
+}
+
+impl Policy {
+    /// A policy with the documented defaults: methods `cert ticket`, 8 h tickets, no idle timeout,
+    /// no login URL, certificates mapped by CN, no proxies trusted, any authenticated user allowed.
+    pub fn new(cookie: CookieSettings, keys: Option<KeyRing>) -> Policy {
+        Policy {
+            methods: vec![Method::Cert, Method::Ticket],
+            keys,
+            cookie,
+            ticket_lifetime: 8 * 3600,
+            session_timeout: None,
+            refresh_fraction: 0.5,
+            bind_address: false,
+            login_url: None,
+            unauth_action: UnauthAction::Auto,
+            destinations: DestinationPolicy {
+                default_destination: "/".to_string(),
+                allowed_hosts: Vec::new(),
+            },
+            cert_user: UserRule::Cn,
+            cert_user_map: None,
+            cert_required: false,
+            crls: None,
+            enrolled: None,
+            trusted_proxies: TrustedProxies::default(),
+            roles: None,
+            groups: None,
+            require: None,
+        }
+    }
+}

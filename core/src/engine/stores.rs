@@ -1,0 +1,47 @@
+//! Stores the engine consults but does not own: server-side ticket revocation.
+
+use crate::time::UnixTime;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// A store failure (the socache or shared data could not answer); the engine fails closed on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "store error: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Server-side revocation of tickets at logout, shared by every worker (httpd socache, Envoy shared data).
+pub trait RevocationStore {
+    /// True when the ticket with this id was revoked and the revocation has not lapsed at `now`.
+    fn is_revoked(&mut self, ticket_id: &str, now: UnixTime) -> Result<bool, StoreError>;
+    /// Revokes the ticket until `until` (its own expiry), after which the entry may be dropped.
+    fn revoke(&mut self, ticket_id: &str, until: UnixTime) -> Result<(), StoreError>;
+}
+
+/// The stores one decision may use; all optional.
+#[derive(Default)]
+pub struct Stores<'a> {
+    /// Revoked tickets; `None` means revocation is not in use.
+    pub revocations: Option<&'a mut dyn RevocationStore>,
+}
+
+impl fmt::Debug for Stores<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stores")
+            .field("revocations", &self.revocations.is_some())
+            .finish()
+    }
+}
+
+/// The id under which a ticket is revoked: 128 bits of SHA-256 over the cookie value, hex.
+/// (Not the ticket itself: store keys end up in logs and shared memory.)
+pub fn ticket_id(cookie_value: &str) -> String {
+    let digest = Sha256::digest(cookie_value.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}

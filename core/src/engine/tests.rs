@@ -1,0 +1,359 @@
+//! Engine scenarios at a fixed time, with certificates and CRLs made by openssl (see fixtures/).
+
+use super::*;
+use crate::authz::RequireTree;
+use crate::cert::crl::CrlSet;
+use crate::cert::enrolled::EnrolledCerts;
+use crate::cert::Certificate;
+use crate::cookies::CookieSettings;
+use crate::identity::AuthMethod;
+use crate::password::Htpasswd;
+use crate::proxy::TrustedProxies;
+use crate::request::{CertVerify, RequestFacts, TlsFacts};
+use crate::roles::RolesFile;
+use crate::ticket::{KeyRing, Ticket, TicketKey};
+use std::collections::HashMap;
+
+const NOW: i64 = 1_800_000_000;
+const ALICE: &[u8] = include_bytes!("fixtures/alice.crt");
+const MALLORY: &[u8] = include_bytes!("fixtures/mallory.crt");
+const PINNED: &[u8] = include_bytes!("fixtures/pinned.crt");
+const CRL: &[u8] = include_bytes!("fixtures/ca.crl");
+const CRL_EXPIRING: &[u8] = include_bytes!("fixtures/ca-expiring.crl");
+
+fn cookie_settings() -> CookieSettings {
+    CookieSettings {
+        name: "AuthRs_Test".into(),
+        domain: None,
+        path: "/".into(),
+        secure: true,
+        http_only: true,
+        same_site: crate::cookies::SameSite::Lax,
+        persistent: false,
+    }
+}
+
+fn ring() -> KeyRing {
+    KeyRing::new(vec![TicketKey::new(&[42u8; 32]).expect("32-byte key")]).expect("ring")
+}
+
+fn policy() -> Policy {
+    let mut p = Policy::new(cookie_settings(), Some(ring()));
+    p.login_url = Some("/login.html".into());
+    p
+}
+
+fn mint(user: &str, method: AuthMethod, issued: i64) -> String {
+    let t = Ticket {
+        version: 1,
+        key_id: String::new(),
+        user: user.into(),
+        method,
+        issued,
+        expires: issued + 3600,
+        last_seen: issued,
+        address: None,
+        roles: None,
+    };
+    ring().mint(&t).expect("mint")
+}
+
+fn browser() -> RequestFacts {
+    RequestFacts {
+        method: "GET".into(),
+        path: "/app/page".into(),
+        query: Some("x=1".into()),
+        headers: vec![("Accept".into(), "text/html".into())],
+        peer: Some("192.0.2.10".parse().expect("ip")),
+        secure: true,
+        tls: TlsFacts::default(),
+    }
+}
+
+fn with_cookie(mut r: RequestFacts, value: &str) -> RequestFacts {
+    r.headers.push(("Cookie".into(), format!("other=1; AuthRs_Test={value}")));
+    r
+}
+
+fn with_cert(mut r: RequestFacts, pem: &[u8], verify: CertVerify) -> RequestFacts {
+    r.tls = TlsFacts {
+        verify,
+        cert: Some(pem.to_vec()),
+        ..TlsFacts::default()
+    };
+    r
+}
+
+fn run(p: &Policy, r: &RequestFacts) -> Decision {
+    decide(p, r, NOW, &mut Stores::default())
+}
+
+fn user(d: &Decision) -> Option<&str> {
+    d.identity.as_ref().map(|i| i.user.as_str())
+}
+
+#[derive(Default)]
+struct MemRevocations(HashMap<String, i64>);
+
+impl RevocationStore for MemRevocations {
+    fn is_revoked(&mut self, id: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self.0.get(id).is_some_and(|until| *until > now))
+    }
+    fn revoke(&mut self, id: &str, until: i64) -> Result<(), StoreError> {
+        self.0.insert(id.to_string(), until);
+        Ok(())
+    }
+}
+
+struct FailingStore;
+
+impl RevocationStore for FailingStore {
+    fn is_revoked(&mut self, _: &str, _: i64) -> Result<bool, StoreError> {
+        Err(StoreError("socache down".into()))
+    }
+    fn revoke(&mut self, _: &str, _: i64) -> Result<(), StoreError> {
+        Err(StoreError("socache down".into()))
+    }
+}
+
+#[test]
+fn no_credentials_redirects_browsers_and_401s_api_clients() {
+    let d = run(&policy(), &browser());
+    assert_eq!(d.status(), 302);
+    assert_eq!(d.reason(), Some(Reason::NoCookie));
+    let Verdict::Redirect { location, .. } = &d.verdict else { panic!("{d:?}") };
+    assert!(location.starts_with("/login.html?"), "{location}");
+    assert!(location.contains("reason=no_cookie"), "{location}");
+    assert!(location.contains("destination=%2Fapp%2Fpage%3Fx%3D1"), "{location}");
+
+    let mut api = browser();
+    api.headers = vec![("Accept".into(), "application/json".into())];
+    let d = run(&policy(), &api);
+    assert_eq!((d.status(), d.reason()), (401, Some(Reason::NoCookie)));
+
+    let mut p = policy();
+    p.login_url = None;
+    assert_eq!(run(&p, &browser()).status(), 401);
+    p.unauth_action = UnauthAction::Forbidden;
+    assert_eq!(run(&p, &browser()).status(), 403);
+}
+
+#[test]
+fn valid_ticket_allows() {
+    let d = run(&policy(), &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 60)));
+    assert_eq!(d.verdict, Verdict::Allow);
+    assert_eq!(user(&d), Some("bob"));
+    assert_eq!(d.identity.as_ref().map(|i| i.method), Some(AuthMethod::Password));
+    assert_eq!(d.set_cookie, None, "no idle timeout, no refresh");
+}
+
+#[test]
+fn tampered_and_expired_tickets_get_their_reasons_and_a_cleared_cookie() {
+    let good = mint("bob", AuthMethod::Password, NOW - 60);
+    let mut bad = good.clone().into_bytes();
+    let i = bad.len() - 3;
+    bad[i] = if bad[i] == b'x' { b'y' } else { b'x' };
+    let d = run(&policy(), &with_cookie(browser(), std::str::from_utf8(&bad).expect("ascii")));
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
+    assert!(d.set_cookie.as_deref().is_some_and(|c| c.starts_with("AuthRs_Test=")), "{:?}", d.set_cookie);
+
+    let old = mint("bob", AuthMethod::Password, NOW - 7200);
+    let d = run(&policy(), &with_cookie(browser(), &old));
+    assert_eq!(d.reason(), Some(Reason::Expired));
+
+    let d = run(&policy(), &with_cookie(browser(), &"A".repeat(100_000)));
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
+}
+
+#[test]
+fn idle_timeout_and_sliding_refresh() {
+    let mut p = policy();
+    p.session_timeout = Some(600);
+    let d = run(&p, &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 700)));
+    assert_eq!(d.reason(), Some(Reason::Expired));
+    // 400 s of 600 idle is past the 0.5 fraction: re-issued.
+    let d = run(&p, &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 400)));
+    assert_eq!(d.verdict, Verdict::Allow);
+    let fresh = d.set_cookie.expect("refreshed cookie");
+    let value = fresh.trim_start_matches("AuthRs_Test=").split(';').next().expect("value");
+    let t = ring().verify(value, NOW, None, Some(600)).expect("refreshed ticket verifies");
+    assert_eq!(t.last_seen, NOW);
+    assert_eq!(t.expires, NOW - 400 + 3600, "refresh never extends the absolute lifetime");
+    // Fresh enough: no refresh.
+    let d = run(&p, &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 100)));
+    assert_eq!((d.verdict, d.set_cookie), (Verdict::Allow, None));
+}
+
+#[test]
+fn address_binding() {
+    let mut p = policy();
+    p.bind_address = true;
+    let mut t = ring()
+        .verify(&mint("bob", AuthMethod::Password, NOW), NOW, None, None)
+        .expect("valid");
+    t.address = Some("192.0.2.99".parse().expect("ip"));
+    let bound = ring().mint(&t).expect("mint");
+    assert_eq!(run(&p, &with_cookie(browser(), &bound)).reason(), Some(Reason::BadCookie));
+    t.address = Some("192.0.2.10".parse().expect("ip"));
+    let bound = ring().mint(&t).expect("mint");
+    assert_eq!(run(&p, &with_cookie(browser(), &bound)).verdict, Verdict::Allow);
+}
+
+#[test]
+fn logout_revokes_server_side() {
+    let p = policy();
+    let ticket = mint("bob", AuthMethod::Password, NOW - 60);
+    let req = with_cookie(browser(), &ticket);
+    let mut store = MemRevocations::default();
+    let mut logout_req = req.clone();
+    logout_req.query = Some("destination=//evil.example/".into());
+    let d = logout(&p, &logout_req, NOW, true, &mut Stores { revocations: Some(&mut store) });
+    let Verdict::Redirect { location, status, .. } = &d.verdict else { panic!("{d:?}") };
+    assert_eq!((location.as_str(), *status), ("/", 303), "open redirect refused");
+    assert!(d.set_cookie.is_some());
+    assert_eq!(store.0.len(), 1);
+    let d = decide(&p, &req, NOW + 1, &mut Stores { revocations: Some(&mut store) });
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
+    // Without the store the same cookie would still pass: that is why revocation exists.
+    assert_eq!(run(&p, &req).verdict, Verdict::Allow);
+    // A failing store fails closed.
+    let d = decide(&p, &req, NOW, &mut Stores { revocations: Some(&mut FailingStore) });
+    assert_eq!(d.status(), 500);
+}
+
+#[test]
+fn ca_verified_certificate_maps_to_user() {
+    let d = run(&policy(), &with_cert(browser(), ALICE, CertVerify::Success));
+    assert_eq!(d.verdict, Verdict::Allow);
+    let id = d.identity.expect("identity");
+    assert_eq!((id.user.as_str(), id.method), ("alice", AuthMethod::Cert));
+    assert_eq!(id.dn.as_deref(), Some("CN=alice,O=Fixture Org,C=XX"));
+    assert_eq!(id.issuer_dn.as_deref(), Some("CN=Fixture CA,O=Fixture Org,C=XX"));
+}
+
+#[test]
+fn revoked_certificate_is_final_even_with_a_valid_ticket() {
+    let mut p = policy();
+    p.crls = Some(CrlSet::parse(CRL).expect("crl"));
+    let req = with_cookie(
+        with_cert(browser(), MALLORY, CertVerify::Success),
+        &mint("bob", AuthMethod::Password, NOW),
+    );
+    let d = run(&p, &req);
+    assert_eq!(d.reason(), Some(Reason::RevokedCert));
+    assert_eq!(run(&p, &with_cert(browser(), ALICE, CertVerify::Success)).verdict, Verdict::Allow);
+    // A CRL past its nextUpdate refuses (fail closed).
+    p.crls = Some(CrlSet::parse(CRL_EXPIRING).expect("crl"));
+    let d = run(&p, &with_cert(browser(), ALICE, CertVerify::Success));
+    assert_eq!(d.reason(), Some(Reason::BadCert));
+    assert!(d.notes.iter().any(|n| n.id == "AUTHRS0214"));
+}
+
+#[test]
+fn cert_required_versus_fallthrough() {
+    let ticket = mint("bob", AuthMethod::Password, NOW);
+    let failed = with_cookie(with_cert(browser(), ALICE, CertVerify::Failed("unable to get issuer".into())), &ticket);
+    // Off (default): an untrusted certificate falls through to the ticket.
+    assert_eq!(user(&run(&policy(), &failed)), Some("bob"));
+    let mut p = policy();
+    p.cert_required = true;
+    assert_eq!(run(&p, &failed).reason(), Some(Reason::BadCert));
+    assert_eq!(run(&p, &with_cookie(browser(), &ticket)).reason(), Some(Reason::NoCert));
+    p.methods = vec![Method::Cert];
+    p.cert_required = false;
+    assert_eq!(run(&p, &browser()).reason(), Some(Reason::NoCert));
+}
+
+#[test]
+fn enrolled_certificates_under_optional_no_ca() {
+    let mut p = policy();
+    let generous = with_cert(browser(), PINNED, CertVerify::Generous);
+    assert_eq!(run(&p, &generous).reason(), Some(Reason::BadCert), "unpinned and unverified");
+    let mut enrolled = EnrolledCerts::default();
+    let cert = Certificate::parse(PINNED).expect("cert");
+    enrolled.enroll("bob@example.org", &cert, "laptop", NOW, 5).expect("enroll");
+    p.enrolled = Some(enrolled);
+    let d = run(&p, &generous);
+    assert_eq!(user(&d), Some("bob@example.org"));
+    assert_eq!(d.identity.map(|i| i.method), Some(AuthMethod::Cert));
+    // A CA-signed but unpinned certificate is still refused under GENEROUS.
+    assert_eq!(run(&p, &with_cert(browser(), ALICE, CertVerify::Generous)).reason(), Some(Reason::BadCert));
+}
+
+#[test]
+fn proxy_headers_only_from_trusted_peers() {
+    let mut req = browser();
+    req.headers.push(("SSL_CLIENT_S_DN".into(), "CN=admin,O=Fixture Org,C=XX".into()));
+    req.headers.push(("SSL_CLIENT_VERIFY".into(), "SUCCESS".into()));
+    let d = run(&policy(), &req);
+    assert_eq!(d.reason(), Some(Reason::NoCookie), "spoofed DN ignored");
+    assert!(d.spoofed_headers.iter().any(|h| h.eq_ignore_ascii_case("SSL_CLIENT_S_DN")));
+    assert!(d.notes.iter().any(|n| n.id == "AUTHRS0201"));
+
+    let mut p = policy();
+    p.trusted_proxies = TrustedProxies::parse("192.0.2.0/24").expect("cidr");
+    let d = run(&p, &req);
+    assert_eq!(user(&d), Some("admin"));
+    assert!(d.spoofed_headers.is_empty());
+    // With a CRL configured, a DN without a serial cannot be checked: refused.
+    p.crls = Some(CrlSet::parse(CRL).expect("crl"));
+    assert_eq!(run(&p, &req).reason(), Some(Reason::BadCert));
+}
+
+#[test]
+fn require_rules_with_roles_and_methods() {
+    let mut p = policy();
+    p.roles = Some(RolesFile::parse("alice admin:projectX\nbob reader\n").expect("roles"));
+    p.require = Some(RequireTree::parse("Require role admin projectX\n").expect("rules"));
+    let alice = with_cert(browser(), ALICE, CertVerify::Success);
+    assert_eq!(run(&p, &alice).verdict, Verdict::Allow);
+    let bob = with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW));
+    let d = run(&p, &bob);
+    assert_eq!((d.status(), d.reason()), (403, Some(Reason::Forbidden)));
+
+    p.require = Some(RequireTree::parse("Require authn-method cert\n").expect("rules"));
+    assert_eq!(run(&p, &bob).status(), 403, "a password ticket never passes a cert-only resource");
+    assert_eq!(run(&p, &alice).verdict, Verdict::Allow);
+    p.require = Some(RequireTree::parse("Require authn-method password\n").expect("rules"));
+    assert_eq!(run(&p, &alice).verdict, Verdict::Allow, "cert satisfies password");
+
+    p.require = Some(RequireTree::parse("Require all granted\n").expect("rules"));
+    let d = run(&p, &browser());
+    assert_eq!((d.verdict, d.identity), (Verdict::Allow, None));
+}
+
+fn login_body(user: &str, pass: &str, dest: &str) -> Vec<u8> {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("credential_0", user)
+        .append_pair("credential_1", pass)
+        .append_pair("destination", dest)
+        .finish()
+        .into_bytes()
+}
+
+#[test]
+fn login_form() {
+    let p = policy();
+    let mut users = Htpasswd::parse("demo:{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE=\n").expect("htpasswd");
+    let mut post = browser();
+    post.method = "POST".into();
+    let d = login(&p, &post, &login_body("demo", "demo", "/app/page?x=1"), NOW, &mut users);
+    let Verdict::Redirect { location, status, .. } = &d.verdict else { panic!("{d:?}") };
+    assert_eq!((location.as_str(), *status), ("/app/page?x=1", 303));
+    let set = d.set_cookie.clone().expect("cookie");
+    assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    let value = set.trim_start_matches("AuthRs_Test=").split(';').next().expect("value");
+    assert_eq!(user(&run(&p, &with_cookie(browser(), value))), Some("demo"));
+
+    let d = login(&p, &post, &login_body("demo", "wrong", "/app"), NOW, &mut users);
+    let Verdict::Redirect { location, .. } = &d.verdict else { panic!("{d:?}") };
+    assert!(location.contains("reason=bad_credentials"), "{location}");
+    assert!(d.set_cookie.is_none());
+
+    let d = login(&p, &post, &login_body("demo", "demo", "https://evil.example/"), NOW, &mut users);
+    let Verdict::Redirect { location, .. } = &d.verdict else { panic!("{d:?}") };
+    assert_eq!(location, "/");
+
+    let d = login(&p, &post, b"credential_0=%FF%FE&credential_1=x", NOW, &mut users);
+    assert_eq!(d.status(), 400);
+}

@@ -1,0 +1,115 @@
+//! Safe-ish helpers over APR pools, tables and httpd logging.
+
+use crate::ffi;
+use std::ffi::{c_char, c_int, CStr, CString};
+
+/// httpd log levels (APLOG_*), as the shim expects them.
+#[derive(Debug, Clone, Copy)]
+pub enum LogLevel {
+    /// APLOG_ERR
+    Error,
+    /// APLOG_WARNING
+    Warn,
+    /// APLOG_INFO
+    Info,
+    /// APLOG_DEBUG
+    Debug,
+}
+
+impl LogLevel {
+    fn raw(self) -> c_int {
+        (match self {
+            LogLevel::Error => ffi::APLOG_ERR,
+            LogLevel::Warn => ffi::APLOG_WARNING,
+            LogLevel::Info => ffi::APLOG_INFO,
+            LogLevel::Debug => ffi::APLOG_DEBUG,
+        }) as c_int
+    }
+}
+
+/// A C string for `s`, with any NUL replaced so it can never truncate or fail.
+pub fn cstring(s: &str) -> CString {
+    // After replacing NULs, CString::new cannot fail.
+    CString::new(s.replace('\0', "\\0")).unwrap_or_default()
+}
+
+/// Logs `msg` for request `r` (format is always "%s" in the shim).
+///
+/// # Safety
+/// `r` must be a live request_rec.
+pub unsafe fn log_r(r: *const ffi::request_rec, level: LogLevel, msg: &str) {
+    let m = cstring(msg);
+    // SAFETY: r is live per the contract; m outlives the call.
+    unsafe { ffi::authrs_log_r(r, level.raw(), m.as_ptr()) }
+}
+
+/// Logs `msg` for server `s`.
+///
+/// # Safety
+/// `s` must be a live server_rec.
+pub unsafe fn log_s(s: *const ffi::server_rec, level: LogLevel, msg: &str) {
+    let m = cstring(msg);
+    // SAFETY: s is live per the contract; m outlives the call.
+    unsafe { ffi::authrs_log_s(s, level.raw(), m.as_ptr()) }
+}
+
+/// Copies `s` into pool `p` (httpd keeps pointers we hand it: never give it a Rust CString).
+///
+/// # Safety
+/// `p` must be a live pool.
+pub unsafe fn pstrdup(p: *mut ffi::apr_pool_t, s: &str) -> *mut c_char {
+    let bytes = s.as_bytes();
+    // SAFETY: apr_pstrmemdup copies len bytes and NUL-terminates; p is live.
+    unsafe { ffi::apr_pstrmemdup(p, bytes.as_ptr().cast(), bytes.len()) }
+}
+
+/// Borrows a C string as UTF-8 (lossy), `None` for NULL.
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string that outlives the returned value.
+pub unsafe fn str_from<'a>(p: *const c_char) -> Option<std::borrow::Cow<'a, str>> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: non-null and NUL-terminated per the contract.
+        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy())
+    }
+}
+
+/// Sets `key: value` in an APR table, copying both into pool `p`.
+///
+/// # Safety
+/// `t` and `p` must be live, and `t` must belong to a pool that `p` outlives or equals.
+pub unsafe fn table_set(p: *mut ffi::apr_pool_t, t: *mut ffi::apr_table_t, key: &str, value: &str) {
+    // SAFETY: both strings are pool copies, so apr_table_setn may keep the pointers.
+    unsafe { ffi::apr_table_setn(t, pstrdup(p, key), pstrdup(p, value)) }
+}
+
+/// Adds `key: value` to an APR table (keeps earlier values), copying into pool `p`.
+///
+/// # Safety
+/// As for [`table_set`].
+pub unsafe fn table_add(p: *mut ffi::apr_pool_t, t: *mut ffi::apr_table_t, key: &str, value: &str) {
+    // SAFETY: pool copies, see table_set.
+    unsafe { ffi::apr_table_addn(t, pstrdup(p, key), pstrdup(p, value)) }
+}
+
+/// Removes `key` from an APR table.
+///
+/// # Safety
+/// `t` must be live.
+pub unsafe fn table_unset(t: *mut ffi::apr_table_t, key: &str) {
+    let k = cstring(key);
+    // SAFETY: apr_table_unset does not keep the key.
+    unsafe { ffi::apr_table_unset(t, k.as_ptr()) }
+}
+
+/// Reads `key` from an APR table.
+///
+/// # Safety
+/// `t` must be live and outlive the returned value.
+pub unsafe fn table_get<'a>(t: *const ffi::apr_table_t, key: &str) -> Option<std::borrow::Cow<'a, str>> {
+    let k = cstring(key);
+    // SAFETY: apr_table_get returns NULL or a string owned by the table.
+    unsafe { str_from(ffi::apr_table_get(t, k.as_ptr())) }
+}

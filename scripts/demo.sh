@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make run`: a tour of authrs over generated demo material. Until the Apache
+# module (#3) and the Envoy filter (#4) land, this runs the CLI end to end.
+set -euo pipefail
+: "${RUN_DIR:?}" "${AUTHRS:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+demo=$RUN_DIR/demo
+mkdir -p "$demo"
+"$here/gen-demo-certs.sh" "$demo/certs"
+[ -f "$demo/ticket.key" ] || "$AUTHRS" keygen --out "$demo/ticket.key"
+[ -f "$demo/htpasswd" ] || printf 'demo:%s\n' "$(printf demo | "$AUTHRS" password hash --cost 10)" > "$demo/htpasswd"
+cat > "$demo/roles" <<'R'
+# user role[:scope]...
+demo admin:projectX reader
+alice reader
+R
+cat > "$demo/require.conf" <<'R'
+<RequireAll>
+  Require valid-user
+  Require role admin projectX
+  Require not user mallory
+</RequireAll>
+R
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@" || true; }
+A=$AUTHRS
+step "$A" cert inspect "$demo/certs/demo.crt"
+step "$A" cert map --rule cn "$demo/certs/demo.crt"
+step "$A" cert map --rule xmpp "$demo/certs/demo.crt"
+step "$A" cert map --rule '{CN}@example.org' "$demo/certs/alice.crt"
+step "$A" cert map --rule cn --crl "$demo/certs/ca.crl" "$demo/certs/revoked.crt"
+ticket=$("$A" ticket mint --key "$demo/ticket.key" --user demo --roles admin:projectX --lifetime 2h)
+echo; echo "\$ $A ticket mint --key $demo/ticket.key --user demo --roles admin:projectX --lifetime 2h"; echo "$ticket"
+step "$A" ticket verify --key "$demo/ticket.key" "$ticket"
+step "$A" ticket verify --key "$demo/ticket.key" --now $(( $(date +%s) + 3 * 3600 )) "$ticket"
+step "$A" ticket verify --key "$demo/ticket.key" "${ticket%?}A"
+step "$A" require check --roles "$demo/roles" --user demo "$demo/require.conf"
+step "$A" require check --roles "$demo/roles" --user alice "$demo/require.conf"
+
+cat <<EOF
+
+Demo material is in $demo:
+  certs/          CA, client certificates (demo, alice, revoked) with .p12 for browsers, ca.crl
+  ticket.key      a ticket key (mode 0600)
+  htpasswd        user demo, password demo (bcrypt)
+  roles, require.conf
+
+Try:
+  $A ticket mint --key $demo/ticket.key --user demo --lifetime 30m
+  $A cert inspect --json $demo/certs/alice.crt
+  $A require check --user demo --method password $demo/require.conf
+  $A --help
+
+The Apache module and the Envoy filter (issues #3, #4) will be started here too.
+EOF

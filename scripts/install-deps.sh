@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what `make test` / `make run` need on a fresh Debian machine.
+# Idempotent: every step checks first, so a warm machine spends ~1 s here.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo" >&2; exit 1; }
+  SUDO="sudo"
+fi
+
+# Debian packages: openssl (certificate fixtures and DN agreement tests),
+# apache2-utils (htpasswd, for password test vectors).
+need_pkgs=()
+for p in openssl apache2-utils ca-certificates; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${need_pkgs[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+# Rust: rustfmt, clippy and the wasm target the core must build for.
+command -v cargo >/dev/null || { echo "install-deps: cargo (rustup) is required" >&2; exit 1; }
+if command -v rustup >/dev/null; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip1$' || rustup target add wasm32-wasip1
+fi
+echo "install-deps: ok"

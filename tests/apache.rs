@@ -1,0 +1,198 @@
+//! A real Debian httpd (`/usr/sbin/apache2`) with mod_ssl and mod_authrs in a throw-away
+//! ServerRoot on a free 127.0.0.1 port. Never the system service.
+
+use crate::{demo_certs, free_port, scratch, workspace};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where httpd keeps its modules on Debian.
+const MODULES: &str = "/usr/lib/apache2/modules";
+
+/// The mod_authrs shared object built by `cargo build -p mod_authrs`.
+pub fn module_path() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let so = target.join("debug/libmod_authrs.so");
+    assert!(so.exists(), "{} is missing: run `cargo build -p mod_authrs` first (make test does)", so.display());
+    so
+}
+
+/// A running httpd; stopped when dropped.
+pub struct Apache {
+    /// The ServerRoot (conf, logs, htdocs, cgi-bin).
+    pub root: PathBuf,
+    /// Demo certificates (ca.crt, server, demo, alice, revoked, ca.crl).
+    pub certs: PathBuf,
+    /// The HTTPS port on 127.0.0.1.
+    pub port: u16,
+    child: Child,
+}
+
+/// The CGI echo script: prints the environment the application sees.
+const ECHO_CGI: &str = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nenv | sort\n";
+
+impl Apache {
+    /// Writes a config with `site` inside the TLS vhost and `global` at server level, and starts httpd.
+    pub fn start(global: &str, site: &str) -> Apache {
+        let root = scratch("httpd");
+        let certs = root.join("certs");
+        demo_certs(&certs);
+        Self::start_in(root, certs, global, site)
+    }
+
+    /// As [`Apache::start`] in an existing root with certificates already made.
+    pub fn start_in(root: PathBuf, certs: PathBuf, global: &str, site: &str) -> Apache {
+        for d in ["logs", "htdocs/app", "htdocs/cert", "cgi-bin", "run"] {
+            std::fs::create_dir_all(root.join(d)).expect("mkdir");
+        }
+        std::fs::write(root.join("htdocs/index.html"), "public\n").expect("write");
+        std::fs::write(root.join("htdocs/app/index.html"), "protected app\n").expect("write");
+        let cgi = root.join("cgi-bin/echo");
+        std::fs::write(&cgi, ECHO_CGI).expect("write cgi");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let port = free_port();
+        let conf = root.join("httpd.conf");
+        std::fs::write(&conf, config(&root, &certs, port, global, site)).expect("write conf");
+        let child = Command::new("/usr/sbin/apache2")
+            .arg("-d")
+            .arg(&root)
+            .arg("-f")
+            .arg(&conf)
+            .arg("-DFOREGROUND")
+            .env_remove("APACHE_RUN_DIR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("/usr/sbin/apache2 must be installed (apt-get install apache2)");
+        let mut a = Apache { root, certs, port, child };
+        a.wait_ready();
+        a
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("httpd exited with {status}: {}", self.error_log());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("httpd did not listen on {} in 20 s: {}", self.port, self.error_log());
+    }
+
+    /// `https://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// The error log so far.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.root.join("logs/error.log")).unwrap_or_default()
+    }
+
+    /// The CA that signed the server certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.certs.join("ca.crt")
+    }
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        // SIGTERM lets httpd remove its pid file and shared memory.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `apache2 -t` over a config made from `global` and `site`; returns (success, output).
+pub fn config_test(global: &str, site: &str) -> (bool, String) {
+    let root = scratch("httpd-t");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    for d in ["logs", "htdocs", "cgi-bin"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    let conf = root.join("httpd.conf");
+    std::fs::write(&conf, config(&root, &certs, free_port(), global, site)).expect("write conf");
+    let out = Command::new("/usr/sbin/apache2")
+        .arg("-d")
+        .arg(&root)
+        .arg("-f")
+        .arg(&conf)
+        .arg("-t")
+        .output()
+        .expect("/usr/sbin/apache2 must be installed");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> String {
+    let modules = [
+        ("mpm_event_module", "mod_mpm_event.so"),
+        ("authn_core_module", "mod_authn_core.so"),
+        ("authn_file_module", "mod_authn_file.so"),
+        ("authz_core_module", "mod_authz_core.so"),
+        ("authz_user_module", "mod_authz_user.so"),
+        ("authz_host_module", "mod_authz_host.so"),
+        ("authz_groupfile_module", "mod_authz_groupfile.so"),
+        ("mime_module", "mod_mime.so"),
+        ("dir_module", "mod_dir.so"),
+        ("alias_module", "mod_alias.so"),
+        ("env_module", "mod_env.so"),
+        ("headers_module", "mod_headers.so"),
+        ("cgid_module", "mod_cgid.so"),
+        ("socache_shmcb_module", "mod_socache_shmcb.so"),
+        ("ssl_module", "mod_ssl.so"),
+    ];
+    let mut c = String::new();
+    c.push_str(&format!("ServerRoot \"{}\"\n", root.display()));
+    c.push_str("ServerName 127.0.0.1\n");
+    c.push_str(&format!("PidFile \"{}/run/httpd.pid\"\n", root.display()));
+    c.push_str(&format!("DefaultRuntimeDir \"{}/run\"\n", root.display()));
+    c.push_str(&format!("ErrorLog \"{}/logs/error.log\"\n", root.display()));
+    c.push_str("LogLevel warn authrs:debug\n");
+    for (name, file) in modules {
+        c.push_str(&format!("LoadModule {name} {MODULES}/{file}\n"));
+    }
+    c.push_str(&format!("LoadModule authrs_module \"{}\"\n", module_path().display()));
+    c.push_str(&format!("ScriptSock \"{}/run/cgid.sock\"\n", root.display()));
+    c.push_str("StartServers 1\nServerLimit 1\nThreadsPerChild 8\nMaxRequestWorkers 8\n");
+    c.push_str("Mutex file:run default\n");
+    c.push_str(&format!("Listen 127.0.0.1:{port} https\n"));
+    c.push_str(&format!("DocumentRoot \"{}/htdocs\"\n", root.display()));
+    c.push_str(&format!("ScriptAlias /cgi-bin/ \"{}/cgi-bin/\"\n", root.display()));
+    c.push_str(&format!("ScriptAlias /app/cgi/ \"{}/cgi-bin/\"\n", root.display()));
+    c.push_str("SSLSessionCache none\n");
+    c.push_str(global);
+    c.push('\n');
+    c.push_str(&format!(
+        "<VirtualHost 127.0.0.1:{port}>\n\
+         SSLEngine on\n\
+         SSLCertificateFile \"{certs}/server.crt\"\n\
+         SSLCertificateKeyFile \"{certs}/server.key\"\n\
+         SSLCACertificateFile \"{certs}/ca.crt\"\n\
+         SSLVerifyClient optional\n\
+         SSLVerifyDepth 2\n\
+         SSLOptions +StdEnvVars +ExportCertData\n\
+         {site}\n\
+         </VirtualHost>\n",
+        certs = certs.display()
+    ));
+    c
+}

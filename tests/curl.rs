@@ -1,0 +1,131 @@
+//! curl as the real HTTP client of the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One request to make.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    url: String,
+    method: Option<String>,
+    headers: Vec<String>,
+    body: Option<String>,
+    cert: Option<(PathBuf, PathBuf)>,
+    cacert: Option<PathBuf>,
+}
+
+/// What came back.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers, names lowercased, in order.
+    pub headers: Vec<(String, String)>,
+    /// Response body as text.
+    pub body: String,
+}
+
+impl Response {
+    /// The first header named `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The value of cookie `name` from the Set-Cookie headers.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .filter_map(|(_, v)| v.split(';').next())
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| k.trim() == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    /// The line `KEY=value` of the CGI echo script's output, if present.
+    pub fn env(&self, key: &str) -> Option<&str> {
+        self.body.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+    }
+}
+
+impl Request {
+    /// A GET of `url`.
+    pub fn get(url: impl Into<String>) -> Request {
+        Request { url: url.into(), ..Request::default() }
+    }
+
+    /// A POST of a form body.
+    pub fn post_form(url: impl Into<String>, body: impl Into<String>) -> Request {
+        Request {
+            url: url.into(),
+            method: Some("POST".into()),
+            headers: vec!["Content-Type: application/x-www-form-urlencoded".into()],
+            body: Some(body.into()),
+            ..Request::default()
+        }
+    }
+
+    /// Adds a request header (`Name: value`).
+    pub fn header(mut self, h: impl Into<String>) -> Request {
+        self.headers.push(h.into());
+        self
+    }
+
+    /// Sends a cookie.
+    pub fn cookie(self, name: &str, value: &str) -> Request {
+        self.header(format!("Cookie: {name}={value}"))
+    }
+
+    /// Presents client certificate `name` (`name.crt`, `name.key`) from `dir`.
+    pub fn client_cert(mut self, dir: &Path, name: &str) -> Request {
+        self.cert = Some((dir.join(format!("{name}.crt")), dir.join(format!("{name}.key"))));
+        self
+    }
+
+    /// Trusts this CA for the server certificate.
+    pub fn ca(mut self, cacert: &Path) -> Request {
+        self.cacert = Some(cacert.to_path_buf());
+        self
+    }
+
+    /// Runs curl and parses its answer; panics (fails the test) if curl itself fails.
+    pub fn send(&self) -> Response {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "--max-time", "20", "-D", "-", "--noproxy", "*"]);
+        if let Some(m) = &self.method {
+            cmd.args(["-X", m]);
+        }
+        for h in &self.headers {
+            cmd.args(["-H", h]);
+        }
+        if let Some(b) = &self.body {
+            cmd.args(["--data-binary", b]);
+        }
+        if let Some((crt, key)) = &self.cert {
+            cmd.arg("--cert").arg(crt).arg("--key").arg(key);
+        }
+        match &self.cacert {
+            Some(ca) => cmd.arg("--cacert").arg(ca),
+            None => cmd.arg("-k"),
+        };
+        cmd.arg(&self.url);
+        let out = cmd.output().expect("curl must be installed");
+        assert!(out.status.success(), "curl {} failed: {}", self.url, String::from_utf8_lossy(&out.stderr));
+        parse(&String::from_utf8_lossy(&out.stdout))
+    }
+}
+
+fn parse(raw: &str) -> Response {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Response { status, headers, body: body.to_string() }
+}
