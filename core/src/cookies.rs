@@ -52,12 +52,21 @@ impl fmt::Display for CookieError {
         match self {
             CookieError::BadName(n) => write!(f, "cookie name {n:?} is not a valid token"),
             CookieError::BadDomain(d) => write!(f, "cookie domain {d:?} is not a host name"),
-            CookieError::BadPath(p) => write!(f, "cookie path {p:?} must start with / and have no ; or spaces"),
-            CookieError::HostPrefix => f.write_str("a __Host- cookie needs Secure, Path=/ and no Domain"),
+            CookieError::BadPath(p) => write!(
+                f,
+                "cookie path {p:?} must start with / and have no ; or spaces"
+            ),
+            CookieError::HostPrefix => {
+                f.write_str("a __Host- cookie needs Secure, Path=/ and no Domain")
+            }
             CookieError::SecurePrefix => f.write_str("a __Secure- cookie needs Secure"),
             CookieError::SameSiteNoneInsecure => f.write_str("SameSite=None needs Secure"),
-            CookieError::BadSameSite(v) => write!(f, "SameSite {v:?} must be one of Strict, Lax, None"),
-            CookieError::BadValue => f.write_str("cookie value has characters a cookie cannot carry"),
+            CookieError::BadSameSite(v) => {
+                write!(f, "SameSite {v:?} must be one of Strict, Lax, None")
+            }
+            CookieError::BadValue => {
+                f.write_str("cookie value has characters a cookie cannot carry")
+            }
         }
     }
 }
@@ -151,9 +160,8 @@ impl Default for CookieSettings {
 /// RFC 7230 tchar: what a cookie name may consist of.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// RFC 6265 cookie-octet: visible ASCII except `"`, `,`, `;` and `\`.
@@ -164,7 +172,8 @@ fn is_cookie_value(s: &str) -> bool {
 
 fn has_prefix(name: &str, prefix: &str) -> bool {
     // Browsers match the prefixes case-insensitively, so `__HOST-` gets the same rules.
-    name.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    name.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 impl CookieSettings {
@@ -177,13 +186,18 @@ impl CookieSettings {
             let host = d.strip_prefix('.').unwrap_or(d);
             let ok = !host.is_empty()
                 && host.len() <= 253
-                && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
             if !ok {
                 return Err(CookieError::BadDomain(d.clone()));
             }
         }
         let path_ok = self.path.starts_with('/')
-            && self.path.bytes().all(|b| (0x21..=0x7E).contains(&b) && b != b';');
+            && self
+                .path
+                .bytes()
+                .all(|b| (0x21..=0x7E).contains(&b) && b != b';');
         if !path_ok {
             return Err(CookieError::BadPath(self.path.clone()));
         }
@@ -240,7 +254,8 @@ impl CookieSettings {
     /// Like [`CookieSettings::try_set_cookie`], for settings that passed `validate` at load and
     /// ticket values: anything else yields an empty string (emit no header), never injected text.
     pub fn set_cookie(&self, value: &str, now: UnixTime, lifetime: Option<i64>) -> String {
-        self.try_set_cookie(value, now, lifetime).unwrap_or_default()
+        self.try_set_cookie(value, now, lifetime)
+            .unwrap_or_default()
     }
 
     /// The Set-Cookie header value that deletes the cookie: empty value, same Domain/Path/flags,
@@ -284,7 +299,10 @@ pub fn all_cookies<'a>(cookie_headers: impl Iterator<Item = &'a str>, name: &str
 }
 
 /// Looks `name` up across several Cookie headers, telling one value from conflicting duplicates.
-pub fn lookup_cookie<'a>(cookie_headers: impl Iterator<Item = &'a str>, name: &str) -> CookieLookup<'a> {
+pub fn lookup_cookie<'a>(
+    cookie_headers: impl Iterator<Item = &'a str>,
+    name: &str,
+) -> CookieLookup<'a> {
     let mut values = all_cookies(cookie_headers, name);
     match values.first() {
         None => CookieLookup::Missing,
@@ -297,7 +315,10 @@ pub fn lookup_cookie<'a>(cookie_headers: impl Iterator<Item = &'a str>, name: &s
 }
 
 /// The value of cookie `name`, or `None` when it is missing or present with different values.
-pub fn find_cookie<'a>(cookie_headers: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+pub fn find_cookie<'a>(
+    cookie_headers: impl Iterator<Item = &'a str>,
+    name: &str,
+) -> Option<&'a str> {
     match lookup_cookie(cookie_headers, name) {
         CookieLookup::Found(v) => Some(v),
         _ => None,
@@ -305,6 +326,7 @@ pub fn find_cookie<'a>(cookie_headers: impl Iterator<Item = &'a str>, name: &str
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -337,7 +359,10 @@ mod tests {
         assert!(!s.set_cookie("v", NOW, None).contains("Max-Age"));
         // Far future: Max-Age only, no panic.
         let far = s.set_cookie("v", NOW, Some(i64::MAX / 2));
-        assert!(far.contains("Max-Age=") && !far.contains("Expires"), "{far}");
+        assert!(
+            far.contains("Max-Age=") && !far.contains("Expires"),
+            "{far}"
+        );
     }
 
     #[test]
@@ -350,33 +375,67 @@ mod tests {
         };
         let c = s.clear_cookie();
         assert!(c.starts_with("__Secure-t=; "), "{c}");
-        for part in ["Path=/app", "Domain=example.org", "Max-Age=0", "Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Secure", "HttpOnly"] {
+        for part in [
+            "Path=/app",
+            "Domain=example.org",
+            "Max-Age=0",
+            "Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            "Secure",
+            "HttpOnly",
+        ] {
             assert!(c.contains(part), "{c} lacks {part}");
         }
     }
 
     #[test]
     fn prefix_and_samesite_rules() {
-        let host = CookieSettings { name: "__Host-t".into(), ..CookieSettings::default() };
+        let host = CookieSettings {
+            name: "__Host-t".into(),
+            ..CookieSettings::default()
+        };
         assert_eq!(host.validate(), Ok(()));
         let cases = [
-            CookieSettings { secure: false, ..host.clone() },
-            CookieSettings { path: "/app".into(), ..host.clone() },
-            CookieSettings { domain: Some("example.org".into()), ..host.clone() },
-            CookieSettings { name: "__HOST-t".into(), path: "/x".into(), ..host.clone() },
+            CookieSettings {
+                secure: false,
+                ..host.clone()
+            },
+            CookieSettings {
+                path: "/app".into(),
+                ..host.clone()
+            },
+            CookieSettings {
+                domain: Some("example.org".into()),
+                ..host.clone()
+            },
+            CookieSettings {
+                name: "__HOST-t".into(),
+                path: "/x".into(),
+                ..host.clone()
+            },
         ];
         for c in cases {
             assert_eq!(c.validate(), Err(CookieError::HostPrefix), "{c:?}");
             assert_eq!(c.set_cookie("v", NOW, None), "");
             assert_eq!(c.clear_cookie(), "");
         }
-        let sec = CookieSettings { name: "__secure-t".into(), secure: false, ..CookieSettings::default() };
+        let sec = CookieSettings {
+            name: "__secure-t".into(),
+            secure: false,
+            ..CookieSettings::default()
+        };
         assert_eq!(sec.validate(), Err(CookieError::SecurePrefix));
-        let none = CookieSettings { same_site: SameSite::None, secure: false, ..CookieSettings::default() };
+        let none = CookieSettings {
+            same_site: SameSite::None,
+            secure: false,
+            ..CookieSettings::default()
+        };
         assert_eq!(none.validate(), Err(CookieError::SameSiteNoneInsecure));
-        assert!(CookieSettings { same_site: SameSite::None, ..CookieSettings::default() }
-            .set_cookie("v", NOW, None)
-            .contains("SameSite=None"));
+        assert!(CookieSettings {
+            same_site: SameSite::None,
+            ..CookieSettings::default()
+        }
+        .set_cookie("v", NOW, None)
+        .contains("SameSite=None"));
         assert_eq!("NONE".parse::<SameSite>(), Ok(SameSite::None));
         assert!("sometimes".parse::<SameSite>().is_err());
     }
@@ -384,20 +443,50 @@ mod tests {
     #[test]
     fn injection_is_refused() {
         for name in ["", "a b", "a;b", "a=b", "a\r\nb", "ä"] {
-            let s = CookieSettings { name: name.into(), ..CookieSettings::default() };
-            assert!(matches!(s.validate(), Err(CookieError::BadName(_))), "{name:?}");
+            let s = CookieSettings {
+                name: name.into(),
+                ..CookieSettings::default()
+            };
+            assert!(
+                matches!(s.validate(), Err(CookieError::BadName(_))),
+                "{name:?}"
+            );
         }
         for d in ["", ".", "example.org; Secure", "exa mple.org", "a\nb"] {
-            let s = CookieSettings { domain: Some(d.into()), ..CookieSettings::default() };
-            assert!(matches!(s.validate(), Err(CookieError::BadDomain(_))), "{d:?}");
+            let s = CookieSettings {
+                domain: Some(d.into()),
+                ..CookieSettings::default()
+            };
+            assert!(
+                matches!(s.validate(), Err(CookieError::BadDomain(_))),
+                "{d:?}"
+            );
         }
         for p in ["", "app", "/a;b", "/a b", "/a\r\n"] {
-            let s = CookieSettings { path: p.into(), ..CookieSettings::default() };
-            assert!(matches!(s.validate(), Err(CookieError::BadPath(_))), "{p:?}");
+            let s = CookieSettings {
+                path: p.into(),
+                ..CookieSettings::default()
+            };
+            assert!(
+                matches!(s.validate(), Err(CookieError::BadPath(_))),
+                "{p:?}"
+            );
         }
         let s = CookieSettings::default();
-        for v in ["a;b", "a b", "a\r\nSet-Cookie: x=y", "\"q\"", "a,b", "a\\b", "\u{0}"] {
-            assert_eq!(s.try_set_cookie(v, NOW, None), Err(CookieError::BadValue), "{v:?}");
+        for v in [
+            "a;b",
+            "a b",
+            "a\r\nSet-Cookie: x=y",
+            "\"q\"",
+            "a,b",
+            "a\\b",
+            "\u{0}",
+        ] {
+            assert_eq!(
+                s.try_set_cookie(v, NOW, None),
+                Err(CookieError::BadValue),
+                "{v:?}"
+            );
             assert_eq!(s.set_cookie(v, NOW, None), "");
         }
     }
@@ -410,7 +499,10 @@ mod tests {
         assert_eq!(find_cookie(h.iter().copied(), "missing"), None);
         assert_eq!(find_cookie(["", ";;", "garbage"].into_iter(), "x"), None);
         let h = ["  authrs_ticket=T1 ;x=1", "authrs_ticket=T1"];
-        assert_eq!(lookup_cookie(h.into_iter(), "authrs_ticket"), CookieLookup::Found("T1"));
+        assert_eq!(
+            lookup_cookie(h.into_iter(), "authrs_ticket"),
+            CookieLookup::Found("T1")
+        );
     }
 
     #[test]
@@ -423,6 +515,9 @@ mod tests {
             CookieLookup::Ambiguous(vec!["ATTACKER", "VICTIM"])
         );
         let split = ["authrs_ticket=A", "authrs_ticket=B"];
-        assert_eq!(all_cookies(split.into_iter(), "authrs_ticket"), vec!["A", "B"]);
+        assert_eq!(
+            all_cookies(split.into_iter(), "authrs_ticket"),
+            vec!["A", "B"]
+        );
     }
 }

@@ -54,17 +54,35 @@ pub enum XfccError {
 impl fmt::Display for XfccError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            XfccError::TooLong => write!(f, "x-forwarded-client-cert longer than {MAX_HEADER_LEN} bytes"),
-            XfccError::TooManyElements => write!(f, "x-forwarded-client-cert has more than {MAX_ELEMENTS} elements"),
+            XfccError::TooLong => write!(
+                f,
+                "x-forwarded-client-cert longer than {MAX_HEADER_LEN} bytes"
+            ),
+            XfccError::TooManyElements => write!(
+                f,
+                "x-forwarded-client-cert has more than {MAX_ELEMENTS} elements"
+            ),
             XfccError::Empty => f.write_str("x-forwarded-client-cert is empty"),
-            XfccError::UnterminatedQuote => f.write_str("x-forwarded-client-cert has an unterminated quote"),
+            XfccError::UnterminatedQuote => {
+                f.write_str("x-forwarded-client-cert has an unterminated quote")
+            }
             XfccError::BadQuoting => f.write_str("x-forwarded-client-cert has a misplaced quote"),
-            XfccError::MissingEquals => f.write_str("x-forwarded-client-cert has a pair without '='"),
+            XfccError::MissingEquals => {
+                f.write_str("x-forwarded-client-cert has a pair without '='")
+            }
             XfccError::BadKey => f.write_str("x-forwarded-client-cert has an empty or invalid key"),
-            XfccError::EmptyValue(k) => write!(f, "x-forwarded-client-cert key {k:?} has an empty value"),
-            XfccError::DuplicateKey(k) => write!(f, "x-forwarded-client-cert repeats {k} in one element"),
-            XfccError::BadEncoding(k) => write!(f, "x-forwarded-client-cert {k} is not URL-encoded UTF-8"),
-            XfccError::ControlCharacter => f.write_str("x-forwarded-client-cert has a control character"),
+            XfccError::EmptyValue(k) => {
+                write!(f, "x-forwarded-client-cert key {k:?} has an empty value")
+            }
+            XfccError::DuplicateKey(k) => {
+                write!(f, "x-forwarded-client-cert repeats {k} in one element")
+            }
+            XfccError::BadEncoding(k) => {
+                write!(f, "x-forwarded-client-cert {k} is not URL-encoded UTF-8")
+            }
+            XfccError::ControlCharacter => {
+                f.write_str("x-forwarded-client-cert has a control character")
+            }
         }
     }
 }
@@ -118,7 +136,11 @@ fn split_outside_quotes(s: &str, sep: u8) -> Result<Vec<&str>, XfccError> {
 /// The value of a pair: a bare word without quotes, or a quoted string with `\"` unescaped.
 fn unquote(raw: &str) -> Result<String, XfccError> {
     let Some(inner) = raw.strip_prefix('"') else {
-        return if raw.contains('"') { Err(XfccError::BadQuoting) } else { Ok(raw.to_string()) };
+        return if raw.contains('"') {
+            Err(XfccError::BadQuoting)
+        } else {
+            Ok(raw.to_string())
+        };
     };
     let inner = inner.strip_suffix('"').ok_or(XfccError::BadQuoting)?;
     let mut out = String::with_capacity(inner.len());
@@ -153,7 +175,9 @@ fn url_decoded(value: &str, key: &'static str) -> Result<String, XfccError> {
     let s = percent_decode_str(value)
         .decode_utf8()
         .map_err(|_| XfccError::BadEncoding(key))?;
-    if s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(XfccError::ControlCharacter);
     }
     Ok(s.into_owned())
@@ -164,7 +188,11 @@ fn parse_element(element: &str) -> Result<XfccElement, XfccError> {
     for pair in split_outside_quotes(element, b';')? {
         let pair = pair.trim_matches([' ', '\t']);
         let (key, raw) = pair.split_once('=').ok_or(XfccError::MissingEquals)?;
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(XfccError::BadKey);
         }
         let value = unquote(raw)?;
@@ -206,6 +234,7 @@ pub fn parse(header: &str) -> Result<Vec<XfccElement>, XfccError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -219,9 +248,18 @@ mod tests {
         let els = parse(ENVOY).unwrap();
         assert_eq!(els.len(), 1);
         let e = &els[0];
-        assert_eq!(e.by.as_deref(), Some("spiffe://cluster.local/ns/foo/sa/bar"));
-        assert_eq!(e.hash.as_deref(), Some("468ed33be74eee6556d90c0149c1309e9ba61d6425303443c0748a02dd8de688"));
-        assert_eq!(e.subject.as_deref(), Some("/C=US/ST=CA/L=San Francisco/OU=Lyft/CN=Test Client"));
+        assert_eq!(
+            e.by.as_deref(),
+            Some("spiffe://cluster.local/ns/foo/sa/bar")
+        );
+        assert_eq!(
+            e.hash.as_deref(),
+            Some("468ed33be74eee6556d90c0149c1309e9ba61d6425303443c0748a02dd8de688")
+        );
+        assert_eq!(
+            e.subject.as_deref(),
+            Some("/C=US/ST=CA/L=San Francisco/OU=Lyft/CN=Test Client")
+        );
         assert_eq!(e.uri, vec!["spiffe://lyft.com/test-team"]);
         assert!(e.dns.is_empty() && e.cert.is_none());
     }
@@ -237,17 +275,28 @@ mod tests {
         assert_eq!(last.by.as_deref(), Some("http://frontend.lyft.com"));
         assert_eq!(last.dns, vec!["lyft.com", "www.lyft.com"]);
         // Whitespace after a comma (merged header lines) is tolerated.
-        assert_eq!(parse("By=a;Hash=b, By=c;Hash=d").unwrap()[1].by.as_deref(), Some("c"));
+        assert_eq!(
+            parse("By=a;Hash=b, By=c;Hash=d").unwrap()[1].by.as_deref(),
+            Some("c")
+        );
     }
 
     #[test]
     fn quoted_separators_and_escapes() {
         let h = r#"Hash=h;Subject="CN=Smith\, John;O=Acme \"Labs\",C=US";By=x"#;
         let e = &parse(h).unwrap()[0];
-        assert_eq!(e.subject.as_deref(), Some(r#"CN=Smith\, John;O=Acme "Labs",C=US"#));
+        assert_eq!(
+            e.subject.as_deref(),
+            Some(r#"CN=Smith\, John;O=Acme "Labs",C=US"#)
+        );
         assert_eq!(e.by.as_deref(), Some("x"));
         // Keys are case-insensitive.
-        assert_eq!(parse("SUBJECT=\"a,b\";hash=1").unwrap()[0].subject.as_deref(), Some("a,b"));
+        assert_eq!(
+            parse("SUBJECT=\"a,b\";hash=1").unwrap()[0]
+                .subject
+                .as_deref(),
+            Some("a,b")
+        );
     }
 
     #[test]
@@ -279,7 +328,10 @@ mod tests {
             ("By=a,", XfccError::MissingEquals),
             ("By=", XfccError::EmptyValue("By".into())),
             ("By=a;by=b", XfccError::DuplicateKey("By")),
-            ("Subject=a;Subject=\"b\"", XfccError::DuplicateKey("Subject")),
+            (
+                "Subject=a;Subject=\"b\"",
+                XfccError::DuplicateKey("Subject"),
+            ),
             ("By=a\r\nX-Injected: 1", XfccError::ControlCharacter),
             ("By=a\0", XfccError::ControlCharacter),
         ];

@@ -136,7 +136,9 @@ impl TicketKey {
 impl fmt::Debug for TicketKey {
     // Never prints the secret (or the HMAC state derived from it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TicketKey").field("id", &self.id_hex).finish_non_exhaustive()
+        f.debug_struct("TicketKey")
+            .field("id", &self.id_hex)
+            .finish_non_exhaustive()
     }
 }
 
@@ -226,7 +228,8 @@ impl KeyRing {
         let mut mac = key.mac.clone();
         mac.update(payload);
         // `verify_slice` compares in constant time.
-        mac.verify_slice(tag).map_err(|_| TicketError::BadSignature)?;
+        mac.verify_slice(tag)
+            .map_err(|_| TicketError::BadSignature)?;
         wire::decode(payload).ok_or(TicketError::Malformed)
     }
 
@@ -245,6 +248,7 @@ impl KeyRing {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use crate::identity::{AuthMethod, Roles};
@@ -269,8 +273,17 @@ mod tests {
     fn mint_then_verify() {
         let r = ring(&[&SECRET_A]);
         let cookie = r.mint(&rich_ticket()).unwrap();
-        assert!(cookie.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        let t = r.verify(&cookie, NOW + 10, Some("192.0.2.7".parse().unwrap()), Some(600)).unwrap();
+        assert!(cookie
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let t = r
+            .verify(
+                &cookie,
+                NOW + 10,
+                Some("192.0.2.7".parse().unwrap()),
+                Some(600),
+            )
+            .unwrap();
         assert_eq!(t.user, "alice@example.org");
         assert_eq!(t.key_id, r.signing_key_id());
         assert_eq!(t.version, TICKET_VERSION);
@@ -279,7 +292,10 @@ mod tests {
             r.verify(&cookie, NOW, Some("192.0.2.8".parse().unwrap()), None),
             Err(TicketError::AddressMismatch)
         );
-        assert_eq!(r.verify(&cookie, NOW + 3600, None, None).unwrap_err(), TicketError::Expired);
+        assert_eq!(
+            r.verify(&cookie, NOW + 3600, None, None).unwrap_err(),
+            TicketError::Expired
+        );
     }
 
     #[test]
@@ -292,22 +308,46 @@ mod tests {
         let dbg = format!("{a:?}");
         assert!(dbg.contains(a.id()) && !dbg.contains("7, 7"), "{dbg}");
         // URL-safe, unpadded key text is accepted too.
-        assert_eq!(TicketKey::from_base64(&URL_SAFE_NO_PAD.encode(SECRET_A)).unwrap().id(), a.id());
+        assert_eq!(
+            TicketKey::from_base64(&URL_SAFE_NO_PAD.encode(SECRET_A))
+                .unwrap()
+                .id(),
+            a.id()
+        );
     }
 
     #[test]
     fn bad_keys_are_refused() {
-        assert_eq!(TicketKey::new(&[1u8; 31]).unwrap_err(), KeyError::TooShort { len: 31 });
-        assert_eq!(TicketKey::from_base64("not base64!").unwrap_err(), KeyError::BadBase64);
-        assert_eq!(TicketKey::from_base64("c2hvcnQ=").unwrap_err(), KeyError::TooShort { len: 5 });
+        assert_eq!(
+            TicketKey::new(&[1u8; 31]).unwrap_err(),
+            KeyError::TooShort { len: 31 }
+        );
+        assert_eq!(
+            TicketKey::from_base64("not base64!").unwrap_err(),
+            KeyError::BadBase64
+        );
+        assert_eq!(
+            TicketKey::from_base64("c2hvcnQ=").unwrap_err(),
+            KeyError::TooShort { len: 5 }
+        );
         assert_eq!(KeyRing::new(vec![]).unwrap_err(), KeyError::EmptyRing);
         let k = TicketKey::new(&SECRET_A).unwrap();
-        assert!(matches!(KeyRing::new(vec![k.clone(), k]), Err(KeyError::DuplicateKeyId(_))));
-        let list = format!("# current\n{}\n{} # old\n", encode_secret(&SECRET_B), encode_secret(&SECRET_A));
+        assert!(matches!(
+            KeyRing::new(vec![k.clone(), k]),
+            Err(KeyError::DuplicateKeyId(_))
+        ));
+        let list = format!(
+            "# current\n{}\n{} # old\n",
+            encode_secret(&SECRET_B),
+            encode_secret(&SECRET_A)
+        );
         let r = KeyRing::from_base64_list(&list).unwrap();
         assert_eq!(r.signing_key_id(), TicketKey::new(&SECRET_B).unwrap().id());
         assert_eq!(r.keys().len(), 2);
-        assert_eq!(KeyRing::from_base64_list("# nothing\n").unwrap_err(), KeyError::EmptyRing);
+        assert_eq!(
+            KeyRing::from_base64_list("# nothing\n").unwrap_err(),
+            KeyError::EmptyRing
+        );
     }
 
     #[test]
@@ -317,9 +357,15 @@ mod tests {
         let old_cookie = old.mint(&rich_ticket()).unwrap();
         assert!(rotated.open(&old_cookie).is_ok());
         let new_cookie = rotated.mint(&rich_ticket()).unwrap();
-        assert_eq!(rotated.open(&new_cookie).unwrap().key_id, rotated.signing_key_id());
+        assert_eq!(
+            rotated.open(&new_cookie).unwrap().key_id,
+            rotated.signing_key_id()
+        );
         // The old key dropped: its tickets are unknown, not forged.
-        assert_eq!(ring(&[&SECRET_B]).open(&old_cookie), Err(TicketError::UnknownKey));
+        assert_eq!(
+            ring(&[&SECRET_B]).open(&old_cookie),
+            Err(TicketError::UnknownKey)
+        );
         assert_eq!(old.open(&new_cookie), Err(TicketError::UnknownKey));
     }
 
@@ -327,20 +373,28 @@ mod tests {
     fn forged_with_another_secret_under_a_known_id() {
         // Same id bytes, wrong secret: re-sign the payload with a different key.
         let r = ring(&[&SECRET_A]);
-        let raw = URL_SAFE_NO_PAD.decode(r.mint(&rich_ticket()).unwrap()).unwrap();
+        let raw = URL_SAFE_NO_PAD
+            .decode(r.mint(&rich_ticket()).unwrap())
+            .unwrap();
         let payload = &raw[..raw.len() - TAG_LEN];
         let mut mac = Hmac::<Sha256>::new_from_slice(&SECRET_B).unwrap();
         mac.update(TAG_LABEL);
         mac.update(payload);
         let mut forged = payload.to_vec();
         forged.extend_from_slice(&mac.finalize().into_bytes());
-        assert_eq!(r.open(&URL_SAFE_NO_PAD.encode(forged)), Err(TicketError::BadSignature));
+        assert_eq!(
+            r.open(&URL_SAFE_NO_PAD.encode(forged)),
+            Err(TicketError::BadSignature)
+        );
         // An HMAC without the label (a tag made for another purpose) does not pass either.
         let mut mac = Hmac::<Sha256>::new_from_slice(&SECRET_A).unwrap();
         mac.update(payload);
         let mut other = payload.to_vec();
         other.extend_from_slice(&mac.finalize().into_bytes());
-        assert_eq!(r.open(&URL_SAFE_NO_PAD.encode(other)), Err(TicketError::BadSignature));
+        assert_eq!(
+            r.open(&URL_SAFE_NO_PAD.encode(other)),
+            Err(TicketError::BadSignature)
+        );
     }
 
     #[test]
@@ -372,7 +426,10 @@ mod tests {
             for bit in 0..8 {
                 let mut b = raw.clone();
                 b[i] ^= 1 << bit;
-                assert!(r.open(&URL_SAFE_NO_PAD.encode(&b)).is_err(), "byte {i} bit {bit}");
+                assert!(
+                    r.open(&URL_SAFE_NO_PAD.encode(&b)).is_err(),
+                    "byte {i} bit {bit}"
+                );
             }
         }
     }
@@ -382,8 +439,14 @@ mod tests {
         let r = ring(&[&SECRET_A]);
         let cookie = r.mint(&rich_ticket()).unwrap();
         let raw = URL_SAFE_NO_PAD.decode(&cookie).unwrap();
-        assert_eq!(r.open(&STANDARD.encode(&raw)).is_ok(), !STANDARD.encode(&raw).contains(['+', '/', '=']));
-        assert_eq!(r.open(&URL_SAFE_PAD_INDIFFERENT.encode(&raw)).is_ok(), raw.len() % 3 == 0);
+        assert_eq!(
+            r.open(&STANDARD.encode(&raw)).is_ok(),
+            !STANDARD.encode(&raw).contains(['+', '/', '='])
+        );
+        assert_eq!(
+            r.open(&URL_SAFE_PAD_INDIFFERENT.encode(&raw)).is_ok(),
+            raw.len() % 3 == 0
+        );
         for bad in [
             format!("{cookie}="),
             format!("{cookie}=="),
@@ -391,7 +454,8 @@ mod tests {
             format!("{cookie}\n"),
             format!("\"{cookie}\""),
             format!("{cookie}%00"),
-            cookie.replace('-', "+").replace('_', "/") + if cookie.contains(['-', '_']) { "" } else { "!" },
+            cookie.replace('-', "+").replace('_', "/")
+                + if cookie.contains(['-', '_']) { "" } else { "!" },
             String::new(),
             "A".into(),
         ] {
@@ -400,7 +464,10 @@ mod tests {
         // A wrong version byte is malformed before any key lookup.
         let mut v2 = raw.clone();
         v2[0] = 2;
-        assert_eq!(r.open(&URL_SAFE_NO_PAD.encode(&v2)), Err(TicketError::Malformed));
+        assert_eq!(
+            r.open(&URL_SAFE_NO_PAD.encode(&v2)),
+            Err(TicketError::Malformed)
+        );
     }
 
     #[test]
@@ -408,9 +475,15 @@ mod tests {
         let r = ring(&[&SECRET_A]);
         let huge = "A".repeat(10 * 1024 * 1024);
         let start = Instant::now();
-        assert_eq!(r.verify(&huge, NOW, None, None), Err(TicketError::Malformed));
+        assert_eq!(
+            r.verify(&huge, NOW, None, None),
+            Err(TicketError::Malformed)
+        );
         assert!(start.elapsed().as_millis() < 50);
-        assert_eq!(r.open(&"A".repeat(MAX_COOKIE_LEN + 1)), Err(TicketError::Malformed));
+        assert_eq!(
+            r.open(&"A".repeat(MAX_COOKIE_LEN + 1)),
+            Err(TicketError::Malformed)
+        );
         // Exactly at the limit decodes (and then fails on its content, not a panic).
         assert!(r.open(&"A".repeat(MAX_COOKIE_LEN)).is_err());
     }
@@ -428,7 +501,12 @@ mod tests {
             assert_eq!(r.mint(&t), Err(MintError::BadUser));
         }
         let mut t = Ticket::new("a", AuthMethod::Password, NOW, 60);
-        t.roles = Some(Roles::from_list(&(0..2000).map(|i| format!("role{i}")).collect::<Vec<_>>().join(",")));
+        t.roles = Some(Roles::from_list(
+            &(0..2000)
+                .map(|i| format!("role{i}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        ));
         assert_eq!(r.mint(&t), Err(MintError::TooLong));
     }
 
@@ -438,9 +516,20 @@ mod tests {
         let t = Ticket::new("alice", AuthMethod::Password, NOW, 8 * 3600);
         let c1 = r.mint(&t).unwrap();
         let seen = r.verify(&c1, NOW + 400, None, Some(600)).unwrap();
-        assert!(super::super::needs_refresh(&seen, NOW + 400, Some(600), 0.5));
+        assert!(super::super::needs_refresh(
+            &seen,
+            NOW + 400,
+            Some(600),
+            0.5
+        ));
         let c2 = r.mint(&seen.refreshed(NOW + 400)).unwrap();
-        assert_eq!(r.verify(&c1, NOW + 700, None, Some(600)), Err(TicketError::Idle));
-        assert_eq!(r.verify(&c2, NOW + 700, None, Some(600)).unwrap().issued, NOW);
+        assert_eq!(
+            r.verify(&c1, NOW + 700, None, Some(600)),
+            Err(TicketError::Idle)
+        );
+        assert_eq!(
+            r.verify(&c2, NOW + 700, None, Some(600)).unwrap().issued,
+            NOW
+        );
     }
 }

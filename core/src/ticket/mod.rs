@@ -143,7 +143,12 @@ pub struct Ticket {
 
 impl Ticket {
     /// A fresh ticket for `user`, issued `now`, valid for `lifetime` seconds, unbound, no roles.
-    pub fn new(user: impl Into<String>, method: AuthMethod, now: UnixTime, lifetime: i64) -> Ticket {
+    pub fn new(
+        user: impl Into<String>,
+        method: AuthMethod,
+        now: UnixTime,
+        lifetime: i64,
+    ) -> Ticket {
         Ticket {
             version: TICKET_VERSION,
             key_id: String::new(),
@@ -224,6 +229,7 @@ pub fn needs_refresh(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -252,7 +258,10 @@ mod tests {
         assert_eq!(r.check(NOW + 1000, None, Some(600)), Ok(()));
         assert_eq!(r.expires, t.expires);
         // Expired wins over idle: the absolute lifetime is the harder limit.
-        assert_eq!(r.check(NOW + 5000, None, Some(600)), Err(TicketError::Expired));
+        assert_eq!(
+            r.check(NOW + 5000, None, Some(600)),
+            Err(TicketError::Expired)
+        );
     }
 
     #[test]
@@ -261,7 +270,10 @@ mod tests {
         // Our clock went back a little: tolerated.
         assert_eq!(t.check(NOW - MAX_CLOCK_SKEW, None, None), Ok(()));
         // …a lot: a ticket from the future is refused.
-        assert_eq!(t.check(NOW - MAX_CLOCK_SKEW - 1, None, None), Err(TicketError::Malformed));
+        assert_eq!(
+            t.check(NOW - MAX_CLOCK_SKEW - 1, None, None),
+            Err(TicketError::Malformed)
+        );
         let mut late = ticket();
         late.last_seen = NOW + 1000;
         assert_eq!(late.check(NOW, None, None), Err(TicketError::Malformed));
@@ -273,15 +285,24 @@ mod tests {
     fn address_binding() {
         let mut t = ticket();
         t.address = Some("10.0.0.1".parse().unwrap());
-        assert_eq!(t.check(NOW, Some("10.0.0.1".parse().unwrap()), None), Ok(()));
-        assert_eq!(t.check(NOW, Some("::ffff:10.0.0.1".parse().unwrap()), None), Ok(()));
+        assert_eq!(
+            t.check(NOW, Some("10.0.0.1".parse().unwrap()), None),
+            Ok(())
+        );
+        assert_eq!(
+            t.check(NOW, Some("::ffff:10.0.0.1".parse().unwrap()), None),
+            Ok(())
+        );
         assert_eq!(
             t.check(NOW, Some("10.0.0.2".parse().unwrap()), None),
             Err(TicketError::AddressMismatch)
         );
         assert_eq!(t.check(NOW, None, None), Err(TicketError::AddressMismatch));
         // An unbound ticket ignores the peer.
-        assert_eq!(ticket().check(NOW, Some("192.0.2.9".parse().unwrap()), None), Ok(()));
+        assert_eq!(
+            ticket().check(NOW, Some("192.0.2.9".parse().unwrap()), None),
+            Ok(())
+        );
     }
 
     #[test]
@@ -310,6 +331,9 @@ mod tests {
         ] {
             assert_eq!(e.reason(), Reason::BadCookie);
         }
-        assert_eq!(TicketError::BadSignature.to_string(), "ticket signature does not match (bad_signature)");
+        assert_eq!(
+            TicketError::BadSignature.to_string(),
+            "ticket signature does not match (bad_signature)"
+        );
     }
 }

@@ -209,6 +209,7 @@ pub(super) fn decode(payload: &[u8]) -> Option<Ticket> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -243,7 +244,10 @@ mod tests {
         t.address = Some("::ffff:10.1.2.3".parse().unwrap());
         let mut buf = Vec::new();
         encode(&t, &KID, &mut buf).unwrap();
-        assert_eq!(decode(&buf).unwrap().address, Some("10.1.2.3".parse().unwrap()));
+        assert_eq!(
+            decode(&buf).unwrap().address,
+            Some("10.1.2.3".parse().unwrap())
+        );
     }
 
     #[test]
@@ -261,9 +265,20 @@ mod tests {
     #[test]
     fn bad_text_is_not_minted() {
         let mut buf = Vec::new();
-        for user in ["", "a\u{0}b", "a\r\nSet-Cookie: x", "tab\there", "del\u{7f}", "c1\u{85}"] {
+        for user in [
+            "",
+            "a\u{0}b",
+            "a\r\nSet-Cookie: x",
+            "tab\there",
+            "del\u{7f}",
+            "c1\u{85}",
+        ] {
             let t = Ticket::new(user, AuthMethod::Password, 0, 10);
-            assert_eq!(encode(&t, &KID, &mut buf), Err(MintError::BadUser), "{user:?}");
+            assert_eq!(
+                encode(&t, &KID, &mut buf),
+                Err(MintError::BadUser),
+                "{user:?}"
+            );
         }
         let long = "x".repeat(MAX_USER_LEN + 1);
         let t = Ticket::new(long, AuthMethod::Password, 0, 10);
