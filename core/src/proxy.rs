@@ -1,1 +1,538 @@
 //! Trusted reverse proxies: which peers may assert TLS facts in headers, and spoofing detection.
+//!
+//! A TLS-terminating proxy in front of us tells us about the client
+//! certificate in headers: mod_ssl-style `SSL_CLIENT_*` (Apache `RequestHeader`,
+//! nginx `proxy_set_header`) or Envoy's `x-forwarded-client-cert`. Those
+//! headers are believed only when the TCP peer is in the [`TrustedProxies`]
+//! list; from anyone else they are ignored and their names reported, so the
+//! shell can log a spoofing attempt. Shells must also strip every
+//! [`is_proxy_header`] header before the request reaches the application.
+//!
+//! When a trusted proxy sends both forms, the `SSL_CLIENT_*` headers win.
+//! A forwarded XFCC certificate counts as verified ([`CertVerify::Success`]):
+//! the proxy must be configured to verify client certificates. `SSL_CLIENT_*`
+//! facts without `SSL_CLIENT_VERIFY` count as [`CertVerify::Generous`] (only
+//! pinned certificates pass). A proxy header sent twice is an error: a proxy
+//! that appends instead of replacing would let the client's copy through.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+use crate::request::{CertVerify, RequestFacts, TlsFacts};
+use crate::xfcc::{self, XfccError};
+
+mod pem;
+
+pub use pem::{decode_proxy_pem, MAX_PEM_LEN};
+
+/// Headers only a trusted proxy may send (compare with [`is_proxy_header`]: case and `-`/`_` do not matter).
+pub const PROXY_HEADERS: &[&str] = &[
+    "SSL_CLIENT_S_DN",
+    "SSL_CLIENT_I_DN",
+    "SSL_CLIENT_VERIFY",
+    "SSL_CLIENT_CERT",
+    "HTTPS",
+    "X-Forwarded-Client-Cert",
+];
+
+/// A bad trusted-proxy list (configuration), or bad headers from a trusted proxy (request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// Configuration: a token of the trusted-proxy list is neither an IP address nor a CIDR.
+    BadAddress(String),
+    /// A trusted proxy sent the same header more than once (names the header).
+    Duplicate(String),
+    /// A trusted proxy sent an `HTTPS` value other than on/off.
+    BadHttps(String),
+    /// A trusted proxy's `x-forwarded-client-cert` did not parse.
+    Xfcc(XfccError),
+    /// A trusted proxy's certificate is not a PEM certificate (says why).
+    BadPem(&'static str),
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxyError::BadAddress(t) => {
+                write!(f, "trusted proxy {t:?} is not an IP address or CIDR")
+            }
+            ProxyError::Duplicate(h) => write!(f, "trusted proxy sent {h} more than once"),
+            ProxyError::BadHttps(v) => {
+                write!(f, "trusted proxy sent HTTPS={v:?} (expected on or off)")
+            }
+            ProxyError::Xfcc(e) => write!(f, "trusted proxy: {e}"),
+            ProxyError::BadPem(why) => write!(f, "trusted proxy certificate: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ProxyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProxyError::Xfcc(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Peers allowed to assert TLS facts in headers; empty trusts nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+}
+
+impl TrustedProxies {
+    /// Parses CIDRs or bare IPs (v4 or v6) separated by commas and/or whitespace.
+    pub fn parse(list: &str) -> Result<TrustedProxies, ProxyError> {
+        let mut nets = Vec::new();
+        for tok in list
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+        {
+            let net = if tok.contains('/') {
+                tok.parse::<IpNet>().map(|n| n.trunc()).ok()
+            } else {
+                tok.parse::<IpAddr>().map(IpNet::from).ok()
+            };
+            nets.push(net.ok_or_else(|| ProxyError::BadAddress(tok.to_string()))?);
+        }
+        Ok(TrustedProxies { nets })
+    }
+
+    /// Whether `peer` is a trusted proxy; an IPv4-mapped IPv6 peer (`::ffff:10.0.0.1`) matches IPv4 nets.
+    pub fn contains(&self, peer: IpAddr) -> bool {
+        let canonical = peer.to_canonical();
+        self.nets
+            .iter()
+            .any(|n| n.contains(&peer) || n.contains(&canonical))
+    }
+
+    /// True when nobody is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+
+    /// True when a `/0` net trusts every peer (worth a warning at load).
+    pub fn trusts_everyone(&self) -> bool {
+        self.nets.iter().any(|n| n.prefix_len() == 0)
+    }
+
+    /// The configured nets, host bits cleared.
+    pub fn nets(&self) -> &[IpNet] {
+        &self.nets
+    }
+}
+
+impl FromStr for TrustedProxies {
+    type Err = ProxyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TrustedProxies::parse(s)
+    }
+}
+
+/// Header-name equality ignoring ASCII case and treating `-` and `_` alike (CGI maps both to `_`).
+fn same_header(a: &str, b: &str) -> bool {
+    let norm = |c: u8| {
+        if c == b'-' {
+            b'_'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
+}
+
+/// True for any spelling of a [`PROXY_HEADERS`] name (`ssl-client-s-dn`, `X_FORWARDED_CLIENT_CERT`, …).
+pub fn is_proxy_header(name: &str) -> bool {
+    PROXY_HEADERS.iter().any(|h| same_header(h, name))
+}
+
+/// What the proxy headers of one request amount to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyOutcome {
+    /// TLS facts asserted by a trusted proxy (`via_proxy` set); `None` if none were sent or believed.
+    pub facts: Option<TlsFacts>,
+    /// The trusted proxy's `HTTPS` header: whether the client spoke TLS to it.
+    pub https: Option<bool>,
+    /// Proxy header names sent by an untrusted peer, as sent: a spoofing attempt to log.
+    pub spoofed: Vec<String>,
+    /// Why a trusted proxy's headers were unusable (fail closed: `facts` is then `None`).
+    pub error: Option<ProxyError>,
+}
+
+/// The single value of proxy header `canon`, in any spelling; several copies are an error.
+fn single<'a>(req: &'a RequestFacts, canon: &str) -> Result<Option<&'a str>, ProxyError> {
+    let mut found = req.headers.iter().filter(|(n, _)| same_header(n, canon));
+    let first = found.next().map(|(_, v)| v.as_str());
+    if found.next().is_some() {
+        return Err(ProxyError::Duplicate(canon.to_string()));
+    }
+    // mod_ssl renders unset variables as "" and some configs as "(null)".
+    Ok(first
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "(null)"))
+}
+
+fn ssl_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
+    let verify = single(req, "SSL_CLIENT_VERIFY")?;
+    let subject_dn = single(req, "SSL_CLIENT_S_DN")?.map(str::to_string);
+    let issuer_dn = single(req, "SSL_CLIENT_I_DN")?.map(str::to_string);
+    let cert = single(req, "SSL_CLIENT_CERT")?
+        .map(decode_proxy_pem)
+        .transpose()?;
+    if verify.is_none() && subject_dn.is_none() && issuer_dn.is_none() && cert.is_none() {
+        return Ok(None);
+    }
+    let verify = match verify {
+        Some(v) => CertVerify::from_mod_ssl(v),
+        None if cert.is_some() || subject_dn.is_some() => CertVerify::Generous,
+        None => CertVerify::None,
+    };
+    Ok(Some(TlsFacts {
+        verify,
+        cert,
+        subject_dn,
+        issuer_dn,
+        via_proxy: true,
+    }))
+}
+
+fn xfcc_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
+    let values: Vec<&str> = req
+        .headers
+        .iter()
+        .filter(|(n, _)| same_header(n, "X-Forwarded-Client-Cert"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if values.is_empty() {
+        return Ok(None);
+    }
+    // Several header lines mean the same as one joined by commas (RFC 9110 §5.3).
+    let elements = xfcc::parse(&values.join(",")).map_err(ProxyError::Xfcc)?;
+    // The nearest proxy appends its element last; earlier ones describe hops we cannot vouch for.
+    let Some(el) = elements.into_iter().last() else {
+        return Ok(None);
+    };
+    let cert = el.cert.as_deref().map(decode_proxy_pem).transpose()?;
+    let has_cert = cert.is_some() || el.hash.is_some() || el.subject.is_some();
+    Ok(Some(TlsFacts {
+        verify: if has_cert {
+            CertVerify::Success
+        } else {
+            CertVerify::None
+        },
+        cert,
+        subject_dn: el.subject,
+        issuer_dn: None,
+        via_proxy: true,
+    }))
+}
+
+fn https_flag(req: &RequestFacts) -> Result<Option<bool>, ProxyError> {
+    match single(req, "HTTPS")? {
+        None => Ok(None),
+        Some(v)
+            if ["on", "1", "true"]
+                .iter()
+                .any(|t| v.eq_ignore_ascii_case(t)) =>
+        {
+            Ok(Some(true))
+        }
+        Some(v)
+            if ["off", "0", "false"]
+                .iter()
+                .any(|t| v.eq_ignore_ascii_case(t)) =>
+        {
+            Ok(Some(false))
+        }
+        Some(v) => Err(ProxyError::BadHttps(v.to_string())),
+    }
+}
+
+/// Reads the proxy headers of `req`: believed from a trusted peer, reported as spoofed from anyone else.
+pub fn proxy_tls_facts(req: &RequestFacts, trusted: &TrustedProxies) -> ProxyOutcome {
+    let mut out = ProxyOutcome::default();
+    let mut sent = req
+        .headers
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| is_proxy_header(n))
+        .peekable();
+    if sent.peek().is_none() {
+        return out;
+    }
+    if !req.peer.is_some_and(|p| trusted.contains(p)) {
+        for name in sent {
+            if !out.spoofed.contains(name) {
+                out.spoofed.push(name.clone());
+            }
+        }
+        return out;
+    }
+    let result = https_flag(req).and_then(|https| {
+        out.https = https;
+        match ssl_facts(req)? {
+            Some(f) => Ok(Some(f)),
+            None => xfcc_facts(req),
+        }
+    });
+    match result {
+        Ok(facts) => out.facts = facts,
+        Err(e) => out.error = Some(e),
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::pem::tests::clean_pem;
+    use super::*;
+
+    fn req(peer: &str, headers: &[(&str, &str)]) -> RequestFacts {
+        RequestFacts {
+            peer: Some(peer.parse().unwrap()),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            ..RequestFacts::default()
+        }
+    }
+
+    fn trusted() -> TrustedProxies {
+        TrustedProxies::parse("10.0.0.0/8, 192.0.2.1\n2001:db8::/32").unwrap()
+    }
+
+    #[test]
+    fn trusted_list_v4_v6_mapped() {
+        let t = trusted();
+        for ok in [
+            "10.1.2.3",
+            "192.0.2.1",
+            "::ffff:10.0.0.1",
+            "::ffff:192.0.2.1",
+            "2001:db8::5",
+        ] {
+            assert!(t.contains(ok.parse().unwrap()), "{ok}");
+        }
+        for no in ["11.0.0.1", "192.0.2.2", "2001:db9::1", "::10.0.0.1", "::1"] {
+            assert!(!t.contains(no.parse().unwrap()), "{no}");
+        }
+        assert!(TrustedProxies::parse("").unwrap().is_empty());
+        assert!(!TrustedProxies::default().contains("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            TrustedProxies::parse("10.0.0.0/33"),
+            Err(ProxyError::BadAddress("10.0.0.0/33".into()))
+        );
+        assert!(TrustedProxies::parse("localhost").is_err());
+        assert!(TrustedProxies::parse("0.0.0.0/0")
+            .unwrap()
+            .trusts_everyone());
+        assert_eq!(
+            TrustedProxies::parse("10.9.9.9/8").unwrap().nets()[0].to_string(),
+            "10.0.0.0/8"
+        );
+    }
+
+    #[test]
+    fn header_spellings() {
+        for n in [
+            "SSL_CLIENT_S_DN",
+            "ssl-client-s-dn",
+            "Ssl_Client-Verify",
+            "x-forwarded-client-cert",
+            "X_FORWARDED_CLIENT_CERT",
+            "https",
+        ] {
+            assert!(is_proxy_header(n), "{n}");
+        }
+        for n in [
+            "SSL_CLIENT_S_DN_CN",
+            "X-Forwarded-For",
+            "",
+            "SSL CLIENT S DN",
+        ] {
+            assert!(!is_proxy_header(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn spoofed_headers_are_reported_and_ignored() {
+        let r = req(
+            "203.0.113.9",
+            &[
+                ("SSL_CLIENT_S_DN", "CN=admin"),
+                ("ssl-client-verify", "SUCCESS"),
+                ("Accept", "*/*"),
+                ("SSL_CLIENT_S_DN", "CN=admin"),
+                ("x-forwarded-client-cert", "Hash=1;Subject=\"CN=admin\""),
+            ],
+        );
+        let out = proxy_tls_facts(&r, &trusted());
+        assert_eq!(out.facts, None);
+        assert_eq!(
+            out.spoofed,
+            vec![
+                "SSL_CLIENT_S_DN",
+                "ssl-client-verify",
+                "x-forwarded-client-cert"
+            ]
+        );
+        // No peer at all is not trusted either; an empty list trusts nobody.
+        let mut r2 = r.clone();
+        r2.peer = None;
+        assert_eq!(proxy_tls_facts(&r2, &trusted()).spoofed.len(), 3);
+        assert!(proxy_tls_facts(&r, &TrustedProxies::default())
+            .facts
+            .is_none());
+        // Nothing to report on a plain request.
+        assert_eq!(
+            proxy_tls_facts(&req("203.0.113.9", &[("Accept", "*/*")]), &trusted()),
+            ProxyOutcome::default()
+        );
+    }
+
+    #[test]
+    fn mod_ssl_headers_from_trusted_proxy() {
+        let escaped = clean_pem().replace('\n', "%0A").replace(' ', "%20");
+        for peer in ["10.0.0.7", "::ffff:10.0.0.7", "2001:db8::1"] {
+            let r = req(
+                peer,
+                &[
+                    ("SSL_CLIENT_VERIFY", "SUCCESS"),
+                    ("SSL-CLIENT-S-DN", "CN=alice,O=Spike,C=XX"),
+                    ("SSL_CLIENT_I_DN", "CN=Test CA"),
+                    ("SSL_CLIENT_CERT", &escaped),
+                    ("HTTPS", "on"),
+                ],
+            );
+            let out = proxy_tls_facts(&r, &trusted());
+            assert_eq!(out.error, None);
+            assert!(out.spoofed.is_empty());
+            assert_eq!(out.https, Some(true));
+            let f = out.facts.unwrap();
+            assert!(f.via_proxy);
+            assert_eq!(f.verify, CertVerify::Success);
+            assert_eq!(f.subject_dn.as_deref(), Some("CN=alice,O=Spike,C=XX"));
+            assert_eq!(f.issuer_dn.as_deref(), Some("CN=Test CA"));
+            assert_eq!(f.cert.unwrap(), clean_pem().into_bytes());
+        }
+        // A DN without SSL_CLIENT_VERIFY is not a verified certificate.
+        let out = proxy_tls_facts(
+            &req("10.0.0.7", &[("SSL_CLIENT_S_DN", "CN=alice")]),
+            &trusted(),
+        );
+        assert_eq!(out.facts.unwrap().verify, CertVerify::Generous);
+        let out = proxy_tls_facts(
+            &req(
+                "10.0.0.7",
+                &[("SSL_CLIENT_VERIFY", "NONE"), ("SSL_CLIENT_CERT", "")],
+            ),
+            &trusted(),
+        );
+        assert_eq!(
+            out.facts.unwrap(),
+            TlsFacts {
+                via_proxy: true,
+                ..TlsFacts::default()
+            }
+        );
+    }
+
+    #[test]
+    fn trusted_proxy_errors_fail_closed() {
+        let dup = req(
+            "10.0.0.7",
+            &[
+                ("SSL_CLIENT_S_DN", "CN=eve"),
+                ("ssl-client-s-dn", "CN=alice"),
+                ("SSL_CLIENT_VERIFY", "SUCCESS"),
+            ],
+        );
+        let out = proxy_tls_facts(&dup, &trusted());
+        assert_eq!(out.facts, None);
+        assert_eq!(
+            out.error,
+            Some(ProxyError::Duplicate("SSL_CLIENT_S_DN".into()))
+        );
+        let bad = req(
+            "10.0.0.7",
+            &[
+                ("SSL_CLIENT_VERIFY", "SUCCESS"),
+                ("SSL_CLIENT_CERT", "garbage"),
+            ],
+        );
+        assert!(matches!(
+            proxy_tls_facts(&bad, &trusted()).error,
+            Some(ProxyError::BadPem(_))
+        ));
+        let x = req("10.0.0.7", &[("X-Forwarded-Client-Cert", "Subject=\"CN=x")]);
+        assert_eq!(
+            proxy_tls_facts(&x, &trusted()).error,
+            Some(ProxyError::Xfcc(XfccError::UnterminatedQuote))
+        );
+        let h = req("10.0.0.7", &[("HTTPS", "maybe")]);
+        assert_eq!(
+            proxy_tls_facts(&h, &trusted()).error,
+            Some(ProxyError::BadHttps("maybe".into()))
+        );
+    }
+
+    #[test]
+    fn xfcc_from_trusted_proxy_uses_the_last_element() {
+        let cert = clean_pem()
+            .replace('\n', "%0A")
+            .replace(' ', "%20")
+            .replace('+', "%2B");
+        let h = format!(
+            "By=spiffe://a;Hash=aa;Subject=\"CN=first-hop\",By=spiffe://edge;Hash=bb;Cert=\"{cert}\";Subject=\"CN=bob,O=Acme\\, Inc\";URI=spiffe://acme/bob"
+        );
+        let out = proxy_tls_facts(
+            &req("192.0.2.1", &[("x-forwarded-client-cert", &h)]),
+            &trusted(),
+        );
+        assert_eq!(out.error, None);
+        let f = out.facts.unwrap();
+        assert_eq!(f.verify, CertVerify::Success);
+        assert_eq!(f.subject_dn.as_deref(), Some("CN=bob,O=Acme\\, Inc"));
+        assert_eq!(f.cert.unwrap(), clean_pem().into_bytes());
+        // SSL_* headers take precedence over XFCC.
+        let both = req(
+            "192.0.2.1",
+            &[
+                ("x-forwarded-client-cert", &h),
+                ("SSL_CLIENT_S_DN", "CN=carol"),
+                ("SSL_CLIENT_VERIFY", "SUCCESS"),
+            ],
+        );
+        assert_eq!(
+            proxy_tls_facts(&both, &trusted())
+                .facts
+                .unwrap()
+                .subject_dn
+                .as_deref(),
+            Some("CN=carol")
+        );
+        // Two header lines are joined: the last line's last element counts.
+        let lines = req(
+            "192.0.2.1",
+            &[
+                ("x-forwarded-client-cert", "Hash=1;Subject=\"CN=a\""),
+                ("X-Forwarded-Client-Cert", "Hash=2;Subject=\"CN=b\""),
+            ],
+        );
+        assert_eq!(
+            proxy_tls_facts(&lines, &trusted())
+                .facts
+                .unwrap()
+                .subject_dn
+                .as_deref(),
+            Some("CN=b")
+        );
+    }
+}
