@@ -1,0 +1,184 @@
+//! Per-directory configuration: `AuthRs…` directives into `Settings`, merging, and the
+//! per-process cache of built policies (merging and building must not happen per request).
+
+use crate::apr::{pstrdup, str_from};
+use crate::ffi;
+use authrs_core::config::{by_directive, Settings, ValueKind};
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One configuration section's own directives.
+#[derive(Debug, Clone)]
+pub struct Leaf {
+    /// Unique per section instance (never an address: .htaccess sections live in request pools).
+    pub id: u64,
+    /// The section's path, for log lines.
+    pub dir: Option<String>,
+    /// What this section set.
+    pub settings: Settings,
+    /// Test builds: panic in check_authn.
+    pub test_panic: Option<bool>,
+}
+
+/// A section's view: the chain of leaves from the outermost scope inward. Merging concatenates
+/// chains (cheap, per request); the merged `Settings` and `Policy` are built once per chain.
+#[derive(Debug, Clone)]
+pub struct DirConfig {
+    /// Outermost first.
+    pub chain: Vec<Arc<Leaf>>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+unsafe extern "C" fn drop_box<T>(data: *mut c_void) -> ffi::apr_status_t {
+    if !data.is_null() {
+        // SAFETY: data came from Box::into_raw in into_pool and is dropped exactly once.
+        drop(unsafe { Box::from_raw(data.cast::<T>()) });
+    }
+    0
+}
+
+/// Moves `value` into pool `p`: dropped by a pool cleanup when the pool is cleared.
+///
+/// # Safety
+/// `p` must be a live pool.
+pub unsafe fn into_pool<T>(p: *mut ffi::apr_pool_t, value: T) -> *mut c_void {
+    let raw = Box::into_raw(Box::new(value)).cast::<c_void>();
+    // SAFETY: p is live; the cleanup runs once, when the pool is cleared or destroyed.
+    unsafe { ffi::apr_pool_cleanup_register(p, raw, Some(drop_box::<T>), Some(ffi::apr_pool_cleanup_null)) };
+    raw
+}
+
+impl DirConfig {
+    /// A new, empty section config in pool `p`.
+    ///
+    /// # Safety
+    /// `p` must be a live pool.
+    pub unsafe fn create(p: *mut ffi::apr_pool_t, dir: Option<String>) -> *mut c_void {
+        let leaf = Leaf {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            dir,
+            settings: Settings::new(),
+            test_panic: None,
+        };
+        // SAFETY: forwarded contract.
+        unsafe { into_pool(p, DirConfig { chain: vec![Arc::new(leaf)] }) }
+    }
+
+    /// `base` then `new`, in pool `p`.
+    ///
+    /// # Safety
+    /// `p` live; `base` and `new` made by this module and alive.
+    pub unsafe fn merge(p: *mut ffi::apr_pool_t, base: *const DirConfig, new: *const DirConfig) -> *mut c_void {
+        // SAFETY: both configs are alive per the contract.
+        let (base, new) = unsafe { (&*base, &*new) };
+        let mut chain = Vec::with_capacity(base.chain.len() + new.chain.len());
+        chain.extend(base.chain.iter().cloned());
+        chain.extend(new.chain.iter().cloned());
+        // SAFETY: forwarded contract.
+        unsafe { into_pool(p, DirConfig { chain }) }
+    }
+
+    /// The cache key of this chain.
+    pub fn key(&self) -> Vec<u64> {
+        self.chain.iter().map(|l| l.id).collect()
+    }
+
+    /// The merged settings of the chain (outermost first, inner wins).
+    pub fn merged(&self) -> Settings {
+        let mut out = Settings::new();
+        for leaf in &self.chain {
+            out = Settings::merge(&out, &leaf.settings);
+        }
+        out
+    }
+
+    /// `AuthRsTestPanic` as merged (test builds only).
+    pub fn test_panic(&self) -> bool {
+        self.chain.iter().rev().find_map(|l| l.test_panic).unwrap_or(false)
+    }
+}
+
+/// Splits a directive's raw arguments like httpd does (quotes, backslash escapes).
+///
+/// # Safety
+/// `pool` live; `args` NULL or NUL-terminated.
+unsafe fn words(pool: *mut ffi::apr_pool_t, mut args: *const c_char) -> Vec<String> {
+    let mut out = Vec::new();
+    if args.is_null() {
+        return out;
+    }
+    loop {
+        // SAFETY: *args is NUL-terminated; ap_getword_conf advances it and copies into pool.
+        let at_end = unsafe { *args == 0 };
+        if at_end {
+            break;
+        }
+        // SAFETY: as above.
+        let w = unsafe { ffi::ap_getword_conf(pool, &mut args) };
+        // SAFETY: ap_getword_conf returns a pool string.
+        match unsafe { str_from(w) } {
+            Some(s) if !s.is_empty() => out.push(s.into_owned()),
+            _ => {
+                // An empty word either ends the line or is a quoted "" argument.
+                // SAFETY: args still points into the NUL-terminated line.
+                if unsafe { *args == 0 } {
+                    break;
+                }
+                out.push(String::new());
+            }
+        }
+    }
+    out
+}
+
+/// Handles one `AuthRs…` directive: store it in the section's settings, validate files now so
+/// `apache2 -t` fails with the file and line. Returns NULL or an error string in `cmd->pool`.
+///
+/// # Safety
+/// `cmd` and `dir` live; `args` NUL-terminated.
+pub unsafe fn directive(cmd: &mut ffi::cmd_parms, dir: &mut DirConfig, args: *const c_char) -> *const c_char {
+    // SAFETY: cmd->info is the directive name string from the generated table.
+    let name = unsafe { str_from(cmd.info as *const c_char) }.map(|s| s.into_owned()).unwrap_or_default();
+    // SAFETY: temp_pool is live during configuration.
+    let mut args = unsafe { words(cmd.temp_pool, args) };
+    let fail = |msg: String| -> *const c_char {
+        // SAFETY: cmd.pool is live; httpd prints the returned string with file and line.
+        unsafe { pstrdup(cmd.pool, &msg) }
+    };
+    let Some(leaf) = dir.chain.last_mut() else {
+        return fail("mod_authrs: internal error (empty configuration chain)".into());
+    };
+    let leaf = Arc::make_mut(leaf);
+    if cfg!(feature = "test-panic") && name == "AuthRsTestPanic" {
+        leaf.test_panic = Some(args.first().is_some_and(|a| a.eq_ignore_ascii_case("on")));
+        return crate::glue::NO_ERROR;
+    }
+    let Some(spec) = by_directive(&name) else {
+        return fail(format!("{name}: not an authrs directive"));
+    };
+    if spec.kind == ValueKind::Path {
+        // Relative paths are relative to ServerRoot, as for httpd's own file directives.
+        for a in args.iter_mut() {
+            let c = crate::apr::cstring(a);
+            // SAFETY: cmd.pool is live; the result is a pool string.
+            let abs = unsafe { ffi::ap_server_root_relative(cmd.pool, c.as_ptr()) };
+            // SAFETY: NULL or a pool string.
+            match unsafe { str_from(abs) } {
+                Some(p) => *a = p.into_owned(),
+                None => return fail(format!("{name}: invalid path {a:?}")),
+            }
+        }
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Err(e) = leaf.settings.set(&name, &refs) {
+        return fail(e.to_string());
+    }
+    if spec.kind == ValueKind::Path {
+        if let Err(e) = crate::policy::validate_file(spec.id, &args) {
+            return fail(e);
+        }
+    }
+    crate::glue::NO_ERROR
+}

@@ -1,0 +1,103 @@
+//! Built policies, one per configuration chain, cached per process; files named by directives
+//! are re-read when they change on disk (a new CRL takes effect without a restart).
+
+use crate::dirconf::DirConfig;
+use authrs_core::config::{OptionId, Settings, Shell};
+use authrs_core::engine::Policy;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// A policy and what it was built from.
+#[derive(Debug)]
+pub struct Built {
+    /// The engine's policy.
+    pub policy: Policy,
+    /// The merged settings (for what the policy does not carry: providers, recognize-user, …).
+    pub settings: Settings,
+    files: Vec<(String, Option<SystemTime>)>,
+    checked_at: i64,
+}
+
+type Key = (Vec<u64>, Option<String>);
+
+/// At most this many chains are cached; .htaccess sections make new chains per request.
+const MAX_ENTRIES: usize = 1024;
+
+static CACHE: Mutex<Option<HashMap<Key, Arc<Built>>>> = Mutex::new(None);
+
+fn mtime(path: &str) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn files_of(s: &Settings) -> Vec<String> {
+    let mut files: Vec<String> = s.ticket_key_files().to_vec();
+    files.extend(
+        [s.crl_file(), s.cert_user_map_file(), s.enrolled_certs_file(), s.roles_file()]
+            .into_iter()
+            .flatten()
+            .map(str::to_string),
+    );
+    files
+}
+
+fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, String> {
+    let settings = dc.merged();
+    let files = files_of(&settings).into_iter().map(|f| {
+        let t = mtime(&f);
+        (f, t)
+    });
+    let files: Vec<_> = files.collect();
+    let mut read = |path: &str| std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"));
+    let policy = Policy::from_settings(&settings, Shell::Apache, auth_name, &mut read).map_err(|e| e.to_string())?;
+    Ok(Built {
+        policy,
+        settings,
+        files,
+        checked_at: now,
+    })
+}
+
+/// The policy for this request's configuration chain: cached, rebuilt when a file changed
+/// (checked at most once a second). An error means the configuration cannot be used now.
+pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Built>, String> {
+    let key = (dc.key(), auth_name.map(str::to_string));
+    let mut guard = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let cache = guard.get_or_insert_with(HashMap::new);
+    if let Some(b) = cache.get(&key) {
+        if now == b.checked_at || b.files.iter().all(|(f, t)| mtime(f) == *t) {
+            return Ok(Arc::clone(b));
+        }
+    }
+    let built = Arc::new(build(dc, auth_name, now)?);
+    if cache.len() >= MAX_ENTRIES {
+        cache.clear();
+    }
+    cache.insert(key, Arc::clone(&built));
+    Ok(built)
+}
+
+/// Forgets every built policy (a new configuration generation after a restart).
+pub fn clear() {
+    let mut guard = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    *guard = None;
+}
+
+/// Reads and parses a file named by a directive, so `apache2 -t` catches a bad one.
+pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
+    use authrs_core::{cert, roles, ticket};
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let text = || String::from_utf8(bytes.clone()).map_err(|_| format!("{path}: not UTF-8"));
+        let result = match id {
+            OptionId::TicketKeyFile => ticket::TicketKey::from_base64(text()?.trim()).map(drop).map_err(|e| e.to_string()),
+            OptionId::CrlFile => cert::crl::CrlSet::parse(&bytes).map(drop).map_err(|e| e.to_string()),
+            OptionId::CertUserMapFile => cert::map::UserMap::parse(&text()?).map(drop).map_err(|e| e.to_string()),
+            OptionId::EnrolledCertsFile => cert::enrolled::EnrolledCerts::parse(&text()?).map(drop).map_err(|e| e.to_string()),
+            OptionId::RolesFile => roles::RolesFile::parse(&text()?).map(drop).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        };
+        result.map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(())
+}
