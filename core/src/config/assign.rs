@@ -4,13 +4,15 @@ use cookie::SameSite;
 use ipnet::IpNet;
 
 use super::error::{ConfigError, ConfigErrorKind};
-use super::kinds::{parse_cert_user, parse_methods, parse_unauth_action, CertUser, Method, Secret, UnauthAction};
+use super::kinds::{
+    parse_cert_user, parse_methods, parse_unauth_action, CertUser, Method, Secret, UnauthAction,
+};
 use super::settings::Settings;
 use super::spec::{by_directive, closest, OptionId, OptionSpec, Shell, ValueKind};
 use super::table::OPTIONS;
 use super::value::{
-    parse_bool, parse_cidr_list, parse_cookie_name, parse_duration, parse_fraction, parse_host,
-    parse_integer, parse_path, parse_same_site, parse_socache, parse_text, parse_url,
+    parse_bool, parse_cidr_list, parse_cookie_name, parse_duration, parse_enum, parse_fraction,
+    parse_host, parse_integer, parse_path, parse_same_site, parse_socache, parse_text, parse_url,
     parse_url_path, split_list,
 };
 use super::ValueError;
@@ -115,9 +117,7 @@ impl Settings {
             (OptionId::LoginUrl, Parsed::Text(v)) => self.login_url = Some(v),
             (OptionId::UnauthAction, Parsed::UnauthAction(a)) => self.unauth_action = Some(a),
             (OptionId::Provider, Parsed::List(v)) => self.providers = Some(v),
-            (OptionId::DefaultDestination, Parsed::Text(v)) => {
-                self.default_destination = Some(v)
-            }
+            (OptionId::DefaultDestination, Parsed::Text(v)) => self.default_destination = Some(v),
             (OptionId::AllowedDestinations, Parsed::List(v)) => {
                 extend(&mut self.allowed_destinations, v, spec.repeatable)
             }
@@ -193,7 +193,10 @@ pub(super) fn parse_args(
             _ => args.iter().flat_map(|a| split_list(a)).collect(),
         };
         if items.is_empty() {
-            return Err(bad(ValueError::new(&args.join(" "), "takes one or more values")));
+            return Err(bad(ValueError::new(
+                &args.join(" "),
+                "takes one or more values",
+            )));
         }
         return match spec.kind {
             ValueKind::Methods => parse_methods(items).map(Parsed::Methods).map_err(bad),
@@ -210,7 +213,10 @@ pub(super) fn parse_args(
                 .collect::<Result<Vec<_>, _>>()
                 .map(Parsed::List)
                 .map_err(bad),
-            _ => Err(bad(ValueError::new("", "internal error: unknown list kind"))),
+            _ => Err(bad(ValueError::new(
+                "",
+                "internal error: unknown list kind",
+            ))),
         };
     }
     let [value] = args else {
@@ -229,7 +235,10 @@ pub(super) fn parse_args(
                 Ok(Parsed::Seconds(0))
             } else {
                 parse_duration(value).map(Parsed::Seconds).map_err(|e| {
-                    ValueError::new(&e.value, format!("{}; or Off for no idle timeout", e.expected))
+                    ValueError::new(
+                        &e.value,
+                        format!("{}; or Off for no idle timeout", e.expected),
+                    )
                 })
             }
         }
@@ -262,6 +271,7 @@ fn parse_text_kind(kind: ValueKind, value: &str) -> Result<String, ValueError> {
         ValueKind::Host => parse_host(value),
         ValueKind::CookieName => parse_cookie_name(value),
         ValueKind::Socache => parse_socache(value),
+        ValueKind::Enum(allowed) => parse_enum(value, allowed).map(str::to_string),
         _ => parse_text(value),
     }
 }
@@ -275,4 +285,191 @@ fn arity(spec: &OptionSpec, option: &str, args: &[&str], expected: &str) -> Conf
         format!("{expected} ({})", spec.syntax),
         spec.secret,
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::super::error::REDACTED;
+    use super::*;
+
+    fn set(s: &mut Settings, name: &str, args: &[&str]) {
+        s.set(name, args).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn directives_set_typed_values_in_any_case() {
+        let mut s = Settings::new();
+        set(&mut s, "authrscookiesamesite", &["strict"]);
+        set(&mut s, "AuthRsTicketLifetime", &["+2h"]);
+        set(&mut s, "AuthRsSessionTimeout", &["30m"]);
+        set(&mut s, "AuthRsMethods", &["ticket", "cert"]);
+        set(&mut s, "AuthRsTrustedProxies", &["10.0.0.0/8,192.0.2.1"]);
+        set(&mut s, "AuthRsCookieDomain", &[".Example.ORG"]);
+        set(&mut s, "AuthRsEnrolledCertsMax", &["7"]);
+        set(&mut s, "AuthRsUnauthAction", &["401"]);
+        assert_eq!(s.same_site(), SameSite::Strict);
+        assert_eq!(s.ticket_lifetime(), 7200);
+        assert_eq!(s.session_timeout(), Some(1800));
+        assert_eq!(s.methods(), vec![Method::Ticket, Method::Cert]);
+        assert_eq!(s.trusted_proxies().len(), 2);
+        assert_eq!(s.cookie_domain(), Some("example.org"));
+        assert_eq!(s.enrolled_certs_max(), 7);
+        assert_eq!(s.unauth_action(), UnauthAction::Unauthorized);
+        set(&mut s, "AuthRsSessionTimeout", &["off"]);
+        assert_eq!(s.session_timeout(), None);
+    }
+
+    #[test]
+    fn repeatable_options_append_others_replace() {
+        let mut s = Settings::new();
+        set(&mut s, "AuthRsTicketKeyFile", &["/k/new"]);
+        set(&mut s, "AuthRsTicketKeyFile", &["/k/old", "/k/older one"]);
+        assert_eq!(s.ticket_key_files(), ["/k/new", "/k/old", "/k/older one"]);
+        set(&mut s, "AuthRsProvider", &["file"]);
+        set(&mut s, "AuthRsProvider", &["dbm", "dbd"]);
+        assert_eq!(s.providers(), ["dbm", "dbd"]);
+        set(&mut s, "AuthRsCookiePath", &["/a"]);
+        set(&mut s, "AuthRsCookiePath", &["/b"]);
+        assert_eq!(s.cookie_path(), "/b");
+    }
+
+    #[test]
+    fn merge_child_wins_unset_inherits_append_accumulates() {
+        let mut parent = Settings::new();
+        set(&mut parent, "AuthRsCookieName", &["Site"]);
+        set(&mut parent, "AuthRsCookieSecure", &["Off"]);
+        set(
+            &mut parent,
+            "AuthRsAllowedDestinations",
+            &["a.example.org", "b.example.org"],
+        );
+        set(&mut parent, "AuthRsTicketKeyFile", &["/k/main"]);
+        let mut child = Settings::new();
+        set(&mut child, "AuthRsCookieSecure", &["On"]);
+        set(
+            &mut child,
+            "AuthRsAllowedDestinations",
+            &["b.example.org", "c.example.org"],
+        );
+        let m = Settings::merge(&parent, &child);
+        assert_eq!(m.cookie_name(Some("x")), "Site");
+        assert!(m.cookie_secure());
+        assert_eq!(
+            m.allowed_destinations(),
+            ["a.example.org", "b.example.org", "c.example.org"]
+        );
+        assert_eq!(m.ticket_key_files(), ["/k/main"]);
+        assert!(!m.is_set(OptionId::LoginUrl));
+        assert_eq!(m.login_url(), None);
+
+        // A virtual host's keys replace the main server's: rotation stays per host.
+        let mut vhost = Settings::new();
+        set(&mut vhost, "AuthRsTicketKeyFile", &["/k/vhost"]);
+        assert_eq!(
+            Settings::merge(&parent, &vhost).ticket_key_files(),
+            ["/k/vhost"]
+        );
+
+        // Merging is associative on what is set, and an empty scope changes nothing.
+        let grandchild = Settings::new();
+        let deep = Settings::merge(&m, &grandchild);
+        assert_eq!(deep, m);
+    }
+
+    #[test]
+    fn errors_name_the_directive_value_and_expectation() {
+        let mut s = Settings::new();
+        let e = s.set("AuthRsCookieSameSite", &["Laxx"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "AuthRsCookieSameSite: bad value \"Laxx\": must be one of: Strict, Lax, None"
+        );
+        let e = s.set("authrsmethods", &["cert", "openid"]).unwrap_err();
+        assert_eq!(e.option, "authrsmethods");
+        assert_eq!(e.value, "openid");
+        assert_eq!(e.expected, "must be one of: cert, ticket");
+        let e = s.set("AuthRsTicketLifetime", &["-5m"]).unwrap_err();
+        assert!(e.to_string().contains("negative"), "{e}");
+        let e = s.set("AuthRsTicketLifetime", &["0"]).unwrap_err();
+        assert!(e.to_string().contains("at least 1 second"), "{e}");
+        let e = s
+            .set("AuthRsTicketLifetime", &["99999999999999999999h"])
+            .unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
+        let e = s.set("AuthRsSessionTimeout", &["sometimes"]).unwrap_err();
+        assert!(e.to_string().contains("or Off"), "{e}");
+        let e = s
+            .set("AuthRsTrustedProxies", &["10.0.0.0/8", "evil"])
+            .unwrap_err();
+        assert_eq!(e.value, "evil");
+        let e = s.set("AuthRsEnrolledCertsMax", &["0"]).unwrap_err();
+        assert!(e.to_string().contains("from 1 to 1000"), "{e}");
+        assert_eq!(s, Settings::new(), "failed directives leave no trace");
+    }
+
+    #[test]
+    fn arity_and_unknown_directives() {
+        let mut s = Settings::new();
+        let e = s.set("AuthRsCookieSecure", &["On", "Off"]).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::WrongArity);
+        assert!(e.to_string().contains("exactly one value"), "{e}");
+        let e = s.set("AuthRsCookieSecure", &[]).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::WrongArity);
+        let e = s.set("AuthRsMethods", &[]).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::WrongArity);
+        let e = s.set("AuthRsMethods", &[" , "]).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::BadValue);
+        let e = s.set("AuthRsCookieNam", &["x"]).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::UnknownDirective);
+        assert!(
+            e.to_string().contains("did you mean \"AuthRsCookieName\""),
+            "{e}"
+        );
+        let e = s.set("cookie_name", &["x"]).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::UnknownDirective);
+        assert!(s.set("AuthRsCookieName\0", &["x"]).is_err());
+    }
+
+    #[test]
+    fn enum_kinds_are_checked_not_taken_as_text() {
+        static COLOURS: OptionSpec = OptionSpec {
+            kind: ValueKind::Enum(&["red", "green"]),
+            ..OPTIONS[0]
+        };
+        assert!(matches!(parse_args(&COLOURS, "X", &["RED"]), Ok(Parsed::Text(t)) if t == "red"));
+        let e = parse_args(&COLOURS, "X", &["blue"]).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "X: bad value \"blue\": must be one of: red, green"
+        );
+    }
+
+    #[test]
+    fn hostile_values_are_refused() {
+        let mut s = Settings::new();
+        for (name, value) in [
+            ("AuthRsCookieName", "a;b"),
+            ("AuthRsCookieName", "a\r\nSet-Cookie: x=y"),
+            ("AuthRsCookiePath", "/\r\nX: y"),
+            ("AuthRsCookieDomain", "evil.example;"),
+            ("AuthRsLoginURL", "javascript:alert(1)"),
+            ("AuthRsLoginURL", "//evil.example/"),
+            ("AuthRsDefaultDestination", "https://evil.example/"),
+            ("AuthRsAllowedDestinations", "evil.example/path"),
+            ("AuthRsCertUser", "{CN"),
+            ("AuthRsCache", "shmcb:\0"),
+            ("AuthRsCRLFile", "/etc/crl\0.pem"),
+            ("AuthRsRefreshFraction", "2"),
+            ("AuthRsCookieSecure", "On\0"),
+        ] {
+            let e = s.set(name, &[value]).expect_err(value);
+            assert_eq!(e.option, name);
+            assert!(!e.to_string().contains('\r') && !e.to_string().contains('\0'));
+        }
+        let long = "x".repeat(1 << 20);
+        let e = s.set("AuthRsCookieSameSite", &[&long]).unwrap_err();
+        assert!(e.to_string().len() < 300);
+        let _ = REDACTED;
+    }
 }

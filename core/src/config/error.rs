@@ -113,7 +113,12 @@ impl fmt::Display for ConfigError {
         let val = Echo(&self.value);
         match self.kind {
             ConfigErrorKind::BadValue => {
-                write!(f, "{}: bad value {val}: {}", Bare(&self.option), self.expected)
+                write!(
+                    f,
+                    "{}: bad value {val}: {}",
+                    Bare(&self.option),
+                    self.expected
+                )
             }
             ConfigErrorKind::UnknownDirective => {
                 write!(f, "unknown directive {opt}: {}", self.expected)
@@ -187,6 +192,7 @@ fn cap(s: &str) -> (&str, bool) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

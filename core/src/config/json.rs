@@ -111,12 +111,13 @@ fn read_value(
             // Display of an f64 never uses exponent notation, which the text parser refuses.
             vec![n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string())]
         }
-        (ValueKind::Text, Value::Array(lines)) => vec![strings(lines).ok_or_else(wrong)?.join("\n")],
+        (ValueKind::Text, Value::Array(lines)) => {
+            vec![strings(lines).ok_or_else(wrong)?.join("\n")]
+        }
         (kind, Value::Array(items)) if kind.is_list() => strings(items).ok_or_else(wrong)?,
-        (
-            ValueKind::Bool | ValueKind::Integer { .. } | ValueKind::Fraction,
-            _,
-        ) => return Err(wrong()),
+        (ValueKind::Bool | ValueKind::Integer { .. } | ValueKind::Fraction, _) => {
+            return Err(wrong())
+        }
         (_, Value::String(s)) => vec![s.clone()],
         _ => return Err(wrong()),
     };
@@ -139,5 +140,177 @@ fn render(v: &Value) -> String {
         Value::Array(_) => "[…]".to_string(),
         Value::Object(_) => "{…}".to_string(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::error::REDACTED;
+    use super::super::kinds::{Method, UnauthAction};
+    use super::*;
+
+    #[test]
+    fn common_and_envoy_keys() {
+        let s = Settings::from_json(&json!({
+            "methods": ["ticket"],
+            "cookie_name": "Sess",
+            "cookie_secure": false,
+            "cookie_same_site": "strict",
+            "ticket_lifetime": 3600,
+            "session_timeout": "30m",
+            "refresh_fraction": 0.25,
+            "enrolled_certs_max": 3,
+            "trusted_proxies": ["10.0.0.0/8", "::1"],
+            "unauth_action": "redirect",
+            "login_url": "/login",
+            "ticket_keys": ["a2V5MQ==", "a2V5Mg=="],
+            "users": ["alice:$2y$05$x", "bob:$2y$05$y"],
+            "crls": "-----BEGIN X509 CRL-----",
+            "groups": {"staff": ["alice"]},
+            "locations": [{"path": "/admin"}],
+            "login_path": "/authrs/login"
+        }))
+        .unwrap();
+        assert_eq!(s.methods(), vec![Method::Ticket]);
+        assert_eq!(s.cookie_name(None), "Sess");
+        assert!(!s.cookie_secure());
+        assert_eq!(s.ticket_lifetime(), 3600);
+        assert_eq!(s.session_timeout(), Some(1800));
+        assert_eq!(s.refresh_fraction(), 0.25);
+        assert_eq!(s.enrolled_certs_max(), 3);
+        assert_eq!(s.trusted_proxies().len(), 2);
+        assert_eq!(s.unauth_action(), UnauthAction::Redirect);
+        assert_eq!(s.ticket_keys()[0].expose(), "a2V5MQ==");
+        assert_eq!(
+            s.users().map(|u| u.expose()),
+            Some("alice:$2y$05$x\nbob:$2y$05$y")
+        );
+        assert_eq!(s.extra()["groups"], json!({"staff": ["alice"]}));
+        assert!(s.extra().contains_key("locations"));
+        assert!(
+            !format!("{s:?}").contains("a2V5MQ"),
+            "keys never Debug-print"
+        );
+        assert!(
+            !format!("{s:?}").contains("$2y$"),
+            "hashes never Debug-print"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_get_a_hint() {
+        let e = Settings::from_json_str(r#"{"cookie_nam": "x"}"#).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::UnknownKey);
+        assert_eq!(
+            e.to_string(),
+            "unknown key \"cookie_nam\": did you mean \"cookie_name\"?"
+        );
+        let e = Settings::from_json_str(r#"{"AuthRsCookieName": "x"}"#).unwrap_err();
+        assert!(e.to_string().contains("use \"cookie_name\""), "{e}");
+        let e = Settings::from_json_str(r#"{"AuthRsCRLFile": "/x"}"#).unwrap_err();
+        assert!(e.to_string().contains("Apache-only"), "{e}");
+        let e = Settings::from_json_str(r#"{"zzzzzz": 1}"#).unwrap_err();
+        assert!(e.to_string().contains("not an authrs option"), "{e}");
+        let e = Settings::from_json_str(r#"{"crl_file": "/x"}"#).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ConfigErrorKind::UnknownKey,
+            "file directives have no JSON key"
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_key_and_expected_type() {
+        for (doc, key, expect) in [
+            (
+                json!({"cookie_secure": "On"}),
+                "cookie_secure",
+                "JSON boolean",
+            ),
+            (json!({"cookie_secure": 1}), "cookie_secure", "JSON boolean"),
+            (
+                json!({"ticket_lifetime": true}),
+                "ticket_lifetime",
+                "number of seconds",
+            ),
+            (json!({"cookie_name": 5}), "cookie_name", "JSON string"),
+            (json!({"methods": [1]}), "methods", "array of strings"),
+            (json!({"methods": {"a": 1}}), "methods", "array of strings"),
+            (
+                json!({"enrolled_certs_max": "5"}),
+                "enrolled_certs_max",
+                "whole JSON number",
+            ),
+            (
+                json!({"refresh_fraction": null}),
+                "refresh_fraction",
+                "number from 0 to 1",
+            ),
+            (json!({"crls": 7}), "crls", "JSON string"),
+        ] {
+            let e = Settings::from_json(&doc).unwrap_err();
+            assert_eq!(e.kind, ConfigErrorKind::WrongType, "{doc}");
+            assert_eq!(e.option, key);
+            assert!(e.to_string().contains(expect), "{e}");
+        }
+        let e = Settings::from_json(&json!(["not", "an", "object"])).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::WrongType);
+        let e = Settings::from_json_str("{\"cookie_name\": ").unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::Syntax);
+    }
+
+    #[test]
+    fn bad_values_use_the_shared_parsers() {
+        for (doc, needle) in [
+            (json!({"ticket_lifetime": -5}), "negative"),
+            (json!({"ticket_lifetime": 1.5}), "duration"),
+            (json!({"ticket_lifetime": 1e300}), "duration"),
+            (
+                json!({"ticket_lifetime": "99999999999999999999h"}),
+                "too large",
+            ),
+            (json!({"enrolled_certs_max": 2.5}), "whole number"),
+            (json!({"enrolled_certs_max": 0}), "from 1 to 1000"),
+            (json!({"refresh_fraction": 1.5}), "from 0 to 1"),
+            (
+                json!({"cookie_same_site": "Laxx"}),
+                "must be one of: Strict, Lax, None",
+            ),
+            (json!({"trusted_proxies": "10.0.0.0/33"}), "CIDR"),
+            (json!({"methods": []}), "one or more"),
+        ] {
+            let e = Settings::from_json(&doc).unwrap_err();
+            assert!(e.to_string().contains(needle), "{doc}: {e}");
+        }
+        // serde_json renders 1e-7 with an exponent; the fraction must still be read.
+        let s = Settings::from_json(&json!({"refresh_fraction": 1e-7})).unwrap();
+        assert_eq!(s.refresh_fraction(), 1e-7);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_errors() {
+        let e = Settings::from_json(&json!({"ticket_keys": ["", "c2VjcmV0"], "x": 1})).unwrap_err();
+        assert!(!e.to_string().contains("c2VjcmV0"), "{e}");
+        let e = Settings::from_json(&json!({"ticket_keys": [true, "c2VjcmV0"]})).unwrap_err();
+        assert!(!e.to_string().contains("c2VjcmV0"), "{e}");
+        let e = Settings::from_json(&json!({"users": {"alice": "$2y$05$secret"}})).unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
+        assert!(e.to_string().contains(REDACTED), "{e}");
+        let e = Settings::from_json(&json!({"users": "alice:\u{0}x"})).unwrap_err();
+        assert!(!e.to_string().contains("alice"), "{e}");
+    }
+
+    #[test]
+    fn locations_refuse_server_keys() {
+        let e = Settings::from_json_location(&json!({"ticket_keys": ["k"]})).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::WrongScope);
+        assert_eq!(e.option, "ticket_keys");
+        assert!(!e.to_string().contains("\"k\""));
+        assert!(Settings::from_json_location(&json!({"locations": []})).is_err());
+        let s = Settings::from_json_location(&json!({"cookie_path": "/app"})).unwrap();
+        assert_eq!(s.cookie_path(), "/app");
     }
 }

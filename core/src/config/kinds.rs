@@ -37,7 +37,9 @@ impl fmt::Display for Method {
 pub const METHOD_VALUES: &[&str] = &["cert", "ticket"];
 
 /// Parses method words in order; a word listed twice counts once, an empty list is refused.
-pub fn parse_methods<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<Method>, ValueError> {
+pub fn parse_methods<'a>(
+    items: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<Method>, ValueError> {
     let mut methods = Vec::new();
     for item in items {
         let m = match parse_enum(item, METHOD_VALUES)? {
@@ -199,12 +201,16 @@ impl fmt::Debug for Secret {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
     #[test]
     fn methods_keep_order_and_drop_repeats() {
-        assert_eq!(parse_methods(["ticket", "CERT"]), Ok(vec![Method::Ticket, Method::Cert]));
+        assert_eq!(
+            parse_methods(["ticket", "CERT"]),
+            Ok(vec![Method::Ticket, Method::Cert])
+        );
         assert_eq!(parse_methods(["cert", "cert"]), Ok(vec![Method::Cert]));
         let e = parse_methods(["cert", "openid"]).unwrap_err();
         assert_eq!(e.value, "openid");
@@ -222,7 +228,12 @@ mod tests {
         assert_eq!(parse_unauth_action("403"), Ok(UnauthAction::Forbidden));
         let e = parse_unauth_action("302").unwrap_err();
         assert_eq!(e.expected, "must be one of: auto, redirect, 401, 403");
-        for a in [UnauthAction::Auto, UnauthAction::Redirect, UnauthAction::Unauthorized, UnauthAction::Forbidden] {
+        for a in [
+            UnauthAction::Auto,
+            UnauthAction::Redirect,
+            UnauthAction::Unauthorized,
+            UnauthAction::Forbidden,
+        ] {
             assert_eq!(parse_unauth_action(a.as_str()), Ok(a));
         }
     }

@@ -111,10 +111,7 @@ impl Settings {
             unauth_action: pick(&parent.unauth_action, &child.unauth_action),
             providers: pick(&parent.providers, &child.providers),
             default_destination: pick(&parent.default_destination, &child.default_destination),
-            allowed_destinations: append(
-                &parent.allowed_destinations,
-                &child.allowed_destinations,
-            ),
+            allowed_destinations: append(&parent.allowed_destinations, &child.allowed_destinations),
             recognize_user: pick(&parent.recognize_user, &child.recognize_user),
             cert_user: pick(&parent.cert_user, &child.cert_user),
             cert_user_map_file: pick(&parent.cert_user_map_file, &child.cert_user_map_file),
@@ -212,7 +209,13 @@ impl Settings {
             Some(realm) if !realm.is_empty() => {
                 let safe: String = realm
                     .bytes()
-                    .map(|b| if is_token_byte(b) && b != b'%' { char::from(b) } else { '_' })
+                    .map(|b| {
+                        if is_token_byte(b) && b != b'%' {
+                            char::from(b)
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 format!("AuthRs_{safe}")
             }
@@ -330,7 +333,8 @@ impl Settings {
 
     /// Most certificates one user may enrol (default 5).
     pub fn enrolled_certs_max(&self) -> u32 {
-        self.enrolled_certs_max.unwrap_or(DEFAULT_ENROLLED_CERTS_MAX)
+        self.enrolled_certs_max
+            .unwrap_or(DEFAULT_ENROLLED_CERTS_MAX)
     }
 
     /// Proxies allowed to assert certificate headers (default none).
@@ -405,6 +409,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -433,7 +438,10 @@ mod tests {
     fn cookie_name_derives_from_auth_name() {
         let s = Settings::new();
         assert_eq!(s.cookie_name(Some("Staff")), "AuthRs_Staff");
-        assert_eq!(s.cookie_name(Some("Staff Area;x=1")), "AuthRs_Staff_Area_x_1");
+        assert_eq!(
+            s.cookie_name(Some("Staff Area;x=1")),
+            "AuthRs_Staff_Area_x_1"
+        );
         assert_eq!(s.cookie_name(Some("Zoë")), "AuthRs_Zo__");
         assert_eq!(s.cookie_name(None), "AuthRs");
         assert_eq!(s.cookie_name(Some("")), "AuthRs");

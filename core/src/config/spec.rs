@@ -5,49 +5,90 @@ use super::table::OPTIONS;
 /// Identifies an option independently of its spelling in either shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
-#[allow(missing_docs)] // Each variant is the option of the same name; its help lives in the table.
 pub enum OptionId {
+    /// `AuthRsMethods` / `methods`.
     Methods,
+    /// `AuthRsTicketKeyFile`.
     TicketKeyFile,
+    /// `AuthRsCookieName` / `cookie_name`.
     CookieName,
+    /// `AuthRsCookieDomain` / `cookie_domain`.
     CookieDomain,
+    /// `AuthRsCookiePath` / `cookie_path`.
     CookiePath,
+    /// `AuthRsCookieSecure` / `cookie_secure`.
     CookieSecure,
+    /// `AuthRsCookieHttpOnly` / `cookie_http_only`.
     CookieHttpOnly,
+    /// `AuthRsCookieSameSite` / `cookie_same_site`.
     CookieSameSite,
+    /// `AuthRsCookiePersistent` / `cookie_persistent`.
     CookiePersistent,
+    /// `AuthRsTicketLifetime` / `ticket_lifetime`.
     TicketLifetime,
+    /// `AuthRsSessionTimeout` / `session_timeout`.
     SessionTimeout,
+    /// `AuthRsRefreshFraction` / `refresh_fraction`.
     RefreshFraction,
+    /// `AuthRsBindAddress` / `bind_address`.
     BindAddress,
+    /// `AuthRsLoginURL` / `login_url`.
     LoginUrl,
+    /// `AuthRsUnauthAction` / `unauth_action`.
     UnauthAction,
+    /// `AuthRsProvider`.
     Provider,
+    /// `AuthRsDefaultDestination` / `default_destination`.
     DefaultDestination,
+    /// `AuthRsAllowedDestinations` / `allowed_destinations`.
     AllowedDestinations,
+    /// `AuthRsRecognizeUser` / `recognize_user`.
     RecognizeUser,
+    /// `AuthRsCertUser` / `cert_user`.
     CertUser,
+    /// `AuthRsCertUserMap`.
     CertUserMapFile,
+    /// `AuthRsCertRequire` / `cert_require`.
     CertRequire,
+    /// `AuthRsCRLFile`.
     CrlFile,
+    /// `AuthRsEnrolledCertsFile`.
     EnrolledCertsFile,
+    /// `AuthRsEnrolledCertsMax` / `enrolled_certs_max`.
     EnrolledCertsMax,
+    /// `AuthRsTrustedProxies` / `trusted_proxies`.
     TrustedProxies,
+    /// `AuthRsRolesFile`.
     RolesFile,
+    /// `AuthRsCache`.
     Cache,
+    /// `AuthRsRevokeOnLogout` / `revoke_on_logout`.
     RevokeOnLogout,
+    /// `auth_name`.
     AuthName,
+    /// `ticket_keys`.
     TicketKeys,
+    /// `crls`.
     Crls,
+    /// `enrolled_certs`.
     EnrolledCerts,
+    /// `roles`.
     Roles,
+    /// `cert_user_map`.
     CertUserMap,
+    /// `users`.
     Users,
+    /// `groups`.
     Groups,
+    /// `locations`.
     Locations,
+    /// `login_path`.
     LoginPath,
+    /// `logout_path`.
     LogoutPath,
+    /// `password_check`.
     PasswordCheck,
+    /// `trusted_cas`.
     TrustedCas,
 }
 
@@ -107,14 +148,19 @@ pub enum ValueKind {
 impl ValueKind {
     /// True when several values are accepted (so a directive takes one or more arguments).
     pub fn is_list(self) -> bool {
-        matches!(self, ValueKind::List(_) | ValueKind::CidrList | ValueKind::Methods)
+        matches!(
+            self,
+            ValueKind::List(_) | ValueKind::CidrList | ValueKind::Methods
+        )
     }
 
     /// What a JSON value for this kind must look like, for "wrong type" errors.
     pub fn json_expectation(self) -> &'static str {
         match self {
             ValueKind::Bool => "expected a JSON boolean (true or false)",
-            ValueKind::Duration => "expected a number of seconds or a duration string such as \"30m\"",
+            ValueKind::Duration => {
+                "expected a number of seconds or a duration string such as \"30m\""
+            }
             ValueKind::DurationOrOff => {
                 "expected a number of seconds, a duration string such as \"30m\", or \"off\""
             }
@@ -299,6 +345,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -313,9 +360,18 @@ mod tests {
 
     #[test]
     fn lookups() {
-        assert_eq!(by_directive("authrscookiename").map(|o| o.id), Some(OptionId::CookieName));
-        assert_eq!(by_directive("AUTHRSCOOKIENAME").map(|o| o.id), Some(OptionId::CookieName));
-        assert_eq!(by_json("cookie_name").map(|o| o.id), Some(OptionId::CookieName));
+        assert_eq!(
+            by_directive("authrscookiename").map(|o| o.id),
+            Some(OptionId::CookieName)
+        );
+        assert_eq!(
+            by_directive("AUTHRSCOOKIENAME").map(|o| o.id),
+            Some(OptionId::CookieName)
+        );
+        assert_eq!(
+            by_json("cookie_name").map(|o| o.id),
+            Some(OptionId::CookieName)
+        );
         assert!(by_json("Cookie_Name").is_none());
         assert!(by_json("AuthRsCookieName").is_none());
         assert!(by_directive("cookie_name").is_none());
@@ -327,7 +383,10 @@ mod tests {
     fn suggestions() {
         let keys = ["cookie_name", "cookie_path", "methods"];
         assert_eq!(closest("cookie_nam", keys.into_iter()), Some("cookie_name"));
-        assert_eq!(closest("COOKIE_PATH", keys.into_iter()), Some("cookie_path"));
+        assert_eq!(
+            closest("COOKIE_PATH", keys.into_iter()),
+            Some("cookie_path")
+        );
         assert_eq!(closest("zzzzzzzz", keys.into_iter()), None);
         assert_eq!(closest(&"x".repeat(10_000), keys.into_iter()), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);

@@ -205,7 +205,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         "AuthRsLoginURL",
         "login_url",
         ValueKind::Url,
-        DefaultValue::Unset("no login page: unauthenticated requests get 401"),
+        DefaultValue::Unset("no login page; unauthenticated requests get 401"),
         "/path|https://host/path",
         "The login page unauthenticated browsers are sent to, with the original URL as `destination`.",
     ),
@@ -270,7 +270,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         OptionId::CertUserMapFile,
         "AuthRsCertUserMap",
         ValueKind::Path,
-        DefaultValue::Unset("no map: AuthRsCertUser alone names the user"),
+        DefaultValue::Unset("no map; AuthRsCertUser alone names the user"),
         "path",
         "File mapping certificate subjects to user names, consulted before AuthRsCertUser. Envoy: `cert_user_map`.",
     ),
@@ -315,7 +315,7 @@ pub static OPTIONS: &[OptionSpec] = &[
             "AuthRsTrustedProxies",
             "trusted_proxies",
             ValueKind::CidrList,
-            DefaultValue::Unset("no proxy is trusted: forwarded certificate headers are dropped as spoofed"),
+            DefaultValue::Unset("no proxy is trusted; forwarded certificate headers are dropped as spoofed"),
             "addr|cidr [addr|cidr …]",
             "Reverse proxies allowed to assert client-certificate headers (SSL_CLIENT_S_DN, XFCC, …).",
         ))
@@ -392,7 +392,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         OptionId::CertUserMap,
         "cert_user_map",
         ValueKind::Text,
-        DefaultValue::Unset("no map: `cert_user` alone names the user"),
+        DefaultValue::Unset("no map; `cert_user` alone names the user"),
         "\"<text>\"",
         "Inline certificate-to-user map (what AuthRsCertUserMap holds).",
     ),
@@ -421,7 +421,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Json,
         DefaultValue::Unset("the top-level settings apply to every path"),
         "[{\"path\": \"/x\", …}, …]",
-        "Per-path settings and Require rules (Envoy's <Location> blocks).",
+        "Per-path settings and Require rules (Envoy's `<Location>` blocks).",
     )),
     server(envoy(
         OptionId::LoginPath,
@@ -457,3 +457,166 @@ pub static OPTIONS: &[OptionSpec] = &[
     )),
 ];
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::super::settings::Settings;
+    use super::super::spec::{by_id, snake_case, Shell};
+    use super::*;
+
+    /// A value each kind accepts, so every option can be written in a test.
+    pub(crate) fn sample(spec: &OptionSpec) -> &'static str {
+        match spec.kind {
+            ValueKind::Bool => "On",
+            ValueKind::Duration => "30m",
+            ValueKind::DurationOrOff => "Off",
+            ValueKind::Integer { .. } => "3",
+            ValueKind::Fraction => "0.25",
+            ValueKind::Str => "word",
+            ValueKind::Path => "/etc/authrs/file",
+            ValueKind::UrlPath => "/here",
+            ValueKind::Url => "/login",
+            ValueKind::Host => "app.example.org",
+            ValueKind::CookieName => "Sess",
+            ValueKind::Socache => "shmcb",
+            ValueKind::List(ValueKind::Path) => "/etc/authrs/key",
+            ValueKind::List(ValueKind::Host) => "app.example.org",
+            ValueKind::List(_) => "word",
+            ValueKind::Enum(values) => values[0],
+            ValueKind::CidrList => "10.0.0.0/8",
+            ValueKind::SameSite => "Strict",
+            ValueKind::CertUser => "dn",
+            ValueKind::Methods => "ticket",
+            ValueKind::UnauthAction => "403",
+            ValueKind::Text => "line one",
+            ValueKind::Json => "{\"a\": 1}",
+        }
+    }
+
+    #[test]
+    fn every_option_is_documented() {
+        for o in OPTIONS {
+            let name = o.name_in(Shell::Apache);
+            assert!(o.help.len() > 10, "{name}: help");
+            assert!(o.help.ends_with('.'), "{name}: help is a sentence");
+            assert!(!o.syntax.is_empty(), "{name}: syntax");
+            let default = match o.default {
+                DefaultValue::Unset(t) | DefaultValue::Derived(t) | DefaultValue::Value(t) => t,
+            };
+            assert!(!default.is_empty(), "{name}: default");
+            assert!(o.directive.is_some() || o.json.is_some(), "{name}: no name");
+        }
+    }
+
+    #[test]
+    fn names_follow_the_conventions() {
+        for o in OPTIONS {
+            if let Some(d) = o.directive {
+                let rest = d
+                    .strip_prefix("AuthRs")
+                    .unwrap_or_else(|| panic!("{d}: prefix"));
+                assert!(rest.chars().all(|c| c.is_ascii_alphanumeric()), "{d}");
+                if let Some(j) = o.json {
+                    assert_eq!(j, snake_case(rest), "{d}: JSON key is its snake_case");
+                }
+            }
+            if let Some(j) = o.json {
+                assert!(
+                    j.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{j}"
+                );
+            }
+            let expected_shells = match (o.directive, o.json) {
+                (Some(_), Some(_)) => Shells::Both,
+                (Some(_), None) => Shells::Apache,
+                _ => Shells::Envoy,
+            };
+            assert_eq!(o.shells, expected_shells, "{}", o.name_in(Shell::Apache));
+        }
+    }
+
+    #[test]
+    fn names_and_ids_are_unique() {
+        let mut directives = HashSet::new();
+        let mut keys = HashSet::new();
+        let mut ids = HashSet::new();
+        for o in OPTIONS {
+            if let Some(d) = o.directive {
+                assert!(directives.insert(d.to_ascii_lowercase()), "duplicate {d}");
+            }
+            if let Some(j) = o.json {
+                assert!(keys.insert(j), "duplicate {j}");
+            }
+            assert!(ids.insert(o.id), "duplicate {:?}", o.id);
+            assert_eq!(
+                by_id(o.id).map(|s| s.name_in(Shell::Apache)),
+                Some(o.name_in(Shell::Apache))
+            );
+        }
+    }
+
+    #[test]
+    fn every_id_has_an_entry() {
+        // OptionId has 42 variants and ids are unique (above), so 42 entries cover them all.
+        assert_eq!(OPTIONS.len(), 42);
+    }
+
+    #[test]
+    fn merge_rules_match_scopes() {
+        for o in OPTIONS {
+            let name = o.name_in(Shell::Apache);
+            assert_eq!(
+                o.scope == Scope::Server,
+                o.merge == Merge::ServerOnly,
+                "{name}"
+            );
+            if o.merge == Merge::Append {
+                assert!(o.kind.is_list() && o.repeatable, "{name}");
+            }
+            if o.repeatable {
+                assert!(
+                    o.kind.is_list(),
+                    "{name}: repeatable values accumulate in a list"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_are_marked() {
+        let secret: Vec<&str> = OPTIONS
+            .iter()
+            .filter(|o| o.secret)
+            .map(|o| o.name_in(Shell::Envoy))
+            .collect();
+        assert_eq!(secret, ["ticket_keys", "users"]);
+    }
+
+    #[test]
+    fn every_option_accepts_its_sample_and_reports_set() {
+        for o in OPTIONS {
+            let mut s = Settings::new();
+            let name = o.name_in(Shell::Apache);
+            assert!(!s.is_set(o.id), "{name}");
+            match o.directive {
+                Some(d) => s.set(d, &[sample(o)]).unwrap_or_else(|e| panic!("{e}")),
+                None => {
+                    let json = match o.kind {
+                        ValueKind::Json => sample(o).to_string(),
+                        _ => serde_json::Value::from(sample(o)).to_string(),
+                    };
+                    let doc = format!("{{\"{name}\": {json}}}");
+                    s = Settings::from_json_str(&doc).unwrap_or_else(|e| panic!("{e}"));
+                }
+            }
+            assert!(s.is_set(o.id), "{name}");
+            let merged = Settings::merge(&s, &Settings::new());
+            assert!(merged.is_set(o.id), "{name}: parent value survives merge");
+            let merged = Settings::merge(&Settings::new(), &s);
+            assert!(merged.is_set(o.id), "{name}: child value survives merge");
+            assert_eq!(merged, s, "{name}");
+        }
+    }
+}

@@ -52,7 +52,9 @@ pub fn parse_duration(value: &str) -> Result<i64, ValueError> {
     let mut rest = body;
     let mut last_unit: Option<usize> = None;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(err("not a number"));
         }
@@ -129,7 +131,10 @@ pub fn parse_fraction(value: &str) -> Result<f64, ValueError> {
 }
 
 /// Matches `value` case-insensitively against `allowed` and returns the canonical spelling.
-pub fn parse_enum(value: &str, allowed: &'static [&'static str]) -> Result<&'static str, ValueError> {
+pub fn parse_enum(
+    value: &str,
+    allowed: &'static [&'static str],
+) -> Result<&'static str, ValueError> {
     allowed
         .iter()
         .find(|a| a.eq_ignore_ascii_case(value))
@@ -230,9 +235,7 @@ pub fn parse_url(value: &str) -> Result<String, ValueError> {
         return Err(ValueError::new(value, expected));
     }
     match url::Url::parse(value) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-            Ok(u.to_string())
-        }
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u.to_string()),
         _ => Err(ValueError::new(value, expected)),
     }
 }
@@ -244,9 +247,21 @@ pub fn parse_host(value: &str) -> Result<String, ValueError> {
     if value.is_empty() || value.starts_with('.') || bad_shape {
         return Err(ValueError::new(value, expected));
     }
-    url::Host::parse(value)
-        .map(|h| h.to_string())
-        .map_err(|_| ValueError::new(value, expected))
+    // WHATWG host parsing lets `;`, `,`, `=` and more through; a Domain attribute must not carry them.
+    match url::Host::parse(value) {
+        Ok(url::Host::Domain(d))
+            if d.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }) =>
+        {
+            Ok(d)
+        }
+        Ok(h @ (url::Host::Ipv4(_) | url::Host::Ipv6(_))) => Ok(h.to_string()),
+        _ => Err(ValueError::new(value, expected)),
+    }
 }
 
 /// Parses a cookie name: an RFC 6265 token (visible ASCII, no separators).
@@ -286,6 +301,7 @@ pub fn parse_socache(value: &str) -> Result<String, ValueError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -309,15 +325,24 @@ mod tests {
     #[test]
     fn bad_durations_say_why() {
         for bad in [
-            "", "+", "-1", "-1h", "+-5", "1.5h", "h", "1x", "1H", "30 m", "1h30", "30m1h",
-            "1h1h", "abc", "1h\0", "\0", "３０", "1ｈ", "1e3",
+            "", "+", "-1", "-1h", "+-5", "1.5h", "h", "1x", "1H", "30 m", "1h30", "30m1h", "1h1h",
+            "abc", "1h\0", "\0", "３０", "1ｈ", "1e3",
         ] {
             let e = parse_duration(bad).expect_err(bad);
             assert_eq!(e.value, bad);
-            assert!(e.expected.contains("duration") || e.expected.contains("large"), "{bad}: {e}");
+            assert!(
+                e.expected.contains("duration") || e.expected.contains("large"),
+                "{bad}: {e}"
+            );
         }
-        assert!(parse_duration("-5").unwrap_err().expected.contains("negative"));
-        assert!(parse_duration("1h30").unwrap_err().expected.contains("missing unit"));
+        assert!(parse_duration("-5")
+            .unwrap_err()
+            .expected
+            .contains("negative"));
+        assert!(parse_duration("1h30")
+            .unwrap_err()
+            .expected
+            .contains("missing unit"));
     }
 
     #[test]
@@ -358,9 +383,24 @@ mod tests {
     fn integers_and_fractions() {
         assert_eq!(parse_integer("5", 1, i64::MAX), Ok(5));
         assert_eq!(parse_integer("+5", 1, 10), Ok(5));
-        assert!(parse_integer("0", 1, i64::MAX).unwrap_err().expected.contains("at least 1"));
-        assert!(parse_integer("11", 1, 10).unwrap_err().expected.contains("from 1 to 10"));
-        for bad in ["", "-", "1.0", "1e3", "99999999999999999999", "５", " 5", "5\0"] {
+        assert!(parse_integer("0", 1, i64::MAX)
+            .unwrap_err()
+            .expected
+            .contains("at least 1"));
+        assert!(parse_integer("11", 1, 10)
+            .unwrap_err()
+            .expected
+            .contains("from 1 to 10"));
+        for bad in [
+            "",
+            "-",
+            "1.0",
+            "1e3",
+            "99999999999999999999",
+            "５",
+            " 5",
+            "5\0",
+        ] {
             assert!(parse_integer(bad, 1, i64::MAX).is_err(), "{bad}");
         }
         assert_eq!(parse_fraction("0.5"), Ok(0.5));
@@ -389,11 +429,25 @@ mod tests {
     fn cidr_lists() {
         let nets = parse_cidr_list("10.0.0.0/8, 192.0.2.7 ::1 2001:db8::/32").unwrap();
         let shown: Vec<String> = nets.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.7/32", "::1/128", "2001:db8::/32"]);
-        assert_eq!(parse_cidr_list("10.1.2.3/8").unwrap()[0].to_string(), "10.0.0.0/8");
+        assert_eq!(
+            shown,
+            ["10.0.0.0/8", "192.0.2.7/32", "::1/128", "2001:db8::/32"]
+        );
+        assert_eq!(
+            parse_cidr_list("10.1.2.3/8").unwrap()[0].to_string(),
+            "10.0.0.0/8"
+        );
         for bad in [
-            "", " , ", "10.0.0.0/33", "300.1.1.1", "10.0.0.1/", "example.com", "10.0.0.0/8\0",
-            "::1/129", "10.0.0.0/-1", "١٠.0.0.1",
+            "",
+            " , ",
+            "10.0.0.0/33",
+            "300.1.1.1",
+            "10.0.0.1/",
+            "example.com",
+            "10.0.0.0/8\0",
+            "::1/129",
+            "10.0.0.0/-1",
+            "١٠.0.0.1",
         ] {
             let e = parse_cidr_list(bad).expect_err(bad);
             assert!(e.expected.contains("CIDR"), "{bad}");
@@ -405,17 +459,45 @@ mod tests {
     #[test]
     fn paths_urls_hosts_and_names() {
         assert_eq!(parse_url_path("/"), Ok("/".into()));
-        for bad in ["", "login", "//evil.example", "/\\evil", "/a b", "/a;b", "/a\r\nSet-Cookie:x"] {
+        for bad in [
+            "",
+            "login",
+            "//evil.example",
+            "/\\evil",
+            "/a b",
+            "/a;b",
+            "/a\r\nSet-Cookie:x",
+        ] {
             assert!(parse_url_path(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_url("/login"), Ok("/login".into()));
         assert!(parse_url("https://login.example.org/form").is_ok());
-        for bad in ["javascript:alert(1)", "ftp://x/", "https://", "login", "https://a b/"] {
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://x/",
+            "https://",
+            "login",
+            "https://a b/",
+        ] {
             assert!(parse_url(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_host("App.Example.ORG"), Ok("app.example.org".into()));
         assert!(parse_host("[::1]").is_ok());
-        for bad in ["", "https://x", "x:443", "a/b", "user@x", "a b", "x\0", ".example.org"] {
+        for bad in [
+            "",
+            "https://x",
+            "x:443",
+            "a/b",
+            "user@x",
+            "a b",
+            "x\0",
+            ".example.org",
+            "a;b",
+            "a,b",
+            "a=b",
+            "a..b",
+            "a.b.",
+        ] {
             assert!(parse_host(bad).is_err(), "{bad:?}");
         }
         assert!(parse_cookie_name("AuthRs_Site").is_ok());
