@@ -178,9 +178,18 @@ impl fmt::Display for CertUser {
     }
 }
 
-/// A configured secret (a ticket key, inline password hashes): never shown by Debug.
-#[derive(Clone, PartialEq, Eq)]
+/// A configured secret (a ticket key, inline password hashes): never shown by Debug, compared in constant time.
+#[derive(Clone)]
 pub struct Secret(String);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     /// Wraps secret text.
@@ -266,5 +275,8 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
         assert_eq!(s.expose(), "hunter2");
+        assert_eq!(s, Secret::new("hunter2"));
+        assert_ne!(s, Secret::new("hunter3"));
+        assert_ne!(s, Secret::new("hunter22"));
     }
 }
