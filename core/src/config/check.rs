@@ -1,0 +1,92 @@
+//! Checks across options, run once a scope is complete (after merging, or after reading the JSON).
+
+use cookie::SameSite;
+
+use super::error::{ConfigError, ConfigErrorKind};
+use super::kinds::UnauthAction;
+use super::settings::Settings;
+use super::spec::{by_id, OptionId, Shell};
+
+/// The option's name in `shell`, for errors about combinations.
+fn name(id: OptionId, shell: Shell) -> &'static str {
+    by_id(id).map_or("", |o| o.name_in(shell))
+}
+
+impl Settings {
+    /// Refuses combinations that are each valid but cannot work together; names options as `shell` spells them.
+    pub fn check(&self, shell: Shell) -> Result<(), ConfigError> {
+        let conflict = |id: OptionId, value: &str, why: String| {
+            Err(ConfigError::new(
+                ConfigErrorKind::Conflict,
+                name(id, shell),
+                value,
+                why,
+                false,
+            ))
+        };
+        if self.same_site() == SameSite::None && !self.cookie_secure() {
+            return conflict(
+                OptionId::CookieSameSite,
+                "None",
+                format!(
+                    "needs {} On: browsers drop SameSite=None cookies that are not Secure",
+                    name(OptionId::CookieSecure, shell)
+                ),
+            );
+        }
+        if self.unauth_action() == UnauthAction::Redirect && self.login_url().is_none() {
+            return conflict(
+                OptionId::UnauthAction,
+                "redirect",
+                format!("needs {} to redirect to", name(OptionId::LoginUrl, shell)),
+            );
+        }
+        if let (Some(login), Some(logout)) = (self.login_path(), self.logout_path()) {
+            if login == logout {
+                return conflict(
+                    OptionId::LogoutPath,
+                    logout,
+                    format!("must differ from {}", name(OptionId::LoginPath, shell)),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_site_none_needs_secure() {
+        let mut s = Settings::new();
+        s.set("AuthRsCookieSameSite", &["None"]).unwrap();
+        assert!(s.check(Shell::Apache).is_ok());
+        s.set("AuthRsCookieSecure", &["Off"]).unwrap();
+        let e = s.check(Shell::Apache).unwrap_err();
+        assert_eq!(e.option, "AuthRsCookieSameSite");
+        assert!(e.to_string().contains("AuthRsCookieSecure On"), "{e}");
+        let e = s.check(Shell::Envoy).unwrap_err();
+        assert_eq!(e.option, "cookie_same_site");
+        assert!(e.to_string().contains("cookie_secure On"), "{e}");
+    }
+
+    #[test]
+    fn redirect_needs_a_login_url() {
+        let mut s = Settings::new();
+        s.set("AuthRsUnauthAction", &["redirect"]).unwrap();
+        let e = s.check(Shell::Apache).unwrap_err();
+        assert!(e.to_string().contains("AuthRsLoginURL"), "{e}");
+        s.set("AuthRsLoginURL", &["/login"]).unwrap();
+        assert!(s.check(Shell::Apache).is_ok());
+    }
+
+    #[test]
+    fn login_and_logout_paths_differ() {
+        let s = Settings::from_json_str(r#"{"login_path": "/a", "logout_path": "/a"}"#).unwrap();
+        let e = s.check(Shell::Envoy).unwrap_err();
+        assert_eq!(e.option, "logout_path");
+    }
+}

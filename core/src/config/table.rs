@@ -1,0 +1,622 @@
+//! The option table: every option named once, with both spellings, default, merge rule, scope and help.
+//!
+//! Apache directives are `AuthRs` + CamelCase; the Envoy JSON key is the
+//! snake_case of the part after `AuthRs` (`AuthRsCookieSameSite` →
+//! `cookie_same_site`). Options that name a file exist only in Apache; the
+//! wasm filter cannot read files, so Envoy has an inline counterpart under
+//! its own entry (`AuthRsCRLFile` ↔ `crls`, `AuthRsTicketKeyFile` ↔
+//! `ticket_keys`, `AuthRsCertUserMap` ↔ `cert_user_map`, …).
+
+use super::spec::{DefaultValue, Merge, OptionId, OptionSpec, Scope, Shells, ValueKind};
+
+/// A per-directory option both shells share, child-overrides, written once.
+const fn both(
+    id: OptionId,
+    directive: &'static str,
+    json: &'static str,
+    kind: ValueKind,
+    default: DefaultValue,
+    syntax: &'static str,
+    help: &'static str,
+) -> OptionSpec {
+    OptionSpec {
+        id,
+        directive: Some(directive),
+        json: Some(json),
+        kind,
+        default,
+        merge: Merge::ChildOverrides,
+        scope: Scope::Directory,
+        shells: Shells::Both,
+        repeatable: false,
+        secret: false,
+        help,
+        syntax,
+    }
+}
+
+/// An Apache-only option (a file the shell reads, or an httpd facility).
+const fn apache(
+    id: OptionId,
+    directive: &'static str,
+    kind: ValueKind,
+    default: DefaultValue,
+    syntax: &'static str,
+    help: &'static str,
+) -> OptionSpec {
+    OptionSpec {
+        json: None,
+        shells: Shells::Apache,
+        ..both(id, directive, "", kind, default, syntax, help)
+    }
+}
+
+/// An Envoy-only JSON key (inline data, or structure the filter consumes).
+const fn envoy(
+    id: OptionId,
+    json: &'static str,
+    kind: ValueKind,
+    default: DefaultValue,
+    syntax: &'static str,
+    help: &'static str,
+) -> OptionSpec {
+    OptionSpec {
+        directive: None,
+        shells: Shells::Envoy,
+        ..both(id, "", json, kind, default, syntax, help)
+    }
+}
+
+/// Server-wide variant of an entry: set once per server (or plugin), never per location.
+const fn server(spec: OptionSpec) -> OptionSpec {
+    OptionSpec {
+        scope: Scope::Server,
+        merge: Merge::ServerOnly,
+        ..spec
+    }
+}
+
+/// What an unset ticket key means, shared by the file and the inline form.
+const NO_KEYS: &str = "no ticket can be issued or accepted";
+
+/// Every option, in the order the reference documents them.
+pub static OPTIONS: &[OptionSpec] = &[
+    both(
+        OptionId::Methods,
+        "AuthRsMethods",
+        "methods",
+        ValueKind::Methods,
+        DefaultValue::Value("cert ticket"),
+        "cert|ticket [cert|ticket]",
+        "Which credentials are tried, in order: `cert` (a TLS client certificate) and `ticket` (the signed cookie issued at login).",
+    ),
+    OptionSpec {
+        repeatable: true,
+        ..server(apache(
+            OptionId::TicketKeyFile,
+            "AuthRsTicketKeyFile",
+            ValueKind::List(&ValueKind::Path),
+            DefaultValue::Unset(NO_KEYS),
+            "path [path …]",
+            "File holding a ticket key. Repeat to rotate: the first key signs, all keys verify. Envoy: `ticket_keys`.",
+        ))
+    },
+    both(
+        OptionId::CookieName,
+        "AuthRsCookieName",
+        "cookie_name",
+        ValueKind::CookieName,
+        DefaultValue::Derived("`AuthRs_<AuthName>` (non-token characters become `_`; `AuthRs` without AuthName)"),
+        "name",
+        "Name of the ticket cookie.",
+    ),
+    both(
+        OptionId::CookieDomain,
+        "AuthRsCookieDomain",
+        "cookie_domain",
+        ValueKind::Host,
+        DefaultValue::Unset("host-only cookie (no Domain attribute)"),
+        "domain",
+        "Domain attribute of the cookie, to share the login across subdomains (a leading dot is ignored).",
+    ),
+    both(
+        OptionId::CookiePath,
+        "AuthRsCookiePath",
+        "cookie_path",
+        ValueKind::UrlPath,
+        DefaultValue::Value("/"),
+        "/path",
+        "Path attribute of the cookie.",
+    ),
+    both(
+        OptionId::CookieSecure,
+        "AuthRsCookieSecure",
+        "cookie_secure",
+        ValueKind::Bool,
+        DefaultValue::Value("On"),
+        "On|Off",
+        "Send the cookie over HTTPS only.",
+    ),
+    both(
+        OptionId::CookieHttpOnly,
+        "AuthRsCookieHttpOnly",
+        "cookie_http_only",
+        ValueKind::Bool,
+        DefaultValue::Value("On"),
+        "On|Off",
+        "Hide the cookie from page scripts.",
+    ),
+    both(
+        OptionId::CookieSameSite,
+        "AuthRsCookieSameSite",
+        "cookie_same_site",
+        ValueKind::SameSite,
+        DefaultValue::Value("Lax"),
+        "Strict|Lax|None",
+        "SameSite attribute of the cookie; None requires AuthRsCookieSecure On.",
+    ),
+    both(
+        OptionId::CookiePersistent,
+        "AuthRsCookiePersistent",
+        "cookie_persistent",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "On: the cookie expires with the ticket and survives a browser restart; Off: a session cookie.",
+    ),
+    both(
+        OptionId::TicketLifetime,
+        "AuthRsTicketLifetime",
+        "ticket_lifetime",
+        ValueKind::Duration,
+        DefaultValue::Value("8h"),
+        "duration (3600, 30m, +2h, 1d, 1h30m)",
+        "Absolute lifetime of a ticket from login; after it the user logs in again however active.",
+    ),
+    both(
+        OptionId::SessionTimeout,
+        "AuthRsSessionTimeout",
+        "session_timeout",
+        ValueKind::DurationOrOff,
+        DefaultValue::Value("Off"),
+        "duration|Off",
+        "Idle timeout: a ticket unused for this long expires; used tickets are re-issued (see AuthRsRefreshFraction). Off or 0: none.",
+    ),
+    both(
+        OptionId::RefreshFraction,
+        "AuthRsRefreshFraction",
+        "refresh_fraction",
+        ValueKind::Fraction,
+        DefaultValue::Value("0.5"),
+        "0..1",
+        "With an idle timeout, re-issue the ticket once it is older than this fraction of the timeout (fewer Set-Cookie headers).",
+    ),
+    both(
+        OptionId::BindAddress,
+        "AuthRsBindAddress",
+        "bind_address",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "Bind each ticket to the client address it was issued to; from another address it is a bad cookie.",
+    ),
+    both(
+        OptionId::LoginUrl,
+        "AuthRsLoginURL",
+        "login_url",
+        ValueKind::Url,
+        DefaultValue::Unset("no login page; unauthenticated requests get 401"),
+        "/path|https://host/path",
+        "The login page unauthenticated browsers are sent to, with the original URL as `destination`.",
+    ),
+    both(
+        OptionId::UnauthAction,
+        "AuthRsUnauthAction",
+        "unauth_action",
+        ValueKind::UnauthAction,
+        DefaultValue::Value("auto"),
+        "auto|redirect|401|403",
+        "Answer to unauthenticated requests; auto redirects browsers (Accept: text/html) to the login page when one is set and answers 401 to other clients.",
+    ),
+    apache(
+        OptionId::Provider,
+        "AuthRsProvider",
+        ValueKind::List(&ValueKind::Str),
+        DefaultValue::Value("file"),
+        "provider [provider …]",
+        "httpd authn providers that check login-form passwords, in order, like AuthBasicProvider (file, dbm, dbd, …). Envoy: `users`, `password_check`.",
+    ),
+    both(
+        OptionId::DefaultDestination,
+        "AuthRsDefaultDestination",
+        "default_destination",
+        ValueKind::UrlPath,
+        DefaultValue::Value("/"),
+        "/path",
+        "Where a successful login goes when it has no (acceptable) destination.",
+    ),
+    OptionSpec {
+        merge: Merge::Append,
+        repeatable: true,
+        ..both(
+            OptionId::AllowedDestinations,
+            "AuthRsAllowedDestinations",
+            "allowed_destinations",
+            ValueKind::List(&ValueKind::Host),
+            DefaultValue::Unset("only destinations on the same host are followed"),
+            "host [host …]",
+            "Other hosts a login destination may point to; inner scopes add to the outer list. Anything else goes to AuthRsDefaultDestination.",
+        )
+    },
+    both(
+        OptionId::RecognizeUser,
+        "AuthRsRecognizeUser",
+        "recognize_user",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "On pages that need no login, still set the user from a valid ticket or certificate (AuthCookie's recognize_user).",
+    ),
+    both(
+        OptionId::CertUser,
+        "AuthRsCertUser",
+        "cert_user",
+        ValueKind::CertUser,
+        DefaultValue::Value("cn"),
+        "dn|cn|email|xmpp|upn|template",
+        "Which certificate field names the user: the subject DN, its CN, e-mail, XMPP or UPN SAN, or a template like `{CN}@example.org`.",
+    ),
+    apache(
+        OptionId::CertUserMapFile,
+        "AuthRsCertUserMap",
+        ValueKind::Path,
+        DefaultValue::Unset("no map; AuthRsCertUser alone names the user"),
+        "path",
+        "File mapping certificate subjects to user names, consulted before AuthRsCertUser. Envoy: `cert_user_map`.",
+    ),
+    both(
+        OptionId::CertRequire,
+        "AuthRsCertRequire",
+        "cert_require",
+        ValueKind::Bool,
+        DefaultValue::Value("On"),
+        "On|Off",
+        "On: a presented certificate that fails verification, is expired or revoked denies the request; Off: it is ignored and the next method is tried.",
+    ),
+    apache(
+        OptionId::CrlFile,
+        "AuthRsCRLFile",
+        ValueKind::Path,
+        DefaultValue::Unset("no revocation check beyond the TLS layer's"),
+        "path",
+        "PEM file of CRLs; a certificate is revoked when issuer and serial both match. Envoy: `crls`.",
+    ),
+    apache(
+        OptionId::EnrolledCertsFile,
+        "AuthRsEnrolledCertsFile",
+        ValueKind::Path,
+        DefaultValue::Unset("no enrolled certificates"),
+        "path",
+        "File of user-enrolled (pinned, possibly self-signed) certificates. Envoy: `enrolled_certs`.",
+    ),
+    both(
+        OptionId::EnrolledCertsMax,
+        "AuthRsEnrolledCertsMax",
+        "enrolled_certs_max",
+        ValueKind::Integer { min: 1, max: 1000 },
+        DefaultValue::Value("5"),
+        "1..1000",
+        "Most certificates one user may enrol.",
+    ),
+    OptionSpec {
+        repeatable: true,
+        ..server(both(
+            OptionId::TrustedProxies,
+            "AuthRsTrustedProxies",
+            "trusted_proxies",
+            ValueKind::CidrList,
+            DefaultValue::Unset("no proxy is trusted; forwarded certificate headers are dropped as spoofed"),
+            "addr|cidr [addr|cidr …]",
+            "Reverse proxies allowed to assert client-certificate headers (SSL_CLIENT_S_DN, XFCC, …).",
+        ))
+    },
+    apache(
+        OptionId::RolesFile,
+        "AuthRsRolesFile",
+        ValueKind::Path,
+        DefaultValue::Unset("nobody holds a role"),
+        "path",
+        "File granting roles (with optional scopes) to users. Envoy: `roles`.",
+    ),
+    server(apache(
+        OptionId::Cache,
+        "AuthRsCache",
+        ValueKind::Socache,
+        DefaultValue::Value("shmcb"),
+        "provider[:args]",
+        "httpd socache provider for replay and revocation records (shmcb on one machine, memcache or redis for several).",
+    )),
+    both(
+        OptionId::RevokeOnLogout,
+        "AuthRsRevokeOnLogout",
+        "revoke_on_logout",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "On: logout records the ticket as revoked in the cache so a copied cookie stops working; Off: logout only clears the cookie.",
+    ),
+    envoy(
+        OptionId::AuthName,
+        "auth_name",
+        ValueKind::Str,
+        DefaultValue::Unset("cookie named `AuthRs`"),
+        "\"realm\"",
+        "The realm, Envoy's stand-in for httpd's AuthName (names the default cookie).",
+    ),
+    OptionSpec {
+        secret: true,
+        ..server(envoy(
+            OptionId::TicketKeys,
+            "ticket_keys",
+            ValueKind::List(&ValueKind::Str),
+            DefaultValue::Unset(NO_KEYS),
+            "[\"<key>\", …]",
+            "Inline ticket keys, as in AuthRsTicketKeyFile: the first signs, all verify.",
+        ))
+    },
+    envoy(
+        OptionId::Crls,
+        "crls",
+        ValueKind::Text,
+        DefaultValue::Unset("no revocation check beyond the TLS layer's"),
+        "\"<PEM>\"",
+        "Inline PEM CRLs (what AuthRsCRLFile holds).",
+    ),
+    envoy(
+        OptionId::EnrolledCerts,
+        "enrolled_certs",
+        ValueKind::Text,
+        DefaultValue::Unset("no enrolled certificates"),
+        "\"<text>\"",
+        "Inline enrolled certificates (what AuthRsEnrolledCertsFile holds).",
+    ),
+    envoy(
+        OptionId::Roles,
+        "roles",
+        ValueKind::Text,
+        DefaultValue::Unset("nobody holds a role"),
+        "\"<text>\"",
+        "Inline roles (what AuthRsRolesFile holds).",
+    ),
+    envoy(
+        OptionId::CertUserMap,
+        "cert_user_map",
+        ValueKind::Text,
+        DefaultValue::Unset("no map; `cert_user` alone names the user"),
+        "\"<text>\"",
+        "Inline certificate-to-user map (what AuthRsCertUserMap holds).",
+    ),
+    OptionSpec {
+        secret: true,
+        ..envoy(
+            OptionId::Users,
+            "users",
+            ValueKind::Text,
+            DefaultValue::Unset("no password users"),
+            "\"user:hash\\n…\" or [\"user:hash\", …]",
+            "Inline htpasswd lines checked by the login form (Envoy's AuthUserFile).",
+        )
+    },
+    envoy(
+        OptionId::Groups,
+        "groups",
+        ValueKind::Json,
+        DefaultValue::Unset("no groups"),
+        "{\"group\": [\"user\", …]}",
+        "Inline groups for Require group (Envoy's AuthGroupFile).",
+    ),
+    server(envoy(
+        OptionId::Locations,
+        "locations",
+        ValueKind::Json,
+        DefaultValue::Unset("the top-level settings apply to every path"),
+        "[{\"path\": \"/x\", …}, …]",
+        "Per-path settings and Require rules (Envoy's `<Location>` blocks).",
+    )),
+    server(envoy(
+        OptionId::LoginPath,
+        "login_path",
+        ValueKind::UrlPath,
+        DefaultValue::Unset("the filter accepts no login form posts"),
+        "/path",
+        "Path where the filter receives login form posts.",
+    )),
+    server(envoy(
+        OptionId::LogoutPath,
+        "logout_path",
+        ValueKind::UrlPath,
+        DefaultValue::Unset("the filter serves no logout"),
+        "/path",
+        "Path where the filter logs the user out.",
+    )),
+    envoy(
+        OptionId::PasswordCheck,
+        "password_check",
+        ValueKind::Json,
+        DefaultValue::Unset("passwords are checked against `users`"),
+        "{…}",
+        "How the filter checks login passwords (Envoy's AuthRsProvider).",
+    ),
+    server(envoy(
+        OptionId::TrustedCas,
+        "trusted_cas",
+        ValueKind::Text,
+        DefaultValue::Unset("the TLS layer's verification result is used as is"),
+        "\"<PEM>\"",
+        "Inline PEM CA certificates that client certificates must chain to.",
+    )),
+];
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::super::settings::Settings;
+    use super::super::spec::{by_id, snake_case, Shell};
+    use super::*;
+
+    /// A value each kind accepts, so every option can be written in a test.
+    pub(crate) fn sample(spec: &OptionSpec) -> &'static str {
+        match spec.kind {
+            ValueKind::Bool => "On",
+            ValueKind::Duration => "30m",
+            ValueKind::DurationOrOff => "Off",
+            ValueKind::Integer { .. } => "3",
+            ValueKind::Fraction => "0.25",
+            ValueKind::Str => "word",
+            ValueKind::Path => "/etc/authrs/file",
+            ValueKind::UrlPath => "/here",
+            ValueKind::Url => "/login",
+            ValueKind::Host => "app.example.org",
+            ValueKind::CookieName => "Sess",
+            ValueKind::Socache => "shmcb",
+            ValueKind::List(ValueKind::Path) => "/etc/authrs/key",
+            ValueKind::List(ValueKind::Host) => "app.example.org",
+            ValueKind::List(_) => "word",
+            ValueKind::Enum(values) => values[0],
+            ValueKind::CidrList => "10.0.0.0/8",
+            ValueKind::SameSite => "Strict",
+            ValueKind::CertUser => "dn",
+            ValueKind::Methods => "ticket",
+            ValueKind::UnauthAction => "403",
+            ValueKind::Text => "line one",
+            ValueKind::Json => "{\"a\": 1}",
+        }
+    }
+
+    #[test]
+    fn every_option_is_documented() {
+        for o in OPTIONS {
+            let name = o.name_in(Shell::Apache);
+            assert!(o.help.len() > 10, "{name}: help");
+            assert!(o.help.ends_with('.'), "{name}: help is a sentence");
+            assert!(!o.syntax.is_empty(), "{name}: syntax");
+            let default = match o.default {
+                DefaultValue::Unset(t) | DefaultValue::Derived(t) | DefaultValue::Value(t) => t,
+            };
+            assert!(!default.is_empty(), "{name}: default");
+            assert!(o.directive.is_some() || o.json.is_some(), "{name}: no name");
+        }
+    }
+
+    #[test]
+    fn names_follow_the_conventions() {
+        for o in OPTIONS {
+            if let Some(d) = o.directive {
+                let rest = d
+                    .strip_prefix("AuthRs")
+                    .unwrap_or_else(|| panic!("{d}: prefix"));
+                assert!(rest.chars().all(|c| c.is_ascii_alphanumeric()), "{d}");
+                if let Some(j) = o.json {
+                    assert_eq!(j, snake_case(rest), "{d}: JSON key is its snake_case");
+                }
+            }
+            if let Some(j) = o.json {
+                assert!(
+                    j.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{j}"
+                );
+            }
+            let expected_shells = match (o.directive, o.json) {
+                (Some(_), Some(_)) => Shells::Both,
+                (Some(_), None) => Shells::Apache,
+                _ => Shells::Envoy,
+            };
+            assert_eq!(o.shells, expected_shells, "{}", o.name_in(Shell::Apache));
+        }
+    }
+
+    #[test]
+    fn names_and_ids_are_unique() {
+        let mut directives = HashSet::new();
+        let mut keys = HashSet::new();
+        let mut ids = HashSet::new();
+        for o in OPTIONS {
+            if let Some(d) = o.directive {
+                assert!(directives.insert(d.to_ascii_lowercase()), "duplicate {d}");
+            }
+            if let Some(j) = o.json {
+                assert!(keys.insert(j), "duplicate {j}");
+            }
+            assert!(ids.insert(o.id), "duplicate {:?}", o.id);
+            assert_eq!(
+                by_id(o.id).map(|s| s.name_in(Shell::Apache)),
+                Some(o.name_in(Shell::Apache))
+            );
+        }
+    }
+
+    #[test]
+    fn every_id_has_an_entry() {
+        // OptionId has 42 variants and ids are unique (above), so 42 entries cover them all.
+        assert_eq!(OPTIONS.len(), 42);
+    }
+
+    #[test]
+    fn merge_rules_match_scopes() {
+        for o in OPTIONS {
+            let name = o.name_in(Shell::Apache);
+            assert_eq!(
+                o.scope == Scope::Server,
+                o.merge == Merge::ServerOnly,
+                "{name}"
+            );
+            if o.merge == Merge::Append {
+                assert!(o.kind.is_list() && o.repeatable, "{name}");
+            }
+            if o.repeatable {
+                assert!(
+                    o.kind.is_list(),
+                    "{name}: repeatable values accumulate in a list"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_are_marked() {
+        let secret: Vec<&str> = OPTIONS
+            .iter()
+            .filter(|o| o.secret)
+            .map(|o| o.name_in(Shell::Envoy))
+            .collect();
+        assert_eq!(secret, ["ticket_keys", "users"]);
+    }
+
+    #[test]
+    fn every_option_accepts_its_sample_and_reports_set() {
+        for o in OPTIONS {
+            let mut s = Settings::new();
+            let name = o.name_in(Shell::Apache);
+            assert!(!s.is_set(o.id), "{name}");
+            match o.directive {
+                Some(d) => s.set(d, &[sample(o)]).unwrap_or_else(|e| panic!("{e}")),
+                None => {
+                    let json = match o.kind {
+                        ValueKind::Json => sample(o).to_string(),
+                        _ => serde_json::Value::from(sample(o)).to_string(),
+                    };
+                    let doc = format!("{{\"{name}\": {json}}}");
+                    s = Settings::from_json_str(&doc).unwrap_or_else(|e| panic!("{e}"));
+                }
+            }
+            assert!(s.is_set(o.id), "{name}");
+            let merged = Settings::merge(&s, &Settings::new());
+            assert!(merged.is_set(o.id), "{name}: parent value survives merge");
+            let merged = Settings::merge(&Settings::new(), &s);
+            assert!(merged.is_set(o.id), "{name}: child value survives merge");
+            assert_eq!(merged, s, "{name}");
+        }
+    }
+}
