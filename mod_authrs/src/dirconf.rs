@@ -171,6 +171,10 @@ pub unsafe fn directive(cmd: &mut ffi::cmd_parms, dir: &mut DirConfig, args: *co
             }
         }
     }
+    if name.eq_ignore_ascii_case("AuthRsRevokeOnLogout") && args.first().is_some_and(|a| a.eq_ignore_ascii_case("on")) {
+        // Refuse rather than pretend: server-side revocation needs the socache store (issue #3).
+        return fail(format!("{name} On: server-side revocation (socache) is not available in this build of mod_authrs yet"));
+    }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Err(e) = leaf.settings.set(&name, &refs) {
         return fail(e.to_string());

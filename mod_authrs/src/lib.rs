@@ -2,10 +2,16 @@
 //!
 //! A thin C-ABI shell over `authrs-core`: it turns a `request_rec` into
 //! `RequestFacts`, asks the core, and applies the `Decision`. All `unsafe`
-//! lives in `ffi`, `glue` and `apr`; every `extern "C"` entry checks its
-//! pointers and runs its body under `catch_unwind`, so a bug becomes a logged
-//! 500, never a crashed worker.
+//! lives here; every `extern "C"` entry checks its pointers and runs its body
+//! under `catch_unwind`, so a bug becomes a logged 500, never a crashed worker.
 
+mod apply;
 mod apr;
+mod authz;
+mod dirconf;
 mod ffi;
 mod glue;
+mod handlers;
+mod hooks;
+mod policy;
+mod request;

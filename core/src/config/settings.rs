@@ -316,9 +316,9 @@ impl Settings {
         self.cert_user_map_file.as_deref()
     }
 
-    /// Whether a bad presented certificate denies rather than falls through (default on).
+    /// Whether a client certificate is required: no fallback to the next method (default off).
     pub fn cert_require(&self) -> bool {
-        self.cert_require.unwrap_or(true)
+        self.cert_require.unwrap_or(false)
     }
 
     /// The CRL file (Apache), if any.
@@ -427,7 +427,7 @@ mod tests {
         assert_eq!(s.providers(), vec!["file"]);
         assert_eq!(s.default_destination(), "/");
         assert_eq!(s.cert_user(), CertUser::Cn);
-        assert!(s.cert_require());
+        assert!(!s.cert_require());
         assert_eq!(s.enrolled_certs_max(), 5);
         assert_eq!(s.cache(), "shmcb");
         assert!(s.trusted_proxies().is_empty() && s.ticket_keys().is_empty());

@@ -279,9 +279,9 @@ pub static OPTIONS: &[OptionSpec] = &[
         "AuthRsCertRequire",
         "cert_require",
         ValueKind::Bool,
-        DefaultValue::Value("On"),
+        DefaultValue::Value("Off"),
         "On|Off",
-        "On: a presented certificate that fails verification, is expired or revoked denies the request; Off: it is ignored and the next method is tried.",
+        "On: a client certificate is required (missing: no_cert; untrusted or invalid: bad_cert; no fallback). Off: a missing or untrusted certificate falls through to the next method. A revoked one never does.",
     ),
     apache(
         OptionId::CrlFile,

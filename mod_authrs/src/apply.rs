@@ -1,0 +1,112 @@
+//! `Decision` → httpd: user, environment, headers, status. The one place a verdict becomes a status.
+
+use crate::apr::{log_r, table_add, table_set, table_unset, LogLevel};
+use crate::ffi;
+use authrs_core::engine::{Decision, Level, Verdict};
+use authrs_core::identity::Identity;
+use std::ffi::{c_int, c_void};
+
+/// Writes the engine's log notes with their stable ids.
+pub fn log_notes(r: &ffi::request_rec, d: &Decision) {
+    for n in &d.notes {
+        let level = match n.level {
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        // SAFETY: r is live for the hook.
+        unsafe { log_r(r, level, &format!("{}: {} [{}]", n.id, n.message, uri(r))) };
+    }
+}
+
+fn uri(r: &ffi::request_rec) -> String {
+    // SAFETY: r.uri is NULL or a pool string.
+    unsafe { crate::apr::str_from(r.uri) }.map(|s| s.into_owned()).unwrap_or_default()
+}
+
+/// The environment variables authrs owns; removed before they are set, so nothing else can pose as us.
+pub const ENV_VARS: [&str; 6] = ["AUTHRS_USER", "AUTHRS_METHOD", "AUTHRS_DN", "AUTHRS_ISSUER_DN", "AUTHRS_ROLES", "AUTHRS_REASON"];
+
+/// Sets `r->user`, `AUTH_TYPE`, the `AUTHRS_*` variables, and remembers the identity for our
+/// authz providers (in the request's module config slot, not in anything a client can write).
+pub fn set_identity(r: &mut ffi::request_rec, id: &Identity) {
+    // SAFETY: r's pools and tables are live for the request; strings are copied into r.pool.
+    unsafe {
+        for v in ENV_VARS {
+            table_unset(r.subprocess_env, v);
+        }
+        r.user = crate::apr::pstrdup(r.pool, &id.user);
+        r.ap_auth_type = crate::apr::pstrdup(r.pool, "AuthRs");
+        let env = r.subprocess_env;
+        table_set(r.pool, env, "AUTHRS_USER", &id.user);
+        table_set(r.pool, env, "AUTHRS_METHOD", id.method.as_str());
+        if let Some(dn) = &id.dn {
+            table_set(r.pool, env, "AUTHRS_DN", dn);
+        }
+        if let Some(dn) = &id.issuer_dn {
+            table_set(r.pool, env, "AUTHRS_ISSUER_DN", dn);
+        }
+        table_set(r.pool, env, "AUTHRS_ROLES", &id.roles.to_list());
+        let slot = crate::dirconf::into_pool(r.pool, id.clone());
+        *(r.request_config as *mut *mut c_void).add(crate::glue::module_index()) = slot;
+    }
+}
+
+/// The identity our check_authn established for this request, if any.
+pub fn identity(r: &ffi::request_rec) -> Option<&Identity> {
+    if r.request_config.is_null() {
+        return None;
+    }
+    // SAFETY: the slot is NULL or an Identity placed by set_identity in this request's pool.
+    unsafe {
+        let slot = *(r.request_config as *const *const c_void).add(crate::glue::module_index());
+        (slot as *const Identity).as_ref()
+    }
+}
+
+/// Applies a decision and returns the hook's status code.
+pub fn apply(r: &mut ffi::request_rec, d: &Decision, realm: Option<&str>) -> c_int {
+    log_notes(r, d);
+    // SAFETY: r's tables and pool are live for the request; all strings are pool copies.
+    unsafe {
+        for h in &d.spoofed_headers {
+            table_unset(r.headers_in, h);
+        }
+        if let Some(c) = d.set_cookie.as_deref().filter(|c| !c.is_empty()) {
+            table_add(r.pool, r.err_headers_out, "Set-Cookie", c);
+        }
+        if let Some(reason) = d.reason() {
+            table_set(r.pool, r.subprocess_env, "AUTHRS_REASON", reason.code());
+        }
+    }
+    match &d.verdict {
+        Verdict::Allow => {
+            if let Some(id) = &d.identity {
+                set_identity(r, id);
+            }
+            ffi::OK as c_int
+        }
+        Verdict::Redirect { location, status, .. } => {
+            // SAFETY: as above. Location goes in headers_out: ap_send_error_response keeps it.
+            unsafe {
+                table_set(r.pool, r.headers_out, "Location", location);
+                table_set(r.pool, r.err_headers_out, "Cache-Control", "no-store");
+            }
+            *status as c_int
+        }
+        Verdict::Unauthorized { .. } => {
+            let realm = realm.unwrap_or("authrs").replace(['"', '\\'], "");
+            // SAFETY: as above.
+            unsafe { table_set(r.pool, r.err_headers_out, "WWW-Authenticate", &format!("AuthRs realm=\"{realm}\"")) };
+            ffi::HTTP_UNAUTHORIZED as c_int
+        }
+        Verdict::Forbidden { .. } => ffi::HTTP_FORBIDDEN as c_int,
+        Verdict::BadRequest { .. } => ffi::HTTP_BAD_REQUEST as c_int,
+        Verdict::Error { message } => {
+            // SAFETY: r is live.
+            unsafe { log_r(r, LogLevel::Error, &format!("AUTHRS0100: refused (internal error): {message} [{}]", uri(r))) };
+            ffi::HTTP_INTERNAL_SERVER_ERROR as c_int
+        }
+    }
+}

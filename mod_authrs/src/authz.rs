@@ -1,0 +1,94 @@
+//! Our authz providers — `Require role|cert-dn|authn-method …` — evaluated by the core's words,
+//! so they compose with httpd's own `<RequireAll>`/`<RequireAny>`/`<RequireNone>` and `Require not`.
+
+use crate::apr::{pstrdup, str_from};
+use crate::ffi;
+use authrs_core::authz::{AuthzResult, RequireWord};
+use std::ffi::{c_char, c_void};
+
+fn status(r: AuthzResult) -> ffi::authz_status {
+    match r {
+        AuthzResult::Granted => ffi::authz_status::AUTHZ_GRANTED,
+        AuthzResult::Denied => ffi::authz_status::AUTHZ_DENIED,
+        AuthzResult::Neutral => ffi::authz_status::AUTHZ_NEUTRAL,
+        AuthzResult::GeneralError => ffi::authz_status::AUTHZ_GENERAL_ERROR,
+        AuthzResult::DeniedNoUser => ffi::authz_status::AUTHZ_DENIED_NO_USER,
+    }
+}
+
+/// Splits a Require line's arguments with httpd's own quoting rules.
+///
+/// # Safety
+/// `pool` live; `line` NULL or NUL-terminated.
+unsafe fn args(pool: *mut ffi::apr_pool_t, line: *const c_char) -> Vec<String> {
+    let mut out = Vec::new();
+    if line.is_null() {
+        return out;
+    }
+    let mut p = line;
+    // SAFETY: p walks the NUL-terminated line; each word is copied into pool.
+    unsafe {
+        while *p != 0 {
+            let w = ffi::ap_getword_conf(pool, &mut p);
+            match str_from(w) {
+                Some(s) if !s.is_empty() => out.push(s.into_owned()),
+                _ => {
+                    if *p == 0 {
+                        break;
+                    }
+                    out.push(String::new());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// parse_require_line: parse once at config time; a bad line fails `apache2 -t`.
+///
+/// # Safety
+/// Live `cmd`; NUL-terminated `word` and `line`.
+pub unsafe fn parse(cmd: &mut ffi::cmd_parms, word: *const c_char, line: *const c_char, parsed: &mut *const c_void) -> *const c_char {
+    // SAFETY: forwarded contract.
+    let word = unsafe { str_from(word) }.map(|s| s.into_owned()).unwrap_or_default();
+    // SAFETY: temp_pool is live during configuration.
+    let args = unsafe { args(cmd.temp_pool, line) };
+    match RequireWord::parse(&word, &args) {
+        Ok(w) => {
+            // SAFETY: cmd.pool lives as long as the configuration that holds the pointer.
+            *parsed = unsafe { crate::dirconf::into_pool(cmd.pool, w) };
+            crate::glue::NO_ERROR
+        }
+        // SAFETY: cmd.pool is live.
+        Err(e) => unsafe { pstrdup(cmd.pool, &format!("Require {word}: {e}")) },
+    }
+}
+
+/// check_authorization: the identity our check_authn set; a user authenticated by another
+/// module (Basic, …) has no authrs identity and is denied by these words.
+///
+/// # Safety
+/// Live request; `parsed` NULL or a RequireWord from `parse`.
+pub unsafe fn check(r: &mut ffi::request_rec, word: *const c_char, line: *const c_char, parsed: *const c_void) -> ffi::authz_status {
+    let owned;
+    // SAFETY: parsed is NULL or a RequireWord placed in the config pool by parse().
+    let rule = match unsafe { (parsed as *const RequireWord).as_ref() } {
+        Some(w) => w,
+        None => {
+            // SAFETY: forwarded contract.
+            let (word, args) = unsafe { (str_from(word).map(|s| s.into_owned()).unwrap_or_default(), args(r.pool, line)) };
+            match RequireWord::parse(&word, &args) {
+                Ok(w) => {
+                    owned = w;
+                    &owned
+                }
+                Err(_) => return ffi::authz_status::AUTHZ_GENERAL_ERROR,
+            }
+        }
+    };
+    match crate::apply::identity(r) {
+        Some(id) => status(rule.check(Some(id))),
+        None if r.user.is_null() => ffi::authz_status::AUTHZ_DENIED_NO_USER,
+        None => ffi::authz_status::AUTHZ_DENIED,
+    }
+}

@@ -1,0 +1,111 @@
+//! The `authrs-login` and `authrs-logout` handlers (AuthCookie's login and logout).
+
+use crate::apr::{cstring, log_r, table_set, LogLevel};
+use crate::ffi;
+use crate::request::{auth_name, dir_config, facts, now};
+use authrs_core::engine::{login, logout, PasswordCheck, Stores};
+use std::ffi::c_int;
+
+/// The largest login form body read (AuthCookie forms are a few hundred bytes).
+const MAX_BODY: usize = 16 * 1024;
+
+/// Checks passwords through httpd's own authn providers (`AuthRsProvider file`: mod_authn_file
+/// with the location's `AuthUserFile`; dbm and dbd likewise).
+struct HttpdProviders<'a> {
+    r: &'a mut ffi::request_rec,
+    names: Vec<String>,
+}
+
+impl PasswordCheck for HttpdProviders<'_> {
+    fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
+        let (u, p) = (cstring(user), cstring(password));
+        for name in &self.names {
+            let n = cstring(name);
+            // SAFETY: ap_lookup_provider returns NULL or a registered authn_provider.
+            let prov = unsafe {
+                ffi::ap_lookup_provider(c"authn".as_ptr(), n.as_ptr(), c"0".as_ptr()) as *const ffi::authn_provider
+            };
+            // SAFETY: NULL or a live provider struct.
+            let Some(check) = unsafe { prov.as_ref() }.and_then(|pv| pv.check_password) else {
+                return Err(format!("authn provider {name:?} is not loaded (LoadModule authn_{name}_module)"));
+            };
+            // SAFETY: the provider contract: live request, NUL-terminated user and password.
+            match unsafe { check(self.r, u.as_ptr(), p.as_ptr()) } {
+                ffi::authn_status::AUTH_GRANTED => return Ok(true),
+                ffi::authn_status::AUTH_DENIED => return Ok(false),
+                ffi::authn_status::AUTH_USER_NOT_FOUND => continue,
+                _ => return Err(format!("authn provider {name:?} failed")),
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Reads the request body up to MAX_BODY; `Err(status)` for too large or unreadable.
+fn read_body(r: &mut ffi::request_rec) -> Result<Vec<u8>, c_int> {
+    // SAFETY: r is live; the client-block API reads the body into our buffer.
+    unsafe {
+        let rc = ffi::ap_setup_client_block(r, ffi::REQUEST_CHUNKED_DECHUNK as c_int);
+        if rc != ffi::OK as c_int {
+            return Err(rc);
+        }
+        let mut body = Vec::new();
+        if ffi::ap_should_client_block(r) == 0 {
+            return Ok(body);
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = ffi::ap_get_client_block(r, buf.as_mut_ptr().cast(), buf.len() as _);
+            if n < 0 {
+                return Err(ffi::HTTP_BAD_REQUEST as c_int);
+            }
+            if n == 0 {
+                return Ok(body);
+            }
+            body.extend_from_slice(&buf[..n as usize]);
+            if body.len() > MAX_BODY {
+                return Err(ffi::HTTP_REQUEST_ENTITY_TOO_LARGE as c_int);
+            }
+        }
+    }
+}
+
+/// Dispatches on `SetHandler authrs-login|authrs-logout`.
+pub fn handle(r: &mut ffi::request_rec) -> c_int {
+    // SAFETY: r.handler is NULL or a config string.
+    let handler = unsafe { crate::apr::str_from(r.handler) }.map(|s| s.into_owned());
+    let is_login = match handler.as_deref() {
+        Some("authrs-login") => true,
+        Some("authrs-logout") => false,
+        _ => return ffi::DECLINED as c_int,
+    };
+    let Some(dc) = dir_config(r) else { return ffi::DECLINED as c_int };
+    let realm = auth_name(r);
+    let now = now();
+    let built = match crate::policy::get(dc, realm.as_deref(), now) {
+        Ok(b) => b,
+        Err(e) => {
+            // SAFETY: r is live.
+            unsafe { log_r(r, LogLevel::Error, &format!("AUTHRS0101: configuration cannot be used: {e}")) };
+            return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
+    };
+    let req = facts(r, &built.policy.methods);
+    let d = if is_login {
+        if req.method != "POST" {
+            // SAFETY: r's pool and tables are live.
+            unsafe { table_set(r.pool, r.err_headers_out, "Allow", "POST") };
+            return ffi::HTTP_METHOD_NOT_ALLOWED as c_int;
+        }
+        let body = match read_body(r) {
+            Ok(b) => b,
+            Err(status) => return status,
+        };
+        let names = built.settings.providers().into_iter().map(str::to_string).collect();
+        let mut providers = HttpdProviders { r: &mut *r, names };
+        login(&built.policy, &req, &body, now, &mut providers)
+    } else {
+        logout(&built.policy, &req, now, false, &mut Stores::default())
+    };
+    crate::apply::apply(r, &d, realm.as_deref())
+}

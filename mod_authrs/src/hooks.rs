@@ -1,0 +1,88 @@
+//! The request hooks: spoofed-header stripping, check_authn, recognize-user fixups.
+
+use crate::apr::{log_r, table_unset, LogLevel};
+use crate::ffi;
+use crate::request::{auth_name, auth_type, dir_config, facts, now, table_entries};
+use authrs_core::engine::{decide, recognize, Stores};
+use authrs_core::proxy::{is_proxy_header, TrustedProxies};
+use std::ffi::c_int;
+
+const DECLINED: c_int = ffi::DECLINED as c_int;
+
+/// header_parser: removes client-certificate headers (`SSL_CLIENT_*`, XFCC) that a peer outside
+/// `AuthRsTrustedProxies` sent, before any auth hook, handler or CGI can read them.
+pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
+    let Some(dc) = dir_config(r) else { return DECLINED };
+    let present: Vec<String> = table_entries(r.headers_in)
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| is_proxy_header(k))
+        .collect();
+    if present.is_empty() {
+        return DECLINED;
+    }
+    let trusted = TrustedProxies::from_nets(dc.merged().trusted_proxies().to_vec());
+    // SAFETY: useragent_ip is NULL or a pool string.
+    let peer = unsafe { crate::apr::str_from(r.useragent_ip) }.and_then(|s| s.parse().ok());
+    if peer.is_some_and(|p| trusted.contains(p)) {
+        return DECLINED;
+    }
+    for h in &present {
+        // SAFETY: headers_in is live.
+        unsafe { table_unset(r.headers_in, h) };
+    }
+    let msg = format!(
+        "AUTHRS0201: removed client-certificate headers from untrusted peer {}: {}",
+        peer.map(|p: std::net::IpAddr| p.to_string()).unwrap_or_else(|| "unknown".into()),
+        present.join(", ")
+    );
+    // SAFETY: r is live.
+    unsafe { log_r(r, LogLevel::Warn, &msg) };
+    DECLINED
+}
+
+/// check_authn for `AuthType AuthRs`.
+pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
+    if !auth_type(r).is_some_and(|t| t.eq_ignore_ascii_case("AuthRs")) {
+        return DECLINED;
+    }
+    let Some(dc) = dir_config(r) else { return DECLINED };
+    if cfg!(feature = "test-panic") && dc.test_panic() {
+        panic!("AuthRsTestPanic: injected panic");
+    }
+    let realm = auth_name(r);
+    let now = now();
+    let built = match crate::policy::get(dc, realm.as_deref(), now) {
+        Ok(b) => b,
+        Err(e) => {
+            // SAFETY: r is live.
+            unsafe { log_r(r, LogLevel::Error, &format!("AUTHRS0101: configuration cannot be used: {e}")) };
+            return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
+    };
+    let req = facts(r, &built.policy.methods);
+    let d = decide(&built.policy, &req, now, &mut Stores::default());
+    crate::apply::apply(r, &d, realm.as_deref())
+}
+
+/// fixups: with `AuthRsRecognizeUser On`, a valid ticket or certificate on an unprotected page
+/// still sets the user (AuthCookie's recognize_user); nothing is ever refused here.
+pub fn fixups(r: &mut ffi::request_rec) -> c_int {
+    if !r.user.is_null() {
+        return DECLINED;
+    }
+    let Some(dc) = dir_config(r) else { return DECLINED };
+    let realm = auth_name(r);
+    let now = now();
+    let Ok(built) = crate::policy::get(dc, realm.as_deref(), now) else { return DECLINED };
+    if !built.settings.recognize_user() {
+        return DECLINED;
+    }
+    let req = facts(r, &built.policy.methods);
+    let d = recognize(&built.policy, &req, now, &mut Stores::default());
+    crate::apply::log_notes(r, &d);
+    if let Some(id) = &d.identity {
+        crate::apply::set_identity(r, id);
+    }
+    DECLINED
+}

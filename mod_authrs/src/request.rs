@@ -1,0 +1,125 @@
+//! `request_rec` → `RequestFacts`, and the per-request glue around it.
+
+use crate::apr::{cstring, str_from, table_get};
+use crate::dirconf::DirConfig;
+use crate::ffi;
+use authrs_core::config::Method;
+use authrs_core::proxy::is_proxy_header;
+use authrs_core::request::{CertVerify, RequestFacts, TlsFacts};
+use std::ffi::c_void;
+
+/// The merged per-directory config of this request, if the module has one.
+pub fn dir_config(r: &ffi::request_rec) -> Option<&DirConfig> {
+    if r.per_dir_config.is_null() {
+        return None;
+    }
+    // SAFETY: per_dir_config is httpd's config vector, one slot per module; ours holds a
+    // DirConfig created by create/merge and alive for the request.
+    unsafe {
+        let slot = *(r.per_dir_config as *const *const c_void).add(crate::glue::module_index());
+        (slot as *const DirConfig).as_ref()
+    }
+}
+
+/// A mod_ssl variable for this request ("" when unset or without mod_ssl).
+pub fn ssl_var(r: &ffi::request_rec, name: &str) -> Option<String> {
+    let n = cstring(name);
+    // SAFETY: r is live; ap_ssl_var_lookup returns NULL or a pool string.
+    let v = unsafe {
+        ffi::ap_ssl_var_lookup(r.pool, r.server, r.connection, r as *const _ as *mut _, n.as_ptr())
+    };
+    // SAFETY: NULL or NUL-terminated.
+    unsafe { str_from(v) }.map(|s| s.into_owned()).filter(|s| !s.is_empty())
+}
+
+/// Iterates the entries of an APR table as (key, value) strings.
+pub fn table_entries(t: *const ffi::apr_table_t) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if t.is_null() {
+        return out;
+    }
+    // SAFETY: an apr_table_t starts with its apr_array_header_t (apr_table_elts is that cast);
+    // its elts are nelts apr_table_entry_t.
+    unsafe {
+        let arr = &*(t as *const ffi::apr_array_header_t);
+        let elts = arr.elts as *const ffi::apr_table_entry_t;
+        for i in 0..usize::try_from(arr.nelts).unwrap_or(0) {
+            let e = &*elts.add(i);
+            if let (Some(k), Some(v)) = (str_from(e.key), str_from(e.val)) {
+                out.push((k.into_owned(), v.into_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The request headers the engine reads: cookies, content negotiation hints and proxy headers.
+/// (Copying every header would cost more than the whole decision.)
+fn relevant(name: &str) -> bool {
+    name.eq_ignore_ascii_case("cookie")
+        || name.eq_ignore_ascii_case("accept")
+        || name.eq_ignore_ascii_case("x-requested-with")
+        || name.eq_ignore_ascii_case("host")
+        || is_proxy_header(name)
+}
+
+/// Builds the engine's view of the request; TLS variables only when the policy uses certificates.
+pub fn facts(r: &ffi::request_rec, methods: &[Method]) -> RequestFacts {
+    // SAFETY: r's string fields are NULL or pool strings alive for the request.
+    let (method, path, query, peer) = unsafe {
+        (
+            str_from(r.method).map(|s| s.into_owned()).unwrap_or_default(),
+            str_from(r.parsed_uri.path).map(|s| s.into_owned()).unwrap_or_else(|| "/".into()),
+            str_from(r.args).map(|s| s.into_owned()),
+            str_from(r.useragent_ip).and_then(|s| s.parse().ok()),
+        )
+    };
+    let headers = table_entries(r.headers_in).into_iter().filter(|(k, _)| relevant(k)).collect();
+    let secure = ssl_var(r, "HTTPS").is_some_and(|v| v.eq_ignore_ascii_case("on"));
+    let tls = if secure && methods.contains(&Method::Cert) {
+        TlsFacts {
+            verify: CertVerify::from_mod_ssl(&ssl_var(r, "SSL_CLIENT_VERIFY").unwrap_or_default()),
+            cert: ssl_var(r, "SSL_CLIENT_CERT").map(String::into_bytes),
+            subject_dn: ssl_var(r, "SSL_CLIENT_S_DN"),
+            issuer_dn: ssl_var(r, "SSL_CLIENT_I_DN"),
+            via_proxy: false,
+        }
+    } else {
+        TlsFacts::default()
+    };
+    RequestFacts {
+        method,
+        path,
+        query,
+        headers,
+        peer,
+        secure,
+        tls,
+    }
+}
+
+/// The AuthName of this request's location, if any.
+pub fn auth_name(r: &ffi::request_rec) -> Option<String> {
+    // SAFETY: r is live; ap_auth_name returns NULL or a config string.
+    unsafe { str_from(ffi::ap_auth_name(r as *const _ as *mut _)) }.map(|s| s.into_owned())
+}
+
+/// The AuthType of this request's location, if any.
+pub fn auth_type(r: &ffi::request_rec) -> Option<String> {
+    // SAFETY: as for auth_name.
+    unsafe { str_from(ffi::ap_auth_type(r as *const _ as *mut _)) }.map(|s| s.into_owned())
+}
+
+/// Reads a request header.
+pub fn header(r: &ffi::request_rec, name: &str) -> Option<String> {
+    // SAFETY: headers_in lives as long as the request.
+    unsafe { table_get(r.headers_in, name) }.map(|s| s.into_owned())
+}
+
+/// Unix seconds, the wall clock (the core never reads it).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
