@@ -1,0 +1,242 @@
+//! Certificate revocation lists, matched by issuer DN **and** serial.
+//!
+//! POE::Component::SSLify compared the serial of whatever certificate sat at the current
+//! chain depth — often the CA's — with the CRL. Here a certificate is revoked only when a
+//! CRL *issued by its issuer* (RFC 2253 DNs compared exactly, as rendered by [`super::dn`])
+//! lists *its* serial; nothing else is looked at.
+//!
+//! Rules: a revoked entry stays [`CrlStatus::Revoked`] even in an expired CRL; when no
+//! listed CRL of that issuer is current any more (`now` past every nextUpdate) and the
+//! serial is not listed, the answer is [`CrlStatus::CrlExpired`], for the caller to deny or
+//! log; with no CRL for the issuer the answer is [`CrlStatus::NotRevoked`]. CRL signatures
+//! are **not** verified: x509-parser can only do that with its `verify` feature (ring),
+//! which does not build for wasm32. Load CRLs only from trusted files.
+
+use super::dn;
+use super::serial::{normalize_serial, serial_hex};
+use crate::time::UnixTime;
+use std::collections::HashSet;
+use std::fmt;
+use x509_parser::pem::Pem;
+use x509_parser::revocation_list::CertificateRevocationList;
+use x509_parser::prelude::FromDer;
+
+/// One parsed CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crl {
+    /// The CRL issuer, RFC 2253 as OpenSSL renders it.
+    pub issuer_dn: String,
+    /// thisUpdate, Unix seconds.
+    pub this_update: UnixTime,
+    /// nextUpdate, Unix seconds, when present.
+    pub next_update: Option<UnixTime>,
+    /// Revoked serials in `SSL_CLIENT_M_SERIAL` form (uppercase hex, whole bytes).
+    pub revoked: Vec<String>,
+}
+
+/// Why CRL input could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CrlError {
+    /// PEM text is malformed.
+    BadPem(String),
+    /// The DER is not a CRL (x509-parser's reason attached).
+    BadDer(String),
+    /// Bytes follow the CRL's DER encoding.
+    TrailingData,
+    /// PEM text without any `X509 CRL` block.
+    NoCrl,
+}
+
+impl fmt::Display for CrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CrlError::BadPem(why) => write!(f, "CRL PEM is malformed: {why}"),
+            CrlError::BadDer(why) => write!(f, "CRL DER is malformed: {why}"),
+            CrlError::TrailingData => f.write_str("data follows the CRL's DER"),
+            CrlError::NoCrl => f.write_str("no X509 CRL block found"),
+        }
+    }
+}
+
+impl std::error::Error for CrlError {}
+
+impl Crl {
+    /// Parses every `X509 CRL` block of PEM text, or one DER CRL.
+    pub fn parse(input: &[u8]) -> Result<Vec<Crl>, CrlError> {
+        if !input.windows(11).any(|w| w == b"-----BEGIN ") {
+            return Ok(vec![Crl::from_der(input)?]);
+        }
+        let mut out = Vec::new();
+        for pem in Pem::iter_from_buffer(input) {
+            let pem = pem.map_err(|e| CrlError::BadPem(e.to_string()))?;
+            if pem.label == "X509 CRL" {
+                out.push(Crl::from_der(&pem.contents)?);
+            }
+        }
+        if out.is_empty() {
+            return Err(CrlError::NoCrl);
+        }
+        Ok(out)
+    }
+
+    /// Parses one DER CRL.
+    pub fn from_der(der: &[u8]) -> Result<Crl, CrlError> {
+        let (rest, crl) = CertificateRevocationList::from_der(der)
+            .map_err(|e| CrlError::BadDer(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(CrlError::TrailingData);
+        }
+        Ok(Crl {
+            issuer_dn: dn::rfc2253(crl.issuer()),
+            this_update: crl.last_update().timestamp(),
+            next_update: crl.next_update().map(|t| t.timestamp()),
+            revoked: crl
+                .iter_revoked_certificates()
+                .map(|r| serial_hex(r.raw_serial()))
+                .collect(),
+        })
+    }
+}
+
+/// The answer of [`CrlSet::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CrlStatus {
+    /// No CRL of this issuer lists the serial (or there is no CRL for the issuer).
+    NotRevoked,
+    /// A CRL of this issuer lists the serial (even if that CRL has expired).
+    Revoked,
+    /// Not listed, but every CRL of this issuer is past its nextUpdate.
+    CrlExpired {
+        /// The issuer whose CRLs are stale.
+        issuer_dn: String,
+    },
+    /// The serial given is not hex: the facts are broken, deny.
+    BadSerial,
+}
+
+/// CRLs loaded at startup, indexed for per-request checks.
+#[derive(Debug, Clone, Default)]
+pub struct CrlSet {
+    crls: Vec<Crl>,
+    normalized: Vec<HashSet<String>>,
+}
+
+impl CrlSet {
+    /// Parses PEM (several CRLs) or DER (one CRL) into a set.
+    pub fn parse(input: &[u8]) -> Result<CrlSet, CrlError> {
+        Ok(CrlSet::from_crls(Crl::parse(input)?))
+    }
+
+    /// Builds a set from CRLs parsed elsewhere (several files).
+    pub fn from_crls(crls: Vec<Crl>) -> CrlSet {
+        let normalized = crls
+            .iter()
+            .map(|c| c.revoked.iter().filter_map(|s| normalize_serial(s)).collect())
+            .collect();
+        CrlSet { crls, normalized }
+    }
+
+    /// The CRLs in load order.
+    pub fn crls(&self) -> &[Crl] {
+        &self.crls
+    }
+
+    /// Whether the certificate `serial` issued by `issuer_dn` (both as mod_ssl gives them:
+    /// `SSL_CLIENT_I_DN`, `SSL_CLIENT_M_SERIAL`; serial case and leading zeros do not matter)
+    /// is revoked at `now`.
+    pub fn check(&self, issuer_dn: &str, serial: &str, now: UnixTime) -> CrlStatus {
+        let Some(serial) = normalize_serial(serial) else {
+            return CrlStatus::BadSerial;
+        };
+        let mut seen = false;
+        let mut current = false;
+        for (crl, revoked) in self.crls.iter().zip(&self.normalized) {
+            if crl.issuer_dn != issuer_dn {
+                continue;
+            }
+            if revoked.contains(&serial) {
+                return CrlStatus::Revoked;
+            }
+            seen = true;
+            current |= crl.next_update.is_none_or(|next| now <= next);
+        }
+        if seen && !current {
+            CrlStatus::CrlExpired { issuer_dn: issuer_dn.to_string() }
+        } else {
+            CrlStatus::NotRevoked
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> CrlSet {
+        CrlSet::from_crls(vec![
+            Crl {
+                issuer_dn: "CN=CA One".into(),
+                this_update: 1000,
+                next_update: Some(2000),
+                revoked: vec!["1001".into(), "0A".into()],
+            },
+            Crl {
+                issuer_dn: "CN=CA Two".into(),
+                this_update: 1000,
+                next_update: None,
+                revoked: vec!["77".into()],
+            },
+        ])
+    }
+
+    #[test]
+    fn needs_issuer_and_serial() {
+        let s = set();
+        assert_eq!(s.check("CN=CA One", "1001", 1500), CrlStatus::Revoked);
+        assert_eq!(s.check("CN=CA One", "0a", 1500), CrlStatus::Revoked, "case and zeros");
+        assert_eq!(s.check("CN=CA Two", "1001", 1500), CrlStatus::NotRevoked, "other issuer");
+        assert_eq!(s.check("CN=CA One", "1002", 1500), CrlStatus::NotRevoked);
+        assert_eq!(s.check("CN=Unknown", "1001", 1500), CrlStatus::NotRevoked, "no CRL");
+        assert_eq!(s.check("cn=ca one", "1001", 1500), CrlStatus::NotRevoked, "DN exact");
+    }
+
+    #[test]
+    fn expired_crl_is_reported_but_still_revokes() {
+        let s = set();
+        assert_eq!(s.check("CN=CA One", "1001", 5000), CrlStatus::Revoked);
+        assert_eq!(
+            s.check("CN=CA One", "1002", 5000),
+            CrlStatus::CrlExpired { issuer_dn: "CN=CA One".into() }
+        );
+        assert_eq!(s.check("CN=CA One", "1002", 2000), CrlStatus::NotRevoked, "nextUpdate inclusive");
+        assert_eq!(s.check("CN=CA Two", "1", 99_999), CrlStatus::NotRevoked, "no nextUpdate");
+    }
+
+    #[test]
+    fn newer_crl_of_same_issuer_keeps_it_current() {
+        let mut crls = set().crls().to_vec();
+        crls.push(Crl {
+            issuer_dn: "CN=CA One".into(),
+            this_update: 4000,
+            next_update: Some(9000),
+            revoked: vec![],
+        });
+        let s = CrlSet::from_crls(crls);
+        assert_eq!(s.check("CN=CA One", "1002", 5000), CrlStatus::NotRevoked);
+        assert_eq!(s.check("CN=CA One", "1001", 5000), CrlStatus::Revoked);
+    }
+
+    #[test]
+    fn bad_serial_and_bad_input() {
+        assert_eq!(set().check("CN=CA One", "10 01", 1500), CrlStatus::BadSerial);
+        assert_eq!(set().check("CN=CA One", "", 1500), CrlStatus::BadSerial);
+        assert!(matches!(Crl::parse(b"\x30\x03\x02\x01\x01"), Err(CrlError::BadDer(_))));
+        assert!(matches!(Crl::parse(b""), Err(CrlError::BadDer(_))));
+        assert_eq!(
+            Crl::parse(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+            Err(CrlError::NoCrl)
+        );
+    }
+}

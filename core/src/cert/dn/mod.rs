@@ -1,0 +1,107 @@
+//! Distinguished names, rendered byte for byte as OpenSSL 3 renders them.
+//!
+//! * [`rfc2253`] is `X509_NAME_print_ex(…, XN_FLAG_RFC2253)`: what mod_ssl puts in
+//!   `SSL_CLIENT_S_DN` and Envoy in `subject_peer_certificate`. RDNs in reverse order,
+//!   `,` between RDNs, `+` inside a multi-valued RDN, OpenSSL short names, `,+"\<>;`
+//!   backslash-escaped, a leading `#`/space and a trailing space escaped, control
+//!   characters and every byte ≥ 0x80 of the UTF-8 form as `\XX`, and attributes whose
+//!   OID OpenSSL does not know (or whose value is not a string) as `1.2.3.4=#<hex DER>`.
+//! * [`legacy`] is `X509_NAME_oneline`: mod_ssl's `LegacyDNStringFormat` and
+//!   `openssl x509 -nameopt compat`. DER order, `/` before each RDN, `+` inside a
+//!   multi-valued RDN, raw content bytes with `/` and `+` escaped and bytes outside
+//!   `' '..='~'` as `\xXX`. A BMPString therefore shows its raw UCS-2 (`\x00a\x00b`),
+//!   exactly as OpenSSL does. Names over OpenSSL's 1 MiB oneline limit (where OpenSSL
+//!   gives up) are rendered in full here: the one known difference.
+//! * [`parse_rfc2253`] reads the RFC 2253 string back into (short name, value) pairs.
+
+mod oid_names;
+mod parse;
+mod value;
+
+pub use parse::parse_rfc2253;
+
+use x509_parser::asn1_rs::Oid;
+use x509_parser::x509::{AttributeTypeAndValue, X509Name};
+
+/// One attribute of a DN, in DER order, with its value decoded to text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnAttribute {
+    /// OpenSSL's short name (`CN`, `emailAddress`, …) or the dotted OID when OpenSSL has none.
+    pub name: String,
+    /// The decoded value; non-string values are `#` + uppercase hex of their DER.
+    pub value: String,
+}
+
+/// The name OpenSSL prints for an attribute type, and whether OpenSSL knows the OID.
+fn type_name(oid: &Oid<'_>) -> (String, bool) {
+    let dotted = oid.to_id_string();
+    match oid_names::short_name(&dotted) {
+        Some(sn) => (sn.to_string(), true),
+        None => {
+            // OBJ_obj2txt into an 80-byte buffer: OpenSSL cuts longer OIDs at 79 bytes.
+            let mut d = dotted;
+            d.truncate(79);
+            (d, false)
+        }
+    }
+}
+
+/// Every attribute with the index of its RDN, in DER order (OpenSSL's flat entry list).
+fn entries<'n, 'a>(name: &'n X509Name<'a>) -> Vec<(usize, &'n AttributeTypeAndValue<'a>)> {
+    name.iter_rdn()
+        .enumerate()
+        .flat_map(|(set, rdn)| rdn.iter().map(move |atv| (set, atv)))
+        .collect()
+}
+
+/// The DN as OpenSSL's RFC 2253 printer renders it (mod_ssl `SSL_CLIENT_S_DN`, Envoy).
+pub fn rfc2253(name: &X509Name<'_>) -> String {
+    let mut out = String::new();
+    let mut prev: Option<usize> = None;
+    for (set, atv) in entries(name).into_iter().rev() {
+        if let Some(p) = prev {
+            out.push(if p == set { '+' } else { ',' });
+        }
+        prev = Some(set);
+        let (type_name, known) = type_name(atv.attr_type());
+        out.push_str(&type_name);
+        out.push('=');
+        if !known {
+            value::dump_der(atv.attr_value(), &mut out);
+        } else if !value::push_rfc2253(atv.attr_value(), &mut out) {
+            // OpenSSL's printer aborts here and leaves what it wrote so far.
+            break;
+        }
+    }
+    out
+}
+
+/// The DN as `X509_NAME_oneline` renders it (mod_ssl `LegacyDNStringFormat`).
+pub fn legacy(name: &X509Name<'_>) -> String {
+    let mut out = String::new();
+    let mut prev: Option<usize> = None;
+    for (set, atv) in entries(name) {
+        out.push(if prev == Some(set) { '+' } else { '/' });
+        prev = Some(set);
+        out.push_str(&type_name(atv.attr_type()).0);
+        out.push('=');
+        value::push_oneline(atv.attr_value(), &mut out);
+    }
+    out
+}
+
+/// The DN's attributes in DER order (the reverse of the RFC 2253 order), values decoded.
+pub fn attributes(name: &X509Name<'_>) -> Vec<DnAttribute> {
+    entries(name)
+        .into_iter()
+        .map(|(_, atv)| DnAttribute {
+            name: type_name(atv.attr_type()).0,
+            value: value::decode(atv.attr_value()),
+        })
+        .collect()
+}
+
+pub(crate) use value::decode as decode_value;
+
+#[cfg(test)]
+mod tests;

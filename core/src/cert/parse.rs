@@ -1,0 +1,127 @@
+//! [`Certificate`]: a parsed client certificate with everything authrs reads from it.
+
+use super::dn::{self, DnAttribute};
+use super::serial::serial_hex;
+use super::{CertError, SubjectAltNames};
+use crate::time::UnixTime;
+use sha2::{Digest, Sha256};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::pem::Pem;
+use x509_parser::prelude::FromDer;
+
+/// Largest certificate accepted, PEM or DER; real client certificates are a few KiB.
+pub const MAX_CERT_LEN: usize = 64 * 1024;
+
+/// A parsed X.509 certificate, reduced to owned values authrs uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// Subject DN as OpenSSL's RFC 2253 printer (mod_ssl `SSL_CLIENT_S_DN`, Envoy) renders it.
+    pub subject_dn: String,
+    /// Subject DN in the `X509_NAME_oneline` form (`/C=XX/O=Org/CN=name`).
+    pub subject_legacy: String,
+    /// Issuer DN, RFC 2253 form (mod_ssl `SSL_CLIENT_I_DN`).
+    pub issuer_dn: String,
+    /// Issuer DN, `X509_NAME_oneline` form.
+    pub issuer_legacy: String,
+    /// Serial as mod_ssl's `SSL_CLIENT_M_SERIAL`: uppercase hex, whole bytes (`0100`).
+    pub serial: String,
+    /// notBefore, Unix seconds.
+    pub not_before: UnixTime,
+    /// notAfter, Unix seconds.
+    pub not_after: UnixTime,
+    /// subjectAltName entries.
+    pub san: SubjectAltNames,
+    /// SHA-256 of the DER, lowercase hex (Envoy's `sha256_peer_certificate_digest`).
+    pub sha256: String,
+    /// The DER encoding.
+    pub der: Vec<u8>,
+    subject_attrs: Vec<DnAttribute>,
+    issuer_attrs: Vec<DnAttribute>,
+}
+
+impl Certificate {
+    /// Parses PEM or DER, telling them apart by the `-----BEGIN` marker.
+    pub fn parse(input: &[u8]) -> Result<Certificate, CertError> {
+        if input.windows(11).any(|w| w == b"-----BEGIN ") {
+            Certificate::from_pem(input)
+        } else {
+            Certificate::from_der(input)
+        }
+    }
+
+    /// Parses the first `CERTIFICATE` block of PEM text (the leaf, in a chain).
+    pub fn from_pem(input: &[u8]) -> Result<Certificate, CertError> {
+        if input.len() > MAX_CERT_LEN * 2 {
+            return Err(CertError::TooLarge);
+        }
+        for pem in Pem::iter_from_buffer(input) {
+            let pem = pem.map_err(|e| CertError::BadPem(e.to_string()))?;
+            if pem.label == "CERTIFICATE" {
+                return Certificate::from_der(&pem.contents);
+            }
+        }
+        Err(CertError::BadPem("no CERTIFICATE block".to_string()))
+    }
+
+    /// Parses one DER certificate; trailing bytes are refused.
+    pub fn from_der(der: &[u8]) -> Result<Certificate, CertError> {
+        if der.len() > MAX_CERT_LEN {
+            return Err(CertError::TooLarge);
+        }
+        let (rest, x509) =
+            X509Certificate::from_der(der).map_err(|e| CertError::BadDer(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(CertError::TrailingData);
+        }
+        let validity = x509.validity();
+        Ok(Certificate {
+            subject_dn: dn::rfc2253(x509.subject()),
+            subject_legacy: dn::legacy(x509.subject()),
+            issuer_dn: dn::rfc2253(x509.issuer()),
+            issuer_legacy: dn::legacy(x509.issuer()),
+            serial: serial_hex(x509.raw_serial()),
+            not_before: validity.not_before.timestamp(),
+            not_after: validity.not_after.timestamp(),
+            san: SubjectAltNames::from_x509(&x509)?,
+            sha256: hex_lower(&Sha256::digest(der)),
+            der: der.to_vec(),
+            subject_attrs: dn::attributes(x509.subject()),
+            issuer_attrs: dn::attributes(x509.issuer()),
+        })
+    }
+
+    /// Subject attributes in DER order (least specific first), values decoded.
+    pub fn subject_attrs(&self) -> &[DnAttribute] {
+        &self.subject_attrs
+    }
+
+    /// Issuer attributes in DER order, values decoded.
+    pub fn issuer_attrs(&self) -> &[DnAttribute] {
+        &self.issuer_attrs
+    }
+
+    /// The first subject attribute named `short_name` in DER order, as mod_ssl's
+    /// `SSL_CLIENT_S_DN_<name>` takes it (for a DN `CN=b,CN=a` that is `a`).
+    pub fn attribute(&self, short_name: &str) -> Option<&str> {
+        self.subject_attrs
+            .iter()
+            .find(|a| a.name == short_name)
+            .map(|a| a.value.as_str())
+    }
+
+    /// `Ok` when `now` lies within notBefore..=notAfter (inclusive, like OpenSSL).
+    pub fn is_valid_at(&self, now: UnixTime) -> Result<(), CertError> {
+        if now < self.not_before {
+            Err(CertError::NotYetValid { not_before: self.not_before })
+        } else if now > self.not_after {
+            Err(CertError::Expired { not_after: self.not_after })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
