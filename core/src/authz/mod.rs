@@ -15,6 +15,7 @@ mod cases;
 use std::fmt;
 use std::str::FromStr;
 
+pub(crate) use parse::split_words;
 pub use tree::{RequireTree, Satisfy};
 pub use word::RequireWord;
 
