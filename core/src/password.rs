@@ -131,9 +131,8 @@ pub fn verify(hash: &str, password: &str) -> Result<bool, PasswordError> {
         return Ok(false);
     }
     match scheme {
-        Scheme::Bcrypt => {
-            bcrypt::verify(password, hash).map_err(|_| PasswordError::Malformed { scheme: "bcrypt" })
-        }
+        Scheme::Bcrypt => bcrypt::verify(password, hash)
+            .map_err(|_| PasswordError::Malformed { scheme: "bcrypt" }),
         Scheme::ShaCrypt => verify_sha_crypt(hash, password),
         Scheme::Apr1 => verify_apr1(hash, password),
         Scheme::Sha1 => verify_sha1(hash, password),
@@ -145,7 +144,9 @@ fn verify_sha_crypt(hash: &str, password: &str) -> Result<bool, PasswordError> {
     match ShaCrypt::default().verify_password(password.as_bytes(), hash) {
         Ok(()) => Ok(true),
         Err(Error::PasswordInvalid) => Ok(false),
-        Err(_) => Err(PasswordError::Malformed { scheme: "sha-crypt" }),
+        Err(_) => Err(PasswordError::Malformed {
+            scheme: "sha-crypt",
+        }),
     }
 }
 
@@ -154,8 +155,12 @@ fn verify_apr1(hash: &str, password: &str) -> Result<bool, PasswordError> {
     let malformed = PasswordError::Malformed { scheme: "apr1" };
     let rest = hash.strip_prefix("$apr1$").ok_or(malformed.clone())?;
     let (salt, digest) = rest.split_once('$').ok_or(malformed.clone())?;
-    let crypt64 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
-    if salt.is_empty() || salt.len() > 8 || digest.len() != 22 || !crypt64(salt) || !crypt64(digest) {
+    let crypt64 = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+    };
+    if salt.is_empty() || salt.len() > 8 || digest.len() != 22 || !crypt64(salt) || !crypt64(digest)
+    {
         return Err(malformed);
     }
     // Deprecated for new passwords only; verifying existing htpasswd entries is its remaining use.
@@ -263,6 +268,7 @@ impl Htpasswd {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -297,7 +303,11 @@ mod tests {
         for (hash, pw) in cases {
             assert_eq!(verify(hash, pw), Ok(true), "{hash}");
             assert_eq!(verify(hash, &format!("{pw}x")), Ok(false), "{hash}");
-            assert_eq!(verify(hash, &pw.to_uppercase()).ok(), Some(pw.to_uppercase() == pw), "{hash}");
+            assert_eq!(
+                verify(hash, &pw.to_uppercase()).ok(),
+                Some(pw.to_uppercase() == pw),
+                "{hash}"
+            );
         }
         let long = "x".repeat(80);
         assert_eq!(verify(BCRYPT_LONG, &long), Ok(true));
@@ -310,35 +320,76 @@ mod tests {
     fn bcrypt_prefixes() {
         let body = &BCRYPT_2Y[3..];
         for prefix in ["$2a", "$2b"] {
-            assert_eq!(verify(&format!("{prefix}{body}"), "correct horse"), Ok(true));
+            assert_eq!(
+                verify(&format!("{prefix}{body}"), "correct horse"),
+                Ok(true)
+            );
         }
-        assert!(matches!(verify(&format!("$2x{body}"), "x"), Err(PasswordError::UnknownFormat { .. })));
+        assert!(matches!(
+            verify(&format!("$2x{body}"), "x"),
+            Err(PasswordError::UnknownFormat { .. })
+        ));
     }
 
     #[test]
     fn unknown_and_malformed() {
         assert_eq!(
             verify(MD5_CRYPT, "pw"),
-            Err(PasswordError::UnknownFormat { prefix: "$1$".into() })
+            Err(PasswordError::UnknownFormat {
+                prefix: "$1$".into()
+            })
         );
         assert_eq!(
             verify("{SSHA}abcd", "pw"),
-            Err(PasswordError::UnknownFormat { prefix: "{SSHA}".into() })
+            Err(PasswordError::UnknownFormat {
+                prefix: "{SSHA}".into()
+            })
         );
         let err = verify("rqXexS6ZhobKA", "pw").unwrap_err();
         assert!(err.to_string().contains("DES crypt or plaintext"), "{err}");
         // Plaintext must never match itself.
         assert!(verify("secret", "secret").is_err());
         assert!(verify("", "").is_err());
-        assert_eq!(verify("$2y$05$short", "pw"), Err(PasswordError::Malformed { scheme: "bcrypt" }));
-        assert_eq!(verify("$6$", "pw"), Err(PasswordError::Malformed { scheme: "sha-crypt" }));
-        assert_eq!(verify("$5$salt$!!!", "pw"), Err(PasswordError::Malformed { scheme: "sha-crypt" }));
-        assert_eq!(verify("$apr1$nNwGcRvb$short", "pw"), Err(PasswordError::Malformed { scheme: "apr1" }));
-        assert_eq!(verify("$apr1$toolongsalt$nXvmTZhVjNc162WyUsvSE/", "pw"), Err(PasswordError::Malformed { scheme: "apr1" }));
-        assert_eq!(verify("$apr1$$nXvmTZhVjNc162WyUsvSE/", "pw"), Err(PasswordError::Malformed { scheme: "apr1" }));
-        assert_eq!(verify("$apr1$nNwGcRvb", "pw"), Err(PasswordError::Malformed { scheme: "apr1" }));
-        assert_eq!(verify("{SHA}not base64!", "pw"), Err(PasswordError::Malformed { scheme: "{SHA}" }));
-        assert_eq!(verify("{SHA}AAAA", "pw"), Err(PasswordError::Malformed { scheme: "{SHA}" }));
+        assert_eq!(
+            verify("$2y$05$short", "pw"),
+            Err(PasswordError::Malformed { scheme: "bcrypt" })
+        );
+        assert_eq!(
+            verify("$6$", "pw"),
+            Err(PasswordError::Malformed {
+                scheme: "sha-crypt"
+            })
+        );
+        assert_eq!(
+            verify("$5$salt$!!!", "pw"),
+            Err(PasswordError::Malformed {
+                scheme: "sha-crypt"
+            })
+        );
+        assert_eq!(
+            verify("$apr1$nNwGcRvb$short", "pw"),
+            Err(PasswordError::Malformed { scheme: "apr1" })
+        );
+        assert_eq!(
+            verify("$apr1$toolongsalt$nXvmTZhVjNc162WyUsvSE/", "pw"),
+            Err(PasswordError::Malformed { scheme: "apr1" })
+        );
+        assert_eq!(
+            verify("$apr1$$nXvmTZhVjNc162WyUsvSE/", "pw"),
+            Err(PasswordError::Malformed { scheme: "apr1" })
+        );
+        assert_eq!(
+            verify("$apr1$nNwGcRvb", "pw"),
+            Err(PasswordError::Malformed { scheme: "apr1" })
+        );
+        assert_eq!(
+            verify("{SHA}not base64!", "pw"),
+            Err(PasswordError::Malformed { scheme: "{SHA}" })
+        );
+        assert_eq!(
+            verify("{SHA}AAAA", "pw"),
+            Err(PasswordError::Malformed { scheme: "{SHA}" })
+        );
         // The hash never appears in the error message.
         let err = verify("$zz$secret-material", "pw").unwrap_err().to_string();
         assert!(!err.contains("secret-material"), "{err}");
@@ -348,7 +399,10 @@ mod tests {
     fn nul_in_password_never_matches() {
         assert_eq!(verify(APR1, "s3cret!\0"), Ok(false));
         assert_eq!(verify(BCRYPT_2Y, "correct horse\0tail"), Ok(false));
-        assert_eq!(hash_bcrypt("a\0b", 4, [0; 16]), Err(PasswordError::UnhashablePassword));
+        assert_eq!(
+            hash_bcrypt("a\0b", 4, [0; 16]),
+            Err(PasswordError::UnhashablePassword)
+        );
     }
 
     #[test]
@@ -361,9 +415,18 @@ mod tests {
         assert_ne!(hash_bcrypt("hunter2", 4, [7; 16]).unwrap(), h);
         assert_eq!(verify(&h, "hunter2"), Ok(true));
         assert_eq!(verify(&h, "hunter3"), Ok(false));
-        assert_eq!(hash_bcrypt("x", 3, salt), Err(PasswordError::BadCost { cost: 3 }));
-        assert_eq!(hash_bcrypt("x", 32, salt), Err(PasswordError::BadCost { cost: 32 }));
-        assert_eq!(hash_bcrypt(&"x".repeat(73), 4, salt), Err(PasswordError::UnhashablePassword));
+        assert_eq!(
+            hash_bcrypt("x", 3, salt),
+            Err(PasswordError::BadCost { cost: 3 })
+        );
+        assert_eq!(
+            hash_bcrypt("x", 32, salt),
+            Err(PasswordError::BadCost { cost: 32 })
+        );
+        assert_eq!(
+            hash_bcrypt(&"x".repeat(73), 4, salt),
+            Err(PasswordError::UnhashablePassword)
+        );
         assert!(hash_bcrypt(&"x".repeat(72), 4, salt).is_ok());
     }
 
@@ -389,17 +452,32 @@ mod tests {
 
     #[test]
     fn htpasswd_errors() {
-        assert_eq!(Htpasswd::parse("alice"), Err(PasswordError::BadLine { line: 1 }));
-        assert_eq!(Htpasswd::parse(&format!("\n:{APR1}")), Err(PasswordError::BadLine { line: 2 }));
-        assert_eq!(Htpasswd::parse(&format!("al\0ice:{APR1}")), Err(PasswordError::BadLine { line: 1 }));
-        assert_eq!(Htpasswd::parse(&format!("a:{APR1}\rb:{APR1}")), Err(PasswordError::BadLine { line: 1 }));
+        assert_eq!(
+            Htpasswd::parse("alice"),
+            Err(PasswordError::BadLine { line: 1 })
+        );
+        assert_eq!(
+            Htpasswd::parse(&format!("\n:{APR1}")),
+            Err(PasswordError::BadLine { line: 2 })
+        );
+        assert_eq!(
+            Htpasswd::parse(&format!("al\0ice:{APR1}")),
+            Err(PasswordError::BadLine { line: 1 })
+        );
+        assert_eq!(
+            Htpasswd::parse(&format!("a:{APR1}\rb:{APR1}")),
+            Err(PasswordError::BadLine { line: 1 })
+        );
         assert!(matches!(
             Htpasswd::parse("alice:plaintext"),
             Err(PasswordError::BadEntry { line: 1, .. })
         ));
         assert_eq!(
             Htpasswd::parse(&format!("a:{APR1}\na:{SHA1}")),
-            Err(PasswordError::DuplicateUser { line: 2, user: "a".into() })
+            Err(PasswordError::DuplicateUser {
+                line: 2,
+                user: "a".into()
+            })
         );
     }
 }

@@ -174,6 +174,7 @@ fn check_name(line: usize, name: &str) -> Result<(), RolesError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -196,12 +197,27 @@ mod tests {
 
     #[test]
     fn roles_file_errors() {
-        assert_eq!(RolesFile::parse("a x\nb :s"), Err(RolesError::EmptyRole { line: 2 }));
-        assert_eq!(RolesFile::parse("b admin:"), Err(RolesError::EmptyScope { line: 1 }));
-        assert_eq!(RolesFile::parse("b ad\0min"), Err(RolesError::ControlChar { line: 1 }));
-        assert_eq!(RolesFile::parse("\n\nb\u{1b}[31m x"), Err(RolesError::ControlChar { line: 3 }));
+        assert_eq!(
+            RolesFile::parse("a x\nb :s"),
+            Err(RolesError::EmptyRole { line: 2 })
+        );
+        assert_eq!(
+            RolesFile::parse("b admin:"),
+            Err(RolesError::EmptyScope { line: 1 })
+        );
+        assert_eq!(
+            RolesFile::parse("b ad\0min"),
+            Err(RolesError::ControlChar { line: 1 })
+        );
+        assert_eq!(
+            RolesFile::parse("\n\nb\u{1b}[31m x"),
+            Err(RolesError::ControlChar { line: 3 })
+        );
         // A CR in the middle of a line is not a line break to `lines()`: refused.
-        assert_eq!(RolesFile::parse("b x\rmallory admin"), Err(RolesError::ControlChar { line: 1 }));
+        assert_eq!(
+            RolesFile::parse("b x\rmallory admin"),
+            Err(RolesError::ControlChar { line: 1 })
+        );
         // Scopes may themselves hold a colon: only the first one splits.
         let f = RolesFile::parse("a admin:x:y").unwrap();
         assert!(f.roles_for("a").has_role("admin", Some("x:y")));
@@ -215,12 +231,27 @@ mod tests {
             g.groups_for("alice"),
             BTreeSet::from(["admins".to_string(), "staff".to_string()])
         );
-        assert_eq!(g.groups_for("john smith"), BTreeSet::from(["staff".to_string()]));
+        assert_eq!(
+            g.groups_for("john smith"),
+            BTreeSet::from(["staff".to_string()])
+        );
         assert!(g.groups_for("mallory").is_empty());
         assert!(g.groups_for("").is_empty());
-        assert_eq!(GroupFile::parse("staff alice"), Err(RolesError::MissingColon { line: 1 }));
-        assert_eq!(GroupFile::parse(" : alice"), Err(RolesError::EmptyGroup { line: 1 }));
-        assert_eq!(GroupFile::parse("g: \"alice"), Err(RolesError::UnterminatedQuote { line: 1 }));
-        assert_eq!(GroupFile::parse("g: \"a\0\""), Err(RolesError::ControlChar { line: 1 }));
+        assert_eq!(
+            GroupFile::parse("staff alice"),
+            Err(RolesError::MissingColon { line: 1 })
+        );
+        assert_eq!(
+            GroupFile::parse(" : alice"),
+            Err(RolesError::EmptyGroup { line: 1 })
+        );
+        assert_eq!(
+            GroupFile::parse("g: \"alice"),
+            Err(RolesError::UnterminatedQuote { line: 1 })
+        );
+        assert_eq!(
+            GroupFile::parse("g: \"a\0\""),
+            Err(RolesError::ControlChar { line: 1 })
+        );
     }
 }

@@ -29,7 +29,10 @@ fn parse_identity(line: usize, spec: &str) -> (Option<Identity>, AuthzResult) {
             .split_once('=')
             .unwrap_or_else(|| panic!("line {line}: expected key=value, got {w:?}"));
         if k == "expect" {
-            expect = Some(v.parse::<AuthzResult>().unwrap_or_else(|e| panic!("line {line}: {e}")));
+            expect = Some(
+                v.parse::<AuthzResult>()
+                    .unwrap_or_else(|e| panic!("line {line}: {e}")),
+            );
             continue;
         }
         let ident = id.get_or_insert_with(|| Identity::new("", AuthMethod::Password));
@@ -39,16 +42,26 @@ fn parse_identity(line: usize, spec: &str) -> (Option<Identity>, AuthzResult) {
             "dn" => ident.dn = Some(v.to_string()),
             "roles" => ident.roles = Roles::from_list(v),
             "groups" => {
-                ident.groups = v.split(',').filter(|g| !g.is_empty()).map(String::from).collect()
+                ident.groups = v
+                    .split(',')
+                    .filter(|g| !g.is_empty())
+                    .map(String::from)
+                    .collect()
             }
             other => panic!("line {line}: unknown key {other:?}"),
         }
     }
-    assert!(anonymous != id.is_some(), "line {line}: give `anonymous` or user=…, not both");
+    assert!(
+        anonymous != id.is_some(),
+        "line {line}: give `anonymous` or user=…, not both"
+    );
     if let Some(ident) = &id {
         assert!(!ident.user.is_empty(), "line {line}: user= is required");
     }
-    (id, expect.unwrap_or_else(|| panic!("line {line}: expect= missing")))
+    (
+        id,
+        expect.unwrap_or_else(|| panic!("line {line}: expect= missing")),
+    )
 }
 
 fn load() -> Vec<Case> {
@@ -78,7 +91,11 @@ fn load() -> Vec<Case> {
         } else if raw.trim() == "! config-error" {
             case.config_error = true;
         } else {
-            assert!(case.checks.is_empty(), "line {line}: rules after checks in {}", case.name);
+            assert!(
+                case.checks.is_empty(),
+                "line {line}: rules after checks in {}",
+                case.name
+            );
             case.rules.push_str(raw);
             case.rules.push('\n');
         }
@@ -93,11 +110,24 @@ fn shared_case_table() {
     let mut checks = 0;
     let mut seen = std::collections::HashSet::new();
     for case in &cases {
-        assert!(seen.insert(case.name.clone()), "duplicate case name {}", case.name);
+        assert!(
+            seen.insert(case.name.clone()),
+            "duplicate case name {}",
+            case.name
+        );
         let parsed = RequireTree::parse(&case.rules);
         if case.config_error {
-            assert!(case.checks.is_empty(), "{}: config-error case with checks", case.name);
-            assert!(parsed.is_err(), "{} (line {}): expected a config error, parsed {parsed:?}", case.name, case.line);
+            assert!(
+                case.checks.is_empty(),
+                "{}: config-error case with checks",
+                case.name
+            );
+            assert!(
+                parsed.is_err(),
+                "{} (line {}): expected a config error, parsed {parsed:?}",
+                case.name,
+                case.line
+            );
             continue;
         }
         let tree = parsed.unwrap_or_else(|e| panic!("{} (line {}): {e}", case.name, case.line));

@@ -10,6 +10,7 @@ mod tree;
 mod word;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod cases;
 
 use std::fmt;
@@ -278,6 +279,7 @@ impl fmt::Display for AuthzError {
 impl std::error::Error for AuthzError {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -202,7 +202,9 @@ impl Parser {
                 container: frame.kind.tag(),
             });
         }
-        frame.children.push((RequireTree::Rule { negated, word }, line));
+        frame
+            .children
+            .push((RequireTree::Rule { negated, word }, line));
         Ok(())
     }
 
@@ -336,7 +338,12 @@ fn kind_op(kind: Kind) -> Op {
 }
 
 /// The checks httpd makes when a closed container joins a parent with logic `op`.
-fn check_child(node: &RequireTree, line: usize, op: Op, parent_tag: &'static str) -> Result<(), AuthzError> {
+fn check_child(
+    node: &RequireTree,
+    line: usize,
+    op: Op,
+    parent_tag: &'static str,
+) -> Result<(), AuthzError> {
     if op == Op::Or && node.is_negative() {
         return Err(AuthzError::NegativeHasNoEffect {
             line,
@@ -356,6 +363,7 @@ fn check_child(node: &RequireTree, line: usize, op: Op, parent_tag: &'static str
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -441,20 +449,44 @@ mod tests {
             err("<RequireAll>\nRequire valid-user\n</RequireAny>"),
             AuthzError::MismatchedClose { line: 3, .. }
         ));
-        assert!(matches!(err("</RequireAll>"), AuthzError::MismatchedClose { line: 1, .. }));
+        assert!(matches!(
+            err("</RequireAll>"),
+            AuthzError::MismatchedClose { line: 1, .. }
+        ));
         assert!(matches!(
             err("<RequireAll>\nRequire valid-user"),
             AuthzError::Unclosed { line: 1, .. }
         ));
-        assert!(matches!(err("<RequireAll x>"), AuthzError::BadTag { line: 1, .. }));
-        assert!(matches!(err("<RequireAll"), AuthzError::BadTag { line: 1, .. }));
-        assert!(matches!(err("<Limit GET>"), AuthzError::UnknownDirective { .. }));
-        assert!(matches!(err("Allow from all"), AuthzError::UnknownDirective { .. }));
-        assert!(matches!(err("Require user \"a"), AuthzError::UnterminatedQuote { line: 1 }));
-        assert!(matches!(err("Require all granted extra"), AuthzError::BadArguments { line: 1, .. }));
+        assert!(matches!(
+            err("<RequireAll x>"),
+            AuthzError::BadTag { line: 1, .. }
+        ));
+        assert!(matches!(
+            err("<RequireAll"),
+            AuthzError::BadTag { line: 1, .. }
+        ));
+        assert!(matches!(
+            err("<Limit GET>"),
+            AuthzError::UnknownDirective { .. }
+        ));
+        assert!(matches!(
+            err("Allow from all"),
+            AuthzError::UnknownDirective { .. }
+        ));
+        assert!(matches!(
+            err("Require user \"a"),
+            AuthzError::UnterminatedQuote { line: 1 }
+        ));
+        assert!(matches!(
+            err("Require all granted extra"),
+            AuthzError::BadArguments { line: 1, .. }
+        ));
         assert!(matches!(err("Require"), AuthzError::UnknownWord { .. }));
         assert!(matches!(err("Require not"), AuthzError::UnknownWord { .. }));
-        assert!(matches!(err("Satisfy some\nRequire valid-user"), AuthzError::BadSatisfy { .. }));
+        assert!(matches!(
+            err("Satisfy some\nRequire valid-user"),
+            AuthzError::BadSatisfy { .. }
+        ));
         assert!(matches!(
             err("Satisfy any\nSatisfy all\nRequire valid-user"),
             AuthzError::BadSatisfy { line: 2, .. }
@@ -473,14 +505,26 @@ mod tests {
         for _ in 0..(MAX_DEPTH + 1) {
             text.push_str("<RequireAll>\n");
         }
-        assert!(matches!(RequireTree::parse(&text), Err(AuthzError::TooDeep { .. })));
+        assert!(matches!(
+            RequireTree::parse(&text),
+            Err(AuthzError::TooDeep { .. })
+        ));
         let huge = "<RequireAny>\n".repeat(100_000);
         assert!(RequireTree::parse(&huge).is_err());
     }
 
     #[test]
     fn hostile_bytes_do_not_panic() {
-        for text in ["Require user \0", "Require\u{0}", "<\u{0}>", "<>", "</>", "<", "\\", "Require user a\\"] {
+        for text in [
+            "Require user \0",
+            "Require\u{0}",
+            "<\u{0}>",
+            "<>",
+            "</>",
+            "<",
+            "\\",
+            "Require user a\\",
+        ] {
             let _ = RequireTree::parse(text);
         }
         let tree = RequireTree::parse("Require user \"a\0b\"").unwrap();

@@ -149,10 +149,10 @@ impl RequireTree {
 
     /// True when httpd would splice this container's children into its parent ("be associative").
     pub(crate) fn inlined_into(&self, parent: Option<Op>) -> bool {
-        match (self, parent) {
-            (RequireTree::All(_), Some(Op::And)) | (RequireTree::Any(_), Some(Op::Or)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, parent),
+            (RequireTree::All(_), Some(Op::And)) | (RequireTree::Any(_), Some(Op::Or))
+        )
     }
 }
 
@@ -225,6 +225,7 @@ pub(crate) fn step(op: Op, running: AuthzResult, child: AuthzResult) -> Step {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::identity::AuthMethod;
@@ -254,10 +255,16 @@ mod tests {
         assert_eq!(fold(Op::And, &[]), Neutral);
         assert_eq!(fold(Op::And, &[Neutral, Neutral]), Neutral);
         assert_eq!(fold(Op::And, &[Granted, Neutral]), Granted);
-        assert_eq!(fold(Op::And, &[Granted, DeniedNoUser, Granted]), DeniedNoUser);
+        assert_eq!(
+            fold(Op::And, &[Granted, DeniedNoUser, Granted]),
+            DeniedNoUser
+        );
         assert_eq!(fold(Op::And, &[DeniedNoUser, Denied]), Denied);
         assert_eq!(fold(Op::And, &[Denied, GeneralError]), Denied);
-        assert_eq!(fold(Op::And, &[Granted, GeneralError, Denied]), GeneralError);
+        assert_eq!(
+            fold(Op::And, &[Granted, GeneralError, Denied]),
+            GeneralError
+        );
     }
 
     #[test]
@@ -311,7 +318,10 @@ mod tests {
         ));
         assert!(matches!(
             RequireTree::top(Satisfy::All, vec![neg()]),
-            Err(AuthzError::OnlyNegative { container: TOP_NAME, .. })
+            Err(AuthzError::OnlyNegative {
+                container: TOP_NAME,
+                ..
+            })
         ));
         assert!(RequireTree::top(Satisfy::All, vec![neg(), pos()]).is_ok());
         // <RequireAll> inside <RequireAll> is folded: its negatives count with the parent's positive.
@@ -319,7 +329,10 @@ mod tests {
         // …but inside <RequireAny> it is kept, and checked on its own.
         assert!(matches!(
             RequireTree::top(Satisfy::Any, vec![pos(), RequireTree::All(vec![neg()])]),
-            Err(AuthzError::OnlyNegative { container: "<RequireAll>", .. })
+            Err(AuthzError::OnlyNegative {
+                container: "<RequireAll>",
+                ..
+            })
         ));
         assert!(matches!(
             RequireTree::top(Satisfy::Any, vec![RequireTree::None(vec![pos()])]),

@@ -124,7 +124,7 @@ impl RequireWord {
         };
         let granted = match self {
             RequireWord::AllGranted | RequireWord::AllDenied | RequireWord::ValidUser => true,
-            RequireWord::User(users) => users.iter().any(|u| *u == id.user),
+            RequireWord::User(users) => users.contains(&id.user),
             RequireWord::Group(groups) => groups
                 .iter()
                 .any(|g| id.groups.iter().any(|held| held.eq_ignore_ascii_case(g))),
@@ -177,7 +177,16 @@ impl PartialEq for RequireWord {
         match (self, other) {
             (AllGranted, AllGranted) | (AllDenied, AllDenied) | (ValidUser, ValidUser) => true,
             (User(a), User(b)) | (Group(a), Group(b)) | (CertDn(a), CertDn(b)) => a == b,
-            (Role { role: r1, scopes: s1 }, Role { role: r2, scopes: s2 }) => r1 == r2 && s1 == s2,
+            (
+                Role {
+                    role: r1,
+                    scopes: s1,
+                },
+                Role {
+                    role: r2,
+                    scopes: s2,
+                },
+            ) => r1 == r2 && s1 == s2,
             // Two regexes are the same rule when written the same way.
             (CertDnRegex(a), CertDnRegex(b)) => a.as_str() == b.as_str(),
             (AuthnMethod(a), AuthnMethod(b)) => a == b,
@@ -202,13 +211,16 @@ impl fmt::Debug for RequireWord {
                 .field("scopes", scopes)
                 .finish(),
             RequireWord::CertDn(d) => f.debug_tuple("CertDn").field(d).finish(),
-            RequireWord::CertDnRegex(re) => f.debug_tuple("CertDnRegex").field(&re.as_str()).finish(),
+            RequireWord::CertDnRegex(re) => {
+                f.debug_tuple("CertDnRegex").field(&re.as_str()).finish()
+            }
             RequireWord::AuthnMethod(m) => f.debug_tuple("AuthnMethod").field(m).finish(),
         }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::identity::Roles;
@@ -289,36 +301,87 @@ mod tests {
         let mut id = Identity::new("alice", AuthMethod::Password);
         id.groups.insert("Staff".into());
         id.roles = Roles::from_list("admin:projectX reader");
-        assert_eq!(w("user", &["bob", "alice"]).check(Some(&id)), AuthzResult::Granted);
+        assert_eq!(
+            w("user", &["bob", "alice"]).check(Some(&id)),
+            AuthzResult::Granted
+        );
         assert_eq!(w("user", &["Alice"]).check(Some(&id)), AuthzResult::Denied);
-        assert_eq!(w("group", &["staff"]).check(Some(&id)), AuthzResult::Granted);
-        assert_eq!(w("group", &["admins"]).check(Some(&id)), AuthzResult::Denied);
+        assert_eq!(
+            w("group", &["staff"]).check(Some(&id)),
+            AuthzResult::Granted
+        );
+        assert_eq!(
+            w("group", &["admins"]).check(Some(&id)),
+            AuthzResult::Denied
+        );
         assert_eq!(w("role", &["admin"]).check(Some(&id)), AuthzResult::Granted);
-        assert_eq!(w("role", &["admin", "projectY", "projectX"]).check(Some(&id)), AuthzResult::Granted);
-        assert_eq!(w("role", &["admin", "projectY"]).check(Some(&id)), AuthzResult::Denied);
-        assert_eq!(w("role", &["reader", "any"]).check(Some(&id)), AuthzResult::Granted);
-        assert_eq!(w("authn-method", &["password"]).check(Some(&id)), AuthzResult::Granted);
-        assert_eq!(w("authn-method", &["cert"]).check(Some(&id)), AuthzResult::Denied);
+        assert_eq!(
+            w("role", &["admin", "projectY", "projectX"]).check(Some(&id)),
+            AuthzResult::Granted
+        );
+        assert_eq!(
+            w("role", &["admin", "projectY"]).check(Some(&id)),
+            AuthzResult::Denied
+        );
+        assert_eq!(
+            w("role", &["reader", "any"]).check(Some(&id)),
+            AuthzResult::Granted
+        );
+        assert_eq!(
+            w("authn-method", &["password"]).check(Some(&id)),
+            AuthzResult::Granted
+        );
+        assert_eq!(
+            w("authn-method", &["cert"]).check(Some(&id)),
+            AuthzResult::Denied
+        );
     }
 
     #[test]
     fn cert_dn_needs_a_cert_identity_with_a_dn() {
         let id = cert_user("CN=alice,O=Spike,C=XX");
-        assert_eq!(w("cert-dn", &["CN=alice,O=Spike,C=XX"]).check(Some(&id)), AuthzResult::Granted);
-        assert_eq!(w("cert-dn", &["cn=alice,O=Spike,C=XX"]).check(Some(&id)), AuthzResult::Denied);
-        assert_eq!(w("cert-dn", &["CN=alice,O=Spike"]).check(Some(&id)), AuthzResult::Denied);
-        assert_eq!(w("cert-dn", &["~", "^CN=[a-z]+,O=Spike,"]).check(Some(&id)), AuthzResult::Granted);
+        assert_eq!(
+            w("cert-dn", &["CN=alice,O=Spike,C=XX"]).check(Some(&id)),
+            AuthzResult::Granted
+        );
+        assert_eq!(
+            w("cert-dn", &["cn=alice,O=Spike,C=XX"]).check(Some(&id)),
+            AuthzResult::Denied
+        );
+        assert_eq!(
+            w("cert-dn", &["CN=alice,O=Spike"]).check(Some(&id)),
+            AuthzResult::Denied
+        );
+        assert_eq!(
+            w("cert-dn", &["~", "^CN=[a-z]+,O=Spike,"]).check(Some(&id)),
+            AuthzResult::Granted
+        );
         // A password user claiming the same DN (e.g. a spoofed header) never matches.
         let mut spoof = id.clone();
         spoof.method = AuthMethod::Password;
-        assert_eq!(w("cert-dn", &["CN=alice,O=Spike,C=XX"]).check(Some(&spoof)), AuthzResult::Denied);
+        assert_eq!(
+            w("cert-dn", &["CN=alice,O=Spike,C=XX"]).check(Some(&spoof)),
+            AuthzResult::Denied
+        );
         let mut no_dn = id.clone();
         no_dn.dn = None;
-        assert_eq!(w("cert-dn", &["~", ".*"]).check(Some(&no_dn)), AuthzResult::Denied);
+        assert_eq!(
+            w("cert-dn", &["~", ".*"]).check(Some(&no_dn)),
+            AuthzResult::Denied
+        );
         // NUL or CR/LF smuggled into a DN does not widen an exact match.
         let evil = cert_user("CN=alice,O=Spike,C=XX\0");
-        assert_eq!(w("cert-dn", &["CN=alice,O=Spike,C=XX"]).check(Some(&evil)), AuthzResult::Denied);
-        assert_eq!(w("authn-method", &["cert"]).check(Some(&id)), AuthzResult::Granted);
-        assert_eq!(w("authn-method", &["password"]).check(Some(&id)), AuthzResult::Granted);
+        assert_eq!(
+            w("cert-dn", &["CN=alice,O=Spike,C=XX"]).check(Some(&evil)),
+            AuthzResult::Denied
+        );
+        assert_eq!(
+            w("authn-method", &["cert"]).check(Some(&id)),
+            AuthzResult::Granted
+        );
+        assert_eq!(
+            w("authn-method", &["password"]).check(Some(&id)),
+            AuthzResult::Granted
+        );
     }
 }
