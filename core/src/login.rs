@@ -1,1 +1,443 @@
 //! Login form bodies (`credential_N`, `destination`), destination untainting, login redirects.
+//!
+//! The form is AuthCookie's: `credential_0` (the user), `credential_1` (the
+//! password), further `credential_N` for other schemes, and `destination`,
+//! the page to return to — which must be untainted before it becomes a
+//! `Location` header, or the login page is an open redirect.
+
+use std::fmt;
+
+use percent_encoding::percent_decode_str;
+use url::{form_urlencoded, Url};
+
+use crate::reason::Reason;
+
+/// The largest login body accepted, in bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+/// The most `credential_N` fields a form may carry (`credential_0` … `credential_9`).
+pub const MAX_CREDENTIALS: usize = 10;
+/// The longest destination kept; longer ones fall back to the default.
+pub const MAX_DESTINATION: usize = 2048;
+
+/// Why a login body was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FormError {
+    /// The body is over [`MAX_BODY`] bytes.
+    TooLarge {
+        /// The body's length.
+        len: usize,
+    },
+    /// The body, or a percent-decoded field, is not UTF-8.
+    NotUtf8,
+    /// No `credential_0` field.
+    MissingCredential0,
+    /// A field given twice (`credential_1=a&credential_1=b`).
+    Duplicate {
+        /// The field name.
+        field: String,
+    },
+    /// A `credential_N` with N ≥ [`MAX_CREDENTIALS`].
+    TooManyCredentials,
+    /// `credential_N` present but an earlier one missing.
+    Gap {
+        /// The first missing index.
+        missing: usize,
+    },
+    /// A control character (NUL, CR, LF, TAB, …) in a credential.
+    ControlChar {
+        /// The field name.
+        field: String,
+    },
+}
+
+impl fmt::Display for FormError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormError::TooLarge { len } => {
+                write!(
+                    f,
+                    "login body of {len} bytes is over the {MAX_BODY}-byte limit"
+                )
+            }
+            FormError::NotUtf8 => f.write_str("login body is not UTF-8"),
+            FormError::MissingCredential0 => f.write_str("login body has no credential_0"),
+            FormError::Duplicate { field } => write!(f, "login body repeats {field}"),
+            FormError::TooManyCredentials => {
+                write!(f, "login body has more than {MAX_CREDENTIALS} credentials")
+            }
+            FormError::Gap { missing } => {
+                write!(f, "login body skips credential_{missing}")
+            }
+            FormError::ControlChar { field } => {
+                write!(f, "login body has a control character in {field}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FormError {}
+
+/// A parsed login form: credentials in index order, and the requested destination (still tainted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginForm {
+    /// `credential_0`, `credential_1`, … contiguous from 0.
+    pub credentials: Vec<String>,
+    /// The raw `destination` field; pass it through [`DestinationPolicy::untaint`].
+    pub destination: Option<String>,
+}
+
+impl LoginForm {
+    /// Parses an `application/x-www-form-urlencoded` body; other fields (a submit button) are ignored.
+    pub fn parse(body: &[u8]) -> Result<LoginForm, FormError> {
+        if body.len() > MAX_BODY {
+            return Err(FormError::TooLarge { len: body.len() });
+        }
+        std::str::from_utf8(body).map_err(|_| FormError::NotUtf8)?;
+        let mut slots: [Option<String>; MAX_CREDENTIALS] = Default::default();
+        let mut destination = None;
+        for (key, value) in form_urlencoded::parse(body) {
+            // form_urlencoded decodes lossily: a replacement char means a bad %XX sequence.
+            if key.contains('\u{FFFD}') || value.contains('\u{FFFD}') {
+                return Err(FormError::NotUtf8);
+            }
+            if key == "destination" {
+                if destination.replace(value.into_owned()).is_some() {
+                    return Err(FormError::Duplicate {
+                        field: key.into_owned(),
+                    });
+                }
+                continue;
+            }
+            let Some(index) = credential_index(&key)? else {
+                continue;
+            };
+            if value.chars().any(char::is_control) {
+                return Err(FormError::ControlChar {
+                    field: key.into_owned(),
+                });
+            }
+            if slots[index].replace(value.into_owned()).is_some() {
+                return Err(FormError::Duplicate {
+                    field: key.into_owned(),
+                });
+            }
+        }
+        let count = slots
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(0, |last| last + 1);
+        let mut credentials = Vec::with_capacity(count);
+        for (index, slot) in slots.into_iter().take(count).enumerate() {
+            match slot {
+                Some(value) => credentials.push(value),
+                None if index == 0 => return Err(FormError::MissingCredential0),
+                None => return Err(FormError::Gap { missing: index }),
+            }
+        }
+        if credentials.is_empty() {
+            return Err(FormError::MissingCredential0);
+        }
+        Ok(LoginForm {
+            credentials,
+            destination,
+        })
+    }
+}
+
+/// The index of a `credential_N` field; `None` for other fields. Leading zeros and signs are other fields.
+fn credential_index(key: &str) -> Result<Option<usize>, FormError> {
+    let Some(digits) = key.strip_prefix("credential_") else {
+        return Ok(None);
+    };
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || (digits.len() > 1 && digits.starts_with('0'))
+    {
+        return Ok(None);
+    }
+    match digits.parse::<usize>() {
+        Ok(n) if n < MAX_CREDENTIALS => Ok(Some(n)),
+        _ => Err(FormError::TooManyCredentials),
+    }
+}
+
+/// Where a login may send the browser afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationPolicy {
+    /// Used whenever the requested destination is missing or unsafe (trusted configuration).
+    pub default_destination: String,
+    /// Hosts absolute `http(s)://` destinations may name: `app.example` (any port) or `app.example:8443`.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// A base no real request has, so a relative destination that escapes the origin shows.
+const DUMMY_ORIGIN: &str = "https://authrs.invalid/";
+
+impl DestinationPolicy {
+    /// Returns a safe redirect target: a same-origin path (`/…`) or an allow-listed http(s) URL,
+    /// re-serialised by the `url` crate; anything else yields the default destination.
+    pub fn untaint(&self, destination: Option<&str>) -> String {
+        destination
+            .and_then(|d| self.checked(d))
+            .unwrap_or_else(|| self.default_destination.clone())
+    }
+
+    fn checked(&self, dest: &str) -> Option<String> {
+        if dest.is_empty() || dest.len() > MAX_DESTINATION || !plain(dest) {
+            return None;
+        }
+        // Look through one layer of percent-encoding for %0d%0a, %5c and /%2F%2Fhost tricks.
+        let decoded = percent_decode_str(dest).decode_utf8().ok()?;
+        if !plain(&decoded) {
+            return None;
+        }
+        if dest.starts_with('/') {
+            if dest.starts_with("//") || decoded.starts_with("//") {
+                return None;
+            }
+            let base = Url::parse(DUMMY_ORIGIN).ok()?;
+            let url = base.join(dest).ok()?;
+            if url.origin() != base.origin()
+                || !url.username().is_empty()
+                || url.password().is_some()
+            {
+                return None;
+            }
+            let path = percent_decode_str(url.path()).decode_utf8().ok()?;
+            if path.starts_with("//") {
+                return None;
+            }
+            return Some(url[url::Position::BeforePath..].to_string());
+        }
+        let scheme_len = dest.find("://")?;
+        if !matches!(
+            dest[..scheme_len].to_ascii_lowercase().as_str(),
+            "http" | "https"
+        ) {
+            return None;
+        }
+        let url = Url::parse(dest).ok()?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
+        let host = url.host_str()?;
+        let port = url.port_or_known_default()?;
+        let allowed = self
+            .allowed_hosts
+            .iter()
+            .any(|entry| match entry.rsplit_once(':') {
+                Some((h, p)) if p.parse::<u16>().ok() == Some(port) => h.eq_ignore_ascii_case(host),
+                Some(_) => false,
+                None => entry.eq_ignore_ascii_case(host),
+            });
+        allowed.then(|| url.to_string())
+    }
+}
+
+/// No control character, no whitespace, no backslash: nothing a browser or header parser reinterprets.
+fn plain(s: &str) -> bool {
+    !s.chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+}
+
+/// The login page URL with `destination` and `reason` added as properly encoded query parameters.
+///
+/// Appends with `&` when the login URL already has a query, and keeps any `#fragment` last.
+pub fn login_redirect(login_url: &str, destination: &str, reason: Reason) -> String {
+    let (base, fragment) = match login_url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (login_url, None),
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("destination", destination)
+        .append_pair("reason", reason.code())
+        .finish();
+    let sep = match base.find('?') {
+        None => "?",
+        Some(_) if base.ends_with('?') || base.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    let mut out = format!("{base}{sep}{query}");
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn form(body: &str) -> Result<LoginForm, FormError> {
+        LoginForm::parse(body.as_bytes())
+    }
+
+    #[test]
+    fn parses_authcookie_form() {
+        let f = form("credential_0=alice&credential_1=p%C3%A4ss+word%26%3D&destination=%2Fapp%2F%3Fa%3D1&submit=Log+in").unwrap();
+        assert_eq!(f.credentials, ["alice", "päss word&="]);
+        assert_eq!(f.destination.as_deref(), Some("/app/?a=1"));
+        let f = form("credential_1=pw&credential_0=bob").unwrap();
+        assert_eq!(f.credentials, ["bob", "pw"]);
+        assert_eq!(f.destination, None);
+        assert_eq!(form("credential_0=").unwrap().credentials, [""]);
+        // Lookalike names are other fields, not credentials.
+        assert_eq!(
+            form("credential_0=a&credential_01=x&credential_=y&Credential_1=z")
+                .unwrap()
+                .credentials,
+            ["a"]
+        );
+    }
+
+    #[test]
+    fn refuses_bad_forms() {
+        assert_eq!(form(""), Err(FormError::MissingCredential0));
+        assert_eq!(form("credential_1=pw"), Err(FormError::MissingCredential0));
+        assert_eq!(
+            form("credential_0=a&credential_2=b"),
+            Err(FormError::Gap { missing: 1 })
+        );
+        assert_eq!(
+            form("credential_0=a&credential_0=b"),
+            Err(FormError::Duplicate {
+                field: "credential_0".into()
+            })
+        );
+        assert_eq!(
+            form("credential_0=a&destination=/x&destination=//evil"),
+            Err(FormError::Duplicate {
+                field: "destination".into()
+            })
+        );
+        assert_eq!(
+            form("credential_0=a&credential_10=b"),
+            Err(FormError::TooManyCredentials)
+        );
+        assert_eq!(
+            form("credential_0=a&credential_99999999999999999999999=b"),
+            Err(FormError::TooManyCredentials)
+        );
+        assert_eq!(
+            form("credential_0=a%0d%0aSet-Cookie:x"),
+            Err(FormError::ControlChar {
+                field: "credential_0".into()
+            })
+        );
+        assert_eq!(
+            form("credential_0=a&credential_1=p%00w"),
+            Err(FormError::ControlChar {
+                field: "credential_1".into()
+            })
+        );
+        assert_eq!(form("credential_0=%ff"), Err(FormError::NotUtf8));
+        assert_eq!(
+            LoginForm::parse(b"credential_0=\xff"),
+            Err(FormError::NotUtf8)
+        );
+        let big = format!("credential_0=a&x={}", "y".repeat(MAX_BODY));
+        assert!(matches!(form(&big), Err(FormError::TooLarge { .. })));
+        let mut all = String::from("credential_0=0");
+        for i in 1..MAX_CREDENTIALS {
+            all.push_str(&format!("&credential_{i}={i}"));
+        }
+        assert_eq!(form(&all).unwrap().credentials.len(), MAX_CREDENTIALS);
+    }
+
+    fn policy() -> DestinationPolicy {
+        DestinationPolicy {
+            default_destination: "/".into(),
+            allowed_hosts: vec!["app.example".into(), "Admin.Example:8443".into()],
+        }
+    }
+
+    fn untaint(d: &str) -> String {
+        policy().untaint(Some(d))
+    }
+
+    #[test]
+    fn keeps_safe_destinations() {
+        assert_eq!(
+            untaint("/app/page?x=1&y=%2F#top"),
+            "/app/page?x=1&y=%2F#top"
+        );
+        assert_eq!(untaint("/a/../b"), "/b");
+        assert_eq!(untaint("/caf%C3%A9"), "/caf%C3%A9");
+        assert_eq!(
+            untaint("https://app.example/x?q=1"),
+            "https://app.example/x?q=1"
+        );
+        assert_eq!(
+            untaint("HTTP://APP.EXAMPLE:8080/x"),
+            "http://app.example:8080/x"
+        );
+        assert_eq!(
+            untaint("https://admin.example:8443/"),
+            "https://admin.example:8443/"
+        );
+        assert_eq!(policy().untaint(None), "/");
+        assert_eq!(untaint(""), "/");
+    }
+
+    #[test]
+    fn refuses_open_redirects() {
+        for evil in [
+            "//evil.example/",
+            "///evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/%5Cevil.example",
+            "/x%0d%0aSet-Cookie:%20a=b",
+            "/x\r\nSet-Cookie: a=b",
+            "/x\ty",
+            "/x\0",
+            "/x y",
+            "/\u{85}x",
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "https://evil.example/",
+            "https://app.example.evil.example/",
+            "https://app.example@evil.example/",
+            "https://user:pw@app.example/",
+            "https://evil.example\\@app.example/",
+            "https://admin.example/",
+            "https://admin.example:9443/",
+            "ftp://app.example/",
+            "app.example/x",
+            "page.html",
+            "https:app.example",
+            "https:/\\evil.example",
+            "http://%65vil.example/",
+            "/%ff",
+        ] {
+            assert_eq!(untaint(evil), "/", "{evil:?}");
+        }
+        assert_eq!(untaint(&format!("/{}", "a".repeat(MAX_DESTINATION))), "/");
+    }
+
+    #[test]
+    fn login_redirect_encodes() {
+        assert_eq!(
+            login_redirect("/login", "/app?a=1&b=2", Reason::Expired),
+            "/login?destination=%2Fapp%3Fa%3D1%26b%3D2&reason=expired"
+        );
+        assert_eq!(
+            login_redirect(
+                "https://sso.example/login?lang=en#form",
+                "/x y\r\n",
+                Reason::NoCookie
+            ),
+            "https://sso.example/login?lang=en&destination=%2Fx+y%0D%0A&reason=no_cookie#form"
+        );
+        assert_eq!(
+            login_redirect("/login?", "/", Reason::BadCredentials),
+            "/login?destination=%2F&reason=bad_credentials"
+        );
+    }
+}
