@@ -105,6 +105,7 @@ pub fn run(cmd: CertCmd) -> CmdResult {
                     CrlStatus::CrlExpired { issuer_dn } => {
                         return Err(Failure(format!("bad_cert: the CRL of {issuer_dn} has expired")))
                     }
+                    other => return Err(Failure(format!("bad_cert: CRL check failed: {other:?}"))),
                 }
             }
             let user = map_user(&cert, &rule, map.as_ref()).map_err(|e| Failure(format!("bad_cert: {e}")))?;

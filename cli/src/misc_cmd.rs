@@ -131,7 +131,7 @@ pub fn config(cmd: ConfigCmd) -> CmdResult {
             } else {
                 read_text(Path::new(&file))?
             };
-            authrs_core::config::Settings::from_json(&text).map_err(|e| Failure(format!("error: {file}: {e}")))?;
+            authrs_core::config::Settings::from_json_str(&text).map_err(|e| Failure(format!("error: {file}: {e}")))?;
             println!("ok");
             Ok(())
         }

@@ -121,6 +121,13 @@ impl TrustedProxies {
         self.nets.iter().any(|n| n.prefix_len() == 0)
     }
 
+    /// Trusts exactly these nets (as the option table parsed them); host bits are cleared.
+    pub fn from_nets(nets: Vec<IpNet>) -> TrustedProxies {
+        TrustedProxies {
+            nets: nets.into_iter().map(|n| n.trunc()).collect(),
+        }
+    }
+
     /// The configured nets, host bits cleared.
     pub fn nets(&self) -> &[IpNet] {
         &self.nets

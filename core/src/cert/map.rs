@@ -30,7 +30,7 @@ use std::str::FromStr;
 pub const MAX_USER_LEN: usize = 4096;
 
 /// How a certificate becomes a user name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UserRule {
     /// The whole subject DN (RFC 2253).
     Dn,
@@ -110,6 +110,19 @@ impl fmt::Display for MapError {
 }
 
 impl std::error::Error for MapError {}
+
+impl fmt::Display for UserRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UserRule::Dn => "dn",
+            UserRule::Cn => "cn",
+            UserRule::Email => "email",
+            UserRule::Xmpp => "xmpp",
+            UserRule::Upn => "upn",
+            UserRule::Template(t) => t,
+        })
+    }
+}
 
 impl FromStr for UserRule {
     type Err = MapError;

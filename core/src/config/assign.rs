@@ -1,6 +1,6 @@
 //! Writing options into [`Settings`]: one path for Apache directive arguments and (via `json`) for JSON values.
 
-use cookie::SameSite;
+use crate::cookies::SameSite;
 use ipnet::IpNet;
 
 use super::error::{ConfigError, ConfigErrorKind};

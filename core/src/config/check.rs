@@ -1,6 +1,6 @@
 //! Checks across options, run once a scope is complete (after merging, or after reading the JSON).
 
-use cookie::SameSite;
+use crate::cookies::SameSite;
 
 use super::error::{ConfigError, ConfigErrorKind};
 use super::kinds::UnauthAction;

@@ -94,22 +94,8 @@ pub fn parse_unauth_action(value: &str) -> Result<UnauthAction, ValueError> {
     })
 }
 
-/// Which part of a client certificate becomes the user name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CertUser {
-    /// The whole subject DN, RFC 4514 style (`CN=alice,O=Example`).
-    Dn,
-    /// The subject's commonName.
-    Cn,
-    /// The subject's emailAddress, else the first rfc822Name SAN.
-    Email,
-    /// The id-on-xmppAddr otherName SAN (1.3.6.1.5.5.7.8.5), as prosody's mod_client_certs uses it.
-    Xmpp,
-    /// The Microsoft UPN otherName SAN (1.3.6.1.4.1.311.20.2.3).
-    Upn,
-    /// A template such as `{CN}@example.org`: each `{ATTR}` is replaced by that subject attribute.
-    Template(String),
-}
+/// How a certificate becomes a user name: the cert module's rule, parsed here with config errors.
+pub use crate::cert::map::UserRule as CertUser;
 
 /// The keywords accepted by `AuthRsCertUser` besides a template.
 pub const CERT_USER_VALUES: &[&str] = &["dn", "cn", "email", "xmpp", "upn"];
@@ -165,18 +151,6 @@ pub fn parse_cert_user(value: &str) -> Result<CertUser, ValueError> {
     Ok(CertUser::Template(value.to_string()))
 }
 
-impl fmt::Display for CertUser {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CertUser::Dn => "dn",
-            CertUser::Cn => "cn",
-            CertUser::Email => "email",
-            CertUser::Xmpp => "xmpp",
-            CertUser::Upn => "upn",
-            CertUser::Template(t) => t,
-        })
-    }
-}
 
 /// A configured secret (a ticket key, inline password hashes): never shown by Debug, compared in constant time.
 #[derive(Clone)]

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use cookie::SameSite;
+use crate::cookies::SameSite;
 use ipnet::IpNet;
 
 use super::kinds::{CertUser, Method, Secret, UnauthAction};

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use cookie::SameSite;
+use crate::cookies::SameSite;
 use ipnet::IpNet;
 
 use super::error::ValueError;

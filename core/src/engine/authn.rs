@@ -141,6 +141,10 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
                 );
                 return refuse(Reason::RevokedCert);
             }
+            CrlStatus::BadSerial => {
+                decision.note(Level::Info, "AUTHRS0219", format!("certificate serial {:?} is not hex", cert.serial));
+                return refuse(Reason::BadCert);
+            }
             CrlStatus::CrlExpired { issuer_dn } => {
                 // Fail closed, as mod_ssl does: a stale CRL cannot vouch for anyone.
                 decision.note(Level::Error, "AUTHRS0214", format!("the CRL of {issuer_dn} has expired; refusing its certificates"));
@@ -245,7 +249,7 @@ fn ticket(
     if needs_refresh(&ticket, now, policy.session_timeout, policy.refresh_fraction) {
         let fresh = keys.mint(&ticket.refreshed(now));
         match fresh {
-            Ok(v) => decision.set_cookie = Some(policy.cookie.set_cookie(&v, now, ticket.expires - now)),
+            Ok(v) => decision.set_cookie = Some(policy.cookie.set_cookie(&v, now, Some(ticket.expires - now))),
             Err(e) => decision.note(Level::Error, "AUTHRS0222", format!("could not refresh ticket: {e}")),
         }
     }

@@ -4,27 +4,18 @@
 //! inline JSON values. The core itself never opens a file: `read` is the shell's.
 
 use super::policy::Policy;
-use crate::authz::RequireTree;
 use crate::cert::crl::CrlSet;
 use crate::cert::enrolled::EnrolledCerts;
 use crate::cert::map::UserMap;
 use crate::config::{by_id, ConfigError, ConfigErrorKind, OptionId, Settings, Shell};
 use crate::cookies::CookieSettings;
 use crate::login::DestinationPolicy;
-use crate::password::Htpasswd;
 use crate::proxy::TrustedProxies;
-use crate::roles::{GroupFile, RolesFile};
+use crate::roles::RolesFile;
 use crate::ticket::{KeyRing, TicketKey};
 
 /// Reads a file named in the configuration; the error is a sentence for the operator.
 pub type FileReader<'a> = dyn FnMut(&str) -> Result<Vec<u8>, String> + 'a;
-
-/// The pieces of a policy that only the Envoy JSON carries inline.
-#[derive(Debug, Default)]
-pub struct Inline {
-    /// Inline htpasswd lines (`users`).
-    pub users: Option<Htpasswd>,
-}
 
 fn bad(id: OptionId, shell: Shell, value: &str, why: impl std::fmt::Display) -> ConfigError {
     let name = by_id(id).map_or("", |o| o.name_in(shell));
@@ -113,10 +104,6 @@ impl Policy {
         if let Some((src, t)) = load(OptionId::RolesFile, s.roles_file(), s.roles())? {
             p.roles = Some(RolesFile::parse(&t).map_err(|e| bad(OptionId::RolesFile, shell, &src, e))?);
         }
-        if let Some(groups) = s.groups() {
-            p.groups = Some(GroupFile::parse(groups).map_err(|e| bad(OptionId::Groups, shell, "(inline)", e))?);
-        }
-        let _ = RequireTree::parse; // Require trees come from httpd's own sections or the Envoy locations.
         Ok(p)
     }
 }

@@ -89,7 +89,7 @@ pub fn login(
     };
     match keys.mint(&ticket) {
         Ok(value) => {
-            decision.set_cookie = Some(policy.cookie.set_cookie(&value, now, policy.ticket_lifetime));
+            decision.set_cookie = Some(policy.cookie.set_cookie(&value, now, Some(policy.ticket_lifetime)));
             decision.note(Level::Info, "AUTHRS0304", format!("login succeeded for {user:?}"));
             decision.identity = Some(crate::identity::Identity::new(user, AuthMethod::Password));
             decision.with(Verdict::Redirect {

@@ -5,6 +5,7 @@
 //! [`logout`] for the form handlers), and apply the [`Decision`].
 
 mod authn;
+mod build;
 mod decision;
 mod forms;
 mod policy;
@@ -13,6 +14,7 @@ mod stores;
 pub use decision::{Decision, Level, Note, Verdict};
 pub use forms::{login, logout, PasswordCheck};
 pub use policy::{Method, Policy, UnauthAction};
+pub use build::FileReader;
 pub use stores::{ticket_id, RevocationStore, StoreError, Stores};
 
 use crate::authz::AuthzResult;

@@ -1,6 +1,7 @@
 //! The per-location policy the engine decides with: everything parsed at load time.
 
 use crate::authz::RequireTree;
+pub use crate::config::{Method, UnauthAction};
 use crate::cert::crl::CrlSet;
 use crate::cert::enrolled::EnrolledCerts;
 use crate::cert::map::{UserMap, UserRule};
@@ -9,29 +10,6 @@ use crate::login::DestinationPolicy;
 use crate::proxy::TrustedProxies;
 use crate::roles::{GroupFile, RolesFile};
 use crate::ticket::KeyRing;
-
-/// An authentication method the engine can try, in the configured order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// A TLS client certificate (local TLS or a trusted proxy's headers).
-    Cert,
-    /// A signed ticket cookie issued by the login form.
-    Ticket,
-}
-
-/// What to answer a client that is not (yet) authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum UnauthAction {
-    /// Redirect browsers to the login URL, answer 401 to API clients (and when no login URL is set).
-    #[default]
-    Auto,
-    /// Always redirect to the login URL (401 when none is set).
-    Redirect,
-    /// Always answer 401.
-    Unauthorized,
-    /// Always answer 403.
-    Forbidden,
-}
 
 /// Everything a protected location needs to decide, parsed once when the configuration loads.
 #[derive(Debug)]
