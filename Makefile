@@ -21,7 +21,9 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## mod_authrs is built first: the httpd integration tests LoadModule the .so.
 unit:
+	$(CARGO) build -p mod_authrs
 	$(CARGO) test --workspace
 
 ## The core must stay buildable for the Envoy filter's target.

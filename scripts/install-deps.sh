@@ -10,9 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Debian packages: openssl (certificate fixtures and DN agreement tests),
-# apache2-utils (htpasswd, for password test vectors).
+# apache2-utils (htpasswd), apache2 + apache2-dev + libclang-dev (mod_authrs:
+# the server, apxs/headers, bindgen), libssl3 (clears mod_ssl's AH01882), curl.
 need_pkgs=()
-for p in openssl apache2-utils ca-certificates; do
+for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -125,7 +125,7 @@ pub fn config_test(global: &str, site: &str) -> (bool, String) {
     let root = scratch("httpd-t");
     let certs = root.join("certs");
     demo_certs(&certs);
-    for d in ["logs", "htdocs", "cgi-bin"] {
+    for d in ["logs", "htdocs", "cgi-bin", "run"] {
         std::fs::create_dir_all(root.join(d)).expect("mkdir");
     }
     let conf = root.join("httpd.conf");
@@ -178,7 +178,7 @@ fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> Str
     c.push_str(&format!("DocumentRoot \"{}/htdocs\"\n", root.display()));
     c.push_str(&format!("ScriptAlias /cgi-bin/ \"{}/cgi-bin/\"\n", root.display()));
     c.push_str(&format!("ScriptAlias /app/cgi/ \"{}/cgi-bin/\"\n", root.display()));
-    c.push_str("SSLSessionCache none\n");
+    c.push_str("TypesConfig /etc/mime.types\nSSLSessionCache none\n");
     c.push_str(global);
     c.push('\n');
     c.push_str(&format!(

@@ -95,9 +95,22 @@ impl Request {
         if let Some(m) = &self.method {
             cmd.args(["-X", m]);
         }
-        for h in &self.headers {
-            cmd.args(["-H", h]);
-        }
+        // Long headers (a 10 MB cookie) exceed the kernel's argument limit: pass them in a file.
+        let header_file = if self.headers.iter().any(|h| h.len() > 16 * 1024) {
+            let path = std::env::temp_dir().join(format!(
+                "authrs-curl-headers-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::write(&path, self.headers.join("\r\n") + "\r\n").expect("write header file");
+            cmd.arg("-H").arg(format!("@{}", path.display()));
+            Some(path)
+        } else {
+            for h in &self.headers {
+                cmd.args(["-H", h]);
+            }
+            None
+        };
         if let Some(b) = &self.body {
             cmd.args(["--data-binary", b]);
         }
@@ -110,6 +123,9 @@ impl Request {
         };
         cmd.arg(&self.url);
         let out = cmd.output().expect("curl must be installed");
+        if let Some(p) = header_file {
+            let _ = std::fs::remove_file(p);
+        }
         assert!(out.status.success(), "curl {} failed: {}", self.url, String::from_utf8_lossy(&out.stderr));
         parse(&String::from_utf8_lossy(&out.stdout))
     }

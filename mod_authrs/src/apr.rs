@@ -104,12 +104,3 @@ pub unsafe fn table_unset(t: *mut ffi::apr_table_t, key: &str) {
     unsafe { ffi::apr_table_unset(t, k.as_ptr()) }
 }
 
-/// Reads `key` from an APR table.
-///
-/// # Safety
-/// `t` must be live and outlive the returned value.
-pub unsafe fn table_get<'a>(t: *const ffi::apr_table_t, key: &str) -> Option<std::borrow::Cow<'a, str>> {
-    let k = cstring(key);
-    // SAFETY: apr_table_get returns NULL or a string owned by the table.
-    unsafe { str_from(ffi::apr_table_get(t, k.as_ptr())) }
-}

@@ -13,8 +13,6 @@ use std::sync::Arc;
 pub struct Leaf {
     /// Unique per section instance (never an address: .htaccess sections live in request pools).
     pub id: u64,
-    /// The section's path, for log lines.
-    pub dir: Option<String>,
     /// What this section set.
     pub settings: Settings,
     /// Test builds: panic in check_authn.
@@ -55,10 +53,9 @@ impl DirConfig {
     ///
     /// # Safety
     /// `p` must be a live pool.
-    pub unsafe fn create(p: *mut ffi::apr_pool_t, dir: Option<String>) -> *mut c_void {
+    pub unsafe fn create(p: *mut ffi::apr_pool_t) -> *mut c_void {
         let leaf = Leaf {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            dir,
             settings: Settings::new(),
             test_panic: None,
         };
@@ -158,7 +155,8 @@ pub unsafe fn directive(cmd: &mut ffi::cmd_parms, dir: &mut DirConfig, args: *co
     let Some(spec) = by_directive(&name) else {
         return fail(format!("{name}: not an authrs directive"));
     };
-    if spec.kind == ValueKind::Path {
+    let is_path = matches!(spec.kind, ValueKind::Path) || matches!(spec.kind, ValueKind::List(inner) if *inner == ValueKind::Path);
+    if is_path {
         // Relative paths are relative to ServerRoot, as for httpd's own file directives.
         for a in args.iter_mut() {
             let c = crate::apr::cstring(a);
@@ -179,7 +177,7 @@ pub unsafe fn directive(cmd: &mut ffi::cmd_parms, dir: &mut DirConfig, args: *co
     if let Err(e) = leaf.settings.set(&name, &refs) {
         return fail(e.to_string());
     }
-    if spec.kind == ValueKind::Path {
+    if is_path {
         if let Err(e) = crate::policy::validate_file(spec.id, &args) {
             return fail(e);
         }

@@ -5,6 +5,7 @@
     non_snake_case,
     dead_code,
     unsafe_op_in_unsafe_fn,
+    unnecessary_transmutes,
     clippy::all
 )]
 

@@ -37,8 +37,8 @@ pub static authrs_module: ModuleCell = ModuleCell(UnsafeCell::new(ffi::module {
     merge_dir_config: Some(authrs_merge_dir_config),
     create_server_config: None,
     merge_server_config: None,
-    // SAFETY: only the address of the C table is taken.
-    cmds: unsafe { &raw const authrs_cmds },
+    // Only the address of the C table is taken.
+    cmds: &raw const authrs_cmds,
     register_hooks: Some(ffi::authrs_register_hooks),
     flags: 0,
 }));
@@ -75,15 +75,13 @@ pub fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 /// # Safety
 /// Called by httpd with a live pool; `dir` may be NULL.
 #[no_mangle]
-pub unsafe extern "C" fn authrs_create_dir_config(p: *mut ffi::apr_pool_t, dir: *mut c_char) -> *mut c_void {
+pub unsafe extern "C" fn authrs_create_dir_config(p: *mut ffi::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
     if p.is_null() {
         return null_mut();
     }
     guard(null_mut(), || {
-        // SAFETY: dir is NULL or a NUL-terminated string from httpd.
-        let dir = unsafe { crate::apr::str_from(dir) }.map(|d| d.into_owned());
         // SAFETY: p is a live pool.
-        unsafe { crate::dirconf::DirConfig::create(p, dir) }
+        unsafe { crate::dirconf::DirConfig::create(p) }
     })
 }
 

@@ -1,6 +1,6 @@
 //! `request_rec` → `RequestFacts`, and the per-request glue around it.
 
-use crate::apr::{cstring, str_from, table_get};
+use crate::apr::{cstring, str_from};
 use crate::dirconf::DirConfig;
 use crate::ffi;
 use authrs_core::config::Method;
@@ -108,12 +108,6 @@ pub fn auth_name(r: &ffi::request_rec) -> Option<String> {
 pub fn auth_type(r: &ffi::request_rec) -> Option<String> {
     // SAFETY: as for auth_name.
     unsafe { str_from(ffi::ap_auth_type(r as *const _ as *mut _)) }.map(|s| s.into_owned())
-}
-
-/// Reads a request header.
-pub fn header(r: &ffi::request_rec, name: &str) -> Option<String> {
-    // SAFETY: headers_in lives as long as the request.
-    unsafe { table_get(r.headers_in, name) }.map(|s| s.into_owned())
 }
 
 /// Unix seconds, the wall clock (the core never reads it).

@@ -1,0 +1,320 @@
+//! mod_authrs in the real Debian httpd with mod_ssl, real client certificates and curl.
+
+use authrs_core::identity::AuthMethod;
+use authrs_core::ticket::{KeyRing, Ticket, TicketKey};
+use authrs_tests::apache::{config_test, Apache};
+use authrs_tests::curl::Request;
+use authrs_tests::{demo_certs, scratch};
+use std::path::Path;
+
+/// A fixed test key (base64 of 32 bytes), so tests can mint tickets the module accepts.
+const KEY_B64: &str = "dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI=";
+const COOKIE: &str = "AuthRs_Example";
+
+fn ring() -> KeyRing {
+    KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("test key")]).expect("ring")
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn mint(user: &str, method: AuthMethod, issued: i64, lifetime: i64) -> String {
+    let mut t = Ticket::new(user, method, issued, lifetime);
+    t.roles = None;
+    ring().mint(&t).expect("mint")
+}
+
+/// The site most tests use: a protected app with a CGI echo, login/logout handlers,
+/// a cert-only area and role / method / DN protected areas.
+fn site(root: &Path) -> String {
+    format!(
+        r#"
+<Location /app>
+  AuthType AuthRs
+  AuthName Example
+  AuthRsLoginURL /login.html
+  AuthRsRolesFile "{root}/roles"
+  Require valid-user
+</Location>
+<Location /LOGIN>
+  SetHandler authrs-login
+  AuthName Example
+  AuthRsLoginURL /login.html
+  AuthRsProvider file
+  AuthUserFile "{root}/htpasswd"
+</Location>
+<Location /LOGOUT>
+  SetHandler authrs-logout
+  AuthName Example
+</Location>
+<Location /app/certonly>
+  AuthRsMethods cert
+  AuthRsLoginURL /login.html
+</Location>
+<Location /app/admin>
+  Require role admin projectX
+</Location>
+<Location /app/strong>
+  Require authn-method cert
+</Location>
+<Location /app/alice-dn>
+  <RequireAny>
+    Require cert-dn "CN=alice,OU=Admins,O=authrs demo,C=XX"
+    Require user nobody
+  </RequireAny>
+</Location>
+"#,
+        root = root.display()
+    )
+}
+
+fn global(root: &Path) -> String {
+    format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display())
+}
+
+/// Prepares a root with keys, users and roles, and starts httpd.
+fn start(extra_global: &str) -> Apache {
+    let root = scratch("httpd");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    // demo:demo, bcrypt made by the CLI's hasher (the core), checked by mod_authn_file.
+    let hash = authrs_core::password::hash_bcrypt("demo", 5, [7u8; 16]).expect("hash");
+    std::fs::write(root.join("htpasswd"), format!("demo:{hash}\n")).expect("htpasswd");
+    std::fs::write(root.join("roles"), "demo admin:projectX\nalice reader\n").expect("roles");
+    for d in ["certonly", "admin", "strong", "alice-dn"] {
+        std::fs::create_dir_all(root.join("htdocs/app").join(d)).expect("mkdir");
+        std::fs::write(root.join("htdocs/app").join(d).join("index.html"), format!("{d}\n")).expect("write");
+    }
+    let g = format!("{}{extra_global}", global(&root));
+    let s = site(&root);
+    Apache::start_in(root, certs, &g, &s)
+}
+
+fn get(a: &Apache, path: &str) -> Request {
+    Request::get(a.url(path)).ca(&a.ca())
+}
+
+#[test]
+fn tickets_login_and_logout() {
+    let a = start("");
+    // No cookie: browsers go to the login page with the reason and destination.
+    let r = get(&a, "/app/index.html?x=1").send();
+    assert_eq!(r.status, 302, "{r:?}");
+    let loc = r.header("location").expect("Location");
+    assert!(loc.contains("/login.html?"), "{loc}");
+    assert!(loc.contains("reason=no_cookie"), "{loc}");
+    assert!(loc.contains("destination=%2Fapp%2Findex.html%3Fx%3D1"), "{loc}");
+    // API clients get 401.
+    let r = get(&a, "/app/index.html").header("Accept: application/json").send();
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some_and(|v| v.starts_with("AuthRs")));
+
+    // A valid ticket: the application sees the user.
+    let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    let r = get(&a, "/app/cgi/echo").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 200, "{}", a.error_log());
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"));
+    assert_eq!(r.env("AUTH_TYPE"), Some("AuthRs"));
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"));
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("password"));
+    assert_eq!(r.env("AUTHRS_ROLES"), Some("admin:projectX"));
+
+    // Tampered and expired tickets: their reasons, and the cookie cleared.
+    let mut bad = t.clone().into_bytes();
+    let i = bad.len() - 2;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    let r = get(&a, "/app/index.html").cookie(COOKIE, std::str::from_utf8(&bad).expect("ascii")).send();
+    assert_eq!(r.status, 302);
+    assert!(r.header("location").is_some_and(|l| l.contains("reason=bad_cookie")), "{r:?}");
+    assert_eq!(r.cookie(COOKIE).as_deref(), Some(""));
+    let old = mint("demo", AuthMethod::Password, now() - 7200, 3600);
+    let r = get(&a, "/app/index.html").cookie(COOKIE, &old).send();
+    assert!(r.header("location").is_some_and(|l| l.contains("reason=expired")), "{r:?}");
+    // A 256 KiB cookie header is refused by httpd itself (LimitRequestFieldSize), never a crash;
+    // the core's own 10 MB case is an engine unit test.
+    let huge = "A".repeat(256 * 1024);
+    let r = get(&a, "/app/index.html").cookie(COOKIE, &huge).send();
+    assert_eq!(r.status, 400);
+
+    // Login form: good password → cookie + 303 to the destination.
+    let r = Request::post_form(a.url("/LOGIN"), "credential_0=demo&credential_1=demo&destination=%2Fapp%2Fcgi%2Fecho")
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.status, 303, "{r:?} {}", a.error_log());
+    assert_eq!(r.header("location"), Some("/app/cgi/echo"));
+    let cookie = r.cookie(COOKIE).expect("ticket cookie");
+    let set = r.headers.iter().find(|(n, _)| n == "set-cookie").map(|(_, v)| v.clone()).unwrap_or_default();
+    assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    let r = get(&a, "/app/cgi/echo").cookie(COOKIE, &cookie).send();
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"));
+
+    // Wrong password → back to the login page with bad_credentials, no cookie.
+    let r = Request::post_form(a.url("/LOGIN"), "credential_0=demo&credential_1=nope&destination=%2Fapp%2F")
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.status, 303);
+    assert!(r.header("location").is_some_and(|l| l.contains("reason=bad_credentials")), "{r:?}");
+    assert!(r.cookie(COOKIE).is_none());
+
+    // Open-redirect attempts land on the default destination.
+    for evil in ["https%3A%2F%2Fevil.example%2F", "%2F%2Fevil.example", "%2F%5Cevil.example", "javascript%3Aalert(1)"] {
+        let r = Request::post_form(a.url("/LOGIN"), format!("credential_0=demo&credential_1=demo&destination={evil}"))
+            .ca(&a.ca())
+            .send();
+        assert_eq!(r.header("location"), Some("/"), "destination {evil}");
+    }
+    // GET on the login handler is not a login.
+    assert_eq!(get(&a, "/LOGIN").send().status, 405);
+    // A malformed form is a 400, not a 500.
+    let r = Request::post_form(a.url("/LOGIN"), "credential_0=%FF%FE&credential_1=x").ca(&a.ca()).send();
+    assert_eq!(r.status, 400);
+
+    // Logout clears the cookie and redirects.
+    let r = get(&a, "/LOGOUT").cookie(COOKIE, &cookie).send();
+    assert_eq!(r.status, 303);
+    assert_eq!(r.cookie(COOKIE).as_deref(), Some(""));
+
+    let log = a.error_log();
+    assert!(!log.contains("AUTHRS0900") && !log.contains("AUTHRS0100"), "{log}");
+}
+
+#[test]
+fn client_certificates() {
+    let a = start("");
+    // The DN the module exposes equals mod_ssl's own SSL_CLIENT_S_DN.
+    let r = get(&a, "/app/cgi/echo").client_cert(&a.certs, "alice").send();
+    assert_eq!(r.status, 200, "{}", a.error_log());
+    assert_eq!(r.env("REMOTE_USER"), Some("alice"));
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("cert"));
+    let ssl_dn = r.env("SSL_CLIENT_S_DN").expect("mod_ssl StdEnvVars");
+    assert_eq!(r.env("AUTHRS_DN"), Some(ssl_dn));
+    assert_eq!(r.env("AUTHRS_ISSUER_DN"), r.env("SSL_CLIENT_I_DN"));
+
+    // Cert-only area: no certificate → login with no_cert; a ticket does not help.
+    let r = get(&a, "/app/certonly/").send();
+    assert!(r.header("location").is_some_and(|l| l.contains("reason=no_cert")), "{r:?}");
+    let t = mint("demo", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/app/certonly/").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 302);
+    let r = get(&a, "/app/certonly/").client_cert(&a.certs, "demo").send();
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // Require role / authn-method / cert-dn.
+    assert_eq!(get(&a, "/app/admin/").client_cert(&a.certs, "demo").send().status, 200);
+    let r = get(&a, "/app/admin/").client_cert(&a.certs, "alice").send();
+    assert_eq!(r.status, 401, "httpd answers 401 when an authenticated user fails authz");
+    assert_eq!(get(&a, "/app/strong/").cookie(COOKIE, &t).send().status, 401, "password ticket on a cert-only resource");
+    assert_eq!(get(&a, "/app/strong/").client_cert(&a.certs, "alice").send().status, 200);
+    assert_eq!(get(&a, "/app/alice-dn/").client_cert(&a.certs, "alice").send().status, 200);
+    assert_eq!(get(&a, "/app/alice-dn/").client_cert(&a.certs, "demo").send().status, 401);
+}
+
+#[test]
+fn revoked_certificates_and_crl_reload() {
+    let root = scratch("httpd-crl");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    std::fs::write(root.join("htpasswd"), "").expect("htpasswd");
+    std::fs::write(root.join("roles"), "").expect("roles");
+    // Start with an empty CRL (no revocations), then swap in the real one.
+    let empty = root.join("empty.crl");
+    let st = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "cd {c} && cp index.txt index.bak && : > index.txt && openssl ca -batch -config ca.cnf -gencrl -out {e} 2>/dev/null; rc=$?; cp index.bak index.txt; exit $rc",
+            c = certs.display(),
+            e = empty.display()
+        ))
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    let crl = root.join("current.crl");
+    std::fs::copy(&empty, &crl).expect("copy");
+    let g = format!("{}AuthRsCRLFile \"{}\"\n", global(&root), crl.display());
+    let s = site(&root);
+    let a = Apache::start_in(root.clone(), certs.clone(), &g, &s);
+    let r = get(&a, "/app/index.html").client_cert(&a.certs, "revoked").send();
+    assert_eq!(r.status, 200, "not revoked yet: {r:?}");
+    // Replace the CRL on disk: no restart.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::copy(certs.join("ca.crl"), &crl).expect("swap CRL");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let r = get(&a, "/app/index.html").client_cert(&a.certs, "revoked").send();
+    assert_eq!(r.status, 302, "{r:?}");
+    assert!(r.header("location").is_some_and(|l| l.contains("reason=revoked_cert")), "{r:?}");
+    // Revoked is final: a valid ticket does not rescue the request.
+    let t = mint("demo", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/app/index.html").client_cert(&a.certs, "revoked").cookie(COOKIE, &t).send();
+    assert!(r.header("location").is_some_and(|l| l.contains("reason=revoked_cert")), "{r:?}");
+    // Others still pass.
+    assert_eq!(get(&a, "/app/index.html").client_cert(&a.certs, "alice").send().status, 200);
+}
+
+#[test]
+fn spoofed_proxy_headers_never_reach_the_application() {
+    let a = start("");
+    let r = get(&a, "/app/cgi/echo")
+        .header("SSL_CLIENT_S_DN: CN=admin,O=authrs demo,C=XX")
+        .header("SSL-CLIENT-VERIFY: SUCCESS")
+        .header("X-Forwarded-Client-Cert: Hash=00;Subject=\"CN=admin\"")
+        .send();
+    assert_eq!(r.status, 302, "spoofed headers must not authenticate: {r:?}");
+    let t = mint("demo", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/app/cgi/echo")
+        .cookie(COOKIE, &t)
+        .header("SSL-CLIENT-S-DN: CN=admin,O=authrs demo,C=XX")
+        .header("X-Forwarded-Client-Cert: Hash=00;Subject=\"CN=admin\"")
+        .send();
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"));
+    assert!(!r.body.contains("CN=admin"), "a spoofed header reached the CGI:\n{}", r.body);
+    assert!(a.error_log().contains("AUTHRS0201"), "spoofing is logged");
+}
+
+#[test]
+fn trusted_proxy_headers_map_the_user() {
+    let a = start("AuthRsTrustedProxies 127.0.0.1\n");
+    let r = get(&a, "/app/cgi/echo")
+        .header("SSL_CLIENT_S_DN: CN=carol,O=authrs demo,C=XX")
+        .header("SSL_CLIENT_VERIFY: SUCCESS")
+        .send();
+    assert_eq!(r.status, 200, "{r:?} {}", a.error_log());
+    assert_eq!(r.env("REMOTE_USER"), Some("carol"));
+    assert_eq!(r.env("AUTHRS_DN"), Some("CN=carol,O=authrs demo,C=XX"));
+}
+
+#[test]
+fn config_test_rejects_bad_directives() {
+    let cases = [
+        ("AuthRsCookieSameSite Laxx", "must be one of"),
+        ("AuthRsTicketLifetime forever", "AuthRsTicketLifetime"),
+        ("AuthRsMethods cert password", "AuthRsMethods"),
+        ("AuthRsCertUser \"{CN\"", "AuthRsCertUser"),
+        ("AuthRsTrustedProxies 10.0.0.0/33", "AuthRsTrustedProxies"),
+        ("AuthRsUnauthAction 302", "AuthRsUnauthAction"),
+        ("AuthRsCookieNam x", "Invalid command 'AuthRsCookieNam'"),
+    ];
+    for (line, needle) in cases {
+        let site = format!("<Location /x>\n{line}\n</Location>\n");
+        let (ok, out) = config_test("", &site);
+        assert!(!ok, "{line} was accepted");
+        assert!(out.contains(needle), "{line}: {out}");
+        assert!(out.contains("httpd.conf"), "the error names the file: {out}");
+    }
+    // Server-scope directives: a missing key file, and the scope itself.
+    let (ok, out) = config_test("AuthRsTicketKeyFile /nonexistent/ticket.key\n", "");
+    assert!(!ok && out.contains("cannot read") && out.contains("httpd.conf"), "{out}");
+    let (ok, out) = config_test("", "<Location /x>\nAuthRsTicketKeyFile /etc/hostname\n</Location>\n");
+    assert!(!ok && out.contains("not allowed"), "{out}");
+    let (ok, out) = config_test("", "<Location /x>\nRequire role\n</Location>\n");
+    assert!(!ok, "an empty Require role was accepted: {out}");
+    let (ok, out) = config_test("", "<Location /x>\nRequire authn-method telepathy\n</Location>\n");
+    assert!(!ok && out.contains("telepathy"), "{out}");
+    let (ok, out) = config_test("", "<Location /x>\nAuthType AuthRs\nAuthRsMethods ticket cert\nRequire valid-user\n</Location>\n");
+    assert!(ok, "a good configuration failed: {out}");
+}
