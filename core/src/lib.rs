@@ -13,6 +13,7 @@ pub mod cookies;
 pub mod engine;
 pub mod identity;
 pub mod login;
+pub mod login_page;
 pub mod password;
 pub mod proxy;
 pub mod reason;

@@ -70,6 +70,24 @@ fn read_body(r: &mut ffi::request_rec) -> Result<Vec<u8>, c_int> {
     }
 }
 
+/// GET on the login handler: the default login page, with the reason in words and the
+/// (untainted) destination, posting back to this URL. Works without JavaScript.
+fn login_page(r: &mut ffi::request_rec, policy: &authrs_core::engine::Policy, req: &authrs_core::RequestFacts) -> c_int {
+    use authrs_core::login_page::{query_params, render, DEFAULT_TEMPLATE};
+    let (reason, destination) = query_params(req.query.as_deref());
+    let destination = policy.destinations.untaint(destination.as_deref());
+    let page = render(DEFAULT_TEMPLATE, reason, &destination, &req.path);
+    // SAFETY: r is live; content type and headers are pool copies; ap_rwrite copies the bytes.
+    unsafe {
+        ffi::ap_set_content_type(r, crate::apr::pstrdup(r.pool, "text/html; charset=utf-8"));
+        table_set(r.pool, r.headers_out, "Cache-Control", "no-store");
+        if r.header_only == 0 {
+            ffi::ap_rwrite(page.as_ptr().cast(), page.len() as c_int, r);
+        }
+    }
+    ffi::OK as c_int
+}
+
 /// Dispatches on `SetHandler authrs-login|authrs-logout`.
 pub fn handle(r: &mut ffi::request_rec) -> c_int {
     // SAFETY: r.handler is NULL or a config string.
@@ -92,9 +110,12 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
     };
     let req = facts(r, &built.policy.methods);
     let d = if is_login {
+        if req.method == "GET" || req.method == "HEAD" {
+            return login_page(r, &built.policy, &req);
+        }
         if req.method != "POST" {
             // SAFETY: r's pool and tables are live.
-            unsafe { table_set(r.pool, r.err_headers_out, "Allow", "POST") };
+            unsafe { table_set(r.pool, r.err_headers_out, "Allow", "GET, HEAD, POST") };
             return ffi::HTTP_METHOD_NOT_ALLOWED as c_int;
         }
         let body = match read_body(r) {
