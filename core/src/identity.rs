@@ -46,7 +46,11 @@ pub struct UnknownMethod(pub String);
 
 impl fmt::Display for UnknownMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown auth method {:?} (expected cert, password or openid)", self.0)
+        write!(
+            f,
+            "unknown auth method {:?} (expected cert, password or openid)",
+            self.0
+        )
     }
 }
 

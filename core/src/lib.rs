@@ -22,7 +22,6 @@ pub mod ticket;
 pub mod time;
 pub mod xfcc;
 
-
 pub use identity::{AuthMethod, Identity};
 pub use reason::Reason;
 pub use request::RequestFacts;

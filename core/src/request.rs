@@ -116,10 +116,12 @@ mod tests {
     fn api_clients() {
         let mut r = RequestFacts::default();
         assert!(!r.is_api_client());
-        r.headers.push(("Accept".into(), "text/html, Application/JSON".into()));
+        r.headers
+            .push(("Accept".into(), "text/html, Application/JSON".into()));
         assert!(r.is_api_client());
         let mut r = RequestFacts::default();
-        r.headers.push(("X-Requested-With".into(), "XMLHttpRequest".into()));
+        r.headers
+            .push(("X-Requested-With".into(), "XMLHttpRequest".into()));
         assert!(r.is_api_client());
     }
 }

@@ -18,8 +18,8 @@ use crate::time::UnixTime;
 use std::collections::HashSet;
 use std::fmt;
 use x509_parser::pem::Pem;
-use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::prelude::FromDer;
+use x509_parser::revocation_list::CertificateRevocationList;
 
 /// One parsed CRL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,12 @@ impl CrlSet {
     pub fn from_crls(crls: Vec<Crl>) -> CrlSet {
         let normalized = crls
             .iter()
-            .map(|c| c.revoked.iter().filter_map(|s| normalize_serial(s)).collect())
+            .map(|c| {
+                c.revoked
+                    .iter()
+                    .filter_map(|s| normalize_serial(s))
+                    .collect()
+            })
             .collect();
         CrlSet { crls, normalized }
     }
@@ -163,7 +168,9 @@ impl CrlSet {
             current |= crl.next_update.is_none_or(|next| now <= next);
         }
         if seen && !current {
-            CrlStatus::CrlExpired { issuer_dn: issuer_dn.to_string() }
+            CrlStatus::CrlExpired {
+                issuer_dn: issuer_dn.to_string(),
+            }
         } else {
             CrlStatus::NotRevoked
         }
@@ -195,11 +202,27 @@ mod tests {
     fn needs_issuer_and_serial() {
         let s = set();
         assert_eq!(s.check("CN=CA One", "1001", 1500), CrlStatus::Revoked);
-        assert_eq!(s.check("CN=CA One", "0a", 1500), CrlStatus::Revoked, "case and zeros");
-        assert_eq!(s.check("CN=CA Two", "1001", 1500), CrlStatus::NotRevoked, "other issuer");
+        assert_eq!(
+            s.check("CN=CA One", "0a", 1500),
+            CrlStatus::Revoked,
+            "case and zeros"
+        );
+        assert_eq!(
+            s.check("CN=CA Two", "1001", 1500),
+            CrlStatus::NotRevoked,
+            "other issuer"
+        );
         assert_eq!(s.check("CN=CA One", "1002", 1500), CrlStatus::NotRevoked);
-        assert_eq!(s.check("CN=Unknown", "1001", 1500), CrlStatus::NotRevoked, "no CRL");
-        assert_eq!(s.check("cn=ca one", "1001", 1500), CrlStatus::NotRevoked, "DN exact");
+        assert_eq!(
+            s.check("CN=Unknown", "1001", 1500),
+            CrlStatus::NotRevoked,
+            "no CRL"
+        );
+        assert_eq!(
+            s.check("cn=ca one", "1001", 1500),
+            CrlStatus::NotRevoked,
+            "DN exact"
+        );
     }
 
     #[test]
@@ -208,10 +231,20 @@ mod tests {
         assert_eq!(s.check("CN=CA One", "1001", 5000), CrlStatus::Revoked);
         assert_eq!(
             s.check("CN=CA One", "1002", 5000),
-            CrlStatus::CrlExpired { issuer_dn: "CN=CA One".into() }
+            CrlStatus::CrlExpired {
+                issuer_dn: "CN=CA One".into()
+            }
         );
-        assert_eq!(s.check("CN=CA One", "1002", 2000), CrlStatus::NotRevoked, "nextUpdate inclusive");
-        assert_eq!(s.check("CN=CA Two", "1", 99_999), CrlStatus::NotRevoked, "no nextUpdate");
+        assert_eq!(
+            s.check("CN=CA One", "1002", 2000),
+            CrlStatus::NotRevoked,
+            "nextUpdate inclusive"
+        );
+        assert_eq!(
+            s.check("CN=CA Two", "1", 99_999),
+            CrlStatus::NotRevoked,
+            "no nextUpdate"
+        );
     }
 
     #[test]
@@ -230,9 +263,15 @@ mod tests {
 
     #[test]
     fn bad_serial_and_bad_input() {
-        assert_eq!(set().check("CN=CA One", "10 01", 1500), CrlStatus::BadSerial);
+        assert_eq!(
+            set().check("CN=CA One", "10 01", 1500),
+            CrlStatus::BadSerial
+        );
         assert_eq!(set().check("CN=CA One", "", 1500), CrlStatus::BadSerial);
-        assert!(matches!(Crl::parse(b"\x30\x03\x02\x01\x01"), Err(CrlError::BadDer(_))));
+        assert!(matches!(
+            Crl::parse(b"\x30\x03\x02\x01\x01"),
+            Err(CrlError::BadDer(_))
+        ));
         assert!(matches!(Crl::parse(b""), Err(CrlError::BadDer(_))));
         assert_eq!(
             Crl::parse(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),

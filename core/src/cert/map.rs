@@ -138,20 +138,31 @@ enum Part<'t> {
 
 /// Splits a template, checking it has balanced `{NAME}` with names of `[A-Za-z0-9._-]`.
 fn template_parts(t: &str) -> Result<Vec<Part<'_>>, MapError> {
-    let bad = |why| MapError::BadTemplate { template: t.to_string(), why };
+    let bad = |why| MapError::BadTemplate {
+        template: t.to_string(),
+        why,
+    };
     let mut parts = Vec::new();
     let mut rest = t;
     while let Some(open) = rest.find(['{', '}']) {
         if rest.as_bytes()[open] == b'}' {
             return Err(bad("'}' without '{'"));
         }
-        let close = rest[open..].find('}').ok_or_else(|| bad("'{' without '}'"))? + open;
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| bad("'{' without '}'"))?
+            + open;
         let name = &rest[open + 1..close];
         if name.is_empty() {
             return Err(bad("empty attribute name"));
         }
-        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-            return Err(bad("attribute names are OpenSSL short names or dotted OIDs"));
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(bad(
+                "attribute names are OpenSSL short names or dotted OIDs",
+            ));
         }
         if open > 0 {
             parts.push(Part::Text(&rest[..open]));
@@ -185,7 +196,9 @@ impl UserMap {
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            let body = l.strip_prefix('"').ok_or_else(|| bad("line must start with a quoted DN"))?;
+            let body = l
+                .strip_prefix('"')
+                .ok_or_else(|| bad("line must start with a quoted DN"))?;
             let end = closing_quote(body).ok_or_else(|| bad("DN has no closing quote"))?;
             let dn = &body[..end];
             let after = &body[end + 1..];
@@ -243,7 +256,10 @@ fn check_user(user: &str) -> Result<(), MapError> {
         Err(MapError::EmptyUser)
     } else if user.len() > MAX_USER_LEN {
         Err(MapError::UserTooLong)
-    } else if user.chars().any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER) {
+    } else if user
+        .chars()
+        .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+    {
         Err(MapError::BadUserChar)
     } else {
         Ok(())
@@ -265,20 +281,40 @@ fn expand<'a>(t: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<Strin
 }
 
 /// Maps a parsed certificate to a user: the map entry for its subject DN if any, else `rule`.
-pub fn map_user(cert: &Certificate, rule: &UserRule, map: Option<&UserMap>) -> Result<String, MapError> {
+pub fn map_user(
+    cert: &Certificate,
+    rule: &UserRule,
+    map: Option<&UserMap>,
+) -> Result<String, MapError> {
     if let Some(user) = map.and_then(|m| m.get(&cert.subject_dn)) {
         return Ok(user.to_string());
     }
     let missing = |what: &str| MapError::Missing(what.to_string());
     let user = match rule {
         UserRule::Dn => cert.subject_dn.clone(),
-        UserRule::Cn => cert.attribute("CN").ok_or_else(|| missing("CN"))?.to_string(),
+        UserRule::Cn => cert
+            .attribute("CN")
+            .ok_or_else(|| missing("CN"))?
+            .to_string(),
         UserRule::Email => match cert.san.email.first() {
             Some(e) => e.clone(),
-            None => cert.attribute("emailAddress").ok_or_else(|| missing("email"))?.to_string(),
+            None => cert
+                .attribute("emailAddress")
+                .ok_or_else(|| missing("email"))?
+                .to_string(),
         },
-        UserRule::Xmpp => cert.san.xmpp.first().ok_or_else(|| missing("xmppAddr SAN"))?.clone(),
-        UserRule::Upn => cert.san.upn.first().ok_or_else(|| missing("UPN SAN"))?.clone(),
+        UserRule::Xmpp => cert
+            .san
+            .xmpp
+            .first()
+            .ok_or_else(|| missing("xmppAddr SAN"))?
+            .clone(),
+        UserRule::Upn => cert
+            .san
+            .upn
+            .first()
+            .ok_or_else(|| missing("UPN SAN"))?
+            .clone(),
         UserRule::Template(t) => expand(t, |name| cert.attribute(name))?,
     };
     check_user(&user)?;
@@ -288,17 +324,29 @@ pub fn map_user(cert: &Certificate, rule: &UserRule, map: Option<&UserMap>) -> R
 /// Maps a subject DN string (mod_ssl `SSL_CLIENT_S_DN`, Envoy `subject_peer_certificate`)
 /// to a user, for when the certificate itself is not at hand. Attributes are chosen as
 /// for a certificate: the last one of a name in the string is the first in DER order.
-pub fn map_user_from_dn(dn: &str, rule: &UserRule, map: Option<&UserMap>) -> Result<String, MapError> {
+pub fn map_user_from_dn(
+    dn: &str,
+    rule: &UserRule,
+    map: Option<&UserMap>,
+) -> Result<String, MapError> {
     if let Some(user) = map.and_then(|m| m.get(dn)) {
         return Ok(user.to_string());
     }
     let attrs = parse_rfc2253(dn).map_err(MapError::BadDn)?;
-    let attr = |name: &str| attrs.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let attr = |name: &str| {
+        attrs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     let missing = |what: &str| MapError::Missing(what.to_string());
     let user = match rule {
         UserRule::Dn => dn.to_string(),
         UserRule::Cn => attr("CN").ok_or_else(|| missing("CN"))?.to_string(),
-        UserRule::Email => attr("emailAddress").ok_or_else(|| missing("email"))?.to_string(),
+        UserRule::Email => attr("emailAddress")
+            .ok_or_else(|| missing("email"))?
+            .to_string(),
         UserRule::Xmpp => return Err(MapError::NeedsCertificate("xmpp")),
         UserRule::Upn => return Err(MapError::NeedsCertificate("upn")),
         UserRule::Template(t) => expand(t, attr)?,

@@ -112,9 +112,13 @@ impl Certificate {
     /// `Ok` when `now` lies within notBefore..=notAfter (inclusive, like OpenSSL).
     pub fn is_valid_at(&self, now: UnixTime) -> Result<(), CertError> {
         if now < self.not_before {
-            Err(CertError::NotYetValid { not_before: self.not_before })
+            Err(CertError::NotYetValid {
+                not_before: self.not_before,
+            })
         } else if now > self.not_after {
-            Err(CertError::Expired { not_after: self.not_after })
+            Err(CertError::Expired {
+                not_after: self.not_after,
+            })
         } else {
             Ok(())
         }
