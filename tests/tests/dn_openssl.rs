@@ -21,6 +21,8 @@ struct OpensslView {
     issuer: String,
     subject_compat: String,
     issuer_compat: String,
+    subject_mod_ssl: String,
+    issuer_mod_ssl: String,
     serial: String,
     sha256: String,
 }
@@ -66,6 +68,24 @@ fn openssl_view(path: &Path) -> OpensslView {
             v.issuer_compat = s.to_string();
         }
     }
+    // mod_ssl prints with XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB.
+    let mod_ssl = openssl(&[
+        "x509",
+        "-in",
+        p,
+        "-noout",
+        "-subject",
+        "-issuer",
+        "-nameopt",
+        "RFC2253,-esc_msb",
+    ]);
+    for line in mod_ssl.split_terminator('\n') {
+        if let Some(s) = line.strip_prefix("subject=") {
+            v.subject_mod_ssl = s.to_string();
+        } else if let Some(s) = line.strip_prefix("issuer=") {
+            v.issuer_mod_ssl = s.to_string();
+        }
+    }
     v
 }
 
@@ -84,6 +104,21 @@ fn check_against_openssl(path: &Path) -> Certificate {
     assert_eq!(
         cert.issuer_legacy, want.issuer_compat,
         "{ctx}: issuer compat"
+    );
+    assert_eq!(
+        cert.subject_dn_mod_ssl(),
+        want.subject_mod_ssl,
+        "{ctx}: subject mod_ssl"
+    );
+    assert_eq!(
+        cert.issuer_dn_mod_ssl(),
+        want.issuer_mod_ssl,
+        "{ctx}: issuer mod_ssl"
+    );
+    assert_eq!(
+        dn::escape_msb(&want.subject_mod_ssl),
+        cert.subject_dn,
+        "{ctx}: escape_msb"
     );
     assert_eq!(cert.serial, want.serial, "{ctx}: serial");
     assert_eq!(cert.sha256, want.sha256, "{ctx}: sha256");

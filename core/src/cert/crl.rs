@@ -155,10 +155,12 @@ impl CrlSet {
         let Some(serial) = normalize_serial(serial) else {
             return CrlStatus::BadSerial;
         };
+        // mod_ssl's `SSL_CLIENT_I_DN` leaves non-ASCII raw; CRL issuers are kept escaped.
+        let issuer_dn = &dn::escape_msb(issuer_dn);
         let mut seen = false;
         let mut current = false;
         for (crl, revoked) in self.crls.iter().zip(&self.normalized) {
-            if crl.issuer_dn != issuer_dn {
+            if crl.issuer_dn != *issuer_dn {
                 continue;
             }
             if revoked.contains(&serial) {
@@ -259,6 +261,18 @@ mod tests {
         let s = CrlSet::from_crls(crls);
         assert_eq!(s.check("CN=CA One", "1002", 5000), CrlStatus::NotRevoked);
         assert_eq!(s.check("CN=CA One", "1001", 5000), CrlStatus::Revoked);
+    }
+
+    #[test]
+    fn issuer_in_mod_ssl_raw_form_matches() {
+        let s = CrlSet::from_crls(vec![Crl {
+            issuer_dn: "CN=Z\\C3\\BCrich CA".into(),
+            this_update: 0,
+            next_update: None,
+            revoked: vec!["01".into()],
+        }]);
+        assert_eq!(s.check("CN=Zürich CA", "01", 10), CrlStatus::Revoked);
+        assert_eq!(s.check("CN=Z\\C3\\BCrich CA", "1", 10), CrlStatus::Revoked);
     }
 
     #[test]

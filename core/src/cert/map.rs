@@ -1,7 +1,8 @@
 //! From a client certificate (or only its subject DN string) to a user name.
 //!
 //! Rules ([`UserRule`], written as in the configuration):
-//! * `dn` — the whole subject DN, RFC 2253 as mod_ssl's `SSL_CLIENT_S_DN`;
+//! * `dn` — the whole subject DN, RFC 2253 in the canonical form of [`super::dn::rfc2253`]
+//!   (mod_ssl's raw-UTF-8 `SSL_CLIENT_S_DN` is brought to it first);
 //! * `cn` — the first CN in DER order (mod_ssl's `SSL_CLIENT_S_DN_CN`; the *last* one of
 //!   an RFC 2253 string);
 //! * `email` — the first rfc822Name SAN, else the first `emailAddress` DN attribute;
@@ -16,11 +17,11 @@
 //! `admin\0.evil.org` never becomes user `admin`.
 //!
 //! Map file format: one `"<DN>" <user>` per line, the DN in double quotes exactly as
-//! rendered in RFC 2253 form (a `"` inside it is `\"`, as OpenSSL prints it; backslash
+//! rendered in RFC 2253 form (non-ASCII either raw UTF-8 or `\XX`-escaped) (a `"` inside it is `\"`, as OpenSSL prints it; backslash
 //! escapes are kept verbatim), then whitespace and the user (no whitespace in it). Blank
 //! lines and lines starting with `#` are ignored; a DN listed twice is an error.
 
-use super::dn::parse_rfc2253;
+use super::dn::{escape_msb, parse_rfc2253};
 use super::{CertError, Certificate};
 use std::collections::HashMap;
 use std::fmt;
@@ -213,16 +214,17 @@ impl UserMap {
                 return Err(bad("user must be one word"));
             }
             check_user(user).map_err(|_| bad("user has control characters"))?;
-            if entries.insert(dn.to_string(), user.to_string()).is_some() {
+            if entries.insert(escape_msb(dn), user.to_string()).is_some() {
                 return Err(MapError::DuplicateDn { line });
             }
         }
         Ok(UserMap { entries })
     }
 
-    /// The user mapped to exactly this RFC 2253 DN.
+    /// The user mapped to exactly this RFC 2253 DN (mod_ssl's raw UTF-8 form and the
+    /// `\XX`-escaped form are the same DN).
     pub fn get(&self, dn: &str) -> Option<&str> {
-        self.entries.get(dn).map(String::as_str)
+        self.entries.get(&escape_msb(dn)).map(String::as_str)
     }
 
     /// Number of entries.
@@ -329,6 +331,8 @@ pub fn map_user_from_dn(
     rule: &UserRule,
     map: Option<&UserMap>,
 ) -> Result<String, MapError> {
+    // mod_ssl leaves non-ASCII raw; Envoy and certificates give `\XX`: one form for all.
+    let dn = &escape_msb(dn);
     if let Some(user) = map.and_then(|m| m.get(dn)) {
         return Ok(user.to_string());
     }

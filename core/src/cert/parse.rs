@@ -90,6 +90,16 @@ impl Certificate {
         })
     }
 
+    /// Subject DN as mod_ssl's `SSL_CLIENT_S_DN` has it (non-ASCII left as raw UTF-8).
+    pub fn subject_dn_mod_ssl(&self) -> String {
+        dn::unescape_msb(&self.subject_dn)
+    }
+
+    /// Issuer DN as mod_ssl's `SSL_CLIENT_I_DN` has it (non-ASCII left as raw UTF-8).
+    pub fn issuer_dn_mod_ssl(&self) -> String {
+        dn::unescape_msb(&self.issuer_dn)
+    }
+
     /// Subject attributes in DER order (least specific first), values decoded.
     pub fn subject_attrs(&self) -> &[DnAttribute] {
         &self.subject_attrs

@@ -242,3 +242,26 @@ fn long_oids_are_cut_like_obj_obj2txt() {
     let (ty, _) = dn.split_once('=').expect("=");
     assert_eq!(ty.len(), 79);
 }
+
+#[test]
+fn mod_ssl_form_differs_only_in_raw_utf8() {
+    let der = name(&[
+        &[(O, 0x14, b"Z\xfcrich")],
+        &[(CN, 0x0c, "a\\b é\0".as_bytes())],
+    ]);
+    let (_, n) = X509Name::from_der(&der).expect("name");
+    assert_eq!(rfc2253(&n), "CN=a\\\\b \\C3\\A9\\00,O=Z\\C3\\BCrich");
+    assert_eq!(rfc2253_mod_ssl(&n), "CN=a\\\\b é\\00,O=Zürich");
+    assert_eq!(escape_msb(&rfc2253_mod_ssl(&n)), rfc2253(&n));
+    assert_eq!(
+        escape_msb(&rfc2253(&n)),
+        rfc2253(&n),
+        "canonical form is a fixed point"
+    );
+    assert_eq!(
+        parse_rfc2253(&rfc2253_mod_ssl(&n)),
+        parse_rfc2253(&rfc2253(&n))
+    );
+    // `\\` followed by hex digits is an escaped backslash, not a byte escape.
+    assert_eq!(unescape_msb("CN=\\\\C3\\C3\\A9"), "CN=\\\\C3é");
+}

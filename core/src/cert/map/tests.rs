@@ -226,3 +226,26 @@ fn map_file_errors_name_the_line() {
         .to_string()
         .contains("line 3"));
 }
+
+#[test]
+fn mod_ssl_raw_utf8_dn_maps_like_the_escaped_one() {
+    let canonical = "CN=J\\C3\\BCrgen,O=Example";
+    let raw = "CN=Jürgen,O=Example";
+    let m = UserMap::parse("\"CN=Jürgen,O=Example\" juergen\n").expect("map");
+    assert_eq!(
+        map_user_from_dn(canonical, &UserRule::Cn, Some(&m)).as_deref(),
+        Ok("juergen")
+    );
+    assert_eq!(
+        map_user_from_dn(raw, &UserRule::Cn, Some(&m)).as_deref(),
+        Ok("juergen")
+    );
+    assert_eq!(
+        map_user_from_dn(raw, &UserRule::Cn, None).as_deref(),
+        Ok("Jürgen")
+    );
+    assert_eq!(
+        map_user_from_dn(raw, &UserRule::Dn, None).as_deref(),
+        Ok(canonical)
+    );
+}
