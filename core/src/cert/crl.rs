@@ -62,9 +62,10 @@ impl fmt::Display for CrlError {
 impl std::error::Error for CrlError {}
 
 impl Crl {
-    /// Parses every `X509 CRL` block of PEM text, or one DER CRL.
+    /// Parses one DER CRL (input starting with the SEQUENCE tag 0x30), or every
+    /// `X509 CRL` block of PEM text.
     pub fn parse(input: &[u8]) -> Result<Vec<Crl>, CrlError> {
-        if !input.windows(11).any(|w| w == b"-----BEGIN ") {
+        if input.first() == Some(&0x30) {
             return Ok(vec![Crl::from_der(input)?]);
         }
         let mut out = Vec::new();
@@ -286,7 +287,7 @@ mod tests {
             Crl::parse(b"\x30\x03\x02\x01\x01"),
             Err(CrlError::BadDer(_))
         ));
-        assert!(matches!(Crl::parse(b""), Err(CrlError::BadDer(_))));
+        assert_eq!(Crl::parse(b""), Err(CrlError::NoCrl));
         assert_eq!(
             Crl::parse(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
             Err(CrlError::NoCrl)

@@ -40,12 +40,12 @@ pub struct Certificate {
 }
 
 impl Certificate {
-    /// Parses PEM or DER, telling them apart by the `-----BEGIN` marker.
+    /// Parses PEM or DER: DER starts with a SEQUENCE tag (0x30), anything else is PEM text.
     pub fn parse(input: &[u8]) -> Result<Certificate, CertError> {
-        if input.windows(11).any(|w| w == b"-----BEGIN ") {
-            Certificate::from_pem(input)
-        } else {
+        if input.first() == Some(&0x30) {
             Certificate::from_der(input)
+        } else {
+            Certificate::from_pem(input)
         }
     }
 

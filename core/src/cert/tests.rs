@@ -112,7 +112,11 @@ fn validity_boundaries_are_inclusive() {
 #[test]
 fn bad_input_is_a_named_error() {
     let der = alice().der;
-    assert!(matches!(Certificate::parse(b""), Err(CertError::BadDer(_))));
+    assert!(matches!(Certificate::parse(b""), Err(CertError::BadPem(_))));
+    assert!(matches!(
+        Certificate::parse(b"\x30"),
+        Err(CertError::BadDer(_))
+    ));
     assert!(matches!(
         Certificate::parse(&der[..der.len() - 1]),
         Err(CertError::BadDer(_))
