@@ -229,7 +229,7 @@ fn hard_generated_dns_match_openssl() {
         ("escapes", &["-subj", r#"/CN=a\,b\+c"d\\e<f>g;h=i/O=#lead/OU= lead and trail /L=#/ST= /street=x#y"#]),
         ("multi", &["-multivalue-rdn", "-subj", "/DC=org/DC=example/O=Ex+OU=Dev+OU=Ops/CN=alice+UID=a1+emailAddress=alice@example.org"]),
         ("attrs", &["-subj", "/C=XX/serialNumber=1234/title=Dr/GN=Al/SN=Ice/initials=A/pseudonym=p/postalCode=12/street=Main/businessCategory=b/jurisdictionC=DE/organizationIdentifier=VATDE-1/unstructuredName=u/dnQualifier=q/x500UniqueIdentifier=z"]),
-        ("oids", &["-subj", "/1.2.3.4=unknown value/1.3.6.1.4.1.99999.1=x/CN=with oids/2.5.4.3=cn by oid"]),
+        ("cn_by_oid", &["-subj", "/2.5.4.3=cn by oid/CN=x"]),
         ("slash", &["-subj", r"/O=a\/b/CN=plus\+sign/OU=back\\slash"]),
         ("serial0", &["-set_serial", "0", "-subj", "/CN=zero"]),
         ("serial256", &["-set_serial", "256", "-subj", "/CN=256"]),
@@ -240,6 +240,38 @@ fn hard_generated_dns_match_openssl() {
     for (name, args) in subjects {
         check_against_openssl(&req(&dir, name, args));
     }
+    // OIDs OpenSSL does not know (`-subj` skips them; a config's oid_section does not):
+    // hex-dumped DER, a value past 127 bytes (long-form length), an OID past
+    // OBJ_obj2txt's 80-byte buffer, and an unknown OID inside a multi-valued RDN.
+    let oids = dir.path().join("oids.cnf");
+    std::fs::write(
+        &oids,
+        format!(
+            "oid_section=new_oids\n[new_oids]\nmyattr=1.2.3.4\nprivattr=1.3.6.1.4.1.99999.1\n\
+             longattr=1.3.6.1.4.1{}\n[req]\ndistinguished_name=dn\nprompt=no\n[dn]\n\
+             myattr=unknown value\nlongattr=x\nprivattr={}\nCN=oids\n+privattr=y\n",
+            ".99999".repeat(15),
+            "v".repeat(300)
+        ),
+    )
+    .expect("cnf");
+    let c = check_against_openssl(&req(
+        &dir,
+        "oids",
+        &["-config", oids.to_str().expect("utf-8")],
+    ));
+    assert!(
+        c.subject_dn
+            .contains(",1.2.3.4=#0C0D756E6B6E6F776E2076616C7565"),
+        "{}",
+        c.subject_dn
+    );
+    assert!(
+        c.subject_dn.contains("1.3.6.1.4.1.99999.1=#0C82012C7676"),
+        "{}",
+        c.subject_dn
+    );
+    assert_eq!(c.attribute("1.2.3.4"), Some("unknown value"));
     // T61String and BMPString through string_mask = default (smallest type that fits).
     let cnf = dir.path().join("bmp.cnf");
     std::fs::write(

@@ -111,7 +111,9 @@ impl Certificate {
     }
 
     /// The first subject attribute named `short_name` in DER order, as mod_ssl's
-    /// `SSL_CLIENT_S_DN_<name>` takes it (for a DN `CN=b,CN=a` that is `a`).
+    /// `SSL_CLIENT_S_DN_<name>` takes it (for a DN `CN=b,CN=a` that is `a`). The value is
+    /// the decoded text, control characters included (mod_ssl would show `\00`), so that
+    /// user mapping can see and refuse them.
     pub fn attribute(&self, short_name: &str) -> Option<&str> {
         self.subject_attrs
             .iter()

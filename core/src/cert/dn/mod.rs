@@ -18,6 +18,15 @@
 //!   exactly as OpenSSL does. Names over OpenSSL's 1 MiB oneline limit (where OpenSSL
 //!   gives up) are rendered in full here: the one known difference.
 //! * [`parse_rfc2253`] reads the RFC 2253 string back into (short name, value) pairs.
+//!
+//! Short names come from OpenSSL 3.0's object table (`oid_names.rs`, generated). Envoy
+//! links BoringSSL, whose printer escapes identically but whose object table is older:
+//! an attribute OID only OpenSSL knows (e.g. `organizationIdentifier`) would be printed
+//! by Envoy as `2.5.4.97=#…`. Such names exist in few client certificates; map them with
+//! `cn`/`email`/SAN rules rather than `dn` when both shells must agree. Certificates that
+//! OpenSSL refuses to load (invalid UTF-8 in a UTF8String, lone surrogates in a BMPString)
+//! are still parsed here; their undecodable values come out as U+FFFD, which user mapping
+//! refuses.
 
 mod oid_names;
 mod parse;
