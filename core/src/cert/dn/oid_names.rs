@@ -1,7 +1,9 @@
 //! OpenSSL's object table (OID → short name), as `OBJ_obj2nid` + `OBJ_nid2sn` see it.
 //!
-//! Generated from OpenSSL 3.0.19's `obj_mac.h` (the `SN_*`/`OBJ_*` pairs); sorted by the
-//! dotted OID string so [`short_name`] can binary-search. Data only: do not edit by hand.
+//! Generated from OpenSSL 3.0.19's `/usr/include/openssl/obj_mac.h`: every `OBJ_x` (with
+//! `OBJ_` references expanded) paired with `SN_x`, or `LN_x` where there is no short name
+//! (OpenSSL's own rule, e.g. `emailAddress`), `undef` left out; sorted by the dotted OID
+//! string so [`short_name`] can binary-search. Data only: regenerate, do not edit by hand.
 
 /// The OpenSSL short name for a dotted OID, if OpenSSL knows the OID.
 pub(crate) fn short_name(oid: &str) -> Option<&'static str> {
