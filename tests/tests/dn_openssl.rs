@@ -2,6 +2,8 @@
 //! every certificate of the system CA bundle, and generated certificates with hard DNs.
 //! `openssl` is a prerequisite: when it is missing these tests fail, they never skip.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: failing loudly is the point
+
 mod cert_support;
 
 use authrs_core::cert::crl::{CrlSet, CrlStatus};
@@ -19,6 +21,8 @@ struct OpensslView {
     issuer: String,
     subject_compat: String,
     issuer_compat: String,
+    subject_mod_ssl: String,
+    issuer_mod_ssl: String,
     serial: String,
     sha256: String,
 }
@@ -28,8 +32,17 @@ fn openssl_view(path: &Path) -> OpensslView {
     let p = path.to_str().expect("utf-8 temp path");
     let mut v = OpensslView::default();
     let rfc = openssl(&[
-        "x509", "-in", p, "-noout", "-subject", "-issuer", "-serial", "-fingerprint", "-sha256",
-        "-nameopt", "RFC2253",
+        "x509",
+        "-in",
+        p,
+        "-noout",
+        "-subject",
+        "-issuer",
+        "-serial",
+        "-fingerprint",
+        "-sha256",
+        "-nameopt",
+        "RFC2253",
     ]);
     for line in rfc.split_terminator('\n') {
         if let Some(s) = line.strip_prefix("subject=") {
@@ -38,17 +51,39 @@ fn openssl_view(path: &Path) -> OpensslView {
             v.issuer = s.to_string();
         } else if let Some(s) = line.strip_prefix("serial=") {
             v.serial = s.to_string();
-        } else if let Some(s) = line.to_ascii_lowercase().strip_prefix("sha256 fingerprint=") {
+        } else if let Some(s) = line
+            .to_ascii_lowercase()
+            .strip_prefix("sha256 fingerprint=")
+        {
             v.sha256 = s.replace(':', "");
         }
     }
-    let compat =
-        openssl(&["x509", "-in", p, "-noout", "-subject", "-issuer", "-nameopt", "compat"]);
+    let compat = openssl(&[
+        "x509", "-in", p, "-noout", "-subject", "-issuer", "-nameopt", "compat",
+    ]);
     for line in compat.split_terminator('\n') {
         if let Some(s) = line.strip_prefix("subject=") {
             v.subject_compat = s.to_string();
         } else if let Some(s) = line.strip_prefix("issuer=") {
             v.issuer_compat = s.to_string();
+        }
+    }
+    // mod_ssl prints with XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB.
+    let mod_ssl = openssl(&[
+        "x509",
+        "-in",
+        p,
+        "-noout",
+        "-subject",
+        "-issuer",
+        "-nameopt",
+        "RFC2253,-esc_msb",
+    ]);
+    for line in mod_ssl.split_terminator('\n') {
+        if let Some(s) = line.strip_prefix("subject=") {
+            v.subject_mod_ssl = s.to_string();
+        } else if let Some(s) = line.strip_prefix("issuer=") {
+            v.issuer_mod_ssl = s.to_string();
         }
     }
     v
@@ -62,8 +97,29 @@ fn check_against_openssl(path: &Path) -> Certificate {
     let ctx = path.display();
     assert_eq!(cert.subject_dn, want.subject, "{ctx}: subject RFC 2253");
     assert_eq!(cert.issuer_dn, want.issuer, "{ctx}: issuer RFC 2253");
-    assert_eq!(cert.subject_legacy, want.subject_compat, "{ctx}: subject compat");
-    assert_eq!(cert.issuer_legacy, want.issuer_compat, "{ctx}: issuer compat");
+    assert_eq!(
+        cert.subject_legacy, want.subject_compat,
+        "{ctx}: subject compat"
+    );
+    assert_eq!(
+        cert.issuer_legacy, want.issuer_compat,
+        "{ctx}: issuer compat"
+    );
+    assert_eq!(
+        cert.subject_dn_mod_ssl(),
+        want.subject_mod_ssl,
+        "{ctx}: subject mod_ssl"
+    );
+    assert_eq!(
+        cert.issuer_dn_mod_ssl(),
+        want.issuer_mod_ssl,
+        "{ctx}: issuer mod_ssl"
+    );
+    assert_eq!(
+        dn::escape_msb(&want.subject_mod_ssl),
+        cert.subject_dn,
+        "{ctx}: escape_msb"
+    );
     assert_eq!(cert.serial, want.serial, "{ctx}: serial");
     assert_eq!(cert.sha256, want.sha256, "{ctx}: sha256");
     // The DN-string path must see the same attribute values as the certificate path.
@@ -71,8 +127,11 @@ fn check_against_openssl(path: &Path) -> Certificate {
         .unwrap_or_else(|e| panic!("{ctx}: re-parse {}: {e}", cert.subject_dn));
     let mut from_string: Vec<(String, String)> = parsed;
     from_string.reverse();
-    let from_cert: Vec<(String, String)> =
-        cert.subject_attrs().iter().map(|a| (a.name.clone(), a.value.clone())).collect();
+    let from_cert: Vec<(String, String)> = cert
+        .subject_attrs()
+        .iter()
+        .map(|a| (a.name.clone(), a.value.clone()))
+        .collect();
     if !cert.subject_dn.contains("=#") {
         assert_eq!(from_string, from_cert, "{ctx}: parse_rfc2253 vs attributes");
     }
@@ -81,11 +140,17 @@ fn check_against_openssl(path: &Path) -> Certificate {
 
 #[test]
 fn system_ca_bundle_matches_openssl() {
-    let text = std::fs::read_to_string(BUNDLE).expect("system CA bundle (apt-get install ca-certificates)");
+    let text = std::fs::read_to_string(BUNDLE)
+        .expect("system CA bundle (apt-get install ca-certificates)");
     let dir = TempDir::new("bundle");
     let mut n = 0;
-    for (i, block) in text.split_inclusive("-----END CERTIFICATE-----\n").enumerate() {
-        let Some(start) = block.find("-----BEGIN CERTIFICATE-----") else { continue };
+    for (i, block) in text
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .enumerate()
+    {
+        let Some(start) = block.find("-----BEGIN CERTIFICATE-----") else {
+            continue;
+        };
         let path = dir.path().join(format!("ca{i}.pem"));
         std::fs::write(&path, &block[start..]).expect("write");
         check_against_openssl(&path);
@@ -99,9 +164,19 @@ fn req(dir: &TempDir, name: &str, args: &[&str]) -> std::path::PathBuf {
     let out = dir.path().join(format!("{name}.pem"));
     let key = dir.path().join("key.pem");
     let mut all = vec![
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", key.to_str().expect("utf-8"), "-out", out.to_str().expect("utf-8"),
-        "-days", "2",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().expect("utf-8"),
+        "-out",
+        out.to_str().expect("utf-8"),
+        "-days",
+        "2",
     ];
     all.extend_from_slice(args);
     openssl(&all);
@@ -112,7 +187,15 @@ fn req(dir: &TempDir, name: &str, args: &[&str]) -> std::path::PathBuf {
 /// as PEM: the signature breaks, which neither OpenSSL's printer nor x509-parser checks.
 fn patch(dir: &TempDir, src: &Path, name: &str, edits: &[(&[u8], &[u8])]) -> std::path::PathBuf {
     let der_path = dir.path().join(format!("{name}.der"));
-    openssl(&["x509", "-in", src.to_str().expect("utf-8"), "-outform", "DER", "-out", der_path.to_str().expect("utf-8")]);
+    openssl(&[
+        "x509",
+        "-in",
+        src.to_str().expect("utf-8"),
+        "-outform",
+        "DER",
+        "-out",
+        der_path.to_str().expect("utf-8"),
+    ]);
     let mut der = std::fs::read(&der_path).expect("read der");
     for (from, to) in edits {
         assert_eq!(from.len(), to.len());
@@ -126,7 +209,15 @@ fn patch(dir: &TempDir, src: &Path, name: &str, edits: &[(&[u8], &[u8])]) -> std
     }
     std::fs::write(&der_path, &der).expect("write der");
     let pem = dir.path().join(format!("{name}.pem"));
-    openssl(&["x509", "-inform", "DER", "-in", der_path.to_str().expect("utf-8"), "-out", pem.to_str().expect("utf-8")]);
+    openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        der_path.to_str().expect("utf-8"),
+        "-out",
+        pem.to_str().expect("utf-8"),
+    ]);
     pem
 }
 
@@ -138,7 +229,7 @@ fn hard_generated_dns_match_openssl() {
         ("escapes", &["-subj", r#"/CN=a\,b\+c"d\\e<f>g;h=i/O=#lead/OU= lead and trail /L=#/ST= /street=x#y"#]),
         ("multi", &["-multivalue-rdn", "-subj", "/DC=org/DC=example/O=Ex+OU=Dev+OU=Ops/CN=alice+UID=a1+emailAddress=alice@example.org"]),
         ("attrs", &["-subj", "/C=XX/serialNumber=1234/title=Dr/GN=Al/SN=Ice/initials=A/pseudonym=p/postalCode=12/street=Main/businessCategory=b/jurisdictionC=DE/organizationIdentifier=VATDE-1/unstructuredName=u/dnQualifier=q/x500UniqueIdentifier=z"]),
-        ("oids", &["-subj", "/1.2.3.4=unknown value/1.3.6.1.4.1.99999.1=x/CN=with oids/2.5.4.3=cn by oid"]),
+        ("cn_by_oid", &["-subj", "/2.5.4.3=cn by oid/CN=x"]),
         ("slash", &["-subj", r"/O=a\/b/CN=plus\+sign/OU=back\\slash"]),
         ("serial0", &["-set_serial", "0", "-subj", "/CN=zero"]),
         ("serial256", &["-set_serial", "256", "-subj", "/CN=256"]),
@@ -149,6 +240,38 @@ fn hard_generated_dns_match_openssl() {
     for (name, args) in subjects {
         check_against_openssl(&req(&dir, name, args));
     }
+    // OIDs OpenSSL does not know (`-subj` skips them; a config's oid_section does not):
+    // hex-dumped DER, a value past 127 bytes (long-form length), an OID past
+    // OBJ_obj2txt's 80-byte buffer, and an unknown OID inside a multi-valued RDN.
+    let oids = dir.path().join("oids.cnf");
+    std::fs::write(
+        &oids,
+        format!(
+            "oid_section=new_oids\n[new_oids]\nmyattr=1.2.3.4\nprivattr=1.3.6.1.4.1.99999.1\n\
+             longattr=1.3.6.1.4.1{}\n[req]\ndistinguished_name=dn\nprompt=no\n[dn]\n\
+             myattr=unknown value\nlongattr=x\nprivattr={}\nCN=oids\n+privattr=y\n",
+            ".99999".repeat(15),
+            "v".repeat(300)
+        ),
+    )
+    .expect("cnf");
+    let c = check_against_openssl(&req(
+        &dir,
+        "oids",
+        &["-config", oids.to_str().expect("utf-8")],
+    ));
+    assert!(
+        c.subject_dn
+            .contains(",1.2.3.4=#0C0D756E6B6E6F776E2076616C7565"),
+        "{}",
+        c.subject_dn
+    );
+    assert!(
+        c.subject_dn.contains("1.3.6.1.4.1.99999.1=#0C82012C7676"),
+        "{}",
+        c.subject_dn
+    );
+    assert_eq!(c.attribute("1.2.3.4"), Some("unknown value"));
     // T61String and BMPString through string_mask = default (smallest type that fits).
     let cnf = dir.path().join("bmp.cnf");
     std::fs::write(
@@ -160,7 +283,11 @@ fn hard_generated_dns_match_openssl() {
     let bmp = req(&dir, "bmp", &["-config", cnf.to_str().expect("utf-8")]);
     let c = check_against_openssl(&bmp);
     assert_eq!(c.attribute("CN"), Some("ẞ x, y;z"), "BMP value decoded");
-    assert_eq!(c.attribute("O"), Some("Zürich é"), "T61 value decoded as Latin-1");
+    assert_eq!(
+        c.attribute("O"),
+        Some("Zürich é"),
+        "T61 value decoded as Latin-1"
+    );
 }
 
 #[test]
@@ -172,46 +299,86 @@ fn crafted_bytes_match_openssl() {
         &["-subj", "/O=NULxAB/OU=CTLxyzAB/L=MSBxAB/ST=PRNxAB/CN=UNIVwxyz/street=BITSxyz/title=SEQSxyz/description=IA5xAB"],
     );
     let edits: &[(&[u8], &[u8])] = &[
-        (b"NULxAB", b"NUL\0AB"),                               // NUL inside a UTF8String
-        (b"CTLxyzAB", b"CTL\n\r\x01\x7fB"),                    // CR, LF and friends
-        (b"\x0c\x06PRNxAB", b"\x13\x06PRN\xe9AB"),             // high byte in a PrintableString
+        (b"NULxAB", b"NUL\0AB"),                   // NUL inside a UTF8String
+        (b"CTLxyzAB", b"CTL\n\r\x01\x7fB"),        // CR, LF and friends
+        (b"\x0c\x06PRNxAB", b"\x13\x06PRN\xe9AB"), // high byte in a PrintableString
         (b"\x0c\x08UNIVwxyz", b"\x1c\x08\0\x01\xf6\0\0\0\0A"), // UniversalString 😀A
-        (b"\x0c\x07BITSxyz", b"\x03\x07\0BITSxy"),             // BIT STRING value
-        (b"\x0c\x07SEQSxyz", b"\x30\x07\x0c\x05hello"),        // SEQUENCE value
-        (b"\x0c\x06IA5xAB", b"\x16\x06IA5\xe9AB"),             // high byte in an IA5String
+        (b"\x0c\x07BITSxyz", b"\x03\x07\0BITSxy"), // BIT STRING value
+        (b"\x0c\x07SEQSxyz", b"\x30\x07\x0c\x05hello"), // SEQUENCE value
+        (b"\x0c\x06IA5xAB", b"\x16\x06IA5\xe9AB"), // high byte in an IA5String
     ];
     let crafted = patch(&dir, &base, "crafted", edits);
     let c = check_against_openssl(&crafted);
-    assert_eq!(c.attribute("O"), Some("NUL\0AB"), "NUL kept in the value so mapping can refuse it");
+    assert_eq!(
+        c.attribute("O"),
+        Some("NUL\0AB"),
+        "NUL kept in the value so mapping can refuse it"
+    );
     let by_template: UserRule = "{O}".parse().expect("rule");
     assert_eq!(map_user(&c, &by_template, None), Err(MapError::BadUserChar));
-    assert_eq!(map_user_from_dn(&c.subject_dn, &by_template, None), Err(MapError::BadUserChar));
+    assert_eq!(
+        map_user_from_dn(&c.subject_dn, &by_template, None),
+        Err(MapError::BadUserChar)
+    );
     // Invalid UTF-8 in a UTF8String: OpenSSL refuses the whole certificate; we parse it,
     // decode the value with U+FFFD and refuse to map it.
     let der = dir.path().join("base.der");
-    openssl(&["x509", "-in", base.to_str().expect("utf-8"), "-outform", "DER", "-out", der.to_str().expect("utf-8")]);
+    openssl(&[
+        "x509",
+        "-in",
+        base.to_str().expect("utf-8"),
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().expect("utf-8"),
+    ]);
     let mut bytes = std::fs::read(&der).expect("der");
     while let Some(at) = bytes.windows(6).position(|w| w == b"MSBxAB") {
         bytes[at..at + 6].copy_from_slice(b"MSB\xff\xfeB");
     }
     let c = Certificate::parse(&bytes).expect("lenient parse");
-    assert_eq!(c.subject_dn.split(',').find(|p| p.starts_with("L=")), Some("L=MSB\\FF\\FEB"));
+    assert_eq!(
+        c.subject_dn.split(',').find(|p| p.starts_with("L=")),
+        Some("L=MSB\\FF\\FEB")
+    );
     let by_l: UserRule = "{L}".parse().expect("rule");
     assert_eq!(map_user(&c, &by_l, None), Err(MapError::BadUserChar));
-    assert_eq!(map_user_from_dn(&c.subject_dn, &by_l, None), Err(MapError::BadUserChar));
+    assert_eq!(
+        map_user_from_dn(&c.subject_dn, &by_l, None),
+        Err(MapError::BadUserChar)
+    );
     // BMPString with a lone surrogate: OpenSSL refuses the certificate; we flag the value.
     let cnf = dir.path().join("sur.cnf");
-    std::fs::write(&cnf, "[req]\ndistinguished_name=dn\nprompt=no\nstring_mask=default\nutf8=yes\n[dn]\nCN=Ωsur\n").expect("cnf");
+    std::fs::write(
+        &cnf,
+        "[req]\ndistinguished_name=dn\nprompt=no\nstring_mask=default\nutf8=yes\n[dn]\nCN=Ωsur\n",
+    )
+    .expect("cnf");
     let sur = req(&dir, "sur", &["-config", cnf.to_str().expect("utf-8")]);
     let sur_der = dir.path().join("sur.der");
-    openssl(&["x509", "-in", sur.to_str().expect("utf-8"), "-outform", "DER", "-out", sur_der.to_str().expect("utf-8")]);
+    openssl(&[
+        "x509",
+        "-in",
+        sur.to_str().expect("utf-8"),
+        "-outform",
+        "DER",
+        "-out",
+        sur_der.to_str().expect("utf-8"),
+    ]);
     let mut bytes = std::fs::read(&sur_der).expect("der");
     while let Some(at) = bytes.windows(4).position(|w| w == b"\x00s\x00u") {
         bytes[at..at + 4].copy_from_slice(b"\xd8\x00\x00u");
     }
     let c = Certificate::parse(&bytes).expect("lenient parse");
-    assert_eq!(c.attribute("CN"), Some("Ω\u{fffd}ur"), "lone surrogate flagged");
-    assert_eq!(map_user(&c, &UserRule::Cn, None), Err(MapError::BadUserChar));
+    assert_eq!(
+        c.attribute("CN"),
+        Some("Ω\u{fffd}ur"),
+        "lone surrogate flagged"
+    );
+    assert_eq!(
+        map_user(&c, &UserRule::Cn, None),
+        Err(MapError::BadUserChar)
+    );
 }
 
 #[test]
@@ -254,47 +421,138 @@ fn crl_from_openssl_ca_matches_issuer_and_serial() {
         dir.path().display()
     );
     std::fs::write(d("ca.cnf"), cnf).expect("ca.cnf");
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
     let mut args = vec!["req", "-x509"];
     args.extend_from_slice(&ec);
     let (ca_key, ca_pem) = (d("ca.key"), d("ca.pem"));
-    args.extend_from_slice(&["-keyout", &ca_key, "-out", &ca_pem, "-days", "30",
-        "-set_serial", "0x1001", "-subj", "/O=Test CA/CN=Test CA"]);
+    args.extend_from_slice(&[
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca_pem,
+        "-days",
+        "30",
+        "-set_serial",
+        "0x1001",
+        "-subj",
+        "/O=Test CA/CN=Test CA",
+    ]);
     openssl(&args);
     for (name, serial) in [("bad", "0x1001"), ("good", "0x2002")] {
-        let (key, csr, pem) = (d(&format!("{name}.key")), d(&format!("{name}.csr")), d(&format!("{name}.pem")));
+        let (key, csr, pem) = (
+            d(&format!("{name}.key")),
+            d(&format!("{name}.csr")),
+            d(&format!("{name}.pem")),
+        );
         let mut args = vec!["req"];
         args.extend_from_slice(&ec);
         let subj = format!("/CN={name}");
         args.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", &subj]);
         openssl(&args);
-        openssl(&["x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key,
-            "-set_serial", serial, "-days", "10", "-out", &pem]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-set_serial",
+            serial,
+            "-days",
+            "10",
+            "-out",
+            &pem,
+        ]);
     }
-    openssl(&["ca", "-config", &d("ca.cnf"), "-revoke", &d("bad.pem"), "-batch"]);
-    openssl(&["ca", "-config", &d("ca.cnf"), "-gencrl", "-out", &d("crl.pem"), "-batch"]);
+    openssl(&[
+        "ca",
+        "-config",
+        &d("ca.cnf"),
+        "-revoke",
+        &d("bad.pem"),
+        "-batch",
+    ]);
+    openssl(&[
+        "ca",
+        "-config",
+        &d("ca.cnf"),
+        "-gencrl",
+        "-out",
+        &d("crl.pem"),
+        "-batch",
+    ]);
     let ca = check_against_openssl(Path::new(&ca_pem));
     let bad = check_against_openssl(Path::new(&d("bad.pem")));
     let good = check_against_openssl(Path::new(&d("good.pem")));
-    assert_eq!(ca.serial, bad.serial, "the trap: the revoked serial is the CA's own");
-    let issuer_line =
-        openssl(&["crl", "-in", &d("crl.pem"), "-noout", "-issuer", "-nameopt", "RFC2253"]);
+    assert_eq!(
+        ca.serial, bad.serial,
+        "the trap: the revoked serial is the CA's own"
+    );
+    let issuer_line = openssl(&[
+        "crl",
+        "-in",
+        &d("crl.pem"),
+        "-noout",
+        "-issuer",
+        "-nameopt",
+        "RFC2253",
+    ]);
     let set = CrlSet::parse(&std::fs::read(d("crl.pem")).expect("crl")).expect("CRL parses");
     let crl = &set.crls()[0];
-    assert_eq!(crl.issuer_dn, issuer_line.trim_end().trim_start_matches("issuer="));
-    assert_eq!(crl.revoked, [bad.serial.clone()]);
+    assert_eq!(
+        crl.issuer_dn,
+        issuer_line.trim_end().trim_start_matches("issuer=")
+    );
+    assert_eq!(crl.revoked, std::slice::from_ref(&bad.serial));
     let now = ca.not_before + 60;
-    assert_eq!(set.check(&good.issuer_dn, &good.serial, now), CrlStatus::NotRevoked);
-    assert_eq!(set.check(&bad.issuer_dn, &bad.serial, now), CrlStatus::Revoked);
+    assert_eq!(
+        set.check(&good.issuer_dn, &good.serial, now),
+        CrlStatus::NotRevoked
+    );
+    assert_eq!(
+        set.check(&bad.issuer_dn, &bad.serial, now),
+        CrlStatus::Revoked
+    );
     // Same serial from another issuer: not revoked.
-    assert_eq!(set.check("CN=Other CA", &bad.serial, now), CrlStatus::NotRevoked);
+    assert_eq!(
+        set.check("CN=Other CA", &bad.serial, now),
+        CrlStatus::NotRevoked
+    );
     // Once the CRL is past nextUpdate: still revoked for the listed one, reported otherwise.
     let later = crl.next_update.expect("nextUpdate") + 1;
-    assert_eq!(set.check(&bad.issuer_dn, &bad.serial, later), CrlStatus::Revoked);
-    assert!(matches!(set.check(&good.issuer_dn, &good.serial, later), CrlStatus::CrlExpired { .. }));
+    assert_eq!(
+        set.check(&bad.issuer_dn, &bad.serial, later),
+        CrlStatus::Revoked
+    );
+    assert!(matches!(
+        set.check(&good.issuer_dn, &good.serial, later),
+        CrlStatus::CrlExpired { .. }
+    ));
     // The DER form of the same CRL.
-    openssl(&["crl", "-in", &d("crl.pem"), "-outform", "DER", "-out", &d("crl.der")]);
+    openssl(&[
+        "crl",
+        "-in",
+        &d("crl.pem"),
+        "-outform",
+        "DER",
+        "-out",
+        &d("crl.der"),
+    ]);
     let der = CrlSet::parse(&std::fs::read(d("crl.der")).expect("der")).expect("DER CRL parses");
-    assert_eq!(der.check(&bad.issuer_dn, &bad.serial, now), CrlStatus::Revoked);
-    assert_eq!(der.check(&good.issuer_dn, &good.serial, now), CrlStatus::NotRevoked);
+    assert_eq!(
+        der.check(&bad.issuer_dn, &bad.serial, now),
+        CrlStatus::Revoked
+    );
+    assert_eq!(
+        der.check(&good.issuer_dn, &good.serial, now),
+        CrlStatus::NotRevoked
+    );
 }

@@ -18,8 +18,8 @@ use crate::time::UnixTime;
 use std::collections::HashSet;
 use std::fmt;
 use x509_parser::pem::Pem;
-use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::prelude::FromDer;
+use x509_parser::revocation_list::CertificateRevocationList;
 
 /// One parsed CRL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,9 +62,10 @@ impl fmt::Display for CrlError {
 impl std::error::Error for CrlError {}
 
 impl Crl {
-    /// Parses every `X509 CRL` block of PEM text, or one DER CRL.
+    /// Parses one DER CRL (input starting with the SEQUENCE tag 0x30), or every
+    /// `X509 CRL` block of PEM text.
     pub fn parse(input: &[u8]) -> Result<Vec<Crl>, CrlError> {
-        if !input.windows(11).any(|w| w == b"-----BEGIN ") {
+        if input.first() == Some(&0x30) {
             return Ok(vec![Crl::from_der(input)?]);
         }
         let mut out = Vec::new();
@@ -133,7 +134,12 @@ impl CrlSet {
     pub fn from_crls(crls: Vec<Crl>) -> CrlSet {
         let normalized = crls
             .iter()
-            .map(|c| c.revoked.iter().filter_map(|s| normalize_serial(s)).collect())
+            .map(|c| {
+                c.revoked
+                    .iter()
+                    .filter_map(|s| normalize_serial(s))
+                    .collect()
+            })
             .collect();
         CrlSet { crls, normalized }
     }
@@ -150,10 +156,12 @@ impl CrlSet {
         let Some(serial) = normalize_serial(serial) else {
             return CrlStatus::BadSerial;
         };
+        // mod_ssl's `SSL_CLIENT_I_DN` leaves non-ASCII raw; CRL issuers are kept escaped.
+        let issuer_dn = &dn::escape_msb(issuer_dn);
         let mut seen = false;
         let mut current = false;
         for (crl, revoked) in self.crls.iter().zip(&self.normalized) {
-            if crl.issuer_dn != issuer_dn {
+            if crl.issuer_dn != *issuer_dn {
                 continue;
             }
             if revoked.contains(&serial) {
@@ -163,7 +171,9 @@ impl CrlSet {
             current |= crl.next_update.is_none_or(|next| now <= next);
         }
         if seen && !current {
-            CrlStatus::CrlExpired { issuer_dn: issuer_dn.to_string() }
+            CrlStatus::CrlExpired {
+                issuer_dn: issuer_dn.to_string(),
+            }
         } else {
             CrlStatus::NotRevoked
         }
@@ -195,11 +205,27 @@ mod tests {
     fn needs_issuer_and_serial() {
         let s = set();
         assert_eq!(s.check("CN=CA One", "1001", 1500), CrlStatus::Revoked);
-        assert_eq!(s.check("CN=CA One", "0a", 1500), CrlStatus::Revoked, "case and zeros");
-        assert_eq!(s.check("CN=CA Two", "1001", 1500), CrlStatus::NotRevoked, "other issuer");
+        assert_eq!(
+            s.check("CN=CA One", "0a", 1500),
+            CrlStatus::Revoked,
+            "case and zeros"
+        );
+        assert_eq!(
+            s.check("CN=CA Two", "1001", 1500),
+            CrlStatus::NotRevoked,
+            "other issuer"
+        );
         assert_eq!(s.check("CN=CA One", "1002", 1500), CrlStatus::NotRevoked);
-        assert_eq!(s.check("CN=Unknown", "1001", 1500), CrlStatus::NotRevoked, "no CRL");
-        assert_eq!(s.check("cn=ca one", "1001", 1500), CrlStatus::NotRevoked, "DN exact");
+        assert_eq!(
+            s.check("CN=Unknown", "1001", 1500),
+            CrlStatus::NotRevoked,
+            "no CRL"
+        );
+        assert_eq!(
+            s.check("cn=ca one", "1001", 1500),
+            CrlStatus::NotRevoked,
+            "DN exact"
+        );
     }
 
     #[test]
@@ -208,10 +234,20 @@ mod tests {
         assert_eq!(s.check("CN=CA One", "1001", 5000), CrlStatus::Revoked);
         assert_eq!(
             s.check("CN=CA One", "1002", 5000),
-            CrlStatus::CrlExpired { issuer_dn: "CN=CA One".into() }
+            CrlStatus::CrlExpired {
+                issuer_dn: "CN=CA One".into()
+            }
         );
-        assert_eq!(s.check("CN=CA One", "1002", 2000), CrlStatus::NotRevoked, "nextUpdate inclusive");
-        assert_eq!(s.check("CN=CA Two", "1", 99_999), CrlStatus::NotRevoked, "no nextUpdate");
+        assert_eq!(
+            s.check("CN=CA One", "1002", 2000),
+            CrlStatus::NotRevoked,
+            "nextUpdate inclusive"
+        );
+        assert_eq!(
+            s.check("CN=CA Two", "1", 99_999),
+            CrlStatus::NotRevoked,
+            "no nextUpdate"
+        );
     }
 
     #[test]
@@ -229,11 +265,29 @@ mod tests {
     }
 
     #[test]
+    fn issuer_in_mod_ssl_raw_form_matches() {
+        let s = CrlSet::from_crls(vec![Crl {
+            issuer_dn: "CN=Z\\C3\\BCrich CA".into(),
+            this_update: 0,
+            next_update: None,
+            revoked: vec!["01".into()],
+        }]);
+        assert_eq!(s.check("CN=Zürich CA", "01", 10), CrlStatus::Revoked);
+        assert_eq!(s.check("CN=Z\\C3\\BCrich CA", "1", 10), CrlStatus::Revoked);
+    }
+
+    #[test]
     fn bad_serial_and_bad_input() {
-        assert_eq!(set().check("CN=CA One", "10 01", 1500), CrlStatus::BadSerial);
+        assert_eq!(
+            set().check("CN=CA One", "10 01", 1500),
+            CrlStatus::BadSerial
+        );
         assert_eq!(set().check("CN=CA One", "", 1500), CrlStatus::BadSerial);
-        assert!(matches!(Crl::parse(b"\x30\x03\x02\x01\x01"), Err(CrlError::BadDer(_))));
-        assert!(matches!(Crl::parse(b""), Err(CrlError::BadDer(_))));
+        assert!(matches!(
+            Crl::parse(b"\x30\x03\x02\x01\x01"),
+            Err(CrlError::BadDer(_))
+        ));
+        assert_eq!(Crl::parse(b""), Err(CrlError::NoCrl));
         assert_eq!(
             Crl::parse(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
             Err(CrlError::NoCrl)

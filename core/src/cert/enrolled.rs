@@ -73,8 +73,12 @@ impl fmt::Display for EnrollError {
             }
             EnrollError::TooMany { limit } => write!(f, "user already has {limit} certificates"),
             EnrollError::AlreadyEnrolled => f.write_str("certificate is already enrolled"),
-            EnrollError::DuplicateLabel => f.write_str("user already has a certificate with this label"),
-            EnrollError::BadUser => f.write_str("user name is empty or holds spaces or control characters"),
+            EnrollError::DuplicateLabel => {
+                f.write_str("user already has a certificate with this label")
+            }
+            EnrollError::BadUser => {
+                f.write_str("user name is empty or holds spaces or control characters")
+            }
             EnrollError::BadLabel => f.write_str("label is empty or holds control characters"),
         }
     }
@@ -109,7 +113,11 @@ fn first_word(s: &str) -> (&str, &str) {
 
 /// A fingerprint as stored: 64 lowercase hex digits; colons and case are forgiven.
 fn normalize_fingerprint(s: &str) -> Option<String> {
-    let f: String = s.chars().filter(|c| *c != ':').map(|c| c.to_ascii_lowercase()).collect();
+    let f: String = s
+        .chars()
+        .filter(|c| *c != ':')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
     (f.len() == 64 && f.bytes().all(|b| b.is_ascii_hexdigit())).then_some(f)
 }
 
@@ -133,8 +141,11 @@ impl EnrolledCerts {
             if !user_ok(user) {
                 return Err(bad("bad user name"));
             }
-            let sha256 = normalize_fingerprint(fp).ok_or_else(|| bad("sha256 must be 64 hex digits"))?;
-            let not_after = not_after.parse().map_err(|_| bad("not_after must be Unix seconds"))?;
+            let sha256 =
+                normalize_fingerprint(fp).ok_or_else(|| bad("sha256 must be 64 hex digits"))?;
+            let not_after = not_after
+                .parse()
+                .map_err(|_| bad("not_after must be Unix seconds"))?;
             let label = label.trim();
             if !label_ok(label) {
                 return Err(bad("bad label"));
@@ -156,7 +167,10 @@ impl EnrolledCerts {
     pub fn to_text(&self) -> String {
         let mut out = String::from("# user sha256 not_after label\n");
         for e in &self.entries {
-            out.push_str(&format!("{} {} {} {}\n", e.user, e.sha256, e.not_after, e.label));
+            out.push_str(&format!(
+                "{} {} {} {}\n",
+                e.user, e.sha256, e.not_after, e.label
+            ));
         }
         out
     }
@@ -180,7 +194,13 @@ impl EnrolledCerts {
             return Err(EnrollError::BadLabel);
         }
         cert.is_valid_at(now).map_err(EnrollError::NotValid)?;
-        if !cert.san.xmpp.iter().chain(&cert.san.email).any(|n| n == user) {
+        if !cert
+            .san
+            .xmpp
+            .iter()
+            .chain(&cert.san.email)
+            .any(|n| n == user)
+        {
             return Err(EnrollError::SanMismatch);
         }
         if self.entries.iter().any(|e| e.sha256 == cert.sha256) {
@@ -191,7 +211,9 @@ impl EnrolledCerts {
             return Err(EnrollError::DuplicateLabel);
         }
         if mine.len() >= max_per_user {
-            return Err(EnrollError::TooMany { limit: max_per_user });
+            return Err(EnrollError::TooMany {
+                limit: max_per_user,
+            });
         }
         self.entries.push(Enrollment {
             user: user.to_string(),
@@ -216,7 +238,9 @@ impl EnrolledCerts {
     /// The enrolment for a presented certificate's fingerprint, unless it has expired.
     pub fn lookup(&self, sha256: &str, now: UnixTime) -> Option<&Enrollment> {
         let fp = normalize_fingerprint(sha256)?;
-        self.entries.iter().find(|e| e.sha256 == fp && now <= e.not_after)
+        self.entries
+            .iter()
+            .find(|e| e.sha256 == fp && now <= e.not_after)
     }
 
     /// The enrolments of `user`, in file order.

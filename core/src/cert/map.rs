@@ -1,7 +1,8 @@
 //! From a client certificate (or only its subject DN string) to a user name.
 //!
 //! Rules ([`UserRule`], written as in the configuration):
-//! * `dn` — the whole subject DN, RFC 2253 as mod_ssl's `SSL_CLIENT_S_DN`;
+//! * `dn` — the whole subject DN, RFC 2253 in the canonical form of [`super::dn::rfc2253`]
+//!   (mod_ssl's raw-UTF-8 `SSL_CLIENT_S_DN` is brought to it first);
 //! * `cn` — the first CN in DER order (mod_ssl's `SSL_CLIENT_S_DN_CN`; the *last* one of
 //!   an RFC 2253 string);
 //! * `email` — the first rfc822Name SAN, else the first `emailAddress` DN attribute;
@@ -16,11 +17,11 @@
 //! `admin\0.evil.org` never becomes user `admin`.
 //!
 //! Map file format: one `"<DN>" <user>` per line, the DN in double quotes exactly as
-//! rendered in RFC 2253 form (a `"` inside it is `\"`, as OpenSSL prints it; backslash
+//! rendered in RFC 2253 form (non-ASCII either raw UTF-8 or `\XX`-escaped) (a `"` inside it is `\"`, as OpenSSL prints it; backslash
 //! escapes are kept verbatim), then whitespace and the user (no whitespace in it). Blank
 //! lines and lines starting with `#` are ignored; a DN listed twice is an error.
 
-use super::dn::parse_rfc2253;
+use super::dn::{escape_msb, parse_rfc2253};
 use super::{CertError, Certificate};
 use std::collections::HashMap;
 use std::fmt;
@@ -151,20 +152,31 @@ enum Part<'t> {
 
 /// Splits a template, checking it has balanced `{NAME}` with names of `[A-Za-z0-9._-]`.
 fn template_parts(t: &str) -> Result<Vec<Part<'_>>, MapError> {
-    let bad = |why| MapError::BadTemplate { template: t.to_string(), why };
+    let bad = |why| MapError::BadTemplate {
+        template: t.to_string(),
+        why,
+    };
     let mut parts = Vec::new();
     let mut rest = t;
     while let Some(open) = rest.find(['{', '}']) {
         if rest.as_bytes()[open] == b'}' {
             return Err(bad("'}' without '{'"));
         }
-        let close = rest[open..].find('}').ok_or_else(|| bad("'{' without '}'"))? + open;
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| bad("'{' without '}'"))?
+            + open;
         let name = &rest[open + 1..close];
         if name.is_empty() {
             return Err(bad("empty attribute name"));
         }
-        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-            return Err(bad("attribute names are OpenSSL short names or dotted OIDs"));
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(bad(
+                "attribute names are OpenSSL short names or dotted OIDs",
+            ));
         }
         if open > 0 {
             parts.push(Part::Text(&rest[..open]));
@@ -198,7 +210,9 @@ impl UserMap {
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            let body = l.strip_prefix('"').ok_or_else(|| bad("line must start with a quoted DN"))?;
+            let body = l
+                .strip_prefix('"')
+                .ok_or_else(|| bad("line must start with a quoted DN"))?;
             let end = closing_quote(body).ok_or_else(|| bad("DN has no closing quote"))?;
             let dn = &body[..end];
             let after = &body[end + 1..];
@@ -213,16 +227,17 @@ impl UserMap {
                 return Err(bad("user must be one word"));
             }
             check_user(user).map_err(|_| bad("user has control characters"))?;
-            if entries.insert(dn.to_string(), user.to_string()).is_some() {
+            if entries.insert(escape_msb(dn), user.to_string()).is_some() {
                 return Err(MapError::DuplicateDn { line });
             }
         }
         Ok(UserMap { entries })
     }
 
-    /// The user mapped to exactly this RFC 2253 DN.
+    /// The user mapped to exactly this RFC 2253 DN (mod_ssl's raw UTF-8 form and the
+    /// `\XX`-escaped form are the same DN).
     pub fn get(&self, dn: &str) -> Option<&str> {
-        self.entries.get(dn).map(String::as_str)
+        self.entries.get(&escape_msb(dn)).map(String::as_str)
     }
 
     /// Number of entries.
@@ -256,7 +271,10 @@ fn check_user(user: &str) -> Result<(), MapError> {
         Err(MapError::EmptyUser)
     } else if user.len() > MAX_USER_LEN {
         Err(MapError::UserTooLong)
-    } else if user.chars().any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER) {
+    } else if user
+        .chars()
+        .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+    {
         Err(MapError::BadUserChar)
     } else {
         Ok(())
@@ -278,20 +296,40 @@ fn expand<'a>(t: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<Strin
 }
 
 /// Maps a parsed certificate to a user: the map entry for its subject DN if any, else `rule`.
-pub fn map_user(cert: &Certificate, rule: &UserRule, map: Option<&UserMap>) -> Result<String, MapError> {
+pub fn map_user(
+    cert: &Certificate,
+    rule: &UserRule,
+    map: Option<&UserMap>,
+) -> Result<String, MapError> {
     if let Some(user) = map.and_then(|m| m.get(&cert.subject_dn)) {
         return Ok(user.to_string());
     }
     let missing = |what: &str| MapError::Missing(what.to_string());
     let user = match rule {
         UserRule::Dn => cert.subject_dn.clone(),
-        UserRule::Cn => cert.attribute("CN").ok_or_else(|| missing("CN"))?.to_string(),
+        UserRule::Cn => cert
+            .attribute("CN")
+            .ok_or_else(|| missing("CN"))?
+            .to_string(),
         UserRule::Email => match cert.san.email.first() {
             Some(e) => e.clone(),
-            None => cert.attribute("emailAddress").ok_or_else(|| missing("email"))?.to_string(),
+            None => cert
+                .attribute("emailAddress")
+                .ok_or_else(|| missing("email"))?
+                .to_string(),
         },
-        UserRule::Xmpp => cert.san.xmpp.first().ok_or_else(|| missing("xmppAddr SAN"))?.clone(),
-        UserRule::Upn => cert.san.upn.first().ok_or_else(|| missing("UPN SAN"))?.clone(),
+        UserRule::Xmpp => cert
+            .san
+            .xmpp
+            .first()
+            .ok_or_else(|| missing("xmppAddr SAN"))?
+            .clone(),
+        UserRule::Upn => cert
+            .san
+            .upn
+            .first()
+            .ok_or_else(|| missing("UPN SAN"))?
+            .clone(),
         UserRule::Template(t) => expand(t, |name| cert.attribute(name))?,
     };
     check_user(&user)?;
@@ -301,17 +339,31 @@ pub fn map_user(cert: &Certificate, rule: &UserRule, map: Option<&UserMap>) -> R
 /// Maps a subject DN string (mod_ssl `SSL_CLIENT_S_DN`, Envoy `subject_peer_certificate`)
 /// to a user, for when the certificate itself is not at hand. Attributes are chosen as
 /// for a certificate: the last one of a name in the string is the first in DER order.
-pub fn map_user_from_dn(dn: &str, rule: &UserRule, map: Option<&UserMap>) -> Result<String, MapError> {
+pub fn map_user_from_dn(
+    dn: &str,
+    rule: &UserRule,
+    map: Option<&UserMap>,
+) -> Result<String, MapError> {
+    // mod_ssl leaves non-ASCII raw; Envoy and certificates give `\XX`: one form for all.
+    let dn = &escape_msb(dn);
     if let Some(user) = map.and_then(|m| m.get(dn)) {
         return Ok(user.to_string());
     }
     let attrs = parse_rfc2253(dn).map_err(MapError::BadDn)?;
-    let attr = |name: &str| attrs.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let attr = |name: &str| {
+        attrs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     let missing = |what: &str| MapError::Missing(what.to_string());
     let user = match rule {
         UserRule::Dn => dn.to_string(),
         UserRule::Cn => attr("CN").ok_or_else(|| missing("CN"))?.to_string(),
-        UserRule::Email => attr("emailAddress").ok_or_else(|| missing("email"))?.to_string(),
+        UserRule::Email => attr("emailAddress")
+            .ok_or_else(|| missing("email"))?
+            .to_string(),
         UserRule::Xmpp => return Err(MapError::NeedsCertificate("xmpp")),
         UserRule::Upn => return Err(MapError::NeedsCertificate("upn")),
         UserRule::Template(t) => expand(t, attr)?,

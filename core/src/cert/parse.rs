@@ -40,12 +40,12 @@ pub struct Certificate {
 }
 
 impl Certificate {
-    /// Parses PEM or DER, telling them apart by the `-----BEGIN` marker.
+    /// Parses PEM or DER: DER starts with a SEQUENCE tag (0x30), anything else is PEM text.
     pub fn parse(input: &[u8]) -> Result<Certificate, CertError> {
-        if input.windows(11).any(|w| w == b"-----BEGIN ") {
-            Certificate::from_pem(input)
-        } else {
+        if input.first() == Some(&0x30) {
             Certificate::from_der(input)
+        } else {
+            Certificate::from_pem(input)
         }
     }
 
@@ -90,6 +90,16 @@ impl Certificate {
         })
     }
 
+    /// Subject DN as mod_ssl's `SSL_CLIENT_S_DN` has it (non-ASCII left as raw UTF-8).
+    pub fn subject_dn_mod_ssl(&self) -> String {
+        dn::unescape_msb(&self.subject_dn)
+    }
+
+    /// Issuer DN as mod_ssl's `SSL_CLIENT_I_DN` has it (non-ASCII left as raw UTF-8).
+    pub fn issuer_dn_mod_ssl(&self) -> String {
+        dn::unescape_msb(&self.issuer_dn)
+    }
+
     /// Subject attributes in DER order (least specific first), values decoded.
     pub fn subject_attrs(&self) -> &[DnAttribute] {
         &self.subject_attrs
@@ -101,7 +111,9 @@ impl Certificate {
     }
 
     /// The first subject attribute named `short_name` in DER order, as mod_ssl's
-    /// `SSL_CLIENT_S_DN_<name>` takes it (for a DN `CN=b,CN=a` that is `a`).
+    /// `SSL_CLIENT_S_DN_<name>` takes it (for a DN `CN=b,CN=a` that is `a`). The value is
+    /// the decoded text, control characters included (mod_ssl would show `\00`), so that
+    /// user mapping can see and refuse them.
     pub fn attribute(&self, short_name: &str) -> Option<&str> {
         self.subject_attrs
             .iter()
@@ -112,9 +124,13 @@ impl Certificate {
     /// `Ok` when `now` lies within notBefore..=notAfter (inclusive, like OpenSSL).
     pub fn is_valid_at(&self, now: UnixTime) -> Result<(), CertError> {
         if now < self.not_before {
-            Err(CertError::NotYetValid { not_before: self.not_before })
+            Err(CertError::NotYetValid {
+                not_before: self.not_before,
+            })
         } else if now > self.not_after {
-            Err(CertError::Expired { not_after: self.not_after })
+            Err(CertError::Expired {
+                not_after: self.not_after,
+            })
         } else {
             Ok(())
         }

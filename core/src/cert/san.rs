@@ -78,7 +78,8 @@ fn other_name_value(rest: &[u8]) -> Option<String> {
         return None;
     }
     // UTF8String per RFC 6120 and Microsoft; other string types tolerated, non-strings not.
-    let is_string = inner.class() == Class::Universal && [12, 19, 22, 28, 30].contains(&inner.tag().0);
+    let is_string =
+        inner.class() == Class::Universal && [12, 19, 22, 28, 30].contains(&inner.tag().0);
     is_string.then(|| decode_value(&inner))
 }
 

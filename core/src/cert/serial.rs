@@ -46,7 +46,10 @@ pub fn normalize_serial(s: &str) -> Option<String> {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
     let mut digits = String::new();
     for c in s.chars() {
         match c {
@@ -60,7 +63,11 @@ pub fn normalize_serial(s: &str) -> Option<String> {
     if digits.is_empty() {
         return None;
     }
-    Some(if neg && body != "0" { format!("-{body}") } else { body.to_string() })
+    Some(if neg && body != "0" {
+        format!("-{body}")
+    } else {
+        body.to_string()
+    })
 }
 
 #[cfg(test)]

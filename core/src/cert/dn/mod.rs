@@ -1,11 +1,16 @@
 //! Distinguished names, rendered byte for byte as OpenSSL 3 renders them.
 //!
-//! * [`rfc2253`] is `X509_NAME_print_ex(…, XN_FLAG_RFC2253)`: what mod_ssl puts in
-//!   `SSL_CLIENT_S_DN` and Envoy in `subject_peer_certificate`. RDNs in reverse order,
+//! * [`rfc2253`] is `X509_NAME_print_ex(…, XN_FLAG_RFC2253)`: what `openssl x509 -nameopt
+//!   RFC2253` prints and Envoy puts in `subject_peer_certificate`. RDNs in reverse order,
 //!   `,` between RDNs, `+` inside a multi-valued RDN, OpenSSL short names, `,+"\<>;`
 //!   backslash-escaped, a leading `#`/space and a trailing space escaped, control
 //!   characters and every byte ≥ 0x80 of the UTF-8 form as `\XX`, and attributes whose
 //!   OID OpenSSL does not know (or whose value is not a string) as `1.2.3.4=#<hex DER>`.
+//! * [`rfc2253_mod_ssl`] is what mod_ssl really puts in `SSL_CLIENT_S_DN`: it prints with
+//!   `XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB`, so non-ASCII text stays raw UTF-8
+//!   (`O=Zürich`) where OpenSSL's CLI and Envoy write `O=Z\C3\BCrich`. The two forms
+//!   differ in nothing else; [`escape_msb`] turns mod_ssl's form into the canonical one,
+//!   and everything authrs compares (map file, CRL issuers, `dn` rule) uses the canonical one.
 //! * [`legacy`] is `X509_NAME_oneline`: mod_ssl's `LegacyDNStringFormat` and
 //!   `openssl x509 -nameopt compat`. DER order, `/` before each RDN, `+` inside a
 //!   multi-valued RDN, raw content bytes with `/` and `+` escaped and bytes outside
@@ -13,6 +18,15 @@
 //!   exactly as OpenSSL does. Names over OpenSSL's 1 MiB oneline limit (where OpenSSL
 //!   gives up) are rendered in full here: the one known difference.
 //! * [`parse_rfc2253`] reads the RFC 2253 string back into (short name, value) pairs.
+//!
+//! Short names come from OpenSSL 3.0's object table (`oid_names.rs`, generated). Envoy
+//! links BoringSSL, whose printer escapes identically but whose object table is older:
+//! an attribute OID only OpenSSL knows (e.g. `organizationIdentifier`) would be printed
+//! by Envoy as `2.5.4.97=#…`. Such names exist in few client certificates; map them with
+//! `cn`/`email`/SAN rules rather than `dn` when both shells must agree. Certificates that
+//! OpenSSL refuses to load (invalid UTF-8 in a UTF8String, lone surrogates in a BMPString)
+//! are still parsed here; their undecodable values come out as U+FFFD, which user mapping
+//! refuses.
 
 mod oid_names;
 mod parse;
@@ -74,6 +88,56 @@ pub fn rfc2253(name: &X509Name<'_>) -> String {
         }
     }
     out
+}
+
+/// The DN as mod_ssl's `SSL_CLIENT_S_DN` has it: [`rfc2253`] with bytes ≥ 0x80 unescaped.
+pub fn rfc2253_mod_ssl(name: &X509Name<'_>) -> String {
+    unescape_msb(&rfc2253(name))
+}
+
+/// mod_ssl's DN form → the canonical RFC 2253 form: every byte ≥ 0x80 becomes `\XX`.
+/// Canonical strings pass through unchanged, so this is safe to apply to any DN string.
+pub fn escape_msb(dn: &str) -> String {
+    let mut out = String::with_capacity(dn.len());
+    for b in dn.bytes() {
+        if b >= 0x80 {
+            out.push('\\');
+            value::push_hex(&[b], &mut out);
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
+}
+
+/// The canonical form → mod_ssl's: `\XX` escapes of bytes ≥ 0x80 become raw bytes (a byte
+/// sequence that is not UTF-8 becomes U+FFFD; OpenSSL refuses such certificates anyway).
+pub(crate) fn unescape_msb(dn: &str) -> String {
+    let b = dn.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) if v >= 0x80 => {
+                    out.push(v);
+                    i += 3;
+                }
+                // Any other escape (`\\`, `\,`, `\0A`) stays as it is, both bytes.
+                _ => {
+                    out.extend_from_slice(&b[i..(i + 2).min(b.len())]);
+                    i += 2;
+                }
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The DN as `X509_NAME_oneline` renders it (mod_ssl `LegacyDNStringFormat`).

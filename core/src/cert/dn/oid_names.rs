@@ -1,11 +1,15 @@
 //! OpenSSL's object table (OID → short name), as `OBJ_obj2nid` + `OBJ_nid2sn` see it.
 //!
-//! Generated from OpenSSL 3.0.19's `obj_mac.h` (the `SN_*`/`OBJ_*` pairs); sorted by the
-//! dotted OID string so [`short_name`] can binary-search. Data only: do not edit by hand.
+//! Generated from OpenSSL 3.0.19's `/usr/include/openssl/obj_mac.h`: every `OBJ_x` (with
+//! `OBJ_` references expanded) paired with `SN_x`, or `LN_x` where there is no short name
+//! (OpenSSL's own rule, e.g. `emailAddress`), `undef` left out; sorted by the dotted OID
+//! string so [`short_name`] can binary-search. Data only: regenerate, do not edit by hand.
 
 /// The OpenSSL short name for a dotted OID, if OpenSSL knows the OID.
 pub(crate) fn short_name(oid: &str) -> Option<&'static str> {
-    OIDS.binary_search_by(|(o, _)| (*o).cmp(oid)).ok().map(|i| OIDS[i].1)
+    OIDS.binary_search_by(|(o, _)| (*o).cmp(oid))
+        .ok()
+        .map(|i| OIDS[i].1)
 }
 
 static OIDS: &[(&str, &str)] = &[
@@ -186,30 +190,57 @@ static OIDS: &[(&str, &str)] = &[
     ("1.2.643.2.2.31.2", "id-Gost28147-89-CryptoPro-B-ParamSet"),
     ("1.2.643.2.2.31.3", "id-Gost28147-89-CryptoPro-C-ParamSet"),
     ("1.2.643.2.2.31.4", "id-Gost28147-89-CryptoPro-D-ParamSet"),
-    ("1.2.643.2.2.31.5", "id-Gost28147-89-CryptoPro-Oscar-1-1-ParamSet"),
-    ("1.2.643.2.2.31.6", "id-Gost28147-89-CryptoPro-Oscar-1-0-ParamSet"),
-    ("1.2.643.2.2.31.7", "id-Gost28147-89-CryptoPro-RIC-1-ParamSet"),
+    (
+        "1.2.643.2.2.31.5",
+        "id-Gost28147-89-CryptoPro-Oscar-1-1-ParamSet",
+    ),
+    (
+        "1.2.643.2.2.31.6",
+        "id-Gost28147-89-CryptoPro-Oscar-1-0-ParamSet",
+    ),
+    (
+        "1.2.643.2.2.31.7",
+        "id-Gost28147-89-CryptoPro-RIC-1-ParamSet",
+    ),
     ("1.2.643.2.2.32.0", "id-GostR3410-94-TestParamSet"),
     ("1.2.643.2.2.32.2", "id-GostR3410-94-CryptoPro-A-ParamSet"),
     ("1.2.643.2.2.32.3", "id-GostR3410-94-CryptoPro-B-ParamSet"),
     ("1.2.643.2.2.32.4", "id-GostR3410-94-CryptoPro-C-ParamSet"),
     ("1.2.643.2.2.32.5", "id-GostR3410-94-CryptoPro-D-ParamSet"),
-    ("1.2.643.2.2.33.1", "id-GostR3410-94-CryptoPro-XchA-ParamSet"),
-    ("1.2.643.2.2.33.2", "id-GostR3410-94-CryptoPro-XchB-ParamSet"),
-    ("1.2.643.2.2.33.3", "id-GostR3410-94-CryptoPro-XchC-ParamSet"),
+    (
+        "1.2.643.2.2.33.1",
+        "id-GostR3410-94-CryptoPro-XchA-ParamSet",
+    ),
+    (
+        "1.2.643.2.2.33.2",
+        "id-GostR3410-94-CryptoPro-XchB-ParamSet",
+    ),
+    (
+        "1.2.643.2.2.33.3",
+        "id-GostR3410-94-CryptoPro-XchC-ParamSet",
+    ),
     ("1.2.643.2.2.35.0", "id-GostR3410-2001-TestParamSet"),
     ("1.2.643.2.2.35.1", "id-GostR3410-2001-CryptoPro-A-ParamSet"),
     ("1.2.643.2.2.35.2", "id-GostR3410-2001-CryptoPro-B-ParamSet"),
     ("1.2.643.2.2.35.3", "id-GostR3410-2001-CryptoPro-C-ParamSet"),
-    ("1.2.643.2.2.36.0", "id-GostR3410-2001-CryptoPro-XchA-ParamSet"),
-    ("1.2.643.2.2.36.1", "id-GostR3410-2001-CryptoPro-XchB-ParamSet"),
+    (
+        "1.2.643.2.2.36.0",
+        "id-GostR3410-2001-CryptoPro-XchA-ParamSet",
+    ),
+    (
+        "1.2.643.2.2.36.1",
+        "id-GostR3410-2001-CryptoPro-XchB-ParamSet",
+    ),
     ("1.2.643.2.2.4", "id-GostR3411-94-with-GostR3410-94"),
     ("1.2.643.2.2.9", "md_gost94"),
     ("1.2.643.2.2.98", "id-GostR3410-2001DH"),
     ("1.2.643.2.2.99", "id-GostR3410-94DH"),
     ("1.2.643.2.9", "cryptocom"),
     ("1.2.643.2.9.1.3.3", "id-GostR3411-94-with-GostR3410-94-cc"),
-    ("1.2.643.2.9.1.3.4", "id-GostR3411-94-with-GostR3410-2001-cc"),
+    (
+        "1.2.643.2.9.1.3.4",
+        "id-GostR3411-94-with-GostR3410-2001-cc",
+    ),
     ("1.2.643.2.9.1.5.3", "gost94cc"),
     ("1.2.643.2.9.1.5.4", "gost2001cc"),
     ("1.2.643.2.9.1.6.1", "id-Gost28147-89-cc"),
@@ -224,8 +255,14 @@ static OIDS: &[(&str, &str)] = &[
     ("1.2.643.7.1.1.2.2", "md_gost12_256"),
     ("1.2.643.7.1.1.2.3", "md_gost12_512"),
     ("1.2.643.7.1.1.3", "id-tc26-signwithdigest"),
-    ("1.2.643.7.1.1.3.2", "id-tc26-signwithdigest-gost3410-2012-256"),
-    ("1.2.643.7.1.1.3.3", "id-tc26-signwithdigest-gost3410-2012-512"),
+    (
+        "1.2.643.7.1.1.3.2",
+        "id-tc26-signwithdigest-gost3410-2012-256",
+    ),
+    (
+        "1.2.643.7.1.1.3.3",
+        "id-tc26-signwithdigest-gost3410-2012-512",
+    ),
     ("1.2.643.7.1.1.4", "id-tc26-mac"),
     ("1.2.643.7.1.1.4.1", "id-tc26-hmac-gost-3411-2012-256"),
     ("1.2.643.7.1.1.4.2", "id-tc26-hmac-gost-3411-2012-512"),
@@ -233,7 +270,10 @@ static OIDS: &[(&str, &str)] = &[
     ("1.2.643.7.1.1.5.1", "id-tc26-cipher-gostr3412-2015-magma"),
     ("1.2.643.7.1.1.5.1.1", "magma-ctr-acpkm"),
     ("1.2.643.7.1.1.5.1.2", "magma-ctr-acpkm-omac"),
-    ("1.2.643.7.1.1.5.2", "id-tc26-cipher-gostr3412-2015-kuznyechik"),
+    (
+        "1.2.643.7.1.1.5.2",
+        "id-tc26-cipher-gostr3412-2015-kuznyechik",
+    ),
     ("1.2.643.7.1.1.5.2.1", "kuznyechik-ctr-acpkm"),
     ("1.2.643.7.1.1.5.2.2", "kuznyechik-ctr-acpkm-omac"),
     ("1.2.643.7.1.1.6", "id-tc26-agreement"),
@@ -242,20 +282,47 @@ static OIDS: &[(&str, &str)] = &[
     ("1.2.643.7.1.1.7", "id-tc26-wrap"),
     ("1.2.643.7.1.1.7.1", "id-tc26-wrap-gostr3412-2015-magma"),
     ("1.2.643.7.1.1.7.1.1", "magma-kexp15"),
-    ("1.2.643.7.1.1.7.2", "id-tc26-wrap-gostr3412-2015-kuznyechik"),
+    (
+        "1.2.643.7.1.1.7.2",
+        "id-tc26-wrap-gostr3412-2015-kuznyechik",
+    ),
     ("1.2.643.7.1.1.7.2.1", "kuznyechik-kexp15"),
     ("1.2.643.7.1.2", "id-tc26-constants"),
     ("1.2.643.7.1.2.1", "id-tc26-sign-constants"),
     ("1.2.643.7.1.2.1.1", "id-tc26-gost-3410-2012-256-constants"),
-    ("1.2.643.7.1.2.1.1.1", "id-tc26-gost-3410-2012-256-paramSetA"),
-    ("1.2.643.7.1.2.1.1.2", "id-tc26-gost-3410-2012-256-paramSetB"),
-    ("1.2.643.7.1.2.1.1.3", "id-tc26-gost-3410-2012-256-paramSetC"),
-    ("1.2.643.7.1.2.1.1.4", "id-tc26-gost-3410-2012-256-paramSetD"),
+    (
+        "1.2.643.7.1.2.1.1.1",
+        "id-tc26-gost-3410-2012-256-paramSetA",
+    ),
+    (
+        "1.2.643.7.1.2.1.1.2",
+        "id-tc26-gost-3410-2012-256-paramSetB",
+    ),
+    (
+        "1.2.643.7.1.2.1.1.3",
+        "id-tc26-gost-3410-2012-256-paramSetC",
+    ),
+    (
+        "1.2.643.7.1.2.1.1.4",
+        "id-tc26-gost-3410-2012-256-paramSetD",
+    ),
     ("1.2.643.7.1.2.1.2", "id-tc26-gost-3410-2012-512-constants"),
-    ("1.2.643.7.1.2.1.2.0", "id-tc26-gost-3410-2012-512-paramSetTest"),
-    ("1.2.643.7.1.2.1.2.1", "id-tc26-gost-3410-2012-512-paramSetA"),
-    ("1.2.643.7.1.2.1.2.2", "id-tc26-gost-3410-2012-512-paramSetB"),
-    ("1.2.643.7.1.2.1.2.3", "id-tc26-gost-3410-2012-512-paramSetC"),
+    (
+        "1.2.643.7.1.2.1.2.0",
+        "id-tc26-gost-3410-2012-512-paramSetTest",
+    ),
+    (
+        "1.2.643.7.1.2.1.2.1",
+        "id-tc26-gost-3410-2012-512-paramSetA",
+    ),
+    (
+        "1.2.643.7.1.2.1.2.2",
+        "id-tc26-gost-3410-2012-512-paramSetB",
+    ),
+    (
+        "1.2.643.7.1.2.1.2.3",
+        "id-tc26-gost-3410-2012-512-paramSetC",
+    ),
     ("1.2.643.7.1.2.2", "id-tc26-digest-constants"),
     ("1.2.643.7.1.2.5", "id-tc26-cipher-constants"),
     ("1.2.643.7.1.2.5.1", "id-tc26-gost-28147-constants"),
@@ -395,15 +462,33 @@ static OIDS: &[(&str, &str)] = &[
     ("1.2.840.113549.1.9.16.0.2", "id-smime-mod-ess"),
     ("1.2.840.113549.1.9.16.0.3", "id-smime-mod-oid"),
     ("1.2.840.113549.1.9.16.0.4", "id-smime-mod-msg-v3"),
-    ("1.2.840.113549.1.9.16.0.5", "id-smime-mod-ets-eSignature-88"),
-    ("1.2.840.113549.1.9.16.0.6", "id-smime-mod-ets-eSignature-97"),
-    ("1.2.840.113549.1.9.16.0.7", "id-smime-mod-ets-eSigPolicy-88"),
-    ("1.2.840.113549.1.9.16.0.8", "id-smime-mod-ets-eSigPolicy-97"),
+    (
+        "1.2.840.113549.1.9.16.0.5",
+        "id-smime-mod-ets-eSignature-88",
+    ),
+    (
+        "1.2.840.113549.1.9.16.0.6",
+        "id-smime-mod-ets-eSignature-97",
+    ),
+    (
+        "1.2.840.113549.1.9.16.0.7",
+        "id-smime-mod-ets-eSigPolicy-88",
+    ),
+    (
+        "1.2.840.113549.1.9.16.0.8",
+        "id-smime-mod-ets-eSigPolicy-97",
+    ),
     ("1.2.840.113549.1.9.16.1", "id-smime-ct"),
     ("1.2.840.113549.1.9.16.1.1", "id-smime-ct-receipt"),
-    ("1.2.840.113549.1.9.16.1.19", "id-smime-ct-contentCollection"),
+    (
+        "1.2.840.113549.1.9.16.1.19",
+        "id-smime-ct-contentCollection",
+    ),
     ("1.2.840.113549.1.9.16.1.2", "id-smime-ct-authData"),
-    ("1.2.840.113549.1.9.16.1.23", "id-smime-ct-authEnvelopedData"),
+    (
+        "1.2.840.113549.1.9.16.1.23",
+        "id-smime-ct-authEnvelopedData",
+    ),
     ("1.2.840.113549.1.9.16.1.24", "id-ct-routeOriginAuthz"),
     ("1.2.840.113549.1.9.16.1.26", "id-ct-rpkiManifest"),
     ("1.2.840.113549.1.9.16.1.27", "id-ct-asciiTextWithCRLF"),
@@ -423,28 +508,61 @@ static OIDS: &[(&str, &str)] = &[
     ("1.2.840.113549.1.9.16.2.1", "id-smime-aa-receiptRequest"),
     ("1.2.840.113549.1.9.16.2.10", "id-smime-aa-contentReference"),
     ("1.2.840.113549.1.9.16.2.11", "id-smime-aa-encrypKeyPref"),
-    ("1.2.840.113549.1.9.16.2.12", "id-smime-aa-signingCertificate"),
-    ("1.2.840.113549.1.9.16.2.13", "id-smime-aa-smimeEncryptCerts"),
+    (
+        "1.2.840.113549.1.9.16.2.12",
+        "id-smime-aa-signingCertificate",
+    ),
+    (
+        "1.2.840.113549.1.9.16.2.13",
+        "id-smime-aa-smimeEncryptCerts",
+    ),
     ("1.2.840.113549.1.9.16.2.14", "id-smime-aa-timeStampToken"),
     ("1.2.840.113549.1.9.16.2.15", "id-smime-aa-ets-sigPolicyId"),
-    ("1.2.840.113549.1.9.16.2.16", "id-smime-aa-ets-commitmentType"),
-    ("1.2.840.113549.1.9.16.2.17", "id-smime-aa-ets-signerLocation"),
+    (
+        "1.2.840.113549.1.9.16.2.16",
+        "id-smime-aa-ets-commitmentType",
+    ),
+    (
+        "1.2.840.113549.1.9.16.2.17",
+        "id-smime-aa-ets-signerLocation",
+    ),
     ("1.2.840.113549.1.9.16.2.18", "id-smime-aa-ets-signerAttr"),
     ("1.2.840.113549.1.9.16.2.19", "id-smime-aa-ets-otherSigCert"),
     ("1.2.840.113549.1.9.16.2.2", "id-smime-aa-securityLabel"),
-    ("1.2.840.113549.1.9.16.2.20", "id-smime-aa-ets-contentTimestamp"),
-    ("1.2.840.113549.1.9.16.2.21", "id-smime-aa-ets-CertificateRefs"),
-    ("1.2.840.113549.1.9.16.2.22", "id-smime-aa-ets-RevocationRefs"),
+    (
+        "1.2.840.113549.1.9.16.2.20",
+        "id-smime-aa-ets-contentTimestamp",
+    ),
+    (
+        "1.2.840.113549.1.9.16.2.21",
+        "id-smime-aa-ets-CertificateRefs",
+    ),
+    (
+        "1.2.840.113549.1.9.16.2.22",
+        "id-smime-aa-ets-RevocationRefs",
+    ),
     ("1.2.840.113549.1.9.16.2.23", "id-smime-aa-ets-certValues"),
-    ("1.2.840.113549.1.9.16.2.24", "id-smime-aa-ets-revocationValues"),
+    (
+        "1.2.840.113549.1.9.16.2.24",
+        "id-smime-aa-ets-revocationValues",
+    ),
     ("1.2.840.113549.1.9.16.2.25", "id-smime-aa-ets-escTimeStamp"),
-    ("1.2.840.113549.1.9.16.2.26", "id-smime-aa-ets-certCRLTimestamp"),
-    ("1.2.840.113549.1.9.16.2.27", "id-smime-aa-ets-archiveTimeStamp"),
+    (
+        "1.2.840.113549.1.9.16.2.26",
+        "id-smime-aa-ets-certCRLTimestamp",
+    ),
+    (
+        "1.2.840.113549.1.9.16.2.27",
+        "id-smime-aa-ets-archiveTimeStamp",
+    ),
     ("1.2.840.113549.1.9.16.2.28", "id-smime-aa-signatureType"),
     ("1.2.840.113549.1.9.16.2.29", "id-smime-aa-dvcs-dvc"),
     ("1.2.840.113549.1.9.16.2.3", "id-smime-aa-mlExpandHistory"),
     ("1.2.840.113549.1.9.16.2.4", "id-smime-aa-contentHint"),
-    ("1.2.840.113549.1.9.16.2.47", "id-smime-aa-signingCertificateV2"),
+    (
+        "1.2.840.113549.1.9.16.2.47",
+        "id-smime-aa-signingCertificateV2",
+    ),
     ("1.2.840.113549.1.9.16.2.5", "id-smime-aa-msgSigDigest"),
     ("1.2.840.113549.1.9.16.2.6", "id-smime-aa-encapContentType"),
     ("1.2.840.113549.1.9.16.2.7", "id-smime-aa-contentIdentifier"),
@@ -466,12 +584,30 @@ static OIDS: &[(&str, &str)] = &[
     ("1.2.840.113549.1.9.16.5.1", "id-smime-spq-ets-sqt-uri"),
     ("1.2.840.113549.1.9.16.5.2", "id-smime-spq-ets-sqt-unotice"),
     ("1.2.840.113549.1.9.16.6", "id-smime-cti"),
-    ("1.2.840.113549.1.9.16.6.1", "id-smime-cti-ets-proofOfOrigin"),
-    ("1.2.840.113549.1.9.16.6.2", "id-smime-cti-ets-proofOfReceipt"),
-    ("1.2.840.113549.1.9.16.6.3", "id-smime-cti-ets-proofOfDelivery"),
-    ("1.2.840.113549.1.9.16.6.4", "id-smime-cti-ets-proofOfSender"),
-    ("1.2.840.113549.1.9.16.6.5", "id-smime-cti-ets-proofOfApproval"),
-    ("1.2.840.113549.1.9.16.6.6", "id-smime-cti-ets-proofOfCreation"),
+    (
+        "1.2.840.113549.1.9.16.6.1",
+        "id-smime-cti-ets-proofOfOrigin",
+    ),
+    (
+        "1.2.840.113549.1.9.16.6.2",
+        "id-smime-cti-ets-proofOfReceipt",
+    ),
+    (
+        "1.2.840.113549.1.9.16.6.3",
+        "id-smime-cti-ets-proofOfDelivery",
+    ),
+    (
+        "1.2.840.113549.1.9.16.6.4",
+        "id-smime-cti-ets-proofOfSender",
+    ),
+    (
+        "1.2.840.113549.1.9.16.6.5",
+        "id-smime-cti-ets-proofOfApproval",
+    ),
+    (
+        "1.2.840.113549.1.9.16.6.6",
+        "id-smime-cti-ets-proofOfCreation",
+    ),
     ("1.2.840.113549.1.9.2", "unstructuredName"),
     ("1.2.840.113549.1.9.20", "friendlyName"),
     ("1.2.840.113549.1.9.21", "localKeyID"),
@@ -552,7 +688,10 @@ static OIDS: &[(&str, &str)] = &[
     ("1.3.132.1.14.2", "dhSinglePass-cofactorDH-sha384kdf-scheme"),
     ("1.3.132.1.14.3", "dhSinglePass-cofactorDH-sha512kdf-scheme"),
     ("1.3.133.16.840.63.0.2", "dhSinglePass-stdDH-sha1kdf-scheme"),
-    ("1.3.133.16.840.63.0.3", "dhSinglePass-cofactorDH-sha1kdf-scheme"),
+    (
+        "1.3.133.16.840.63.0.3",
+        "dhSinglePass-cofactorDH-sha1kdf-scheme",
+    ),
     ("1.3.14.3.2", "algorithm"),
     ("1.3.14.3.2.11", "rsaSignature"),
     ("1.3.14.3.2.12", "DSA-old"),
@@ -697,7 +836,10 @@ static OIDS: &[(&str, &str)] = &[
     ("1.3.6.1.5.5.7.3.29", "cmcArchive"),
     ("1.3.6.1.5.5.7.3.3", "codeSigning"),
     ("1.3.6.1.5.5.7.3.30", "id-kp-bgpsec-router"),
-    ("1.3.6.1.5.5.7.3.31", "id-kp-BrandIndicatorforMessageIdentification"),
+    (
+        "1.3.6.1.5.5.7.3.31",
+        "id-kp-BrandIndicatorforMessageIdentification",
+    ),
     ("1.3.6.1.5.5.7.3.32", "cmKGA"),
     ("1.3.6.1.5.5.7.3.4", "emailProtection"),
     ("1.3.6.1.5.5.7.3.5", "ipsecEndSystem"),
@@ -851,10 +993,22 @@ static OIDS: &[(&str, &str)] = &[
     ("2.16.840.1.101.3.4.3.10", "id-ecdsa-with-sha3-256"),
     ("2.16.840.1.101.3.4.3.11", "id-ecdsa-with-sha3-384"),
     ("2.16.840.1.101.3.4.3.12", "id-ecdsa-with-sha3-512"),
-    ("2.16.840.1.101.3.4.3.13", "id-rsassa-pkcs1-v1_5-with-sha3-224"),
-    ("2.16.840.1.101.3.4.3.14", "id-rsassa-pkcs1-v1_5-with-sha3-256"),
-    ("2.16.840.1.101.3.4.3.15", "id-rsassa-pkcs1-v1_5-with-sha3-384"),
-    ("2.16.840.1.101.3.4.3.16", "id-rsassa-pkcs1-v1_5-with-sha3-512"),
+    (
+        "2.16.840.1.101.3.4.3.13",
+        "id-rsassa-pkcs1-v1_5-with-sha3-224",
+    ),
+    (
+        "2.16.840.1.101.3.4.3.14",
+        "id-rsassa-pkcs1-v1_5-with-sha3-256",
+    ),
+    (
+        "2.16.840.1.101.3.4.3.15",
+        "id-rsassa-pkcs1-v1_5-with-sha3-384",
+    ),
+    (
+        "2.16.840.1.101.3.4.3.16",
+        "id-rsassa-pkcs1-v1_5-with-sha3-512",
+    ),
     ("2.16.840.1.101.3.4.3.2", "dsa_with_SHA256"),
     ("2.16.840.1.101.3.4.3.3", "id-dsa-with-sha384"),
     ("2.16.840.1.101.3.4.3.4", "id-dsa-with-sha512"),

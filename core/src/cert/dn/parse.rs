@@ -63,14 +63,20 @@ fn hex_value(b: &[u8], mut i: usize) -> Result<(String, usize), CertError> {
     while i < b.len() && b[i] != b',' && b[i] != b'+' {
         let (Some(hi), Some(lo)) = (hex_digit(b[i]), b.get(i + 1).and_then(|c| hex_digit(*c)))
         else {
-            return Err(CertError::BadDn { at: i, why: "hex digit pair expected" });
+            return Err(CertError::BadDn {
+                at: i,
+                why: "hex digit pair expected",
+            });
         };
         der.push(hi << 4 | lo);
         i += 2;
     }
     match Any::from_der(&der) {
         Ok((rest, any)) if rest.is_empty() && i > start => Ok((decode(&any), i)),
-        _ => Err(CertError::BadDn { at: start, why: "'#' value is not one DER element" }),
+        _ => Err(CertError::BadDn {
+            at: start,
+            why: "'#' value is not one DER element",
+        }),
     }
 }
 
@@ -82,9 +88,13 @@ fn string_value(b: &[u8], mut i: usize) -> Result<(String, usize), CertError> {
             b',' | b'+' => break,
             b'\\' => {
                 let Some(&c) = b.get(i + 1) else {
-                    return Err(CertError::BadDn { at: i, why: "dangling '\\'" });
+                    return Err(CertError::BadDn {
+                        at: i,
+                        why: "dangling '\\'",
+                    });
                 };
-                if let (Some(hi), Some(lo)) = (hex_digit(c), b.get(i + 2).and_then(|d| hex_digit(*d)))
+                if let (Some(hi), Some(lo)) =
+                    (hex_digit(c), b.get(i + 2).and_then(|d| hex_digit(*d)))
                 {
                     bytes.push(hi << 4 | lo);
                     i += 3;
@@ -92,11 +102,17 @@ fn string_value(b: &[u8], mut i: usize) -> Result<(String, usize), CertError> {
                     bytes.push(c);
                     i += 2;
                 } else {
-                    return Err(CertError::BadDn { at: i, why: "unknown escape" });
+                    return Err(CertError::BadDn {
+                        at: i,
+                        why: "unknown escape",
+                    });
                 }
             }
             b'"' | b'<' | b'>' | b';' => {
-                return Err(CertError::BadDn { at: i, why: "special character not escaped" });
+                return Err(CertError::BadDn {
+                    at: i,
+                    why: "special character not escaped",
+                });
             }
             c => {
                 bytes.push(c);
@@ -109,5 +125,7 @@ fn string_value(b: &[u8], mut i: usize) -> Result<(String, usize), CertError> {
 
 /// The value of one hex digit.
 fn hex_digit(c: u8) -> Option<u8> {
-    char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(c)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }

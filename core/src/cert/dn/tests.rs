@@ -1,0 +1,267 @@
+//! DN rendering on hand-built names (expected strings as OpenSSL 3.0 prints them; the
+//! integration test `tests/tests/dn_openssl.rs` checks the same rules against `openssl`),
+//! and parsing of RFC 2253 strings.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+use super::*;
+use crate::cert::CertError;
+use x509_parser::prelude::FromDer;
+
+const CN: &[u8] = &[0x55, 0x04, 0x03];
+const O: &[u8] = &[0x55, 0x04, 0x0a];
+const UID: &[u8] = &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01];
+const UNKNOWN: &[u8] = &[0x2a, 0x03, 0x04]; // 1.2.3.4
+
+/// DER TLV with a short or long-form length (test helper only).
+fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    if body.len() < 128 {
+        v.push(body.len() as u8);
+    } else {
+        v.extend_from_slice(&[0x82, (body.len() >> 8) as u8, body.len() as u8]);
+    }
+    v.extend_from_slice(body);
+    v
+}
+
+/// One attribute: OID content octets, string tag, value bytes.
+type Atv<'a> = (&'a [u8], u8, &'a [u8]);
+
+/// A Name from RDNs of attributes.
+fn name(rdns: &[&[Atv<'_>]]) -> Vec<u8> {
+    let mut seq = Vec::new();
+    for rdn in rdns {
+        let mut set = Vec::new();
+        for (oid, tag, val) in rdn.iter() {
+            let mut atv = tlv(0x06, oid);
+            atv.extend(tlv(*tag, val));
+            set.extend(tlv(0x30, &atv));
+        }
+        seq.extend(tlv(0x31, &set));
+    }
+    tlv(0x30, &seq)
+}
+
+/// (RFC 2253, legacy) renderings of a hand-built name.
+fn render(der: &[u8]) -> (String, String) {
+    let (_, n) = X509Name::from_der(der).expect("name parses");
+    (rfc2253(&n), legacy(&n))
+}
+
+#[test]
+fn order_and_multi_valued_rdns() {
+    let der = name(&[
+        &[(O, 0x0c, b"Org")],
+        &[(CN, 0x0c, b"alice"), (UID, 0x0c, b"a1")],
+    ]);
+    assert_eq!(
+        render(&der),
+        (
+            "UID=a1+CN=alice,O=Org".into(),
+            "/O=Org/CN=alice+UID=a1".into()
+        )
+    );
+}
+
+#[test]
+fn escapes_like_openssl() {
+    let r = |v: &[u8]| render(&name(&[&[(CN, 0x0c, v)]])).0;
+    assert_eq!(r(b",+\"\\<>;="), "CN=\\,\\+\\\"\\\\\\<\\>\\;=");
+    assert_eq!(r(b" a "), "CN=\\ a\\ ");
+    assert_eq!(r(b"#a#"), "CN=\\#a#");
+    assert_eq!(
+        r(b"#"),
+        "CN=#",
+        "one character: only the trailing rules apply"
+    );
+    assert_eq!(r(b" "), "CN=\\ ");
+    assert_eq!(r(b"a\0b\r\n\x7f"), "CN=a\\00b\\0D\\0A\\7F");
+    assert_eq!(r("é€".as_bytes()), "CN=\\C3\\A9\\E2\\82\\AC");
+    assert_eq!(
+        r(b"\xff"),
+        "CN=\\FF",
+        "UTF8String bytes pass through unconverted"
+    );
+    assert_eq!(r(b""), "CN=");
+}
+
+#[test]
+fn string_types_are_widened_to_utf8() {
+    let r = |tag, v: &[u8]| render(&name(&[&[(CN, tag, v)]]));
+    assert_eq!(r(0x14, b"\xe9").0, "CN=\\C3\\A9", "T61String as Latin-1");
+    assert_eq!(
+        r(0x13, b"\xe9").0,
+        "CN=\\C3\\A9",
+        "PrintableString byte as Latin-1"
+    );
+    assert_eq!(
+        r(0x1e, b"\x03\xa9\x00 ").0,
+        "CN=\\CE\\A9\\ ",
+        "BMPString, trailing space"
+    );
+    assert_eq!(
+        r(0x1e, b"\x00 \x00a").0,
+        "CN=\\ a",
+        "BMPString, leading space"
+    );
+    assert_eq!(
+        r(0x1e, b"\xd8\x00\x00a").0,
+        "CN=a",
+        "lone surrogate dropped, as UTF8_putc does"
+    );
+    assert_eq!(r(0x1c, b"\x00\x01\xf6\x00").0, "CN=\\F0\\9F\\98\\80");
+    assert_eq!(
+        r(0x1e, b"\x03\xa9\x00").0,
+        "CN=",
+        "odd BMP length: OpenSSL stops printing"
+    );
+    assert_eq!(
+        r(0x1e, b"\x00a\x00b").1,
+        "/CN=\\x00a\\x00b",
+        "legacy shows raw UCS-2"
+    );
+    assert_eq!(
+        r(0x1b, b"\0\0\0a\0\0\0b").1,
+        "/CN=ab",
+        "GeneralString UCS-4 quirk"
+    );
+    assert_eq!(r(0x0c, b"a/b+c\\").1, "/CN=a\\/b\\+c\\");
+}
+
+#[test]
+fn unknown_oids_and_non_strings_are_hex_dumped() {
+    let der = name(&[&[(UNKNOWN, 0x0c, b"hi")], &[(CN, 0x04, b"\x01")]]);
+    assert_eq!(
+        render(&der),
+        (
+            "CN=#040101,1.2.3.4=#0C026869".into(),
+            "/1.2.3.4=hi/CN=\\x01".into()
+        )
+    );
+    let (_, n) = X509Name::from_der(&der).expect("name");
+    let attrs = attributes(&n);
+    assert_eq!(
+        attrs[0],
+        DnAttribute {
+            name: "1.2.3.4".into(),
+            value: "hi".into()
+        }
+    );
+    assert_eq!(
+        attrs[1],
+        DnAttribute {
+            name: "CN".into(),
+            value: "#040101".into()
+        }
+    );
+}
+
+#[test]
+fn parses_what_openssl_prints() {
+    let p = |s| parse_rfc2253(s).expect(s);
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(p(""), pairs(&[]));
+    assert_eq!(
+        p("UID=a1+CN=alice,O=Org,DC=example"),
+        pairs(&[
+            ("UID", "a1"),
+            ("CN", "alice"),
+            ("O", "Org"),
+            ("DC", "example")
+        ])
+    );
+    assert_eq!(
+        p("CN=\\,\\+\\\"\\\\\\<\\>\\;="),
+        pairs(&[("CN", ",+\"\\<>;=")])
+    );
+    assert_eq!(p("CN=\\ a\\ ,O=\\#x"), pairs(&[("CN", " a "), ("O", "#x")]));
+    assert_eq!(p("CN=\\C3\\A9\\e2\\82\\ac"), pairs(&[("CN", "é€")]));
+    assert_eq!(p("CN=a\\00b"), pairs(&[("CN", "a\0b")]));
+    assert_eq!(p("CN=#,O=#"), pairs(&[("CN", "#"), ("O", "#")]));
+    assert_eq!(p("1.2.3.4=#0C026869"), pairs(&[("1.2.3.4", "hi")]));
+    assert_eq!(p("CN=#040101"), pairs(&[("CN", "#040101")]));
+    assert_eq!(p("CN=\\FF"), pairs(&[("CN", "\u{fffd}")]));
+    assert_eq!(p("CN="), pairs(&[("CN", "")]));
+}
+
+#[test]
+fn refuses_what_openssl_never_prints() {
+    for bad in [
+        "CN",
+        "=x",
+        "CN=a,",
+        "CN=a+",
+        ",CN=a",
+        "CN=a\\",
+        "CN=a\\q",
+        "CN=a\"b",
+        "CN=a;b",
+        "CN=<",
+        "C N=a",
+        "CN=#0C",
+        "CN=#0C0268",
+        "CN=#0C02686969",
+        "CN=#zz",
+    ] {
+        assert!(
+            matches!(parse_rfc2253(bad), Err(CertError::BadDn { .. })),
+            "{bad:?}"
+        );
+    }
+    assert!(parse_rfc2253(&"CN=a,".repeat(20_000)).is_err(), "too long");
+}
+
+#[test]
+fn render_then_parse_round_trips() {
+    let values: [&[u8]; 6] = [
+        b" lead",
+        b"trail ",
+        b"#hash",
+        b"a,b+c",
+        "Zürich".as_bytes(),
+        b"x\ny",
+    ];
+    for v in values {
+        let der = name(&[&[(O, 0x0c, b"Org")], &[(CN, 0x0c, v)]]);
+        let (dn, _) = render(&der);
+        let back = parse_rfc2253(&dn).expect("round trip");
+        assert_eq!(back[0].1.as_bytes(), v, "{dn}");
+    }
+}
+
+#[test]
+fn long_oids_are_cut_like_obj_obj2txt() {
+    let mut oid = vec![0x2a];
+    oid.extend(std::iter::repeat_n(0x7f, 60)); // 1.2.127.127…
+    let (dn, _) = render(&name(&[&[(&oid, 0x0c, b"x")]]));
+    let (ty, _) = dn.split_once('=').expect("=");
+    assert_eq!(ty.len(), 79);
+}
+
+#[test]
+fn mod_ssl_form_differs_only_in_raw_utf8() {
+    let der = name(&[
+        &[(O, 0x14, b"Z\xfcrich")],
+        &[(CN, 0x0c, "a\\b é\0".as_bytes())],
+    ]);
+    let (_, n) = X509Name::from_der(&der).expect("name");
+    assert_eq!(rfc2253(&n), "CN=a\\\\b \\C3\\A9\\00,O=Z\\C3\\BCrich");
+    assert_eq!(rfc2253_mod_ssl(&n), "CN=a\\\\b é\\00,O=Zürich");
+    assert_eq!(escape_msb(&rfc2253_mod_ssl(&n)), rfc2253(&n));
+    assert_eq!(
+        escape_msb(&rfc2253(&n)),
+        rfc2253(&n),
+        "canonical form is a fixed point"
+    );
+    assert_eq!(
+        parse_rfc2253(&rfc2253_mod_ssl(&n)),
+        parse_rfc2253(&rfc2253(&n))
+    );
+    // `\\` followed by hex digits is an escaped backslash, not a byte escape.
+    assert_eq!(unescape_msb("CN=\\\\C3\\C3\\A9"), "CN=\\\\C3é");
+}

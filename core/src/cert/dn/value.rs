@@ -49,7 +49,11 @@ pub(super) fn push_rfc2253(value: &Any<'_>, out: &mut String) -> bool {
     };
     let data = value.data;
     // UTF8String is walked byte by byte without conversion; others are widened to UTF-8.
-    let (unit, convert) = if w == 0 { (1, false) } else { (usize::from(w), true) };
+    let (unit, convert) = if w == 0 {
+        (1, false)
+    } else {
+        (usize::from(w), true)
+    };
     if data.len() % unit != 0 {
         return false;
     }
@@ -94,7 +98,7 @@ fn push_esc(b: u8, pos: Pos, out: &mut String) {
     let backslash = matches!(b, b'"' | b'+' | b',' | b';' | b'<' | b'>' | b'\\')
         || (pos == Pos::First && (b == b' ' || b == b'#'))
         || (pos == Pos::Last && b == b' ');
-    if b > 0x7f || b < 0x20 || b == 0x7f {
+    if !(0x20..0x7f).contains(&b) {
         out.push('\\');
         push_hex(&[b], out);
     } else if backslash {
