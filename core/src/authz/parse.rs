@@ -445,6 +445,11 @@ mod tests {
             err("Satisfy All\nRequire not user a"),
             AuthzError::OnlyNegative { line: 0, .. }
         ));
+        assert_eq!(
+            err("Satisfy All\nRequire not user a").to_string(),
+            "<Directory>, <Location>, or similar directive contains only negative authorization directives"
+        );
+        assert_eq!(err("Require user a\nRequire user \"b").line(), 2);
         assert!(matches!(
             err("<RequireAll>\nRequire valid-user\n</RequireAny>"),
             AuthzError::MismatchedClose { line: 3, .. }
