@@ -28,6 +28,39 @@ impl RequireTree {
     }
 }
 
+impl RequireTree {
+    /// Builds a flat tree from `Require` arguments alone (`valid-user`, `not user bob`,
+    /// `role admin projectX`), combined as `satisfy` says — for JSON configurations.
+    ///
+    /// Errors carry the 1-based index of the line; a line holding CR or LF is refused.
+    pub fn from_lines(satisfy: Satisfy, lines: &[&str]) -> Result<RequireTree, AuthzError> {
+        let mut rules = Vec::with_capacity(lines.len());
+        for (idx, text) in lines.iter().enumerate() {
+            let line = idx + 1;
+            if text.contains(['\r', '\n']) {
+                return Err(AuthzError::BadTag {
+                    line,
+                    why: "a Require line cannot hold a line break".into(),
+                });
+            }
+            let words = split_words(text).map_err(|()| AuthzError::UnterminatedQuote { line })?;
+            let (negated, rest) = match words.split_first() {
+                Some((first, rest)) if first.eq_ignore_ascii_case("not") => (true, rest),
+                _ => (false, &words[..]),
+            };
+            let Some((word, args)) = rest.split_first() else {
+                return Err(AuthzError::UnknownWord {
+                    line,
+                    word: String::new(),
+                });
+            };
+            let word = RequireWord::parse(word, args).map_err(|e| e.at_line(line))?;
+            rules.push(RequireTree::Rule { negated, word });
+        }
+        RequireTree::top(satisfy, rules)
+    }
+}
+
 /// Splits one line into words the way httpd's `ap_getword_conf` does.
 ///
 /// Words are separated by whitespace; a word starting with `"` or `'` runs to
@@ -502,6 +535,33 @@ mod tests {
         ));
         assert_eq!(err("# nothing\n\n"), AuthzError::NoRules);
         assert_eq!(err(""), AuthzError::NoRules);
+    }
+
+    #[test]
+    fn from_lines_builds_flat_trees() {
+        let tree = RequireTree::from_lines(
+            Satisfy::All,
+            &["valid-user", "NOT user bob", "role admin \"project X\""],
+        )
+        .unwrap();
+        assert_eq!(
+            tree,
+            RequireTree::parse("Satisfy All\nRequire valid-user\nRequire not user bob\nRequire role admin \"project X\"").unwrap()
+        );
+        assert!(matches!(
+            RequireTree::from_lines(Satisfy::Any, &["valid-user", "not user bob"]),
+            Err(AuthzError::NegativeHasNoEffect { .. })
+        ));
+        assert!(matches!(
+            RequireTree::from_lines(Satisfy::Any, &["valid-user", "nope x"]),
+            Err(AuthzError::UnknownWord { line: 2, .. })
+        ));
+        assert!(RequireTree::from_lines(Satisfy::Any, &["user a\n<RequireNone>"]).is_err());
+        assert!(RequireTree::from_lines(Satisfy::Any, &["not"]).is_err());
+        assert_eq!(
+            RequireTree::from_lines(Satisfy::Any, &[]),
+            Err(AuthzError::NoRules)
+        );
     }
 
     #[test]
