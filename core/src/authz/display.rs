@@ -2,6 +2,7 @@
 
 use std::fmt::{self, Write as _};
 
+use super::quote::quote;
 use super::{RequireTree, RequireWord};
 
 impl fmt::Display for RequireTree {
@@ -75,26 +76,6 @@ fn write_args(f: &mut fmt::Formatter<'_>, args: &[String]) -> fmt::Result {
     Ok(())
 }
 
-/// Quotes an argument for `ap_getword_conf` when it needs it; `\` and `"` are escaped inside quotes.
-fn quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && !arg.starts_with(['"', '\''])
-        && !arg.contains(|c: char| c.is_ascii_whitespace() || c == '\\');
-    if plain {
-        return arg.to_string();
-    }
-    let mut out = String::with_capacity(arg.len() + 2);
-    out.push('"');
-    for c in arg.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -116,16 +97,5 @@ mod tests {
         );
         let any = RequireTree::parse("Require user a\nRequire group g").unwrap();
         assert_eq!(any.to_string(), "Require user a\nRequire group g\n");
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote("abc"), "abc");
-        assert_eq!(quote(""), "\"\"");
-        assert_eq!(quote("a b"), "\"a b\"");
-        assert_eq!(quote("'x"), "\"'x\"");
-        assert_eq!(quote("a\\b"), "\"a\\\\b\"");
-        assert_eq!(quote("q\"q"), "q\"q");
-        assert_eq!(quote("\"q"), "\"\\\"q\"");
     }
 }

@@ -7,6 +7,7 @@
 
 mod display;
 mod parse;
+mod quote;
 mod tree;
 mod word;
 
@@ -17,7 +18,7 @@ mod cases;
 use std::fmt;
 use std::str::FromStr;
 
-pub(crate) use parse::split_words;
+pub(crate) use quote::split_words;
 pub use tree::{RequireTree, Satisfy};
 pub use word::RequireWord;
 
