@@ -19,7 +19,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub(crate) use quote::split_words;
-pub use tree::{RequireTree, Satisfy};
+pub use tree::{RequireTree, Satisfy, MAX_DEPTH};
 pub use word::RequireWord;
 
 use crate::reason::Reason;
@@ -200,7 +200,7 @@ pub enum AuthzError {
         /// What is wrong.
         why: String,
     },
-    /// Containers nested deeper than [`tree::MAX_DEPTH`].
+    /// Containers nested deeper than [`MAX_DEPTH`].
     TooDeep {
         /// Line of the container that went too deep.
         line: usize,
