@@ -50,7 +50,18 @@ pub enum PasswordError {
     },
     /// A password bcrypt cannot hash faithfully: over 72 bytes, or containing NUL.
     UnhashablePassword,
+    /// A hash whose work factor is above [`MAX_BCRYPT_COST`] or [`MAX_SHA_CRYPT_ROUNDS`]:
+    /// checking it would let one request burn seconds of CPU.
+    TooExpensive {
+        /// The scheme: `bcrypt` or `sha-crypt`.
+        scheme: &'static str,
+    },
 }
+
+/// The highest bcrypt cost accepted (htpasswd's own `-C` limit).
+pub const MAX_BCRYPT_COST: u32 = 17;
+/// The most SHA-crypt rounds accepted (htpasswd's default is 5,000; glibc allows 999,999,999).
+pub const MAX_SHA_CRYPT_ROUNDS: u64 = 1_000_000;
 
 impl fmt::Display for PasswordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,6 +83,9 @@ impl fmt::Display for PasswordError {
             }
             PasswordError::UnhashablePassword => {
                 f.write_str("password is longer than 72 bytes or contains NUL")
+            }
+            PasswordError::TooExpensive { scheme } => {
+                write!(f, "{scheme} hash has a work factor above the accepted maximum")
             }
         }
     }
@@ -107,6 +121,35 @@ fn scheme_of(hash: &str) -> Result<Scheme, PasswordError> {
     })
 }
 
+/// Refuses bcrypt costs and SHA-crypt rounds that would make one check a denial of service.
+fn check_work_factor(hash: &str, scheme: Scheme) -> Result<(), PasswordError> {
+    match scheme {
+        Scheme::Bcrypt => {
+            // `$2y$NN$`: the crate reports a malformed cost itself.
+            match hash.get(4..6).and_then(|c| c.parse::<u32>().ok()) {
+                Some(cost) if cost > MAX_BCRYPT_COST => {
+                    Err(PasswordError::TooExpensive { scheme: "bcrypt" })
+                }
+                _ => Ok(()),
+            }
+        }
+        Scheme::ShaCrypt => {
+            let rounds = hash
+                .get(3..)
+                .and_then(|rest| rest.strip_prefix("rounds="))
+                .and_then(|rest| rest.split('$').next())
+                .and_then(|n| n.parse::<u64>().ok());
+            match rounds {
+                Some(n) if n > MAX_SHA_CRYPT_ROUNDS => Err(PasswordError::TooExpensive {
+                    scheme: "sha-crypt",
+                }),
+                _ => Ok(()),
+            }
+        }
+        Scheme::Apr1 | Scheme::Sha1 => Ok(()),
+    }
+}
+
 /// The scheme marker of an unknown hash, safe to log: `$id$`, `{NAME}`, or a description.
 fn prefix_hint(hash: &str) -> String {
     let marker = |open: char, close: char| {
@@ -126,6 +169,7 @@ fn prefix_hint(hash: &str) -> String {
 /// bcrypt keeps only the first 72 bytes of a password, as httpd does.
 pub fn verify(hash: &str, password: &str) -> Result<bool, PasswordError> {
     let scheme = scheme_of(hash)?;
+    check_work_factor(hash, scheme)?;
     // C implementations stop at NUL: "pw\0junk" must never pass as "pw" anywhere.
     if password.contains('\0') {
         return Ok(false);
@@ -226,10 +270,12 @@ impl Htpasswd {
                 return Err(PasswordError::BadLine { line });
             }
             let hash = rest.split(':').next().unwrap_or_default();
-            scheme_of(hash).map_err(|e| PasswordError::BadEntry {
-                line,
-                error: Box::new(e),
-            })?;
+            scheme_of(hash)
+                .and_then(|scheme| check_work_factor(hash, scheme))
+                .map_err(|e| PasswordError::BadEntry {
+                    line,
+                    error: Box::new(e),
+                })?;
             if entries.contains_key(user) {
                 return Err(PasswordError::DuplicateUser {
                     line,
@@ -393,6 +439,26 @@ mod tests {
         // The hash never appears in the error message.
         let err = verify("$zz$secret-material", "pw").unwrap_err().to_string();
         assert!(!err.contains("secret-material"), "{err}");
+    }
+
+    #[test]
+    fn work_factor_is_capped() {
+        let body = &BCRYPT_2Y[6..];
+        assert_eq!(
+            verify(&format!("$2y$31{body}"), "x"),
+            Err(PasswordError::TooExpensive { scheme: "bcrypt" })
+        );
+        assert_eq!(
+            verify("$6$rounds=999999999$salt$AAAA", "x"),
+            Err(PasswordError::TooExpensive {
+                scheme: "sha-crypt"
+            })
+        );
+        assert!(matches!(
+            Htpasswd::parse("a:$5$rounds=5000000$salt$AAAA"),
+            Err(PasswordError::BadEntry { line: 1, .. })
+        ));
+        assert_eq!(verify(SHA512_ROUNDS, "rounds pw"), Ok(true));
     }
 
     #[test]

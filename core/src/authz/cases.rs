@@ -1,6 +1,6 @@
 //! Runs the shared case table `tests/fixtures/require_cases.txt` against the core.
 
-use super::parse::split_words;
+use super::quote::split_words;
 use super::{AuthzResult, RequireTree};
 use crate::identity::{AuthMethod, Identity, Roles};
 

@@ -5,7 +5,9 @@
 //! configuration mistakes httpd refuses at startup are refused here too, with the
 //! same wording. [`decision`] maps the final result to what a shell answers.
 
+mod display;
 mod parse;
+mod quote;
 mod tree;
 mod word;
 
@@ -16,8 +18,8 @@ mod cases;
 use std::fmt;
 use std::str::FromStr;
 
-pub(crate) use parse::split_words;
-pub use tree::{RequireTree, Satisfy};
+pub(crate) use quote::split_words;
+pub use tree::{RequireTree, Satisfy, MAX_DEPTH};
 pub use word::RequireWord;
 
 use crate::reason::Reason;
@@ -198,7 +200,7 @@ pub enum AuthzError {
         /// What is wrong.
         why: String,
     },
-    /// Containers nested deeper than [`tree::MAX_DEPTH`].
+    /// Containers nested deeper than [`MAX_DEPTH`].
     TooDeep {
         /// Line of the container that went too deep.
         line: usize,
@@ -222,49 +224,81 @@ impl AuthzError {
     }
 }
 
+/// Prints `line N: `, or nothing for errors not tied to a line (0).
+struct Loc(usize);
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            n => write!(f, "line {n}: "),
+        }
+    }
+}
+
+impl AuthzError {
+    /// The 1-based line the error is about; 0 when it is about no single line.
+    pub fn line(&self) -> usize {
+        match self {
+            AuthzError::UnknownWord { line, .. }
+            | AuthzError::BadArguments { line, .. }
+            | AuthzError::NegativeHasNoEffect { line, .. }
+            | AuthzError::EmptyContainer { line, .. }
+            | AuthzError::OnlyNegative { line, .. }
+            | AuthzError::Unclosed { line, .. }
+            | AuthzError::MismatchedClose { line, .. }
+            | AuthzError::UnknownDirective { line, .. }
+            | AuthzError::BadTag { line, .. }
+            | AuthzError::UnterminatedQuote { line }
+            | AuthzError::BadSatisfy { line, .. }
+            | AuthzError::TooDeep { line } => *line,
+            AuthzError::NoRules | AuthzError::UnknownResult(_) => 0,
+        }
+    }
+}
+
 impl fmt::Display for AuthzError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let loc = Loc(self.line());
         match self {
-            AuthzError::UnknownWord { line, word } => {
-                write!(f, "line {line}: Unknown Authz provider: {word}")
+            AuthzError::UnknownWord { word, .. } => {
+                write!(f, "{loc}Unknown Authz provider: {word}")
             }
-            AuthzError::BadArguments { line, word, why } => {
-                write!(f, "line {line}: Require {word}: {why}")
+            AuthzError::BadArguments { word, why, .. } => {
+                write!(f, "{loc}Require {word}: {why}")
             }
             AuthzError::NegativeHasNoEffect {
-                line,
-                what,
-                container,
+                what, container, ..
             } => write!(
                 f,
-                "line {line}: {what} directive has no effect in {container} directive"
+                "{loc}{what} directive has no effect in {container} directive"
             ),
-            AuthzError::EmptyContainer { line, container } => write!(
+            AuthzError::EmptyContainer { container, .. } => write!(
                 f,
-                "line {line}: {container} directive contains no authorization directives"
+                "{loc}{container} directive contains no authorization directives"
             ),
-            AuthzError::OnlyNegative { line, container } => write!(
+            AuthzError::OnlyNegative { container, .. } => write!(
                 f,
-                "line {line}: {container} directive contains only negative authorization directives"
+                "{loc}{container} directive contains only negative authorization directives"
             ),
-            AuthzError::Unclosed { line, container } => {
-                write!(f, "line {line}: {container} is never closed")
+            AuthzError::Unclosed { container, .. } => {
+                write!(f, "{loc}{container} is never closed")
             }
-            AuthzError::MismatchedClose { line, found } => {
-                write!(f, "line {line}: {found} does not close the open container")
+            AuthzError::MismatchedClose { found, .. } => {
+                write!(f, "{loc}{found} does not close the open container")
             }
-            AuthzError::UnknownDirective { line, directive } => write!(
+            AuthzError::UnknownDirective { directive, .. } => write!(
                 f,
-                "line {line}: unknown directive {directive:?} (expected Require, Satisfy, <RequireAll>, <RequireAny> or <RequireNone>)"
+                "{loc}unknown directive {directive:?} (expected Require, Satisfy, <RequireAll>, <RequireAny> or <RequireNone>)"
             ),
-            AuthzError::BadTag { line, why } => write!(f, "line {line}: {why}"),
-            AuthzError::UnterminatedQuote { line } => {
-                write!(f, "line {line}: quoted argument is never closed")
+            AuthzError::BadTag { why, .. } => write!(f, "{loc}{why}"),
+            AuthzError::UnterminatedQuote { .. } => {
+                write!(f, "{loc}quoted argument is never closed")
             }
-            AuthzError::BadSatisfy { line, why } => write!(f, "line {line}: Satisfy: {why}"),
-            AuthzError::TooDeep { line } => write!(
+            AuthzError::BadSatisfy { why, .. } => write!(f, "{loc}Satisfy: {why}"),
+            AuthzError::TooDeep { .. } => write!(
                 f,
-                "line {line}: Require containers nested deeper than {}",
+                "{loc}Require containers nested deeper than {}",
                 tree::MAX_DEPTH
             ),
             AuthzError::NoRules => f.write_str("no Require directive found"),

@@ -4,6 +4,7 @@
 //! `add_authz_section`, `authz_core_check_section`) so a file that `httpd -t`
 //! refuses is refused here, with the line number.
 
+use super::quote::split_words;
 use super::tree::{has_positive, Op, MAX_DEPTH, TOP_NAME};
 use super::{AuthzError, RequireTree, RequireWord, Satisfy};
 
@@ -28,58 +29,36 @@ impl RequireTree {
     }
 }
 
-/// Splits one line into words the way httpd's `ap_getword_conf` does.
-///
-/// Words are separated by whitespace; a word starting with `"` or `'` runs to
-/// the matching quote, inside which `\"` (or `\'`) and `\\` are unescaped; `\\`
-/// is unescaped outside quotes too. An unclosed quote is an error (httpd
-/// would silently take the rest of the line).
-pub(crate) fn split_words(line: &str) -> Result<Vec<String>, ()> {
-    let bytes = line.as_bytes();
-    let mut words = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= bytes.len() {
-            return Ok(words);
-        }
-        let quote = match bytes[i] {
-            q @ (b'"' | b'\'') => Some(q),
-            _ => None,
-        };
-        let mut word = Vec::new();
-        if let Some(q) = quote {
-            i += 1;
-            loop {
-                match bytes.get(i) {
-                    None => return Err(()),
-                    Some(&c) if c == q => {
-                        i += 1;
-                        break;
-                    }
-                    Some(b'\\') if matches!(bytes.get(i + 1), Some(&n) if n == q || n == b'\\') => {
-                        word.push(bytes[i + 1]);
-                        i += 2;
-                    }
-                    Some(&c) => {
-                        word.push(c);
-                        i += 1;
-                    }
-                }
+impl RequireTree {
+    /// Builds a flat tree from `Require` arguments alone (`valid-user`, `not user bob`,
+    /// `role admin projectX`), combined as `satisfy` says — for JSON configurations.
+    ///
+    /// Errors carry the 1-based index of the line; a line holding CR or LF is refused.
+    pub fn from_lines(satisfy: Satisfy, lines: &[&str]) -> Result<RequireTree, AuthzError> {
+        let mut rules = Vec::with_capacity(lines.len());
+        for (idx, text) in lines.iter().enumerate() {
+            let line = idx + 1;
+            if text.contains(['\r', '\n']) {
+                return Err(AuthzError::BadTag {
+                    line,
+                    why: "a Require line cannot hold a line break".into(),
+                });
             }
-        } else {
-            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-                if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'\\') {
-                    i += 1;
-                }
-                word.push(bytes[i]);
-                i += 1;
-            }
+            let words = split_words(text).map_err(|()| AuthzError::UnterminatedQuote { line })?;
+            let (negated, rest) = match words.split_first() {
+                Some((first, rest)) if first.eq_ignore_ascii_case("not") => (true, rest),
+                _ => (false, &words[..]),
+            };
+            let Some((word, args)) = rest.split_first() else {
+                return Err(AuthzError::UnknownWord {
+                    line,
+                    word: String::new(),
+                });
+            };
+            let word = RequireWord::parse(word, args).map_err(|e| e.at_line(line))?;
+            rules.push(RequireTree::Rule { negated, word });
         }
-        // Splits happen only at ASCII bytes, so the word is still valid UTF-8.
-        words.push(String::from_utf8_lossy(&word).into_owned());
+        RequireTree::top(satisfy, rules)
     }
 }
 
@@ -367,23 +346,6 @@ fn check_child(
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        split_words(s).unwrap()
-    }
-
-    #[test]
-    fn apache_quoting() {
-        assert_eq!(words("  a  b\tc "), ["a", "b", "c"]);
-        assert_eq!(words(r#""CN=a b,O=x" y"#), ["CN=a b,O=x", "y"]);
-        assert_eq!(words(r#""say \"hi\"""#), [r#"say "hi""#]);
-        assert_eq!(words(r"'it\'s' x\\y \n"), ["it's", r"x\y", r"\n"]);
-        assert_eq!(words(r#""a"b"#), ["a", "b"]);
-        assert_eq!(words(r#""""#), [""]);
-        assert!(split_words(r#""open"#).is_err());
-        assert!(split_words(r#"'a\'"#).is_err());
-        assert_eq!(words("ü \"é\""), ["ü", "é"]);
-    }
-
     #[test]
     fn parses_containers_and_lines() {
         let text = "# rules\n\nSatisfy all\nrequire valid-user\n<RequireAny>\n  Require user a \\\n     b\n  Require group g\n</requireany>\nRequire not cert-dn \"CN=x y,O=z\"\n";
@@ -445,6 +407,11 @@ mod tests {
             err("Satisfy All\nRequire not user a"),
             AuthzError::OnlyNegative { line: 0, .. }
         ));
+        assert_eq!(
+            err("Satisfy All\nRequire not user a").to_string(),
+            "<Directory>, <Location>, or similar directive contains only negative authorization directives"
+        );
+        assert_eq!(err("Require user a\nRequire user \"b").line(), 2);
         assert!(matches!(
             err("<RequireAll>\nRequire valid-user\n</RequireAny>"),
             AuthzError::MismatchedClose { line: 3, .. }
@@ -497,6 +464,33 @@ mod tests {
         ));
         assert_eq!(err("# nothing\n\n"), AuthzError::NoRules);
         assert_eq!(err(""), AuthzError::NoRules);
+    }
+
+    #[test]
+    fn from_lines_builds_flat_trees() {
+        let tree = RequireTree::from_lines(
+            Satisfy::All,
+            &["valid-user", "NOT user bob", "role admin \"project X\""],
+        )
+        .unwrap();
+        assert_eq!(
+            tree,
+            RequireTree::parse("Satisfy All\nRequire valid-user\nRequire not user bob\nRequire role admin \"project X\"").unwrap()
+        );
+        assert!(matches!(
+            RequireTree::from_lines(Satisfy::Any, &["valid-user", "not user bob"]),
+            Err(AuthzError::NegativeHasNoEffect { .. })
+        ));
+        assert!(matches!(
+            RequireTree::from_lines(Satisfy::Any, &["valid-user", "nope x"]),
+            Err(AuthzError::UnknownWord { line: 2, .. })
+        ));
+        assert!(RequireTree::from_lines(Satisfy::Any, &["user a\n<RequireNone>"]).is_err());
+        assert!(RequireTree::from_lines(Satisfy::Any, &["not"]).is_err());
+        assert_eq!(
+            RequireTree::from_lines(Satisfy::Any, &[]),
+            Err(AuthzError::NoRules)
+        );
     }
 
     #[test]
