@@ -39,7 +39,7 @@ CNF
 issue() { # name subject san
   local name=$1 subj=$2 san=$3
   [ -f "$name.crt" ] && return 0
-  openssl req -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" -subj "$subj" \
+  openssl req -utf8 -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" -subj "$subj" \
     -addext "subjectAltName=$san" 2>/dev/null
   openssl ca -batch -config ca.cnf -in "$name.csr" -out "$name.crt" -days $days -notext 2>/dev/null
   # PKCS#12 for browsers (empty password).
@@ -50,6 +50,7 @@ issue server "/C=XX/O=authrs demo/CN=localhost" "DNS:localhost,IP:127.0.0.1"
 issue demo "/C=XX/O=authrs demo/CN=demo" "email:demo@example.org,otherName:1.3.6.1.5.5.7.8.5;UTF8:demo@example.org"
 issue alice "/C=XX/O=authrs demo/OU=Admins/CN=alice" "email:alice@example.org"
 issue revoked "/C=XX/O=authrs demo/CN=mallory" "email:mallory@example.org"
+issue zoe "/C=XX/O=authrs demo/OU=Zürich Büro/CN=zoë" "email:zoe@example.org"
 if ! grep -q "^R" index.txt; then
   openssl ca -batch -config ca.cnf -revoke revoked.crt 2>/dev/null
 fi

@@ -65,6 +65,12 @@ impl Request {
         }
     }
 
+    /// Uses another method (`PUT`, `DELETE`, …).
+    pub fn method(mut self, m: &str) -> Request {
+        self.method = Some(m.to_string());
+        self
+    }
+
     /// Adds a request header (`Name: value`).
     pub fn header(mut self, h: impl Into<String>) -> Request {
         self.headers.push(h.into());

@@ -168,8 +168,17 @@ fn tickets_login_and_logout() {
             .send();
         assert_eq!(r.header("location"), Some("/"), "destination {evil}");
     }
-    // GET on the login handler is not a login.
-    assert_eq!(get(&a, "/LOGIN").send().status, 405);
+    // GET on the login handler is the default login page: the reason in words, the destination
+    // carried (escaped), no JavaScript needed; other methods are refused.
+    let r = get(&a, "/LOGIN?reason=bad_credentials&destination=%2Fapp%2F%3Fa%3D1%26b%3D%22x%22").send();
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/html")));
+    assert!(r.body.contains("The user name or password was wrong."), "{}", r.body);
+    assert!(r.body.contains(r#"name="destination" value="/app/?a=1&amp;b=%22x%22""#), "{}", r.body);
+    assert!(!r.body.contains("<script"), "no JavaScript");
+    let r = get(&a, "/LOGIN?destination=https%3A%2F%2Fevil.example%2F").send();
+    assert!(r.body.contains(r#"name="destination" value="/""#), "untainted before it is shown");
+    assert_eq!(get(&a, "/LOGIN").method("PUT").send().status, 405);
     // A malformed form is a 400, not a 500.
     let r = Request::post_form(a.url("/LOGIN"), "credential_0=%FF%FE&credential_1=x").ca(&a.ca()).send();
     assert_eq!(r.status, 400);
@@ -194,6 +203,13 @@ fn client_certificates() {
     let ssl_dn = r.env("SSL_CLIENT_S_DN").expect("mod_ssl StdEnvVars");
     assert_eq!(r.env("AUTHRS_DN"), Some(ssl_dn));
     assert_eq!(r.env("AUTHRS_ISSUER_DN"), r.env("SSL_CLIENT_I_DN"));
+    // Non-ASCII DNs: mod_ssl leaves UTF-8 raw; so must we.
+    let r = get(&a, "/app/cgi/echo").client_cert(&a.certs, "zoe").send();
+    assert_eq!(r.status, 200, "{}", a.error_log());
+    assert_eq!(r.env("REMOTE_USER"), Some("zoë"));
+    let ssl_dn = r.env("SSL_CLIENT_S_DN").expect("mod_ssl StdEnvVars");
+    assert!(ssl_dn.contains("Zürich"), "{ssl_dn}");
+    assert_eq!(r.env("AUTHRS_DN"), Some(ssl_dn));
 
     // Cert-only area: no certificate → login with no_cert; a ticket does not help.
     let r = get(&a, "/app/certonly/").send();

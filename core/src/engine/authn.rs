@@ -172,8 +172,13 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         },
     };
     let mut identity = Identity::new(user, AuthMethod::Cert);
-    identity.dn = Some(cert.subject_dn);
-    identity.issuer_dn = Some(cert.issuer_dn);
+    if policy.mod_ssl_dn {
+        identity.dn = Some(cert.subject_dn_mod_ssl());
+        identity.issuer_dn = Some(cert.issuer_dn_mod_ssl());
+    } else {
+        identity.dn = Some(cert.subject_dn);
+        identity.issuer_dn = Some(cert.issuer_dn);
+    }
     Outcome::User(identity)
 }
 

@@ -81,6 +81,7 @@ impl Policy {
         p.cert_user = s.cert_user();
         p.cert_required = s.cert_require();
         p.trusted_proxies = TrustedProxies::from_nets(s.trusted_proxies().to_vec());
+        p.mod_ssl_dn = shell == Shell::Apache;
 
         let mut load = |id: OptionId, file: Option<&str>, inline: Option<&str>| -> Result<Option<(String, String)>, ConfigError> {
             match (file, inline) {

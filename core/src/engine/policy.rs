@@ -52,6 +52,9 @@ pub struct Policy {
     pub groups: Option<GroupFile>,
     /// The Require rules; `None` means any authenticated user (`Require valid-user`).
     pub require: Option<RequireTree>,
+    /// Render certificate DNs as mod_ssl's `SSL_CLIENT_S_DN` does (UTF-8 left raw) rather than
+    /// OpenSSL's and Envoy's RFC 2253 form (UTF-8 as `\XX`); the Apache shell turns it on.
+    pub mod_ssl_dn: bool,
 }
 
 impl Policy {
@@ -81,6 +84,7 @@ impl Policy {
             roles: None,
             groups: None,
             require: None,
+            mod_ssl_dn: false,
         }
     }
 }
