@@ -21,9 +21,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## mod_authrs is built first: the httpd integration tests LoadModule the .so.
+## mod_authrs is built first: the httpd integration tests LoadModule the .so (and the
+## panic test a --features test-panic build, kept apart in target/test-panic).
 unit:
 	$(CARGO) build -p mod_authrs
+	$(CARGO) build -p mod_authrs --features test-panic --target-dir target/test-panic
 	$(CARGO) test --workspace
 
 ## The core must stay buildable for the Envoy filter's target.

@@ -1,6 +1,9 @@
 //! Generates httpd/APR bindings (bindgen) and builds the C shim (cc), with the
 //! `command_rec` table written from `authrs_core::config::OPTIONS`.
 
+// A build script reports failure by panicking, with the reason.
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::env;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -13,7 +16,10 @@ fn tool_tokens(tool: &str, args: &[&str]) -> Vec<String> {
         .output()
         .unwrap_or_else(|e| panic!("mod_authrs needs {tool} (apt-get install apache2-dev): {e}"));
     assert!(out.status.success(), "{tool} {args:?} failed");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 /// `-I`/`-D` flags for httpd, APR and APR-util headers.
@@ -93,7 +99,12 @@ fn main() {
     std::fs::write(&cmds, command_table()).expect("write authrs_cmds.c");
 
     let mut build = cc::Build::new();
-    build.file("c/shim.c").file(&cmds).include("c").warnings(true).extra_warnings(true);
+    build
+        .file("c/shim.c")
+        .file(&cmds)
+        .include("c")
+        .warnings(true)
+        .extra_warnings(true);
     for f in &flags {
         build.flag(f);
     }
@@ -121,5 +132,7 @@ fn main() {
         .generate_comments(false)
         .generate()
         .expect("bindgen over httpd headers");
-    bindings.write_to_file(out.join("bindings.rs")).expect("write bindings.rs");
+    bindings
+        .write_to_file(out.join("bindings.rs"))
+        .expect("write bindings.rs");
 }

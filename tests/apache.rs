@@ -9,13 +9,21 @@ use std::time::{Duration, Instant};
 /// Where httpd keeps its modules on Debian.
 const MODULES: &str = "/usr/lib/apache2/modules";
 
-/// The mod_authrs shared object built by `cargo build -p mod_authrs`.
+/// The mod_authrs shared object built by `cargo build -p mod_authrs`; with
+/// `AUTHRS_TEST_PANIC_BUILD` set, the `--features test-panic` build in target/test-panic.
 pub fn module_path() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target"));
-    let so = target.join("debug/libmod_authrs.so");
-    assert!(so.exists(), "{} is missing: run `cargo build -p mod_authrs` first (make test does)", so.display());
+    let so = match std::env::var_os("AUTHRS_TEST_PANIC_BUILD") {
+        Some(_) => target.join("test-panic/debug/libmod_authrs.so"),
+        None => target.join("debug/libmod_authrs.so"),
+    };
+    assert!(
+        so.exists(),
+        "{} is missing: `make test` builds it first",
+        so.display()
+    );
     so
 }
 
@@ -69,7 +77,12 @@ impl Apache {
             .stderr(Stdio::piped())
             .spawn()
             .expect("/usr/sbin/apache2 must be installed (apt-get install apache2)");
-        let mut a = Apache { root, certs, port, child };
+        let mut a = Apache {
+            root,
+            certs,
+            port,
+            child,
+        };
         a.wait_ready();
         a
     }
@@ -85,7 +98,11 @@ impl Apache {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("httpd did not listen on {} in 20 s: {}", self.port, self.error_log());
+        panic!(
+            "httpd did not listen on {} in 20 s: {}",
+            self.port,
+            self.error_log()
+        );
     }
 
     /// `https://127.0.0.1:<port><path>`.
@@ -107,7 +124,9 @@ impl Apache {
 impl Drop for Apache {
     fn drop(&mut self) {
         // SIGTERM lets httpd remove its pid file and shared memory.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -138,7 +157,11 @@ pub fn config_test(global: &str, site: &str) -> (bool, String) {
         .arg("-t")
         .output()
         .expect("/usr/sbin/apache2 must be installed");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -170,14 +193,26 @@ fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> Str
     for (name, file) in modules {
         c.push_str(&format!("LoadModule {name} {MODULES}/{file}\n"));
     }
-    c.push_str(&format!("LoadModule authrs_module \"{}\"\n", module_path().display()));
-    c.push_str(&format!("ScriptSock \"{}/run/cgid.sock\"\n", root.display()));
+    c.push_str(&format!(
+        "LoadModule authrs_module \"{}\"\n",
+        module_path().display()
+    ));
+    c.push_str(&format!(
+        "ScriptSock \"{}/run/cgid.sock\"\n",
+        root.display()
+    ));
     c.push_str("StartServers 1\nServerLimit 1\nThreadsPerChild 8\nMaxRequestWorkers 8\n");
     c.push_str("Mutex file:run default\n");
     c.push_str(&format!("Listen 127.0.0.1:{port} https\n"));
     c.push_str(&format!("DocumentRoot \"{}/htdocs\"\n", root.display()));
-    c.push_str(&format!("ScriptAlias /cgi-bin/ \"{}/cgi-bin/\"\n", root.display()));
-    c.push_str(&format!("ScriptAlias /app/cgi/ \"{}/cgi-bin/\"\n", root.display()));
+    c.push_str(&format!(
+        "ScriptAlias /cgi-bin/ \"{}/cgi-bin/\"\n",
+        root.display()
+    ));
+    c.push_str(&format!(
+        "ScriptAlias /app/cgi/ \"{}/cgi-bin/\"\n",
+        root.display()
+    ));
     c.push_str("TypesConfig /etc/mime.types\nSSLSessionCache none\n");
     c.push_str(global);
     c.push('\n');

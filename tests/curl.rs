@@ -28,7 +28,10 @@ pub struct Response {
 impl Response {
     /// The first header named `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of cookie `name` from the Set-Cookie headers.
@@ -44,14 +47,19 @@ impl Response {
 
     /// The line `KEY=value` of the CGI echo script's output, if present.
     pub fn env(&self, key: &str) -> Option<&str> {
-        self.body.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        self.body
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
     }
 }
 
 impl Request {
     /// A GET of `url`.
     pub fn get(url: impl Into<String>) -> Request {
-        Request { url: url.into(), ..Request::default() }
+        Request {
+            url: url.into(),
+            ..Request::default()
+        }
     }
 
     /// A POST of a form body.
@@ -84,7 +92,10 @@ impl Request {
 
     /// Presents client certificate `name` (`name.crt`, `name.key`) from `dir`.
     pub fn client_cert(mut self, dir: &Path, name: &str) -> Request {
-        self.cert = Some((dir.join(format!("{name}.crt")), dir.join(format!("{name}.key"))));
+        self.cert = Some((
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        ));
         self
     }
 
@@ -132,7 +143,12 @@ impl Request {
         if let Some(p) = header_file {
             let _ = std::fs::remove_file(p);
         }
-        assert!(out.status.success(), "curl {} failed: {}", self.url, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "curl {} failed: {}",
+            self.url,
+            String::from_utf8_lossy(&out.stderr)
+        );
         parse(&String::from_utf8_lossy(&out.stdout))
     }
 }
@@ -149,5 +165,9 @@ fn parse(raw: &str) -> Response {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    Response { status, headers, body: body.to_string() }
+    Response {
+        status,
+        headers,
+        body: body.to_string(),
+    }
 }

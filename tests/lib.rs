@@ -39,5 +39,8 @@ pub fn demo_certs(dir: &Path) {
         .arg(dir)
         .status()
         .expect("run gen-demo-certs.sh");
-    assert!(st.success(), "gen-demo-certs.sh failed (openssl must be installed)");
+    assert!(
+        st.success(),
+        "gen-demo-certs.sh failed (openssl must be installed)"
+    );
 }

@@ -56,7 +56,8 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
 pub fn run(cmd: CertCmd) -> CmdResult {
     match cmd {
         CertCmd::Inspect { json, file } => {
-            let cert = Certificate::parse(&read_input(&file)?).map_err(|e| Failure(format!("bad_cert: {e}")))?;
+            let cert = Certificate::parse(&read_input(&file)?)
+                .map_err(|e| Failure(format!("bad_cert: {e}")))?;
             let san = &cert.san;
             let value = serde_json::json!({
                 "subject": cert.subject_dn,
@@ -85,30 +86,46 @@ pub fn run(cmd: CertCmd) -> CmdResult {
             now,
             file,
         } => {
-            let rule: UserRule = rule.parse().map_err(|e| Failure(format!("error: --rule: {e}")))?;
+            let rule: UserRule = rule
+                .parse()
+                .map_err(|e| Failure(format!("error: --rule: {e}")))?;
             let map = match map {
                 Some(path) => {
                     let text = String::from_utf8(read_file(&path)?)
                         .map_err(|_| Failure(format!("error: {}: not UTF-8", path.display())))?;
-                    Some(UserMap::parse(&text).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?)
+                    Some(
+                        UserMap::parse(&text)
+                            .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?,
+                    )
                 }
                 None => None,
             };
             let now = now.unwrap_or_else(unix_now);
-            let cert = Certificate::parse(&read_input(&file)?).map_err(|e| Failure(format!("bad_cert: {e}")))?;
-            cert.is_valid_at(now).map_err(|e| Failure(format!("bad_cert: {e}")))?;
+            let cert = Certificate::parse(&read_input(&file)?)
+                .map_err(|e| Failure(format!("bad_cert: {e}")))?;
+            cert.is_valid_at(now)
+                .map_err(|e| Failure(format!("bad_cert: {e}")))?;
             if let Some(path) = crl {
-                let crls = CrlSet::parse(&read_file(&path)?).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+                let crls = CrlSet::parse(&read_file(&path)?)
+                    .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
                 match crls.check(&cert.issuer_dn, &cert.serial, now) {
                     CrlStatus::NotRevoked => {}
-                    CrlStatus::Revoked => return Err(Failure(format!("revoked_cert: serial {} is revoked", cert.serial))),
+                    CrlStatus::Revoked => {
+                        return Err(Failure(format!(
+                            "revoked_cert: serial {} is revoked",
+                            cert.serial
+                        )))
+                    }
                     CrlStatus::CrlExpired { issuer_dn } => {
-                        return Err(Failure(format!("bad_cert: the CRL of {issuer_dn} has expired")))
+                        return Err(Failure(format!(
+                            "bad_cert: the CRL of {issuer_dn} has expired"
+                        )))
                     }
                     other => return Err(Failure(format!("bad_cert: CRL check failed: {other:?}"))),
                 }
             }
-            let user = map_user(&cert, &rule, map.as_ref()).map_err(|e| Failure(format!("bad_cert: {e}")))?;
+            let user = map_user(&cert, &rule, map.as_ref())
+                .map_err(|e| Failure(format!("bad_cert: {e}")))?;
             println!("{user}");
             Ok(())
         }

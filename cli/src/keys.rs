@@ -9,8 +9,12 @@ use std::path::Path;
 /// `authrs keygen`: 32 random bytes from the OS, base64, mode 0600.
 pub fn keygen(out: Option<&Path>) -> CmdResult {
     let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| Failure(format!("error: no randomness from the OS: {e}")))?;
-    let line = format!("{}\n", base64::engine::general_purpose::STANDARD.encode(secret));
+    getrandom::fill(&mut secret)
+        .map_err(|e| Failure(format!("error: no randomness from the OS: {e}")))?;
+    let line = format!(
+        "{}\n",
+        base64::engine::general_purpose::STANDARD.encode(secret)
+    );
     match out {
         None => print!("{line}"),
         Some(path) => write_private(path, line.as_bytes())?,
@@ -38,12 +42,17 @@ fn write_private(path: &Path, data: &[u8]) -> CmdResult {
 
 /// Reads one key file (base64 of at least 32 bytes).
 pub fn read_key(path: &Path) -> Result<TicketKey, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
-    TicketKey::from_base64(text.trim()).map_err(|e| Failure(format!("error: {}: {e}", path.display())))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+    TicketKey::from_base64(text.trim())
+        .map_err(|e| Failure(format!("error: {}: {e}", path.display())))
 }
 
 /// Reads key files into a ring: the first signs, all verify.
 pub fn read_ring(paths: &[std::path::PathBuf]) -> Result<KeyRing, Failure> {
-    let keys = paths.iter().map(|p| read_key(p)).collect::<Result<Vec<_>, _>>()?;
+    let keys = paths
+        .iter()
+        .map(|p| read_key(p))
+        .collect::<Result<Vec<_>, _>>()?;
     KeyRing::new(keys).map_err(|e| Failure(format!("error: {e}")))
 }

@@ -55,7 +55,8 @@ pub enum ConfigCmd {
 }
 
 fn read_text(path: &Path) -> Result<String, Failure> {
-    let bytes = std::fs::read(path).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
     String::from_utf8(bytes).map_err(|_| Failure(format!("error: {}: not UTF-8", path.display())))
 }
 
@@ -70,8 +71,12 @@ pub fn password(cmd: PasswordCmd) -> CmdResult {
         return Err(Failure("error: empty password on standard input".into()));
     }
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| Failure(format!("error: no randomness from the OS: {e}")))?;
-    println!("{}", authrs_core::password::hash_bcrypt(password, cost, salt)?);
+    getrandom::fill(&mut salt)
+        .map_err(|e| Failure(format!("error: no randomness from the OS: {e}")))?;
+    println!(
+        "{}",
+        authrs_core::password::hash_bcrypt(password, cost, salt)?
+    );
     Ok(())
 }
 
@@ -90,11 +95,13 @@ pub fn require(cmd: RequireCmd) -> CmdResult {
     let mut identity = Identity::new(user, method);
     identity.dn = dn;
     if let Some(path) = roles {
-        let file = RolesFile::parse(&read_text(&path)?).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+        let file = RolesFile::parse(&read_text(&path)?)
+            .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
         identity.roles = file.roles_for(&identity.user);
     }
     if let Some(path) = groups {
-        let file = GroupFile::parse(&read_text(&path)?).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+        let file = GroupFile::parse(&read_text(&path)?)
+            .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
         identity.groups = file.groups_for(&identity.user);
     }
     let result = tree.evaluate(Some(&identity));
@@ -131,7 +138,8 @@ pub fn config(cmd: ConfigCmd) -> CmdResult {
             } else {
                 read_text(Path::new(&file))?
             };
-            authrs_core::config::Settings::from_json_str(&text).map_err(|e| Failure(format!("error: {file}: {e}")))?;
+            authrs_core::config::Settings::from_json_str(&text)
+                .map_err(|e| Failure(format!("error: {file}: {e}")))?;
             println!("ok");
             Ok(())
         }

@@ -67,7 +67,8 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
         } => {
             let ring = read_ring(&[key])?;
             let now = now.unwrap_or_else(unix_now);
-            let lifetime = parse_duration(&lifetime).map_err(|e| Failure(format!("error: --lifetime: {e}")))?;
+            let lifetime = parse_duration(&lifetime)
+                .map_err(|e| Failure(format!("error: --lifetime: {e}")))?;
             let method: AuthMethod = method.parse()?;
             let ticket = Ticket {
                 version: 1,

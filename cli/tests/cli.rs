@@ -1,6 +1,9 @@
 //! End-to-end tests of the `authrs` binary, with certificates made by the real `openssl`
 //! and passwords checked by the real `htpasswd`.
 
+// Test helpers report broken fixtures by failing loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -21,7 +24,12 @@ fn authrs_stdin(args: &[&str], input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn authrs");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
     child.wait_with_output().expect("wait authrs")
 }
 
@@ -49,8 +57,15 @@ fn certs() -> &'static Path {
     DIR.get_or_init(|| {
         let d = scratch().join("certs");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gen-demo-certs.sh");
-        let st = Command::new("bash").arg(script).arg(&d).status().expect("run gen-demo-certs.sh");
-        assert!(st.success(), "gen-demo-certs.sh failed (is openssl installed?)");
+        let st = Command::new("bash")
+            .arg(script)
+            .arg(&d)
+            .status()
+            .expect("run gen-demo-certs.sh");
+        assert!(
+            st.success(),
+            "gen-demo-certs.sh failed (is openssl installed?)"
+        );
         d
     })
 }
@@ -65,7 +80,10 @@ fn key(name: &str) -> String {
 }
 
 fn openssl(args: &[&str]) -> String {
-    let o = Command::new("openssl").args(args).output().expect("openssl must be installed");
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl must be installed");
     assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
     stdout(&o)
 }
@@ -89,13 +107,37 @@ fn ticket_round_trip_and_refusals() {
     let k = key("k1");
     let now = "1800000000";
     let o = authrs(&[
-        "ticket", "mint", "--key", &k, "--user", "alice", "--method", "cert", "--lifetime", "2h",
-        "--roles", "admin:projectX,reader", "--address", "192.0.2.7", "--now", now,
+        "ticket",
+        "mint",
+        "--key",
+        &k,
+        "--user",
+        "alice",
+        "--method",
+        "cert",
+        "--lifetime",
+        "2h",
+        "--roles",
+        "admin:projectX,reader",
+        "--address",
+        "192.0.2.7",
+        "--now",
+        now,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let ticket = stdout(&o);
 
-    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800000100", "--address", "192.0.2.7", &ticket]);
+    let o = authrs(&[
+        "ticket",
+        "verify",
+        "--key",
+        &k,
+        "--now",
+        "1800000100",
+        "--address",
+        "192.0.2.7",
+        &ticket,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
     assert_eq!(v["user"], "alice");
@@ -106,13 +148,33 @@ fn ticket_round_trip_and_refusals() {
     assert!(v["key_id"].as_str().is_some_and(|s| !s.is_empty()));
 
     // Expired, one second past the end.
-    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800007201", "--address", "192.0.2.7", &ticket]);
+    let o = authrs(&[
+        "ticket",
+        "verify",
+        "--key",
+        &k,
+        "--now",
+        "1800007201",
+        "--address",
+        "192.0.2.7",
+        &ticket,
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("expired: "), "{}", stderr(&o));
     assert_eq!(stderr(&o).lines().count(), 1);
 
     // Wrong address.
-    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800000100", "--address", "192.0.2.8", &ticket]);
+    let o = authrs(&[
+        "ticket",
+        "verify",
+        "--key",
+        &k,
+        "--now",
+        "1800000100",
+        "--address",
+        "192.0.2.8",
+        &ticket,
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("bad_cookie: "), "{}", stderr(&o));
 
@@ -121,16 +183,46 @@ fn ticket_round_trip_and_refusals() {
     let mid = bytes.len() / 2;
     bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(bytes).expect("ascii");
-    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800000100", "--address", "192.0.2.7", &tampered]);
+    let o = authrs(&[
+        "ticket",
+        "verify",
+        "--key",
+        &k,
+        "--now",
+        "1800000100",
+        "--address",
+        "192.0.2.7",
+        &tampered,
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("bad_cookie: "), "{}", stderr(&o));
 
     // Another key does not verify it; a ring with both does (rotation).
     let k2 = key("k2");
-    let o = authrs(&["ticket", "verify", "--key", &k2, "--now", "1800000100", "--address", "192.0.2.7", &ticket]);
+    let o = authrs(&[
+        "ticket",
+        "verify",
+        "--key",
+        &k2,
+        "--now",
+        "1800000100",
+        "--address",
+        "192.0.2.7",
+        &ticket,
+    ]);
     assert!(stderr(&o).starts_with("bad_cookie: "), "{}", stderr(&o));
     let o = authrs(&[
-        "ticket", "verify", "--key", &k2, "--key", &k, "--now", "1800000100", "--address", "192.0.2.7", &ticket,
+        "ticket",
+        "verify",
+        "--key",
+        &k2,
+        "--key",
+        &k,
+        "--now",
+        "1800000100",
+        "--address",
+        "192.0.2.7",
+        &ticket,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
@@ -138,12 +230,41 @@ fn ticket_round_trip_and_refusals() {
 #[test]
 fn ticket_idle_timeout() {
     let k = key("k-idle");
-    let o = authrs(&["ticket", "mint", "--key", &k, "--user", "bob", "--now", "1800000000"]);
+    let o = authrs(&[
+        "ticket",
+        "mint",
+        "--key",
+        &k,
+        "--user",
+        "bob",
+        "--now",
+        "1800000000",
+    ]);
     let ticket = stdout(&o);
-    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800001000", "--session-timeout", "10m", &ticket]);
+    let o = authrs(&[
+        "ticket",
+        "verify",
+        "--key",
+        &k,
+        "--now",
+        "1800001000",
+        "--session-timeout",
+        "10m",
+        &ticket,
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("expired: "), "{}", stderr(&o));
-    let o = authrs(&["ticket", "verify", "--key", &k, "--now", "1800000500", "--session-timeout", "10m", &ticket]);
+    let o = authrs(&[
+        "ticket",
+        "verify",
+        "--key",
+        &k,
+        "--now",
+        "1800000500",
+        "--session-timeout",
+        "10m",
+        &ticket,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
@@ -151,11 +272,21 @@ fn ticket_idle_timeout() {
 fn bad_key_file_is_one_line() {
     let path = scratch().join("short.key");
     std::fs::write(&path, "c2hvcnQ=\n").expect("write");
-    let o = authrs(&["ticket", "mint", "--key", path.to_str().expect("utf8"), "--user", "x"]);
+    let o = authrs(&[
+        "ticket",
+        "mint",
+        "--key",
+        path.to_str().expect("utf8"),
+        "--user",
+        "x",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     assert!(stderr(&o).starts_with("error: "));
-    assert!(!stderr(&o).contains("c2hvcnQ"), "the key must not be echoed");
+    assert!(
+        !stderr(&o).contains("c2hvcnQ"),
+        "the key must not be echoed"
+    );
 }
 
 #[test]
@@ -165,14 +296,32 @@ fn cert_inspect_agrees_with_openssl() {
     let o = authrs(&["cert", "inspect", "--json", crt]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
-    let subject = openssl(&["x509", "-in", crt, "-noout", "-subject", "-nameopt", "RFC2253"]);
-    assert_eq!(format!("subject={}", v["subject"].as_str().expect("subject")), subject);
-    let issuer = openssl(&["x509", "-in", crt, "-noout", "-issuer", "-nameopt", "RFC2253"]);
-    assert_eq!(format!("issuer={}", v["issuer"].as_str().expect("issuer")), issuer);
+    let subject = openssl(&[
+        "x509", "-in", crt, "-noout", "-subject", "-nameopt", "RFC2253",
+    ]);
+    assert_eq!(
+        format!("subject={}", v["subject"].as_str().expect("subject")),
+        subject
+    );
+    let issuer = openssl(&[
+        "x509", "-in", crt, "-noout", "-issuer", "-nameopt", "RFC2253",
+    ]);
+    assert_eq!(
+        format!("issuer={}", v["issuer"].as_str().expect("issuer")),
+        issuer
+    );
     let serial = openssl(&["x509", "-in", crt, "-noout", "-serial"]);
-    assert_eq!(format!("serial={}", v["serial"].as_str().expect("serial")), serial);
+    assert_eq!(
+        format!("serial={}", v["serial"].as_str().expect("serial")),
+        serial
+    );
     let fp = openssl(&["x509", "-in", crt, "-noout", "-fingerprint", "-sha256"]);
-    let fp = fp.rsplit('=').next().expect("fp").replace(':', "").to_lowercase();
+    let fp = fp
+        .rsplit('=')
+        .next()
+        .expect("fp")
+        .replace(':', "")
+        .to_lowercase();
     assert_eq!(v["sha256"], fp);
     assert_eq!(v["subject_legacy"], "/C=XX/O=authrs demo/CN=demo");
     assert_eq!(v["san"]["email"], serde_json::json!(["demo@example.org"]));
@@ -183,10 +332,17 @@ fn cert_inspect_agrees_with_openssl() {
     let pem = std::fs::read_to_string(crt).expect("pem");
     let o = authrs_stdin(&["cert", "inspect", "-"], &pem);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("subject: CN=demo,O=authrs demo,C=XX"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("subject: CN=demo,O=authrs demo,C=XX"),
+        "{}",
+        stdout(&o)
+    );
 
     // Garbage is a named one-line error.
-    let o = authrs_stdin(&["cert", "inspect", "-"], "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    let o = authrs_stdin(
+        &["cert", "inspect", "-"],
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("bad_cert: "), "{}", stderr(&o));
 }
@@ -216,15 +372,35 @@ fn cert_map_rules_map_file_and_crl() {
 
     // The exact-DN map takes precedence over the rule.
     let map = scratch().join("users.map");
-    std::fs::write(&map, "# DN → user\n\"CN=alice,OU=Admins,O=authrs demo,C=XX\" administrator\n").expect("write");
-    let o = authrs(&["cert", "map", "--rule", "cn", "--map", map.to_str().expect("utf8"), alice]);
+    std::fs::write(
+        &map,
+        "# DN → user\n\"CN=alice,OU=Admins,O=authrs demo,C=XX\" administrator\n",
+    )
+    .expect("write");
+    let o = authrs(&[
+        "cert",
+        "map",
+        "--rule",
+        "cn",
+        "--map",
+        map.to_str().expect("utf8"),
+        alice,
+    ]);
     assert_eq!(stdout(&o), "administrator", "{}", stderr(&o));
 
     // Revoked by the CA's CRL; the others are not.
     let crl = certs().join("ca.crl");
     let crl = crl.to_str().expect("utf8");
     let revoked = certs().join("revoked.crt");
-    let o = authrs(&["cert", "map", "--rule", "cn", "--crl", crl, revoked.to_str().expect("utf8")]);
+    let o = authrs(&[
+        "cert",
+        "map",
+        "--rule",
+        "cn",
+        "--crl",
+        crl,
+        revoked.to_str().expect("utf8"),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("revoked_cert: "), "{}", stderr(&o));
     let o = authrs(&["cert", "map", "--rule", "cn", "--crl", crl, demo]);
@@ -249,10 +425,20 @@ fn password_hash_is_accepted_by_htpasswd() {
     let file = scratch().join("htpasswd");
     std::fs::write(&file, format!("carol:{hash}\n")).expect("write");
     let ok = Command::new("htpasswd")
-        .args(["-v", "-b", file.to_str().expect("utf8"), "carol", "s3cret pass"])
+        .args([
+            "-v",
+            "-b",
+            file.to_str().expect("utf8"),
+            "carol",
+            "s3cret pass",
+        ])
         .output()
         .expect("htpasswd (apache2-utils) must be installed");
-    assert!(ok.status.success(), "htpasswd refused our hash: {}", stderr(&ok));
+    assert!(
+        ok.status.success(),
+        "htpasswd refused our hash: {}",
+        stderr(&ok)
+    );
     let bad = Command::new("htpasswd")
         .args(["-v", "-b", file.to_str().expect("utf8"), "carol", "wrong"])
         .output()
@@ -283,14 +469,22 @@ fn require_check_evaluates_rules_files() {
     let cert_only = scratch().join("cert-only.conf");
     std::fs::write(&cert_only, "Require authn-method cert\n").expect("write");
     let c = cert_only.to_str().expect("utf8");
-    let o = authrs(&["require", "check", "--user", "alice", "--method", "password", c]);
+    let o = authrs(&[
+        "require", "check", "--user", "alice", "--method", "password", c,
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let o = authrs(&["require", "check", "--user", "alice", "--method", "cert", c]);
     assert_eq!((stdout(&o).as_str(), o.status.code()), ("GRANTED", Some(0)));
 
     let bad = scratch().join("bad.conf");
     std::fs::write(&bad, "<RequireAll>\nRequire valid-user\n").expect("write");
-    let o = authrs(&["require", "check", "--user", "alice", bad.to_str().expect("utf8")]);
+    let o = authrs(&[
+        "require",
+        "check",
+        "--user",
+        "alice",
+        bad.to_str().expect("utf8"),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
@@ -319,7 +513,13 @@ fn config_reference_lists_directives_and_json_keys() {
     let o = authrs(&["config", "reference"]);
     assert!(o.status.success());
     let text = stdout(&o);
-    for needle in ["AuthRsCookieName", "cookie_name", "AuthRsCertRequire", "AuthRsTrustedProxies", "trusted_proxies"] {
+    for needle in [
+        "AuthRsCookieName",
+        "cookie_name",
+        "AuthRsCertRequire",
+        "AuthRsTrustedProxies",
+        "trusted_proxies",
+    ] {
         assert!(text.contains(needle), "reference lacks {needle}");
     }
 }

@@ -1,5 +1,8 @@
 //! Core benchmarks. Every group pairs the measured operation with a baseline run in the same
-//! process, so `scripts/bench-report.sh` can print ratios that do not depend on the machine.
+//! process, so `scripts/bench-report.py` can print ratios that do not depend on the machine.
+
+// A benchmark with broken fixtures should stop loudly.
+#![allow(clippy::expect_used)]
 
 use authrs_core::authz::RequireTree;
 use authrs_core::cert::map::{map_user, UserRule};
@@ -41,7 +44,12 @@ fn ticket(c: &mut Criterion) {
         })
     });
     g.bench_function("verify", |b| {
-        b.iter(|| black_box(ring.verify(black_box(&cookie), NOW + 60, None, Some(3600)).expect("valid")))
+        b.iter(|| {
+            black_box(
+                ring.verify(black_box(&cookie), NOW + 60, None, Some(3600))
+                    .expect("valid"),
+            )
+        })
     });
     g.finish();
 }
@@ -64,7 +72,9 @@ fn cert(c: &mut Criterion) {
     });
     let (_, pem) = x509_parser::pem::parse_x509_pem(CLIENT_PEM).expect("pem");
     let (_, x) = x509_parser::parse_x509_certificate(&pem.contents).expect("der");
-    g.bench_function("baseline_x509_parser_dn_display", |b| b.iter(|| black_box(x.subject().to_string())));
+    g.bench_function("baseline_x509_parser_dn_display", |b| {
+        b.iter(|| black_box(x.subject().to_string()))
+    });
     g.bench_function("dn_rfc2253", |b| {
         b.iter(|| black_box(authrs_core::cert::dn::rfc2253(black_box(x.subject()))))
     });
@@ -95,8 +105,12 @@ fn authz(c: &mut Criterion) {
     id.roles = Roles::from_list("admin:projectY reader");
     id.groups.insert("staff".into());
     let mut g = c.benchmark_group("authz");
-    g.bench_function("baseline_one_rule", |b| b.iter(|| black_box(one.evaluate(Some(black_box(&id))))));
-    g.bench_function("ten_rules", |b| b.iter(|| black_box(ten.evaluate(Some(black_box(&id))))));
+    g.bench_function("baseline_one_rule", |b| {
+        b.iter(|| black_box(one.evaluate(Some(black_box(&id)))))
+    });
+    g.bench_function("ten_rules", |b| {
+        b.iter(|| black_box(ten.evaluate(Some(black_box(&id)))))
+    });
     g.finish();
 }
 

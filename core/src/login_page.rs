@@ -52,10 +52,18 @@ mod tests {
 
     #[test]
     fn renders_reason_in_words_and_escapes_everything() {
-        let page = render(DEFAULT_TEMPLATE, Some(Reason::BadCredentials), "/app?a=1&b=\"<x>\"", "/LOGIN");
+        let page = render(
+            DEFAULT_TEMPLATE,
+            Some(Reason::BadCredentials),
+            "/app?a=1&b=\"<x>\"",
+            "/LOGIN",
+        );
         assert!(page.contains("The user name or password was wrong."));
         assert!(page.contains(r#"data-reason="bad_credentials""#));
-        assert!(page.contains(r#"value="/app?a=1&amp;b=&quot;&lt;x&gt;&quot;""#), "{page}");
+        assert!(
+            page.contains(r#"value="/app?a=1&amp;b=&quot;&lt;x&gt;&quot;""#),
+            "{page}"
+        );
         assert!(page.contains(r#"action="/LOGIN""#));
         assert!(!page.contains("{{"), "every placeholder is filled");
         assert!(page.contains(r#"name="credential_0""#) && page.contains(r#"name="credential_1""#));
@@ -63,7 +71,9 @@ mod tests {
 
     #[test]
     fn query_parameters() {
-        let (r, d) = query_params(Some("reason=expired&destination=%2Fapp%2F%3Fx%3D1&reason=forbidden"));
+        let (r, d) = query_params(Some(
+            "reason=expired&destination=%2Fapp%2F%3Fx%3D1&reason=forbidden",
+        ));
         assert_eq!(r, Some(Reason::Expired));
         assert_eq!(d.as_deref(), Some("/app/?x=1"));
         let (r, d) = query_params(Some("reason=<script>"));

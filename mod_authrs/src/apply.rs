@@ -22,11 +22,20 @@ pub fn log_notes(r: &ffi::request_rec, d: &Decision) {
 
 fn uri(r: &ffi::request_rec) -> String {
     // SAFETY: r.uri is NULL or a pool string.
-    unsafe { crate::apr::str_from(r.uri) }.map(|s| s.into_owned()).unwrap_or_default()
+    unsafe { crate::apr::str_from(r.uri) }
+        .map(|s| s.into_owned())
+        .unwrap_or_default()
 }
 
 /// The environment variables authrs owns; removed before they are set, so nothing else can pose as us.
-pub const ENV_VARS: [&str; 6] = ["AUTHRS_USER", "AUTHRS_METHOD", "AUTHRS_DN", "AUTHRS_ISSUER_DN", "AUTHRS_ROLES", "AUTHRS_REASON"];
+pub const ENV_VARS: [&str; 6] = [
+    "AUTHRS_USER",
+    "AUTHRS_METHOD",
+    "AUTHRS_DN",
+    "AUTHRS_ISSUER_DN",
+    "AUTHRS_ROLES",
+    "AUTHRS_REASON",
+];
 
 /// Sets `r->user`, `AUTH_TYPE`, the `AUTHRS_*` variables, and remembers the identity for our
 /// authz providers (in the request's module config slot, not in anything a client can write).
@@ -87,7 +96,9 @@ pub fn apply(r: &mut ffi::request_rec, d: &Decision, realm: Option<&str>) -> c_i
             }
             ffi::OK as c_int
         }
-        Verdict::Redirect { location, status, .. } => {
+        Verdict::Redirect {
+            location, status, ..
+        } => {
             // SAFETY: as above. Location goes in headers_out: ap_send_error_response keeps it.
             unsafe {
                 table_set(r.pool, r.headers_out, "Location", location);
@@ -98,14 +109,30 @@ pub fn apply(r: &mut ffi::request_rec, d: &Decision, realm: Option<&str>) -> c_i
         Verdict::Unauthorized { .. } => {
             let realm = realm.unwrap_or("authrs").replace(['"', '\\'], "");
             // SAFETY: as above.
-            unsafe { table_set(r.pool, r.err_headers_out, "WWW-Authenticate", &format!("AuthRs realm=\"{realm}\"")) };
+            unsafe {
+                table_set(
+                    r.pool,
+                    r.err_headers_out,
+                    "WWW-Authenticate",
+                    &format!("AuthRs realm=\"{realm}\""),
+                )
+            };
             ffi::HTTP_UNAUTHORIZED as c_int
         }
         Verdict::Forbidden { .. } => ffi::HTTP_FORBIDDEN as c_int,
         Verdict::BadRequest { .. } => ffi::HTTP_BAD_REQUEST as c_int,
         Verdict::Error { message } => {
             // SAFETY: r is live.
-            unsafe { log_r(r, LogLevel::Error, &format!("AUTHRS0100: refused (internal error): {message} [{}]", uri(r))) };
+            unsafe {
+                log_r(
+                    r,
+                    LogLevel::Error,
+                    &format!(
+                        "AUTHRS0100: refused (internal error): {message} [{}]",
+                        uri(r)
+                    ),
+                )
+            };
             ffi::HTTP_INTERNAL_SERVER_ERROR as c_int
         }
     }

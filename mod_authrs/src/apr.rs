@@ -103,4 +103,3 @@ pub unsafe fn table_unset(t: *mut ffi::apr_table_t, key: &str) {
     // SAFETY: apr_table_unset does not keep the key.
     unsafe { ffi::apr_table_unset(t, k.as_ptr()) }
 }
-

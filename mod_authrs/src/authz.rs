@@ -48,9 +48,16 @@ unsafe fn args(pool: *mut ffi::apr_pool_t, line: *const c_char) -> Vec<String> {
 ///
 /// # Safety
 /// Live `cmd`; NUL-terminated `word` and `line`.
-pub unsafe fn parse(cmd: &mut ffi::cmd_parms, word: *const c_char, line: *const c_char, parsed: &mut *const c_void) -> *const c_char {
+pub unsafe fn parse(
+    cmd: &mut ffi::cmd_parms,
+    word: *const c_char,
+    line: *const c_char,
+    parsed: &mut *const c_void,
+) -> *const c_char {
     // SAFETY: forwarded contract.
-    let word = unsafe { str_from(word) }.map(|s| s.into_owned()).unwrap_or_default();
+    let word = unsafe { str_from(word) }
+        .map(|s| s.into_owned())
+        .unwrap_or_default();
     // SAFETY: temp_pool is live during configuration.
     let args = unsafe { args(cmd.temp_pool, line) };
     match RequireWord::parse(&word, &args) {
@@ -69,14 +76,24 @@ pub unsafe fn parse(cmd: &mut ffi::cmd_parms, word: *const c_char, line: *const 
 ///
 /// # Safety
 /// Live request; `parsed` NULL or a RequireWord from `parse`.
-pub unsafe fn check(r: &mut ffi::request_rec, word: *const c_char, line: *const c_char, parsed: *const c_void) -> ffi::authz_status {
+pub unsafe fn check(
+    r: &mut ffi::request_rec,
+    word: *const c_char,
+    line: *const c_char,
+    parsed: *const c_void,
+) -> ffi::authz_status {
     let owned;
     // SAFETY: parsed is NULL or a RequireWord placed in the config pool by parse().
     let rule = match unsafe { (parsed as *const RequireWord).as_ref() } {
         Some(w) => w,
         None => {
             // SAFETY: forwarded contract.
-            let (word, args) = unsafe { (str_from(word).map(|s| s.into_owned()).unwrap_or_default(), args(r.pool, line)) };
+            let (word, args) = unsafe {
+                (
+                    str_from(word).map(|s| s.into_owned()).unwrap_or_default(),
+                    args(r.pool, line),
+                )
+            };
             match RequireWord::parse(&word, &args) {
                 Ok(w) => {
                     owned = w;

@@ -44,7 +44,14 @@ unsafe extern "C" fn drop_box<T>(data: *mut c_void) -> ffi::apr_status_t {
 pub unsafe fn into_pool<T>(p: *mut ffi::apr_pool_t, value: T) -> *mut c_void {
     let raw = Box::into_raw(Box::new(value)).cast::<c_void>();
     // SAFETY: p is live; the cleanup runs once, when the pool is cleared or destroyed.
-    unsafe { ffi::apr_pool_cleanup_register(p, raw, Some(drop_box::<T>), Some(ffi::apr_pool_cleanup_null)) };
+    unsafe {
+        ffi::apr_pool_cleanup_register(
+            p,
+            raw,
+            Some(drop_box::<T>),
+            Some(ffi::apr_pool_cleanup_null),
+        )
+    };
     raw
 }
 
@@ -60,14 +67,25 @@ impl DirConfig {
             test_panic: None,
         };
         // SAFETY: forwarded contract.
-        unsafe { into_pool(p, DirConfig { chain: vec![Arc::new(leaf)] }) }
+        unsafe {
+            into_pool(
+                p,
+                DirConfig {
+                    chain: vec![Arc::new(leaf)],
+                },
+            )
+        }
     }
 
     /// `base` then `new`, in pool `p`.
     ///
     /// # Safety
     /// `p` live; `base` and `new` made by this module and alive.
-    pub unsafe fn merge(p: *mut ffi::apr_pool_t, base: *const DirConfig, new: *const DirConfig) -> *mut c_void {
+    pub unsafe fn merge(
+        p: *mut ffi::apr_pool_t,
+        base: *const DirConfig,
+        new: *const DirConfig,
+    ) -> *mut c_void {
         // SAFETY: both configs are alive per the contract.
         let (base, new) = unsafe { (&*base, &*new) };
         let mut chain = Vec::with_capacity(base.chain.len() + new.chain.len());
@@ -93,7 +111,11 @@ impl DirConfig {
 
     /// `AuthRsTestPanic` as merged (test builds only).
     pub fn test_panic(&self) -> bool {
-        self.chain.iter().rev().find_map(|l| l.test_panic).unwrap_or(false)
+        self.chain
+            .iter()
+            .rev()
+            .find_map(|l| l.test_panic)
+            .unwrap_or(false)
     }
 }
 
@@ -135,9 +157,15 @@ unsafe fn words(pool: *mut ffi::apr_pool_t, mut args: *const c_char) -> Vec<Stri
 ///
 /// # Safety
 /// `cmd` and `dir` live; `args` NUL-terminated.
-pub unsafe fn directive(cmd: &mut ffi::cmd_parms, dir: &mut DirConfig, args: *const c_char) -> *const c_char {
+pub unsafe fn directive(
+    cmd: &mut ffi::cmd_parms,
+    dir: &mut DirConfig,
+    args: *const c_char,
+) -> *const c_char {
     // SAFETY: cmd->info is the directive name string from the generated table.
-    let name = unsafe { str_from(cmd.info as *const c_char) }.map(|s| s.into_owned()).unwrap_or_default();
+    let name = unsafe { str_from(cmd.info as *const c_char) }
+        .map(|s| s.into_owned())
+        .unwrap_or_default();
     // SAFETY: temp_pool is live during configuration.
     let mut args = unsafe { words(cmd.temp_pool, args) };
     let fail = |msg: String| -> *const c_char {
@@ -155,7 +183,8 @@ pub unsafe fn directive(cmd: &mut ffi::cmd_parms, dir: &mut DirConfig, args: *co
     let Some(spec) = by_directive(&name) else {
         return fail(format!("{name}: not an authrs directive"));
     };
-    let is_path = matches!(spec.kind, ValueKind::Path) || matches!(spec.kind, ValueKind::List(inner) if *inner == ValueKind::Path);
+    let is_path = matches!(spec.kind, ValueKind::Path)
+        || matches!(spec.kind, ValueKind::List(inner) if *inner == ValueKind::Path);
     if is_path {
         // Relative paths are relative to ServerRoot, as for httpd's own file directives.
         for a in args.iter_mut() {
@@ -169,7 +198,9 @@ pub unsafe fn directive(cmd: &mut ffi::cmd_parms, dir: &mut DirConfig, args: *co
             }
         }
     }
-    if name.eq_ignore_ascii_case("AuthRsRevokeOnLogout") && args.first().is_some_and(|a| a.eq_ignore_ascii_case("on")) {
+    if name.eq_ignore_ascii_case("AuthRsRevokeOnLogout")
+        && args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"))
+    {
         // Refuse rather than pretend: server-side revocation needs the socache store (issue #3).
         return fail(format!("{name} On: server-side revocation (socache) is not available in this build of mod_authrs yet"));
     }

@@ -51,7 +51,10 @@ pub fn module_index() -> usize {
 }
 
 /// Runs a request callback: null check, catch_unwind, a panic becomes a logged 500.
-pub fn guard_request(r: *mut ffi::request_rec, body: impl FnOnce(&mut ffi::request_rec) -> c_int) -> c_int {
+pub fn guard_request(
+    r: *mut ffi::request_rec,
+    body: impl FnOnce(&mut ffi::request_rec) -> c_int,
+) -> c_int {
     if r.is_null() {
         return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
     }
@@ -61,7 +64,13 @@ pub fn guard_request(r: *mut ffi::request_rec, body: impl FnOnce(&mut ffi::reque
         Ok(rc) => rc,
         Err(_) => {
             // SAFETY: r is live (checked above).
-            unsafe { log_r(r, LogLevel::Error, "AUTHRS0900: internal error (panic) while handling the request; refused") };
+            unsafe {
+                log_r(
+                    r,
+                    LogLevel::Error,
+                    "AUTHRS0900: internal error (panic) while handling the request; refused",
+                )
+            };
             ffi::HTTP_INTERNAL_SERVER_ERROR as c_int
         }
     }
@@ -75,7 +84,10 @@ pub fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 /// # Safety
 /// Called by httpd with a live pool; `dir` may be NULL.
 #[no_mangle]
-pub unsafe extern "C" fn authrs_create_dir_config(p: *mut ffi::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
+pub unsafe extern "C" fn authrs_create_dir_config(
+    p: *mut ffi::apr_pool_t,
+    _dir: *mut c_char,
+) -> *mut c_void {
     if p.is_null() {
         return null_mut();
     }
@@ -107,14 +119,21 @@ pub unsafe extern "C" fn authrs_merge_dir_config(
 /// # Safety
 /// Called by httpd with a live cmd_parms and this module's per-dir config.
 #[no_mangle]
-pub unsafe extern "C" fn authrs_cmd(cmd: *mut ffi::cmd_parms, dir: *mut c_void, args: *const c_char) -> *const c_char {
+pub unsafe extern "C" fn authrs_cmd(
+    cmd: *mut ffi::cmd_parms,
+    dir: *mut c_void,
+    args: *const c_char,
+) -> *const c_char {
     if cmd.is_null() || dir.is_null() {
         return c"mod_authrs: internal error (no configuration record)".as_ptr();
     }
-    guard(c"mod_authrs: internal error while reading the directive".as_ptr(), || {
-        // SAFETY: pointers checked; httpd keeps them alive for the call.
-        unsafe { crate::dirconf::directive(&mut *cmd, &mut *dir.cast(), args) }
-    })
+    guard(
+        c"mod_authrs: internal error while reading the directive".as_ptr(),
+        || {
+            // SAFETY: pointers checked; httpd keeps them alive for the call.
+            unsafe { crate::dirconf::directive(&mut *cmd, &mut *dir.cast(), args) }
+        },
+    )
 }
 
 /// # Safety
@@ -194,7 +213,13 @@ pub unsafe extern "C" fn authrs_authz_check(
         Ok(status) => status,
         Err(_) => {
             // SAFETY: r is live.
-            unsafe { log_r(r, LogLevel::Error, "AUTHRS0901: internal error (panic) in an authz provider; denied") };
+            unsafe {
+                log_r(
+                    r,
+                    LogLevel::Error,
+                    "AUTHRS0901: internal error (panic) in an authz provider; denied",
+                )
+            };
             ffi::authz_status::AUTHZ_GENERAL_ERROR
         }
     }
@@ -214,10 +239,13 @@ pub unsafe extern "C" fn authrs_authz_parse(
     if cmd.is_null() || word.is_null() || parsed.is_null() {
         return c"mod_authrs: internal error (no Require line)".as_ptr();
     }
-    guard(c"mod_authrs: internal error while parsing a Require line".as_ptr(), || {
-        // SAFETY: live pointers per the contract.
-        unsafe { crate::authz::parse(&mut *cmd, word, line, &mut *parsed) }
-    })
+    guard(
+        c"mod_authrs: internal error while parsing a Require line".as_ptr(),
+        || {
+            // SAFETY: live pointers per the contract.
+            unsafe { crate::authz::parse(&mut *cmd, word, line, &mut *parsed) }
+        },
+    )
 }
 
 /// A NULL C string.

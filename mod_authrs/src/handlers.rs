@@ -23,11 +23,14 @@ impl PasswordCheck for HttpdProviders<'_> {
             let n = cstring(name);
             // SAFETY: ap_lookup_provider returns NULL or a registered authn_provider.
             let prov = unsafe {
-                ffi::ap_lookup_provider(c"authn".as_ptr(), n.as_ptr(), c"0".as_ptr()) as *const ffi::authn_provider
+                ffi::ap_lookup_provider(c"authn".as_ptr(), n.as_ptr(), c"0".as_ptr())
+                    as *const ffi::authn_provider
             };
             // SAFETY: NULL or a live provider struct.
             let Some(check) = unsafe { prov.as_ref() }.and_then(|pv| pv.check_password) else {
-                return Err(format!("authn provider {name:?} is not loaded (LoadModule authn_{name}_module)"));
+                return Err(format!(
+                    "authn provider {name:?} is not loaded (LoadModule authn_{name}_module)"
+                ));
             };
             // SAFETY: the provider contract: live request, NUL-terminated user and password.
             match unsafe { check(self.r, u.as_ptr(), p.as_ptr()) } {
@@ -72,7 +75,11 @@ fn read_body(r: &mut ffi::request_rec) -> Result<Vec<u8>, c_int> {
 
 /// GET on the login handler: the default login page, with the reason in words and the
 /// (untainted) destination, posting back to this URL. Works without JavaScript.
-fn login_page(r: &mut ffi::request_rec, policy: &authrs_core::engine::Policy, req: &authrs_core::RequestFacts) -> c_int {
+fn login_page(
+    r: &mut ffi::request_rec,
+    policy: &authrs_core::engine::Policy,
+    req: &authrs_core::RequestFacts,
+) -> c_int {
     use authrs_core::login_page::{query_params, render, DEFAULT_TEMPLATE};
     let (reason, destination) = query_params(req.query.as_deref());
     let destination = policy.destinations.untaint(destination.as_deref());
@@ -97,14 +104,22 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
         Some("authrs-logout") => false,
         _ => return ffi::DECLINED as c_int,
     };
-    let Some(dc) = dir_config(r) else { return ffi::DECLINED as c_int };
+    let Some(dc) = dir_config(r) else {
+        return ffi::DECLINED as c_int;
+    };
     let realm = auth_name(r);
     let now = now();
     let built = match crate::policy::get(dc, realm.as_deref(), now) {
         Ok(b) => b,
         Err(e) => {
             // SAFETY: r is live.
-            unsafe { log_r(r, LogLevel::Error, &format!("AUTHRS0101: configuration cannot be used: {e}")) };
+            unsafe {
+                log_r(
+                    r,
+                    LogLevel::Error,
+                    &format!("AUTHRS0101: configuration cannot be used: {e}"),
+                )
+            };
             return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
     };
@@ -122,7 +137,12 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
             Ok(b) => b,
             Err(status) => return status,
         };
-        let names = built.settings.providers().into_iter().map(str::to_string).collect();
+        let names = built
+            .settings
+            .providers()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         let mut providers = HttpdProviders { r: &mut *r, names };
         login(&built.policy, &req, &body, now, &mut providers)
     } else {

@@ -12,7 +12,9 @@ const DECLINED: c_int = ffi::DECLINED as c_int;
 /// header_parser: removes client-certificate headers (`SSL_CLIENT_*`, XFCC) that a peer outside
 /// `AuthRsTrustedProxies` sent, before any auth hook, handler or CGI can read them.
 pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
-    let Some(dc) = dir_config(r) else { return DECLINED };
+    let Some(dc) = dir_config(r) else {
+        return DECLINED;
+    };
     let present: Vec<String> = table_entries(r.headers_in)
         .into_iter()
         .map(|(k, _)| k)
@@ -33,7 +35,8 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
     }
     let msg = format!(
         "AUTHRS0201: removed client-certificate headers from untrusted peer {}: {}",
-        peer.map(|p: std::net::IpAddr| p.to_string()).unwrap_or_else(|| "unknown".into()),
+        peer.map(|p: std::net::IpAddr| p.to_string())
+            .unwrap_or_else(|| "unknown".into()),
         present.join(", ")
     );
     // SAFETY: r is live.
@@ -46,9 +49,15 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
     if !auth_type(r).is_some_and(|t| t.eq_ignore_ascii_case("AuthRs")) {
         return DECLINED;
     }
-    let Some(dc) = dir_config(r) else { return DECLINED };
+    let Some(dc) = dir_config(r) else {
+        return DECLINED;
+    };
     if cfg!(feature = "test-panic") && dc.test_panic() {
-        panic!("AuthRsTestPanic: injected panic");
+        // Test builds only: proves a panic becomes a 500 and the worker lives on.
+        #[allow(clippy::panic)]
+        {
+            panic!("AuthRsTestPanic: injected panic");
+        }
     }
     let realm = auth_name(r);
     let now = now();
@@ -56,7 +65,13 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
         Ok(b) => b,
         Err(e) => {
             // SAFETY: r is live.
-            unsafe { log_r(r, LogLevel::Error, &format!("AUTHRS0101: configuration cannot be used: {e}")) };
+            unsafe {
+                log_r(
+                    r,
+                    LogLevel::Error,
+                    &format!("AUTHRS0101: configuration cannot be used: {e}"),
+                )
+            };
             return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
     };
@@ -71,10 +86,14 @@ pub fn fixups(r: &mut ffi::request_rec) -> c_int {
     if !r.user.is_null() {
         return DECLINED;
     }
-    let Some(dc) = dir_config(r) else { return DECLINED };
+    let Some(dc) = dir_config(r) else {
+        return DECLINED;
+    };
     let realm = auth_name(r);
     let now = now();
-    let Ok(built) = crate::policy::get(dc, realm.as_deref(), now) else { return DECLINED };
+    let Ok(built) = crate::policy::get(dc, realm.as_deref(), now) else {
+        return DECLINED;
+    };
     if !built.settings.recognize_user() {
         return DECLINED;
     }

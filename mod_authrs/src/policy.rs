@@ -33,10 +33,15 @@ fn mtime(path: &str) -> Option<SystemTime> {
 fn files_of(s: &Settings) -> Vec<String> {
     let mut files: Vec<String> = s.ticket_key_files().to_vec();
     files.extend(
-        [s.crl_file(), s.cert_user_map_file(), s.enrolled_certs_file(), s.roles_file()]
-            .into_iter()
-            .flatten()
-            .map(str::to_string),
+        [
+            s.crl_file(),
+            s.cert_user_map_file(),
+            s.enrolled_certs_file(),
+            s.roles_file(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::to_string),
     );
     files
 }
@@ -49,7 +54,8 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
     });
     let files: Vec<_> = files.collect();
     let mut read = |path: &str| std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"));
-    let policy = Policy::from_settings(&settings, Shell::Apache, auth_name, &mut read).map_err(|e| e.to_string())?;
+    let policy = Policy::from_settings(&settings, Shell::Apache, auth_name, &mut read)
+        .map_err(|e| e.to_string())?;
     Ok(Built {
         policy,
         settings,
@@ -62,7 +68,9 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
 /// (checked at most once a second). An error means the configuration cannot be used now.
 pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Built>, String> {
     let key = (dc.key(), auth_name.map(str::to_string));
-    let mut guard = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let cache = guard.get_or_insert_with(HashMap::new);
     if let Some(b) = cache.get(&key) {
         if now == b.checked_at || b.files.iter().all(|(f, t)| mtime(f) == *t) {
@@ -79,7 +87,9 @@ pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Buil
 
 /// Forgets every built policy (a new configuration generation after a restart).
 pub fn clear() {
-    let mut guard = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     *guard = None;
 }
 
@@ -90,11 +100,21 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         let text = || String::from_utf8(bytes.clone()).map_err(|_| format!("{path}: not UTF-8"));
         let result = match id {
-            OptionId::TicketKeyFile => ticket::TicketKey::from_base64(text()?.trim()).map(drop).map_err(|e| e.to_string()),
-            OptionId::CrlFile => cert::crl::CrlSet::parse(&bytes).map(drop).map_err(|e| e.to_string()),
-            OptionId::CertUserMapFile => cert::map::UserMap::parse(&text()?).map(drop).map_err(|e| e.to_string()),
-            OptionId::EnrolledCertsFile => cert::enrolled::EnrolledCerts::parse(&text()?).map(drop).map_err(|e| e.to_string()),
-            OptionId::RolesFile => roles::RolesFile::parse(&text()?).map(drop).map_err(|e| e.to_string()),
+            OptionId::TicketKeyFile => ticket::TicketKey::from_base64(text()?.trim())
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            OptionId::CrlFile => cert::crl::CrlSet::parse(&bytes)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            OptionId::CertUserMapFile => cert::map::UserMap::parse(&text()?)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            OptionId::EnrolledCertsFile => cert::enrolled::EnrolledCerts::parse(&text()?)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            OptionId::RolesFile => roles::RolesFile::parse(&text()?)
+                .map(drop)
+                .map_err(|e| e.to_string()),
             _ => Ok(()),
         };
         result.map_err(|e| format!("{path}: {e}"))?;

@@ -26,10 +26,18 @@ pub fn ssl_var(r: &ffi::request_rec, name: &str) -> Option<String> {
     let n = cstring(name);
     // SAFETY: r is live; ap_ssl_var_lookup returns NULL or a pool string.
     let v = unsafe {
-        ffi::ap_ssl_var_lookup(r.pool, r.server, r.connection, r as *const _ as *mut _, n.as_ptr())
+        ffi::ap_ssl_var_lookup(
+            r.pool,
+            r.server,
+            r.connection,
+            r as *const _ as *mut _,
+            n.as_ptr(),
+        )
     };
     // SAFETY: NULL or NUL-terminated.
-    unsafe { str_from(v) }.map(|s| s.into_owned()).filter(|s| !s.is_empty())
+    unsafe { str_from(v) }
+        .map(|s| s.into_owned())
+        .filter(|s| !s.is_empty())
 }
 
 /// Iterates the entries of an APR table as (key, value) strings.
@@ -68,13 +76,20 @@ pub fn facts(r: &ffi::request_rec, methods: &[Method]) -> RequestFacts {
     // SAFETY: r's string fields are NULL or pool strings alive for the request.
     let (method, path, query, peer) = unsafe {
         (
-            str_from(r.method).map(|s| s.into_owned()).unwrap_or_default(),
-            str_from(r.parsed_uri.path).map(|s| s.into_owned()).unwrap_or_else(|| "/".into()),
+            str_from(r.method)
+                .map(|s| s.into_owned())
+                .unwrap_or_default(),
+            str_from(r.parsed_uri.path)
+                .map(|s| s.into_owned())
+                .unwrap_or_else(|| "/".into()),
             str_from(r.args).map(|s| s.into_owned()),
             str_from(r.useragent_ip).and_then(|s| s.parse().ok()),
         )
     };
-    let headers = table_entries(r.headers_in).into_iter().filter(|(k, _)| relevant(k)).collect();
+    let headers = table_entries(r.headers_in)
+        .into_iter()
+        .filter(|(k, _)| relevant(k))
+        .collect();
     let secure = ssl_var(r, "HTTPS").is_some_and(|v| v.eq_ignore_ascii_case("on"));
     let tls = if secure && methods.contains(&Method::Cert) {
         TlsFacts {

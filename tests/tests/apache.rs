@@ -88,7 +88,11 @@ fn start(extra_global: &str) -> Apache {
     std::fs::write(root.join("roles"), "demo admin:projectX\nalice reader\n").expect("roles");
     for d in ["certonly", "admin", "strong", "alice-dn"] {
         std::fs::create_dir_all(root.join("htdocs/app").join(d)).expect("mkdir");
-        std::fs::write(root.join("htdocs/app").join(d).join("index.html"), format!("{d}\n")).expect("write");
+        std::fs::write(
+            root.join("htdocs/app").join(d).join("index.html"),
+            format!("{d}\n"),
+        )
+        .expect("write");
     }
     let g = format!("{}{extra_global}", global(&root));
     let s = site(&root);
@@ -108,11 +112,18 @@ fn tickets_login_and_logout() {
     let loc = r.header("location").expect("Location");
     assert!(loc.contains("/login.html?"), "{loc}");
     assert!(loc.contains("reason=no_cookie"), "{loc}");
-    assert!(loc.contains("destination=%2Fapp%2Findex.html%3Fx%3D1"), "{loc}");
+    assert!(
+        loc.contains("destination=%2Fapp%2Findex.html%3Fx%3D1"),
+        "{loc}"
+    );
     // API clients get 401.
-    let r = get(&a, "/app/index.html").header("Accept: application/json").send();
+    let r = get(&a, "/app/index.html")
+        .header("Accept: application/json")
+        .send();
     assert_eq!(r.status, 401);
-    assert!(r.header("www-authenticate").is_some_and(|v| v.starts_with("AuthRs")));
+    assert!(r
+        .header("www-authenticate")
+        .is_some_and(|v| v.starts_with("AuthRs")));
 
     // A valid ticket: the application sees the user.
     let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
@@ -128,13 +139,23 @@ fn tickets_login_and_logout() {
     let mut bad = t.clone().into_bytes();
     let i = bad.len() - 2;
     bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
-    let r = get(&a, "/app/index.html").cookie(COOKIE, std::str::from_utf8(&bad).expect("ascii")).send();
+    let r = get(&a, "/app/index.html")
+        .cookie(COOKIE, std::str::from_utf8(&bad).expect("ascii"))
+        .send();
     assert_eq!(r.status, 302);
-    assert!(r.header("location").is_some_and(|l| l.contains("reason=bad_cookie")), "{r:?}");
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=bad_cookie")),
+        "{r:?}"
+    );
     assert_eq!(r.cookie(COOKIE).as_deref(), Some(""));
     let old = mint("demo", AuthMethod::Password, now() - 7200, 3600);
     let r = get(&a, "/app/index.html").cookie(COOKIE, &old).send();
-    assert!(r.header("location").is_some_and(|l| l.contains("reason=expired")), "{r:?}");
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=expired")),
+        "{r:?}"
+    );
     // A 256 KiB cookie header is refused by httpd itself (LimitRequestFieldSize), never a crash;
     // the core's own 10 MB case is an engine unit test.
     let huge = "A".repeat(256 * 1024);
@@ -142,45 +163,91 @@ fn tickets_login_and_logout() {
     assert_eq!(r.status, 400);
 
     // Login form: good password → cookie + 303 to the destination.
-    let r = Request::post_form(a.url("/LOGIN"), "credential_0=demo&credential_1=demo&destination=%2Fapp%2Fcgi%2Fecho")
-        .ca(&a.ca())
-        .send();
+    let r = Request::post_form(
+        a.url("/LOGIN"),
+        "credential_0=demo&credential_1=demo&destination=%2Fapp%2Fcgi%2Fecho",
+    )
+    .ca(&a.ca())
+    .send();
     assert_eq!(r.status, 303, "{r:?} {}", a.error_log());
     assert_eq!(r.header("location"), Some("/app/cgi/echo"));
     let cookie = r.cookie(COOKIE).expect("ticket cookie");
-    let set = r.headers.iter().find(|(n, _)| n == "set-cookie").map(|(_, v)| v.clone()).unwrap_or_default();
-    assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    let set = r
+        .headers
+        .iter()
+        .find(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(
+        set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
     let r = get(&a, "/app/cgi/echo").cookie(COOKIE, &cookie).send();
     assert_eq!(r.env("REMOTE_USER"), Some("demo"));
 
     // Wrong password → back to the login page with bad_credentials, no cookie.
-    let r = Request::post_form(a.url("/LOGIN"), "credential_0=demo&credential_1=nope&destination=%2Fapp%2F")
-        .ca(&a.ca())
-        .send();
+    let r = Request::post_form(
+        a.url("/LOGIN"),
+        "credential_0=demo&credential_1=nope&destination=%2Fapp%2F",
+    )
+    .ca(&a.ca())
+    .send();
     assert_eq!(r.status, 303);
-    assert!(r.header("location").is_some_and(|l| l.contains("reason=bad_credentials")), "{r:?}");
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=bad_credentials")),
+        "{r:?}"
+    );
     assert!(r.cookie(COOKIE).is_none());
 
     // Open-redirect attempts land on the default destination.
-    for evil in ["https%3A%2F%2Fevil.example%2F", "%2F%2Fevil.example", "%2F%5Cevil.example", "javascript%3Aalert(1)"] {
-        let r = Request::post_form(a.url("/LOGIN"), format!("credential_0=demo&credential_1=demo&destination={evil}"))
-            .ca(&a.ca())
-            .send();
+    for evil in [
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "javascript%3Aalert(1)",
+    ] {
+        let r = Request::post_form(
+            a.url("/LOGIN"),
+            format!("credential_0=demo&credential_1=demo&destination={evil}"),
+        )
+        .ca(&a.ca())
+        .send();
         assert_eq!(r.header("location"), Some("/"), "destination {evil}");
     }
     // GET on the login handler is the default login page: the reason in words, the destination
     // carried (escaped), no JavaScript needed; other methods are refused.
-    let r = get(&a, "/LOGIN?reason=bad_credentials&destination=%2Fapp%2F%3Fa%3D1%26b%3D%22x%22").send();
+    let r = get(
+        &a,
+        "/LOGIN?reason=bad_credentials&destination=%2Fapp%2F%3Fa%3D1%26b%3D%22x%22",
+    )
+    .send();
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/html")));
-    assert!(r.body.contains("The user name or password was wrong."), "{}", r.body);
-    assert!(r.body.contains(r#"name="destination" value="/app/?a=1&amp;b=%22x%22""#), "{}", r.body);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/html")));
+    assert!(
+        r.body.contains("The user name or password was wrong."),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains(r#"name="destination" value="/app/?a=1&amp;b=%22x%22""#),
+        "{}",
+        r.body
+    );
     assert!(!r.body.contains("<script"), "no JavaScript");
     let r = get(&a, "/LOGIN?destination=https%3A%2F%2Fevil.example%2F").send();
-    assert!(r.body.contains(r#"name="destination" value="/""#), "untainted before it is shown");
+    assert!(
+        r.body.contains(r#"name="destination" value="/""#),
+        "untainted before it is shown"
+    );
     assert_eq!(get(&a, "/LOGIN").method("PUT").send().status, 405);
     // A malformed form is a 400, not a 500.
-    let r = Request::post_form(a.url("/LOGIN"), "credential_0=%FF%FE&credential_1=x").ca(&a.ca()).send();
+    let r = Request::post_form(a.url("/LOGIN"), "credential_0=%FF%FE&credential_1=x")
+        .ca(&a.ca())
+        .send();
     assert_eq!(r.status, 400);
 
     // Logout clears the cookie and redirects.
@@ -189,14 +256,19 @@ fn tickets_login_and_logout() {
     assert_eq!(r.cookie(COOKIE).as_deref(), Some(""));
 
     let log = a.error_log();
-    assert!(!log.contains("AUTHRS0900") && !log.contains("AUTHRS0100"), "{log}");
+    assert!(
+        !log.contains("AUTHRS0900") && !log.contains("AUTHRS0100"),
+        "{log}"
+    );
 }
 
 #[test]
 fn client_certificates() {
     let a = start("");
     // The DN the module exposes equals mod_ssl's own SSL_CLIENT_S_DN.
-    let r = get(&a, "/app/cgi/echo").client_cert(&a.certs, "alice").send();
+    let r = get(&a, "/app/cgi/echo")
+        .client_cert(&a.certs, "alice")
+        .send();
     assert_eq!(r.status, 200, "{}", a.error_log());
     assert_eq!(r.env("REMOTE_USER"), Some("alice"));
     assert_eq!(r.env("AUTHRS_METHOD"), Some("cert"));
@@ -213,21 +285,58 @@ fn client_certificates() {
 
     // Cert-only area: no certificate → login with no_cert; a ticket does not help.
     let r = get(&a, "/app/certonly/").send();
-    assert!(r.header("location").is_some_and(|l| l.contains("reason=no_cert")), "{r:?}");
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=no_cert")),
+        "{r:?}"
+    );
     let t = mint("demo", AuthMethod::Password, now(), 3600);
     let r = get(&a, "/app/certonly/").cookie(COOKIE, &t).send();
     assert_eq!(r.status, 302);
-    let r = get(&a, "/app/certonly/").client_cert(&a.certs, "demo").send();
+    let r = get(&a, "/app/certonly/")
+        .client_cert(&a.certs, "demo")
+        .send();
     assert_eq!(r.status, 200, "{r:?}");
 
     // Require role / authn-method / cert-dn.
-    assert_eq!(get(&a, "/app/admin/").client_cert(&a.certs, "demo").send().status, 200);
+    assert_eq!(
+        get(&a, "/app/admin/")
+            .client_cert(&a.certs, "demo")
+            .send()
+            .status,
+        200
+    );
     let r = get(&a, "/app/admin/").client_cert(&a.certs, "alice").send();
-    assert_eq!(r.status, 401, "httpd answers 401 when an authenticated user fails authz");
-    assert_eq!(get(&a, "/app/strong/").cookie(COOKIE, &t).send().status, 401, "password ticket on a cert-only resource");
-    assert_eq!(get(&a, "/app/strong/").client_cert(&a.certs, "alice").send().status, 200);
-    assert_eq!(get(&a, "/app/alice-dn/").client_cert(&a.certs, "alice").send().status, 200);
-    assert_eq!(get(&a, "/app/alice-dn/").client_cert(&a.certs, "demo").send().status, 401);
+    assert_eq!(
+        r.status, 401,
+        "httpd answers 401 when an authenticated user fails authz"
+    );
+    assert_eq!(
+        get(&a, "/app/strong/").cookie(COOKIE, &t).send().status,
+        401,
+        "password ticket on a cert-only resource"
+    );
+    assert_eq!(
+        get(&a, "/app/strong/")
+            .client_cert(&a.certs, "alice")
+            .send()
+            .status,
+        200
+    );
+    assert_eq!(
+        get(&a, "/app/alice-dn/")
+            .client_cert(&a.certs, "alice")
+            .send()
+            .status,
+        200
+    );
+    assert_eq!(
+        get(&a, "/app/alice-dn/")
+            .client_cert(&a.certs, "demo")
+            .send()
+            .status,
+        401
+    );
 }
 
 #[test]
@@ -255,21 +364,42 @@ fn revoked_certificates_and_crl_reload() {
     let g = format!("{}AuthRsCRLFile \"{}\"\n", global(&root), crl.display());
     let s = site(&root);
     let a = Apache::start_in(root.clone(), certs.clone(), &g, &s);
-    let r = get(&a, "/app/index.html").client_cert(&a.certs, "revoked").send();
+    let r = get(&a, "/app/index.html")
+        .client_cert(&a.certs, "revoked")
+        .send();
     assert_eq!(r.status, 200, "not revoked yet: {r:?}");
     // Replace the CRL on disk: no restart.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     std::fs::copy(certs.join("ca.crl"), &crl).expect("swap CRL");
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let r = get(&a, "/app/index.html").client_cert(&a.certs, "revoked").send();
+    let r = get(&a, "/app/index.html")
+        .client_cert(&a.certs, "revoked")
+        .send();
     assert_eq!(r.status, 302, "{r:?}");
-    assert!(r.header("location").is_some_and(|l| l.contains("reason=revoked_cert")), "{r:?}");
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=revoked_cert")),
+        "{r:?}"
+    );
     // Revoked is final: a valid ticket does not rescue the request.
     let t = mint("demo", AuthMethod::Password, now(), 3600);
-    let r = get(&a, "/app/index.html").client_cert(&a.certs, "revoked").cookie(COOKIE, &t).send();
-    assert!(r.header("location").is_some_and(|l| l.contains("reason=revoked_cert")), "{r:?}");
+    let r = get(&a, "/app/index.html")
+        .client_cert(&a.certs, "revoked")
+        .cookie(COOKIE, &t)
+        .send();
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=revoked_cert")),
+        "{r:?}"
+    );
     // Others still pass.
-    assert_eq!(get(&a, "/app/index.html").client_cert(&a.certs, "alice").send().status, 200);
+    assert_eq!(
+        get(&a, "/app/index.html")
+            .client_cert(&a.certs, "alice")
+            .send()
+            .status,
+        200
+    );
 }
 
 #[test]
@@ -280,7 +410,10 @@ fn spoofed_proxy_headers_never_reach_the_application() {
         .header("SSL-CLIENT-VERIFY: SUCCESS")
         .header("X-Forwarded-Client-Cert: Hash=00;Subject=\"CN=admin\"")
         .send();
-    assert_eq!(r.status, 302, "spoofed headers must not authenticate: {r:?}");
+    assert_eq!(
+        r.status, 302,
+        "spoofed headers must not authenticate: {r:?}"
+    );
     let t = mint("demo", AuthMethod::Password, now(), 3600);
     let r = get(&a, "/app/cgi/echo")
         .cookie(COOKIE, &t)
@@ -288,7 +421,11 @@ fn spoofed_proxy_headers_never_reach_the_application() {
         .header("X-Forwarded-Client-Cert: Hash=00;Subject=\"CN=admin\"")
         .send();
     assert_eq!(r.env("REMOTE_USER"), Some("demo"));
-    assert!(!r.body.contains("CN=admin"), "a spoofed header reached the CGI:\n{}", r.body);
+    assert!(
+        !r.body.contains("CN=admin"),
+        "a spoofed header reached the CGI:\n{}",
+        r.body
+    );
     assert!(a.error_log().contains("AUTHRS0201"), "spoofing is logged");
 }
 
@@ -320,16 +457,28 @@ fn config_test_rejects_bad_directives() {
         let (ok, out) = config_test("", &site);
         assert!(!ok, "{line} was accepted");
         assert!(out.contains(needle), "{line}: {out}");
-        assert!(out.contains("httpd.conf"), "the error names the file: {out}");
+        assert!(
+            out.contains("httpd.conf"),
+            "the error names the file: {out}"
+        );
     }
     // Server-scope directives: a missing key file, and the scope itself.
     let (ok, out) = config_test("AuthRsTicketKeyFile /nonexistent/ticket.key\n", "");
-    assert!(!ok && out.contains("cannot read") && out.contains("httpd.conf"), "{out}");
-    let (ok, out) = config_test("", "<Location /x>\nAuthRsTicketKeyFile /etc/hostname\n</Location>\n");
+    assert!(
+        !ok && out.contains("cannot read") && out.contains("httpd.conf"),
+        "{out}"
+    );
+    let (ok, out) = config_test(
+        "",
+        "<Location /x>\nAuthRsTicketKeyFile /etc/hostname\n</Location>\n",
+    );
     assert!(!ok && out.contains("not allowed"), "{out}");
     let (ok, out) = config_test("", "<Location /x>\nRequire role\n</Location>\n");
     assert!(!ok, "an empty Require role was accepted: {out}");
-    let (ok, out) = config_test("", "<Location /x>\nRequire authn-method telepathy\n</Location>\n");
+    let (ok, out) = config_test(
+        "",
+        "<Location /x>\nRequire authn-method telepathy\n</Location>\n",
+    );
     assert!(!ok && out.contains("telepathy"), "{out}");
     let (ok, out) = config_test("", "<Location /x>\nAuthType AuthRs\nAuthRsMethods ticket cert\nRequire valid-user\n</Location>\n");
     assert!(ok, "a good configuration failed: {out}");

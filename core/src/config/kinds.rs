@@ -151,7 +151,6 @@ pub fn parse_cert_user(value: &str) -> Result<CertUser, ValueError> {
     Ok(CertUser::Template(value.to_string()))
 }
 
-
 /// A configured secret (a ticket key, inline password hashes): never shown by Debug, compared in constant time.
 #[derive(Clone)]
 pub struct Secret(String);

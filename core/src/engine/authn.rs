@@ -81,14 +81,20 @@ fn tls_facts(policy: &Policy, req: &RequestFacts, decision: &mut Decision) -> Tl
             "AUTHRS0201",
             format!(
                 "ignoring client-certificate headers from untrusted peer {}: {}",
-                req.peer.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into()),
+                req.peer
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
                 outcome.spoofed.join(", ")
             ),
         );
         decision.spoofed_headers = outcome.spoofed;
     }
     if let Some(err) = outcome.error {
-        decision.note(Level::Warn, "AUTHRS0202", format!("trusted proxy sent unusable certificate headers: {err}"));
+        decision.note(
+            Level::Warn,
+            "AUTHRS0202",
+            format!("trusted proxy sent unusable certificate headers: {err}"),
+        );
     }
     outcome.facts.unwrap_or_else(|| req.tls.clone())
 }
@@ -110,7 +116,11 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
             }
         }
         CertVerify::Failed(why) => {
-            decision.note(Level::Info, "AUTHRS0210", format!("client certificate failed verification: {why}"));
+            decision.note(
+                Level::Info,
+                "AUTHRS0210",
+                format!("client certificate failed verification: {why}"),
+            );
             return refuse(Reason::BadCert);
         }
         CertVerify::Success | CertVerify::Generous => {}
@@ -122,12 +132,20 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
     let cert = match Certificate::parse(bytes) {
         Ok(c) => c,
         Err(e) => {
-            decision.note(Level::Info, "AUTHRS0211", format!("client certificate unreadable: {e}"));
+            decision.note(
+                Level::Info,
+                "AUTHRS0211",
+                format!("client certificate unreadable: {e}"),
+            );
             return refuse(Reason::BadCert);
         }
     };
     if let Err(e) = cert.is_valid_at(now) {
-        decision.note(Level::Info, "AUTHRS0212", format!("client certificate {}: {e}", cert.subject_dn));
+        decision.note(
+            Level::Info,
+            "AUTHRS0212",
+            format!("client certificate {}: {e}", cert.subject_dn),
+        );
         return refuse(Reason::BadCert);
     }
     if let Some(crls) = &policy.crls {
@@ -137,36 +155,57 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
                 decision.note(
                     Level::Info,
                     "AUTHRS0213",
-                    format!("client certificate serial {} from {} is revoked", cert.serial, cert.issuer_dn),
+                    format!(
+                        "client certificate serial {} from {} is revoked",
+                        cert.serial, cert.issuer_dn
+                    ),
                 );
                 return refuse(Reason::RevokedCert);
             }
             CrlStatus::BadSerial => {
-                decision.note(Level::Info, "AUTHRS0219", format!("certificate serial {:?} is not hex", cert.serial));
+                decision.note(
+                    Level::Info,
+                    "AUTHRS0219",
+                    format!("certificate serial {:?} is not hex", cert.serial),
+                );
                 return refuse(Reason::BadCert);
             }
             CrlStatus::CrlExpired { issuer_dn } => {
                 // Fail closed, as mod_ssl does: a stale CRL cannot vouch for anyone.
-                decision.note(Level::Error, "AUTHRS0214", format!("the CRL of {issuer_dn} has expired; refusing its certificates"));
+                decision.note(
+                    Level::Error,
+                    "AUTHRS0214",
+                    format!("the CRL of {issuer_dn} has expired; refusing its certificates"),
+                );
                 return refuse(Reason::BadCert);
             }
         }
     }
-    let pinned = policy.enrolled.as_ref().and_then(|e| e.lookup(&cert.sha256, now));
+    let pinned = policy
+        .enrolled
+        .as_ref()
+        .and_then(|e| e.lookup(&cert.sha256, now));
     let user = match (pinned, generous) {
         (Some(enrollment), _) => enrollment.user.clone(),
         (None, true) => {
             decision.note(
                 Level::Info,
                 "AUTHRS0215",
-                format!("certificate {} is neither CA-verified nor enrolled", cert.subject_dn),
+                format!(
+                    "certificate {} is neither CA-verified nor enrolled",
+                    cert.subject_dn
+                ),
             );
             return refuse(Reason::BadCert);
         }
         (None, false) => match map_user(&cert, &policy.cert_user, policy.cert_user_map.as_ref()) {
             Ok(user) => user,
             Err(e) => {
-                decision.note(Level::Info, "AUTHRS0216", format!("certificate {} maps to no user: {e}", cert.subject_dn));
+                decision.note(
+                    Level::Info,
+                    "AUTHRS0216",
+                    format!("certificate {} maps to no user: {e}", cert.subject_dn),
+                );
                 return refuse(Reason::BadCert);
             }
         },
@@ -183,13 +222,22 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
 }
 
 /// Certificate facts without the certificate: only a DN string (a proxy or Envoy's subject property).
-fn cert_from_dn(policy: &Policy, tls: &TlsFacts, generous: bool, decision: &mut Decision) -> Result<Outcome, Reason> {
+fn cert_from_dn(
+    policy: &Policy,
+    tls: &TlsFacts,
+    generous: bool,
+    decision: &mut Decision,
+) -> Result<Outcome, Reason> {
     let Some(dn) = &tls.subject_dn else {
         return Ok(Outcome::Absent);
     };
     if generous {
         // Pinning needs the certificate's fingerprint; a DN alone proves nothing.
-        decision.note(Level::Info, "AUTHRS0217", format!("unverified certificate {dn} without its body cannot be checked"));
+        decision.note(
+            Level::Info,
+            "AUTHRS0217",
+            format!("unverified certificate {dn} without its body cannot be checked"),
+        );
         return Err(Reason::BadCert);
     }
     if policy.crls.is_some() {
@@ -208,7 +256,11 @@ fn cert_from_dn(policy: &Policy, tls: &TlsFacts, generous: bool, decision: &mut 
             Ok(Outcome::User(identity))
         }
         Err(e) => {
-            decision.note(Level::Info, "AUTHRS0216", format!("certificate {dn} maps to no user: {e}"));
+            decision.note(
+                Level::Info,
+                "AUTHRS0216",
+                format!("certificate {dn} maps to no user: {e}"),
+            );
             Err(Reason::BadCert)
         }
     }
@@ -242,7 +294,11 @@ fn ticket(
         match store.is_revoked(&ticket_id(value), now) {
             Ok(false) => {}
             Ok(true) => {
-                decision.note(Level::Info, "AUTHRS0221", format!("ticket of {} was revoked at logout", ticket.user));
+                decision.note(
+                    Level::Info,
+                    "AUTHRS0221",
+                    format!("ticket of {} was revoked at logout", ticket.user),
+                );
                 return Ok(Outcome::Refused {
                     reason: Reason::BadCookie,
                     final_: false,
@@ -251,11 +307,26 @@ fn ticket(
             Err(e) => return Err(format!("revocation store unavailable: {e}")),
         }
     }
-    if needs_refresh(&ticket, now, policy.session_timeout, policy.refresh_fraction) {
+    if needs_refresh(
+        &ticket,
+        now,
+        policy.session_timeout,
+        policy.refresh_fraction,
+    ) {
         let fresh = keys.mint(&ticket.refreshed(now));
         match fresh {
-            Ok(v) => decision.set_cookie = Some(policy.cookie.set_cookie(&v, now, Some(ticket.expires - now))),
-            Err(e) => decision.note(Level::Error, "AUTHRS0222", format!("could not refresh ticket: {e}")),
+            Ok(v) => {
+                decision.set_cookie = Some(policy.cookie.set_cookie(
+                    &v,
+                    now,
+                    Some(ticket.expires - now),
+                ))
+            }
+            Err(e) => decision.note(
+                Level::Error,
+                "AUTHRS0222",
+                format!("could not refresh ticket: {e}"),
+            ),
         }
     }
     let mut identity = Identity::new(ticket.user, ticket.method);

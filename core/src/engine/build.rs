@@ -19,7 +19,13 @@ pub type FileReader<'a> = dyn FnMut(&str) -> Result<Vec<u8>, String> + 'a;
 
 fn bad(id: OptionId, shell: Shell, value: &str, why: impl std::fmt::Display) -> ConfigError {
     let name = by_id(id).map_or("", |o| o.name_in(shell));
-    ConfigError::new(ConfigErrorKind::BadValue, name, value, why.to_string(), false)
+    ConfigError::new(
+        ConfigErrorKind::BadValue,
+        name,
+        value,
+        why.to_string(),
+        false,
+    )
 }
 
 fn text(id: OptionId, shell: Shell, path: &str, bytes: Vec<u8>) -> Result<String, ConfigError> {
@@ -40,13 +46,21 @@ impl Policy {
         for path in s.ticket_key_files() {
             let bytes = read(path).map_err(|e| bad(OptionId::TicketKeyFile, shell, path, e))?;
             let t = text(OptionId::TicketKeyFile, shell, path, bytes)?;
-            keys.push(TicketKey::from_base64(t.trim()).map_err(|e| bad(OptionId::TicketKeyFile, shell, path, e))?);
+            keys.push(
+                TicketKey::from_base64(t.trim())
+                    .map_err(|e| bad(OptionId::TicketKeyFile, shell, path, e))?,
+            );
         }
         for secret in s.ticket_keys() {
-            keys.push(
-                TicketKey::from_base64(secret.expose().trim())
-                    .map_err(|e| ConfigError::new(ConfigErrorKind::BadValue, "ticket_keys", crate::config::REDACTED, e.to_string(), true))?,
-            );
+            keys.push(TicketKey::from_base64(secret.expose().trim()).map_err(|e| {
+                ConfigError::new(
+                    ConfigErrorKind::BadValue,
+                    "ticket_keys",
+                    crate::config::REDACTED,
+                    e.to_string(),
+                    true,
+                )
+            })?);
         }
         let keys = if keys.is_empty() {
             None
@@ -83,7 +97,10 @@ impl Policy {
         p.trusted_proxies = TrustedProxies::from_nets(s.trusted_proxies().to_vec());
         p.mod_ssl_dn = shell == Shell::Apache;
 
-        let mut load = |id: OptionId, file: Option<&str>, inline: Option<&str>| -> Result<Option<(String, String)>, ConfigError> {
+        let mut load = |id: OptionId,
+                        file: Option<&str>,
+                        inline: Option<&str>|
+         -> Result<Option<(String, String)>, ConfigError> {
             match (file, inline) {
                 (Some(path), _) => {
                     let bytes = read(path).map_err(|e| bad(id, shell, path, e))?;
@@ -93,17 +110,33 @@ impl Policy {
                 (None, None) => Ok(None),
             }
         };
-        if let Some((src, t)) = load(OptionId::CertUserMapFile, s.cert_user_map_file(), s.cert_user_map())? {
-            p.cert_user_map = Some(UserMap::parse(&t).map_err(|e| bad(OptionId::CertUserMapFile, shell, &src, e))?);
+        if let Some((src, t)) = load(
+            OptionId::CertUserMapFile,
+            s.cert_user_map_file(),
+            s.cert_user_map(),
+        )? {
+            p.cert_user_map = Some(
+                UserMap::parse(&t).map_err(|e| bad(OptionId::CertUserMapFile, shell, &src, e))?,
+            );
         }
         if let Some((src, t)) = load(OptionId::CrlFile, s.crl_file(), s.crls())? {
-            p.crls = Some(CrlSet::parse(t.as_bytes()).map_err(|e| bad(OptionId::CrlFile, shell, &src, e))?);
+            p.crls = Some(
+                CrlSet::parse(t.as_bytes()).map_err(|e| bad(OptionId::CrlFile, shell, &src, e))?,
+            );
         }
-        if let Some((src, t)) = load(OptionId::EnrolledCertsFile, s.enrolled_certs_file(), s.enrolled_certs())? {
-            p.enrolled = Some(EnrolledCerts::parse(&t).map_err(|e| bad(OptionId::EnrolledCertsFile, shell, &src, e))?);
+        if let Some((src, t)) = load(
+            OptionId::EnrolledCertsFile,
+            s.enrolled_certs_file(),
+            s.enrolled_certs(),
+        )? {
+            p.enrolled = Some(
+                EnrolledCerts::parse(&t)
+                    .map_err(|e| bad(OptionId::EnrolledCertsFile, shell, &src, e))?,
+            );
         }
         if let Some((src, t)) = load(OptionId::RolesFile, s.roles_file(), s.roles())? {
-            p.roles = Some(RolesFile::parse(&t).map_err(|e| bad(OptionId::RolesFile, shell, &src, e))?);
+            p.roles =
+                Some(RolesFile::parse(&t).map_err(|e| bad(OptionId::RolesFile, shell, &src, e))?);
         }
         Ok(p)
     }

@@ -37,8 +37,14 @@ pub fn login(
     let form = match LoginForm::parse(body) {
         Ok(f) => f,
         Err(e) => {
-            decision.note(Level::Info, "AUTHRS0301", format!("malformed login form: {e}"));
-            return decision.with(Verdict::BadRequest { detail: e.to_string() });
+            decision.note(
+                Level::Info,
+                "AUTHRS0301",
+                format!("malformed login form: {e}"),
+            );
+            return decision.with(Verdict::BadRequest {
+                detail: e.to_string(),
+            });
         }
     };
     let destination = policy.destinations.untaint(form.destination.as_deref());
@@ -57,13 +63,21 @@ pub fn login(
         match passwords.check(user, password) {
             Ok(ok) => ok,
             Err(message) => {
-                decision.note(Level::Error, "AUTHRS0302", format!("password check for {user:?} failed: {message}"));
+                decision.note(
+                    Level::Error,
+                    "AUTHRS0302",
+                    format!("password check for {user:?} failed: {message}"),
+                );
                 return decision.with(Verdict::Error { message });
             }
         }
     };
     if !ok {
-        decision.note(Level::Info, "AUTHRS0303", format!("login failed for {user:?}: bad_credentials"));
+        decision.note(
+            Level::Info,
+            "AUTHRS0303",
+            format!("login failed for {user:?}: bad_credentials"),
+        );
         let verdict = match &policy.login_url {
             Some(url) => Verdict::Redirect {
                 location: login_redirect(url, &destination, Reason::BadCredentials),
@@ -89,8 +103,16 @@ pub fn login(
     };
     match keys.mint(&ticket) {
         Ok(value) => {
-            decision.set_cookie = Some(policy.cookie.set_cookie(&value, now, Some(policy.ticket_lifetime)));
-            decision.note(Level::Info, "AUTHRS0304", format!("login succeeded for {user:?}"));
+            decision.set_cookie = Some(policy.cookie.set_cookie(
+                &value,
+                now,
+                Some(policy.ticket_lifetime),
+            ));
+            decision.note(
+                Level::Info,
+                "AUTHRS0304",
+                format!("login succeeded for {user:?}"),
+            );
             decision.identity = Some(crate::identity::Identity::new(user, AuthMethod::Password));
             decision.with(Verdict::Redirect {
                 location: destination,
@@ -107,7 +129,13 @@ pub fn login(
 /// Handles logout: clears the cookie and, with `revoke`, revokes the ticket server-side until it
 /// would have expired (deleting a cookie alone does not log anyone out); then a 303 to the
 /// untainted `destination` query parameter or the default destination.
-pub fn logout(policy: &Policy, req: &RequestFacts, now: UnixTime, revoke: bool, stores: &mut Stores<'_>) -> Decision {
+pub fn logout(
+    policy: &Policy,
+    req: &RequestFacts,
+    now: UnixTime,
+    revoke: bool,
+    stores: &mut Stores<'_>,
+) -> Decision {
     let mut decision = Decision::default();
     let destination = query_param(req.query.as_deref(), "destination");
     let location = policy.destinations.untaint(destination.as_deref());
@@ -123,11 +151,16 @@ pub fn logout(policy: &Policy, req: &RequestFacts, now: UnixTime, revoke: bool, 
                             message: format!("could not revoke the ticket: {e}"),
                         });
                     }
-                    decision.note(Level::Info, "AUTHRS0310", format!("ticket of {:?} revoked at logout", ticket.user));
+                    decision.note(
+                        Level::Info,
+                        "AUTHRS0310",
+                        format!("ticket of {:?} revoked at logout", ticket.user),
+                    );
                 }
                 None => {
                     return decision.with(Verdict::Error {
-                        message: "revocation on logout is on but no revocation store is available".to_string(),
+                        message: "revocation on logout is on but no revocation store is available"
+                            .to_string(),
                     })
                 }
             }

@@ -11,10 +11,10 @@ mod forms;
 mod policy;
 mod stores;
 
+pub use build::FileReader;
 pub use decision::{Decision, Level, Note, Verdict};
 pub use forms::{login, logout, PasswordCheck};
 pub use policy::{Method, Policy, UnauthAction};
-pub use build::FileReader;
 pub use stores::{ticket_id, RevocationStore, StoreError, Stores};
 
 use crate::authz::AuthzResult;
@@ -25,7 +25,12 @@ use crate::request::RequestFacts;
 use crate::time::UnixTime;
 
 /// Decides one request to a protected location: authenticate, authorize, answer.
-pub fn decide(policy: &Policy, req: &RequestFacts, now: UnixTime, stores: &mut Stores<'_>) -> Decision {
+pub fn decide(
+    policy: &Policy,
+    req: &RequestFacts,
+    now: UnixTime,
+    stores: &mut Stores<'_>,
+) -> Decision {
     let mut decision = Decision::default();
     let authn = match authn::authenticate(policy, req, now, stores, &mut decision) {
         Ok(a) => a,
@@ -46,7 +51,9 @@ pub fn decide(policy: &Policy, req: &RequestFacts, now: UnixTime, stores: &mut S
         // Authenticated but not allowed: forbidden, whatever the tree's flavour of "no".
         _ if decision.identity.is_some() => {
             decision.set_cookie = None;
-            decision.with(Verdict::Forbidden { reason: Reason::Forbidden })
+            decision.with(Verdict::Forbidden {
+                reason: Reason::Forbidden,
+            })
         }
         _ => {
             let reason = authn.failure;
@@ -61,7 +68,12 @@ pub fn decide(policy: &Policy, req: &RequestFacts, now: UnixTime, stores: &mut S
 }
 
 /// Authenticates without enforcing anything (AuthCookie's recognize_user on unprotected pages).
-pub fn recognize(policy: &Policy, req: &RequestFacts, now: UnixTime, stores: &mut Stores<'_>) -> Decision {
+pub fn recognize(
+    policy: &Policy,
+    req: &RequestFacts,
+    now: UnixTime,
+    stores: &mut Stores<'_>,
+) -> Decision {
     let mut decision = Decision::default();
     match authn::authenticate(policy, req, now, stores, &mut decision) {
         Ok(a) => {

@@ -1,10 +1,10 @@
 //! The per-location policy the engine decides with: everything parsed at load time.
 
 use crate::authz::RequireTree;
-pub use crate::config::{Method, UnauthAction};
 use crate::cert::crl::CrlSet;
 use crate::cert::enrolled::EnrolledCerts;
 use crate::cert::map::{UserMap, UserRule};
+pub use crate::config::{Method, UnauthAction};
 use crate::cookies::CookieSettings;
 use crate::login::DestinationPolicy;
 use crate::proxy::TrustedProxies;

@@ -71,7 +71,8 @@ fn browser() -> RequestFacts {
 }
 
 fn with_cookie(mut r: RequestFacts, value: &str) -> RequestFacts {
-    r.headers.push(("Cookie".into(), format!("other=1; AuthRs_Test={value}")));
+    r.headers
+        .push(("Cookie".into(), format!("other=1; AuthRs_Test={value}")));
     r
 }
 
@@ -121,10 +122,15 @@ fn no_credentials_redirects_browsers_and_401s_api_clients() {
     let d = run(&policy(), &browser());
     assert_eq!(d.status(), 302);
     assert_eq!(d.reason(), Some(Reason::NoCookie));
-    let Verdict::Redirect { location, .. } = &d.verdict else { panic!("{d:?}") };
+    let Verdict::Redirect { location, .. } = &d.verdict else {
+        panic!("{d:?}")
+    };
     assert!(location.starts_with("/login.html?"), "{location}");
     assert!(location.contains("reason=no_cookie"), "{location}");
-    assert!(location.contains("destination=%2Fapp%2Fpage%3Fx%3D1"), "{location}");
+    assert!(
+        location.contains("destination=%2Fapp%2Fpage%3Fx%3D1"),
+        "{location}"
+    );
 
     let mut api = browser();
     api.headers = vec![("Accept".into(), "application/json".into())];
@@ -140,10 +146,16 @@ fn no_credentials_redirects_browsers_and_401s_api_clients() {
 
 #[test]
 fn valid_ticket_allows() {
-    let d = run(&policy(), &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 60)));
+    let d = run(
+        &policy(),
+        &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 60)),
+    );
     assert_eq!(d.verdict, Verdict::Allow);
     assert_eq!(user(&d), Some("bob"));
-    assert_eq!(d.identity.as_ref().map(|i| i.method), Some(AuthMethod::Password));
+    assert_eq!(
+        d.identity.as_ref().map(|i| i.method),
+        Some(AuthMethod::Password)
+    );
     assert_eq!(d.set_cookie, None, "no idle timeout, no refresh");
 }
 
@@ -153,9 +165,18 @@ fn tampered_and_expired_tickets_get_their_reasons_and_a_cleared_cookie() {
     let mut bad = good.clone().into_bytes();
     let i = bad.len() - 3;
     bad[i] = if bad[i] == b'x' { b'y' } else { b'x' };
-    let d = run(&policy(), &with_cookie(browser(), std::str::from_utf8(&bad).expect("ascii")));
+    let d = run(
+        &policy(),
+        &with_cookie(browser(), std::str::from_utf8(&bad).expect("ascii")),
+    );
     assert_eq!(d.reason(), Some(Reason::BadCookie));
-    assert!(d.set_cookie.as_deref().is_some_and(|c| c.starts_with("AuthRs_Test=")), "{:?}", d.set_cookie);
+    assert!(
+        d.set_cookie
+            .as_deref()
+            .is_some_and(|c| c.starts_with("AuthRs_Test=")),
+        "{:?}",
+        d.set_cookie
+    );
 
     let old = mint("bob", AuthMethod::Password, NOW - 7200);
     let d = run(&policy(), &with_cookie(browser(), &old));
@@ -169,18 +190,37 @@ fn tampered_and_expired_tickets_get_their_reasons_and_a_cleared_cookie() {
 fn idle_timeout_and_sliding_refresh() {
     let mut p = policy();
     p.session_timeout = Some(600);
-    let d = run(&p, &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 700)));
+    let d = run(
+        &p,
+        &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 700)),
+    );
     assert_eq!(d.reason(), Some(Reason::Expired));
     // 400 s of 600 idle is past the 0.5 fraction: re-issued.
-    let d = run(&p, &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 400)));
+    let d = run(
+        &p,
+        &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 400)),
+    );
     assert_eq!(d.verdict, Verdict::Allow);
     let fresh = d.set_cookie.expect("refreshed cookie");
-    let value = fresh.trim_start_matches("AuthRs_Test=").split(';').next().expect("value");
-    let t = ring().verify(value, NOW, None, Some(600)).expect("refreshed ticket verifies");
+    let value = fresh
+        .trim_start_matches("AuthRs_Test=")
+        .split(';')
+        .next()
+        .expect("value");
+    let t = ring()
+        .verify(value, NOW, None, Some(600))
+        .expect("refreshed ticket verifies");
     assert_eq!(t.last_seen, NOW);
-    assert_eq!(t.expires, NOW - 400 + 3600, "refresh never extends the absolute lifetime");
+    assert_eq!(
+        t.expires,
+        NOW - 400 + 3600,
+        "refresh never extends the absolute lifetime"
+    );
     // Fresh enough: no refresh.
-    let d = run(&p, &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 100)));
+    let d = run(
+        &p,
+        &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 100)),
+    );
     assert_eq!((d.verdict, d.set_cookie), (Verdict::Allow, None));
 }
 
@@ -193,10 +233,16 @@ fn address_binding() {
         .expect("valid");
     t.address = Some("192.0.2.99".parse().expect("ip"));
     let bound = ring().mint(&t).expect("mint");
-    assert_eq!(run(&p, &with_cookie(browser(), &bound)).reason(), Some(Reason::BadCookie));
+    assert_eq!(
+        run(&p, &with_cookie(browser(), &bound)).reason(),
+        Some(Reason::BadCookie)
+    );
     t.address = Some("192.0.2.10".parse().expect("ip"));
     let bound = ring().mint(&t).expect("mint");
-    assert_eq!(run(&p, &with_cookie(browser(), &bound)).verdict, Verdict::Allow);
+    assert_eq!(
+        run(&p, &with_cookie(browser(), &bound)).verdict,
+        Verdict::Allow
+    );
 }
 
 #[test]
@@ -207,17 +253,48 @@ fn logout_revokes_server_side() {
     let mut store = MemRevocations::default();
     let mut logout_req = req.clone();
     logout_req.query = Some("destination=//evil.example/".into());
-    let d = logout(&p, &logout_req, NOW, true, &mut Stores { revocations: Some(&mut store) });
-    let Verdict::Redirect { location, status, .. } = &d.verdict else { panic!("{d:?}") };
-    assert_eq!((location.as_str(), *status), ("/", 303), "open redirect refused");
+    let d = logout(
+        &p,
+        &logout_req,
+        NOW,
+        true,
+        &mut Stores {
+            revocations: Some(&mut store),
+        },
+    );
+    let Verdict::Redirect {
+        location, status, ..
+    } = &d.verdict
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!(
+        (location.as_str(), *status),
+        ("/", 303),
+        "open redirect refused"
+    );
     assert!(d.set_cookie.is_some());
     assert_eq!(store.0.len(), 1);
-    let d = decide(&p, &req, NOW + 1, &mut Stores { revocations: Some(&mut store) });
+    let d = decide(
+        &p,
+        &req,
+        NOW + 1,
+        &mut Stores {
+            revocations: Some(&mut store),
+        },
+    );
     assert_eq!(d.reason(), Some(Reason::BadCookie));
     // Without the store the same cookie would still pass: that is why revocation exists.
     assert_eq!(run(&p, &req).verdict, Verdict::Allow);
     // A failing store fails closed.
-    let d = decide(&p, &req, NOW, &mut Stores { revocations: Some(&mut FailingStore) });
+    let d = decide(
+        &p,
+        &req,
+        NOW,
+        &mut Stores {
+            revocations: Some(&mut FailingStore),
+        },
+    );
     assert_eq!(d.status(), 500);
 }
 
@@ -228,7 +305,10 @@ fn ca_verified_certificate_maps_to_user() {
     let id = d.identity.expect("identity");
     assert_eq!((id.user.as_str(), id.method), ("alice", AuthMethod::Cert));
     assert_eq!(id.dn.as_deref(), Some("CN=alice,O=Fixture Org,C=XX"));
-    assert_eq!(id.issuer_dn.as_deref(), Some("CN=Fixture CA,O=Fixture Org,C=XX"));
+    assert_eq!(
+        id.issuer_dn.as_deref(),
+        Some("CN=Fixture CA,O=Fixture Org,C=XX")
+    );
 }
 
 #[test]
@@ -241,7 +321,10 @@ fn revoked_certificate_is_final_even_with_a_valid_ticket() {
     );
     let d = run(&p, &req);
     assert_eq!(d.reason(), Some(Reason::RevokedCert));
-    assert_eq!(run(&p, &with_cert(browser(), ALICE, CertVerify::Success)).verdict, Verdict::Allow);
+    assert_eq!(
+        run(&p, &with_cert(browser(), ALICE, CertVerify::Success)).verdict,
+        Verdict::Allow
+    );
     // A CRL past its nextUpdate refuses (fail closed).
     p.crls = Some(CrlSet::parse(CRL_EXPIRING).expect("crl"));
     let d = run(&p, &with_cert(browser(), ALICE, CertVerify::Success));
@@ -252,13 +335,23 @@ fn revoked_certificate_is_final_even_with_a_valid_ticket() {
 #[test]
 fn cert_required_versus_fallthrough() {
     let ticket = mint("bob", AuthMethod::Password, NOW);
-    let failed = with_cookie(with_cert(browser(), ALICE, CertVerify::Failed("unable to get issuer".into())), &ticket);
+    let failed = with_cookie(
+        with_cert(
+            browser(),
+            ALICE,
+            CertVerify::Failed("unable to get issuer".into()),
+        ),
+        &ticket,
+    );
     // Off (default): an untrusted certificate falls through to the ticket.
     assert_eq!(user(&run(&policy(), &failed)), Some("bob"));
     let mut p = policy();
     p.cert_required = true;
     assert_eq!(run(&p, &failed).reason(), Some(Reason::BadCert));
-    assert_eq!(run(&p, &with_cookie(browser(), &ticket)).reason(), Some(Reason::NoCert));
+    assert_eq!(
+        run(&p, &with_cookie(browser(), &ticket)).reason(),
+        Some(Reason::NoCert)
+    );
     p.methods = vec![Method::Cert];
     p.cert_required = false;
     assert_eq!(run(&p, &browser()).reason(), Some(Reason::NoCert));
@@ -268,26 +361,42 @@ fn cert_required_versus_fallthrough() {
 fn enrolled_certificates_under_optional_no_ca() {
     let mut p = policy();
     let generous = with_cert(browser(), PINNED, CertVerify::Generous);
-    assert_eq!(run(&p, &generous).reason(), Some(Reason::BadCert), "unpinned and unverified");
+    assert_eq!(
+        run(&p, &generous).reason(),
+        Some(Reason::BadCert),
+        "unpinned and unverified"
+    );
     let mut enrolled = EnrolledCerts::default();
     let cert = Certificate::parse(PINNED).expect("cert");
-    enrolled.enroll("bob@example.org", &cert, "laptop", NOW, 5).expect("enroll");
+    enrolled
+        .enroll("bob@example.org", &cert, "laptop", NOW, 5)
+        .expect("enroll");
     p.enrolled = Some(enrolled);
     let d = run(&p, &generous);
     assert_eq!(user(&d), Some("bob@example.org"));
     assert_eq!(d.identity.map(|i| i.method), Some(AuthMethod::Cert));
     // A CA-signed but unpinned certificate is still refused under GENEROUS.
-    assert_eq!(run(&p, &with_cert(browser(), ALICE, CertVerify::Generous)).reason(), Some(Reason::BadCert));
+    assert_eq!(
+        run(&p, &with_cert(browser(), ALICE, CertVerify::Generous)).reason(),
+        Some(Reason::BadCert)
+    );
 }
 
 #[test]
 fn proxy_headers_only_from_trusted_peers() {
     let mut req = browser();
-    req.headers.push(("SSL_CLIENT_S_DN".into(), "CN=admin,O=Fixture Org,C=XX".into()));
-    req.headers.push(("SSL_CLIENT_VERIFY".into(), "SUCCESS".into()));
+    req.headers.push((
+        "SSL_CLIENT_S_DN".into(),
+        "CN=admin,O=Fixture Org,C=XX".into(),
+    ));
+    req.headers
+        .push(("SSL_CLIENT_VERIFY".into(), "SUCCESS".into()));
     let d = run(&policy(), &req);
     assert_eq!(d.reason(), Some(Reason::NoCookie), "spoofed DN ignored");
-    assert!(d.spoofed_headers.iter().any(|h| h.eq_ignore_ascii_case("SSL_CLIENT_S_DN")));
+    assert!(d
+        .spoofed_headers
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case("SSL_CLIENT_S_DN")));
     assert!(d.notes.iter().any(|n| n.id == "AUTHRS0201"));
 
     let mut p = policy();
@@ -312,10 +421,18 @@ fn require_rules_with_roles_and_methods() {
     assert_eq!((d.status(), d.reason()), (403, Some(Reason::Forbidden)));
 
     p.require = Some(RequireTree::parse("Require authn-method cert\n").expect("rules"));
-    assert_eq!(run(&p, &bob).status(), 403, "a password ticket never passes a cert-only resource");
+    assert_eq!(
+        run(&p, &bob).status(),
+        403,
+        "a password ticket never passes a cert-only resource"
+    );
     assert_eq!(run(&p, &alice).verdict, Verdict::Allow);
     p.require = Some(RequireTree::parse("Require authn-method password\n").expect("rules"));
-    assert_eq!(run(&p, &alice).verdict, Verdict::Allow, "cert satisfies password");
+    assert_eq!(
+        run(&p, &alice).verdict,
+        Verdict::Allow,
+        "cert satisfies password"
+    );
 
     p.require = Some(RequireTree::parse("Require all granted\n").expect("rules"));
     let d = run(&p, &browser());
@@ -337,23 +454,63 @@ fn login_form() {
     let mut users = Htpasswd::parse("demo:{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE=\n").expect("htpasswd");
     let mut post = browser();
     post.method = "POST".into();
-    let d = login(&p, &post, &login_body("demo", "demo", "/app/page?x=1"), NOW, &mut users);
-    let Verdict::Redirect { location, status, .. } = &d.verdict else { panic!("{d:?}") };
+    let d = login(
+        &p,
+        &post,
+        &login_body("demo", "demo", "/app/page?x=1"),
+        NOW,
+        &mut users,
+    );
+    let Verdict::Redirect {
+        location, status, ..
+    } = &d.verdict
+    else {
+        panic!("{d:?}")
+    };
     assert_eq!((location.as_str(), *status), ("/app/page?x=1", 303));
     let set = d.set_cookie.clone().expect("cookie");
-    assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
-    let value = set.trim_start_matches("AuthRs_Test=").split(';').next().expect("value");
+    assert!(
+        set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let value = set
+        .trim_start_matches("AuthRs_Test=")
+        .split(';')
+        .next()
+        .expect("value");
     assert_eq!(user(&run(&p, &with_cookie(browser(), value))), Some("demo"));
 
-    let d = login(&p, &post, &login_body("demo", "wrong", "/app"), NOW, &mut users);
-    let Verdict::Redirect { location, .. } = &d.verdict else { panic!("{d:?}") };
+    let d = login(
+        &p,
+        &post,
+        &login_body("demo", "wrong", "/app"),
+        NOW,
+        &mut users,
+    );
+    let Verdict::Redirect { location, .. } = &d.verdict else {
+        panic!("{d:?}")
+    };
     assert!(location.contains("reason=bad_credentials"), "{location}");
     assert!(d.set_cookie.is_none());
 
-    let d = login(&p, &post, &login_body("demo", "demo", "https://evil.example/"), NOW, &mut users);
-    let Verdict::Redirect { location, .. } = &d.verdict else { panic!("{d:?}") };
+    let d = login(
+        &p,
+        &post,
+        &login_body("demo", "demo", "https://evil.example/"),
+        NOW,
+        &mut users,
+    );
+    let Verdict::Redirect { location, .. } = &d.verdict else {
+        panic!("{d:?}")
+    };
     assert_eq!(location, "/");
 
-    let d = login(&p, &post, b"credential_0=%FF%FE&credential_1=x", NOW, &mut users);
+    let d = login(
+        &p,
+        &post,
+        b"credential_0=%FF%FE&credential_1=x",
+        NOW,
+        &mut users,
+    );
     assert_eq!(d.status(), 400);
 }
