@@ -353,44 +353,4 @@ mod tests {
         assert!(matches!(deep.validate(), Err(AuthzError::TooDeep { .. })));
     }
 
-    /// A ten-rule tree of every kind of word; run with
-    /// `cargo test --release -p authrs-core --lib eval_speed -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "timing: meaningful only in release builds"]
-    fn eval_speed() {
-        let tree = RequireTree::parse(
-            "Satisfy All\n\
-             Require valid-user\n\
-             Require not user mallory eve\n\
-             <RequireAny>\n\
-               Require role admin projectX projectY\n\
-               Require group staff admins\n\
-               Require cert-dn \"CN=carol,O=Spike,C=XX\"\n\
-               <RequireAll>\n\
-                 Require authn-method cert\n\
-                 Require cert-dn ~ \"^CN=[^,]+,O=Spike,C=XX$\"\n\
-               </RequireAll>\n\
-             </RequireAny>\n\
-             <RequireNone>\n\
-               Require group banned\n\
-               Require role suspended\n\
-             </RequireNone>\n",
-        )
-        .unwrap();
-        let mut id = Identity::new("dave", AuthMethod::Cert);
-        id.dn = Some("CN=dave,O=Spike,C=XX".into());
-        id.groups.insert("users".into());
-        id.roles = crate::identity::Roles::from_list("reader admin:projectZ");
-        assert_eq!(tree.evaluate(Some(&id)), Granted);
-        let rounds = 1_000_000u32;
-        let start = std::time::Instant::now();
-        for _ in 0..rounds {
-            assert_eq!(
-                std::hint::black_box(&tree).evaluate(std::hint::black_box(Some(&id))),
-                Granted
-            );
-        }
-        let per = start.elapsed() / rounds;
-        println!("ten-rule tree, worst path: {per:?} per evaluation");
-    }
 }
