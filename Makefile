@@ -3,12 +3,21 @@ SHELL := /bin/bash
 CARGO ?= cargo
 RUN_DIR ?= $(CURDIR)/run
 
-.PHONY: run test deps lint unit wasm bench fuzz reference reference-update clean
+.PHONY: run install test deps lint unit wasm bench fuzz reference reference-update clean
 
-## Starts the demo (for now: the CLI tour over generated demo keys and certs).
+## Starts httpd with mod_authrs protecting a demo site on 127.0.0.1 (after a short CLI tour).
 run: deps
-	$(CARGO) build --release -p authrs-cli
+	$(CARGO) build --release -p authrs-cli -p mod_authrs
 	RUN_DIR=$(RUN_DIR) AUTHRS=$(CURDIR)/target/release/authrs scripts/demo.sh
+	RUN_DIR=$(RUN_DIR) AUTHRS=$(CURDIR)/target/release/authrs MODULE=$(CURDIR)/target/release/libmod_authrs.so scripts/run-apache.sh
+
+## Installs mod_authrs into httpd's module directory and the a2enmod files (Debian layout).
+install:
+	$(CARGO) build --release -p mod_authrs -p authrs-cli
+	install -D -m 0644 target/release/libmod_authrs.so $$(apxs -q LIBEXECDIR)/mod_authrs.so
+	install -D -m 0644 conf/apache2/authrs.load /etc/apache2/mods-available/authrs.load
+	install -D -m 0644 conf/apache2/authrs.conf /etc/apache2/mods-available/authrs.conf
+	install -D -m 0755 target/release/authrs /usr/local/bin/authrs
 
 ## Installs what is missing, then runs every check CI runs.
 test: deps lint unit wasm reference

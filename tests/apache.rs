@@ -39,7 +39,8 @@ pub struct Apache {
 }
 
 /// The CGI echo script: prints the environment the application sees.
-const ECHO_CGI: &str = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nenv | sort\n";
+const ECHO_CGI: &str =
+    "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nenv | sort\necho WORKER_UID=$(id -u)\n";
 
 impl Apache {
     /// Writes a config with `site` inside the TLS vhost and `global` at server level, and starts httpd.
@@ -165,6 +166,14 @@ pub fn config_test(global: &str, site: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Whether this process runs as root (httpd then needs a User to drop to).
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
 fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> String {
     let modules = [
         ("mpm_event_module", "mod_mpm_event.so"),
@@ -190,6 +199,10 @@ fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> Str
     c.push_str(&format!("DefaultRuntimeDir \"{}/run\"\n", root.display()));
     c.push_str(&format!("ErrorLog \"{}/logs/error.log\"\n", root.display()));
     c.push_str("LogLevel warn authrs:debug\n");
+    // As Debian's own config does: when started as root, workers drop to www-data.
+    if is_root() {
+        c.push_str("User www-data\nGroup www-data\n");
+    }
     for (name, file) in modules {
         c.push_str(&format!("LoadModule {name} {MODULES}/{file}\n"));
     }

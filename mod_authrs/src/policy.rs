@@ -26,6 +26,27 @@ const MAX_ENTRIES: usize = 1024;
 
 static CACHE: Mutex<Option<HashMap<Key, Arc<Built>>>> = Mutex::new(None);
 
+/// File contents read while parsing the configuration, as root, before workers drop privileges
+/// (like mod_ssl's keys). Workers re-read a file to pick up changes and fall back to this copy
+/// when they may not read it (a 0600 ticket key owned by root).
+static STARTUP_FILES: Mutex<Option<HashMap<String, Vec<u8>>>> = Mutex::new(None);
+
+/// Reads a configured file, falling back to the startup copy when the worker may not read it.
+fn read_configured(path: &str) -> Result<Vec<u8>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => {
+            let guard = STARTUP_FILES
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            guard
+                .as_ref()
+                .and_then(|m| m.get(path).cloned())
+                .ok_or_else(|| format!("cannot read {path}: {e}"))
+        }
+    }
+}
+
 fn mtime(path: &str) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -53,7 +74,7 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
         (f, t)
     });
     let files: Vec<_> = files.collect();
-    let mut read = |path: &str| std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"));
+    let mut read = |path: &str| read_configured(path);
     let policy = Policy::from_settings(&settings, Shell::Apache, auth_name, &mut read)
         .map_err(|e| e.to_string())?;
     Ok(Built {
@@ -98,6 +119,11 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
     use authrs_core::{cert, roles, ticket};
     for path in paths {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        STARTUP_FILES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get_or_insert_with(HashMap::new)
+            .insert(path.clone(), bytes.clone());
         let text = || String::from_utf8(bytes.clone()).map_err(|_| format!("{path}: not UTF-8"));
         let result = match id {
             OptionId::TicketKeyFile => ticket::TicketKey::from_base64(text()?.trim())

@@ -82,6 +82,16 @@ fn start(extra_global: &str) -> Apache {
     let certs = root.join("certs");
     demo_certs(&certs);
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    // 0600 as `authrs keygen` writes it: httpd reads it at startup as root; unprivileged
+    // workers must not need to.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            root.join("ticket.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod");
+    }
     // demo:demo, bcrypt made by the CLI's hasher (the core), checked by mod_authn_file.
     let hash = authrs_core::password::hash_bcrypt("demo", 5, [7u8; 16]).expect("hash");
     std::fs::write(root.join("htpasswd"), format!("demo:{hash}\n")).expect("htpasswd");
@@ -134,6 +144,12 @@ fn tickets_login_and_logout() {
     assert_eq!(r.env("AUTHRS_USER"), Some("demo"));
     assert_eq!(r.env("AUTHRS_METHOD"), Some("password"));
     assert_eq!(r.env("AUTHRS_ROLES"), Some("admin:projectX"));
+    // Under root, workers run unprivileged, so the 0600 key above was read at startup only.
+    let uid = r.env("WORKER_UID").expect("CGI prints its uid");
+    assert!(
+        uid != "0" || !authrs_tests::apache::is_root(),
+        "httpd workers run as root: the key test proves nothing"
+    );
 
     // Tampered and expired tickets: their reasons, and the cookie cleared.
     let mut bad = t.clone().into_bytes();

@@ -352,5 +352,4 @@ mod tests {
         }
         assert!(matches!(deep.validate(), Err(AuthzError::TooDeep { .. })));
     }
-
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# `make run`: the demo site behind mod_authrs in a throw-away ServerRoot on 127.0.0.1.
+# Ctrl-C stops it. Never touches the system apache2 service.
+set -euo pipefail
+: "${RUN_DIR:?}" "${AUTHRS:?}" "${MODULE:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+port=${AUTHRS_DEMO_PORT:-8443}
+root=$RUN_DIR/httpd
+demo=$RUN_DIR/demo
+mkdir -p "$root"/{logs,run,htdocs/app,cgi-bin} "$demo"
+"$here/gen-demo-certs.sh" "$demo/certs"
+[ -f "$demo/ticket.key" ] || "$AUTHRS" keygen --out "$demo/ticket.key"
+[ -s "$demo/htpasswd" ] || printf 'demo:%s\n' "$(printf demo | "$AUTHRS" password hash --cost 10)" > "$demo/htpasswd"
+printf 'demo admin:projectX reader\nalice reader\n' > "$demo/roles"
+printf '<h1>authrs demo</h1><p><a href="/app/">protected app</a> · <a href="/app/cgi/echo">what the app sees</a> · <a href="/LOGOUT">log out</a></p>\n' > "$root/htdocs/index.html"
+printf '<h1>You are in.</h1><p><a href="/app/cgi/echo">what the application sees</a> · <a href="/LOGOUT">log out</a></p>\n' > "$root/htdocs/app/index.html"
+printf '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\nenv | grep -E "^(REMOTE_USER|AUTH_TYPE|AUTHRS_|SSL_CLIENT_S_DN=)" | sort\n' > "$root/cgi-bin/echo"
+chmod 755 "$root/cgi-bin/echo"
+m=/usr/lib/apache2/modules
+cat > "$root/httpd.conf" <<CONF
+ServerRoot "$root"
+ServerName 127.0.0.1
+PidFile "$root/run/httpd.pid"
+DefaultRuntimeDir "$root/run"
+Mutex file:$root/run default
+ErrorLog "$root/logs/error.log"
+LogLevel warn authrs:info
+$( [ "$(id -u)" = 0 ] && printf 'User www-data\nGroup www-data\n' )
+LoadModule mpm_event_module $m/mod_mpm_event.so
+LoadModule authn_core_module $m/mod_authn_core.so
+LoadModule authn_file_module $m/mod_authn_file.so
+LoadModule authz_core_module $m/mod_authz_core.so
+LoadModule authz_user_module $m/mod_authz_user.so
+LoadModule mime_module $m/mod_mime.so
+LoadModule dir_module $m/mod_dir.so
+LoadModule alias_module $m/mod_alias.so
+LoadModule cgid_module $m/mod_cgid.so
+LoadModule ssl_module $m/mod_ssl.so
+LoadModule authrs_module "$MODULE"
+TypesConfig /etc/mime.types
+ScriptSock "$root/run/cgid.sock"
+Listen 127.0.0.1:$port https
+DocumentRoot "$root/htdocs"
+DirectoryIndex index.html
+ScriptAlias /app/cgi/ "$root/cgi-bin/"
+SSLSessionCache none
+AuthRsTicketKeyFile "$demo/ticket.key"
+<VirtualHost 127.0.0.1:$port>
+  SSLEngine on
+  SSLCertificateFile "$demo/certs/server.crt"
+  SSLCertificateKeyFile "$demo/certs/server.key"
+  SSLCACertificateFile "$demo/certs/ca.crt"
+  SSLVerifyClient optional
+  SSLOptions +StdEnvVars +ExportCertData
+  AuthName Demo
+  AuthRsLoginURL /LOGIN
+  AuthRsCRLFile "$demo/certs/ca.crl"
+  AuthRsRolesFile "$demo/roles"
+  <Location /app>
+    AuthType AuthRs
+    Require valid-user
+  </Location>
+  <Location /LOGIN>
+    SetHandler authrs-login
+    AuthRsProvider file
+    AuthUserFile "$demo/htpasswd"
+  </Location>
+  <Location /LOGOUT>
+    SetHandler authrs-logout
+  </Location>
+</VirtualHost>
+CONF
+/usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -t
+c=$demo/certs
+cat <<EOF
+
+authrs demo: httpd with mod_authrs on https://127.0.0.1:$port/  (Ctrl-C stops it)
+  demo user:     demo / demo          demo CA:  $c/ca.crt
+  client certs:  $c/{demo,alice,zoe}.crt + .key (and .p12 for browsers, empty password);
+                 $c/revoked.crt is in the CRL
+  error log:     $root/logs/error.log
+
+Try:
+  curl --cacert $c/ca.crt -i https://127.0.0.1:$port/app/                       # 302 to /LOGIN?reason=no_cookie
+  curl --cacert $c/ca.crt -i -d 'credential_0=demo&credential_1=demo&destination=/app/' https://127.0.0.1:$port/LOGIN
+  curl --cacert $c/ca.crt --cert $c/alice.crt --key $c/alice.key https://127.0.0.1:$port/app/cgi/echo
+  curl --cacert $c/ca.crt --cert $c/revoked.crt --key $c/revoked.key -i https://127.0.0.1:$port/app/   # revoked_cert
+  curl --cacert $c/ca.crt -H 'Accept: application/json' -i https://127.0.0.1:$port/app/               # 401
+  Browser: import $c/demo.p12, trust $c/ca.crt, open https://127.0.0.1:$port/app/
+  CLI: $AUTHRS --help
+
+EOF
+exec /usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -DFOREGROUND
