@@ -43,7 +43,8 @@ Listen 127.0.0.1:$port https
 DocumentRoot "$root/htdocs"
 DirectoryIndex index.html
 ScriptAlias /app/cgi/ "$root/cgi-bin/"
-SSLSessionCache none
+LoadModule socache_shmcb_module $m/mod_socache_shmcb.so
+SSLSessionCache "shmcb:$root/run/ssl_scache(512000)"
 AuthRsTicketKeyFile "$demo/ticket.key"
 <VirtualHost 127.0.0.1:$port>
   SSLEngine on

@@ -116,6 +116,23 @@ impl Apache {
         std::fs::read_to_string(self.root.join("logs/error.log")).unwrap_or_default()
     }
 
+    /// Error-log lines at warn or worse that match none of `allowed` (substrings such as log ids).
+    pub fn unexpected_log_lines(&self, allowed: &[&str]) -> Vec<String> {
+        self.error_log()
+            .lines()
+            .filter(|l| {
+                ["[error]", "[warn]", "[crit]", "[alert]", "[emerg]"]
+                    .iter()
+                    .any(|lvl| l.contains(&lvl[..]))
+                    || l.contains(":error]")
+                    || l.contains(":warn]")
+                    || l.contains(":crit]")
+            })
+            .filter(|l| !allowed.iter().any(|a| l.contains(a)))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The CA that signed the server certificate.
     pub fn ca(&self) -> PathBuf {
         self.certs.join("ca.crt")
@@ -226,7 +243,11 @@ fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> Str
         "ScriptAlias /app/cgi/ \"{}/cgi-bin/\"\n",
         root.display()
     ));
-    c.push_str("TypesConfig /etc/mime.types\nSSLSessionCache none\n");
+    c.push_str("TypesConfig /etc/mime.types\n");
+    c.push_str(&format!(
+        "SSLSessionCache \"shmcb:{}/run/ssl_scache(512000)\"\n",
+        root.display()
+    ));
     c.push_str(global);
     c.push('\n');
     c.push_str(&format!(

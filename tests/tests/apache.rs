@@ -61,6 +61,10 @@ fn site(root: &Path) -> String {
 <Location /app/strong>
   Require authn-method cert
 </Location>
+<Location /cgi-bin>
+  AuthName Example
+  AuthRsRecognizeUser On
+</Location>
 <Location /app/alice-dn>
   <RequireAny>
     Require cert-dn "CN=alice,OU=Admins,O=authrs demo,C=XX"
@@ -271,10 +275,20 @@ fn tickets_login_and_logout() {
     assert_eq!(r.status, 303);
     assert_eq!(r.cookie(COOKIE).as_deref(), Some(""));
 
-    let log = a.error_log();
+    // Recognize-user on a public page: a valid ticket names the user, no ticket is no problem.
+    let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &t).send();
+    assert_eq!((r.status, r.env("REMOTE_USER")), (200, Some("demo")));
+    let r = get(&a, "/cgi-bin/echo").send();
+    assert_eq!((r.status, r.env("REMOTE_USER")), (200, None));
+    let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, "garbage").send();
+    assert_eq!((r.status, r.env("REMOTE_USER")), (200, None));
+
+    // Nothing unexpected in the error log (the mpm's startup notices are [notice]).
+    let unexpected = a.unexpected_log_lines(&[]);
     assert!(
-        !log.contains("AUTHRS0900") && !log.contains("AUTHRS0100"),
-        "{log}"
+        unexpected.is_empty(),
+        "unexpected error-log lines:\n{}",
+        unexpected.join("\n")
     );
 }
 
@@ -443,6 +457,12 @@ fn spoofed_proxy_headers_never_reach_the_application() {
         r.body
     );
     assert!(a.error_log().contains("AUTHRS0201"), "spoofing is logged");
+    let unexpected = a.unexpected_log_lines(&["AUTHRS0201"]);
+    assert!(
+        unexpected.is_empty(),
+        "unexpected error-log lines:\n{}",
+        unexpected.join("\n")
+    );
 }
 
 #[test]
