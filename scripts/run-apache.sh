@@ -53,10 +53,12 @@ AuthRsTicketKeyFile "$demo/ticket.key"
   SSLCACertificateFile "$demo/certs/ca.crt"
   SSLVerifyClient optional
   SSLOptions +StdEnvVars +ExportCertData
-  AuthName Demo
-  AuthRsLoginURL /LOGIN
-  AuthRsCRLFile "$demo/certs/ca.crl"
-  AuthRsRolesFile "$demo/roles"
+  <Location />
+    AuthName Demo
+    AuthRsLoginURL /LOGIN
+    AuthRsCRLFile "$demo/certs/ca.crl"
+    AuthRsRolesFile "$demo/roles"
+  </Location>
   <Location /app>
     AuthType AuthRs
     Require valid-user

@@ -1,6 +1,6 @@
 //! The `authrs-login` and `authrs-logout` handlers (AuthCookie's login and logout).
 
-use crate::apr::{cstring, log_r, table_set, LogLevel};
+use crate::apr::{cstring, table_set};
 use crate::ffi;
 use crate::request::{auth_name, dir_config, facts, now};
 use authrs_core::engine::{login, logout, PasswordCheck, Stores};
@@ -109,19 +109,9 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
     };
     let realm = auth_name(r);
     let now = now();
-    let built = match crate::policy::get(dc, realm.as_deref(), now) {
+    let built = match crate::policy::for_request(r, dc, realm.as_deref(), now) {
         Ok(b) => b,
-        Err(e) => {
-            // SAFETY: r is live.
-            unsafe {
-                log_r(
-                    r,
-                    LogLevel::Error,
-                    &format!("AUTHRS0101: configuration cannot be used: {e}"),
-                )
-            };
-            return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        }
+        Err(status) => return status,
     };
     let req = facts(r, &built.policy.methods);
     let d = if is_login {

@@ -61,19 +61,9 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
     }
     let realm = auth_name(r);
     let now = now();
-    let built = match crate::policy::get(dc, realm.as_deref(), now) {
+    let built = match crate::policy::for_request(r, dc, realm.as_deref(), now) {
         Ok(b) => b,
-        Err(e) => {
-            // SAFETY: r is live.
-            unsafe {
-                log_r(
-                    r,
-                    LogLevel::Error,
-                    &format!("AUTHRS0101: configuration cannot be used: {e}"),
-                )
-            };
-            return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        }
+        Err(status) => return status,
     };
     let req = facts(r, &built.policy.methods);
     let d = decide(&built.policy, &req, now, &mut Stores::default());

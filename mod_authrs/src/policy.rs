@@ -106,6 +106,27 @@ pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Buil
     Ok(built)
 }
 
+/// [`get`] for a request hook: a configuration that cannot be used is logged (`AUTHRS0101`)
+/// and becomes the 500 the hook returns.
+pub fn for_request(
+    r: &crate::ffi::request_rec,
+    dc: &DirConfig,
+    auth_name: Option<&str>,
+    now: i64,
+) -> Result<Arc<Built>, std::ffi::c_int> {
+    get(dc, auth_name, now).map_err(|e| {
+        // SAFETY: r is live for the hook that called us.
+        unsafe {
+            crate::apr::log_r(
+                r,
+                crate::apr::LogLevel::Error,
+                &format!("AUTHRS0101: configuration cannot be used: {e}"),
+            )
+        };
+        crate::ffi::HTTP_INTERNAL_SERVER_ERROR as std::ffi::c_int
+    })
+}
+
 /// Forgets every built policy (a new configuration generation after a restart).
 pub fn clear() {
     let mut guard = CACHE

@@ -115,7 +115,10 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
                 Outcome::Absent
             }
         }
-        CertVerify::Failed(why) => {
+        // Not verified against a CA (mod_ssl's optional_no_ca gives GENEROUS or, for a
+        // self-signed leaf, FAILED:…; Envoy's ACCEPT_UNTRUSTED): only a pinned certificate
+        // may pass. The handshake still proved possession of its key.
+        CertVerify::Failed(why) if policy.enrolled.is_none() || tls.cert.is_none() => {
             decision.note(
                 Level::Info,
                 "AUTHRS0210",
@@ -123,9 +126,9 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
             );
             return refuse(Reason::BadCert);
         }
-        CertVerify::Success | CertVerify::Generous => {}
+        CertVerify::Success | CertVerify::Generous | CertVerify::Failed(_) => {}
     }
-    let generous = tls.verify == CertVerify::Generous;
+    let generous = tls.verify != CertVerify::Success;
     let Some(bytes) = &tls.cert else {
         return cert_from_dn(policy, &tls, generous, decision).unwrap_or_else(refuse);
     };

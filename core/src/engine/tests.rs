@@ -375,6 +375,19 @@ fn enrolled_certificates_under_optional_no_ca() {
     let d = run(&p, &generous);
     assert_eq!(user(&d), Some("bob@example.org"));
     assert_eq!(d.identity.map(|i| i.method), Some(AuthMethod::Cert));
+    // mod_ssl reports a self-signed leaf under optional_no_ca as FAILED: pinned, it still passes.
+    let failed = with_cert(
+        browser(),
+        PINNED,
+        CertVerify::Failed("self-signed certificate".into()),
+    );
+    assert_eq!(user(&run(&p, &failed)), Some("bob@example.org"));
+    let failed_unpinned = with_cert(
+        browser(),
+        ALICE,
+        CertVerify::Failed("unable to get local issuer certificate".into()),
+    );
+    assert_eq!(run(&p, &failed_unpinned).reason(), Some(Reason::BadCert));
     // A CA-signed but unpinned certificate is still refused under GENEROUS.
     assert_eq!(
         run(&p, &with_cert(browser(), ALICE, CertVerify::Generous)).reason(),

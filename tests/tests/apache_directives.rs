@@ -1,0 +1,303 @@
+//! Each AuthRs directive's effect, in the real httpd (one location per directive under test).
+
+use authrs_core::cert::enrolled::EnrolledCerts;
+use authrs_core::cert::Certificate;
+use authrs_core::identity::AuthMethod;
+use authrs_core::ticket::{KeyRing, Ticket, TicketKey};
+use authrs_tests::apache::Apache;
+use authrs_tests::curl::Request;
+use authrs_tests::{demo_certs, scratch};
+use std::process::Command;
+
+const KEY_B64: &str = "ZGlyZWN0aXZlLXRlc3Qta2V5LWZvci1tb2RfYXV0aHJzLXRlc3Q=";
+
+fn ring() -> KeyRing {
+    KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("key")]).expect("ring")
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn ticket(user: &str, issued: i64, last_seen: i64, address: Option<&str>) -> String {
+    let mut t = Ticket::new(user, AuthMethod::Password, issued, 7200);
+    t.last_seen = last_seen;
+    t.address = address.map(|a| a.parse().expect("ip"));
+    ring().mint(&t).expect("mint")
+}
+
+#[test]
+fn directives_take_effect() {
+    let root = scratch("httpd-dir");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    let hash = authrs_core::password::hash_bcrypt("pw", 5, [3u8; 16]).expect("hash");
+    std::fs::write(root.join("htpasswd"), format!("demo:{hash}\n")).expect("htpasswd");
+    std::fs::write(
+        root.join("users.map"),
+        "\"CN=alice,OU=Admins,O=authrs demo,C=XX\" administrator\n",
+    )
+    .expect("map");
+
+    // A self-signed device certificate (no CA), enrolled for bob@example.org.
+    let dev_key = root.join("device.key");
+    let dev_crt = root.join("device.crt");
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "30",
+        ])
+        .args([
+            "-subj",
+            "/CN=bob laptop",
+            "-addext",
+            "subjectAltName=otherName:1.3.6.1.5.5.7.8.5;UTF8:bob@example.org",
+        ])
+        .arg("-keyout")
+        .arg(&dev_key)
+        .arg("-out")
+        .arg(&dev_crt)
+        .output()
+        .expect("openssl");
+    assert!(st.status.success());
+    let device = Certificate::parse(&std::fs::read(&dev_crt).expect("read")).expect("device cert");
+    let mut enrolled = EnrolledCerts::default();
+    enrolled
+        .enroll("bob@example.org", &device, "laptop", now(), 5)
+        .expect("enroll");
+    std::fs::write(root.join("enrolled"), enrolled.to_text()).expect("enrolled");
+    // An unenrolled self-signed one.
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "30",
+        ])
+        .args([
+            "-subj",
+            "/CN=eve",
+            "-addext",
+            "subjectAltName=otherName:1.3.6.1.5.5.7.8.5;UTF8:bob@example.org",
+        ])
+        .arg("-keyout")
+        .arg(root.join("eve.key"))
+        .arg("-out")
+        .arg(root.join("eve.crt"))
+        .output()
+        .expect("openssl");
+    assert!(st.status.success());
+
+    for d in [
+        "name", "idle", "bind", "u401", "u403", "email", "tmpl", "map", "req", "pin",
+    ] {
+        std::fs::create_dir_all(root.join("htdocs").join(d)).expect("mkdir");
+        std::fs::write(root.join("htdocs").join(d).join("index.html"), "ok\n").expect("write");
+    }
+    let r = root.display();
+    let global = format!("AuthRsTicketKeyFile \"{r}/ticket.key\"\n");
+    let site = format!(
+        r#"
+SSLVerifyClient optional_no_ca
+<Location />
+  AuthName Dir
+  AuthRsLoginURL /LOGIN
+</Location>
+<Location /name>
+  AuthType AuthRs
+  AuthRsCookieName __Host-session
+  Require valid-user
+</Location>
+<Location /LOGIN-persistent>
+  SetHandler authrs-login
+  AuthRsCookieName __Host-session
+  AuthRsCookiePersistent On
+  AuthRsTicketLifetime 90m
+  AuthRsDefaultDestination /name/
+  AuthRsAllowedDestinations app.example.org
+  AuthUserFile "{r}/htpasswd"
+</Location>
+<Location /idle>
+  AuthType AuthRs
+  AuthRsSessionTimeout 10m
+  Require valid-user
+</Location>
+<Location /bind>
+  AuthType AuthRs
+  AuthRsBindAddress On
+  Require valid-user
+</Location>
+<Location /u401>
+  AuthType AuthRs
+  AuthRsUnauthAction 401
+  Require valid-user
+</Location>
+<Location /u403>
+  AuthType AuthRs
+  AuthRsUnauthAction 403
+  Require valid-user
+</Location>
+<Location /email>
+  AuthType AuthRs
+  AuthRsCertUser email
+  Require user alice@example.org
+</Location>
+<Location /tmpl>
+  AuthType AuthRs
+  AuthRsCertUser "{{CN}}@{{OU}}.example.org"
+  Require user alice@Admins.example.org
+</Location>
+<Location /map>
+  AuthType AuthRs
+  AuthRsCertUserMap "{r}/users.map"
+  Require user administrator
+</Location>
+<Location /req>
+  AuthType AuthRs
+  AuthRsCertRequire On
+  Require valid-user
+</Location>
+<Location /pin>
+  AuthType AuthRs
+  AuthRsEnrolledCertsFile "{r}/enrolled"
+  AuthRsMethods cert
+  Require valid-user
+</Location>
+"#
+    );
+    let a = Apache::start_in(root.clone(), certs.clone(), &global, &site);
+    let get = |p: &str| Request::get(a.url(p)).ca(&a.ca());
+    let t = ticket("demo", now() - 60, now() - 60, None);
+
+    // AuthRsCookieName (a __Host- cookie) and, at login, Persistent + TicketLifetime + destinations.
+    assert_eq!(
+        get("/name/").cookie("__Host-session", &t).send().status,
+        200
+    );
+    assert_eq!(get("/name/").cookie("AuthRs_Dir", &t).send().status, 302);
+    let r = Request::post_form(
+        a.url("/LOGIN-persistent"),
+        "credential_0=demo&credential_1=pw&destination=https%3A%2F%2Fapp.example.org%2Fx",
+    )
+    .ca(&a.ca())
+    .send();
+    assert_eq!(r.status, 303, "{r:?} {}", a.error_log());
+    assert_eq!(
+        r.header("location"),
+        Some("https://app.example.org/x"),
+        "allow-listed host"
+    );
+    let set = r
+        .headers
+        .iter()
+        .find(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .expect("set-cookie");
+    assert!(
+        set.starts_with("__Host-session=")
+            && set.contains("Max-Age=5400")
+            && set.contains("Path=/"),
+        "{set}"
+    );
+    assert!(
+        !set.to_ascii_lowercase().contains("domain="),
+        "__Host- cookies carry no Domain: {set}"
+    );
+    let r = Request::post_form(
+        a.url("/LOGIN-persistent"),
+        "credential_0=demo&credential_1=pw&destination=https%3A%2F%2Fevil.example%2F",
+    )
+    .ca(&a.ca())
+    .send();
+    assert_eq!(
+        r.header("location"),
+        Some("/name/"),
+        "AuthRsDefaultDestination"
+    );
+
+    // AuthRsSessionTimeout: idle for 20 minutes → expired; recently seen → refreshed.
+    let idle = ticket("demo", now() - 1800, now() - 1200, None);
+    let r = get("/idle/").cookie("AuthRs_Dir", &idle).send();
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=expired")),
+        "{r:?}"
+    );
+    let fresh = ticket("demo", now() - 1800, now() - 400, None);
+    let r = get("/idle/").cookie("AuthRs_Dir", &fresh).send();
+    assert_eq!(r.status, 200);
+    assert!(
+        r.cookie("AuthRs_Dir")
+            .is_some_and(|c| !c.is_empty() && c != fresh),
+        "sliding refresh re-issues: {r:?}"
+    );
+
+    // AuthRsBindAddress: a ticket bound to another address is refused; to ours, accepted.
+    let other = ticket("demo", now(), now(), Some("192.0.2.1"));
+    assert!(get("/bind/")
+        .cookie("AuthRs_Dir", &other)
+        .send()
+        .header("location")
+        .is_some_and(|l| l.contains("reason=bad_cookie")));
+    let ours = ticket("demo", now(), now(), Some("127.0.0.1"));
+    assert_eq!(get("/bind/").cookie("AuthRs_Dir", &ours).send().status, 200);
+
+    // AuthRsUnauthAction.
+    assert_eq!(get("/u401/").send().status, 401);
+    assert_eq!(get("/u403/").send().status, 403);
+
+    // AuthRsCertUser rules and the DN map.
+    assert_eq!(
+        get("/email/").client_cert(&certs, "alice").send().status,
+        200
+    );
+    assert_eq!(
+        get("/tmpl/").client_cert(&certs, "alice").send().status,
+        200
+    );
+    assert_eq!(get("/map/").client_cert(&certs, "alice").send().status, 200);
+    assert_eq!(
+        get("/map/").client_cert(&certs, "demo").send().status,
+        401,
+        "demo maps to demo, not administrator"
+    );
+
+    // AuthRsCertRequire On: a ticket alone is not enough.
+    let r = get("/req/").cookie("AuthRs_Dir", &t).send();
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=no_cert")),
+        "{r:?}"
+    );
+    assert_eq!(get("/req/").client_cert(&certs, "demo").send().status, 200);
+
+    // Enrolled (pinned) self-signed certificate under optional_no_ca; an unenrolled one is refused.
+    let r = Request::get(a.url("/pin/"))
+        .ca(&a.ca())
+        .header("Accept: application/json")
+        .client_cert(&root, "device")
+        .send();
+    assert_eq!(r.status, 200, "{r:?} {}", a.error_log());
+    let r = Request::get(a.url("/pin/"))
+        .ca(&a.ca())
+        .header("Accept: application/json")
+        .client_cert(&root, "eve")
+        .send();
+    assert_eq!(r.status, 401, "{r:?}");
+}
