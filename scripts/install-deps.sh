@@ -11,9 +11,10 @@ fi
 
 # Debian packages: openssl (certificate fixtures and DN agreement tests),
 # apache2-utils (htpasswd), apache2 + apache2-dev + libclang-dev (mod_authrs:
-# the server, apxs/headers, bindgen), libssl3 (clears mod_ssl's AH01882), curl.
+# the server, apxs/headers, bindgen), libssl3 (clears mod_ssl's AH01882), curl,
+# chromium + chromium-driver (the browser login test).
 need_pkgs=()
-for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl; do
+for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -3,6 +3,7 @@
 
 pub mod apache;
 pub mod curl;
+pub mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
