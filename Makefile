@@ -47,8 +47,11 @@ reference:
 	scripts/check-reference.sh README.md target/reference.md
 
 bench: deps
+	scripts/install-deps.sh --bench
 	$(CARGO) bench -p authrs-core
 	scripts/bench-report.py
+	$(CARGO) build --release -p mod_authrs -p authrs-cli
+	scripts/bench-apache.py $(CURDIR)/target/release/libmod_authrs.so $(CURDIR)/target/release/authrs
 
 ## Runs every fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz).
 FUZZ_SECONDS ?= 60

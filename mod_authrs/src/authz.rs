@@ -67,7 +67,7 @@ pub unsafe fn parse(
             crate::glue::NO_ERROR
         }
         // SAFETY: cmd.pool is live.
-        Err(e) => unsafe { pstrdup(cmd.pool, &format!("Require {word}: {e}")) },
+        Err(e) => unsafe { pstrdup(cmd.pool, &e.to_string()) },
     }
 }
 
