@@ -53,12 +53,14 @@ bench: deps
 	$(CARGO) build --release -p mod_authrs -p authrs-cli
 	scripts/bench-apache.py $(CURDIR)/target/release/libmod_authrs.so $(CURDIR)/target/release/authrs
 
-## Runs every fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz).
+## Runs every fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz), seeded from fuzz/seeds;
+## a crash stops it: add the input as a regression test next to the code it broke.
 FUZZ_SECONDS ?= 60
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	cd fuzz && for t in $$($(CARGO) +nightly fuzz list); do \
-	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+	  mkdir -p corpus/$$t; \
+	  $(CARGO) +nightly fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	$(CARGO) clean

@@ -5,6 +5,7 @@ use crate::dirconf::DirConfig;
 use authrs_core::config::{OptionId, Settings, Shell};
 use authrs_core::engine::Policy;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -16,7 +17,8 @@ pub struct Built {
     /// The merged settings (for what the policy does not carry: providers, recognize-user, …).
     pub settings: Settings,
     files: Vec<(String, Option<SystemTime>)>,
-    checked_at: i64,
+    /// When the files were last found unchanged (stat() at most once a second, not per request).
+    checked_at: AtomicI64,
 }
 
 type Key = (Vec<u64>, Option<String>);
@@ -81,7 +83,7 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
         policy,
         settings,
         files,
-        checked_at: now,
+        checked_at: AtomicI64::new(now),
     })
 }
 
@@ -94,7 +96,11 @@ pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Buil
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let cache = guard.get_or_insert_with(HashMap::new);
     if let Some(b) = cache.get(&key) {
-        if now == b.checked_at || b.files.iter().all(|(f, t)| mtime(f) == *t) {
+        if now == b.checked_at.load(Ordering::Relaxed) {
+            return Ok(Arc::clone(b));
+        }
+        if b.files.iter().all(|(f, t)| mtime(f) == *t) {
+            b.checked_at.store(now, Ordering::Relaxed);
             return Ok(Arc::clone(b));
         }
     }

@@ -129,10 +129,26 @@ impl Policy {
             s.enrolled_certs_file(),
             s.enrolled_certs(),
         )? {
-            p.enrolled = Some(
-                EnrolledCerts::parse(&t)
-                    .map_err(|e| bad(OptionId::EnrolledCertsFile, shell, &src, e))?,
-            );
+            let enrolled = EnrolledCerts::parse(&t)
+                .map_err(|e| bad(OptionId::EnrolledCertsFile, shell, &src, e))?;
+            // The per-user limit holds for what is on file too, not only for new enrolments.
+            let max = s.enrolled_certs_max() as usize;
+            let mut counts = std::collections::BTreeMap::new();
+            for e in enrolled.entries() {
+                *counts.entry(e.user.as_str()).or_insert(0usize) += 1;
+            }
+            if let Some((user, n)) = counts.into_iter().find(|(_, n)| *n > max) {
+                let why = format!(
+                    "{src}: {user:?} has {n} enrolled certificates, more than the limit of {max}"
+                );
+                return Err(bad(
+                    OptionId::EnrolledCertsMax,
+                    shell,
+                    &max.to_string(),
+                    why,
+                ));
+            }
+            p.enrolled = Some(enrolled);
         }
         if let Some((src, t)) = load(OptionId::RolesFile, s.roles_file(), s.roles())? {
             p.roles =

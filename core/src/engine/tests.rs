@@ -527,3 +527,126 @@ fn login_form() {
     );
     assert_eq!(d.status(), 400);
 }
+
+mod from_settings {
+    use super::*;
+    use crate::config::{Settings, Shell};
+    use std::collections::HashMap;
+
+    const KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
+    fn reader(files: HashMap<&'static str, String>) -> impl FnMut(&str) -> Result<Vec<u8>, String> {
+        move |path: &str| {
+            files
+                .get(path)
+                .map(|t| t.clone().into_bytes())
+                .ok_or_else(|| format!("cannot read {path}"))
+        }
+    }
+
+    fn enrolled_line(user: &str, n: u8) -> String {
+        format!(
+            "{user} {} 4102444800 device {n}\n",
+            format!("{n:02x}").repeat(32)
+        )
+    }
+
+    #[test]
+    fn apache_files_through_the_shells_reader() {
+        let mut s = Settings::new();
+        s.set("AuthRsTicketKeyFile", &["/k"]).expect("set");
+        s.set("AuthRsRolesFile", &["/roles"]).expect("set");
+        s.set("AuthRsLoginURL", &["/LOGIN"]).expect("set");
+        let mut read = reader(HashMap::from([
+            ("/k", format!("{KEY}\n")),
+            ("/roles", "bob reader\n".to_string()),
+        ]));
+        let p =
+            Policy::from_settings(&s, Shell::Apache, Some("Example"), &mut read).expect("policy");
+        assert!(p.mod_ssl_dn, "the Apache shell renders DNs as mod_ssl does");
+        assert_eq!(p.cookie.name, "AuthRs_Example");
+        assert_eq!(p.login_url.as_deref(), Some("/LOGIN"));
+        // The key from the file verifies a ticket minted with the same key.
+        let ring = KeyRing::new(vec![TicketKey::from_base64(KEY).expect("key")]).expect("ring");
+        let t = ring
+            .mint(&Ticket::new("bob", AuthMethod::Password, NOW, 60))
+            .expect("mint");
+        let d = decide(
+            &p,
+            &with_cookie_named(browser(), "AuthRs_Example", &t),
+            NOW,
+            &mut Stores::default(),
+        );
+        assert_eq!(
+            d.identity.map(|i| i.roles.to_list()),
+            Some("reader".to_string())
+        );
+
+        let mut missing = reader(HashMap::new());
+        let e = Policy::from_settings(&s, Shell::Apache, None, &mut missing)
+            .expect_err("missing key file");
+        assert!(
+            e.to_string().contains("AuthRsTicketKeyFile") && e.to_string().contains("cannot read"),
+            "{e}"
+        );
+        let mut short = reader(HashMap::from([
+            ("/k", "c2hvcnQ=".to_string()),
+            ("/roles", String::new()),
+        ]));
+        let e = Policy::from_settings(&s, Shell::Apache, None, &mut short).expect_err("short key");
+        assert!(e.to_string().contains("AuthRsTicketKeyFile"), "{e}");
+        assert!(
+            !e.to_string().contains("c2hvcnQ"),
+            "key material never appears in errors: {e}"
+        );
+    }
+
+    #[test]
+    fn enrolled_certs_max_applies_to_the_file() {
+        let mut s = Settings::new();
+        s.set("AuthRsEnrolledCertsFile", &["/enrolled"])
+            .expect("set");
+        s.set("AuthRsEnrolledCertsMax", &["2"]).expect("set");
+        let two = enrolled_line("bob", 1) + &enrolled_line("bob", 2);
+        let mut read = reader(HashMap::from([("/enrolled", two.clone())]));
+        assert!(Policy::from_settings(&s, Shell::Apache, None, &mut read).is_ok());
+        let three = two + &enrolled_line("bob", 3);
+        let mut read = reader(HashMap::from([("/enrolled", three)]));
+        let e =
+            Policy::from_settings(&s, Shell::Apache, None, &mut read).expect_err("over the limit");
+        assert!(
+            e.to_string().contains("AuthRsEnrolledCertsMax")
+                && e.to_string().contains("\"bob\" has 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn envoy_inline_keys_and_dn_form() {
+        let s = Settings::from_json_str(&format!(
+            r#"{{"ticket_keys": ["{KEY}"], "login_url": "/login"}}"#
+        ))
+        .expect("json");
+        let p = Policy::from_settings(&s, Shell::Envoy, None, &mut |_: &str| {
+            Err("no files in wasm".to_string())
+        })
+        .expect("policy");
+        assert!(
+            !p.mod_ssl_dn,
+            "Envoy renders DNs like OpenSSL's RFC 2253 printer"
+        );
+        assert!(p.keys.is_some());
+        let s = Settings::from_json_str(r#"{"ticket_keys": ["not base64!"]}"#).expect("json");
+        let e = Policy::from_settings(&s, Shell::Envoy, None, &mut |_: &str| Err(String::new()))
+            .expect_err("bad key");
+        assert!(
+            e.to_string().contains("ticket_keys") && !e.to_string().contains("not base64!"),
+            "{e}"
+        );
+    }
+}
+
+fn with_cookie_named(mut r: RequestFacts, name: &str, value: &str) -> RequestFacts {
+    r.headers.push(("Cookie".into(), format!("{name}={value}")));
+    r
+}
