@@ -140,6 +140,28 @@ impl Browser {
             .to_string()
     }
 
+    /// Waits (up to 10 s) until the current URL satisfies `want` and the document has loaded;
+    /// returns the URL. A click that navigates may return before the new page is there.
+    pub fn wait_for_url(&self, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.url();
+            let ready = self.call(
+                "POST",
+                "/execute/sync",
+                Some(json!({"script": "return document.readyState", "args": []})),
+            );
+            if want(&url) && ready.as_str() == Some("complete") {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting; the browser is at {url}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The page's HTML as the browser sees it now.
     pub fn source(&self) -> String {
         self.call("GET", "/source", None)

@@ -6,6 +6,11 @@
 #include <http_log.h>
 #include <http_request.h>
 #include <mod_auth.h>
+#include <ap_provider.h>
+#include <ap_socache.h>
+#include <util_mutex.h>
+#include <apr_global_mutex.h>
+#include <apr_strings.h>
 #include "shim.h"
 
 APLOG_USE_MODULE(authrs);
@@ -16,6 +21,7 @@ int authrs_header_parser(request_rec *r);
 int authrs_fixups(request_rec *r);
 int authrs_handler(request_rec *r);
 int authrs_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+int authrs_pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp);
 authz_status authrs_authz_check(request_rec *r, const char *word, const char *line, const void *parsed);
 const char *authrs_authz_parse(cmd_parms *cmd, const char *word, const char *line, const void **parsed);
 
@@ -33,7 +39,9 @@ AUTHRS_PROVIDER(authn_method, "authn-method")
 
 void authrs_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(authrs_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(authrs_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(authrs_cache_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* Strip spoofed proxy headers before any auth hook, handler or CGI sees them. */
     ap_hook_header_parser(authrs_header_parser, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_authn(authrs_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
@@ -60,4 +68,113 @@ void authrs_log_s(const server_rec *s, int level, const char *msg)
 int authrs_module_index(void)
 {
     return authrs_module.module_index;
+}
+
+/* ---- Revocation cache: an httpd socache shared by all workers (and, with memcache or
+ * redis providers, by all servers). One per configuration generation. ---- */
+
+#define AUTHRS_MUTEX "authrs-cache"
+
+static const ap_socache_provider_t *cache_provider;
+static ap_socache_instance_t *cache_instance;
+static apr_global_mutex_t *cache_mutex;
+
+static apr_status_t cache_cleanup(void *data)
+{
+    if (cache_provider && cache_instance) {
+        cache_provider->destroy(cache_instance, (server_rec *)data);
+    }
+    cache_provider = NULL;
+    cache_instance = NULL;
+    cache_mutex = NULL;
+    return APR_SUCCESS;
+}
+
+/* Registered in pre_config so `Mutex` directives may configure it. */
+apr_status_t authrs_cache_register_mutex(apr_pool_t *pconf)
+{
+    return ap_mutex_register(pconf, AUTHRS_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *ptemp, const char *spec)
+{
+    static const struct ap_socache_hints hints = { 32, 1, 30 * APR_USEC_PER_SEC };
+    const char *sep = ap_strchr_c(spec, ':');
+    const char *name = sep ? apr_pstrmemdup(ptemp, spec, sep - spec) : spec;
+    const char *arg = sep ? sep + 1 : NULL;
+    const char *err;
+    apr_status_t rv;
+
+    cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
+    if (!cache_provider) {
+        return apr_psprintf(ptemp, "AuthRsCache: no socache provider \"%s\" (LoadModule socache_%s_module)", name, name);
+    }
+    err = cache_provider->create(&cache_instance, arg, ptemp, pconf);
+    if (err) {
+        cache_provider = NULL;
+        return apr_psprintf(ptemp, "AuthRsCache %s: %s", spec, err);
+    }
+    if (cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
+        rv = ap_global_mutex_create(&cache_mutex, NULL, AUTHRS_MUTEX, NULL, s, pconf, 0);
+        if (rv != APR_SUCCESS) {
+            return "AuthRsCache: cannot create the cache mutex";
+        }
+    }
+    rv = cache_provider->init(cache_instance, "authrs", &hints, s, pconf);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(ptemp, "AuthRsCache %s: cannot initialise the cache", spec);
+    }
+    apr_pool_cleanup_register(pconf, s, cache_cleanup, apr_pool_cleanup_null);
+    return NULL;
+}
+
+void authrs_cache_child_init(apr_pool_t *p, server_rec *s)
+{
+    if (cache_mutex) {
+        apr_global_mutex_child_init(&cache_mutex, apr_global_mutex_lockfile(cache_mutex), p);
+    }
+}
+
+int authrs_cache_enabled(void)
+{
+    return cache_provider != NULL && cache_instance != NULL;
+}
+
+apr_status_t authrs_cache_store(server_rec *s, const unsigned char *id, unsigned int idlen,
+                                apr_time_t expiry, apr_pool_t *p)
+{
+    unsigned char mark = 1;
+    apr_status_t rv;
+    if (!authrs_cache_enabled()) {
+        return APR_EINIT;
+    }
+    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = cache_provider->store(cache_instance, s, id, idlen, expiry, &mark, 1, p);
+    if (cache_mutex) {
+        apr_global_mutex_unlock(cache_mutex);
+    }
+    return rv;
+}
+
+int authrs_cache_lookup(server_rec *s, const unsigned char *id, unsigned int idlen, apr_pool_t *p)
+{
+    unsigned char mark[8];
+    unsigned int len = sizeof(mark);
+    apr_status_t rv;
+    if (!authrs_cache_enabled()) {
+        return -1;
+    }
+    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+        return -1;
+    }
+    rv = cache_provider->retrieve(cache_instance, s, id, idlen, mark, &len, p);
+    if (cache_mutex) {
+        apr_global_mutex_unlock(cache_mutex);
+    }
+    if (rv == APR_SUCCESS) {
+        return 1;
+    }
+    return rv == APR_NOTFOUND ? 0 : -1;
 }

@@ -16,3 +16,18 @@ void authrs_log_s(const server_rec *s, int level, const char *msg);
 /* The module's index, for ap_get_module_config from Rust. */
 int authrs_module_index(void);
 #endif
+
+/* The revocation cache (httpd socache; AuthRsCache, AuthRsRevokeOnLogout). */
+/* Creates and initialises the cache for this configuration generation; NULL or an error. */
+const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *ptemp, const char *spec);
+/* Registers the cache mutex type (pre_config). */
+apr_status_t authrs_cache_register_mutex(apr_pool_t *pconf);
+/* Re-attaches the cache mutex in a new child process. */
+void authrs_cache_child_init(apr_pool_t *p, server_rec *s);
+/* 1 when a cache exists in this process. */
+int authrs_cache_enabled(void);
+/* Stores id until expiry (apr_time_t). APR status. */
+apr_status_t authrs_cache_store(server_rec *s, const unsigned char *id, unsigned int idlen,
+                                apr_time_t expiry, apr_pool_t *p);
+/* 1 when id is stored (and unexpired), 0 when not, -1 on error. */
+int authrs_cache_lookup(server_rec *s, const unsigned char *id, unsigned int idlen, apr_pool_t *p);

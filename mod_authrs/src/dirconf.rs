@@ -198,15 +198,19 @@ pub unsafe fn directive(
             }
         }
     }
-    if name.eq_ignore_ascii_case("AuthRsRevokeOnLogout")
-        && args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"))
-    {
-        // Refuse rather than pretend: server-side revocation needs the socache store (issue #3).
-        return fail(format!("{name} On: server-side revocation (socache) is not available in this build of mod_authrs yet"));
-    }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Err(e) = leaf.settings.set(&name, &refs) {
         return fail(e.to_string());
+    }
+    // The revocation cache is per process: note what the configuration asks of it.
+    if spec.id == authrs_core::config::OptionId::RevokeOnLogout && leaf.settings.revoke_on_logout()
+    {
+        crate::revocation::WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    if spec.id == authrs_core::config::OptionId::Cache {
+        *crate::revocation::SPEC
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(leaf.settings.cache().to_string());
     }
     if is_path {
         if let Err(e) = crate::policy::validate_file(spec.id, &args) {

@@ -136,22 +136,59 @@ pub unsafe extern "C" fn authrs_cmd(
     )
 }
 
+/// Before the configuration is read: forget the previous generation's cache wishes.
+///
+/// # Safety
+/// Called by httpd with live pools.
+#[no_mangle]
+pub unsafe extern "C" fn authrs_pre_config(
+    pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+) -> c_int {
+    if pconf.is_null() {
+        return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    }
+    guard(ffi::HTTP_INTERNAL_SERVER_ERROR as c_int, || {
+        crate::revocation::reset();
+        // SAFETY: pconf is live.
+        match unsafe { ffi::authrs_cache_register_mutex(pconf) } {
+            0 => ffi::OK as c_int,
+            _ => ffi::HTTP_INTERNAL_SERVER_ERROR as c_int,
+        }
+    })
+}
+
+/// After the configuration is read: drop old policies, create the revocation cache if asked.
+///
 /// # Safety
 /// Called by httpd with live pools and server.
 #[no_mangle]
 pub unsafe extern "C" fn authrs_post_config(
-    _p: *mut ffi::apr_pool_t,
+    pconf: *mut ffi::apr_pool_t,
     _plog: *mut ffi::apr_pool_t,
-    _ptemp: *mut ffi::apr_pool_t,
+    ptemp: *mut ffi::apr_pool_t,
     s: *mut ffi::server_rec,
 ) -> c_int {
-    guard(ffi::OK as c_int, || {
+    if pconf.is_null() || ptemp.is_null() || s.is_null() {
+        return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    }
+    guard(ffi::HTTP_INTERNAL_SERVER_ERROR as c_int, || {
         // A new configuration generation: policies built from the old one must go.
         crate::policy::clear();
-        if !s.is_null() {
-            // SAFETY: s is live.
-            unsafe { log_s(s, LogLevel::Debug, "AUTHRS0001: mod_authrs loaded") };
+        if crate::revocation::WANTED.load(std::sync::atomic::Ordering::Relaxed) {
+            let spec = crate::apr::cstring(&crate::revocation::spec());
+            // SAFETY: live pools and server; the shim copies what it keeps of spec.
+            let err = unsafe { ffi::authrs_cache_setup(s, pconf, ptemp, spec.as_ptr()) };
+            // SAFETY: NULL or a string in ptemp.
+            if let Some(e) = unsafe { crate::apr::str_from(err) } {
+                // SAFETY: s is live.
+                unsafe { log_s(s, LogLevel::Error, &format!("AUTHRS0002: {e}")) };
+                return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
+            }
         }
+        // SAFETY: s is live.
+        unsafe { log_s(s, LogLevel::Debug, "AUTHRS0001: mod_authrs loaded") };
         ffi::OK as c_int
     })
 }

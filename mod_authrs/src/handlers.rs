@@ -136,7 +136,21 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
         let mut providers = HttpdProviders { r: &mut *r, names };
         login(&built.policy, &req, &body, now, &mut providers)
     } else {
-        logout(&built.policy, &req, now, false, &mut Stores::default())
+        let revoke = built.settings.revoke_on_logout();
+        if crate::revocation::enabled() {
+            let mut cache = crate::revocation::SoCache { r };
+            logout(
+                &built.policy,
+                &req,
+                now,
+                revoke,
+                &mut Stores {
+                    revocations: Some(&mut cache),
+                },
+            )
+        } else {
+            logout(&built.policy, &req, now, revoke, &mut Stores::default())
+        }
     };
     crate::apply::apply(r, &d, realm.as_deref())
 }

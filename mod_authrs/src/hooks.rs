@@ -66,7 +66,19 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
         Err(status) => return status,
     };
     let req = facts(r, &built.policy.methods);
-    let d = decide(&built.policy, &req, now, &mut Stores::default());
+    let d = if crate::revocation::enabled() {
+        let mut cache = crate::revocation::SoCache { r };
+        decide(
+            &built.policy,
+            &req,
+            now,
+            &mut Stores {
+                revocations: Some(&mut cache),
+            },
+        )
+    } else {
+        decide(&built.policy, &req, now, &mut Stores::default())
+    };
     crate::apply::apply(r, &d, realm.as_deref())
 }
 

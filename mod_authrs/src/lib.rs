@@ -15,3 +15,4 @@ mod handlers;
 mod hooks;
 mod policy;
 mod request;
+mod revocation;

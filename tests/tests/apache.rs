@@ -51,6 +51,11 @@ fn site(root: &Path) -> String {
   SetHandler authrs-logout
   AuthName Example
 </Location>
+<Location /LOGOUT-revoke>
+  SetHandler authrs-logout
+  AuthName Example
+  AuthRsRevokeOnLogout On
+</Location>
 <Location /app/certonly>
   AuthRsMethods cert
   AuthRsLoginURL /login.html
@@ -270,10 +275,35 @@ fn tickets_login_and_logout() {
         .send();
     assert_eq!(r.status, 400);
 
-    // Logout clears the cookie and redirects.
+    // Logout clears the cookie and redirects — but a copy of the cookie still works…
     let r = get(&a, "/LOGOUT").cookie(COOKIE, &cookie).send();
     assert_eq!(r.status, 303);
     assert_eq!(r.cookie(COOKIE).as_deref(), Some(""));
+    assert_eq!(
+        get(&a, "/app/index.html")
+            .cookie(COOKIE, &cookie)
+            .send()
+            .status,
+        200
+    );
+    // …unless the logout revokes it server-side (socache), as AuthRsRevokeOnLogout does.
+    let r = get(&a, "/LOGOUT-revoke").cookie(COOKIE, &cookie).send();
+    assert_eq!(r.status, 303, "{r:?} {}", a.error_log());
+    let r = get(&a, "/app/index.html").cookie(COOKIE, &cookie).send();
+    assert_eq!(
+        r.status, 302,
+        "a revoked ticket replayed after logout: {r:?}"
+    );
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=bad_cookie")),
+        "{r:?}"
+    );
+    // Other tickets are unaffected.
+    assert_eq!(
+        get(&a, "/app/index.html").cookie(COOKIE, &t).send().status,
+        200
+    );
 
     // Recognize-user on a public page: a valid ticket names the user, no ticket is no problem.
     let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &t).send();
