@@ -1,6 +1,6 @@
 //! subjectAltName entries: email, DNS, URI, IP, and the otherNames xmppAddr and UPN.
 
-use super::dn::decode_value;
+use super::dn::{decode_value, with_id_string};
 use super::CertError;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use x509_parser::asn1_rs::{Any, Class, FromDer};
@@ -51,11 +51,12 @@ impl SubjectAltNames {
                     }
                 }
                 GeneralName::OtherName(oid, rest) => {
-                    let target = match oid.to_id_string().as_str() {
-                        OID_XMPP_ADDR => &mut san.xmpp,
-                        OID_MS_UPN => &mut san.upn,
-                        _ => continue,
-                    };
+                    let target =
+                        match with_id_string(oid, |t| (t == OID_XMPP_ADDR, t == OID_MS_UPN)) {
+                            (true, _) => &mut san.xmpp,
+                            (_, true) => &mut san.upn,
+                            _ => continue,
+                        };
                     if let Some(v) = other_name_value(rest) {
                         target.push(v);
                     }
