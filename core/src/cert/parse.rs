@@ -5,7 +5,8 @@ use super::serial::serial_hex;
 use super::{CertError, SubjectAltNames};
 use crate::time::UnixTime;
 use sha2::{Digest, Sha256};
-use x509_parser::certificate::X509Certificate;
+use x509_parser::certificate::X509CertificateParser;
+use x509_parser::nom::Parser;
 use x509_parser::pem::Pem;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
@@ -78,8 +79,13 @@ impl Certificate {
         if der.len() > MAX_CERT_LEN {
             return Err(CertError::TooLarge);
         }
-        let (rest, x509) =
-            X509Certificate::from_der(&der).map_err(|e| CertError::BadDer(e.to_string()))?;
+        // Deep extension parsing decodes every known extension; only the SAN is read, and
+        // `SubjectAltNames::from_x509` decodes it. Neither mode refuses more certificates:
+        // a deep-parse failure is only recorded in the extension.
+        let (rest, x509) = X509CertificateParser::new()
+            .with_deep_parse_extensions(false)
+            .parse(&der)
+            .map_err(|e| CertError::BadDer(e.to_string()))?;
         if !rest.is_empty() {
             return Err(CertError::TrailingData);
         }
