@@ -61,7 +61,7 @@ pub fn run(cmd: CertCmd) -> CmdResult {
             let san = &cert.san;
             let value = serde_json::json!({
                 "subject": cert.subject_dn,
-                "subject_legacy": cert.subject_legacy,
+                "subject_legacy": cert.subject_legacy(),
                 "issuer": cert.issuer_dn,
                 "serial": cert.serial,
                 "not_before": rfc3339(cert.not_before),

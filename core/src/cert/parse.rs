@@ -5,9 +5,11 @@ use super::serial::serial_hex;
 use super::{CertError, SubjectAltNames};
 use crate::time::UnixTime;
 use sha2::{Digest, Sha256};
-use x509_parser::certificate::X509Certificate;
+use x509_parser::certificate::X509CertificateParser;
+use x509_parser::nom::Parser;
 use x509_parser::pem::Pem;
 use x509_parser::prelude::FromDer;
+use x509_parser::x509::X509Name;
 
 /// Largest certificate accepted, PEM or DER; real client certificates are a few KiB.
 pub const MAX_CERT_LEN: usize = 64 * 1024;
@@ -17,12 +19,8 @@ pub const MAX_CERT_LEN: usize = 64 * 1024;
 pub struct Certificate {
     /// Subject DN as OpenSSL's RFC 2253 printer (mod_ssl `SSL_CLIENT_S_DN`, Envoy) renders it.
     pub subject_dn: String,
-    /// Subject DN in the `X509_NAME_oneline` form (`/C=XX/O=Org/CN=name`).
-    pub subject_legacy: String,
     /// Issuer DN, RFC 2253 form (mod_ssl `SSL_CLIENT_I_DN`).
     pub issuer_dn: String,
-    /// Issuer DN, `X509_NAME_oneline` form.
-    pub issuer_legacy: String,
     /// Serial as mod_ssl's `SSL_CLIENT_M_SERIAL`: uppercase hex, whole bytes (`0100`).
     pub serial: String,
     /// notBefore, Unix seconds.
@@ -37,6 +35,11 @@ pub struct Certificate {
     pub der: Vec<u8>,
     subject_attrs: Vec<DnAttribute>,
     issuer_attrs: Vec<DnAttribute>,
+    /// DER of the subject Name, kept for [`Certificate::subject_legacy`]: few requests
+    /// want the legacy form, so it is rendered on demand rather than at every parse.
+    subject_raw: Vec<u8>,
+    /// DER of the issuer Name, for [`Certificate::issuer_legacy`].
+    issuer_raw: Vec<u8>,
 }
 
 impl Certificate {
@@ -57,7 +60,7 @@ impl Certificate {
         for pem in Pem::iter_from_buffer(input) {
             let pem = pem.map_err(|e| CertError::BadPem(e.to_string()))?;
             if pem.label == "CERTIFICATE" {
-                return Certificate::from_der(&pem.contents);
+                return Certificate::from_der_vec(pem.contents);
             }
         }
         Err(CertError::BadPem("no CERTIFICATE block".to_string()))
@@ -68,26 +71,60 @@ impl Certificate {
         if der.len() > MAX_CERT_LEN {
             return Err(CertError::TooLarge);
         }
-        let (rest, x509) =
-            X509Certificate::from_der(der).map_err(|e| CertError::BadDer(e.to_string()))?;
+        Certificate::from_der_vec(der.to_vec())
+    }
+
+    /// [`Certificate::from_der`] on a buffer it may keep (PEM's decoded block needs no copy).
+    fn from_der_vec(der: Vec<u8>) -> Result<Certificate, CertError> {
+        if der.len() > MAX_CERT_LEN {
+            return Err(CertError::TooLarge);
+        }
+        // Deep extension parsing decodes every known extension; only the SAN is read, and
+        // `SubjectAltNames::from_x509` decodes it. Neither mode refuses more certificates:
+        // a deep-parse failure is only recorded in the extension.
+        let (rest, x509) = X509CertificateParser::new()
+            .with_deep_parse_extensions(false)
+            .parse(&der)
+            .map_err(|e| CertError::BadDer(e.to_string()))?;
         if !rest.is_empty() {
             return Err(CertError::TrailingData);
         }
         let validity = x509.validity();
+        let (subject_dn, subject_attrs) = dn::rfc2253_and_attributes(x509.subject());
+        let (issuer_dn, issuer_attrs) = dn::rfc2253_and_attributes(x509.issuer());
+        let serial = serial_hex(x509.raw_serial());
+        let (not_before, not_after) = (
+            validity.not_before.timestamp(),
+            validity.not_after.timestamp(),
+        );
+        let san = SubjectAltNames::from_x509(&x509)?;
+        let subject_raw = x509.subject().as_raw().to_vec();
+        let issuer_raw = x509.issuer().as_raw().to_vec();
         Ok(Certificate {
-            subject_dn: dn::rfc2253(x509.subject()),
-            subject_legacy: dn::legacy(x509.subject()),
-            issuer_dn: dn::rfc2253(x509.issuer()),
-            issuer_legacy: dn::legacy(x509.issuer()),
-            serial: serial_hex(x509.raw_serial()),
-            not_before: validity.not_before.timestamp(),
-            not_after: validity.not_after.timestamp(),
-            san: SubjectAltNames::from_x509(&x509)?,
-            sha256: hex_lower(&Sha256::digest(der)),
-            der: der.to_vec(),
-            subject_attrs: dn::attributes(x509.subject()),
-            issuer_attrs: dn::attributes(x509.issuer()),
+            subject_dn,
+            issuer_dn,
+            serial,
+            not_before,
+            not_after,
+            san,
+            sha256: hex_lower(&Sha256::digest(&der)),
+            der,
+            subject_attrs,
+            issuer_attrs,
+            subject_raw,
+            issuer_raw,
         })
+    }
+
+    /// Subject DN in the `X509_NAME_oneline` form (`/C=XX/O=Org/CN=name`), mod_ssl's
+    /// `LegacyDNStringFormat`; rendered on each call.
+    pub fn subject_legacy(&self) -> String {
+        legacy_of(&self.subject_raw)
+    }
+
+    /// Issuer DN in the `X509_NAME_oneline` form; rendered on each call.
+    pub fn issuer_legacy(&self) -> String {
+        legacy_of(&self.issuer_raw)
     }
 
     /// Subject DN as mod_ssl's `SSL_CLIENT_S_DN` has it (non-ASCII left as raw UTF-8).
@@ -137,7 +174,23 @@ impl Certificate {
     }
 }
 
+/// The legacy rendering of a Name's DER. The bytes were cut out of a certificate that
+/// x509-parser read with this same Name parser, so they parse again; were that ever to
+/// fail, the empty string stands for "no legacy form" rather than a panic.
+fn legacy_of(raw: &[u8]) -> String {
+    match X509Name::from_der(raw) {
+        Ok((_, name)) => dn::legacy(&name),
+        Err(_) => String::new(),
+    }
+}
+
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }

@@ -22,7 +22,7 @@ pub fn serial_hex(content: &[u8]) -> String {
     // OpenSSL keeps the magnitude without sign padding; keep at least one byte.
     let zeros = magnitude.iter().take_while(|b| **b == 0).count();
     magnitude.drain(..zeros.min(magnitude.len().saturating_sub(1)));
-    let mut out = String::with_capacity(magnitude.len() * 2 + 1);
+    let mut out = String::with_capacity(magnitude.len() * 2 + magnitude.len() / 35 * 2 + 3);
     if negative {
         out.push('-');
     }
@@ -33,7 +33,9 @@ pub fn serial_hex(content: &[u8]) -> String {
         if i != 0 && i % 35 == 0 {
             out.push_str("\\\n");
         }
-        out.push_str(&format!("{b:02X}"));
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     out
 }

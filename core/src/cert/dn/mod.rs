@@ -29,13 +29,16 @@
 //! refuses.
 
 mod oid_names;
+mod oid_text;
 mod parse;
 mod value;
 
 pub use parse::parse_rfc2253;
 
-use x509_parser::asn1_rs::Oid;
-use x509_parser::x509::{AttributeTypeAndValue, X509Name};
+use oid_text::type_name;
+use std::borrow::Cow;
+use x509_parser::asn1_rs::Any;
+use x509_parser::x509::X509Name;
 
 /// One attribute of a DN, in DER order, with its value decoded to text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,43 +49,65 @@ pub struct DnAttribute {
     pub value: String,
 }
 
-/// The name OpenSSL prints for an attribute type, and whether OpenSSL knows the OID.
-fn type_name(oid: &Oid<'_>) -> (String, bool) {
-    let dotted = oid.to_id_string();
-    match oid_names::short_name(&dotted) {
-        Some(sn) => (sn.to_string(), true),
-        None => {
-            // OBJ_obj2txt into an 80-byte buffer: OpenSSL cuts longer OIDs at 79 bytes.
-            let mut d = dotted;
-            d.truncate(79);
-            (d, false)
-        }
-    }
+/// One attribute of OpenSSL's flat entry list: the index of its RDN, its printed type
+/// name (looked up once, shared by every rendering), whether OpenSSL knows the type, and
+/// the value.
+struct Entry<'n, 'a> {
+    set: usize,
+    name: Cow<'static, str>,
+    known: bool,
+    value: &'n Any<'a>,
 }
 
-/// Every attribute with the index of its RDN, in DER order (OpenSSL's flat entry list).
-fn entries<'n, 'a>(name: &'n X509Name<'a>) -> Vec<(usize, &'n AttributeTypeAndValue<'a>)> {
-    name.iter_rdn()
-        .enumerate()
-        .flat_map(|(set, rdn)| rdn.iter().map(move |atv| (set, atv)))
-        .collect()
+/// Every attribute in DER order, type names resolved.
+fn entries<'n, 'a>(name: &'n X509Name<'a>) -> Vec<Entry<'n, 'a>> {
+    let mut out = Vec::with_capacity(name.iter_attributes().count());
+    for (set, rdn) in name.iter_rdn().enumerate() {
+        for atv in rdn.iter() {
+            let (name, known) = type_name(atv.attr_type());
+            out.push(Entry {
+                set,
+                name,
+                known,
+                value: atv.attr_value(),
+            });
+        }
+    }
+    out
+}
+
+/// Room to reserve for a rendering: rarely more than the DER, whose headers and OIDs
+/// outweigh the short names and separators.
+fn capacity(name: &X509Name<'_>) -> usize {
+    name.as_raw().len().min(4096)
 }
 
 /// The DN as OpenSSL's RFC 2253 printer renders it (mod_ssl `SSL_CLIENT_S_DN`, Envoy).
 pub fn rfc2253(name: &X509Name<'_>) -> String {
-    let mut out = String::new();
+    render_rfc2253(&entries(name), capacity(name))
+}
+
+/// [`rfc2253`] and [`attributes`] from one walk over the name, as a certificate needs both.
+pub(crate) fn rfc2253_and_attributes(name: &X509Name<'_>) -> (String, Vec<DnAttribute>) {
+    let entries = entries(name);
+    let dn = render_rfc2253(&entries, capacity(name));
+    (dn, to_attributes(entries))
+}
+
+/// The RFC 2253 rendering of resolved entries.
+fn render_rfc2253(entries: &[Entry<'_, '_>], capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity);
     let mut prev: Option<usize> = None;
-    for (set, atv) in entries(name).into_iter().rev() {
+    for e in entries.iter().rev() {
         if let Some(p) = prev {
-            out.push(if p == set { '+' } else { ',' });
+            out.push(if p == e.set { '+' } else { ',' });
         }
-        prev = Some(set);
-        let (type_name, known) = type_name(atv.attr_type());
-        out.push_str(&type_name);
+        prev = Some(e.set);
+        out.push_str(&e.name);
         out.push('=');
-        if !known {
-            value::dump_der(atv.attr_value(), &mut out);
-        } else if !value::push_rfc2253(atv.attr_value(), &mut out) {
+        if !e.known {
+            value::dump_der(e.value, &mut out);
+        } else if !value::push_rfc2253(e.value, &mut out) {
             // OpenSSL's printer aborts here and leaves what it wrote so far.
             break;
         }
@@ -142,29 +167,38 @@ pub(crate) fn unescape_msb(dn: &str) -> String {
 
 /// The DN as `X509_NAME_oneline` renders it (mod_ssl `LegacyDNStringFormat`).
 pub fn legacy(name: &X509Name<'_>) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(capacity(name));
     let mut prev: Option<usize> = None;
-    for (set, atv) in entries(name) {
-        out.push(if prev == Some(set) { '+' } else { '/' });
-        prev = Some(set);
-        out.push_str(&type_name(atv.attr_type()).0);
+    for e in entries(name) {
+        out.push(if prev == Some(e.set) { '+' } else { '/' });
+        prev = Some(e.set);
+        out.push_str(&e.name);
         out.push('=');
-        value::push_oneline(atv.attr_value(), &mut out);
+        value::push_oneline(e.value, &mut out);
     }
     out
 }
 
 /// The DN's attributes in DER order (the reverse of the RFC 2253 order), values decoded.
 pub fn attributes(name: &X509Name<'_>) -> Vec<DnAttribute> {
-    entries(name)
-        .into_iter()
-        .map(|(_, atv)| DnAttribute {
-            name: type_name(atv.attr_type()).0,
-            value: value::decode(atv.attr_value()),
-        })
-        .collect()
+    to_attributes(entries(name))
 }
 
+/// Resolved entries as owned attributes.
+fn to_attributes(entries: Vec<Entry<'_, '_>>) -> Vec<DnAttribute> {
+    // A fresh Vec of the right size: collecting in place would shrink the larger
+    // entries' buffer with a realloc.
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        out.push(DnAttribute {
+            name: e.name.into_owned(),
+            value: value::decode(e.value),
+        });
+    }
+    out
+}
+
+pub(crate) use oid_text::with_id_string;
 pub(crate) use value::decode as decode_value;
 
 #[cfg(test)]

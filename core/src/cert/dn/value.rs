@@ -161,6 +161,8 @@ pub(crate) fn decode(value: &Any<'_>) -> String {
     let data = value.data;
     match width(value) {
         Some(0) => String::from_utf8_lossy(data).into_owned(),
+        // ASCII is the same in Latin-1 and UTF-8: one copy instead of a char at a time.
+        Some(1) if data.is_ascii() => String::from_utf8_lossy(data).into_owned(),
         Some(1) => data.iter().map(|b| char::from(*b)).collect(),
         Some(2) => {
             let mut s: String = char::decode_utf16(
