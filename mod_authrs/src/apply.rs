@@ -1,10 +1,12 @@
 //! `Decision` → httpd: user, environment, headers, status. The one place a verdict becomes a status.
 
-use crate::apr::{log_r, table_add, table_set, table_unset, LogLevel};
+use crate::apr::{
+    log_r, table_add, table_set, table_set_static, table_unset, table_unset_static, LogLevel,
+};
 use crate::ffi;
 use authrs_core::engine::{Decision, Level, Verdict};
 use authrs_core::identity::Identity;
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_int, c_void, CStr};
 
 /// Writes the engine's log notes with their stable ids.
 pub fn log_notes(r: &ffi::request_rec, d: &Decision) {
@@ -28,36 +30,39 @@ fn uri(r: &ffi::request_rec) -> String {
 }
 
 /// The environment variables authrs owns; removed before they are set, so nothing else can pose as us.
-pub const ENV_VARS: [&str; 6] = [
-    "AUTHRS_USER",
-    "AUTHRS_METHOD",
-    "AUTHRS_DN",
-    "AUTHRS_ISSUER_DN",
-    "AUTHRS_ROLES",
-    "AUTHRS_REASON",
+pub const ENV_VARS: [&CStr; 6] = [
+    c"AUTHRS_USER",
+    c"AUTHRS_METHOD",
+    c"AUTHRS_DN",
+    c"AUTHRS_ISSUER_DN",
+    c"AUTHRS_ROLES",
+    c"AUTHRS_REASON",
 ];
 
 /// Sets `r->user`, `AUTH_TYPE`, the `AUTHRS_*` variables, and remembers the identity for our
 /// authz providers (in the request's module config slot, not in anything a client can write).
-pub fn set_identity(r: &mut ffi::request_rec, id: &Identity) {
-    // SAFETY: r's pools and tables are live for the request; strings are copied into r.pool.
+pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
+    // SAFETY: r's pools and tables are live for the request; values are copied into r.pool and
+    // the keys are static strings.
     unsafe {
+        let env = r.subprocess_env;
         for v in ENV_VARS {
-            table_unset(r.subprocess_env, v);
+            table_unset_static(env, v);
         }
         r.user = crate::apr::pstrdup(r.pool, &id.user);
-        r.ap_auth_type = crate::apr::pstrdup(r.pool, "AuthRs");
-        let env = r.subprocess_env;
-        table_set(r.pool, env, "AUTHRS_USER", &id.user);
-        table_set(r.pool, env, "AUTHRS_METHOD", id.method.as_str());
+        r.ap_auth_type = c"AuthRs".as_ptr().cast_mut();
+        table_set_static(r.pool, env, c"AUTHRS_USER", &id.user);
+        table_set_static(r.pool, env, c"AUTHRS_METHOD", id.method.as_str());
         if let Some(dn) = &id.dn {
-            table_set(r.pool, env, "AUTHRS_DN", dn);
+            table_set_static(r.pool, env, c"AUTHRS_DN", dn);
         }
         if let Some(dn) = &id.issuer_dn {
-            table_set(r.pool, env, "AUTHRS_ISSUER_DN", dn);
+            table_set_static(r.pool, env, c"AUTHRS_ISSUER_DN", dn);
         }
-        table_set(r.pool, env, "AUTHRS_ROLES", &id.roles.to_list());
-        let slot = crate::dirconf::into_pool(r.pool, id.clone());
+        if !id.roles.is_empty() {
+            table_set_static(r.pool, env, c"AUTHRS_ROLES", &id.roles.to_list());
+        }
+        let slot = crate::dirconf::into_pool(r.pool, id);
         *(r.request_config as *mut *mut c_void).add(crate::glue::module_index()) = slot;
     }
 }
@@ -75,8 +80,8 @@ pub fn identity(r: &ffi::request_rec) -> Option<&Identity> {
 }
 
 /// Applies a decision and returns the hook's status code.
-pub fn apply(r: &mut ffi::request_rec, d: &Decision, realm: Option<&str>) -> c_int {
-    log_notes(r, d);
+pub fn apply(r: &mut ffi::request_rec, mut d: Decision, realm: Option<&str>) -> c_int {
+    log_notes(r, &d);
     // SAFETY: r's tables and pool are live for the request; all strings are pool copies.
     unsafe {
         for h in &d.spoofed_headers {
@@ -86,12 +91,12 @@ pub fn apply(r: &mut ffi::request_rec, d: &Decision, realm: Option<&str>) -> c_i
             table_add(r.pool, r.err_headers_out, "Set-Cookie", c);
         }
         if let Some(reason) = d.reason() {
-            table_set(r.pool, r.subprocess_env, "AUTHRS_REASON", reason.code());
+            table_set_static(r.pool, r.subprocess_env, c"AUTHRS_REASON", reason.code());
         }
     }
     match &d.verdict {
         Verdict::Allow => {
-            if let Some(id) = &d.identity {
+            if let Some(id) = d.identity.take() {
                 set_identity(r, id);
             }
             ffi::OK as c_int

@@ -85,6 +85,51 @@ pub unsafe fn table_set(p: *mut ffi::apr_pool_t, t: *mut ffi::apr_table_t, key: 
     unsafe { ffi::apr_table_setn(t, pstrdup(p, key), pstrdup(p, value)) }
 }
 
+/// Sets `key: value` with a static key (no copy of the key, as `apr_table_setn` allows).
+///
+/// # Safety
+/// As for [`table_set`].
+pub unsafe fn table_set_static(
+    p: *mut ffi::apr_pool_t,
+    t: *mut ffi::apr_table_t,
+    key: &'static CStr,
+    value: &str,
+) {
+    // SAFETY: key is 'static; value is a pool copy.
+    unsafe { ffi::apr_table_setn(t, key.as_ptr(), pstrdup(p, value)) }
+}
+
+/// Removes a static key from an APR table (no allocation).
+///
+/// # Safety
+/// `t` must be live.
+pub unsafe fn table_unset_static(t: *mut ffi::apr_table_t, key: &CStr) {
+    // SAFETY: apr_table_unset does not keep the key.
+    unsafe { ffi::apr_table_unset(t, key.as_ptr()) }
+}
+
+/// Calls `f(key, value)` for each entry of an APR table, without copying anything.
+///
+/// # Safety
+/// `t` must be NULL or a live table that outlives the call.
+pub unsafe fn table_for_each(t: *const ffi::apr_table_t, mut f: impl FnMut(&CStr, &CStr)) {
+    if t.is_null() {
+        return;
+    }
+    // SAFETY: an apr_table_t starts with its apr_array_header_t (apr_table_elts is that cast);
+    // its elts are nelts apr_table_entry_t with NUL-terminated key and val (val may be NULL).
+    unsafe {
+        let arr = &*(t as *const ffi::apr_array_header_t);
+        let elts = arr.elts as *const ffi::apr_table_entry_t;
+        for i in 0..usize::try_from(arr.nelts).unwrap_or(0) {
+            let e = &*elts.add(i);
+            if !e.key.is_null() && !e.val.is_null() {
+                f(CStr::from_ptr(e.key), CStr::from_ptr(e.val));
+            }
+        }
+    }
+}
+
 /// Adds `key: value` to an APR table (keeps earlier values), copying into pool `p`.
 ///
 /// # Safety

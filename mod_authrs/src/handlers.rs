@@ -152,5 +152,5 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
             logout(&built.policy, &req, now, revoke, &mut Stores::default())
         }
     };
-    crate::apply::apply(r, &d, realm.as_deref())
+    crate::apply::apply(r, d, realm.as_deref())
 }

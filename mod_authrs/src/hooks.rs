@@ -2,7 +2,7 @@
 
 use crate::apr::{log_r, table_unset, LogLevel};
 use crate::ffi;
-use crate::request::{auth_name, auth_type, dir_config, facts, now, table_entries};
+use crate::request::{auth_name, dir_config, facts, is_authrs, now};
 use authrs_core::engine::{decide, recognize, Stores};
 use authrs_core::proxy::{is_proxy_header, TrustedProxies};
 use std::ffi::c_int;
@@ -15,11 +15,17 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
     let Some(dc) = dir_config(r) else {
         return DECLINED;
     };
-    let present: Vec<String> = table_entries(r.headers_in)
-        .into_iter()
-        .map(|(k, _)| k)
-        .filter(|k| is_proxy_header(k))
-        .collect();
+    let mut present: Vec<String> = Vec::new();
+    // SAFETY: headers_in lives as long as the request; nothing is copied unless it matches.
+    unsafe {
+        crate::apr::table_for_each(r.headers_in, |k, _| {
+            if let Ok(name) = k.to_str() {
+                if is_proxy_header(name) {
+                    present.push(name.to_string());
+                }
+            }
+        })
+    };
     if present.is_empty() {
         return DECLINED;
     }
@@ -46,7 +52,7 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
 
 /// check_authn for `AuthType AuthRs`.
 pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
-    if !auth_type(r).is_some_and(|t| t.eq_ignore_ascii_case("AuthRs")) {
+    if !is_authrs(r) {
         return DECLINED;
     }
     let Some(dc) = dir_config(r) else {
@@ -79,7 +85,7 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
     } else {
         decide(&built.policy, &req, now, &mut Stores::default())
     };
-    crate::apply::apply(r, &d, realm.as_deref())
+    crate::apply::apply(r, d, realm.as_deref())
 }
 
 /// fixups: with `AuthRsRecognizeUser On`, a valid ticket or certificate on an unprotected page
@@ -102,7 +108,7 @@ pub fn fixups(r: &mut ffi::request_rec) -> c_int {
     let req = facts(r, &built.policy.methods);
     let d = recognize(&built.policy, &req, now, &mut Stores::default());
     crate::apply::log_notes(r, &d);
-    if let Some(id) = &d.identity {
+    if let Some(id) = d.identity {
         crate::apply::set_identity(r, id);
     }
     DECLINED

@@ -40,27 +40,6 @@ pub fn ssl_var(r: &ffi::request_rec, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Iterates the entries of an APR table as (key, value) strings.
-pub fn table_entries(t: *const ffi::apr_table_t) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if t.is_null() {
-        return out;
-    }
-    // SAFETY: an apr_table_t starts with its apr_array_header_t (apr_table_elts is that cast);
-    // its elts are nelts apr_table_entry_t.
-    unsafe {
-        let arr = &*(t as *const ffi::apr_array_header_t);
-        let elts = arr.elts as *const ffi::apr_table_entry_t;
-        for i in 0..usize::try_from(arr.nelts).unwrap_or(0) {
-            let e = &*elts.add(i);
-            if let (Some(k), Some(v)) = (str_from(e.key), str_from(e.val)) {
-                out.push((k.into_owned(), v.into_owned()));
-            }
-        }
-    }
-    out
-}
-
 /// The request headers the engine reads: cookies, content negotiation hints and proxy headers.
 /// (Copying every header would cost more than the whole decision.)
 fn relevant(name: &str) -> bool {
@@ -86,10 +65,17 @@ pub fn facts(r: &ffi::request_rec, methods: &[Method]) -> RequestFacts {
             str_from(r.useragent_ip).and_then(|s| s.parse().ok()),
         )
     };
-    let headers = table_entries(r.headers_in)
-        .into_iter()
-        .filter(|(k, _)| relevant(k))
-        .collect();
+    let mut headers = Vec::with_capacity(4);
+    // SAFETY: headers_in lives as long as the request; only relevant entries are copied.
+    unsafe {
+        crate::apr::table_for_each(r.headers_in, |k, v| {
+            if let Ok(name) = k.to_str() {
+                if relevant(name) {
+                    headers.push((name.to_string(), v.to_string_lossy().into_owned()));
+                }
+            }
+        })
+    };
     let secure = ssl_var(r, "HTTPS").is_some_and(|v| v.eq_ignore_ascii_case("on"));
     let tls = if secure && methods.contains(&Method::Cert) {
         TlsFacts {
@@ -119,10 +105,15 @@ pub fn auth_name(r: &ffi::request_rec) -> Option<String> {
     unsafe { str_from(ffi::ap_auth_name(r as *const _ as *mut _)) }.map(|s| s.into_owned())
 }
 
-/// The AuthType of this request's location, if any.
-pub fn auth_type(r: &ffi::request_rec) -> Option<String> {
-    // SAFETY: as for auth_name.
-    unsafe { str_from(ffi::ap_auth_type(r as *const _ as *mut _)) }.map(|s| s.into_owned())
+/// Whether this request's location says `AuthType AuthRs` (any case), without copying.
+pub fn is_authrs(r: &ffi::request_rec) -> bool {
+    // SAFETY: r is live; ap_auth_type returns NULL or a config string.
+    let t = unsafe { ffi::ap_auth_type(r as *const _ as *mut _) };
+    // SAFETY: non-NULL and NUL-terminated.
+    !t.is_null()
+        && unsafe { std::ffi::CStr::from_ptr(t) }
+            .to_bytes()
+            .eq_ignore_ascii_case(b"AuthRs")
 }
 
 /// Unix seconds, the wall clock (the core never reads it).
