@@ -26,7 +26,7 @@
 //! Verification order: length cap (4096 characters, before any decoding),
 //! base64, version, key id, tag (constant time), then the fields are parsed —
 //! the parser only ever sees bytes we signed. Then times and address, see
-//! [`Ticket::check`]. The key id is shown as 8 lowercase hex digits.
+//! [`Ticket::check`]. The key id ([`KeyId`]) is shown as 8 lowercase hex digits.
 //!
 //! Clock rules: a ticket is valid while `now < expires` and, with an idle
 //! timeout `t`, while `now < last_seen + t`. A ticket whose `issued` or
