@@ -4,7 +4,7 @@ use crate::keys::read_ring;
 use crate::{CmdResult, Failure};
 use authrs_core::config::parse_duration;
 use authrs_core::identity::{AuthMethod, Roles};
-use authrs_core::ticket::Ticket;
+use authrs_core::ticket::{KeyId, Ticket};
 use clap::Subcommand;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -72,7 +72,7 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
             let method: AuthMethod = method.parse()?;
             let ticket = Ticket {
                 version: 1,
-                key_id: String::new(),
+                key_id: KeyId::default(),
                 user,
                 method,
                 issued: now,
@@ -107,7 +107,7 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
                 "issued": t.issued,
                 "expires": t.expires,
                 "last_seen": t.last_seen,
-                "key_id": t.key_id,
+                "key_id": t.key_id.to_string(),
                 "address": t.address.map(|a| a.to_string()),
                 "roles": t.roles.map(|r| r.to_list().split(',').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>()).unwrap_or_default(),
             });

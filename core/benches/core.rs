@@ -8,7 +8,7 @@ use authrs_core::authz::RequireTree;
 use authrs_core::cert::map::{map_user, UserRule};
 use authrs_core::cert::Certificate;
 use authrs_core::identity::{AuthMethod, Identity, Roles};
-use authrs_core::ticket::{KeyRing, Ticket, TicketKey};
+use authrs_core::ticket::{KeyId, KeyRing, Ticket, TicketKey};
 use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -22,7 +22,7 @@ fn ticket(c: &mut Criterion) {
     let ring = KeyRing::new(vec![TicketKey::new(&secret).expect("key")]).expect("ring");
     let t = Ticket {
         version: 1,
-        key_id: String::new(),
+        key_id: KeyId::default(),
         user: "alice@example.org".into(),
         method: AuthMethod::Password,
         issued: NOW,

@@ -8,7 +8,7 @@ use crate::login::{login_redirect, LoginForm};
 use crate::password::Htpasswd;
 use crate::reason::Reason;
 use crate::request::RequestFacts;
-use crate::ticket::Ticket;
+use crate::ticket::{KeyId, Ticket};
 use crate::time::UnixTime;
 
 /// Checks a user name and password: httpd's authn providers, an inline htpasswd, or a remote service.
@@ -92,7 +92,7 @@ pub fn login(
     }
     let ticket = Ticket {
         version: 1,
-        key_id: String::new(),
+        key_id: KeyId::default(),
         user: user.to_string(),
         method: AuthMethod::Password,
         issued: now,

@@ -11,7 +11,7 @@ use crate::password::Htpasswd;
 use crate::proxy::TrustedProxies;
 use crate::request::{CertVerify, RequestFacts, TlsFacts};
 use crate::roles::RolesFile;
-use crate::ticket::{KeyRing, Ticket, TicketKey};
+use crate::ticket::{KeyId, KeyRing, Ticket, TicketKey};
 use std::collections::HashMap;
 
 const NOW: i64 = 1_800_000_000;
@@ -46,7 +46,7 @@ fn policy() -> Policy {
 fn mint(user: &str, method: AuthMethod, issued: i64) -> String {
     let t = Ticket {
         version: 1,
-        key_id: String::new(),
+        key_id: KeyId::default(),
         user: user.into(),
         method,
         issued,

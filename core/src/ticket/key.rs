@@ -9,7 +9,8 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use super::wire::{self, HEADER_LEN, KID_LEN, MIN_PAYLOAD_LEN, TAG_LEN};
+use super::key_id::{KeyId, KID_LEN};
+use super::wire::{self, HEADER_LEN, MIN_PAYLOAD_LEN, TAG_LEN};
 use super::{Ticket, TicketError, MAX_COOKIE_LEN, TICKET_VERSION};
 use crate::time::UnixTime;
 
@@ -22,6 +23,8 @@ const KEY_ID_LABEL: &[u8] = b"authrs-ticket-key-id\0";
 const TAG_LABEL: &[u8] = b"authrs-ticket-v1\0";
 /// Largest decoded cookie: `MAX_COOKIE_LEN` base64 characters hold at most this many bytes.
 const MAX_DECODED: usize = MAX_COOKIE_LEN / 4 * 3;
+/// Decoded cookies up to this size (a user and a few roles) use the stack, larger ones the heap.
+const SMALL_DECODED: usize = 256;
 
 /// A mistake in the ticket key configuration (key files, JSON), found at load time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +114,7 @@ impl TicketKey {
         mac.update(TAG_LABEL);
         Ok(TicketKey {
             id,
-            id_hex: wire::kid_hex(&id),
+            id_hex: KeyId(id).to_string(),
             mac,
         })
     }
@@ -210,11 +213,31 @@ impl KeyRing {
         if cookie_value.len() > MAX_COOKIE_LEN {
             return Err(TicketError::Malformed);
         }
-        let mut buf = [0u8; MAX_DECODED];
-        let n = URL_SAFE_NO_PAD
-            .decode_slice(cookie_value, &mut buf)
+        // Decoded with the SIMD decoder (this runs on every request); it is as
+        // strict as `URL_SAFE_NO_PAD` (no padding, no stray trailing bits),
+        // which `simd_decoder_is_as_strict` checks. The exact length is known
+        // first, so the buffer is never too short (the decoder would panic).
+        let b64 = base64_simd::URL_SAFE_NO_PAD;
+        let input = cookie_value.as_bytes();
+        let n = b64
+            .decoded_length(input)
             .map_err(|_| TicketError::Malformed)?;
-        let bytes = &buf[..n];
+        // Usual tickets fit a small stack buffer; zeroing the 3 KiB worst case
+        // on every request cost a good share of the decoding itself.
+        let mut small = [0u8; SMALL_DECODED];
+        let mut large = Vec::new();
+        let buf: &mut [u8] = if n <= SMALL_DECODED {
+            &mut small[..n]
+        } else {
+            large.resize(n.min(MAX_DECODED), 0);
+            &mut large
+        };
+        if buf.len() < n {
+            return Err(TicketError::Malformed);
+        }
+        let bytes: &[u8] = b64
+            .decode(input, base64_simd::Out::from_slice(buf))
+            .map_err(|_| TicketError::Malformed)?;
         if bytes.len() < MIN_PAYLOAD_LEN + TAG_LEN || bytes[0] != TICKET_VERSION {
             return Err(TicketError::Malformed);
         }
@@ -468,6 +491,98 @@ mod tests {
             r.open(&URL_SAFE_NO_PAD.encode(&v2)),
             Err(TicketError::Malformed)
         );
+    }
+
+    #[test]
+    fn large_tickets_verify_too() {
+        // Past the stack buffer, decoding moves to the heap; same result.
+        let r = ring(&[&SECRET_A]);
+        let mut t = rich_ticket();
+        let list = (0..60)
+            .map(|i| format!("role{i}:scope{i}"))
+            .collect::<Vec<_>>();
+        t.roles = Some(Roles::from_list(&list.join(",")));
+        let cookie = r.mint(&t).unwrap();
+        assert!(cookie.len() > SMALL_DECODED * 4 / 3 + 4, "{}", cookie.len());
+        let back = r.open(&cookie).unwrap();
+        assert_eq!(back.roles, t.roles);
+        assert_eq!(back.key_id, r.signing_key_id());
+        let mut bad = cookie.into_bytes();
+        bad[SMALL_DECODED * 2] ^= 1;
+        let bad = String::from_utf8(bad).unwrap();
+        assert!(r.open(&bad).is_err());
+    }
+
+    #[test]
+    fn non_canonical_tails_are_refused() {
+        // Stray trailing bits decode to the very same bytes, so the tag would
+        // match: only the decoder's strictness keeps the encoding canonical.
+        let r = ring(&[&SECRET_A]);
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut tails = [false; 4];
+        for user in ["a", "ab", "abc", "abcd"] {
+            let t = Ticket::new(user, AuthMethod::Password, NOW, 60);
+            let cookie = r.mint(&t).unwrap();
+            tails[cookie.len() % 4] = true;
+            let mut accepted = 0;
+            for &c in alphabet {
+                let mut b = cookie.clone().into_bytes();
+                *b.last_mut().unwrap() = c;
+                let s = String::from_utf8(b).unwrap();
+                match r.open(&s) {
+                    Ok(_) => {
+                        accepted += 1;
+                        assert_eq!(s, cookie);
+                    }
+                    Err(e) => assert!(
+                        matches!(e, TicketError::Malformed | TicketError::BadSignature),
+                        "{e:?}"
+                    ),
+                }
+            }
+            assert_eq!(accepted, 1, "{user}");
+        }
+        assert!(tails[2] && tails[3], "both partial-group lengths covered");
+    }
+
+    #[test]
+    fn simd_decoder_is_as_strict() {
+        // `open` decodes with base64-simd; it must accept exactly what the
+        // `base64` crate's URL_SAFE_NO_PAD accepts (mint encodes with the latter).
+        let alphabet = b"AQgw_-+/=. \0\n\x80zZ9";
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in 0..80usize {
+            let raw: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            let good = URL_SAFE_NO_PAD.encode(&raw).into_bytes();
+            let mut cases = vec![good.clone()];
+            for i in 0..good.len() {
+                for &c in alphabet {
+                    let mut b = good.clone();
+                    b[i] = c;
+                    cases.push(b);
+                }
+            }
+            for &c in alphabet {
+                let mut b = good.clone();
+                b.push(c);
+                cases.push(b);
+            }
+            let mut short = good.clone();
+            short.pop();
+            cases.push(short);
+            for case in cases {
+                let want = URL_SAFE_NO_PAD.decode(&case).ok();
+                let got = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(&case).ok();
+                assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&case));
+            }
+        }
     }
 
     #[test]

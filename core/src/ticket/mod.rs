@@ -26,7 +26,7 @@
 //! Verification order: length cap (4096 characters, before any decoding),
 //! base64, version, key id, tag (constant time), then the fields are parsed —
 //! the parser only ever sees bytes we signed. Then times and address, see
-//! [`Ticket::check`]. The key id is shown as 8 lowercase hex digits.
+//! [`Ticket::check`]. The key id ([`KeyId`]) is shown as 8 lowercase hex digits.
 //!
 //! Clock rules: a ticket is valid while `now < expires` and, with an idle
 //! timeout `t`, while `now < last_seen + t`. A ticket whose `issued` or
@@ -36,9 +36,11 @@
 //! times we cannot have seen.
 
 mod key;
+mod key_id;
 mod wire;
 
 pub use key::{encode_secret, KeyError, KeyRing, MintError, TicketKey, MIN_KEY_LEN};
+pub use key_id::KeyId;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -123,8 +125,8 @@ impl std::error::Error for TicketError {}
 pub struct Ticket {
     /// Format version ([`TICKET_VERSION`]); `mint` always writes the current one.
     pub version: u8,
-    /// Id of the key that signed it (8 hex digits); `mint` fills it from the ring.
-    pub key_id: String,
+    /// Id of the key that signed it (shown as 8 hex digits); `verify` fills it, `mint` ignores it.
+    pub key_id: KeyId,
     /// The user name.
     pub user: String,
     /// How the user authenticated.
@@ -151,7 +153,7 @@ impl Ticket {
     ) -> Ticket {
         Ticket {
             version: TICKET_VERSION,
-            key_id: String::new(),
+            key_id: KeyId::default(),
             user: user.into(),
             method,
             issued: now,

@@ -3,11 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::key_id::{KeyId, KID_LEN};
 use super::{MintError, Ticket, MAX_USER_LEN, TICKET_VERSION};
 use crate::identity::{AuthMethod, Roles};
-
-/// Bytes of the key id on the wire.
-pub(super) const KID_LEN: usize = 4;
 /// Bytes of the HMAC-SHA256 tag.
 pub(super) const TAG_LEN: usize = 32;
 /// Version byte plus key id: what is read before the tag is checked.
@@ -34,7 +32,12 @@ fn method_from_byte(b: u8) -> Option<AuthMethod> {
 
 /// A user name or role we are willing to sign: non-empty, bounded, no control characters.
 pub(super) fn clean_text(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
+    if s.is_empty() || s.len() > max {
+        return false;
+    }
+    // Fast path, one byte pass, for the usual printable-ASCII text; anything
+    // else gets the full check (C1 controls are two-byte UTF-8).
+    s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(char::is_control)
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) -> Result<(), MintError> {
@@ -137,17 +140,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Lowercase hex of a key id (what people and `Ticket::key_id` see).
-pub(super) fn kid_hex(kid: &[u8; KID_LEN]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(KID_LEN * 2);
-    for b in kid {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
-}
-
 /// Parses a payload whose tag already matched; `None` if it is not canonical version-1 layout.
 pub(super) fn decode(payload: &[u8]) -> Option<Ticket> {
     let mut r = Reader { buf: payload };
@@ -197,7 +189,7 @@ pub(super) fn decode(payload: &[u8]) -> Option<Ticket> {
     }
     Some(Ticket {
         version,
-        key_id: kid_hex(&kid),
+        key_id: KeyId(kid),
         user,
         method,
         issued,
@@ -228,7 +220,7 @@ mod tests {
         encode(&sample(), &KID, &mut buf).unwrap();
         let back = decode(&buf).unwrap();
         let mut want = sample();
-        want.key_id = "deadbeef".into();
+        want.key_id = KeyId(KID);
         assert_eq!(back, want);
         // Empty roles are not the same as no roles.
         let mut t = sample();
