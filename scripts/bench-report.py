@@ -9,6 +9,7 @@ ROOT = os.path.join(os.path.dirname(__file__), "..", "target", "criterion")
 ROWS = [
     # group, bench, baseline, target description, check(ns, ratio) -> bool
     ("ticket", "verify", "baseline_hmac_sha256", "verify <= 1.3x bare HMAC", lambda ns, r: r <= 1.3),
+    ("ticket", "verify_plain", "baseline_hmac_sha256_plain", "verify <= 1.3x bare HMAC", lambda ns, r: r <= 1.3),
     ("cert", "pem_to_user", "baseline_x509_parser_pem", "<= 15 us", lambda ns, r: ns <= 15_000),
     ("cert", "dn_rfc2253", "baseline_x509_parser_dn_display", "(no target)", lambda ns, r: True),
     ("authz", "ten_rules", "baseline_one_rule", "<= 300 ns", lambda ns, r: ns <= 300),

@@ -51,6 +51,31 @@ fn ticket(c: &mut Criterion) {
             )
         })
     });
+    // The common ticket: what the login form issues (no roles inside; they come from the roles file).
+    let plain = ring
+        .mint(&Ticket::new(
+            "alice@example.org",
+            AuthMethod::Password,
+            NOW,
+            7200,
+        ))
+        .expect("mint");
+    let plain_bytes = plain.as_bytes().to_vec();
+    g.bench_function("baseline_hmac_sha256_plain", |b| {
+        b.iter(|| {
+            let mut m = keyed.clone();
+            m.update(black_box(&plain_bytes));
+            black_box(m.finalize())
+        })
+    });
+    g.bench_function("verify_plain", |b| {
+        b.iter(|| {
+            black_box(
+                ring.verify(black_box(&plain), NOW + 60, None, Some(3600))
+                    .expect("valid"),
+            )
+        })
+    });
     g.finish();
 }
 

@@ -213,15 +213,10 @@ impl KeyRing {
         if cookie_value.len() > MAX_COOKIE_LEN {
             return Err(TicketError::Malformed);
         }
-        // Decoded with the SIMD decoder (this runs on every request); it is as
-        // strict as `URL_SAFE_NO_PAD` (no padding, no stray trailing bits),
-        // which `simd_decoder_is_as_strict` checks. The exact length is known
-        // first, so the buffer is never too short (the decoder would panic).
-        let b64 = base64_simd::URL_SAFE_NO_PAD;
+        // `decoded_len_estimate` is an upper bound; `decode_slice` writes the exact length and
+        // refuses padding and stray trailing bits (URL_SAFE_NO_PAD is strict).
         let input = cookie_value.as_bytes();
-        let n = b64
-            .decoded_length(input)
-            .map_err(|_| TicketError::Malformed)?;
+        let n = base64::decoded_len_estimate(input.len());
         // Usual tickets fit a small stack buffer; zeroing the 3 KiB worst case
         // on every request cost a good share of the decoding itself.
         let mut small = [0u8; SMALL_DECODED];
@@ -232,12 +227,10 @@ impl KeyRing {
             large.resize(n.min(MAX_DECODED), 0);
             &mut large
         };
-        if buf.len() < n {
-            return Err(TicketError::Malformed);
-        }
-        let bytes: &[u8] = b64
-            .decode(input, base64_simd::Out::from_slice(buf))
+        let written = URL_SAFE_NO_PAD
+            .decode_slice(input, buf)
             .map_err(|_| TicketError::Malformed)?;
+        let bytes: &[u8] = &buf[..written];
         if bytes.len() < MIN_PAYLOAD_LEN + TAG_LEN || bytes[0] != TICKET_VERSION {
             return Err(TicketError::Malformed);
         }
@@ -275,7 +268,6 @@ impl KeyRing {
 mod tests {
     use super::*;
     use crate::identity::{AuthMethod, Roles};
-    use std::time::Instant;
 
     const NOW: UnixTime = 1_795_409_468;
     const SECRET_A: [u8; 32] = [7u8; 32];
@@ -546,55 +538,13 @@ mod tests {
     }
 
     #[test]
-    fn simd_decoder_is_as_strict() {
-        // `open` decodes with base64-simd; it must accept exactly what the
-        // `base64` crate's URL_SAFE_NO_PAD accepts (mint encodes with the latter).
-        let alphabet = b"AQgw_-+/=. \0\n\x80zZ9";
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        for len in 0..80usize {
-            let raw: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    seed as u8
-                })
-                .collect();
-            let good = URL_SAFE_NO_PAD.encode(&raw).into_bytes();
-            let mut cases = vec![good.clone()];
-            for i in 0..good.len() {
-                for &c in alphabet {
-                    let mut b = good.clone();
-                    b[i] = c;
-                    cases.push(b);
-                }
-            }
-            for &c in alphabet {
-                let mut b = good.clone();
-                b.push(c);
-                cases.push(b);
-            }
-            let mut short = good.clone();
-            short.pop();
-            cases.push(short);
-            for case in cases {
-                let want = URL_SAFE_NO_PAD.decode(&case).ok();
-                let got = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(&case).ok();
-                assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&case));
-            }
-        }
-    }
-
-    #[test]
-    fn huge_cookie_is_refused_fast() {
+    fn huge_cookie_is_refused() {
         let r = ring(&[&SECRET_A]);
         let huge = "A".repeat(10 * 1024 * 1024);
-        let start = Instant::now();
         assert_eq!(
             r.verify(&huge, NOW, None, None),
             Err(TicketError::Malformed)
         );
-        assert!(start.elapsed().as_millis() < 50);
         assert_eq!(
             r.open(&"A".repeat(MAX_COOKIE_LEN + 1)),
             Err(TicketError::Malformed)
