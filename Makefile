@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 RUN_DIR ?= $(CURDIR)/run
 
-.PHONY: run install test deps lint unit wasm bench fuzz reference reference-update clean
+.PHONY: run install test deps lint unit wasm bench callgrind fuzz reference reference-update clean
 
 ## Starts httpd with mod_authrs protecting a demo site on 127.0.0.1 (after a short CLI tour).
 run: deps
@@ -61,6 +61,12 @@ fuzz:
 	cd fuzz && for t in $$($(CARGO) +nightly fuzz list); do \
 	  mkdir -p corpus/$$t; \
 	  $(CARGO) +nightly fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+## Instructions per request (callgrind): deterministic where wall-clock numbers are noisy.
+callgrind: deps
+	scripts/install-deps.sh --bench
+	$(CARGO) build --release -p mod_authrs -p authrs-cli
+	scripts/callgrind-apache.sh $(CURDIR)/target/release/libmod_authrs.so $(CURDIR)/target/release/authrs
 
 clean:
 	$(CARGO) clean

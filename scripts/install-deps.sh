@@ -19,7 +19,7 @@ for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev 
 done
 # `--bench` adds the load generator and the peers benchmarked against.
 if [ "${1:-}" = "--bench" ]; then
-  for p in wrk libapache2-mod-auth-tkt; do
+  for p in wrk libapache2-mod-auth-tkt valgrind; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
   done
 fi
