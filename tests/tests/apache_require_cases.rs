@@ -7,8 +7,9 @@
 //! RUNNER"): the access phase evaluates the rules without a user first, and only
 //! `DENIED_NO_USER` there leads to authentication and a second evaluation with the user.
 
-use authrs_core::authz::{AuthzResult, RequireTree};
-use authrs_core::identity::AuthMethod;
+use authrs_core::authz::cases::{parse_table, Case, Check};
+use authrs_core::authz::{split_args, AuthzResult, RequireTree};
+use authrs_core::identity::{AuthMethod, Identity};
 use authrs_core::ticket::{KeyRing, Ticket, TicketKey};
 use authrs_tests::apache::{config_test, Apache};
 use authrs_tests::curl::Request;
@@ -25,176 +26,6 @@ const COOKIE: &str = "AuthRs_Cases";
 /// The case httpd loads but answers 500 (AH01627: AuthType without any Require).
 const NO_RULES: &str = "no rules at all";
 
-/// Who makes the request: an identity line of the table.
-#[derive(Debug, Clone)]
-struct Ident {
-    user: String,
-    method: AuthMethod,
-    dn: Option<String>,
-    roles: Vec<String>,
-    groups: Vec<String>,
-}
-
-/// One `? …` line.
-#[derive(Debug)]
-struct Check {
-    line: usize,
-    spec: String,
-    ident: Option<Ident>,
-    expect: AuthzResult,
-}
-
-/// One `=== name` block.
-#[derive(Debug)]
-struct Case {
-    name: String,
-    line: usize,
-    rules: String,
-    checks: Vec<Check>,
-    config_error: bool,
-}
-
-/// httpd's `ap_getword_conf` word splitting (the core's own splitter is crate-private):
-/// quoted words run to the matching quote, where `\<quote>` and `\\` are unescaped.
-fn split_words(line: &str) -> Vec<String> {
-    let b = line.as_bytes();
-    let mut words = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= b.len() {
-            return words;
-        }
-        let mut word = Vec::new();
-        if let q @ (b'"' | b'\'') = b[i] {
-            i += 1;
-            loop {
-                match b.get(i) {
-                    None => panic!("unclosed quote in {line:?}"),
-                    Some(&c) if c == q => {
-                        i += 1;
-                        break;
-                    }
-                    Some(b'\\') if matches!(b.get(i + 1), Some(&n) if n == q || n == b'\\') => {
-                        word.push(b[i + 1]);
-                        i += 2;
-                    }
-                    Some(&c) => {
-                        word.push(c);
-                        i += 1;
-                    }
-                }
-            }
-        } else {
-            while i < b.len() && !b[i].is_ascii_whitespace() {
-                if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
-                    i += 1;
-                }
-                word.push(b[i]);
-                i += 1;
-            }
-        }
-        words.push(String::from_utf8(word).expect("split at ASCII bytes only"));
-    }
-}
-
-fn parse_check(line: usize, spec: &str) -> Check {
-    let mut ident: Option<Ident> = None;
-    let mut expect = None;
-    let mut anonymous = false;
-    for w in split_words(spec) {
-        if w == "anonymous" {
-            anonymous = true;
-            continue;
-        }
-        let (k, v) = w
-            .split_once('=')
-            .unwrap_or_else(|| panic!("line {line}: expected key=value, got {w:?}"));
-        if k == "expect" {
-            expect = Some(
-                v.parse::<AuthzResult>()
-                    .unwrap_or_else(|e| panic!("line {line}: {e}")),
-            );
-            continue;
-        }
-        let id = ident.get_or_insert_with(|| Ident {
-            user: String::new(),
-            method: AuthMethod::Password,
-            dn: None,
-            roles: Vec::new(),
-            groups: Vec::new(),
-        });
-        let list = |v: &str| -> Vec<String> {
-            v.split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        };
-        match k {
-            "user" => id.user = v.to_string(),
-            "method" => id.method = v.parse().unwrap_or_else(|e| panic!("line {line}: {e}")),
-            "dn" => id.dn = Some(v.to_string()),
-            "roles" => id.roles = list(v),
-            "groups" => id.groups = list(v),
-            other => panic!("line {line}: unknown key {other:?}"),
-        }
-    }
-    assert!(
-        anonymous != ident.is_some(),
-        "line {line}: give `anonymous` or user=…, not both"
-    );
-    if let Some(id) = &ident {
-        assert!(!id.user.is_empty(), "line {line}: user= is required");
-    }
-    Check {
-        line,
-        spec: spec.to_string(),
-        ident,
-        expect: expect.unwrap_or_else(|| panic!("line {line}: expect= missing")),
-    }
-}
-
-/// The table's cases, parsed as `core/src/authz/cases.rs` does.
-fn load() -> Vec<Case> {
-    let mut cases: Vec<Case> = Vec::new();
-    for (idx, raw) in TABLE.lines().enumerate() {
-        let line = idx + 1;
-        if let Some(name) = raw.strip_prefix("=== ") {
-            cases.push(Case {
-                name: name.trim().to_string(),
-                line,
-                rules: String::new(),
-                checks: Vec::new(),
-                config_error: false,
-            });
-            continue;
-        }
-        // The header before the first case is documentation.
-        let Some(case) = cases.last_mut() else {
-            continue;
-        };
-        if !case.checks.is_empty() && (raw.trim().is_empty() || raw.trim_start().starts_with('#')) {
-            continue;
-        }
-        if let Some(spec) = raw.strip_prefix("? ") {
-            case.checks.push(parse_check(line, spec));
-        } else if raw.trim() == "! config-error" {
-            case.config_error = true;
-        } else {
-            assert!(
-                case.checks.is_empty(),
-                "line {line}: rules after checks in {}",
-                case.name
-            );
-            case.rules.push_str(raw);
-            case.rules.push('\n');
-        }
-    }
-    cases
-}
-
 /// The rules as httpd takes them: AuthCookie's `Satisfy All` wraps every top-level line in one
 /// `<RequireAll>`, `Satisfy Any` is dropped (the top level already is an implicit RequireAny);
 /// any other Satisfy value passes through for httpd to refuse.
@@ -202,7 +33,7 @@ fn translate(rules: &str) -> String {
     let mut all = false;
     let mut kept = String::new();
     for l in rules.lines() {
-        let w = split_words(l);
+        let w = split_args(l).unwrap_or_default();
         if w.len() == 2 && w[0].eq_ignore_ascii_case("satisfy") {
             if w[1].eq_ignore_ascii_case("all") {
                 all = true;
@@ -224,7 +55,7 @@ fn translate(rules: &str) -> String {
 
 /// The status httpd answers for a check, given the rules' result without a user (`anon`).
 fn status_for(anon: AuthzResult, check: &Check) -> u16 {
-    match (check.ident.is_some(), anon) {
+    match (check.identity.is_some(), anon) {
         // The access phase decides alone: a user is never asked for.
         (_, AuthzResult::Granted) => 200,
         (_, AuthzResult::Denied | AuthzResult::Neutral) => 403,
@@ -265,7 +96,7 @@ struct Probe {
     spec: String,
     expect: AuthzResult,
     status: u16,
-    ident: Option<Ident>,
+    ident: Option<Identity>,
 }
 
 /// Writes the per-check files and returns the `<Location>` block.
@@ -273,7 +104,7 @@ fn location(
     root: &Path,
     n: usize,
     rules: &str,
-    ident: Option<&Ident>,
+    ident: Option<&Identity>,
     notes: &mut Vec<String>,
 ) -> String {
     let dir = root.join(format!("htdocs/c{n:03}"));
@@ -293,8 +124,11 @@ fn location(
                 ));
             } else {
                 let file = root.join(format!("c{n:03}.roles"));
-                std::fs::write(&file, format!("{} {}\n", id.user, id.roles.join(" ")))
-                    .expect("roles");
+                std::fs::write(
+                    &file,
+                    format!("{} {}\n", id.user, id.roles.to_list().replace(',', " ")),
+                )
+                .expect("roles");
                 let _ = writeln!(block, "  AuthRsRolesFile \"{r}/c{n:03}.roles\"");
             }
         }
@@ -321,7 +155,7 @@ fn location(
 }
 
 /// The subject DN a certificate identity presents: its `dn=`, else `CN=<user>`.
-fn cert_dn(id: &Ident) -> String {
+fn cert_dn(id: &Identity) -> String {
     id.dn.clone().unwrap_or_else(|| format!("CN={}", id.user))
 }
 
@@ -386,7 +220,7 @@ fn config_site(rules: &str) -> String {
 #[test]
 fn require_cases_in_httpd() {
     let started = std::time::Instant::now();
-    let cases = load();
+    let cases = parse_table(TABLE).expect("the shared case table parses");
     assert!(cases.len() >= 40, "only {} cases", cases.len());
     let root = scratch("httpd-cases");
     let certs = root.join("certs");
@@ -439,7 +273,7 @@ fn require_cases_in_httpd() {
         let rules = translate(&case.rules);
         for check in &case.checks {
             n += 1;
-            if let Some(id) = &check.ident {
+            if let Some(id) = &check.identity {
                 if id.method == AuthMethod::Cert
                     && id.dn.is_none()
                     && case.rules.contains("cert-dn")
@@ -451,7 +285,7 @@ fn require_cases_in_httpd() {
                     ));
                 }
             }
-            if check.ident.is_some() && anon == AuthzResult::Granted && check.expect != anon {
+            if check.identity.is_some() && anon == AuthzResult::Granted && check.expect != anon {
                 notes.push(format!(
                     "{} (line {}): granted without a user, so httpd never judges the user's {}",
                     case.name, check.line, check.expect
@@ -461,7 +295,7 @@ fn require_cases_in_httpd() {
                 &root,
                 n,
                 &rules,
-                check.ident.as_ref(),
+                check.identity.as_ref(),
                 &mut notes,
             ));
             probes.push(Probe {
@@ -471,7 +305,7 @@ fn require_cases_in_httpd() {
                 spec: check.spec.clone(),
                 expect: check.expect,
                 status: status_for(anon, check),
-                ident: check.ident.clone(),
+                ident: check.identity.clone(),
             });
         }
     }

@@ -11,9 +11,7 @@ mod quote;
 mod tree;
 mod word;
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod cases;
+pub mod cases;
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +19,12 @@ use std::str::FromStr;
 pub(crate) use quote::split_words;
 pub use tree::{RequireTree, Satisfy, MAX_DEPTH};
 pub use word::RequireWord;
+
+/// Splits a Require line's arguments with httpd's `ap_getword_conf` quoting (`"a b"`, `\"`);
+/// `None` for an unclosed quote.
+pub fn split_args(line: &str) -> Option<Vec<String>> {
+    quote::split_words(line).ok()
+}
 
 use crate::reason::Reason;
 
