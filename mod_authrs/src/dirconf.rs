@@ -109,6 +109,19 @@ impl DirConfig {
         out
     }
 
+    /// `AuthRsRecognizeUser` as merged (innermost scope that sets it), without building a policy:
+    /// the fixup asks this on every request without a user.
+    pub fn recognize_user(&self) -> bool {
+        self.chain
+            .iter()
+            .rev()
+            .find(|l| {
+                l.settings
+                    .is_set(authrs_core::config::OptionId::RecognizeUser)
+            })
+            .is_some_and(|l| l.settings.recognize_user())
+    }
+
     /// `AuthRsTestPanic` as merged (test builds only).
     pub fn test_panic(&self) -> bool {
         self.chain

@@ -97,14 +97,14 @@ pub fn fixups(r: &mut ffi::request_rec) -> c_int {
     let Some(dc) = dir_config(r) else {
         return DECLINED;
     };
+    if !dc.recognize_user() {
+        return DECLINED;
+    }
     let realm = auth_name(r);
     let now = now();
     let Ok(built) = crate::policy::get(dc, realm.as_deref(), now) else {
         return DECLINED;
     };
-    if !built.settings.recognize_user() {
-        return DECLINED;
-    }
     let req = facts(r, &built.policy.methods);
     let d = recognize(&built.policy, &req, now, &mut Stores::default());
     crate::apply::log_notes(r, &d);
