@@ -108,6 +108,11 @@ pub fn fixups(r: &mut ffi::request_rec) -> c_int {
     let req = facts(r, &built.policy.methods);
     let d = recognize(&built.policy, &req, now, &mut Stores::default());
     crate::apply::log_notes(r, &d);
+    if let Some(c) = d.set_cookie.as_deref().filter(|c| !c.is_empty()) {
+        // A sliding ticket refreshed on a public page, as on a protected one.
+        // SAFETY: r's pool and err_headers_out are live for the request.
+        unsafe { crate::apr::table_add(r.pool, r.err_headers_out, "Set-Cookie", c) };
+    }
     if let Some(id) = d.identity {
         crate::apply::set_identity(r, id);
     }

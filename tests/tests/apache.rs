@@ -69,6 +69,7 @@ fn site(root: &Path) -> String {
 <Location /cgi-bin>
   AuthName Example
   AuthRsRecognizeUser On
+  AuthRsSessionTimeout 10m
 </Location>
 <Location /app/alice-dn>
   <RequireAny>
@@ -312,6 +313,17 @@ fn tickets_login_and_logout() {
     assert_eq!((r.status, r.env("REMOTE_USER")), (200, None));
     let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, "garbage").send();
     assert_eq!((r.status, r.env("REMOTE_USER")), (200, None));
+    // A sliding ticket idle for 400 s of 600 is re-issued on the public page too.
+    let mut idle = Ticket::new("demo", AuthMethod::Password, now() - 500, 3600);
+    idle.last_seen = now() - 400;
+    let idle = ring().mint(&idle).expect("mint");
+    let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &idle).send();
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"));
+    let fresh = r.cookie(COOKIE).expect("refreshed ticket");
+    assert!(!fresh.is_empty() && fresh != idle);
+    assert!(ring()
+        .verify(&fresh, now(), None, Some(600))
+        .is_ok_and(|t| t.last_seen >= now() - 5));
 
     // Nothing unexpected in the error log (the mpm's startup notices are [notice]).
     let unexpected = a.unexpected_log_lines(&[]);
