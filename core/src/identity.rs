@@ -74,10 +74,33 @@ pub struct Roles(pub BTreeMap<String, BTreeSet<String>>);
 
 impl Roles {
     /// Adds `role`, scoped to `scope` when given (`None` adds the role unscoped).
+    /// An unscoped grant covers every scope: it absorbs scoped grants of the same role, in
+    /// either order (`admin admin:projectX` is `admin`, never narrowed to `admin:projectX`).
     pub fn add(&mut self, role: &str, scope: Option<&str>) {
-        let scopes = self.0.entry(role.to_string()).or_default();
-        if let Some(s) = scope {
-            scopes.insert(s.to_string());
+        match (self.0.get_mut(role), scope) {
+            (Some(scopes), _) if scopes.is_empty() => {}
+            (Some(scopes), Some(s)) => {
+                scopes.insert(s.to_string());
+            }
+            (Some(scopes), None) => scopes.clear(),
+            (None, s) => {
+                self.0.insert(
+                    role.to_string(),
+                    s.map(str::to_string).into_iter().collect(),
+                );
+            }
+        }
+    }
+
+    /// Adds every grant of `other`, with [`Roles::add`]'s rule for unscoped grants.
+    pub fn merge(&mut self, other: &Roles) {
+        for (role, scopes) in &other.0 {
+            if scopes.is_empty() {
+                self.add(role, None);
+            }
+            for s in scopes {
+                self.add(role, Some(s));
+            }
         }
     }
 
@@ -182,5 +205,17 @@ mod tests {
         assert_eq!(r.to_list(), "admin:projectX,admin:projectY,reader");
         assert_eq!(Roles::from_list(&r.to_list()), r);
         assert!(Roles::from_list(" , :x ").is_empty());
+        // An unscoped grant is never narrowed by a scoped one, in either order.
+        for list in ["admin admin:projectX", "admin:projectX admin"] {
+            let r = Roles::from_list(list);
+            assert!(r.has_role("admin", Some("projectY")), "{list}");
+        }
+        let mut from_ticket = Roles::from_list("admin");
+        from_ticket.merge(&Roles::from_list("admin:projectX reader:docs"));
+        assert!(from_ticket.has_role("admin", Some("anything")));
+        assert!(
+            from_ticket.has_role("reader", Some("docs"))
+                && !from_ticket.has_role("reader", Some("x"))
+        );
     }
 }

@@ -8,8 +8,8 @@
 //! shell can log a spoofing attempt. Shells must also strip every
 //! [`is_proxy_header`] header before the request reaches the application.
 //!
-//! When a trusted proxy sends both forms, the `SSL_CLIENT_*` headers win.
-//! A forwarded XFCC certificate counts as verified ([`CertVerify::Success`]):
+//! A trusted proxy asserts one family ([`ProxyHeaders`]: `SSL_CLIENT_*` or XFCC);
+//! the other family is reported as spoofed even from it. A forwarded XFCC certificate counts as verified ([`CertVerify::Success`]):
 //! the proxy must be configured to verify client certificates. `SSL_CLIENT_*`
 //! facts without `SSL_CLIENT_VERIFY` count as [`CertVerify::Generous`] (only
 //! pinned certificates pass). A proxy header sent twice is an error: a proxy
@@ -79,10 +79,47 @@ impl std::error::Error for ProxyError {
     }
 }
 
-/// Peers allowed to assert TLS facts in headers; empty trusts nobody.
+/// The header family a trusted proxy asserts (`AuthRsTrustedProxyHeaders`). A proxy sets or
+/// strips the names of its own family; the other family would pass through from the client, so
+/// it is never believed, even from a trusted peer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProxyHeaders {
+    /// `SSL_CLIENT_*` and `HTTPS` (Apache `RequestHeader`, nginx `proxy_set_header`).
+    #[default]
+    Ssl,
+    /// `X-Forwarded-Client-Cert` (Envoy and other proxies that speak XFCC).
+    Xfcc,
+}
+
+impl FromStr for ProxyHeaders {
+    type Err = ProxyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ssl" => Ok(ProxyHeaders::Ssl),
+            "xfcc" => Ok(ProxyHeaders::Xfcc),
+            other => Err(ProxyError::BadAddress(format!(
+                "header family {other:?} (expected ssl or xfcc)"
+            ))),
+        }
+    }
+}
+
+impl ProxyHeaders {
+    /// The family a proxy header belongs to.
+    pub fn of(name: &str) -> ProxyHeaders {
+        if same_header(name, "X-Forwarded-Client-Cert") {
+            ProxyHeaders::Xfcc
+        } else {
+            ProxyHeaders::Ssl
+        }
+    }
+}
+
+/// Peers allowed to assert TLS facts in headers, and which header family they assert; empty trusts nobody.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies {
     nets: Vec<IpNet>,
+    headers: ProxyHeaders,
 }
 
 impl TrustedProxies {
@@ -100,7 +137,10 @@ impl TrustedProxies {
             };
             nets.push(net.ok_or_else(|| ProxyError::BadAddress(tok.to_string()))?);
         }
-        Ok(TrustedProxies { nets })
+        Ok(TrustedProxies {
+            nets,
+            headers: ProxyHeaders::default(),
+        })
     }
 
     /// Whether `peer` is a trusted proxy; an IPv4-mapped IPv6 peer (`::ffff:10.0.0.1`) matches IPv4 nets.
@@ -125,7 +165,24 @@ impl TrustedProxies {
     pub fn from_nets(nets: Vec<IpNet>) -> TrustedProxies {
         TrustedProxies {
             nets: nets.into_iter().map(|n| n.trunc()).collect(),
+            headers: ProxyHeaders::default(),
         }
+    }
+
+    /// The same peers, asserting `headers` (default: [`ProxyHeaders::Ssl`]).
+    pub fn with_headers(mut self, headers: ProxyHeaders) -> TrustedProxies {
+        self.headers = headers;
+        self
+    }
+
+    /// The header family the trusted peers assert.
+    pub fn headers(&self) -> ProxyHeaders {
+        self.headers
+    }
+
+    /// Whether proxy header `name` from `peer` may be believed: a trusted peer, and the family it asserts.
+    pub fn believes(&self, peer: Option<IpAddr>, name: &str) -> bool {
+        peer.is_some_and(|p| self.contains(p)) && ProxyHeaders::of(name) == self.headers
     }
 
     /// The configured nets, host bits cleared.
@@ -272,21 +329,26 @@ pub fn proxy_tls_facts(req: &RequestFacts, trusted: &TrustedProxies) -> ProxyOut
     if sent.peek().is_none() {
         return out;
     }
-    if !req.peer.is_some_and(|p| trusted.contains(p)) {
-        for name in sent {
-            if !out.spoofed.contains(name) {
-                out.spoofed.push(name.clone());
-            }
+    // From an untrusted peer every proxy header is spoofed; from a trusted one, every header of
+    // the family it does not assert (it would not have set or stripped them).
+    let mut believed = 0;
+    for name in sent {
+        if trusted.believes(req.peer, name) {
+            believed += 1;
+        } else if !out.spoofed.contains(name) {
+            out.spoofed.push(name.clone());
         }
+    }
+    if believed == 0 {
         return out;
     }
-    let result = https_flag(req).and_then(|https| {
-        out.https = https;
-        match ssl_facts(req)? {
-            Some(f) => Ok(Some(f)),
-            None => xfcc_facts(req),
-        }
-    });
+    let result = match trusted.headers() {
+        ProxyHeaders::Ssl => https_flag(req).and_then(|https| {
+            out.https = https;
+            ssl_facts(req)
+        }),
+        ProxyHeaders::Xfcc => xfcc_facts(req),
+    };
     match result {
         Ok(facts) => out.facts = facts,
         Err(e) => out.error = Some(e),
@@ -480,7 +542,7 @@ mod tests {
         ));
         let x = req("10.0.0.7", &[("X-Forwarded-Client-Cert", "Subject=\"CN=x")]);
         assert_eq!(
-            proxy_tls_facts(&x, &trusted()).error,
+            proxy_tls_facts(&x, &trusted().with_headers(ProxyHeaders::Xfcc)).error,
             Some(ProxyError::Xfcc(XfccError::UnterminatedQuote))
         );
         let h = req("10.0.0.7", &[("HTTPS", "maybe")]);
@@ -499,32 +561,43 @@ mod tests {
         let h = format!(
             "By=spiffe://a;Hash=aa;Subject=\"CN=first-hop\",By=spiffe://edge;Hash=bb;Cert=\"{cert}\";Subject=\"CN=bob,O=Acme\\, Inc\";URI=spiffe://acme/bob"
         );
-        let out = proxy_tls_facts(
-            &req("192.0.2.1", &[("x-forwarded-client-cert", &h)]),
-            &trusted(),
-        );
+        let xfcc = trusted().with_headers(ProxyHeaders::Xfcc);
+        let out = proxy_tls_facts(&req("192.0.2.1", &[("x-forwarded-client-cert", &h)]), &xfcc);
         assert_eq!(out.error, None);
         let f = out.facts.unwrap();
         assert_eq!(f.verify, CertVerify::Success);
         assert_eq!(f.subject_dn.as_deref(), Some("CN=bob,O=Acme\\, Inc"));
         assert_eq!(f.cert.unwrap(), clean_pem().into_bytes());
-        // SSL_* headers take precedence over XFCC.
+        // An XFCC proxy sets XFCC only: SSL_* headers from it are the client's, never believed.
+        // (Envoy drops XFCC for a client without a certificate; the client adds SSL_* itself.)
+        let attack = req(
+            "192.0.2.1",
+            &[
+                ("SSL-Client-Cert", &clean_pem().replace('\n', " ")),
+                ("SSL_CLIENT_S_DN", "CN=victim"),
+                ("SSL-Client-Verify", "SUCCESS"),
+            ],
+        );
+        let out = proxy_tls_facts(&attack, &xfcc);
+        assert_eq!(out.facts, None);
+        assert_eq!(out.spoofed.len(), 3, "{:?}", out.spoofed);
         let both = req(
             "192.0.2.1",
             &[
                 ("x-forwarded-client-cert", &h),
                 ("SSL_CLIENT_S_DN", "CN=carol"),
-                ("SSL_CLIENT_VERIFY", "SUCCESS"),
             ],
         );
+        let out = proxy_tls_facts(&both, &xfcc);
         assert_eq!(
-            proxy_tls_facts(&both, &trusted())
-                .facts
-                .unwrap()
-                .subject_dn
-                .as_deref(),
-            Some("CN=carol")
+            out.facts.unwrap().subject_dn.as_deref(),
+            Some("CN=bob,O=Acme\\, Inc")
         );
+        assert_eq!(out.spoofed, vec!["SSL_CLIENT_S_DN".to_string()]);
+        // And the other way round: an SSL_* proxy's XFCC is never believed.
+        let out = proxy_tls_facts(&both, &trusted());
+        assert_eq!(out.facts.unwrap().subject_dn.as_deref(), Some("CN=carol"));
+        assert_eq!(out.spoofed, vec!["x-forwarded-client-cert".to_string()]);
         // Two header lines are joined: the last line's last element counts.
         let lines = req(
             "192.0.2.1",
@@ -534,7 +607,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            proxy_tls_facts(&lines, &trusted())
+            proxy_tls_facts(&lines, &xfcc)
                 .facts
                 .unwrap()
                 .subject_dn

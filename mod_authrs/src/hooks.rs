@@ -29,10 +29,14 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
     if present.is_empty() {
         return DECLINED;
     }
-    let trusted = TrustedProxies::from_nets(dc.merged().trusted_proxies().to_vec());
+    let merged = dc.merged();
+    let family = merged.trusted_proxy_headers().parse().unwrap_or_default();
+    let trusted = TrustedProxies::from_nets(merged.trusted_proxies().to_vec()).with_headers(family);
     // SAFETY: useragent_ip is NULL or a pool string.
     let peer = unsafe { crate::apr::str_from(r.useragent_ip) }.and_then(|s| s.parse().ok());
-    if peer.is_some_and(|p| trusted.contains(p)) {
+    // Even a trusted proxy asserts only its own family; the other family is the client's.
+    present.retain(|h| !trusted.believes(peer, h));
+    if present.is_empty() {
         return DECLINED;
     }
     for h in &present {
@@ -40,7 +44,7 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
         unsafe { table_unset(r.headers_in, h) };
     }
     let msg = format!(
-        "AUTHRS0201: removed client-certificate headers from untrusted peer {}: {}",
+        "AUTHRS0201: removed client-certificate headers not asserted by a trusted proxy (peer {}): {}",
         peer.map(|p: std::net::IpAddr| p.to_string())
             .unwrap_or_else(|| "unknown".into()),
         present.join(", ")
@@ -106,7 +110,20 @@ pub fn fixups(r: &mut ffi::request_rec) -> c_int {
         return DECLINED;
     };
     let req = facts(r, &built.policy.methods);
-    let d = recognize(&built.policy, &req, now, &mut Stores::default());
+    // Revoked tickets stay revoked on public pages too (and are never refreshed there).
+    let d = if crate::revocation::enabled() {
+        let mut cache = crate::revocation::SoCache { r };
+        recognize(
+            &built.policy,
+            &req,
+            now,
+            &mut Stores {
+                revocations: Some(&mut cache),
+            },
+        )
+    } else {
+        recognize(&built.policy, &req, now, &mut Stores::default())
+    };
     crate::apply::log_notes(r, &d);
     if let Some(c) = d.set_cookie.as_deref().filter(|c| !c.is_empty()) {
         // A sliding ticket refreshed on a public page, as on a protected one.

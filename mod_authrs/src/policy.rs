@@ -28,9 +28,9 @@ const MAX_ENTRIES: usize = 1024;
 
 static CACHE: Mutex<Option<HashMap<Key, Arc<Built>>>> = Mutex::new(None);
 
-/// File contents read while parsing the configuration, as root, before workers drop privileges
-/// (like mod_ssl's keys). Workers re-read a file to pick up changes and fall back to this copy
-/// when they may not read it (a 0600 ticket key owned by root).
+/// Ticket keys as read while parsing the configuration, as root, before workers drop privileges
+/// (like mod_ssl's keys). Workers re-read them to pick up changes and fall back to this copy
+/// when they may not read them (a 0600 key owned by root). Other files get no such copy.
 static STARTUP_FILES: Mutex<Option<HashMap<String, Vec<u8>>>> = Mutex::new(None);
 
 /// Reads a configured file, falling back to the startup copy when the worker may not read it.
@@ -146,11 +146,15 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
     use authrs_core::{cert, roles, ticket};
     for path in paths {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        STARTUP_FILES
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get_or_insert_with(HashMap::new)
-            .insert(path.clone(), bytes.clone());
+        // Only keys keep a startup copy (a root-only key is normal); a CRL or roles file the
+        // workers cannot read must fail closed, not go silently stale.
+        if id == OptionId::TicketKeyFile {
+            STARTUP_FILES
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get_or_insert_with(HashMap::new)
+                .insert(path.clone(), bytes.clone());
+        }
         let text = || String::from_utf8(bytes.clone()).map_err(|_| format!("{path}: not UTF-8"));
         let result = match id {
             OptionId::TicketKeyFile => ticket::TicketKey::from_base64(text()?.trim())

@@ -561,3 +561,24 @@ fn config_test_rejects_bad_directives() {
     let (ok, out) = config_test("", "<Location /x>\nAuthType AuthRs\nAuthRsMethods ticket cert\nRequire valid-user\n</Location>\n");
     assert!(ok, "a good configuration failed: {out}");
 }
+
+#[test]
+fn an_xfcc_proxy_cannot_be_used_to_smuggle_ssl_headers() {
+    let a = start("AuthRsTrustedProxies 127.0.0.1\nAuthRsTrustedProxyHeaders xfcc\n");
+    // The proxy (127.0.0.1, trusted) asserts XFCC only; these SSL_* headers are the client's.
+    let r = get(&a, "/app/cgi/echo")
+        .header("SSL-Client-S-DN: CN=carol,O=authrs demo,C=XX")
+        .header("SSL-Client-Verify: SUCCESS")
+        .send();
+    assert_eq!(r.status, 302, "smuggled SSL_* headers must not authenticate: {r:?}");
+    // Its XFCC is believed, and the SSL_* copies never reach the application.
+    let r = get(&a, "/app/cgi/echo")
+        .header("X-Forwarded-Client-Cert: Hash=00ff;Subject=\"CN=carol,O=authrs demo,C=XX\"")
+        .header("SSL_CLIENT_S_DN: CN=admin,O=authrs demo,C=XX")
+        .send();
+    assert_eq!(r.status, 200, "{r:?} {}", a.error_log());
+    assert_eq!(r.env("REMOTE_USER"), Some("carol"));
+    assert!(!r.body.contains("CN=admin"), "{}", r.body);
+    let unexpected = a.unexpected_log_lines(&["AUTHRS0201"]);
+    assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
+}

@@ -136,6 +136,9 @@ impl Settings {
             }
             (OptionId::RolesFile, Parsed::Text(v)) => self.roles_file = Some(v),
             (OptionId::Cache, Parsed::Text(v)) => self.cache = Some(v),
+            (OptionId::TrustedProxyHeaders, Parsed::Text(v)) => {
+                self.trusted_proxy_headers = Some(v)
+            }
             (OptionId::RevokeOnLogout, Parsed::Bool(b)) => self.revoke_on_logout = Some(b),
             (OptionId::AuthName, Parsed::Text(v)) => self.auth_name = Some(v),
             (OptionId::TicketKeys, Parsed::List(v)) => {

@@ -49,6 +49,7 @@ pub struct Settings {
     pub(super) enrolled_certs_file: Option<String>,
     pub(super) enrolled_certs_max: Option<u32>,
     pub(super) trusted_proxies: Option<Vec<IpNet>>,
+    pub(super) trusted_proxy_headers: Option<String>,
     pub(super) roles_file: Option<String>,
     pub(super) cache: Option<String>,
     pub(super) revoke_on_logout: Option<bool>,
@@ -120,6 +121,10 @@ impl Settings {
             enrolled_certs_file: pick(&parent.enrolled_certs_file, &child.enrolled_certs_file),
             enrolled_certs_max: pick(&parent.enrolled_certs_max, &child.enrolled_certs_max),
             trusted_proxies: pick(&parent.trusted_proxies, &child.trusted_proxies),
+            trusted_proxy_headers: pick(
+                &parent.trusted_proxy_headers,
+                &child.trusted_proxy_headers,
+            ),
             roles_file: pick(&parent.roles_file, &child.roles_file),
             cache: pick(&parent.cache, &child.cache),
             revoke_on_logout: pick(&parent.revoke_on_logout, &child.revoke_on_logout),
@@ -166,6 +171,7 @@ impl Settings {
             OptionId::EnrolledCertsFile => self.enrolled_certs_file.is_some(),
             OptionId::EnrolledCertsMax => self.enrolled_certs_max.is_some(),
             OptionId::TrustedProxies => self.trusted_proxies.is_some(),
+            OptionId::TrustedProxyHeaders => self.trusted_proxy_headers.is_some(),
             OptionId::RolesFile => self.roles_file.is_some(),
             OptionId::Cache => self.cache.is_some(),
             OptionId::RevokeOnLogout => self.revoke_on_logout.is_some(),
@@ -340,6 +346,11 @@ impl Settings {
     /// Proxies allowed to assert certificate headers (default none).
     pub fn trusted_proxies(&self) -> &[IpNet] {
         self.trusted_proxies.as_deref().unwrap_or_default()
+    }
+
+    /// The header family trusted proxies assert: `ssl` (default) or `xfcc`.
+    pub fn trusted_proxy_headers(&self) -> &str {
+        self.trusted_proxy_headers.as_deref().unwrap_or("ssl")
     }
 
     /// The roles file (Apache), if any.

@@ -58,6 +58,8 @@ pub enum OptionId {
     EnrolledCertsMax,
     /// `AuthRsTrustedProxies` / `trusted_proxies`.
     TrustedProxies,
+    /// `AuthRsTrustedProxyHeaders` / `trusted_proxy_headers`.
+    TrustedProxyHeaders,
     /// `AuthRsRolesFile`.
     RolesFile,
     /// `AuthRsCache`.

@@ -320,6 +320,15 @@ pub static OPTIONS: &[OptionSpec] = &[
             "Reverse proxies allowed to assert client-certificate headers (SSL_CLIENT_S_DN, XFCC, …).",
         ))
     },
+    server(both(
+        OptionId::TrustedProxyHeaders,
+        "AuthRsTrustedProxyHeaders",
+        "trusted_proxy_headers",
+        ValueKind::Enum(&["ssl", "xfcc"]),
+        DefaultValue::Value("ssl"),
+        "ssl|xfcc",
+        "Which headers the trusted proxies assert: ssl (SSL_CLIENT_* and HTTPS) or xfcc (X-Forwarded-Client-Cert). The other family is stripped as spoofed even from them.",
+    )),
     apache(
         OptionId::RolesFile,
         "AuthRsRolesFile",
@@ -559,8 +568,8 @@ mod tests {
 
     #[test]
     fn every_id_has_an_entry() {
-        // OptionId has 42 variants and ids are unique (above), so 42 entries cover them all.
-        assert_eq!(OPTIONS.len(), 42);
+        // OptionId has 43 variants and ids are unique (above), so 43 entries cover them all.
+        assert_eq!(OPTIONS.len(), 43);
     }
 
     #[test]

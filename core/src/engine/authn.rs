@@ -73,14 +73,15 @@ pub(super) fn authenticate(
 }
 
 /// Where the certificate facts come from: a trusted proxy's headers, else our own TLS.
-fn tls_facts(policy: &Policy, req: &RequestFacts, decision: &mut Decision) -> TlsFacts {
+/// `None` when a trusted proxy's headers are unusable: the certificate method must refuse.
+fn tls_facts(policy: &Policy, req: &RequestFacts, decision: &mut Decision) -> Option<TlsFacts> {
     let outcome = proxy_tls_facts(req, &policy.trusted_proxies);
     if !outcome.spoofed.is_empty() {
         decision.note(
             Level::Warn,
             "AUTHRS0201",
             format!(
-                "ignoring client-certificate headers from untrusted peer {}: {}",
+                "ignoring client-certificate headers not asserted by a trusted proxy (peer {}): {}",
                 req.peer
                     .map(|p| p.to_string())
                     .unwrap_or_else(|| "unknown".into()),
@@ -95,12 +96,23 @@ fn tls_facts(policy: &Policy, req: &RequestFacts, decision: &mut Decision) -> Tl
             "AUTHRS0202",
             format!("trusted proxy sent unusable certificate headers: {err}"),
         );
+        return None;
     }
-    outcome.facts.unwrap_or_else(|| req.tls.clone())
+    if req.peer.is_some_and(|p| policy.trusted_proxies.contains(p)) {
+        // Behind a trusted proxy our own TLS peer is the proxy: its certificate (if it presents
+        // one) is never the client's. Only what the proxy asserts counts.
+        return Some(outcome.facts.unwrap_or_default());
+    }
+    Some(outcome.facts.unwrap_or_else(|| req.tls.clone()))
 }
 
 fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decision) -> Outcome {
-    let tls = tls_facts(policy, req, decision);
+    let Some(tls) = tls_facts(policy, req, decision) else {
+        return Outcome::Refused {
+            reason: Reason::BadCert,
+            final_: true,
+        };
+    };
     let required = policy.cert_required;
     let refuse = |reason: Reason| Outcome::Refused {
         reason,
@@ -118,7 +130,11 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         // Not verified against a CA (mod_ssl's optional_no_ca gives GENEROUS or, for a
         // self-signed leaf, FAILED:…; Envoy's ACCEPT_UNTRUSTED): only a pinned certificate
         // may pass. The handshake still proved possession of its key.
-        CertVerify::Failed(why) if policy.enrolled.is_none() || tls.cert.is_none() => {
+        // Only failures about the issuer can be excused by pinning: an expired, revoked or
+        // badly signed certificate stays refused (mod_ssl's ssl_verify_error_is_optional).
+        CertVerify::Failed(why)
+            if policy.enrolled.is_none() || tls.cert.is_none() || !issuer_only_failure(why) =>
+        {
             decision.note(
                 Level::Info,
                 "AUTHRS0210",
@@ -143,6 +159,24 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
             return refuse(Reason::BadCert);
         }
     };
+    if let Some(dn) = tls.subject_dn.as_deref().filter(|_| tls.via_proxy) {
+        // A proxy that asserts both must assert the same certificate: a mismatch means one of
+        // the two came from the client (a proxy that sets the DN but passes SSL_CLIENT_CERT).
+        if dn != cert.subject_dn && dn != cert.subject_dn_mod_ssl() {
+            decision.note(
+                Level::Warn,
+                "AUTHRS0203",
+                format!(
+                    "proxy asserted DN {dn:?} but forwarded a certificate for {:?}; refused",
+                    cert.subject_dn
+                ),
+            );
+            return Outcome::Refused {
+                reason: Reason::BadCert,
+                final_: true,
+            };
+        }
+    }
     if let Err(e) = cert.is_valid_at(now) {
         decision.note(
             Level::Info,
@@ -214,6 +248,11 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         },
     };
     let mut identity = Identity::new(user, AuthMethod::Cert);
+    if generous {
+        // A pinned certificate chose its own subject: no CA vouches for that DN, so it is not
+        // exposed (no AUTHRS_DN, no `Require cert-dn` match). The enrolment names the user.
+        return Outcome::User(identity);
+    }
     if policy.mod_ssl_dn {
         identity.dn = Some(cert.subject_dn_mod_ssl());
         identity.issuer_dn = Some(cert.issuer_dn_mod_ssl());
@@ -222,6 +261,20 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         identity.issuer_dn = Some(cert.issuer_dn);
     }
     Outcome::User(identity)
+}
+
+/// Whether a TLS verification failure is only about the issuer (self-signed, unknown CA) —
+/// the cases `optional_no_ca` tolerates and pinning may excuse. OpenSSL's texts, both spellings.
+fn issuer_only_failure(why: &str) -> bool {
+    const ISSUER_ONLY: [&str; 5] = [
+        "self-signed certificate",
+        "self signed certificate",
+        "unable to get local issuer certificate",
+        "unable to get issuer certificate",
+        "unable to verify the first certificate",
+    ];
+    let why = why.to_ascii_lowercase();
+    ISSUER_ONLY.iter().any(|t| why.starts_with(t))
 }
 
 /// Certificate facts without the certificate: only a DN string (a proxy or Envoy's subject property).
@@ -293,8 +346,20 @@ fn ticket(
             });
         }
     };
+    if policy.bind_address && ticket.address.is_none() {
+        // Binding is on: a ticket bound to no address (older, or minted elsewhere) fails closed.
+        decision.note(
+            Level::Info,
+            "AUTHRS0223",
+            format!("ticket of {} is not bound to an address", ticket.user),
+        );
+        return Ok(Outcome::Refused {
+            reason: Reason::BadCookie,
+            final_: false,
+        });
+    }
     if let Some(store) = stores.revocations.as_deref_mut() {
-        match store.is_revoked(&ticket_id(value), now) {
+        match store.is_revoked(&ticket_id(&ticket), now) {
             Ok(false) => {}
             Ok(true) => {
                 decision.note(

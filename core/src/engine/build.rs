@@ -94,7 +94,16 @@ impl Policy {
         };
         p.cert_user = s.cert_user();
         p.cert_required = s.cert_require();
-        p.trusted_proxies = TrustedProxies::from_nets(s.trusted_proxies().to_vec());
+        let family = s.trusted_proxy_headers().parse().map_err(|e| {
+            bad(
+                OptionId::TrustedProxyHeaders,
+                shell,
+                s.trusted_proxy_headers(),
+                e,
+            )
+        })?;
+        p.trusted_proxies =
+            TrustedProxies::from_nets(s.trusted_proxies().to_vec()).with_headers(family);
         p.mod_ssl_dn = shell == Shell::Apache;
 
         let mut load = |id: OptionId,

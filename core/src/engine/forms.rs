@@ -101,6 +101,12 @@ pub fn login(
         address: if policy.bind_address { req.peer } else { None },
         roles: None,
     };
+    if policy.bind_address && ticket.address.is_none() {
+        // Binding is on but the client's address is unknown: an unbound ticket would fail open.
+        return decision.with(Verdict::Error {
+            message: "AuthRsBindAddress is on but the client address is unknown".to_string(),
+        });
+    }
     match keys.mint(&ticket) {
         Ok(value) => {
             decision.set_cookie = Some(policy.cookie.set_cookie(
@@ -140,30 +146,34 @@ pub fn logout(
     let destination = query_param(req.query.as_deref(), "destination");
     let location = policy.destinations.untaint(destination.as_deref());
     decision.set_cookie = Some(policy.cookie.clear_cookie());
-    let cookie = crate::cookies::find_cookie(req.header_all("cookie"), &policy.cookie.name);
-    if let (true, Some(value), Some(keys)) = (revoke, cookie, &policy.keys) {
-        // Only a ticket that verifies is worth a store entry: anyone can send junk.
-        if let Ok(ticket) = keys.verify(value, now, None, None) {
-            match stores.revocations.as_deref_mut() {
-                Some(store) => {
-                    if let Err(e) = store.revoke(&ticket_id(value), ticket.expires) {
-                        return decision.with(Verdict::Error {
-                            message: format!("could not revoke the ticket: {e}"),
-                        });
-                    }
-                    decision.note(
-                        Level::Info,
-                        "AUTHRS0310",
-                        format!("ticket of {:?} revoked at logout", ticket.user),
-                    );
-                }
-                None => {
-                    return decision.with(Verdict::Error {
-                        message: "revocation on logout is on but no revocation store is available"
-                            .to_string(),
-                    })
-                }
+    if let (true, Some(keys)) = (revoke, &policy.keys) {
+        // Every copy the browser sent (a second, planted cookie must not shield the real one);
+        // only tickets whose signature holds are worth a store entry: anyone can send junk.
+        // `open` checks the signature only, so an address-bound ticket is revoked as well.
+        let values = crate::cookies::all_cookies(req.header_all("cookie"), &policy.cookie.name);
+        for value in values {
+            let Ok(ticket) = keys.open(value) else {
+                continue;
+            };
+            if ticket.expires <= now {
+                continue;
             }
+            let Some(store) = stores.revocations.as_deref_mut() else {
+                return decision.with(Verdict::Error {
+                    message: "revocation on logout is on but no revocation store is available"
+                        .to_string(),
+                });
+            };
+            if let Err(e) = store.revoke(&ticket_id(&ticket), ticket.expires) {
+                return decision.with(Verdict::Error {
+                    message: format!("could not revoke the ticket: {e}"),
+                });
+            }
+            decision.note(
+                Level::Info,
+                "AUTHRS0310",
+                format!("session of {:?} revoked at logout", ticket.user),
+            );
         }
     }
     decision.with(Verdict::Redirect {

@@ -108,10 +108,7 @@ fn unauthenticated(policy: &Policy, req: &RequestFacts, reason: Reason) -> Verdi
 /// Adds the roles file's roles (to any the ticket carried) and the group file's groups.
 fn with_roles_and_groups(policy: &Policy, mut id: Identity) -> Identity {
     if let Some(roles) = &policy.roles {
-        for (role, scopes) in roles.roles_for(&id.user).0 {
-            let held = id.roles.0.entry(role).or_default();
-            held.extend(scopes);
-        }
+        id.roles.merge(&roles.roles_for(&id.user));
     }
     if let Some(groups) = &policy.groups {
         id.groups.extend(groups.groups_for(&id.user));

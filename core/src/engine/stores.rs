@@ -1,5 +1,6 @@
 //! Stores the engine consults but does not own: server-side ticket revocation.
 
+use crate::ticket::Ticket;
 use crate::time::UnixTime;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -39,9 +40,26 @@ impl fmt::Debug for Stores<'_> {
     }
 }
 
-/// The id under which a ticket is revoked: 128 bits of SHA-256 over the cookie value, hex.
-/// (Not the ticket itself: store keys end up in logs and shared memory.)
-pub fn ticket_id(cookie_value: &str) -> String {
-    let digest = Sha256::digest(cookie_value.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+/// The id under which a session is revoked: 128 bits of SHA-256 over the ticket's stable fields
+/// (key id, user, method, issued, expires, address). A sliding refresh keeps them, so revoking
+/// one copy revokes every refreshed or earlier copy of the same login; the cookie itself is never
+/// a store key (keys end up in logs and shared memory).
+pub fn ticket_id(ticket: &Ticket) -> String {
+    let mut h = Sha256::new();
+    h.update(b"authrs-session-v1\0");
+    h.update(ticket.key_id.0);
+    h.update(ticket.method.as_str().as_bytes());
+    h.update([0]);
+    h.update(ticket.issued.to_be_bytes());
+    h.update(ticket.expires.to_be_bytes());
+    h.update((ticket.user.len() as u64).to_be_bytes());
+    h.update(ticket.user.as_bytes());
+    match ticket.address {
+        Some(a) => h.update(a.to_string().as_bytes()),
+        None => h.update(b"-"),
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -650,3 +650,179 @@ fn with_cookie_named(mut r: RequestFacts, name: &str, value: &str) -> RequestFac
     r.headers.push(("Cookie".into(), format!("{name}={value}")));
     r
 }
+
+/// Attacks found in review, one test each.
+mod review_attacks {
+    use super::*;
+
+    #[test]
+    fn logout_revokes_refreshed_and_earlier_copies_of_the_session() {
+        let mut p = policy();
+        p.session_timeout = Some(600);
+        let old = mint("bob", AuthMethod::Password, NOW - 400);
+        // A request refreshes the ticket: the browser now holds a different cookie value.
+        let d = run(&p, &with_cookie(browser(), &old));
+        let fresh = d
+            .set_cookie
+            .expect("refreshed")
+            .trim_start_matches("AuthRs_Test=")
+            .split(';')
+            .next()
+            .expect("v")
+            .to_string();
+        assert_ne!(fresh, old);
+        let mut store = MemRevocations::default();
+        logout(
+            &p,
+            &with_cookie(browser(), &fresh),
+            NOW,
+            true,
+            &mut Stores {
+                revocations: Some(&mut store),
+            },
+        );
+        // The stolen, pre-refresh copy is refused too.
+        let d = decide(
+            &p,
+            &with_cookie(browser(), &old),
+            NOW + 1,
+            &mut Stores {
+                revocations: Some(&mut store),
+            },
+        );
+        assert_eq!(d.reason(), Some(Reason::BadCookie));
+    }
+
+    #[test]
+    fn logout_revokes_address_bound_tickets_and_planted_duplicates() {
+        let mut p = policy();
+        p.bind_address = true;
+        let mut t = Ticket::new("bob", AuthMethod::Password, NOW - 10, 3600);
+        t.address = Some("192.0.2.10".parse().expect("ip"));
+        let bound = ring().mint(&t).expect("mint");
+        let mut store = MemRevocations::default();
+        // Logout from another address (behind a NAT change), with a junk cookie planted first.
+        let mut req = browser();
+        req.peer = Some("198.51.100.1".parse().expect("ip"));
+        req.headers.push((
+            "Cookie".into(),
+            format!("AuthRs_Test=junk; AuthRs_Test={bound}"),
+        ));
+        logout(
+            &p,
+            &req,
+            NOW,
+            true,
+            &mut Stores {
+                revocations: Some(&mut store),
+            },
+        );
+        assert_eq!(store.0.len(), 1, "the real ticket was revoked");
+        let d = decide(
+            &p,
+            &with_cookie(browser(), &bound),
+            NOW + 1,
+            &mut Stores {
+                revocations: Some(&mut store),
+            },
+        );
+        assert_eq!(d.reason(), Some(Reason::BadCookie));
+    }
+
+    #[test]
+    fn bound_mode_refuses_unbound_tickets_and_unknown_peers() {
+        let mut p = policy();
+        p.bind_address = true;
+        let unbound = mint("bob", AuthMethod::Password, NOW - 10);
+        assert_eq!(
+            run(&p, &with_cookie(browser(), &unbound)).reason(),
+            Some(Reason::BadCookie)
+        );
+        let mut users =
+            Htpasswd::parse("demo:{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE=\n").expect("htpasswd");
+        let mut post = browser();
+        post.peer = None;
+        let body = b"credential_0=demo&credential_1=demo&destination=%2F";
+        let d = login(&p, &post, body, NOW, &mut users);
+        assert_eq!(d.status(), 500, "no unbound ticket is minted");
+        assert!(d.set_cookie.is_none());
+    }
+
+    #[test]
+    fn trusted_proxy_without_headers_never_falls_back_to_its_own_certificate() {
+        let mut p = policy();
+        p.trusted_proxies = TrustedProxies::parse("192.0.2.0/24").expect("cidr");
+        // The proxy's own TLS connection presents a client certificate (alice's).
+        let req = with_cert(browser(), ALICE, CertVerify::Success);
+        let d = run(&p, &req);
+        assert_eq!(d.identity, None);
+        assert_eq!(d.reason(), Some(Reason::NoCookie));
+    }
+
+    #[test]
+    fn proxy_dn_and_certificate_must_agree() {
+        let mut p = policy();
+        p.trusted_proxies = TrustedProxies::parse("192.0.2.0/24").expect("cidr");
+        let mut req = browser();
+        req.headers.push((
+            "SSL_CLIENT_S_DN".into(),
+            "CN=mallory,O=Fixture Org,C=XX".into(),
+        ));
+        req.headers
+            .push(("SSL_CLIENT_VERIFY".into(), "SUCCESS".into()));
+        // The client adds the victim's (public) certificate; the proxy only set DN and VERIFY.
+        let pem = String::from_utf8(ALICE.to_vec())
+            .expect("pem")
+            .replace('\n', " ");
+        req.headers.push(("SSL-Client-Cert".into(), pem));
+        let d = run(&p, &req);
+        assert_eq!(d.identity, None);
+        assert_eq!(d.reason(), Some(Reason::BadCert));
+        assert!(d.notes.iter().any(|n| n.id == "AUTHRS0203"));
+    }
+
+    #[test]
+    fn pinned_certificates_excuse_only_issuer_failures_and_expose_no_dn() {
+        let mut p = policy();
+        let mut enrolled = EnrolledCerts::default();
+        enrolled
+            .enroll(
+                "bob@example.org",
+                &Certificate::parse(PINNED).expect("cert"),
+                "laptop",
+                NOW,
+                5,
+            )
+            .expect("enroll");
+        p.enrolled = Some(enrolled);
+        let ok = run(
+            &p,
+            &with_cert(
+                browser(),
+                PINNED,
+                CertVerify::Failed("self-signed certificate".into()),
+            ),
+        );
+        let id = ok.identity.expect("pinned");
+        assert_eq!(
+            (id.user.as_str(), id.dn),
+            ("bob@example.org", None),
+            "a self-chosen DN is not exposed"
+        );
+        for why in [
+            "certificate has expired",
+            "certificate revoked",
+            "certificate signature failure",
+        ] {
+            let d = run(
+                &p,
+                &with_cert(browser(), PINNED, CertVerify::Failed(why.into())),
+            );
+            assert_eq!(d.reason(), Some(Reason::BadCert), "{why}");
+        }
+        // And `Require cert-dn` cannot be satisfied by a pinned certificate's own subject.
+        p.require = Some(RequireTree::parse("Require cert-dn \"CN=bob laptop\"\n").expect("rules"));
+        let d = run(&p, &with_cert(browser(), PINNED, CertVerify::Generous));
+        assert_eq!(d.status(), 403);
+    }
+}
