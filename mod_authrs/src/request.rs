@@ -47,6 +47,8 @@ fn relevant(name: &str) -> bool {
         || name.eq_ignore_ascii_case("accept")
         || name.eq_ignore_ascii_case("x-requested-with")
         || name.eq_ignore_ascii_case("host")
+        || name.eq_ignore_ascii_case("origin")
+        || name.eq_ignore_ascii_case("sec-fetch-site")
         || is_proxy_header(name)
 }
 

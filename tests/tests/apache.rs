@@ -211,6 +211,20 @@ fn tickets_login_and_logout() {
     let r = get(&a, "/app/cgi/echo").cookie(COOKIE, &cookie).send();
     assert_eq!(r.env("REMOTE_USER"), Some("demo"));
 
+    // A cross-site form (login CSRF) is refused; the same site's is not.
+    let form = "credential_0=demo&credential_1=demo&destination=%2Fapp%2F";
+    let r = Request::post_form(a.url("/LOGIN"), form)
+        .header("Origin: https://evil.example")
+        .ca(&a.ca())
+        .send();
+    assert_eq!((r.status, r.cookie(COOKIE)), (403, None));
+    let own = format!("Origin: https://127.0.0.1:{}", a.port);
+    let r = Request::post_form(a.url("/LOGIN"), form)
+        .header(own)
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.status, 303, "{r:?}");
+
     // Wrong password → back to the login page with bad_credentials, no cookie.
     let r = Request::post_form(
         a.url("/LOGIN"),
@@ -326,7 +340,7 @@ fn tickets_login_and_logout() {
         .is_ok_and(|t| t.last_seen >= now() - 5));
 
     // Nothing unexpected in the error log (the mpm's startup notices are [notice]).
-    let unexpected = a.unexpected_log_lines(&[]);
+    let unexpected = a.unexpected_log_lines(&["AUTHRS0305"]);
     assert!(
         unexpected.is_empty(),
         "unexpected error-log lines:\n{}",
@@ -570,7 +584,10 @@ fn an_xfcc_proxy_cannot_be_used_to_smuggle_ssl_headers() {
         .header("SSL-Client-S-DN: CN=carol,O=authrs demo,C=XX")
         .header("SSL-Client-Verify: SUCCESS")
         .send();
-    assert_eq!(r.status, 302, "smuggled SSL_* headers must not authenticate: {r:?}");
+    assert_eq!(
+        r.status, 302,
+        "smuggled SSL_* headers must not authenticate: {r:?}"
+    );
     // Its XFCC is believed, and the SSL_* copies never reach the application.
     let r = get(&a, "/app/cgi/echo")
         .header("X-Forwarded-Client-Cert: Hash=00ff;Subject=\"CN=carol,O=authrs demo,C=XX\"")

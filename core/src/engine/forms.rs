@@ -34,6 +34,17 @@ pub fn login(
     passwords: &mut dyn PasswordCheck,
 ) -> Decision {
     let mut decision = Decision::default();
+    if let Some(why) = cross_site(req) {
+        // Login CSRF: a foreign page must not log the browser into someone else's account.
+        decision.note(
+            Level::Warn,
+            "AUTHRS0305",
+            format!("cross-site login POST refused: {why}"),
+        );
+        return decision.with(Verdict::Forbidden {
+            reason: Reason::Forbidden,
+        });
+    }
     let form = match LoginForm::parse(body) {
         Ok(f) => f,
         Err(e) => {
@@ -181,6 +192,34 @@ pub fn logout(
         status: 303,
         reason: None,
     })
+}
+
+/// Why a login POST comes from another site, if it does: `Sec-Fetch-Site: cross-site`, or an
+/// `Origin` (including `null`) that is not this request's own scheme and `Host`. Clients that
+/// send neither (curl, scripts) are not browsers carrying someone else's form.
+fn cross_site(req: &RequestFacts) -> Option<String> {
+    if let Some(site) = req.header("sec-fetch-site") {
+        if site.eq_ignore_ascii_case("cross-site") {
+            return Some("Sec-Fetch-Site: cross-site".to_string());
+        }
+    }
+    let origin = req.header("origin")?;
+    let scheme = if req.secure { "https" } else { "http" };
+    let ours = req
+        .header("host")
+        .map(|h| format!("{scheme}://{}", h.to_ascii_lowercase()));
+    let theirs = origin.trim().to_ascii_lowercase();
+    let default_port = if req.secure { ":443" } else { ":80" };
+    match ours {
+        Some(o)
+            if theirs == o
+                || theirs == o.trim_end_matches(default_port)
+                || format!("{theirs}{default_port}") == o =>
+        {
+            None
+        }
+        _ => Some(format!("Origin {origin:?}")),
+    }
 }
 
 /// The first value of `name` in a query string, decoded.

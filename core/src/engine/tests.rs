@@ -826,3 +826,59 @@ mod review_attacks {
         assert_eq!(d.status(), 403);
     }
 }
+
+#[test]
+fn cross_site_login_posts_are_refused() {
+    let p = policy();
+    let mut users = Htpasswd::parse("demo:{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE=\n").expect("htpasswd");
+    let body = b"credential_0=demo&credential_1=demo&destination=%2F";
+    let post = |headers: &[(&str, &str)]| {
+        let mut r = browser();
+        r.method = "POST".into();
+        r.headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        r
+    };
+    let same = post(&[
+        ("Host", "app.example.org"),
+        ("Origin", "https://app.example.org"),
+    ]);
+    assert_eq!(login(&p, &same, body, NOW, &mut users).status(), 303);
+    let same_port = post(&[
+        ("Host", "app.example.org:443"),
+        ("Origin", "https://app.example.org"),
+    ]);
+    assert_eq!(login(&p, &same_port, body, NOW, &mut users).status(), 303);
+    let no_origin = post(&[("Host", "app.example.org")]);
+    assert_eq!(
+        login(&p, &no_origin, body, NOW, &mut users).status(),
+        303,
+        "non-browser clients"
+    );
+    for bad in [
+        post(&[
+            ("Host", "app.example.org"),
+            ("Origin", "https://evil.example"),
+        ]),
+        post(&[("Host", "app.example.org"), ("Origin", "null")]),
+        post(&[
+            ("Host", "app.example.org"),
+            ("Origin", "http://app.example.org"),
+        ]),
+        post(&[
+            ("Host", "app.example.org"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ]),
+        post(&[("Origin", "https://app.example.org")]),
+    ] {
+        let d = login(&p, &bad, body, NOW, &mut users);
+        assert_eq!(
+            (d.status(), d.set_cookie.is_none()),
+            (403, true),
+            "{:?}",
+            bad.headers
+        );
+    }
+}
