@@ -196,6 +196,48 @@ pub fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
+/// Starts httpd over a config made from `global` and `site` and expects it to refuse to run
+/// (post_config failures are not caught by `apache2 -t`); returns what it printed and logged.
+pub fn start_fails(global: &str, site: &str) -> String {
+    let root = scratch("httpd-fail");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    for d in ["logs", "htdocs", "cgi-bin", "run"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    let conf = root.join("httpd.conf");
+    std::fs::write(&conf, config(&root, &certs, free_port(), global, site)).expect("write conf");
+    let mut child = Command::new("/usr/sbin/apache2")
+        .arg("-d")
+        .arg(&root)
+        .arg("-f")
+        .arg(&conf)
+        .arg("-DFOREGROUND")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("/usr/sbin/apache2 must be installed");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            assert!(!status.success(), "httpd exited 0");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("httpd started although it should have refused to");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut out = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut out);
+    }
+    out + &std::fs::read_to_string(root.join("logs/error.log")).unwrap_or_default()
+}
+
 fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> String {
     let modules = [
         ("mpm_event_module", "mod_mpm_event.so"),

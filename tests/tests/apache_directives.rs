@@ -4,7 +4,7 @@ use authrs_core::cert::enrolled::EnrolledCerts;
 use authrs_core::cert::Certificate;
 use authrs_core::identity::AuthMethod;
 use authrs_core::ticket::{KeyRing, Ticket, TicketKey};
-use authrs_tests::apache::Apache;
+use authrs_tests::apache::{start_fails, Apache};
 use authrs_tests::curl::Request;
 use authrs_tests::{demo_certs, scratch};
 use std::process::Command;
@@ -105,13 +105,25 @@ fn directives_take_effect() {
     assert!(st.status.success());
 
     for d in [
-        "name", "idle", "bind", "u401", "u403", "email", "tmpl", "map", "req", "pin",
+        "name",
+        "idle",
+        "idle-late",
+        "bind",
+        "u401",
+        "u403",
+        "email",
+        "tmpl",
+        "map",
+        "req",
+        "pin",
     ] {
         std::fs::create_dir_all(root.join("htdocs").join(d)).expect("mkdir");
         std::fs::write(root.join("htdocs").join(d).join("index.html"), "ok\n").expect("write");
     }
     let r = root.display();
-    let global = format!("AuthRsTicketKeyFile \"{r}/ticket.key\"\n");
+    let global = format!(
+        "AuthRsTicketKeyFile \"{r}/ticket.key\"\nAuthRsCache \"shmcb:{r}/run/authrs_revoked(256000)\"\n"
+    );
     let site = format!(
         r#"
 SSLVerifyClient optional_no_ca
@@ -133,9 +145,28 @@ SSLVerifyClient optional_no_ca
   AuthRsAllowedDestinations app.example.org
   AuthUserFile "{r}/htpasswd"
 </Location>
+<Location /LOGIN-attrs>
+  SetHandler authrs-login
+  AuthRsCookieDomain example.org
+  AuthRsCookiePath /app
+  AuthRsCookieSecure Off
+  AuthRsCookieHttpOnly Off
+  AuthRsCookieSameSite Strict
+  AuthUserFile "{r}/htpasswd"
+</Location>
+<Location /LOGOUT-revoke>
+  SetHandler authrs-logout
+  AuthRsRevokeOnLogout On
+</Location>
 <Location /idle>
   AuthType AuthRs
   AuthRsSessionTimeout 10m
+  Require valid-user
+</Location>
+<Location /idle-late>
+  AuthType AuthRs
+  AuthRsSessionTimeout 10m
+  AuthRsRefreshFraction 0.9
   Require valid-user
 </Location>
 <Location /bind>
@@ -231,6 +262,28 @@ SSLVerifyClient optional_no_ca
         "AuthRsDefaultDestination"
     );
 
+    // Cookie attribute directives, as the login handler sets them.
+    let r = Request::post_form(
+        a.url("/LOGIN-attrs"),
+        "credential_0=demo&credential_1=pw&destination=%2Fapp%2F",
+    )
+    .ca(&a.ca())
+    .send();
+    assert_eq!(r.status, 303, "{r:?}");
+    let set = r
+        .headers
+        .iter()
+        .find(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .expect("set-cookie");
+    assert!(set.starts_with("AuthRs_Dir="), "{set}");
+    for want in ["Domain=example.org", "Path=/app", "SameSite=Strict"] {
+        assert!(set.contains(want), "{want} missing: {set}");
+    }
+    for absent in ["Secure", "HttpOnly", "Max-Age"] {
+        assert!(!set.contains(absent), "{absent} present: {set}");
+    }
+
     // AuthRsSessionTimeout: idle for 20 minutes → expired; recently seen → refreshed.
     let idle = ticket("demo", now() - 1800, now() - 1200, None);
     let r = get("/idle/").cookie("AuthRs_Dir", &idle).send();
@@ -248,6 +301,10 @@ SSLVerifyClient optional_no_ca
         "sliding refresh re-issues: {r:?}"
     );
 
+    // AuthRsRefreshFraction 0.9: 400 s of 600 idle is not yet time to re-issue.
+    let r = get("/idle-late/").cookie("AuthRs_Dir", &fresh).send();
+    assert_eq!((r.status, r.cookie("AuthRs_Dir")), (200, None));
+
     // AuthRsBindAddress: a ticket bound to another address is refused; to ours, accepted.
     let other = ticket("demo", now(), now(), Some("192.0.2.1"));
     assert!(get("/bind/")
@@ -257,6 +314,37 @@ SSLVerifyClient optional_no_ca
         .is_some_and(|l| l.contains("reason=bad_cookie")));
     let ours = ticket("demo", now(), now(), Some("127.0.0.1"));
     assert_eq!(get("/bind/").cookie("AuthRs_Dir", &ours).send().status, 200);
+
+    // AuthRsCache with an explicit shmcb file: a revoked session stays revoked.
+    let victim = ticket("demo", now() - 30, now() - 30, None);
+    assert_eq!(
+        get("/name/")
+            .cookie("__Host-session", &victim)
+            .send()
+            .status,
+        200
+    );
+    assert_eq!(
+        get("/LOGOUT-revoke")
+            .cookie("AuthRs_Dir", &victim)
+            .send()
+            .status,
+        303
+    );
+    assert_eq!(
+        get("/idle/").cookie("AuthRs_Dir", &victim).send().status,
+        302
+    );
+
+    // A socache provider that is not loaded stops httpd at startup, naming the directive.
+    let out = start_fails(
+        "AuthRsCache nosuch\n",
+        "<Location /x>\n  SetHandler authrs-logout\n  AuthRsRevokeOnLogout On\n</Location>\n",
+    );
+    assert!(
+        out.contains("AUTHRS0002") && out.contains("nosuch"),
+        "{out}"
+    );
 
     // AuthRsUnauthAction.
     assert_eq!(get("/u401/").send().status, 401);
