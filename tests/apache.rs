@@ -243,6 +243,7 @@ fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> Str
         ("mpm_event_module", "mod_mpm_event.so"),
         ("authn_core_module", "mod_authn_core.so"),
         ("authn_file_module", "mod_authn_file.so"),
+        ("authn_dbm_module", "mod_authn_dbm.so"),
         ("authz_core_module", "mod_authz_core.so"),
         ("authz_user_module", "mod_authz_user.so"),
         ("authz_host_module", "mod_authz_host.so"),

@@ -37,6 +37,18 @@ fn directives_take_effect() {
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
     let hash = authrs_core::password::hash_bcrypt("pw", 5, [3u8; 16]).expect("hash");
     std::fs::write(root.join("htpasswd"), format!("demo:{hash}\n")).expect("htpasswd");
+    // A DBM user store (htdbm, the apr-util default DBM type), checked through mod_authn_dbm.
+    let st = Command::new("htdbm")
+        .arg("-cbB")
+        .arg(root.join("users.dbm"))
+        .args(["dana", "dbm-pass"])
+        .output()
+        .expect("htdbm (apache2-utils) must be installed");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     std::fs::write(
         root.join("users.map"),
         "\"CN=alice,OU=Admins,O=authrs demo,C=XX\" administrator\n",
@@ -143,6 +155,12 @@ SSLVerifyClient optional_no_ca
   AuthRsTicketLifetime 90m
   AuthRsDefaultDestination /name/
   AuthRsAllowedDestinations app.example.org
+  AuthUserFile "{r}/htpasswd"
+</Location>
+<Location /LOGIN-dbm>
+  SetHandler authrs-login
+  AuthRsProvider dbm file
+  AuthDBMUserFile "{r}/users.dbm"
   AuthUserFile "{r}/htpasswd"
 </Location>
 <Location /LOGIN-attrs>
@@ -261,6 +279,33 @@ SSLVerifyClient optional_no_ca
         Some("/name/"),
         "AuthRsDefaultDestination"
     );
+
+    // AuthRsProvider dbm file: httpd's providers in order — dana is in the DBM file, demo in
+    // the htpasswd file; a wrong password in either is refused.
+    let login = |user: &str, pass: &str| {
+        Request::post_form(
+            a.url("/LOGIN-dbm"),
+            format!("credential_0={user}&credential_1={pass}&destination=%2F"),
+        )
+        .ca(&a.ca())
+        .send()
+    };
+    let r = login("dana", "dbm-pass");
+    assert_eq!(
+        (r.status, r.cookie("AuthRs_Dir").is_some()),
+        (303, true),
+        "{r:?} {}",
+        a.error_log()
+    );
+    assert_eq!(login("demo", "pw").status, 303);
+    for (u, p) in [("dana", "wrong"), ("demo", "dbm-pass"), ("nobody", "pw")] {
+        let r = login(u, p);
+        assert!(
+            r.header("location")
+                .is_some_and(|l| l.contains("reason=bad_credentials")),
+            "{u}: {r:?}"
+        );
+    }
 
     // Cookie attribute directives, as the login handler sets them.
     let r = Request::post_form(
