@@ -138,6 +138,16 @@ impl Apache {
             .collect()
     }
 
+    /// Fails the test if the error log has a warn-or-worse line matching none of `allowed`.
+    pub fn assert_clean_log(&self, allowed: &[&str]) {
+        let unexpected = self.unexpected_log_lines(allowed);
+        assert!(
+            unexpected.is_empty(),
+            "unexpected error-log lines:\n{}",
+            unexpected.join("\n")
+        );
+    }
+
     /// The CA that signed the server certificate.
     pub fn ca(&self) -> PathBuf {
         self.certs.join("ca.crt")

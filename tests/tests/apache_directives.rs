@@ -29,6 +29,40 @@ fn ticket(user: &str, issued: i64, last_seen: i64, address: Option<&str>) -> Str
     ring().mint(&t).expect("mint")
 }
 
+/// A self-signed device certificate `dir/name.{crt,key}` (no CA) naming bob@example.org in its
+/// xmppAddr SAN, as users enrol them.
+fn self_signed(dir: &std::path::Path, name: &str, subject: &str) {
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "30",
+        ])
+        .args([
+            "-subj",
+            subject,
+            "-addext",
+            "subjectAltName=otherName:1.3.6.1.5.5.7.8.5;UTF8:bob@example.org",
+        ])
+        .arg("-keyout")
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{name}.crt")))
+        .output()
+        .expect("openssl");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
 #[test]
 fn directives_take_effect() {
     let root = scratch("httpd-dir");
@@ -56,65 +90,16 @@ fn directives_take_effect() {
     .expect("map");
 
     // A self-signed device certificate (no CA), enrolled for bob@example.org.
-    let dev_key = root.join("device.key");
-    let dev_crt = root.join("device.crt");
-    let st = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "30",
-        ])
-        .args([
-            "-subj",
-            "/CN=bob laptop",
-            "-addext",
-            "subjectAltName=otherName:1.3.6.1.5.5.7.8.5;UTF8:bob@example.org",
-        ])
-        .arg("-keyout")
-        .arg(&dev_key)
-        .arg("-out")
-        .arg(&dev_crt)
-        .output()
-        .expect("openssl");
-    assert!(st.status.success());
-    let device = Certificate::parse(&std::fs::read(&dev_crt).expect("read")).expect("device cert");
+    self_signed(&root, "device", "/CN=bob laptop");
+    let device = Certificate::parse(&std::fs::read(root.join("device.crt")).expect("read"))
+        .expect("device cert");
     let mut enrolled = EnrolledCerts::default();
     enrolled
         .enroll("bob@example.org", &device, "laptop", now(), 5)
         .expect("enroll");
     std::fs::write(root.join("enrolled"), enrolled.to_text()).expect("enrolled");
     // An unenrolled self-signed one.
-    let st = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "30",
-        ])
-        .args([
-            "-subj",
-            "/CN=eve",
-            "-addext",
-            "subjectAltName=otherName:1.3.6.1.5.5.7.8.5;UTF8:bob@example.org",
-        ])
-        .arg("-keyout")
-        .arg(root.join("eve.key"))
-        .arg("-out")
-        .arg(root.join("eve.crt"))
-        .output()
-        .expect("openssl");
-    assert!(st.status.success());
+    self_signed(&root, "eve", "/CN=eve");
 
     for d in [
         "name",
