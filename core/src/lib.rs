@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod reason;
 pub mod request;
 pub mod roles;
+pub mod site;
 pub mod ticket;
 pub mod time;
 pub mod xfcc;

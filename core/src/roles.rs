@@ -154,6 +154,26 @@ impl GroupFile {
         Ok(GroupFile { members })
     }
 
+    /// Builds groups from `(group, members)` pairs (the Envoy filter's inline `groups`).
+    pub fn from_members<'a>(
+        groups: impl IntoIterator<Item = (&'a str, Vec<String>)>,
+    ) -> Result<GroupFile, RolesError> {
+        let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (line, (group, users)) in groups.into_iter().enumerate() {
+            let line = line + 1;
+            if group.trim().is_empty() {
+                return Err(RolesError::EmptyGroup { line });
+            }
+            check_name(line, group)?;
+            let set = members.entry(group.to_string()).or_default();
+            for user in users {
+                check_name(line, &user)?;
+                set.insert(user);
+            }
+        }
+        Ok(GroupFile { members })
+    }
+
     /// The groups that list `user` (exact, case-sensitive user match as httpd's `strcmp`).
     pub fn groups_for(&self, user: &str) -> BTreeSet<String> {
         self.members

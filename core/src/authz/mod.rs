@@ -6,6 +6,7 @@
 //! same wording. [`decision`] maps the final result to what a shell answers.
 
 mod display;
+mod json;
 mod parse;
 mod quote;
 mod tree;
@@ -213,6 +214,13 @@ pub enum AuthzError {
     NoRules,
     /// A result name in a case table that is not one of the five.
     UnknownResult(String),
+    /// A JSON require tree node that is not a rule or container (the Envoy filter's `require`).
+    Json {
+        /// Where in the document, as `require.all[0].user`.
+        at: String,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 impl AuthzError {
@@ -256,7 +264,7 @@ impl AuthzError {
             | AuthzError::UnterminatedQuote { line }
             | AuthzError::BadSatisfy { line, .. }
             | AuthzError::TooDeep { line } => *line,
-            AuthzError::NoRules | AuthzError::UnknownResult(_) => 0,
+            AuthzError::NoRules | AuthzError::UnknownResult(_) | AuthzError::Json { .. } => 0,
         }
     }
 }
@@ -306,6 +314,7 @@ impl fmt::Display for AuthzError {
                 tree::MAX_DEPTH
             ),
             AuthzError::NoRules => f.write_str("no Require directive found"),
+            AuthzError::Json { at, why } => write!(f, "{at}: {why}"),
             AuthzError::UnknownResult(s) => write!(
                 f,
                 "unknown authz result {s:?} (expected GRANTED, DENIED, NEUTRAL, GENERAL_ERROR or DENIED_NO_USER)"

@@ -1,0 +1,500 @@
+//! A whole site as the Envoy filter is configured: top-level options, ordered `locations`
+//! (httpd's `<Location>` blocks), the login and logout paths and where passwords are checked.
+//!
+//! Everything is read and checked once, when the plugin is configured; a request then
+//! only looks up its [`Scope`] with [`Site::route`].
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use crate::authz::RequireTree;
+use crate::config::{ConfigError, ConfigErrorKind, Settings, Shell, REDACTED};
+use crate::engine::Policy;
+use crate::password::Htpasswd;
+use crate::roles::GroupFile;
+
+/// Longest path the filter matches; longer request paths are refused (400) before any matching.
+pub const MAX_PATH: usize = 8 * 1024;
+
+/// How a location selects paths, as Envoy's route matchers do.
+#[derive(Debug, Clone)]
+pub enum PathMatch {
+    /// The normalized path starts with this string (plain string prefix, like Envoy's `prefix`).
+    Prefix(String),
+    /// The normalized path equals this string.
+    Exact(String),
+    /// The regular expression matches the whole normalized path (like Envoy's `safe_regex`).
+    Regex(Regex),
+}
+
+impl PathMatch {
+    /// Whether the normalized `path` (no query) is selected.
+    pub fn matches(&self, path: &str) -> bool {
+        match self {
+            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+            PathMatch::Exact(p) => path == p,
+            PathMatch::Regex(re) => re.is_match(path),
+        }
+    }
+}
+
+/// Where the login form's passwords are checked.
+#[derive(Debug, Clone, Default)]
+pub enum Passwords {
+    /// No password source: login posts fail closed (500).
+    #[default]
+    None,
+    /// Inline htpasswd lines (`users`).
+    Users(Htpasswd),
+    /// An HTTP service the filter calls (`password_check`).
+    Service(PasswordService),
+}
+
+/// The `password_check` service: a form POST of `user` and `password`; 200 means correct,
+/// 401 or 403 wrong, anything else (or a timeout) fails the login closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordService {
+    /// Envoy cluster to call.
+    pub cluster: String,
+    /// Request path on that cluster.
+    pub path: String,
+    /// `:authority` sent (default: the cluster name).
+    pub authority: String,
+    /// Timeout in milliseconds (default 2000, at most 60000).
+    pub timeout_ms: u64,
+}
+
+/// What applies to one part of the site.
+#[derive(Debug)]
+pub struct Scope {
+    /// The policy the core decides with (its `require` is set for protected locations).
+    pub policy: Policy,
+    /// Whether requests here must pass the Require rules (`false`: unmatched paths).
+    pub protected: bool,
+    /// AuthCookie's recognize_user: identify the user on unprotected paths.
+    pub recognize_user: bool,
+    /// Whether logout here revokes the ticket server-side.
+    pub revoke_on_logout: bool,
+    /// Where login passwords are checked.
+    pub passwords: Passwords,
+}
+
+/// One entry of `locations`.
+#[derive(Debug)]
+pub struct Location {
+    /// Which paths it selects.
+    pub matcher: PathMatch,
+    /// What applies there.
+    pub scope: Scope,
+}
+
+/// The filter's own endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `login_path`: GET shows the login page, POST checks the form.
+    Login,
+    /// `logout_path`: clears (and maybe revokes) the ticket.
+    Logout,
+}
+
+/// The parsed plugin configuration.
+#[derive(Debug)]
+pub struct Site {
+    /// Settings for paths no location selects (they pass; recognized when `recognize_user`).
+    pub unmatched: Scope,
+    /// Locations in order; the first match wins.
+    pub locations: Vec<Location>,
+    /// The login form endpoint, if any.
+    pub login_path: Option<String>,
+    /// The logout endpoint, if any.
+    pub logout_path: Option<String>,
+    /// Whether any scope revokes on logout (then every ticket check asks the revocation store).
+    pub uses_revocation: bool,
+    /// What the listener's `trust_chain_verification` is (`ACCEPT_UNTRUSTED` → only pinned or
+    /// `trusted_cas`-verified certificates pass).
+    pub accept_untrusted: bool,
+}
+
+/// Keys a location holds besides options.
+const MATCHERS: [&str; 3] = ["prefix", "exact", "regex"];
+
+fn err(kind: ConfigErrorKind, option: &str, value: &str, why: impl Into<String>) -> ConfigError {
+    ConfigError::new(kind, option, value, why, false)
+}
+
+impl Site {
+    /// Reads and checks the plugin configuration JSON; the error names the key and the reason.
+    pub fn from_json_str(text: &str) -> Result<Site, ConfigError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            err(
+                ConfigErrorKind::Syntax,
+                "configuration",
+                "",
+                format!("not valid JSON: {e}"),
+            )
+        })?;
+        let Value::Object(mut top) = value else {
+            return Err(err(
+                ConfigErrorKind::WrongType,
+                "configuration",
+                "",
+                "expected a JSON object",
+            ));
+        };
+        // `require` at the top level would protect nothing (unmatched paths pass): say so.
+        if top.contains_key("require") {
+            return Err(err(
+                ConfigErrorKind::WrongScope,
+                "require",
+                "",
+                "belongs inside an entry of \"locations\" (unmatched paths are not protected)",
+            ));
+        }
+        let accept_untrusted = match top.remove("trust_chain_verification") {
+            None => false,
+            Some(Value::String(s)) if s == "VERIFY_TRUST_CHAIN" => false,
+            Some(Value::String(s)) if s == "ACCEPT_UNTRUSTED" => true,
+            Some(other) => return Err(err(
+                ConfigErrorKind::BadValue,
+                "trust_chain_verification",
+                &other.to_string(),
+                "must be \"VERIFY_TRUST_CHAIN\" or \"ACCEPT_UNTRUSTED\" (the listener's setting)",
+            )),
+        };
+        let top = Settings::from_json(&Value::Object(top))?;
+        let unmatched = scope(&top, None)?;
+        let mut locations = Vec::new();
+        if let Some(list) = top.extra().get("locations") {
+            let Value::Array(items) = list else {
+                return Err(err(
+                    ConfigErrorKind::WrongType,
+                    "locations",
+                    "",
+                    "expected an array of objects",
+                ));
+            };
+            for (i, item) in items.iter().enumerate() {
+                locations.push(location(&top, item, i)?);
+            }
+        }
+        let login_path = top.login_path().map(str::to_string);
+        let logout_path = top.logout_path().map(str::to_string);
+        let uses_revocation =
+            unmatched.revoke_on_logout || locations.iter().any(|l| l.scope.revoke_on_logout);
+        Ok(Site {
+            unmatched,
+            locations,
+            login_path,
+            logout_path,
+            uses_revocation,
+            accept_untrusted,
+        })
+    }
+
+    /// The scope for a normalized path: the first matching location, else the unmatched scope.
+    pub fn route(&self, path: &str) -> &Scope {
+        self.locations
+            .iter()
+            .find(|l| l.matcher.matches(path))
+            .map_or(&self.unmatched, |l| &l.scope)
+    }
+
+    /// Whether the normalized path is one of the filter's own endpoints.
+    pub fn endpoint(&self, path: &str) -> Option<Endpoint> {
+        if self.login_path.as_deref() == Some(path) {
+            Some(Endpoint::Login)
+        } else if self.logout_path.as_deref() == Some(path) {
+            Some(Endpoint::Logout)
+        } else {
+            None
+        }
+    }
+}
+
+/// Reads one `locations` entry.
+fn location(top: &Settings, item: &Value, i: usize) -> Result<Location, ConfigError> {
+    let at = |key: &str| format!("locations[{i}].{key}");
+    let Value::Object(map) = item else {
+        return Err(err(
+            ConfigErrorKind::WrongType,
+            &format!("locations[{i}]"),
+            "",
+            "expected an object",
+        ));
+    };
+    let mut map: Map<String, Value> = map.clone();
+    let found: Vec<&str> = MATCHERS
+        .into_iter()
+        .filter(|k| map.contains_key(*k))
+        .collect();
+    let key = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(err(
+                ConfigErrorKind::BadValue,
+                &format!("locations[{i}]"),
+                "",
+                "needs one of \"prefix\", \"exact\" or \"regex\"",
+            ))
+        }
+        _ => {
+            return Err(err(
+                ConfigErrorKind::Conflict,
+                &format!("locations[{i}]"),
+                "",
+                format!("has {found:?}; give exactly one matcher"),
+            ))
+        }
+    };
+    let text = match map.remove(key) {
+        Some(Value::String(s)) => s,
+        _ => {
+            return Err(err(
+                ConfigErrorKind::WrongType,
+                &at(key),
+                "",
+                "expected a string",
+            ))
+        }
+    };
+    let matcher = match key {
+        "regex" => {
+            if text.len() > 4096 {
+                return Err(err(
+                    ConfigErrorKind::BadValue,
+                    &at(key),
+                    "",
+                    "longer than 4096 bytes",
+                ));
+            }
+            let anchored = format!("^(?:{text})$");
+            PathMatch::Regex(Regex::new(&anchored).map_err(|e| {
+                err(
+                    ConfigErrorKind::BadValue,
+                    &at(key),
+                    &text,
+                    format!("bad regular expression: {e}"),
+                )
+            })?)
+        }
+        _ => {
+            if !text.starts_with('/') {
+                return Err(err(
+                    ConfigErrorKind::BadValue,
+                    &at(key),
+                    &text,
+                    "must start with /",
+                ));
+            }
+            if key == "prefix" {
+                PathMatch::Prefix(text)
+            } else {
+                PathMatch::Exact(text)
+            }
+        }
+    };
+    let Some(require) = map.remove("require") else {
+        return Err(err(
+            ConfigErrorKind::BadValue,
+            &format!("locations[{i}]"),
+            "",
+            "needs \"require\" (use {\"all_granted\": true} for a public location)",
+        ));
+    };
+    let tree = RequireTree::from_json(&require)
+        .map_err(|e| err(ConfigErrorKind::BadValue, &at("require"), "", e.to_string()))?;
+    let own = Settings::from_json_location(&Value::Object(map)).map_err(|mut e| {
+        e.option = at(&e.option);
+        e
+    })?;
+    let merged = Settings::merge(top, &own);
+    let mut scope = scope(&merged, Some(i))?;
+    scope.policy.require = Some(tree);
+    scope.protected = true;
+    Ok(Location { matcher, scope })
+}
+
+/// Builds the policy and the rest of a scope from complete settings.
+fn scope(s: &Settings, location: Option<usize>) -> Result<Scope, ConfigError> {
+    let name = |key: &str| match location {
+        Some(i) => format!("locations[{i}].{key}"),
+        None => key.to_string(),
+    };
+    let mut no_files = |path: &str| -> Result<Vec<u8>, String> {
+        Err(format!(
+            "{path}: the Envoy filter cannot read files; give the data inline"
+        ))
+    };
+    let mut policy = Policy::from_settings(s, Shell::Envoy, None, &mut no_files)?;
+    if let Some(groups) = s.extra().get("groups") {
+        policy.groups = Some(
+            groups_from_json(groups)
+                .map_err(|why| err(ConfigErrorKind::BadValue, &name("groups"), "", why))?,
+        );
+    }
+    let passwords = match (s.users(), s.extra().get("password_check")) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                ConfigErrorKind::Conflict,
+                &name("password_check"),
+                "",
+                "give either \"users\" or \"password_check\", not both",
+            ))
+        }
+        (Some(users), None) => Passwords::Users(Htpasswd::parse(users.expose()).map_err(|e| {
+            ConfigError::new(
+                ConfigErrorKind::BadValue,
+                &name("users"),
+                REDACTED,
+                e.to_string(),
+                true,
+            )
+        })?),
+        (None, Some(v)) => Passwords::Service(
+            password_service(v)
+                .map_err(|why| err(ConfigErrorKind::BadValue, &name("password_check"), "", why))?,
+        ),
+        (None, None) => Passwords::None,
+    };
+    Ok(Scope {
+        policy,
+        protected: false,
+        recognize_user: s.recognize_user(),
+        revoke_on_logout: s.revoke_on_logout(),
+        passwords,
+    })
+}
+
+/// `{"group": ["user", …], …}`.
+fn groups_from_json(v: &Value) -> Result<GroupFile, String> {
+    let Value::Object(map) = v else {
+        return Err("expected an object {\"group\": [\"user\", …]}".to_string());
+    };
+    let mut pairs = Vec::new();
+    for (group, members) in map {
+        let Value::Array(items) = members else {
+            return Err(format!("{group:?}: expected an array of user names"));
+        };
+        let users = items
+            .iter()
+            .map(|u| match u {
+                Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                _ => Err(format!("{group:?}: user names must be non-empty strings")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        pairs.push((group.as_str(), users));
+    }
+    GroupFile::from_members(pairs).map_err(|e| e.to_string())
+}
+
+/// `{"cluster": "…", "path": "/…", "timeout": <seconds>, "authority": "…"}`.
+fn password_service(v: &Value) -> Result<PasswordService, String> {
+    let Value::Object(map) = v else {
+        return Err("expected an object {\"cluster\": …, \"path\": …, \"timeout\": …}".to_string());
+    };
+    if let Some(k) = map
+        .keys()
+        .find(|k| !["cluster", "path", "timeout", "authority"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "unknown key {k:?} (expected cluster, path, timeout, authority)"
+        ));
+    }
+    let text = |k: &str| -> Result<Option<String>, String> {
+        match map.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() && !s.chars().any(char::is_control) => {
+                Ok(Some(s.clone()))
+            }
+            Some(_) => Err(format!("{k:?} must be a non-empty string")),
+        }
+    };
+    let cluster = text("cluster")?.ok_or("needs \"cluster\"")?;
+    let path = text("path")?.ok_or("needs \"path\"")?;
+    if !path.starts_with('/') {
+        return Err("\"path\" must start with /".to_string());
+    }
+    let authority = text("authority")?.unwrap_or_else(|| cluster.clone());
+    let timeout_ms = match map.get("timeout") {
+        None => 2000,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(secs) if secs > 0.0 && secs <= 60.0 => (secs * 1000.0).round().max(1.0) as u64,
+            _ => return Err("\"timeout\" must be seconds, more than 0 and at most 60".to_string()),
+        },
+        Some(_) => return Err("\"timeout\" must be a number of seconds".to_string()),
+    };
+    Ok(PasswordService {
+        cluster,
+        path,
+        authority,
+        timeout_ms,
+    })
+}
+
+/// Why a request path cannot be matched safely (answered with 400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathError {
+    /// Longer than [`MAX_PATH`].
+    TooLong,
+    /// Not starting with `/`, or holding a control character, backslash or `#`.
+    Malformed,
+    /// A percent-encoded `/`, `\`, `.`, control or unreserved character, which a backend
+    /// might decode into a different path than the one matched.
+    AmbiguousEncoding,
+}
+
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PathError::TooLong => "request path too long",
+            PathError::Malformed => "malformed request path",
+            PathError::AmbiguousEncoding => {
+                "request path percent-encodes a character that must appear literally"
+            }
+        })
+    }
+}
+
+impl std::error::Error for PathError {}
+
+/// The path to match locations against: no query, dot segments resolved (by the `url` crate),
+/// runs of `/` merged. Encodings a backend could decode into another path are refused.
+pub fn normalize_path(raw: &str) -> Result<String, PathError> {
+    let path = raw.split_once('?').map_or(raw, |(p, _)| p);
+    if raw.len() > MAX_PATH {
+        return Err(PathError::TooLong);
+    }
+    if !path.starts_with('/')
+        || path
+            .bytes()
+            .any(|b| b < 0x20 || b == 0x7f || b == b'\\' || b == b'#')
+    {
+        return Err(PathError::Malformed);
+    }
+    for (i, _) in path.match_indices('%') {
+        let hex = path.get(i + 1..i + 3).ok_or(PathError::AmbiguousEncoding)?;
+        let byte = u8::from_str_radix(hex, 16).map_err(|_| PathError::AmbiguousEncoding)?;
+        let literal_only = byte.is_ascii_alphanumeric()
+            || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/' | b'\\' | b'%')
+            || byte < 0x20
+            || byte == 0x7f;
+        if literal_only {
+            return Err(PathError::AmbiguousEncoding);
+        }
+    }
+    let mut merged = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && merged.ends_with('/')) {
+            merged.push(c);
+        }
+    }
+    let base = url::Url::parse("http://authrs.invalid/").map_err(|_| PathError::Malformed)?;
+    let url = base.join(&merged).map_err(|_| PathError::Malformed)?;
+    if url.host_str() != Some("authrs.invalid") {
+        return Err(PathError::Malformed);
+    }
+    Ok(url.path().to_string())
+}
+
+#[cfg(test)]
+mod tests;

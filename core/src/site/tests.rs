@@ -1,0 +1,216 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::engine::{decide, Stores, Verdict};
+use crate::identity::AuthMethod;
+use crate::request::RequestFacts;
+use crate::ticket::Ticket;
+use serde_json::json;
+
+const KEY: &str = "dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI=";
+
+fn site(v: Value) -> Site {
+    Site::from_json_str(&v.to_string()).unwrap_or_else(|e| panic!("{v}: {e}"))
+}
+
+fn error(v: Value) -> String {
+    match Site::from_json_str(&v.to_string()) {
+        Ok(_) => panic!("accepted {v}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn locations_match_in_order_and_inherit() {
+    let s = site(json!({
+        "auth_name": "Example",
+        "ticket_keys": [KEY],
+        "login_url": "/login",
+        "login_path": "/login",
+        "logout_path": "/logout",
+        "recognize_user": true,
+        "locations": [
+            {"exact": "/app/public", "require": {"all_granted": true}},
+            {"prefix": "/app/admin", "require": {"role": ["admin"]}, "cookie_path": "/app"},
+            {"regex": "/api/v[0-9]+/.*", "require": {"valid_user": true}, "unauth_action": "401"},
+            {"prefix": "/app", "require": [{"user": ["alice"]}]}
+        ]
+    }));
+    assert!(!s.route("/elsewhere").protected);
+    assert!(s.route("/elsewhere").recognize_user);
+    let admin = s.route("/app/admin/x");
+    assert!(admin.protected);
+    assert_eq!(admin.policy.cookie.path, "/app");
+    assert_eq!(admin.policy.cookie.name, "AuthRs_Example");
+    assert_eq!(s.route("/app/public").policy.cookie.path, "/");
+    assert!(s.route("/app/public/more").protected);
+    assert!(s.route("/api/v2/things").protected);
+    // Regexes match the whole path, like Envoy's safe_regex.
+    assert!(!s.route("/x/api/v2/things").protected);
+    assert!(!s.route("/api/vx/things").protected);
+    assert_eq!(s.endpoint("/login"), Some(Endpoint::Login));
+    assert_eq!(s.endpoint("/logout"), Some(Endpoint::Logout));
+    assert_eq!(s.endpoint("/login/x"), None);
+    assert!(!s.uses_revocation && !s.accept_untrusted);
+}
+
+#[test]
+fn a_location_decides_with_its_require_tree() {
+    let s = site(json!({
+        "ticket_keys": [KEY],
+        "groups": {"staff": ["bob"]},
+        "locations": [{"prefix": "/", "require": {"any": [{"user": ["alice"]}, {"group": ["staff"]}]}}]
+    }));
+    let scope = s.route("/x");
+    let keys = scope.policy.keys.as_ref().unwrap();
+    let ask = |user: &str| {
+        let cookie = keys
+            .mint(&Ticket::new(user, AuthMethod::Password, 1_000, 3_600))
+            .unwrap();
+        let req = RequestFacts {
+            method: "GET".into(),
+            path: "/x".into(),
+            headers: vec![("cookie".into(), format!("AuthRs={cookie}"))],
+            ..RequestFacts::default()
+        };
+        decide(&scope.policy, &req, 1_100, &mut Stores::default()).verdict
+    };
+    assert_eq!(ask("alice"), Verdict::Allow);
+    assert_eq!(ask("bob"), Verdict::Allow);
+    assert!(matches!(ask("carol"), Verdict::Forbidden { .. }));
+}
+
+#[test]
+fn password_sources() {
+    let s = site(json!({"users": "alice:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M="}));
+    assert!(matches!(s.unmatched.passwords, Passwords::Users(_)));
+    let s = site(json!({"password_check": {"cluster": "auth", "path": "/check", "timeout": 0.5}}));
+    let Passwords::Service(svc) = &s.unmatched.passwords else {
+        panic!("no service")
+    };
+    assert_eq!(svc.timeout_ms, 500);
+    assert_eq!(svc.authority, "auth");
+    let s = site(json!({"revoke_on_logout": true, "trust_chain_verification": "ACCEPT_UNTRUSTED"}));
+    assert!(s.uses_revocation && s.accept_untrusted);
+}
+
+#[test]
+fn mistakes_name_the_key() {
+    for (doc, needle) in [
+        (
+            json!({"locations": [{"prefix": "/a"}]}),
+            "needs \"require\"",
+        ),
+        (
+            json!({"locations": [{"require": {"valid_user": true}}]}),
+            "one of \"prefix\"",
+        ),
+        (
+            json!({"locations": [{"prefix": "/a", "exact": "/a", "require": {"valid_user": true}}]}),
+            "exactly one matcher",
+        ),
+        (
+            json!({"locations": [{"prefix": "a", "require": {"valid_user": true}}]}),
+            "start with /",
+        ),
+        (
+            json!({"locations": [{"regex": "(", "require": {"valid_user": true}}]}),
+            "locations[0].regex",
+        ),
+        (
+            json!({"locations": [{"prefix": "/", "require": {"usr": ["a"]}}]}),
+            "locations[0].require",
+        ),
+        (
+            json!({"locations": [{"prefix": "/", "require": {"valid_user": true}, "ticket_keys": ["x"]}]}),
+            "locations[0].ticket_keys",
+        ),
+        (
+            json!({"locations": [{"prefix": "/", "require": {"valid_user": true}, "cooky_name": "x"}]}),
+            "cookie_name",
+        ),
+        (json!({"locations": {"prefix": "/"}}), "locations"),
+        (
+            json!({"require": {"valid_user": true}}),
+            "inside an entry of \"locations\"",
+        ),
+        (
+            json!({"trust_chain_verification": "NOPE"}),
+            "ACCEPT_UNTRUSTED",
+        ),
+        (
+            json!({"users": "x", "password_check": {"cluster": "a", "path": "/"}}),
+            "not both",
+        ),
+        (
+            json!({"password_check": {"cluster": "a"}}),
+            "needs \"path\"",
+        ),
+        (
+            json!({"password_check": {"cluster": "a", "path": "/", "timeout": 600}}),
+            "at most 60",
+        ),
+        (
+            json!({"password_check": {"cluster": "a", "path": "/", "tls": true}}),
+            "unknown key",
+        ),
+        (json!({"groups": {"g": "alice"}}), "groups"),
+        (
+            json!({"crl_file": "/etc/x.crl"}),
+            "unknown key \"crl_file\"",
+        ),
+        (json!({"ticket_keys": ["not base64!"]}), "ticket_keys"),
+        (json!([1, 2]), "JSON object"),
+        (json!({"auth_name": 3}), "auth_name"),
+    ] {
+        let e = error(doc.clone());
+        assert!(e.contains(needle), "{doc}: {e}");
+    }
+    assert!(Site::from_json_str("{")
+        .unwrap_err()
+        .to_string()
+        .contains("not valid JSON"));
+}
+
+#[test]
+fn secrets_stay_out_of_errors() {
+    let e = error(json!({"users": "alice:$2y$05$abcdefghijklmnopqrstuu\nbroken line"}));
+    assert!(!e.contains("abcdefgh"), "{e}");
+    let e = error(json!({"ticket_keys": ["c2VjcmV0"]}));
+    assert!(!e.contains("c2VjcmV0"), "{e}");
+}
+
+#[test]
+fn paths_are_normalized_or_refused() {
+    for (raw, want) in [
+        ("/app/page?x=1", "/app/page"),
+        ("//app//page", "/app/page"),
+        ("/public/../app/secret", "/app/secret"),
+        ("/public/./../../app", "/app"),
+        ("/a%20b", "/a%20b"),
+        ("/", "/"),
+    ] {
+        assert_eq!(normalize_path(raw).as_deref(), Ok(want), "{raw}");
+    }
+    for (raw, e) in [
+        ("/%61pp/secret", PathError::AmbiguousEncoding),
+        ("/public/%2e%2e/app", PathError::AmbiguousEncoding),
+        ("/public%2f..%2fapp", PathError::AmbiguousEncoding),
+        ("/a%5capp", PathError::AmbiguousEncoding),
+        ("/a%00", PathError::AmbiguousEncoding),
+        ("/a%", PathError::AmbiguousEncoding),
+        ("/a%zz", PathError::AmbiguousEncoding),
+        ("/a%252e", PathError::AmbiguousEncoding),
+        ("/a\\..\\app", PathError::Malformed),
+        ("app", PathError::Malformed),
+        ("*", PathError::Malformed),
+        ("/a\u{0}b", PathError::Malformed),
+        ("/a#frag", PathError::Malformed),
+    ] {
+        assert_eq!(normalize_path(raw), Err(e), "{raw}");
+    }
+    assert_eq!(
+        normalize_path(&format!("/{}", "a".repeat(MAX_PATH))),
+        Err(PathError::TooLong)
+    );
+}
