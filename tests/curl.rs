@@ -107,6 +107,18 @@ impl Request {
 
     /// Runs curl and parses its answer; panics (fails the test) if curl itself fails.
     pub fn send(&self) -> Response {
+        match self.run() {
+            Ok(r) => r,
+            Err(e) => panic!("curl {} failed: {e}", self.url),
+        }
+    }
+
+    /// As [`Request::send`], `None` when curl itself fails (connection refused, TLS error, …).
+    pub fn try_send(&self) -> Option<Response> {
+        self.run().ok()
+    }
+
+    fn run(&self) -> Result<Response, String> {
         let mut cmd = Command::new("curl");
         cmd.args(["-sS", "--max-time", "20", "-D", "-", "--noproxy", "*"]);
         if let Some(m) = &self.method {
@@ -143,13 +155,10 @@ impl Request {
         if let Some(p) = header_file {
             let _ = std::fs::remove_file(p);
         }
-        assert!(
-            out.status.success(),
-            "curl {} failed: {}",
-            self.url,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        parse(&String::from_utf8_lossy(&out.stdout))
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(parse(&String::from_utf8_lossy(&out.stdout)))
     }
 }
 

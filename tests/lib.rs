@@ -3,6 +3,7 @@
 
 pub mod apache;
 pub mod curl;
+pub mod envoy;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};

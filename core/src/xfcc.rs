@@ -197,6 +197,11 @@ fn parse_element(element: &str) -> Result<XfccElement, XfccError> {
         }
         let value = unquote(raw)?;
         if value.is_empty() {
+            // Envoy itself writes `URI=` (and `DNS=`) when the certificate has no such SAN:
+            // an empty SAN list is no SAN. Any other empty field says nothing and is refused.
+            if key.eq_ignore_ascii_case("uri") || key.eq_ignore_ascii_case("dns") {
+                continue;
+            }
             return Err(XfccError::EmptyValue(key.to_string()));
         }
         match key.to_ascii_lowercase().as_str() {
@@ -211,6 +216,11 @@ fn parse_element(element: &str) -> Result<XfccElement, XfccError> {
         }
     }
     Ok(el)
+}
+
+/// The raw text of each element of an XFCC value (split at commas outside quotes), first hop first.
+pub fn split_elements(header: &str) -> Result<Vec<&str>, XfccError> {
+    split_outside_quotes(header, b',')
 }
 
 /// Parses an `x-forwarded-client-cert` value into its elements, first hop first
@@ -312,6 +322,14 @@ mod tests {
     }
 
     #[test]
+    fn envoy_writes_empty_san_lists() {
+        // What Envoy 1.40 sends for a certificate with neither URI nor DNS SANs.
+        let els = parse("Hash=ab;Subject=\"CN=alice\";URI=;DNS=").unwrap();
+        assert_eq!(els[0].subject.as_deref(), Some("CN=alice"));
+        assert!(els[0].uri.is_empty() && els[0].dns.is_empty());
+    }
+
+    #[test]
     fn malformed_values() {
         let cases: &[(&str, XfccError)] = &[
             ("", XfccError::Empty),
@@ -327,6 +345,7 @@ mod tests {
             ("By=a;;Hash=b", XfccError::MissingEquals),
             ("By=a,", XfccError::MissingEquals),
             ("By=", XfccError::EmptyValue("By".into())),
+            ("Hash=", XfccError::EmptyValue("Hash".into())),
             ("By=a;by=b", XfccError::DuplicateKey("By")),
             (
                 "Subject=a;Subject=\"b\"",

@@ -1,0 +1,268 @@
+//! Envoy's view of a request → the core's `RequestFacts` (pure, unit-tested on the host).
+
+use authrs_core::proxy::is_proxy_header;
+use authrs_core::request::{CertVerify, RequestFacts, TlsFacts};
+use authrs_core::xfcc;
+use std::net::{IpAddr, SocketAddr};
+
+/// What Envoy says about the downstream TLS connection (from `connection.*` properties).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    /// `connection.mtls`: the client presented a certificate Envoy accepted.
+    pub mtls: bool,
+    /// `connection.sha256_peer_certificate_digest` (lowercase hex).
+    pub digest: Option<String>,
+    /// `connection.subject_peer_certificate` (RFC 2253).
+    pub subject: Option<String>,
+    /// The listener's `trust_chain_verification` is `ACCEPT_UNTRUSTED`: mTLS proves key possession only.
+    pub accept_untrusted: bool,
+}
+
+/// Headers the filter sets for the upstream; incoming copies are always removed first.
+pub const IDENTITY_HEADERS: [&str; 4] = [
+    "x-authrs-user",
+    "x-authrs-method",
+    "x-authrs-dn",
+    "x-authrs-roles",
+];
+
+/// Parses `source.address` (`1.2.3.4:5678`, `[::1]:5678`, or a bare address).
+pub fn peer_address(text: &str) -> Option<IpAddr> {
+    text.parse::<SocketAddr>()
+        .map(|s| s.ip())
+        .or_else(|_| text.parse::<IpAddr>())
+        .ok()
+}
+
+/// Builds the facts from the request headers (pseudo-headers included, as Envoy gives them).
+///
+/// `:method`, `:path` (split into path and query) and `:authority` (as `host`) are taken
+/// from the pseudo-headers; other pseudo-headers are dropped. Values that are not UTF-8
+/// arrive here already converted lossily, so they can never verify as a ticket or a DN.
+pub fn request_facts(headers: Vec<(String, String)>, peer: Option<IpAddr>) -> RequestFacts {
+    let mut facts = RequestFacts {
+        peer,
+        headers: Vec::with_capacity(headers.len()),
+        ..RequestFacts::default()
+    };
+    for (name, value) in headers {
+        match name.as_str() {
+            ":method" => facts.method = value,
+            ":path" => match value.split_once('?') {
+                Some((p, q)) => {
+                    facts.path = p.to_string();
+                    facts.query = Some(q.to_string());
+                }
+                None => facts.path = value,
+            },
+            ":scheme" => facts.secure = value.eq_ignore_ascii_case("https"),
+            ":authority" => facts.headers.push(("host".to_string(), value)),
+            n if n.starts_with(':') => {}
+            _ => facts.headers.push((name, value)),
+        }
+    }
+    facts
+}
+
+/// Whether any header could carry client-certificate claims (the cheap test before the work).
+pub fn has_proxy_headers(facts: &RequestFacts) -> bool {
+    facts.headers.iter().any(|(n, _)| is_proxy_header(n))
+}
+
+/// What [`own_tls`] found: our own TLS facts, and the XFCC value the core should still see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnTls {
+    /// The facts about our own downstream connection.
+    pub tls: TlsFacts,
+    /// Whether Envoy's own XFCC element (its `Hash` equal to the connection's digest) was found.
+    pub own_element: bool,
+    /// The XFCC value with Envoy's own element removed (`None`: drop the header from the facts).
+    pub rest: Option<String>,
+}
+
+/// Fills the TLS facts from our own connection: the full certificate from the XFCC element Envoy
+/// wrote itself (its `Hash` equals `connection.sha256_peer_certificate_digest`), else the subject
+/// property alone. Elements that are not Envoy's own stay in `rest`: the core believes them only
+/// from a trusted proxy and reports them as spoofed from anyone else.
+pub fn own_tls(conn: &Connection, xfcc_value: Option<&str>) -> OwnTls {
+    let mut out = OwnTls {
+        rest: xfcc_value.map(str::to_string),
+        ..OwnTls::default()
+    };
+    if !conn.mtls {
+        return out;
+    }
+    out.tls.verify = if conn.accept_untrusted {
+        CertVerify::Generous
+    } else {
+        CertVerify::Success
+    };
+    out.tls.subject_dn = conn.subject.clone();
+    let (Some(digest), Some(value)) = (conn.digest.as_deref(), xfcc_value) else {
+        return out;
+    };
+    let Ok(elements) = xfcc::split_elements(value) else {
+        return out;
+    };
+    let Some((last, earlier)) = elements.split_last() else {
+        return out;
+    };
+    let Ok(mut parsed) = xfcc::parse(last) else {
+        return out;
+    };
+    let Some(el) = parsed.pop() else {
+        return out;
+    };
+    let ours = el
+        .hash
+        .as_deref()
+        .is_some_and(|h| !digest.is_empty() && h.eq_ignore_ascii_case(digest));
+    if !ours {
+        return out;
+    }
+    out.own_element = true;
+    out.rest = if earlier.is_empty() {
+        None
+    } else {
+        Some(earlier.join(","))
+    };
+    if let Some(pem) = el.cert {
+        out.tls.cert = Some(pem.into_bytes());
+    }
+    if let Some(subject) = el.subject {
+        out.tls.subject_dn = Some(subject);
+    }
+    out
+}
+
+/// Replaces the facts' XFCC headers by `rest` (Envoy's own element already consumed).
+pub fn set_xfcc(facts: &mut RequestFacts, rest: Option<String>) {
+    facts
+        .headers
+        .retain(|(n, _)| !n.eq_ignore_ascii_case("x-forwarded-client-cert"));
+    if let Some(v) = rest {
+        facts
+            .headers
+            .push(("x-forwarded-client-cert".to_string(), v));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn pseudo_headers_become_facts() {
+        let f = request_facts(
+            h(&[
+                (":method", "POST"),
+                (":path", "/app/x?a=1&b"),
+                (":scheme", "https"),
+                (":authority", "example.org"),
+                (":protocol", "x"),
+                ("cookie", "a=b"),
+            ]),
+            peer_address("[::1]:4000"),
+        );
+        assert_eq!(f.method, "POST");
+        assert_eq!(f.path, "/app/x");
+        assert_eq!(f.query.as_deref(), Some("a=1&b"));
+        assert!(f.secure);
+        assert_eq!(f.header("host"), Some("example.org"));
+        assert_eq!(f.headers.len(), 2);
+        assert_eq!(f.peer, Some("::1".parse().unwrap()));
+        assert_eq!(
+            peer_address("10.0.0.1:1"),
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert_eq!(peer_address("10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(peer_address("pipe"), None);
+    }
+
+    const DIGEST: &str = "ab12";
+
+    fn conn(mtls: bool) -> Connection {
+        Connection {
+            mtls,
+            digest: Some(DIGEST.into()),
+            subject: Some("CN=prop".into()),
+            accept_untrusted: false,
+        }
+    }
+
+    #[test]
+    fn envoys_own_element_gives_the_certificate() {
+        let v = "Hash=AB12;Cert=\"-----BEGIN%20CERTIFICATE-----%0AMII%0A-----END%20CERTIFICATE-----%0A\";Subject=\"CN=alice,O=x\"";
+        let out = own_tls(&conn(true), Some(v));
+        assert!(out.own_element);
+        assert_eq!(out.rest, None);
+        assert_eq!(out.tls.verify, CertVerify::Success);
+        assert!(out
+            .tls
+            .cert
+            .as_deref()
+            .unwrap()
+            .starts_with(b"-----BEGIN CERTIFICATE-----\nMII"));
+        assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=alice,O=x"));
+        // A front proxy's element before ours stays for the core to judge.
+        let out = own_tls(
+            &conn(true),
+            Some(&format!("Hash=ff;Subject=\"CN=front\",{v}")),
+        );
+        assert!(out.own_element);
+        assert_eq!(out.rest.as_deref(), Some("Hash=ff;Subject=\"CN=front\""));
+    }
+
+    #[test]
+    fn a_foreign_element_is_not_ours() {
+        // Hash mismatch: the subject property is all we know; the header stays for the core.
+        let v = "Hash=ffff;Subject=\"CN=admin\"";
+        let out = own_tls(&conn(true), Some(v));
+        assert!(!out.own_element);
+        assert_eq!(out.rest.as_deref(), Some(v));
+        assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=prop"));
+        assert_eq!(out.tls.cert, None);
+        // No mTLS: no own facts at all, whatever the header claims (even the right hash).
+        let out = own_tls(&conn(false), Some("Hash=ab12;Subject=\"CN=admin\""));
+        assert_eq!(out.tls, TlsFacts::default());
+        assert!(!out.own_element);
+        // An empty digest never matches.
+        let mut c = conn(true);
+        c.digest = Some(String::new());
+        assert!(!own_tls(&c, Some("Hash=;Subject=x")).own_element);
+        // Garbage is left for the core to refuse, never trusted.
+        let out = own_tls(&conn(true), Some("Hash=\"ab12"));
+        assert!(!out.own_element);
+    }
+
+    #[test]
+    fn accept_untrusted_is_generous() {
+        let mut c = conn(true);
+        c.accept_untrusted = true;
+        assert_eq!(own_tls(&c, None).tls.verify, CertVerify::Generous);
+    }
+
+    #[test]
+    fn xfcc_is_replaced() {
+        let mut f = request_facts(
+            h(&[
+                ("x-forwarded-client-cert", "a"),
+                ("X-Forwarded-Client-Cert", "b"),
+            ]),
+            None,
+        );
+        assert!(has_proxy_headers(&f));
+        set_xfcc(&mut f, None);
+        assert!(!has_proxy_headers(&f));
+        set_xfcc(&mut f, Some("c".into()));
+        assert_eq!(f.header("x-forwarded-client-cert"), Some("c"));
+    }
+}

@@ -1,0 +1,559 @@
+//! The proxy-wasm contexts: configuration (root) and one request (http).
+
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use authrs_core::engine::{
+    decide, login, logout, recognize, Decision, Level, PasswordCheck, Stores, Verdict,
+};
+use authrs_core::login::LoginForm;
+use authrs_core::login_page::{query_params, render, DEFAULT_TEMPLATE};
+use authrs_core::proxy::proxy_tls_facts;
+use authrs_core::request::RequestFacts;
+use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
+use authrs_core::time::UnixTime;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+
+use crate::facts::{own_tls, peer_address, request_facts, set_xfcc, Connection, IDENTITY_HEADERS};
+use crate::metrics::Metrics;
+use crate::reply::{self, Reply};
+use crate::store::{self, SharedRevocations};
+
+/// Largest login form body read; a bigger one is answered 413 without reading further.
+const MAX_LOGIN_BODY: usize = 16 * 1024;
+
+/// Registers the root context and the panic hook.
+pub fn install() {
+    std::panic::set_hook(Box::new(|info| {
+        // Critical, with a stable id; the message never holds request data we did not put there.
+        let _ = hostcalls::log(
+            LogLevel::Critical,
+            &format!("authrs: AUTHRS0900: panic: {info}"),
+        );
+    }));
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
+}
+
+fn log(level: LogLevel, ctx: u32, message: &str) {
+    let _ = hostcalls::log(level, &format!("authrs[{ctx}]: {message}"));
+}
+
+fn now_secs() -> UnixTime {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as UnixTime)
+}
+
+/// The configured plugin, shared by the requests of this VM.
+#[derive(Default)]
+struct Root {
+    site: Option<Rc<Site>>,
+    metrics: Option<Rc<Metrics>>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let metrics = self
+            .metrics
+            .get_or_insert_with(|| Rc::new(Metrics::define()));
+        metrics.inc("authrs.config_reloads");
+        let text = self
+            .get_plugin_configuration()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        match Site::from_json_str(&text) {
+            Ok(site) => {
+                if site.uses_revocation {
+                    store::init();
+                }
+                self.site = Some(Rc::new(site));
+                log(LogLevel::Info, 0, "AUTHRS0001: configuration loaded");
+                true
+            }
+            Err(e) => {
+                // The error names the key and the reason; secrets are redacted by the core.
+                log(
+                    LogLevel::Critical,
+                    0,
+                    &format!("AUTHRS0002: configuration refused: {e}"),
+                );
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let site = self.site.clone()?;
+        let metrics = self.metrics.clone()?;
+        Some(Box::new(Stream {
+            id: context_id,
+            site,
+            metrics,
+            state: State::Headers,
+            set_cookie: None,
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// Where a request is in its life.
+enum State {
+    /// Before or at the request headers.
+    Headers,
+    /// A login POST: waiting for the whole body.
+    LoginBody {
+        facts: Box<RequestFacts>,
+        path: String,
+    },
+    /// A login POST: waiting for the password service's answer.
+    PasswordCall {
+        facts: Box<RequestFacts>,
+        path: String,
+        body: Vec<u8>,
+        token: u32,
+        user: String,
+        password: String,
+    },
+    /// Answered locally or let through; nothing more to do on the request side.
+    Done,
+}
+
+struct Stream {
+    id: u32,
+    site: Rc<Site>,
+    metrics: Rc<Metrics>,
+    state: State,
+    /// A refreshed ticket to add to the upstream's response.
+    set_cookie: Option<String>,
+}
+
+impl Context for Stream {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        _body: usize,
+        _trailers: usize,
+    ) {
+        let state = std::mem::replace(&mut self.state, State::Done);
+        let State::PasswordCall {
+            facts,
+            path,
+            body,
+            token: expected,
+            user,
+            password,
+        } = state
+        else {
+            return;
+        };
+        if token != expected {
+            self.reply_plain(500, "unexpected password service answer");
+            return;
+        }
+        let status = self.get_http_call_response_header(":status");
+        let answer = match status.as_deref() {
+            Some("200") => Ok(true),
+            Some("401") | Some("403") => Ok(false),
+            Some(other) => Err(format!("password service answered {other}")),
+            None => Err("password service did not answer (timeout or reset)".to_string()),
+        };
+        let mut check = Answered {
+            user,
+            password,
+            answer,
+        };
+        let site = Rc::clone(&self.site);
+        let scope = site.route(&path);
+        let d = login(&scope.policy, &facts, &body, now_secs(), &mut check);
+        self.finish(scope, d);
+    }
+}
+
+/// The password service's answer, given to the core's login for the user and password asked about.
+struct Answered {
+    user: String,
+    password: String,
+    answer: Result<bool, String>,
+}
+
+impl PasswordCheck for Answered {
+    fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
+        if user != self.user || password != self.password {
+            return Err("password check for a different credential than asked".to_string());
+        }
+        self.answer.clone()
+    }
+}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+        let raw = self.get_http_request_headers_bytes();
+        let mut headers = Vec::with_capacity(raw.len());
+        for (name, value) in raw {
+            if IDENTITY_HEADERS
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h))
+                || name.eq_ignore_ascii_case("x-authrs-reason")
+            {
+                // Only the filter may set these: drop every incoming copy, protected or not.
+                self.set_http_request_header(&name, None);
+                continue;
+            }
+            headers.push((name, String::from_utf8_lossy(&value).into_owned()));
+        }
+        #[cfg(feature = "test-panic")]
+        if headers.iter().any(|(n, _)| n == "x-authrs-test-panic") {
+            panic!("test panic requested");
+        }
+        let peer = self
+            .get_property(vec!["source", "address"])
+            .and_then(|b| peer_address(&String::from_utf8_lossy(&b)));
+        let mut facts = request_facts(headers, peer);
+        let path = match normalize_path(&full_path(&facts)) {
+            Ok(p) => p,
+            Err(e) => {
+                self.metrics.inc("authrs.bad_paths");
+                log(LogLevel::Info, self.id, &format!("AUTHRS0101: {e}"));
+                self.reply_plain(400, "Bad Request");
+                return Action::Pause;
+            }
+        };
+        let site = Rc::clone(&self.site);
+        match site.endpoint(&path) {
+            Some(Endpoint::Login) => return self.login_headers(facts, path, end_of_stream),
+            Some(Endpoint::Logout) => {
+                let scope = site.route(&path);
+                self.tls(&mut facts, scope);
+                let now = now_secs();
+                let mut shared = SharedRevocations { now };
+                let mut stores = Stores {
+                    revocations: if scope.revoke_on_logout {
+                        Some(&mut shared)
+                    } else {
+                        None
+                    },
+                };
+                let d = logout(
+                    &scope.policy,
+                    &facts,
+                    now,
+                    scope.revoke_on_logout,
+                    &mut stores,
+                );
+                return self.finish(scope, d);
+            }
+            None => {}
+        }
+        let scope = site.route(&path);
+        if !scope.protected && !scope.recognize_user {
+            // Public: only the spoofing check (certificate headers a client may not assert).
+            if crate::facts::has_proxy_headers(&facts) {
+                self.tls(&mut facts, scope);
+                let outcome = proxy_tls_facts(&facts, &scope.policy.trusted_proxies);
+                self.strip_spoofed(&outcome.spoofed);
+            }
+            return Action::Continue;
+        }
+        self.tls(&mut facts, scope);
+        let now = now_secs();
+        let mut shared = SharedRevocations { now };
+        let mut stores = Stores {
+            revocations: if site.uses_revocation {
+                Some(&mut shared)
+            } else {
+                None
+            },
+        };
+        let d = if scope.protected {
+            decide(&scope.policy, &facts, now, &mut stores)
+        } else {
+            recognize(&scope.policy, &facts, now, &mut stores)
+        };
+        self.finish(scope, d)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        match &self.state {
+            State::LoginBody { .. } => {}
+            // While the password service is asked, the body stays here (never upstream).
+            State::PasswordCall { .. } => return Action::Pause,
+            State::Headers | State::Done => return Action::Continue,
+        }
+        if body_size > MAX_LOGIN_BODY {
+            self.state = State::Done;
+            self.reply_plain(413, "Payload Too Large");
+            return Action::Pause;
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = self
+            .get_http_request_body(0, body_size)
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        let State::LoginBody { facts, path } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return Action::Pause;
+        };
+        self.login_body(facts, path, body);
+        Action::Pause
+    }
+
+    fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
+        if let Some(c) = self.set_cookie.take() {
+            self.add_http_response_header("set-cookie", &c);
+        }
+        Action::Continue
+    }
+}
+
+/// `:path` as the client sent it (path plus query), for normalization.
+fn full_path(f: &RequestFacts) -> String {
+    f.path_and_query()
+}
+
+impl Stream {
+    /// Fills the TLS facts from the connection when the scope may use certificates.
+    fn tls(&self, facts: &mut RequestFacts, scope: &Scope) {
+        let wants_cert = scope
+            .policy
+            .methods
+            .contains(&authrs_core::engine::Method::Cert);
+        let has_xfcc = facts.header("x-forwarded-client-cert").is_some();
+        if !wants_cert && !has_xfcc {
+            return;
+        }
+        let mtls = self
+            .get_property(vec!["connection", "mtls"])
+            .is_some_and(|b| b.first() == Some(&1));
+        if !mtls {
+            return;
+        }
+        let text = |path: Vec<&str>| {
+            self.get_property(path)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .filter(|s| !s.is_empty())
+        };
+        let conn = Connection {
+            mtls,
+            digest: text(vec!["connection", "sha256_peer_certificate_digest"]),
+            subject: text(vec!["connection", "subject_peer_certificate"]),
+            accept_untrusted: self.site.accept_untrusted,
+        };
+        let xfcc = facts.header("x-forwarded-client-cert").map(str::to_string);
+        let own = own_tls(&conn, xfcc.as_deref());
+        facts.tls = own.tls;
+        if own.own_element {
+            set_xfcc(facts, own.rest);
+        }
+    }
+
+    fn strip_spoofed(&self, names: &[String]) {
+        if names.is_empty() {
+            return;
+        }
+        self.metrics.inc("authrs.spoofing_attempts");
+        log(
+            LogLevel::Warn,
+            self.id,
+            &format!(
+                "AUTHRS0201: removed client-certificate headers not asserted by a trusted proxy: {}",
+                names.join(", ")
+            ),
+        );
+        for n in names {
+            self.set_http_request_header(n, None);
+        }
+    }
+
+    /// Login endpoint, request headers: GET shows the page, POST waits for the body.
+    fn login_headers(&mut self, facts: RequestFacts, path: String, end_of_stream: bool) -> Action {
+        match facts.method.as_str() {
+            "GET" | "HEAD" => {
+                let scope = self.site.route(&path);
+                let (reason, destination) = query_params(facts.query.as_deref());
+                let destination = scope.policy.destinations.untaint(destination.as_deref());
+                let page = render(DEFAULT_TEMPLATE, reason, &destination, &facts.path);
+                self.state = State::Done;
+                self.send_http_response(
+                    200,
+                    vec![
+                        ("content-type", "text/html; charset=utf-8"),
+                        ("cache-control", "no-store"),
+                    ],
+                    Some(page.as_bytes()),
+                );
+                Action::Pause
+            }
+            "POST" if end_of_stream => {
+                self.login_body(Box::new(facts), path, Vec::new());
+                Action::Pause
+            }
+            "POST" => {
+                self.state = State::LoginBody {
+                    facts: Box::new(facts),
+                    path,
+                };
+                Action::Pause
+            }
+            _ => {
+                self.state = State::Done;
+                self.send_http_response(405, vec![("allow", "GET, HEAD, POST")], None);
+                Action::Pause
+            }
+        }
+    }
+
+    /// Login endpoint, whole body in hand: check the password here or ask the service.
+    fn login_body(&mut self, facts: Box<RequestFacts>, path: String, body: Vec<u8>) {
+        let site = Rc::clone(&self.site);
+        let scope = site.route(&path);
+        match &scope.passwords {
+            Passwords::Users(users) => {
+                let mut users = users.clone();
+                let d = login(&scope.policy, &facts, &body, now_secs(), &mut users);
+                self.finish(scope, d);
+            }
+            Passwords::None => {
+                let mut none = NoPasswords;
+                let d = login(&scope.policy, &facts, &body, now_secs(), &mut none);
+                self.finish(scope, d);
+            }
+            Passwords::Service(svc) => {
+                let form = match LoginForm::parse(&body) {
+                    Ok(f) if f.credentials.len() >= 2 => f,
+                    // Malformed or incomplete: the core answers without any password check.
+                    _ => {
+                        let mut none = NoPasswords;
+                        let d = login(&scope.policy, &facts, &body, now_secs(), &mut none);
+                        self.finish(scope, d);
+                        return;
+                    }
+                };
+                let (user, password) = (form.credentials[0].clone(), form.credentials[1].clone());
+                let call_body = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("user", &user)
+                    .append_pair("password", &password)
+                    .finish();
+                let dispatched = self.dispatch_http_call(
+                    &svc.cluster,
+                    vec![
+                        (":method", "POST"),
+                        (":path", &svc.path),
+                        (":authority", &svc.authority),
+                        ("content-type", "application/x-www-form-urlencoded"),
+                    ],
+                    Some(call_body.as_bytes()),
+                    vec![],
+                    Duration::from_millis(svc.timeout_ms),
+                );
+                match dispatched {
+                    Ok(token) => {
+                        self.state = State::PasswordCall {
+                            facts,
+                            path,
+                            body,
+                            token,
+                            user,
+                            password,
+                        }
+                    }
+                    Err(s) => {
+                        log(
+                            LogLevel::Error,
+                            self.id,
+                            &format!(
+                                "AUTHRS0306: cannot call password service cluster {:?}: {s:?}",
+                                svc.cluster
+                            ),
+                        );
+                        self.reply_plain(500, "Internal Server Error");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Logs, counts and applies a decision; returns the action for the current callback.
+    fn finish(&mut self, scope: &Scope, mut d: Decision) -> Action {
+        for n in &d.notes {
+            let level = match n.level {
+                Level::Debug => LogLevel::Debug,
+                Level::Info => LogLevel::Info,
+                Level::Warn => LogLevel::Warn,
+                Level::Error => LogLevel::Error,
+            };
+            log(level, self.id, &format!("{}: {}", n.id, n.message));
+        }
+        let spoofed = std::mem::take(&mut d.spoofed_headers);
+        self.strip_spoofed(&spoofed);
+        let m = &self.metrics;
+        m.inc(&format!("authrs.requests.{}", reply::outcome(&d)));
+        if let Some(r) = d.reason() {
+            m.inc(&format!("authrs.reason.{}", r.code()));
+        }
+        if let (Verdict::Allow, Some(id)) = (&d.verdict, &d.identity) {
+            m.inc(&format!("authrs.method.{}", id.method.as_str()));
+        }
+        if let Verdict::Error { message } = &d.verdict {
+            log(
+                LogLevel::Error,
+                self.id,
+                &format!("AUTHRS0100: refused (internal error): {message}"),
+            );
+        }
+        let realm = scope
+            .policy
+            .cookie
+            .name
+            .strip_prefix("AuthRs_")
+            .map(str::to_string);
+        match reply::action(&d, realm.as_deref()) {
+            reply::Action::Continue { headers } => {
+                for (name, value) in headers {
+                    self.set_http_request_header(name, Some(&value));
+                }
+                self.set_cookie = d.set_cookie.take().filter(|c| !c.is_empty());
+                self.state = State::Done;
+                Action::Continue
+            }
+            reply::Action::Reply(r) => {
+                self.send(r);
+                Action::Pause
+            }
+        }
+    }
+
+    fn send(&mut self, r: Reply) {
+        self.state = State::Done;
+        let headers: Vec<(&str, &str)> = r.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        self.send_http_response(r.status, headers, Some(r.body.as_bytes()));
+    }
+
+    fn reply_plain(&mut self, status: u32, text: &str) {
+        self.state = State::Done;
+        self.send_http_response(
+            status,
+            vec![("content-type", "text/plain; charset=utf-8")],
+            Some(format!("{text}\n").as_bytes()),
+        );
+    }
+}
+
+/// No password source is configured: every login check fails closed.
+struct NoPasswords;
+
+impl PasswordCheck for NoPasswords {
+    fn check(&mut self, _user: &str, _password: &str) -> Result<bool, String> {
+        Err("no password source (`users` or `password_check`) is configured".to_string())
+    }
+}

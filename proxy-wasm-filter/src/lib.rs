@@ -1,0 +1,25 @@
+//! authrs for Envoy: a proxy-wasm HTTP filter over `authrs-core`.
+//!
+//! The filter holds no rule of its own: it turns the Envoy stream into the core's
+//! `RequestFacts` (headers, peer address, TLS properties, the XFCC element Envoy
+//! itself wrote), calls the core (`decide`, `recognize`, `login`, `logout`) and
+//! applies the `Decision` (headers upstream or a local reply). Configuration is the
+//! plugin's JSON, read by `authrs_core::site::Site`.
+
+pub mod facts;
+pub mod reply;
+
+#[cfg(target_arch = "wasm32")]
+mod filter;
+#[cfg(target_arch = "wasm32")]
+mod metrics;
+#[cfg(target_arch = "wasm32")]
+mod store;
+
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)] // proxy_wasm::main! exports `_initialize` (#[no_mangle]); nothing else is unsafe.
+mod entry {
+    proxy_wasm::main! {{
+        crate::filter::install();
+    }}
+}

