@@ -37,6 +37,8 @@ class Echo(BaseHTTPRequestHandler):
     def echo(self):
         lines = []
         for name, value in self.headers.items():
+            # http.server decodes header bytes as Latin-1; show the UTF-8 the client sent.
+            value = value.encode("latin-1", "replace").decode("utf-8", "replace")
             lines.append("HTTP_%s=%s" % (name.upper().replace("-", "_"), value))
             if name.lower() in IDENTITY:
                 lines.extend("%s=%s" % (k, value) for k in IDENTITY[name.lower()])

@@ -4,6 +4,7 @@
 pub mod apache;
 pub mod curl;
 pub mod envoy;
+pub mod scenarios;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};

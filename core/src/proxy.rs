@@ -215,6 +215,13 @@ pub fn is_proxy_header(name: &str) -> bool {
     PROXY_HEADERS.iter().any(|h| same_header(h, name))
 }
 
+/// True for request headers only authrs may set (`X-AuthRs-*`, in either CGI spelling): the
+/// Envoy filter's identity headers and what Apache operators forward with `RequestHeader set`.
+/// Both shells remove incoming copies on every request.
+pub fn is_reserved_header(name: &str) -> bool {
+    name.len() > 9 && same_header(&name[..9], "x-authrs-")
+}
+
 /// What the proxy headers of one request amount to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProxyOutcome {

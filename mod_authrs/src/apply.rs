@@ -92,6 +92,8 @@ pub fn apply(r: &mut ffi::request_rec, mut d: Decision, realm: Option<&str>) -> 
         }
         if let Some(reason) = d.reason() {
             table_set_static(r.pool, r.subprocess_env, c"AUTHRS_REASON", reason.code());
+            // The same reason code the Envoy filter sends: scripts and tests read one header.
+            table_set(r.pool, r.err_headers_out, "X-AuthRs-Reason", reason.code());
         }
     }
     match &d.verdict {

@@ -4,7 +4,7 @@ use crate::apr::{log_r, table_unset, LogLevel};
 use crate::ffi;
 use crate::request::{auth_name, dir_config, facts, is_authrs, now};
 use authrs_core::engine::{decide, recognize, Stores};
-use authrs_core::proxy::{is_proxy_header, TrustedProxies};
+use authrs_core::proxy::{is_proxy_header, is_reserved_header, TrustedProxies};
 use std::ffi::c_int;
 
 const DECLINED: c_int = ffi::DECLINED as c_int;
@@ -16,16 +16,33 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
         return DECLINED;
     };
     let mut present: Vec<String> = Vec::new();
+    let mut reserved: Vec<String> = Vec::new();
     // SAFETY: headers_in lives as long as the request; nothing is copied unless it matches.
     unsafe {
         crate::apr::table_for_each(r.headers_in, |k, _| {
             if let Ok(name) = k.to_str() {
                 if is_proxy_header(name) {
                     present.push(name.to_string());
+                } else if is_reserved_header(name) {
+                    reserved.push(name.to_string());
                 }
             }
         })
     };
+    if !reserved.is_empty() {
+        // X-AuthRs-* are ours to set (RequestHeader set … %{AUTHRS_USER}e for proxied apps):
+        // a client's copy must never reach the application, whoever the peer is.
+        for h in &reserved {
+            // SAFETY: headers_in is live.
+            unsafe { table_unset(r.headers_in, h) };
+        }
+        let msg = format!(
+            "AUTHRS0204: removed request headers only authrs may set: {}",
+            reserved.join(", ")
+        );
+        // SAFETY: r is live.
+        unsafe { log_r(r, LogLevel::Warn, &msg) };
+    }
     if present.is_empty() {
         return DECLINED;
     }

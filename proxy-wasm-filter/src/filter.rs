@@ -8,7 +8,7 @@ use authrs_core::engine::{
 };
 use authrs_core::login::LoginForm;
 use authrs_core::login_page::{query_params, render, DEFAULT_TEMPLATE};
-use authrs_core::proxy::proxy_tls_facts;
+use authrs_core::proxy::{is_reserved_header, proxy_tls_facts};
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
@@ -16,7 +16,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
-use crate::facts::{own_tls, peer_address, request_facts, set_xfcc, Connection, IDENTITY_HEADERS};
+use crate::facts::{own_tls, peer_address, request_facts, set_xfcc, Connection};
 use crate::metrics::Metrics;
 use crate::reply::{self, Reply};
 use crate::store::{self, SharedRevocations};
@@ -198,17 +198,28 @@ impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
         let raw = self.get_http_request_headers_bytes();
         let mut headers = Vec::with_capacity(raw.len());
+        let mut reserved = Vec::new();
         for (name, value) in raw {
-            if IDENTITY_HEADERS
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h))
-                || name.eq_ignore_ascii_case("x-authrs-reason")
-            {
-                // Only the filter may set these: drop every incoming copy, protected or not.
-                self.set_http_request_header(&name, None);
+            if is_reserved_header(&name) {
+                reserved.push(name);
                 continue;
             }
             headers.push((name, String::from_utf8_lossy(&value).into_owned()));
+        }
+        if !reserved.is_empty() {
+            // Only the filter may set X-AuthRs-*: drop every incoming copy, protected or not.
+            self.metrics.inc("authrs.spoofing_attempts");
+            log(
+                LogLevel::Warn,
+                self.id,
+                &format!(
+                    "AUTHRS0204: removed request headers only authrs may set: {}",
+                    reserved.join(", ")
+                ),
+            );
+            for name in &reserved {
+                self.set_http_request_header(name, None);
+            }
         }
         #[cfg(feature = "test-panic")]
         if headers.iter().any(|(n, _)| n == "x-authrs-test-panic") {
