@@ -46,12 +46,18 @@ reference:
 	$(CARGO) run -q -p authrs-cli -- config reference > target/reference.md
 	scripts/check-reference.sh README.md target/reference.md
 
+## Server benchmarks (shared/BENCHMARKS.md method): httpd, then Envoy with the wasm filters.
+## BENCH_ROUNDS=1 BENCH_SECONDS=2 make bench gives a quick smoke run.
+WASM_OUT = $(CURDIR)/target/wasm32-wasip1/wasm
 bench: deps
 	scripts/install-deps.sh --bench
 	$(CARGO) bench -p authrs-core
 	scripts/bench-report.py
 	$(CARGO) build --release -p mod_authrs -p authrs-cli
 	scripts/bench-apache.py $(CURDIR)/target/release/libmod_authrs.so $(CURDIR)/target/release/authrs
+	$(CARGO) build --target wasm32-wasip1 --profile wasm -p authrs-proxy-wasm -p authrs-bench-empty-filter
+	scripts/bench-envoy.py $(WASM_OUT)/authrs_proxy_wasm.wasm $(WASM_OUT)/authrs_bench_empty_filter.wasm \
+	  $(CURDIR)/target/release/authrs
 
 ## Runs every fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz), seeded from fuzz/seeds;
 ## a crash stops it: add the input as a regression test next to the code it broke.

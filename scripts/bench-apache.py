@@ -3,18 +3,14 @@
 mod_auth_tkt (valid SHA256 ticket), one httpd, alternating wrk rounds, medians and ratios.
 
 CPU per request = utime+stime of all httpd processes over a round / requests completed.
-Usage: bench-apache.py MODULE AUTHRS   (env ROUNDS=5 DURATION=5 CONNECTIONS=16)"""
-import hashlib, os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+Usage: bench-apache.py MODULE AUTHRS   (env BENCH_ROUNDS=5 BENCH_SECONDS=5 BENCH_CONNECTIONS=16)"""
+import hashlib, os, shutil, subprocess, sys, tempfile, time
+from benchlib import free_port, measure_rounds, settings, status, timed_run, wait_port, wrk
 
 MODULE, AUTHRS = sys.argv[1], sys.argv[2]
-ROUNDS = int(os.environ.get("ROUNDS", "5"))
-DURATION = int(os.environ.get("DURATION", "5"))
-CONNS = int(os.environ.get("CONNECTIONS", "16"))
+ROUNDS, DURATION, CONNS = settings(rounds=5, seconds=5)
 M = "/usr/lib/apache2/modules"
 TKT_SECRET = "bench-secret-for-mod-auth-tkt-0123456789"
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 def tkt_cookie(user, ts):
     # mod_auth_tkt README "Cookie Format", SHA256 digest type, TKTAuthIgnoreIP on (IP = 0.0.0.0).
@@ -23,30 +19,6 @@ def tkt_cookie(user, ts):
     d0 = hashlib.sha256(ipts + key + user.encode() + b"\0" + b"" + b"\0" + b"").hexdigest()
     d = hashlib.sha256(d0.encode() + key).hexdigest()
     return f"{d}{ts:08x}{user}!"
-
-def cpu_ticks(parent):
-    pids = [parent] + [int(p) for p in os.listdir("/proc") if p.isdigit() and ppid(int(p)) == parent]
-    total = 0
-    for p in pids:
-        try:
-            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except OSError:
-            pass
-    return total
-
-def ppid(p):
-    try:
-        return int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return -1
-
-def wrk(url, cookie):
-    out = subprocess.run(["wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "-H", f"Cookie: {cookie}", url],
-                         capture_output=True, text=True, check=True).stdout
-    reqs = int(next(l for l in out.splitlines() if "requests in" in l).split()[0])
-    non2xx = next((int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l), 0)
-    return reqs, non2xx
 
 def main():
     root = tempfile.mkdtemp(prefix="authrs-bench-")
@@ -108,46 +80,28 @@ TKTAuthDigestType SHA256
                    capture_output=True)
     proc = subprocess.Popen(["/usr/sbin/apache2", "-d", root, "-f", f"{root}/httpd.conf", "-DFOREGROUND"])
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close(); break
-            except OSError:
-                time.sleep(0.1)
+        wait_port(port, "httpd", proc)
         base = f"http://127.0.0.1:{port}"
         scenarios = [("unprotected", f"{base}/plain/file.html", "none=1"),
                      ("mod_authrs ticket", f"{base}/rs/file.html", f"AuthRs_Bench={rs_ticket}"),
                      ("mod_auth_tkt SHA256", f"{base}/tkt/file.html", f"auth_tkt={tkt}")]
         # Each protected location must really check: 200 with the ticket, refused without.
         for name, url, cookie in scenarios:
-            req = urllib.request.Request(url, headers={"Cookie": cookie})
-            assert urllib.request.urlopen(req).status == 200, name
+            assert status(url, cookie) == 200, name
         for name, url, _ in scenarios[1:]:
-            class NoRedirect(urllib.request.HTTPRedirectHandler):
-                def redirect_request(self, *a, **k): return None
-            try:
-                code = urllib.request.build_opener(NoRedirect).open(url).status
-            except urllib.error.HTTPError as e:
-                code = e.code
+            code = status(url)
             assert code in (302, 303, 307, 401), f"{name} let an anonymous request through ({code})"
-        wrk(scenarios[0][1], scenarios[0][2])  # warm-up
-        results = {n: {"rps": [], "cpu": []} for n, _, _ in scenarios}
-        hz = os.sysconf("SC_CLK_TCK")
-        for r in range(ROUNDS):
-            order = scenarios if r % 2 == 0 else list(reversed(scenarios))
-            for name, url, cookie in order:
-                t0 = cpu_ticks(proc.pid)
-                reqs, non2xx = wrk(url, cookie)
-                t1 = cpu_ticks(proc.pid)
-                assert non2xx == 0, f"{name}: {non2xx} non-2xx answers"
-                results[name]["rps"].append(reqs / DURATION)
-                results[name]["cpu"].append((t1 - t0) / hz * 1e6 / reqs)
-        base_rps = statistics.median(results["unprotected"]["rps"])
-        base_cpu = statistics.median(results["unprotected"]["cpu"])
+        wrk(scenarios[0][1], scenarios[0][2], CONNS, DURATION)  # warm-up
+        by_name = {n: (u, c) for n, u, c in scenarios}
+        # httpd drops each keep-alive connection about once a run (wrk read errors ≈ -c): allowed.
+        res = measure_rounds([n for n, _, _ in scenarios], ROUNDS,
+                             lambda n: timed_run(proc.pid, *by_name[n], CONNS, DURATION, n, socket_errors_ok=True))
+        base_rps, base_cpu = res["unprotected"].rps, res["unprotected"].cpu
         print(f"\nhttpd 1 KiB static file, {ROUNDS} alternating rounds of wrk -t1 -c{CONNS} -d{DURATION}s, medians")
         print("| scenario | req/s | × unprotected | CPU µs/req | added µs/req |")
         print("|---|---:|---:|---:|---:|")
         for name, _, _ in scenarios:
-            rps = statistics.median(results[name]["rps"]); cpu = statistics.median(results[name]["cpu"])
+            rps, cpu = res[name].rps, res[name].cpu
             print(f"| {name} | {rps:,.0f} | {rps / base_rps:.3f} | {cpu:.1f} | {cpu - base_cpu:+.1f} |")
     finally:
         proc.terminate(); proc.wait(10)

