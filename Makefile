@@ -30,16 +30,19 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## mod_authrs is built first: the httpd integration tests LoadModule the .so (and the
-## panic test a --features test-panic build, kept apart in target/test-panic).
-unit:
+## mod_authrs and the Envoy filter are built first: the integration tests load the .so into
+## httpd and the .wasm into Envoy (and the panic tests --features test-panic builds, kept apart
+## in target/test-panic).
+unit: wasm
 	$(CARGO) build -p mod_authrs
 	$(CARGO) build -p mod_authrs --features test-panic --target-dir target/test-panic
+	$(CARGO) build -p authrs-proxy-wasm --features test-panic --target wasm32-wasip1 --profile wasm --target-dir target/test-panic
 	$(CARGO) test --workspace
 
-## The core must stay buildable for the Envoy filter's target.
+## The Envoy filter (and so the core) for its target; also lints the wasm-only code.
 wasm:
-	$(CARGO) build -p authrs-core --target wasm32-wasip1 --release
+	$(CARGO) build -p authrs-proxy-wasm --target wasm32-wasip1 --profile wasm
+	$(CARGO) clippy -p authrs-proxy-wasm --target wasm32-wasip1 -- -D warnings
 
 ## The README's option reference is generated from the core's table; fail when it drifts.
 reference:

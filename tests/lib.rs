@@ -47,3 +47,37 @@ pub fn demo_certs(dir: &Path) {
         "gen-demo-certs.sh failed (openssl must be installed)"
     );
 }
+
+/// A self-signed device certificate `dir/name.{crt,key}` (no CA) naming bob@example.org in its
+/// xmppAddr SAN, as users enrol them.
+pub fn self_signed(dir: &Path, name: &str, subject: &str) {
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "30",
+        ])
+        .args([
+            "-subj",
+            subject,
+            "-addext",
+            "subjectAltName=otherName:1.3.6.1.5.5.7.8.5;UTF8:bob@example.org",
+        ])
+        .arg("-keyout")
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{name}.crt")))
+        .output()
+        .expect("openssl");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}

@@ -29,9 +29,18 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
             }
         })
     };
-    if !reserved.is_empty() {
-        // X-AuthRs-* are ours to set (RequestHeader set … %{AUTHRS_USER}e for proxied apps):
-        // a client's copy must never reach the application, whoever the peer is.
+    if present.is_empty() && reserved.is_empty() {
+        return DECLINED;
+    }
+    let merged = dc.merged();
+    let family = merged.trusted_proxy_headers().parse().unwrap_or_default();
+    let trusted = TrustedProxies::from_nets(merged.trusted_proxies().to_vec()).with_headers(family);
+    // SAFETY: useragent_ip is NULL or a pool string.
+    let peer = unsafe { crate::apr::str_from(r.useragent_ip) }.and_then(|s| s.parse().ok());
+    // X-AuthRs-* are ours to set (RequestHeader set … %{AUTHRS_USER}e for proxied apps): a
+    // client's copy never reaches the application; only a trusted proxy (an authrs Envoy in
+    // front) may pass its own.
+    if !reserved.is_empty() && !peer.is_some_and(|p| trusted.contains(p)) {
         for h in &reserved {
             // SAFETY: headers_in is live.
             unsafe { table_unset(r.headers_in, h) };
@@ -43,14 +52,6 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
         // SAFETY: r is live.
         unsafe { log_r(r, LogLevel::Warn, &msg) };
     }
-    if present.is_empty() {
-        return DECLINED;
-    }
-    let merged = dc.merged();
-    let family = merged.trusted_proxy_headers().parse().unwrap_or_default();
-    let trusted = TrustedProxies::from_nets(merged.trusted_proxies().to_vec()).with_headers(family);
-    // SAFETY: useragent_ip is NULL or a pool string.
-    let peer = unsafe { crate::apr::str_from(r.useragent_ip) }.and_then(|s| s.parse().ok());
     // Even a trusted proxy asserts only its own family; the other family is the client's.
     present.retain(|h| !trusted.believes(peer, h));
     if present.is_empty() {

@@ -222,7 +222,7 @@ impl HttpContext for Stream {
             }
         }
         #[cfg(feature = "test-panic")]
-        if headers.iter().any(|(n, _)| n == "x-authrs-test-panic") {
+        if headers.iter().any(|(n, _)| n == "authrs-test-panic") {
             panic!("test panic requested");
         }
         let peer = self

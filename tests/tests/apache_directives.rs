@@ -29,40 +29,6 @@ fn ticket(user: &str, issued: i64, last_seen: i64, address: Option<&str>) -> Str
     ring().mint(&t).expect("mint")
 }
 
-/// A self-signed device certificate `dir/name.{crt,key}` (no CA) naming bob@example.org in its
-/// xmppAddr SAN, as users enrol them.
-fn self_signed(dir: &std::path::Path, name: &str, subject: &str) {
-    let st = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "30",
-        ])
-        .args([
-            "-subj",
-            subject,
-            "-addext",
-            "subjectAltName=otherName:1.3.6.1.5.5.7.8.5;UTF8:bob@example.org",
-        ])
-        .arg("-keyout")
-        .arg(dir.join(format!("{name}.key")))
-        .arg("-out")
-        .arg(dir.join(format!("{name}.crt")))
-        .output()
-        .expect("openssl");
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-}
-
 #[test]
 fn directives_take_effect() {
     let root = scratch("httpd-dir");
@@ -90,7 +56,7 @@ fn directives_take_effect() {
     .expect("map");
 
     // A self-signed device certificate (no CA), enrolled for bob@example.org.
-    self_signed(&root, "device", "/CN=bob laptop");
+    authrs_tests::self_signed(&root, "device", "/CN=bob laptop");
     let device = Certificate::parse(&std::fs::read(root.join("device.crt")).expect("read"))
         .expect("device cert");
     let mut enrolled = EnrolledCerts::default();
@@ -99,7 +65,7 @@ fn directives_take_effect() {
         .expect("enroll");
     std::fs::write(root.join("enrolled"), enrolled.to_text()).expect("enrolled");
     // An unenrolled self-signed one.
-    self_signed(&root, "eve", "/CN=eve");
+    authrs_tests::self_signed(&root, "eve", "/CN=eve");
 
     for d in [
         "name",

@@ -106,40 +106,40 @@ impl Policy {
             TrustedProxies::from_nets(s.trusted_proxies().to_vec()).with_headers(family);
         p.mod_ssl_dn = shell == Shell::Apache;
 
+        // Errors name the option the data came from: the file directive, or the inline key.
         let mut load = |id: OptionId,
                         file: Option<&str>,
                         inline: Option<&str>|
-         -> Result<Option<(String, String)>, ConfigError> {
+         -> Result<Option<(String, String, OptionId)>, ConfigError> {
             match (file, inline) {
                 (Some(path), _) => {
                     let bytes = read(path).map_err(|e| bad(id, shell, path, e))?;
-                    Ok(Some((path.to_string(), text(id, shell, path, bytes)?)))
+                    Ok(Some((path.to_string(), text(id, shell, path, bytes)?, id)))
                 }
-                (None, Some(inline)) => Ok(Some(("(inline)".to_string(), inline.to_string()))),
+                (None, Some(inline)) => Ok(Some((
+                    "(inline)".to_string(),
+                    inline.to_string(),
+                    inline_twin(id),
+                ))),
                 (None, None) => Ok(None),
             }
         };
-        if let Some((src, t)) = load(
+        if let Some((src, t, id)) = load(
             OptionId::CertUserMapFile,
             s.cert_user_map_file(),
             s.cert_user_map(),
         )? {
-            p.cert_user_map = Some(
-                UserMap::parse(&t).map_err(|e| bad(OptionId::CertUserMapFile, shell, &src, e))?,
-            );
+            p.cert_user_map = Some(UserMap::parse(&t).map_err(|e| bad(id, shell, &src, e))?);
         }
-        if let Some((src, t)) = load(OptionId::CrlFile, s.crl_file(), s.crls())? {
-            p.crls = Some(
-                CrlSet::parse(t.as_bytes()).map_err(|e| bad(OptionId::CrlFile, shell, &src, e))?,
-            );
+        if let Some((src, t, id)) = load(OptionId::CrlFile, s.crl_file(), s.crls())? {
+            p.crls = Some(CrlSet::parse(t.as_bytes()).map_err(|e| bad(id, shell, &src, e))?);
         }
-        if let Some((src, t)) = load(
+        if let Some((src, t, id)) = load(
             OptionId::EnrolledCertsFile,
             s.enrolled_certs_file(),
             s.enrolled_certs(),
         )? {
-            let enrolled = EnrolledCerts::parse(&t)
-                .map_err(|e| bad(OptionId::EnrolledCertsFile, shell, &src, e))?;
+            let enrolled = EnrolledCerts::parse(&t).map_err(|e| bad(id, shell, &src, e))?;
             // The per-user limit holds for what is on file too, not only for new enrolments.
             let max = s.enrolled_certs_max() as usize;
             let mut counts = std::collections::BTreeMap::new();
@@ -159,10 +159,20 @@ impl Policy {
             }
             p.enrolled = Some(enrolled);
         }
-        if let Some((src, t)) = load(OptionId::RolesFile, s.roles_file(), s.roles())? {
-            p.roles =
-                Some(RolesFile::parse(&t).map_err(|e| bad(OptionId::RolesFile, shell, &src, e))?);
+        if let Some((src, t, id)) = load(OptionId::RolesFile, s.roles_file(), s.roles())? {
+            p.roles = Some(RolesFile::parse(&t).map_err(|e| bad(id, shell, &src, e))?);
         }
         Ok(p)
+    }
+}
+
+/// The Envoy key holding inline what a file directive names (errors then name the key used).
+fn inline_twin(file: OptionId) -> OptionId {
+    match file {
+        OptionId::CertUserMapFile => OptionId::CertUserMap,
+        OptionId::CrlFile => OptionId::Crls,
+        OptionId::EnrolledCertsFile => OptionId::EnrolledCerts,
+        OptionId::RolesFile => OptionId::Roles,
+        other => other,
     }
 }

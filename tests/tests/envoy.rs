@@ -1,0 +1,463 @@
+//! Envoy-only cases of the wasm filter (the cases both shells share are in scenarios_envoy.rs):
+//! the sample bootstrap, plugin-start validation, XFCC cross-checks, ACCEPT_UNTRUSTED,
+//! the password service, metrics, a panic under FAIL_RELOAD, and tickets across shells.
+
+use authrs_core::cert::enrolled::EnrolledCerts;
+use authrs_core::cert::Certificate;
+use authrs_tests::curl::Request;
+use authrs_tests::envoy::{panic_wasm_path, validate, wasm_path, ClientCerts, Envoy, EnvoyOptions};
+use authrs_tests::scenarios::{self, envoy_site, site_files, ticket, ALICE_DN, COOKIE, KEY_B64};
+use authrs_tests::{demo_certs, scratch, self_signed, workspace};
+use serde_json::{json, Value};
+use std::path::Path;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn certs() -> std::path::PathBuf {
+    let c = scratch("envoy-certs");
+    demo_certs(&c);
+    c
+}
+
+/// The scenario site's JSON with `changes` applied at the top level.
+fn site_with(f: &scenarios::SiteFiles, changes: Value) -> String {
+    let mut v: Value = serde_json::from_str(&envoy_site(f)).expect("json");
+    if let (Value::Object(o), Value::Object(c)) = (&mut v, changes) {
+        o.extend(c);
+    }
+    v.to_string()
+}
+
+fn pem_url(path: &Path) -> String {
+    let pem = std::fs::read_to_string(path).expect("pem");
+    url::form_urlencoded::byte_serialize(pem.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let c = Certificate::parse(&std::fs::read(path).expect("cert")).expect("parse");
+    c.sha256.replace(':', "").to_ascii_lowercase()
+}
+
+#[test]
+fn the_sample_bootstrap_validates() {
+    let c = certs();
+    let crl = std::fs::read_to_string(c.join("ca.crl")).expect("crl");
+    let crl_json = serde_json::to_string(&crl).expect("json");
+    let hash = authrs_core::password::hash_bcrypt("demo", 5, [1u8; 16]).expect("hash");
+    let sample =
+        std::fs::read_to_string(workspace().join("conf/envoy/envoy.yaml")).expect("sample");
+    let rendered = sample
+        .replace("@ETC@", &c.display().to_string())
+        .replace("@WASM@", &wasm_path().display().to_string())
+        .replace("@TICKET_KEY@", KEY_B64)
+        .replace("@USERS@", &format!("demo:{hash}"))
+        .replace("\"@CRL@\"", &crl_json)
+        .replace("@PORT@", "18443")
+        .replace("@ADMIN_PORT@", "19901")
+        .replace("@BACKEND_PORT@", "18080");
+    assert!(
+        !rendered.contains('@') || !rendered.contains("@ETC@"),
+        "placeholders left"
+    );
+    let (ok, out) = validate(&rendered);
+    assert!(ok, "sample does not validate:\n{out}");
+    // And the filter really read it: a broken key fails plugin start, so validation fails.
+    let (ok, out) = validate(&rendered.replace(KEY_B64, "not-a-key"));
+    assert!(!ok, "a bad ticket key validated:\n{out}");
+    assert!(out.contains("ticket_keys"), "{out}");
+}
+
+#[test]
+fn bad_configurations_fail_plugin_start_naming_the_key() {
+    let c = certs();
+    for (json, needle) in [
+        (
+            json!({"ticket_keys": [KEY_B64], "cooky_name": "x"}),
+            "cooky_name",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "session_timeout": "soon"}),
+            "session_timeout",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "locations": [{"prefix": "/a"}]}),
+            "require",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "locations": [{"prefix": "/a", "require": {"role": []}}]}),
+            "locations[0].require",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "unauth_action": "teapot"}),
+            "unauth_action",
+        ),
+        (
+            json!({"crls": "-----BEGIN X509 CRL-----\nnope\n-----END X509 CRL-----\n"}),
+            "crls",
+        ),
+    ] {
+        let yaml = authrs_tests::envoy::bootstrap(
+            &c,
+            18443,
+            19901,
+            18080,
+            &EnvoyOptions::new(json.to_string()),
+        );
+        let (ok, out) = validate(&yaml);
+        assert!(!ok, "{json} validated:\n{out}");
+        assert!(out.contains(needle), "{json}: no {needle:?} in:\n{out}");
+        assert!(out.contains("AUTHRS0002"), "{out}");
+    }
+    // Not JSON at all.
+    let yaml = authrs_tests::envoy::bootstrap(&c, 18443, 19901, 18080, &EnvoyOptions::new("{"));
+    let (ok, out) = validate(&yaml);
+    assert!(!ok && out.contains("not valid JSON"), "{out}");
+}
+
+#[test]
+fn xfcc_from_the_client_is_never_taken_for_envoys_own() {
+    let f = site_files("envoy-xfcc");
+    let alice_hash = sha256_hex(&f.certs.join("alice.crt"));
+    let forged = format!(
+        "Hash={alice_hash};Cert=\"{}\";Subject=\"{ALICE_DN}\"",
+        pem_url(&f.certs.join("alice.crt"))
+    );
+    for mode in ["APPEND_FORWARD", "FORWARD_ONLY"] {
+        let mut opts = EnvoyOptions::new(envoy_site(&f));
+        opts.forward_client_cert = mode;
+        let e = Envoy::start(&f.certs, &opts);
+        // demo's certificate, with an XFCC element claiming alice (even with alice's real hash
+        // and certificate): the filter takes only the element whose Hash is this connection's.
+        let r = e
+            .get("/app/cgi/echo")
+            .client_cert(&f.certs, "demo")
+            .header(format!("X-Forwarded-Client-Cert: {forged}"))
+            .send();
+        assert_ne!(r.env("AUTHRS_USER"), Some("alice"), "{mode}: {}", r.body);
+        if mode == "APPEND_FORWARD" {
+            // Envoy appended its own element for demo's certificate: that one is believed.
+            assert_eq!(
+                r.env("AUTHRS_USER"),
+                Some("demo"),
+                "{mode}: {r:?}\n{}",
+                e.log()
+            );
+        } else {
+            // Envoy added nothing: only the subject property is known, and the site's CRL
+            // needs the serial, so the certificate is refused rather than guessed at.
+            assert!(
+                r.header("location")
+                    .is_some_and(|l| l.contains("reason=bad_cert")),
+                "{mode}: {r:?}"
+            );
+        }
+        // Without any certificate the forged element logs nobody in.
+        let r = e
+            .get("/app/cgi/echo")
+            .header(format!("X-Forwarded-Client-Cert: {forged}"))
+            .send();
+        assert_eq!(r.status, 302, "{mode}: {r:?}");
+        assert!(
+            e.counter("wasmcustom.authrs.spoofing_attempts") >= 1,
+            "{mode}: spoofing not counted"
+        );
+        // On a public path the forged element does not reach the application.
+        let r = e
+            .get("/cgi-bin/echo")
+            .header(format!("X-Forwarded-Client-Cert: {forged}"))
+            .send();
+        assert_eq!(r.status, 200);
+        assert!(
+            r.env("HTTP_X_FORWARDED_CLIENT_CERT").is_none(),
+            "{mode}: {}",
+            r.body
+        );
+    }
+}
+
+#[test]
+fn a_trusted_front_proxy_may_assert_the_client_certificate() {
+    let f = site_files("envoy-front");
+    let json = site_with(
+        &f,
+        json!({"trusted_proxies": ["127.0.0.1/32"], "trusted_proxy_headers": "xfcc"}),
+    );
+    // The front proxy connects with its own client certificate (demo's here); Envoy forwards
+    // XFCC only on mTLS connections, appending its element about the proxy's certificate.
+    let mut opts = EnvoyOptions::new(json);
+    opts.forward_client_cert = "APPEND_FORWARD";
+    let e = Envoy::start(&f.certs, &opts);
+    let hash = sha256_hex(&f.certs.join("alice.crt"));
+    let xfcc = format!(
+        "Hash={hash};Cert=\"{}\";Subject=\"{ALICE_DN}\"",
+        pem_url(&f.certs.join("alice.crt"))
+    );
+    let r = e
+        .get("/app/cgi/echo")
+        .client_cert(&f.certs, "demo")
+        .header(format!("X-Forwarded-Client-Cert: {xfcc}"))
+        .send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
+    assert_eq!(r.env("AUTHRS_USER"), Some("alice"));
+    assert_eq!(r.env("AUTHRS_DN"), Some(ALICE_DN));
+    // The other family (SSL_CLIENT_*) is still the client's own and is ignored.
+    let r = e
+        .get("/app/cgi/echo")
+        .client_cert(&f.certs, "demo")
+        .header(format!("SSL_CLIENT_S_DN: {ALICE_DN}"))
+        .header("SSL_CLIENT_VERIFY: SUCCESS")
+        .send();
+    assert_eq!(r.status, 302, "{r:?}");
+}
+
+#[test]
+fn without_the_certificate_only_the_subject_is_known() {
+    // Envoy exposes only the subject and the first DNS/URI SAN as properties (no email SANs):
+    // when the certificate itself is not forwarded, email mapping must refuse, not guess.
+    let f = site_files("envoy-nopem");
+    let json = site_with(&f, json!({"cert_user": "email"}));
+    let mut opts = EnvoyOptions::new(json.clone());
+    opts.forward_client_cert = "SANITIZE";
+    let e = Envoy::start(&f.certs, &opts);
+    let r = e.get("/app/cgi/echo").client_cert(&f.certs, "demo").send();
+    assert_eq!(r.status, 302, "{r:?}\n{}", e.log());
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=bad_cert")),
+        "{r:?}"
+    );
+    drop(e);
+    // With Envoy's own XFCC element (SANITIZE_SET + cert) the email SAN is there.
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(json));
+    let r = e.get("/app/cgi/echo").client_cert(&f.certs, "demo").send();
+    assert_eq!(
+        r.env("AUTHRS_USER"),
+        Some("demo@example.org"),
+        "{r:?}\n{}",
+        e.log()
+    );
+    // And cn mapping works from the subject property alone (the CRL needs the serial, so a
+    // site with a CRL refuses: the scenario site has one).
+    let json = site_with(&f, json!({"cert_user": "cn", "crls": Value::Null}));
+    let json = json
+        .replace(",\"crls\":null", "")
+        .replace("\"crls\":null,", "");
+    let mut opts = EnvoyOptions::new(json);
+    opts.forward_client_cert = "SANITIZE";
+    drop(e);
+    let e = Envoy::start(&f.certs, &opts);
+    let r = e.get("/app/cgi/echo").client_cert(&f.certs, "alice").send();
+    assert_eq!(r.env("AUTHRS_USER"), Some("alice"), "{r:?}\n{}", e.log());
+}
+
+#[test]
+fn accept_untrusted_takes_only_enrolled_certificates() {
+    let f = site_files("envoy-untrusted");
+    self_signed(&f.certs, "device", "/CN=bob laptop");
+    self_signed(&f.certs, "eve", "/CN=eve");
+    let device = Certificate::parse(&std::fs::read(f.certs.join("device.crt")).expect("read"))
+        .expect("device");
+    let mut enrolled = EnrolledCerts::default();
+    enrolled
+        .enroll("bob@example.org", &device, "laptop", now(), 5)
+        .expect("enroll");
+    let json = site_with(
+        &f,
+        json!({"trust_chain_verification": "ACCEPT_UNTRUSTED", "enrolled_certs": enrolled.to_text()}),
+    );
+    let mut opts = EnvoyOptions::new(json);
+    opts.client_certs = ClientCerts::AcceptUntrusted;
+    let e = Envoy::start(&f.certs, &opts);
+    let r = e
+        .get("/app/cgi/echo")
+        .client_cert(&f.certs, "device")
+        .send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
+    assert_eq!(r.env("AUTHRS_USER"), Some("bob@example.org"));
+    // A pinned certificate chose its own subject: no DN is exposed.
+    assert_eq!(r.env("AUTHRS_DN"), None);
+    for unpinned in ["eve", "alice"] {
+        let r = e
+            .get("/app/cgi/echo")
+            .client_cert(&f.certs, unpinned)
+            .send();
+        assert_eq!(r.status, 302, "{unpinned}: {r:?}");
+        assert!(
+            r.header("location")
+                .is_some_and(|l| l.contains("reason=bad_cert")),
+            "{unpinned}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn the_password_service_checks_login_forms() {
+    let f = site_files("envoy-pwsvc");
+    let mut v: Value = serde_json::from_str(&envoy_site(&f)).expect("json");
+    let o = v.as_object_mut().expect("object");
+    o.remove("users");
+    o.insert(
+        "password_check".into(),
+        json!({"cluster": "passwords", "path": "/check", "timeout": 2}),
+    );
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(v.to_string()));
+    let post = |body: &str| {
+        Request::post_form(e.url("/LOGIN"), body.to_string())
+            .ca(&f.certs.join("ca.crt"))
+            .send()
+    };
+    let r = post("credential_0=demo&credential_1=demo&destination=%2Fapp%2Fcgi%2Fecho");
+    assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
+    let cookie = r.cookie(COOKIE).expect("cookie");
+    let r = e.get("/app/cgi/echo").cookie(COOKIE, &cookie).send();
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"));
+    let r = post("credential_0=demo&credential_1=wrong");
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=bad_credentials")),
+        "{r:?}"
+    );
+    // The service failing fails the login closed.
+    let r = post("credential_0=broken&credential_1=x");
+    assert_eq!(r.status, 500, "{r:?}");
+    // The login page itself.
+    let r = e.get("/LOGIN?reason=expired&destination=%2Fapp%2F").send();
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("name=\"credential_0\""), "{}", r.body);
+    assert!(r.body.contains("value=\"/app/\""), "{}", r.body);
+}
+
+#[test]
+fn metrics_count_outcomes_reasons_and_methods() {
+    let f = site_files("envoy-metrics");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(envoy_site(&f)));
+    let base = |n: &str| e.counter(&format!("wasmcustom.authrs.{n}"));
+    assert!(base("config_reloads") >= 1);
+    let before = [
+        base("requests.allowed"),
+        base("requests.redirected"),
+        base("reason.no_cookie"),
+        base("method.password"),
+        base("method.cert"),
+    ];
+    e.get("/app/cgi/echo")
+        .cookie(COOKIE, &ticket("demo"))
+        .send();
+    e.get("/app/cgi/echo").send();
+    e.get("/app/cgi/echo").client_cert(&f.certs, "alice").send();
+    let after = [
+        base("requests.allowed"),
+        base("requests.redirected"),
+        base("reason.no_cookie"),
+        base("method.password"),
+        base("method.cert"),
+    ];
+    assert_eq!(after[0] - before[0], 2, "allowed");
+    assert_eq!(after[1] - before[1], 1, "redirected");
+    assert_eq!(after[2] - before[2], 1, "no_cookie");
+    assert_eq!(after[3] - before[3], 1, "password");
+    assert_eq!(after[4] - before[4], 1, "cert");
+}
+
+#[test]
+fn tricky_paths_never_bypass_a_location() {
+    let f = site_files("envoy-paths");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(envoy_site(&f)));
+    for path in [
+        "/%61pp/cgi/echo",
+        "/cgi-bin/../app/cgi/echo",
+        "//app/cgi/echo",
+        "/cgi-bin/..%2fapp/cgi/echo",
+        "/cgi-bin/%2e%2e/app/cgi/echo",
+        "/./app/cgi/echo",
+    ] {
+        let r = Request::get(e.url(path)).ca(&f.certs.join("ca.crt")).send();
+        assert!(
+            r.status != 200 || r.env("REQUEST_URI").is_some_and(|u| !u.starts_with("/app")),
+            "{path}: reached the protected app without credentials: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn a_panic_under_fail_reload_never_lets_traffic_through() {
+    let f = site_files("envoy-panic");
+    let mut opts = EnvoyOptions::new(envoy_site(&f));
+    opts.wasm = panic_wasm_path();
+    assert!(
+        opts.wasm.exists(),
+        "build it: make unit (the test-panic wasm)"
+    );
+    let e = Envoy::start(&f.certs, &opts);
+    let r = e
+        .get("/app/cgi/echo")
+        .header("authrs-test-panic: 1")
+        .cookie(COOKIE, &ticket("demo"))
+        .send();
+    assert!(r.status >= 500, "panicking request answered {r:?}");
+    assert!(r.env("AUTHRS_USER").is_none());
+    // The VM is reloaded (Envoy may answer 503 until it is): never does an unauthenticated
+    // request get through meanwhile; then the filter refuses it as before.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let r = loop {
+        let r = e.get("/app/cgi/echo").send();
+        assert!(
+            r.status != 200,
+            "unauthenticated request passed after a panic: {r:?}"
+        );
+        if r.status != 503 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(r.status, 302, "after a panic: {r:?}\n{}", e.log());
+    let r = e
+        .get("/app/cgi/echo")
+        .cookie(COOKIE, &ticket("demo"))
+        .send();
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{r:?}\n{}", e.log());
+    assert!(
+        e.log().contains("AUTHRS0900"),
+        "panic not logged at critical:\n{}",
+        e.log()
+    );
+}
+
+#[test]
+fn tickets_cross_shells() {
+    let f = site_files("cross-shell");
+    let apache = scenarios::start_apache(&f);
+    let envoy = scenarios::start_envoy(&f);
+    let ca = f.certs.join("ca.crt");
+    let login = |url: String| {
+        Request::post_form(
+            url,
+            "credential_0=demo&credential_1=demo&destination=%2Fapp%2F".to_string(),
+        )
+        .ca(&ca)
+        .send()
+        .cookie(COOKIE)
+        .expect("ticket cookie")
+    };
+    // mod_authrs issues, Envoy accepts.
+    let from_apache = login(apache.url("/LOGIN"));
+    let r = envoy
+        .get("/app/cgi/echo")
+        .cookie(COOKIE, &from_apache)
+        .send();
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{r:?}");
+    // Envoy issues, mod_authrs accepts.
+    let from_envoy = login(envoy.url("/LOGIN"));
+    let r = Request::get(apache.url("/app/cgi/echo"))
+        .ca(&ca)
+        .cookie(COOKIE, &from_envoy)
+        .send();
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{r:?}");
+}
