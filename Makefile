@@ -5,11 +5,13 @@ RUN_DIR ?= $(CURDIR)/run
 
 .PHONY: run install test deps lint unit wasm bench callgrind fuzz reference reference-update clean
 
-## Starts httpd with mod_authrs protecting a demo site on 127.0.0.1 (after a short CLI tour).
+## Starts httpd with mod_authrs and Envoy with the filter protecting a demo site on 127.0.0.1 (after a short CLI tour).
 run: deps
 	$(CARGO) build --release -p authrs-cli -p mod_authrs
+	$(CARGO) build -p authrs-proxy-wasm --target wasm32-wasip1 --profile wasm
 	RUN_DIR=$(RUN_DIR) AUTHRS=$(CURDIR)/target/release/authrs scripts/demo.sh
-	RUN_DIR=$(RUN_DIR) AUTHRS=$(CURDIR)/target/release/authrs MODULE=$(CURDIR)/target/release/libmod_authrs.so scripts/run-apache.sh
+	RUN_DIR=$(RUN_DIR) AUTHRS=$(CURDIR)/target/release/authrs MODULE=$(CURDIR)/target/release/libmod_authrs.so \
+	  WASM=$(CURDIR)/target/wasm32-wasip1/wasm/authrs_proxy_wasm.wasm ENVOY=$(CURDIR)/.venv/bin/envoy scripts/run-apache.sh
 
 ## Installs mod_authrs into httpd's module directory and the a2enmod files (Debian layout).
 install:

@@ -5,6 +5,9 @@ set -euo pipefail
 : "${RUN_DIR:?}" "${AUTHRS:?}" "${MODULE:?}"
 here=$(cd "$(dirname "$0")" && pwd)
 port=${AUTHRS_DEMO_PORT:-8443}
+backend=${AUTHRS_BACKEND_PORT:-8081}
+envoy_port=${AUTHRS_ENVOY_PORT:-8444}
+admin_port=${AUTHRS_ENVOY_ADMIN_PORT:-9901}
 root=$RUN_DIR/httpd
 demo=$RUN_DIR/demo
 mkdir -p "$root"/{logs,run,htdocs/app,cgi-bin} "$demo"
@@ -14,7 +17,7 @@ mkdir -p "$root"/{logs,run,htdocs/app,cgi-bin} "$demo"
 printf 'demo admin:projectX reader\nalice reader\n' > "$demo/roles"
 printf '<h1>authrs demo</h1><p><a href="/app/">protected app</a> · <a href="/app/cgi/echo">what the app sees</a> · <a href="/LOGOUT">log out</a></p>\n' > "$root/htdocs/index.html"
 printf '<h1>You are in.</h1><p><a href="/app/cgi/echo">what the application sees</a> · <a href="/LOGOUT">log out</a></p>\n' > "$root/htdocs/app/index.html"
-printf '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\nenv | grep -E "^(REMOTE_USER|AUTH_TYPE|AUTHRS_|SSL_CLIENT_S_DN=)" | sort\n' > "$root/cgi-bin/echo"
+printf '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\nenv | grep -E "^(REMOTE_USER|AUTH_TYPE|AUTHRS_|SSL_CLIENT_S_DN=|HTTP_X_AUTHRS_)" | sort\n' > "$root/cgi-bin/echo"
 chmod 755 "$root/cgi-bin/echo"
 m=/usr/lib/apache2/modules
 cat > "$root/httpd.conf" <<CONF
@@ -40,6 +43,7 @@ LoadModule authrs_module "$MODULE"
 TypesConfig /etc/mime.types
 ScriptSock "$root/run/cgid.sock"
 Listen 127.0.0.1:$port https
+Listen 127.0.0.1:$backend http
 DocumentRoot "$root/htdocs"
 DirectoryIndex index.html
 ScriptAlias /app/cgi/ "$root/cgi-bin/"
@@ -72,12 +76,25 @@ AuthRsTicketKeyFile "$demo/ticket.key"
     SetHandler authrs-logout
   </Location>
 </VirtualHost>
+# The same site in plain HTTP on loopback, for Envoy in front of it: no authentication here
+# (the filter did it); only Envoy (a trusted proxy) may pass X-AuthRs-* headers.
+<VirtualHost 127.0.0.1:$backend>
+  AuthRsTrustedProxies 127.0.0.1/32
+</VirtualHost>
 CONF
 /usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -t
+if [ -n "${WASM:-}" ] && [ -n "${ENVOY:-}" ]; then
+  "$here/run-envoy.sh"
+  trap 'kill $(cat "$RUN_DIR/envoy/envoy.pid") 2>/dev/null || true' EXIT
+  envoy_line="Envoy with the authrs filter on https://127.0.0.1:$envoy_port/ (same site, key and cookie; log $RUN_DIR/envoy/envoy.log)"
+else
+  envoy_line="(Envoy not started: set WASM and ENVOY)"
+fi
 c=$demo/certs
 cat <<EOF
 
-authrs demo: httpd with mod_authrs on https://127.0.0.1:$port/  (Ctrl-C stops it)
+authrs demo: httpd with mod_authrs on https://127.0.0.1:$port/  (Ctrl-C stops both)
+  $envoy_line
   demo user:     demo / demo          demo CA:  $c/ca.crt
   client certs:  $c/{demo,alice,zoe}.crt + .key (and .p12 for browsers, empty password);
                  $c/revoked.crt is in the CRL
@@ -89,8 +106,11 @@ Try:
   curl --cacert $c/ca.crt --cert $c/alice.crt --key $c/alice.key https://127.0.0.1:$port/app/cgi/echo
   curl --cacert $c/ca.crt --cert $c/revoked.crt --key $c/revoked.key -i https://127.0.0.1:$port/app/   # revoked_cert
   curl --cacert $c/ca.crt -H 'Accept: application/json' -i https://127.0.0.1:$port/app/               # 401
+  curl --cacert $c/ca.crt --cert $c/alice.crt --key $c/alice.key https://127.0.0.1:$envoy_port/app/cgi/echo   # via Envoy
+  curl --cacert $c/ca.crt -i https://127.0.0.1:$envoy_port/app/                 # Envoy: 302 to /LOGIN?reason=no_cookie
+  curl -s http://127.0.0.1:$admin_port/stats | grep wasmcustom.authrs           # the filter's metrics
   Browser: import $c/demo.p12, trust $c/ca.crt, open https://127.0.0.1:$port/app/
   CLI: $AUTHRS --help
 
 EOF
-exec /usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -DFOREGROUND
+/usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -DFOREGROUND

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make run` (second half): Envoy with the authrs wasm filter on https://127.0.0.1:8444/, in
+# front of the same demo site httpd serves (its plain loopback port), with the same ticket key
+# and cookie name, so a login on either works on both. Renders conf/envoy/envoy.yaml.
+# Runs in the background; prints its PID file. Never touches anything outside $RUN_DIR.
+set -euo pipefail
+: "${RUN_DIR:?}" "${WASM:?}" "${ENVOY:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+port=${AUTHRS_ENVOY_PORT:-8444}
+admin=${AUTHRS_ENVOY_ADMIN_PORT:-9901}
+backend=${AUTHRS_BACKEND_PORT:-8081}
+demo=$RUN_DIR/demo
+dir=$RUN_DIR/envoy
+mkdir -p "$dir"
+python3 - "$here/../conf/envoy/envoy.yaml" "$dir/envoy.yaml" <<PY
+import json, sys
+src, dst = sys.argv[1], sys.argv[2]
+demo = "$demo"
+text = open(src).read()
+values = {
+    "@ETC@": demo + "/certs",
+    "@WASM@": "$WASM",
+    "@TICKET_KEY@": open(demo + "/ticket.key").read().strip(),
+    "@USERS@": open(demo + "/htpasswd").read().strip().replace("\n", "\\\\n"),
+    '"@CRL@"': json.dumps(open(demo + "/certs/ca.crl").read()),
+    "@PORT@": "$port",
+    "@ADMIN_PORT@": "$admin",
+    "@BACKEND_PORT@": "$backend",
+}
+for k, v in values.items():
+    text = text.replace(k, v)
+open(dst, "w").write(text)
+PY
+"$ENVOY" --mode validate -c "$dir/envoy.yaml" >"$dir/validate.log" 2>&1 || { cat "$dir/validate.log"; exit 1; }
+"$ENVOY" -c "$dir/envoy.yaml" --concurrency 1 --disable-hot-restart --log-level warn \
+  --component-log-level wasm:info >"$dir/envoy.log" 2>&1 &
+echo $! > "$dir/envoy.pid"
