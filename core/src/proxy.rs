@@ -266,6 +266,7 @@ fn ssl_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
     Ok(Some(TlsFacts {
         verify,
         cert,
+        chain: Vec::new(),
         subject_dn,
         issuer_dn,
         via_proxy: true,
@@ -297,6 +298,8 @@ fn xfcc_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
             CertVerify::None
         },
         cert,
+        // A trusted proxy's XFCC counts as verified (above): the chain is never needed.
+        chain: Vec::new(),
         subject_dn: el.subject,
         issuer_dn: None,
         via_proxy: true,

@@ -35,6 +35,11 @@ pub struct TlsFacts {
     pub verify: CertVerify,
     /// The leaf certificate, PEM or DER, when the shell has it.
     pub cert: Option<Vec<u8>>,
+    /// The certificates the client sent above its leaf (Envoy's XFCC `Chain=`), read only to
+    /// verify a [`CertVerify::Generous`] leaf against `trusted_cas`. Each entry is one DER
+    /// certificate or PEM text with one or more `CERTIFICATE` blocks (so `Chain=` may be passed
+    /// whole); any order; a copy of the leaf among them is ignored. Empty when the shell has none.
+    pub chain: Vec<Vec<u8>>,
     /// The subject DN string as the TLS stack rendered it, when the certificate itself is not available.
     pub subject_dn: Option<String>,
     /// The issuer DN string as the TLS stack rendered it.

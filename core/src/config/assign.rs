@@ -5,7 +5,8 @@ use ipnet::IpNet;
 
 use super::error::{ConfigError, ConfigErrorKind};
 use super::kinds::{
-    parse_cert_user, parse_methods, parse_unauth_action, CertUser, Method, Secret, UnauthAction,
+    parse_cert_user, parse_methods, parse_trust_chain_verification, parse_unauth_action, CertUser,
+    Method, Secret, UnauthAction,
 };
 use super::settings::Settings;
 use super::spec::{by_directive, closest, OptionId, OptionSpec, Shell, ValueKind};
@@ -152,6 +153,11 @@ impl Settings {
             (OptionId::LoginPath, Parsed::Text(v)) => self.login_path = Some(v),
             (OptionId::LogoutPath, Parsed::Text(v)) => self.logout_path = Some(v),
             (OptionId::TrustedCas, Parsed::Text(v)) => self.trusted_cas = Some(v),
+            // The table's Enum kind already checked the word; this maps it to its variant.
+            (OptionId::TrustChainVerification, Parsed::Text(v)) => {
+                self.trust_chain_verification =
+                    Some(parse_trust_chain_verification(&v).map_err(bad)?)
+            }
             (OptionId::Groups | OptionId::Locations | OptionId::PasswordCheck, Parsed::Json(v)) => {
                 let key = spec.name_in(Shell::Envoy).to_string();
                 self.extra.insert(key, v);

@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::error::ValueError;
 use super::value::{one_of, parse_enum};
+use crate::request::CertVerify;
 
 /// A way a request may authenticate, in the order `AuthRsMethods` lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,6 +92,49 @@ pub fn parse_unauth_action(value: &str) -> Result<UnauthAction, ValueError> {
         "redirect" => UnauthAction::Redirect,
         "401" => UnauthAction::Unauthorized,
         _ => UnauthAction::Forbidden,
+    })
+}
+
+/// What the Envoy listener's `trust_chain_verification` is, as the filter is told (Envoy
+/// itself exposes no "was it validated" property).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TrustChainVerification {
+    /// `VERIFY_TRUST_CHAIN`: Envoy refused any client certificate not chaining to its `trusted_ca`.
+    #[default]
+    VerifyTrustChain,
+    /// `ACCEPT_UNTRUSTED`: any certificate passes the handshake; authrs accepts only enrolled
+    /// (pinned) ones, or ones whose chain it verifies against `trusted_cas`.
+    AcceptUntrusted,
+}
+
+impl TrustChainVerification {
+    /// The configuration word, spelled as Envoy's enum value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustChainVerification::VerifyTrustChain => "VERIFY_TRUST_CHAIN",
+            TrustChainVerification::AcceptUntrusted => "ACCEPT_UNTRUSTED",
+        }
+    }
+
+    /// The verification state of a client certificate the listener let through: `None` when
+    /// none was presented, `Success` when Envoy verified it, `Generous` when it did not.
+    pub fn cert_verify(self, presented: bool) -> CertVerify {
+        match (presented, self) {
+            (false, _) => CertVerify::None,
+            (true, TrustChainVerification::VerifyTrustChain) => CertVerify::Success,
+            (true, TrustChainVerification::AcceptUntrusted) => CertVerify::Generous,
+        }
+    }
+}
+
+/// The words accepted by `trust_chain_verification`.
+pub const TRUST_CHAIN_VERIFICATION_VALUES: &[&str] = &["VERIFY_TRUST_CHAIN", "ACCEPT_UNTRUSTED"];
+
+/// Parses `VERIFY_TRUST_CHAIN` or `ACCEPT_UNTRUSTED` (any case, as every enum option).
+pub fn parse_trust_chain_verification(value: &str) -> Result<TrustChainVerification, ValueError> {
+    Ok(match parse_enum(value, TRUST_CHAIN_VERIFICATION_VALUES)? {
+        "ACCEPT_UNTRUSTED" => TrustChainVerification::AcceptUntrusted,
+        _ => TrustChainVerification::VerifyTrustChain,
     })
 }
 

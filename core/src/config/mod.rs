@@ -20,8 +20,9 @@ mod value;
 
 pub use error::{ConfigError, ConfigErrorKind, ValueError, REDACTED};
 pub use kinds::{
-    parse_cert_user, parse_methods, parse_unauth_action, CertUser, Method, Secret, UnauthAction,
-    CERT_USER_VALUES, METHOD_VALUES, UNAUTH_ACTION_VALUES,
+    parse_cert_user, parse_methods, parse_trust_chain_verification, parse_unauth_action, CertUser,
+    Method, Secret, TrustChainVerification, UnauthAction, CERT_USER_VALUES, METHOD_VALUES,
+    TRUST_CHAIN_VERIFICATION_VALUES, UNAUTH_ACTION_VALUES,
 };
 pub use reference::reference_markdown;
 pub use settings::{

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::cookies::SameSite;
 use ipnet::IpNet;
 
-use super::kinds::{CertUser, Method, Secret, UnauthAction};
+use super::kinds::{CertUser, Method, Secret, TrustChainVerification, UnauthAction};
 use super::spec::OptionId;
 use super::value::is_token_byte;
 
@@ -63,6 +63,7 @@ pub struct Settings {
     pub(super) login_path: Option<String>,
     pub(super) logout_path: Option<String>,
     pub(super) trusted_cas: Option<String>,
+    pub(super) trust_chain_verification: Option<TrustChainVerification>,
     /// Envoy-only structured keys (`groups`, `locations`, `password_check`), kept as JSON for the filter.
     pub(super) extra: BTreeMap<String, serde_json::Value>,
 }
@@ -138,6 +139,10 @@ impl Settings {
             login_path: pick(&parent.login_path, &child.login_path),
             logout_path: pick(&parent.logout_path, &child.logout_path),
             trusted_cas: pick(&parent.trusted_cas, &child.trusted_cas),
+            trust_chain_verification: pick(
+                &parent.trust_chain_verification,
+                &child.trust_chain_verification,
+            ),
             extra,
         }
     }
@@ -188,6 +193,7 @@ impl Settings {
             OptionId::LogoutPath => self.logout_path.is_some(),
             OptionId::PasswordCheck => self.extra.contains_key("password_check"),
             OptionId::TrustedCas => self.trusted_cas.is_some(),
+            OptionId::TrustChainVerification => self.trust_chain_verification.is_some(),
         }
     }
 
@@ -413,6 +419,11 @@ impl Settings {
         self.trusted_cas.as_deref()
     }
 
+    /// The Envoy listener's `trust_chain_verification` (default `VERIFY_TRUST_CHAIN`).
+    pub fn trust_chain_verification(&self) -> TrustChainVerification {
+        self.trust_chain_verification.unwrap_or_default()
+    }
+
     /// The Envoy-only structured keys (`groups`, `locations`, `password_check`) as written.
     pub fn extra(&self) -> &BTreeMap<String, serde_json::Value> {
         &self.extra
@@ -443,6 +454,10 @@ mod tests {
         assert_eq!(s.cache(), "shmcb");
         assert!(s.trusted_proxies().is_empty() && s.ticket_keys().is_empty());
         assert!(s.login_url().is_none() && s.cookie_domain().is_none());
+        assert_eq!(
+            s.trust_chain_verification(),
+            TrustChainVerification::VerifyTrustChain
+        );
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub enum OptionId {
     PasswordCheck,
     /// `trusted_cas`.
     TrustedCas,
+    /// `trust_chain_verification`.
+    TrustChainVerification,
 }
 
 /// The shape of an option's value, which selects its parser and its JSON type.

@@ -7,6 +7,7 @@
 //! its own entry (`AuthRsCRLFile` ↔ `crls`, `AuthRsTicketKeyFile` ↔
 //! `ticket_keys`, `AuthRsCertUserMap` ↔ `cert_user_map`, …).
 
+use super::kinds::TRUST_CHAIN_VERIFICATION_VALUES;
 use super::spec::{DefaultValue, Merge, OptionId, OptionSpec, Scope, Shells, ValueKind};
 
 /// A per-directory option both shells share, child-overrides, written once.
@@ -460,9 +461,17 @@ pub static OPTIONS: &[OptionSpec] = &[
         OptionId::TrustedCas,
         "trusted_cas",
         ValueKind::Text,
-        DefaultValue::Unset("the TLS layer's verification result is used as is"),
+        DefaultValue::Unset("no chain is verified by the filter; under ACCEPT_UNTRUSTED only enrolled certificates pass"),
         "\"<PEM>\"",
-        "Inline PEM CA certificates that client certificates must chain to.",
+        "Inline PEM CA certificates. Under `trust_chain_verification` ACCEPT_UNTRUSTED, a client certificate whose chain (XFCC `Chain=`) the filter verifies up to one of them counts as CA-verified.",
+    )),
+    server(envoy(
+        OptionId::TrustChainVerification,
+        "trust_chain_verification",
+        ValueKind::Enum(TRUST_CHAIN_VERIFICATION_VALUES),
+        DefaultValue::Value("VERIFY_TRUST_CHAIN"),
+        "VERIFY_TRUST_CHAIN|ACCEPT_UNTRUSTED",
+        "Tells the filter what the listener's `trust_chain_verification` is (Envoy does not expose it). Under ACCEPT_UNTRUSTED only enrolled (pinned) certificates, or certificates verified against `trusted_cas`, are accepted.",
     )),
 ];
 
@@ -568,8 +577,8 @@ mod tests {
 
     #[test]
     fn every_id_has_an_entry() {
-        // OptionId has 43 variants and ids are unique (above), so 43 entries cover them all.
-        assert_eq!(OPTIONS.len(), 43);
+        // OptionId has 44 variants and ids are unique (above), so 44 entries cover them all.
+        assert_eq!(OPTIONS.len(), 44);
     }
 
     #[test]

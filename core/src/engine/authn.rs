@@ -3,6 +3,7 @@
 use super::decision::{Decision, Level};
 use super::policy::{Method, Policy};
 use super::stores::{ticket_id, Stores};
+use crate::cert::chain::chain_der;
 use crate::cert::crl::CrlStatus;
 use crate::cert::map::{map_user, map_user_from_dn};
 use crate::cert::Certificate;
@@ -218,6 +219,8 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
             }
         }
     }
+    // Checked last, so an expired or revoked certificate is refused for that, whatever its chain.
+    let generous = generous && !chain_verified(policy, &tls, &cert, now, decision);
     let pinned = policy
         .enrolled
         .as_ref()
@@ -261,6 +264,35 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         identity.issuer_dn = Some(cert.issuer_dn);
     }
     Outcome::User(identity)
+}
+
+/// Under [`CertVerify::Generous`] with `trusted_cas` set: whether the client's chain leads to
+/// one of those CAs, which makes the certificate count as CA-verified. A failure is only noted
+/// (debug: a pinned certificate fails it by design); the certificate stays unverified.
+fn chain_verified(
+    policy: &Policy,
+    tls: &TlsFacts,
+    cert: &Certificate,
+    now: UnixTime,
+    decision: &mut Decision,
+) -> bool {
+    let (CertVerify::Generous, Some(anchors)) = (&tls.verify, &policy.trusted_cas) else {
+        return false;
+    };
+    match chain_der(&tls.chain).and_then(|chain| anchors.verify(&cert.der, &chain, now)) {
+        Ok(()) => true,
+        Err(e) => {
+            decision.note(
+                Level::Debug,
+                "AUTHRS0224",
+                format!(
+                    "client certificate {} not verified against trusted_cas: {e}",
+                    cert.subject_dn
+                ),
+            );
+            false
+        }
+    }
 }
 
 /// Whether a TLS verification failure is only about the issuer (self-signed, unknown CA) —

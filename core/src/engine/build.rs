@@ -4,6 +4,7 @@
 //! inline JSON values. The core itself never opens a file: `read` is the shell's.
 
 use super::policy::Policy;
+use crate::cert::chain::TrustAnchors;
 use crate::cert::crl::CrlSet;
 use crate::cert::enrolled::EnrolledCerts;
 use crate::cert::map::UserMap;
@@ -158,6 +159,12 @@ impl Policy {
                 ));
             }
             p.enrolled = Some(enrolled);
+        }
+        if let Some(pem) = s.trusted_cas() {
+            p.trusted_cas = Some(
+                TrustAnchors::parse(pem.as_bytes())
+                    .map_err(|e| bad(OptionId::TrustedCas, shell, "(inline)", e))?,
+            );
         }
         if let Some((src, t, id)) = load(OptionId::RolesFile, s.roles_file(), s.roles())? {
             p.roles = Some(RolesFile::parse(&t).map_err(|e| bad(id, shell, &src, e))?);

@@ -117,4 +117,6 @@ fn with_roles_and_groups(policy: &Policy, mut id: Identity) -> Identity {
 }
 
 #[cfg(test)]
+mod chain_tests;
+#[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! The per-location policy the engine decides with: everything parsed at load time.
 
 use crate::authz::RequireTree;
+use crate::cert::chain::TrustAnchors;
 use crate::cert::crl::CrlSet;
 use crate::cert::enrolled::EnrolledCerts;
 use crate::cert::map::{UserMap, UserRule};
@@ -44,6 +45,9 @@ pub struct Policy {
     pub crls: Option<CrlSet>,
     /// User-enrolled (pinned) certificates, accepted without a CA.
     pub enrolled: Option<EnrolledCerts>,
+    /// CAs (`trusted_cas`) against which the engine verifies the chain of a certificate the TLS
+    /// layer let through unverified ([`crate::request::CertVerify::Generous`]).
+    pub trusted_cas: Option<TrustAnchors>,
     /// Peers whose TLS-fact headers are believed.
     pub trusted_proxies: TrustedProxies,
     /// Roles with scopes per user.
@@ -80,6 +84,7 @@ impl Policy {
             cert_required: false,
             crls: None,
             enrolled: None,
+            trusted_cas: None,
             trusted_proxies: TrustedProxies::default(),
             roles: None,
             groups: None,
