@@ -8,7 +8,9 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::authz::RequireTree;
-use crate::config::{ConfigError, ConfigErrorKind, Settings, Shell, REDACTED};
+use crate::config::{
+    ConfigError, ConfigErrorKind, Settings, Shell, TrustChainVerification, REDACTED,
+};
 use crate::engine::Policy;
 use crate::password::Htpasswd;
 use crate::roles::GroupFile;
@@ -110,8 +112,8 @@ pub struct Site {
     pub logout_path: Option<String>,
     /// Whether any scope revokes on logout (then every ticket check asks the revocation store).
     pub uses_revocation: bool,
-    /// What the listener's `trust_chain_verification` is (`ACCEPT_UNTRUSTED` → only pinned or
-    /// `trusted_cas`-verified certificates pass).
+    /// The listener's `trust_chain_verification` is `ACCEPT_UNTRUSTED` (the option of that name):
+    /// only pinned or `trusted_cas`-verified certificates pass.
     pub accept_untrusted: bool,
 }
 
@@ -133,7 +135,7 @@ impl Site {
                 format!("not valid JSON: {e}"),
             )
         })?;
-        let Value::Object(mut top) = value else {
+        let Value::Object(top) = value else {
             return Err(err(
                 ConfigErrorKind::WrongType,
                 "configuration",
@@ -150,18 +152,9 @@ impl Site {
                 "belongs inside an entry of \"locations\" (unmatched paths are not protected)",
             ));
         }
-        let accept_untrusted = match top.remove("trust_chain_verification") {
-            None => false,
-            Some(Value::String(s)) if s == "VERIFY_TRUST_CHAIN" => false,
-            Some(Value::String(s)) if s == "ACCEPT_UNTRUSTED" => true,
-            Some(other) => return Err(err(
-                ConfigErrorKind::BadValue,
-                "trust_chain_verification",
-                &other.to_string(),
-                "must be \"VERIFY_TRUST_CHAIN\" or \"ACCEPT_UNTRUSTED\" (the listener's setting)",
-            )),
-        };
         let top = Settings::from_json(&Value::Object(top))?;
+        let accept_untrusted =
+            top.trust_chain_verification() == TrustChainVerification::AcceptUntrusted;
         let unmatched = scope(&top, None)?;
         let mut locations = Vec::new();
         if let Some(list) = top.extra().get("locations") {
