@@ -16,7 +16,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = TrustAnchors::parse(data);
-    let Some((len, rest)) = data.split_first_chunk::<2>() else { return };
+    let Some((len, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
     let (leaf, chain) = rest.split_at(usize::from(u16::from_be_bytes(*len)).min(rest.len()));
     if let Ok(chain) = chain_der(&[chain.to_vec()]) {
         let _ = anchors.verify(leaf, &chain, NOW);
