@@ -86,6 +86,8 @@ pub fn facts(r: &ffi::request_rec, methods: &[Method]) -> RequestFacts {
             subject_dn: ssl_var(r, "SSL_CLIENT_S_DN"),
             issuer_dn: ssl_var(r, "SSL_CLIENT_I_DN"),
             via_proxy: false,
+            // mod_ssl verified (or, under optional_no_ca, did not verify) the chain itself.
+            chain: Vec::new(),
         }
     } else {
         TlsFacts::default()

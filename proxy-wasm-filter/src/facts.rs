@@ -129,6 +129,10 @@ pub fn own_tls(conn: &Connection, xfcc_value: Option<&str>) -> OwnTls {
     if let Some(pem) = el.cert {
         out.tls.cert = Some(pem.into_bytes());
     }
+    if let Some(chain) = el.chain {
+        // The whole chain as the client sent it (PEM blocks); the core picks the intermediates.
+        out.tls.chain = vec![chain.into_bytes()];
+    }
     if let Some(subject) = el.subject {
         out.tls.subject_dn = Some(subject);
     }

@@ -325,12 +325,20 @@ fn the_password_service_checks_login_forms() {
         "{r:?}"
     );
     // A browser's same-origin post (Origin: this https origin) is not taken for login CSRF.
-    let r = Request::post_form(e.url("/LOGIN"), "credential_0=demo&credential_1=demo".to_string())
-        .ca(&f.certs.join("ca.crt"))
-        .header(format!("Origin: https://127.0.0.1:{}", e.port))
-        .header("Sec-Fetch-Site: same-origin")
-        .send();
-    assert_eq!(r.status, 303, "same-origin login refused: {r:?}\n{}", e.log());
+    let r = Request::post_form(
+        e.url("/LOGIN"),
+        "credential_0=demo&credential_1=demo".to_string(),
+    )
+    .ca(&f.certs.join("ca.crt"))
+    .header(format!("Origin: https://127.0.0.1:{}", e.port))
+    .header("Sec-Fetch-Site: same-origin")
+    .send();
+    assert_eq!(
+        r.status,
+        303,
+        "same-origin login refused: {r:?}\n{}",
+        e.log()
+    );
     // The service failing fails the login closed.
     let r = post("credential_0=broken&credential_1=x");
     assert_eq!(r.status, 500, "{r:?}");
