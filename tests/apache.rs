@@ -289,7 +289,9 @@ fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> Str
         "ScriptSock \"{}/run/cgid.sock\"\n",
         root.display()
     ));
-    c.push_str("StartServers 1\nServerLimit 1\nThreadsPerChild 8\nMaxRequestWorkers 8\n");
+    c.push_str(
+        "StartServers 1\nServerLimit 1\nThreadsPerChild 16\nMaxRequestWorkers 16\nMinSpareThreads 1\nMaxSpareThreads 16\n",
+    );
     c.push_str("Mutex file:run default\n");
     c.push_str(&format!("Listen 127.0.0.1:{port} https\n"));
     c.push_str(&format!("DocumentRoot \"{}/htdocs\"\n", root.display()));
