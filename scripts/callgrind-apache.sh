@@ -60,11 +60,17 @@ total() { # name path cookie requests -> total instructions
   local out=$dir/out/cg.$1
   valgrind --tool=callgrind --callgrind-out-file="$out" /usr/sbin/apache2 -X -d "$dir" -f "$dir/httpd.conf" >/dev/null 2>&1 &
   local vp=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/plain/file.html" && break; sleep 0.3; done
+  local up=
+  for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/plain/file.html" && { up=1; break; }; sleep 0.3; done
+  if [ -z "$up" ]; then
+    echo "$1: apache2 under valgrind did not answer in 90 s (see $dir/logs)" >&2; kill $vp 2>/dev/null; exit 1
+  fi
   ab -q -k -n "$4" -c 1 -H "Cookie: $3" "http://127.0.0.1:$port$2" > "$dir/ab.$1" 2>&1
   if grep -q "Non-2xx" "$dir/ab.$1"; then echo "$1: non-2xx answers" >&2; exit 1; fi
   kill -TERM $vp; wait $vp 2>/dev/null || true
-  awk '/^summary:/ {print $2}' "$out"
+  local sum; sum=$(awk '/^summary:/ {print $2}' "$out")
+  [ -n "$sum" ] || { echo "$1: no callgrind summary in $out" >&2; exit 1; }
+  echo "$sum"
 }
 per_request() { # name path cookie
   local a b
