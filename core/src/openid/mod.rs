@@ -1,0 +1,18 @@
+//! OpenID 2.0 (and 1.1) relying party, sans-IO, checking positive assertions as
+//! Net::OpenID::Consumer does, with its options, defaults and error codes.
+//!
+//! Network steps (discovery, association, check_authentication) come back to
+//! the shell as a described [`http::HttpRequest`] plus the state to resume
+//! with; the shell performs them and feeds the [`http::HttpResponse`] back.
+
+pub mod discovery;
+pub mod error;
+pub mod html;
+pub mod http;
+pub mod identifier;
+pub mod kv;
+pub mod message;
+pub mod xrds;
+
+pub use error::{ErrorCode, OpenIdError};
+pub use message::{Message, Version};
