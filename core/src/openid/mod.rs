@@ -5,6 +5,8 @@
 //! the shell as a described [`http::HttpRequest`] plus the state to resume
 //! with; the shell performs them and feeds the [`http::HttpResponse`] back.
 
+pub mod assoc;
+pub mod dh;
 pub mod discovery;
 pub mod error;
 pub mod html;
@@ -12,6 +14,8 @@ pub mod http;
 pub mod identifier;
 pub mod kv;
 pub mod message;
+pub mod nonce;
+pub mod signed_time;
 pub mod xrds;
 
 pub use error::{ErrorCode, OpenIdError};
