@@ -64,6 +64,8 @@ impl Endpoint {
 }
 
 /// What discovery needs next.
+// One value per network round trip: boxing the request would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum DiscoveryStep {
     /// Perform this request and hand the response to [`Discovery::on_response`].
@@ -82,6 +84,8 @@ pub struct Discovery {
     problem: Option<String>,
 }
 
+// Lives once per discovery; Done being small does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum State {
     /// Fetching the identifier itself (Yadis request; its HTML head is read too).
@@ -172,7 +176,7 @@ impl Discovery {
                         Vec::new()
                     }
                 };
-                let yadis = self.from_services(&services, &identity_url);
+                let yadis = self.yadis_endpoints(&services, &identity_url);
                 self.finish(yadis, html)
             }
             State::Done => DiscoveryStep::Done(Vec::new()),
@@ -184,7 +188,7 @@ impl Discovery {
         if response.media_type().as_deref() == Some("application/xrds+xml") {
             return match xrds::parse(&response.body) {
                 Ok(services) => {
-                    let yadis = self.from_services(&services, &final_url);
+                    let yadis = self.yadis_endpoints(&services, &final_url);
                     self.finish(yadis, None)
                 }
                 Err(e) => self.fail(e.to_string()),
@@ -244,7 +248,7 @@ impl Discovery {
     ) -> DiscoveryStep {
         self.state = State::Done;
         if let Some((url, links)) = html {
-            found.extend(self.from_html(&links, &url));
+            found.extend(self.html_endpoints(&links, &url));
         }
         found.sort_by_key(|e| (std::cmp::Reverse(e.version), !e.op_identifier));
         DiscoveryStep::Done(found)
@@ -254,7 +258,7 @@ impl Discovery {
         self.force_version.is_none_or(|f| f == v)
     }
 
-    fn from_services(&self, services: &[XrdsService], identity_url: &Url) -> Vec<Endpoint> {
+    fn yadis_endpoints(&self, services: &[XrdsService], identity_url: &Url) -> Vec<Endpoint> {
         let mut out = Vec::new();
         for s in services {
             let mut add = |version, claimed: &str, local: Option<&str>, op_identifier| {
@@ -301,7 +305,7 @@ impl Discovery {
         out
     }
 
-    fn from_html(&self, links: &HtmlLinks, url: &Url) -> Vec<Endpoint> {
+    fn html_endpoints(&self, links: &HtmlLinks, url: &Url) -> Vec<Endpoint> {
         let mut out = Vec::new();
         let mut add = |version, server: &Option<String>, local: &Option<String>| {
             if let Some(server) = server.as_deref().and_then(endpoint_url) {

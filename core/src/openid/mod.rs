@@ -6,6 +6,8 @@
 //! with; the shell performs them and feeds the [`http::HttpResponse`] back.
 
 pub mod assoc;
+pub mod checkid;
+pub mod config;
 pub mod dh;
 pub mod discovery;
 pub mod error;
@@ -15,8 +17,13 @@ pub mod identifier;
 pub mod kv;
 pub mod message;
 pub mod nonce;
+pub mod return_to;
 pub mod signed_time;
+pub mod store;
+pub mod verify;
 pub mod xrds;
 
+pub use config::RelyingParty;
 pub use error::{ErrorCode, OpenIdError};
 pub use message::{Message, Version};
+pub use verify::{Outcome, ReturnRequest, VerifiedIdentity, VerifyStep};

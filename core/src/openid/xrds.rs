@@ -74,8 +74,7 @@ pub fn parse(document: &[u8]) -> Result<Vec<XrdsService>, XrdsError> {
     }
     let xrd = root
         .children()
-        .filter(|n| n.has_tag_name((NS_XRD, "XRD")))
-        .last()
+        .rfind(|n| n.has_tag_name((NS_XRD, "XRD")))
         .ok_or(XrdsError::NotXrds)?;
     let mut services: Vec<XrdsService> = xrd
         .children()
