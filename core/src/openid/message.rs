@@ -7,7 +7,6 @@
 //! must never differ.
 
 use super::error::{ErrorCode, OpenIdError};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// The OpenID 2.0 namespace URI (`openid.ns`).
@@ -60,7 +59,8 @@ impl fmt::Display for Version {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     version: Version,
-    fields: BTreeMap<String, String>,
+    /// Sorted by key (without `openid.`), keys unique.
+    fields: Vec<(String, String)>,
 }
 
 impl Message {
@@ -80,36 +80,43 @@ impl Message {
     where
         I: IntoIterator<Item = (String, String)>,
     {
-        let mut fields = BTreeMap::new();
-        for (key, value) in pairs {
-            let Some(name) = key.strip_prefix("openid.") else {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for (mut key, value) in pairs {
+            if !key.starts_with("openid.") {
                 continue;
-            };
+            }
             if fields.len() >= MAX_FIELDS {
                 return Err(OpenIdError::with(
                     ErrorCode::BadMessage,
                     format!("more than {MAX_FIELDS} openid.* parameters"),
                 ));
             }
-            if fields.insert(name.to_string(), value).is_some() {
-                return Err(OpenIdError::with(
-                    ErrorCode::BadMessage,
-                    format!("parameter openid.{name} appears more than once"),
-                ));
-            }
+            key.drain(..7);
+            fields.push((key, value));
         }
-        if fields.get("mode").is_none_or(|m| m.is_empty()) {
+        fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = fields.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(OpenIdError::with(
+                ErrorCode::BadMessage,
+                format!("parameter openid.{} appears more than once", w[0].0),
+            ));
+        }
+        let mut msg = Message {
+            version: Version::V1,
+            fields,
+        };
+        if msg.get_nonempty("mode").is_none() {
             return Ok(None);
         }
-        let version = match fields.get("ns").map(String::as_str) {
+        msg.version = match msg.get("ns") {
             Some(NS_2_0) => Version::V2,
             None | Some(NS_1_1) | Some(NS_1_0) => Version::V1,
             Some(_) => return Ok(None),
         };
-        if version < minimum {
+        if msg.version < minimum {
             return Ok(None);
         }
-        Ok(Some(Message { version, fields }))
+        Ok(Some(msg))
     }
 
     /// The protocol version the message speaks.
@@ -124,7 +131,10 @@ impl Message {
 
     /// The value of `openid.<key>`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.fields.get(key).map(String::as_str)
+        self.fields
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.fields[i].1.as_str())
     }
 
     /// The value of `openid.<key>` if present and not empty (the seed treats "" as absent).
@@ -135,6 +145,11 @@ impl Message {
     /// Every field, keys without the `openid.` prefix, sorted by key.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Takes the fields out (keys without `openid.`, sorted by key).
+    pub fn into_fields(self) -> Vec<(String, String)> {
+        self.fields
     }
 
     /// The 2.0 extension alias declared for `namespace_uri` (`openid.ns.<alias>`); 1.x knows only `sreg`.

@@ -23,8 +23,11 @@ pub const MAX_AHEAD: i64 = 30;
 pub const MAX_SECRET_BYTES: usize = 255;
 
 /// The consumer secret that signs return_to times; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ConsumerSecret(Vec<u8>);
+#[derive(Clone)]
+pub struct ConsumerSecret {
+    /// HMAC-SHA1 keyed once with the secret; cloned per use.
+    keyed: Hmac<Sha1>,
+}
 
 /// A consumer secret that is empty or longer than 255 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,22 +53,22 @@ impl ConsumerSecret {
         if bytes.is_empty() || bytes.len() > MAX_SECRET_BYTES {
             return Err(BadSecret(bytes.len()));
         }
-        Ok(ConsumerSecret(bytes.to_vec()))
+        let keyed =
+            <Hmac<Sha1> as KeyInit>::new_from_slice(bytes).map_err(|_| BadSecret(bytes.len()))?;
+        Ok(ConsumerSecret { keyed })
     }
 
     /// The 20 hex digits for `t` (as written, e.g. `"1800000000"`).
     fn sig(&self, t: &str) -> String {
-        // Hmac accepts keys of any length, so new_from_slice cannot fail here.
-        let Ok(mut mac) = <Hmac<Sha1> as KeyInit>::new_from_slice(&self.0) else {
-            return String::new();
-        };
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut mac = self.keyed.clone();
         mac.update(t.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let mut hex = String::with_capacity(40);
-        for b in digest {
-            hex.push_str(&format!("{b:02x}"));
+        let mut hex = String::with_capacity(20);
+        for b in &digest[..10] {
+            hex.push(char::from(HEX[usize::from(b >> 4)]));
+            hex.push(char::from(HEX[usize::from(b & 15)]));
         }
-        hex.truncate(20);
         hex
     }
 
@@ -165,7 +168,7 @@ mod tests {
 
     #[test]
     fn secret_bounds_and_no_leak() {
-        assert_eq!(ConsumerSecret::new(b""), Err(BadSecret(0)));
+        assert_eq!(ConsumerSecret::new(b"").unwrap_err(), BadSecret(0));
         assert!(ConsumerSecret::new(&[b'x'; 256]).is_err());
         assert!(ConsumerSecret::new(&[b'x'; 255]).is_ok());
         assert_eq!(format!("{:?}", secret()), "ConsumerSecret(..)");

@@ -30,6 +30,7 @@ use super::return_to;
 use super::signed_time;
 use super::store::{StoreError, Stores};
 use crate::time::UnixTime;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use subtle::ConstantTimeEq;
 use url::Url;
@@ -191,10 +192,24 @@ impl RelyingParty {
         stores: &mut Stores,
         now: UnixTime,
     ) -> Result<Context, Outcome> {
-        let current = Url::parse(request.current_url)
+        // The query is split off and decoded once, for the message (GET) and for the
+        // return_to comparison; the rest (short) goes through the URL parser.
+        let (base, query) = split_query(request.current_url);
+        let current = Url::parse(base)
             .map_err(|e| OpenIdError::with(ErrorCode::BadMessage, format!("current URL: {e}")))?;
-        let form = request.body.unwrap_or(current.query().unwrap_or_default());
-        let msg = Message::parse(form, self.minimum_version)?.ok_or(Outcome::NotOpenId)?;
+        let current_pairs: Vec<(Cow<str>, Cow<str>)> =
+            url::form_urlencoded::parse(query.as_bytes()).collect();
+        let msg = match request.body {
+            Some(body) => Message::parse(body, self.minimum_version)?,
+            None => Message::from_pairs(
+                current_pairs
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("openid."))
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+                self.minimum_version,
+            )?,
+        }
+        .ok_or(Outcome::NotOpenId)?;
         let v = msg.version();
         match (msg.mode(), v) {
             ("error", Version::V2) => {
@@ -264,7 +279,7 @@ impl RelyingParty {
                 format!("return_to is not a URL: {e}"),
             )
         })?;
-        return_to::matches_current(&rt, &current)?;
+        return_to::matches_current(&rt, &current, &current_pairs)?;
         let nonce = msg.get_nonempty("response_nonce").map(str::to_string);
         if v == Version::V2 && nonce.is_none() {
             return Err(OpenIdError::new(ErrorCode::NonceMissing).into());
@@ -659,27 +674,40 @@ impl Context {
                 Err(e) => return store_failed(e),
             }
         }
-        let url = Url::parse(&self.real_ident)
-            .map(|mut u| {
-                if self.msg.version() == Version::V1 {
-                    u.set_fragment(None);
-                }
-                u.to_string()
-            })
-            .unwrap_or_else(|_| endpoint.claimed_id.clone());
+        let version = self.msg.version();
+        let url = if self.real_ident == endpoint.claimed_id {
+            self.real_ident
+        } else {
+            Url::parse(&self.real_ident)
+                .map(|mut u| {
+                    if version == Version::V1 {
+                        u.set_fragment(None);
+                    }
+                    u.to_string()
+                })
+                .unwrap_or_else(|_| endpoint.claimed_id.clone())
+        };
+        let signed_fields = self.signed_fields;
         let signed = self
-            .signed_fields
-            .iter()
-            .map(|f| (f.clone(), self.msg.get(f).unwrap_or_default().to_string()))
+            .msg
+            .into_fields()
+            .into_iter()
+            .filter(|(k, _)| signed_fields.contains(k))
             .collect();
         Outcome::Verified(VerifiedIdentity {
             url,
             op_local_id: self.identity,
             server: endpoint.server.clone(),
-            version: self.msg.version(),
+            version,
             signed,
         })
     }
+}
+
+/// Splits a request URL into what precedes the query and the query itself (no fragment).
+fn split_query(url: &str) -> (&str, &str) {
+    let url = url.split_once('#').map_or(url, |(u, _)| u);
+    url.split_once('?').unwrap_or((url, ""))
 }
 
 /// URL equality after normalization (optionally ignoring fragments); exact text when either is not a URL.

@@ -6,6 +6,7 @@ use crate::openid::checkid::{self, CheckIdParams};
 use crate::openid::discovery::Mechanism;
 use crate::openid::http::Method;
 use crate::openid::message::NS_2_0;
+use crate::openid::nonce;
 use crate::openid::nonce::{format_time, NonceOptions};
 use crate::openid::signed_time::ConsumerSecret;
 use crate::openid::store::{
@@ -844,4 +845,132 @@ fn outcome_verdicts() {
     );
     assert_eq!(Outcome::Error(ErrorCode::NoSig.into()).verdict(), "error");
     assert_eq!(Outcome::Cancelled.code(), None);
+}
+
+#[test]
+fn every_seed_code_is_provoked() {
+    use crate::openid::identifier;
+    use std::collections::BTreeSet;
+    let a = Assertion::v2();
+    let secret = ConsumerSecret::new(b"sekrit").unwrap();
+    let mut seen: BTreeSet<&'static str> = BTreeSet::new();
+    // claimed_identity (C) codes.
+    seen.insert(identifier::normalize(" ").unwrap_err().code());
+    seen.insert(identifier::normalize("ftp://x/").unwrap_err().code());
+    let v1_only = [Endpoint {
+        server: OP.into(),
+        version: Version::V1,
+        claimed_id: CLAIMED.into(),
+        local_id: None,
+        op_identifier: false,
+        mechanism: Mechanism::Html,
+    }];
+    seen.insert(
+        checkid::choose_endpoint(&v1_only, Version::V2)
+            .unwrap_err()
+            .code(),
+    );
+    // verified_identity (V) codes, one scripted response each.
+    let rt_time = |t: String| {
+        let rt = format!("{RETURN}&oic.time={t}");
+        Assertion {
+            return_to: rt.clone(),
+            ..a.signed_with("return_to", &rt)
+        }
+    };
+    let stamp = |t: i64| format!("{}z", format_time(t).unwrap());
+    type Case = (Box<dyn Fn(&mut Fx)>, Assertion);
+    let cases: Vec<Case> = vec![
+        (Box::new(|_| {}), a.with("mode", "error")),
+        (Box::new(|_| {}), a.with("mode", "checkid_immediate")),
+        (Box::new(|_| {}), a.without("identity")),
+        (Box::new(|_| {}), a.without("sig")),
+        (Box::new(|_| {}), a.without("return_to")),
+        (
+            Box::new(|fx| {
+                fx.rp = fx
+                    .rp
+                    .clone()
+                    .with_required_root("https://x.example/")
+                    .unwrap()
+            }),
+            a.clone(),
+        ),
+        (
+            Box::new(|_| {}),
+            a.without("response_nonce").signed_with(
+                "signed",
+                "op_endpoint,claimed_id,identity,return_to,assoc_handle",
+            ),
+        ),
+        (
+            Box::new(|fx| {
+                fx.nonces
+                    .check_and_insert(
+                        &nonce::store_key(OP, a.get("response_nonce").unwrap()),
+                        None,
+                        NOW,
+                    )
+                    .unwrap();
+            }),
+            a.clone(),
+        ),
+        (Box::new(|_| {}), a.signed_with("response_nonce", "garbage")),
+        (
+            Box::new(|fx| {
+                fx.rp.nonce = NonceOptions {
+                    timecop: true,
+                    ..NonceOptions::default()
+                }
+                .resolve()
+            }),
+            a.signed_with("response_nonce", &stamp(NOW + 999)),
+        ),
+        (
+            Box::new(|_| {}),
+            a.signed_with("response_nonce", &stamp(NOW - 9999)),
+        ),
+        (Box::new(|_| {}), rt_time(secret.sign(NOW - 9999))),
+        (Box::new(|_| {}), rt_time(secret.sign(NOW + 999))),
+        (Box::new(|_| {}), rt_time(format!("{NOW}-0000"))),
+        (Box::new(|fx| fx.page = None), a.clone()),
+        (
+            Box::new(|_| {}),
+            a.signed_with("op_endpoint", "https://evil.example/"),
+        ),
+        (
+            Box::new(|fx| fx.redirect = Some("https://me.example/bob".into())),
+            a.clone(),
+        ),
+        (
+            Box::new(|_| {}),
+            a.signed_with("identity", "https://op.example/u/eve"),
+        ),
+        (Box::new(|_| {}), a.signed_with("signed", "identity")),
+        (
+            Box::new(|fx| {
+                fx.assocs
+                    .put(assoc(AssocType::HmacSha256, NOW - 1))
+                    .unwrap();
+            }),
+            a.clone(),
+        ),
+        (Box::new(|_| {}), a.with("sig", "AAAA")),
+        (
+            Box::new(|fx| fx.check_auth = HttpResponse::new(503, "")),
+            a.signed_with("assoc_handle", "dumb"),
+        ),
+        (
+            Box::new(|fx| fx.check_auth = HttpResponse::new(200, "is_valid:false\n")),
+            a.signed_with("assoc_handle", "dumb"),
+        ),
+    ];
+    for (setup, assertion) in cases {
+        let mut fx = Fx::new();
+        setup(&mut fx);
+        let code = fx.code(&assertion).unwrap_or("none");
+        assert!(seen.insert(code), "{code} provoked twice or not an error");
+    }
+    let seed: BTreeSet<&str> = ErrorCode::SEED.iter().map(|c| c.code()).collect();
+    assert_eq!(seen, seed);
 }
