@@ -879,7 +879,7 @@ fn every_seed_code_is_provoked() {
         }
     };
     let stamp = |t: i64| format!("{}z", format_time(t).unwrap());
-    type Case = (Box<dyn Fn(&mut Fx)>, Assertion);
+    type Case<'a> = (Box<dyn Fn(&mut Fx) + 'a>, Assertion);
     let cases: Vec<Case> = vec![
         (Box::new(|_| {}), a.with("mode", "error")),
         (Box::new(|_| {}), a.with("mode", "checkid_immediate")),
