@@ -3,7 +3,19 @@
 //!
 //! Network steps (discovery, association, check_authentication) come back to
 //! the shell as a described [`http::HttpRequest`] plus the state to resume
-//! with; the shell performs them and feeds the [`http::HttpResponse`] back.
+//! with; the shell performs them (without following redirects) and feeds the
+//! [`http::HttpResponse`] back. Time and randomness are arguments.
+//!
+//! Starting a login (the seed's `claimed_identity` + `check_url`):
+//! [`identifier::normalize`] → [`discovery::Discovery`] (fetch loop) →
+//! [`checkid::choose_endpoint`] → optionally [`assoc::associate`] (fetch,
+//! then [`store::AssociationStore::put`]) → [`checkid::check_url`].
+//!
+//! Handling the return (the seed's `handle_server_response`):
+//! [`RelyingParty::verify`] → [`VerifyStep::Fetch`] (discovery,
+//! check_authentication; or [`verify::PendingVerify::with_endpoints`] from a
+//! cache) → [`VerifyStep::Done`] with an [`Outcome`]; every failure carries
+//! an [`ErrorCode`] whose `code()` is the seed's name.
 
 pub mod assoc;
 pub mod checkid;
