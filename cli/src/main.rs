@@ -5,6 +5,7 @@
 mod cert_cmd;
 mod keys;
 mod misc_cmd;
+mod openid_cmd;
 mod ticket_cmd;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,9 @@ enum Command {
     /// Show the option reference and check configurations.
     #[command(subcommand)]
     Config(misc_cmd::ConfigCmd),
+    /// Check OpenID logins (why was this one refused?).
+    #[command(subcommand)]
+    Openid(openid_cmd::OpenIdCmd),
 }
 
 /// A command's failure: the line printed on stderr.
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Password(cmd) => misc_cmd::password(cmd),
         Command::Require(cmd) => misc_cmd::require(cmd),
         Command::Config(cmd) => misc_cmd::config(cmd),
+        Command::Openid(cmd) => openid_cmd::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,12 +2,20 @@
 //! process, so `scripts/bench-report.py` can print ratios that do not depend on the machine.
 
 // A benchmark with broken fixtures should stop loudly.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::panic)]
 
 use authrs_core::authz::RequireTree;
 use authrs_core::cert::map::{map_user, UserRule};
 use authrs_core::cert::Certificate;
 use authrs_core::identity::{AuthMethod, Identity, Roles};
+use authrs_core::openid::assoc::{AssocType, Association};
+use authrs_core::openid::discovery::{Endpoint, Mechanism};
+use authrs_core::openid::kv;
+use authrs_core::openid::signed_time::ConsumerSecret;
+use authrs_core::openid::store::{
+    AssociationStore, MemoryAssociationStore, NonceStore, StoreError, Stores,
+};
+use authrs_core::openid::{Outcome, RelyingParty, ReturnRequest, VerifyStep, Version};
 use authrs_core::ticket::{KeyId, KeyRing, Ticket, TicketKey};
 use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::{Hmac, KeyInit, Mac};
@@ -139,5 +147,95 @@ fn authz(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ticket, cert, authz);
+/// A replay cache that never remembers: the store is the shell's (socache, shared data), not the core's.
+struct Forgetful;
+
+impl NonceStore for Forgetful {
+    fn seen(&mut self, _: &str, _: i64) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    fn check_and_insert(&mut self, _: &str, _: Option<i64>, _: i64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+fn openid(c: &mut Criterion) {
+    const OP: &str = "https://op.example/auth";
+    const CLAIMED: &str = "https://me.example/alice";
+    let rp = RelyingParty::new(ConsumerSecret::new(b"consumer secret").expect("secret"));
+    let assoc = Association {
+        server: OP.into(),
+        handle: "h1".into(),
+        secret: vec![5; 32],
+        assoc_type: AssocType::HmacSha256,
+        expiry: NOW + 3600,
+    };
+    let mut assocs = MemoryAssociationStore::default();
+    assocs.put(assoc.clone()).expect("put");
+    let return_to = format!(
+        "https://rp.example/openid/return?dest=%2Fhome&oic.time={}",
+        rp.consumer_secret.sign(NOW - 10)
+    );
+    let nonce = format!(
+        "{}abc",
+        authrs_core::openid::nonce::format_time(NOW - 5).expect("time")
+    );
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("ns", authrs_core::openid::message::NS_2_0),
+        ("mode", "id_res"),
+        ("op_endpoint", OP),
+        ("claimed_id", CLAIMED),
+        ("identity", CLAIMED),
+        ("return_to", &return_to),
+        ("response_nonce", &nonce),
+        ("assoc_handle", "h1"),
+        (
+            "signed",
+            "op_endpoint,claimed_id,identity,return_to,response_nonce,assoc_handle",
+        ),
+    ];
+    let token = kv::serialize(fields[2..8].iter().copied()).expect("token");
+    let sig = assoc.signature(token.as_bytes());
+    fields.push(("sig", &sig));
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields.iter().map(|(k, v)| (format!("openid.{k}"), v)))
+        .finish();
+    let current_url = format!("{return_to}&{query}");
+    let endpoints = vec![Endpoint {
+        server: OP.into(),
+        version: Version::V2,
+        claimed_id: CLAIMED.into(),
+        local_id: None,
+        op_identifier: false,
+        mechanism: Mechanism::Yadis,
+    }];
+    let mut g = c.benchmark_group("openid");
+    // Baseline: the one HMAC-SHA256 over the signed fields that verification cannot avoid.
+    g.bench_function("baseline_hmac_sha256", |b| {
+        b.iter(|| black_box(assoc.signature(black_box(token.as_bytes()))))
+    });
+    // The whole check of an associated assertion, endpoints from a discovery cache.
+    g.bench_function("verify_assoc_sha256", |b| {
+        b.iter(|| {
+            let mut stores = Stores {
+                nonces: &mut Forgetful,
+                associations: &mut assocs,
+            };
+            let request = ReturnRequest {
+                current_url: black_box(&current_url),
+                body: None,
+            };
+            let VerifyStep::Fetch(_, pending) = rp.verify(request, &mut stores, NOW) else {
+                panic!("expected discovery")
+            };
+            match pending.with_endpoints(&rp, endpoints.clone(), &mut stores, NOW) {
+                VerifyStep::Done(Outcome::Verified(v)) => black_box(v),
+                other => panic!("not verified: {other:?}"),
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ticket, cert, authz, openid);
 criterion_main!(benches);

@@ -12,7 +12,7 @@ use std::str::FromStr;
 pub enum AuthMethod {
     /// A password checked by the login form.
     Password,
-    /// An OpenID assertion (the relying party lands in a later issue).
+    /// A verified OpenID assertion (`openid::RelyingParty::verify`).
     OpenId,
     /// A TLS client certificate (CA-issued or enrolled).
     Cert,

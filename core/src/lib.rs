@@ -14,6 +14,7 @@ pub mod engine;
 pub mod identity;
 pub mod login;
 pub mod login_page;
+pub mod openid;
 pub mod password;
 pub mod proxy;
 pub mod reason;

@@ -1,0 +1,294 @@
+//! `authrs openid verify` against a provider played by a loopback server started here.
+
+// Test helpers report broken fixtures by failing loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use authrs_core::openid::assoc::{AssocType, Association};
+use authrs_core::openid::kv;
+use authrs_core::openid::message::NS_2_0;
+use authrs_core::openid::nonce::format_time;
+use authrs_core::openid::signed_time::ConsumerSecret;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+const NOW: i64 = 1_800_000_000;
+const SECRET: &[u8] = b"consumer secret";
+const RETURN: &str = "http://rp.example/openid/return?dest=%2Fhome";
+
+/// A provider on 127.0.0.1: GET /alice is the identity page, POST /op answers check_authentication.
+struct Provider {
+    port: u16,
+    gets: Arc<AtomicUsize>,
+    posts: Arc<AtomicUsize>,
+}
+
+impl Provider {
+    fn start() -> Provider {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().unwrap().port();
+        let (gets, posts) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (g, p) = (gets.clone(), posts.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let (ctype, reply) = if line.starts_with("GET /alice ") {
+                    g.fetch_add(1, Ordering::SeqCst);
+                    let page = format!(
+                        r#"<html><head><link rel="openid2.provider" href="http://127.0.0.1:{port}/op"></head></html>"#
+                    );
+                    ("text/html", page)
+                } else if line.starts_with("POST /op ") {
+                    p.fetch_add(1, Ordering::SeqCst);
+                    let body = String::from_utf8_lossy(&body);
+                    let valid = body.contains("openid.mode=check_authentication");
+                    ("text/plain", format!("ns:{NS_2_0}\nis_valid:{valid}\n"))
+                } else {
+                    ("text/plain", String::new())
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        Provider { port, gets, posts }
+    }
+
+    fn op(&self) -> String {
+        format!("http://127.0.0.1:{}/op", self.port)
+    }
+
+    fn claimed(&self) -> String {
+        format!("http://127.0.0.1:{}/alice", self.port)
+    }
+
+    /// The URL a browser comes back with, signed with `assoc`'s secret (or garbage for stateless).
+    fn assertion(&self, mode: &str, assoc: Option<&Association>) -> String {
+        let secret = ConsumerSecret::new(SECRET).unwrap();
+        let return_to = format!("{RETURN}&oic.time={}", secret.sign(NOW - 10));
+        let nonce = format!("{}n", format_time(NOW - 5).unwrap());
+        let (op, claimed) = (self.op(), self.claimed());
+        let mut fields: Vec<(&str, &str)> = vec![
+            ("ns", NS_2_0),
+            ("mode", mode),
+            ("op_endpoint", &op),
+            ("claimed_id", &claimed),
+            ("identity", &claimed),
+            ("return_to", &return_to),
+            ("response_nonce", &nonce),
+            ("assoc_handle", "h1"),
+            (
+                "signed",
+                "op_endpoint,claimed_id,identity,return_to,response_nonce,assoc_handle",
+            ),
+        ];
+        let sig = match assoc {
+            Some(a) => a.signature(
+                kv::serialize(fields[2..8].iter().copied())
+                    .unwrap()
+                    .as_bytes(),
+            ),
+            None => "c3RhdGVsZXNz".into(),
+        };
+        fields.push(("sig", &sig));
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().map(|(k, v)| (format!("openid.{k}"), v)))
+            .finish();
+        format!("{return_to}&{query}")
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("authrs-openid-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("secret"), [SECRET, b"\n"].concat()).unwrap();
+    d
+}
+
+fn verify(dir: &Path, url: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+    let secret = dir.join("secret");
+    let mut args = vec![
+        "openid",
+        "verify",
+        "--url",
+        url,
+        "--consumer-secret-file",
+        secret.to_str().unwrap(),
+        "--now",
+        "1800000000",
+    ];
+    args.extend_from_slice(extra);
+    let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(line.lines().count(), 1, "one JSON line, got {line:?}");
+    (out, serde_json::from_str(line.trim()).unwrap())
+}
+
+#[test]
+fn stateless_login_verifies_then_replay_is_refused() {
+    let op = Provider::start();
+    let dir = scratch("stateless");
+    let state = dir.join("state");
+    let url = op.assertion("id_res", None);
+    let args = [
+        "--allow-private-addresses",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let (out, json) = verify(&dir, &url, &args);
+    assert!(
+        out.status.success(),
+        "{json} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json["verdict"], "verified");
+    assert_eq!(json["code"], serde_json::Value::Null);
+    assert_eq!(json["identity"], op.claimed());
+    assert_eq!(
+        (
+            op.gets.load(Ordering::SeqCst),
+            op.posts.load(Ordering::SeqCst)
+        ),
+        (1, 1)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(state.join("openid-nonces.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The same URL again: the state directory remembers the nonce.
+    let (out, json) = verify(&dir, &url, &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        (json["verdict"].as_str(), json["code"].as_str()),
+        (Some("error"), Some("nonce_reused"))
+    );
+    assert_eq!(json["identity"], serde_json::Value::Null);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nonce_reused"));
+}
+
+#[test]
+fn associations_file_verifies_without_check_authentication() {
+    let op = Provider::start();
+    let dir = scratch("assoc");
+    let assoc = Association {
+        server: op.op(),
+        handle: "h1".into(),
+        secret: vec![9; 32],
+        assoc_type: AssocType::HmacSha256,
+        expiry: NOW + 600,
+    };
+    let file = dir.join("assocs.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[{{"server": "{}", "handle": "h1", "secret": "{}", "type": "HMAC-SHA256", "expiry": {}}}]"#,
+            op.op(),
+            "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=",
+            NOW + 600
+        ),
+    )
+    .unwrap();
+    let url = op.assertion("id_res", Some(&assoc));
+    let (out, json) = verify(
+        &dir,
+        &url,
+        &[
+            "--allow-private-addresses",
+            "--associations",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{json}");
+    assert_eq!(op.posts.load(Ordering::SeqCst), 0);
+    // A parameter of the return URL changed on the way: refused before any signature work.
+    let tampered = url.replace("dest=%2Fhome", "dest=%2Fadmin");
+    let (_, json) = verify(
+        &dir,
+        &tampered,
+        &[
+            "--allow-private-addresses",
+            "--associations",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(json["code"], "bogus_return_to");
+}
+
+#[test]
+fn private_addresses_are_refused_by_default() {
+    let op = Provider::start();
+    let dir = scratch("private");
+    let (out, json) = verify(&dir, &op.assertion("id_res", None), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json["code"], "no_identity_server");
+    assert_eq!(op.gets.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn other_verdicts_and_bad_options() {
+    let op = Provider::start();
+    let dir = scratch("verdicts");
+    let (out, json) = verify(&dir, &op.assertion("cancel", None), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        (json["verdict"].as_str(), json["code"].is_null()),
+        (Some("cancelled"), true)
+    );
+    let (_, json) = verify(&dir, "http://rp.example/openid/return?x=1", &[]);
+    assert_eq!(json["verdict"], "not_openid");
+    let (_, json) = verify(
+        &dir,
+        &op.assertion("id_res", None),
+        &[
+            "--nonce-options",
+            r#"{"window": 1}"#,
+            "--allow-private-addresses",
+        ],
+    );
+    assert_eq!(json["code"], "nonce_stale");
+    let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
+        .args([
+            "openid",
+            "verify",
+            "--url",
+            "http://x/",
+            "--consumer-secret-file",
+        ])
+        .arg(dir.join("secret"))
+        .args(["--nonce-options", r#"{"windw": 1}"#])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nonce-options"));
+    assert!(out.stdout.is_empty());
+}

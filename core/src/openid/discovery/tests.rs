@@ -1,0 +1,195 @@
+use super::*;
+
+const HTML: &str = r#"<html><head>
+<link rel="openid2.provider" href="https://op.example/auth">
+<link rel="openid2.local_id" href="https://op.example/u/alice">
+<link rel="openid.server" href="http://op.example/v1">
+</head><body></body></html>"#;
+
+const XRDS: &str = r#"<xrds:XRDS xmlns:xrds="xri://$xrds" xmlns="xri://$xrd*($v*2.0)"
+  xmlns:openid="http://openid.net/xmlns/1.0"><XRD>
+  <Service priority="20"><Type>http://openid.net/signon/1.1</Type><URI>http://op.example/v1</URI>
+    <openid:Delegate>http://op.example/u/alice1</openid:Delegate></Service>
+  <Service priority="10"><Type>http://specs.openid.net/auth/2.0/signon</Type>
+    <URI>https://op.example/auth</URI><LocalID>https://op.example/u/alice</LocalID></Service>
+  <Service priority="30"><Type>http://specs.openid.net/auth/2.0/server</Type>
+    <URI>https://op.example/select</URI></Service>
+  <Service priority="5"><Type>http://specs.openid.net/auth/2.0/signon</Type>
+    <URI>javascript:alert(1)</URI></Service>
+</XRD></xrds:XRDS>"#;
+
+fn url(s: &str) -> Url {
+    Url::parse(s).unwrap()
+}
+
+fn fetch(step: DiscoveryStep) -> HttpRequest {
+    match step {
+        DiscoveryStep::Fetch(r) => r,
+        DiscoveryStep::Done(e) => panic!("expected a fetch, got {e:?}"),
+    }
+}
+
+fn done(step: DiscoveryStep) -> Vec<Endpoint> {
+    match step {
+        DiscoveryStep::Done(e) => e,
+        DiscoveryStep::Fetch(r) => panic!("expected done, got a fetch of {}", r.url),
+    }
+}
+
+fn html(body: &str) -> HttpResponse {
+    HttpResponse::new(200, body).with_header("Content-Type", "text/html; charset=utf-8")
+}
+
+fn start(u: &str) -> (Discovery, HttpRequest) {
+    let (d, step) = Discovery::start(url(u), FetchLimits::default(), None);
+    (d, fetch(step))
+}
+
+#[test]
+fn html_discovery_after_a_redirect() {
+    let (mut d, req) = start("http://me.example/");
+    assert_eq!(req.url, "http://me.example/");
+    assert!(req
+        .headers
+        .iter()
+        .any(|(k, v)| k == "Accept" && v == YADIS_ACCEPT));
+    let req = fetch(d.on_response(
+        HttpResponse::new(301, "").with_header("Location", "https://me.example/alice#x"),
+    ));
+    assert_eq!(req.url, "https://me.example/alice");
+    let eps = done(d.on_response(html(HTML)));
+    assert_eq!(eps.len(), 2);
+    assert_eq!(eps[0].version, Version::V2);
+    assert_eq!(eps[0].server, "https://op.example/auth");
+    assert_eq!(eps[0].claimed_id, "https://me.example/alice");
+    assert_eq!(eps[0].identity_arg(), "https://op.example/u/alice");
+    assert_eq!(eps[0].mechanism, Mechanism::Html);
+    assert_eq!(eps[1].version, Version::V1);
+    assert_eq!(eps[1].identity_arg(), "https://me.example/alice");
+}
+
+#[test]
+fn yadis_pointer_then_xrds_and_html() {
+    let (mut d, _) = start("http://me.example/");
+    let page = html(HTML).with_header("X-XRDS-Location", "/yadis");
+    let req = fetch(d.on_response(page));
+    assert_eq!(req.url, "http://me.example/yadis");
+    let eps = done(d.on_response(
+        HttpResponse::new(200, XRDS).with_header("Content-Type", "application/xrds+xml"),
+    ));
+    let summary: Vec<(u8, &str, bool, Mechanism)> = eps
+        .iter()
+        .map(|e| {
+            (
+                e.version.number(),
+                e.server.as_str(),
+                e.op_identifier,
+                e.mechanism,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (2, "https://op.example/select", true, Mechanism::Yadis),
+            (2, "https://op.example/auth", false, Mechanism::Yadis),
+            (2, "https://op.example/auth", false, Mechanism::Html),
+            (1, "http://op.example/v1", false, Mechanism::Yadis),
+            (1, "http://op.example/v1", false, Mechanism::Html),
+        ]
+    );
+    assert_eq!(eps[0].claimed_id, IDENTIFIER_SELECT);
+    assert_eq!(eps[1].claimed_id, "http://me.example/");
+    assert_eq!(
+        eps[3].local_id.as_deref(),
+        Some("http://op.example/u/alice1")
+    );
+}
+
+#[test]
+fn meta_pointer_and_direct_xrds() {
+    let (mut d, _) = start("http://me.example/");
+    let page =
+        r#"<head><meta http-equiv="x-xrds-location" content="http://me.example/x.xrds"></head>"#;
+    let req = fetch(d.on_response(html(page)));
+    assert_eq!(req.url, "http://me.example/x.xrds");
+    assert_eq!(done(d.on_response(HttpResponse::new(200, XRDS))).len(), 3);
+
+    let (mut d, _) = start("http://me.example/");
+    let eps = done(d.on_response(
+        HttpResponse::new(200, XRDS).with_header("content-type", "application/xrds+xml"),
+    ));
+    assert_eq!(eps.len(), 3);
+}
+
+#[test]
+fn failed_xrds_falls_back_to_html() {
+    let (mut d, _) = start("http://me.example/");
+    fetch(d.on_response(html(HTML).with_header("X-XRDS-Location", "http://me.example/gone")));
+    let eps = done(d.on_response(HttpResponse::new(404, "")));
+    assert_eq!(eps.len(), 2);
+    assert!(d.problem().unwrap().contains("404"));
+    let (mut d, _) = start("http://me.example/");
+    fetch(d.on_response(html(HTML).with_header("X-XRDS-Location", "http://me.example/bad")));
+    assert_eq!(
+        done(d.on_response(HttpResponse::new(200, "<nope"))).len(),
+        2
+    );
+}
+
+#[test]
+fn force_version_filters() {
+    let (mut d, step) = Discovery::start(
+        url("http://me.example/"),
+        FetchLimits::default(),
+        Some(Version::V1),
+    );
+    fetch(step);
+    let eps = done(d.on_response(html(HTML)));
+    assert_eq!(eps.len(), 1);
+    assert_eq!(eps[0].version, Version::V1);
+}
+
+#[test]
+fn redirect_limits_and_hostile_targets() {
+    let (mut d, _) = start("http://me.example/");
+    for i in 0..5 {
+        fetch(d.on_response(HttpResponse::new(302, "").with_header("Location", &format!("/r{i}"))));
+    }
+    assert!(
+        done(d.on_response(HttpResponse::new(302, "").with_header("Location", "/r5"))).is_empty()
+    );
+    assert!(d.problem().unwrap().contains("redirects"));
+
+    // A redirect to a private address or another scheme ends discovery: no endpoints.
+    for target in [
+        "http://127.0.0.1/admin",
+        "http://169.254.169.254/",
+        "file:///etc/passwd",
+    ] {
+        let (mut d, _) = start("http://me.example/");
+        assert!(
+            done(d.on_response(HttpResponse::new(302, "").with_header("Location", target)))
+                .is_empty()
+        );
+        assert!(d.problem().unwrap().contains("refusing"), "{target}");
+    }
+    // The identifier itself on a private address is not fetched at all.
+    let (d, step) = Discovery::start(url("http://10.0.0.1/"), FetchLimits::default(), None);
+    assert!(done(step).is_empty());
+    assert!(d.problem().is_some());
+}
+
+#[test]
+fn errors_and_garbage_find_nothing() {
+    let (mut d, _) = start("http://me.example/");
+    assert!(done(d.on_response(HttpResponse::failed())).is_empty());
+    assert!(d.problem().unwrap().contains("status 0"));
+    let (mut d, _) = start("http://me.example/");
+    assert!(done(d.on_response(html("<html><body>no links</body></html>"))).is_empty());
+    let (mut d, _) = start("http://me.example/");
+    let page = r#"<head><link rel="openid2.provider" href="/relative"></head>"#;
+    assert!(done(d.on_response(html(page))).is_empty());
+    // After Done, further responses change nothing.
+    assert!(done(d.on_response(html(HTML))).is_empty());
+}

@@ -1,0 +1,289 @@
+//! Described HTTP requests and the responses shells hand back: the core never fetches.
+//!
+//! A shell performs [`HttpRequest`] as described — without following
+//! redirects (the core follows them itself, so it sees every hop), within
+//! `timeout_ms`, reading at most `max_response_bytes` — and returns an
+//! [`HttpResponse`], or [`HttpResponse::failed`] when there was no answer.
+//! The core refuses non-http(s) URLs and, unless allowed, IP literals in
+//! private ranges and `localhost`; shells must also refuse private
+//! addresses that names resolve to (LWPx::ParanoidAgent's advice).
+
+use std::net::IpAddr;
+use url::{Host, Url};
+
+/// The HTTP method of a described request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET (discovery).
+    Get,
+    /// POST with a form body (associate, check_authentication).
+    Post,
+}
+
+impl Method {
+    /// `GET` or `POST`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// A request the shell must perform on the core's behalf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// GET or POST.
+    pub method: Method,
+    /// Absolute http(s) URL.
+    pub url: String,
+    /// Headers to send (`Accept`, `Content-Type`).
+    pub headers: Vec<(String, String)>,
+    /// The body (POST only), `application/x-www-form-urlencoded`.
+    pub body: Option<String>,
+    /// Give up after this many milliseconds.
+    pub timeout_ms: u64,
+    /// Read at most this many body bytes; a longer body may be truncated or refused.
+    pub max_response_bytes: usize,
+    /// Whether the shell may connect to private, loopback or link-local addresses.
+    pub allow_private_addresses: bool,
+}
+
+/// What came back: status, headers (any case), body; status 0 when nothing came back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// HTTP status, or 0 for "no response" (refused, timed out, too large).
+    pub status: u16,
+    /// Response headers as received.
+    pub headers: Vec<(String, String)>,
+    /// The body, at most the request's `max_response_bytes`.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A response with a status and a body, no headers.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// The answer to give when the fetch failed (no connection, timeout, refused address).
+    pub fn failed() -> HttpResponse {
+        HttpResponse::default()
+    }
+
+    /// Adds a header (builder style).
+    pub fn with_header(mut self, name: &str, value: &str) -> HttpResponse {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The first header named `name`, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The media type of `Content-Type`, lower-cased, without parameters.
+    pub fn media_type(&self) -> Option<String> {
+        let ct = self.header("content-type")?;
+        let media = ct.split(';').next().unwrap_or_default().trim();
+        Some(media.to_ascii_lowercase())
+    }
+
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// True for a redirect status that carries a `Location` (301, 302, 303, 307, 308).
+    pub fn redirect_location(&self) -> Option<&str> {
+        matches!(self.status, 301 | 302 | 303 | 307 | 308)
+            .then(|| self.header("location"))
+            .flatten()
+    }
+}
+
+/// Limits for every fetch the core describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// Per-request timeout in milliseconds (default 10 s, LWP's default in the seed).
+    pub timeout_ms: u64,
+    /// Largest body read (default 1 MiB).
+    pub max_response_bytes: usize,
+    /// Redirects followed per discovery document (default 5).
+    pub max_redirects: u8,
+    /// Allow private, loopback and link-local targets (default false; tests on loopback set it).
+    pub allow_private_addresses: bool,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        FetchLimits {
+            timeout_ms: 10_000,
+            max_response_bytes: 1 << 20,
+            max_redirects: 5,
+            allow_private_addresses: false,
+        }
+    }
+}
+
+impl FetchLimits {
+    /// A GET of `url` with these limits.
+    pub fn get(&self, url: &Url, accept: &str) -> HttpRequest {
+        HttpRequest {
+            method: Method::Get,
+            url: url.to_string(),
+            headers: vec![("Accept".into(), accept.into())],
+            body: None,
+            timeout_ms: self.timeout_ms,
+            max_response_bytes: self.max_response_bytes,
+            allow_private_addresses: self.allow_private_addresses,
+        }
+    }
+
+    /// A form POST of `pairs` to `url` with these limits.
+    pub fn post_form<'a, I>(&self, url: &Url, pairs: I) -> HttpRequest
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        HttpRequest {
+            method: Method::Post,
+            url: url.to_string(),
+            headers: vec![(
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            body: Some(body),
+            timeout_ms: self.timeout_ms,
+            max_response_bytes: self.max_response_bytes,
+            allow_private_addresses: self.allow_private_addresses,
+        }
+    }
+
+    /// Whether the core may describe a request to `url`: http(s), and no private IP literal unless allowed.
+    pub fn permits(&self, url: &Url) -> Result<(), String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("refusing to fetch a {}: URL", url.scheme()));
+        }
+        if self.allow_private_addresses {
+            return Ok(());
+        }
+        let private = match url.host() {
+            Some(Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
+            Some(Host::Domain(d)) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                d == "localhost" || d.ends_with(".localhost")
+            }
+            None => true,
+        };
+        if private {
+            Err(format!("refusing to fetch private address {url}"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// True for addresses a paranoid agent refuses: loopback, private, link-local, unspecified, multicast, CGNAT, ULA.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn private_targets_are_refused_unless_allowed() {
+        let strict = FetchLimits::default();
+        for bad in [
+            "http://127.0.0.1/",
+            "http://10.1.2.3/",
+            "http://192.168.0.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[fd00::1]/",
+            "http://localhost:8080/",
+            "http://a.localhost./",
+            "http://0.0.0.0/",
+            "file:///etc/passwd",
+            "gopher://example.com/",
+        ] {
+            assert!(strict.permits(&url(bad)).is_err(), "{bad}");
+        }
+        assert!(strict.permits(&url("https://op.example.com/")).is_ok());
+        assert!(strict.permits(&url("http://8.8.8.8/")).is_ok());
+        let loose = FetchLimits {
+            allow_private_addresses: true,
+            ..strict
+        };
+        assert!(loose.permits(&url("http://127.0.0.1:9/")).is_ok());
+        assert!(loose.permits(&url("file:///etc/passwd")).is_err());
+    }
+
+    #[test]
+    fn response_helpers() {
+        let r = HttpResponse::new(302, "")
+            .with_header("LOCATION", "/next")
+            .with_header("Content-Type", "Application/XRDS+XML; charset=utf-8");
+        assert_eq!(r.redirect_location(), Some("/next"));
+        assert_eq!(r.media_type().as_deref(), Some("application/xrds+xml"));
+        assert!(!r.is_success());
+        assert_eq!(HttpResponse::new(200, "").redirect_location(), None);
+        assert_eq!(HttpResponse::failed().status, 0);
+    }
+
+    #[test]
+    fn post_body_is_form_encoded() {
+        let r = FetchLimits::default().post_form(
+            &url("https://op.example/"),
+            [
+                ("openid.mode", "check_authentication"),
+                ("openid.sig", "a+b="),
+            ],
+        );
+        assert_eq!(
+            r.body.as_deref(),
+            Some("openid.mode=check_authentication&openid.sig=a%2Bb%3D")
+        );
+        assert_eq!(r.method.as_str(), "POST");
+    }
+}

@@ -1,0 +1,150 @@
+//! Key-value form (OpenID 2.0 §4.1.1): the body of direct responses and the signed token.
+//!
+//! Each line is `key:value\n`. Parsing is strict: a provider that cannot
+//! write this form is not trusted to have signed anything either.
+
+use std::fmt;
+
+/// The largest direct response body accepted, in bytes.
+pub const MAX_KV_BYTES: usize = 64 * 1024;
+
+/// Why a key-value form body was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KvError {
+    /// The body is larger than [`MAX_KV_BYTES`].
+    TooLarge(usize),
+    /// The body is not UTF-8.
+    NotUtf8,
+    /// The last line does not end with a newline.
+    MissingNewline,
+    /// A line (1-based) has no `:`.
+    NoColon(usize),
+    /// A line (1-based) has an empty key.
+    EmptyKey(usize),
+    /// A line (1-based) has a carriage return, or whitespace around its key.
+    BadLine(usize),
+    /// The same key appears twice.
+    DuplicateKey(String),
+    /// Serializing: a key holds `:` or a newline, or a value holds a newline.
+    Unencodable(String),
+}
+
+impl fmt::Display for KvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KvError::TooLarge(n) => write!(f, "key-value body of {n} bytes is too large"),
+            KvError::NotUtf8 => f.write_str("key-value body is not UTF-8"),
+            KvError::MissingNewline => f.write_str("key-value body does not end with a newline"),
+            KvError::NoColon(l) => write!(f, "key-value line {l} has no ':'"),
+            KvError::EmptyKey(l) => write!(f, "key-value line {l} has an empty key"),
+            KvError::BadLine(l) => write!(f, "key-value line {l} has a CR or a padded key"),
+            KvError::DuplicateKey(k) => write!(f, "key-value key {k:?} appears twice"),
+            KvError::Unencodable(k) => write!(f, "cannot encode key {k:?} in key-value form"),
+        }
+    }
+}
+
+impl std::error::Error for KvError {}
+
+/// Parses a key-value form body into its pairs, in order.
+pub fn parse(body: &[u8]) -> Result<Vec<(String, String)>, KvError> {
+    if body.len() > MAX_KV_BYTES {
+        return Err(KvError::TooLarge(body.len()));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| KvError::NotUtf8)?;
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(text) = text.strip_suffix('\n') else {
+        return Err(KvError::MissingNewline);
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let n = i + 1;
+        let (key, value) = line.split_once(':').ok_or(KvError::NoColon(n))?;
+        if key.is_empty() {
+            return Err(KvError::EmptyKey(n));
+        }
+        if line.contains('\r') || key.trim() != key {
+            return Err(KvError::BadLine(n));
+        }
+        if pairs.iter().any(|(k, _)| k == key) {
+            return Err(KvError::DuplicateKey(key.to_string()));
+        }
+        pairs.push((key.to_string(), value.to_string()));
+    }
+    Ok(pairs)
+}
+
+/// Serializes pairs as key-value form; refuses keys or values that would change the meaning.
+pub fn serialize<'a, I>(pairs: I) -> Result<String, KvError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let mut out = String::new();
+    for (key, value) in pairs {
+        if key.is_empty() || key.contains([':', '\n']) || value.contains('\n') {
+            return Err(KvError::Unencodable(key.to_string()));
+        }
+        out.push_str(key);
+        out.push(':');
+        out.push_str(value);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Looks a key up in parsed pairs.
+pub fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let body = "ns:http://specs.openid.net/auth/2.0\nis_valid:true\nurl:http://a/b:c\n";
+        let pairs = parse(body.as_bytes()).unwrap();
+        assert_eq!(get(&pairs, "is_valid"), Some("true"));
+        assert_eq!(get(&pairs, "url"), Some("http://a/b:c"));
+        let back = serialize(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+        assert_eq!(back, body);
+        assert_eq!(parse(b"").unwrap(), vec![]);
+        assert_eq!(
+            parse(b"empty:\n").unwrap(),
+            vec![("empty".into(), "".into())]
+        );
+    }
+
+    #[test]
+    fn strict_errors_are_named() {
+        assert_eq!(parse(b"a:b"), Err(KvError::MissingNewline));
+        assert_eq!(parse(b"a:b\nnocolon\n"), Err(KvError::NoColon(2)));
+        assert_eq!(parse(b":b\n"), Err(KvError::EmptyKey(1)));
+        assert_eq!(parse(b"a:b\r\n"), Err(KvError::BadLine(1)));
+        assert_eq!(parse(b" a:b\n"), Err(KvError::BadLine(1)));
+        assert_eq!(parse(b"a:b\n\n"), Err(KvError::NoColon(2)));
+        assert_eq!(
+            parse(b"is_valid:false\nis_valid:true\n"),
+            Err(KvError::DuplicateKey("is_valid".into()))
+        );
+        assert_eq!(parse(b"a:\xff\n"), Err(KvError::NotUtf8));
+        let big = vec![b'a'; MAX_KV_BYTES + 1];
+        assert_eq!(parse(&big), Err(KvError::TooLarge(MAX_KV_BYTES + 1)));
+    }
+
+    #[test]
+    fn serialize_refuses_injection() {
+        // A value carrying a newline would smuggle a second field into the signed token.
+        assert!(serialize([("identity", "x\nis_valid:true")]).is_err());
+        assert!(serialize([("a:b", "c")]).is_err());
+        assert!(serialize([("", "c")]).is_err());
+        assert_eq!(serialize([("k", "v:w")]).unwrap(), "k:v:w\n");
+    }
+}

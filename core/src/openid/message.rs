@@ -1,0 +1,256 @@
+//! Indirect messages: the `openid.*` parameters of a query string or a POST body.
+//!
+//! Like Net::OpenID::IndirectMessage: no `openid.mode` means "not OpenID";
+//! `openid.ns` picks 2.0, its absence (or a 1.x namespace) means 1.1; an
+//! unknown namespace is not OpenID either. Unlike it, a repeated `openid.*`
+//! key is refused: which copy was signed and which one the application reads
+//! must never differ.
+
+use super::error::{ErrorCode, OpenIdError};
+use std::fmt;
+
+/// The OpenID 2.0 namespace URI (`openid.ns`).
+pub const NS_2_0: &str = "http://specs.openid.net/auth/2.0";
+/// The OpenID 1.1 namespace URI, accepted as "1.x" (2.0 §4.1.2).
+pub const NS_1_1: &str = "http://openid.net/signon/1.1";
+/// The OpenID 1.0 namespace URI, accepted as "1.x".
+pub const NS_1_0: &str = "http://openid.net/signon/1.0";
+/// The most `openid.*` fields one message may carry.
+pub const MAX_FIELDS: usize = 512;
+
+/// Protocol version of a message or an endpoint: 1 (1.0/1.1) or 2 (2.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// OpenID 1.0 / 1.1.
+    V1,
+    /// OpenID 2.0.
+    V2,
+}
+
+impl Version {
+    /// 1 or 2, as the seed's `protocol_version` returns it.
+    pub fn number(self) -> u8 {
+        match self {
+            Version::V1 => 1,
+            Version::V2 => 2,
+        }
+    }
+
+    /// `minimum_version` as the seed reads it: anything but 2 (or more) means 1.
+    pub fn from_minimum(n: i64) -> Version {
+        if n >= 2 {
+            Version::V2
+        } else {
+            Version::V1
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Version::V1 => "1.1",
+            Version::V2 => "2.0",
+        })
+    }
+}
+
+/// One OpenID message: its version and its `openid.*` fields (keys without the prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    version: Version,
+    /// Sorted by key (without `openid.`), keys unique.
+    fields: Vec<(String, String)>,
+}
+
+impl Message {
+    /// Reads a query string (no leading `?`) or an `application/x-www-form-urlencoded` body.
+    ///
+    /// `Ok(None)`: not an OpenID message (no mode, unknown namespace, or 1.x below `minimum`).
+    pub fn parse(form: &str, minimum: Version) -> Result<Option<Message>, OpenIdError> {
+        Message::from_pairs(
+            url::form_urlencoded::parse(form.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned())),
+            minimum,
+        )
+    }
+
+    /// Builds a message from already-decoded parameters; non-`openid.` ones are ignored.
+    pub fn from_pairs<I>(pairs: I, minimum: Version) -> Result<Option<Message>, OpenIdError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for (mut key, value) in pairs {
+            if !key.starts_with("openid.") {
+                continue;
+            }
+            if fields.len() >= MAX_FIELDS {
+                return Err(OpenIdError::with(
+                    ErrorCode::BadMessage,
+                    format!("more than {MAX_FIELDS} openid.* parameters"),
+                ));
+            }
+            key.drain(..7);
+            fields.push((key, value));
+        }
+        fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = fields.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(OpenIdError::with(
+                ErrorCode::BadMessage,
+                format!("parameter openid.{} appears more than once", w[0].0),
+            ));
+        }
+        let mut msg = Message {
+            version: Version::V1,
+            fields,
+        };
+        if msg.get_nonempty("mode").is_none() {
+            return Ok(None);
+        }
+        msg.version = match msg.get("ns") {
+            Some(NS_2_0) => Version::V2,
+            None | Some(NS_1_1) | Some(NS_1_0) => Version::V1,
+            Some(_) => return Ok(None),
+        };
+        if msg.version < minimum {
+            return Ok(None);
+        }
+        Ok(Some(msg))
+    }
+
+    /// The protocol version the message speaks.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// `openid.mode` (never empty).
+    pub fn mode(&self) -> &str {
+        self.get("mode").unwrap_or_default()
+    }
+
+    /// The value of `openid.<key>`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.fields[i].1.as_str())
+    }
+
+    /// The value of `openid.<key>` if present and not empty (the seed treats "" as absent).
+    pub fn get_nonempty(&self, key: &str) -> Option<&str> {
+        self.get(key).filter(|v| !v.is_empty())
+    }
+
+    /// Every field, keys without the `openid.` prefix, sorted by key.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Takes the fields out (keys without `openid.`, sorted by key).
+    pub fn into_fields(self) -> Vec<(String, String)> {
+        self.fields
+    }
+
+    /// The 2.0 extension alias declared for `namespace_uri` (`openid.ns.<alias>`); 1.x knows only `sreg`.
+    pub fn extension_alias(&self, namespace_uri: &str) -> Option<&str> {
+        if self.version == Version::V1 {
+            return (namespace_uri == SREG_1_1).then_some("sreg");
+        }
+        self.fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("ns.")?, v)))
+            .find(|(_, v)| *v == namespace_uri)
+            .map(|(alias, _)| alias)
+    }
+}
+
+/// The Simple Registration 1.1 namespace, the one extension 1.x messages carry (as `openid.sreg.*`).
+pub const SREG_1_1: &str = "http://openid.net/extensions/sreg/1.1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_by_namespace() {
+        let m = Message::parse(
+            "openid.mode=id_res&openid.ns=http%3A%2F%2Fspecs.openid.net%2Fauth%2F2.0",
+            Version::V1,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(m.version(), Version::V2);
+        assert_eq!(m.mode(), "id_res");
+        let m = Message::parse("openid.mode=id_res&x=1", Version::V1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.version(), Version::V1);
+        let m = Message::parse(
+            "openid.mode=id_res&openid.ns=http://openid.net/signon/1.1",
+            Version::V1,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(m.version(), Version::V1);
+    }
+
+    #[test]
+    fn not_openid() {
+        assert_eq!(Message::parse("a=b", Version::V1), Ok(None));
+        assert_eq!(Message::parse("openid.mode=", Version::V1), Ok(None));
+        assert_eq!(
+            Message::parse("openid.mode=id_res&openid.ns=urn:x", Version::V1),
+            Ok(None)
+        );
+        // minimum_version 2: a 1.x message is not recognized at all (the seed's behaviour).
+        assert_eq!(Message::parse("openid.mode=id_res", Version::V2), Ok(None));
+    }
+
+    #[test]
+    fn repeated_key_is_refused() {
+        let e = Message::parse(
+            "openid.mode=id_res&openid.identity=a&openid.identity=b",
+            Version::V1,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadMessage);
+    }
+
+    #[test]
+    fn plus_and_percent_decoding() {
+        let m = Message::parse("openid.mode=id_res&openid.sig=a+b%2Bc%3D", Version::V1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.get("sig"), Some("a b+c="));
+    }
+
+    #[test]
+    fn extension_aliases() {
+        let q = format!(
+            "openid.mode=id_res&openid.ns={}&openid.ns.ax=http://openid.net/srv/ax/1.0",
+            NS_2_0
+        );
+        let m = Message::parse(&q, Version::V1).unwrap().unwrap();
+        assert_eq!(
+            m.extension_alias("http://openid.net/srv/ax/1.0"),
+            Some("ax")
+        );
+        assert_eq!(m.extension_alias(SREG_1_1), None);
+        let m = Message::parse("openid.mode=id_res", Version::V1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.extension_alias(SREG_1_1), Some("sreg"));
+    }
+
+    #[test]
+    fn too_many_fields() {
+        let q: String = (0..=MAX_FIELDS)
+            .map(|i| format!("openid.f{i}=x&"))
+            .collect();
+        assert_eq!(
+            Message::parse(&q, Version::V1).unwrap_err().code,
+            ErrorCode::BadMessage
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! `return_to` rules: the seed's `required_root`, 2.0 §11.1 (it must match the URL the
+//! browser came back to), and 2.0 §9.2 (it must lie within the realm).
+
+use super::error::{ErrorCode, OpenIdError};
+use std::borrow::Cow;
+use std::fmt;
+use url::Url;
+
+/// A `required_root`: an http(s) URL prefix every `return_to` must start with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredRoot(String);
+
+/// A `required_root` or realm that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRoot(pub String);
+
+impl fmt::Display for BadRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadRoot {}
+
+impl RequiredRoot {
+    /// Validates a root: an absolute http(s) URL with a path, so `http://site` cannot match `http://site.evil`.
+    pub fn parse(root: &str) -> Result<RequiredRoot, BadRoot> {
+        let root = root.trim();
+        let url = Url::parse(root).map_err(|e| BadRoot(format!("{root:?} is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(BadRoot(format!("{root:?} is not an http(s) URL")));
+        }
+        let after_scheme = &root[url.scheme().len() + 3..];
+        if !after_scheme.contains('/') {
+            return Err(BadRoot(format!(
+                "{root:?} has no path: end it with '/' so other hosts cannot match it"
+            )));
+        }
+        Ok(RequiredRoot(root.to_string()))
+    }
+
+    /// The prefix as configured.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `bogus_return_to` unless `return_to` starts with this root (the seed's plain prefix test).
+    pub fn check(&self, return_to: &str) -> Result<(), OpenIdError> {
+        if return_to.starts_with(&self.0) {
+            Ok(())
+        } else {
+            Err(OpenIdError::with(
+                ErrorCode::BogusReturnTo,
+                format!("return_to is not under required_root {}", self.0),
+            ))
+        }
+    }
+}
+
+/// 2.0 §11.1: same scheme, authority and path, and every return_to query parameter in the current URL.
+///
+/// Parameters are compared as multisets per name: a name in `return_to` must carry exactly
+/// the same values in the current URL, so a second `oic.time` cannot be slipped in.
+/// `current_pairs` are the current URL's decoded query parameters.
+pub fn matches_current<K: AsRef<str>, V: AsRef<str>>(
+    return_to: &Url,
+    current: &Url,
+    current_pairs: &[(K, V)],
+) -> Result<(), OpenIdError> {
+    let bogus = |why: &str| {
+        OpenIdError::with(
+            ErrorCode::BogusReturnTo,
+            format!("return_to {why} the current URL"),
+        )
+    };
+    if return_to.scheme() != current.scheme() {
+        return Err(bogus("has another scheme than"));
+    }
+    if return_to.username() != current.username()
+        || return_to.password() != current.password()
+        || return_to.host_str() != current.host_str()
+        || return_to.port_or_known_default() != current.port_or_known_default()
+    {
+        return Err(bogus("has another authority than"));
+    }
+    if return_to.path() != current.path() {
+        return Err(bogus("has another path than"));
+    }
+    let mut wanted: Vec<(Cow<str>, Cow<str>)> = return_to.query_pairs().collect();
+    wanted.sort_unstable();
+    let mut have: Vec<(&str, &str)> = current_pairs
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .filter(|(k, _)| wanted.iter().any(|(w, _)| w == k))
+        .collect();
+    have.sort_unstable();
+    let same = wanted.len() == have.len()
+        && wanted
+            .iter()
+            .zip(&have)
+            .all(|((wk, wv), (hk, hv))| wk == hk && wv == hv);
+    if !same {
+        let name = wanted
+            .iter()
+            .map(|(k, _)| k.as_ref())
+            .find(|k| {
+                let count = |list: &mut dyn Iterator<Item = &str>| list.filter(|n| n == k).count();
+                count(&mut wanted.iter().map(|(n, _)| n.as_ref()))
+                    != count(&mut have.iter().map(|(n, _)| *n))
+            })
+            .unwrap_or("?");
+        return Err(OpenIdError::with(
+            ErrorCode::BogusReturnTo,
+            format!("query parameters of return_to differ in the current URL (near {name:?})"),
+        ));
+    }
+    Ok(())
+}
+
+/// A realm (`trust_root`): http(s), no fragment, optionally `*.` before the domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Realm {
+    text: String,
+    url: Url,
+    wildcard: bool,
+}
+
+impl Realm {
+    /// Parses a realm.
+    pub fn parse(realm: &str) -> Result<Realm, BadRoot> {
+        let url = Url::parse(realm.trim()).map_err(|e| BadRoot(format!("realm {realm:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.fragment().is_some() {
+            return Err(BadRoot(format!(
+                "realm {realm:?} must be http(s) without fragment"
+            )));
+        }
+        let host = url.host_str().unwrap_or_default();
+        let wildcard = host.starts_with("*.");
+        if host.contains('*') && !(wildcard && !host[2..].contains('*') && host.len() > 2) {
+            return Err(BadRoot(format!(
+                "realm {realm:?}: '*' only as '*.' before the domain"
+            )));
+        }
+        Ok(Realm {
+            text: realm.trim().to_string(),
+            url,
+            wildcard,
+        })
+    }
+
+    /// The realm as given, for `openid.realm` / `openid.trust_root`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True when `url` lies within the realm (2.0 §9.2).
+    pub fn contains(&self, url: &Url) -> bool {
+        if url.scheme() != self.url.scheme()
+            || url.port_or_known_default() != self.url.port_or_known_default()
+        {
+            return false;
+        }
+        let (Some(host), Some(realm_host)) = (url.host_str(), self.url.host_str()) else {
+            return false;
+        };
+        let host_ok = if self.wildcard {
+            let domain = &realm_host[2..];
+            host == domain || host.strip_suffix(domain).is_some_and(|p| p.ends_with('.'))
+        } else {
+            host == realm_host
+        };
+        let (rp, tp) = (self.url.path(), url.path());
+        let path_ok = tp == rp
+            || (tp.starts_with(rp) && (rp.ends_with('/') || tp[rp.len()..].starts_with('/')));
+        host_ok && path_ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn required_root_needs_a_path() {
+        assert!(RequiredRoot::parse("http://site.example").is_err());
+        assert!(RequiredRoot::parse("ftp://site.example/").is_err());
+        assert!(RequiredRoot::parse("not a url").is_err());
+        let r = RequiredRoot::parse("https://site.example/app/").unwrap();
+        assert!(r.check("https://site.example/app/return?x=1").is_ok());
+        assert_eq!(
+            r.check("https://site.example/other").unwrap_err().code,
+            ErrorCode::BogusReturnTo
+        );
+        assert_eq!(
+            r.check("https://site.example.evil/app/").unwrap_err().code,
+            ErrorCode::BogusReturnTo
+        );
+    }
+
+    #[test]
+    fn return_to_must_match_current_url() {
+        let rt = u("https://rp.example/cb?a=1&oic.time=5-x");
+        let check = |current: &str| {
+            let current = u(current);
+            let pairs: Vec<(String, String)> = current.query_pairs().into_owned().collect();
+            matches_current(&rt, &current, &pairs)
+        };
+        assert!(check("https://rp.example/cb?openid.mode=id_res&oic.time=5-x&a=1").is_ok());
+        assert!(check("https://rp.example:443/cb?a=1&oic.time=5-x").is_ok());
+        for bad in [
+            "http://rp.example/cb?a=1&oic.time=5-x",
+            "https://rp.example:8443/cb?a=1&oic.time=5-x",
+            "https://other.example/cb?a=1&oic.time=5-x",
+            "https://user@rp.example/cb?a=1&oic.time=5-x",
+            "https://rp.example/cb2?a=1&oic.time=5-x",
+            "https://rp.example/cb?a=2&oic.time=5-x",
+            "https://rp.example/cb?oic.time=5-x",
+            "https://rp.example/cb?a=1&oic.time=5-x&oic.time=6-y",
+        ] {
+            assert_eq!(
+                check(bad).unwrap_err().code,
+                ErrorCode::BogusReturnTo,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn realms() {
+        let r = Realm::parse("https://*.example.com/").unwrap();
+        assert!(r.contains(&u("https://www.example.com/login")));
+        assert!(r.contains(&u("https://example.com/")));
+        assert!(!r.contains(&u("https://evilexample.com/")));
+        assert!(!r.contains(&u("http://www.example.com/")));
+        let r = Realm::parse("https://rp.example/app").unwrap();
+        assert!(r.contains(&u("https://rp.example/app")));
+        assert!(r.contains(&u("https://rp.example/app/cb?x")));
+        assert!(!r.contains(&u("https://rp.example/apple")));
+        assert!(!r.contains(&u("https://rp.example:444/app")));
+        assert!(Realm::parse("https://rp.example/#f").is_err());
+        assert!(Realm::parse("https://a.*.example/").is_err());
+        assert!(Realm::parse("https://*/").is_err());
+        assert!(Realm::parse("ftp://rp.example/").is_err());
+        assert_eq!(
+            Realm::parse(" https://rp.example/ ").unwrap().as_str(),
+            "https://rp.example/"
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! The signed time in `return_to`: `oic.time=<t>-<sig>`, interoperable with Net::OpenID::Consumer.
+//!
+//! `t` is Unix seconds in decimal, `sig` the first 20 lowercase hex digits of
+//! HMAC-SHA1(key = consumer secret, message = `t`). Older than an hour is
+//! `time_expired`, more than 30 s ahead `time_in_future`, a wrong `sig`
+//! `time_bad_sig` (compared in constant time). As in the seed, a missing or
+//! unreadable value counts as time 0, hence `time_expired`.
+
+use super::error::{ErrorCode, OpenIdError};
+use crate::time::UnixTime;
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// The query parameter carrying the signed time.
+pub const PARAM: &str = "oic.time";
+/// How old a signed time may be, in seconds.
+pub const MAX_AGE: i64 = 3600;
+/// How far ahead of our clock a signed time may be (clock drift in a web farm), in seconds.
+pub const MAX_AHEAD: i64 = 30;
+/// The longest consumer secret accepted (the seed's limit).
+pub const MAX_SECRET_BYTES: usize = 255;
+
+/// The consumer secret that signs return_to times; never printed.
+#[derive(Clone)]
+pub struct ConsumerSecret {
+    /// HMAC-SHA1 keyed once with the secret; cloned per use.
+    keyed: Hmac<Sha1>,
+}
+
+/// A consumer secret that is empty or longer than 255 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadSecret(pub usize);
+
+impl fmt::Display for BadSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "consumer secret must be 1 to 255 bytes, not {}", self.0)
+    }
+}
+
+impl std::error::Error for BadSecret {}
+
+impl fmt::Debug for ConsumerSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConsumerSecret(..)")
+    }
+}
+
+impl ConsumerSecret {
+    /// Wraps secret bytes (1 to 255 of them, as the seed allows).
+    pub fn new(bytes: &[u8]) -> Result<ConsumerSecret, BadSecret> {
+        if bytes.is_empty() || bytes.len() > MAX_SECRET_BYTES {
+            return Err(BadSecret(bytes.len()));
+        }
+        let keyed =
+            <Hmac<Sha1> as KeyInit>::new_from_slice(bytes).map_err(|_| BadSecret(bytes.len()))?;
+        Ok(ConsumerSecret { keyed })
+    }
+
+    /// The 20 hex digits for `t` (as written, e.g. `"1800000000"`).
+    fn sig(&self, t: &str) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut mac = self.keyed.clone();
+        mac.update(t.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut hex = String::with_capacity(20);
+        for b in &digest[..10] {
+            hex.push(char::from(HEX[usize::from(b >> 4)]));
+            hex.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        hex
+    }
+
+    /// The `oic.time` value for `now`.
+    pub fn sign(&self, now: UnixTime) -> String {
+        let t = now.to_string();
+        let sig = self.sig(&t);
+        format!("{t}-{sig}")
+    }
+
+    /// Checks an `oic.time` value (None when absent) at `now`.
+    pub fn verify(&self, value: Option<&str>, now: UnixTime) -> Result<(), OpenIdError> {
+        let (t_text, sig) = value
+            .unwrap_or_default()
+            .split_once('-')
+            .unwrap_or((value.unwrap_or_default(), ""));
+        let t: UnixTime = if !t_text.is_empty()
+            && t_text.len() <= 18
+            && t_text.bytes().all(|b| b.is_ascii_digit())
+        {
+            t_text.parse().unwrap_or(0)
+        } else {
+            0
+        };
+        if t < now - MAX_AGE {
+            return Err(ErrorCode::TimeExpired.into());
+        }
+        if t - MAX_AHEAD > now {
+            return Err(ErrorCode::TimeInFuture.into());
+        }
+        let good = self.sig(t_text);
+        if good.as_bytes().ct_eq(sig.as_bytes()).into() {
+            Ok(())
+        } else {
+            Err(ErrorCode::TimeBadSig.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn secret() -> ConsumerSecret {
+        ConsumerSecret::new(b"sekrit").unwrap()
+    }
+
+    fn code(v: Option<&str>) -> Option<&'static str> {
+        secret().verify(v, NOW).err().map(|e| e.code())
+    }
+
+    #[test]
+    fn interoperates_with_the_seed() {
+        // perl -MDigest::SHA=hmac_sha1_hex -e 'print substr(hmac_sha1_hex("1800000000","sekrit"),0,20)'
+        assert_eq!(secret().sign(NOW), "1800000000-f856b5149c9b1ba94798");
+        assert_eq!(code(Some("1800000000-f856b5149c9b1ba94798")), None);
+    }
+
+    #[test]
+    fn age_and_signature() {
+        let s = secret();
+        assert_eq!(s.verify(Some(&s.sign(NOW - 3600)), NOW), Ok(()));
+        assert_eq!(code(Some(&s.sign(NOW - 3601))), Some("time_expired"));
+        assert_eq!(s.verify(Some(&s.sign(NOW + 30)), NOW), Ok(()));
+        assert_eq!(code(Some(&s.sign(NOW + 31))), Some("time_in_future"));
+        assert_eq!(
+            code(Some("1800000000-f856b5149c9b1ba94799")),
+            Some("time_bad_sig")
+        );
+        assert_eq!(
+            code(Some("1800000000-F856B5149C9B1BA94798")),
+            Some("time_bad_sig")
+        );
+        assert_eq!(
+            code(Some("1800000000-f856b5149c9b1ba9479")),
+            Some("time_bad_sig")
+        );
+        assert_eq!(code(Some("1800000000")), Some("time_bad_sig"));
+        // Another secret's signature.
+        let other = ConsumerSecret::new(b"other").unwrap();
+        assert_eq!(code(Some(&other.sign(NOW))), Some("time_bad_sig"));
+    }
+
+    #[test]
+    fn missing_or_garbage_is_expired() {
+        assert_eq!(code(None), Some("time_expired"));
+        assert_eq!(code(Some("")), Some("time_expired"));
+        assert_eq!(code(Some("abc-def")), Some("time_expired"));
+        assert_eq!(code(Some("-1800000000-x")), Some("time_expired"));
+        assert_eq!(
+            code(Some("99999999999999999999999-x")),
+            Some("time_expired")
+        );
+    }
+
+    #[test]
+    fn secret_bounds_and_no_leak() {
+        assert_eq!(ConsumerSecret::new(b"").unwrap_err(), BadSecret(0));
+        assert!(ConsumerSecret::new(&[b'x'; 256]).is_err());
+        assert!(ConsumerSecret::new(&[b'x'; 255]).is_ok());
+        assert_eq!(format!("{:?}", secret()), "ConsumerSecret(..)");
+    }
+}

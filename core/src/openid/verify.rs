@@ -1,0 +1,725 @@
+//! Handling the provider's answer: the seed's `handle_server_response` and
+//! `verified_identity`, per OpenID 2.0 §11, as a sans-IO state machine.
+//!
+//! The checks that need no network run first, in the seed's relative order
+//! (mode, `no_identity`, `no_sig`, `no_return_to`, the provider allow-list,
+//! `bogus_return_to`, nonce, `oic.time`, `unsigned_field`); then discovery
+//! of the claimed identifier (`no_identity_server`, `server_not_allowed`,
+//! `unexpected_url_redirect`, `bogus_delegation`); then the signature, with
+//! a stored association or by check_authentication. A message with a single
+//! fault gets the seed's code; the network is never touched for a message
+//! that fails a local check. The nonce is looked up early (`nonce_reused` in
+//! the seed's place) but recorded only once everything else passed, so a
+//! forged message cannot burn a genuine nonce.
+//!
+//! Beyond the seed: return_to must match the URL the browser came back to
+//! (2.0 §11.1), 1.x assertions must sign `identity` and `return_to`, and
+//! `oic.time` / `oic.identity` are read from the (signed) return_to.
+
+use super::assoc::Association;
+use super::checkid::OIC_IDENTITY;
+use super::config::RelyingParty;
+use super::discovery::{Discovery, DiscoveryStep, Endpoint, IDENTIFIER_SELECT};
+use super::error::{ErrorCode, OpenIdError};
+use super::http::{HttpRequest, HttpResponse};
+use super::identifier;
+use super::kv;
+use super::message::{Message, Version};
+use super::nonce::{self, NoncePolicy};
+use super::return_to;
+use super::signed_time;
+use super::store::{StoreError, Stores};
+use crate::time::UnixTime;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use subtle::ConstantTimeEq;
+use url::Url;
+
+/// The request the browser came back with.
+#[derive(Debug, Clone, Copy)]
+pub struct ReturnRequest<'a> {
+    /// The absolute URL it requested (scheme, host, port, path and query as the client sent them).
+    pub current_url: &'a str,
+    /// The form body when the provider answered with a POST (`None` for GET).
+    pub body: Option<&'a str>,
+}
+
+/// Who the provider vouched for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedIdentity {
+    /// The verified claimed identifier (normalized; a 2.0 fragment kept, 2.0 §11.5.2).
+    pub url: String,
+    /// `openid.identity`: the OP-local identifier the provider asserted.
+    pub op_local_id: String,
+    /// The OP endpoint that signed the assertion.
+    pub server: String,
+    /// The protocol version of the assertion.
+    pub version: Version,
+    /// The signed fields (keys without `openid.`); extensions are trustworthy only from here.
+    pub signed: BTreeMap<String, String>,
+}
+
+/// The five ends of `handle_server_response`.
+// Built once per login; the verified identity is the common case, not worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The request carries no OpenID message (or one below `minimum_version`).
+    NotOpenId,
+    /// The user declined at the provider.
+    Cancelled,
+    /// checkid_immediate needs interaction: retry with checkid_setup (2.0), or send the user to `user_setup_url` (1.x).
+    SetupNeeded {
+        /// The 1.x provider's setup URL.
+        user_setup_url: Option<String>,
+    },
+    /// The assertion checks out.
+    Verified(VerifiedIdentity),
+    /// It does not; the code says why.
+    Error(OpenIdError),
+}
+
+impl Outcome {
+    /// `verified`, `cancelled`, `setup_needed`, `error` or `not_openid` (the CLI's verdict).
+    pub fn verdict(&self) -> &'static str {
+        match self {
+            Outcome::NotOpenId => "not_openid",
+            Outcome::Cancelled => "cancelled",
+            Outcome::SetupNeeded { .. } => "setup_needed",
+            Outcome::Verified(_) => "verified",
+            Outcome::Error(_) => "error",
+        }
+    }
+
+    /// The error code, for errors only.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Error(e) => Some(e.code()),
+            _ => None,
+        }
+    }
+}
+
+impl From<OpenIdError> for Outcome {
+    fn from(e: OpenIdError) -> Self {
+        Outcome::Error(e)
+    }
+}
+
+/// What verification needs next.
+// One value per network round trip: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum VerifyStep {
+    /// Finished.
+    Done(Outcome),
+    /// Perform the request, then call [`PendingVerify::on_response`].
+    Fetch(HttpRequest, PendingVerify),
+}
+
+/// Verification waiting for the network (discovery or check_authentication).
+#[derive(Debug)]
+pub struct PendingVerify {
+    ctx: Context,
+    stage: Stage,
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Stage {
+    Discovering(Discovery),
+    CheckAuth { endpoint: Endpoint },
+}
+
+/// What the local checks established.
+#[derive(Debug, Clone)]
+struct Context {
+    msg: Message,
+    identity: String,
+    sig: String,
+    /// The claimed identifier as asserted (`claimed_id`, 1.x `oic.identity`, else `identity`).
+    real_ident: String,
+    /// The 2.0 `op_endpoint`, normalized.
+    op_endpoint: Option<String>,
+    nonce: Option<String>,
+    signed_fields: Vec<String>,
+}
+
+fn store_failed(e: StoreError) -> Outcome {
+    Outcome::Error(OpenIdError::with(ErrorCode::StoreFailed, e.0))
+}
+
+impl RelyingParty {
+    /// Handles the browser's return from the provider at `now`.
+    pub fn verify(&self, request: ReturnRequest, stores: &mut Stores, now: UnixTime) -> VerifyStep {
+        let ctx = match self.local_checks(request, stores, now) {
+            Ok(ctx) => ctx,
+            Err(outcome) => return VerifyStep::Done(outcome),
+        };
+        let claimed = match identifier::normalize(&ctx.real_ident) {
+            Ok(u) if u.as_str() != IDENTIFIER_SELECT => u,
+            Ok(_) => {
+                return VerifyStep::Done(
+                    OpenIdError::with(
+                        ErrorCode::NoIdentityServer,
+                        "claimed_id is identifier_select",
+                    )
+                    .into(),
+                )
+            }
+            Err(e) => {
+                return VerifyStep::Done(
+                    OpenIdError::with(
+                        ErrorCode::NoIdentityServer,
+                        format!("claimed identifier: {}", e.detail),
+                    )
+                    .into(),
+                )
+            }
+        };
+        let (discovery, step) = Discovery::start(claimed, self.fetch, Some(ctx.msg.version()));
+        PendingVerify {
+            ctx,
+            stage: Stage::Discovering(discovery),
+        }
+        .after_discovery_step(self, step, stores, now)
+    }
+
+    /// Everything that needs no network, in the seed's order.
+    fn local_checks(
+        &self,
+        request: ReturnRequest,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> Result<Context, Outcome> {
+        // The query is split off and decoded once, for the message (GET) and for the
+        // return_to comparison; the rest (short) goes through the URL parser.
+        let (base, query) = split_query(request.current_url);
+        let current = Url::parse(base)
+            .map_err(|e| OpenIdError::with(ErrorCode::BadMessage, format!("current URL: {e}")))?;
+        let current_pairs: Vec<(Cow<str>, Cow<str>)> =
+            url::form_urlencoded::parse(query.as_bytes()).collect();
+        let msg = match request.body {
+            Some(body) => Message::parse(body, self.minimum_version)?,
+            None => Message::from_pairs(
+                current_pairs
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("openid."))
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+                self.minimum_version,
+            )?,
+        }
+        .ok_or(Outcome::NotOpenId)?;
+        let v = msg.version();
+        match (msg.mode(), v) {
+            ("error", Version::V2) => {
+                let text: String = msg
+                    .get("error")
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect();
+                return Err(OpenIdError::with(ErrorCode::ProviderError, text).into());
+            }
+            ("cancel", _) => return Err(Outcome::Cancelled),
+            ("setup_needed", Version::V2) => {
+                return Err(Outcome::SetupNeeded {
+                    user_setup_url: msg.get_nonempty("user_setup_url").map(str::to_string),
+                })
+            }
+            ("id_res", Version::V1) if msg.get_nonempty("user_setup_url").is_some() => {
+                return Err(Outcome::SetupNeeded {
+                    user_setup_url: msg.get_nonempty("user_setup_url").map(str::to_string),
+                })
+            }
+            ("id_res", _) => {}
+            (mode, _) => {
+                let mode: String = mode.chars().take(40).collect();
+                return Err(OpenIdError::with(ErrorCode::BadMode, format!("mode {mode:?}")).into());
+            }
+        }
+        let identity = msg
+            .get_nonempty("identity")
+            .ok_or(Outcome::from(OpenIdError::new(ErrorCode::NoIdentity)))?;
+        let identity = identity.to_string();
+        // Providers that forget to escape '+' in the signature: as the seed, read ' ' as '+'.
+        let sig = msg
+            .get_nonempty("sig")
+            .ok_or(Outcome::from(OpenIdError::new(ErrorCode::NoSig)))?
+            .replace(' ', "+");
+        let rt_text = msg
+            .get_nonempty("return_to")
+            .ok_or(Outcome::from(OpenIdError::new(ErrorCode::NoReturnTo)))?;
+        let op_endpoint = match v {
+            Version::V2 => {
+                let server = msg
+                    .get_nonempty("op_endpoint")
+                    .and_then(|s| Url::parse(s).ok())
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        OpenIdError::with(ErrorCode::ServerNotAllowed, "no usable op_endpoint")
+                    })?;
+                if !self.provider_allowed(server.as_str()) {
+                    return Err(OpenIdError::with(
+                        ErrorCode::ServerNotAllowed,
+                        format!("{server} is not allowed"),
+                    )
+                    .into());
+                }
+                Some(server.to_string())
+            }
+            Version::V1 => None,
+        };
+        if let Some(root) = &self.required_root {
+            root.check(rt_text)?;
+        }
+        let rt = Url::parse(rt_text).map_err(|e| {
+            OpenIdError::with(
+                ErrorCode::BogusReturnTo,
+                format!("return_to is not a URL: {e}"),
+            )
+        })?;
+        return_to::matches_current(&rt, &current, &current_pairs)?;
+        let nonce = msg.get_nonempty("response_nonce").map(str::to_string);
+        if v == Version::V2 && nonce.is_none() {
+            return Err(OpenIdError::new(ErrorCode::NonceMissing).into());
+        }
+        if let (Some(server), Some(n)) = (&op_endpoint, &nonce) {
+            self.check_nonce(server, n, stores, now)?;
+        }
+        let rt_param = |name: &str| {
+            rt.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        self.consumer_secret
+            .verify(rt_param(signed_time::PARAM).as_deref(), now)?;
+        let signed_fields: Vec<String> = msg
+            .get("signed")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|f| {
+                !f.is_empty()
+                    && f.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            })
+            .map(str::to_string)
+            .collect();
+        let (always, if_present): (&[&str], &[&str]) = match v {
+            Version::V2 => (
+                &["op_endpoint", "return_to", "response_nonce", "assoc_handle"],
+                &["claimed_id", "identity"],
+            ),
+            Version::V1 => (&["identity", "return_to"], &[]),
+        };
+        let mut unsigned: Vec<&str> = always
+            .iter()
+            .chain(if_present.iter().filter(|f| msg.get_nonempty(f).is_some()))
+            .filter(|f| !signed_fields.iter().any(|s| s == *f))
+            .copied()
+            .collect();
+        if !unsigned.is_empty() {
+            unsigned.sort_unstable();
+            return Err(OpenIdError::with(
+                ErrorCode::UnsignedField,
+                format!("must be signed: {}", unsigned.join(", ")),
+            )
+            .into());
+        }
+        let real_ident = match v {
+            Version::V1 => rt_param(OIC_IDENTITY).filter(|s| !s.is_empty()),
+            Version::V2 => msg.get_nonempty("claimed_id").map(str::to_string),
+        }
+        .unwrap_or_else(|| identity.clone());
+        Ok(Context {
+            msg,
+            identity,
+            sig,
+            real_ident,
+            op_endpoint,
+            nonce,
+            signed_fields,
+        })
+    }
+
+    /// The seed's `_nonce_check_succeeds`, read-only: reuse first, then the timestamp.
+    fn check_nonce(
+        &self,
+        server: &str,
+        nonce: &str,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> Result<(), Outcome> {
+        if self.nonce == NoncePolicy::NoCheck {
+            return Ok(());
+        }
+        if stores
+            .nonces
+            .seen(&nonce::store_key(server, nonce), now)
+            .map_err(store_failed)?
+        {
+            return Err(OpenIdError::new(ErrorCode::NonceReused).into());
+        }
+        self.nonce.check_time(nonce, now).map_err(Outcome::from)
+    }
+}
+
+impl PendingVerify {
+    /// The claimed identifier being discovered, when that is the step pending (to consult a discovery cache).
+    pub fn discovering(&self) -> Option<&str> {
+        match &self.stage {
+            Stage::Discovering(_) => Some(&self.ctx.real_ident),
+            Stage::CheckAuth { .. } => None,
+        }
+    }
+
+    /// Feeds the response to the request of the last step.
+    pub fn on_response(
+        self,
+        rp: &RelyingParty,
+        response: HttpResponse,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> VerifyStep {
+        let PendingVerify { ctx, stage } = self;
+        match stage {
+            Stage::Discovering(mut d) => {
+                let step = d.on_response(response);
+                PendingVerify {
+                    ctx,
+                    stage: Stage::Discovering(d),
+                }
+                .after_discovery_step(rp, step, stores, now)
+            }
+            Stage::CheckAuth { endpoint } => {
+                VerifyStep::Done(ctx.on_check_auth(rp, &endpoint, response, stores, now))
+            }
+        }
+    }
+
+    /// Continues with endpoints the shell already knows (a discovery cache), skipping the fetches.
+    pub fn with_endpoints(
+        self,
+        rp: &RelyingParty,
+        endpoints: Vec<Endpoint>,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> VerifyStep {
+        let force = self.ctx.msg.version();
+        let endpoints = endpoints
+            .into_iter()
+            .filter(|e| e.version == force)
+            .collect();
+        self.ctx.after_discovery(rp, endpoints, None, stores, now)
+    }
+
+    fn after_discovery_step(
+        self,
+        rp: &RelyingParty,
+        step: DiscoveryStep,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> VerifyStep {
+        match step {
+            DiscoveryStep::Fetch(request) => VerifyStep::Fetch(request, self),
+            DiscoveryStep::Done(endpoints) => {
+                let problem = match &self.stage {
+                    Stage::Discovering(d) => d.problem().map(str::to_string),
+                    Stage::CheckAuth { .. } => None,
+                };
+                self.ctx
+                    .after_discovery(rp, endpoints, problem, stores, now)
+            }
+        }
+    }
+}
+
+impl Context {
+    fn after_discovery(
+        self,
+        rp: &RelyingParty,
+        endpoints: Vec<Endpoint>,
+        problem: Option<String>,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> VerifyStep {
+        match self.match_endpoint(rp, endpoints, problem, stores, now) {
+            Ok(endpoint) => self.check_signature(rp, endpoint, stores, now),
+            Err(outcome) => VerifyStep::Done(outcome),
+        }
+    }
+
+    /// The endpoint that may assert this identity: `no_identity_server`, `server_not_allowed`,
+    /// `unexpected_url_redirect`, `bogus_delegation`.
+    fn match_endpoint(
+        &self,
+        rp: &RelyingParty,
+        endpoints: Vec<Endpoint>,
+        problem: Option<String>,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> Result<Endpoint, Outcome> {
+        if endpoints.is_empty() {
+            let e = match problem {
+                Some(p) => OpenIdError::with(ErrorCode::NoIdentityServer, p),
+                None => OpenIdError::new(ErrorCode::NoIdentityServer),
+            };
+            return Err(e.into());
+        }
+        let v = self.msg.version();
+        let candidates: Vec<Endpoint> = match &self.op_endpoint {
+            // 2.0: the provider names itself; it must be one of the discovered endpoints.
+            Some(server) => endpoints
+                .into_iter()
+                .filter(|e| same_url(&e.server, server, false))
+                .collect(),
+            // 1.x: the primary endpoint is assumed to be the one that answered.
+            None => endpoints.into_iter().take(1).collect(),
+        };
+        let Some(first) = candidates.first() else {
+            return Err(OpenIdError::with(
+                ErrorCode::ServerNotAllowed,
+                "op_endpoint is not a discovered endpoint",
+            )
+            .into());
+        };
+        if self.op_endpoint.is_none() {
+            if !rp.provider_allowed(&first.server) {
+                return Err(OpenIdError::with(
+                    ErrorCode::ServerNotAllowed,
+                    format!("{} is not allowed", first.server),
+                )
+                .into());
+            }
+            if let Some(n) = &self.nonce {
+                rp.check_nonce(&first.server, n, stores, now)?;
+            }
+        }
+        let no_fragment = v == Version::V2;
+        let mut last = ErrorCode::UnexpectedUrlRedirect;
+        for e in candidates {
+            if !same_url(&e.claimed_id, &self.real_ident, no_fragment) {
+                last = ErrorCode::UnexpectedUrlRedirect;
+                continue;
+            }
+            let delegated = !same_url(&self.identity, &self.real_ident, no_fragment);
+            if delegated
+                && !e
+                    .local_id
+                    .as_deref()
+                    .is_some_and(|l| same_url(l, &self.identity, no_fragment))
+            {
+                last = ErrorCode::BogusDelegation;
+                continue;
+            }
+            return Ok(e);
+        }
+        Err(OpenIdError::new(last).into())
+    }
+
+    /// The key-value form of the signed fields, as the provider signed it.
+    fn token(&self) -> Option<String> {
+        kv::serialize(
+            self.signed_fields
+                .iter()
+                .map(|f| (f.as_str(), self.msg.get(f).unwrap_or_default())),
+        )
+        .ok()
+    }
+
+    fn check_signature(
+        self,
+        rp: &RelyingParty,
+        endpoint: Endpoint,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> VerifyStep {
+        let handle = self.msg.get_nonempty("assoc_handle");
+        let assoc = match handle.map(|h| stores.associations.get(&endpoint.server, h)) {
+            Some(Err(e)) => return VerifyStep::Done(store_failed(e)),
+            Some(Ok(a)) => a,
+            None => None,
+        };
+        let Some(assoc) = assoc else {
+            return self.check_authentication(rp, endpoint);
+        };
+        VerifyStep::Done(match self.verify_with(&assoc, now) {
+            Ok(()) => self.finish(rp, &endpoint, stores, now),
+            Err(e) => e.into(),
+        })
+    }
+
+    /// `expired_association` / `signature_mismatch` (constant-time comparison).
+    fn verify_with(&self, assoc: &Association, now: UnixTime) -> Result<(), OpenIdError> {
+        if assoc.expired(now) {
+            return Err(ErrorCode::ExpiredAssociation.into());
+        }
+        let Some(token) = self.token() else {
+            return Err(OpenIdError::with(
+                ErrorCode::SignatureMismatch,
+                "a signed field holds a newline",
+            ));
+        };
+        let good = assoc.signature(token.as_bytes());
+        if bool::from(good.as_bytes().ct_eq(self.sig.as_bytes())) {
+            Ok(())
+        } else {
+            Err(ErrorCode::SignatureMismatch.into())
+        }
+    }
+
+    /// Describes the check_authentication POST (2.0: every field but mode; 1.x: the signed ones).
+    fn check_authentication(self, rp: &RelyingParty, endpoint: Endpoint) -> VerifyStep {
+        let Ok(server) = Url::parse(&endpoint.server) else {
+            return VerifyStep::Done(
+                OpenIdError::with(ErrorCode::NaiveVerifyFailedNetwork, "bad endpoint URL").into(),
+            );
+        };
+        if let Err(e) = rp.fetch.permits(&server) {
+            return VerifyStep::Done(
+                OpenIdError::with(ErrorCode::NaiveVerifyFailedNetwork, e).into(),
+            );
+        }
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        match self.msg.version() {
+            Version::V2 => {
+                for (k, v) in self
+                    .msg
+                    .fields()
+                    .filter(|(k, _)| *k != "mode" && *k != "sig")
+                {
+                    pairs.push((format!("openid.{k}"), v.to_string()));
+                }
+            }
+            Version::V1 => {
+                for k in ["assoc_handle", "signed", "invalidate_handle"] {
+                    if let Some(v) = self.msg.get_nonempty(k) {
+                        pairs.push((format!("openid.{k}"), v.to_string()));
+                    }
+                }
+                for f in &self.signed_fields {
+                    let key = format!("openid.{f}");
+                    if !pairs.iter().any(|(k, _)| *k == key) && f != "mode" && f != "sig" {
+                        pairs.push((key, self.msg.get(f).unwrap_or_default().to_string()));
+                    }
+                }
+            }
+        }
+        pairs.push(("openid.sig".into(), self.sig.clone()));
+        pairs.push(("openid.mode".into(), "check_authentication".into()));
+        let request = rp
+            .fetch
+            .post_form(&server, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        VerifyStep::Fetch(
+            request,
+            PendingVerify {
+                ctx: self,
+                stage: Stage::CheckAuth { endpoint },
+            },
+        )
+    }
+
+    fn on_check_auth(
+        self,
+        rp: &RelyingParty,
+        endpoint: &Endpoint,
+        response: HttpResponse,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> Outcome {
+        let network =
+            |d: String| Outcome::Error(OpenIdError::with(ErrorCode::NaiveVerifyFailedNetwork, d));
+        if !response.is_success() {
+            return network(format!(
+                "check_authentication: HTTP status {}",
+                response.status
+            ));
+        }
+        let fields = match kv::parse(&response.body) {
+            Ok(f) => f,
+            Err(e) => return network(format!("check_authentication: {e}")),
+        };
+        if let Some(ih) = kv::get(&fields, "invalidate_handle").filter(|h| !h.is_empty()) {
+            if let Err(e) = stores.associations.remove(&endpoint.server, ih) {
+                return store_failed(e);
+            }
+        }
+        let valid = kv::get(&fields, "is_valid") == Some("true")
+            || (self.msg.version() == Version::V1
+                && kv::get(&fields, "lifetime")
+                    .and_then(|l| l.parse::<i64>().ok())
+                    .is_some_and(|l| l > 0));
+        if !valid {
+            return OpenIdError::new(ErrorCode::NaiveVerifyFailedReturn).into();
+        }
+        self.finish(rp, endpoint, stores, now)
+    }
+
+    /// Records the nonce (the authoritative replay check) and builds the verified identity.
+    fn finish(
+        self,
+        rp: &RelyingParty,
+        endpoint: &Endpoint,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> Outcome {
+        if let (Some(n), NoncePolicy::Check { .. }) = (&self.nonce, rp.nonce) {
+            let key = nonce::store_key(&endpoint.server, n);
+            match stores
+                .nonces
+                .check_and_insert(&key, rp.nonce.expiry(now), now)
+            {
+                Ok(true) => {}
+                Ok(false) => return OpenIdError::new(ErrorCode::NonceReused).into(),
+                Err(e) => return store_failed(e),
+            }
+        }
+        let version = self.msg.version();
+        let url = if self.real_ident == endpoint.claimed_id {
+            self.real_ident
+        } else {
+            Url::parse(&self.real_ident)
+                .map(|mut u| {
+                    if version == Version::V1 {
+                        u.set_fragment(None);
+                    }
+                    u.to_string()
+                })
+                .unwrap_or_else(|_| endpoint.claimed_id.clone())
+        };
+        let signed_fields = self.signed_fields;
+        let signed = self
+            .msg
+            .into_fields()
+            .into_iter()
+            .filter(|(k, _)| signed_fields.contains(k))
+            .collect();
+        Outcome::Verified(VerifiedIdentity {
+            url,
+            op_local_id: self.identity,
+            server: endpoint.server.clone(),
+            version,
+            signed,
+        })
+    }
+}
+
+/// Splits a request URL into what precedes the query and the query itself (no fragment).
+fn split_query(url: &str) -> (&str, &str) {
+    let url = url.split_once('#').map_or(url, |(u, _)| u);
+    url.split_once('?').unwrap_or((url, ""))
+}
+
+/// URL equality after normalization (optionally ignoring fragments); exact text when either is not a URL.
+fn same_url(a: &str, b: &str, ignore_fragment: bool) -> bool {
+    if a == b {
+        return true;
+    }
+    if ignore_fragment {
+        return identifier::same_without_fragment(a, b);
+    }
+    matches!((Url::parse(a), Url::parse(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests;
