@@ -138,7 +138,9 @@ pub fn config(cmd: ConfigCmd) -> CmdResult {
             } else {
                 read_text(Path::new(&file))?
             };
-            authrs_core::config::Settings::from_json_str(&text)
+            // Everything the filter checks at plugin start: options, locations, require trees,
+            // inline keys, CRLs, roles, users.
+            authrs_core::site::Site::from_json_str(&text)
                 .map_err(|e| Failure(format!("error: {file}: {e}")))?;
             println!("ok");
             Ok(())

@@ -523,3 +523,28 @@ fn config_reference_lists_directives_and_json_keys() {
         assert!(text.contains(needle), "reference lacks {needle}");
     }
 }
+
+#[test]
+fn config_check_reads_envoy_configurations_like_the_filter() {
+    let ok = r#"{"ticket_keys": ["dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI="],
+        "locations": [{"prefix": "/app", "require": {"any": [{"user": ["alice"]}, {"role": ["admin"]}]}}]}"#;
+    let o = authrs_stdin(&["config", "check", "-"], ok);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout(&o).trim(), "ok");
+    for (bad, needle) in [
+        (
+            r#"{"locations": [{"prefix": "/app", "require": {"usr": ["a"]}}]}"#,
+            "locations[0].require",
+        ),
+        (r#"{"locations": [{"prefix": "/app"}]}"#, "require"),
+        (r#"{"ticket_keys": ["c2VjcmV0"]}"#, "ticket_keys"),
+        (r#"{"cooky_name": "x"}"#, "cooky_name"),
+        ("{", "not valid JSON"),
+    ] {
+        let o = authrs_stdin(&["config", "check", "-"], bad);
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{bad}: {err}");
+        assert!(!err.contains("c2VjcmV0"), "secret echoed: {err}");
+    }
+}
