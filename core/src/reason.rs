@@ -86,7 +86,7 @@ impl Reason {
             Reason::Forbidden => "You are not allowed to see this page.",
             Reason::OpenIdCancelled => "The OpenID login was cancelled at your provider.",
             Reason::OpenIdSetupNeeded => "Your OpenID provider needs you to log in there first.",
-            Reason::OpenId(_) => "Your OpenID login could not be verified. Please try again.",
+            Reason::OpenId(code) => code.message(),
         }
     }
 }

@@ -7,6 +7,11 @@
 //! socache, shared by every worker), then a ticket with method `openid` and a 303 to the
 //! untainted destination, or back to the login page with `reason=<the seed's code>`.
 //!
+//! Beyond the seed: the login is bound to the browser that started it. A random state goes into
+//! return_to and into a session cookie scoped to the login handler; a return without the
+//! matching cookie (an assertion forwarded to someone else's browser: login CSRF) is refused
+//! as `state_mismatch` before anything is verified or any nonce is spent.
+//!
 //! Associations are kept per process (a return served by another process verifies
 //! statelessly with check_authentication, which the core does when a handle is unknown).
 
@@ -34,6 +39,24 @@ static ASSOCIATIONS: Mutex<Option<(MemoryAssociationStore, usize)>> = Mutex::new
 /// At most this many associations are kept before the cache starts over: identifiers posted
 /// by anyone can name any number of providers.
 const MAX_ASSOCIATIONS: usize = 1024;
+
+/// The return_to parameter carrying this login's state (also in the state cookie).
+const STATE_PARAM: &str = "authrs_state";
+
+/// The cookie binding a login to the browser that started it (login CSRF): the ticket cookie's
+/// name plus `_openid`, scoped to the login handler's path, a session cookie. SameSite=None
+/// when Secure, so a provider answering with a cross-site form POST still carries it.
+fn state_cookie(built: &Built, path: &str) -> authrs_core::cookies::CookieSettings {
+    let mut c = built.policy.cookie.clone();
+    c.name = format!("{}_openid", c.name);
+    c.path = path.to_string();
+    c.persistent = false;
+    c.http_only = true;
+    if c.secure {
+        c.same_site = authrs_core::cookies::SameSite::None;
+    }
+    c
+}
 
 /// Nonces seen, in the socache (`openid-nonce:` + SHA-256 of the core's key: fixed length).
 struct SoCacheNonces<'a> {
@@ -294,9 +317,15 @@ pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> 
         return internal(format!("cannot build the return URL for {path:?}"));
     };
     let untainted = built.policy.destinations.untaint(destination);
+    let mut random = [0u8; 16];
+    if getrandom::fill(&mut random).is_err() {
+        return internal("no random bytes for the OpenID state".to_string());
+    }
+    let state: String = random.iter().map(|b| format!("{b:02x}")).collect();
     return_to
         .query_pairs_mut()
-        .append_pair("destination", &untainted);
+        .append_pair("destination", &untainted)
+        .append_pair(STATE_PARAM, &state);
     let params = CheckIdParams {
         return_to: return_to.as_str(),
         realm: None,
@@ -311,6 +340,7 @@ pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> 
                     status: 303,
                     reason: None,
                 },
+                set_cookie: Some(state_cookie(built, path).set_cookie(&state, now, None)),
                 ..Decision::default()
             };
             d.note(
@@ -354,6 +384,32 @@ pub fn finish(
         return internal("cannot build the current URL".to_string());
     };
     let body_text = body.map(|b| String::from_utf8_lossy(b).into_owned());
+    let path = unparsed_uri(r);
+    let path = path.split('?').next().unwrap_or("/");
+    let cookie = state_cookie(built, path);
+    // SAFETY: r's pool and tables are live; the value is copied.
+    unsafe {
+        crate::apr::table_add(
+            r.pool,
+            r.err_headers_out,
+            "Set-Cookie",
+            &cookie.clear_cookie(),
+        )
+    };
+    let sent = req.query.as_deref().and_then(|q| param(q, STATE_PARAM));
+    let held = authrs_core::cookies::all_cookies(req.header_all("cookie"), &cookie.name);
+    let same_browser = match (&sent, held.as_slice()) {
+        (Some(s), [one]) => !s.is_empty() && s == one,
+        _ => false,
+    };
+    if !same_browser {
+        return refused(
+            built,
+            ErrorCode::StateMismatch,
+            "the OpenID state cookie is missing or does not match return_to",
+            destination,
+        );
+    }
     if !crate::revocation::enabled() {
         return refused(
             built,

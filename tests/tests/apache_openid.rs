@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 const KEY_B64: &str = "dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI=";
 const COOKIE: &str = "AuthRs_Example";
+const STATE: &str = "AuthRs_Example_openid";
 
 /// The provider process; killed when dropped.
 struct Provider {
@@ -110,13 +111,30 @@ fn form(identifier: &str, destination: &str) -> String {
         .finish()
 }
 
-/// POSTs the identifier and follows the 303 to the provider; returns the provider's
-/// redirect back to the module (the id_res, cancel, … URL).
-fn to_provider_and_back(a: &Apache, identifier: &str, destination: &str) -> String {
+/// A login in progress: the provider's redirect back to the module (the id_res, cancel, … URL)
+/// and the state cookie the module set in the browser that started it.
+struct Back {
+    url: String,
+    state: String,
+}
+
+impl Back {
+    /// The browser that started the login comes back.
+    fn follow(&self, a: &Apache) -> Response {
+        Request::get(&self.url)
+            .cookie(STATE, &self.state)
+            .ca(&a.ca())
+            .send()
+    }
+}
+
+/// POSTs the identifier and follows the 303 to the provider.
+fn to_provider_and_back(a: &Apache, identifier: &str, destination: &str) -> Back {
     let r = Request::post_form(a.url("/LOGIN"), form(identifier, destination))
         .ca(&a.ca())
         .send();
     assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    let state = r.cookie(STATE).expect("state cookie");
     let to_op = r.header("location").expect("location").to_string();
     assert!(to_op.contains("openid.mode=checkid_setup"), "{to_op}");
     let r = Request::get(&to_op).send();
@@ -126,7 +144,7 @@ fn to_provider_and_back(a: &Apache, identifier: &str, destination: &str) -> Stri
         back.starts_with(&a.url("/LOGIN?")),
         "the provider sends the browser back to the login handler: {back}"
     );
-    back
+    Back { url: back, state }
 }
 
 fn reason_of(r: &Response) -> Option<String> {
@@ -170,8 +188,18 @@ fn openid_login_end_to_end_with_replay_and_tampering() {
 
     // Log in: identifier → provider → back → verified → ticket and 303 to the destination.
     let back = to_provider_and_back(&a, &alice, "/app/cgi/echo");
-    assert!(back.contains("openid.mode=id_res"), "{back}");
-    let r = Request::get(&back).ca(&a.ca()).send();
+    assert!(back.url.contains("openid.mode=id_res"), "{}", back.url);
+    // Login CSRF: the assertion forwarded to another browser (no state cookie, or another one)
+    // is refused, and does not burn the nonce.
+    let r = Request::get(&back.url).ca(&a.ca()).send();
+    assert_eq!(reason_of(&r).as_deref(), Some("state_mismatch"), "{r:?}");
+    assert_eq!(r.cookie(COOKIE), None);
+    let r = Request::get(&back.url)
+        .cookie(STATE, "0123456789abcdef0123456789abcdef")
+        .ca(&a.ca())
+        .send();
+    assert_eq!(reason_of(&r).as_deref(), Some("state_mismatch"), "{r:?}");
+    let r = back.follow(&a);
     assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
     assert_eq!(r.header("location"), Some("/app/cgi/echo"));
     let cookie = r.cookie(COOKIE).expect("ticket cookie");
@@ -200,8 +228,8 @@ fn openid_login_end_to_end_with_replay_and_tampering() {
         "httpd answers 401 when an authenticated user fails authz"
     );
 
-    // The same id_res again: a replay.
-    let r = Request::get(&back).ca(&a.ca()).send();
+    // The same id_res again, even with the state cookie: a replay.
+    let r = back.follow(&a);
     assert_eq!(r.status, 303, "{r:?}");
     assert_eq!(reason_of(&r).as_deref(), Some("nonce_reused"), "{r:?}");
     assert_eq!(r.cookie(COOKIE), None);
@@ -224,14 +252,17 @@ fn openid_login_end_to_end_with_replay_and_tampering() {
 
     // A signed field changed in transit: the association's signature no longer matches.
     let back = to_provider_and_back(&a, &alice, "/app/");
-    let nonce = url::Url::parse(&back)
+    let nonce = url::Url::parse(&back.url)
         .expect("url")
         .query_pairs()
         .find(|(k, _)| k == "openid.response_nonce")
         .map(|(_, v)| v.into_owned())
         .expect("nonce");
-    let tampered = with_param(&back, "openid.response_nonce", &format!("{nonce}x"));
-    let r = Request::get(&tampered).ca(&a.ca()).send();
+    let tampered = Back {
+        url: with_param(&back.url, "openid.response_nonce", &format!("{nonce}x")),
+        state: back.state.clone(),
+    };
+    let r = tampered.follow(&a);
     assert_eq!(
         reason_of(&r).as_deref(),
         Some("signature_mismatch"),
@@ -240,22 +271,25 @@ fn openid_login_end_to_end_with_replay_and_tampering() {
     );
     assert_eq!(r.cookie(COOKIE), None);
     // Claiming to be bob with alice's assertion.
-    let forged = with_param(&back, "openid.claimed_id", &op.identity("bob"));
-    let r = Request::get(&forged).ca(&a.ca()).send();
+    let forged = Back {
+        url: with_param(&back.url, "openid.claimed_id", &op.identity("bob")),
+        state: back.state.clone(),
+    };
+    let r = forged.follow(&a);
     assert!(
         reason_of(&r).is_some() && r.cookie(COOKIE).is_none(),
         "{r:?}"
     );
     // The untouched message still verifies: the forgeries did not burn its nonce.
-    let r = Request::get(&back).ca(&a.ca()).send();
+    let r = back.follow(&a);
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/app/"));
     assert!(r.cookie(COOKIE).is_some(), "{r:?}\n{}", a.error_log());
 
     // The user declines at the provider.
     let back = to_provider_and_back(&a, &op.identity("cancel"), "/app/");
-    assert!(back.contains("openid.mode=cancel"), "{back}");
-    let r = Request::get(&back).ca(&a.ca()).send();
+    assert!(back.url.contains("openid.mode=cancel"), "{}", back.url);
+    let r = back.follow(&a);
     assert_eq!(reason_of(&r).as_deref(), Some("cancelled"), "{r:?}");
     assert_eq!(r.cookie(COOKIE), None);
 
@@ -296,7 +330,7 @@ fn openid_start_refusals_carry_the_seed_codes() {
     );
     // The allowed provider works.
     let back = to_provider_and_back(&a, &op.identity("alice"), "/app/");
-    let r = Request::get(&back).ca(&a.ca()).send();
+    let r = back.follow(&a);
     assert!(r.cookie(COOKIE).is_some(), "{r:?}\n{}", a.error_log());
     a.assert_clean_log(&[]);
 }
