@@ -212,6 +212,14 @@ fn openid_login_end_to_end_with_replay_and_tampering() {
     assert_eq!(r.env("REMOTE_USER"), Some(alice.as_str()));
     assert_eq!(r.env("AUTHRS_USER"), Some(alice.as_str()));
     assert!(a.error_log().contains("AUTHRS0332"), "{}", a.error_log());
+    // DH-SHA1 association over loopback http: the signature is checked here, not by the provider.
+    assert!(
+        a.error_log()
+            .lines()
+            .any(|l| l.contains("AUTHRS0330") && l.contains("(associated)")),
+        "{}",
+        a.error_log()
+    );
 
     // Require openid-id: alice's page yes, bob's page no.
     let r = Request::get(a.url("/alice/"))
@@ -355,4 +363,55 @@ fn private_addresses_are_refused_unless_allowed() {
     assert_eq!(r.status, 303);
     // Loopback is refused before any fetch: the seed's bogus_url for a URL it may not fetch.
     assert_eq!(reason_of(&r).as_deref(), Some("bogus_url"), "{r:?}");
+}
+
+#[test]
+fn stateless_login_verifies_with_check_authentication() {
+    let op = Provider::start();
+    // A no-encryption session over plain http is refused: no association, so every assertion
+    // is verified by asking the provider (check_authentication).
+    let a = start(&op, "AuthRsOpenIDAssocSessionType no-encryption");
+    let alice = op.identity("alice");
+    let back = to_provider_and_back(&a, &alice, "/app/cgi/echo");
+    assert!(
+        a.error_log()
+            .lines()
+            .any(|l| l.contains("AUTHRS0330") && l.contains("stateless")),
+        "{}",
+        a.error_log()
+    );
+    let r = back.follow(&a);
+    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    let cookie = r.cookie(COOKIE).expect("ticket cookie");
+    let r = Request::get(a.url("/app/cgi/echo"))
+        .cookie(COOKIE, &cookie)
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("openid"));
+    assert_eq!(r.env("REMOTE_USER"), Some(alice.as_str()));
+    // The same message again is a replay, caught by the nonce cache before asking the provider.
+    let r = back.follow(&a);
+    assert_eq!(reason_of(&r).as_deref(), Some("nonce_reused"), "{r:?}");
+
+    // A signed field changed in transit: the provider does not confirm it.
+    let back = to_provider_and_back(&a, &alice, "/app/");
+    let nonce = url::Url::parse(&back.url)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "openid.response_nonce")
+        .map(|(_, v)| v.into_owned())
+        .expect("nonce");
+    let tampered = Back {
+        url: with_param(&back.url, "openid.response_nonce", &format!("{nonce}x")),
+        state: back.state.clone(),
+    };
+    let r = tampered.follow(&a);
+    assert_eq!(
+        reason_of(&r).as_deref(),
+        Some("naive_verify_failed_return"),
+        "{r:?}\n{}",
+        a.error_log()
+    );
+    assert_eq!(r.cookie(COOKIE), None);
+    a.assert_clean_log(&[]);
 }
