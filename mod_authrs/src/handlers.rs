@@ -137,7 +137,8 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
             return crate::apply::apply(r, d, realm.as_deref());
         }
         if crate::openid::is_start(&body) {
-            let d = crate::openid::start(r, &built, &body, now);
+            let d = authrs_core::engine::refuse_cross_site(&req)
+                .unwrap_or_else(|| crate::openid::start(r, &built, &body, now));
             return crate::apply::apply(r, d, realm.as_deref());
         }
         let names = built

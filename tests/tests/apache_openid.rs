@@ -316,6 +316,12 @@ fn openid_start_refusals_carry_the_seed_codes() {
             .ca(&a.ca())
             .send()
     };
+    // A foreign page cannot start a login in the user's browser (AUTHRS0305).
+    let r = Request::post_form(a.url("/LOGIN"), form(&op.identity("alice"), "/app/"))
+        .header("Origin: https://evil.example")
+        .ca(&a.ca())
+        .send();
+    assert_eq!((r.status, r.cookie(STATE)), (403, None));
     // A provider outside the allow-list is never contacted for a login.
     let r = post(&other.identity("alice"));
     assert_eq!(
@@ -340,7 +346,7 @@ fn openid_start_refusals_carry_the_seed_codes() {
     let back = to_provider_and_back(&a, &op.identity("alice"), "/app/");
     let r = back.follow(&a);
     assert!(r.cookie(COOKIE).is_some(), "{r:?}\n{}", a.error_log());
-    a.assert_clean_log(&[]);
+    a.assert_clean_log(&["AUTHRS0305"]);
 }
 
 #[test]

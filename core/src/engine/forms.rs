@@ -33,18 +33,10 @@ pub fn login(
     now: UnixTime,
     passwords: &mut dyn PasswordCheck,
 ) -> Decision {
-    let mut decision = Decision::default();
-    if let Some(why) = cross_site(req) {
-        // Login CSRF: a foreign page must not log the browser into someone else's account.
-        decision.note(
-            Level::Warn,
-            "AUTHRS0305",
-            format!("cross-site login POST refused: {why}"),
-        );
-        return decision.with(Verdict::Forbidden {
-            reason: Reason::Forbidden,
-        });
+    if let Some(refused) = refuse_cross_site(req) {
+        return refused;
     }
+    let mut decision = Decision::default();
     let form = match LoginForm::parse(body) {
         Ok(f) => f,
         Err(e) => {
@@ -271,6 +263,21 @@ pub fn logout(
         status: 303,
         reason: None,
     })
+}
+
+/// A 403 (`AUTHRS0305`) for a login POST from another site (login CSRF: a foreign page must not
+/// log the browser into someone else's account); `None` when the POST may proceed.
+pub fn refuse_cross_site(req: &RequestFacts) -> Option<Decision> {
+    let why = cross_site(req)?;
+    let mut decision = Decision::default();
+    decision.note(
+        Level::Warn,
+        "AUTHRS0305",
+        format!("cross-site login POST refused: {why}"),
+    );
+    Some(decision.with(Verdict::Forbidden {
+        reason: Reason::Forbidden,
+    }))
 }
 
 /// Why a login POST comes from another site, if it does: `Sec-Fetch-Site: cross-site`, or an
