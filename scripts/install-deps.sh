@@ -12,10 +12,10 @@ fi
 # Debian packages: openssl (certificate fixtures and DN agreement tests),
 # apache2-utils (htpasswd), apache2 + apache2-dev + libclang-dev (mod_authrs:
 # the server, apxs/headers, bindgen), libssl3 (clears mod_ssl's AH01882), curl,
-# chromium + chromium-driver (the browser login test), python3 + python3-venv (the PyPI
+# chromium + chromium-driver (the browser login test), python3 + python3-venv (the PyPI python3-openid (the OpenID provider the OpenID tests log in against),
 # Envoy's virtualenv and the Envoy tests' echo upstream).
 need_pkgs=()
-for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl chromium chromium-driver python3 python3-venv; do
+for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl chromium chromium-driver python3 python3-venv python3-openid; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # `--bench` adds the load generator and the peers benchmarked against.

@@ -1,5 +1,6 @@
 //! Reason codes: why a request was not let through, as operators and login pages see them.
 
+use crate::openid::ErrorCode;
 use std::fmt;
 
 /// Why a request was refused or sent to the login page (AuthCookie's `AuthCookieReason`, extended).
@@ -22,10 +23,16 @@ pub enum Reason {
     RevokedCert,
     /// Authenticated, but the Require rules deny access.
     Forbidden,
+    /// The user declined at the OpenID provider (the seed's `cancelled`).
+    OpenIdCancelled,
+    /// The OpenID provider needs interaction first (the seed's `setup_needed`).
+    OpenIdSetupNeeded,
+    /// An OpenID login failed; the code is the seed's error code (`nonce_reused`, …).
+    OpenId(ErrorCode),
 }
 
 impl Reason {
-    /// Every reason, in declaration order.
+    /// Every fixed reason, in declaration order (the OpenID ones are listed by [`ErrorCode`]).
     pub const ALL: [Reason; 8] = [
         Reason::NoCookie,
         Reason::BadCookie,
@@ -48,12 +55,22 @@ impl Reason {
             Reason::BadCert => "bad_cert",
             Reason::RevokedCert => "revoked_cert",
             Reason::Forbidden => "forbidden",
+            Reason::OpenIdCancelled => "cancelled",
+            Reason::OpenIdSetupNeeded => "setup_needed",
+            Reason::OpenId(code) => code.code(),
         }
     }
 
     /// Parses a wire code back; `None` for anything unknown.
     pub fn from_code(code: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|r| r.code() == code)
+        match code {
+            "cancelled" => Some(Reason::OpenIdCancelled),
+            "setup_needed" => Some(Reason::OpenIdSetupNeeded),
+            _ => Reason::ALL
+                .into_iter()
+                .find(|r| r.code() == code)
+                .or_else(|| ErrorCode::from_code(code).map(Reason::OpenId)),
+        }
     }
 
     /// A short sentence for people (the default login page shows it).
@@ -67,6 +84,9 @@ impl Reason {
             Reason::BadCert => "Your client certificate was not accepted.",
             Reason::RevokedCert => "Your client certificate has been revoked.",
             Reason::Forbidden => "You are not allowed to see this page.",
+            Reason::OpenIdCancelled => "The OpenID login was cancelled at your provider.",
+            Reason::OpenIdSetupNeeded => "Your OpenID provider needs you to log in there first.",
+            Reason::OpenId(code) => code.message(),
         }
     }
 }
@@ -89,6 +109,15 @@ mod tests {
             assert_eq!(Reason::from_code(r.code()), Some(r));
         }
         assert_eq!(Reason::from_code("nope"), None);
+        for r in [Reason::OpenIdCancelled, Reason::OpenIdSetupNeeded] {
+            assert!(seen.insert(r.code()));
+            assert_eq!(Reason::from_code(r.code()), Some(r));
+        }
+        for c in ErrorCode::SEED.into_iter().chain(ErrorCode::AUTHRS) {
+            let r = Reason::OpenId(c);
+            assert!(seen.insert(r.code()), "{c:?} collides with a fixed reason");
+            assert_eq!(Reason::from_code(c.code()), Some(r));
+        }
         assert_eq!(Reason::BadCookie.to_string(), "bad_cookie");
     }
 }

@@ -319,6 +319,15 @@ fn scope(s: &Settings, location: Option<usize>) -> Result<Scope, ConfigError> {
         ))
     };
     let mut policy = Policy::from_settings(s, Shell::Envoy, None, &mut no_files)?;
+    if policy.openid.is_some() {
+        // The filter's login path does not speak OpenID yet: refuse rather than ignore it.
+        return Err(err(
+            ConfigErrorKind::BadValue,
+            &name("methods"),
+            "openid",
+            "OpenID login is not available in the Envoy filter yet (mod_authrs only)",
+        ));
+    }
     if let Some(groups) = s.extra().get("groups") {
         policy.groups = Some(
             groups_from_json(groups)

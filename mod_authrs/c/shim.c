@@ -36,6 +36,7 @@ const char *authrs_authz_parse(cmd_parms *cmd, const char *word, const char *lin
 AUTHRS_PROVIDER(role, "role")
 AUTHRS_PROVIDER(cert_dn, "cert-dn")
 AUTHRS_PROVIDER(authn_method, "authn-method")
+AUTHRS_PROVIDER(openid_id, "openid-id")
 
 void authrs_register_hooks(apr_pool_t *p)
 {
@@ -53,6 +54,8 @@ void authrs_register_hooks(apr_pool_t *p)
                               &cert_dn_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "authn-method", AUTHZ_PROVIDER_VERSION,
                               &authn_method_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "openid-id", AUTHZ_PROVIDER_VERSION,
+                              &openid_id_provider, AP_AUTH_INTERNAL_PER_CONF);
 }
 
 void authrs_log_r(const request_rec *r, int level, const char *msg)
@@ -177,4 +180,33 @@ int authrs_cache_lookup(server_rec *s, const unsigned char *id, unsigned int idl
         return 1;
     }
     return rv == APR_NOTFOUND ? 0 : -1;
+}
+
+int authrs_cache_add(server_rec *s, const unsigned char *id, unsigned int idlen, apr_time_t expiry,
+                     apr_pool_t *p)
+{
+    unsigned char mark[8];
+    unsigned int len = sizeof(mark);
+    unsigned char one = 1;
+    apr_status_t rv;
+    int result;
+    if (!authrs_cache_enabled()) {
+        return -1;
+    }
+    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+        return -1;
+    }
+    rv = cache_provider->retrieve(cache_instance, s, id, idlen, mark, &len, p);
+    if (rv == APR_SUCCESS) {
+        result = 0;
+    } else if (rv != APR_NOTFOUND) {
+        result = -1;
+    } else {
+        rv = cache_provider->store(cache_instance, s, id, idlen, expiry, &one, 1, p);
+        result = rv == APR_SUCCESS ? 1 : -1;
+    }
+    if (cache_mutex) {
+        apr_global_mutex_unlock(cache_mutex);
+    }
+    return result;
 }

@@ -31,3 +31,7 @@ apr_status_t authrs_cache_store(server_rec *s, const unsigned char *id, unsigned
                                 apr_time_t expiry, apr_pool_t *p);
 /* 1 when id is stored (and unexpired), 0 when not, -1 on error. */
 int authrs_cache_lookup(server_rec *s, const unsigned char *id, unsigned int idlen, apr_pool_t *p);
+/* Records id until expiry unless present: 1 added, 0 already present (a replay), -1 cache error.
+ * Atomic under the cache mutex (shmcb); with memcache/redis, lookup and store are two calls. */
+int authrs_cache_add(server_rec *s, const unsigned char *id, unsigned int idlen, apr_time_t expiry,
+                     apr_pool_t *p);

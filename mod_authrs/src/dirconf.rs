@@ -215,8 +215,16 @@ pub unsafe fn directive(
     if let Err(e) = leaf.settings.set(&name, &refs) {
         return fail(e.to_string());
     }
-    // The revocation cache is per process: note what the configuration asks of it.
-    if spec.id == authrs_core::config::OptionId::RevokeOnLogout && leaf.settings.revoke_on_logout()
+    // The socache (revocation records, OpenID nonces) is per process: note what the
+    // configuration asks of it.
+    let openid = spec.id == authrs_core::config::OptionId::Methods
+        && leaf
+            .settings
+            .methods()
+            .contains(&authrs_core::config::Method::OpenId);
+    if openid
+        || (spec.id == authrs_core::config::OptionId::RevokeOnLogout
+            && leaf.settings.revoke_on_logout())
     {
         crate::revocation::WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
     }

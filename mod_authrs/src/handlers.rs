@@ -115,6 +115,10 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
     };
     let req = facts(r, &built.policy.methods);
     let d = if is_login {
+        if req.method == "GET" && crate::openid::is_return(req.query.as_deref(), None) {
+            let d = crate::openid::finish(r, &built, &req, None, now);
+            return crate::apply::apply(r, d, realm.as_deref());
+        }
         if req.method == "GET" || req.method == "HEAD" {
             return login_page(r, &built.policy, &req);
         }
@@ -127,6 +131,16 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
             Ok(b) => b,
             Err(status) => return status,
         };
+        if crate::openid::is_return(None, Some(&body)) {
+            // A provider answering with a form POST (2.0 allows it for long messages).
+            let d = crate::openid::finish(r, &built, &req, Some(&body), now);
+            return crate::apply::apply(r, d, realm.as_deref());
+        }
+        if crate::openid::is_start(&body) {
+            let d = authrs_core::engine::refuse_cross_site(&req)
+                .unwrap_or_else(|| crate::openid::start(r, &built, &body, now));
+            return crate::apply::apply(r, d, realm.as_deref());
+        }
         let names = built
             .settings
             .providers()

@@ -28,7 +28,7 @@ const MAX_ENTRIES: usize = 1024;
 
 static CACHE: Mutex<Option<HashMap<Key, Arc<Built>>>> = Mutex::new(None);
 
-/// Ticket keys as read while parsing the configuration, as root, before workers drop privileges
+/// Ticket keys and OpenID consumer secrets as read while parsing the configuration, as root, before workers drop privileges
 /// (like mod_ssl's keys). Workers re-read them to pick up changes and fall back to this copy
 /// when they may not read them (a 0600 key owned by root). Other files get no such copy.
 static STARTUP_FILES: Mutex<Option<HashMap<String, Vec<u8>>>> = Mutex::new(None);
@@ -61,6 +61,7 @@ fn files_of(s: &Settings) -> Vec<String> {
             s.cert_user_map_file(),
             s.enrolled_certs_file(),
             s.roles_file(),
+            s.openid_consumer_secret_file(),
         ]
         .into_iter()
         .flatten()
@@ -146,9 +147,12 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
     use authrs_core::{cert, roles, ticket};
     for path in paths {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        // Only keys keep a startup copy (a root-only key is normal); a CRL or roles file the
+        // Only keys and secrets keep a startup copy (a root-only key is normal); a CRL or roles file the
         // workers cannot read must fail closed, not go silently stale.
-        if id == OptionId::TicketKeyFile {
+        if matches!(
+            id,
+            OptionId::TicketKeyFile | OptionId::OpenIdConsumerSecretFile
+        ) {
             STARTUP_FILES
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -172,6 +176,13 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
             OptionId::RolesFile => roles::RolesFile::parse(&text()?)
                 .map(drop)
                 .map_err(|e| e.to_string()),
+            OptionId::OpenIdConsumerSecretFile => {
+                let trimmed = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+                let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+                authrs_core::openid::signed_time::ConsumerSecret::new(trimmed)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
             _ => Ok(()),
         };
         result.map_err(|e| format!("{path}: {e}"))?;

@@ -28,9 +28,10 @@ impl fmt::Display for RequireWord {
             RequireWord::AllGranted => f.write_str(" granted"),
             RequireWord::AllDenied => f.write_str(" denied"),
             RequireWord::ValidUser => Ok(()),
-            RequireWord::User(args) | RequireWord::Group(args) | RequireWord::CertDn(args) => {
-                write_args(f, args)
-            }
+            RequireWord::User(args)
+            | RequireWord::Group(args)
+            | RequireWord::CertDn(args)
+            | RequireWord::OpenIdId(args) => write_args(f, args),
             RequireWord::Role { role, scopes } => {
                 write_args(f, std::slice::from_ref(role))?;
                 write_args(f, scopes)

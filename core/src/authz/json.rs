@@ -55,6 +55,7 @@ fn word_json(word: &RequireWord) -> Value {
         RequireWord::CertDn(dns) => json!({ "cert_dn": dns }),
         RequireWord::CertDnRegex(re) => json!({ "cert_dn_regex": re.as_str() }),
         RequireWord::AuthnMethod(m) => json!({ "authn_method": m.to_string() }),
+        RequireWord::OpenIdId(u) => json!({ "openid_id": u }),
     }
 }
 
@@ -163,10 +164,11 @@ fn rule(key: &str, v: &Value, at: &str) -> Result<RequireWord, AuthzError> {
         }
         "cert_dn_regex" => RequireWord::parse("cert-dn", &["~".to_string(), one()?]),
         "authn_method" => RequireWord::parse("authn-method", &[one()?]),
+        "openid_id" => RequireWord::parse("openid-id", &strings()?),
         other => Err(bad(
             at,
             format!(
-                "unknown rule {other:?} (expected all, any, none, not, valid_user, user, group, role, cert_dn, cert_dn_regex, authn_method, all_granted or all_denied)"
+                "unknown rule {other:?} (expected all, any, none, not, valid_user, user, group, role, cert_dn, cert_dn_regex, authn_method, openid_id, all_granted or all_denied)"
             ),
         )),
     }

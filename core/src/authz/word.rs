@@ -33,6 +33,9 @@ pub enum RequireWord {
     CertDnRegex(Regex),
     /// `Require authn-method cert|openid|password`: authenticated at least this strongly.
     AuthnMethod(AuthMethod),
+    /// `Require openid-id URL …`: logged in with OpenID as one of these identities (normalized
+    /// at parse time, `example.org/alice` → `http://example.org/alice`).
+    OpenIdId(Vec<String>),
 }
 
 impl RequireWord {
@@ -62,7 +65,9 @@ impl RequireWord {
             },
             "valid-user" if args.is_empty() => Ok(RequireWord::ValidUser),
             "valid-user" => Err(bad("valid-user", "takes no arguments")),
-            "user" | "group" | "cert-dn" | "role" | "authn-method" if args.is_empty() => {
+            "user" | "group" | "cert-dn" | "role" | "authn-method" | "openid-id"
+                if args.is_empty() =>
+            {
                 let name = known_name(word).unwrap_or("?");
                 Err(bad(name, "needs at least one argument"))
             }
@@ -89,6 +94,20 @@ impl RequireWord {
                     .map_err(|e| bad("authn-method", &e.to_string())),
                 _ => Err(bad("authn-method", "takes exactly one method")),
             },
+            "openid-id" => args
+                .iter()
+                .map(|a| {
+                    crate::openid::identifier::normalize(a)
+                        .map(|u| u.to_string())
+                        .map_err(|e| {
+                            bad(
+                                "openid-id",
+                                &format!("{a:?} is not an OpenID identifier: {e}"),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()
+                .map(RequireWord::OpenIdId),
             other => Err(AuthzError::UnknownWord {
                 line: 0,
                 word: other.to_string(),
@@ -106,6 +125,7 @@ impl RequireWord {
             RequireWord::Role { .. } => "role",
             RequireWord::CertDn(_) | RequireWord::CertDnRegex(_) => "cert-dn",
             RequireWord::AuthnMethod(_) => "authn-method",
+            RequireWord::OpenIdId(_) => "openid-id",
         }
     }
 
@@ -139,6 +159,9 @@ impl RequireWord {
             }
             RequireWord::CertDnRegex(re) => cert_dn(id).is_some_and(|dn| re.is_match(dn)),
             RequireWord::AuthnMethod(required) => id.method.satisfies(*required),
+            RequireWord::OpenIdId(urls) => {
+                id.method == AuthMethod::OpenId && urls.contains(&id.user)
+            }
         };
         if granted {
             AuthzResult::Granted
@@ -166,6 +189,7 @@ fn known_name(word: &str) -> Option<&'static str> {
         "role",
         "cert-dn",
         "authn-method",
+        "openid-id",
     ]
     .into_iter()
     .find(|w| *w == word)
@@ -190,6 +214,7 @@ impl PartialEq for RequireWord {
             // Two regexes are the same rule when written the same way.
             (CertDnRegex(a), CertDnRegex(b)) => a.as_str() == b.as_str(),
             (AuthnMethod(a), AuthnMethod(b)) => a == b,
+            (OpenIdId(a), OpenIdId(b)) => a == b,
             _ => false,
         }
     }
@@ -215,6 +240,7 @@ impl fmt::Debug for RequireWord {
                 f.debug_tuple("CertDnRegex").field(&re.as_str()).finish()
             }
             RequireWord::AuthnMethod(m) => f.debug_tuple("AuthnMethod").field(m).finish(),
+            RequireWord::OpenIdId(u) => f.debug_tuple("OpenIdId").field(u).finish(),
         }
     }
 }
@@ -237,6 +263,30 @@ mod tests {
         let mut id = Identity::new("alice", AuthMethod::Cert);
         id.dn = Some(dn.to_string());
         id
+    }
+
+    #[test]
+    fn openid_id_matches_only_openid_logins_of_the_normalized_identity() {
+        let rule = w("openid-id", &["op.example/alice", "https://op.example/bob"]);
+        assert_eq!(rule.name(), "openid-id");
+        assert_eq!(
+            rule,
+            RequireWord::OpenIdId(vec![
+                "http://op.example/alice".into(),
+                "https://op.example/bob".into()
+            ])
+        );
+        let alice = Identity::new("http://op.example/alice", AuthMethod::OpenId);
+        assert_eq!(rule.check(Some(&alice)), AuthzResult::Granted);
+        let carol = Identity::new("http://op.example/carol", AuthMethod::OpenId);
+        assert_eq!(rule.check(Some(&carol)), AuthzResult::Denied);
+        // A password user who picked the URL as a user name is not that OpenID identity.
+        let impostor = Identity::new("http://op.example/alice", AuthMethod::Password);
+        assert_eq!(rule.check(Some(&impostor)), AuthzResult::Denied);
+        assert_eq!(rule.check(None), AuthzResult::DeniedNoUser);
+        assert!(RequireWord::parse("openid-id", &[]).is_err());
+        assert!(RequireWord::parse("openid-id", &args(&["ftp://x/"])).is_err());
+        assert!(RequireWord::parse("openid-id", &args(&["xri://=x"])).is_err());
     }
 
     #[test]

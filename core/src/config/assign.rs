@@ -17,6 +17,8 @@ use super::value::{
     parse_url_path, split_list,
 };
 use super::ValueError;
+use crate::openid::assoc::{AssocType, SessionType};
+use crate::openid::Version;
 
 /// A value parsed according to its [`ValueKind`], before it lands in its field.
 // No Debug: a parsed ticket key must not be printable by accident.
@@ -157,6 +159,65 @@ impl Settings {
             (OptionId::TrustChainVerification, Parsed::Text(v)) => {
                 self.trust_chain_verification =
                     Some(parse_trust_chain_verification(&v).map_err(bad)?)
+            }
+            (OptionId::OpenIdRequiredRoot, Parsed::Text(v)) => {
+                crate::openid::return_to::RequiredRoot::parse(&v)
+                    .map_err(|e| bad(ValueError::new(&v, e.0)))?;
+                self.openid_required_root = Some(v)
+            }
+            (OptionId::OpenIdConsumerSecretFile, Parsed::Text(v)) => {
+                self.openid_consumer_secret_file = Some(v)
+            }
+            (OptionId::OpenIdConsumerSecret, Parsed::Text(v)) => {
+                self.openid_consumer_secret = Some(Secret::new(v))
+            }
+            (OptionId::OpenIdMinimumVersion, Parsed::Text(v)) => {
+                self.openid_minimum_version = Some(if v == "2" { 2 } else { 1 })
+            }
+            (OptionId::OpenIdAllowedProviders, Parsed::List(v)) => {
+                for p in &v {
+                    let ok =
+                        url::Url::parse(p).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                    if !ok {
+                        return Err(bad(ValueError::new(p, "must be an absolute http(s) URL")));
+                    }
+                }
+                self.openid_allowed_providers = Some(v)
+            }
+            (OptionId::OpenIdNonceCheck, Parsed::Bool(b)) => self.openid_nonce_check = Some(b),
+            (OptionId::OpenIdNonceIgnoreTime, Parsed::Bool(b)) => {
+                self.openid_nonce_ignore_time = Some(b)
+            }
+            (OptionId::OpenIdNonceLifetime, Parsed::Seconds(s)) => {
+                self.openid_nonce_lifetime = Some(s)
+            }
+            (OptionId::OpenIdNonceWindow, Parsed::Seconds(s)) => self.openid_nonce_window = Some(s),
+            (OptionId::OpenIdNonceSkew, Parsed::Seconds(s)) => self.openid_nonce_skew = Some(s),
+            (OptionId::OpenIdNonceStart, Parsed::Int(n)) => self.openid_nonce_start = Some(n),
+            (OptionId::OpenIdNonceTimecop, Parsed::Bool(b)) => self.openid_nonce_timecop = Some(b),
+            (OptionId::OpenIdAssocType, Parsed::Text(v)) => {
+                self.openid_assoc_type = Some(
+                    AssocType::from_name(&v, Version::V2)
+                        .ok_or_else(|| bad(ValueError::new(&v, "unknown association type")))?,
+                )
+            }
+            (OptionId::OpenIdAssocSessionType, Parsed::Text(v)) => {
+                self.openid_assoc_session_type = Some(
+                    SessionType::from_name(&v, Version::V2)
+                        .ok_or_else(|| bad(ValueError::new(&v, "unknown session type")))?,
+                )
+            }
+            (OptionId::OpenIdAssocMaxEncrypt, Parsed::Bool(b)) => {
+                self.openid_assoc_max_encrypt = Some(b)
+            }
+            (OptionId::OpenIdAssocNoEncryptHttps, Parsed::Bool(b)) => {
+                self.openid_assoc_no_encrypt_https = Some(b)
+            }
+            (OptionId::OpenIdAssocAllowEavesdropping, Parsed::Bool(b)) => {
+                self.openid_assoc_allow_eavesdropping = Some(b)
+            }
+            (OptionId::OpenIdAllowPrivateAddresses, Parsed::Bool(b)) => {
+                self.openid_allow_private_addresses = Some(b)
             }
             (OptionId::Groups | OptionId::Locations | OptionId::PasswordCheck, Parsed::Json(v)) => {
                 let key = spec.name_in(Shell::Envoy).to_string();
@@ -393,10 +454,10 @@ mod tests {
             e.to_string(),
             "AuthRsCookieSameSite: bad value \"Laxx\": must be one of: Strict, Lax, None"
         );
-        let e = s.set("authrsmethods", &["cert", "openid"]).unwrap_err();
+        let e = s.set("authrsmethods", &["cert", "oauth"]).unwrap_err();
         assert_eq!(e.option, "authrsmethods");
-        assert_eq!(e.value, "openid");
-        assert_eq!(e.expected, "must be one of: cert, ticket");
+        assert_eq!(e.value, "oauth");
+        assert_eq!(e.expected, "must be one of: cert, ticket, openid");
         let e = s.set("AuthRsTicketLifetime", &["-5m"]).unwrap_err();
         assert!(e.to_string().contains("negative"), "{e}");
         let e = s.set("AuthRsTicketLifetime", &["0"]).unwrap_err();

@@ -13,17 +13,21 @@ pub enum Method {
     Cert,
     /// The signed cookie ticket the login form (or an earlier certificate login) issued.
     Ticket,
+    /// OpenID 2.0 login at the `authrs-login` handler (`openid_identifier`); the ticket it
+    /// issues (method `openid`) is what later requests present, so list `ticket` as well.
+    OpenId,
 }
 
 impl Method {
-    /// Every method, in the default order.
+    /// The default methods, in the default order (`cert ticket`; OpenID is opt-in).
     pub const ALL: [Method; 2] = [Method::Cert, Method::Ticket];
 
-    /// The configuration word: `cert` or `ticket`.
+    /// The configuration word: `cert`, `ticket` or `openid`.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Cert => "cert",
             Method::Ticket => "ticket",
+            Method::OpenId => "openid",
         }
     }
 }
@@ -35,7 +39,7 @@ impl fmt::Display for Method {
 }
 
 /// The method words accepted by `AuthRsMethods`.
-pub const METHOD_VALUES: &[&str] = &["cert", "ticket"];
+pub const METHOD_VALUES: &[&str] = &["cert", "ticket", "openid"];
 
 /// Parses method words in order; a word listed twice counts once, an empty list is refused.
 pub fn parse_methods<'a>(
@@ -45,6 +49,7 @@ pub fn parse_methods<'a>(
     for item in items {
         let m = match parse_enum(item, METHOD_VALUES)? {
             "cert" => Method::Cert,
+            "openid" => Method::OpenId,
             _ => Method::Ticket,
         };
         if !methods.contains(&m) {
@@ -238,9 +243,13 @@ mod tests {
             Ok(vec![Method::Ticket, Method::Cert])
         );
         assert_eq!(parse_methods(["cert", "cert"]), Ok(vec![Method::Cert]));
-        let e = parse_methods(["cert", "openid"]).unwrap_err();
-        assert_eq!(e.value, "openid");
-        assert_eq!(e.expected, "must be one of: cert, ticket");
+        assert_eq!(
+            parse_methods(["ticket", "openid"]),
+            Ok(vec![Method::Ticket, Method::OpenId])
+        );
+        let e = parse_methods(["cert", "oauth"]).unwrap_err();
+        assert_eq!(e.value, "oauth");
+        assert_eq!(e.expected, "must be one of: cert, ticket, openid");
         assert!(parse_methods([]).is_err());
         assert!(parse_methods(["password"]).is_err());
         assert!(parse_methods(["cert\0"]).is_err());

@@ -12,6 +12,9 @@ use ipnet::IpNet;
 use super::kinds::{CertUser, Method, Secret, TrustChainVerification, UnauthAction};
 use super::spec::OptionId;
 use super::value::is_token_byte;
+use crate::openid::assoc::{AssocOptions, AssocType, SessionType};
+use crate::openid::nonce::NonceOptions;
+use crate::openid::Version;
 
 /// Default absolute ticket lifetime: 8 hours.
 pub const DEFAULT_TICKET_LIFETIME: i64 = 8 * 3_600;
@@ -64,6 +67,24 @@ pub struct Settings {
     pub(super) logout_path: Option<String>,
     pub(super) trusted_cas: Option<String>,
     pub(super) trust_chain_verification: Option<TrustChainVerification>,
+    pub(super) openid_required_root: Option<String>,
+    pub(super) openid_consumer_secret_file: Option<String>,
+    pub(super) openid_consumer_secret: Option<Secret>,
+    pub(super) openid_minimum_version: Option<u8>,
+    pub(super) openid_allowed_providers: Option<Vec<String>>,
+    pub(super) openid_nonce_check: Option<bool>,
+    pub(super) openid_nonce_ignore_time: Option<bool>,
+    pub(super) openid_nonce_lifetime: Option<i64>,
+    pub(super) openid_nonce_window: Option<i64>,
+    pub(super) openid_nonce_skew: Option<i64>,
+    pub(super) openid_nonce_start: Option<i64>,
+    pub(super) openid_nonce_timecop: Option<bool>,
+    pub(super) openid_assoc_type: Option<AssocType>,
+    pub(super) openid_assoc_session_type: Option<SessionType>,
+    pub(super) openid_assoc_max_encrypt: Option<bool>,
+    pub(super) openid_assoc_no_encrypt_https: Option<bool>,
+    pub(super) openid_assoc_allow_eavesdropping: Option<bool>,
+    pub(super) openid_allow_private_addresses: Option<bool>,
     /// Envoy-only structured keys (`groups`, `locations`, `password_check`), kept as JSON for the filter.
     pub(super) extra: BTreeMap<String, serde_json::Value>,
 }
@@ -143,6 +164,57 @@ impl Settings {
                 &parent.trust_chain_verification,
                 &child.trust_chain_verification,
             ),
+            openid_required_root: pick(&parent.openid_required_root, &child.openid_required_root),
+            openid_consumer_secret_file: pick(
+                &parent.openid_consumer_secret_file,
+                &child.openid_consumer_secret_file,
+            ),
+            openid_consumer_secret: pick(
+                &parent.openid_consumer_secret,
+                &child.openid_consumer_secret,
+            ),
+            openid_minimum_version: pick(
+                &parent.openid_minimum_version,
+                &child.openid_minimum_version,
+            ),
+            openid_allowed_providers: pick(
+                &parent.openid_allowed_providers,
+                &child.openid_allowed_providers,
+            ),
+            openid_nonce_check: pick(&parent.openid_nonce_check, &child.openid_nonce_check),
+            openid_nonce_ignore_time: pick(
+                &parent.openid_nonce_ignore_time,
+                &child.openid_nonce_ignore_time,
+            ),
+            openid_nonce_lifetime: pick(
+                &parent.openid_nonce_lifetime,
+                &child.openid_nonce_lifetime,
+            ),
+            openid_nonce_window: pick(&parent.openid_nonce_window, &child.openid_nonce_window),
+            openid_nonce_skew: pick(&parent.openid_nonce_skew, &child.openid_nonce_skew),
+            openid_nonce_start: pick(&parent.openid_nonce_start, &child.openid_nonce_start),
+            openid_nonce_timecop: pick(&parent.openid_nonce_timecop, &child.openid_nonce_timecop),
+            openid_assoc_type: pick(&parent.openid_assoc_type, &child.openid_assoc_type),
+            openid_assoc_session_type: pick(
+                &parent.openid_assoc_session_type,
+                &child.openid_assoc_session_type,
+            ),
+            openid_assoc_max_encrypt: pick(
+                &parent.openid_assoc_max_encrypt,
+                &child.openid_assoc_max_encrypt,
+            ),
+            openid_assoc_no_encrypt_https: pick(
+                &parent.openid_assoc_no_encrypt_https,
+                &child.openid_assoc_no_encrypt_https,
+            ),
+            openid_assoc_allow_eavesdropping: pick(
+                &parent.openid_assoc_allow_eavesdropping,
+                &child.openid_assoc_allow_eavesdropping,
+            ),
+            openid_allow_private_addresses: pick(
+                &parent.openid_allow_private_addresses,
+                &child.openid_allow_private_addresses,
+            ),
             extra,
         }
     }
@@ -194,6 +266,26 @@ impl Settings {
             OptionId::PasswordCheck => self.extra.contains_key("password_check"),
             OptionId::TrustedCas => self.trusted_cas.is_some(),
             OptionId::TrustChainVerification => self.trust_chain_verification.is_some(),
+            OptionId::OpenIdRequiredRoot => self.openid_required_root.is_some(),
+            OptionId::OpenIdConsumerSecretFile => self.openid_consumer_secret_file.is_some(),
+            OptionId::OpenIdConsumerSecret => self.openid_consumer_secret.is_some(),
+            OptionId::OpenIdMinimumVersion => self.openid_minimum_version.is_some(),
+            OptionId::OpenIdAllowedProviders => self.openid_allowed_providers.is_some(),
+            OptionId::OpenIdNonceCheck => self.openid_nonce_check.is_some(),
+            OptionId::OpenIdNonceIgnoreTime => self.openid_nonce_ignore_time.is_some(),
+            OptionId::OpenIdNonceLifetime => self.openid_nonce_lifetime.is_some(),
+            OptionId::OpenIdNonceWindow => self.openid_nonce_window.is_some(),
+            OptionId::OpenIdNonceSkew => self.openid_nonce_skew.is_some(),
+            OptionId::OpenIdNonceStart => self.openid_nonce_start.is_some(),
+            OptionId::OpenIdNonceTimecop => self.openid_nonce_timecop.is_some(),
+            OptionId::OpenIdAssocType => self.openid_assoc_type.is_some(),
+            OptionId::OpenIdAssocSessionType => self.openid_assoc_session_type.is_some(),
+            OptionId::OpenIdAssocMaxEncrypt => self.openid_assoc_max_encrypt.is_some(),
+            OptionId::OpenIdAssocNoEncryptHttps => self.openid_assoc_no_encrypt_https.is_some(),
+            OptionId::OpenIdAssocAllowEavesdropping => {
+                self.openid_assoc_allow_eavesdropping.is_some()
+            }
+            OptionId::OpenIdAllowPrivateAddresses => self.openid_allow_private_addresses.is_some(),
         }
     }
 
@@ -422,6 +514,64 @@ impl Settings {
     /// The Envoy listener's `trust_chain_verification` (default `VERIFY_TRUST_CHAIN`).
     pub fn trust_chain_verification(&self) -> TrustChainVerification {
         self.trust_chain_verification.unwrap_or_default()
+    }
+
+    /// OpenID: the required_root, if set (validated when stored).
+    pub fn openid_required_root(&self) -> Option<&str> {
+        self.openid_required_root.as_deref()
+    }
+
+    /// OpenID: the consumer secret file (Apache), if any.
+    pub fn openid_consumer_secret_file(&self) -> Option<&str> {
+        self.openid_consumer_secret_file.as_deref()
+    }
+
+    /// OpenID: the inline consumer secret (Envoy), if any.
+    pub fn openid_consumer_secret(&self) -> Option<&Secret> {
+        self.openid_consumer_secret.as_ref()
+    }
+
+    /// OpenID: the minimum protocol version (default 1: 1.1 and 2.0).
+    pub fn openid_minimum_version(&self) -> Version {
+        match self.openid_minimum_version {
+            Some(2) => Version::V2,
+            _ => Version::V1,
+        }
+    }
+
+    /// OpenID: the allowed provider endpoints (default none: any).
+    pub fn openid_allowed_providers(&self) -> &[String] {
+        self.openid_allowed_providers.as_deref().unwrap_or_default()
+    }
+
+    /// OpenID: the seed's `nonce_options` as configured (unset ones take the seed's defaults).
+    pub fn openid_nonce_options(&self) -> NonceOptions {
+        NonceOptions {
+            nocheck: !self.openid_nonce_check.unwrap_or(true),
+            ignoretime: self.openid_nonce_ignore_time.unwrap_or(false),
+            lifetime: self.openid_nonce_lifetime,
+            skew: self.openid_nonce_skew,
+            start: self.openid_nonce_start,
+            window: self.openid_nonce_window,
+            timecop: self.openid_nonce_timecop.unwrap_or(false),
+        }
+    }
+
+    /// OpenID: the seed's `assoc_options` (defaults HMAC-SHA1 over DH-SHA1, all flags off).
+    pub fn openid_assoc_options(&self) -> AssocOptions {
+        let d = AssocOptions::default();
+        AssocOptions {
+            assoc_type: self.openid_assoc_type.unwrap_or(d.assoc_type),
+            session_type: self.openid_assoc_session_type.unwrap_or(d.session_type),
+            max_encrypt: self.openid_assoc_max_encrypt.unwrap_or(false),
+            session_no_encrypt_https: self.openid_assoc_no_encrypt_https.unwrap_or(false),
+            allow_eavesdropping: self.openid_assoc_allow_eavesdropping.unwrap_or(false),
+        }
+    }
+
+    /// OpenID: whether fetches may go to private addresses (default off).
+    pub fn openid_allow_private_addresses(&self) -> bool {
+        self.openid_allow_private_addresses.unwrap_or(false)
     }
 
     /// The Envoy-only structured keys (`groups`, `locations`, `password_check`) as written.

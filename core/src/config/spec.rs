@@ -94,6 +94,42 @@ pub enum OptionId {
     TrustedCas,
     /// `trust_chain_verification`.
     TrustChainVerification,
+    /// `AuthRsOpenIDRequiredRoot` / `openid_required_root`.
+    OpenIdRequiredRoot,
+    /// `AuthRsOpenIDConsumerSecretFile`.
+    OpenIdConsumerSecretFile,
+    /// `openid_consumer_secret`.
+    OpenIdConsumerSecret,
+    /// `AuthRsOpenIDMinimumVersion` / `openid_minimum_version`.
+    OpenIdMinimumVersion,
+    /// `AuthRsOpenIDAllowedProviders` / `openid_allowed_providers`.
+    OpenIdAllowedProviders,
+    /// `AuthRsOpenIDNonceCheck` / `openid_nonce_check`.
+    OpenIdNonceCheck,
+    /// `AuthRsOpenIDNonceIgnoreTime` / `openid_nonce_ignore_time`.
+    OpenIdNonceIgnoreTime,
+    /// `AuthRsOpenIDNonceLifetime` / `openid_nonce_lifetime`.
+    OpenIdNonceLifetime,
+    /// `AuthRsOpenIDNonceWindow` / `openid_nonce_window`.
+    OpenIdNonceWindow,
+    /// `AuthRsOpenIDNonceSkew` / `openid_nonce_skew`.
+    OpenIdNonceSkew,
+    /// `AuthRsOpenIDNonceStart` / `openid_nonce_start`.
+    OpenIdNonceStart,
+    /// `AuthRsOpenIDNonceTimecop` / `openid_nonce_timecop`.
+    OpenIdNonceTimecop,
+    /// `AuthRsOpenIDAssocType` / `openid_assoc_type`.
+    OpenIdAssocType,
+    /// `AuthRsOpenIDAssocSessionType` / `openid_assoc_session_type`.
+    OpenIdAssocSessionType,
+    /// `AuthRsOpenIDAssocMaxEncrypt` / `openid_assoc_max_encrypt`.
+    OpenIdAssocMaxEncrypt,
+    /// `AuthRsOpenIDAssocNoEncryptHttps` / `openid_assoc_no_encrypt_https`.
+    OpenIdAssocNoEncryptHttps,
+    /// `AuthRsOpenIDAssocAllowEavesdropping` / `openid_assoc_allow_eavesdropping`.
+    OpenIdAssocAllowEavesdropping,
+    /// `AuthRsOpenIDAllowPrivateAddresses` / `openid_allow_private_addresses`.
+    OpenIdAllowPrivateAddresses,
 }
 
 /// The shape of an option's value, which selects its parser and its JSON type.
@@ -139,7 +175,7 @@ pub enum ValueKind {
     SameSite,
     /// dn, cn, email, xmpp, upn or a `{ATTR}` template.
     CertUser,
-    /// An ordered list of `cert` and `ticket`.
+    /// An ordered list of `cert`, `ticket` and `openid`.
     Methods,
     /// auto, redirect, 401 or 403.
     UnauthAction,
@@ -300,7 +336,10 @@ pub fn by_id(id: OptionId) -> Option<&'static OptionSpec> {
 }
 
 /// Converts the part of a directive after `AuthRs` to snake case: `CookieSameSite` → `cookie_same_site`, `CRLFile` → `crl_file`.
+///
+/// `OpenID` counts as one word: `OpenIDNonceSkew` → `openid_nonce_skew`.
 pub fn snake_case(camel: &str) -> String {
+    let camel = camel.replace("OpenID", "Openid");
     let chars: Vec<char> = camel.chars().collect();
     let mut out = String::with_capacity(camel.len() + 4);
     for (i, &c) in chars.iter().enumerate() {
@@ -360,6 +399,11 @@ mod tests {
         assert_eq!(snake_case("LoginURL"), "login_url");
         assert_eq!(snake_case("CookieHttpOnly"), "cookie_http_only");
         assert_eq!(snake_case("Methods"), "methods");
+        assert_eq!(snake_case("OpenIDNonceSkew"), "openid_nonce_skew");
+        assert_eq!(
+            snake_case("OpenIDAssocNoEncryptHttps"),
+            "openid_assoc_no_encrypt_https"
+        );
     }
 
     #[test]

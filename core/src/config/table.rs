@@ -80,6 +80,9 @@ const fn server(spec: OptionSpec) -> OptionSpec {
 /// What an unset ticket key means, shared by the file and the inline form.
 const NO_KEYS: &str = "no ticket can be issued or accepted";
 
+/// What an unset consumer secret means, shared by the file and the inline form.
+const NO_OPENID_SECRET: &str = "OpenID logins are refused (AuthRsMethods openid needs a secret)";
+
 /// Every option, in the order the reference documents them.
 pub static OPTIONS: &[OptionSpec] = &[
     both(
@@ -88,8 +91,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "methods",
         ValueKind::Methods,
         DefaultValue::Value("cert ticket"),
-        "cert|ticket [cert|ticket]",
-        "Which credentials are tried, in order: `cert` (a TLS client certificate) and `ticket` (the signed cookie issued at login).",
+        "cert|ticket|openid …",
+        "Which credentials are tried, in order: `cert` (a TLS client certificate) and `ticket` (the signed cookie issued at login); `openid` lets the login handler accept `openid_identifier` (its logins issue tickets, so list `ticket` too).",
     ),
     OptionSpec {
         repeatable: true,
@@ -355,6 +358,169 @@ pub static OPTIONS: &[OptionSpec] = &[
         "On|Off",
         "On: logout records the ticket as revoked in the cache so a copied cookie stops working; Off: logout only clears the cookie.",
     ),
+    both(
+        OptionId::OpenIdRequiredRoot,
+        "AuthRsOpenIDRequiredRoot",
+        "openid_required_root",
+        ValueKind::Str,
+        DefaultValue::Unset("return_to must only match the URL the browser came back to"),
+        "https://host/path",
+        "OpenID: every return_to must start with this absolute http(s) URL (the seed's required_root; bogus_return_to otherwise).",
+    ),
+    apache(
+        OptionId::OpenIdConsumerSecretFile,
+        "AuthRsOpenIDConsumerSecretFile",
+        ValueKind::Path,
+        DefaultValue::Unset(NO_OPENID_SECRET),
+        "path",
+        "OpenID: file holding the consumer secret that signs the time in return_to (oic.time; a trailing newline is ignored). Envoy: `openid_consumer_secret`.",
+    ),
+    OptionSpec {
+        secret: true,
+        ..envoy(
+            OptionId::OpenIdConsumerSecret,
+            "openid_consumer_secret",
+            ValueKind::Str,
+            DefaultValue::Unset(NO_OPENID_SECRET),
+            "\"<secret>\"",
+            "OpenID: the consumer secret inline (what AuthRsOpenIDConsumerSecretFile holds).",
+        )
+    },
+    both(
+        OptionId::OpenIdMinimumVersion,
+        "AuthRsOpenIDMinimumVersion",
+        "openid_minimum_version",
+        ValueKind::Enum(&["1", "2"]),
+        DefaultValue::Value("1"),
+        "1|2",
+        "OpenID: 1 accepts providers speaking 1.1 or 2.0, 2 only 2.0 (protocol_version_incorrect otherwise).",
+    ),
+    both(
+        OptionId::OpenIdAllowedProviders,
+        "AuthRsOpenIDAllowedProviders",
+        "openid_allowed_providers",
+        ValueKind::List(&ValueKind::Str),
+        DefaultValue::Unset("any provider the identifier's discovery names"),
+        "https://op/endpoint [url …]",
+        "OpenID: the only provider endpoint URLs logins may use and assertions may come from (server_not_allowed otherwise).",
+    ),
+    both(
+        OptionId::OpenIdNonceCheck,
+        "AuthRsOpenIDNonceCheck",
+        "openid_nonce_check",
+        ValueKind::Bool,
+        DefaultValue::Value("On"),
+        "On|Off",
+        "OpenID: check response_nonce for replay (in the AuthRsCache socache) and age; Off is the seed's nocheck.",
+    ),
+    both(
+        OptionId::OpenIdNonceIgnoreTime,
+        "AuthRsOpenIDNonceIgnoreTime",
+        "openid_nonce_ignore_time",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "OpenID: check nonces for reuse only, never their timestamp (the seed's ignoretime).",
+    ),
+    both(
+        OptionId::OpenIdNonceLifetime,
+        "AuthRsOpenIDNonceLifetime",
+        "openid_nonce_lifetime",
+        ValueKind::Duration,
+        DefaultValue::Derived("the window"),
+        "duration",
+        "OpenID: how long a seen nonce is remembered (the seed's lifetime).",
+    ),
+    both(
+        OptionId::OpenIdNonceWindow,
+        "AuthRsOpenIDNonceWindow",
+        "openid_nonce_window",
+        ValueKind::Duration,
+        DefaultValue::Derived("the lifetime when set, else 1200 s plus twice the skew (1800 s)"),
+        "duration",
+        "OpenID: nonces older than this (minus skew) are nonce_stale; 0 means no limit (the seed's window).",
+    ),
+    both(
+        OptionId::OpenIdNonceSkew,
+        "AuthRsOpenIDNonceSkew",
+        "openid_nonce_skew",
+        ValueKind::Duration,
+        DefaultValue::Derived("300 s, or half the window when the window is shorter than 600 s"),
+        "duration",
+        "OpenID: how far a provider's clock may be ahead of ours (the seed's skew).",
+    ),
+    both(
+        OptionId::OpenIdNonceStart,
+        "AuthRsOpenIDNonceStart",
+        "openid_nonce_start",
+        ValueKind::Integer { min: 0, max: 253_402_300_799 },
+        DefaultValue::Unset("no start time"),
+        "unix-time",
+        "OpenID: nonces from before this Unix time (minus skew) are nonce_stale (the seed's start).",
+    ),
+    both(
+        OptionId::OpenIdNonceTimecop,
+        "AuthRsOpenIDNonceTimecop",
+        "openid_nonce_timecop",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "OpenID: refuse nonces more than the skew in the future (nonce_future; the seed's timecop).",
+    ),
+    both(
+        OptionId::OpenIdAssocType,
+        "AuthRsOpenIDAssocType",
+        "openid_assoc_type",
+        ValueKind::Enum(&["HMAC-SHA1", "HMAC-SHA256"]),
+        DefaultValue::Value("HMAC-SHA1"),
+        "HMAC-SHA1|HMAC-SHA256",
+        "OpenID: association type requested from providers (the seed's assoc_options assoc_type).",
+    ),
+    both(
+        OptionId::OpenIdAssocSessionType,
+        "AuthRsOpenIDAssocSessionType",
+        "openid_assoc_session_type",
+        ValueKind::Enum(&["DH-SHA1", "DH-SHA256", "no-encryption"]),
+        DefaultValue::Value("DH-SHA1"),
+        "DH-SHA1|DH-SHA256|no-encryption",
+        "OpenID: association session type (no-encryption only over https).",
+    ),
+    both(
+        OptionId::OpenIdAssocMaxEncrypt,
+        "AuthRsOpenIDAssocMaxEncrypt",
+        "openid_assoc_max_encrypt",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "OpenID: use the strongest session and association types of the provider's protocol version.",
+    ),
+    both(
+        OptionId::OpenIdAssocNoEncryptHttps,
+        "AuthRsOpenIDAssocNoEncryptHttps",
+        "openid_assoc_no_encrypt_https",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "OpenID: use a no-encryption session when the provider endpoint is https (the seed's session_no_encrypt_https).",
+    ),
+    both(
+        OptionId::OpenIdAssocAllowEavesdropping,
+        "AuthRsOpenIDAssocAllowEavesdropping",
+        "openid_assoc_allow_eavesdropping",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "OpenID 1.x only: allow an unencrypted association over plain http (the seed's allow_eavesdropping).",
+    ),
+    both(
+        OptionId::OpenIdAllowPrivateAddresses,
+        "AuthRsOpenIDAllowPrivateAddresses",
+        "openid_allow_private_addresses",
+        ValueKind::Bool,
+        DefaultValue::Value("Off"),
+        "On|Off",
+        "OpenID: allow discovery and provider fetches to loopback, private and link-local addresses (tests, intranets).",
+    ),
     envoy(
         OptionId::AuthName,
         "auth_name",
@@ -486,6 +652,12 @@ mod tests {
 
     /// A value each kind accepts, so every option can be written in a test.
     pub(crate) fn sample(spec: &OptionSpec) -> &'static str {
+        if matches!(
+            spec.id,
+            OptionId::OpenIdRequiredRoot | OptionId::OpenIdAllowedProviders
+        ) {
+            return "https://rp.example/openid/";
+        }
         match spec.kind {
             ValueKind::Bool => "On",
             ValueKind::Duration => "30m",
@@ -577,8 +749,8 @@ mod tests {
 
     #[test]
     fn every_id_has_an_entry() {
-        // OptionId has 44 variants and ids are unique (above), so 44 entries cover them all.
-        assert_eq!(OPTIONS.len(), 44);
+        // OptionId has 62 variants and ids are unique (above), so 62 entries cover them all.
+        assert_eq!(OPTIONS.len(), 62);
     }
 
     #[test]
@@ -609,7 +781,7 @@ mod tests {
             .filter(|o| o.secret)
             .map(|o| o.name_in(Shell::Envoy))
             .collect();
-        assert_eq!(secret, ["ticket_keys", "users"]);
+        assert_eq!(secret, ["openid_consumer_secret", "ticket_keys", "users"]);
     }
 
     #[test]

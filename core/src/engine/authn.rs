@@ -44,6 +44,8 @@ pub(super) fn authenticate(
         let outcome = match method {
             Method::Cert => cert(policy, req, now, decision),
             Method::Ticket => ticket(policy, req, now, stores, decision)?,
+            // An OpenID login happens at the login handler; what it issues is a ticket.
+            Method::OpenId => Outcome::Absent,
         };
         match outcome {
             Outcome::User(identity) => {

@@ -11,6 +11,8 @@ use crate::cert::map::UserMap;
 use crate::config::{by_id, ConfigError, ConfigErrorKind, OptionId, Settings, Shell};
 use crate::cookies::CookieSettings;
 use crate::login::DestinationPolicy;
+use crate::openid::signed_time::ConsumerSecret;
+use crate::openid::RelyingParty;
 use crate::proxy::TrustedProxies;
 use crate::roles::RolesFile;
 use crate::ticket::{KeyRing, TicketKey};
@@ -169,8 +171,70 @@ impl Policy {
         if let Some((src, t, id)) = load(OptionId::RolesFile, s.roles_file(), s.roles())? {
             p.roles = Some(RolesFile::parse(&t).map_err(|e| bad(id, shell, &src, e))?);
         }
+        if p.methods.contains(&crate::config::Method::OpenId) {
+            p.openid = Some(relying_party(s, shell, read)?);
+        }
         Ok(p)
     }
+}
+
+/// The OpenID relying party of a scope whose methods list `openid`: the consumer secret (file or
+/// inline, required), required_root, minimum version, allow-list, nonce and association options.
+fn relying_party(
+    s: &Settings,
+    shell: Shell,
+    read: &mut FileReader<'_>,
+) -> Result<RelyingParty, ConfigError> {
+    let (id, secret) = match (s.openid_consumer_secret_file(), s.openid_consumer_secret()) {
+        (Some(path), _) => {
+            let bytes =
+                read(path).map_err(|e| bad(OptionId::OpenIdConsumerSecretFile, shell, path, e))?;
+            (OptionId::OpenIdConsumerSecretFile, bytes)
+        }
+        (None, Some(inline)) => (
+            OptionId::OpenIdConsumerSecret,
+            inline.expose().as_bytes().to_vec(),
+        ),
+        (None, None) => {
+            let secret_option = match shell {
+                Shell::Apache => OptionId::OpenIdConsumerSecretFile,
+                Shell::Envoy => OptionId::OpenIdConsumerSecret,
+            };
+            let name = by_id(secret_option).map_or("", |o| o.name_in(shell));
+            return Err(ConfigError::new(
+                ConfigErrorKind::Conflict,
+                by_id(OptionId::Methods).map_or("", |o| o.name_in(shell)),
+                "openid",
+                format!("needs {name} (the consumer secret that signs return_to)"),
+                false,
+            ));
+        }
+    };
+    let trimmed = secret.strip_suffix(b"\n").unwrap_or(&secret);
+    let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+    let secret = ConsumerSecret::new(trimmed).map_err(|e| {
+        ConfigError::new(
+            ConfigErrorKind::BadValue,
+            by_id(id).map_or("", |o| o.name_in(shell)),
+            crate::config::REDACTED,
+            e.to_string(),
+            true,
+        )
+    })?;
+    let mut rp = RelyingParty::new(secret);
+    if let Some(root) = s.openid_required_root() {
+        rp = rp
+            .with_required_root(root)
+            .map_err(|e| bad(OptionId::OpenIdRequiredRoot, shell, root, e))?;
+    }
+    rp = rp
+        .with_allowed_providers(s.openid_allowed_providers().iter().map(String::as_str))
+        .map_err(|e| bad(OptionId::OpenIdAllowedProviders, shell, "", e))?;
+    rp.minimum_version = s.openid_minimum_version();
+    rp.nonce = s.openid_nonce_options().resolve();
+    rp.assoc = s.openid_assoc_options();
+    rp.fetch.allow_private_addresses = s.openid_allow_private_addresses();
+    Ok(rp)
 }
 
 /// The Envoy key holding inline what a file directive names (errors then name the key used).

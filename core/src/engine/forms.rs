@@ -33,18 +33,10 @@ pub fn login(
     now: UnixTime,
     passwords: &mut dyn PasswordCheck,
 ) -> Decision {
-    let mut decision = Decision::default();
-    if let Some(why) = cross_site(req) {
-        // Login CSRF: a foreign page must not log the browser into someone else's account.
-        decision.note(
-            Level::Warn,
-            "AUTHRS0305",
-            format!("cross-site login POST refused: {why}"),
-        );
-        return decision.with(Verdict::Forbidden {
-            reason: Reason::Forbidden,
-        });
+    if let Some(refused) = refuse_cross_site(req) {
+        return refused;
     }
+    let mut decision = Decision::default();
     let form = match LoginForm::parse(body) {
         Ok(f) => f,
         Err(e) => {
@@ -59,11 +51,11 @@ pub fn login(
         }
     };
     let destination = policy.destinations.untaint(form.destination.as_deref());
-    let Some(keys) = &policy.keys else {
+    if policy.keys.is_none() {
         return decision.with(Verdict::Error {
             message: "login needs a ticket key (AuthRsTicketKeyFile / ticket_keys)".to_string(),
         });
-    };
+    }
     let (user, password) = match form.credentials.as_slice() {
         [user, password, ..] => (user.as_str(), password.as_str()),
         _ => ("", ""),
@@ -101,11 +93,38 @@ pub fn login(
         };
         return decision.with(verdict);
     }
+    issue(
+        policy,
+        req,
+        decision,
+        user,
+        AuthMethod::Password,
+        destination,
+        now,
+    )
+}
+
+/// Mints a ticket for `user` authenticated by `method`, sets the cookie and 303s to `destination`.
+#[allow(clippy::too_many_arguments)]
+fn issue(
+    policy: &Policy,
+    req: &RequestFacts,
+    mut decision: Decision,
+    user: &str,
+    method: AuthMethod,
+    destination: String,
+    now: UnixTime,
+) -> Decision {
+    let Some(keys) = &policy.keys else {
+        return decision.with(Verdict::Error {
+            message: "login needs a ticket key (AuthRsTicketKeyFile / ticket_keys)".to_string(),
+        });
+    };
     let ticket = Ticket {
         version: 1,
         key_id: KeyId::default(),
         user: user.to_string(),
-        method: AuthMethod::Password,
+        method,
         issued: now,
         expires: now.saturating_add(policy.ticket_lifetime),
         last_seen: now,
@@ -128,9 +147,9 @@ pub fn login(
             decision.note(
                 Level::Info,
                 "AUTHRS0304",
-                format!("login succeeded for {user:?}"),
+                format!("login succeeded for {user:?} ({})", method.as_str()),
             );
-            decision.identity = Some(crate::identity::Identity::new(user, AuthMethod::Password));
+            decision.identity = Some(crate::identity::Identity::new(user, method));
             decision.with(Verdict::Redirect {
                 location: destination,
                 status: 303,
@@ -141,6 +160,58 @@ pub fn login(
             message: format!("could not mint a ticket: {e}"),
         }),
     }
+}
+
+/// Completes an OpenID login the shell verified (`Outcome::Verified`): a ticket with method
+/// `openid` for the verified identity URL, and a 303 to the untainted `destination`.
+pub fn openid_login(
+    policy: &Policy,
+    req: &RequestFacts,
+    identity_url: &str,
+    destination: Option<&str>,
+    now: UnixTime,
+) -> Decision {
+    let destination = policy.destinations.untaint(destination);
+    if identity_url.is_empty() || identity_url.chars().any(char::is_control) {
+        return Decision::default().with(Verdict::Error {
+            message: "the verified OpenID identity is not a usable user name".to_string(),
+        });
+    }
+    issue(
+        policy,
+        req,
+        Decision::default(),
+        identity_url,
+        AuthMethod::OpenId,
+        destination,
+        now,
+    )
+}
+
+/// An OpenID login that did not succeed (cancelled, setup needed, or an error code): back to the
+/// login page with `reason=<code>` (303), or a 401 without a login page; logged as `AUTHRS0320`.
+pub fn openid_refused(
+    policy: &Policy,
+    reason: Reason,
+    detail: &str,
+    destination: Option<&str>,
+) -> Decision {
+    let mut decision = Decision::default();
+    decision.note(
+        Level::Info,
+        "AUTHRS0320",
+        format!("OpenID login refused: {} ({detail})", reason.code()),
+    );
+    let destination = policy.destinations.untaint(destination);
+    let verdict = match &policy.login_url {
+        Some(url) => Verdict::Redirect {
+            location: login_redirect(url, &destination, reason),
+            status: 303,
+            reason: Some(reason),
+        },
+        None => Verdict::Unauthorized { reason },
+    };
+    decision.with(verdict)
 }
 
 /// Handles logout: clears the cookie and, with `revoke`, revokes the ticket server-side until it
@@ -192,6 +263,21 @@ pub fn logout(
         status: 303,
         reason: None,
     })
+}
+
+/// A 403 (`AUTHRS0305`) for a login POST from another site (login CSRF: a foreign page must not
+/// log the browser into someone else's account); `None` when the POST may proceed.
+pub fn refuse_cross_site(req: &RequestFacts) -> Option<Decision> {
+    let why = cross_site(req)?;
+    let mut decision = Decision::default();
+    decision.note(
+        Level::Warn,
+        "AUTHRS0305",
+        format!("cross-site login POST refused: {why}"),
+    );
+    Some(decision.with(Verdict::Forbidden {
+        reason: Reason::Forbidden,
+    }))
 }
 
 /// Why a login POST comes from another site, if it does: `Sec-Fetch-Site: cross-site`, or an

@@ -59,6 +59,8 @@ pub struct Policy {
     /// Render certificate DNs as mod_ssl's `SSL_CLIENT_S_DN` does (UTF-8 left raw) rather than
     /// OpenSSL's and Envoy's RFC 2253 form (UTF-8 as `\XX`); the Apache shell turns it on.
     pub mod_ssl_dn: bool,
+    /// The OpenID relying party, when `AuthRsMethods` lists `openid` (with its consumer secret).
+    pub openid: Option<crate::openid::RelyingParty>,
 }
 
 impl Policy {
@@ -90,6 +92,7 @@ impl Policy {
             groups: None,
             require: None,
             mod_ssl_dn: false,
+            openid: None,
         }
     }
 }

@@ -882,3 +882,104 @@ fn cross_site_login_posts_are_refused() {
         );
     }
 }
+
+#[test]
+fn openid_login_issues_an_openid_ticket_and_refusals_carry_the_code() {
+    let mut p = policy();
+    p.methods = vec![Method::Ticket, Method::OpenId];
+    let d = openid_login(
+        &p,
+        &browser(),
+        "https://op.example/alice",
+        Some("/app/page?x=1"),
+        NOW,
+    );
+    let Verdict::Redirect {
+        location, status, ..
+    } = &d.verdict
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!((location.as_str(), *status), ("/app/page?x=1", 303));
+    let set = d.set_cookie.clone().expect("cookie");
+    let value = set
+        .trim_start_matches("AuthRs_Test=")
+        .split(';')
+        .next()
+        .expect("value");
+    let d = run(&p, &with_cookie(browser(), value));
+    let id = d.identity.expect("identity from the openid ticket");
+    assert_eq!(
+        (id.user.as_str(), id.method),
+        ("https://op.example/alice", AuthMethod::OpenId)
+    );
+    // An off-site destination is untainted like the password form's.
+    let d = openid_login(
+        &p,
+        &browser(),
+        "https://op.example/alice",
+        Some("https://evil.example/"),
+        NOW,
+    );
+    assert!(matches!(&d.verdict, Verdict::Redirect { location, .. } if location == "/"));
+    // A control character never becomes a user name.
+    let d = openid_login(&p, &browser(), "https://op.example/a\nb", None, NOW);
+    assert!(matches!(d.verdict, Verdict::Error { .. }) && d.set_cookie.is_none());
+
+    let reason = crate::reason::Reason::OpenId(crate::openid::ErrorCode::NonceReused);
+    let d = openid_refused(&p, reason, "replay", Some("/app"));
+    let Verdict::Redirect {
+        location, status, ..
+    } = &d.verdict
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!(*status, 303);
+    assert!(location.contains("reason=nonce_reused"), "{location}");
+    assert!(d.set_cookie.is_none());
+    assert!(d
+        .notes
+        .iter()
+        .any(|n| n.id == "AUTHRS0320" && n.message.contains("nonce_reused")));
+    let (r, dest) = crate::login_page::query_params(location.split_once('?').map(|(_, q)| q));
+    assert_eq!((r, dest.as_deref()), (Some(reason), Some("/app")));
+}
+
+#[test]
+fn openid_needs_a_consumer_secret_and_takes_the_options() {
+    use crate::config::{Settings, Shell};
+    let mut s = Settings::new();
+    s.set("AuthRsMethods", &["ticket", "openid"])
+        .expect("methods");
+    let mut read = |_: &str| -> Result<Vec<u8>, String> { Ok(b"consumer secret\n".to_vec()) };
+    let e = Policy::from_settings(&s, Shell::Apache, None, &mut read).expect_err("no secret");
+    assert!(
+        e.to_string().contains("AuthRsOpenIDConsumerSecretFile"),
+        "{e}"
+    );
+    s.set("AuthRsOpenIDConsumerSecretFile", &["/etc/authrs/openid"])
+        .expect("file");
+    s.set("AuthRsOpenIDMinimumVersion", &["2"])
+        .expect("version");
+    s.set("AuthRsOpenIDNonceCheck", &["Off"]).expect("nonce");
+    s.set("AuthRsOpenIDAllowPrivateAddresses", &["On"])
+        .expect("private");
+    s.set("AuthRsOpenIDAllowedProviders", &["https://op.example/auth"])
+        .expect("allow");
+    assert!(s
+        .set("AuthRsOpenIDAllowedProviders", &["ftp://op.example/"])
+        .is_err());
+    assert!(s.set("AuthRsOpenIDRequiredRoot", &["/relative"]).is_err());
+    assert!(s.set("AuthRsOpenIDAssocType", &["HMAC-MD5"]).is_err());
+    let p = Policy::from_settings(&s, Shell::Apache, None, &mut read).expect("policy");
+    let rp = p.openid.expect("relying party");
+    assert_eq!(rp.minimum_version, crate::openid::Version::V2);
+    assert_eq!(rp.nonce, crate::openid::nonce::NoncePolicy::NoCheck);
+    assert!(rp.fetch.allow_private_addresses);
+    assert!(rp.provider_allowed("https://op.example/auth"));
+    assert!(!rp.provider_allowed("https://other.example/auth"));
+    // Without `openid` in the methods there is no relying party (and no secret is needed).
+    let p =
+        Policy::from_settings(&Settings::new(), Shell::Apache, None, &mut read).expect("policy");
+    assert!(p.openid.is_none());
+}

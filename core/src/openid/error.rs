@@ -66,6 +66,9 @@ pub enum ErrorCode {
     BadMessage,
     /// authrs: the nonce or association store failed; the assertion is refused (fail closed).
     StoreFailed,
+    /// authrs: the browser that came back is not the one that started the login (its state
+    /// cookie is missing or differs): a forwarded assertion, i.e. login CSRF.
+    StateMismatch,
 }
 
 impl ErrorCode {
@@ -100,7 +103,11 @@ impl ErrorCode {
     ];
 
     /// Codes authrs adds for failures the seed leaves to the caller.
-    pub const AUTHRS: [ErrorCode; 2] = [ErrorCode::BadMessage, ErrorCode::StoreFailed];
+    pub const AUTHRS: [ErrorCode; 3] = [
+        ErrorCode::BadMessage,
+        ErrorCode::StoreFailed,
+        ErrorCode::StateMismatch,
+    ];
 
     /// The wire code, e.g. `nonce_reused`.
     pub fn code(self) -> &'static str {
@@ -133,6 +140,7 @@ impl ErrorCode {
             ErrorCode::NaiveVerifyFailedReturn => "naive_verify_failed_return",
             ErrorCode::BadMessage => "bad_message",
             ErrorCode::StoreFailed => "store_failed",
+            ErrorCode::StateMismatch => "state_mismatch",
         }
     }
 
@@ -181,6 +189,9 @@ impl ErrorCode {
             }
             ErrorCode::BadMessage => "The OpenID response is malformed.",
             ErrorCode::StoreFailed => "The login could not be checked. Please try again.",
+            ErrorCode::StateMismatch => {
+                "This login was not started in this browser. Please log in again."
+            }
         }
     }
 }

@@ -214,3 +214,19 @@ fn paths_are_normalized_or_refused() {
         Err(PathError::TooLong)
     );
 }
+
+#[test]
+fn openid_is_refused_until_the_filter_speaks_it() {
+    let e =
+        Site::from_json_str(r#"{"methods": ["ticket", "openid"], "openid_consumer_secret": "s"}"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+    assert!(e.contains("methods") && e.contains("Envoy filter"), "{e}");
+    // Without a secret the error says what is missing first.
+    let e = Site::from_json_str(r#"{"methods": ["openid"]}"#)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("openid_consumer_secret"), "{e}");
+}

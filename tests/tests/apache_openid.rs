@@ -1,0 +1,423 @@
+//! OpenID 2.0 login through mod_authrs in the real httpd, against a real provider on loopback
+//! (python3-openid's server, scripted in `tests/openid_op.py` to approve test identities).
+
+use authrs_tests::apache::Apache;
+use authrs_tests::curl::{Request, Response};
+use authrs_tests::{demo_certs, free_port, scratch, workspace};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KEY_B64: &str = "dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI=";
+const COOKIE: &str = "AuthRs_Example";
+const STATE: &str = "AuthRs_Example_openid";
+
+/// The provider process; killed when dropped.
+struct Provider {
+    port: u16,
+    child: Child,
+}
+
+impl Provider {
+    fn start() -> Provider {
+        let port = free_port();
+        let child = Command::new("/usr/bin/python3")
+            .arg(workspace().join("tests/openid_op.py"))
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("/usr/bin/python3 with python3-openid (apt-get install python3-openid)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the OpenID provider did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Provider { port, child }
+    }
+
+    fn identity(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/id/{name}", self.port)
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(provider: &Provider, extra_login: &str) -> Apache {
+    let root = scratch("httpd-openid");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    std::fs::write(
+        root.join("openid.secret"),
+        "consumer secret for the tests\n",
+    )
+    .expect("secret");
+    for d in ["alice", "bob"] {
+        std::fs::create_dir_all(root.join("htdocs").join(d)).expect("mkdir");
+        std::fs::write(
+            root.join("htdocs").join(d).join("index.html"),
+            format!("{d}\n"),
+        )
+        .expect("write");
+    }
+    let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
+    let site = format!(
+        r#"
+<Location /app>
+  AuthType AuthRs
+  AuthName Example
+  AuthRsLoginURL /LOGIN
+  Require valid-user
+</Location>
+<Location /alice>
+  AuthType AuthRs
+  AuthName Example
+  Require openid-id {alice}
+</Location>
+<Location /bob>
+  AuthType AuthRs
+  AuthName Example
+  Require openid-id {bob}
+</Location>
+<Location /LOGIN>
+  SetHandler authrs-login
+  AuthName Example
+  AuthRsLoginURL /LOGIN
+  AuthRsMethods ticket openid
+  AuthRsOpenIDConsumerSecretFile "{root}/openid.secret"
+  AuthRsOpenIDAllowPrivateAddresses On
+  {extra_login}
+</Location>
+"#,
+        alice = provider.identity("alice"),
+        bob = provider.identity("bob"),
+        root = root.display(),
+    );
+    Apache::start_in(root, certs, &global, &site)
+}
+
+fn form(identifier: &str, destination: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("openid_identifier", identifier)
+        .append_pair("destination", destination)
+        .finish()
+}
+
+/// A login in progress: the provider's redirect back to the module (the id_res, cancel, … URL)
+/// and the state cookie the module set in the browser that started it.
+struct Back {
+    url: String,
+    state: String,
+}
+
+impl Back {
+    /// The browser that started the login comes back.
+    fn follow(&self, a: &Apache) -> Response {
+        Request::get(&self.url)
+            .cookie(STATE, &self.state)
+            .ca(&a.ca())
+            .send()
+    }
+}
+
+/// POSTs the identifier and follows the 303 to the provider.
+fn to_provider_and_back(a: &Apache, identifier: &str, destination: &str) -> Back {
+    let r = Request::post_form(a.url("/LOGIN"), form(identifier, destination))
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    let state = r.cookie(STATE).expect("state cookie");
+    let to_op = r.header("location").expect("location").to_string();
+    assert!(to_op.contains("openid.mode=checkid_setup"), "{to_op}");
+    let r = Request::get(&to_op).send();
+    assert_eq!(r.status, 302, "provider: {r:?}");
+    let back = r.header("location").expect("provider redirect").to_string();
+    assert!(
+        back.starts_with(&a.url("/LOGIN?")),
+        "the provider sends the browser back to the login handler: {back}"
+    );
+    Back { url: back, state }
+}
+
+fn reason_of(r: &Response) -> Option<String> {
+    let location = r.header("location")?;
+    let query = location.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "reason")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Replaces the value of `key` in a URL's query, keeping everything else as it was.
+fn with_param(url: &str, key: &str, value: &str) -> String {
+    let mut u = url::Url::parse(url).expect("url");
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == key {
+                (k, value.to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(&pairs);
+    u.to_string()
+}
+
+#[test]
+fn openid_login_end_to_end_with_replay_and_tampering() {
+    let op = Provider::start();
+    let a = start(&op, "");
+    let alice = op.identity("alice");
+
+    // Unauthenticated: the app sends the browser to the login handler.
+    let r = Request::get(a.url("/app/cgi/echo"))
+        .header("Accept: text/html")
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.status, 302, "{r:?}");
+
+    // Log in: identifier → provider → back → verified → ticket and 303 to the destination.
+    let back = to_provider_and_back(&a, &alice, "/app/cgi/echo");
+    assert!(back.url.contains("openid.mode=id_res"), "{}", back.url);
+    // Login CSRF: the assertion forwarded to another browser (no state cookie, or another one)
+    // is refused, and does not burn the nonce.
+    let r = Request::get(&back.url).ca(&a.ca()).send();
+    assert_eq!(reason_of(&r).as_deref(), Some("state_mismatch"), "{r:?}");
+    assert_eq!(r.cookie(COOKIE), None);
+    let r = Request::get(&back.url)
+        .cookie(STATE, "0123456789abcdef0123456789abcdef")
+        .ca(&a.ca())
+        .send();
+    assert_eq!(reason_of(&r).as_deref(), Some("state_mismatch"), "{r:?}");
+    let r = back.follow(&a);
+    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    assert_eq!(r.header("location"), Some("/app/cgi/echo"));
+    let cookie = r.cookie(COOKIE).expect("ticket cookie");
+    let r = Request::get(a.url("/app/cgi/echo"))
+        .cookie(COOKIE, &cookie)
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("openid"));
+    assert_eq!(r.env("REMOTE_USER"), Some(alice.as_str()));
+    assert_eq!(r.env("AUTHRS_USER"), Some(alice.as_str()));
+    assert!(a.error_log().contains("AUTHRS0332"), "{}", a.error_log());
+    // DH-SHA1 association over loopback http: the signature is checked here, not by the provider.
+    assert!(
+        a.error_log()
+            .lines()
+            .any(|l| l.contains("AUTHRS0330") && l.contains("(associated)")),
+        "{}",
+        a.error_log()
+    );
+
+    // Require openid-id: alice's page yes, bob's page no.
+    let r = Request::get(a.url("/alice/"))
+        .cookie(COOKIE, &cookie)
+        .ca(&a.ca())
+        .send();
+    assert_eq!((r.status, r.body.as_str()), (200, "alice\n"));
+    let r = Request::get(a.url("/bob/"))
+        .cookie(COOKIE, &cookie)
+        .ca(&a.ca())
+        .send();
+    assert_eq!(
+        r.status, 401,
+        "httpd answers 401 when an authenticated user fails authz"
+    );
+
+    // The same id_res again, even with the state cookie: a replay.
+    let r = back.follow(&a);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(reason_of(&r).as_deref(), Some("nonce_reused"), "{r:?}");
+    assert_eq!(r.cookie(COOKIE), None);
+    assert_eq!(r.header("x-authrs-reason"), Some("nonce_reused"));
+    let log = a.error_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("AUTHRS0320") && l.contains("nonce_reused")),
+        "{log}"
+    );
+    // The login page shows it.
+    let location = r.header("location").expect("location").to_string();
+    let page = Request::get(a.url(&location)).ca(&a.ca()).send();
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(r#"data-reason="nonce_reused""#),
+        "{}",
+        page.body
+    );
+
+    // A signed field changed in transit: the association's signature no longer matches.
+    let back = to_provider_and_back(&a, &alice, "/app/");
+    let nonce = url::Url::parse(&back.url)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "openid.response_nonce")
+        .map(|(_, v)| v.into_owned())
+        .expect("nonce");
+    let tampered = Back {
+        url: with_param(&back.url, "openid.response_nonce", &format!("{nonce}x")),
+        state: back.state.clone(),
+    };
+    let r = tampered.follow(&a);
+    assert_eq!(
+        reason_of(&r).as_deref(),
+        Some("signature_mismatch"),
+        "{r:?}\n{}",
+        a.error_log()
+    );
+    assert_eq!(r.cookie(COOKIE), None);
+    // Claiming to be bob with alice's assertion.
+    let forged = Back {
+        url: with_param(&back.url, "openid.claimed_id", &op.identity("bob")),
+        state: back.state.clone(),
+    };
+    let r = forged.follow(&a);
+    assert!(
+        reason_of(&r).is_some() && r.cookie(COOKIE).is_none(),
+        "{r:?}"
+    );
+    // The untouched message still verifies: the forgeries did not burn its nonce.
+    let r = back.follow(&a);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/app/"));
+    assert!(r.cookie(COOKIE).is_some(), "{r:?}\n{}", a.error_log());
+
+    // The user declines at the provider.
+    let back = to_provider_and_back(&a, &op.identity("cancel"), "/app/");
+    assert!(back.url.contains("openid.mode=cancel"), "{}", back.url);
+    let r = back.follow(&a);
+    assert_eq!(reason_of(&r).as_deref(), Some("cancelled"), "{r:?}");
+    assert_eq!(r.cookie(COOKIE), None);
+
+    // AH01631: httpd's own line for alice denied at /bob/.
+    a.assert_clean_log(&["AH01631"]);
+}
+
+#[test]
+fn openid_start_refusals_carry_the_seed_codes() {
+    let op = Provider::start();
+    let other = Provider::start();
+    let allowed = format!("http://127.0.0.1:{}/op", op.port);
+    let a = start(&op, &format!("AuthRsOpenIDAllowedProviders {allowed}"));
+    let post = |identifier: &str| {
+        Request::post_form(a.url("/LOGIN"), form(identifier, "/app/"))
+            .ca(&a.ca())
+            .send()
+    };
+    // A foreign page cannot start a login in the user's browser (AUTHRS0305).
+    let r = Request::post_form(a.url("/LOGIN"), form(&op.identity("alice"), "/app/"))
+        .header("Origin: https://evil.example")
+        .ca(&a.ca())
+        .send();
+    assert_eq!((r.status, r.cookie(STATE)), (403, None));
+    // A provider outside the allow-list is never contacted for a login.
+    let r = post(&other.identity("alice"));
+    assert_eq!(
+        reason_of(&r).as_deref(),
+        Some("server_not_allowed"),
+        "{r:?}"
+    );
+    // Not a URL at all, and a scheme that is never fetched.
+    assert_eq!(reason_of(&post("   ")).as_deref(), Some("empty_url"));
+    assert_eq!(
+        reason_of(&post("file:///etc/passwd")).as_deref(),
+        Some("bogus_url")
+    );
+    // A page that declares no provider.
+    let r = post(&format!("http://127.0.0.1:{}/nothing-here", op.port));
+    assert_eq!(
+        reason_of(&r).as_deref(),
+        Some("no_identity_server"),
+        "{r:?}"
+    );
+    // The allowed provider works.
+    let back = to_provider_and_back(&a, &op.identity("alice"), "/app/");
+    let r = back.follow(&a);
+    assert!(r.cookie(COOKIE).is_some(), "{r:?}\n{}", a.error_log());
+    a.assert_clean_log(&["AUTHRS0305"]);
+}
+
+#[test]
+fn private_addresses_are_refused_unless_allowed() {
+    let op = Provider::start();
+    let root = scratch("httpd-openid-private");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    std::fs::write(root.join("openid.secret"), "s3cret\n").expect("secret");
+    let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
+    let site = format!(
+        "<Location /LOGIN>\n SetHandler authrs-login\n AuthName Example\n AuthRsLoginURL /LOGIN\n AuthRsMethods ticket openid\n AuthRsOpenIDConsumerSecretFile \"{}/openid.secret\"\n</Location>\n",
+        root.display()
+    );
+    let a = Apache::start_in(root, certs, &global, &site);
+    let r = Request::post_form(a.url("/LOGIN"), form(&op.identity("alice"), "/"))
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.status, 303);
+    // Loopback is refused before any fetch: the seed's bogus_url for a URL it may not fetch.
+    assert_eq!(reason_of(&r).as_deref(), Some("bogus_url"), "{r:?}");
+}
+
+#[test]
+fn stateless_login_verifies_with_check_authentication() {
+    let op = Provider::start();
+    // A no-encryption session over plain http is refused: no association, so every assertion
+    // is verified by asking the provider (check_authentication).
+    let a = start(&op, "AuthRsOpenIDAssocSessionType no-encryption");
+    let alice = op.identity("alice");
+    let back = to_provider_and_back(&a, &alice, "/app/cgi/echo");
+    assert!(
+        a.error_log()
+            .lines()
+            .any(|l| l.contains("AUTHRS0330") && l.contains("stateless")),
+        "{}",
+        a.error_log()
+    );
+    let r = back.follow(&a);
+    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    let cookie = r.cookie(COOKIE).expect("ticket cookie");
+    let r = Request::get(a.url("/app/cgi/echo"))
+        .cookie(COOKIE, &cookie)
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("openid"));
+    assert_eq!(r.env("REMOTE_USER"), Some(alice.as_str()));
+    // The same message again is a replay, caught by the nonce cache before asking the provider.
+    let r = back.follow(&a);
+    assert_eq!(reason_of(&r).as_deref(), Some("nonce_reused"), "{r:?}");
+
+    // A signed field changed in transit: the provider does not confirm it.
+    let back = to_provider_and_back(&a, &alice, "/app/");
+    let nonce = url::Url::parse(&back.url)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "openid.response_nonce")
+        .map(|(_, v)| v.into_owned())
+        .expect("nonce");
+    let tampered = Back {
+        url: with_param(&back.url, "openid.response_nonce", &format!("{nonce}x")),
+        state: back.state.clone(),
+    };
+    let r = tampered.follow(&a);
+    assert_eq!(
+        reason_of(&r).as_deref(),
+        Some("naive_verify_failed_return"),
+        "{r:?}\n{}",
+        a.error_log()
+    );
+    assert_eq!(r.cookie(COOKIE), None);
+    a.assert_clean_log(&[]);
+}
