@@ -32,11 +32,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## mod_authrs and the Envoy filter are built first: the integration tests load the .so into
-## httpd and the .wasm into Envoy (and the panic tests --features test-panic builds, kept apart
-## in target/test-panic).
+## mod_authrs, the authrs binary and the Envoy filter are built first: the integration tests
+## load the .so into httpd and the .wasm into Envoy and run `authrs openid verify` (and the
+## panic tests --features test-panic builds, kept apart in target/test-panic).
 unit: wasm
-	$(CARGO) build -p mod_authrs
+	$(CARGO) build -p mod_authrs -p authrs-cli
 	$(CARGO) build -p mod_authrs --features test-panic --target-dir target/test-panic
 	$(CARGO) build -p authrs-proxy-wasm --features test-panic --target wasm32-wasip1 --profile wasm --target-dir target/test-panic
 	$(CARGO) test --workspace

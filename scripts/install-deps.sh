@@ -12,10 +12,12 @@ fi
 # Debian packages: openssl (certificate fixtures and DN agreement tests),
 # apache2-utils (htpasswd), apache2 + apache2-dev + libclang-dev (mod_authrs:
 # the server, apxs/headers, bindgen), libssl3 (clears mod_ssl's AH01882), curl,
-# chromium + chromium-driver (the browser login test), python3 + python3-venv (the PyPI python3-openid (the OpenID provider the OpenID tests log in against),
-# Envoy's virtualenv and the Envoy tests' echo upstream).
+# chromium + chromium-driver (the browser login test), python3 + python3-venv (the PyPI
+# Envoy's virtualenv and the Envoy tests' echo upstream), python3-openid (the OpenID provider
+# the OpenID tests log in against), libnet-openid-consumer-perl + libwww-perl (the seed's
+# OpenID verifier the differential tests compare with, and its HTTP client).
 need_pkgs=()
-for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl chromium chromium-driver python3 python3-venv python3-openid; do
+for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl chromium chromium-driver python3 python3-venv python3-openid libnet-openid-consumer-perl libwww-perl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # `--bench` adds the load generator and the peers benchmarked against.

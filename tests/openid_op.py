@@ -3,6 +3,7 @@
 
 Usage: openid_op.py PORT. Serves on 127.0.0.1:PORT:
   /id/<name>  an identity page declaring this provider (HTML <link rel="openid2.provider">)
+  /deleg/<name>  a page delegating to this provider with local_id /id/<name> (openid2.local_id)
   /op         the provider endpoint: associate, check_authentication, and checkid_* which it
               answers at once: approved for every identity except /id/cancel (declined).
 """
@@ -33,11 +34,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def identity_page(self, path):
+    def identity_page(self, path, local_id=None):
+        delegate = '<link rel="openid2.local_id" href="%s">' % local_id if local_id else ""
         html = (
             "<html><head><title>%s</title>"
-            '<link rel="openid2.provider" href="%s">'
-            "</head><body>identity %s</body></html>" % (path, ENDPOINT, path)
+            '<link rel="openid2.provider" href="%s">%s'
+            "</head><body>identity %s</body></html>" % (path, ENDPOINT, delegate, path)
         )
         self.reply(200, {"Content-Type": "text/html; charset=utf-8"}, html)
 
@@ -64,6 +66,8 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         if url.path.startswith("/id/"):
             self.identity_page(url.path)
+        elif url.path.startswith("/deleg/"):
+            self.identity_page(url.path, BASE + "/id/" + url.path[len("/deleg/"):])
         elif url.path == "/op":
             self.provider(dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True)))
         else:
