@@ -3,52 +3,12 @@
 
 use authrs_tests::apache::Apache;
 use authrs_tests::curl::{Request, Response};
-use authrs_tests::{demo_certs, free_port, scratch, workspace};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use authrs_tests::openid_provider::Provider;
+use authrs_tests::{demo_certs, scratch};
 
 const KEY_B64: &str = "dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI=";
 const COOKIE: &str = "AuthRs_Example";
 const STATE: &str = "AuthRs_Example_openid";
-
-/// The provider process; killed when dropped.
-struct Provider {
-    port: u16,
-    child: Child,
-}
-
-impl Provider {
-    fn start() -> Provider {
-        let port = free_port();
-        let child = Command::new("/usr/bin/python3")
-            .arg(workspace().join("tests/openid_op.py"))
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("/usr/bin/python3 with python3-openid (apt-get install python3-openid)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the OpenID provider did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Provider { port, child }
-    }
-
-    fn identity(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}/id/{name}", self.port)
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn start(provider: &Provider, extra_login: &str) -> Apache {
     let root = scratch("httpd-openid");

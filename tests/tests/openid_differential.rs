@@ -14,54 +14,15 @@
 
 use authrs_core::openid::nonce::nonce_time;
 use authrs_tests::curl::Request;
+use authrs_tests::openid_provider::Provider;
 use authrs_tests::{free_port, scratch, workspace};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// The relying party's return URL (never contacted: the provider redirects the "browser" here).
 const RETURN_TO: &str = "http://127.0.0.1:8/rp/return?dest=%2Fhome";
 const REALM: &str = "http://127.0.0.1:8/";
 const SECRET: &str = "consumer secret for the differential tests\n";
-
-/// The provider process; killed when dropped.
-struct Provider {
-    port: u16,
-    child: Child,
-}
-
-impl Provider {
-    fn start() -> Provider {
-        let port = free_port();
-        let child = Command::new("/usr/bin/python3")
-            .arg(workspace().join("tests/openid_op.py"))
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("/usr/bin/python3 with python3-openid (apt-get install python3-openid)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the OpenID provider did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Provider { port, child }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The `authrs` binary (`cargo build -p authrs-cli`; `make test` builds it first).
 fn authrs_bin() -> PathBuf {

@@ -1,0 +1,54 @@
+//! The real OpenID 2.0 provider of the tests: python3-openid's server scripted in
+//! `tests/openid_op.py` (approves `/id/<name>`, declines `/id/cancel`, `/deleg/<name>`
+//! delegates to `/id/<name>`), on a free 127.0.0.1 port.
+
+use crate::{free_port, workspace};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The provider process; killed when dropped.
+pub struct Provider {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    child: Child,
+}
+
+impl Provider {
+    /// Starts it under Debian's `/usr/bin/python3` (where python3-openid is installed).
+    pub fn start() -> Provider {
+        let port = free_port();
+        let child = Command::new("/usr/bin/python3")
+            .arg(workspace().join("tests/openid_op.py"))
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("/usr/bin/python3 with python3-openid (apt-get install python3-openid)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the OpenID provider did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Provider { port, child }
+    }
+
+    /// `http://127.0.0.1:<port>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// The identity URL of `name` (`/id/<name>`).
+    pub fn identity(&self, name: &str) -> String {
+        self.url(&format!("id/{name}"))
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
