@@ -287,7 +287,12 @@ pub enum CookieLookup<'a> {
 pub fn all_cookies<'a>(cookie_headers: impl Iterator<Item = &'a str>, name: &str) -> Vec<&'a str> {
     let mut out = Vec::new();
     for header in cookie_headers {
-        for c in Cookie::split_parse(header).flatten() {
+        // The pairs `Cookie::split_parse` would parse, but only those that can be named `name`
+        // (the name is what precedes `=`, trimmed): every request skips parsing its other cookies.
+        let candidates = header
+            .split(';')
+            .filter(|pair| pair.trim_start().starts_with(name));
+        for c in candidates.filter_map(|pair| Cookie::parse(pair.trim()).ok()) {
             if c.name_raw() == Some(name) {
                 if let Some(v) = c.value_raw() {
                     out.push(v);
@@ -519,5 +524,73 @@ mod tests {
             all_cookies(split.into_iter(), "authrs_ticket"),
             vec!["A", "B"]
         );
+    }
+
+    /// What `all_cookies` did before it skipped pairs: parse every pair with the `cookie` crate.
+    fn all_cookies_by_parsing_everything<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
+        Cookie::split_parse(header)
+            .flatten()
+            .filter(|c| c.name_raw() == Some(name))
+            .filter_map(|c| c.value_raw())
+            .collect()
+    }
+
+    #[test]
+    fn skipping_other_cookies_finds_the_same_values() {
+        // Every header of up to three pieces from this alphabet, and longer pseudo-random ones.
+        let pieces = [
+            "a=1",
+            " a=2",
+            "a =3",
+            "ab=4",
+            "b=a",
+            "a",
+            "=a",
+            " ",
+            "",
+            "\ta=5 ",
+            "a=",
+            "a==6",
+            "xa=7",
+            "\u{a0}a=8",
+        ];
+        let mut headers: Vec<String> = vec![String::new()];
+        let mut layer = vec![String::new()];
+        for _ in 0..3 {
+            layer = layer
+                .iter()
+                .flat_map(|h| pieces.iter().map(move |p| format!("{h}{p};")))
+                .collect();
+            headers.extend(layer.iter().cloned());
+            headers.extend(layer.iter().map(|h| h.trim_end_matches(';').to_string()));
+        }
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            let mut h = String::new();
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            for _ in 0..(state >> 60) + 1 {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                h.push_str(pieces[(state >> 33) as usize % pieces.len()]);
+                h.push(if state >> 63 == 0 { ';' } else { ' ' });
+            }
+            headers.push(h);
+        }
+        let mut found = 0;
+        for h in &headers {
+            for name in ["a", "ab", "b", "x", ""] {
+                let want = all_cookies_by_parsing_everything(h, name);
+                found += want.len();
+                assert_eq!(
+                    all_cookies(std::iter::once(h.as_str()), name),
+                    want,
+                    "{h:?} {name:?}"
+                );
+            }
+        }
+        assert!(found > 5_000, "only {found} values found");
     }
 }

@@ -121,15 +121,30 @@ impl Roles {
 
     /// The `role:scope` tokens, comma-joined (`admin:projectX,reader`), as tickets and env vars carry them.
     pub fn to_list(&self) -> String {
-        let mut out = Vec::new();
+        // Built in place (no token strings, no join): this runs for every request that sends
+        // roles upstream.
+        let mut out = String::with_capacity(64);
+        let mut first = true;
+        let mut token = |role: &str, scope: Option<&str>| {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(role);
+            if let Some(s) = scope {
+                out.push(':');
+                out.push_str(s);
+            }
+        };
         for (role, scopes) in &self.0 {
             if scopes.is_empty() {
-                out.push(role.clone());
-            } else {
-                out.extend(scopes.iter().map(|s| format!("{role}:{s}")));
+                token(role, None);
+            }
+            for s in scopes {
+                token(role, Some(s));
             }
         }
-        out.join(",")
+        out
     }
 
     /// Parses `admin:projectX,reader` (commas or whitespace between tokens); empty tokens are skipped.
@@ -204,6 +219,12 @@ mod tests {
         assert!(!r.has_role("writer", None));
         assert_eq!(r.to_list(), "admin:projectX,admin:projectY,reader");
         assert_eq!(Roles::from_list(&r.to_list()), r);
+        assert_eq!(Roles::default().to_list(), "");
+        assert_eq!(Roles::from_list("solo").to_list(), "solo");
+        let mut odd = Roles::default();
+        odd.add("", None);
+        odd.add("b", Some("s"));
+        assert_eq!(odd.to_list(), ",b:s", "the same tokens as joining them");
         assert!(Roles::from_list(" , :x ").is_empty());
         // An unscoped grant is never narrowed by a scoped one, in either order.
         for list in ["admin admin:projectX", "admin:projectX admin"] {

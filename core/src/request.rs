@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::proxy::is_proxy_header;
+
 /// What the TLS layer said about the client certificate (mod_ssl's `SSL_CLIENT_VERIFY`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum CertVerify {
@@ -48,6 +50,22 @@ pub struct TlsFacts {
     pub via_proxy: bool,
 }
 
+/// Request headers the core reads, besides the proxy headers ([`is_proxy_header`]).
+const READ_HEADERS: [&str; 6] = [
+    "cookie",
+    "accept",
+    "x-requested-with",
+    "host",
+    "origin",
+    "sec-fetch-site",
+];
+
+/// Whether the core ever reads request header `name` (case-insensitive): a shell may leave every
+/// other header out of [`RequestFacts::headers`] and save copying it.
+pub fn is_read_header(name: &str) -> bool {
+    READ_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) || is_proxy_header(name)
+}
+
 /// One request, as far as authentication and authorization need to know it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestFacts {
@@ -57,7 +75,8 @@ pub struct RequestFacts {
     pub path: String,
     /// Raw query string without the `?`, if any.
     pub query: Option<String>,
-    /// Request headers in arrival order; names compare case-insensitively.
+    /// Request headers in arrival order; names compare case-insensitively. Only those
+    /// [`is_read_header`] accepts are ever looked at.
     pub headers: Vec<(String, String)>,
     /// Address of the TCP peer (the proxy, when there is one).
     pub peer: Option<IpAddr>,
@@ -115,6 +134,39 @@ mod tests {
             CertVerify::from_mod_ssl("FAILED:certificate has expired"),
             CertVerify::Failed("certificate has expired".into())
         );
+    }
+
+    #[test]
+    fn read_headers() {
+        for n in [
+            "Cookie",
+            "accept",
+            "X-Requested-With",
+            "host",
+            "origin",
+            "Sec-Fetch-Site",
+        ] {
+            assert!(is_read_header(n), "{n}");
+        }
+        // Every spelling of a proxy header: a shell that dropped one would hide a spoofing attempt.
+        for n in [
+            "ssl_client_s_dn",
+            "SSL-CLIENT-CERT",
+            "x-forwarded-client-cert",
+            "HTTPS",
+        ] {
+            assert!(is_read_header(n), "{n}");
+        }
+        for n in [
+            "user-agent",
+            "x-authrs-user",
+            "referer",
+            "authorization",
+            "cookie2",
+            "",
+        ] {
+            assert!(!is_read_header(n), "{n}");
+        }
     }
 
     #[test]

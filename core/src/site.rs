@@ -112,6 +112,9 @@ pub struct Site {
     pub logout_path: Option<String>,
     /// Whether any scope revokes on logout (then every ticket check asks the revocation store).
     pub uses_revocation: bool,
+    /// Whether any scope needs the client's address on every request (tickets bound to it, or
+    /// trusted proxies); otherwise only a request that carries proxy headers needs it.
+    pub reads_peer: bool,
     /// The listener's `trust_chain_verification` is `ACCEPT_UNTRUSTED` (the option of that name):
     /// only pinned or `trusted_cas`-verified certificates pass.
     pub accept_untrusted: bool,
@@ -172,14 +175,17 @@ impl Site {
         }
         let login_path = top.login_path().map(str::to_string);
         let logout_path = top.logout_path().map(str::to_string);
-        let uses_revocation =
-            unmatched.revoke_on_logout || locations.iter().any(|l| l.scope.revoke_on_logout);
+        let scopes = || std::iter::once(&unmatched).chain(locations.iter().map(|l| &l.scope));
+        let uses_revocation = scopes().any(|s| s.revoke_on_logout);
+        let reads_peer =
+            scopes().any(|s| s.policy.bind_address || !s.policy.trusted_proxies.nets().is_empty());
         Ok(Site {
             unmatched,
             locations,
             login_path,
             logout_path,
             uses_revocation,
+            reads_peer,
             accept_untrusted,
         })
     }
@@ -484,6 +490,30 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
             return Err(PathError::AmbiguousEncoding);
         }
     }
+    if is_plain_path(path) {
+        // Nothing to merge, resolve or encode: the `url` crate would give it back unchanged.
+        return Ok(path.to_string());
+    }
+    resolve_path(path)
+}
+
+/// True for a path that is already normal: only RFC 3986 `pchar`s other than `%` (and `/`), no
+/// `//`, and no `/.` at all (so no dot segment). Most request paths are; the unit tests check
+/// that [`resolve_path`] returns every such path unchanged.
+fn is_plain_path(path: &str) -> bool {
+    const PLAIN_PUNCTUATION: &[u8] = b"/-._~!$&'()*+,;=:@";
+    let bytes = path.as_bytes();
+    bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || PLAIN_PUNCTUATION.contains(b))
+        && !bytes
+            .windows(2)
+            .any(|pair| pair[0] == b'/' && matches!(pair[1], b'/' | b'.'))
+}
+
+/// Merges runs of `/` and resolves dot segments with the `url` crate (after the checks of
+/// [`normalize_path`]).
+fn resolve_path(path: &str) -> Result<String, PathError> {
     let mut merged = String::with_capacity(path.len());
     for c in path.chars() {
         if !(c == '/' && merged.ends_with('/')) {

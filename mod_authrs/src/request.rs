@@ -4,8 +4,7 @@ use crate::apr::{cstring, str_from};
 use crate::dirconf::DirConfig;
 use crate::ffi;
 use authrs_core::config::Method;
-use authrs_core::proxy::is_proxy_header;
-use authrs_core::request::{CertVerify, RequestFacts, TlsFacts};
+use authrs_core::request::{is_read_header, CertVerify, RequestFacts, TlsFacts};
 use std::ffi::c_void;
 
 /// The merged per-directory config of this request, if the module has one.
@@ -40,18 +39,6 @@ pub fn ssl_var(r: &ffi::request_rec, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// The request headers the engine reads: cookies, content negotiation hints and proxy headers.
-/// (Copying every header would cost more than the whole decision.)
-fn relevant(name: &str) -> bool {
-    name.eq_ignore_ascii_case("cookie")
-        || name.eq_ignore_ascii_case("accept")
-        || name.eq_ignore_ascii_case("x-requested-with")
-        || name.eq_ignore_ascii_case("host")
-        || name.eq_ignore_ascii_case("origin")
-        || name.eq_ignore_ascii_case("sec-fetch-site")
-        || is_proxy_header(name)
-}
-
 /// Builds the engine's view of the request; TLS variables only when the policy uses certificates.
 pub fn facts(r: &ffi::request_rec, methods: &[Method]) -> RequestFacts {
     // SAFETY: r's string fields are NULL or pool strings alive for the request.
@@ -68,11 +55,12 @@ pub fn facts(r: &ffi::request_rec, methods: &[Method]) -> RequestFacts {
         )
     };
     let mut headers = Vec::with_capacity(4);
-    // SAFETY: headers_in lives as long as the request; only relevant entries are copied.
+    // SAFETY: headers_in lives as long as the request; only the headers the core reads are
+    // copied (copying every header would cost more than the whole decision).
     unsafe {
         crate::apr::table_for_each(r.headers_in, |k, v| {
             if let Ok(name) = k.to_str() {
-                if relevant(name) {
+                if is_read_header(name) {
                     headers.push((name.to_string(), v.to_string_lossy().into_owned()));
                 }
             }

@@ -1,14 +1,15 @@
 //! Envoy's view of a request → the core's `RequestFacts` (pure, unit-tested on the host).
 
-use authrs_core::proxy::is_proxy_header;
-use authrs_core::request::{CertVerify, RequestFacts, TlsFacts};
+use authrs_core::proxy::{is_proxy_header, is_reserved_header};
+use authrs_core::request::{is_read_header, CertVerify, RequestFacts, TlsFacts};
 use authrs_core::xfcc;
 use std::net::{IpAddr, SocketAddr};
 
 /// What Envoy says about the downstream TLS connection (from `connection.*` properties).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Connection {
-    /// `connection.mtls`: the client presented a certificate Envoy accepted.
+    /// `connection.mtls`: the client presented a certificate Envoy accepted (the filter reads it
+    /// as: Envoy has the certificate's digest).
     pub mtls: bool,
     /// `connection.sha256_peer_certificate_digest` (lowercase hex).
     pub digest: Option<String>,
@@ -34,34 +35,49 @@ pub fn peer_address(text: &str) -> Option<IpAddr> {
         .ok()
 }
 
-/// Builds the facts from the request headers (pseudo-headers included, as Envoy gives them).
+/// The request headers, as [`request_facts`] splits them.
+#[derive(Debug, Default)]
+pub struct Incoming {
+    /// What the core needs to know of the request (no peer address yet).
+    pub facts: RequestFacts,
+    /// Names of the incoming `x-authrs-*` headers: only the filter may set those, so it removes them.
+    pub reserved: Vec<String>,
+}
+
+/// Builds the facts from the request headers as Envoy gives them (pseudo-headers included).
 ///
-/// `:method`, `:path` (split into path and query) and `:authority` (as `host`) are taken
-/// from the pseudo-headers; other pseudo-headers are dropped. Values that are not UTF-8
-/// arrive here already converted lossily, so they can never verify as a ticket or a DN.
-pub fn request_facts(headers: Vec<(String, String)>, peer: Option<IpAddr>) -> RequestFacts {
-    let mut facts = RequestFacts {
-        peer,
-        headers: Vec::with_capacity(headers.len()),
-        ..RequestFacts::default()
-    };
+/// `:method`, `:path` (split into path and query), `:scheme` and `:authority` (as `host`) are
+/// taken from the pseudo-headers; other pseudo-headers are dropped, and so is every header the
+/// core never reads ([`is_read_header`]). Values that are not UTF-8 are converted lossily, so
+/// they can never verify as a ticket or a DN.
+pub fn request_facts(headers: Vec<(String, Vec<u8>)>) -> Incoming {
+    let mut incoming = Incoming::default();
+    let facts = &mut incoming.facts;
     for (name, value) in headers {
         match name.as_str() {
-            ":method" => facts.method = value,
-            ":path" => match value.split_once('?') {
-                Some((p, q)) => {
-                    facts.path = p.to_string();
-                    facts.query = Some(q.to_string());
+            ":method" => facts.method = text(value),
+            ":path" => {
+                let mut path = text(value);
+                if let Some(at) = path.find('?') {
+                    facts.query = Some(path[at + 1..].to_string());
+                    path.truncate(at);
                 }
-                None => facts.path = value,
-            },
-            ":scheme" => facts.secure = value.eq_ignore_ascii_case("https"),
-            ":authority" => facts.headers.push(("host".to_string(), value)),
+                facts.path = path;
+            }
+            ":scheme" => facts.secure = value.eq_ignore_ascii_case(b"https"),
+            ":authority" => facts.headers.push(("host".to_string(), text(value))),
             n if n.starts_with(':') => {}
-            _ => facts.headers.push((name, value)),
+            n if is_reserved_header(n) => incoming.reserved.push(name),
+            n if is_read_header(n) => facts.headers.push((name, text(value))),
+            _ => {}
         }
     }
-    facts
+    incoming
+}
+
+/// A header value as text: taken over as it is when it is UTF-8, else converted lossily.
+fn text(value: Vec<u8>) -> String {
+    String::from_utf8(value).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Whether any header could carry client-certificate claims (the cheap test before the work).
@@ -156,39 +172,77 @@ pub fn set_xfcc(facts: &mut RequestFacts, rest: Option<String>) {
 mod tests {
     use super::*;
 
-    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
         pairs
             .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .map(|(a, b)| (a.to_string(), b.as_bytes().to_vec()))
             .collect()
     }
 
     #[test]
     fn pseudo_headers_become_facts() {
-        let f = request_facts(
-            h(&[
-                (":method", "POST"),
-                (":path", "/app/x?a=1&b"),
-                (":scheme", "https"),
-                (":authority", "example.org"),
-                (":protocol", "x"),
-                ("cookie", "a=b"),
-            ]),
-            peer_address("[::1]:4000"),
-        );
+        let f = request_facts(h(&[
+            (":method", "POST"),
+            (":path", "/app/x?a=1&b?c"),
+            (":scheme", "https"),
+            (":authority", "example.org"),
+            (":protocol", "x"),
+            ("cookie", "a=b"),
+        ]))
+        .facts;
         assert_eq!(f.method, "POST");
         assert_eq!(f.path, "/app/x");
-        assert_eq!(f.query.as_deref(), Some("a=1&b"));
+        assert_eq!(f.query.as_deref(), Some("a=1&b?c"));
         assert!(f.secure);
         assert_eq!(f.header("host"), Some("example.org"));
         assert_eq!(f.headers.len(), 2);
-        assert_eq!(f.peer, Some("::1".parse().unwrap()));
+        assert_eq!(f.peer, None);
+        let f = request_facts(h(&[(":path", "/x"), (":scheme", "http")])).facts;
+        assert_eq!((f.path.as_str(), f.query), ("/x", None));
+        assert!(!f.secure);
+        assert_eq!(peer_address("[::1]:4000"), Some("::1".parse().unwrap()));
         assert_eq!(
             peer_address("10.0.0.1:1"),
             Some("10.0.0.1".parse().unwrap())
         );
         assert_eq!(peer_address("10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
         assert_eq!(peer_address("pipe"), None);
+    }
+
+    #[test]
+    fn only_headers_the_core_reads_are_kept() {
+        let incoming = request_facts(h(&[
+            ("user-agent", "curl"),
+            ("cookie", "a=b"),
+            ("x-authrs-user", "admin"),
+            ("accept", "application/json"),
+            ("x-request-id", "1"),
+            ("ssl-client-s-dn", "CN=admin"),
+            ("X_AuthRs_Roles", "admin"),
+            ("origin", "https://example.org"),
+        ]));
+        let names: Vec<&str> = incoming
+            .facts
+            .headers
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["cookie", "accept", "ssl-client-s-dn", "origin"]);
+        // Our own headers are never facts: they are reported, to be removed.
+        assert_eq!(incoming.reserved, ["x-authrs-user", "X_AuthRs_Roles"]);
+        assert!(has_proxy_headers(&incoming.facts));
+    }
+
+    #[test]
+    fn values_that_are_not_utf8_are_converted_lossily() {
+        let raw = vec![
+            ("cookie".to_string(), b"t=\xffabc".to_vec()),
+            (":path".to_string(), b"/a\xfe?q=\xfd".to_vec()),
+        ];
+        let f = request_facts(raw).facts;
+        assert_eq!(f.header("cookie"), Some("t=\u{fffd}abc"));
+        assert_eq!(f.path, "/a\u{fffd}");
+        assert_eq!(f.query.as_deref(), Some("q=\u{fffd}"));
     }
 
     const DIGEST: &str = "ab12";
@@ -256,13 +310,11 @@ mod tests {
 
     #[test]
     fn xfcc_is_replaced() {
-        let mut f = request_facts(
-            h(&[
-                ("x-forwarded-client-cert", "a"),
-                ("X-Forwarded-Client-Cert", "b"),
-            ]),
-            None,
-        );
+        let mut f = request_facts(h(&[
+            ("x-forwarded-client-cert", "a"),
+            ("X-Forwarded-Client-Cert", "b"),
+        ]))
+        .facts;
         assert!(has_proxy_headers(&f));
         set_xfcc(&mut f, None);
         assert!(!has_proxy_headers(&f));

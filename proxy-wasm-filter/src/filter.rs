@@ -8,7 +8,7 @@ use authrs_core::engine::{
 };
 use authrs_core::login::LoginForm;
 use authrs_core::login_page::{query_params, render, DEFAULT_TEMPLATE};
-use authrs_core::proxy::{is_reserved_header, proxy_tls_facts};
+use authrs_core::proxy::proxy_tls_facts;
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
@@ -16,7 +16,9 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
-use crate::facts::{own_tls, peer_address, request_facts, set_xfcc, Connection};
+use crate::facts::{
+    has_proxy_headers, own_tls, peer_address, request_facts, set_xfcc, Connection, Incoming,
+};
 use crate::metrics::Metrics;
 use crate::reply::{self, Reply};
 use crate::store::{self, SharedRevocations};
@@ -197,15 +199,14 @@ impl PasswordCheck for Answered {
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
         let raw = self.get_http_request_headers_bytes();
-        let mut headers = Vec::with_capacity(raw.len());
-        let mut reserved = Vec::new();
-        for (name, value) in raw {
-            if is_reserved_header(&name) {
-                reserved.push(name);
-                continue;
-            }
-            headers.push((name, String::from_utf8_lossy(&value).into_owned()));
+        #[cfg(feature = "test-panic")]
+        if raw.iter().any(|(n, _)| n == "authrs-test-panic") {
+            panic!("test panic requested");
         }
+        let Incoming {
+            mut facts,
+            reserved,
+        } = request_facts(raw);
         if !reserved.is_empty() {
             // Only the filter may set X-AuthRs-*: drop every incoming copy, protected or not.
             self.metrics.inc("authrs.spoofing_attempts");
@@ -221,14 +222,13 @@ impl HttpContext for Stream {
                 self.set_http_request_header(name, None);
             }
         }
-        #[cfg(feature = "test-panic")]
-        if headers.iter().any(|(n, _)| n == "authrs-test-panic") {
-            panic!("test panic requested");
+        if self.site.reads_peer || has_proxy_headers(&facts) {
+            // Every host call that returns data costs a call back into the VM: the client
+            // address is read only where it counts (and for the spoofing warning that names it).
+            facts.peer = self
+                .get_property(vec!["source", "address"])
+                .and_then(|b| peer_address(&String::from_utf8_lossy(&b)));
         }
-        let peer = self
-            .get_property(vec!["source", "address"])
-            .and_then(|b| peer_address(&String::from_utf8_lossy(&b)));
-        let mut facts = request_facts(headers, peer);
         let path = match normalize_path(&full_path(&facts)) {
             Ok(p) => p,
             Err(e) => {
@@ -267,7 +267,7 @@ impl HttpContext for Stream {
         let scope = site.route(&path);
         if !scope.protected && !scope.recognize_user {
             // Public: only the spoofing check (certificate headers a client may not assert).
-            if crate::facts::has_proxy_headers(&facts) {
+            if has_proxy_headers(&facts) {
                 self.tls(&mut facts, scope);
                 let outcome = proxy_tls_facts(&facts, &scope.policy.trusted_proxies);
                 self.strip_spoofed(&outcome.spoofed);
@@ -343,20 +343,20 @@ impl Stream {
         if !wants_cert && !has_xfcc {
             return;
         }
-        let mtls = self
-            .get_property(vec!["connection", "mtls"])
-            .is_some_and(|b| b.first() == Some(&1));
-        if !mtls {
-            return;
-        }
         let text = |path: Vec<&str>| {
             self.get_property(path)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .filter(|s| !s.is_empty())
         };
+        // Envoy has a digest exactly when the client presented a certificate (`connection.mtls`),
+        // and when it has none there is nothing to copy: no call back into the VM for the
+        // connections without a client certificate.
+        let Some(digest) = text(vec!["connection", "sha256_peer_certificate_digest"]) else {
+            return;
+        };
         let conn = Connection {
-            mtls,
-            digest: text(vec!["connection", "sha256_peer_certificate_digest"]),
+            mtls: true,
+            digest: Some(digest),
             subject: text(vec!["connection", "subject_peer_certificate"]),
             accept_untrusted: self.site.accept_untrusted,
         };
@@ -507,14 +507,7 @@ impl Stream {
         }
         let spoofed = std::mem::take(&mut d.spoofed_headers);
         self.strip_spoofed(&spoofed);
-        let m = &self.metrics;
-        m.inc(&format!("authrs.requests.{}", reply::outcome(&d)));
-        if let Some(r) = d.reason() {
-            m.inc(&format!("authrs.reason.{}", r.code()));
-        }
-        if let (Verdict::Allow, Some(id)) = (&d.verdict, &d.identity) {
-            m.inc(&format!("authrs.method.{}", id.method.as_str()));
-        }
+        self.metrics.count(&d);
         if let Verdict::Error { message } = &d.verdict {
             log(
                 LogLevel::Error,
@@ -522,16 +515,13 @@ impl Stream {
                 &format!("AUTHRS0100: refused (internal error): {message}"),
             );
         }
-        let realm = scope
-            .policy
-            .cookie
-            .name
-            .strip_prefix("AuthRs_")
-            .map(str::to_string);
-        match reply::action(&d, realm.as_deref()) {
+        let realm = scope.policy.cookie.name.strip_prefix("AuthRs_");
+        match reply::action(&d, realm) {
             reply::Action::Continue { headers } => {
+                // Every incoming x-authrs-* header was removed on arrival: adding is replacing,
+                // without Envoy looking for a copy to replace.
                 for (name, value) in headers {
-                    self.set_http_request_header(name, Some(&value));
+                    self.add_http_request_header(name, &value);
                 }
                 self.set_cookie = d.set_cookie.take().filter(|c| !c.is_empty());
                 self.state = State::Done;

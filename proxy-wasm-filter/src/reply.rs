@@ -40,10 +40,9 @@ pub fn outcome(d: &Decision) -> &'static str {
 
 /// The upstream headers for an identity.
 pub fn identity_headers(id: &Identity) -> Vec<(&'static str, String)> {
-    let mut h = vec![
-        ("x-authrs-user", id.user.clone()),
-        ("x-authrs-method", id.method.as_str().to_string()),
-    ];
+    let mut h = Vec::with_capacity(4);
+    h.push(("x-authrs-user", id.user.clone()));
+    h.push(("x-authrs-method", id.method.as_str().to_string()));
     if let Some(dn) = &id.dn {
         h.push(("x-authrs-dn", dn.clone()));
     }

@@ -51,7 +51,26 @@ fn locations_match_in_order_and_inherit() {
     assert_eq!(s.endpoint("/login"), Some(Endpoint::Login));
     assert_eq!(s.endpoint("/logout"), Some(Endpoint::Logout));
     assert_eq!(s.endpoint("/login/x"), None);
-    assert!(!s.uses_revocation && !s.accept_untrusted);
+    assert!(!s.uses_revocation && !s.accept_untrusted && !s.reads_peer);
+}
+
+#[test]
+fn the_client_address_is_read_where_a_scope_needs_it() {
+    let bound = site(json!({
+        "ticket_keys": [KEY],
+        "locations": [
+            {"prefix": "/a", "require": {"valid_user": true}},
+            {"prefix": "/b", "bind_address": true, "require": {"valid_user": true}}
+        ]
+    }));
+    assert!(bound.reads_peer);
+    assert!(site(json!({"trusted_proxies": "192.0.2.0/24"})).reads_peer);
+    assert!(site(json!({"bind_address": true})).reads_peer);
+    let plain = site(json!({
+        "ticket_keys": [KEY],
+        "locations": [{"prefix": "/", "require": {"valid_user": true}}]
+    }));
+    assert!(!plain.reads_peer);
 }
 
 #[test]
@@ -229,4 +248,66 @@ fn openid_is_refused_until_the_filter_speaks_it() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(e.contains("openid_consumer_secret"), "{e}");
+}
+
+/// The fast path of `normalize_path` must agree with the `url` crate on every path it takes:
+/// all paths of up to two printable ASCII characters, all paths of up to four characters
+/// from an alphabet of path punctuation, and many longer pseudo-random ones.
+#[test]
+fn plain_paths_are_what_url_would_make_of_them() {
+    let mut candidates: Vec<String> = Vec::new();
+    let printable: Vec<char> = (0x20u8..0x7f).map(char::from).collect();
+    candidates.push("/".into());
+    for &a in &printable {
+        candidates.push(format!("/{a}"));
+        for &b in &printable {
+            candidates.push(format!("/{a}{b}"));
+        }
+    }
+    let tricky: Vec<char> = "/.a%2e~;@:=+!$&'()*,-_^|`{}[]\"<> ?#".chars().collect();
+    let mut short = vec![String::new()];
+    for _ in 0..4 {
+        short = short
+            .iter()
+            .flat_map(|s| tricky.iter().map(move |c| format!("{s}{c}")))
+            .collect();
+        candidates.extend(short.iter().map(|s| format!("/{s}")));
+    }
+    // A fixed linear congruential sequence: the same inputs on every run.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..20_000 {
+        let mut s = String::from("/");
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        for _ in 0..(state >> 59) + 1 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let pool = if state >> 63 == 0 {
+                &tricky
+            } else {
+                &printable
+            };
+            s.push(pool[(state >> 33) as usize % pool.len()]);
+        }
+        candidates.push(s);
+    }
+    let mut plain = 0;
+    for p in &candidates {
+        if is_plain_path(p) {
+            plain += 1;
+            assert_eq!(resolve_path(p).as_deref(), Ok(p.as_str()), "{p:?}");
+            assert_eq!(normalize_path(p).as_deref(), Ok(p.as_str()), "{p:?}");
+        }
+    }
+    assert!(plain > 10_000, "only {plain} plain paths tried");
+    for p in ["/", "/app/page", "/a-b_c~d/e.f/g;h=i", "/x/y..z/z."] {
+        assert!(is_plain_path(p), "{p}");
+    }
+    for p in [
+        "//a", "/a/./b", "/a/../b", "/.", "/a%20b", "/a b", "/a^b", "/a\"{",
+    ] {
+        assert!(!is_plain_path(p), "{p}");
+    }
 }
