@@ -73,7 +73,7 @@ pub struct Envoy {
     /// Admin port (`/stats`).
     pub admin: u16,
     child: Child,
-    upstream: Child,
+    upstream: Option<Child>,
 }
 
 fn yaml_str(s: &str) -> String {
@@ -202,55 +202,70 @@ impl Envoy {
             .spawn()
             .expect("python3 must be installed");
         wait_port(upstream_port, "echo upstream");
-        let port = free_port();
-        let admin = free_port();
-        let file = dir.join("envoy.yaml");
-        std::fs::write(&file, bootstrap(certs, port, admin, upstream_port, opts))
-            .expect("write bootstrap");
-        let log = std::fs::File::create(dir.join("envoy.log")).expect("log file");
-        let child = Command::new(envoy_bin())
-            .args([
-                "--concurrency",
-                "1",
-                "--log-level",
-                "warn",
-                "--component-log-level",
-                "wasm:info",
-            ])
-            .arg("--disable-hot-restart")
-            .arg("-c")
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("envoy must be installed (make test installs it into .venv)");
-        let mut e = Envoy {
-            dir,
-            certs: certs.to_path_buf(),
-            port,
-            admin,
-            child,
-            upstream,
-        };
-        e.wait_ready();
-        e
+        // free_port() releases the port before Envoy binds it: another test may take it in
+        // between. Envoy then exits with "Address already in use"; try again with new ports.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port();
+            let admin = free_port();
+            let file = dir.join("envoy.yaml");
+            std::fs::write(&file, bootstrap(certs, port, admin, upstream_port, opts))
+                .expect("write bootstrap");
+            let log = std::fs::File::create(dir.join("envoy.log")).expect("log file");
+            let child = Command::new(envoy_bin())
+                .args(["--concurrency", "1", "--log-level", "warn"])
+                .args([
+                    "--component-log-level",
+                    "wasm:info",
+                    "--disable-hot-restart",
+                ])
+                .arg("-c")
+                .arg(&file)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("envoy must be installed (make test installs it into .venv)");
+            let mut e = Envoy {
+                dir: dir.clone(),
+                certs: certs.to_path_buf(),
+                port,
+                admin,
+                child,
+                upstream: None,
+            };
+            match e.wait_ready() {
+                Ok(()) => {
+                    e.upstream = Some(upstream);
+                    return e;
+                }
+                Err(log) if attempt < 5 && log.contains("Address already in use") => continue,
+                Err(log) => {
+                    let mut upstream = upstream;
+                    let _ = upstream.kill();
+                    let _ = upstream.wait();
+                    panic!("envoy did not start: {log}");
+                }
+            }
+        }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits for the admin `/ready`; `Err(log)` when Envoy exits or is not ready in 30 s.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("envoy exited with {status}: {}", self.log());
+                return Err(format!("envoy exited with {status}: {}", self.log()));
             }
             // Ready once the admin interface says so (listeners and the wasm VM are up).
             let ready = crate::curl::Request::get(format!("http://127.0.0.1:{}/ready", self.admin))
                 .try_send();
             if ready.is_some_and(|r| r.status == 200) {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("envoy not ready in 30 s: {}", self.log());
+        Err(format!("envoy not ready in 30 s: {}", self.log()))
     }
 
     /// `https://127.0.0.1:<port><path>`.
@@ -299,7 +314,9 @@ impl Drop for Envoy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = self.upstream.kill();
-        let _ = self.upstream.wait();
+        if let Some(u) = &mut self.upstream {
+            let _ = u.kill();
+            let _ = u.wait();
+        }
     }
 }
