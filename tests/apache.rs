@@ -64,31 +64,45 @@ impl Apache {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         }
-        let port = free_port();
-        let conf = root.join("httpd.conf");
-        std::fs::write(&conf, config(&root, &certs, port, global, site)).expect("write conf");
-        let child = Command::new("/usr/sbin/apache2")
-            .arg("-d")
-            .arg(&root)
-            .arg("-f")
-            .arg(&conf)
-            .arg("-DFOREGROUND")
-            .env_remove("APACHE_RUN_DIR")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("/usr/sbin/apache2 must be installed (apt-get install apache2)");
-        let mut a = Apache {
-            root,
-            certs,
-            port,
-            child,
-        };
-        a.wait_ready();
-        a
+        // free_port() releases the port before httpd binds it: another process may take it in
+        // between. httpd then exits with "Address already in use"; try again with a new port.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port();
+            let conf = root.join("httpd.conf");
+            std::fs::write(&conf, config(&root, &certs, port, global, site)).expect("write conf");
+            if attempt > 1 {
+                let _ = std::fs::remove_file(root.join("logs/error.log"));
+            }
+            let child = Command::new("/usr/sbin/apache2")
+                .arg("-d")
+                .arg(&root)
+                .arg("-f")
+                .arg(&conf)
+                .arg("-DFOREGROUND")
+                .env_remove("APACHE_RUN_DIR")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("/usr/sbin/apache2 must be installed (apt-get install apache2)");
+            let mut a = Apache {
+                root: root.clone(),
+                certs: certs.clone(),
+                port,
+                child,
+            };
+            match a.wait_ready() {
+                Ok(()) => return a,
+                Err(log) if attempt < 5 && log.contains("Address already in use") => continue,
+                Err(log) => panic!("{log}"),
+            }
+        }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until httpd listens; `Err(why, with its stderr and error log)` when it exits or
+    /// does not listen in 20 s.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -97,18 +111,21 @@ impl Apache {
                     use std::io::Read;
                     let _ = e.read_to_string(&mut stderr);
                 }
-                panic!("httpd exited with {status}: {stderr}{}", self.error_log());
+                return Err(format!(
+                    "httpd exited with {status}: {stderr}{}",
+                    self.error_log()
+                ));
             }
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!(
+        Err(format!(
             "httpd did not listen on {} in 20 s: {}",
             self.port,
             self.error_log()
-        );
+        ))
     }
 
     /// `https://127.0.0.1:<port><path>`.
@@ -156,6 +173,9 @@ impl Apache {
 
 impl Drop for Apache {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return; // exited already (and reaped): its pid may belong to someone else now
+        }
         // SIGTERM lets httpd remove its pid file and shared memory.
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())

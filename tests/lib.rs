@@ -17,9 +17,20 @@ pub fn workspace() -> PathBuf {
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; the tests' servers bind it right after).
+/// Never the same port twice in one test process, so parallel tests cannot be handed one
+/// another's port; another process may still take it (the harnesses retry on that).
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().expect("local addr").port();
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if given.get_or_insert_with(HashSet::new).insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A fresh scratch directory under the system temp dir.
