@@ -165,6 +165,11 @@ impl Settings {
                     .map_err(|e| bad(ValueError::new(&v, e.0)))?;
                 self.openid_required_root = Some(v)
             }
+            (OptionId::OpenIdRealm, Parsed::Text(v)) => {
+                crate::openid::return_to::Realm::parse(&v)
+                    .map_err(|e| bad(ValueError::new(&v, e.0)))?;
+                self.openid_realm = Some(v)
+            }
             (OptionId::OpenIdConsumerSecretFile, Parsed::Text(v)) => {
                 self.openid_consumer_secret_file = Some(v)
             }
