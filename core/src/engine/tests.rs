@@ -985,9 +985,35 @@ fn openid_needs_a_consumer_secret_and_takes_the_options() {
         .is_err());
     s.set("AuthRsOpenIDRequiredRoot", &["https://rp.example/app/"])
         .expect("root");
-    s.set("AuthRsOpenIDRealm", &["https://rp.example/other/"])
+    // In one scope: refused as it is read, whichever comes second.
+    let e = s
+        .set("AuthRsOpenIDRealm", &["https://rp.example/other/"])
+        .expect_err("outside");
+    assert!(
+        e.to_string().contains("does not contain required_root"),
+        "{e}"
+    );
+    let mut realm_first = Settings::new();
+    realm_first
+        .set("AuthRsOpenIDRealm", &["https://rp.example/other/"])
         .expect("realm");
-    let e = Policy::from_settings(&s, Shell::Apache, None, &mut read).expect_err("outside");
+    assert!(realm_first
+        .set("AuthRsOpenIDRequiredRoot", &["https://rp.example/app/"])
+        .is_err());
+    // Across scopes (realm above, root below): refused when the policy is built.
+    let mut parent = s.clone();
+    parent
+        .set("AuthRsOpenIDRequiredRoot", &["https://rp.example/other/x/"])
+        .expect("root");
+    parent
+        .set("AuthRsOpenIDRealm", &["https://rp.example/other/"])
+        .expect("realm");
+    let mut child = Settings::new();
+    child
+        .set("AuthRsOpenIDRequiredRoot", &["https://rp.example/app/"])
+        .expect("root");
+    let merged = Settings::merge(&parent, &child);
+    let e = Policy::from_settings(&merged, Shell::Apache, None, &mut read).expect_err("outside");
     assert!(e.to_string().contains("AuthRsOpenIDRealm"), "{e}");
     assert!(
         e.to_string().contains("does not contain required_root"),

@@ -59,18 +59,10 @@ impl RelyingParty {
         Ok(self)
     }
 
-    /// A realm that excludes required_root would make the provider refuse every login.
     fn check_realm(&self) -> Result<(), BadRoot> {
-        let (Some(realm), Some(root)) = (&self.realm, &self.required_root) else {
-            return Ok(());
-        };
-        match Url::parse(root.as_str()) {
-            Ok(url) if realm.contains(&url) => Ok(()),
-            _ => Err(BadRoot(format!(
-                "realm {} does not contain required_root {}",
-                realm.as_str(),
-                root.as_str()
-            ))),
+        match (&self.realm, &self.required_root) {
+            (Some(realm), Some(root)) => super::return_to::realm_covers_root(realm, root),
+            _ => Ok(()),
         }
     }
 
