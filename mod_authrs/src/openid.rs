@@ -452,10 +452,15 @@ pub fn finish(
             "the user cancelled at the provider",
             destination,
         ),
-        Outcome::SetupNeeded { .. } => openid_refused(
+        // user_setup_url (1.1) is not followed: it comes unverified, and logins here use
+        // checkid_setup, so the user simply starts again.
+        Outcome::SetupNeeded { user_setup_url } => openid_refused(
             &built.policy,
             Reason::OpenIdSetupNeeded,
-            "the provider needs interaction",
+            &match user_setup_url {
+                Some(u) => format!("the provider needs interaction (user_setup_url {u:?})"),
+                None => "the provider needs interaction".to_string(),
+            },
             destination,
         ),
         Outcome::Error(OpenIdError { code, detail, .. }) => {

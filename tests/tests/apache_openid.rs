@@ -598,10 +598,17 @@ fn setup_needed_and_bogus_delegation_are_refused_with_their_codes() {
         refused(&a, &op.identity("setup")).as_deref(),
         Some("setup_needed")
     );
-    // 1.1: id_res carrying user_setup_url.
+    // 1.1: id_res carrying user_setup_url (logged, not followed).
     assert_eq!(
         refused(&a, &op.url("v1/id/setup")).as_deref(),
         Some("setup_needed")
+    );
+    assert!(
+        a.error_log()
+            .lines()
+            .any(|l| l.contains("AUTHRS0320") && l.contains("user_setup_url")),
+        "{}",
+        a.error_log()
     );
     // A provider asserting another local identifier than the claimed one delegates to, signed
     // with the association: the signature is good, the delegation is not.
