@@ -8,6 +8,7 @@ port=${AUTHRS_DEMO_PORT:-8443}
 backend=${AUTHRS_BACKEND_PORT:-8081}
 envoy_port=${AUTHRS_ENVOY_PORT:-8444}
 admin_port=${AUTHRS_ENVOY_ADMIN_PORT:-9901}
+op_port=${AUTHRS_OPENID_OP_PORT:-8090}
 root=$RUN_DIR/httpd
 demo=$RUN_DIR/demo
 mkdir -p "$root"/{logs,run,htdocs/app,cgi-bin} "$demo"
@@ -15,6 +16,7 @@ mkdir -p "$root"/{logs,run,htdocs/app,cgi-bin} "$demo"
 [ -f "$demo/ticket.key" ] || "$AUTHRS" keygen --out "$demo/ticket.key"
 [ -s "$demo/htpasswd" ] || printf 'demo:%s\n' "$(printf demo | "$AUTHRS" password hash --cost 10)" > "$demo/htpasswd"
 printf 'demo admin:projectX reader\nalice reader\n' > "$demo/roles"
+[ -s "$demo/openid.secret" ] || head -c 32 /dev/urandom | base64 > "$demo/openid.secret"
 printf '<h1>authrs demo</h1><p><a href="/app/">protected app</a> · <a href="/app/cgi/echo">what the app sees</a> · <a href="/LOGOUT">log out</a></p>\n' > "$root/htdocs/index.html"
 printf '<h1>You are in.</h1><p><a href="/app/cgi/echo">what the application sees</a> · <a href="/LOGOUT">log out</a></p>\n' > "$root/htdocs/app/index.html"
 printf '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\nenv | grep -E "^(REMOTE_USER|AUTH_TYPE|AUTHRS_|SSL_CLIENT_S_DN=|HTTP_X_AUTHRS_)" | sort\n' > "$root/cgi-bin/echo"
@@ -71,6 +73,10 @@ AuthRsTicketKeyFile "$demo/ticket.key"
     SetHandler authrs-login
     AuthRsProvider file
     AuthUserFile "$demo/htpasswd"
+    # The login page also offers OpenID; the demo provider runs on loopback.
+    AuthRsMethods cert ticket openid
+    AuthRsOpenIDConsumerSecretFile "$demo/openid.secret"
+    AuthRsOpenIDAllowPrivateAddresses On
   </Location>
   <Location /LOGOUT>
     SetHandler authrs-logout
@@ -83,12 +89,22 @@ AuthRsTicketKeyFile "$demo/ticket.key"
 </VirtualHost>
 CONF
 /usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -t
+stop=()
+trap 'for p in "${stop[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 if [ -n "${WASM:-}" ] && [ -n "${ENVOY:-}" ]; then
   "$here/run-envoy.sh"
-  trap 'kill $(cat "$RUN_DIR/envoy/envoy.pid") 2>/dev/null || true' EXIT
+  stop+=("$(cat "$RUN_DIR/envoy/envoy.pid")")
   envoy_line="Envoy with the authrs filter on https://127.0.0.1:$envoy_port/ (same site, key and cookie; log $RUN_DIR/envoy/envoy.log)"
 else
   envoy_line="(Envoy not started: set WASM and ENVOY)"
+fi
+# The tests' scripted OpenID provider (python3-openid), approving any http://127.0.0.1:$op_port/id/<name>.
+if /usr/bin/python3 -c 'import openid' 2>/dev/null; then
+  /usr/bin/python3 "$here/../tests/openid_op.py" "$op_port" 2>"$root/logs/openid_op.log" &
+  stop+=("$!")
+  openid_line="OpenID:        type http://127.0.0.1:$op_port/id/<anyone> on the login page (a test provider that approves everyone)"
+else
+  openid_line="OpenID:        (no demo provider: apt-get install python3-openid)"
 fi
 c=$demo/certs
 cat <<EOF
@@ -96,6 +112,7 @@ cat <<EOF
 authrs demo: httpd with mod_authrs on https://127.0.0.1:$port/  (Ctrl-C stops both)
   $envoy_line
   demo user:     demo / demo          demo CA:  $c/ca.crt
+  $openid_line
   client certs:  $c/{demo,alice,zoe}.crt + .key (and .p12 for browsers, empty password);
                  $c/revoked.crt is in the CRL
   error log:     $root/logs/error.log

@@ -27,6 +27,16 @@ pub fn module_path() -> PathBuf {
     so
 }
 
+/// The multi-processing module httpd runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mpm {
+    /// mpm_event: one child with 16 threads (the default of these tests).
+    Event,
+    /// mpm_prefork: one request per process, and every connection served by a fresh process
+    /// (`MaxConnectionsPerChild 1`, no keep-alive), to prove state is shared between processes.
+    PreforkFreshProcesses,
+}
+
 /// A running httpd; stopped when dropped.
 pub struct Apache {
     /// The ServerRoot (conf, logs, htdocs, cgi-bin).
@@ -53,6 +63,11 @@ impl Apache {
 
     /// As [`Apache::start`] in an existing root with certificates already made.
     pub fn start_in(root: PathBuf, certs: PathBuf, global: &str, site: &str) -> Apache {
+        Self::start_with(root, certs, Mpm::Event, global, site)
+    }
+
+    /// As [`Apache::start_in`] under the given MPM.
+    pub fn start_with(root: PathBuf, certs: PathBuf, mpm: Mpm, global: &str, site: &str) -> Apache {
         for d in ["logs", "htdocs/app", "htdocs/cert", "cgi-bin", "run"] {
             std::fs::create_dir_all(root.join(d)).expect("mkdir");
         }
@@ -71,11 +86,19 @@ impl Apache {
             attempt += 1;
             let port = free_port();
             let conf = root.join("httpd.conf");
-            std::fs::write(&conf, config(&root, &certs, port, global, site)).expect("write conf");
+            std::fs::write(&conf, config(&root, &certs, port, mpm, global, site))
+                .expect("write conf");
             if attempt > 1 {
                 let _ = std::fs::remove_file(root.join("logs/error.log"));
             }
-            let child = Command::new("/usr/sbin/apache2")
+            let mut command = Command::new("/usr/sbin/apache2");
+            if mpm == Mpm::PreforkFreshProcesses {
+                // prefork stops by signalling its whole process group: give it its own, or the
+                // test runner (and whatever started it) is terminated with it.
+                use std::os::unix::process::CommandExt;
+                command.process_group(0);
+            }
+            let child = command
                 .arg("-d")
                 .arg(&root)
                 .arg("-f")
@@ -201,7 +224,11 @@ pub fn config_test(global: &str, site: &str) -> (bool, String) {
         std::fs::create_dir_all(root.join(d)).expect("mkdir");
     }
     let conf = root.join("httpd.conf");
-    std::fs::write(&conf, config(&root, &certs, free_port(), global, site)).expect("write conf");
+    std::fs::write(
+        &conf,
+        config(&root, &certs, free_port(), Mpm::Event, global, site),
+    )
+    .expect("write conf");
     let out = Command::new("/usr/sbin/apache2")
         .arg("-d")
         .arg(&root)
@@ -236,7 +263,11 @@ pub fn start_fails(global: &str, site: &str) -> String {
         std::fs::create_dir_all(root.join(d)).expect("mkdir");
     }
     let conf = root.join("httpd.conf");
-    std::fs::write(&conf, config(&root, &certs, free_port(), global, site)).expect("write conf");
+    std::fs::write(
+        &conf,
+        config(&root, &certs, free_port(), Mpm::Event, global, site),
+    )
+    .expect("write conf");
     let mut child = Command::new("/usr/sbin/apache2")
         .arg("-d")
         .arg(&root)
@@ -268,9 +299,17 @@ pub fn start_fails(global: &str, site: &str) -> String {
     out + &std::fs::read_to_string(root.join("logs/error.log")).unwrap_or_default()
 }
 
-fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> String {
+/// `@PORT@` in `global` and `site` becomes the port httpd listens on (for absolute URLs).
+fn config(root: &Path, certs: &Path, port: u16, mpm: Mpm, global: &str, site: &str) -> String {
+    let (global, site) = (
+        &global.replace("@PORT@", &port.to_string()),
+        &site.replace("@PORT@", &port.to_string()),
+    );
     let modules = [
-        ("mpm_event_module", "mod_mpm_event.so"),
+        match mpm {
+            Mpm::Event => ("mpm_event_module", "mod_mpm_event.so"),
+            Mpm::PreforkFreshProcesses => ("mpm_prefork_module", "mod_mpm_prefork.so"),
+        },
         ("authn_core_module", "mod_authn_core.so"),
         ("authn_file_module", "mod_authn_file.so"),
         ("authn_dbm_module", "mod_authn_dbm.so"),
@@ -309,9 +348,10 @@ fn config(root: &Path, certs: &Path, port: u16, global: &str, site: &str) -> Str
         "ScriptSock \"{}/run/cgid.sock\"\n",
         root.display()
     ));
-    c.push_str(
-        "StartServers 1\nServerLimit 1\nThreadsPerChild 16\nMaxRequestWorkers 16\nMinSpareThreads 1\nMaxSpareThreads 16\n",
-    );
+    c.push_str(match mpm {
+        Mpm::Event => "StartServers 1\nServerLimit 1\nThreadsPerChild 16\nMaxRequestWorkers 16\nMinSpareThreads 1\nMaxSpareThreads 16\n",
+        Mpm::PreforkFreshProcesses => "StartServers 4\nMinSpareServers 3\nMaxSpareServers 6\nServerLimit 16\nMaxRequestWorkers 16\nMaxConnectionsPerChild 1\nKeepAlive Off\n",
+    });
     c.push_str("Mutex file:run default\n");
     c.push_str(&format!("Listen 127.0.0.1:{port} https\n"));
     c.push_str(&format!("DocumentRoot \"{}/htdocs\"\n", root.display()));

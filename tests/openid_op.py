@@ -1,16 +1,35 @@
 #!/usr/bin/python3
-"""A minimal OpenID 2.0 provider for the integration tests (python3-openid's server).
+"""A scripted OpenID provider for the integration tests (python3-openid's server).
 
-Usage: openid_op.py PORT. Serves on 127.0.0.1:PORT:
-  /id/<name>  an identity page declaring this provider (HTML <link rel="openid2.provider">)
-  /deleg/<name>  a page delegating to this provider with local_id /id/<name> (openid2.local_id)
-  /op         the provider endpoint: associate, check_authentication, and checkid_* which it
-              answers at once: approved for every identity except /id/cancel (declined).
+Usage: openid_op.py PORT. Serves on 127.0.0.1:PORT.
+
+Identity pages (how the relying party discovers the provider):
+  /id/<name>        OpenID 2.0, HTML <link rel="openid2.provider">
+  /deleg/<name>     2.0 delegation: openid2.provider + openid2.local_id = /id/<name>
+  /v1/id/<name>     OpenID 1.1 only, HTML <link rel="openid.server"> (the provider then speaks 1.1)
+  /v1/deleg/<name>  1.1 delegation: openid.server + openid.delegate = /v1/id/<name>
+  /xrds/<name>      an HTML page without links whose X-XRDS-Location header names /xrds-doc/<name>
+  /xrds-doc/<name>  the XRDS document (application/xrds+xml): a 2.0 signon service, no LocalID
+  /yadis/<name>     content negotiation: the XRDS document itself (with LocalID /id/<name>) to a
+                    client that accepts application/xrds+xml, an HTML page without links otherwise
+  /bogus/<name>     2.0 delegation to /id/bogus-<name>;  /v1/bogus/<name>: 1.1 delegation to
+                    /v1/id/bogus-<name>. The provider answers for those local identifiers with a
+                    signed assertion naming /id/mallory (/v1/id/mallory) instead: bogus delegation.
+
+The endpoint /op: associate, check_authentication, and checkid_* answered at once by local
+identifier: .../cancel declined (cancel), .../setup "needs interaction" (2.0 setup_needed; 1.1
+id_res with user_setup_url), everything else approved.
+
+/log: one JSON object a line per request to /op: mode, ns, realm (openid.realm or
+openid.trust_root), assoc_handle, identity, claimed_id, return_to.
 """
+import json
 import sys
+import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from openid.message import OPENID_NS
 from openid.server.server import Server, CheckIDRequest
 from openid.store.memstore import MemoryStore
 
@@ -18,6 +37,27 @@ PORT = int(sys.argv[1])
 BASE = "http://127.0.0.1:%d" % PORT
 ENDPOINT = BASE + "/op"
 SERVER = Server(MemoryStore(), ENDPOINT)
+SIGNON_2 = "http://specs.openid.net/auth/2.0/signon"
+
+LOG = []
+LOG_LOCK = threading.Lock()
+
+
+def xrds(local_id=None):
+    local = "<LocalID>%s</LocalID>" % local_id if local_id else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<xrds:XRDS xmlns:xrds="xri://$xrds" xmlns="xri://$xrd*($v*2.0)">'
+        "<XRD><Service priority=\"0\"><Type>%s</Type><URI>%s</URI>%s</Service></XRD>"
+        "</xrds:XRDS>\n" % (SIGNON_2, ENDPOINT, local)
+    )
+
+
+def html(title, links):
+    return (
+        "<html><head><title>%s</title>%s</head><body>identity %s</body></html>"
+        % (title, "".join('<link rel="%s" href="%s">' % l for l in links), title)
+    )
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -34,27 +74,51 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def identity_page(self, path, local_id=None):
-        delegate = '<link rel="openid2.local_id" href="%s">' % local_id if local_id else ""
-        html = (
-            "<html><head><title>%s</title>"
-            '<link rel="openid2.provider" href="%s">%s'
-            "</head><body>identity %s</body></html>" % (path, ENDPOINT, delegate, path)
-        )
-        self.reply(200, {"Content-Type": "text/html; charset=utf-8"}, html)
+    def page(self, title, links, extra_headers=None):
+        headers = {"Content-Type": "text/html; charset=utf-8"}
+        headers.update(extra_headers or {})
+        self.reply(200, headers, html(title, links))
+
+    def record(self, args):
+        with LOG_LOCK:
+            LOG.append({
+                "mode": args.get("openid.mode"),
+                "ns": args.get("openid.ns"),
+                "realm": args.get("openid.realm") or args.get("openid.trust_root"),
+                "assoc_handle": args.get("openid.assoc_handle"),
+                "identity": args.get("openid.identity"),
+                "claimed_id": args.get("openid.claimed_id"),
+                "return_to": args.get("openid.return_to"),
+            })
+
+    def checkid(self, request):
+        identity = request.identity or ""
+        name = identity.rsplit("/", 1)[-1]
+        if name == "cancel":
+            return request.answer(False)
+        if name == "setup":
+            # What a provider says to checkid_immediate when it must talk to the user first.
+            request.immediate = True
+            return request.answer(False, server_url=ENDPOINT)
+        response = request.answer(True, identity=request.identity)
+        if name.startswith("bogus-"):
+            # A provider asserting another local identifier than the claimed one delegates to;
+            # signed as any assertion (encodeResponse signs after this).
+            response.fields.setArg(OPENID_NS, "identity", identity.rsplit("/", 1)[0] + "/mallory")
+        return response
 
     def provider(self, args):
+        self.record(args)
         try:
             request = SERVER.decodeRequest(args)
-        except Exception as e:  # a malformed request: a plain 400
+        except Exception as e:  # a malformed or untrusted request: a plain 400
             self.reply(400, {"Content-Type": "text/plain"}, "bad request: %s" % e)
             return
         if request is None:
             self.reply(200, {"Content-Type": "text/plain"}, "OpenID endpoint\n")
             return
         if isinstance(request, CheckIDRequest):
-            allow = not request.identity.endswith("/id/cancel")
-            response = request.answer(allow, identity=request.identity)
+            response = self.checkid(request)
         else:
             response = SERVER.handleRequest(request)
         web = SERVER.encodeResponse(response)
@@ -64,12 +128,35 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
-        if url.path.startswith("/id/"):
-            self.identity_page(url.path)
-        elif url.path.startswith("/deleg/"):
-            self.identity_page(url.path, BASE + "/id/" + url.path[len("/deleg/"):])
-        elif url.path == "/op":
+        path = url.path
+        name = path.rsplit("/", 1)[-1]
+        if path.startswith("/id/"):
+            self.page(path, [("openid2.provider", ENDPOINT)])
+        elif path.startswith("/deleg/"):
+            self.page(path, [("openid2.provider", ENDPOINT), ("openid2.local_id", BASE + "/id/" + name)])
+        elif path.startswith("/bogus/"):
+            self.page(path, [("openid2.provider", ENDPOINT), ("openid2.local_id", BASE + "/id/bogus-" + name)])
+        elif path.startswith("/v1/id/"):
+            self.page(path, [("openid.server", ENDPOINT)])
+        elif path.startswith("/v1/deleg/"):
+            self.page(path, [("openid.server", ENDPOINT), ("openid.delegate", BASE + "/v1/id/" + name)])
+        elif path.startswith("/v1/bogus/"):
+            self.page(path, [("openid.server", ENDPOINT), ("openid.delegate", BASE + "/v1/id/bogus-" + name)])
+        elif path.startswith("/xrds/"):
+            self.page(path, [], {"X-XRDS-Location": BASE + "/xrds-doc/" + name})
+        elif path.startswith("/xrds-doc/"):
+            self.reply(200, {"Content-Type": "application/xrds+xml"}, xrds())
+        elif path.startswith("/yadis/"):
+            if "application/xrds+xml" in (self.headers.get("Accept") or ""):
+                self.reply(200, {"Content-Type": "application/xrds+xml"}, xrds(BASE + "/id/" + name))
+            else:
+                self.page(path, [])
+        elif path == "/op":
             self.provider(dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True)))
+        elif path == "/log":
+            with LOG_LOCK:
+                body = "".join(json.dumps(e) + "\n" for e in LOG)
+            self.reply(200, {"Content-Type": "text/plain"}, body)
         else:
             self.reply(404, {"Content-Type": "text/plain"}, "not found\n")
 

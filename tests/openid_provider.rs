@@ -1,6 +1,7 @@
 //! The real OpenID 2.0 provider of the tests: python3-openid's server scripted in
 //! `tests/openid_op.py` (approves `/id/<name>`, declines `/id/cancel`, `/deleg/<name>`
-//! delegates to `/id/<name>`), on a free 127.0.0.1 port.
+//! delegates to `/id/<name>`; 1.1, XRDS, Yadis, setup_needed and bogus-delegation pages: see
+//! the script), on a free 127.0.0.1 port. `/log` lists the requests its endpoint received.
 
 use crate::{free_port, workspace};
 use std::process::{Child, Command, Stdio};
@@ -43,6 +44,25 @@ impl Provider {
     /// The identity URL of `name` (`/id/<name>`).
     pub fn identity(&self, name: &str) -> String {
         self.url(&format!("id/{name}"))
+    }
+
+    /// The requests the endpoint received so far, oldest first (mode, ns, realm, assoc_handle,
+    /// identity, claimed_id, return_to).
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        let r = crate::curl::Request::get(self.url("log")).send();
+        assert_eq!(r.status, 200, "provider log: {r:?}");
+        r.body
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+
+    /// How many requests with `openid.mode=<mode>` the endpoint received.
+    pub fn count(&self, mode: &str) -> usize {
+        self.log()
+            .iter()
+            .filter(|e| e["mode"].as_str() == Some(mode))
+            .count()
     }
 }
 

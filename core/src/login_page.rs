@@ -3,8 +3,14 @@
 use crate::reason::Reason;
 
 /// The shipped template (`conf/login.html`); `{{reason}}`, `{{message}}`, `{{destination}}` and
-/// `{{action}}` are replaced, HTML-escaped.
+/// `{{action}}` are replaced, HTML-escaped; what lies between [`OPENID_START`] and
+/// [`OPENID_END`] (the `openid_identifier` form) is kept only where OpenID is enabled.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../conf/login.html");
+
+/// Opens the template's OpenID section.
+pub const OPENID_START: &str = "<!--openid-->";
+/// Closes the template's OpenID section.
+pub const OPENID_END: &str = "<!--/openid-->";
 
 /// Escapes text for HTML element content and double-quoted attributes.
 pub fn html_escape(s: &str) -> String {
@@ -25,12 +31,45 @@ pub fn html_escape(s: &str) -> String {
 /// Renders `template` for a login page shown because of `reason` (none: a plain "please log in"),
 /// posting to `action` and carrying `destination` (already untainted by the caller).
 pub fn render(template: &str, reason: Option<Reason>, destination: &str, action: &str) -> String {
+    render_for(template, reason, destination, action, false)
+}
+
+/// As [`render`], with the OpenID section of the template kept when `openid` (the location's
+/// methods list `openid`), removed otherwise.
+pub fn render_for(
+    template: &str,
+    reason: Option<Reason>,
+    destination: &str,
+    action: &str,
+    openid: bool,
+) -> String {
     let message = reason.unwrap_or(Reason::NoCookie).message();
-    template
+    openid_section(template, openid)
         .replace("{{reason}}", &html_escape(reason.map_or("", Reason::code)))
         .replace("{{message}}", &html_escape(message))
         .replace("{{destination}}", &html_escape(destination))
         .replace("{{action}}", &html_escape(action))
+}
+
+/// The template with its OpenID sections' markers dropped (`keep`) or the sections removed.
+fn openid_section(template: &str, keep: bool) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find(OPENID_START) {
+        out.push_str(&rest[..start]);
+        let inside = &rest[start + OPENID_START.len()..];
+        let (section, after) = match inside.find(OPENID_END) {
+            Some(end) => (&inside[..end], &inside[end + OPENID_END.len()..]),
+            // An unclosed section runs to the end of the template.
+            None => (inside, ""),
+        };
+        if keep {
+            out.push_str(section);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The `reason` and `destination` query parameters of a login page URL (unknown reasons are dropped).
@@ -67,6 +106,28 @@ mod tests {
         assert!(page.contains(r#"action="/LOGIN""#));
         assert!(!page.contains("{{"), "every placeholder is filled");
         assert!(page.contains(r#"name="credential_0""#) && page.contains(r#"name="credential_1""#));
+    }
+
+    #[test]
+    fn openid_form_only_where_openid_is_enabled() {
+        let plain = render(DEFAULT_TEMPLATE, None, "/app/", "/LOGIN");
+        assert!(!plain.contains("openid_identifier"), "{plain}");
+        assert!(!plain.contains("<!--"), "{plain}");
+        let with = render_for(DEFAULT_TEMPLATE, None, "/app/", "/LOGIN", true);
+        assert!(with.contains(r#"name="openid_identifier""#), "{with}");
+        assert!(!with.contains(OPENID_START) && !with.contains(OPENID_END));
+        // Both forms post to the handler with the destination.
+        assert_eq!(with.matches(r#"action="/LOGIN""#).count(), 2);
+        assert_eq!(
+            with.matches(r#"name="destination" value="/app/""#).count(),
+            2
+        );
+        assert_eq!(
+            openid_section("a<!--openid-->b<!--/openid-->c", false),
+            "ac"
+        );
+        assert_eq!(openid_section("a<!--openid-->b", false), "a");
+        assert_eq!(openid_section("a<!--openid-->b", true), "ab");
     }
 
     #[test]

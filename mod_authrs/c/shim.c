@@ -210,3 +210,62 @@ int authrs_cache_add(server_rec *s, const unsigned char *id, unsigned int idlen,
     }
     return result;
 }
+
+/* ---- Values in the same cache (OpenID associations, shared by all workers). ---- */
+
+apr_status_t authrs_cache_put(server_rec *s, const unsigned char *id, unsigned int idlen,
+                              apr_time_t expiry, const unsigned char *data, unsigned int datalen,
+                              apr_pool_t *p)
+{
+    apr_status_t rv;
+    if (!authrs_cache_enabled()) {
+        return APR_EINIT;
+    }
+    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    /* The provider's store takes a non-const pointer but only copies from it. */
+    rv = cache_provider->store(cache_instance, s, id, idlen, expiry, (unsigned char *)data,
+                               datalen, p);
+    if (cache_mutex) {
+        apr_global_mutex_unlock(cache_mutex);
+    }
+    return rv;
+}
+
+int authrs_cache_get(server_rec *s, const unsigned char *id, unsigned int idlen,
+                     unsigned char *buf, unsigned int *len, apr_pool_t *p)
+{
+    apr_status_t rv;
+    if (!authrs_cache_enabled() || !buf || !len) {
+        return -1;
+    }
+    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+        return -1;
+    }
+    rv = cache_provider->retrieve(cache_instance, s, id, idlen, buf, len, p);
+    if (cache_mutex) {
+        apr_global_mutex_unlock(cache_mutex);
+    }
+    if (rv == APR_SUCCESS) {
+        return 1;
+    }
+    return rv == APR_NOTFOUND ? 0 : -1;
+}
+
+apr_status_t authrs_cache_remove(server_rec *s, const unsigned char *id, unsigned int idlen,
+                                 apr_pool_t *p)
+{
+    apr_status_t rv;
+    if (!authrs_cache_enabled()) {
+        return APR_EINIT;
+    }
+    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = cache_provider->remove(cache_instance, s, id, idlen, p);
+    if (cache_mutex) {
+        apr_global_mutex_unlock(cache_mutex);
+    }
+    return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
+}

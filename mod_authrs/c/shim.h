@@ -35,3 +35,14 @@ int authrs_cache_lookup(server_rec *s, const unsigned char *id, unsigned int idl
  * Atomic under the cache mutex (shmcb); with memcache/redis, lookup and store are two calls. */
 int authrs_cache_add(server_rec *s, const unsigned char *id, unsigned int idlen, apr_time_t expiry,
                      apr_pool_t *p);
+/* Stores data under id until expiry (apr_time_t), replacing any entry. APR status. */
+apr_status_t authrs_cache_put(server_rec *s, const unsigned char *id, unsigned int idlen,
+                              apr_time_t expiry, const unsigned char *data, unsigned int datalen,
+                              apr_pool_t *p);
+/* Copies id's data into buf (capacity *len; *len becomes its length): 1 found, 0 not found,
+ * -1 error (including data larger than the buffer). */
+int authrs_cache_get(server_rec *s, const unsigned char *id, unsigned int idlen,
+                     unsigned char *buf, unsigned int *len, apr_pool_t *p);
+/* Removes id (absent is not an error). APR status. */
+apr_status_t authrs_cache_remove(server_rec *s, const unsigned char *id, unsigned int idlen,
+                                 apr_pool_t *p);

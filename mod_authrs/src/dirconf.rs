@@ -215,7 +215,7 @@ pub unsafe fn directive(
     if let Err(e) = leaf.settings.set(&name, &refs) {
         return fail(e.to_string());
     }
-    // The socache (revocation records, OpenID nonces) is per process: note what the
+    // The socache (revocation records, OpenID nonces and associations) is per process: note what the
     // configuration asks of it.
     let openid = spec.id == authrs_core::config::OptionId::Methods
         && leaf

@@ -80,10 +80,11 @@ fn login_page(
     policy: &authrs_core::engine::Policy,
     req: &authrs_core::RequestFacts,
 ) -> c_int {
-    use authrs_core::login_page::{query_params, render, DEFAULT_TEMPLATE};
+    use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
     let (reason, destination) = query_params(req.query.as_deref());
     let destination = policy.destinations.untaint(destination.as_deref());
-    let page = render(DEFAULT_TEMPLATE, reason, &destination, &req.path);
+    let openid = policy.openid.is_some();
+    let page = render_for(DEFAULT_TEMPLATE, reason, &destination, &req.path, openid);
     // SAFETY: r is live; content type and headers are pool copies; ap_rwrite copies the bytes.
     unsafe {
         ffi::ap_set_content_type(r, crate::apr::pstrdup(r.pool, "text/html; charset=utf-8"));

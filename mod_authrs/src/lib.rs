@@ -7,6 +7,7 @@
 
 mod apply;
 mod apr;
+mod assoc_cache;
 mod authz;
 mod dirconf;
 mod fetch;

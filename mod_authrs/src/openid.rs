@@ -12,10 +12,15 @@
 //! matching cookie (an assertion forwarded to someone else's browser: login CSRF) is refused
 //! as `state_mismatch` before anything is verified or any nonce is spent.
 //!
-//! Associations are kept per process (a return served by another process verifies
-//! statelessly with check_authentication, which the core does when a handle is unknown).
+//! Associations live in the same socache (see [`crate::assoc_cache`]), so a return served by
+//! any process verifies the signature itself. When none can be made or kept, the login goes on
+//! statelessly: the provider confirms the assertion (check_authentication).
+//!
+//! The realm sent with each login is `AuthRsOpenIDRealm`, else `AuthRsOpenIDRequiredRoot`, else
+//! this site's `scheme://host[:port]/`; a return URL outside it is refused before redirecting.
 
 use crate::apr::{log_r, str_from, LogLevel};
+use crate::assoc_cache::SoCacheAssociations;
 use crate::ffi;
 use crate::policy::Built;
 use authrs_core::engine::{openid_login, openid_refused, Decision, Verdict};
@@ -23,22 +28,12 @@ use authrs_core::openid::assoc::{associate, AssocStep, Association};
 use authrs_core::openid::checkid::{check_url, choose_endpoint, CheckIdParams};
 use authrs_core::openid::discovery::{Discovery, DiscoveryStep, Endpoint};
 use authrs_core::openid::identifier;
-use authrs_core::openid::store::{
-    AssociationStore, MemoryAssociationStore, NonceStore, StoreError, Stores,
-};
+use authrs_core::openid::store::{AssociationStore, NonceStore, StoreError, Stores};
 use authrs_core::openid::{ErrorCode, OpenIdError, Outcome, RelyingParty, ReturnRequest};
 use authrs_core::openid::{VerifyStep, Version};
 use authrs_core::reason::Reason;
 use authrs_core::RequestFacts;
 use sha2::{Digest, Sha256};
-use std::sync::Mutex;
-
-/// Associations this process made, by provider; bounded (see [`ProcessAssociations`]).
-static ASSOCIATIONS: Mutex<Option<(MemoryAssociationStore, usize)>> = Mutex::new(None);
-
-/// At most this many associations are kept before the cache starts over: identifiers posted
-/// by anyone can name any number of providers.
-const MAX_ASSOCIATIONS: usize = 1024;
 
 /// The return_to parameter carrying this login's state (also in the state cookie).
 const STATE_PARAM: &str = "authrs_state";
@@ -112,42 +107,6 @@ impl NonceStore for SoCacheNonces<'_> {
     }
 }
 
-/// This process's associations, behind the lock for the duration of one call each.
-struct ProcessAssociations;
-
-impl ProcessAssociations {
-    fn with<T>(f: impl FnOnce(&mut MemoryAssociationStore, &mut usize) -> T) -> T {
-        let mut guard = ASSOCIATIONS.lock().unwrap_or_else(|p| p.into_inner());
-        let (store, count) = guard.get_or_insert_with(Default::default);
-        f(store, count)
-    }
-}
-
-impl AssociationStore for ProcessAssociations {
-    fn get(&mut self, server: &str, handle: &str) -> Result<Option<Association>, StoreError> {
-        Self::with(|s, _| s.get(server, handle))
-    }
-
-    fn current(&mut self, server: &str, now: i64) -> Result<Option<Association>, StoreError> {
-        Self::with(|s, _| s.current(server, now))
-    }
-
-    fn put(&mut self, association: Association) -> Result<(), StoreError> {
-        Self::with(|s, count| {
-            if *count >= MAX_ASSOCIATIONS {
-                *s = MemoryAssociationStore::default();
-                *count = 0;
-            }
-            *count += 1;
-            s.put(association)
-        })
-    }
-
-    fn remove(&mut self, server: &str, handle: &str) -> Result<(), StoreError> {
-        Self::with(|s, _| s.remove(server, handle))
-    }
-}
-
 /// The absolute URL of `uri` on this server (scheme, name and port as httpd's
 /// `UseCanonicalName` decides).
 fn absolute(r: &ffi::request_rec, uri: &str) -> Option<String> {
@@ -215,14 +174,16 @@ fn discover(rp: &RelyingParty, identifier: url::Url) -> (Vec<Endpoint>, Option<S
     }
 }
 
-/// An association with `endpoint`'s provider: this process's current one, or a new one.
+/// An association with `endpoint`'s provider: the current one in the socache, or a new one
+/// stored there. `None` (stateless) when none can be made or stored: a handle no other process
+/// can find would only make the return fail.
 fn association(
     r: &ffi::request_rec,
     rp: &RelyingParty,
     endpoint: &Endpoint,
     now: i64,
 ) -> Option<Association> {
-    let mut store = ProcessAssociations;
+    let mut store = SoCacheAssociations { r };
     if let Ok(Some(a)) = store.current(&endpoint.server, now) {
         return Some(a);
     }
@@ -251,8 +212,33 @@ fn association(
     loop {
         match step {
             AssocStep::Done(a) => {
-                // A full store only means the next login associates again.
-                let _ = store.put(a.clone());
+                if let Err(e) = store.put(a.clone()) {
+                    // SAFETY: r is live.
+                    unsafe {
+                        log_r(
+                            r,
+                            LogLevel::Warn,
+                            &format!(
+                                "AUTHRS0333: association with {} not kept: {e}; stateless",
+                                endpoint.server
+                            ),
+                        )
+                    };
+                    return None;
+                }
+                // SAFETY: r is live.
+                unsafe {
+                    log_r(
+                        r,
+                        LogLevel::Debug,
+                        &format!(
+                            "AUTHRS0334: new {} association with {}, shared until {}",
+                            a.assoc_type.name(),
+                            endpoint.server,
+                            a.expiry
+                        ),
+                    )
+                };
                 return Some(a);
             }
             AssocStep::Retry(request, pending) => {
@@ -326,9 +312,10 @@ pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> 
         .query_pairs_mut()
         .append_pair("destination", &untainted)
         .append_pair(STATE_PARAM, &state);
+    let realm = rp.realm_for(&return_to);
     let params = CheckIdParams {
         return_to: return_to.as_str(),
-        realm: None,
+        realm: Some(&realm),
         delayed_return: true,
         assoc_handle: assoc.as_ref().map(|a| a.handle.as_str()),
     };
@@ -358,6 +345,7 @@ pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> 
             );
             d
         }
+        // A realm (AuthRsOpenIDRealm / RequiredRoot) that excludes this handler: configuration.
         Err(e) => internal(format!("cannot build the OpenID check_url: {e}")),
     }
 }
@@ -419,7 +407,7 @@ pub fn finish(
         );
     }
     let mut nonces = SoCacheNonces { r };
-    let mut assocs = ProcessAssociations;
+    let mut assocs = SoCacheAssociations { r };
     let mut stores = Stores {
         nonces: &mut nonces,
         associations: &mut assocs,
@@ -464,10 +452,15 @@ pub fn finish(
             "the user cancelled at the provider",
             destination,
         ),
-        Outcome::SetupNeeded { .. } => openid_refused(
+        // user_setup_url (1.1) is not followed: it comes unverified, and logins here use
+        // checkid_setup, so the user simply starts again.
+        Outcome::SetupNeeded { user_setup_url } => openid_refused(
             &built.policy,
             Reason::OpenIdSetupNeeded,
-            "the provider needs interaction",
+            &match user_setup_url {
+                Some(u) => format!("the provider needs interaction (user_setup_url {u:?})"),
+                None => "the provider needs interaction".to_string(),
+            },
             destination,
         ),
         Outcome::Error(OpenIdError { code, detail, .. }) => {

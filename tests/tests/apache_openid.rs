@@ -1,7 +1,7 @@
 //! OpenID 2.0 login through mod_authrs in the real httpd, against a real provider on loopback
 //! (python3-openid's server, scripted in `tests/openid_op.py` to approve test identities).
 
-use authrs_tests::apache::Apache;
+use authrs_tests::apache::{config_test, Apache, Mpm};
 use authrs_tests::curl::{Request, Response};
 use authrs_tests::openid_provider::Provider;
 use authrs_tests::{demo_certs, scratch};
@@ -11,6 +11,10 @@ const COOKIE: &str = "AuthRs_Example";
 const STATE: &str = "AuthRs_Example_openid";
 
 fn start(provider: &Provider, extra_login: &str) -> Apache {
+    start_with(provider, Mpm::Event, extra_login)
+}
+
+fn start_with(provider: &Provider, mpm: Mpm, extra_login: &str) -> Apache {
     let root = scratch("httpd-openid");
     let certs = root.join("certs");
     demo_certs(&certs);
@@ -61,7 +65,7 @@ fn start(provider: &Provider, extra_login: &str) -> Apache {
         bob = provider.identity("bob"),
         root = root.display(),
     );
-    Apache::start_in(root, certs, &global, &site)
+    Apache::start_with(root, certs, mpm, &global, &site)
 }
 
 fn form(identifier: &str, destination: &str) -> String {
@@ -214,6 +218,12 @@ fn openid_login_end_to_end_with_replay_and_tampering() {
     assert_eq!(page.status, 200);
     assert!(
         page.body.contains(r#"data-reason="nonce_reused""#),
+        "{}",
+        page.body
+    );
+    // Where OpenID is enabled the page offers it, posting to the handler.
+    assert!(
+        page.body.contains(r#"name="openid_identifier""#) && !page.body.contains("<!--openid"),
         "{}",
         page.body
     );
@@ -380,4 +390,243 @@ fn stateless_login_verifies_with_check_authentication() {
     );
     assert_eq!(r.cookie(COOKIE), None);
     a.assert_clean_log(&[]);
+}
+
+/// Logs in with `identifier` and returns the verified user the application sees.
+fn login(a: &Apache, identifier: &str) -> String {
+    let r = to_provider_and_back(a, identifier, "/app/cgi/echo").follow(a);
+    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    let cookie = r
+        .cookie(COOKIE)
+        .unwrap_or_else(|| panic!("{identifier}: {r:?}\n{}", a.error_log()));
+    let r = Request::get(a.url("/app/cgi/echo"))
+        .cookie(COOKIE, &cookie)
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("openid"), "{r:?}");
+    r.env("REMOTE_USER").expect("REMOTE_USER").to_string()
+}
+
+/// A login that comes back refused: the reason on the way back to the login page.
+fn refused(a: &Apache, identifier: &str) -> Option<String> {
+    let r = to_provider_and_back(a, identifier, "/app/").follow(a);
+    assert_eq!(r.cookie(COOKIE), None, "{identifier}: {r:?}");
+    reason_of(&r)
+}
+
+/// The last checkid request the provider received.
+fn last_checkid(op: &Provider) -> serde_json::Value {
+    op.log()
+        .into_iter()
+        .rev()
+        .find(|e| e["mode"] == "checkid_setup")
+        .expect("a checkid_setup at the provider")
+}
+
+#[test]
+fn the_realm_reaches_the_provider_and_must_contain_return_to() {
+    let op = Provider::start();
+    // Default: this site's scheme://host:port/.
+    let a = start(&op, "");
+    assert_eq!(login(&a, &op.identity("alice")), op.identity("alice"));
+    assert_eq!(last_checkid(&op)["realm"], a.url("/"));
+    // The provider checks return_to against it: a login sent with a realm that does not
+    // contain return_to is refused there (python3-openid's UntrustedReturnURL).
+    let r = Request::post_form(a.url("/LOGIN"), form(&op.identity("alice"), "/app/"))
+        .ca(&a.ca())
+        .send();
+    let to_op = r.header("location").expect("location");
+    let r = Request::get(with_param(to_op, "openid.realm", &a.url("/elsewhere/"))).send();
+    assert_eq!(r.status, 400, "{r:?}");
+    drop(a);
+
+    // Default with AuthRsOpenIDRequiredRoot: the root.
+    let a = start(
+        &op,
+        "AuthRsOpenIDRequiredRoot https://127.0.0.1:@PORT@/LOGIN",
+    );
+    login(&a, &op.identity("alice"));
+    assert_eq!(last_checkid(&op)["realm"], a.url("/LOGIN"));
+    drop(a);
+    // Configured (a 1.1 provider gets it as trust_root).
+    let a = start(&op, "AuthRsOpenIDRealm https://127.0.0.1:@PORT@/");
+    login(&a, &op.url("v1/id/alice"));
+    let checkid = last_checkid(&op);
+    assert_eq!(
+        (&checkid["realm"], &checkid["ns"]),
+        (&a.url("/").into(), &serde_json::Value::Null)
+    );
+    drop(a);
+
+    // A realm the login handler is outside of: refused here, before the provider is asked.
+    let a = start(&op, "AuthRsOpenIDRealm https://elsewhere.example/");
+    let before = op.count("checkid_setup");
+    let r = Request::post_form(a.url("/LOGIN"), form(&op.identity("alice"), "/app/"))
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.status, 500, "{r:?}");
+    assert_eq!(op.count("checkid_setup"), before);
+    assert!(a.error_log().contains("outside realm"), "{}", a.error_log());
+    drop(a);
+    // A realm that does not contain AuthRsOpenIDRequiredRoot: httpd -t fails.
+    let secret = scratch("openid-secret").join("secret");
+    std::fs::write(&secret, "s3cret\n").expect("secret");
+    let (ok, out) = config_test(
+        "",
+        &format!(
+            "<Location /LOGIN>\n SetHandler authrs-login\n AuthName Example\n \
+             AuthRsMethods ticket openid\n AuthRsOpenIDConsumerSecretFile \"{}\"\n \
+             AuthRsOpenIDRequiredRoot https://rp.example/app/\n \
+             AuthRsOpenIDRealm https://rp.example/other/\n</Location>\n",
+            secret.display()
+        ),
+    );
+    assert!(!ok && out.contains("AuthRsOpenIDRealm"), "{out}");
+}
+
+/// The pid of an error log line (`[pid N]` or `[pid N:tid M]`).
+fn pid_of(line: &str) -> Option<&str> {
+    let rest = &line[line.find("[pid ")? + 5..];
+    rest.split([']', ':']).next()
+}
+
+#[test]
+fn associations_are_shared_by_all_processes() {
+    let op = Provider::start();
+    // prefork with MaxConnectionsPerChild 1: every request is served by a process that has
+    // served nothing before, so a login's return is never handled where it started.
+    let a = start_with(&op, Mpm::PreforkFreshProcesses, "");
+    for name in ["alice", "bob", "carol"] {
+        assert_eq!(login(&a, &op.identity(name)), op.identity(name));
+    }
+    let log = a.error_log();
+    let pids: std::collections::HashSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("AUTHRS0330") || l.contains("AUTHRS0332"))
+        .filter_map(pid_of)
+        .collect();
+    assert!(
+        pids.len() >= 6,
+        "6 steps in fresh processes: {pids:?}\n{log}"
+    );
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("AUTHRS0330") && l.contains("(associated)"))
+            .count(),
+        3,
+        "{log}"
+    );
+    // One association for all of them, and every signature checked here, not by the provider.
+    assert_eq!(op.count("associate"), 1, "{:?}", op.log());
+    assert_eq!(op.count("check_authentication"), 0, "{:?}", op.log());
+    let handles: std::collections::HashSet<String> = op
+        .log()
+        .iter()
+        .filter(|e| e["mode"] == "checkid_setup")
+        .map(|e| {
+            e["assoc_handle"]
+                .as_str()
+                .expect("assoc_handle")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(handles.len(), 1, "{handles:?}");
+    a.assert_clean_log(&[]);
+}
+
+#[test]
+fn openid_1_1_provider_and_delegation() {
+    let op = Provider::start();
+    let a = start(&op, "");
+    // An identity page with only <link rel="openid.server">: the provider speaks 1.1.
+    let alice = op.url("v1/id/alice");
+    assert_eq!(login(&a, &alice), alice);
+    let checkid = last_checkid(&op);
+    assert_eq!(checkid["ns"], serde_json::Value::Null, "{checkid}");
+    assert_eq!(checkid["realm"], a.url("/"), "trust_root: {checkid}");
+    assert!(
+        a.error_log()
+            .lines()
+            .any(|l| l.contains("AUTHRS0332") && l.contains("OpenID 1.x")),
+        "{}",
+        a.error_log()
+    );
+    // openid.delegate: the provider is asked about the delegate, the user is the claimed URL.
+    let claimed = op.url("v1/deleg/bob");
+    assert_eq!(login(&a, &claimed), claimed);
+    assert_eq!(last_checkid(&op)["identity"], op.url("v1/id/bob"));
+    assert_eq!(
+        op.count("check_authentication"),
+        0,
+        "associated: {:?}",
+        op.log()
+    );
+    a.assert_clean_log(&[]);
+}
+
+#[test]
+fn xrds_yadis_and_html_delegation_discovery() {
+    let op = Provider::start();
+    let a = start(&op, "");
+    // X-XRDS-Location on an HTML page without links, pointing at an application/xrds+xml doc.
+    let xrds = op.url("xrds/alice");
+    assert_eq!(login(&a, &xrds), xrds);
+    let checkid = last_checkid(&op);
+    assert_eq!(
+        (&checkid["claimed_id"], &checkid["identity"]),
+        (&xrds.clone().into(), &xrds.into())
+    );
+    // Yadis content negotiation: the identifier itself answers XRDS, with a LocalID.
+    let yadis = op.url("yadis/bob");
+    assert_eq!(login(&a, &yadis), yadis);
+    let checkid = last_checkid(&op);
+    assert_eq!(checkid["claimed_id"], yadis.as_str());
+    assert_eq!(checkid["identity"], op.identity("bob"));
+    // HTML 2.0 delegation (openid2.local_id).
+    let deleg = op.url("deleg/carol");
+    assert_eq!(login(&a, &deleg), deleg);
+    assert_eq!(last_checkid(&op)["identity"], op.identity("carol"));
+    a.assert_clean_log(&[]);
+}
+
+#[test]
+fn setup_needed_and_bogus_delegation_are_refused_with_their_codes() {
+    let op = Provider::start();
+    let a = start(&op, "");
+    // 2.0: openid.mode=setup_needed.
+    assert_eq!(
+        refused(&a, &op.identity("setup")).as_deref(),
+        Some("setup_needed")
+    );
+    // 1.1: id_res carrying user_setup_url (logged, not followed).
+    assert_eq!(
+        refused(&a, &op.url("v1/id/setup")).as_deref(),
+        Some("setup_needed")
+    );
+    assert!(
+        a.error_log()
+            .lines()
+            .any(|l| l.contains("AUTHRS0320") && l.contains("user_setup_url")),
+        "{}",
+        a.error_log()
+    );
+    // A provider asserting another local identifier than the claimed one delegates to, signed
+    // with the association: the signature is good, the delegation is not.
+    for claimed in ["bogus/alice", "v1/bogus/alice"] {
+        assert_eq!(
+            refused(&a, &op.url(claimed)).as_deref(),
+            Some("bogus_delegation"),
+            "{claimed}\n{}",
+            a.error_log()
+        );
+    }
+    let page = Request::get(a.url("/LOGIN?reason=setup_needed"))
+        .ca(&a.ca())
+        .send();
+    assert!(
+        page.body.contains(r#"data-reason="setup_needed""#),
+        "{}",
+        page.body
+    );
+    a.assert_clean_log(&["AUTHRS0320"]);
 }

@@ -18,6 +18,7 @@ use super::value::{
 };
 use super::ValueError;
 use crate::openid::assoc::{AssocType, SessionType};
+use crate::openid::return_to::{realm_covers_root, Realm, RequiredRoot};
 use crate::openid::Version;
 
 /// A value parsed according to its [`ValueKind`], before it lands in its field.
@@ -161,9 +162,25 @@ impl Settings {
                     Some(parse_trust_chain_verification(&v).map_err(bad)?)
             }
             (OptionId::OpenIdRequiredRoot, Parsed::Text(v)) => {
-                crate::openid::return_to::RequiredRoot::parse(&v)
-                    .map_err(|e| bad(ValueError::new(&v, e.0)))?;
+                let root = RequiredRoot::parse(&v).map_err(|e| bad(ValueError::new(&v, e.0)))?;
+                // Both in one scope: refuse at load (across scopes, building the policy does).
+                if let Some(realm) = self.openid_realm.as_deref().map(Realm::parse) {
+                    let realm = realm.map_err(|e| bad(ValueError::new(&v, e.0)))?;
+                    realm_covers_root(&realm, &root).map_err(|e| bad(ValueError::new(&v, e.0)))?;
+                }
                 self.openid_required_root = Some(v)
+            }
+            (OptionId::OpenIdRealm, Parsed::Text(v)) => {
+                let realm = Realm::parse(&v).map_err(|e| bad(ValueError::new(&v, e.0)))?;
+                if let Some(root) = self
+                    .openid_required_root
+                    .as_deref()
+                    .map(RequiredRoot::parse)
+                {
+                    let root = root.map_err(|e| bad(ValueError::new(&v, e.0)))?;
+                    realm_covers_root(&realm, &root).map_err(|e| bad(ValueError::new(&v, e.0)))?;
+                }
+                self.openid_realm = Some(v)
             }
             (OptionId::OpenIdConsumerSecretFile, Parsed::Text(v)) => {
                 self.openid_consumer_secret_file = Some(v)

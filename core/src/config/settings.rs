@@ -68,6 +68,7 @@ pub struct Settings {
     pub(super) trusted_cas: Option<String>,
     pub(super) trust_chain_verification: Option<TrustChainVerification>,
     pub(super) openid_required_root: Option<String>,
+    pub(super) openid_realm: Option<String>,
     pub(super) openid_consumer_secret_file: Option<String>,
     pub(super) openid_consumer_secret: Option<Secret>,
     pub(super) openid_minimum_version: Option<u8>,
@@ -165,6 +166,7 @@ impl Settings {
                 &child.trust_chain_verification,
             ),
             openid_required_root: pick(&parent.openid_required_root, &child.openid_required_root),
+            openid_realm: pick(&parent.openid_realm, &child.openid_realm),
             openid_consumer_secret_file: pick(
                 &parent.openid_consumer_secret_file,
                 &child.openid_consumer_secret_file,
@@ -267,6 +269,7 @@ impl Settings {
             OptionId::TrustedCas => self.trusted_cas.is_some(),
             OptionId::TrustChainVerification => self.trust_chain_verification.is_some(),
             OptionId::OpenIdRequiredRoot => self.openid_required_root.is_some(),
+            OptionId::OpenIdRealm => self.openid_realm.is_some(),
             OptionId::OpenIdConsumerSecretFile => self.openid_consumer_secret_file.is_some(),
             OptionId::OpenIdConsumerSecret => self.openid_consumer_secret.is_some(),
             OptionId::OpenIdMinimumVersion => self.openid_minimum_version.is_some(),
@@ -519,6 +522,11 @@ impl Settings {
     /// OpenID: the required_root, if set (validated when stored).
     pub fn openid_required_root(&self) -> Option<&str> {
         self.openid_required_root.as_deref()
+    }
+
+    /// OpenID: the realm, if set (validated when stored; default derived by the relying party).
+    pub fn openid_realm(&self) -> Option<&str> {
+        self.openid_realm.as_deref()
     }
 
     /// OpenID: the consumer secret file (Apache), if any.

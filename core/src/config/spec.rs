@@ -96,6 +96,8 @@ pub enum OptionId {
     TrustChainVerification,
     /// `AuthRsOpenIDRequiredRoot` / `openid_required_root`.
     OpenIdRequiredRoot,
+    /// `AuthRsOpenIDRealm` / `openid_realm`.
+    OpenIdRealm,
     /// `AuthRsOpenIDConsumerSecretFile`.
     OpenIdConsumerSecretFile,
     /// `openid_consumer_secret`.

@@ -347,7 +347,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Socache,
         DefaultValue::Value("shmcb"),
         "provider[:args]",
-        "httpd socache provider for replay and revocation records (shmcb on one machine, memcache or redis for several).",
+        "httpd socache provider for replay and revocation records and OpenID associations (shmcb on one machine, memcache or redis for several).",
     )),
     both(
         OptionId::RevokeOnLogout,
@@ -366,6 +366,15 @@ pub static OPTIONS: &[OptionSpec] = &[
         DefaultValue::Unset("return_to must only match the URL the browser came back to"),
         "https://host/path",
         "OpenID: every return_to must start with this absolute http(s) URL (the seed's required_root; bogus_return_to otherwise).",
+    ),
+    both(
+        OptionId::OpenIdRealm,
+        "AuthRsOpenIDRealm",
+        "openid_realm",
+        ValueKind::Str,
+        DefaultValue::Derived("AuthRsOpenIDRequiredRoot when set, else scheme://host[:port]/ of the site"),
+        "https://host/path/ or https://*.domain/",
+        "OpenID: the realm (2.0 `openid.realm`, 1.1 `openid.trust_root`) the provider shows the user and checks return_to against; it must contain AuthRsOpenIDRequiredRoot and the login handler's URL.",
     ),
     apache(
         OptionId::OpenIdConsumerSecretFile,
@@ -654,7 +663,7 @@ mod tests {
     pub(crate) fn sample(spec: &OptionSpec) -> &'static str {
         if matches!(
             spec.id,
-            OptionId::OpenIdRequiredRoot | OptionId::OpenIdAllowedProviders
+            OptionId::OpenIdRequiredRoot | OptionId::OpenIdAllowedProviders | OptionId::OpenIdRealm
         ) {
             return "https://rp.example/openid/";
         }
@@ -749,8 +758,8 @@ mod tests {
 
     #[test]
     fn every_id_has_an_entry() {
-        // OptionId has 62 variants and ids are unique (above), so 62 entries cover them all.
-        assert_eq!(OPTIONS.len(), 62);
+        // OptionId has 63 variants and ids are unique (above), so 63 entries cover them all.
+        assert_eq!(OPTIONS.len(), 63);
     }
 
     #[test]

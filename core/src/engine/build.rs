@@ -179,7 +179,7 @@ impl Policy {
 }
 
 /// The OpenID relying party of a scope whose methods list `openid`: the consumer secret (file or
-/// inline, required), required_root, minimum version, allow-list, nonce and association options.
+/// inline, required), required_root, realm, minimum version, allow-list, nonce and association options.
 fn relying_party(
     s: &Settings,
     shell: Shell,
@@ -226,6 +226,11 @@ fn relying_party(
         rp = rp
             .with_required_root(root)
             .map_err(|e| bad(OptionId::OpenIdRequiredRoot, shell, root, e))?;
+    }
+    if let Some(realm) = s.openid_realm() {
+        rp = rp
+            .with_realm(realm)
+            .map_err(|e| bad(OptionId::OpenIdRealm, shell, realm, e))?;
     }
     rp = rp
         .with_allowed_providers(s.openid_allowed_providers().iter().map(String::as_str))

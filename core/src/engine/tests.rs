@@ -978,6 +978,55 @@ fn openid_needs_a_consumer_secret_and_takes_the_options() {
     assert!(rp.fetch.allow_private_addresses);
     assert!(rp.provider_allowed("https://op.example/auth"));
     assert!(!rp.provider_allowed("https://other.example/auth"));
+    assert_eq!(rp.realm, None);
+    // The realm: validated when set, and it must contain required_root (checked at startup).
+    assert!(s
+        .set("AuthRsOpenIDRealm", &["https://a.*.example/"])
+        .is_err());
+    s.set("AuthRsOpenIDRequiredRoot", &["https://rp.example/app/"])
+        .expect("root");
+    // In one scope: refused as it is read, whichever comes second.
+    let e = s
+        .set("AuthRsOpenIDRealm", &["https://rp.example/other/"])
+        .expect_err("outside");
+    assert!(
+        e.to_string().contains("does not contain required_root"),
+        "{e}"
+    );
+    let mut realm_first = Settings::new();
+    realm_first
+        .set("AuthRsOpenIDRealm", &["https://rp.example/other/"])
+        .expect("realm");
+    assert!(realm_first
+        .set("AuthRsOpenIDRequiredRoot", &["https://rp.example/app/"])
+        .is_err());
+    // Across scopes (realm above, root below): refused when the policy is built.
+    let mut parent = s.clone();
+    parent
+        .set("AuthRsOpenIDRequiredRoot", &["https://rp.example/other/x/"])
+        .expect("root");
+    parent
+        .set("AuthRsOpenIDRealm", &["https://rp.example/other/"])
+        .expect("realm");
+    let mut child = Settings::new();
+    child
+        .set("AuthRsOpenIDRequiredRoot", &["https://rp.example/app/"])
+        .expect("root");
+    let merged = Settings::merge(&parent, &child);
+    let e = Policy::from_settings(&merged, Shell::Apache, None, &mut read).expect_err("outside");
+    assert!(e.to_string().contains("AuthRsOpenIDRealm"), "{e}");
+    assert!(
+        e.to_string().contains("does not contain required_root"),
+        "{e}"
+    );
+    s.set("AuthRsOpenIDRealm", &["https://*.rp.example/"])
+        .expect("realm");
+    let p = Policy::from_settings(&s, Shell::Apache, None, &mut read).expect("policy");
+    let rp = p.openid.expect("relying party");
+    assert_eq!(
+        rp.realm.as_ref().map(|r| r.as_str()),
+        Some("https://*.rp.example/")
+    );
     // Without `openid` in the methods there is no relying party (and no secret is needed).
     let p =
         Policy::from_settings(&Settings::new(), Shell::Apache, None, &mut read).expect("policy");

@@ -164,6 +164,25 @@ impl Association {
             && !self.expired(now)
     }
 
+    /// The JSON record of the CLI's `--associations` list (secret in base64), for stores that
+    /// hold bytes: httpd's socache, Envoy's shared data, the CLI's state directory.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "server": self.server,
+            "handle": self.handle,
+            "secret": STANDARD.encode(&self.secret),
+            "type": self.assoc_type.name(),
+            "expiry": self.expiry,
+        })
+        .to_string()
+    }
+
+    /// Reads a [`Association::to_json`] record; `None` for anything else (a damaged store entry
+    /// is treated as absent, so verification falls back to check_authentication).
+    pub fn from_json(bytes: &[u8]) -> Option<Association> {
+        serde_json::from_slice(bytes).ok()
+    }
+
     /// base64 of the HMAC of `token` (the key-value form of the signed fields).
     pub fn signature(&self, token: &[u8]) -> String {
         let mac = match self.assoc_type {

@@ -4,7 +4,7 @@ use super::assoc::AssocOptions;
 use super::http::FetchLimits;
 use super::message::Version;
 use super::nonce::NoncePolicy;
-use super::return_to::{BadRoot, RequiredRoot};
+use super::return_to::{BadRoot, Realm, RequiredRoot};
 use super::signed_time::ConsumerSecret;
 use url::Url;
 
@@ -16,6 +16,8 @@ pub struct RelyingParty {
     pub consumer_secret: ConsumerSecret,
     /// Prefix every return_to must start with (`bogus_return_to` otherwise).
     pub required_root: Option<RequiredRoot>,
+    /// The realm (`openid.realm` / `openid.trust_root`) sent with every login; see [`RelyingParty::realm_for`].
+    pub realm: Option<Realm>,
     /// 1 (default: 1.1 and 2.0) or 2 (2.0 only).
     pub minimum_version: Version,
     /// response_nonce checks, defaults applied.
@@ -34,6 +36,7 @@ impl RelyingParty {
         RelyingParty {
             consumer_secret,
             required_root: None,
+            realm: None,
             minimum_version: Version::V1,
             nonce: NoncePolicy::default(),
             assoc: AssocOptions::default(),
@@ -45,7 +48,34 @@ impl RelyingParty {
     /// Sets `required_root` (validated: an http(s) URL with a path).
     pub fn with_required_root(mut self, root: &str) -> Result<RelyingParty, BadRoot> {
         self.required_root = Some(RequiredRoot::parse(root)?);
+        self.check_realm()?;
         Ok(self)
+    }
+
+    /// Sets the realm (validated; it must contain `required_root` when both are set).
+    pub fn with_realm(mut self, realm: &str) -> Result<RelyingParty, BadRoot> {
+        self.realm = Some(Realm::parse(realm)?);
+        self.check_realm()?;
+        Ok(self)
+    }
+
+    fn check_realm(&self) -> Result<(), BadRoot> {
+        match (&self.realm, &self.required_root) {
+            (Some(realm), Some(root)) => super::return_to::realm_covers_root(realm, root),
+            _ => Ok(()),
+        }
+    }
+
+    /// The realm for a login returning to `return_to`: the configured realm, else
+    /// `required_root`, else the site (`scheme://host[:port]/` of `return_to`).
+    pub fn realm_for(&self, return_to: &Url) -> String {
+        if let Some(realm) = &self.realm {
+            return realm.as_str().to_string();
+        }
+        if let Some(root) = &self.required_root {
+            return root.as_str().to_string();
+        }
+        format!("{}/", return_to.origin().ascii_serialization())
     }
 
     /// Sets the allow-list of OP endpoints (absolute http(s) URLs).
@@ -88,5 +118,36 @@ mod tests {
         assert!(!rp.provider_allowed("garbage"));
         assert!(rp.clone().with_allowed_providers(["ftp://x/"]).is_err());
         assert!(rp.with_required_root("https://rp.example").is_err());
+    }
+
+    #[test]
+    fn realm_defaults_and_must_contain_required_root() {
+        let rp = RelyingParty::new(ConsumerSecret::new(b"s").unwrap());
+        let rt = Url::parse("https://rp.example:8443/login?x=1").unwrap();
+        assert_eq!(rp.realm_for(&rt), "https://rp.example:8443/");
+        let std = Url::parse("https://rp.example/login").unwrap();
+        assert_eq!(rp.realm_for(&std), "https://rp.example/");
+        let rooted = rp
+            .clone()
+            .with_required_root("https://rp.example/app/")
+            .unwrap();
+        assert_eq!(rooted.realm_for(&std), "https://rp.example/app/");
+        let both = rooted.clone().with_realm("https://*.rp.example/").unwrap();
+        assert_eq!(both.realm_for(&std), "https://*.rp.example/");
+        // A realm that does not contain required_root, set in either order, is refused.
+        assert!(rooted
+            .clone()
+            .with_realm("https://rp.example/other/")
+            .is_err());
+        assert!(rooted.with_realm("http://rp.example/").is_err());
+        let realm_first = rp.clone().with_realm("https://rp.example/app/").unwrap();
+        assert!(realm_first
+            .clone()
+            .with_required_root("https://rp.example/elsewhere/")
+            .is_err());
+        assert!(realm_first
+            .with_required_root("https://rp.example/app/openid/")
+            .is_ok());
+        assert!(rp.with_realm("ftp://rp.example/").is_err());
     }
 }

@@ -57,6 +57,18 @@ impl RequiredRoot {
     }
 }
 
+/// A realm that excludes `required_root` would make the provider refuse every login.
+pub fn realm_covers_root(realm: &Realm, root: &RequiredRoot) -> Result<(), BadRoot> {
+    match Url::parse(root.as_str()) {
+        Ok(url) if realm.contains(&url) => Ok(()),
+        _ => Err(BadRoot(format!(
+            "realm {} does not contain required_root {}",
+            realm.as_str(),
+            root.as_str()
+        ))),
+    }
+}
+
 /// 2.0 §11.1: same scheme, authority and path, and every return_to query parameter in the current URL.
 ///
 /// Parameters are compared as multisets per name: a name in `return_to` must carry exactly

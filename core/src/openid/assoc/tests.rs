@@ -374,3 +374,26 @@ fn signatures_and_json() {
     assert!(!format!("{a:?}").contains("secret"));
     assert!(!valid_handle(&"h".repeat(256)));
 }
+
+#[test]
+fn json_record_round_trip() {
+    let a = Association {
+        server: "https://op.example/auth?x=\"1\"".into(),
+        handle: "{HMAC-SHA256}{abc}{==}".into(),
+        secret: (0u8..32).collect(),
+        assoc_type: AssocType::HmacSha256,
+        expiry: NOW + 3600,
+    };
+    let json = a.to_json();
+    assert!(json.contains("\"type\":\"HMAC-SHA256\""), "{json}");
+    assert_eq!(Association::from_json(json.as_bytes()), Some(a.clone()));
+    for bad in [
+        &b""[..],
+        b"{}",
+        b"not json",
+        br#"{"server":"s","handle":"h","secret":"!!","type":"HMAC-SHA1","expiry":1}"#,
+        br#"{"server":"s","handle":"h","secret":"AA==","type":"HMAC-MD5","expiry":1}"#,
+    ] {
+        assert_eq!(Association::from_json(bad), None);
+    }
+}
