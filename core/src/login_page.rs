@@ -3,8 +3,16 @@
 use crate::reason::Reason;
 
 /// The shipped template (`conf/login.html`); `{{reason}}`, `{{message}}`, `{{destination}}` and
-/// `{{action}}` are replaced, HTML-escaped.
+/// `{{action}}` are replaced, HTML-escaped; `{{openid}}` by the OpenID form or nothing.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../conf/login.html");
+
+/// The OpenID form put in place of `{{openid}}` (its own placeholders filled the same way).
+const OPENID_FORM: &str = r#"<form method="post" action="{{action}}" id="openid">
+  <input type="hidden" name="destination" value="{{destination}}">
+  <label for="openid_identifier">Or log in with your OpenID</label>
+  <input type="text" id="openid_identifier" name="openid_identifier" autocomplete="url" inputmode="url" required>
+  <button type="submit">Log in with OpenID</button>
+</form>"#;
 
 /// Escapes text for HTML element content and double-quoted attributes.
 pub fn html_escape(s: &str) -> String {
@@ -25,8 +33,28 @@ pub fn html_escape(s: &str) -> String {
 /// Renders `template` for a login page shown because of `reason` (none: a plain "please log in"),
 /// posting to `action` and carrying `destination` (already untainted by the caller).
 pub fn render(template: &str, reason: Option<Reason>, destination: &str, action: &str) -> String {
+    render_with_openid(template, reason, destination, action, false)
+}
+
+/// [`render`], plus a second form posting `openid_identifier` to `action` when `openid` (the
+/// login endpoint's methods list `openid`).
+pub fn render_with_openid(
+    template: &str,
+    reason: Option<Reason>,
+    destination: &str,
+    action: &str,
+    openid: bool,
+) -> String {
     let message = reason.unwrap_or(Reason::NoCookie).message();
+    let openid_form = if openid {
+        OPENID_FORM
+            .replace("{{destination}}", &html_escape(destination))
+            .replace("{{action}}", &html_escape(action))
+    } else {
+        String::new()
+    };
     template
+        .replace("{{openid}}", &openid_form)
         .replace("{{reason}}", &html_escape(reason.map_or("", Reason::code)))
         .replace("{{message}}", &html_escape(message))
         .replace("{{destination}}", &html_escape(destination))
@@ -67,6 +95,20 @@ mod tests {
         assert!(page.contains(r#"action="/LOGIN""#));
         assert!(!page.contains("{{"), "every placeholder is filled");
         assert!(page.contains(r#"name="credential_0""#) && page.contains(r#"name="credential_1""#));
+        assert!(!page.contains("openid_identifier"), "{page}");
+    }
+
+    #[test]
+    fn the_openid_form_is_offered_when_asked_and_escaped() {
+        let page = render_with_openid(DEFAULT_TEMPLATE, None, "/a?\"<x>", "/LOGIN", true);
+        assert!(page.contains(r#"name="openid_identifier""#), "{page}");
+        assert_eq!(
+            page.matches(r#"value="/a?&quot;&lt;x&gt;""#).count(),
+            2,
+            "{page}"
+        );
+        assert_eq!(page.matches(r#"action="/LOGIN""#).count(), 2, "{page}");
+        assert!(!page.contains("{{"), "{page}");
     }
 
     #[test]
