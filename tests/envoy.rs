@@ -47,6 +47,8 @@ pub struct EnvoyOptions {
     pub failure_policy: &'static str,
     /// The HCM's `forward_client_cert_details`.
     pub forward_client_cert: &'static str,
+    /// More entries for `static_resources.clusters` (YAML list items, indented two spaces).
+    pub extra_clusters: String,
 }
 
 impl EnvoyOptions {
@@ -58,6 +60,7 @@ impl EnvoyOptions {
             wasm: wasm_path(),
             failure_policy: "FAIL_RELOAD",
             forward_client_cert: "SANITIZE_SET",
+            extra_clusters: String::new(),
         }
     }
 }
@@ -168,7 +171,8 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}
-"#,
+{extra}"#,
+        extra = opts.extra_clusters,
         fwd = opts.forward_client_cert,
         policy = opts.failure_policy,
     )
