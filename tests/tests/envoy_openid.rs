@@ -120,7 +120,9 @@ impl Back {
 fn to_provider_and_back(e: &Envoy, identifier: &str, destination: &str) -> Back {
     let r = post(e, form(identifier, destination)).send();
     assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
-    let state = r.cookie(STATE).expect("state cookie");
+    let state = r
+        .cookie(STATE)
+        .unwrap_or_else(|| panic!("no state cookie: {r:?}\n{}", e.log()));
     let to_op = r.header("location").expect("location").to_string();
     assert!(to_op.contains("openid.mode=checkid_setup"), "{to_op}");
     let r = Request::get(&to_op).send();
@@ -424,4 +426,37 @@ fn openid_configuration_errors_fail_plugin_start_naming_the_key() {
     opts.extra_clusters = cluster("openid_op", 9);
     let (ok, out) = validate(&bootstrap(&c, 18443, 19901, 18080, &opts));
     assert!(ok, "{out}");
+}
+
+/// Envoy's dynamic forward proxy cluster (one per scheme), as the README documents for
+/// arbitrary providers: the filter sends the URL's host as `:authority`, and the cluster
+/// resolves and connects to it on demand.
+const DYNAMIC_FORWARD_PROXY: &str = r#"  - name: dfp_http
+    connect_timeout: 2s
+    lb_policy: CLUSTER_PROVIDED
+    cluster_type:
+      name: envoy.clusters.dynamic_forward_proxy
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig
+        dns_cache_config:
+          name: openid_dns_cache
+          dns_lookup_family: V4_ONLY
+"#;
+
+#[test]
+fn a_dynamic_forward_proxy_cluster_reaches_any_provider() {
+    let op = Provider::start();
+    let mut opts = EnvoyOptions::new(site(
+        &op,
+        json!({"openid_clusters": [{"cluster": "dfp_http", "url_prefix": "http://"}]}),
+    ));
+    opts.extra_clusters = DYNAMIC_FORWARD_PROXY.to_string();
+    let e = Envoy::start(&certs(), &opts);
+    let alice = op.identity("alice");
+    let back = to_provider_and_back(&e, &alice, "/app/page");
+    let r = back.follow(&e);
+    assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
+    let ticket = r.cookie(COOKIE).expect("ticket cookie");
+    let r = e.get("/app/page").cookie(COOKIE, &ticket).send();
+    assert_eq!(r.env("REMOTE_USER"), Some(alice.as_str()));
 }
