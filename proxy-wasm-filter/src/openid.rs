@@ -81,7 +81,7 @@ impl Stream {
         let policy = &site.route(&path).policy;
         let (rp, start) = match openid_flow::start(policy, body) {
             Ok(x) => x,
-            Err(d) => return self.openid_reply(&path, d, false),
+            Err(d) => return self.openid_reply(&path, *d, false),
         };
         let (discovery, step) = Discovery::start(start.claimed.clone(), rp.fetch, None);
         self.discover(facts, path, start, discovery, step);
@@ -100,7 +100,7 @@ impl Stream {
             return self.openid_reply(&path, openid_flow::not_enabled(policy, &facts), true);
         };
         if let Err(d) = openid_flow::check_state(policy, &path, &facts) {
-            return self.openid_reply(&path, d, true);
+            return self.openid_reply(&path, *d, true);
         }
         let Some(current_url) = openid_flow::absolute_url(&facts, &facts.path_and_query()) else {
             let d = internal("cannot build the current URL (no usable Host)".to_string());
@@ -176,7 +176,7 @@ impl Stream {
                     let policy = &site.route(&path).policy;
                     match openid_flow::choose(policy, &start, &endpoints, discovery.problem()) {
                         Ok(endpoint) => return self.associate(facts, path, start, endpoint),
-                        Err(d) => return self.openid_reply(&path, d, false),
+                        Err(d) => return self.openid_reply(&path, *d, false),
                     }
                 }
                 DiscoveryStep::Fetch(request) => match self.fetch(&request) {

@@ -75,27 +75,30 @@ fn internal(message: String) -> Decision {
 
 /// Reads a login POST with `openid_identifier`: the relying party and what to discover, or the
 /// refusal (OpenID not enabled, an identifier that is not a fetchable http(s) URL).
-pub fn start<'p>(policy: &'p Policy, body: &[u8]) -> Result<(&'p RelyingParty, Start), Decision> {
+pub fn start<'p>(
+    policy: &'p Policy,
+    body: &[u8],
+) -> Result<(&'p RelyingParty, Start), Box<Decision>> {
     let form = String::from_utf8_lossy(body);
     let destination = form_param(&form, "destination");
     let Some(rp) = policy.openid.as_ref() else {
-        return Err(refused(
+        return Err(Box::new(refused(
             policy,
             ErrorCode::NoIdentityServer,
             "OpenID is not enabled here (methods do not list openid)",
             destination.as_deref(),
-        ));
+        )));
     };
     let input = form_param(&form, "openid_identifier").unwrap_or_default();
     let claimed = identifier::normalize(&input)
-        .map_err(|e| refused(policy, e.code, &e.detail, destination.as_deref()))?;
+        .map_err(|e| Box::new(refused(policy, e.code, &e.detail, destination.as_deref())))?;
     if let Err(why) = rp.fetch.permits(&claimed) {
-        return Err(refused(
+        return Err(Box::new(refused(
             policy,
             ErrorCode::BogusUrl,
             &why,
             destination.as_deref(),
-        ));
+        )));
     }
     Ok((
         rp,
@@ -113,26 +116,26 @@ pub fn choose(
     start: &Start,
     endpoints: &[Endpoint],
     problem: Option<&str>,
-) -> Result<Endpoint, Decision> {
+) -> Result<Endpoint, Box<Decision>> {
     let destination = start.destination.as_deref();
     let Some(rp) = policy.openid.as_ref() else {
-        return Err(internal("OpenID is not enabled here".to_string()));
+        return Err(Box::new(internal("OpenID is not enabled here".to_string())));
     };
     let endpoint = match choose_endpoint(endpoints, rp.minimum_version) {
         Ok(e) => e.clone(),
         Err(e) => {
             let detail = format!("{}: {}", start.claimed, problem.unwrap_or(&e.detail));
-            return Err(refused(policy, e.code, &detail, destination));
+            return Err(Box::new(refused(policy, e.code, &detail, destination)));
         }
     };
     if !rp.provider_allowed(&endpoint.server) {
         let detail = format!("{} is not an allowed provider", endpoint.server);
-        return Err(refused(
+        return Err(Box::new(refused(
             policy,
             ErrorCode::ServerNotAllowed,
             &detail,
             destination,
-        ));
+        )));
     }
     Ok(endpoint)
 }
@@ -210,7 +213,11 @@ pub fn return_destination(req: &RequestFacts) -> Option<String> {
 /// Checks that the provider's return comes back to the browser that started the login: the
 /// state in the query equals the one state cookie. The refusal (`state_mismatch`) comes before
 /// anything is verified or any nonce spent. The shell clears the state cookie either way.
-pub fn check_state(policy: &Policy, login_path: &str, req: &RequestFacts) -> Result<(), Decision> {
+pub fn check_state(
+    policy: &Policy,
+    login_path: &str,
+    req: &RequestFacts,
+) -> Result<(), Box<Decision>> {
     let cookie = state_cookie(policy, login_path);
     let sent = req
         .query
@@ -224,12 +231,12 @@ pub fn check_state(policy: &Policy, login_path: &str, req: &RequestFacts) -> Res
     if same_browser {
         Ok(())
     } else {
-        Err(refused(
+        Err(Box::new(refused(
             policy,
             ErrorCode::StateMismatch,
             "the OpenID state cookie is missing or does not match return_to",
             return_destination(req).as_deref(),
-        ))
+        )))
     }
 }
 
