@@ -422,10 +422,28 @@ fn openid_configuration_errors_fail_plugin_start_naming_the_key() {
             "{config}: no {needle:?} in:\n{out}"
         );
     }
-    let mut opts = EnvoyOptions::new(base.to_string());
-    opts.extra_clusters = cluster("openid_op", 9);
+    // The README's dynamic forward proxy cluster for https providers.
+    let mut opts = EnvoyOptions::new(
+        with(
+            "openid_clusters",
+            json!([{"cluster": "openid_dfp_https", "url_prefix": "https://"}]),
+        )
+        .to_string(),
+    );
+    opts.extra_clusters = readme_dfp_cluster();
     let (ok, out) = validate(&bootstrap(&c, 18443, 19901, 18080, &opts));
     assert!(ok, "{out}");
+}
+
+/// The `openid_dfp_https` cluster as the README shows it.
+fn readme_dfp_cluster() -> String {
+    let readme =
+        std::fs::read_to_string(authrs_tests::workspace().join("README.md")).expect("README.md");
+    let start = readme
+        .find("  - name: openid_dfp_https")
+        .expect("the README shows the openid_dfp_https cluster");
+    let end = start + readme[start..].find("```").expect("end of the YAML block");
+    readme[start..end].to_string()
 }
 
 /// Envoy's dynamic forward proxy cluster (one per scheme), as the README documents for
