@@ -7,6 +7,7 @@
 //! plugin's JSON, read by `authrs_core::site::Site`.
 
 pub mod facts;
+pub mod openid_buckets;
 pub mod reply;
 
 #[cfg(target_arch = "wasm32")]
