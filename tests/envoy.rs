@@ -49,6 +49,8 @@ pub struct EnvoyOptions {
     pub forward_client_cert: &'static str,
     /// More entries for `static_resources.clusters` (YAML list items, indented two spaces).
     pub extra_clusters: String,
+    /// Worker threads (`--concurrency`); each has its own VM, sharing only shared data.
+    pub concurrency: u32,
 }
 
 impl EnvoyOptions {
@@ -61,6 +63,7 @@ impl EnvoyOptions {
             failure_policy: "FAIL_RELOAD",
             forward_client_cert: "SANITIZE_SET",
             extra_clusters: String::new(),
+            concurrency: 1,
         }
     }
 }
@@ -218,7 +221,8 @@ impl Envoy {
                 .expect("write bootstrap");
             let log = std::fs::File::create(dir.join("envoy.log")).expect("log file");
             let child = Command::new(envoy_bin())
-                .args(["--concurrency", "1", "--log-level", "warn"])
+                .args(["--concurrency", &opts.concurrency.to_string()])
+                .args(["--log-level", "warn"])
                 .args([
                     "--component-log-level",
                     "wasm:info",

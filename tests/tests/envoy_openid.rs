@@ -52,9 +52,12 @@ fn site(op: &Provider, changes: Value) -> String {
     v.to_string()
 }
 
+/// Envoy with two workers, so a login's steps may land on different VMs: associations and
+/// nonces must be in shared data for the checks below to hold whichever worker answers.
 fn start(op: &Provider, changes: Value) -> Envoy {
     let mut opts = EnvoyOptions::new(site(op, changes));
     opts.extra_clusters = cluster("openid_op", op.port);
+    opts.concurrency = 2;
     Envoy::start(&certs(), &opts)
 }
 
