@@ -47,6 +47,10 @@ pub struct EnvoyOptions {
     pub failure_policy: &'static str,
     /// The HCM's `forward_client_cert_details`.
     pub forward_client_cert: &'static str,
+    /// More entries for `static_resources.clusters` (YAML list items, indented two spaces).
+    pub extra_clusters: String,
+    /// Worker threads (`--concurrency`); each has its own VM, sharing only shared data.
+    pub concurrency: u32,
 }
 
 impl EnvoyOptions {
@@ -58,6 +62,8 @@ impl EnvoyOptions {
             wasm: wasm_path(),
             failure_policy: "FAIL_RELOAD",
             forward_client_cert: "SANITIZE_SET",
+            extra_clusters: String::new(),
+            concurrency: 1,
         }
     }
 }
@@ -168,7 +174,8 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}
-"#,
+{extra}"#,
+        extra = opts.extra_clusters,
         fwd = opts.forward_client_cert,
         policy = opts.failure_policy,
     )
@@ -214,7 +221,8 @@ impl Envoy {
                 .expect("write bootstrap");
             let log = std::fs::File::create(dir.join("envoy.log")).expect("log file");
             let child = Command::new(envoy_bin())
-                .args(["--concurrency", "1", "--log-level", "warn"])
+                .args(["--concurrency", &opts.concurrency.to_string()])
+                .args(["--log-level", "warn"])
                 .args([
                     "--component-log-level",
                     "wasm:info",

@@ -15,6 +15,9 @@ use crate::engine::Policy;
 use crate::password::Htpasswd;
 use crate::roles::GroupFile;
 
+pub mod openid_clusters;
+use openid_clusters::OpenIdClusters;
+
 /// Longest path the filter matches; longer request paths are refused (400) before any matching.
 pub const MAX_PATH: usize = 8 * 1024;
 
@@ -118,6 +121,8 @@ pub struct Site {
     /// The listener's `trust_chain_verification` is `ACCEPT_UNTRUSTED` (the option of that name):
     /// only pinned or `trusted_cas`-verified certificates pass.
     pub accept_untrusted: bool,
+    /// Where OpenID fetches go (`openid_clusters`); set exactly when some scope lists `openid`.
+    pub openid_clusters: Option<OpenIdClusters>,
 }
 
 /// Keys a location holds besides options.
@@ -179,6 +184,8 @@ impl Site {
         let uses_revocation = scopes().any(|s| s.revoke_on_logout);
         let reads_peer =
             scopes().any(|s| s.policy.bind_address || !s.policy.trusted_proxies.nets().is_empty());
+        let uses_openid = scopes().any(|s| s.policy.openid.is_some());
+        let openid_clusters = openid_settings(&top, uses_openid, login_path.as_deref())?;
         Ok(Site {
             unmatched,
             locations,
@@ -187,6 +194,7 @@ impl Site {
             uses_revocation,
             reads_peer,
             accept_untrusted,
+            openid_clusters,
         })
     }
 
@@ -208,6 +216,47 @@ impl Site {
             None
         }
     }
+}
+
+/// `openid_clusters`, required when some scope lists `openid` (with `login_path`, where the
+/// login happens), refused otherwise (it would do nothing).
+fn openid_settings(
+    top: &Settings,
+    uses_openid: bool,
+    login_path: Option<&str>,
+) -> Result<Option<OpenIdClusters>, ConfigError> {
+    const KEY: &str = "openid_clusters";
+    let given = top.extra().get(KEY);
+    if !uses_openid {
+        return match given {
+            Some(_) => Err(err(
+                ConfigErrorKind::Conflict,
+                KEY,
+                "",
+                "is only used when \"methods\" lists openid",
+            )),
+            None => Ok(None),
+        };
+    }
+    if login_path.is_none() {
+        return Err(err(
+            ConfigErrorKind::Conflict,
+            "login_path",
+            "",
+            "\"methods\" lists openid: the OpenID login and the provider's return happen at login_path; set it",
+        ));
+    }
+    let Some(v) = given else {
+        return Err(err(
+            ConfigErrorKind::Conflict,
+            KEY,
+            "",
+            "\"methods\" lists openid: name the Envoy clusters that reach the providers (see the README)",
+        ));
+    };
+    OpenIdClusters::from_json(v)
+        .map(Some)
+        .map_err(|why| err(ConfigErrorKind::BadValue, KEY, "", why))
 }
 
 /// Reads one `locations` entry.
@@ -325,15 +374,6 @@ fn scope(s: &Settings, location: Option<usize>) -> Result<Scope, ConfigError> {
         ))
     };
     let mut policy = Policy::from_settings(s, Shell::Envoy, None, &mut no_files)?;
-    if policy.openid.is_some() {
-        // The filter's login path does not speak OpenID yet: refuse rather than ignore it.
-        return Err(err(
-            ConfigErrorKind::BadValue,
-            &name("methods"),
-            "openid",
-            "OpenID login is not available in the Envoy filter yet (mod_authrs only)",
-        ));
-    }
     if let Some(groups) = s.extra().get("groups") {
         policy.groups = Some(
             groups_from_json(groups)

@@ -3,11 +3,12 @@
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use authrs_core::engine::openid_flow;
 use authrs_core::engine::{
     decide, login, logout, recognize, Decision, Level, PasswordCheck, Stores, Verdict,
 };
 use authrs_core::login::LoginForm;
-use authrs_core::login_page::{query_params, render, DEFAULT_TEMPLATE};
+use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
 use authrs_core::proxy::proxy_tls_facts;
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
@@ -22,6 +23,10 @@ use crate::facts::{
 use crate::metrics::Metrics;
 use crate::reply::{self, Reply};
 use crate::store::{self, SharedRevocations};
+
+// A child module, so the OpenID steps reach the stream's private state without widening it.
+#[path = "openid.rs"]
+mod openid;
 
 /// Largest login form body read; a bigger one is answered 413 without reading further.
 const MAX_LOGIN_BODY: usize = 16 * 1024;
@@ -72,6 +77,9 @@ impl RootContext for Root {
             Ok(site) => {
                 if site.uses_revocation {
                     store::init();
+                }
+                if site.openid_clusters.is_some() {
+                    crate::openid_store::init();
                 }
                 self.site = Some(Rc::new(site));
                 log(LogLevel::Info, 0, "AUTHRS0001: configuration loaded");
@@ -124,6 +132,8 @@ enum State {
         user: String,
         password: String,
     },
+    /// An OpenID login step waiting for a callout (discovery, association, verification).
+    OpenId(Box<openid::Call>),
     /// Answered locally or let through; nothing more to do on the request side.
     Done,
 }
@@ -142,10 +152,13 @@ impl Context for Stream {
         &mut self,
         token: u32,
         _headers: usize,
-        _body: usize,
+        body: usize,
         _trailers: usize,
     ) {
         let state = std::mem::replace(&mut self.state, State::Done);
+        if let State::OpenId(call) = state {
+            return self.openid_response(token, call, body);
+        }
         let State::PasswordCall {
             facts,
             path,
@@ -296,7 +309,7 @@ impl HttpContext for Stream {
         match &self.state {
             State::LoginBody { .. } => {}
             // While the password service is asked, the body stays here (never upstream).
-            State::PasswordCall { .. } => return Action::Pause,
+            State::PasswordCall { .. } | State::OpenId(_) => return Action::Pause,
             State::Headers | State::Done => return Action::Continue,
         }
         if body_size > MAX_LOGIN_BODY {
@@ -389,11 +402,16 @@ impl Stream {
     /// Login endpoint, request headers: GET shows the page, POST waits for the body.
     fn login_headers(&mut self, facts: RequestFacts, path: String, end_of_stream: bool) -> Action {
         match facts.method.as_str() {
+            "GET" if openid_flow::is_return(facts.query.as_deref(), None) => {
+                self.openid_return(Box::new(facts), path, None);
+                Action::Pause
+            }
             "GET" | "HEAD" => {
                 let scope = self.site.route(&path);
                 let (reason, destination) = query_params(facts.query.as_deref());
                 let destination = scope.policy.destinations.untaint(destination.as_deref());
-                let page = render(DEFAULT_TEMPLATE, reason, &destination, &facts.path);
+                let openid = scope.policy.openid.is_some();
+                let page = render_for(DEFAULT_TEMPLATE, reason, &destination, &facts.path, openid);
                 self.state = State::Done;
                 self.send_http_response(
                     200,
@@ -426,6 +444,13 @@ impl Stream {
 
     /// Login endpoint, whole body in hand: check the password here or ask the service.
     fn login_body(&mut self, facts: Box<RequestFacts>, path: String, body: Vec<u8>) {
+        if openid_flow::is_return(None, Some(&body)) {
+            // A provider answering with a form POST (2.0 allows it for long messages).
+            return self.openid_return(facts, path, Some(&body));
+        }
+        if openid_flow::is_start(&body) {
+            return self.openid_start(facts, path, &body);
+        }
         let site = Rc::clone(&self.site);
         let scope = site.route(&path);
         match &scope.passwords {

@@ -7,12 +7,15 @@
 //! plugin's JSON, read by `authrs_core::site::Site`.
 
 pub mod facts;
+pub mod openid_buckets;
 pub mod reply;
 
 #[cfg(target_arch = "wasm32")]
 mod filter;
 #[cfg(target_arch = "wasm32")]
 mod metrics;
+#[cfg(target_arch = "wasm32")]
+mod openid_store;
 #[cfg(target_arch = "wasm32")]
 mod store;
 

@@ -236,7 +236,13 @@ impl Settings {
             (OptionId::OpenIdAllowPrivateAddresses, Parsed::Bool(b)) => {
                 self.openid_allow_private_addresses = Some(b)
             }
-            (OptionId::Groups | OptionId::Locations | OptionId::PasswordCheck, Parsed::Json(v)) => {
+            (
+                OptionId::Groups
+                | OptionId::Locations
+                | OptionId::PasswordCheck
+                | OptionId::OpenIdClusters,
+                Parsed::Json(v),
+            ) => {
                 let key = spec.name_in(Shell::Envoy).to_string();
                 self.extra.insert(key, v);
             }

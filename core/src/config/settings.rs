@@ -266,6 +266,7 @@ impl Settings {
             OptionId::LoginPath => self.login_path.is_some(),
             OptionId::LogoutPath => self.logout_path.is_some(),
             OptionId::PasswordCheck => self.extra.contains_key("password_check"),
+            OptionId::OpenIdClusters => self.extra.contains_key("openid_clusters"),
             OptionId::TrustedCas => self.trusted_cas.is_some(),
             OptionId::TrustChainVerification => self.trust_chain_verification.is_some(),
             OptionId::OpenIdRequiredRoot => self.openid_required_root.is_some(),

@@ -90,6 +90,8 @@ pub enum OptionId {
     LogoutPath,
     /// `password_check`.
     PasswordCheck,
+    /// `openid_clusters`.
+    OpenIdClusters,
     /// `trusted_cas`.
     TrustedCas,
     /// `trust_chain_verification`.

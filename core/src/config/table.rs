@@ -633,6 +633,14 @@ pub static OPTIONS: &[OptionSpec] = &[
         "How the filter checks login passwords (Envoy's AuthRsProvider).",
     ),
     server(envoy(
+        OptionId::OpenIdClusters,
+        "openid_clusters",
+        ValueKind::Json,
+        DefaultValue::Unset("required when methods list openid: the filter can fetch nothing"),
+        "[{\"cluster\": \"name\", \"url_prefix\": \"https://op.example/\"}, …]",
+        "OpenID: the Envoy clusters the filter's discovery, association and check_authentication requests go to. The first entry whose `url_prefix` (scheme, then optionally host, port and path prefix) matches the URL is used; a URL no entry matches is not fetched. `{\"cluster\": \"dfp\", \"url_prefix\": \"https://\"}` sends every https URL to a dynamic forward proxy cluster. Optional per entry: `timeout` (seconds, at most 60; default 10).",
+    )),
+    server(envoy(
         OptionId::TrustedCas,
         "trusted_cas",
         ValueKind::Text,

@@ -8,6 +8,7 @@ mod authn;
 mod build;
 mod decision;
 mod forms;
+pub mod openid_flow;
 mod policy;
 mod stores;
 

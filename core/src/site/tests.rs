@@ -235,19 +235,43 @@ fn paths_are_normalized_or_refused() {
 }
 
 #[test]
-fn openid_is_refused_until_the_filter_speaks_it() {
-    let e =
-        Site::from_json_str(r#"{"methods": ["ticket", "openid"], "openid_consumer_secret": "s"}"#)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-    assert!(e.contains("methods") && e.contains("Envoy filter"), "{e}");
-    // Without a secret the error says what is missing first.
-    let e = Site::from_json_str(r#"{"methods": ["openid"]}"#)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+fn openid_needs_a_secret_a_login_path_and_clusters() {
+    let e = error(json!({"methods": ["openid"]}));
     assert!(e.contains("openid_consumer_secret"), "{e}");
+    let base = || {
+        json!({"ticket_keys": [KEY], "methods": ["ticket", "openid"],
+               "openid_consumer_secret": "s3cret", "login_path": "/login"})
+    };
+    let e = error(base());
+    assert!(e.contains("openid_clusters"), "{e}");
+    let mut v = base();
+    v.as_object_mut().unwrap().remove("login_path");
+    v["openid_clusters"] = json!([{"cluster": "op", "url_prefix": "https://"}]);
+    let e = error(v);
+    assert!(e.contains("login_path"), "{e}");
+    let mut v = base();
+    v["openid_clusters"] = json!([{"cluster": "op", "url_prefix": "gopher://x/"}]);
+    let e = error(v);
+    assert!(
+        e.contains("openid_clusters") && e.contains("http(s)"),
+        "{e}"
+    );
+    // Clusters without openid would do nothing: refused rather than ignored.
+    let e = error(json!({"ticket_keys": [KEY],
+        "openid_clusters": [{"cluster": "op", "url_prefix": "https://"}]}));
+    assert!(e.contains("openid_clusters"), "{e}");
+    let mut v = base();
+    v["openid_clusters"] = json!([{"cluster": "op", "url_prefix": "https://op.example/"}]);
+    let s = site(v);
+    let clusters = s.openid_clusters.as_ref().expect("clusters");
+    assert_eq!(
+        clusters
+            .call_for("https://op.example/x", 1)
+            .unwrap()
+            .cluster,
+        "op"
+    );
+    assert!(s.route("/login").policy.openid.is_some());
 }
 
 /// The fast path of `normalize_path` must agree with the `url` crate on every path it takes:

@@ -1,0 +1,316 @@
+//! The OpenID login at a login endpoint, the parts every shell shares: which requests start or
+//! return from a login, the login-CSRF state (a return_to parameter plus a cookie), the choice of
+//! provider endpoint, the 303 to the provider, and what each verification outcome answers.
+//!
+//! The shell performs the network steps (discovery, association, check_authentication) the
+//! [`crate::openid`] state machines describe, and supplies random bytes and absolute URLs.
+
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use super::{openid_login, openid_refused, Decision, Level, Policy, Verdict};
+use crate::cookies::{all_cookies, CookieSettings, SameSite};
+use crate::openid::checkid::{check_url, choose_endpoint, CheckIdParams};
+use crate::openid::discovery::Endpoint;
+use crate::openid::{identifier, ErrorCode, OpenIdError, Outcome, RelyingParty, Version};
+use crate::reason::Reason;
+use crate::request::RequestFacts;
+use crate::time::UnixTime;
+
+/// The return_to parameter carrying a login's state (also held in the state cookie).
+pub const STATE_PARAM: &str = "authrs_state";
+
+/// Random bytes a shell supplies for one login's state (hex-encoded into the cookie).
+pub const STATE_BYTES: usize = 16;
+
+/// The first value of `name` in a query string or form body.
+pub fn form_param(text: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(text.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// True when the request carries an OpenID message (`openid.mode` in the query or the form).
+pub fn is_return(query: Option<&str>, body: Option<&[u8]>) -> bool {
+    query.is_some_and(|q| form_param(q, "openid.mode").is_some())
+        || body.is_some_and(|b| form_param(&String::from_utf8_lossy(b), "openid.mode").is_some())
+}
+
+/// True when a login form post asks for OpenID (`openid_identifier`).
+pub fn is_start(body: &[u8]) -> bool {
+    form_param(&String::from_utf8_lossy(body), "openid_identifier").is_some()
+}
+
+/// The cookie binding a login to the browser that started it (login CSRF): the ticket cookie's
+/// name plus `_openid`, scoped to the login path, a session cookie, HttpOnly; SameSite=None when
+/// Secure, so a provider answering with a cross-site form POST still carries it.
+pub fn state_cookie(policy: &Policy, login_path: &str) -> CookieSettings {
+    let mut c = policy.cookie.clone();
+    c.name = format!("{}_openid", c.name);
+    c.path = login_path.to_string();
+    c.persistent = false;
+    c.http_only = true;
+    if c.secure {
+        c.same_site = SameSite::None;
+    }
+    c
+}
+
+/// A login being started: the normalized identifier and the requested destination.
+#[derive(Debug, Clone)]
+pub struct Start {
+    /// The normalized claimed identifier, to discover.
+    pub claimed: Url,
+    /// The `destination` form field as posted (untainted later).
+    pub destination: Option<String>,
+}
+
+fn refused(policy: &Policy, code: ErrorCode, detail: &str, destination: Option<&str>) -> Decision {
+    openid_refused(policy, Reason::OpenId(code), detail, destination)
+}
+
+fn internal(message: String) -> Decision {
+    Decision::default().with(Verdict::Error { message })
+}
+
+/// Reads a login POST with `openid_identifier`: the relying party and what to discover, or the
+/// refusal (OpenID not enabled, an identifier that is not a fetchable http(s) URL).
+pub fn start<'p>(
+    policy: &'p Policy,
+    body: &[u8],
+) -> Result<(&'p RelyingParty, Start), Box<Decision>> {
+    let form = String::from_utf8_lossy(body);
+    let destination = form_param(&form, "destination");
+    let Some(rp) = policy.openid.as_ref() else {
+        return Err(Box::new(refused(
+            policy,
+            ErrorCode::NoIdentityServer,
+            "OpenID is not enabled here (methods do not list openid)",
+            destination.as_deref(),
+        )));
+    };
+    let input = form_param(&form, "openid_identifier").unwrap_or_default();
+    let claimed = identifier::normalize(&input)
+        .map_err(|e| Box::new(refused(policy, e.code, &e.detail, destination.as_deref())))?;
+    if let Err(why) = rp.fetch.permits(&claimed) {
+        return Err(Box::new(refused(
+            policy,
+            ErrorCode::BogusUrl,
+            &why,
+            destination.as_deref(),
+        )));
+    }
+    Ok((
+        rp,
+        Start {
+            claimed,
+            destination,
+        },
+    ))
+}
+
+/// After discovery: the endpoint to send the user to (minimum version and the allow-list
+/// enforced), or the refusal with the seed's code (`problem` is discovery's reason, for logs).
+pub fn choose(
+    policy: &Policy,
+    start: &Start,
+    endpoints: &[Endpoint],
+    problem: Option<&str>,
+) -> Result<Endpoint, Box<Decision>> {
+    let destination = start.destination.as_deref();
+    let Some(rp) = policy.openid.as_ref() else {
+        return Err(Box::new(internal("OpenID is not enabled here".to_string())));
+    };
+    let endpoint = match choose_endpoint(endpoints, rp.minimum_version) {
+        Ok(e) => e.clone(),
+        Err(e) => {
+            let detail = format!("{}: {}", start.claimed, problem.unwrap_or(&e.detail));
+            return Err(Box::new(refused(policy, e.code, &detail, destination)));
+        }
+    };
+    if !rp.provider_allowed(&endpoint.server) {
+        let detail = format!("{} is not an allowed provider", endpoint.server);
+        return Err(Box::new(refused(
+            policy,
+            ErrorCode::ServerNotAllowed,
+            &detail,
+            destination,
+        )));
+    }
+    Ok(endpoint)
+}
+
+/// The 303 to the provider: return_to is `login_url` (absolute, without query) carrying the
+/// untainted destination and the state; the state cookie rides on the answer.
+pub fn redirect(
+    policy: &Policy,
+    start: &Start,
+    endpoint: &Endpoint,
+    assoc_handle: Option<&str>,
+    login_url: &str,
+    state_random: &[u8; STATE_BYTES],
+    now: UnixTime,
+) -> Decision {
+    let Some(rp) = policy.openid.as_ref() else {
+        return internal("OpenID is not enabled here".to_string());
+    };
+    let Ok(mut return_to) = Url::parse(login_url) else {
+        return internal(format!("cannot build the return URL from {login_url:?}"));
+    };
+    return_to.set_query(None);
+    return_to.set_fragment(None);
+    let path = return_to.path().to_string();
+    let untainted = policy.destinations.untaint(start.destination.as_deref());
+    let state: String = state_random.iter().map(|b| format!("{b:02x}")).collect();
+    return_to
+        .query_pairs_mut()
+        .append_pair("destination", &untainted)
+        .append_pair(STATE_PARAM, &state);
+    let params = CheckIdParams {
+        return_to: return_to.as_str(),
+        realm: None,
+        delayed_return: true,
+        assoc_handle,
+    };
+    match check_url(rp, endpoint, &params, now) {
+        Ok(location) => {
+            let mut d = Decision {
+                verdict: Verdict::Redirect {
+                    location,
+                    status: 303,
+                    reason: None,
+                },
+                set_cookie: Some(state_cookie(policy, &path).set_cookie(&state, now, None)),
+                ..Decision::default()
+            };
+            d.note(
+                Level::Info,
+                "AUTHRS0330",
+                format!(
+                    "OpenID login for {} sent to {} ({})",
+                    start.claimed,
+                    endpoint.server,
+                    if assoc_handle.is_some() {
+                        "associated"
+                    } else {
+                        "stateless"
+                    }
+                ),
+            );
+            d
+        }
+        Err(e) => internal(format!("cannot build the OpenID check_url: {e}")),
+    }
+}
+
+/// The `destination` a return carries (in return_to's query).
+pub fn return_destination(req: &RequestFacts) -> Option<String> {
+    req.query
+        .as_deref()
+        .and_then(|q| form_param(q, "destination"))
+}
+
+/// Checks that the provider's return comes back to the browser that started the login: the
+/// state in the query equals the one state cookie. The refusal (`state_mismatch`) comes before
+/// anything is verified or any nonce spent. The shell clears the state cookie either way.
+pub fn check_state(
+    policy: &Policy,
+    login_path: &str,
+    req: &RequestFacts,
+) -> Result<(), Box<Decision>> {
+    let cookie = state_cookie(policy, login_path);
+    let sent = req
+        .query
+        .as_deref()
+        .and_then(|q| form_param(q, STATE_PARAM));
+    let held = all_cookies(req.header_all("cookie"), &cookie.name);
+    let same_browser = match (&sent, held.as_slice()) {
+        (Some(s), [one]) => !s.is_empty() && bool::from(s.as_bytes().ct_eq(one.as_bytes())),
+        _ => false,
+    };
+    if same_browser {
+        Ok(())
+    } else {
+        Err(Box::new(refused(
+            policy,
+            ErrorCode::StateMismatch,
+            "the OpenID state cookie is missing or does not match return_to",
+            return_destination(req).as_deref(),
+        )))
+    }
+}
+
+/// What a verification outcome answers: a ticket with method `openid` and a 303 to the
+/// untainted destination, or back to the login page with the seed's code.
+pub fn answer(policy: &Policy, req: &RequestFacts, outcome: Outcome, now: UnixTime) -> Decision {
+    let destination = return_destination(req);
+    let destination = destination.as_deref();
+    match outcome {
+        Outcome::Verified(v) => {
+            let mut d = openid_login(policy, req, &v.url, destination, now);
+            let version = match v.version {
+                Version::V1 => "1.x",
+                Version::V2 => "2.0",
+            };
+            d.note(
+                Level::Info,
+                "AUTHRS0332",
+                format!(
+                    "OpenID {version} identity {} verified by {}",
+                    v.url, v.server
+                ),
+            );
+            d
+        }
+        Outcome::Cancelled => openid_refused(
+            policy,
+            Reason::OpenIdCancelled,
+            "the user cancelled at the provider",
+            destination,
+        ),
+        Outcome::SetupNeeded { .. } => openid_refused(
+            policy,
+            Reason::OpenIdSetupNeeded,
+            "the provider needs interaction",
+            destination,
+        ),
+        Outcome::Error(OpenIdError { code, detail, .. }) => {
+            refused(policy, code, &detail, destination)
+        }
+        Outcome::NotOpenId => refused(
+            policy,
+            ErrorCode::BadMode,
+            "not an OpenID message (or below the minimum version)",
+            destination,
+        ),
+    }
+}
+
+/// A return at a login endpoint where OpenID is not enabled.
+pub fn not_enabled(policy: &Policy, req: &RequestFacts) -> Decision {
+    refused(
+        policy,
+        ErrorCode::BadMode,
+        "OpenID is not enabled here (methods do not list openid)",
+        return_destination(req).as_deref(),
+    )
+}
+
+/// The absolute URL of `path_and_query` on this request's own scheme and `Host` (what the
+/// browser used), for return_to and the current URL; `None` without a usable `Host`.
+pub fn absolute_url(req: &RequestFacts, path_and_query: &str) -> Option<String> {
+    let host = req.header("host")?;
+    if host.is_empty()
+        || host.contains(['/', '?', '#', '@', '\\'])
+        || host.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    let scheme = if req.secure { "https" } else { "http" };
+    let url = Url::parse(&format!("{scheme}://{host}{path_and_query}")).ok()?;
+    Some(url.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

@@ -1,0 +1,230 @@
+use super::*;
+use crate::openid::discovery::Mechanism;
+use crate::site::Site;
+use serde_json::json;
+
+const KEY: &str = "dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI=";
+const NOW: i64 = 1_800_000_000;
+
+fn site(extra: serde_json::Value) -> Site {
+    let mut v = json!({
+        "auth_name": "Example",
+        "ticket_keys": [KEY],
+        "methods": ["ticket", "openid"],
+        "openid_consumer_secret": "consumer secret",
+        "login_url": "/LOGIN",
+        "login_path": "/LOGIN",
+        "cookie_secure": true,
+        "openid_clusters": [{"cluster": "op", "url_prefix": "https://"}],
+    });
+    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    Site::from_json_str(&v.to_string()).unwrap()
+}
+
+fn endpoint(server: &str) -> Endpoint {
+    Endpoint {
+        server: server.to_string(),
+        version: Version::V2,
+        claimed_id: "https://op.example/alice".to_string(),
+        local_id: None,
+        op_identifier: false,
+        mechanism: Mechanism::Html,
+    }
+}
+
+fn reason(d: &Decision) -> Option<&'static str> {
+    d.reason().map(Reason::code)
+}
+
+fn browser_back(query: &str, cookies: &[&str]) -> RequestFacts {
+    let mut r = RequestFacts {
+        method: "GET".into(),
+        path: "/LOGIN".into(),
+        query: Some(query.to_string()),
+        secure: true,
+        ..RequestFacts::default()
+    };
+    r.headers.push(("host".into(), "rp.example".into()));
+    for c in cookies {
+        r.headers.push(("cookie".into(), c.to_string()));
+    }
+    r
+}
+
+#[test]
+fn start_refuses_what_cannot_be_fetched_with_the_seed_codes() {
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let code = |body: &str| start(p, body.as_bytes()).err().and_then(|d| reason(&d));
+    assert_eq!(code("openid_identifier=+++"), Some("empty_url"));
+    assert_eq!(
+        code("openid_identifier=file%3A%2F%2F%2Fetc%2Fpasswd"),
+        Some("bogus_url")
+    );
+    // Loopback is refused unless openid_allow_private_addresses.
+    assert_eq!(
+        code("openid_identifier=http%3A%2F%2F127.0.0.1%2Fid"),
+        Some("bogus_url")
+    );
+    let (_, st) = start(
+        p,
+        b"openid_identifier=op.example%2Falice&destination=%2Fapp",
+    )
+    .unwrap();
+    assert_eq!(st.claimed.as_str(), "http://op.example/alice");
+    assert_eq!(st.destination.as_deref(), Some("/app"));
+    assert!(is_start(b"openid_identifier=x") && !is_start(b"credential_0=x"));
+    assert!(is_return(Some("openid.mode=id_res"), None));
+    assert!(is_return(None, Some(b"a=1&openid.mode=cancel")));
+    assert!(!is_return(
+        Some("destination=/"),
+        Some(b"openid_identifier=x")
+    ));
+}
+
+#[test]
+fn the_allow_list_is_enforced_before_the_redirect() {
+    let s = site(json!({"openid_allowed_providers": ["https://op.example/server"]}));
+    let p = &s.route("/LOGIN").policy;
+    let (_, st) = start(p, b"openid_identifier=https%3A%2F%2Fop.example%2Falice").unwrap();
+    let d = choose(p, &st, &[endpoint("https://evil.example/server")], None).unwrap_err();
+    assert_eq!(reason(&d), Some("server_not_allowed"));
+    let d = choose(p, &st, &[], Some("HTTP 404")).unwrap_err();
+    assert_eq!(reason(&d), Some("no_identity_server"));
+    assert!(d.notes.iter().any(|n| n.message.contains("HTTP 404")));
+    let e = choose(p, &st, &[endpoint("https://op.example/server")], None).unwrap();
+    assert_eq!(e.server, "https://op.example/server");
+}
+
+#[test]
+fn the_redirect_binds_the_login_to_this_browser() {
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let (_, st) = start(
+        p,
+        b"openid_identifier=https%3A%2F%2Fop.example%2Falice&destination=%2Fapp%3Fx%3D1",
+    )
+    .unwrap();
+    let d = redirect(
+        p,
+        &st,
+        &endpoint("https://op.example/server"),
+        Some("handle1"),
+        "https://rp.example/LOGIN?ignored=1",
+        &[0xab; STATE_BYTES],
+        NOW,
+    );
+    let Verdict::Redirect {
+        location, status, ..
+    } = &d.verdict
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!(*status, 303);
+    let to = Url::parse(location).unwrap();
+    let q = |k: &str| {
+        to.query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(q("openid.assoc_handle").as_deref(), Some("handle1"));
+    let return_to = Url::parse(&q("openid.return_to").unwrap()).unwrap();
+    assert_eq!(return_to.path(), "/LOGIN");
+    let state = "ab".repeat(STATE_BYTES);
+    let rq = |k: &str| {
+        return_to
+            .query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(rq("destination").as_deref(), Some("/app?x=1"));
+    assert_eq!(rq(STATE_PARAM), Some(state.clone()));
+    assert_eq!(rq("ignored"), None);
+    let cookie = d.set_cookie.clone().unwrap();
+    assert!(
+        cookie.starts_with(&format!("AuthRs_Example_openid={state};")),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("Path=/LOGIN") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("SameSite=None") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Expires") && !cookie.contains("Max-Age"),
+        "{cookie}"
+    );
+    assert!(d
+        .notes
+        .iter()
+        .any(|n| n.id == "AUTHRS0330" && n.message.contains("associated")));
+}
+
+#[test]
+fn a_return_without_the_matching_state_cookie_is_state_mismatch() {
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let state = "ab".repeat(STATE_BYTES);
+    let query = format!("openid.mode=id_res&destination=%2Fapp&{STATE_PARAM}={state}");
+    let ok = browser_back(&query, &[&format!("AuthRs_Example_openid={state}")]);
+    assert!(check_state(p, "/LOGIN", &ok).is_ok());
+    for cookies in [
+        vec![],
+        vec!["AuthRs_Example_openid=00".to_string()],
+        // Two cookies of that name (one planted by a sibling domain): which is ours is unknown.
+        vec![format!(
+            "AuthRs_Example_openid={state}; AuthRs_Example_openid=00"
+        )],
+    ] {
+        let refs: Vec<&str> = cookies.iter().map(String::as_str).collect();
+        let d = check_state(p, "/LOGIN", &browser_back(&query, &refs)).unwrap_err();
+        assert_eq!(reason(&d), Some("state_mismatch"), "{cookies:?}");
+        let Verdict::Redirect { location, .. } = &d.verdict else {
+            panic!("{d:?}")
+        };
+        assert!(location.contains("destination=%2Fapp"), "{location}");
+    }
+    // An empty state in both places is no proof either.
+    let empty = browser_back(&format!("{STATE_PARAM}="), &["AuthRs_Example_openid="]);
+    assert!(check_state(p, "/LOGIN", &empty).is_err());
+}
+
+#[test]
+fn outcomes_answer_with_a_ticket_or_the_seed_code() {
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let req = browser_back("destination=%2Fapp", &[]);
+    let d = answer(p, &req, Outcome::Cancelled, NOW);
+    assert_eq!(reason(&d), Some("cancelled"));
+    let e = OpenIdError::new(ErrorCode::NonceReused);
+    let d = answer(p, &req, Outcome::Error(e), NOW);
+    assert_eq!(reason(&d), Some("nonce_reused"));
+    assert!(d
+        .notes
+        .iter()
+        .any(|n| n.id == "AUTHRS0320" && n.message.contains("nonce_reused")));
+    let d = answer(p, &req, Outcome::NotOpenId, NOW);
+    assert_eq!(reason(&d), Some("bad_mode"));
+    let d = not_enabled(p, &req);
+    assert_eq!(reason(&d), Some("bad_mode"));
+}
+
+#[test]
+fn absolute_urls_come_from_the_scheme_and_host_only() {
+    let mut r = browser_back("", &[]);
+    assert_eq!(
+        absolute_url(&r, "/LOGIN?a=1").as_deref(),
+        Some("https://rp.example/LOGIN?a=1")
+    );
+    for bad in ["", "evil.example/x", "a@b", "a b"] {
+        r.headers[0].1 = bad.to_string();
+        assert_eq!(absolute_url(&r, "/LOGIN"), None, "{bad:?}");
+    }
+    r.headers.clear();
+    assert_eq!(absolute_url(&r, "/LOGIN"), None);
+}

@@ -1,0 +1,247 @@
+//! The text of the OpenID shared-data buckets and its edits, pure so the host tests cover them
+//! (the store that reads and CAS-writes them is `openid_store`, wasm only).
+//!
+//! A nonce bucket holds `<expires> <sha256 hex of the core's key>` lines; an association bucket
+//! `<expiry> <type> <secret base64> <server> <handle>` lines (no field holds a space: servers are
+//! normalized URLs, handles 0x21–0x7E). Every edit drops what has expired: shared data has no TTL.
+
+use authrs_core::openid::assoc::{AssocType, Association};
+use authrs_core::openid::Version;
+use authrs_core::time::UnixTime;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// The SHA-256 of `key` in lowercase hex, and the bucket (of `buckets`) it belongs to.
+pub fn id_and_bucket(key: &str, buckets: usize) -> (String, usize) {
+    let hash = Sha256::digest(key.as_bytes());
+    let id = hash.iter().map(|b| format!("{b:02x}")).collect();
+    (id, usize::from(hash[0]) % buckets.max(1))
+}
+
+fn nonce_line(line: &str) -> Option<(UnixTime, &str)> {
+    let (t, h) = line.split_once(' ')?;
+    Some((t.parse().ok()?, h))
+}
+
+/// Whether the bucket holds `id` unexpired at `now`.
+pub fn nonce_seen(text: &str, id: &str, now: UnixTime) -> bool {
+    text.lines()
+        .filter_map(nonce_line)
+        .any(|(until, h)| h == id && until >= now)
+}
+
+/// What inserting a nonce into a bucket gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NonceInsert {
+    /// Already there and unexpired: a replay; nothing to write.
+    Replay,
+    /// Write this text back (expired lines dropped, the nonce added).
+    Write(String),
+    /// `max` unexpired nonces already: refuse rather than forget one that could be replayed.
+    Full,
+}
+
+/// Records `id` until `until` in the bucket `text`, at `now`.
+pub fn nonce_insert(
+    text: &str,
+    id: &str,
+    until: UnixTime,
+    now: UnixTime,
+    max: usize,
+) -> NonceInsert {
+    let live: Vec<(UnixTime, &str)> = text
+        .lines()
+        .filter_map(nonce_line)
+        .filter(|(t, _)| *t >= now)
+        .collect();
+    if live.iter().any(|(_, h)| *h == id) {
+        return NonceInsert::Replay;
+    }
+    if live.len() >= max {
+        return NonceInsert::Full;
+    }
+    let mut out: Vec<String> = live.iter().map(|(t, h)| format!("{t} {h}")).collect();
+    out.push(format!("{until} {id}"));
+    NonceInsert::Write(out.join("\n"))
+}
+
+fn assoc_line(line: &str) -> Option<Association> {
+    let mut f = line.splitn(5, ' ');
+    let expiry = f.next()?.parse().ok()?;
+    let assoc_type = AssocType::from_name(f.next()?, Version::V2)?;
+    let secret = STANDARD.decode(f.next()?).ok()?;
+    let server = f.next()?.to_string();
+    let handle = f.next()?.to_string();
+    Some(Association {
+        server,
+        handle,
+        secret,
+        assoc_type,
+        expiry,
+    })
+}
+
+fn assoc_text(a: &Association) -> Option<String> {
+    let plain = |s: &str| !s.is_empty() && !s.contains(char::is_whitespace);
+    (plain(&a.server) && plain(&a.handle)).then(|| {
+        format!(
+            "{} {} {} {} {}",
+            a.expiry,
+            a.assoc_type.name(),
+            STANDARD.encode(&a.secret),
+            a.server,
+            a.handle
+        )
+    })
+}
+
+/// The association `handle` with `server`, if the bucket holds it.
+pub fn assoc_find(text: &str, server: &str, handle: &str) -> Option<Association> {
+    text.lines()
+        .filter_map(assoc_line)
+        .find(|a| a.server == server && a.handle == handle)
+}
+
+/// The usable association with `server` that lives longest, at `now`.
+pub fn assoc_current(text: &str, server: &str, now: UnixTime) -> Option<Association> {
+    text.lines()
+        .filter_map(assoc_line)
+        .filter(|a| a.server == server && a.usable(now))
+        .max_by_key(|a| a.expiry)
+}
+
+/// The bucket with `a` added (replacing the same server and handle, expired ones and the
+/// oldest beyond `max` dropped); `None` when `a` has a field that cannot be stored.
+pub fn assoc_put(text: &str, a: &Association, now: UnixTime, max: usize) -> Option<String> {
+    let line = assoc_text(a)?;
+    let mut out: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            assoc_line(l).is_some_and(|old| {
+                let replaced = old.server == a.server && old.handle == a.handle;
+                !old.expired(now) && !replaced
+            })
+        })
+        .collect();
+    out.push(&line);
+    let drop = out.len().saturating_sub(max.max(1));
+    Some(out[drop..].join("\n"))
+}
+
+/// The bucket without `handle` of `server`; `None` when it was not there.
+pub fn assoc_remove(text: &str, server: &str, handle: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    let out: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| assoc_line(l).is_none_or(|a| !(a.server == server && a.handle == handle)))
+        .collect();
+    (out.len() != lines.len()).then(|| out.join("\n"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    #[test]
+    fn nonces_are_seen_until_they_expire_and_pruned_after() {
+        let (id, bucket) = id_and_bucket("https://op/ 2026-01-01T00:00:00Zabc", 64);
+        assert!(bucket < 64 && id.len() == 64);
+        let NonceInsert::Write(text) = nonce_insert("", &id, NOW + 10, NOW, 8) else {
+            panic!()
+        };
+        assert!(nonce_seen(&text, &id, NOW + 10));
+        assert!(!nonce_seen(&text, &id, NOW + 11));
+        assert_eq!(
+            nonce_insert(&text, &id, NOW + 10, NOW + 5, 8),
+            NonceInsert::Replay
+        );
+        // Expired: accepted again, and the old line is gone.
+        let NonceInsert::Write(again) = nonce_insert(&text, &id, NOW + 100, NOW + 11, 8) else {
+            panic!()
+        };
+        assert_eq!(again, format!("{} {id}", NOW + 100));
+        // Garbage lines (a corrupted bucket) are dropped, never taken for a nonce.
+        let NonceInsert::Write(t) = nonce_insert("x\n\nnope y", "b", NOW + 1, NOW, 8) else {
+            panic!()
+        };
+        assert_eq!(t, format!("{} b", NOW + 1));
+    }
+
+    #[test]
+    fn a_full_nonce_bucket_refuses_instead_of_forgetting() {
+        let mut text = String::new();
+        for i in 0..3 {
+            let NonceInsert::Write(t) = nonce_insert(&text, &format!("n{i}"), NOW + 60, NOW, 3)
+            else {
+                panic!()
+            };
+            text = t;
+        }
+        assert_eq!(
+            nonce_insert(&text, "n3", NOW + 60, NOW, 3),
+            NonceInsert::Full
+        );
+        assert!(nonce_seen(&text, "n0", NOW));
+        // Once they expire there is room again.
+        assert!(matches!(
+            nonce_insert(&text, "n3", NOW + 200, NOW + 61, 3),
+            NonceInsert::Write(_)
+        ));
+    }
+
+    fn assoc(server: &str, handle: &str, expiry: UnixTime) -> Association {
+        Association {
+            server: server.into(),
+            handle: handle.into(),
+            secret: vec![7; 20],
+            assoc_type: AssocType::HmacSha1,
+            expiry,
+        }
+    }
+
+    #[test]
+    fn associations_round_trip_replace_expire_and_stay_bounded() {
+        let a = assoc("http://op/a", "h1", NOW + 100);
+        let text = assoc_put("", &a, NOW, 4).unwrap();
+        assert_eq!(assoc_find(&text, "http://op/a", "h1"), Some(a.clone()));
+        assert_eq!(assoc_find(&text, "http://op/b", "h1"), None);
+        assert_eq!(assoc_current(&text, "http://op/a", NOW), Some(a.clone()));
+        assert_eq!(assoc_current(&text, "http://op/a", NOW + 101), None);
+        // A newer one for the same server wins `current`; the same handle replaces.
+        let b = assoc("http://op/a", "h2", NOW + 500);
+        let text = assoc_put(&text, &b, NOW, 4).unwrap();
+        assert_eq!(assoc_current(&text, "http://op/a", NOW), Some(b.clone()));
+        let text = assoc_put(&text, &assoc("http://op/a", "h2", NOW + 900), NOW, 4).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        // Expired entries go at the next write; beyond the bound the oldest go.
+        let text = assoc_put(&text, &assoc("http://op/c", "h", NOW + 900), NOW + 200, 4).unwrap();
+        assert_eq!(assoc_find(&text, "http://op/a", "h1"), None);
+        let mut t = text;
+        for i in 0..5 {
+            t = assoc_put(
+                &t,
+                &assoc("http://op/d", &format!("d{i}"), NOW + 900),
+                NOW,
+                4,
+            )
+            .unwrap();
+        }
+        assert_eq!(t.lines().count(), 4);
+        assert!(assoc_find(&t, "http://op/d", "d4").is_some());
+        assert!(assoc_find(&t, "http://op/d", "d0").is_none());
+        // invalidate_handle.
+        let removed = assoc_remove(&t, "http://op/d", "d4").unwrap();
+        assert!(assoc_find(&removed, "http://op/d", "d4").is_none());
+        assert_eq!(assoc_remove(&removed, "http://op/d", "d4"), None);
+        // A field with a space would break the line format: not stored.
+        assert_eq!(
+            assoc_put("", &assoc("http://op/a", "h 1", NOW + 1), NOW, 4),
+            None
+        );
+    }
+}
