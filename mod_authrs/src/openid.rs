@@ -1,4 +1,6 @@
-//! OpenID 2.0 login at the `authrs-login` handler (`AuthRsMethods … openid`).
+//! OpenID 2.0 login at the `authrs-login` handler (`AuthRsMethods … openid`), the httpd side
+//! of `authrs_core::engine::openid_flow`: blocking fetches ([`crate::fetch`]), nonces and
+//! associations in the socache, URLs from httpd's server name, the request_rec plumbing.
 //!
 //! A POST with `openid_identifier` starts a login: normalize, discover, choose the endpoint
 //! (`AuthRsOpenIDAllowedProviders` enforced), associate when possible, and 303 to the provider
@@ -19,39 +21,21 @@
 //! The realm sent with each login is `AuthRsOpenIDRealm`, else `AuthRsOpenIDRequiredRoot`, else
 //! this site's `scheme://host[:port]/`; a return URL outside it is refused before redirecting.
 
-use crate::apr::{log_r, str_from, LogLevel};
+use crate::apr::{str_from, table_add};
 use crate::assoc_cache::SoCacheAssociations;
 use crate::ffi;
 use crate::policy::Built;
-use authrs_core::engine::{openid_login, openid_refused, Decision, Verdict};
+use authrs_core::engine::openid_flow::{self, Stateless, STATE_BYTES};
+use authrs_core::engine::{openid_refused, Decision, Note, Verdict};
 use authrs_core::openid::assoc::{associate, AssocStep, Association};
-use authrs_core::openid::checkid::{check_url, choose_endpoint, CheckIdParams};
 use authrs_core::openid::discovery::{Discovery, DiscoveryStep, Endpoint};
-use authrs_core::openid::identifier;
 use authrs_core::openid::store::{AssociationStore, NonceStore, StoreError, Stores};
-use authrs_core::openid::{ErrorCode, OpenIdError, Outcome, RelyingParty, ReturnRequest};
-use authrs_core::openid::{VerifyStep, Version};
+use authrs_core::openid::{ErrorCode, RelyingParty, ReturnRequest, VerifyStep};
 use authrs_core::reason::Reason;
 use authrs_core::RequestFacts;
 use sha2::{Digest, Sha256};
 
-/// The return_to parameter carrying this login's state (also in the state cookie).
-const STATE_PARAM: &str = "authrs_state";
-
-/// The cookie binding a login to the browser that started it (login CSRF): the ticket cookie's
-/// name plus `_openid`, scoped to the login handler's path, a session cookie. SameSite=None
-/// when Secure, so a provider answering with a cross-site form POST still carries it.
-fn state_cookie(built: &Built, path: &str) -> authrs_core::cookies::CookieSettings {
-    let mut c = built.policy.cookie.clone();
-    c.name = format!("{}_openid", c.name);
-    c.path = path.to_string();
-    c.persistent = false;
-    c.http_only = true;
-    if c.secure {
-        c.same_site = authrs_core::cookies::SameSite::None;
-    }
-    c
-}
+pub use authrs_core::engine::openid_flow::{is_return, is_start};
 
 /// Nonces seen, in the socache (`openid-nonce:` + SHA-256 of the core's key: fixed length).
 struct SoCacheNonces<'a> {
@@ -130,26 +114,12 @@ fn unparsed_uri(r: &ffi::request_rec) -> String {
         .unwrap_or_default()
 }
 
-/// The first value of `name` in a form or query string.
-fn param(text: &str, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(text.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// True when the request carries an OpenID message (`openid.mode` in the query or the form).
-pub fn is_return(query: Option<&str>, body: Option<&[u8]>) -> bool {
-    query.is_some_and(|q| param(q, "openid.mode").is_some())
-        || body.is_some_and(|b| param(&String::from_utf8_lossy(b), "openid.mode").is_some())
-}
-
-/// True when a login form post asks for OpenID.
-pub fn is_start(body: &[u8]) -> bool {
-    param(&String::from_utf8_lossy(body), "openid_identifier").is_some()
-}
-
-fn refused(built: &Built, code: ErrorCode, detail: &str, destination: Option<&str>) -> Decision {
-    openid_refused(&built.policy, Reason::OpenId(code), detail, destination)
+/// This handler's absolute URL, without the query: return_to's base, and (its path) the scope
+/// of the state cookie.
+fn login_url(r: &ffi::request_rec) -> Option<url::Url> {
+    let target = unparsed_uri(r);
+    let path = target.split('?').next().unwrap_or("/");
+    absolute(r, path).and_then(|u| url::Url::parse(&u).ok())
 }
 
 fn internal(message: String) -> Decision {
@@ -175,89 +145,48 @@ fn discover(rp: &RelyingParty, identifier: url::Url) -> (Vec<Endpoint>, Option<S
 }
 
 /// An association with `endpoint`'s provider: the current one in the socache, or a new one
-/// stored there. `None` (stateless) when none can be made or stored: a handle no other process
-/// can find would only make the return fail.
+/// stored there; `None` (stateless) when none can be made or stored. The note says which.
 fn association(
     r: &ffi::request_rec,
     rp: &RelyingParty,
     endpoint: &Endpoint,
     now: i64,
-) -> Option<Association> {
+) -> (Option<Association>, Option<Note>) {
     let mut store = SoCacheAssociations { r };
     if let Ok(Some(a)) = store.current(&endpoint.server, now) {
-        return Some(a);
+        return (Some(a), None);
     }
-    let server = url::Url::parse(&endpoint.server).ok()?;
+    let stateless = |reason, why: &dyn std::fmt::Display| {
+        let note = openid_flow::stateless_note(&endpoint.server, reason, &why.to_string());
+        (None, Some(note))
+    };
+    let server = match url::Url::parse(&endpoint.server) {
+        Ok(s) => s,
+        Err(e) => return stateless(Stateless::NotAsked, &e),
+    };
     let mut random = [0u8; 32];
-    getrandom::fill(&mut random).ok()?;
+    if let Err(e) = getrandom::fill(&mut random) {
+        return stateless(Stateless::NotAsked, &format!("no random bytes: {e}"));
+    }
     let (request, pending) =
         match associate(&server, endpoint.version, &rp.assoc, &rp.fetch, &random) {
             Ok(x) => x,
-            Err(e) => {
-                // SAFETY: r is live.
-                unsafe {
-                    log_r(
-                        r,
-                        LogLevel::Debug,
-                        &format!(
-                            "AUTHRS0331: no association with {}: {e}; stateless",
-                            endpoint.server
-                        ),
-                    )
-                };
-                return None;
-            }
+            Err(e) => return stateless(Stateless::NotAsked, &e),
         };
     let mut step = pending.on_response(crate::fetch::perform(&request), now);
     loop {
         match step {
             AssocStep::Done(a) => {
                 if let Err(e) = store.put(a.clone()) {
-                    // SAFETY: r is live.
-                    unsafe {
-                        log_r(
-                            r,
-                            LogLevel::Warn,
-                            &format!(
-                                "AUTHRS0333: association with {} not kept: {e}; stateless",
-                                endpoint.server
-                            ),
-                        )
-                    };
-                    return None;
+                    return stateless(Stateless::NotKept, &e);
                 }
-                // SAFETY: r is live.
-                unsafe {
-                    log_r(
-                        r,
-                        LogLevel::Debug,
-                        &format!(
-                            "AUTHRS0334: new {} association with {}, shared until {}",
-                            a.assoc_type.name(),
-                            endpoint.server,
-                            a.expiry
-                        ),
-                    )
-                };
-                return Some(a);
+                let note = openid_flow::associated_note(&a);
+                return (Some(a), Some(note));
             }
             AssocStep::Retry(request, pending) => {
                 step = pending.on_response(crate::fetch::perform(&request), now);
             }
-            AssocStep::Failed(e) => {
-                // SAFETY: r is live.
-                unsafe {
-                    log_r(
-                        r,
-                        LogLevel::Info,
-                        &format!(
-                            "AUTHRS0331: no association with {}: {e}; stateless",
-                            endpoint.server
-                        ),
-                    )
-                };
-                return None;
-            }
+            AssocStep::Failed(e) => return stateless(Stateless::Failed, &e),
         }
     }
 }
@@ -265,89 +194,36 @@ fn association(
 /// Starts a login for the posted `openid_identifier`: a 303 to the provider, or back to the
 /// login page with the seed's code.
 pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> Decision {
-    let form = String::from_utf8_lossy(body);
-    let destination = param(&form, "destination");
-    let destination = destination.as_deref();
-    let Some(rp) = built.policy.openid.as_ref() else {
-        return refused(
-            built,
-            ErrorCode::NoIdentityServer,
-            "OpenID is not enabled here (AuthRsMethods … openid)",
-            destination,
-        );
+    let policy = &built.policy;
+    let (rp, start) = match openid_flow::start(policy, body) {
+        Ok(x) => x,
+        Err(d) => return *d,
     };
-    let input = param(&form, "openid_identifier").unwrap_or_default();
-    let claimed = match identifier::normalize(&input) {
-        Ok(u) => u,
-        Err(e) => return refused(built, e.code, &e.detail, destination),
+    let (endpoints, problem) = discover(rp, start.claimed.clone());
+    let endpoint = match openid_flow::choose(policy, &start, &endpoints, problem.as_deref()) {
+        Ok(e) => e,
+        Err(d) => return *d,
     };
-    if let Err(why) = rp.fetch.permits(&claimed) {
-        return refused(built, ErrorCode::BogusUrl, &why, destination);
-    }
-    let (endpoints, problem) = discover(rp, claimed.clone());
-    let endpoint = match choose_endpoint(&endpoints, rp.minimum_version) {
-        Ok(e) => e.clone(),
-        Err(e) => {
-            let detail = format!("{claimed}: {}", problem.as_deref().unwrap_or(&e.detail));
-            return refused(built, e.code, &detail, destination);
-        }
+    let (assoc, note) = association(r, rp, &endpoint, now);
+    let Some(login_url) = login_url(r) else {
+        return internal("cannot build the return URL".to_string());
     };
-    if !rp.provider_allowed(&endpoint.server) {
-        let detail = format!("{} is not in AuthRsOpenIDAllowedProviders", endpoint.server);
-        return refused(built, ErrorCode::ServerNotAllowed, &detail, destination);
-    }
-    let assoc = association(r, rp, &endpoint, now);
-    let target = unparsed_uri(r);
-    let path = target.split('?').next().unwrap_or("/");
-    let Some(mut return_to) = absolute(r, path).and_then(|u| url::Url::parse(&u).ok()) else {
-        return internal(format!("cannot build the return URL for {path:?}"));
-    };
-    let untainted = built.policy.destinations.untaint(destination);
-    let mut random = [0u8; 16];
+    let mut random = [0u8; STATE_BYTES];
     if getrandom::fill(&mut random).is_err() {
         return internal("no random bytes for the OpenID state".to_string());
     }
-    let state: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    return_to
-        .query_pairs_mut()
-        .append_pair("destination", &untainted)
-        .append_pair(STATE_PARAM, &state);
-    let realm = rp.realm_for(&return_to);
-    let params = CheckIdParams {
-        return_to: return_to.as_str(),
-        realm: Some(&realm),
-        delayed_return: true,
-        assoc_handle: assoc.as_ref().map(|a| a.handle.as_str()),
-    };
-    match check_url(rp, &endpoint, &params, now) {
-        Ok(location) => {
-            let mut d = Decision {
-                verdict: Verdict::Redirect {
-                    location,
-                    status: 303,
-                    reason: None,
-                },
-                set_cookie: Some(state_cookie(built, path).set_cookie(&state, now, None)),
-                ..Decision::default()
-            };
-            d.note(
-                authrs_core::engine::Level::Info,
-                "AUTHRS0330",
-                format!(
-                    "OpenID login for {claimed} sent to {} ({})",
-                    endpoint.server,
-                    if assoc.is_some() {
-                        "associated"
-                    } else {
-                        "stateless"
-                    }
-                ),
-            );
-            d
-        }
-        // A realm (AuthRsOpenIDRealm / RequiredRoot) that excludes this handler: configuration.
-        Err(e) => internal(format!("cannot build the OpenID check_url: {e}")),
-    }
+    let handle = assoc.as_ref().map(|a| a.handle.as_str());
+    let mut d = openid_flow::redirect(
+        policy,
+        &start,
+        &endpoint,
+        handle,
+        login_url.as_str(),
+        &random,
+        now,
+    );
+    d.notes.splice(0..0, note);
+    d
 }
 
 /// Handles the provider's answer (the browser back at the login handler).
@@ -358,54 +234,28 @@ pub fn finish(
     body: Option<&[u8]>,
     now: i64,
 ) -> Decision {
-    let destination = req.query.as_deref().and_then(|q| param(q, "destination"));
-    let destination = destination.as_deref();
-    let Some(rp) = built.policy.openid.as_ref() else {
-        return refused(
-            built,
-            ErrorCode::BadMode,
-            "OpenID is not enabled here (AuthRsMethods … openid)",
-            destination,
-        );
+    let policy = &built.policy;
+    let Some(rp) = policy.openid.as_ref() else {
+        return openid_flow::not_enabled(policy, req);
     };
-    let Some(current_url) = absolute(r, &unparsed_uri(r)) else {
+    let (Some(current_url), Some(login_url)) = (absolute(r, &unparsed_uri(r)), login_url(r)) else {
         return internal("cannot build the current URL".to_string());
     };
-    let body_text = body.map(|b| String::from_utf8_lossy(b).into_owned());
-    let path = unparsed_uri(r);
-    let path = path.split('?').next().unwrap_or("/");
-    let cookie = state_cookie(built, path);
+    let clear = openid_flow::state_cookie(policy, login_url.path()).clear_cookie();
     // SAFETY: r's pool and tables are live; the value is copied.
-    unsafe {
-        crate::apr::table_add(
-            r.pool,
-            r.err_headers_out,
-            "Set-Cookie",
-            &cookie.clear_cookie(),
-        )
-    };
-    let sent = req.query.as_deref().and_then(|q| param(q, STATE_PARAM));
-    let held = authrs_core::cookies::all_cookies(req.header_all("cookie"), &cookie.name);
-    let same_browser = match (&sent, held.as_slice()) {
-        (Some(s), [one]) => !s.is_empty() && s == one,
-        _ => false,
-    };
-    if !same_browser {
-        return refused(
-            built,
-            ErrorCode::StateMismatch,
-            "the OpenID state cookie is missing or does not match return_to",
-            destination,
-        );
+    unsafe { table_add(r.pool, r.err_headers_out, "Set-Cookie", &clear) };
+    if let Err(d) = openid_flow::check_state(policy, login_url.path(), req) {
+        return *d;
     }
     if !crate::revocation::enabled() {
-        return refused(
-            built,
-            ErrorCode::StoreFailed,
+        return openid_refused(
+            policy,
+            Reason::OpenId(ErrorCode::StoreFailed),
             "no AuthRsCache socache in this process",
-            destination,
+            openid_flow::return_destination(req).as_deref(),
         );
     }
+    let body_text = body.map(|b| String::from_utf8_lossy(b).into_owned());
     let mut nonces = SoCacheNonces { r };
     let mut assocs = SoCacheAssociations { r };
     let mut stores = Stores {
@@ -429,48 +279,5 @@ pub fn finish(
             }
         }
     };
-    match outcome {
-        Outcome::Verified(v) => {
-            let mut d = openid_login(&built.policy, req, &v.url, destination, now);
-            let version = match v.version {
-                Version::V1 => "1.x",
-                Version::V2 => "2.0",
-            };
-            d.note(
-                authrs_core::engine::Level::Info,
-                "AUTHRS0332",
-                format!(
-                    "OpenID {version} identity {} verified by {}",
-                    v.url, v.server
-                ),
-            );
-            d
-        }
-        Outcome::Cancelled => openid_refused(
-            &built.policy,
-            Reason::OpenIdCancelled,
-            "the user cancelled at the provider",
-            destination,
-        ),
-        // user_setup_url (1.1) is not followed: it comes unverified, and logins here use
-        // checkid_setup, so the user simply starts again.
-        Outcome::SetupNeeded { user_setup_url } => openid_refused(
-            &built.policy,
-            Reason::OpenIdSetupNeeded,
-            &match user_setup_url {
-                Some(u) => format!("the provider needs interaction (user_setup_url {u:?})"),
-                None => "the provider needs interaction".to_string(),
-            },
-            destination,
-        ),
-        Outcome::Error(OpenIdError { code, detail, .. }) => {
-            refused(built, code, &detail, destination)
-        }
-        Outcome::NotOpenId => refused(
-            built,
-            ErrorCode::BadMode,
-            "not an OpenID message (or below AuthRsOpenIDMinimumVersion)",
-            destination,
-        ),
-    }
+    openid_flow::answer(policy, req, outcome, now)
 }

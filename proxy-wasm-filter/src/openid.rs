@@ -15,8 +15,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use authrs_core::engine::openid_flow::{self, Start, STATE_BYTES};
-use authrs_core::engine::{refuse_cross_site, Decision, Level, Verdict};
+use authrs_core::engine::openid_flow::{self, Start, Stateless, STATE_BYTES};
+use authrs_core::engine::{refuse_cross_site, Decision, Level, Note, Verdict};
 use authrs_core::openid::assoc::{associate, AssocStep, PendingAssociation};
 use authrs_core::openid::discovery::{Discovery, DiscoveryStep, Endpoint};
 use authrs_core::openid::http::{HttpRequest, HttpResponse};
@@ -227,7 +227,11 @@ impl Stream {
                 self.after_assoc_fetch(facts, path, start, endpoint, next);
             }
             Err(why) => {
-                self.stateless(&endpoint.server, &why);
+                self.log_note(&openid_flow::stateless_note(
+                    &endpoint.server,
+                    Stateless::NotAsked,
+                    &why,
+                ));
                 self.send_to_provider(&facts, &path, &start, &endpoint, None);
             }
         }
@@ -279,9 +283,16 @@ impl Stream {
                 let mut shared = SharedAssociations { now: now_secs() };
                 if let Err(e) = shared.put(a.clone()) {
                     // Not kept: the return verifies with check_authentication instead.
-                    self.stateless(&endpoint.server, &e.to_string());
+                    let server = &endpoint.server;
+                    let why = e.to_string();
+                    self.log_note(&openid_flow::stateless_note(
+                        server,
+                        Stateless::NotKept,
+                        &why,
+                    ));
                     return self.send_to_provider(&facts, &path, &start, &endpoint, None);
                 }
+                self.log_note(&openid_flow::associated_note(&a));
                 self.send_to_provider(&facts, &path, &start, &endpoint, Some(&a.handle));
             }
             AssocStep::Retry(request, pending) => {
@@ -289,18 +300,26 @@ impl Stream {
                 self.after_assoc_fetch(facts, path, start, endpoint, next);
             }
             AssocStep::Failed(e) => {
-                self.stateless(&endpoint.server, &e.to_string());
+                let why = e.to_string();
+                self.log_note(&openid_flow::stateless_note(
+                    &endpoint.server,
+                    Stateless::Failed,
+                    &why,
+                ));
                 self.send_to_provider(&facts, &path, &start, &endpoint, None);
             }
         }
     }
 
-    fn stateless(&self, server: &str, why: &str) {
-        log(
-            LogLevel::Info,
-            self.id,
-            &format!("AUTHRS0331: no association with {server}: {why}; stateless"),
-        );
+    /// Logs one of the core's notes with its stable id.
+    fn log_note(&self, n: &Note) {
+        let level = match n.level {
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        log(level, self.id, &format!("{}: {}", n.id, n.message));
     }
 
     fn send_to_provider(
@@ -471,13 +490,7 @@ impl Stream {
     /// Set-Cookie that removes the login's state cookie (on every return from the provider).
     fn openid_reply(&mut self, path: &str, mut d: Decision, clear_state: bool) {
         for n in &d.notes {
-            let level = match n.level {
-                Level::Debug => LogLevel::Debug,
-                Level::Info => LogLevel::Info,
-                Level::Warn => LogLevel::Warn,
-                Level::Error => LogLevel::Error,
-            };
-            log(level, self.id, &format!("{}: {}", n.id, n.message));
+            self.log_note(n);
         }
         self.metrics.count(&d);
         if let Verdict::Error { message } = &d.verdict {

@@ -3,13 +3,15 @@
 //! provider endpoint, the 303 to the provider, and what each verification outcome answers.
 //!
 //! The shell performs the network steps (discovery, association, check_authentication) the
-//! [`crate::openid`] state machines describe, and supplies random bytes and absolute URLs.
+//! [`crate::openid`] state machines describe, keeps nonces and associations in its stores, and
+//! supplies random bytes and absolute URLs (httpd from its server name, Envoy from `Host`).
 
 use subtle::ConstantTimeEq;
 use url::Url;
 
-use super::{openid_login, openid_refused, Decision, Level, Policy, Verdict};
+use super::{openid_login, openid_refused, Decision, Level, Note, Policy, Verdict};
 use crate::cookies::{all_cookies, CookieSettings, SameSite};
+use crate::openid::assoc::Association;
 use crate::openid::checkid::{check_url, choose_endpoint, CheckIdParams};
 use crate::openid::discovery::Endpoint;
 use crate::openid::{identifier, ErrorCode, OpenIdError, Outcome, RelyingParty, Version};
@@ -65,6 +67,9 @@ pub struct Start {
     pub destination: Option<String>,
 }
 
+/// Why a login cannot start or return here, naming the directive and the JSON key.
+const NOT_ENABLED: &str = "OpenID is not enabled here (AuthRsMethods / methods do not list openid)";
+
 fn refused(policy: &Policy, code: ErrorCode, detail: &str, destination: Option<&str>) -> Decision {
     openid_refused(policy, Reason::OpenId(code), detail, destination)
 }
@@ -85,7 +90,7 @@ pub fn start<'p>(
         return Err(Box::new(refused(
             policy,
             ErrorCode::NoIdentityServer,
-            "OpenID is not enabled here (methods do not list openid)",
+            NOT_ENABLED,
             destination.as_deref(),
         )));
     };
@@ -129,7 +134,10 @@ pub fn choose(
         }
     };
     if !rp.provider_allowed(&endpoint.server) {
-        let detail = format!("{} is not an allowed provider", endpoint.server);
+        let detail = format!(
+            "{} is not in AuthRsOpenIDAllowedProviders / openid_allowed_providers",
+            endpoint.server
+        );
         return Err(Box::new(refused(
             policy,
             ErrorCode::ServerNotAllowed,
@@ -140,8 +148,10 @@ pub fn choose(
     Ok(endpoint)
 }
 
-/// The 303 to the provider: return_to is `login_url` (absolute, without query) carrying the
-/// untainted destination and the state; the state cookie rides on the answer.
+/// The 303 to the provider: return_to is `login_url` (absolute; its query is dropped) carrying
+/// the untainted destination and the state, the realm is the relying party's for it (a
+/// configured realm that excludes it is an internal error); the state cookie, scoped to
+/// `login_url`'s path, rides on the answer.
 pub fn redirect(
     policy: &Policy,
     start: &Start,
@@ -166,9 +176,10 @@ pub fn redirect(
         .query_pairs_mut()
         .append_pair("destination", &untainted)
         .append_pair(STATE_PARAM, &state);
+    let realm = rp.realm_for(&return_to);
     let params = CheckIdParams {
         return_to: return_to.as_str(),
-        realm: None,
+        realm: Some(&realm),
         delayed_return: true,
         assoc_handle,
     };
@@ -268,10 +279,15 @@ pub fn answer(policy: &Policy, req: &RequestFacts, outcome: Outcome, now: UnixTi
             "the user cancelled at the provider",
             destination,
         ),
-        Outcome::SetupNeeded { .. } => openid_refused(
+        // user_setup_url (1.1) is logged, not followed: it comes unverified, and logins use
+        // checkid_setup, so the user simply starts again.
+        Outcome::SetupNeeded { user_setup_url } => openid_refused(
             policy,
             Reason::OpenIdSetupNeeded,
-            "the provider needs interaction",
+            &match user_setup_url {
+                Some(u) => format!("the provider needs interaction (user_setup_url {u:?})"),
+                None => "the provider needs interaction".to_string(),
+            },
             destination,
         ),
         Outcome::Error(OpenIdError { code, detail, .. }) => {
@@ -280,7 +296,7 @@ pub fn answer(policy: &Policy, req: &RequestFacts, outcome: Outcome, now: UnixTi
         Outcome::NotOpenId => refused(
             policy,
             ErrorCode::BadMode,
-            "not an OpenID message (or below the minimum version)",
+            "not an OpenID message (or below AuthRsOpenIDMinimumVersion / openid_minimum_version)",
             destination,
         ),
     }
@@ -291,9 +307,50 @@ pub fn not_enabled(policy: &Policy, req: &RequestFacts) -> Decision {
     refused(
         policy,
         ErrorCode::BadMode,
-        "OpenID is not enabled here (methods do not list openid)",
+        NOT_ENABLED,
         return_destination(req).as_deref(),
     )
+}
+
+/// Why a login goes on without an association (the provider then confirms the assertion).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stateless {
+    /// None was asked for: the configured types do not suit this provider's version or
+    /// transport (routine, so logged at debug).
+    NotAsked,
+    /// The provider gave none.
+    Failed,
+    /// One was made but the shared store did not keep it: a handle no other worker can find
+    /// would only make the return fail.
+    NotKept,
+}
+
+/// The log note (`AUTHRS0331`) for a login going on statelessly with `server`, `why` the error.
+pub fn stateless_note(server: &str, reason: Stateless, why: &str) -> Note {
+    let (level, what) = match reason {
+        Stateless::NotAsked => (Level::Debug, "no association"),
+        Stateless::Failed => (Level::Info, "no association"),
+        Stateless::NotKept => (Level::Warn, "association not kept"),
+    };
+    Note {
+        id: "AUTHRS0331",
+        level,
+        message: format!("{what} with {server}: {why}; stateless"),
+    }
+}
+
+/// The log note (`AUTHRS0336`, debug) for a new association, kept in the shared store.
+pub fn associated_note(association: &Association) -> Note {
+    Note {
+        id: "AUTHRS0336",
+        level: Level::Debug,
+        message: format!(
+            "new {} association with {}, shared until {}",
+            association.assoc_type.name(),
+            association.server,
+            association.expiry
+        ),
+    }
 }
 
 /// The absolute URL of `path_and_query` on this request's own scheme and `Host` (what the

@@ -130,6 +130,8 @@ fn the_redirect_binds_the_login_to_this_browser() {
             .map(|(_, v)| v.into_owned())
     };
     assert_eq!(q("openid.assoc_handle").as_deref(), Some("handle1"));
+    // The realm defaults to the site of return_to (openid_realm, else openid_required_root).
+    assert_eq!(q("openid.realm").as_deref(), Some("https://rp.example/"));
     let return_to = Url::parse(&q("openid.return_to").unwrap()).unwrap();
     assert_eq!(return_to.path(), "/LOGIN");
     let state = "ab".repeat(STATE_BYTES);
@@ -208,6 +210,19 @@ fn outcomes_answer_with_a_ticket_or_the_seed_code() {
         .notes
         .iter()
         .any(|n| n.id == "AUTHRS0320" && n.message.contains("nonce_reused")));
+    // 1.1's user_setup_url is unverified: logged (escaped), never followed.
+    let setup = Outcome::SetupNeeded {
+        user_setup_url: Some("https://op.example/setup?x=\n1".to_string()),
+    };
+    let d = answer(p, &req, setup, NOW);
+    assert_eq!(reason(&d), Some("setup_needed"));
+    let Verdict::Redirect { location, .. } = &d.verdict else {
+        panic!("{d:?}")
+    };
+    assert!(!location.contains("op.example"), "{location}");
+    assert!(d.notes.iter().any(|n| n.id == "AUTHRS0320"
+        && n.message
+            .contains(r#"user_setup_url "https://op.example/setup?x=\n1""#)));
     let d = answer(p, &req, Outcome::NotOpenId, NOW);
     assert_eq!(reason(&d), Some("bad_mode"));
     let d = not_enabled(p, &req);
@@ -227,4 +242,64 @@ fn absolute_urls_come_from_the_scheme_and_host_only() {
     }
     r.headers.clear();
     assert_eq!(absolute_url(&r, "/LOGIN"), None);
+}
+
+#[test]
+fn a_configured_realm_that_excludes_the_login_url_is_an_internal_error() {
+    let s = site(json!({"openid_realm": "https://rp.example/other/"}));
+    let p = &s.route("/LOGIN").policy;
+    let (_, st) = start(p, b"openid_identifier=https%3A%2F%2Fop.example%2Falice").unwrap();
+    let e = endpoint("https://op.example/server");
+    let d = redirect(
+        p,
+        &st,
+        &e,
+        None,
+        "https://rp.example/LOGIN",
+        &[1; STATE_BYTES],
+        NOW,
+    );
+    assert!(matches!(d.verdict, Verdict::Error { .. }), "{d:?}");
+    assert!(d.set_cookie.is_none());
+    let d = redirect(
+        p,
+        &st,
+        &e,
+        None,
+        "https://rp.example/other/LOGIN",
+        &[1; 16],
+        NOW,
+    );
+    let Verdict::Redirect { location, .. } = &d.verdict else {
+        panic!("{d:?}")
+    };
+    assert!(
+        location.contains("openid.realm=https%3A%2F%2Frp.example%2Fother%2F"),
+        "{location}"
+    );
+}
+
+#[test]
+fn association_notes_carry_their_ids_and_levels() {
+    let n = stateless_note(
+        "https://op.example/server",
+        Stateless::NotAsked,
+        "1.1 has no SHA256",
+    );
+    assert_eq!((n.id, n.level), ("AUTHRS0331", Level::Debug));
+    assert_eq!(
+        n.message,
+        "no association with https://op.example/server: 1.1 has no SHA256; stateless"
+    );
+    let n = stateless_note("https://op.example/server", Stateless::NotKept, "full");
+    assert_eq!((n.id, n.level), ("AUTHRS0331", Level::Warn));
+    assert!(
+        n.message.starts_with("association not kept with"),
+        "{}",
+        n.message
+    );
+    assert_eq!(
+        stateless_note("s", Stateless::Failed, "e").level,
+        Level::Info
+    );
 }
