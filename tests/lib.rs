@@ -4,6 +4,7 @@
 pub mod apache;
 pub mod curl;
 pub mod envoy;
+pub mod openid_login;
 pub mod openid_provider;
 pub mod scenarios;
 pub mod webdriver;

@@ -57,6 +57,15 @@ impl Provider {
             .collect()
     }
 
+    /// The last request with `openid.mode=<mode>` the endpoint received; panics when none.
+    pub fn last(&self, mode: &str) -> serde_json::Value {
+        self.log()
+            .into_iter()
+            .rev()
+            .find(|e| e["mode"].as_str() == Some(mode))
+            .unwrap_or_else(|| panic!("no {mode} at the provider"))
+    }
+
     /// How many requests with `openid.mode=<mode>` the endpoint received.
     pub fn count(&self, mode: &str) -> usize {
         self.log()

@@ -2,13 +2,15 @@
 //! (python3-openid's server, scripted in `tests/openid_op.py` to approve test identities).
 
 use authrs_tests::apache::{config_test, Apache, Mpm};
-use authrs_tests::curl::{Request, Response};
+use authrs_tests::curl::Request;
+use authrs_tests::openid_login::{
+    post_identifier, reason_of, to_provider_and_back, with_param, STATE_COOKIE as STATE,
+};
 use authrs_tests::openid_provider::Provider;
 use authrs_tests::{demo_certs, scratch};
 
 const KEY_B64: &str = "dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI=";
 const COOKIE: &str = "AuthRs_Example";
-const STATE: &str = "AuthRs_Example_openid";
 
 fn start(provider: &Provider, extra_login: &str) -> Apache {
     start_with(provider, Mpm::Event, extra_login)
@@ -66,75 +68,6 @@ fn start_with(provider: &Provider, mpm: Mpm, extra_login: &str) -> Apache {
         root = root.display(),
     );
     Apache::start_with(root, certs, mpm, &global, &site)
-}
-
-fn form(identifier: &str, destination: &str) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("openid_identifier", identifier)
-        .append_pair("destination", destination)
-        .finish()
-}
-
-/// A login in progress: the provider's redirect back to the module (the id_res, cancel, … URL)
-/// and the state cookie the module set in the browser that started it.
-struct Back {
-    url: String,
-    state: String,
-}
-
-impl Back {
-    /// The browser that started the login comes back.
-    fn follow(&self, a: &Apache) -> Response {
-        Request::get(&self.url)
-            .cookie(STATE, &self.state)
-            .ca(&a.ca())
-            .send()
-    }
-}
-
-/// POSTs the identifier and follows the 303 to the provider.
-fn to_provider_and_back(a: &Apache, identifier: &str, destination: &str) -> Back {
-    let r = Request::post_form(a.url("/LOGIN"), form(identifier, destination))
-        .ca(&a.ca())
-        .send();
-    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
-    let state = r.cookie(STATE).expect("state cookie");
-    let to_op = r.header("location").expect("location").to_string();
-    assert!(to_op.contains("openid.mode=checkid_setup"), "{to_op}");
-    let r = Request::get(&to_op).send();
-    assert_eq!(r.status, 302, "provider: {r:?}");
-    let back = r.header("location").expect("provider redirect").to_string();
-    assert!(
-        back.starts_with(&a.url("/LOGIN?")),
-        "the provider sends the browser back to the login handler: {back}"
-    );
-    Back { url: back, state }
-}
-
-fn reason_of(r: &Response) -> Option<String> {
-    let location = r.header("location")?;
-    let query = location.split_once('?')?.1;
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "reason")
-        .map(|(_, v)| v.into_owned())
-}
-
-/// Replaces the value of `key` in a URL's query, keeping everything else as it was.
-fn with_param(url: &str, key: &str, value: &str) -> String {
-    let mut u = url::Url::parse(url).expect("url");
-    let pairs: Vec<(String, String)> = u
-        .query_pairs()
-        .into_owned()
-        .map(|(k, v)| {
-            if k == key {
-                (k, value.to_string())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    u.query_pairs_mut().clear().extend_pairs(&pairs);
-    u.to_string()
 }
 
 #[test]
@@ -230,16 +163,8 @@ fn openid_login_end_to_end_with_replay_and_tampering() {
 
     // A signed field changed in transit: the association's signature no longer matches.
     let back = to_provider_and_back(&a, &alice, "/app/");
-    let nonce = url::Url::parse(&back.url)
-        .expect("url")
-        .query_pairs()
-        .find(|(k, _)| k == "openid.response_nonce")
-        .map(|(_, v)| v.into_owned())
-        .expect("nonce");
-    let tampered = Back {
-        url: with_param(&back.url, "openid.response_nonce", &format!("{nonce}x")),
-        state: back.state.clone(),
-    };
+    let nonce = back.param("openid.response_nonce");
+    let tampered = back.with("openid.response_nonce", &format!("{nonce}x"));
     let r = tampered.follow(&a);
     assert_eq!(
         reason_of(&r).as_deref(),
@@ -249,10 +174,7 @@ fn openid_login_end_to_end_with_replay_and_tampering() {
     );
     assert_eq!(r.cookie(COOKIE), None);
     // Claiming to be bob with alice's assertion.
-    let forged = Back {
-        url: with_param(&back.url, "openid.claimed_id", &op.identity("bob")),
-        state: back.state.clone(),
-    };
+    let forged = back.with("openid.claimed_id", &op.identity("bob"));
     let r = forged.follow(&a);
     assert!(
         reason_of(&r).is_some() && r.cookie(COOKIE).is_none(),
@@ -281,15 +203,10 @@ fn openid_start_refusals_carry_the_seed_codes() {
     let other = Provider::start();
     let allowed = format!("http://127.0.0.1:{}/op", op.port);
     let a = start(&op, &format!("AuthRsOpenIDAllowedProviders {allowed}"));
-    let post = |identifier: &str| {
-        Request::post_form(a.url("/LOGIN"), form(identifier, "/app/"))
-            .ca(&a.ca())
-            .send()
-    };
+    let post = |identifier: &str| post_identifier(&a, identifier, "/app/").send();
     // A foreign page cannot start a login in the user's browser (AUTHRS0305).
-    let r = Request::post_form(a.url("/LOGIN"), form(&op.identity("alice"), "/app/"))
+    let r = post_identifier(&a, &op.identity("alice"), "/app/")
         .header("Origin: https://evil.example")
-        .ca(&a.ca())
         .send();
     assert_eq!((r.status, r.cookie(STATE)), (403, None));
     // A provider outside the allow-list is never contacted for a login.
@@ -333,9 +250,7 @@ fn private_addresses_are_refused_unless_allowed() {
         root.display()
     );
     let a = Apache::start_in(root, certs, &global, &site);
-    let r = Request::post_form(a.url("/LOGIN"), form(&op.identity("alice"), "/"))
-        .ca(&a.ca())
-        .send();
+    let r = post_identifier(&a, &op.identity("alice"), "/").send();
     assert_eq!(r.status, 303);
     // Loopback is refused before any fetch: the seed's bogus_url for a URL it may not fetch.
     assert_eq!(reason_of(&r).as_deref(), Some("bogus_url"), "{r:?}");
@@ -371,16 +286,8 @@ fn stateless_login_verifies_with_check_authentication() {
 
     // A signed field changed in transit: the provider does not confirm it.
     let back = to_provider_and_back(&a, &alice, "/app/");
-    let nonce = url::Url::parse(&back.url)
-        .expect("url")
-        .query_pairs()
-        .find(|(k, _)| k == "openid.response_nonce")
-        .map(|(_, v)| v.into_owned())
-        .expect("nonce");
-    let tampered = Back {
-        url: with_param(&back.url, "openid.response_nonce", &format!("{nonce}x")),
-        state: back.state.clone(),
-    };
+    let nonce = back.param("openid.response_nonce");
+    let tampered = back.with("openid.response_nonce", &format!("{nonce}x"));
     let r = tampered.follow(&a);
     assert_eq!(
         reason_of(&r).as_deref(),
@@ -414,27 +321,16 @@ fn refused(a: &Apache, identifier: &str) -> Option<String> {
     reason_of(&r)
 }
 
-/// The last checkid request the provider received.
-fn last_checkid(op: &Provider) -> serde_json::Value {
-    op.log()
-        .into_iter()
-        .rev()
-        .find(|e| e["mode"] == "checkid_setup")
-        .expect("a checkid_setup at the provider")
-}
-
 #[test]
 fn the_realm_reaches_the_provider_and_must_contain_return_to() {
     let op = Provider::start();
     // Default: this site's scheme://host:port/.
     let a = start(&op, "");
     assert_eq!(login(&a, &op.identity("alice")), op.identity("alice"));
-    assert_eq!(last_checkid(&op)["realm"], a.url("/"));
+    assert_eq!(op.last("checkid_setup")["realm"], a.url("/"));
     // The provider checks return_to against it: a login sent with a realm that does not
     // contain return_to is refused there (python3-openid's UntrustedReturnURL).
-    let r = Request::post_form(a.url("/LOGIN"), form(&op.identity("alice"), "/app/"))
-        .ca(&a.ca())
-        .send();
+    let r = post_identifier(&a, &op.identity("alice"), "/app/").send();
     let to_op = r.header("location").expect("location");
     let r = Request::get(with_param(to_op, "openid.realm", &a.url("/elsewhere/"))).send();
     assert_eq!(r.status, 400, "{r:?}");
@@ -446,12 +342,12 @@ fn the_realm_reaches_the_provider_and_must_contain_return_to() {
         "AuthRsOpenIDRequiredRoot https://127.0.0.1:@PORT@/LOGIN",
     );
     login(&a, &op.identity("alice"));
-    assert_eq!(last_checkid(&op)["realm"], a.url("/LOGIN"));
+    assert_eq!(op.last("checkid_setup")["realm"], a.url("/LOGIN"));
     drop(a);
     // Configured (a 1.1 provider gets it as trust_root).
     let a = start(&op, "AuthRsOpenIDRealm https://127.0.0.1:@PORT@/");
     login(&a, &op.url("v1/id/alice"));
-    let checkid = last_checkid(&op);
+    let checkid = op.last("checkid_setup");
     assert_eq!(
         (&checkid["realm"], &checkid["ns"]),
         (&a.url("/").into(), &serde_json::Value::Null)
@@ -461,9 +357,7 @@ fn the_realm_reaches_the_provider_and_must_contain_return_to() {
     // A realm the login handler is outside of: refused here, before the provider is asked.
     let a = start(&op, "AuthRsOpenIDRealm https://elsewhere.example/");
     let before = op.count("checkid_setup");
-    let r = Request::post_form(a.url("/LOGIN"), form(&op.identity("alice"), "/app/"))
-        .ca(&a.ca())
-        .send();
+    let r = post_identifier(&a, &op.identity("alice"), "/app/").send();
     assert_eq!(r.status, 500, "{r:?}");
     assert_eq!(op.count("checkid_setup"), before);
     assert!(a.error_log().contains("outside realm"), "{}", a.error_log());
@@ -541,7 +435,7 @@ fn openid_1_1_provider_and_delegation() {
     // An identity page with only <link rel="openid.server">: the provider speaks 1.1.
     let alice = op.url("v1/id/alice");
     assert_eq!(login(&a, &alice), alice);
-    let checkid = last_checkid(&op);
+    let checkid = op.last("checkid_setup");
     assert_eq!(checkid["ns"], serde_json::Value::Null, "{checkid}");
     assert_eq!(checkid["realm"], a.url("/"), "trust_root: {checkid}");
     assert!(
@@ -554,7 +448,7 @@ fn openid_1_1_provider_and_delegation() {
     // openid.delegate: the provider is asked about the delegate, the user is the claimed URL.
     let claimed = op.url("v1/deleg/bob");
     assert_eq!(login(&a, &claimed), claimed);
-    assert_eq!(last_checkid(&op)["identity"], op.url("v1/id/bob"));
+    assert_eq!(op.last("checkid_setup")["identity"], op.url("v1/id/bob"));
     assert_eq!(
         op.count("check_authentication"),
         0,
@@ -571,7 +465,7 @@ fn xrds_yadis_and_html_delegation_discovery() {
     // X-XRDS-Location on an HTML page without links, pointing at an application/xrds+xml doc.
     let xrds = op.url("xrds/alice");
     assert_eq!(login(&a, &xrds), xrds);
-    let checkid = last_checkid(&op);
+    let checkid = op.last("checkid_setup");
     assert_eq!(
         (&checkid["claimed_id"], &checkid["identity"]),
         (&xrds.clone().into(), &xrds.into())
@@ -579,13 +473,13 @@ fn xrds_yadis_and_html_delegation_discovery() {
     // Yadis content negotiation: the identifier itself answers XRDS, with a LocalID.
     let yadis = op.url("yadis/bob");
     assert_eq!(login(&a, &yadis), yadis);
-    let checkid = last_checkid(&op);
+    let checkid = op.last("checkid_setup");
     assert_eq!(checkid["claimed_id"], yadis.as_str());
     assert_eq!(checkid["identity"], op.identity("bob"));
     // HTML 2.0 delegation (openid2.local_id).
     let deleg = op.url("deleg/carol");
     assert_eq!(login(&a, &deleg), deleg);
-    assert_eq!(last_checkid(&op)["identity"], op.identity("carol"));
+    assert_eq!(op.last("checkid_setup")["identity"], op.identity("carol"));
     a.assert_clean_log(&[]);
 }
 

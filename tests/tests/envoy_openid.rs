@@ -2,8 +2,11 @@
 //! loopback (python3-openid's server, `tests/openid_op.py`), reached through Envoy clusters
 //! named by `openid_clusters`.
 
-use authrs_tests::curl::{Request, Response};
+use authrs_tests::curl::Request;
 use authrs_tests::envoy::{bootstrap, validate, Envoy, EnvoyOptions};
+use authrs_tests::openid_login::{
+    post_identifier, reason_of, to_provider_and_back, Back, Shell, STATE_COOKIE as STATE,
+};
 use authrs_tests::openid_provider::Provider;
 use authrs_tests::scenarios::KEY_B64;
 use authrs_tests::{demo_certs, scratch};
@@ -11,7 +14,6 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 
 const COOKIE: &str = "AuthRs_Example";
-const STATE: &str = "AuthRs_Example_openid";
 
 fn certs() -> PathBuf {
     let c = scratch("envoy-openid-certs");
@@ -61,91 +63,6 @@ fn start(op: &Provider, changes: Value) -> Envoy {
     Envoy::start(&certs(), &opts)
 }
 
-fn form(identifier: &str, destination: &str) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("openid_identifier", identifier)
-        .append_pair("destination", destination)
-        .finish()
-}
-
-fn post(e: &Envoy, body: String) -> Request {
-    Request::post_form(e.url("/LOGIN"), body).ca(&e.certs.join("ca.crt"))
-}
-
-/// A login in progress: the provider's redirect back (the id_res, cancel, … URL) and the state
-/// cookie the filter set in the browser that started it.
-struct Back {
-    url: String,
-    state: String,
-}
-
-impl Back {
-    /// The browser that started the login comes back.
-    fn follow(&self, e: &Envoy) -> Response {
-        Request::get(&self.url)
-            .cookie(STATE, &self.state)
-            .ca(&e.certs.join("ca.crt"))
-            .send()
-    }
-
-    fn param(&self, key: &str) -> String {
-        url::Url::parse(&self.url)
-            .expect("url")
-            .query_pairs()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| panic!("no {key} in {}", self.url))
-    }
-
-    /// The same message with `key` set to `value`.
-    fn with(&self, key: &str, value: &str) -> Back {
-        let mut u = url::Url::parse(&self.url).expect("url");
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .into_owned()
-            .map(|(k, v)| {
-                if k == key {
-                    (k, value.to_string())
-                } else {
-                    (k, v)
-                }
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(&pairs);
-        Back {
-            url: u.to_string(),
-            state: self.state.clone(),
-        }
-    }
-}
-
-/// POSTs the identifier and follows the 303 to the provider, which answers at once.
-fn to_provider_and_back(e: &Envoy, identifier: &str, destination: &str) -> Back {
-    let r = post(e, form(identifier, destination)).send();
-    assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
-    let state = r
-        .cookie(STATE)
-        .unwrap_or_else(|| panic!("no state cookie: {r:?}\n{}", e.log()));
-    let to_op = r.header("location").expect("location").to_string();
-    assert!(to_op.contains("openid.mode=checkid_setup"), "{to_op}");
-    let r = Request::get(&to_op).send();
-    assert_eq!(r.status, 302, "provider: {r:?}");
-    let back = r.header("location").expect("provider redirect").to_string();
-    assert!(
-        back.starts_with(&e.url("/LOGIN?")),
-        "the provider sends the browser back to the login path: {back}"
-    );
-    Back { url: back, state }
-}
-
-fn reason_of(r: &Response) -> Option<String> {
-    let location = r.header("location")?;
-    let query = location.split_once('?')?.1;
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "reason")
-        .map(|(_, v)| v.into_owned())
-}
-
 fn logged(e: &Envoy, id: &str, needle: &str) -> bool {
     e.log()
         .lines()
@@ -177,14 +94,16 @@ fn openid_login_through_envoy_with_replay_tampering_and_require() {
         "DH-SHA1 association over loopback http, kept in shared data:\n{}",
         e.log()
     );
+    // The realm is the site's (openid_realm, else openid_required_root, else this).
+    assert_eq!(op.last("checkid_setup")["realm"], e.url("/"));
     // Login CSRF: the assertion in another browser (no state cookie, or another one) is
     // refused before anything is verified, so its nonce is not spent.
-    let r = Request::get(&back.url).ca(&e.certs.join("ca.crt")).send();
+    let r = Request::get(&back.url).ca(&e.ca()).send();
     assert_eq!(reason_of(&r).as_deref(), Some("state_mismatch"), "{r:?}");
     assert_eq!(r.cookie(COOKIE), None);
     let r = Back {
-        url: back.url.clone(),
         state: "0123456789abcdef0123456789abcdef".into(),
+        ..back.clone()
     }
     .follow(&e);
     assert_eq!(reason_of(&r).as_deref(), Some("state_mismatch"), "{r:?}");
@@ -260,7 +179,7 @@ fn openid_login_through_envoy_with_replay_tampering_and_require() {
         .finish();
     let r = Request::post_form(&return_to, body)
         .cookie(STATE, &back.state)
-        .ca(&e.certs.join("ca.crt"))
+        .ca(&e.ca())
         .send();
     assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
     assert_eq!(r.header("location"), Some("/app/"));
@@ -328,10 +247,10 @@ fn openid_start_refusals_through_envoy_carry_the_seed_codes() {
     ));
     opts.extra_clusters = cluster("openid_op", op.port) + &cluster("openid_other", other.port);
     let e = Envoy::start(&certs(), &opts);
-    let code = |identifier: &str| reason_of(&post(&e, form(identifier, "/app/")).send());
+    let code = |identifier: &str| reason_of(&post_identifier(&e, identifier, "/app/").send());
 
     // A foreign page cannot start a login in the user's browser (AUTHRS0305).
-    let r = post(&e, form(&op.identity("alice"), "/app/"))
+    let r = post_identifier(&e, &op.identity("alice"), "/app/")
         .header("Origin: https://evil.example")
         .send();
     assert_eq!((r.status, r.cookie(STATE)), (403, None), "{r:?}");

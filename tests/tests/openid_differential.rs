@@ -14,6 +14,7 @@
 
 use authrs_core::openid::nonce::nonce_time;
 use authrs_tests::curl::Request;
+use authrs_tests::openid_login::{query_param as param, with_param};
 use authrs_tests::openid_provider::Provider;
 use authrs_tests::{free_port, scratch, workspace};
 use std::path::{Path, PathBuf};
@@ -199,32 +200,6 @@ fn login(op: &Provider, dir: &Path, identity: &str, session: Session) -> Capture
         associations: (!stateless).then_some(assoc),
         nonce_time,
     }
-}
-
-fn param(url: &str, key: &str) -> Option<String> {
-    url::Url::parse(url)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// Replaces the value of `key` in a URL's query, keeping everything else as it was.
-fn with_param(url: &str, key: &str, value: &str) -> String {
-    let mut u = url::Url::parse(url).expect("url");
-    let pairs: Vec<(String, String)> = u
-        .query_pairs()
-        .into_owned()
-        .map(|(k, v)| {
-            if k == key {
-                (k, value.to_string())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    u.query_pairs_mut().clear().extend_pairs(&pairs);
-    u.to_string()
 }
 
 /// Which captured response a case starts from.
