@@ -143,43 +143,31 @@ int authrs_cache_enabled(void)
     return cache_provider != NULL && cache_instance != NULL;
 }
 
-apr_status_t authrs_cache_store(server_rec *s, const unsigned char *id, unsigned int idlen,
-                                apr_time_t expiry, apr_pool_t *p)
+/* Takes the cache's global mutex, when the provider needs one: APR_SUCCESS or the error. */
+static apr_status_t cache_lock(void)
 {
-    unsigned char mark = 1;
-    apr_status_t rv;
-    if (!authrs_cache_enabled()) {
-        return APR_EINIT;
-    }
-    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
-    rv = cache_provider->store(cache_instance, s, id, idlen, expiry, &mark, 1, p);
+    return cache_mutex ? apr_global_mutex_lock(cache_mutex) : APR_SUCCESS;
+}
+
+static void cache_unlock(void)
+{
     if (cache_mutex) {
         apr_global_mutex_unlock(cache_mutex);
     }
-    return rv;
+}
+
+apr_status_t authrs_cache_store(server_rec *s, const unsigned char *id, unsigned int idlen,
+                                apr_time_t expiry, apr_pool_t *p)
+{
+    const unsigned char mark = 1;
+    return authrs_cache_put(s, id, idlen, expiry, &mark, 1, p);
 }
 
 int authrs_cache_lookup(server_rec *s, const unsigned char *id, unsigned int idlen, apr_pool_t *p)
 {
     unsigned char mark[8];
     unsigned int len = sizeof(mark);
-    apr_status_t rv;
-    if (!authrs_cache_enabled()) {
-        return -1;
-    }
-    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
-        return -1;
-    }
-    rv = cache_provider->retrieve(cache_instance, s, id, idlen, mark, &len, p);
-    if (cache_mutex) {
-        apr_global_mutex_unlock(cache_mutex);
-    }
-    if (rv == APR_SUCCESS) {
-        return 1;
-    }
-    return rv == APR_NOTFOUND ? 0 : -1;
+    return authrs_cache_get(s, id, idlen, mark, &len, p);
 }
 
 int authrs_cache_add(server_rec *s, const unsigned char *id, unsigned int idlen, apr_time_t expiry,
@@ -193,7 +181,7 @@ int authrs_cache_add(server_rec *s, const unsigned char *id, unsigned int idlen,
     if (!authrs_cache_enabled()) {
         return -1;
     }
-    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+    if (cache_lock() != APR_SUCCESS) {
         return -1;
     }
     rv = cache_provider->retrieve(cache_instance, s, id, idlen, mark, &len, p);
@@ -205,9 +193,7 @@ int authrs_cache_add(server_rec *s, const unsigned char *id, unsigned int idlen,
         rv = cache_provider->store(cache_instance, s, id, idlen, expiry, &one, 1, p);
         result = rv == APR_SUCCESS ? 1 : -1;
     }
-    if (cache_mutex) {
-        apr_global_mutex_unlock(cache_mutex);
-    }
+    cache_unlock();
     return result;
 }
 
@@ -221,15 +207,13 @@ apr_status_t authrs_cache_put(server_rec *s, const unsigned char *id, unsigned i
     if (!authrs_cache_enabled()) {
         return APR_EINIT;
     }
-    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+    if (cache_lock() != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     /* The provider's store takes a non-const pointer but only copies from it. */
     rv = cache_provider->store(cache_instance, s, id, idlen, expiry, (unsigned char *)data,
                                datalen, p);
-    if (cache_mutex) {
-        apr_global_mutex_unlock(cache_mutex);
-    }
+    cache_unlock();
     return rv;
 }
 
@@ -240,13 +224,11 @@ int authrs_cache_get(server_rec *s, const unsigned char *id, unsigned int idlen,
     if (!authrs_cache_enabled() || !buf || !len) {
         return -1;
     }
-    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+    if (cache_lock() != APR_SUCCESS) {
         return -1;
     }
     rv = cache_provider->retrieve(cache_instance, s, id, idlen, buf, len, p);
-    if (cache_mutex) {
-        apr_global_mutex_unlock(cache_mutex);
-    }
+    cache_unlock();
     if (rv == APR_SUCCESS) {
         return 1;
     }
@@ -260,12 +242,10 @@ apr_status_t authrs_cache_remove(server_rec *s, const unsigned char *id, unsigne
     if (!authrs_cache_enabled()) {
         return APR_EINIT;
     }
-    if (cache_mutex && apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+    if (cache_lock() != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     rv = cache_provider->remove(cache_instance, s, id, idlen, p);
-    if (cache_mutex) {
-        apr_global_mutex_unlock(cache_mutex);
-    }
+    cache_unlock();
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
 }

@@ -29,7 +29,9 @@ use authrs_core::engine::openid_flow::{self, Stateless, STATE_BYTES};
 use authrs_core::engine::{openid_refused, Decision, Note, Verdict};
 use authrs_core::openid::assoc::{associate, AssocStep, Association};
 use authrs_core::openid::discovery::{Discovery, DiscoveryStep, Endpoint};
-use authrs_core::openid::store::{AssociationStore, NonceStore, StoreError, Stores};
+use authrs_core::openid::store::{
+    AssociationStore, NonceStore, StoreError, Stores, DEFAULT_NONCE_LIFETIME,
+};
 use authrs_core::openid::{ErrorCode, RelyingParty, ReturnRequest, VerifyStep};
 use authrs_core::reason::Reason;
 use authrs_core::RequestFacts;
@@ -69,8 +71,7 @@ impl NonceStore for SoCacheNonces<'_> {
         now: i64,
     ) -> Result<bool, StoreError> {
         let id = nonce_id(key);
-        // The store's default lifetime: the seed's default window.
-        let until = expires.unwrap_or(now.saturating_add(1800));
+        let until = expires.unwrap_or(now.saturating_add(DEFAULT_NONCE_LIFETIME));
         // SAFETY: as above.
         let rc = unsafe {
             ffi::authrs_cache_add(

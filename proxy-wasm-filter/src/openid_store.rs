@@ -9,7 +9,9 @@
 //! whatever identifiers and providers clients name.
 
 use authrs_core::openid::assoc::Association;
-use authrs_core::openid::store::{AssociationStore, NonceStore, StoreError};
+use authrs_core::openid::store::{
+    AssociationStore, NonceStore, StoreError, DEFAULT_NONCE_LIFETIME,
+};
 use authrs_core::time::UnixTime;
 use proxy_wasm::hostcalls::{get_shared_data, set_shared_data};
 use proxy_wasm::types::Status;
@@ -24,8 +26,6 @@ const NONCE_BUCKETS: usize = 64;
 /// Live nonces one bucket holds; a full bucket refuses new logins (`store_failed`) rather than
 /// forget a nonce that could then be replayed.
 const MAX_NONCES_PER_BUCKET: usize = 4096;
-/// Lifetime of a nonce stored without one (the seed's default window).
-const DEFAULT_NONCE_LIFETIME: i64 = 1800;
 
 const ASSOC_PREFIX: &str = "authrs.openid.assoc.";
 const ASSOC_BUCKETS: usize = 16;

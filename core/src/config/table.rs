@@ -766,8 +766,8 @@ mod tests {
 
     #[test]
     fn every_id_has_an_entry() {
-        // OptionId has 63 variants and ids are unique (above), so 63 entries cover them all.
-        assert_eq!(OPTIONS.len(), 63);
+        // OptionId has 64 variants and ids are unique (above), so 64 entries cover them all.
+        assert_eq!(OPTIONS.len(), 64);
     }
 
     #[test]

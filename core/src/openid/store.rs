@@ -21,6 +21,10 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// How long a shell's shared store keeps a nonce recorded without an expiry (seconds): the
+/// seed's default window.
+pub const DEFAULT_NONCE_LIFETIME: i64 = 1800;
+
 /// The replay cache: keys seen, each until its expiry.
 pub trait NonceStore {
     /// True when `key` is present and not expired at `now` (an early, read-only look).
