@@ -89,6 +89,12 @@ impl Back {
         query_param(&self.url, key).unwrap_or_else(|| panic!("no {key} in {}", self.url))
     }
 
+    /// The same message with a signed field (`openid.response_nonce`) changed in transit.
+    pub fn tampered(&self) -> Back {
+        let nonce = self.param("openid.response_nonce");
+        self.with("openid.response_nonce", &format!("{nonce}x"))
+    }
+
     /// The same message, in the same browser, with `key` set to `value`.
     pub fn with(&self, key: &str, value: &str) -> Back {
         Back {
