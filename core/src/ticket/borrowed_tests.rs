@@ -343,3 +343,43 @@ fn refresh_rule_is_the_same_for_both_forms() {
         );
     }
 }
+
+#[test]
+fn simd_decoder_is_as_strict() {
+    // `open` decodes with base64-simd; it must accept exactly what the
+    // `base64` crate's URL_SAFE_NO_PAD accepts (mint encodes with the latter).
+    let alphabet = b"AQgw_-+/=. \0\n\x80zZ9";
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for len in 0..80usize {
+        let raw: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let good = URL_SAFE_NO_PAD.encode(&raw).into_bytes();
+        let mut cases = vec![good.clone()];
+        for i in 0..good.len() {
+            for &c in alphabet {
+                let mut b = good.clone();
+                b[i] = c;
+                cases.push(b);
+            }
+        }
+        for &c in alphabet {
+            let mut b = good.clone();
+            b.push(c);
+            cases.push(b);
+        }
+        let mut short = good.clone();
+        short.pop();
+        cases.push(short);
+        for case in cases {
+            let want = URL_SAFE_NO_PAD.decode(&case).ok();
+            let got = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(&case).ok();
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&case));
+        }
+    }
+}
