@@ -10,9 +10,12 @@ ROWS = [
     # group, bench, baseline, target description, check(ns, ratio) -> bool
     ("ticket", "verify", "baseline_hmac_sha256", "verify <= 1.3x bare HMAC", lambda ns, r: r <= 1.3),
     ("ticket", "verify_plain", "baseline_hmac_sha256_plain", "verify <= 1.3x bare HMAC", lambda ns, r: r <= 1.3),
+    ("ticket", "verify_owned", "baseline_hmac_sha256", "(no target: owned Ticket)", lambda ns, r: True),
+    ("ticket", "verify_owned_plain", "baseline_hmac_sha256_plain", "(no target: owned Ticket)", lambda ns, r: True),
     ("cert", "pem_to_user", "baseline_x509_parser_pem", "<= 15 us", lambda ns, r: ns <= 15_000),
     ("cert", "dn_rfc2253", "baseline_x509_parser_dn_display", "(no target)", lambda ns, r: True),
     ("authz", "ten_rules", "baseline_one_rule", "<= 300 ns", lambda ns, r: ns <= 300),
+    ("openid", "verify_assoc_sha256", "baseline_hmac_sha256", "<= 5 us", lambda ns, r: ns <= 5_000),
 ]
 
 def median_ns(group, bench):

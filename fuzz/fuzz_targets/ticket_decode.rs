@@ -1,8 +1,12 @@
 #![no_main]
-// Any cookie value gives a typed error (or a ticket) under a fixed key ring, never a panic.
-use authrs_core::ticket::{KeyRing, TicketKey};
+// Any cookie value gives a typed error (or a ticket) under a fixed key ring, never a panic;
+// the in-place path (`verify_ref`) and the owned one agree on every input.
+use authrs_core::ticket::{KeyRing, TicketBuf, TicketKey};
 
 libfuzzer_sys::fuzz_target!(|data: &str| {
     let ring = KeyRing::new(vec![TicketKey::new(&[7u8; 32]).unwrap()]).unwrap();
-    let _ = ring.verify(data, 1_795_409_468, None, Some(600));
+    let owned = ring.verify(data, 1_795_409_468, None, Some(600));
+    let mut buf = TicketBuf::new();
+    let borrowed = ring.verify_ref(data, &mut buf, 1_795_409_468, None, Some(600));
+    assert_eq!(owned, borrowed.map(|t| t.to_ticket()));
 });

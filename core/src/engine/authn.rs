@@ -2,7 +2,7 @@
 
 use super::decision::{Decision, Level};
 use super::policy::{Method, Policy};
-use super::stores::{ticket_id, Stores};
+use super::stores::{ticket_ref_id, Stores};
 use crate::cert::chain::chain_der;
 use crate::cert::crl::CrlStatus;
 use crate::cert::map::{map_user, map_user_from_dn};
@@ -12,7 +12,7 @@ use crate::identity::{AuthMethod, Identity};
 use crate::proxy::proxy_tls_facts;
 use crate::reason::Reason;
 use crate::request::{CertVerify, RequestFacts, TlsFacts};
-use crate::ticket::needs_refresh;
+use crate::ticket::TicketBuf;
 use crate::time::UnixTime;
 
 /// Who authenticated (if anyone) and, if nobody, the reason to report.
@@ -370,7 +370,9 @@ fn ticket(
         return Ok(Outcome::Absent);
     };
     let peer = if policy.bind_address { req.peer } else { None };
-    let ticket = match keys.verify(value, now, peer, policy.session_timeout) {
+    // Read in place: the only copies made are the Identity's own.
+    let mut buf = TicketBuf::new();
+    let ticket = match keys.verify_ref(value, &mut buf, now, peer, policy.session_timeout) {
         Ok(t) => t,
         Err(e) => {
             decision.note(Level::Info, "AUTHRS0220", format!("ticket refused: {e}"));
@@ -393,7 +395,7 @@ fn ticket(
         });
     }
     if let Some(store) = stores.revocations.as_deref_mut() {
-        match store.is_revoked(&ticket_id(&ticket), now) {
+        match store.is_revoked(&ticket_ref_id(&ticket), now) {
             Ok(false) => {}
             Ok(true) => {
                 decision.note(
@@ -409,13 +411,8 @@ fn ticket(
             Err(e) => return Err(format!("revocation store unavailable: {e}")),
         }
     }
-    if needs_refresh(
-        &ticket,
-        now,
-        policy.session_timeout,
-        policy.refresh_fraction,
-    ) {
-        let fresh = keys.mint(&ticket.refreshed(now));
+    if ticket.needs_refresh(now, policy.session_timeout, policy.refresh_fraction) {
+        let fresh = keys.mint(&ticket.to_ticket().refreshed(now));
         match fresh {
             Ok(v) => {
                 decision.set_cookie = Some(policy.cookie.set_cookie(
@@ -433,7 +430,7 @@ fn ticket(
     }
     let mut identity = Identity::new(ticket.user, ticket.method);
     if let Some(roles) = ticket.roles {
-        identity.roles = roles;
+        identity.roles = roles.to_roles();
     }
     Ok(Outcome::User(identity))
 }

@@ -1,9 +1,11 @@
 //! Stores the engine consults but does not own: server-side ticket revocation.
 
-use crate::ticket::Ticket;
+use crate::identity::AuthMethod;
+use crate::ticket::{KeyId, Ticket, TicketRef};
 use crate::time::UnixTime;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::net::IpAddr;
 
 /// A store failure (the socache or shared data could not answer); the engine fails closed on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,16 +47,46 @@ impl fmt::Debug for Stores<'_> {
 /// one copy revokes every refreshed or earlier copy of the same login; the cookie itself is never
 /// a store key (keys end up in logs and shared memory).
 pub fn ticket_id(ticket: &Ticket) -> String {
+    session_id(
+        ticket.key_id,
+        ticket.method,
+        ticket.issued,
+        ticket.expires,
+        &ticket.user,
+        ticket.address,
+    )
+}
+
+/// [`ticket_id`] of a borrowed ticket (the engine's path: no owned ticket is built).
+pub(crate) fn ticket_ref_id(ticket: &TicketRef<'_>) -> String {
+    session_id(
+        ticket.key_id,
+        ticket.method,
+        ticket.issued,
+        ticket.expires,
+        ticket.user,
+        ticket.address,
+    )
+}
+
+fn session_id(
+    key_id: KeyId,
+    method: AuthMethod,
+    issued: UnixTime,
+    expires: UnixTime,
+    user: &str,
+    address: Option<IpAddr>,
+) -> String {
     let mut h = Sha256::new();
     h.update(b"authrs-session-v1\0");
-    h.update(ticket.key_id.0);
-    h.update(ticket.method.as_str().as_bytes());
+    h.update(key_id.0);
+    h.update(method.as_str().as_bytes());
     h.update([0]);
-    h.update(ticket.issued.to_be_bytes());
-    h.update(ticket.expires.to_be_bytes());
-    h.update((ticket.user.len() as u64).to_be_bytes());
-    h.update(ticket.user.as_bytes());
-    match ticket.address {
+    h.update(issued.to_be_bytes());
+    h.update(expires.to_be_bytes());
+    h.update((user.len() as u64).to_be_bytes());
+    h.update(user.as_bytes());
+    match address {
         Some(a) => h.update(a.to_string().as_bytes()),
         None => h.update(b"-"),
     }

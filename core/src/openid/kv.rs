@@ -82,9 +82,10 @@ pub fn serialize<'a, I>(pairs: I) -> Result<String, KvError>
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    let mut out = String::new();
+    // Sized for a usual signed token, so building it does not reallocate.
+    let mut out = String::with_capacity(512);
     for (key, value) in pairs {
-        if key.is_empty() || key.contains([':', '\n']) || value.contains('\n') {
+        if key.is_empty() || key.bytes().any(|b| b == b':' || b == b'\n') || value.contains('\n') {
             return Err(KvError::Unencodable(key.to_string()));
         }
         out.push_str(key);

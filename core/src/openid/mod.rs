@@ -23,6 +23,7 @@ pub mod config;
 pub mod dh;
 pub mod discovery;
 pub mod error;
+mod form;
 pub mod html;
 pub mod http;
 pub mod identifier;

@@ -79,6 +79,18 @@ pub fn matches_current<K: AsRef<str>, V: AsRef<str>>(
     current: &Url,
     current_pairs: &[(K, V)],
 ) -> Result<(), OpenIdError> {
+    let wanted: Vec<(Cow<str>, Cow<str>)> =
+        super::form::pairs(return_to.query().unwrap_or_default()).collect();
+    matches_current_with(return_to, &wanted, current, current_pairs)
+}
+
+/// [`matches_current`] with return_to's query parameters already decoded (`return_to_pairs`).
+pub(crate) fn matches_current_with<K: AsRef<str>, V: AsRef<str>>(
+    return_to: &Url,
+    return_to_pairs: &[(Cow<str>, Cow<str>)],
+    current: &Url,
+    current_pairs: &[(K, V)],
+) -> Result<(), OpenIdError> {
     let bogus = |why: &str| {
         OpenIdError::with(
             ErrorCode::BogusReturnTo,
@@ -98,7 +110,10 @@ pub fn matches_current<K: AsRef<str>, V: AsRef<str>>(
     if return_to.path() != current.path() {
         return Err(bogus("has another path than"));
     }
-    let mut wanted: Vec<(Cow<str>, Cow<str>)> = return_to.query_pairs().collect();
+    let mut wanted: Vec<(&str, &str)> = return_to_pairs
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .collect();
     wanted.sort_unstable();
     let mut have: Vec<(&str, &str)> = current_pairs
         .iter()
@@ -114,10 +129,10 @@ pub fn matches_current<K: AsRef<str>, V: AsRef<str>>(
     if !same {
         let name = wanted
             .iter()
-            .map(|(k, _)| k.as_ref())
+            .map(|(k, _)| *k)
             .find(|k| {
                 let count = |list: &mut dyn Iterator<Item = &str>| list.filter(|n| n == k).count();
-                count(&mut wanted.iter().map(|(n, _)| n.as_ref()))
+                count(&mut wanted.iter().map(|(n, _)| *n))
                     != count(&mut have.iter().map(|(n, _)| *n))
             })
             .unwrap_or("?");
@@ -223,6 +238,8 @@ mod tests {
         };
         assert!(check("https://rp.example/cb?openid.mode=id_res&oic.time=5-x&a=1").is_ok());
         assert!(check("https://rp.example:443/cb?a=1&oic.time=5-x").is_ok());
+        // Compared after decoding, as the url crate decodes them: escapes of the same bytes match.
+        assert!(check("https://rp.example/cb?%61=%31&oic%2Etime=5%2dx").is_ok());
         for bad in [
             "http://rp.example/cb?a=1&oic.time=5-x",
             "https://rp.example:8443/cb?a=1&oic.time=5-x",
@@ -232,6 +249,11 @@ mod tests {
             "https://rp.example/cb?a=2&oic.time=5-x",
             "https://rp.example/cb?oic.time=5-x",
             "https://rp.example/cb?a=1&oic.time=5-x&oic.time=6-y",
+            // Encodings that decode to something else are still other values.
+            "https://rp.example/cb?a=1&oic.time=5%2Dy",
+            "https://rp.example/cb?a=1+&oic.time=5-x",
+            "https://rp.example/cb?a=%31%00&oic.time=5-x",
+            "https://rp.example/cb?a=1&oic%2Etime=5-x&oic.time=5-x",
         ] {
             assert_eq!(
                 check(bad).unwrap_err().code,

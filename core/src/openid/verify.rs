@@ -21,6 +21,7 @@ use super::checkid::OIC_IDENTITY;
 use super::config::RelyingParty;
 use super::discovery::{Discovery, DiscoveryStep, Endpoint, IDENTIFIER_SELECT};
 use super::error::{ErrorCode, OpenIdError};
+use super::form;
 use super::http::{HttpRequest, HttpResponse};
 use super::identifier;
 use super::kv;
@@ -197,8 +198,7 @@ impl RelyingParty {
         let (base, query) = split_query(request.current_url);
         let current = Url::parse(base)
             .map_err(|e| OpenIdError::with(ErrorCode::BadMessage, format!("current URL: {e}")))?;
-        let current_pairs: Vec<(Cow<str>, Cow<str>)> =
-            url::form_urlencoded::parse(query.as_bytes()).collect();
+        let current_pairs: Vec<(Cow<str>, Cow<str>)> = form::pairs(query).collect();
         let msg = match request.body {
             Some(body) => Message::parse(body, self.minimum_version)?,
             None => Message::from_pairs(
@@ -279,7 +279,10 @@ impl RelyingParty {
                 format!("return_to is not a URL: {e}"),
             )
         })?;
-        return_to::matches_current(&rt, &current, &current_pairs)?;
+        // return_to's own parameters, decoded once for the comparison and for oic.* below.
+        let rt_pairs: Vec<(Cow<str>, Cow<str>)> =
+            form::pairs(rt.query().unwrap_or_default()).collect();
+        return_to::matches_current_with(&rt, &rt_pairs, &current, &current_pairs)?;
         let nonce = msg.get_nonempty("response_nonce").map(str::to_string);
         if v == Version::V2 && nonce.is_none() {
             return Err(OpenIdError::new(ErrorCode::NonceMissing).into());
@@ -288,9 +291,10 @@ impl RelyingParty {
             self.check_nonce(server, n, stores, now)?;
         }
         let rt_param = |name: &str| {
-            rt.query_pairs()
+            rt_pairs
+                .iter()
                 .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
+                .map(|(_, v)| v.to_string())
         };
         self.consumer_secret
             .verify(rt_param(signed_time::PARAM).as_deref(), now)?;

@@ -10,6 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use super::key_id::{KeyId, KID_LEN};
+use super::view::{TicketBuf, TicketRef};
 use super::wire::{self, HEADER_LEN, MIN_PAYLOAD_LEN, TAG_LEN};
 use super::{Ticket, TicketError, MAX_COOKIE_LEN, TICKET_VERSION};
 use crate::time::UnixTime;
@@ -23,8 +24,6 @@ const KEY_ID_LABEL: &[u8] = b"authrs-ticket-key-id\0";
 const TAG_LABEL: &[u8] = b"authrs-ticket-v1\0";
 /// Largest decoded cookie: `MAX_COOKIE_LEN` base64 characters hold at most this many bytes.
 const MAX_DECODED: usize = MAX_COOKIE_LEN / 4 * 3;
-/// Decoded cookies up to this size (a user and a few roles) use the stack, larger ones the heap.
-const SMALL_DECODED: usize = 256;
 
 /// A mistake in the ticket key configuration (key files, JSON), found at load time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,27 +209,34 @@ impl KeyRing {
     /// Checks the cookie's signature and parses it, without looking at times or address
     /// (for `authrs inspect`; requests use [`KeyRing::verify`]).
     pub fn open(&self, cookie_value: &str) -> Result<Ticket, TicketError> {
+        let mut buf = TicketBuf::new();
+        self.open_ref(cookie_value, &mut buf).map(|t| t.to_ticket())
+    }
+
+    /// [`KeyRing::open`] without allocating: the ticket borrows from `buf`.
+    pub fn open_ref<'b>(
+        &self,
+        cookie_value: &str,
+        buf: &'b mut TicketBuf,
+    ) -> Result<TicketRef<'b>, TicketError> {
         if cookie_value.len() > MAX_COOKIE_LEN {
             return Err(TicketError::Malformed);
         }
-        // `decoded_len_estimate` is an upper bound; `decode_slice` writes the exact length and
-        // refuses padding and stray trailing bits (URL_SAFE_NO_PAD is strict).
+        // Decoded with the SIMD decoder (this runs on every request, and the scalar one cost
+        // a third of the HMAC): as strict as `URL_SAFE_NO_PAD` — no padding, no stray
+        // trailing bits — which `simd_decoder_is_as_strict` checks. The exact length is
+        // known first, so the buffer is never too short (the decoder would panic).
+        let b64 = base64_simd::URL_SAFE_NO_PAD;
         let input = cookie_value.as_bytes();
-        let n = base64::decoded_len_estimate(input.len());
-        // Usual tickets fit a small stack buffer; zeroing the 3 KiB worst case
-        // on every request cost a good share of the decoding itself.
-        let mut small = [0u8; SMALL_DECODED];
-        let mut large = Vec::new();
-        let buf: &mut [u8] = if n <= SMALL_DECODED {
-            &mut small[..n]
-        } else {
-            large.resize(n.min(MAX_DECODED), 0);
-            &mut large
-        };
-        let written = URL_SAFE_NO_PAD
-            .decode_slice(input, buf)
+        let n = b64
+            .decoded_length(input)
             .map_err(|_| TicketError::Malformed)?;
-        let bytes: &[u8] = &buf[..written];
+        if n > MAX_DECODED {
+            return Err(TicketError::Malformed);
+        }
+        let bytes: &'b [u8] = b64
+            .decode(input, base64_simd::Out::from_slice(buf.slice(n)))
+            .map_err(|_| TicketError::Malformed)?;
         if bytes.len() < MIN_PAYLOAD_LEN + TAG_LEN || bytes[0] != TICKET_VERSION {
             return Err(TicketError::Malformed);
         }
@@ -246,7 +252,8 @@ impl KeyRing {
         // `verify_slice` compares in constant time.
         mac.verify_slice(tag)
             .map_err(|_| TicketError::BadSignature)?;
-        wire::decode(payload).ok_or(TicketError::Malformed)
+        // Only bytes we signed reach the parser.
+        wire::parse(payload).ok_or(TicketError::Malformed)
     }
 
     /// Verifies a ticket cookie at `now`: signature, then lifetime, idle timeout and address binding.
@@ -257,7 +264,21 @@ impl KeyRing {
         peer: Option<std::net::IpAddr>,
         idle_timeout: Option<i64>,
     ) -> Result<Ticket, TicketError> {
-        let t = self.open(cookie_value)?;
+        let mut buf = TicketBuf::new();
+        self.verify_ref(cookie_value, &mut buf, now, peer, idle_timeout)
+            .map(|t| t.to_ticket())
+    }
+
+    /// [`KeyRing::verify`] without allocating: same checks, same errors; the ticket borrows from `buf`.
+    pub fn verify_ref<'b>(
+        &self,
+        cookie_value: &str,
+        buf: &'b mut TicketBuf,
+        now: UnixTime,
+        peer: Option<std::net::IpAddr>,
+        idle_timeout: Option<i64>,
+    ) -> Result<TicketRef<'b>, TicketError> {
+        let t = self.open_ref(cookie_value, buf)?;
         t.check(now, peer, idle_timeout)?;
         Ok(t)
     }
@@ -495,12 +516,16 @@ mod tests {
             .collect::<Vec<_>>();
         t.roles = Some(Roles::from_list(&list.join(",")));
         let cookie = r.mint(&t).unwrap();
-        assert!(cookie.len() > SMALL_DECODED * 4 / 3 + 4, "{}", cookie.len());
+        assert!(
+            cookie.len() > super::super::view::SMALL_DECODED * 4 / 3 + 4,
+            "{}",
+            cookie.len()
+        );
         let back = r.open(&cookie).unwrap();
         assert_eq!(back.roles, t.roles);
         assert_eq!(back.key_id, r.signing_key_id());
         let mut bad = cookie.into_bytes();
-        bad[SMALL_DECODED * 2] ^= 1;
+        bad[super::super::view::SMALL_DECODED * 2] ^= 1;
         let bad = String::from_utf8(bad).unwrap();
         assert!(r.open(&bad).is_err());
     }

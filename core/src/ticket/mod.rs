@@ -37,10 +37,12 @@
 
 mod key;
 mod key_id;
+mod view;
 mod wire;
 
 pub use key::{encode_secret, KeyError, KeyRing, MintError, TicketKey, MIN_KEY_LEN};
 pub use key_id::KeyId;
+pub use view::{RoleIter, RolesRef, ScopeIter, TicketBuf, TicketRef};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -184,26 +186,47 @@ impl Ticket {
         peer: Option<IpAddr>,
         idle_timeout: Option<i64>,
     ) -> Result<(), TicketError> {
-        let latest = now.saturating_add(MAX_CLOCK_SKEW);
-        if self.issued > latest || self.last_seen > latest {
-            return Err(TicketError::Malformed);
-        }
-        if now >= self.expires {
-            return Err(TicketError::Expired);
-        }
-        if let Some(idle) = idle_timeout.filter(|t| *t > 0) {
-            if now >= self.last_seen.saturating_add(idle) {
-                return Err(TicketError::Idle);
-            }
-        }
-        if let Some(bound) = self.address {
-            match peer {
-                Some(p) if p.to_canonical() == bound.to_canonical() => {}
-                _ => return Err(TicketError::AddressMismatch),
-            }
-        }
-        Ok(())
+        check_claims(
+            self.issued,
+            self.expires,
+            self.last_seen,
+            self.address,
+            now,
+            peer,
+            idle_timeout,
+        )
     }
+}
+
+/// The clock and address rules shared by [`Ticket::check`] and [`TicketRef::check`].
+fn check_claims(
+    issued: UnixTime,
+    expires: UnixTime,
+    last_seen: UnixTime,
+    address: Option<IpAddr>,
+    now: UnixTime,
+    peer: Option<IpAddr>,
+    idle_timeout: Option<i64>,
+) -> Result<(), TicketError> {
+    let latest = now.saturating_add(MAX_CLOCK_SKEW);
+    if issued > latest || last_seen > latest {
+        return Err(TicketError::Malformed);
+    }
+    if now >= expires {
+        return Err(TicketError::Expired);
+    }
+    if let Some(idle) = idle_timeout.filter(|t| *t > 0) {
+        if now >= last_seen.saturating_add(idle) {
+            return Err(TicketError::Idle);
+        }
+    }
+    if let Some(bound) = address {
+        match peer {
+            Some(p) if p.to_canonical() == bound.to_canonical() => {}
+            _ => return Err(TicketError::AddressMismatch),
+        }
+    }
+    Ok(())
 }
 
 /// True when a verified ticket should be re-issued: the idle timeout is on and
@@ -213,6 +236,16 @@ impl Ticket {
 /// [`DEFAULT_REFRESH_FRACTION`]. Without an idle timeout nothing is refreshed.
 pub fn needs_refresh(
     t: &Ticket,
+    now: UnixTime,
+    idle_timeout: Option<i64>,
+    refresh_fraction: f64,
+) -> bool {
+    refresh_due(t.last_seen, now, idle_timeout, refresh_fraction)
+}
+
+/// [`needs_refresh`] on the one field it reads (shared with [`TicketRef::needs_refresh`]).
+fn refresh_due(
+    last_seen: UnixTime,
     now: UnixTime,
     idle_timeout: Option<i64>,
     refresh_fraction: f64,
@@ -227,8 +260,12 @@ pub fn needs_refresh(
     };
     // `as` saturates for floats; the product is within 0..=idle.
     let threshold = (idle as f64 * fraction).ceil() as i64;
-    now.saturating_sub(t.last_seen) >= threshold
+    now.saturating_sub(last_seen) >= threshold
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod borrowed_tests;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test

@@ -1,11 +1,11 @@
 //! The ticket payload's byte layout (see the module doc of `ticket`): encode, and decode after the tag matched.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::key_id::{KeyId, KID_LEN};
+use super::view::{RolesRef, TicketRef};
 use super::{MintError, Ticket, MAX_USER_LEN, TICKET_VERSION};
-use crate::identity::{AuthMethod, Roles};
+use crate::identity::AuthMethod;
 /// Bytes of the HMAC-SHA256 tag.
 pub(super) const TAG_LEN: usize = 32;
 /// Version byte plus key id: what is read before the tag is checked.
@@ -37,7 +37,22 @@ pub(super) fn clean_text(s: &str, max: usize) -> bool {
     }
     // Fast path, one byte pass, for the usual printable-ASCII text; anything
     // else gets the full check (C1 controls are two-byte UTF-8).
-    s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(char::is_control)
+    printable_ascii(s.as_bytes()) || !s.chars().any(char::is_control)
+}
+
+/// True when every byte is printable ASCII (0x20..=0x7e): one branch-free pass the compiler vectorizes.
+fn printable_ascii(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5f))
+}
+
+/// [`clean_text`] on bytes, without building a `&str` for the usual printable-ASCII text.
+fn clean_bytes(bytes: &[u8], max: usize) -> bool {
+    if bytes.is_empty() || bytes.len() > max {
+        return false;
+    }
+    printable_ascii(bytes) || std::str::from_utf8(bytes).is_ok_and(|s| clean_text(s, max))
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) -> Result<(), MintError> {
@@ -135,13 +150,26 @@ impl<'a> Reader<'a> {
 
     fn text(&mut self, max: usize) -> Option<&'a str> {
         let len = self.u16()?;
-        let s = std::str::from_utf8(self.take(len)?).ok()?;
-        clean_text(s, max).then_some(s)
+        let bytes = self.take(len)?;
+        if !clean_bytes(bytes, max) {
+            return None;
+        }
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// A text field checked like [`Reader::text`] but left as bytes (roles: read as `&str` on access).
+    fn text_bytes(&mut self) -> Option<&'a [u8]> {
+        let len = self.u16()?;
+        let bytes = self.take(len)?;
+        clean_bytes(bytes, usize::MAX).then_some(bytes)
     }
 }
 
-/// Parses a payload whose tag already matched; `None` if it is not canonical version-1 layout.
-pub(super) fn decode(payload: &[u8]) -> Option<Ticket> {
+/// Parses a payload whose tag already matched, in place; `None` if it is not canonical version-1 layout.
+///
+/// Accepts exactly what the owned decoder of earlier versions accepted: roles in any
+/// order but no role twice (a repeated scope collapses, as in a set).
+pub(super) fn parse(payload: &[u8]) -> Option<TicketRef<'_>> {
     let mut r = Reader { buf: payload };
     let version = r.u8()?;
     if version != TICKET_VERSION {
@@ -152,7 +180,7 @@ pub(super) fn decode(payload: &[u8]) -> Option<Ticket> {
     let issued = r.i64()?;
     let expires = r.i64()?;
     let last_seen = r.i64()?;
-    let user = r.text(MAX_USER_LEN)?.to_owned();
+    let user = r.text(MAX_USER_LEN)?;
     let address = match r.u8()? {
         0 => None,
         4 => Some(IpAddr::V4(Ipv4Addr::from(r.array::<4>()?))),
@@ -169,25 +197,35 @@ pub(super) fn decode(payload: &[u8]) -> Option<Ticket> {
     let roles = match r.u8()? {
         0 => None,
         1 => {
-            let mut map = BTreeMap::new();
-            for _ in 0..r.u16()? {
-                let role = r.text(usize::MAX)?.to_owned();
-                let mut scopes = BTreeSet::new();
+            let count = r.u16()?;
+            let bytes = r.buf;
+            let mut sorted = true;
+            let mut previous: Option<&[u8]> = None;
+            for _ in 0..count {
+                let role = r.text_bytes()?;
                 for _ in 0..r.u16()? {
-                    scopes.insert(r.text(usize::MAX)?.to_owned());
+                    r.text_bytes()?;
                 }
-                if map.insert(role, scopes).is_some() {
-                    return None;
-                }
+                sorted &= previous.is_none_or(|p| p < role);
+                previous = Some(role);
             }
-            Some(Roles(map))
+            let roles = RolesRef {
+                count,
+                bytes: &bytes[..bytes.len() - r.buf.len()],
+            };
+            // Minted tickets are sorted, so this is one comparison per role; only a
+            // signed, unsorted list (never minted by us) pays the quadratic check.
+            if !sorted && has_duplicate_role(&roles) {
+                return None;
+            }
+            Some(roles)
         }
         _ => return None,
     };
     if !r.buf.is_empty() || expires <= issued || last_seen < issued {
         return None;
     }
-    Some(Ticket {
+    Some(TicketRef {
         version,
         key_id: KeyId(kid),
         user,
@@ -200,10 +238,24 @@ pub(super) fn decode(payload: &[u8]) -> Option<Ticket> {
     })
 }
 
+fn has_duplicate_role(roles: &RolesRef<'_>) -> bool {
+    roles
+        .iter()
+        .enumerate()
+        .any(|(i, (role, _))| roles.iter().skip(i + 1).any(|(other, _)| other == role))
+}
+
+/// The owned ticket of a payload whose tag already matched (tests and fuzzing of the layout).
+#[cfg(test)]
+pub(super) fn decode(payload: &[u8]) -> Option<Ticket> {
+    parse(payload).map(|t| t.to_ticket())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
+    use crate::identity::Roles;
 
     const KID: [u8; 4] = [0xde, 0xad, 0xbe, 0xef];
 
