@@ -107,13 +107,13 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
     let Some(dc) = dir_config(r) else {
         return ffi::DECLINED as c_int;
     };
-    let realm = auth_name(r);
+    let realm = auth_name(r).map(std::borrow::Cow::into_owned);
     let now = now();
     let built = match crate::policy::for_request(r, dc, realm.as_deref(), now) {
         Ok(b) => b,
         Err(status) => return status,
     };
-    let req = facts(r, &built.policy.methods);
+    let req = facts(r, &built.policy);
     let d = if is_login {
         if req.method == "GET" && crate::openid::is_return(req.query.as_deref(), None) {
             let d = crate::openid::finish(r, &built, &req, None, now);

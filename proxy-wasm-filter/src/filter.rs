@@ -1,5 +1,6 @@
 //! The proxy-wasm contexts: configuration (root) and one request (http).
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -38,8 +39,26 @@ pub fn install() {
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
 }
 
+thread_local! {
+    /// Envoy's log level for wasm, read at configure time and refreshed on every tick (an
+    /// operator may change it at runtime): below it, no message is formatted or handed over.
+    static LOG_LEVEL: Cell<LogLevel> = const { Cell::new(LogLevel::Trace) };
+}
+
+fn refresh_log_level() {
+    if let Ok(level) = hostcalls::get_log_level() {
+        LOG_LEVEL.with(|l| l.set(level));
+    }
+}
+
+fn logs(level: LogLevel) -> bool {
+    level as u32 >= LOG_LEVEL.with(Cell::get) as u32
+}
+
 fn log(level: LogLevel, ctx: u32, message: &str) {
-    let _ = hostcalls::log(level, &format!("authrs[{ctx}]: {message}"));
+    if logs(level) {
+        let _ = hostcalls::log(level, &format!("authrs[{ctx}]: {message}"));
+    }
 }
 
 fn now_secs() -> UnixTime {
@@ -59,11 +78,22 @@ struct Root {
 impl Context for Root {}
 
 impl RootContext for Root {
+    fn on_tick(&mut self) {
+        refresh_log_level();
+        if let Some(m) = &self.metrics {
+            m.flush();
+        }
+    }
+
     fn on_configure(&mut self, _size: usize) -> bool {
+        refresh_log_level();
         let metrics = self
             .metrics
             .get_or_insert_with(|| Rc::new(Metrics::define()));
         metrics.inc("authrs.config_reloads");
+        metrics.flush();
+        // Request counters are flushed on the tick (see `metrics`).
+        self.set_tick_period(crate::metrics::FLUSH_PERIOD);
         let text = self
             .get_plugin_configuration()
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -348,9 +378,26 @@ impl Stream {
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .filter(|s| !s.is_empty())
         };
-        // Envoy has a digest exactly when the client presented a certificate (`connection.mtls`),
-        // and when it has none there is nothing to copy: no call back into the VM for the
-        // connections without a client certificate.
+        if !has_xfcc {
+            // Without XFCC the digest has nothing to be compared with: the subject property alone
+            // tells whether there is a client certificate (Envoy has it, possibly empty, exactly
+            // when the client presented one) — one host call, and no call back into the VM for
+            // connections without a certificate.
+            let Some(subject) = self.get_property(vec!["connection", "subject_peer_certificate"])
+            else {
+                return;
+            };
+            let conn = Connection {
+                mtls: true,
+                digest: None,
+                subject: Some(String::from_utf8_lossy(&subject).into_owned())
+                    .filter(|s| !s.is_empty()),
+                accept_untrusted: self.site.accept_untrusted,
+            };
+            facts.tls = own_tls(&conn, None).tls;
+            return;
+        }
+        // Envoy has a digest exactly when the client presented a certificate (`connection.mtls`).
         let Some(digest) = text(vec!["connection", "sha256_peer_certificate_digest"]) else {
             return;
         };
@@ -503,7 +550,9 @@ impl Stream {
                 Level::Warn => LogLevel::Warn,
                 Level::Error => LogLevel::Error,
             };
-            log(level, self.id, &format!("{}: {}", n.id, n.message));
+            if logs(level) {
+                log(level, self.id, &format!("{}: {}", n.id, n.message));
+            }
         }
         let spoofed = std::mem::take(&mut d.spoofed_headers);
         self.strip_spoofed(&spoofed);
