@@ -44,8 +44,9 @@ const MAX_ENTRIES: usize = 1024;
 /// Built policies by [`slot`] of their chain and AuthName; a slot holds more than one only when
 /// two keys collide. Looked up on every request: the slot is computed without allocating, and
 /// the map does not hash it again.
-static CACHE: Mutex<Option<HashMap<u64, Vec<Arc<Built>>, BuildHasherDefault<SlotHasher>>>> =
-    Mutex::new(None);
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
+type Cache = HashMap<u64, Vec<Arc<Built>>, BuildHasherDefault<SlotHasher>>;
 
 /// FNV-1a over the chain's leaf ids and the AuthName: cheap, and good enough to spread the few
 /// chains a server has (collisions are resolved by comparing the whole key).
