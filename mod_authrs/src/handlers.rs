@@ -97,8 +97,8 @@ fn login_page(
 
 /// Dispatches on `SetHandler authrs-login|authrs-logout`.
 pub fn handle(r: &mut ffi::request_rec) -> c_int {
-    // SAFETY: r.handler is NULL or a config string.
-    let handler = unsafe { crate::apr::str_from(r.handler) }.map(|s| s.into_owned());
+    // SAFETY: r.handler is NULL or a config string. Borrowed: this runs for every request.
+    let handler = unsafe { crate::apr::str_from(r.handler) };
     let is_login = match handler.as_deref() {
         Some("authrs-login") => true,
         Some("authrs-logout") => false,
