@@ -1,6 +1,5 @@
 //! The proxy-wasm contexts: configuration (root) and one request (http).
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -39,26 +38,11 @@ pub fn install() {
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
 }
 
-thread_local! {
-    /// Envoy's log level for wasm, read at configure time and refreshed on every tick (an
-    /// operator may change it at runtime): below it, no message is formatted or handed over.
-    static LOG_LEVEL: Cell<LogLevel> = const { Cell::new(LogLevel::Trace) };
-}
-
-fn refresh_log_level() {
-    if let Ok(level) = hostcalls::get_log_level() {
-        LOG_LEVEL.with(|l| l.set(level));
-    }
-}
-
-fn logs(level: LogLevel) -> bool {
-    level as u32 >= LOG_LEVEL.with(Cell::get) as u32
-}
-
+// Every message goes to Envoy, which drops those below its level. Not gated on
+// `get_log_level`: Envoy answers with spdlog's level as is, and its "off" (6) is outside the
+// SDK's `LogLevel`, which proxy-wasm 0.2.5 reads it into. A valid ticket logs nothing anyway.
 fn log(level: LogLevel, ctx: u32, message: &str) {
-    if logs(level) {
-        let _ = hostcalls::log(level, &format!("authrs[{ctx}]: {message}"));
-    }
+    let _ = hostcalls::log(level, &format!("authrs[{ctx}]: {message}"));
 }
 
 fn now_secs() -> UnixTime {
@@ -79,14 +63,12 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn on_tick(&mut self) {
-        refresh_log_level();
         if let Some(m) = &self.metrics {
             m.flush();
         }
     }
 
     fn on_configure(&mut self, _size: usize) -> bool {
-        refresh_log_level();
         let metrics = self
             .metrics
             .get_or_insert_with(|| Rc::new(Metrics::define()));
@@ -550,9 +532,7 @@ impl Stream {
                 Level::Warn => LogLevel::Warn,
                 Level::Error => LogLevel::Error,
             };
-            if logs(level) {
-                log(level, self.id, &format!("{}: {}", n.id, n.message));
-            }
+            log(level, self.id, &format!("{}: {}", n.id, n.message));
         }
         let spoofed = std::mem::take(&mut d.spoofed_headers);
         self.strip_spoofed(&spoofed);
