@@ -360,26 +360,11 @@ impl Stream {
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .filter(|s| !s.is_empty())
         };
-        if !has_xfcc {
-            // Without XFCC the digest has nothing to be compared with: the subject property alone
-            // tells whether there is a client certificate (Envoy has it, possibly empty, exactly
-            // when the client presented one) — one host call, and no call back into the VM for
-            // connections without a certificate.
-            let Some(subject) = self.get_property(vec!["connection", "subject_peer_certificate"])
-            else {
-                return;
-            };
-            let conn = Connection {
-                mtls: true,
-                digest: None,
-                subject: Some(String::from_utf8_lossy(&subject).into_owned())
-                    .filter(|s| !s.is_empty()),
-                accept_untrusted: self.site.accept_untrusted,
-            };
-            facts.tls = own_tls(&conn, None).tls;
-            return;
-        }
-        // Envoy has a digest exactly when the client presented a certificate (`connection.mtls`).
+        // Envoy has a digest exactly when the client presented a certificate (`connection.mtls`),
+        // and when it has none there is nothing to copy: no call back into the VM for the
+        // connections without a client certificate. (Reading only the subject when there is no
+        // XFCC would save a call per mTLS request, but a certificate with an empty subject would
+        // then look like none.)
         let Some(digest) = text(vec!["connection", "sha256_peer_certificate_digest"]) else {
             return;
         };
