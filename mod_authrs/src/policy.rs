@@ -160,9 +160,10 @@ pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Buil
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let cache = guard.get_or_insert_with(HashMap::default);
-    let entries = cache.entry(slot).or_default();
-    let found = entries.iter().position(|b| b.is_for(dc, auth_name));
-    if let Some(b) = found.map(|i| &entries[i]) {
+    let found = cache
+        .get(&slot)
+        .and_then(|entries| entries.iter().find(|b| b.is_for(dc, auth_name)));
+    if let Some(b) = found {
         if now == b.checked_at.load(Ordering::Relaxed) {
             return Ok(Arc::clone(b));
         }
@@ -171,15 +172,14 @@ pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Buil
             return Ok(Arc::clone(b));
         }
     }
+    // Only a policy that builds takes a place (a failing .htaccess chain must not fill the map).
     let built = Arc::new(build(dc, auth_name, now)?);
-    match found {
-        Some(i) => entries[i] = Arc::clone(&built),
-        None => entries.push(Arc::clone(&built)),
-    }
-    if cache.len() > MAX_ENTRIES {
+    if cache.len() >= MAX_ENTRIES && !cache.contains_key(&slot) {
         cache.clear();
-        cache.insert(slot, vec![Arc::clone(&built)]);
     }
+    let entries = cache.entry(slot).or_default();
+    entries.retain(|b| !b.is_for(dc, auth_name));
+    entries.push(Arc::clone(&built));
     Ok(built)
 }
 
@@ -258,4 +258,47 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
         result.map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use crate::dirconf::Leaf;
+
+    fn chain(ids: &[u64]) -> DirConfig {
+        DirConfig {
+            chain: ids
+                .iter()
+                .map(|&id| {
+                    Arc::new(Leaf {
+                        id,
+                        settings: Settings::new(),
+                        test_panic: None,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn one_policy_per_chain_and_auth_name() {
+        // Ids no other test uses: the cache is per process.
+        let (a, b, ab) = (chain(&[9001]), chain(&[9002]), chain(&[9001, 9002]));
+        let first = get(&a, Some("Realm"), 100).unwrap();
+        assert!(Arc::ptr_eq(&first, &get(&a, Some("Realm"), 100).unwrap()));
+        assert!(Arc::ptr_eq(&first, &get(&a, Some("Realm"), 101).unwrap()));
+        for (dc, name) in [
+            (&a, None),
+            (&a, Some("Other")),
+            (&b, Some("Realm")),
+            (&ab, Some("Realm")),
+        ] {
+            let other = get(dc, name, 100).unwrap();
+            assert!(!Arc::ptr_eq(&first, &other));
+            assert_eq!(other.auth_name.as_deref(), name);
+        }
+        assert_ne!(slot(&a, Some("Realm")), slot(&a, None));
+        assert_ne!(slot(&ab, None), slot(&chain(&[9002, 9001]), None));
+    }
 }
