@@ -291,6 +291,19 @@ impl Envoy {
         std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
     }
 
+    /// Counter `name` once it is at least `min`, else its value after 15 s: the filter hands its
+    /// request counters to Envoy once a second, so `/stats` lags up to a second behind.
+    pub fn counter_at_least(&self, name: &str, min: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let v = self.counter(name);
+            if v >= min || Instant::now() >= deadline {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// The value of counter `name` in `/stats` (e.g. `wasmcustom.authrs.requests.allowed`).
     pub fn counter(&self, name: &str) -> u64 {
         let r = crate::curl::Request::get(format!(

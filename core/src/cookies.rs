@@ -285,22 +285,27 @@ pub enum CookieLookup<'a> {
 
 /// Every value of cookie `name` (case-sensitive) across all Cookie headers, in order; unparsable pairs are skipped.
 pub fn all_cookies<'a>(cookie_headers: impl Iterator<Item = &'a str>, name: &str) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    for header in cookie_headers {
-        // The pairs `Cookie::split_parse` would parse, but only those that can be named `name`
-        // (the name is what precedes `=`, trimmed): every request skips parsing its other cookies.
-        let candidates = header
-            .split(';')
-            .filter(|pair| pair.trim_start().starts_with(name));
-        for c in candidates.filter_map(|pair| Cookie::parse(pair.trim()).ok()) {
+    cookie_values(cookie_headers, name).collect()
+}
+
+/// [`all_cookies`] one value at a time.
+fn cookie_values<'a: 'n, 'n>(
+    cookie_headers: impl Iterator<Item = &'a str> + 'n,
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + 'n {
+    // The pairs `Cookie::split_parse` would parse, but only those that can be named `name`
+    // (the name is what precedes `=`, trimmed): every request skips parsing its other cookies.
+    cookie_headers
+        .flat_map(|header| header.split(';'))
+        .filter(move |pair| pair.trim_start().starts_with(name))
+        .filter_map(move |pair| {
+            let c = Cookie::parse(pair.trim()).ok()?;
             if c.name_raw() == Some(name) {
-                if let Some(v) = c.value_raw() {
-                    out.push(v);
-                }
+                c.value_raw()
+            } else {
+                None
             }
-        }
-    }
-    out
+        })
 }
 
 /// Looks `name` up across several Cookie headers, telling one value from conflicting duplicates.
@@ -324,10 +329,16 @@ pub fn find_cookie<'a>(
     cookie_headers: impl Iterator<Item = &'a str>,
     name: &str,
 ) -> Option<&'a str> {
-    match lookup_cookie(cookie_headers, name) {
-        CookieLookup::Found(v) => Some(v),
-        _ => None,
+    // As `lookup_cookie`, without collecting the values: this runs on every request.
+    let mut found = None;
+    for v in cookie_values(cookie_headers, name) {
+        match found {
+            None => found = Some(v),
+            Some(first) if first == v => {}
+            Some(_) => return None,
+        }
     }
+    found
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::apr::{
 use crate::ffi;
 use authrs_core::engine::{Decision, Level, Verdict};
 use authrs_core::identity::Identity;
-use std::ffi::{c_int, c_void, CStr};
+use std::ffi::{c_int, c_void};
 
 /// Writes the engine's log notes with their stable ids.
 pub fn log_notes(r: &ffi::request_rec, d: &Decision) {
@@ -29,29 +29,31 @@ fn uri(r: &ffi::request_rec) -> String {
         .unwrap_or_default()
 }
 
-/// The environment variables authrs owns; removed before they are set, so nothing else can pose as us.
-pub const ENV_VARS: [&CStr; 6] = [
-    c"AUTHRS_USER",
-    c"AUTHRS_METHOD",
-    c"AUTHRS_DN",
-    c"AUTHRS_ISSUER_DN",
-    c"AUTHRS_ROLES",
-    c"AUTHRS_REASON",
-];
-
-/// Sets `r->user`, `AUTH_TYPE`, the `AUTHRS_*` variables, and remembers the identity for our
+/// Sets `r->user`, `AUTH_TYPE`, the `AUTHRS_*` variables (each one authrs owns is set or
+/// removed, so nothing else can pose as us), and remembers the identity for our
 /// authz providers (in the request's module config slot, not in anything a client can write).
 pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
     // SAFETY: r's pools and tables are live for the request; values are copied into r.pool and
     // the keys are static strings.
     unsafe {
         let env = r.subprocess_env;
-        for v in ENV_VARS {
-            table_unset_static(env, v);
+        // Setting replaces every earlier copy (SetEnv, a previous pass); the others are removed
+        // first: APR indexes a table by the key's first letter, so removing after our own
+        // `AUTHRS_*` sets would scan them all.
+        if id.dn.is_none() {
+            table_unset_static(env, c"AUTHRS_DN");
         }
-        r.user = crate::apr::pstrdup(r.pool, &id.user);
+        if id.issuer_dn.is_none() {
+            table_unset_static(env, c"AUTHRS_ISSUER_DN");
+        }
+        if id.roles.is_empty() {
+            table_unset_static(env, c"AUTHRS_ROLES");
+        }
+        table_unset_static(env, c"AUTHRS_REASON");
+        let user = crate::apr::pstrdup(r.pool, &id.user);
+        r.user = user;
         r.ap_auth_type = c"AuthRs".as_ptr().cast_mut();
-        table_set_static(r.pool, env, c"AUTHRS_USER", &id.user);
+        ffi::apr_table_setn(env, c"AUTHRS_USER".as_ptr(), user);
         table_set_static(r.pool, env, c"AUTHRS_METHOD", id.method.as_str());
         if let Some(dn) = &id.dn {
             table_set_static(r.pool, env, c"AUTHRS_DN", dn);

@@ -72,7 +72,16 @@ pub unsafe fn str_from<'a>(p: *const c_char) -> Option<std::borrow::Cow<'a, str>
         None
     } else {
         // SAFETY: non-null and NUL-terminated per the contract.
-        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy())
+        Some(cstr_text(unsafe { CStr::from_ptr(p) }))
+    }
+}
+
+/// A C string as UTF-8, borrowed when it is valid (the common case: `to_str` checks ASCII a word
+/// at a time, where `to_string_lossy` walks it byte by byte), else converted lossily.
+pub fn cstr_text(c: &CStr) -> std::borrow::Cow<'_, str> {
+    match c.to_str() {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => c.to_string_lossy(),
     }
 }
 

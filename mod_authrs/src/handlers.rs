@@ -98,8 +98,8 @@ fn login_page(
 
 /// Dispatches on `SetHandler authrs-login|authrs-logout`.
 pub fn handle(r: &mut ffi::request_rec) -> c_int {
-    // SAFETY: r.handler is NULL or a config string.
-    let handler = unsafe { crate::apr::str_from(r.handler) }.map(|s| s.into_owned());
+    // SAFETY: r.handler is NULL or a config string. Borrowed: this runs for every request.
+    let handler = unsafe { crate::apr::str_from(r.handler) };
     let is_login = match handler.as_deref() {
         Some("authrs-login") => true,
         Some("authrs-logout") => false,
@@ -108,13 +108,13 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
     let Some(dc) = dir_config(r) else {
         return ffi::DECLINED as c_int;
     };
-    let realm = auth_name(r);
+    let realm = auth_name(r).map(std::borrow::Cow::into_owned);
     let now = now();
     let built = match crate::policy::for_request(r, dc, realm.as_deref(), now) {
         Ok(b) => b,
         Err(status) => return status,
     };
-    let req = facts(r, &built.policy.methods);
+    let req = facts(r, &built.policy);
     let d = if is_login {
         if req.method == "GET" && crate::openid::is_return(req.query.as_deref(), None) {
             let d = crate::openid::finish(r, &built, &req, None, now);

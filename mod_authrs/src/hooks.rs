@@ -4,7 +4,7 @@ use crate::apr::{log_r, table_unset, LogLevel};
 use crate::ffi;
 use crate::request::{auth_name, dir_config, facts, is_authrs, now};
 use authrs_core::engine::{decide, recognize, Stores};
-use authrs_core::proxy::{is_proxy_header, is_reserved_header, TrustedProxies};
+use authrs_core::proxy::{is_proxy_header, is_reserved_header, TrustedProxies, PROXY_HEADERS};
 use std::ffi::c_int;
 
 const DECLINED: c_int = ffi::DECLINED as c_int;
@@ -20,6 +20,9 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
     // SAFETY: headers_in lives as long as the request; nothing is copied unless it matches.
     unsafe {
         crate::apr::table_for_each(r.headers_in, |k, _| {
+            if !may_be_guarded(k.to_bytes()) {
+                return;
+            }
             if let Ok(name) = k.to_str() {
                 if is_proxy_header(name) {
                     present.push(name.to_string());
@@ -72,6 +75,21 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
     DECLINED
 }
 
+/// Whether header `name` could be a proxy header or one of ours, by its first letter: this hook
+/// runs on every request, and most headers (`User-Agent`, `Accept`, `Cookie`, `Connection`) are
+/// ruled out without a full comparison.
+fn may_be_guarded(name: &[u8]) -> bool {
+    let Some(first) = name.first() else {
+        return false;
+    };
+    first.eq_ignore_ascii_case(&b'x')
+        || PROXY_HEADERS.iter().any(|h| {
+            h.as_bytes()
+                .first()
+                .is_some_and(|f| f.eq_ignore_ascii_case(first))
+        })
+}
+
 /// check_authn for `AuthType AuthRs`.
 pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
     if !is_authrs(r) {
@@ -87,13 +105,12 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
             panic!("AuthRsTestPanic: injected panic");
         }
     }
-    let realm = auth_name(r);
     let now = now();
-    let built = match crate::policy::for_request(r, dc, realm.as_deref(), now) {
+    let built = match crate::policy::for_request(r, dc, auth_name(r).as_deref(), now) {
         Ok(b) => b,
         Err(status) => return status,
     };
-    let req = facts(r, &built.policy.methods);
+    let req = facts(r, &built.policy);
     let d = if crate::revocation::enabled() {
         let mut cache = crate::revocation::SoCache { r };
         decide(
@@ -107,7 +124,7 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
     } else {
         decide(&built.policy, &req, now, &mut Stores::default())
     };
-    crate::apply::apply(r, d, realm.as_deref())
+    crate::apply::apply(r, d, built.auth_name.as_deref())
 }
 
 /// fixups: with `AuthRsRecognizeUser On`, a valid ticket or certificate on an unprotected page
@@ -122,12 +139,11 @@ pub fn fixups(r: &mut ffi::request_rec) -> c_int {
     if !dc.recognize_user() {
         return DECLINED;
     }
-    let realm = auth_name(r);
     let now = now();
-    let Ok(built) = crate::policy::get(dc, realm.as_deref(), now) else {
+    let Ok(built) = crate::policy::get(dc, auth_name(r).as_deref(), now) else {
         return DECLINED;
     };
-    let req = facts(r, &built.policy.methods);
+    let req = facts(r, &built.policy);
     // Revoked tickets stay revoked on public pages too (and are never refreshed there).
     let d = if crate::revocation::enabled() {
         let mut cache = crate::revocation::SoCache { r };
@@ -152,4 +168,29 @@ pub fn fixups(r: &mut ffi::request_rec) -> c_int {
         crate::apply::set_identity(r, id);
     }
     DECLINED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_be_guarded;
+    use authrs_core::proxy::{is_proxy_header, is_reserved_header, PROXY_HEADERS};
+
+    #[test]
+    fn the_first_letter_filter_keeps_every_guarded_header() {
+        // A header this filter dropped would reach the application unstripped.
+        let mut names: Vec<String> = PROXY_HEADERS.iter().map(|h| h.to_string()).collect();
+        names.extend(
+            PROXY_HEADERS
+                .iter()
+                .map(|h| h.to_ascii_lowercase().replace('_', "-")),
+        );
+        names.extend(["X-AuthRs-User", "x_authrs_roles", "X-AUTHRS-DN"].map(String::from));
+        for n in &names {
+            assert!(is_proxy_header(n) || is_reserved_header(n), "{n}");
+            assert!(may_be_guarded(n.as_bytes()), "{n}");
+        }
+        for n in ["User-Agent", "accept", "Cookie", "Connection", ""] {
+            assert!(!may_be_guarded(n.as_bytes()), "{n}");
+        }
+    }
 }

@@ -5,6 +5,7 @@ use crate::dirconf::DirConfig;
 use authrs_core::config::{OptionId, Settings, Shell};
 use authrs_core::engine::Policy;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -16,17 +17,78 @@ pub struct Built {
     pub policy: Policy,
     /// The merged settings (for what the policy does not carry: providers, recognize-user, …).
     pub settings: Settings,
+    /// The AuthName it was built for (the realm of `WWW-Authenticate`).
+    pub auth_name: Option<String>,
+    /// The configuration chain it was built from ([`DirConfig::key`]).
+    chain: Vec<u64>,
     files: Vec<(String, Option<SystemTime>)>,
     /// When the files were last found unchanged (stat() at most once a second, not per request).
     checked_at: AtomicI64,
 }
 
-type Key = (Vec<u64>, Option<String>);
+impl Built {
+    fn is_for(&self, dc: &DirConfig, auth_name: Option<&str>) -> bool {
+        self.auth_name.as_deref() == auth_name
+            && self.chain.len() == dc.chain.len()
+            && self
+                .chain
+                .iter()
+                .zip(&dc.chain)
+                .all(|(id, leaf)| *id == leaf.id)
+    }
+}
 
 /// At most this many chains are cached; .htaccess sections make new chains per request.
 const MAX_ENTRIES: usize = 1024;
 
-static CACHE: Mutex<Option<HashMap<Key, Arc<Built>>>> = Mutex::new(None);
+/// Built policies by [`slot`] of their chain and AuthName; a slot holds more than one only when
+/// two keys collide. Looked up on every request: the slot is computed without allocating, and
+/// the map does not hash it again.
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
+type Cache = HashMap<u64, Vec<Arc<Built>>, BuildHasherDefault<SlotHasher>>;
+
+/// FNV-1a over the chain's leaf ids and the AuthName: cheap, and good enough to spread the few
+/// chains a server has (collisions are resolved by comparing the whole key).
+fn slot(dc: &DirConfig, auth_name: Option<&str>) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(PRIME);
+        }
+    };
+    for leaf in &dc.chain {
+        eat(&leaf.id.to_le_bytes());
+    }
+    match auth_name {
+        Some(n) => {
+            eat(&[1]);
+            eat(n.as_bytes());
+        }
+        None => eat(&[0]),
+    }
+    h
+}
+
+/// Passes a [`slot`] through as its own hash.
+#[derive(Default)]
+struct SlotHasher(u64);
+
+impl Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed (write_u64); fold anything else in, never drop it.
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// Ticket keys and OpenID consumer secrets as read while parsing the configuration, as root, before workers drop privileges
 /// (like mod_ssl's keys). Workers re-read them to pick up changes and fall back to this copy
@@ -83,6 +145,8 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
     Ok(Built {
         policy,
         settings,
+        auth_name: auth_name.map(str::to_string),
+        chain: dc.key(),
         files,
         checked_at: AtomicI64::new(now),
     })
@@ -91,12 +155,15 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
 /// The policy for this request's configuration chain: cached, rebuilt when a file changed
 /// (checked at most once a second). An error means the configuration cannot be used now.
 pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Built>, String> {
-    let key = (dc.key(), auth_name.map(str::to_string));
+    let slot = slot(dc, auth_name);
     let mut guard = CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let cache = guard.get_or_insert_with(HashMap::new);
-    if let Some(b) = cache.get(&key) {
+    let cache = guard.get_or_insert_with(HashMap::default);
+    let found = cache
+        .get(&slot)
+        .and_then(|entries| entries.iter().find(|b| b.is_for(dc, auth_name)));
+    if let Some(b) = found {
         if now == b.checked_at.load(Ordering::Relaxed) {
             return Ok(Arc::clone(b));
         }
@@ -105,11 +172,14 @@ pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Buil
             return Ok(Arc::clone(b));
         }
     }
+    // Only a policy that builds takes a place (a failing .htaccess chain must not fill the map).
     let built = Arc::new(build(dc, auth_name, now)?);
-    if cache.len() >= MAX_ENTRIES {
+    if cache.len() >= MAX_ENTRIES && !cache.contains_key(&slot) {
         cache.clear();
     }
-    cache.insert(key, Arc::clone(&built));
+    let entries = cache.entry(slot).or_default();
+    entries.retain(|b| !b.is_for(dc, auth_name));
+    entries.push(Arc::clone(&built));
     Ok(built)
 }
 
@@ -188,4 +258,47 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
         result.map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use crate::dirconf::Leaf;
+
+    fn chain(ids: &[u64]) -> DirConfig {
+        DirConfig {
+            chain: ids
+                .iter()
+                .map(|&id| {
+                    Arc::new(Leaf {
+                        id,
+                        settings: Settings::new(),
+                        test_panic: None,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn one_policy_per_chain_and_auth_name() {
+        // Ids no other test uses: the cache is per process.
+        let (a, b, ab) = (chain(&[9001]), chain(&[9002]), chain(&[9001, 9002]));
+        let first = get(&a, Some("Realm"), 100).unwrap();
+        assert!(Arc::ptr_eq(&first, &get(&a, Some("Realm"), 100).unwrap()));
+        assert!(Arc::ptr_eq(&first, &get(&a, Some("Realm"), 101).unwrap()));
+        for (dc, name) in [
+            (&a, None),
+            (&a, Some("Other")),
+            (&b, Some("Realm")),
+            (&ab, Some("Realm")),
+        ] {
+            let other = get(dc, name, 100).unwrap();
+            assert!(!Arc::ptr_eq(&first, &other));
+            assert_eq!(other.auth_name.as_deref(), name);
+        }
+        assert_ne!(slot(&a, Some("Realm")), slot(&a, None));
+        assert_ne!(slot(&ab, None), slot(&chain(&[9002, 9001]), None));
+    }
 }

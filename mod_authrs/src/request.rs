@@ -1,11 +1,14 @@
 //! `request_rec` → `RequestFacts`, and the per-request glue around it.
 
-use crate::apr::{cstring, str_from};
+use crate::apr::{cstr_text, str_from};
 use crate::dirconf::DirConfig;
 use crate::ffi;
 use authrs_core::config::Method;
+use authrs_core::engine::Policy;
+use authrs_core::proxy::is_proxy_header;
 use authrs_core::request::{is_read_header, CertVerify, RequestFacts, TlsFacts};
-use std::ffi::c_void;
+use std::borrow::Cow;
+use std::ffi::{c_void, CStr};
 
 /// The merged per-directory config of this request, if the module has one.
 pub fn dir_config(r: &ffi::request_rec) -> Option<&DirConfig> {
@@ -20,59 +23,67 @@ pub fn dir_config(r: &ffi::request_rec) -> Option<&DirConfig> {
     }
 }
 
-/// A mod_ssl variable for this request ("" when unset or without mod_ssl).
-pub fn ssl_var(r: &ffi::request_rec, name: &str) -> Option<String> {
-    let n = cstring(name);
-    // SAFETY: r is live; ap_ssl_var_lookup returns NULL or a pool string.
+/// A mod_ssl variable for this request, borrowed from the request pool (`None` when unset, empty
+/// or without mod_ssl).
+pub fn ssl_var<'r>(r: &'r ffi::request_rec, name: &CStr) -> Option<Cow<'r, str>> {
+    // SAFETY: r is live; ap_ssl_var_lookup returns NULL or a string in r's pool, which outlives 'r.
     let v = unsafe {
         ffi::ap_ssl_var_lookup(
             r.pool,
             r.server,
             r.connection,
             r as *const _ as *mut _,
-            n.as_ptr(),
+            name.as_ptr(),
         )
     };
-    // SAFETY: NULL or NUL-terminated.
-    unsafe { str_from(v) }
-        .map(|s| s.into_owned())
-        .filter(|s| !s.is_empty())
+    // SAFETY: NULL or NUL-terminated, alive as long as the request.
+    unsafe { str_from(v) }.filter(|s| !s.is_empty())
 }
 
-/// Builds the engine's view of the request; TLS variables only when the policy uses certificates.
-pub fn facts(r: &ffi::request_rec, methods: &[Method]) -> RequestFacts {
-    // SAFETY: r's string fields are NULL or pool strings alive for the request.
-    let (method, path, query, peer) = unsafe {
-        (
-            str_from(r.method)
-                .map(|s| s.into_owned())
-                .unwrap_or_default(),
-            str_from(r.parsed_uri.path)
-                .map(|s| s.into_owned())
-                .unwrap_or_else(|| "/".into()),
-            str_from(r.args).map(|s| s.into_owned()),
-            str_from(r.useragent_ip).and_then(|s| s.parse().ok()),
-        )
-    };
+/// Builds the engine's view of the request. Only what the policy can use is gathered: TLS
+/// variables when it has the certificate method, the peer address when something reads it
+/// (address-bound tickets, trusted proxies, the warning about spoofed proxy headers).
+pub fn facts(r: &ffi::request_rec, policy: &Policy) -> RequestFacts {
     let mut headers = Vec::with_capacity(4);
+    let mut proxy_headers = false;
     // SAFETY: headers_in lives as long as the request; only the headers the core reads are
     // copied (copying every header would cost more than the whole decision).
     unsafe {
         crate::apr::table_for_each(r.headers_in, |k, v| {
             if let Ok(name) = k.to_str() {
                 if is_read_header(name) {
-                    headers.push((name.to_string(), v.to_string_lossy().into_owned()));
+                    proxy_headers = proxy_headers || is_proxy_header(name);
+                    headers.push((name.to_string(), cstr_text(v).into_owned()));
                 }
             }
         })
     };
-    let secure = ssl_var(r, "HTTPS").is_some_and(|v| v.eq_ignore_ascii_case("on"));
-    let tls = if secure && methods.contains(&Method::Cert) {
+    let wants_peer = policy.bind_address || !policy.trusted_proxies.is_empty() || proxy_headers;
+    // SAFETY: r's string fields are NULL or pool strings alive for the request.
+    let (method, path, query, peer) = unsafe {
+        (
+            str_from(r.method).map(Cow::into_owned).unwrap_or_default(),
+            str_from(r.parsed_uri.path)
+                .map(Cow::into_owned)
+                .unwrap_or_else(|| "/".into()),
+            str_from(r.args).map(Cow::into_owned),
+            if wants_peer {
+                str_from(r.useragent_ip).and_then(|s| s.parse().ok())
+            } else {
+                None
+            },
+        )
+    };
+    let secure = ssl_var(r, c"HTTPS").is_some_and(|v| v.eq_ignore_ascii_case("on"));
+    let tls = if secure && policy.methods.contains(&Method::Cert) {
+        let var = |name: &CStr| ssl_var(r, name).map(Cow::into_owned);
         TlsFacts {
-            verify: CertVerify::from_mod_ssl(&ssl_var(r, "SSL_CLIENT_VERIFY").unwrap_or_default()),
-            cert: ssl_var(r, "SSL_CLIENT_CERT").map(String::into_bytes),
-            subject_dn: ssl_var(r, "SSL_CLIENT_S_DN"),
-            issuer_dn: ssl_var(r, "SSL_CLIENT_I_DN"),
+            verify: CertVerify::from_mod_ssl(
+                ssl_var(r, c"SSL_CLIENT_VERIFY").as_deref().unwrap_or(""),
+            ),
+            cert: var(c"SSL_CLIENT_CERT").map(String::into_bytes),
+            subject_dn: var(c"SSL_CLIENT_S_DN"),
+            issuer_dn: var(c"SSL_CLIENT_I_DN"),
             via_proxy: false,
             // mod_ssl verified (or, under optional_no_ca, did not verify) the chain itself.
             chain: Vec::new(),
@@ -91,10 +102,11 @@ pub fn facts(r: &ffi::request_rec, methods: &[Method]) -> RequestFacts {
     }
 }
 
-/// The AuthName of this request's location, if any.
-pub fn auth_name(r: &ffi::request_rec) -> Option<String> {
-    // SAFETY: r is live; ap_auth_name returns NULL or a config string.
-    unsafe { str_from(ffi::ap_auth_name(r as *const _ as *mut _)) }.map(|s| s.into_owned())
+/// The AuthName of this request's location, if any, borrowed from the configuration.
+pub fn auth_name(r: &ffi::request_rec) -> Option<Cow<'_, str>> {
+    // SAFETY: r is live; ap_auth_name returns NULL or a string of the configuration, which
+    // outlives the request.
+    unsafe { str_from(ffi::ap_auth_name(r as *const _ as *mut _)) }
 }
 
 /// Whether this request's location says `AuthType AuthRs` (any case), without copying.

@@ -43,6 +43,9 @@ pub fn install() {
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
 }
 
+// Every message goes to Envoy, which drops those below its level. Not gated on
+// `get_log_level`: Envoy answers with spdlog's level as is, and its "off" (6) is outside the
+// SDK's `LogLevel`, which proxy-wasm 0.2.5 reads it into. A valid ticket logs nothing anyway.
 fn log(level: LogLevel, ctx: u32, message: &str) {
     let _ = hostcalls::log(level, &format!("authrs[{ctx}]: {message}"));
 }
@@ -64,11 +67,20 @@ struct Root {
 impl Context for Root {}
 
 impl RootContext for Root {
+    fn on_tick(&mut self) {
+        if let Some(m) = &self.metrics {
+            m.flush();
+        }
+    }
+
     fn on_configure(&mut self, _size: usize) -> bool {
         let metrics = self
             .metrics
             .get_or_insert_with(|| Rc::new(Metrics::define()));
         metrics.inc("authrs.config_reloads");
+        metrics.flush();
+        // Request counters are flushed on the tick (see `metrics`).
+        self.set_tick_period(crate::metrics::FLUSH_PERIOD);
         let text = self
             .get_plugin_configuration()
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -363,7 +375,9 @@ impl Stream {
         };
         // Envoy has a digest exactly when the client presented a certificate (`connection.mtls`),
         // and when it has none there is nothing to copy: no call back into the VM for the
-        // connections without a client certificate.
+        // connections without a client certificate. (Reading only the subject when there is no
+        // XFCC would save a call per mTLS request, but a certificate with an empty subject would
+        // then look like none.)
         let Some(digest) = text(vec!["connection", "sha256_peer_certificate_digest"]) else {
             return;
         };
