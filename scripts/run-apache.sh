@@ -73,10 +73,12 @@ AuthRsTicketKeyFile "$demo/ticket.key"
     SetHandler authrs-login
     AuthRsProvider file
     AuthUserFile "$demo/htpasswd"
-    # The login page also offers OpenID; the demo provider runs on loopback.
+    # The login page also offers OpenID; the demo provider runs on loopback. Private addresses
+    # are allowed for it, so logins may only use its endpoint.
     AuthRsMethods cert ticket openid
     AuthRsOpenIDConsumerSecretFile "$demo/openid.secret"
     AuthRsOpenIDAllowPrivateAddresses On
+    AuthRsOpenIDAllowedProviders http://127.0.0.1:$op_port/op
   </Location>
   <Location /LOGOUT>
     SetHandler authrs-logout
