@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use authrs_core::engine::openid_flow;
 use authrs_core::engine::{
-    decide, login, logout, recognize, Decision, Level, PasswordCheck, Stores, Verdict,
+    decide, login, logout, recognize, Decision, Level, Note, PasswordCheck, Stores, Verdict,
 };
 use authrs_core::login::LoginForm;
 use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
@@ -533,16 +533,21 @@ impl Stream {
         }
     }
 
+    /// Logs one of the core's notes with its stable id.
+    fn log_note(&self, n: &Note) {
+        let level = match n.level {
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        log(level, self.id, &format!("{}: {}", n.id, n.message));
+    }
+
     /// Logs, counts and applies a decision; returns the action for the current callback.
     fn finish(&mut self, scope: &Scope, mut d: Decision) -> Action {
         for n in &d.notes {
-            let level = match n.level {
-                Level::Debug => LogLevel::Debug,
-                Level::Info => LogLevel::Info,
-                Level::Warn => LogLevel::Warn,
-                Level::Error => LogLevel::Error,
-            };
-            log(level, self.id, &format!("{}: {}", n.id, n.message));
+            self.log_note(n);
         }
         let spoofed = std::mem::take(&mut d.spoofed_headers);
         self.strip_spoofed(&spoofed);

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use authrs_core::engine::openid_flow::{self, Start, Stateless, STATE_BYTES};
-use authrs_core::engine::{refuse_cross_site, Decision, Level, Note, Verdict};
+use authrs_core::engine::{refuse_cross_site, Decision, Verdict};
 use authrs_core::openid::assoc::{associate, AssocStep, PendingAssociation};
 use authrs_core::openid::discovery::{Discovery, DiscoveryStep, Endpoint};
 use authrs_core::openid::http::{HttpRequest, HttpResponse};
@@ -309,17 +309,6 @@ impl Stream {
                 self.send_to_provider(&facts, &path, &start, &endpoint, None);
             }
         }
-    }
-
-    /// Logs one of the core's notes with its stable id.
-    fn log_note(&self, n: &Note) {
-        let level = match n.level {
-            Level::Debug => LogLevel::Debug,
-            Level::Info => LogLevel::Info,
-            Level::Warn => LogLevel::Warn,
-            Level::Error => LogLevel::Error,
-        };
-        log(level, self.id, &format!("{}: {}", n.id, n.message));
     }
 
     fn send_to_provider(
