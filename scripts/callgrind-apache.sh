@@ -3,7 +3,7 @@
 # `apache2 -X` (deterministic, unlike wall-clock numbers on a shared 2-core machine).
 # Usage: callgrind-apache.sh MODULE AUTHRS   (env N=2000)
 set -euo pipefail
-module=$1 authrs=$2 n=${N:-2000}
+module=$(realpath -e "$1") authrs=$(realpath -e "$2") n=${N:-2000}
 dir=$(mktemp -d /tmp/authrs-callgrind.XXXXXX)
 chmod 755 "$dir"; mkdir -p "$dir"/{logs,run,out,htdocs/plain,htdocs/rs,htdocs/tkt}; chmod 777 "$dir/out"
 for d in plain rs tkt; do head -c 1024 /dev/zero | tr '\0' x > "$dir/htdocs/$d/file.html"; done
@@ -74,12 +74,17 @@ total() { # name path cookie requests -> total instructions
 }
 per_request() { # name path cookie
   local a b
-  a=$(total "$1-10" "$2" "$3" 10); b=$(total "$1-n" "$2" "$3" $((n + 10)))
+  a=$(total "$1-10" "$2" "$3" 10) || exit 1
+  b=$(total "$1-n" "$2" "$3" $((n + 10))) || exit 1
+  # 2000 requests add millions of instructions; less means the requests did not reach httpd.
+  if [ $((b - a)) -lt $((n * 1000)) ]; then
+    echo "$1: only $((b - a)) instructions for $n requests (see $dir/logs, $dir/ab.$1-n)" >&2; exit 1
+  fi
   echo $(( (b - a) / n ))
 }
-plain=$(per_request plain /plain/file.html "x=1")
-rsi=$(per_request rs /rs/file.html "AuthRs_Bench=$rs")
-tkti=$(per_request tkt /tkt/file.html "auth_tkt=$tkt")
+plain=$(per_request plain /plain/file.html "x=1") || exit 1
+rsi=$(per_request rs /rs/file.html "AuthRs_Bench=$rs") || exit 1
+tkti=$(per_request tkt /tkt/file.html "auth_tkt=$tkt") || exit 1
 echo
 echo "callgrind, apache2 -X (prefork), $n keep-alive requests, instructions per request"
 echo "| scenario | Ir/request | added |"

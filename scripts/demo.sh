@@ -51,5 +51,5 @@ Try:
   $A require check --user demo --method password $demo/require.conf
   $A --help
 
-Next: httpd with mod_authrs starts on https://127.0.0.1:${AUTHRS_DEMO_PORT:-8443}/ (the Envoy filter, issue #4, will join it).
+Next: httpd with mod_authrs on https://127.0.0.1:${AUTHRS_DEMO_PORT:-8443}/ and Envoy with the authrs filter beside it.
 EOF

@@ -132,4 +132,9 @@ Try:
   CLI: $AUTHRS --help
 
 EOF
-/usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -DFOREGROUND
+# httpd runs as a child we wait for, so stopping this script any way (Ctrl-C, kill, a closed
+# terminal) stops httpd, Envoy and the provider through the EXIT trap.
+/usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -DFOREGROUND &
+stop+=("$!")
+trap 'exit 130' INT TERM HUP
+wait "$!"
