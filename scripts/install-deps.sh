@@ -26,7 +26,18 @@ if [ "${1:-}" = "--bench" ]; then
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
   done
 fi
+# mod_ssl logs AH01882 (which the httpd tests count as an unexpected warning) when the libssl3
+# it runs with is older than the one it was built against: a fresh apache2 from -security next
+# to the image's older libssl3. So libssl3 and openssl are upgraded with any install, and when
+# the package lists already know a newer libssl3 than the installed one.
+ssl_have=$(dpkg-query -W -f='${Version}' libssl3 2>/dev/null || true)
+ssl_cand=$(apt-cache policy libssl3 2>/dev/null | awk '/Candidate:/ {print $2}')
+if [ -n "$ssl_have" ] && [ -n "$ssl_cand" ] && [ "$ssl_cand" != "(none)" ] \
+  && dpkg --compare-versions "$ssl_have" lt "$ssl_cand"; then
+  need_pkgs+=(libssl3)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
+  for p in libssl3 openssl; do [[ " ${need_pkgs[*]} " == *" $p "* ]] || need_pkgs+=("$p"); done
   echo "install-deps: apt-get install ${need_pkgs[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
