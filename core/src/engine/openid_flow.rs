@@ -70,8 +70,20 @@ pub struct Start {
 /// Why a login cannot start or return here, naming the directive and the JSON key.
 const NOT_ENABLED: &str = "OpenID is not enabled here (AuthRsMethods / methods do not list openid)";
 
+/// The refusal, logged as `AUTHRS0320`: `detail` may quote what the client or a provider sent,
+/// so control characters are escaped (a line break would forge log lines).
 fn refused(policy: &Policy, code: ErrorCode, detail: &str, destination: Option<&str>) -> Decision {
-    openid_refused(policy, Reason::OpenId(code), detail, destination)
+    let detail: String = detail
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    openid_refused(policy, Reason::OpenId(code), &detail, destination)
 }
 
 fn internal(message: String) -> Decision {
