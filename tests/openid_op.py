@@ -20,7 +20,8 @@ Identity pages (how the relying party discovers the provider):
 
 The endpoint /op: associate, check_authentication, and checkid_* answered at once by local
 identifier: .../cancel declined (cancel), .../setup "needs interaction" (2.0 setup_needed; 1.1
-id_res with user_setup_url), everything else approved.
+id_res with user_setup_url), everything else approved; .../nononce approved without a
+response_nonce (use /v1/id/nononce: 1.x does not define it).
 
 /log: one JSON object a line per request to /op: mode, ns, realm (openid.realm or
 openid.trust_root), assoc_handle, identity, claimed_id, return_to.
@@ -103,6 +104,9 @@ class Handler(BaseHTTPRequestHandler):
             request.immediate = True
             return request.answer(False, server_url=ENDPOINT)
         response = request.answer(True, identity=request.identity)
+        if name == "nononce":
+            # What an OpenID 1.x provider may do: no response_nonce (1.x does not define it).
+            response.fields.delArg(OPENID_NS, "response_nonce")
         if name.startswith("bogus-"):
             # A provider asserting another local identifier than the claimed one delegates to;
             # signed as any assertion (encodeResponse signs after this).

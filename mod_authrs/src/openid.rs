@@ -291,5 +291,5 @@ pub fn finish(
             }
         }
     };
-    openid_flow::answer(policy, req, outcome, now)
+    openid_flow::answer_once(policy, req, outcome, &mut *stores.nonces, now)
 }

@@ -347,7 +347,13 @@ impl Stream {
                 VerifyStep::Done(outcome) => {
                     let site = Rc::clone(&self.site);
                     let policy = &site.route(&path).policy;
-                    let d = openid_flow::answer(policy, &facts, outcome, now_secs());
+                    let d = openid_flow::answer_once(
+                        policy,
+                        &facts,
+                        outcome,
+                        &mut SharedNonces,
+                        now_secs(),
+                    );
                     return self.openid_reply(&path, d, true);
                 }
                 VerifyStep::Fetch(request, pending) => match self.fetch(&request) {

@@ -363,3 +363,51 @@ fn text_from_the_return_url_is_logged_escaped() {
         );
     }
 }
+
+#[test]
+fn a_verified_return_spends_its_state_once() {
+    use crate::openid::store::{MemoryNonceStore, NonceStore, StoreError};
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let state = "ab".repeat(STATE_BYTES);
+    let query = format!("openid.mode=id_res&destination=%2Fapp&{STATE_PARAM}={state}");
+    let req = browser_back(&query, &[&format!("AuthRs_Example_openid={state}")]);
+    let verified = || {
+        Outcome::Verified(crate::openid::VerifiedIdentity {
+            url: "https://op.example/alice".into(),
+            op_local_id: "https://op.example/alice".into(),
+            server: "https://op.example/server".into(),
+            version: Version::V1,
+            signed: Default::default(),
+        })
+    };
+    let mut nonces = MemoryNonceStore::default();
+    let d = answer_once(p, &req, verified(), &mut nonces, NOW);
+    assert!(d.set_cookie.is_some() && reason(&d).is_none(), "{d:?}");
+    // The same return again, even an hour later: refused, no ticket.
+    let d = answer_once(p, &req, verified(), &mut nonces, NOW + 3600);
+    assert_eq!(reason(&d), Some("nonce_reused"), "{d:?}");
+    assert!(d.set_cookie.is_none());
+    // Refusals spend nothing; a store that fails refuses.
+    let other = browser_back(&format!("{STATE_PARAM}=cd"), &["AuthRs_Example_openid=cd"]);
+    let d = answer_once(p, &other, Outcome::Cancelled, &mut nonces, NOW);
+    assert_eq!(reason(&d), Some("cancelled"));
+    let d = answer_once(p, &other, verified(), &mut nonces, NOW);
+    assert!(d.set_cookie.is_some() && reason(&d).is_none(), "{d:?}");
+    struct Broken;
+    impl NonceStore for Broken {
+        fn seen(&mut self, _: &str, _: i64) -> Result<bool, StoreError> {
+            Err(StoreError("down".into()))
+        }
+        fn check_and_insert(
+            &mut self,
+            _: &str,
+            _: Option<i64>,
+            _: i64,
+        ) -> Result<bool, StoreError> {
+            Err(StoreError("down".into()))
+        }
+    }
+    let d = answer_once(p, &req, verified(), &mut Broken, NOW);
+    assert_eq!(reason(&d), Some("store_failed"), "{d:?}");
+}
