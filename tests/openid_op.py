@@ -8,6 +8,8 @@ Identity pages (how the relying party discovers the provider):
   /deleg/<name>     2.0 delegation: openid2.provider + openid2.local_id = /id/<name>
   /v1/id/<name>     OpenID 1.1 only, HTML <link rel="openid.server"> (the provider then speaks 1.1)
   /v1/deleg/<name>  1.1 delegation: openid.server + openid.delegate = /v1/id/<name>
+  /latin1/<name>    as /id/<name>, with a header whose value is not UTF-8 (a Latin-1 byte, which
+                    HTTP allows as obs-text)
   /xrds/<name>      an HTML page without links whose X-XRDS-Location header names /xrds-doc/<name>
   /xrds-doc/<name>  the XRDS document (application/xrds+xml): a 2.0 signon service, no LocalID
   /yadis/<name>     content negotiation: the XRDS document itself (with LocalID /id/<name>) to a
@@ -18,7 +20,8 @@ Identity pages (how the relying party discovers the provider):
 
 The endpoint /op: associate, check_authentication, and checkid_* answered at once by local
 identifier: .../cancel declined (cancel), .../setup "needs interaction" (2.0 setup_needed; 1.1
-id_res with user_setup_url), everything else approved.
+id_res with user_setup_url), everything else approved; .../nononce approved without a
+response_nonce (use /v1/id/nononce: 1.x does not define it).
 
 /log: one JSON object a line per request to /op: mode, ns, realm (openid.realm or
 openid.trust_root), assoc_handle, identity, claimed_id, return_to.
@@ -101,6 +104,9 @@ class Handler(BaseHTTPRequestHandler):
             request.immediate = True
             return request.answer(False, server_url=ENDPOINT)
         response = request.answer(True, identity=request.identity)
+        if name == "nononce":
+            # What an OpenID 1.x provider may do: no response_nonce (1.x does not define it).
+            response.fields.delArg(OPENID_NS, "response_nonce")
         if name.startswith("bogus-"):
             # A provider asserting another local identifier than the claimed one delegates to;
             # signed as any assertion (encodeResponse signs after this).
@@ -132,6 +138,9 @@ class Handler(BaseHTTPRequestHandler):
         name = path.rsplit("/", 1)[-1]
         if path.startswith("/id/"):
             self.page(path, [("openid2.provider", ENDPOINT)])
+        elif path.startswith("/latin1/"):
+            # send_header encodes in Latin-1: the value goes out as the single byte 0xE9.
+            self.page(path, [("openid2.provider", ENDPOINT)], {"X-Note": "caf\u00e9"})
         elif path.startswith("/deleg/"):
             self.page(path, [("openid2.provider", ENDPOINT), ("openid2.local_id", BASE + "/id/" + name)])
         elif path.startswith("/bogus/"):

@@ -1,13 +1,14 @@
 //! The blocking HTTP client for OpenID fetches (discovery, association, check_authentication):
 //! `ureq` with the core's limits, no proxy, no redirects (the core follows them itself),
 //! http(s) only, and a resolver that refuses private addresses unless allowed — so the
-//! connection goes only to the addresses checked (no DNS-rebinding window).
+//! connection goes only to the addresses checked (no DNS-rebinding window). All the fetches of
+//! one request share one timeout ([`Budget`]).
 //!
 //! This duplicates `cli/src/openid_cmd.rs`'s fetcher on purpose: the core is sans-IO and the
 //! fixed layout has no crate for shared shell I/O.
 
 use authrs_core::openid::http::{is_private, HttpRequest, HttpResponse, Method};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
@@ -104,5 +105,76 @@ pub fn perform(request: &HttpRequest) -> HttpResponse {
         status: response.status().as_u16(),
         headers,
         body,
+    }
+}
+
+/// The time one login step (the start, or the return) may spend on all its fetches together:
+/// the core's per-fetch timeout, shared — what ureq's global timeout is across redirects, for
+/// the redirects the core follows itself. Without it a provider answering each of a step's
+/// fetches (up to six per discovery document, two documents, the association) just before its
+/// timeout held an httpd worker for minutes per anonymous request.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    deadline: Instant,
+}
+
+impl Budget {
+    /// `ms` milliseconds from `now`.
+    pub fn new(ms: u64, now: Instant) -> Budget {
+        Budget {
+            deadline: now + Duration::from_millis(ms),
+        }
+    }
+
+    /// Whole milliseconds left at `now`; `None` once spent.
+    pub fn left_ms(&self, now: Instant) -> Option<u64> {
+        let left = self.deadline.checked_duration_since(now)?;
+        let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+        (ms > 0).then_some(ms)
+    }
+
+    /// Performs `request` within what is left (or its own timeout, if shorter); once the budget
+    /// is spent, "no response" without touching the network.
+    pub fn perform(&self, request: &HttpRequest) -> HttpResponse {
+        let Some(left) = self.left_ms(Instant::now()) else {
+            return HttpResponse::failed();
+        };
+        if left >= request.timeout_ms {
+            return perform(request);
+        }
+        perform(&HttpRequest {
+            timeout_ms: left,
+            ..request.clone()
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use authrs_core::openid::http::FetchLimits;
+
+    #[test]
+    fn a_login_step_shares_one_budget_and_fetches_nothing_once_it_is_spent() {
+        let t0 = Instant::now();
+        let budget = Budget::new(10_000, t0);
+        assert_eq!(budget.left_ms(t0), Some(10_000));
+        assert_eq!(budget.left_ms(t0 + Duration::from_millis(9_250)), Some(750));
+        assert_eq!(budget.left_ms(t0 + Duration::from_secs(10)), None);
+        assert_eq!(budget.left_ms(t0 + Duration::from_secs(60)), None);
+
+        // A provider on loopback that would answer: a spent budget does not even connect.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let limits = FetchLimits {
+            allow_private_addresses: true,
+            ..FetchLimits::default()
+        };
+        let url = url::Url::parse(&format!("http://127.0.0.1:{port}/id/alice")).unwrap();
+        let spent = Budget::new(0, Instant::now());
+        assert_eq!(spent.perform(&limits.get(&url, "*/*")).status, 0);
+        assert!(listener.accept().is_err(), "a spent budget connected");
     }
 }

@@ -23,6 +23,7 @@
 
 use crate::apr::{str_from, table_add};
 use crate::assoc_cache::SoCacheAssociations;
+use crate::fetch::Budget;
 use crate::ffi;
 use crate::policy::Built;
 use authrs_core::engine::openid_flow::{self, Stateless, STATE_BYTES};
@@ -36,6 +37,7 @@ use authrs_core::openid::{ErrorCode, RelyingParty, ReturnRequest, VerifyStep};
 use authrs_core::reason::Reason;
 use authrs_core::RequestFacts;
 use sha2::{Digest, Sha256};
+use std::time::Instant;
 
 pub use authrs_core::engine::openid_flow::{is_return, is_start};
 
@@ -130,8 +132,12 @@ fn internal(message: String) -> Decision {
     }
 }
 
-/// Discovers `identifier`'s endpoints over the network.
-fn discover(rp: &RelyingParty, identifier: url::Url) -> (Vec<Endpoint>, Option<String>) {
+/// Discovers `identifier`'s endpoints over the network, within `budget`.
+fn discover(
+    rp: &RelyingParty,
+    identifier: url::Url,
+    budget: &Budget,
+) -> (Vec<Endpoint>, Option<String>) {
     let (mut discovery, mut step) = Discovery::start(identifier, rp.fetch, None);
     loop {
         match step {
@@ -139,19 +145,21 @@ fn discover(rp: &RelyingParty, identifier: url::Url) -> (Vec<Endpoint>, Option<S
                 return (endpoints, discovery.problem().map(str::to_string))
             }
             DiscoveryStep::Fetch(request) => {
-                step = discovery.on_response(crate::fetch::perform(&request));
+                step = discovery.on_response(budget.perform(&request));
             }
         }
     }
 }
 
 /// An association with `endpoint`'s provider: the current one in the socache, or a new one
-/// stored there; `None` (stateless) when none can be made or stored. The note says which.
+/// stored there (fetched within `budget`); `None` (stateless) when none can be made or stored.
+/// The note says which.
 fn association(
     r: &ffi::request_rec,
     rp: &RelyingParty,
     endpoint: &Endpoint,
     now: i64,
+    budget: &Budget,
 ) -> (Option<Association>, Option<Note>) {
     let mut store = SoCacheAssociations { r };
     if let Ok(Some(a)) = store.current(&endpoint.server, now) {
@@ -174,7 +182,7 @@ fn association(
             Ok(x) => x,
             Err(e) => return stateless(Stateless::NotAsked, &e),
         };
-    let mut step = pending.on_response(crate::fetch::perform(&request), now);
+    let mut step = pending.on_response(budget.perform(&request), now);
     loop {
         match step {
             AssocStep::Done(a) => {
@@ -185,7 +193,7 @@ fn association(
                 return (Some(a), Some(note));
             }
             AssocStep::Retry(request, pending) => {
-                step = pending.on_response(crate::fetch::perform(&request), now);
+                step = pending.on_response(budget.perform(&request), now);
             }
             AssocStep::Failed(e) => return stateless(Stateless::Failed, &e),
         }
@@ -200,12 +208,14 @@ pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> 
         Ok(x) => x,
         Err(d) => return *d,
     };
-    let (endpoints, problem) = discover(rp, start.claimed.clone());
+    // Every fetch of this request shares one budget (an httpd worker waits on them).
+    let budget = Budget::new(rp.fetch.timeout_ms, Instant::now());
+    let (endpoints, problem) = discover(rp, start.claimed.clone(), &budget);
     let endpoint = match openid_flow::choose(policy, &start, &endpoints, problem.as_deref()) {
         Ok(e) => e,
         Err(d) => return *d,
     };
-    let (assoc, note) = association(r, rp, &endpoint, now);
+    let (assoc, note) = association(r, rp, &endpoint, now, &budget);
     let Some(login_url) = login_url(r) else {
         return internal("cannot build the return URL".to_string());
     };
@@ -263,6 +273,7 @@ pub fn finish(
         nonces: &mut nonces,
         associations: &mut assocs,
     };
+    let budget = Budget::new(rp.fetch.timeout_ms, Instant::now());
     let mut step = rp.verify(
         ReturnRequest {
             current_url: &current_url,
@@ -275,10 +286,10 @@ pub fn finish(
         match step {
             VerifyStep::Done(outcome) => break outcome,
             VerifyStep::Fetch(request, pending) => {
-                let response = crate::fetch::perform(&request);
+                let response = budget.perform(&request);
                 step = pending.on_response(rp, response, &mut stores, now);
             }
         }
     };
-    openid_flow::answer(policy, req, outcome, now)
+    openid_flow::answer_once(policy, req, outcome, &mut *stores.nonces, now)
 }

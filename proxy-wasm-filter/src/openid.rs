@@ -347,7 +347,13 @@ impl Stream {
                 VerifyStep::Done(outcome) => {
                     let site = Rc::clone(&self.site);
                     let policy = &site.route(&path).policy;
-                    let d = openid_flow::answer(policy, &facts, outcome, now_secs());
+                    let d = openid_flow::answer_once(
+                        policy,
+                        &facts,
+                        outcome,
+                        &mut SharedNonces,
+                        now_secs(),
+                    );
                     return self.openid_reply(&path, d, true);
                 }
                 VerifyStep::Fetch(request, pending) => match self.fetch(&request) {
@@ -437,9 +443,16 @@ impl Stream {
     /// The callout's answer as the core reads it; no answer (timeout, reset) or a body over
     /// the limit is "no response".
     fn call_response(&self, body_size: usize, max_bytes: usize) -> HttpResponse {
-        let Ok(headers) = hostcalls::get_map(MapType::HttpCallResponseHeaders) else {
+        // Bytes, not `get_map`: the SDK unwraps a UTF-8 conversion of every value there, and a
+        // provider may send any obs-text byte. Values that are not UTF-8 are dropped (as
+        // mod_authrs does); names are tokens, which Envoy checked.
+        let Ok(headers) = hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders) else {
             return HttpResponse::failed();
         };
+        let headers: Vec<(String, String)> = headers
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, String::from_utf8(v).ok()?)))
+            .collect();
         let Some(status) = headers
             .iter()
             .find(|(k, _)| k == ":status")

@@ -10,6 +10,7 @@ use authrs_core::openid::Version;
 use authrs_core::time::UnixTime;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use proxy_wasm::types::Status;
 use sha2::{Digest, Sha256};
 
 /// The SHA-256 of `key` in lowercase hex, and the bucket (of `buckets`) it belongs to.
@@ -140,6 +141,27 @@ pub fn assoc_remove(text: &str, server: &str, handle: &str) -> Option<String> {
     (out.len() != lines.len()).then(|| out.join("\n"))
 }
 
+/// Envoy's shared data, as bucket creation uses it (the wasm store implements it with host
+/// calls; tests with a map).
+pub trait SharedData {
+    /// The value (`None` when absent or empty) and its CAS (`None` when the key does not exist).
+    fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status>;
+    /// Writes `value`; with `cas`, only if the key still has it (Envoy does not check a CAS on
+    /// a key that does not exist yet).
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status>;
+}
+
+/// Creates, empty, each of `keys` that does not exist yet (so later CAS writes are checked).
+/// An existing bucket, even an empty one, is left alone: another worker may be adding to it
+/// (a reload configures one VM while the others serve).
+pub fn create_missing<'k>(host: &impl SharedData, keys: impl IntoIterator<Item = &'k str>) {
+    for key in keys {
+        if let Ok((None, None)) = host.get(key) {
+            let _ = host.set(key, b"", None);
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -242,6 +264,60 @@ mod tests {
         assert_eq!(
             assoc_put("", &assoc("http://op/a", "h 1", NOW + 1), NOW, 4),
             None
+        );
+    }
+
+    /// Envoy's shared data as the filter sees it: a CAS per key, a set without CAS (or on a key
+    /// that does not exist) unchecked; an empty value reads back as no value with its CAS.
+    /// `racer` is another worker writing a key right after this one reads it.
+    #[derive(Default)]
+    struct FakeShared {
+        map: std::cell::RefCell<std::collections::HashMap<String, (Vec<u8>, u32)>>,
+        racer: std::cell::RefCell<Option<(String, Vec<u8>)>>,
+    }
+
+    impl SharedData for FakeShared {
+        fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
+            let read = match self.map.borrow().get(key) {
+                Some((v, cas)) => (Some(v.clone()).filter(|v| !v.is_empty()), Some(*cas)),
+                None => (None, None),
+            };
+            let racing = self.racer.borrow().as_ref().is_some_and(|(k, _)| k == key);
+            if let Some((k, v)) = racing.then(|| self.racer.borrow_mut().take()).flatten() {
+                let mut map = self.map.borrow_mut();
+                let cas = map.get(&k).map_or(1, |(_, c)| c + 1);
+                map.insert(k, (v, cas));
+            }
+            Ok(read)
+        }
+
+        fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+            let mut map = self.map.borrow_mut();
+            let next = match map.get(key) {
+                Some((_, c)) if cas.is_some_and(|cas| cas != *c) => {
+                    return Err(Status::CasMismatch)
+                }
+                Some((_, c)) => c + 1,
+                None => 1,
+            };
+            map.insert(key.to_string(), (value.to_vec(), next));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn creating_buckets_never_overwrites_one_another_worker_writes() {
+        let host = FakeShared::default();
+        let keys = ["b.0".to_string(), "b.1".to_string()];
+        create_missing(&host, keys.iter().map(String::as_str));
+        assert_eq!(host.map.borrow().get("b.0").map(|(v, _)| v.len()), Some(0));
+        // A reload configures this VM again while another worker records the first nonce of an
+        // (existing, empty) bucket: the nonce must survive.
+        *host.racer.borrow_mut() = Some(("b.1".into(), b"1800000060 abc".to_vec()));
+        create_missing(&host, keys.iter().map(String::as_str));
+        assert_eq!(
+            host.map.borrow().get("b.1").map(|(v, _)| v.clone()),
+            Some(b"1800000060 abc".to_vec())
         );
     }
 }

@@ -17,8 +17,8 @@ use proxy_wasm::hostcalls::{get_shared_data, set_shared_data};
 use proxy_wasm::types::Status;
 
 use crate::openid_buckets::{
-    assoc_current, assoc_find, assoc_put, assoc_remove, id_and_bucket, nonce_insert, nonce_seen,
-    NonceInsert,
+    assoc_current, assoc_find, assoc_put, assoc_remove, create_missing, id_and_bucket,
+    nonce_insert, nonce_seen, NonceInsert, SharedData,
 };
 
 const NONCE_PREFIX: &str = "authrs.openid.nonce.";
@@ -37,13 +37,23 @@ const CAS_RETRIES: usize = 16;
 
 /// Creates every bucket key that does not exist yet (so later CAS writes are checked).
 pub fn init() {
-    let buckets = (0..NONCE_BUCKETS)
+    let buckets: Vec<String> = (0..NONCE_BUCKETS)
         .map(|i| format!("{NONCE_PREFIX}{i}"))
-        .chain((0..ASSOC_BUCKETS).map(|i| format!("{ASSOC_PREFIX}{i}")));
-    for key in buckets {
-        if let Ok((None, _)) = get_shared_data(&key) {
-            let _ = set_shared_data(&key, Some(b""), None);
-        }
+        .chain((0..ASSOC_BUCKETS).map(|i| format!("{ASSOC_PREFIX}{i}")))
+        .collect();
+    create_missing(&Host, buckets.iter().map(String::as_str));
+}
+
+/// Shared data through the host calls.
+struct Host;
+
+impl SharedData for Host {
+    fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
+        get_shared_data(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+        set_shared_data(key, Some(value), cas)
     }
 }
 

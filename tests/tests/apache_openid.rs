@@ -456,6 +456,24 @@ fn openid_1_1_provider_and_delegation() {
     a.assert_clean_log(&[]);
 }
 
+/// OpenID 1.x assertions carry no response_nonce, and the login state is in the URL: whoever
+/// holds the return URL can set the state cookie to match. The state is spent by the first
+/// successful return, so the same message cannot log in a second time.
+#[test]
+fn a_return_logs_in_once_even_without_a_response_nonce() {
+    let op = Provider::start();
+    let a = start(&op, "");
+    let back = to_provider_and_back(&a, &op.url("v1/id/nononce"), "/app/");
+    assert!(!back.url.contains("response_nonce"), "{}", back.url);
+    let r = back.follow(&a);
+    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    assert!(r.cookie(COOKIE).is_some(), "{r:?}");
+    let r = back.follow(&a);
+    assert_eq!(reason_of(&r).as_deref(), Some("nonce_reused"), "{r:?}");
+    assert_eq!(r.cookie(COOKIE), None);
+    a.assert_clean_log(&[]);
+}
+
 #[test]
 fn xrds_yadis_and_html_delegation_discovery() {
     let op = Provider::start();

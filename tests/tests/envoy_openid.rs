@@ -191,6 +191,39 @@ fn openid_login_through_envoy_with_replay_tampering_and_require() {
     assert!(!e.log().contains("AUTHRS0900"), "{}", e.log());
 }
 
+/// A provider's answer may carry header values that are not UTF-8 (HTTP's obs-text): the
+/// proxy-wasm SDK's `get_map` unwraps a UTF-8 conversion, so reading such headers panicked the
+/// VM — any visitor could crash it by naming such a page as their identifier.
+#[test]
+fn a_provider_header_that_is_not_utf8_does_not_crash_the_filter() {
+    let op = Provider::start();
+    let e = start(&op, json!({}));
+    let latin1 = op.url("latin1/alice");
+    let back = to_provider_and_back(&e, &latin1, "/app/");
+    let r = back.follow(&e);
+    assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
+    let ticket = r.cookie(COOKIE).expect("ticket cookie");
+    let r = e.get("/app/").cookie(COOKIE, &ticket).send();
+    assert_eq!(r.env("REMOTE_USER"), Some(latin1.as_str()));
+    assert!(!e.log().contains("AUTHRS0900"), "{}", e.log());
+}
+
+/// OpenID 1.x assertions carry no response_nonce, and the login state is in the URL: the state
+/// is spent by the first successful return (in shared data, whichever worker answers).
+#[test]
+fn a_return_logs_in_once_even_without_a_response_nonce() {
+    let op = Provider::start();
+    let e = start(&op, json!({}));
+    let back = to_provider_and_back(&e, &op.url("v1/id/nononce"), "/app/");
+    assert!(!back.url.contains("response_nonce"), "{}", back.url);
+    let r = back.follow(&e);
+    assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
+    assert!(r.cookie(COOKIE).is_some(), "{r:?}");
+    let r = back.follow(&e);
+    assert_eq!(reason_of(&r).as_deref(), Some("nonce_reused"), "{r:?}");
+    assert_eq!(r.cookie(COOKIE), None);
+}
+
 #[test]
 fn stateless_login_through_envoy_verifies_with_check_authentication() {
     let op = Provider::start();

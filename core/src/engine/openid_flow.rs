@@ -14,6 +14,7 @@ use crate::cookies::{all_cookies, CookieSettings, SameSite};
 use crate::openid::assoc::Association;
 use crate::openid::checkid::{check_url, choose_endpoint, CheckIdParams};
 use crate::openid::discovery::Endpoint;
+use crate::openid::store::{NonceStore, DEFAULT_NONCE_LIFETIME};
 use crate::openid::{identifier, ErrorCode, OpenIdError, Outcome, RelyingParty, Version};
 use crate::reason::Reason;
 use crate::request::RequestFacts;
@@ -70,8 +71,20 @@ pub struct Start {
 /// Why a login cannot start or return here, naming the directive and the JSON key.
 const NOT_ENABLED: &str = "OpenID is not enabled here (AuthRsMethods / methods do not list openid)";
 
+/// The refusal, logged as `AUTHRS0320`: `detail` may quote what the client or a provider sent,
+/// so control characters are escaped (a line break would forge log lines).
 fn refused(policy: &Policy, code: ErrorCode, detail: &str, destination: Option<&str>) -> Decision {
-    openid_refused(policy, Reason::OpenId(code), detail, destination)
+    let detail: String = detail
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    openid_refused(policy, Reason::OpenId(code), &detail, destination)
 }
 
 fn internal(message: String) -> Decision {
@@ -300,6 +313,42 @@ pub fn answer(policy: &Policy, req: &RequestFacts, outcome: Outcome, now: UnixTi
             destination,
         ),
     }
+}
+
+/// [`answer`], once per login: a verified return first spends its state (the random value in
+/// return_to) in the replay cache, kept as long as `oic.time` accepts the message, so the same
+/// return URL cannot log in twice — whoever holds it can set the matching cookie, and a 1.x
+/// assertion has no response_nonce. A second use is `nonce_reused`; a failing store
+/// `store_failed`. Call after [`check_state`].
+pub fn answer_once(
+    policy: &Policy,
+    req: &RequestFacts,
+    outcome: Outcome,
+    nonces: &mut dyn NonceStore,
+    now: UnixTime,
+) -> Decision {
+    if let Outcome::Verified(_) = outcome {
+        let state = req
+            .query
+            .as_deref()
+            .and_then(|q| form_param(q, STATE_PARAM))
+            .unwrap_or_default();
+        let key = format!("openid-state:{state}");
+        let destination = return_destination(req);
+        let destination = destination.as_deref();
+        match nonces.check_and_insert(&key, Some(now.saturating_add(DEFAULT_NONCE_LIFETIME)), now) {
+            Ok(true) => {}
+            Ok(false) => {
+                let detail = "this login's return was already used";
+                return refused(policy, ErrorCode::NonceReused, detail, destination);
+            }
+            Err(e) => {
+                let detail = e.to_string();
+                return refused(policy, ErrorCode::StoreFailed, &detail, destination);
+            }
+        }
+    }
+    answer(policy, req, outcome, now)
 }
 
 /// A return at a login endpoint where OpenID is not enabled.

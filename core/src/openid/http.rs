@@ -194,7 +194,8 @@ impl FetchLimits {
     }
 }
 
-/// True for addresses a paranoid agent refuses: loopback, private, link-local, unspecified, multicast, CGNAT, ULA.
+/// True for addresses a paranoid agent refuses: loopback, private, link-local, unspecified, multicast, CGNAT, ULA
+/// — also when an IPv6 address carries such an IPv4 one (mapped, NAT64, 6to4).
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -209,15 +210,31 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || (o[0] == 100 && (64..128).contains(&o[1]))
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            let s = v6.segments();
+            let v4 = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))
+            };
+            // IPv4 behind IPv6: mapped (::ffff:0:0/96), well-known NAT64 (64:ff9b::/96), 6to4
+            // (2002::/16) and the deprecated IPv4-compatible form (::/96; `::1` is 0.0.0.1 there).
+            if let Some(v4) = v6.to_ipv4() {
                 return is_private(IpAddr::V4(v4));
             }
-            let s = v6.segments();
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_private(v4(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_private(v4(s[1], s[2]));
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
+                // Site-local (deprecated) and local-use NAT64 (64:ff9b:1::/48, RFC 8215).
+                || (s[0] & 0xffc0) == 0xfec0
+                || s[..3] == [0x64, 0xff9b, 1]
         }
     }
 }
@@ -251,6 +268,26 @@ mod tests {
         }
         assert!(strict.permits(&url("https://op.example.com/")).is_ok());
         assert!(strict.permits(&url("http://8.8.8.8/")).is_ok());
+        // IPv6 forms that carry an IPv4 address a gateway reaches (NAT64, 6to4), the
+        // deprecated IPv4-compatible and site-local ones, the local-use NAT64 prefix.
+        for bad in [
+            "http://[64:ff9b::a00:1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[64:ff9b:1::808:808]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[2002:7f00:1::]/",
+            "http://[::7f00:1]/",
+            "http://[fec0::1]/",
+        ] {
+            assert!(strict.permits(&url(bad)).is_err(), "{bad}");
+        }
+        for good in [
+            "http://[64:ff9b::808:808]/",
+            "http://[2002:808:808::1]/",
+            "http://[2001:4860:4860::8888]/",
+        ] {
+            assert!(strict.permits(&url(good)).is_ok(), "{good}");
+        }
         let loose = FetchLimits {
             allow_private_addresses: true,
             ..strict

@@ -21,9 +21,10 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// How long a shell's shared store keeps a nonce recorded without an expiry (seconds): the
-/// seed's default window.
-pub const DEFAULT_NONCE_LIFETIME: i64 = 1800;
+/// How long a shell's shared store keeps a nonce recorded without an expiry (`ignoretime`, a
+/// lifetime ≤ 0), in seconds: as long as a return_to's signed time is accepted, so no message
+/// that could still verify outlives its nonce.
+pub const DEFAULT_NONCE_LIFETIME: i64 = super::signed_time::MAX_AGE + super::signed_time::MAX_AHEAD;
 
 /// The replay cache: keys seen, each until its expiry.
 pub trait NonceStore {

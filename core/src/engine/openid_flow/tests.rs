@@ -303,3 +303,111 @@ fn association_notes_carry_their_ids_and_levels() {
         Level::Info
     );
 }
+
+/// The verification outcome of the browser coming back with `query` (no network reached).
+fn verified_locally(p: &Policy, query: &str) -> Outcome {
+    use crate::openid::store::{MemoryAssociationStore, MemoryNonceStore};
+    let rp = p.openid.as_ref().unwrap();
+    let url = format!("https://rp.example/LOGIN?{query}");
+    let (mut nonces, mut assocs) = (
+        MemoryNonceStore::default(),
+        MemoryAssociationStore::default(),
+    );
+    let mut stores = crate::openid::store::Stores {
+        nonces: &mut nonces,
+        associations: &mut assocs,
+    };
+    let request = crate::openid::ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    match rp.verify(request, &mut stores, NOW) {
+        crate::openid::VerifyStep::Done(outcome) => outcome,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn text_from_the_return_url_is_logged_escaped() {
+    // Anyone can come back to the login path with their own state cookie and any openid.*
+    // text: a provider `error`, a repeated parameter's name. A line break in it would forge
+    // log lines (Envoy writes the filter's messages as they are).
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let ns = "openid.ns=http%3A%2F%2Fspecs.openid.net%2Fauth%2F2.0";
+    let forged = "%0D%0AAUTHRS0332%3A%20OpenID%202.0%20identity%20https%3A%2F%2Fadmin%20verified";
+    for (query, code) in [
+        (
+            format!("{ns}&openid.mode=error&openid.error=bad{forged}"),
+            "provider_error",
+        ),
+        (
+            format!("{ns}&openid.mode=id_res&openid.x{forged}=1&openid.x{forged}=2"),
+            "bad_message",
+        ),
+    ] {
+        let outcome = verified_locally(p, &query);
+        let req = browser_back(&query, &[]);
+        let d = answer(p, &req, outcome, NOW);
+        assert_eq!(reason(&d), Some(code), "{d:?}");
+        let note = d.notes.iter().find(|n| n.id == "AUTHRS0320").unwrap();
+        assert!(
+            !note.message.chars().any(char::is_control),
+            "{:?}",
+            note.message
+        );
+        assert!(
+            note.message.contains(r"\r\nAUTHRS0332"),
+            "{:?}",
+            note.message
+        );
+    }
+}
+
+#[test]
+fn a_verified_return_spends_its_state_once() {
+    use crate::openid::store::{MemoryNonceStore, NonceStore, StoreError};
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let state = "ab".repeat(STATE_BYTES);
+    let query = format!("openid.mode=id_res&destination=%2Fapp&{STATE_PARAM}={state}");
+    let req = browser_back(&query, &[&format!("AuthRs_Example_openid={state}")]);
+    let verified = || {
+        Outcome::Verified(crate::openid::VerifiedIdentity {
+            url: "https://op.example/alice".into(),
+            op_local_id: "https://op.example/alice".into(),
+            server: "https://op.example/server".into(),
+            version: Version::V1,
+            signed: Default::default(),
+        })
+    };
+    let mut nonces = MemoryNonceStore::default();
+    let d = answer_once(p, &req, verified(), &mut nonces, NOW);
+    assert!(d.set_cookie.is_some() && reason(&d).is_none(), "{d:?}");
+    // The same return again, even an hour later: refused, no ticket.
+    let d = answer_once(p, &req, verified(), &mut nonces, NOW + 3600);
+    assert_eq!(reason(&d), Some("nonce_reused"), "{d:?}");
+    assert!(d.set_cookie.is_none());
+    // Refusals spend nothing; a store that fails refuses.
+    let other = browser_back(&format!("{STATE_PARAM}=cd"), &["AuthRs_Example_openid=cd"]);
+    let d = answer_once(p, &other, Outcome::Cancelled, &mut nonces, NOW);
+    assert_eq!(reason(&d), Some("cancelled"));
+    let d = answer_once(p, &other, verified(), &mut nonces, NOW);
+    assert!(d.set_cookie.is_some() && reason(&d).is_none(), "{d:?}");
+    struct Broken;
+    impl NonceStore for Broken {
+        fn seen(&mut self, _: &str, _: i64) -> Result<bool, StoreError> {
+            Err(StoreError("down".into()))
+        }
+        fn check_and_insert(
+            &mut self,
+            _: &str,
+            _: Option<i64>,
+            _: i64,
+        ) -> Result<bool, StoreError> {
+            Err(StoreError("down".into()))
+        }
+    }
+    let d = answer_once(p, &req, verified(), &mut Broken, NOW);
+    assert_eq!(reason(&d), Some("store_failed"), "{d:?}");
+}

@@ -454,6 +454,37 @@ fn replays_are_refused_and_forgeries_burn_nothing() {
 }
 
 #[test]
+fn a_nonce_kept_without_expiry_outlives_every_return_to_that_can_carry_it() {
+    // ignoretime, or a lifetime of 0: the nonce is recorded without an expiry and the shells
+    // keep it DEFAULT_NONCE_LIFETIME. The signed oic.time accepts the return for an hour, so
+    // until then the same message must be a replay, not a second login.
+    let a = Assertion::v2();
+    for opts in [r#"{"ignoretime": true}"#, r#"{"lifetime": 0}"#] {
+        let mut fx = Fx::new();
+        fx.rp.nonce = serde_json::from_str::<NonceOptions>(opts)
+            .unwrap()
+            .resolve();
+        fx.nonces.default_lifetime = Some(crate::openid::store::DEFAULT_NONCE_LIFETIME);
+        verified(fx.run(&a));
+        // oic.time was signed at NOW - 10; it is accepted up to MAX_AGE later.
+        let last = NOW - 10 + crate::openid::signed_time::MAX_AGE;
+        assert_eq!(
+            fx.run_at(&a.current_url(), None, last).code(),
+            Some("nonce_reused"),
+            "{opts}"
+        );
+        // After that the message is refused whatever the cache holds.
+        let mut fresh = Fx::new();
+        fresh.rp.nonce = fx.rp.nonce;
+        assert_eq!(
+            fresh.run_at(&a.current_url(), None, last + 1).code(),
+            Some("time_expired"),
+            "{opts}"
+        );
+    }
+}
+
+#[test]
 fn nonce_errors() {
     let a = Assertion::v2();
     let mut fx = Fx::new();
