@@ -45,7 +45,7 @@ pub fn init() {
 }
 
 /// Shared data through the host calls.
-struct Host;
+pub(crate) struct Host;
 
 impl SharedData for Host {
     fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {

@@ -18,11 +18,10 @@ pub const INDEX: &str = "authrs.revoked.index";
 /// (their keys still revoke until they expire).
 const MAX_INDEX: usize = 100_000;
 
-/// Creates the index key if it does not exist yet (CAS on a missing key is not checked by Envoy).
+/// Creates the index key if it does not exist yet (CAS on a missing key is not checked by Envoy);
+/// an existing one, even empty, is left alone: another worker may be adding to it.
 pub fn init() {
-    if let Ok((None, _)) = get_shared_data(INDEX) {
-        let _ = set_shared_data(INDEX, Some(b""), None);
-    }
+    crate::openid_buckets::create_missing(&crate::openid_store::Host, [INDEX]);
 }
 
 /// The store handed to the core; `now` is the request's time, used to prune the index.
