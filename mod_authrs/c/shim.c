@@ -73,179 +73,228 @@ int authrs_module_index(void)
     return authrs_module.module_index;
 }
 
-/* ---- Revocation cache: an httpd socache shared by all workers (and, with memcache or
- * redis providers, by all servers). One per configuration generation. ---- */
+/* ---- The module's socaches: httpd socache instances shared by all workers (and, with memcache
+ * or redis providers, by all servers), one set per configuration generation. Two instances of
+ * the same AuthRsCache provider, kept apart so that OpenID traffic — which anyone can cause
+ * without logging in (associations with a provider they name) — can never evict a revocation:
+ *   AUTHRS_CACHE_REVOCATIONS  logout revocations (AuthRsRevokeOnLogout), namespace "authrs";
+ *   AUTHRS_CACHE_OPENID       OpenID nonces, login states and associations, "authrs-openid".
+ * Each has its own global mutex when the provider is not MP-safe. ---- */
 
-#define AUTHRS_MUTEX "authrs-cache"
+typedef struct {
+    const char *mutex_type;  /* registered in pre_config; `Mutex <type> …` configures it */
+    const char *name_space;  /* the provider's namespace (shmcb/dbm default file, memcache/redis key prefix) */
+    struct ap_socache_hints hints;
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;
+    server_rec *s;
+} authrs_cache_t;
 
-static const ap_socache_provider_t *cache_provider;
-static ap_socache_instance_t *cache_instance;
-static apr_global_mutex_t *cache_mutex;
+static authrs_cache_t caches[2] = {
+    /* Revocation records: ids of about 32 bytes, a one-byte mark. */
+    { "authrs-cache", "authrs", { 32, 1, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, NULL },
+    /* OpenID: 45-byte ids (prefix + SHA-256); nonces and states are one byte, associations a
+     * few hundred. */
+    { "authrs-openid-cache", "authrs-openid", { 48, 32, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, NULL },
+};
+
+/* The instance `which` names, or NULL for a value out of range. */
+static authrs_cache_t *cache_of(int which)
+{
+    return which == AUTHRS_CACHE_REVOCATIONS || which == AUTHRS_CACHE_OPENID ? &caches[which] : NULL;
+}
+
+static void cache_forget(authrs_cache_t *c)
+{
+    c->provider = NULL;
+    c->instance = NULL;
+    c->mutex = NULL;
+    c->s = NULL;
+}
 
 static apr_status_t cache_cleanup(void *data)
 {
-    if (cache_provider && cache_instance) {
-        cache_provider->destroy(cache_instance, (server_rec *)data);
+    authrs_cache_t *c = data;
+    if (c->provider && c->instance) {
+        c->provider->destroy(c->instance, c->s);
     }
-    cache_provider = NULL;
-    cache_instance = NULL;
-    cache_mutex = NULL;
+    cache_forget(c);
     return APR_SUCCESS;
 }
 
-/* Registered in pre_config so `Mutex` directives may configure it. */
+/* Registered in pre_config so `Mutex` directives may configure them. */
 apr_status_t authrs_cache_register_mutex(apr_pool_t *pconf)
 {
-    return ap_mutex_register(pconf, AUTHRS_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+    apr_status_t rv = ap_mutex_register(pconf, caches[AUTHRS_CACHE_REVOCATIONS].mutex_type, NULL,
+                                        APR_LOCK_DEFAULT, 0);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return ap_mutex_register(pconf, caches[AUTHRS_CACHE_OPENID].mutex_type, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *ptemp, const char *spec)
+const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *ptemp, int which,
+                               const char *spec)
 {
-    static const struct ap_socache_hints hints = { 32, 1, 30 * APR_USEC_PER_SEC };
-    const char *sep = ap_strchr_c(spec, ':');
+    authrs_cache_t *c = cache_of(which);
+    const char *sep = spec ? ap_strchr_c(spec, ':') : NULL;
     const char *name = sep ? apr_pstrmemdup(ptemp, spec, sep - spec) : spec;
     const char *arg = sep ? sep + 1 : NULL;
     const char *err;
     apr_status_t rv;
 
-    cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
-    if (!cache_provider) {
+    if (!c || !spec) {
+        return "AuthRsCache: no such cache";
+    }
+    cache_forget(c);
+    c->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
+    if (!c->provider) {
         return apr_psprintf(ptemp, "AuthRsCache: no socache provider \"%s\" (LoadModule socache_%s_module)", name, name);
     }
-    err = cache_provider->create(&cache_instance, arg, ptemp, pconf);
+    err = c->provider->create(&c->instance, arg, ptemp, pconf);
     if (err) {
-        cache_provider = NULL;
+        cache_forget(c);
         return apr_psprintf(ptemp, "AuthRsCache %s: %s", spec, err);
     }
-    if (cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
-        rv = ap_global_mutex_create(&cache_mutex, NULL, AUTHRS_MUTEX, NULL, s, pconf, 0);
+    if (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
+        rv = ap_global_mutex_create(&c->mutex, NULL, c->mutex_type, NULL, s, pconf, 0);
         if (rv != APR_SUCCESS) {
-            return "AuthRsCache: cannot create the cache mutex";
+            cache_forget(c);
+            return apr_psprintf(ptemp, "AuthRsCache: cannot create the %s mutex", c->mutex_type);
         }
     }
-    rv = cache_provider->init(cache_instance, "authrs", &hints, s, pconf);
+    rv = c->provider->init(c->instance, c->name_space, &c->hints, s, pconf);
     if (rv != APR_SUCCESS) {
-        return apr_psprintf(ptemp, "AuthRsCache %s: cannot initialise the cache", spec);
+        cache_forget(c);
+        return apr_psprintf(ptemp, "AuthRsCache %s: cannot initialise the %s cache", spec, c->name_space);
     }
-    apr_pool_cleanup_register(pconf, s, cache_cleanup, apr_pool_cleanup_null);
+    c->s = s;
+    apr_pool_cleanup_register(pconf, c, cache_cleanup, apr_pool_cleanup_null);
     return NULL;
 }
 
 void authrs_cache_child_init(apr_pool_t *p, server_rec *s)
 {
-    if (cache_mutex) {
-        apr_global_mutex_child_init(&cache_mutex, apr_global_mutex_lockfile(cache_mutex), p);
+    int i;
+    for (i = 0; i < 2; i++) {
+        if (caches[i].mutex) {
+            apr_global_mutex_child_init(&caches[i].mutex, apr_global_mutex_lockfile(caches[i].mutex), p);
+        }
     }
 }
 
-int authrs_cache_enabled(void)
+int authrs_cache_enabled(int which)
 {
-    return cache_provider != NULL && cache_instance != NULL;
+    authrs_cache_t *c = cache_of(which);
+    return c != NULL && c->provider != NULL && c->instance != NULL;
 }
 
-/* Takes the cache's global mutex, when the provider needs one: APR_SUCCESS or the error. */
-static apr_status_t cache_lock(void)
+/* Takes the instance's global mutex, when the provider needs one: APR_SUCCESS or the error. */
+static apr_status_t cache_lock(authrs_cache_t *c)
 {
-    return cache_mutex ? apr_global_mutex_lock(cache_mutex) : APR_SUCCESS;
+    return c->mutex ? apr_global_mutex_lock(c->mutex) : APR_SUCCESS;
 }
 
-static void cache_unlock(void)
+static void cache_unlock(authrs_cache_t *c)
 {
-    if (cache_mutex) {
-        apr_global_mutex_unlock(cache_mutex);
+    if (c->mutex) {
+        apr_global_mutex_unlock(c->mutex);
     }
 }
 
-apr_status_t authrs_cache_store(server_rec *s, const unsigned char *id, unsigned int idlen,
-                                apr_time_t expiry, apr_pool_t *p)
+apr_status_t authrs_cache_store(int which, server_rec *s, const unsigned char *id,
+                                unsigned int idlen, apr_time_t expiry, apr_pool_t *p)
 {
     const unsigned char mark = 1;
-    return authrs_cache_put(s, id, idlen, expiry, &mark, 1, p);
+    return authrs_cache_put(which, s, id, idlen, expiry, &mark, 1, p);
 }
 
-int authrs_cache_lookup(server_rec *s, const unsigned char *id, unsigned int idlen, apr_pool_t *p)
+int authrs_cache_lookup(int which, server_rec *s, const unsigned char *id, unsigned int idlen,
+                        apr_pool_t *p)
 {
     unsigned char mark[8];
     unsigned int len = sizeof(mark);
-    return authrs_cache_get(s, id, idlen, mark, &len, p);
+    return authrs_cache_get(which, s, id, idlen, mark, &len, p);
 }
 
-int authrs_cache_add(server_rec *s, const unsigned char *id, unsigned int idlen, apr_time_t expiry,
-                     apr_pool_t *p)
+int authrs_cache_add(int which, server_rec *s, const unsigned char *id, unsigned int idlen,
+                     apr_time_t expiry, apr_pool_t *p)
 {
+    authrs_cache_t *c = cache_of(which);
     unsigned char mark[8];
     unsigned int len = sizeof(mark);
     unsigned char one = 1;
     apr_status_t rv;
     int result;
-    if (!authrs_cache_enabled()) {
+    if (!authrs_cache_enabled(which)) {
         return -1;
     }
-    if (cache_lock() != APR_SUCCESS) {
+    if (cache_lock(c) != APR_SUCCESS) {
         return -1;
     }
-    rv = cache_provider->retrieve(cache_instance, s, id, idlen, mark, &len, p);
+    rv = c->provider->retrieve(c->instance, s, id, idlen, mark, &len, p);
     if (rv == APR_SUCCESS) {
         result = 0;
     } else if (rv != APR_NOTFOUND) {
         result = -1;
     } else {
-        rv = cache_provider->store(cache_instance, s, id, idlen, expiry, &one, 1, p);
+        rv = c->provider->store(c->instance, s, id, idlen, expiry, &one, 1, p);
         result = rv == APR_SUCCESS ? 1 : -1;
     }
-    cache_unlock();
+    cache_unlock(c);
     return result;
 }
 
-/* ---- Values in the same cache (OpenID associations, shared by all workers). ---- */
-
-apr_status_t authrs_cache_put(server_rec *s, const unsigned char *id, unsigned int idlen,
-                              apr_time_t expiry, const unsigned char *data, unsigned int datalen,
-                              apr_pool_t *p)
+apr_status_t authrs_cache_put(int which, server_rec *s, const unsigned char *id,
+                              unsigned int idlen, apr_time_t expiry, const unsigned char *data,
+                              unsigned int datalen, apr_pool_t *p)
 {
+    authrs_cache_t *c = cache_of(which);
     apr_status_t rv;
-    if (!authrs_cache_enabled()) {
+    if (!authrs_cache_enabled(which)) {
         return APR_EINIT;
     }
-    if (cache_lock() != APR_SUCCESS) {
+    if (cache_lock(c) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     /* The provider's store takes a non-const pointer but only copies from it. */
-    rv = cache_provider->store(cache_instance, s, id, idlen, expiry, (unsigned char *)data,
-                               datalen, p);
-    cache_unlock();
+    rv = c->provider->store(c->instance, s, id, idlen, expiry, (unsigned char *)data, datalen, p);
+    cache_unlock(c);
     return rv;
 }
 
-int authrs_cache_get(server_rec *s, const unsigned char *id, unsigned int idlen,
+int authrs_cache_get(int which, server_rec *s, const unsigned char *id, unsigned int idlen,
                      unsigned char *buf, unsigned int *len, apr_pool_t *p)
 {
+    authrs_cache_t *c = cache_of(which);
     apr_status_t rv;
-    if (!authrs_cache_enabled() || !buf || !len) {
+    if (!authrs_cache_enabled(which) || !buf || !len) {
         return -1;
     }
-    if (cache_lock() != APR_SUCCESS) {
+    if (cache_lock(c) != APR_SUCCESS) {
         return -1;
     }
-    rv = cache_provider->retrieve(cache_instance, s, id, idlen, buf, len, p);
-    cache_unlock();
+    rv = c->provider->retrieve(c->instance, s, id, idlen, buf, len, p);
+    cache_unlock(c);
     if (rv == APR_SUCCESS) {
         return 1;
     }
     return rv == APR_NOTFOUND ? 0 : -1;
 }
 
-apr_status_t authrs_cache_remove(server_rec *s, const unsigned char *id, unsigned int idlen,
-                                 apr_pool_t *p)
+apr_status_t authrs_cache_remove(int which, server_rec *s, const unsigned char *id,
+                                 unsigned int idlen, apr_pool_t *p)
 {
+    authrs_cache_t *c = cache_of(which);
     apr_status_t rv;
-    if (!authrs_cache_enabled()) {
+    if (!authrs_cache_enabled(which)) {
         return APR_EINIT;
     }
-    if (cache_lock() != APR_SUCCESS) {
+    if (cache_lock(c) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    rv = cache_provider->remove(cache_instance, s, id, idlen, p);
-    cache_unlock();
+    rv = c->provider->remove(c->instance, s, id, idlen, p);
+    cache_unlock(c);
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
 }

@@ -15,34 +15,43 @@ void authrs_log_r(const request_rec *r, int level, const char *msg);
 void authrs_log_s(const server_rec *s, int level, const char *msg);
 /* The module's index, for ap_get_module_config from Rust. */
 int authrs_module_index(void);
-#endif
 
-/* The revocation cache (httpd socache; AuthRsCache, AuthRsRevokeOnLogout). */
-/* Creates and initialises the cache for this configuration generation; NULL or an error. */
-const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *ptemp, const char *spec);
-/* Registers the cache mutex type (pre_config). */
+/* The module's two socache instances (httpd socache; one AuthRsCache provider, kept apart so
+ * OpenID traffic can never evict a revocation). `which` in the calls below names one. */
+/* Logout revocations (AuthRsRevokeOnLogout); namespace "authrs", mutex type "authrs-cache". */
+#define AUTHRS_CACHE_REVOCATIONS 0
+/* OpenID nonces, login states and associations; namespace "authrs-openid", mutex type
+ * "authrs-openid-cache". */
+#define AUTHRS_CACHE_OPENID 1
+/* Creates and initialises instance `which` from spec ("provider[:arg]") for this configuration
+ * generation; NULL or an error. */
+const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *ptemp, int which,
+                               const char *spec);
+/* Registers both instances' mutex types (pre_config). */
 apr_status_t authrs_cache_register_mutex(apr_pool_t *pconf);
-/* Re-attaches the cache mutex in a new child process. */
+/* Re-attaches the instances' mutexes in a new child process. */
 void authrs_cache_child_init(apr_pool_t *p, server_rec *s);
-/* 1 when a cache exists in this process. */
-int authrs_cache_enabled(void);
+/* 1 when instance `which` exists in this process. */
+int authrs_cache_enabled(int which);
 /* Stores id until expiry (apr_time_t). APR status. */
-apr_status_t authrs_cache_store(server_rec *s, const unsigned char *id, unsigned int idlen,
-                                apr_time_t expiry, apr_pool_t *p);
+apr_status_t authrs_cache_store(int which, server_rec *s, const unsigned char *id,
+                                unsigned int idlen, apr_time_t expiry, apr_pool_t *p);
 /* 1 when id is stored (and unexpired), 0 when not, -1 on error. */
-int authrs_cache_lookup(server_rec *s, const unsigned char *id, unsigned int idlen, apr_pool_t *p);
+int authrs_cache_lookup(int which, server_rec *s, const unsigned char *id, unsigned int idlen,
+                        apr_pool_t *p);
 /* Records id until expiry unless present: 1 added, 0 already present (a replay), -1 cache error.
- * Atomic under the cache mutex (shmcb); with memcache/redis, lookup and store are two calls. */
-int authrs_cache_add(server_rec *s, const unsigned char *id, unsigned int idlen, apr_time_t expiry,
-                     apr_pool_t *p);
+ * Atomic under the instance's mutex (shmcb); with memcache/redis, lookup and store are two calls. */
+int authrs_cache_add(int which, server_rec *s, const unsigned char *id, unsigned int idlen,
+                     apr_time_t expiry, apr_pool_t *p);
 /* Stores data under id until expiry (apr_time_t), replacing any entry. APR status. */
-apr_status_t authrs_cache_put(server_rec *s, const unsigned char *id, unsigned int idlen,
-                              apr_time_t expiry, const unsigned char *data, unsigned int datalen,
-                              apr_pool_t *p);
+apr_status_t authrs_cache_put(int which, server_rec *s, const unsigned char *id,
+                              unsigned int idlen, apr_time_t expiry, const unsigned char *data,
+                              unsigned int datalen, apr_pool_t *p);
 /* Copies id's data into buf (capacity *len; *len becomes its length): 1 found, 0 not found,
  * -1 error (including data larger than the buffer). */
-int authrs_cache_get(server_rec *s, const unsigned char *id, unsigned int idlen,
+int authrs_cache_get(int which, server_rec *s, const unsigned char *id, unsigned int idlen,
                      unsigned char *buf, unsigned int *len, apr_pool_t *p);
 /* Removes id (absent is not an error). APR status. */
-apr_status_t authrs_cache_remove(server_rec *s, const unsigned char *id, unsigned int idlen,
-                                 apr_pool_t *p);
+apr_status_t authrs_cache_remove(int which, server_rec *s, const unsigned char *id,
+                                 unsigned int idlen, apr_pool_t *p);
+#endif

@@ -1,6 +1,7 @@
-//! OpenID associations in the `AuthRsCache` socache, shared by every httpd process (and, with
-//! memcache or redis, every server): a login started by one worker verifies its signature in
-//! any other, without asking the provider (check_authentication).
+//! OpenID associations in the `AuthRsCache` socache's OpenID instance (never the revocations'
+//! one: [`crate::socache`]), shared by every httpd process (and, with memcache or redis, every
+//! server): a login started by one worker verifies its signature in any other, without asking
+//! the provider (check_authentication).
 //!
 //! Two entries per association, each expiring with it: `openid-assoc:` + SHA-256(server, handle)
 //! for verification, and `openid-assoc-current:` + SHA-256(server), the one new logins use.
@@ -10,6 +11,7 @@
 //! cache server with memcache/redis (keep those on a trusted network).
 
 use crate::ffi;
+use crate::socache::Instance;
 use authrs_core::openid::assoc::Association;
 use authrs_core::openid::store::{AssociationStore, StoreError};
 use sha2::{Digest, Sha256};
@@ -48,6 +50,7 @@ impl SoCacheAssociations<'_> {
         // the cache exists and writes at most len bytes.
         let rc = unsafe {
             ffi::authrs_cache_get(
+                Instance::OpenId.which(),
                 self.r.server,
                 id.as_ptr(),
                 id.len() as u32,
@@ -72,6 +75,7 @@ impl SoCacheAssociations<'_> {
         // SAFETY: r is live; id and record outlive the call; the provider copies the bytes.
         let rv = unsafe {
             ffi::authrs_cache_put(
+                Instance::OpenId.which(),
                 self.r.server,
                 id.as_ptr(),
                 id.len() as u32,
@@ -93,7 +97,13 @@ impl SoCacheAssociations<'_> {
     fn delete(&self, id: &[u8]) -> Result<(), StoreError> {
         // SAFETY: r is live; id outlives the call.
         let rv = unsafe {
-            ffi::authrs_cache_remove(self.r.server, id.as_ptr(), id.len() as u32, self.r.pool)
+            ffi::authrs_cache_remove(
+                Instance::OpenId.which(),
+                self.r.server,
+                id.as_ptr(),
+                id.len() as u32,
+                self.r.pool,
+            )
         };
         if rv == 0 {
             Ok(())

@@ -215,21 +215,22 @@ pub unsafe fn directive(
     if let Err(e) = leaf.settings.set(&name, &refs) {
         return fail(e.to_string());
     }
-    // The socache (revocation records, OpenID nonces and associations) is per process: note what the
-    // configuration asks of it.
-    let openid = spec.id == authrs_core::config::OptionId::Methods
+    // The socache instances (revocation records; OpenID nonces, states and associations) are
+    // per process and created only where some scope asks for them: note what it asks.
+    if spec.id == authrs_core::config::OptionId::Methods
         && leaf
             .settings
             .methods()
-            .contains(&authrs_core::config::Method::OpenId);
-    if openid
-        || (spec.id == authrs_core::config::OptionId::RevokeOnLogout
-            && leaf.settings.revoke_on_logout())
+            .contains(&authrs_core::config::Method::OpenId)
+    {
+        crate::openid::WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    if spec.id == authrs_core::config::OptionId::RevokeOnLogout && leaf.settings.revoke_on_logout()
     {
         crate::revocation::WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     if spec.id == authrs_core::config::OptionId::Cache {
-        *crate::revocation::SPEC
+        *crate::socache::SPEC
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(leaf.settings.cache().to_string());
     }

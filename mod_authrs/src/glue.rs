@@ -150,7 +150,7 @@ pub unsafe extern "C" fn authrs_pre_config(
         return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
     }
     guard(ffi::HTTP_INTERNAL_SERVER_ERROR as c_int, || {
-        crate::revocation::reset();
+        crate::socache::reset();
         // SAFETY: pconf is live.
         match unsafe { ffi::authrs_cache_register_mutex(pconf) } {
             0 => ffi::OK as c_int,
@@ -159,7 +159,7 @@ pub unsafe extern "C" fn authrs_pre_config(
     })
 }
 
-/// After the configuration is read: drop old policies, create the revocation cache if asked.
+/// After the configuration is read: drop old policies, create the socache instances asked for.
 ///
 /// # Safety
 /// Called by httpd with live pools and server.
@@ -176,16 +176,11 @@ pub unsafe extern "C" fn authrs_post_config(
     guard(ffi::HTTP_INTERNAL_SERVER_ERROR as c_int, || {
         // A new configuration generation: policies built from the old one must go.
         crate::policy::clear();
-        if crate::revocation::WANTED.load(std::sync::atomic::Ordering::Relaxed) {
-            let spec = crate::apr::cstring(&crate::revocation::spec());
-            // SAFETY: live pools and server; the shim copies what it keeps of spec.
-            let err = unsafe { ffi::authrs_cache_setup(s, pconf, ptemp, spec.as_ptr()) };
-            // SAFETY: NULL or a string in ptemp.
-            if let Some(e) = unsafe { crate::apr::str_from(err) } {
-                // SAFETY: s is live.
-                unsafe { log_s(s, LogLevel::Error, &format!("AUTHRS0002: {e}")) };
-                return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
-            }
+        // SAFETY: live pools and server, in post_config.
+        if let Err(e) = unsafe { crate::socache::setup(s, pconf, ptemp) } {
+            // SAFETY: s is live.
+            unsafe { log_s(s, LogLevel::Error, &format!("AUTHRS0002: {e}")) };
+            return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
         // SAFETY: s is live.
         unsafe { log_s(s, LogLevel::Debug, "AUTHRS0001: mod_authrs loaded") };

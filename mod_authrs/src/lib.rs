@@ -19,3 +19,4 @@ mod openid;
 mod policy;
 mod request;
 mod revocation;
+mod socache;

@@ -6,16 +6,18 @@
 //! (`AuthRsOpenIDAllowedProviders` enforced), associate when possible, and 303 to the provider
 //! with return_to = this handler's absolute URL carrying `destination`. The provider sends the
 //! browser back here with `openid.mode=…` (GET, or POST): verify (nonces in the `AuthRsCache`
-//! socache, shared by every worker), then a ticket with method `openid` and a 303 to the
-//! untainted destination, or back to the login page with `reason=<the seed's code>`.
+//! socache's OpenID instance, shared by every worker), then a ticket with method `openid` and
+//! a 303 to the untainted destination, or back to the login page with `reason=<the seed's
+//! code>`.
 //!
 //! Beyond the seed: the login is bound to the browser that started it. A random state goes into
 //! return_to and into a session cookie scoped to the login handler; a return without the
 //! matching cookie (an assertion forwarded to someone else's browser: login CSRF) is refused
 //! as `state_mismatch` before anything is verified or any nonce is spent.
 //!
-//! Associations live in the same socache (see [`crate::assoc_cache`]), so a return served by
-//! any process verifies the signature itself. When none can be made or kept, the login goes on
+//! Associations live in the same OpenID instance (see [`crate::assoc_cache`]; never in the
+//! revocations' one, see [`crate::socache`]), so a return served by any process verifies the
+//! signature itself. When none can be made or kept, the login goes on
 //! statelessly: the provider confirms the assertion (check_authentication).
 //!
 //! The realm sent with each login is `AuthRsOpenIDRealm`, else `AuthRsOpenIDRequiredRoot`, else
@@ -26,6 +28,7 @@ use crate::assoc_cache::SoCacheAssociations;
 use crate::fetch::Budget;
 use crate::ffi;
 use crate::policy::Built;
+use crate::socache::Instance;
 use authrs_core::engine::openid_flow::{self, Stateless, STATE_BYTES};
 use authrs_core::engine::{openid_refused, Decision, Note, Verdict};
 use authrs_core::openid::assoc::{associate, AssocStep, Association};
@@ -37,9 +40,14 @@ use authrs_core::openid::{ErrorCode, RelyingParty, ReturnRequest, VerifyStep};
 use authrs_core::reason::Reason;
 use authrs_core::RequestFacts;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 pub use authrs_core::engine::openid_flow::{is_return, is_start};
+
+/// Set while reading the configuration when some scope lists `openid` in `AuthRsMethods`: the
+/// OpenID socache instance is created only then ([`crate::socache`]).
+pub static WANTED: AtomicBool = AtomicBool::new(false);
 
 /// Nonces seen, in the socache (`openid-nonce:` + SHA-256 of the core's key: fixed length).
 struct SoCacheNonces<'a> {
@@ -57,7 +65,13 @@ impl NonceStore for SoCacheNonces<'_> {
         let id = nonce_id(key);
         // SAFETY: r is live; the id bytes outlive the call; the shim checks the cache exists.
         let rc = unsafe {
-            ffi::authrs_cache_lookup(self.r.server, id.as_ptr(), id.len() as u32, self.r.pool)
+            ffi::authrs_cache_lookup(
+                Instance::OpenId.which(),
+                self.r.server,
+                id.as_ptr(),
+                id.len() as u32,
+                self.r.pool,
+            )
         };
         match rc {
             1 => Ok(true),
@@ -77,6 +91,7 @@ impl NonceStore for SoCacheNonces<'_> {
         // SAFETY: as above.
         let rc = unsafe {
             ffi::authrs_cache_add(
+                Instance::OpenId.which(),
                 self.r.server,
                 id.as_ptr(),
                 id.len() as u32,
@@ -258,11 +273,11 @@ pub fn finish(
     if let Err(d) = openid_flow::check_state(policy, login_url.path(), req) {
         return *d;
     }
-    if !crate::revocation::enabled() {
+    if !Instance::OpenId.enabled() {
         return openid_refused(
             policy,
             Reason::OpenId(ErrorCode::StoreFailed),
-            "no AuthRsCache socache in this process",
+            "no AuthRsCache OpenID socache in this process",
             openid_flow::return_destination(req).as_deref(),
         );
     }

@@ -1,34 +1,19 @@
 //! Server-side ticket revocation (`AuthRsRevokeOnLogout On`) in httpd's socache (`AuthRsCache`,
-//! default `shmcb`): every worker, and with memcache/redis every server, sees a logout.
+//! default `shmcb`): every worker, and with memcache/redis every server, sees a logout. The
+//! records have an instance of their own, which OpenID state never shares ([`crate::socache`]).
 
 use crate::ffi;
+use crate::socache::Instance;
 use authrs_core::engine::{RevocationStore, StoreError};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 
-/// Set while reading the configuration when some scope turns revocation on.
+/// Set while reading the configuration when some scope turns revocation on: the revocation
+/// socache instance is created only then ([`crate::socache`]).
 pub static WANTED: AtomicBool = AtomicBool::new(false);
-/// The `AuthRsCache` provider spec last read (server scope), e.g. `shmcb` or `memcache:host:11211`.
-pub static SPEC: Mutex<Option<String>> = Mutex::new(None);
-
-/// Forgets what the previous configuration generation asked for (pre_config).
-pub fn reset() {
-    WANTED.store(false, Ordering::Relaxed);
-    *SPEC.lock().unwrap_or_else(|p| p.into_inner()) = None;
-}
-
-/// The spec to create the cache with.
-pub fn spec() -> String {
-    SPEC.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .unwrap_or_else(|| "shmcb".to_string())
-}
 
 /// Whether this process has a revocation cache.
 pub fn enabled() -> bool {
-    // SAFETY: reads a C global set during configuration, before requests.
-    unsafe { ffi::authrs_cache_enabled() != 0 }
+    Instance::Revocations.enabled()
 }
 
 /// The socache, as the engine's revocation store, for one request (its pool, its server).
@@ -42,6 +27,7 @@ impl RevocationStore for SoCache<'_> {
         // SAFETY: r is live; the id bytes outlive the call; the shim checks the cache exists.
         let rc = unsafe {
             ffi::authrs_cache_lookup(
+                Instance::Revocations.which(),
                 self.r.server,
                 ticket_id.as_ptr(),
                 ticket_id.len() as u32,
@@ -52,7 +38,7 @@ impl RevocationStore for SoCache<'_> {
             1 => Ok(true),
             0 => Ok(false),
             _ => Err(StoreError(
-                "the AuthRsCache socache did not answer".to_string(),
+                "the AuthRsCache revocation socache did not answer".to_string(),
             )),
         }
     }
@@ -62,6 +48,7 @@ impl RevocationStore for SoCache<'_> {
         // SAFETY: as above.
         let rv = unsafe {
             ffi::authrs_cache_store(
+                Instance::Revocations.which(),
                 self.r.server,
                 ticket_id.as_ptr(),
                 ticket_id.len() as u32,
@@ -73,7 +60,7 @@ impl RevocationStore for SoCache<'_> {
             Ok(())
         } else {
             Err(StoreError(format!(
-                "the AuthRsCache socache refused the entry (status {rv})"
+                "the AuthRsCache revocation socache refused the entry (status {rv})"
             )))
         }
     }
