@@ -14,11 +14,13 @@ Identity pages (how the relying party discovers the provider):
   /xrds-doc/<name>  the XRDS document (application/xrds+xml): a 2.0 signon service, no LocalID
   /yadis/<name>     content negotiation: the XRDS document itself (with LocalID /id/<name>) to a
                     client that accepts application/xrds+xml, an HTML page without links otherwise
+  /many/<k>/<name>  OpenID 2.0 naming its own endpoint /op/<k>: as many distinct providers as a
+                    test wants (each a new association), all served by the one below
   /bogus/<name>     2.0 delegation to /id/bogus-<name>;  /v1/bogus/<name>: 1.1 delegation to
                     /v1/id/bogus-<name>. The provider answers for those local identifiers with a
                     signed assertion naming /id/mallory (/v1/id/mallory) instead: bogus delegation.
 
-The endpoint /op: associate, check_authentication, and checkid_* answered at once by local
+The endpoint /op (and /op/<k>): associate, check_authentication, and checkid_* answered at once by local
 identifier: .../cancel declined (cancel), .../setup "needs interaction" (2.0 setup_needed; 1.1
 id_res with user_setup_url), everything else approved; .../nononce approved without a
 response_nonce (use /v1/id/nononce: 1.x does not define it).
@@ -138,6 +140,9 @@ class Handler(BaseHTTPRequestHandler):
         name = path.rsplit("/", 1)[-1]
         if path.startswith("/id/"):
             self.page(path, [("openid2.provider", ENDPOINT)])
+        elif path.startswith("/many/"):
+            k = path.split("/")[2]
+            self.page(path, [("openid2.provider", ENDPOINT + "/" + k)])
         elif path.startswith("/latin1/"):
             # send_header encodes in Latin-1: the value goes out as the single byte 0xE9.
             self.page(path, [("openid2.provider", ENDPOINT)], {"X-Note": "caf\u00e9"})
@@ -160,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, {"Content-Type": "application/xrds+xml"}, xrds(BASE + "/id/" + name))
             else:
                 self.page(path, [])
-        elif path == "/op":
+        elif path == "/op" or path.startswith("/op/"):
             self.provider(dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True)))
         elif path == "/log":
             with LOG_LOCK:
@@ -173,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8")
         url = urllib.parse.urlsplit(self.path)
-        if url.path == "/op":
+        if url.path == "/op" or url.path.startswith("/op/"):
             self.provider(dict(urllib.parse.parse_qsl(body, keep_blank_values=True)))
         else:
             self.reply(404, {"Content-Type": "text/plain"}, "not found\n")

@@ -540,3 +540,233 @@ fn setup_needed_and_bogus_delegation_are_refused_with_their_codes() {
     );
     a.assert_clean_log(&["AUTHRS0320"]);
 }
+
+/// How many anonymous OpenID login starts the eviction test sends (each names a new provider,
+/// so each makes a new association: two entries in the cache).
+const FLOOD: usize = 40;
+
+/// A password ticket (minted with the test key) whose revocation id starts with '7': shmcb
+/// picks an entry's subcache by the id's first byte (masked by the number of subcaches, 8 in a
+/// 16384-byte cache), and '7' lands where every OpenID entry ("openid-…") does. With one
+/// instance for both, that revocation is the first the OpenID traffic pushes out.
+fn ticket_sharing_a_subcache_with_openid() -> String {
+    use authrs_core::engine::ticket_id;
+    use authrs_core::identity::AuthMethod;
+    use authrs_core::ticket::{KeyRing, Ticket, TicketKey};
+    let ring = KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("key")]).expect("ring");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    (0..10_000)
+        .map(|n| {
+            let mut t = Ticket::new(format!("victim{n}"), AuthMethod::Password, now, 3600);
+            t.roles = None;
+            ring.mint(&t).expect("mint")
+        })
+        // The id as the server computes it: from the ticket the cookie carries (key id included).
+        .find(|cookie| {
+            let t = ring.open(cookie).expect("open");
+            ticket_id(&t).as_bytes()[0] & 7 == b'o' & 7
+        })
+        .expect("one in 16 ids starts with '7'")
+}
+
+/// Logout revocations and OpenID state live in separate socache instances. Anonymous login
+/// starts naming ever new providers (each a new association) fill the OpenID one; revoked
+/// tickets stay revoked. With one instance for both, such a flood evicted the revocations and
+/// stolen copies of logged-out tickets were accepted again (a fail-open).
+#[test]
+fn openid_traffic_never_evicts_a_revocation() {
+    let op = Provider::start();
+    let root = scratch("httpd-openid-evict");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    std::fs::write(root.join("openid.secret"), "s3cret\n").expect("secret");
+    // Distinct users: a revocation is per login session (user, method, times, …).
+    let users = ["u0", "u1", "u2"];
+    let hash = authrs_core::password::hash_bcrypt("pw", 5, [7u8; 16]).expect("hash");
+    let htpasswd: String = users.iter().map(|u| format!("{u}:{hash}\n")).collect();
+    std::fs::write(root.join("htpasswd"), htpasswd).expect("htpasswd");
+    // A tiny cache (shmcb's minimum is 8192 bytes; 16384 holds an association record), with an
+    // explicit file: the OpenID instance gets its own (cache.openid).
+    let global = format!(
+        "AuthRsTicketKeyFile \"{r}/ticket.key\"\nAuthRsCache \"shmcb:{r}/run/cache(16384)\"\n",
+        r = root.display()
+    );
+    let site = format!(
+        r#"
+<Location /app>
+  AuthType AuthRs
+  AuthName Example
+  AuthRsLoginURL /LOGIN
+  Require valid-user
+</Location>
+<Location /LOGIN>
+  SetHandler authrs-login
+  AuthName Example
+  AuthRsLoginURL /LOGIN
+  AuthRsMethods ticket openid
+  AuthRsProvider file
+  AuthUserFile "{r}/htpasswd"
+  AuthRsOpenIDConsumerSecretFile "{r}/openid.secret"
+  AuthRsOpenIDAllowPrivateAddresses On
+</Location>
+<Location /LOGOUT>
+  SetHandler authrs-logout
+  AuthName Example
+  AuthRsRevokeOnLogout On
+</Location>
+"#,
+        r = root.display()
+    );
+    let a = Apache::start_in(root, certs, &global, &site);
+    let app = |cookie: &str| {
+        Request::get(a.url("/app/"))
+            .cookie(COOKIE, cookie)
+            .ca(&a.ca())
+            .send()
+    };
+    let logout = |cookie: &str| {
+        let r = Request::get(a.url("/LOGOUT"))
+            .cookie(COOKIE, cookie)
+            .ca(&a.ca())
+            .send();
+        assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    };
+    let refused = |cookie: &str, when: &str| {
+        let r = app(cookie);
+        assert_eq!(r.status, 302, "{when}: a revoked ticket accepted: {r:?}");
+        assert!(
+            r.header("location")
+                .is_some_and(|l| l.contains("reason=bad_cookie")),
+            "{when}: {r:?}"
+        );
+    };
+
+    // Password logins, then logouts that revoke the tickets server-side.
+    let mut revoked = vec![];
+    for user in users {
+        let r = Request::post_form(
+            a.url("/LOGIN"),
+            format!("credential_0={user}&credential_1=pw&destination=%2Fapp%2F"),
+        )
+        .ca(&a.ca())
+        .send();
+        assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+        revoked.push(r.cookie(COOKIE).expect("ticket cookie"));
+    }
+    revoked.push(ticket_sharing_a_subcache_with_openid());
+    for cookie in &revoked {
+        assert_eq!(app(cookie).status, 200);
+        logout(cookie);
+        refused(cookie, "after logout");
+    }
+
+    // Anyone, without logging in: login starts naming a new provider each time.
+    for i in 0..FLOOD {
+        let r = post_identifier(&a, &op.url(&format!("many/{i}/x")), "/app/").send();
+        assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+        let to_op = r.header("location").expect("location");
+        // An association was made and kept in the cache (else the login goes on statelessly).
+        assert!(
+            to_op.starts_with(&op.url(&format!("op/{i}?")))
+                && to_op.contains("openid.assoc_handle="),
+            "{to_op}\n{}",
+            a.error_log()
+        );
+    }
+    assert_eq!(op.count("associate"), FLOOD, "{:?}", op.log());
+
+    // The revocations are all still there.
+    for cookie in &revoked {
+        refused(cookie, "after the OpenID flood");
+    }
+    a.assert_clean_log(&[]);
+}
+
+/// With a file-backed provider and an explicit file, the OpenID instance gets a file of its own
+/// (`<file>.openid`): the two instances never share one.
+#[test]
+fn revocations_and_openid_state_get_separate_files() {
+    let op = Provider::start();
+    let root = scratch("httpd-openid-dbm");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    std::fs::write(root.join("openid.secret"), "s3cret\n").expect("secret");
+    let global = format!(
+        "LoadModule socache_dbm_module /usr/lib/apache2/modules/mod_socache_dbm.so\n\
+         AuthRsTicketKeyFile \"{r}/ticket.key\"\nAuthRsCache \"dbm:{r}/run/authrs-db\"\n",
+        r = root.display()
+    );
+    let site = format!(
+        r#"
+<Location /app>
+  AuthType AuthRs
+  AuthName Example
+  AuthRsLoginURL /LOGIN
+  Require valid-user
+</Location>
+<Location /LOGIN>
+  SetHandler authrs-login
+  AuthName Example
+  AuthRsLoginURL /LOGIN
+  AuthRsMethods ticket openid
+  AuthRsOpenIDConsumerSecretFile "{r}/openid.secret"
+  AuthRsOpenIDAllowPrivateAddresses On
+</Location>
+<Location /LOGOUT>
+  SetHandler authrs-logout
+  AuthName Example
+  AuthRsRevokeOnLogout On
+</Location>
+"#,
+        r = root.display()
+    );
+    let a = Apache::start_in(root.clone(), certs, &global, &site);
+    let files = |prefix: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join("run"))
+            .expect("run")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            // The DBM driver decides the suffixes (none for Berkeley DB, .pag/.dir for SDBM).
+            .filter(|n| {
+                n.strip_prefix(prefix).is_some_and(|rest| {
+                    (rest.is_empty() || rest.starts_with('.')) && !rest.starts_with(".openid")
+                })
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let revocations = files("authrs-db");
+    let openid = files("authrs-db.openid");
+    assert!(
+        !revocations.is_empty() && !openid.is_empty(),
+        "{revocations:?} {openid:?}"
+    );
+
+    // An association is kept (in the OpenID file: the revocations' one never changes).
+    let revocation_bytes = |names: &[String]| -> Vec<u64> {
+        names
+            .iter()
+            .map(|n| {
+                std::fs::metadata(root.join("run").join(n))
+                    .expect("stat")
+                    .len()
+            })
+            .collect()
+    };
+    let before = revocation_bytes(&revocations);
+    let r = post_identifier(&a, &op.identity("alice"), "/app/").send();
+    let to_op = r.header("location").expect("location");
+    assert!(
+        to_op.contains("openid.assoc_handle="),
+        "{r:?}\n{}",
+        a.error_log()
+    );
+    assert_eq!(revocation_bytes(&revocations), before);
+    assert_eq!(files("authrs-db"), revocations);
+    a.assert_clean_log(&[]);
+}
