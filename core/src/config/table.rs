@@ -347,7 +347,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Socache,
         DefaultValue::Value("shmcb"),
         "provider[:args]",
-        "httpd socache provider for replay and revocation records and OpenID associations (shmcb on one machine, memcache or redis for several).",
+        "httpd socache provider (shmcb on one machine, memcache or redis for several); logout revocations and OpenID state (nonces, associations) each get an instance of it.",
     )),
     both(
         OptionId::RevokeOnLogout,
