@@ -3,8 +3,8 @@
 //! server): a login started by one worker verifies its signature in any other, without asking
 //! the provider (check_authentication).
 //!
-//! Two entries per association, each expiring with it: `openid-assoc:` + SHA-256(server, handle)
-//! for verification, and `openid-assoc-current:` + SHA-256(server), the one new logins use.
+//! Two entries per association, each expiring with it: SHA-256(server, handle) + `:openid-assoc`
+//! for verification, and SHA-256(server) + `:openid-assoc-current`, the one new logins use.
 //! Values are [`Association::to_json`] records; a record that does not decode, or names another
 //! server or handle than asked for, counts as absent (verification then asks the provider).
 //! The secrets sit where the cache keeps them: shared memory with shmcb, the network and the
@@ -25,20 +25,23 @@ pub struct SoCacheAssociations<'a> {
     pub r: &'a ffi::request_rec,
 }
 
+// Ids start with the digest: shmcb picks an entry's sub-cache by the id's first byte, so a
+// common text prefix would put every entry in one sub-cache. The label after it keeps the
+// kinds apart.
 fn by_handle(server: &str, handle: &str) -> Vec<u8> {
-    let mut id = b"openid-assoc:".to_vec();
     let mut h = Sha256::new();
     h.update(server.as_bytes());
     // A handle is printable ASCII: a NUL separator cannot be forged by either part.
     h.update([0u8]);
     h.update(handle.as_bytes());
-    id.extend_from_slice(&h.finalize());
+    let mut id = h.finalize().to_vec();
+    id.extend_from_slice(b":openid-assoc");
     id
 }
 
 fn current_for(server: &str) -> Vec<u8> {
-    let mut id = b"openid-assoc-current:".to_vec();
-    id.extend_from_slice(&Sha256::digest(server.as_bytes()));
+    let mut id = Sha256::digest(server.as_bytes()).to_vec();
+    id.extend_from_slice(b":openid-assoc-current");
     id
 }
 

@@ -49,14 +49,15 @@ pub use authrs_core::engine::openid_flow::{is_return, is_start};
 /// OpenID socache instance is created only then ([`crate::socache`]).
 pub static WANTED: AtomicBool = AtomicBool::new(false);
 
-/// Nonces seen, in the socache (`openid-nonce:` + SHA-256 of the core's key: fixed length).
+/// Nonces seen, in the socache (SHA-256 of the core's key + `:openid-nonce`: fixed length).
 struct SoCacheNonces<'a> {
     r: &'a ffi::request_rec,
 }
 
+/// The digest first, so nonces spread over shmcb's sub-cache (chosen by the id's first byte).
 fn nonce_id(key: &str) -> Vec<u8> {
-    let mut id = b"openid-nonce:".to_vec();
-    id.extend_from_slice(&Sha256::digest(key.as_bytes()));
+    let mut id = Sha256::digest(key.as_bytes()).to_vec();
+    id.extend_from_slice(b":openid-nonce");
     id
 }
 

@@ -5,6 +5,7 @@
 use crate::ffi;
 use crate::socache::Instance;
 use authrs_core::engine::{RevocationStore, StoreError};
+use sha2::{Digest, Sha256};
 use std::sync::atomic::AtomicBool;
 
 /// Set while reading the configuration when some scope turns revocation on: the revocation
@@ -22,15 +23,26 @@ pub struct SoCache<'a> {
     pub r: &'a ffi::request_rec,
 }
 
+/// The socache id of a revoked ticket: SHA-256 of the core's (hex) ticket id. shmcb picks an
+/// entry's sub-cache by the id's first byte, so hex ids would fill only 16 of its 64.
+fn cache_id(ticket_id: &str) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"authrs-revoked\0")
+        .chain_update(ticket_id.as_bytes())
+        .finalize()
+        .into()
+}
+
 impl RevocationStore for SoCache<'_> {
     fn is_revoked(&mut self, ticket_id: &str, _now: i64) -> Result<bool, StoreError> {
+        let id = cache_id(ticket_id);
         // SAFETY: r is live; the id bytes outlive the call; the shim checks the cache exists.
         let rc = unsafe {
             ffi::authrs_cache_lookup(
                 Instance::Revocations.which(),
                 self.r.server,
-                ticket_id.as_ptr(),
-                ticket_id.len() as u32,
+                id.as_ptr(),
+                id.len() as u32,
                 self.r.pool,
             )
         };
@@ -44,14 +56,15 @@ impl RevocationStore for SoCache<'_> {
     }
 
     fn revoke(&mut self, ticket_id: &str, until: i64) -> Result<(), StoreError> {
+        let id = cache_id(ticket_id);
         let expiry = until.saturating_mul(1_000_000);
         // SAFETY: as above.
         let rv = unsafe {
             ffi::authrs_cache_store(
                 Instance::Revocations.which(),
                 self.r.server,
-                ticket_id.as_ptr(),
-                ticket_id.len() as u32,
+                id.as_ptr(),
+                id.len() as u32,
                 expiry,
                 self.r.pool,
             )
