@@ -98,7 +98,12 @@ impl RelyingParty {
     /// True when `server` may assert identities here.
     pub fn provider_allowed(&self, server: &str) -> bool {
         self.allowed_providers.is_empty()
-            || Url::parse(server).is_ok_and(|s| self.allowed_providers.contains(&s))
+            || Url::parse(server).is_ok_and(|s| self.provider_allowed_url(&s))
+    }
+
+    /// [`RelyingParty::provider_allowed`] for an endpoint already parsed.
+    pub fn provider_allowed_url(&self, server: &Url) -> bool {
+        self.allowed_providers.is_empty() || self.allowed_providers.contains(server)
     }
 }
 
