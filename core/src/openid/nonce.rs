@@ -192,8 +192,11 @@ pub fn nonce_time(nonce: &str) -> Option<UnixTime> {
     if !well_shaped {
         return None;
     }
+    // Digits only (checked above): read them directly.
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        std::str::from_utf8(&b[r]).ok()?.parse().ok()
+        b.get(r)?
+            .iter()
+            .try_fold(0u32, |n, d| Some(n * 10 + u32::from(d.checked_sub(b'0')?)))
     };
     let month = ::time::Month::try_from(u8::try_from(num(5..7)?).ok()?).ok()?;
     let date = ::time::Date::from_calendar_date(

@@ -168,6 +168,8 @@ enum Stage {
 #[derive(Debug, Clone)]
 struct Context {
     msg: Message,
+    /// 2.0: what the discovery cache had for the claimed identifier (taken before discovery).
+    cached: Option<Vec<Endpoint>>,
     /// Where `openid.identity` (non-empty) lies in the message's text.
     identity: (usize, usize),
     /// Where the claimed identifier lies, when the message carries it (2.0 `claimed_id`).
@@ -191,31 +193,28 @@ struct SignedList(Vec<(usize, usize)>);
 
 impl SignedList {
     fn of(msg: &Message) -> SignedList {
+        /// The bytes a name may hold: `[A-Za-z0-9_.]`.
+        const NAME: [bool; 256] = {
+            let mut t = [false; 256];
+            let mut b = 0;
+            while b < 256 {
+                let c = b as u8;
+                t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+                b += 1;
+            }
+            t
+        };
         let mut ranges = Vec::with_capacity(8);
         let Some((start, end)) = msg.span("signed") else {
             return SignedList(ranges);
         };
-        // Names are split at ',' and kept when non-empty and made of [A-Za-z0-9_.].
-        let (mut from, mut well_formed) = (start, true);
-        for (i, b) in msg
-            .text()
-            .as_bytes()
-            .get(start..end)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            if *b == b',' {
-                if well_formed && start + i > from {
-                    ranges.push((from, start + i));
-                }
-                (from, well_formed) = (start + i + 1, true);
-            } else {
-                well_formed &= b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.';
+        let list = msg.text().as_bytes().get(start..end).unwrap_or_default();
+        let mut from = start;
+        for name in list.split(|&b| b == b',') {
+            if !name.is_empty() && name.iter().all(|&b| NAME[usize::from(b)]) {
+                ranges.push((from, from + name.len()));
             }
-        }
-        if well_formed && end > from {
-            ranges.push((from, end));
+            from += name.len() + 1;
         }
         SignedList(ranges)
     }
@@ -276,44 +275,43 @@ impl RelyingParty {
     }
 
     /// [`RelyingParty::verify`] with a discovery cache: once the local checks pass, `cached`
-    /// gets the normalized claimed identifier and returns the endpoints discovered for it
-    /// earlier, if known; then no discovery request is described (as with
-    /// [`PendingVerify::with_endpoints`]), else discovery goes on as in `verify`.
+    /// gets the claimed identifier as asserted (what [`PendingVerify::discovering`] names) and
+    /// returns the endpoints [`Discovery`] found for it earlier, if it has them; then no
+    /// discovery request is described (as with [`PendingVerify::with_endpoints`]), else
+    /// discovery goes on as in `verify`. The endpoints must be Discovery's own: a claimed
+    /// identifier that is, byte for byte, one of theirs (not identifier_select) is a URL that
+    /// was normalized when it was discovered, so it is not normalized again.
     pub fn verify_cached(
         &self,
         request: ReturnRequest,
         stores: &mut Stores,
         now: UnixTime,
-        cached: impl FnOnce(&Url) -> Option<Vec<Endpoint>>,
+        cached: impl FnOnce(&str) -> Option<Vec<Endpoint>>,
     ) -> VerifyStep {
-        let ctx = match self.local_checks(request, stores, now) {
+        let mut cached = Some(cached);
+        let mut lookup = |ident: &str| cached.take().and_then(|f| f(ident));
+        let mut ctx = match self.local_checks(request, stores, now, &mut lookup) {
             Ok(ctx) => ctx,
             Err(outcome) => return VerifyStep::Done(outcome),
         };
-        let claimed = match identifier::normalize(ctx.real_ident()) {
-            Ok(u) if u.as_str() != IDENTIFIER_SELECT => u,
-            Ok(_) => {
-                return VerifyStep::Done(
-                    OpenIdError::with(
-                        ErrorCode::NoIdentityServer,
-                        "claimed_id is identifier_select",
-                    )
-                    .into(),
-                )
-            }
-            Err(e) => {
-                return VerifyStep::Done(
-                    OpenIdError::with(
-                        ErrorCode::NoIdentityServer,
-                        format!("claimed identifier: {}", e.detail),
-                    )
-                    .into(),
-                )
-            }
+        // 2.0: looked up during the local checks already (asked at most once).
+        let endpoints = match ctx.cached.take() {
+            Some(endpoints) => Some(endpoints),
+            None => lookup(ctx.real_ident()),
         };
-        if let Some(endpoints) = cached(&claimed) {
+        let ident = ctx.real_ident();
+        if let Some(endpoints) = endpoints {
+            if !discovered_claimed_id(ident, &endpoints) {
+                if let Err(e) = claimed_url(ident) {
+                    return VerifyStep::Done(e.into());
+                }
+            }
             return ctx.with_endpoints(self, endpoints, stores, now);
         }
+        let claimed = match claimed_url(ident) {
+            Ok(url) => url,
+            Err(e) => return VerifyStep::Done(e.into()),
+        };
         let (discovery, step) = Discovery::start(claimed, self.fetch, Some(ctx.msg.version()));
         PendingVerify {
             ctx,
@@ -330,11 +328,12 @@ impl RelyingParty {
         request: ReturnRequest,
         stores: &mut Stores,
         now: UnixTime,
+        lookup: &mut dyn FnMut(&str) -> Option<Vec<Endpoint>>,
     ) -> Result<Context, Outcome> {
         // The query is split off and decoded once, for the message (GET) and for the
         // return_to comparison; the rest is compared with return_to (parsed only if it differs).
         let (base, query) = split_query(request.current_url);
-        self.checks(base, query, request.body, stores, now)
+        self.checks(base, query, request.body, stores, now, lookup)
             .map_err(|outcome| {
                 // A current URL that is not a URL is reported before anything else: the
                 // success path has checked it, a failure checks it here.
@@ -357,6 +356,7 @@ impl RelyingParty {
         body: Option<&str>,
         stores: &mut Stores,
         now: UnixTime,
+        lookup: &mut dyn FnMut(&str) -> Option<Vec<Endpoint>>,
     ) -> Result<Context, Outcome> {
         // Room for a usual assertion's parameters (a dozen or so) without regrowing.
         let mut current_pairs: Vec<(Cow<str>, Cow<str>)> = Vec::with_capacity(16);
@@ -408,23 +408,44 @@ impl RelyingParty {
         let rt_text = msg
             .get_nonempty("return_to")
             .ok_or(Outcome::from(OpenIdError::new(ErrorCode::NoReturnTo)))?;
+        // 2.0: the claimed identifier is known now, and so are the endpoints a discovery cache
+        // has for it (1.x ones may come from return_to, after its checks).
+        let cached = match v {
+            Version::V2 => msg
+                .get_nonempty("claimed_id")
+                .or(msg.get_nonempty("identity"))
+                .and_then(&mut *lookup),
+            Version::V1 => None,
+        };
         let op_endpoint = match v {
             Version::V2 => {
-                let server = msg
-                    .get_nonempty("op_endpoint")
-                    .and_then(|s| Url::parse(s).ok())
-                    .filter(|u| matches!(u.scheme(), "http" | "https"))
-                    .ok_or_else(|| {
-                        OpenIdError::with(ErrorCode::ServerNotAllowed, "no usable op_endpoint")
-                    })?;
-                if !self.provider_allowed_url(&server) {
+                let text = msg.get_nonempty("op_endpoint");
+                // Byte for byte a discovered endpoint's URL, which Discovery wrote normalized
+                // (http(s), as the `url` crate writes it): parsing it would give it back.
+                let discovered = text.filter(|t| {
+                    cached
+                        .as_ref()
+                        .is_some_and(|es| es.iter().any(|e| e.server == *t))
+                        && (t.starts_with("https://") || t.starts_with("http://"))
+                });
+                let server = match discovered {
+                    Some(t) => t.to_string(),
+                    None => text
+                        .and_then(|s| Url::parse(s).ok())
+                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                        .ok_or_else(|| {
+                            OpenIdError::with(ErrorCode::ServerNotAllowed, "no usable op_endpoint")
+                        })?
+                        .into(),
+                };
+                if !self.provider_allowed_normalized(&server) {
                     return Err(OpenIdError::with(
                         ErrorCode::ServerNotAllowed,
                         format!("{server} is not allowed"),
                     )
                     .into());
                 }
-                Some(String::from(server))
+                Some(server)
             }
             Version::V1 => None,
         };
@@ -492,6 +513,7 @@ impl RelyingParty {
         drop(rt_pairs);
         Ok(Context {
             msg,
+            cached,
             identity,
             claimed,
             oic_identity,
@@ -692,13 +714,11 @@ impl Context {
         Err(OpenIdError::new(last).into())
     }
 
-    /// The key-value form of the signed fields, as the provider signed it.
-    fn token(&self) -> Option<String> {
-        kv::serialize(
-            self.signed_fields()
-                .map(|f| (f, self.msg.get(f).unwrap_or_default())),
-        )
-        .ok()
+    /// The signed fields and their values, in `openid.signed` order: what the provider signed,
+    /// in key-value form.
+    fn signed_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.signed_fields()
+            .map(|f| (f, self.msg.get(f).unwrap_or_default()))
     }
 
     fn check_signature(
@@ -728,13 +748,26 @@ impl Context {
         if assoc.expired(now) {
             return Err(ErrorCode::ExpiredAssociation.into());
         }
-        let Some(token) = self.token() else {
-            return Err(OpenIdError::with(
+        let newline = || {
+            OpenIdError::with(
                 ErrorCode::SignatureMismatch,
                 "a signed field holds a newline",
-            ));
+            )
         };
-        if assoc.signature_matches(token.as_bytes(), self.sig().as_bytes()) {
+        let sig = self.sig();
+        // The token is built on the stack; a huge one (more than 1 KiB) is allocated.
+        let mut buf = [0u8; 1024];
+        let matches = match kv::serialize_into(self.signed_pairs(), &mut buf) {
+            Ok(Some(n)) => {
+                assoc.signature_matches(buf.get(..n).unwrap_or_default(), sig.as_bytes())
+            }
+            Ok(None) => {
+                let token = kv::serialize(self.signed_pairs()).map_err(|_| newline())?;
+                assoc.signature_matches(token.as_bytes(), sig.as_bytes())
+            }
+            Err(_) => return Err(newline()),
+        };
+        if matches {
             Ok(())
         } else {
             Err(ErrorCode::SignatureMismatch.into())
@@ -879,6 +912,34 @@ impl Context {
             },
         })
     }
+}
+
+/// The claimed identifier to discover: normalized, and not identifier_select (`no_identity_server`).
+fn claimed_url(ident: &str) -> Result<Url, OpenIdError> {
+    match identifier::normalize(ident) {
+        Ok(u) if u.as_str() != IDENTIFIER_SELECT => Ok(u),
+        Ok(_) => Err(OpenIdError::with(
+            ErrorCode::NoIdentityServer,
+            "claimed_id is identifier_select",
+        )),
+        Err(e) => Err(OpenIdError::with(
+            ErrorCode::NoIdentityServer,
+            format!("claimed identifier: {}", e.detail),
+        )),
+    }
+}
+
+/// True when `ident` is, byte for byte, the claimed identifier of one of Discovery's
+/// `endpoints` (http(s), not an OP identifier's identifier_select, not longer than an
+/// identifier may be): the URL discovery ended at, without fragment as the `url` crate
+/// writes it, which [`claimed_url`] would return unchanged.
+fn discovered_claimed_id(ident: &str, endpoints: &[Endpoint]) -> bool {
+    ident.len() <= identifier::MAX_IDENTIFIER_BYTES
+        && (ident.starts_with("https://") || ident.starts_with("http://"))
+        && ident != IDENTIFIER_SELECT
+        && endpoints
+            .iter()
+            .any(|e| !e.op_identifier && e.claimed_id == ident)
 }
 
 /// Splits a request URL into what precedes the query and the query itself (no fragment).

@@ -842,7 +842,7 @@ fn a_discovery_cache_answers_instead_of_the_network() {
         op_identifier: false,
         mechanism: Mechanism::Yadis,
     };
-    // A hit: asked with the normalized claimed identifier, no request described.
+    // A hit: asked with the claimed identifier, no request described.
     let mut asked = Vec::new();
     let step = rp.verify_cached(request, &mut stores, NOW, |claimed| {
         asked.push(claimed.to_string());
@@ -893,7 +893,50 @@ fn a_discovery_cache_answers_instead_of_the_network() {
     };
     assert_eq!(req.url, CLAIMED);
     assert_eq!(pending.discovering(), Some(CLAIMED));
-    // identifier_select is refused before any cache is asked.
+    // An op_endpoint written otherwise is normalized, then matches the cached endpoint.
+    let url = Assertion::v2()
+        .signed_with("op_endpoint", "HTTPS://OP.example:443/auth")
+        .signed_with(
+            "response_nonce",
+            &format!("{}n5", format_time(NOW - 5).unwrap()),
+        )
+        .current_url();
+    let request = ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    let step = rp.verify_cached(request, &mut stores, NOW, |_| Some(vec![endpoint.clone()]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(verified(o).server, OP);
+    // The allow-list holds for cached endpoints too.
+    let strict = rp
+        .clone()
+        .with_allowed_providers(["https://other.example/op"])
+        .unwrap();
+    let url = Assertion::v2()
+        .signed_with(
+            "response_nonce",
+            &format!("{}n6", format_time(NOW - 5).unwrap()),
+        )
+        .current_url();
+    let request = ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    let step = strict.verify_cached(request, &mut stores, NOW, |_| Some(vec![endpoint.clone()]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(o.code(), Some("server_not_allowed"));
+    let allowed = rp.clone().with_allowed_providers([OP]).unwrap();
+    let step = allowed.verify_cached(request, &mut stores, NOW, |_| Some(vec![endpoint.clone()]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(verified(o).server, OP);
+    // identifier_select is refused even when the cache has OP-identifier endpoints for it.
     let url = Assertion::v2()
         .signed_with("claimed_id", IDENTIFIER_SELECT)
         .signed_with(
@@ -901,6 +944,12 @@ fn a_discovery_cache_answers_instead_of_the_network() {
             &format!("{}n3", format_time(NOW - 5).unwrap()),
         )
         .current_url();
+    let op_identifier = Endpoint {
+        claimed_id: IDENTIFIER_SELECT.into(),
+        local_id: Some(IDENTIFIER_SELECT.into()),
+        op_identifier: true,
+        ..endpoint.clone()
+    };
     let step = rp.verify_cached(
         ReturnRequest {
             current_url: &url,
@@ -908,7 +957,32 @@ fn a_discovery_cache_answers_instead_of_the_network() {
         },
         &mut stores,
         NOW,
-        |_| panic!("the cache must not be asked"),
+        |_| Some(vec![op_identifier]),
+    );
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(o.code(), Some("no_identity_server"));
+    // A claimed identifier that is not an http(s) URL is refused whatever the cache says.
+    let url = Assertion::v2()
+        .signed_with("claimed_id", "ftp://me.example/alice")
+        .signed_with(
+            "response_nonce",
+            &format!("{}n4", format_time(NOW - 5).unwrap()),
+        )
+        .current_url();
+    let ftp = Endpoint {
+        claimed_id: "ftp://me.example/alice".into(),
+        ..endpoint.clone()
+    };
+    let step = rp.verify_cached(
+        ReturnRequest {
+            current_url: &url,
+            body: None,
+        },
+        &mut stores,
+        NOW,
+        |_| Some(vec![ftp]),
     );
     let VerifyStep::Done(o) = step else {
         panic!("expected a verdict");
