@@ -274,13 +274,14 @@ impl RelyingParty {
         self.verify_cached(request, stores, now, |_| None)
     }
 
-    /// [`RelyingParty::verify`] with a discovery cache: once the local checks pass, `cached`
-    /// gets the claimed identifier as asserted (what [`PendingVerify::discovering`] names) and
-    /// returns the endpoints [`Discovery`] found for it earlier, if it has them; then no
-    /// discovery request is described (as with [`PendingVerify::with_endpoints`]), else
-    /// discovery goes on as in `verify`. The endpoints must be Discovery's own: a claimed
-    /// identifier that is, byte for byte, one of theirs (not identifier_select) is a URL that
-    /// was normalized when it was discovered, so it is not normalized again.
+    /// [`RelyingParty::verify`] with a discovery cache: `cached` is asked once, with the
+    /// claimed identifier as asserted (what [`PendingVerify::discovering`] names; for 2.0
+    /// during the local checks), for the endpoints [`Discovery`] found for it earlier; when it
+    /// has them no discovery request is described (as with [`PendingVerify::with_endpoints`]),
+    /// else discovery goes on as in `verify`. The endpoints must be Discovery's own: a claimed
+    /// identifier or op_endpoint that is, byte for byte, one of theirs (http(s), not
+    /// identifier_select) was normalized when it was discovered, so it is not parsed again.
+    /// Every check still applies, in the same order.
     pub fn verify_cached(
         &self,
         request: ReturnRequest,
