@@ -162,6 +162,15 @@ impl Message {
         Ok(Some(msg))
     }
 
+    /// A 1.x message without fields (what an empty [`super::verify::SignedFields`] holds).
+    pub(crate) fn empty() -> Message {
+        Message {
+            version: Version::V1,
+            text: String::new(),
+            fields: Vec::new(),
+        }
+    }
+
     /// The protocol version the message speaks.
     pub fn version(&self) -> Version {
         self.version

@@ -82,6 +82,16 @@ impl SignedFields {
     }
 }
 
+/// No signed fields.
+impl Default for SignedFields {
+    fn default() -> SignedFields {
+        SignedFields {
+            msg: Message::empty(),
+            list: SignedList(Vec::new()),
+        }
+    }
+}
+
 impl PartialEq for SignedFields {
     fn eq(&self, other: &SignedFields) -> bool {
         self.iter().eq(other.iter())

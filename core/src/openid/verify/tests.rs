@@ -1200,4 +1200,6 @@ fn signed_list_reads_openid_signed_like_a_split() {
         let signed = SignedList::of(&msg);
         assert_eq!(signed.names(&msg).collect::<Vec<_>>(), want, "{list:?}");
     }
+    let none = SignedFields::default();
+    assert_eq!((none.get("mode"), none.iter().count()), (None, 0));
 }
