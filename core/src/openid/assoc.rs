@@ -22,6 +22,7 @@ use serde::Deserialize;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use subtle::ConstantTimeEq;
 use url::Url;
 
 /// Longest association lifetime accepted (two years, as the seed).
@@ -191,6 +192,29 @@ impl Association {
         };
         STANDARD.encode(mac)
     }
+
+    /// Whether `sig` is [`Association::signature`] of `token`, compared in constant time (no allocation).
+    pub fn signature_matches(&self, token: &[u8], sig: &[u8]) -> bool {
+        let mut buf = [0u8; 64];
+        let n = match self.assoc_type {
+            AssocType::HmacSha1 => hmac_base64::<Hmac<Sha1>>(&self.secret, token, &mut buf),
+            AssocType::HmacSha256 => hmac_base64::<Hmac<Sha256>>(&self.secret, token, &mut buf),
+        };
+        // Lengths are public (fixed per type); the bytes are compared in constant time.
+        n > 0 && bool::from(buf[..n].ct_eq(sig))
+    }
+}
+
+/// base64 of the HMAC into `out`; its length (0 if it could not be written).
+fn hmac_base64<M: Mac + KeyInit>(key: &[u8], data: &[u8], out: &mut [u8; 64]) -> usize {
+    // HMAC takes keys of any length: new_from_slice cannot fail.
+    let Ok(mut m) = <M as KeyInit>::new_from_slice(key) else {
+        return 0;
+    };
+    m.update(data);
+    STANDARD
+        .encode_slice(m.finalize().into_bytes(), out)
+        .unwrap_or(0)
 }
 
 fn hmac_bytes<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {

@@ -98,7 +98,14 @@ impl RelyingParty {
     /// True when `server` may assert identities here.
     pub fn provider_allowed(&self, server: &str) -> bool {
         self.allowed_providers.is_empty()
-            || Url::parse(server).is_ok_and(|s| self.allowed_providers.contains(&s))
+            || Url::parse(server).is_ok_and(|s| self.provider_allowed_normalized(s.as_str()))
+    }
+
+    /// [`RelyingParty::provider_allowed`] for an endpoint URL as the `url` crate writes it
+    /// (URLs are equal when their serializations are).
+    pub fn provider_allowed_normalized(&self, server: &str) -> bool {
+        self.allowed_providers.is_empty()
+            || self.allowed_providers.iter().any(|p| p.as_str() == server)
     }
 }
 

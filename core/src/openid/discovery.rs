@@ -46,7 +46,7 @@ pub struct Endpoint {
     pub server: String,
     /// The protocol version it speaks.
     pub version: Version,
-    /// The claimed identifier: where discovery ended (after redirects), or identifier_select.
+    /// The claimed identifier: where discovery ended (after redirects; normalized, no fragment), or identifier_select.
     pub claimed_id: String,
     /// The OP-local identifier (2.0 `LocalID` / `openid2.local_id`, 1.x `Delegate` / `openid.delegate`).
     pub local_id: Option<String>,

@@ -181,8 +181,16 @@ impl FetchLimits {
             Some(Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
             Some(Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
             Some(Host::Domain(d)) => {
-                let d = d.trim_end_matches('.').to_ascii_lowercase();
-                d == "localhost" || d.ends_with(".localhost")
+                // `localhost` or `*.localhost`, any case, trailing dots ignored (no allocation).
+                let d = d.trim_end_matches('.').as_bytes();
+                let localhost = |s: &[u8]| s.eq_ignore_ascii_case(b"localhost");
+                localhost(d)
+                    || d.len()
+                        .checked_sub(10)
+                        .and_then(|i| d.get(i..))
+                        .is_some_and(|t| {
+                            t.first() == Some(&b'.') && t.get(1..).is_some_and(localhost)
+                        })
             }
             None => true,
         };
@@ -260,6 +268,8 @@ mod tests {
             "http://[fd00::1]/",
             "http://localhost:8080/",
             "http://a.localhost./",
+            "http://A.LocalHost/",
+            "http://LOCALHOST:9/",
             "http://0.0.0.0/",
             "file:///etc/passwd",
             "gopher://example.com/",
@@ -288,6 +298,8 @@ mod tests {
         ] {
             assert!(strict.permits(&url(good)).is_ok(), "{good}");
         }
+        assert!(strict.permits(&url("http://notlocalhost/")).is_ok());
+        assert!(strict.permits(&url("http://localhost.example/")).is_ok());
         let loose = FetchLimits {
             allow_private_addresses: true,
             ..strict

@@ -96,6 +96,30 @@ where
     Ok(out)
 }
 
+/// [`serialize`] into `buf`, allocating nothing: the length written, or `None` when it does
+/// not fit (the same pairs are refused either way).
+pub fn serialize_into<'a, I>(pairs: I, buf: &mut [u8]) -> Result<Option<usize>, KvError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let (mut len, mut fits) = (0, true);
+    for (key, value) in pairs {
+        if key.is_empty() || key.bytes().any(|b| b == b':' || b == b'\n') || value.contains('\n') {
+            return Err(KvError::Unencodable(key.to_string()));
+        }
+        for part in [key.as_bytes(), b":", value.as_bytes(), b"\n"] {
+            match buf.get_mut(len..len + part.len()).filter(|_| fits) {
+                Some(dst) => {
+                    dst.copy_from_slice(part);
+                    len += part.len();
+                }
+                None => fits = false,
+            }
+        }
+    }
+    Ok(fits.then_some(len))
+}
+
 /// Looks a key up in parsed pairs.
 pub fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
@@ -138,6 +162,22 @@ mod tests {
         assert_eq!(parse(b"a:\xff\n"), Err(KvError::NotUtf8));
         let big = vec![b'a'; MAX_KV_BYTES + 1];
         assert_eq!(parse(&big), Err(KvError::TooLarge(MAX_KV_BYTES + 1)));
+    }
+
+    #[test]
+    fn serialize_into_a_buffer_is_the_same() {
+        let pairs = [("mode", "id_res"), ("identity", "https://a/b:c"), ("e", "")];
+        let want = serialize(pairs).unwrap();
+        let mut buf = [0u8; 64];
+        let n = serialize_into(pairs, &mut buf).unwrap().unwrap();
+        assert_eq!(&buf[..n], want.as_bytes());
+        // Too small: not written, but still checked.
+        let mut small = [0u8; 10];
+        assert_eq!(serialize_into(pairs, &mut small), Ok(None));
+        let mut exact = vec![0u8; want.len()];
+        assert_eq!(serialize_into(pairs, &mut exact), Ok(Some(want.len())));
+        assert!(serialize_into([("a", "b"), ("identity", "x\ny")], &mut small).is_err());
+        assert!(serialize_into([("a:b", "c")], &mut buf).is_err());
     }
 
     #[test]

@@ -56,52 +56,96 @@ impl fmt::Display for Version {
 }
 
 /// One OpenID message: its version and its `openid.*` fields (keys without the prefix).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Message {
     version: Version,
-    /// Sorted by key (without `openid.`), keys unique.
-    fields: Vec<(String, String)>,
+    /// Every key (without `openid.`) followed by its value, back to back: one allocation.
+    text: String,
+    /// `(key start, key end = value start, value end)` in `text`; sorted by key, keys unique.
+    fields: Vec<(usize, usize, usize)>,
 }
+
+/// Same version and same fields (however the text was laid out).
+impl PartialEq for Message {
+    fn eq(&self, other: &Message) -> bool {
+        self.version == other.version
+            && self.fields.len() == other.fields.len()
+            && self.fields().eq(other.fields())
+    }
+}
+
+impl Eq for Message {}
 
 impl Message {
     /// Reads a query string (no leading `?`) or an `application/x-www-form-urlencoded` body.
     ///
     /// `Ok(None)`: not an OpenID message (no mode, unknown namespace, or 1.x below `minimum`).
     pub fn parse(form: &str, minimum: Version) -> Result<Option<Message>, OpenIdError> {
-        Message::from_pairs(
-            super::form::pairs(form).map(|(k, v)| (k.into_owned(), v.into_owned())),
-            minimum,
-        )
+        // Decoding never lengthens: the form's length bounds the decoded text.
+        Message::build(super::form::pairs(form), minimum, form.len())
     }
 
     /// Builds a message from already-decoded parameters; non-`openid.` ones are ignored.
-    pub fn from_pairs<I>(pairs: I, minimum: Version) -> Result<Option<Message>, OpenIdError>
+    pub fn from_pairs<I, K, V>(pairs: I, minimum: Version) -> Result<Option<Message>, OpenIdError>
     where
-        I: IntoIterator<Item = (String, String)>,
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
     {
-        let mut fields: Vec<(String, String)> = Vec::new();
-        for (mut key, value) in pairs {
-            if !key.starts_with("openid.") {
+        Message::build(pairs, minimum, 0)
+    }
+
+    /// [`Message::from_pairs`] with room for `capacity` bytes of keys and values reserved.
+    pub(crate) fn build<I, K, V>(
+        pairs: I,
+        minimum: Version,
+        capacity: usize,
+    ) -> Result<Option<Message>, OpenIdError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut text = String::with_capacity(capacity);
+        let mut fields: Vec<(usize, usize, usize)> = Vec::with_capacity(16);
+        for (key, value) in pairs {
+            let Some(key) = key.as_ref().strip_prefix("openid.") else {
                 continue;
-            }
+            };
             if fields.len() >= MAX_FIELDS {
                 return Err(OpenIdError::with(
                     ErrorCode::BadMessage,
                     format!("more than {MAX_FIELDS} openid.* parameters"),
                 ));
             }
-            key.drain(..7);
-            fields.push((key, value));
+            let start = text.len();
+            text.push_str(key);
+            let middle = text.len();
+            text.push_str(value.as_ref());
+            fields.push((start, middle, text.len()));
         }
-        fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if let Some(w) = fields.windows(2).find(|w| w[0].0 == w[1].0) {
+        // By key; most keys differ in their first byte, compared before the whole key.
+        let bytes = text.as_bytes();
+        let key = |f: &(usize, usize, usize)| bytes.get(f.0..f.1).unwrap_or_default();
+        fields.sort_unstable_by(|a, b| {
+            let (ka, kb) = (key(a), key(b));
+            match (ka.first(), kb.first()) {
+                (Some(x), Some(y)) if x != y => x.cmp(y),
+                _ => ka.cmp(kb),
+            }
+        });
+        if let Some(w) = fields.windows(2).find(|w| key(&w[0]) == key(&w[1])) {
             return Err(OpenIdError::with(
                 ErrorCode::BadMessage,
-                format!("parameter openid.{} appears more than once", w[0].0),
+                format!(
+                    "parameter openid.{} appears more than once",
+                    &text[w[0].0..w[0].1]
+                ),
             ));
         }
         let mut msg = Message {
             version: Version::V1,
+            text,
             fields,
         };
         if msg.get_nonempty("mode").is_none() {
@@ -118,6 +162,15 @@ impl Message {
         Ok(Some(msg))
     }
 
+    /// A 1.x message without fields (what an empty [`super::verify::SignedFields`] holds).
+    pub(crate) fn empty() -> Message {
+        Message {
+            version: Version::V1,
+            text: String::new(),
+            fields: Vec::new(),
+        }
+    }
+
     /// The protocol version the message speaks.
     pub fn version(&self) -> Version {
         self.version
@@ -128,21 +181,51 @@ impl Message {
         self.get("mode").unwrap_or_default()
     }
 
+    fn key(&self, f: &(usize, usize, usize)) -> &str {
+        self.text.get(f.0..f.1).unwrap_or_default()
+    }
+
+    fn value(&self, f: &(usize, usize, usize)) -> &str {
+        self.text.get(f.1..f.2).unwrap_or_default()
+    }
+
     /// The value of `openid.<key>`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
+        self.span(key)
+            .map(|(start, end)| self.text.get(start..end).unwrap_or_default())
+    }
+
+    /// Where the value of `openid.<key>` lies in [`Message::text`].
+    pub(crate) fn span(&self, key: &str) -> Option<(usize, usize)> {
         // A usual message has about a dozen fields: a scan comparing lengths first beats a
         // binary search of string comparisons; large (hostile) ones keep the O(log n) search.
-        if self.fields.len() <= 24 {
-            return self
-                .fields
+        let text = self.text.as_bytes();
+        let found = if self.fields.len() <= 24 {
+            self.fields
                 .iter()
-                .find(|(k, _)| k.len() == key.len() && k == key)
-                .map(|(_, v)| v.as_str());
-        }
-        self.fields
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| self.fields[i].1.as_str())
+                .find(|f| f.1 - f.0 == key.len() && text.get(f.0..f.1) == Some(key.as_bytes()))
+        } else {
+            self.fields
+                .binary_search_by(|f| self.key(f).cmp(key))
+                .ok()
+                .and_then(|i| self.fields.get(i))
+        };
+        found.map(|f| (f.1, f.2))
+    }
+
+    /// The text at `span` (from [`Message::span`]).
+    pub(crate) fn at(&self, span: (usize, usize)) -> &str {
+        self.text.get(span.0..span.1).unwrap_or_default()
+    }
+
+    /// The value of `openid.<key>` if present and not empty, as a span.
+    pub(crate) fn span_nonempty(&self, key: &str) -> Option<(usize, usize)> {
+        self.span(key).filter(|(start, end)| end > start)
+    }
+
+    /// Keys and values back to back; [`Message::span`] gives a value's place in it.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
     }
 
     /// The value of `openid.<key>` if present and not empty (the seed treats "" as absent).
@@ -152,12 +235,14 @@ impl Message {
 
     /// Every field, keys without the `openid.` prefix, sorted by key.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.fields.iter().map(|f| (self.key(f), self.value(f)))
     }
 
     /// Takes the fields out (keys without `openid.`, sorted by key).
     pub fn into_fields(self) -> Vec<(String, String)> {
-        self.fields
+        self.fields()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     /// The 2.0 extension alias declared for `namespace_uri` (`openid.ns.<alias>`); 1.x knows only `sreg`.
@@ -165,8 +250,7 @@ impl Message {
         if self.version == Version::V1 {
             return (namespace_uri == SREG_1_1).then_some("sreg");
         }
-        self.fields
-            .iter()
+        self.fields()
             .filter_map(|(k, v)| Some((k.strip_prefix("ns.")?, v)))
             .find(|(_, v)| *v == namespace_uri)
             .map(|(alias, _)| alias)
@@ -280,6 +364,53 @@ mod tests {
                 ErrorCode::BadMessage
             );
         }
+    }
+
+    #[test]
+    fn equal_messages_whatever_the_order() {
+        let a = Message::parse(
+            "openid.mode=id_res&openid.identity=x&openid.ns.a=b",
+            Version::V1,
+        )
+        .unwrap()
+        .unwrap();
+        let b = Message::from_pairs(
+            [
+                ("openid.ns.a", "b"),
+                ("other", "y"),
+                ("openid.identity", "x"),
+                ("openid.mode", "id_res"),
+            ],
+            Version::V1,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            a.fields().collect::<Vec<_>>(),
+            [("identity", "x"), ("mode", "id_res"), ("ns.a", "b")]
+        );
+        assert_eq!(
+            a.clone().into_fields(),
+            [
+                ("identity".to_string(), "x".to_string()),
+                ("mode".into(), "id_res".into()),
+                ("ns.a".into(), "b".into())
+            ]
+        );
+        let c = Message::parse(
+            "openid.mode=id_res&openid.identity=y&openid.ns.a=b",
+            Version::V1,
+        )
+        .unwrap()
+        .unwrap();
+        assert_ne!(a, c);
+        // Keys and values are kept apart: "ab"+"c" is not "a"+"bc".
+        let d = Message::parse("openid.mode=x&openid.ab=c", Version::V1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.get("ab"), Some("c"));
+        assert_eq!(d.get("a"), None);
     }
 
     #[test]

@@ -13,9 +13,10 @@
 //!
 //! Handling the return (the seed's `handle_server_response`):
 //! [`RelyingParty::verify`] → [`VerifyStep::Fetch`] (discovery,
-//! check_authentication; or [`verify::PendingVerify::with_endpoints`] from a
-//! cache) → [`VerifyStep::Done`] with an [`Outcome`]; every failure carries
-//! an [`ErrorCode`] whose `code()` is the seed's name.
+//! check_authentication; or [`RelyingParty::verify_cached`] /
+//! [`verify::PendingVerify::with_endpoints`] with a discovery cache) →
+//! [`VerifyStep::Done`] with an [`Outcome`]; every failure carries an
+//! [`ErrorCode`] whose `code()` is the seed's name.
 
 pub mod assoc;
 pub mod checkid;

@@ -172,7 +172,12 @@ impl NoncePolicy {
 
 /// The replay-store key of a nonce from `server` (the seed's `nonce:$server:$nonce`).
 pub fn store_key(server: &str, nonce: &str) -> String {
-    format!("nonce:{server}:{nonce}")
+    let mut key = String::with_capacity(7 + server.len() + nonce.len());
+    key.push_str("nonce:");
+    key.push_str(server);
+    key.push(':');
+    key.push_str(nonce);
+    key
 }
 
 /// The Unix time at the start of a nonce: `YYYY-MM-DDTHH:MM:SSZ`, UTC, each field in range.
@@ -187,8 +192,11 @@ pub fn nonce_time(nonce: &str) -> Option<UnixTime> {
     if !well_shaped {
         return None;
     }
+    // Digits only (checked above): read them directly.
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        std::str::from_utf8(&b[r]).ok()?.parse().ok()
+        b.get(r)?
+            .iter()
+            .try_fold(0u32, |n, d| Some(n * 10 + u32::from(d.checked_sub(b'0')?)))
     };
     let month = ::time::Month::try_from(u8::try_from(num(5..7)?).ok()?).ok()?;
     let date = ::time::Date::from_calendar_date(

@@ -4,7 +4,7 @@
 use super::error::{ErrorCode, OpenIdError};
 use std::borrow::Cow;
 use std::fmt;
-use url::Url;
+use url::{Position, Url};
 
 /// A `required_root`: an http(s) URL prefix every `return_to` must start with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +84,29 @@ pub fn matches_current<K: AsRef<str>, V: AsRef<str>>(
     matches_current_with(return_to, &wanted, current, current_pairs)
 }
 
+/// [`matches_current`] with return_to's query parameters already decoded (`return_to_pairs`)
+/// and the current URL as text: `current_base` is what precedes its query (no fragment).
+///
+/// When `current_base` is exactly return_to's serialization up to its path — an http(s) URL
+/// as the `url` crate writes it, which parses back to the same URL — scheme, authority and
+/// path are equal without parsing it; otherwise it is parsed (`bad_message` when it is not a
+/// URL) and compared part by part.
+pub(crate) fn matches_current_text<K: AsRef<str>, V: AsRef<str>>(
+    return_to: &Url,
+    return_to_pairs: &[(Cow<str>, Cow<str>)],
+    current_base: &str,
+    current_pairs: &[(K, V)],
+) -> Result<(), OpenIdError> {
+    let same_text = matches!(return_to.scheme(), "http" | "https")
+        && current_base == &return_to[..Position::AfterPath];
+    if !same_text {
+        let current = Url::parse(current_base)
+            .map_err(|e| OpenIdError::with(ErrorCode::BadMessage, format!("current URL: {e}")))?;
+        same_base(return_to, &current)?;
+    }
+    same_query(return_to_pairs, current_pairs)
+}
+
 /// [`matches_current`] with return_to's query parameters already decoded (`return_to_pairs`).
 pub(crate) fn matches_current_with<K: AsRef<str>, V: AsRef<str>>(
     return_to: &Url,
@@ -91,6 +114,12 @@ pub(crate) fn matches_current_with<K: AsRef<str>, V: AsRef<str>>(
     current: &Url,
     current_pairs: &[(K, V)],
 ) -> Result<(), OpenIdError> {
+    same_base(return_to, current)?;
+    same_query(return_to_pairs, current_pairs)
+}
+
+/// Same scheme, authority (user, password, host, port) and path.
+fn same_base(return_to: &Url, current: &Url) -> Result<(), OpenIdError> {
     let bogus = |why: &str| {
         OpenIdError::with(
             ErrorCode::BogusReturnTo,
@@ -109,6 +138,17 @@ pub(crate) fn matches_current_with<K: AsRef<str>, V: AsRef<str>>(
     }
     if return_to.path() != current.path() {
         return Err(bogus("has another path than"));
+    }
+    Ok(())
+}
+
+/// Every return_to query parameter, with the same values as often, in the current URL's query.
+fn same_query<K: AsRef<str>, V: AsRef<str>>(
+    return_to_pairs: &[(Cow<str>, Cow<str>)],
+    current_pairs: &[(K, V)],
+) -> Result<(), OpenIdError> {
+    if return_to_pairs.len() <= SMALL_QUERY && same_small_query(return_to_pairs, current_pairs) {
+        return Ok(());
     }
     let mut wanted: Vec<(&str, &str)> = return_to_pairs
         .iter()
@@ -142,6 +182,31 @@ pub(crate) fn matches_current_with<K: AsRef<str>, V: AsRef<str>>(
         ));
     }
     Ok(())
+}
+
+/// Up to this many return_to parameters are compared by counting, without sorting copies.
+const SMALL_QUERY: usize = 8;
+
+/// The multiset test of [`same_query`] by counting (`wanted` × `current` comparisons):
+/// as many current parameters carry a wanted name as there are wanted parameters, and each
+/// wanted (name, value) occurs as often in both — then the two multisets are equal.
+fn same_small_query<K: AsRef<str>, V: AsRef<str>>(
+    wanted: &[(Cow<str>, Cow<str>)],
+    current: &[(K, V)],
+) -> bool {
+    let have = current
+        .iter()
+        .filter(|(k, _)| wanted.iter().any(|(w, _)| w == k.as_ref()))
+        .count();
+    have == wanted.len()
+        && wanted.iter().all(|(wk, wv)| {
+            let in_wanted = wanted.iter().filter(|(k, v)| k == wk && v == wv).count();
+            let in_current = current
+                .iter()
+                .filter(|(k, v)| k.as_ref() == wk && v.as_ref() == wv)
+                .count();
+            in_wanted == in_current
+        })
 }
 
 /// A realm (`trust_root`): http(s), no fragment, optionally `*.` before the domain.

@@ -60,14 +60,19 @@ impl ConsumerSecret {
 
     /// The 20 hex digits for `t` (as written, e.g. `"1800000000"`).
     fn sig(&self, t: &str) -> String {
+        self.sig_bytes(t).iter().copied().map(char::from).collect()
+    }
+
+    /// [`ConsumerSecret::sig`] as ASCII bytes, without allocating.
+    fn sig_bytes(&self, t: &str) -> [u8; 20] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut mac = self.keyed.clone();
         mac.update(t.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let mut hex = String::with_capacity(20);
-        for b in &digest[..10] {
-            hex.push(char::from(HEX[usize::from(b >> 4)]));
-            hex.push(char::from(HEX[usize::from(b & 15)]));
+        let mut hex = [0u8; 20];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(&digest) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 15)];
         }
         hex
     }
@@ -99,8 +104,8 @@ impl ConsumerSecret {
         if t - MAX_AHEAD > now {
             return Err(ErrorCode::TimeInFuture.into());
         }
-        let good = self.sig(t_text);
-        if good.as_bytes().ct_eq(sig.as_bytes()).into() {
+        let good = self.sig_bytes(t_text);
+        if good.ct_eq(sig.as_bytes()).into() {
             Ok(())
         } else {
             Err(ErrorCode::TimeBadSig.into())

@@ -112,35 +112,46 @@ impl NonceStore for MemoryNonceStore {
 /// An in-memory association cache.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryAssociationStore {
-    by_key: HashMap<(String, String), Association>,
+    /// By handle (looked up without allocating), then by server.
+    by_handle: HashMap<String, Vec<Association>>,
 }
 
 impl AssociationStore for MemoryAssociationStore {
     fn get(&mut self, server: &str, handle: &str) -> Result<Option<Association>, StoreError> {
         Ok(self
-            .by_key
-            .get(&(server.to_string(), handle.to_string()))
+            .by_handle
+            .get(handle)
+            .and_then(|list| list.iter().find(|a| a.server == server))
             .cloned())
     }
 
     fn current(&mut self, server: &str, now: UnixTime) -> Result<Option<Association>, StoreError> {
         Ok(self
-            .by_key
+            .by_handle
             .values()
+            .flatten()
             .filter(|a| a.server == server && a.usable(now))
             .max_by_key(|a| a.expiry)
             .cloned())
     }
 
     fn put(&mut self, association: Association) -> Result<(), StoreError> {
-        let key = (association.server.clone(), association.handle.clone());
-        self.by_key.insert(key, association);
+        let list = self
+            .by_handle
+            .entry(association.handle.clone())
+            .or_default();
+        list.retain(|a| a.server != association.server);
+        list.push(association);
         Ok(())
     }
 
     fn remove(&mut self, server: &str, handle: &str) -> Result<(), StoreError> {
-        self.by_key
-            .remove(&(server.to_string(), handle.to_string()));
+        if let Some(list) = self.by_handle.get_mut(handle) {
+            list.retain(|a| a.server != server);
+            if list.is_empty() {
+                self.by_handle.remove(handle);
+            }
+        }
         Ok(())
     }
 }
@@ -186,7 +197,18 @@ mod tests {
         assert_eq!(s.current("https://op/", 201).unwrap(), None);
         assert_eq!(s.current("https://other/", 50).unwrap(), None);
         assert_eq!(s.get("https://op/", "old").unwrap().unwrap().expiry, 100);
+        // The same handle from another provider is another association.
+        s.put(Association {
+            server: "https://other/".into(),
+            ..a("old", 300)
+        })
+        .unwrap();
+        assert_eq!(s.get("https://op/", "old").unwrap().unwrap().expiry, 100);
+        assert_eq!(s.get("https://other/", "old").unwrap().unwrap().expiry, 300);
+        s.put(a("old", 150)).unwrap();
+        assert_eq!(s.get("https://op/", "old").unwrap().unwrap().expiry, 150);
         s.remove("https://op/", "old").unwrap();
         assert_eq!(s.get("https://op/", "old").unwrap(), None);
+        assert_eq!(s.get("https://other/", "old").unwrap().unwrap().expiry, 300);
     }
 }

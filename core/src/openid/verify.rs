@@ -32,8 +32,6 @@ use super::signed_time;
 use super::store::{StoreError, Stores};
 use crate::time::UnixTime;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
-use subtle::ConstantTimeEq;
 use url::Url;
 
 /// The request the browser came back with.
@@ -57,8 +55,50 @@ pub struct VerifiedIdentity {
     /// The protocol version of the assertion.
     pub version: Version,
     /// The signed fields (keys without `openid.`); extensions are trustworthy only from here.
-    pub signed: BTreeMap<String, String>,
+    pub signed: SignedFields,
 }
+
+/// The fields a verified assertion signed (keys without `openid.`), sorted by key.
+#[derive(Debug, Clone)]
+pub struct SignedFields {
+    msg: Message,
+    list: SignedList,
+}
+
+impl SignedFields {
+    /// The value of `openid.<key>` if the provider signed it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.list
+            .contains(&self.msg, key)
+            .then(|| self.msg.get(key))
+            .flatten()
+    }
+
+    /// Every signed field, sorted by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.msg
+            .fields()
+            .filter(|(k, _)| self.list.contains(&self.msg, k))
+    }
+}
+
+/// No signed fields.
+impl Default for SignedFields {
+    fn default() -> SignedFields {
+        SignedFields {
+            msg: Message::empty(),
+            list: SignedList(Vec::new()),
+        }
+    }
+}
+
+impl PartialEq for SignedFields {
+    fn eq(&self, other: &SignedFields) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for SignedFields {}
 
 /// The five ends of `handle_server_response`.
 // Built once per login; the verified identity is the common case, not worth a box.
@@ -125,25 +165,113 @@ pub struct PendingVerify {
     stage: Stage,
 }
 
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Stage {
-    Discovering(Discovery),
-    CheckAuth { endpoint: Endpoint },
+    /// Boxed: every step moves a `PendingVerify` (inside a `VerifyStep`), most never discover.
+    Discovering(Box<Discovery>),
+    CheckAuth {
+        endpoint: Endpoint,
+    },
 }
 
-/// What the local checks established.
+/// What the local checks established; the fields they checked are read from `msg`.
 #[derive(Debug, Clone)]
 struct Context {
     msg: Message,
-    identity: String,
-    sig: String,
-    /// The claimed identifier as asserted (`claimed_id`, 1.x `oic.identity`, else `identity`).
-    real_ident: String,
+    /// 2.0: what the discovery cache had for the claimed identifier (taken before discovery).
+    cached: Option<Vec<Endpoint>>,
+    /// Where `openid.identity` (non-empty) lies in the message's text.
+    identity: (usize, usize),
+    /// Where the claimed identifier lies, when the message carries it (2.0 `claimed_id`).
+    claimed: Option<(usize, usize)>,
+    /// 1.x: the non-empty `oic.identity` of return_to (the claimed identifier).
+    oic_identity: Option<String>,
+    /// Where `openid.response_nonce` (non-empty) lies.
+    nonce: Option<(usize, usize)>,
     /// The 2.0 `op_endpoint`, normalized.
     op_endpoint: Option<String>,
-    nonce: Option<String>,
-    signed_fields: Vec<String>,
+    /// The replay-store key of the nonce at `op_endpoint`, when it was looked up there.
+    nonce_key: Option<String>,
+    /// The names `openid.signed` lists.
+    signed: SignedList,
+}
+
+/// The well-formed names `openid.signed` lists, in order: where they lie in the message's
+/// text, found in one pass over the list.
+#[derive(Debug, Clone)]
+struct SignedList(Vec<(usize, usize)>);
+
+impl SignedList {
+    fn of(msg: &Message) -> SignedList {
+        /// The bytes a name may hold: `[A-Za-z0-9_.]`.
+        const NAME: [bool; 256] = {
+            let mut t = [false; 256];
+            let mut b = 0;
+            while b < 256 {
+                let c = b as u8;
+                t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+                b += 1;
+            }
+            t
+        };
+        let mut ranges = Vec::with_capacity(8);
+        let Some((start, end)) = msg.span("signed") else {
+            return SignedList(ranges);
+        };
+        let list = msg.text().as_bytes().get(start..end).unwrap_or_default();
+        let mut from = start;
+        for name in list.split(|&b| b == b',') {
+            if !name.is_empty() && name.iter().all(|&b| NAME[usize::from(b)]) {
+                ranges.push((from, from + name.len()));
+            }
+            from += name.len() + 1;
+        }
+        SignedList(ranges)
+    }
+
+    /// The names, read from `msg` (the message they were taken from).
+    fn names<'a>(&'a self, msg: &'a Message) -> impl Iterator<Item = &'a str> {
+        let text = msg.text();
+        self.0.iter().filter_map(move |&(a, b)| text.get(a..b))
+    }
+
+    fn contains(&self, msg: &Message, name: &str) -> bool {
+        self.names(msg).any(|s| s == name)
+    }
+}
+
+impl Context {
+    /// `openid.identity` (checked non-empty).
+    fn identity(&self) -> &str {
+        self.msg.at(self.identity)
+    }
+
+    /// `openid.sig`, with ' ' read as '+' (providers that forget to escape '+', as the seed).
+    fn sig(&self) -> Cow<'_, str> {
+        let sig = self.msg.get("sig").unwrap_or_default();
+        if sig.contains(' ') {
+            Cow::Owned(sig.replace(' ', "+"))
+        } else {
+            Cow::Borrowed(sig)
+        }
+    }
+
+    /// The claimed identifier as asserted (`claimed_id`, 1.x `oic.identity`, else `identity`).
+    fn real_ident(&self) -> &str {
+        match (&self.oic_identity, self.claimed) {
+            (Some(ident), _) => ident,
+            (None, Some(span)) => self.msg.at(span),
+            (None, None) => self.identity(),
+        }
+    }
+
+    fn nonce(&self) -> Option<&str> {
+        self.nonce.map(|span| self.msg.at(span))
+    }
+
+    fn signed_fields(&self) -> impl Iterator<Item = &str> {
+        self.signed.names(&self.msg)
+    }
 }
 
 fn store_failed(e: StoreError) -> Outcome {
@@ -153,60 +281,104 @@ fn store_failed(e: StoreError) -> Outcome {
 impl RelyingParty {
     /// Handles the browser's return from the provider at `now`.
     pub fn verify(&self, request: ReturnRequest, stores: &mut Stores, now: UnixTime) -> VerifyStep {
-        let ctx = match self.local_checks(request, stores, now) {
+        self.verify_cached(request, stores, now, |_| None)
+    }
+
+    /// [`RelyingParty::verify`] with a discovery cache: `cached` is asked once, with the
+    /// claimed identifier as asserted (what [`PendingVerify::discovering`] names; for 2.0
+    /// during the local checks), for the endpoints [`Discovery`] found for it earlier; when it
+    /// has them no discovery request is described (as with [`PendingVerify::with_endpoints`]),
+    /// else discovery goes on as in `verify`. The endpoints must be Discovery's own: a claimed
+    /// identifier or op_endpoint that is, byte for byte, one of theirs (http(s), not
+    /// identifier_select) was normalized when it was discovered, so it is not parsed again.
+    /// Every check still applies, in the same order.
+    pub fn verify_cached(
+        &self,
+        request: ReturnRequest,
+        stores: &mut Stores,
+        now: UnixTime,
+        cached: impl FnOnce(&str) -> Option<Vec<Endpoint>>,
+    ) -> VerifyStep {
+        let mut cached = Some(cached);
+        let mut lookup = |ident: &str| cached.take().and_then(|f| f(ident));
+        let mut ctx = match self.local_checks(request, stores, now, &mut lookup) {
             Ok(ctx) => ctx,
             Err(outcome) => return VerifyStep::Done(outcome),
         };
-        let claimed = match identifier::normalize(&ctx.real_ident) {
-            Ok(u) if u.as_str() != IDENTIFIER_SELECT => u,
-            Ok(_) => {
-                return VerifyStep::Done(
-                    OpenIdError::with(
-                        ErrorCode::NoIdentityServer,
-                        "claimed_id is identifier_select",
-                    )
-                    .into(),
-                )
+        // 2.0: looked up during the local checks already (asked at most once).
+        let endpoints = match ctx.cached.take() {
+            Some(endpoints) => Some(endpoints),
+            None => lookup(ctx.real_ident()),
+        };
+        let ident = ctx.real_ident();
+        if let Some(endpoints) = endpoints {
+            if !discovered_claimed_id(ident, &endpoints) {
+                if let Err(e) = claimed_url(ident) {
+                    return VerifyStep::Done(e.into());
+                }
             }
-            Err(e) => {
-                return VerifyStep::Done(
-                    OpenIdError::with(
-                        ErrorCode::NoIdentityServer,
-                        format!("claimed identifier: {}", e.detail),
-                    )
-                    .into(),
-                )
-            }
+            return ctx.with_endpoints(self, endpoints, stores, now);
+        }
+        let claimed = match claimed_url(ident) {
+            Ok(url) => url,
+            Err(e) => return VerifyStep::Done(e.into()),
         };
         let (discovery, step) = Discovery::start(claimed, self.fetch, Some(ctx.msg.version()));
         PendingVerify {
             ctx,
-            stage: Stage::Discovering(discovery),
+            stage: Stage::Discovering(Box::new(discovery)),
         }
         .after_discovery_step(self, step, stores, now)
     }
 
     /// Everything that needs no network, in the seed's order.
+    // The error is the final outcome, returned once per login: not worth a box.
+    #[allow(clippy::result_large_err)]
     fn local_checks(
         &self,
         request: ReturnRequest,
         stores: &mut Stores,
         now: UnixTime,
+        lookup: &mut dyn FnMut(&str) -> Option<Vec<Endpoint>>,
     ) -> Result<Context, Outcome> {
         // The query is split off and decoded once, for the message (GET) and for the
-        // return_to comparison; the rest (short) goes through the URL parser.
+        // return_to comparison; the rest is compared with return_to (parsed only if it differs).
         let (base, query) = split_query(request.current_url);
-        let current = Url::parse(base)
-            .map_err(|e| OpenIdError::with(ErrorCode::BadMessage, format!("current URL: {e}")))?;
-        let current_pairs: Vec<(Cow<str>, Cow<str>)> = form::pairs(query).collect();
-        let msg = match request.body {
+        self.checks(base, query, request.body, stores, now, lookup)
+            .map_err(|outcome| {
+                // A current URL that is not a URL is reported before anything else: the
+                // success path has checked it, a failure checks it here.
+                match Url::parse(base) {
+                    Err(e) => {
+                        OpenIdError::with(ErrorCode::BadMessage, format!("current URL: {e}")).into()
+                    }
+                    Ok(_) => outcome,
+                }
+            })
+    }
+
+    /// [`RelyingParty::local_checks`] on the current URL split at its query.
+    // The error is the final outcome, returned once per login: not worth a box.
+    #[allow(clippy::result_large_err)]
+    fn checks(
+        &self,
+        base: &str,
+        query: &str,
+        body: Option<&str>,
+        stores: &mut Stores,
+        now: UnixTime,
+        lookup: &mut dyn FnMut(&str) -> Option<Vec<Endpoint>>,
+    ) -> Result<Context, Outcome> {
+        // Room for a usual assertion's parameters (a dozen or so) without regrowing.
+        let mut current_pairs: Vec<(Cow<str>, Cow<str>)> = Vec::with_capacity(16);
+        current_pairs.extend(form::pairs(query));
+        let msg = match body {
             Some(body) => Message::parse(body, self.minimum_version)?,
-            None => Message::from_pairs(
-                current_pairs
-                    .iter()
-                    .filter(|(k, _)| k.starts_with("openid."))
-                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            // Decoding never lengthens: the query's length bounds the message text.
+            None => Message::build(
+                current_pairs.iter().map(|(k, v)| (k, v)),
                 self.minimum_version,
+                query.len(),
             )?,
         }
         .ok_or(Outcome::NotOpenId)?;
@@ -239,34 +411,52 @@ impl RelyingParty {
             }
         }
         let identity = msg
-            .get_nonempty("identity")
+            .span_nonempty("identity")
             .ok_or(Outcome::from(OpenIdError::new(ErrorCode::NoIdentity)))?;
-        let identity = identity.to_string();
-        // Providers that forget to escape '+' in the signature: as the seed, read ' ' as '+'.
-        let sig = msg
-            .get_nonempty("sig")
-            .ok_or(Outcome::from(OpenIdError::new(ErrorCode::NoSig)))?
-            .replace(' ', "+");
+        if msg.get_nonempty("sig").is_none() {
+            return Err(OpenIdError::new(ErrorCode::NoSig).into());
+        }
         let rt_text = msg
             .get_nonempty("return_to")
             .ok_or(Outcome::from(OpenIdError::new(ErrorCode::NoReturnTo)))?;
+        // 2.0: the claimed identifier is known now, and so are the endpoints a discovery cache
+        // has for it (1.x ones may come from return_to, after its checks).
+        let cached = match v {
+            Version::V2 => msg
+                .get_nonempty("claimed_id")
+                .or(msg.get_nonempty("identity"))
+                .and_then(&mut *lookup),
+            Version::V1 => None,
+        };
         let op_endpoint = match v {
             Version::V2 => {
-                let server = msg
-                    .get_nonempty("op_endpoint")
-                    .and_then(|s| Url::parse(s).ok())
-                    .filter(|u| matches!(u.scheme(), "http" | "https"))
-                    .ok_or_else(|| {
-                        OpenIdError::with(ErrorCode::ServerNotAllowed, "no usable op_endpoint")
-                    })?;
-                if !self.provider_allowed(server.as_str()) {
+                let text = msg.get_nonempty("op_endpoint");
+                // Byte for byte a discovered endpoint's URL, which Discovery wrote normalized
+                // (http(s), as the `url` crate writes it): parsing it would give it back.
+                let discovered = text.filter(|t| {
+                    cached
+                        .as_ref()
+                        .is_some_and(|es| es.iter().any(|e| e.server == *t))
+                        && (t.starts_with("https://") || t.starts_with("http://"))
+                });
+                let server = match discovered {
+                    Some(t) => t.to_string(),
+                    None => text
+                        .and_then(|s| Url::parse(s).ok())
+                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                        .ok_or_else(|| {
+                            OpenIdError::with(ErrorCode::ServerNotAllowed, "no usable op_endpoint")
+                        })?
+                        .into(),
+                };
+                if !self.provider_allowed_normalized(&server) {
                     return Err(OpenIdError::with(
                         ErrorCode::ServerNotAllowed,
                         format!("{server} is not allowed"),
                     )
                     .into());
                 }
-                Some(server.to_string())
+                Some(server)
             }
             Version::V1 => None,
         };
@@ -282,33 +472,24 @@ impl RelyingParty {
         // return_to's own parameters, decoded once for the comparison and for oic.* below.
         let rt_pairs: Vec<(Cow<str>, Cow<str>)> =
             form::pairs(rt.query().unwrap_or_default()).collect();
-        return_to::matches_current_with(&rt, &rt_pairs, &current, &current_pairs)?;
-        let nonce = msg.get_nonempty("response_nonce").map(str::to_string);
+        return_to::matches_current_text(&rt, &rt_pairs, base, &current_pairs)?;
+        drop(current_pairs);
+        let nonce = msg.span_nonempty("response_nonce");
         if v == Version::V2 && nonce.is_none() {
             return Err(OpenIdError::new(ErrorCode::NonceMissing).into());
         }
-        if let (Some(server), Some(n)) = (&op_endpoint, &nonce) {
-            self.check_nonce(server, n, stores, now)?;
-        }
+        let nonce_key = match (&op_endpoint, nonce) {
+            (Some(server), Some(n)) => self.check_nonce(server, msg.at(n), stores, now)?,
+            _ => None,
+        };
         let rt_param = |name: &str| {
             rt_pairs
                 .iter()
                 .find(|(k, _)| k == name)
-                .map(|(_, v)| v.to_string())
+                .map(|(_, v)| v.as_ref())
         };
         self.consumer_secret
-            .verify(rt_param(signed_time::PARAM).as_deref(), now)?;
-        let signed_fields: Vec<String> = msg
-            .get("signed")
-            .unwrap_or_default()
-            .split(',')
-            .filter(|f| {
-                !f.is_empty()
-                    && f.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-            })
-            .map(str::to_string)
-            .collect();
+            .verify(rt_param(signed_time::PARAM), now)?;
         let (always, if_present): (&[&str], &[&str]) = match v {
             Version::V2 => (
                 &["op_endpoint", "return_to", "response_nonce", "assoc_handle"],
@@ -316,10 +497,11 @@ impl RelyingParty {
             ),
             Version::V1 => (&["identity", "return_to"], &[]),
         };
+        let signed = SignedList::of(&msg);
         let mut unsigned: Vec<&str> = always
             .iter()
             .chain(if_present.iter().filter(|f| msg.get_nonempty(f).is_some()))
-            .filter(|f| !signed_fields.iter().any(|s| s == *f))
+            .filter(|f| !signed.contains(&msg, f))
             .copied()
             .collect();
         if !unsigned.is_empty() {
@@ -330,41 +512,49 @@ impl RelyingParty {
             )
             .into());
         }
-        let real_ident = match v {
-            Version::V1 => rt_param(OIC_IDENTITY).filter(|s| !s.is_empty()),
-            Version::V2 => msg.get_nonempty("claimed_id").map(str::to_string),
-        }
-        .unwrap_or_else(|| identity.clone());
+        let (claimed, oic_identity) = match v {
+            Version::V1 => (
+                None,
+                rt_param(OIC_IDENTITY)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            ),
+            Version::V2 => (msg.span_nonempty("claimed_id"), None),
+        };
+        drop(rt_pairs);
         Ok(Context {
             msg,
+            cached,
             identity,
-            sig,
-            real_ident,
-            op_endpoint,
+            claimed,
+            oic_identity,
             nonce,
-            signed_fields,
+            op_endpoint,
+            nonce_key,
+            signed,
         })
     }
 
     /// The seed's `_nonce_check_succeeds`, read-only: reuse first, then the timestamp.
+    /// Returns the store key it looked up (none when nonces are not checked).
+    // The error is the final outcome, returned once per login: not worth a box.
+    #[allow(clippy::result_large_err)]
     fn check_nonce(
         &self,
         server: &str,
         nonce: &str,
         stores: &mut Stores,
         now: UnixTime,
-    ) -> Result<(), Outcome> {
+    ) -> Result<Option<String>, Outcome> {
         if self.nonce == NoncePolicy::NoCheck {
-            return Ok(());
+            return Ok(None);
         }
-        if stores
-            .nonces
-            .seen(&nonce::store_key(server, nonce), now)
-            .map_err(store_failed)?
-        {
+        let key = nonce::store_key(server, nonce);
+        if stores.nonces.seen(&key, now).map_err(store_failed)? {
             return Err(OpenIdError::new(ErrorCode::NonceReused).into());
         }
-        self.nonce.check_time(nonce, now).map_err(Outcome::from)
+        self.nonce.check_time(nonce, now).map_err(Outcome::from)?;
+        Ok(Some(key))
     }
 }
 
@@ -372,7 +562,7 @@ impl PendingVerify {
     /// The claimed identifier being discovered, when that is the step pending (to consult a discovery cache).
     pub fn discovering(&self) -> Option<&str> {
         match &self.stage {
-            Stage::Discovering(_) => Some(&self.ctx.real_ident),
+            Stage::Discovering(_) => Some(self.ctx.real_ident()),
             Stage::CheckAuth { .. } => None,
         }
     }
@@ -396,7 +586,7 @@ impl PendingVerify {
                 .after_discovery_step(rp, step, stores, now)
             }
             Stage::CheckAuth { endpoint } => {
-                VerifyStep::Done(ctx.on_check_auth(rp, &endpoint, response, stores, now))
+                VerifyStep::Done(ctx.on_check_auth(rp, endpoint, response, stores, now))
             }
         }
     }
@@ -409,12 +599,7 @@ impl PendingVerify {
         stores: &mut Stores,
         now: UnixTime,
     ) -> VerifyStep {
-        let force = self.ctx.msg.version();
-        let endpoints = endpoints
-            .into_iter()
-            .filter(|e| e.version == force)
-            .collect();
-        self.ctx.after_discovery(rp, endpoints, None, stores, now)
+        self.ctx.with_endpoints(rp, endpoints, stores, now)
     }
 
     fn after_discovery_step(
@@ -439,6 +624,22 @@ impl PendingVerify {
 }
 
 impl Context {
+    /// Continues with known endpoints: those of the message's version, as discovery keeps.
+    fn with_endpoints(
+        self,
+        rp: &RelyingParty,
+        endpoints: Vec<Endpoint>,
+        stores: &mut Stores,
+        now: UnixTime,
+    ) -> VerifyStep {
+        let force = self.msg.version();
+        let endpoints = endpoints
+            .into_iter()
+            .filter(|e| e.version == force)
+            .collect();
+        self.after_discovery(rp, endpoints, None, stores, now)
+    }
+
     fn after_discovery(
         self,
         rp: &RelyingParty,
@@ -455,6 +656,8 @@ impl Context {
 
     /// The endpoint that may assert this identity: `no_identity_server`, `server_not_allowed`,
     /// `unexpected_url_redirect`, `bogus_delegation`.
+    // The error is the final outcome, returned once per login: not worth a box.
+    #[allow(clippy::result_large_err)]
     fn match_endpoint(
         &self,
         rp: &RelyingParty,
@@ -495,23 +698,24 @@ impl Context {
                 )
                 .into());
             }
-            if let Some(n) = &self.nonce {
+            if let Some(n) = self.nonce() {
                 rp.check_nonce(&first.server, n, stores, now)?;
             }
         }
         let no_fragment = v == Version::V2;
+        let (identity, real_ident) = (self.identity(), self.real_ident());
         let mut last = ErrorCode::UnexpectedUrlRedirect;
         for e in candidates {
-            if !same_url(&e.claimed_id, &self.real_ident, no_fragment) {
+            if !same_url(&e.claimed_id, real_ident, no_fragment) {
                 last = ErrorCode::UnexpectedUrlRedirect;
                 continue;
             }
-            let delegated = !same_url(&self.identity, &self.real_ident, no_fragment);
+            let delegated = !same_url(identity, real_ident, no_fragment);
             if delegated
                 && !e
                     .local_id
                     .as_deref()
-                    .is_some_and(|l| same_url(l, &self.identity, no_fragment))
+                    .is_some_and(|l| same_url(l, identity, no_fragment))
             {
                 last = ErrorCode::BogusDelegation;
                 continue;
@@ -521,14 +725,11 @@ impl Context {
         Err(OpenIdError::new(last).into())
     }
 
-    /// The key-value form of the signed fields, as the provider signed it.
-    fn token(&self) -> Option<String> {
-        kv::serialize(
-            self.signed_fields
-                .iter()
-                .map(|f| (f.as_str(), self.msg.get(f).unwrap_or_default())),
-        )
-        .ok()
+    /// The signed fields and their values, in `openid.signed` order: what the provider signed,
+    /// in key-value form.
+    fn signed_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.signed_fields()
+            .map(|f| (f, self.msg.get(f).unwrap_or_default()))
     }
 
     fn check_signature(
@@ -548,7 +749,7 @@ impl Context {
             return self.check_authentication(rp, endpoint);
         };
         VerifyStep::Done(match self.verify_with(&assoc, now) {
-            Ok(()) => self.finish(rp, &endpoint, stores, now),
+            Ok(()) => self.finish(rp, endpoint, stores, now),
             Err(e) => e.into(),
         })
     }
@@ -558,14 +759,26 @@ impl Context {
         if assoc.expired(now) {
             return Err(ErrorCode::ExpiredAssociation.into());
         }
-        let Some(token) = self.token() else {
-            return Err(OpenIdError::with(
+        let newline = || {
+            OpenIdError::with(
                 ErrorCode::SignatureMismatch,
                 "a signed field holds a newline",
-            ));
+            )
         };
-        let good = assoc.signature(token.as_bytes());
-        if bool::from(good.as_bytes().ct_eq(self.sig.as_bytes())) {
+        let sig = self.sig();
+        // The token is built on the stack; a huge one (more than 1 KiB) is allocated.
+        let mut buf = [0u8; 1024];
+        let matches = match kv::serialize_into(self.signed_pairs(), &mut buf) {
+            Ok(Some(n)) => {
+                assoc.signature_matches(buf.get(..n).unwrap_or_default(), sig.as_bytes())
+            }
+            Ok(None) => {
+                let token = kv::serialize(self.signed_pairs()).map_err(|_| newline())?;
+                assoc.signature_matches(token.as_bytes(), sig.as_bytes())
+            }
+            Err(_) => return Err(newline()),
+        };
+        if matches {
             Ok(())
         } else {
             Err(ErrorCode::SignatureMismatch.into())
@@ -601,7 +814,7 @@ impl Context {
                         pairs.push((format!("openid.{k}"), v.to_string()));
                     }
                 }
-                for f in &self.signed_fields {
+                for f in self.signed_fields() {
                     let key = format!("openid.{f}");
                     if !pairs.iter().any(|(k, _)| *k == key) && f != "mode" && f != "sig" {
                         pairs.push((key, self.msg.get(f).unwrap_or_default().to_string()));
@@ -609,7 +822,7 @@ impl Context {
                 }
             }
         }
-        pairs.push(("openid.sig".into(), self.sig.clone()));
+        pairs.push(("openid.sig".into(), self.sig().into_owned()));
         pairs.push(("openid.mode".into(), "check_authentication".into()));
         let request = rp
             .fetch
@@ -626,7 +839,7 @@ impl Context {
     fn on_check_auth(
         self,
         rp: &RelyingParty,
-        endpoint: &Endpoint,
+        endpoint: Endpoint,
         response: HttpResponse,
         stores: &mut Stores,
         now: UnixTime,
@@ -663,12 +876,18 @@ impl Context {
     fn finish(
         self,
         rp: &RelyingParty,
-        endpoint: &Endpoint,
+        endpoint: Endpoint,
         stores: &mut Stores,
         now: UnixTime,
     ) -> Outcome {
-        if let (Some(n), NoncePolicy::Check { .. }) = (&self.nonce, rp.nonce) {
-            let key = nonce::store_key(&endpoint.server, n);
+        if let (Some(n), NoncePolicy::Check { .. }) = (self.nonce(), rp.nonce) {
+            // The key looked up before, when it was for this same endpoint.
+            let key = match &self.nonce_key {
+                Some(k) if self.op_endpoint.as_deref() == Some(endpoint.server.as_str()) => {
+                    Cow::Borrowed(k.as_str())
+                }
+                _ => Cow::Owned(nonce::store_key(&endpoint.server, n)),
+            };
             match stores
                 .nonces
                 .check_and_insert(&key, rp.nonce.expiry(now), now)
@@ -679,10 +898,11 @@ impl Context {
             }
         }
         let version = self.msg.version();
-        let url = if self.real_ident == endpoint.claimed_id {
-            self.real_ident
+        let real_ident = self.real_ident();
+        let url = if real_ident == endpoint.claimed_id {
+            real_ident.to_string()
         } else {
-            Url::parse(&self.real_ident)
+            Url::parse(real_ident)
                 .map(|mut u| {
                     if version == Version::V1 {
                         u.set_fragment(None);
@@ -691,21 +911,46 @@ impl Context {
                 })
                 .unwrap_or_else(|_| endpoint.claimed_id.clone())
         };
-        let signed_fields = self.signed_fields;
-        let signed = self
-            .msg
-            .into_fields()
-            .into_iter()
-            .filter(|(k, _)| signed_fields.contains(k))
-            .collect();
+        let op_local_id = self.identity().to_string();
         Outcome::Verified(VerifiedIdentity {
             url,
-            op_local_id: self.identity,
-            server: endpoint.server.clone(),
+            op_local_id,
+            server: endpoint.server,
             version,
-            signed,
+            signed: SignedFields {
+                msg: self.msg,
+                list: self.signed,
+            },
         })
     }
+}
+
+/// The claimed identifier to discover: normalized, and not identifier_select (`no_identity_server`).
+fn claimed_url(ident: &str) -> Result<Url, OpenIdError> {
+    match identifier::normalize(ident) {
+        Ok(u) if u.as_str() != IDENTIFIER_SELECT => Ok(u),
+        Ok(_) => Err(OpenIdError::with(
+            ErrorCode::NoIdentityServer,
+            "claimed_id is identifier_select",
+        )),
+        Err(e) => Err(OpenIdError::with(
+            ErrorCode::NoIdentityServer,
+            format!("claimed identifier: {}", e.detail),
+        )),
+    }
+}
+
+/// True when `ident` is, byte for byte, the claimed identifier of one of Discovery's
+/// `endpoints` (http(s), not an OP identifier's identifier_select, not longer than an
+/// identifier may be): the URL discovery ended at, without fragment as the `url` crate
+/// writes it, which [`claimed_url`] would return unchanged.
+fn discovered_claimed_id(ident: &str, endpoints: &[Endpoint]) -> bool {
+    ident.len() <= identifier::MAX_IDENTIFIER_BYTES
+        && (ident.starts_with("https://") || ident.starts_with("http://"))
+        && ident != IDENTIFIER_SELECT
+        && endpoints
+            .iter()
+            .any(|e| !e.op_identifier && e.claimed_id == ident)
 }
 
 /// Splits a request URL into what precedes the query and the query itself (no fragment).

@@ -266,10 +266,7 @@ fn verifies_with_an_hmac_sha256_association() {
     assert_eq!(v.op_local_id, LOCAL);
     assert_eq!(v.server, OP);
     assert_eq!(v.version, Version::V2);
-    assert_eq!(
-        v.signed.get("claimed_id").map(String::as_str),
-        Some(CLAIMED)
-    );
+    assert_eq!(v.signed.get("claimed_id"), Some(CLAIMED));
     // One discovery GET, no check_authentication.
     assert_eq!(fx.requests.len(), 1);
     assert_eq!(fx.requests[0].url, CLAIMED);
@@ -824,6 +821,175 @@ fn cached_endpoints_skip_discovery() {
     verified(o);
 }
 
+#[test]
+fn a_discovery_cache_answers_instead_of_the_network() {
+    let mut fx = Fx::new();
+    let rp = fx.rp.clone();
+    let mut stores = Stores {
+        nonces: &mut fx.nonces,
+        associations: &mut fx.assocs,
+    };
+    let url = Assertion::v2().current_url();
+    let request = ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    let endpoint = Endpoint {
+        server: OP.into(),
+        version: Version::V2,
+        claimed_id: CLAIMED.into(),
+        local_id: Some(LOCAL.into()),
+        op_identifier: false,
+        mechanism: Mechanism::Yadis,
+    };
+    // A hit: asked with the claimed identifier, no request described.
+    let mut asked = Vec::new();
+    let step = rp.verify_cached(request, &mut stores, NOW, |claimed| {
+        asked.push(claimed.to_string());
+        Some(vec![endpoint.clone()])
+    });
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict without fetching");
+    };
+    assert_eq!(verified(o).url, CLAIMED);
+    assert_eq!(asked, [CLAIMED]);
+    // The nonce is now spent: the same assertion again is a replay, cache or not.
+    let step = rp.verify_cached(request, &mut stores, NOW, |_| Some(vec![endpoint.clone()]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(o.code(), Some("nonce_reused"));
+    // Cached endpoints are held to the same rules as discovered ones.
+    let fresh = format!("{}n2", format_time(NOW - 5).unwrap());
+    let url = Assertion::v2()
+        .signed_with("response_nonce", &fresh)
+        .current_url();
+    let request = ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    let other_server = Endpoint {
+        server: "https://evil.example/op".into(),
+        ..endpoint.clone()
+    };
+    let step = rp.verify_cached(request, &mut stores, NOW, |_| Some(vec![other_server]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(o.code(), Some("server_not_allowed"));
+    let v1_only = Endpoint {
+        version: Version::V1,
+        ..endpoint.clone()
+    };
+    let step = rp.verify_cached(request, &mut stores, NOW, |_| Some(vec![v1_only]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(o.code(), Some("no_identity_server"));
+    // A miss: discovery as with verify.
+    let step = rp.verify_cached(request, &mut stores, NOW, |_| None);
+    let VerifyStep::Fetch(req, pending) = step else {
+        panic!("expected discovery");
+    };
+    assert_eq!(req.url, CLAIMED);
+    assert_eq!(pending.discovering(), Some(CLAIMED));
+    // An op_endpoint written otherwise is normalized, then matches the cached endpoint.
+    let url = Assertion::v2()
+        .signed_with("op_endpoint", "HTTPS://OP.example:443/auth")
+        .signed_with(
+            "response_nonce",
+            &format!("{}n5", format_time(NOW - 5).unwrap()),
+        )
+        .current_url();
+    let request = ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    let step = rp.verify_cached(request, &mut stores, NOW, |_| Some(vec![endpoint.clone()]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(verified(o).server, OP);
+    // The allow-list holds for cached endpoints too.
+    let strict = rp
+        .clone()
+        .with_allowed_providers(["https://other.example/op"])
+        .unwrap();
+    let url = Assertion::v2()
+        .signed_with(
+            "response_nonce",
+            &format!("{}n6", format_time(NOW - 5).unwrap()),
+        )
+        .current_url();
+    let request = ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    let step = strict.verify_cached(request, &mut stores, NOW, |_| Some(vec![endpoint.clone()]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(o.code(), Some("server_not_allowed"));
+    let allowed = rp.clone().with_allowed_providers([OP]).unwrap();
+    let step = allowed.verify_cached(request, &mut stores, NOW, |_| Some(vec![endpoint.clone()]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(verified(o).server, OP);
+    // identifier_select is refused even when the cache has OP-identifier endpoints for it.
+    let url = Assertion::v2()
+        .signed_with("claimed_id", IDENTIFIER_SELECT)
+        .signed_with(
+            "response_nonce",
+            &format!("{}n3", format_time(NOW - 5).unwrap()),
+        )
+        .current_url();
+    let op_identifier = Endpoint {
+        claimed_id: IDENTIFIER_SELECT.into(),
+        local_id: Some(IDENTIFIER_SELECT.into()),
+        op_identifier: true,
+        ..endpoint.clone()
+    };
+    let step = rp.verify_cached(
+        ReturnRequest {
+            current_url: &url,
+            body: None,
+        },
+        &mut stores,
+        NOW,
+        |_| Some(vec![op_identifier]),
+    );
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(o.code(), Some("no_identity_server"));
+    // A claimed identifier that is not an http(s) URL is refused whatever the cache says.
+    let url = Assertion::v2()
+        .signed_with("claimed_id", "ftp://me.example/alice")
+        .signed_with(
+            "response_nonce",
+            &format!("{}n4", format_time(NOW - 5).unwrap()),
+        )
+        .current_url();
+    let ftp = Endpoint {
+        claimed_id: "ftp://me.example/alice".into(),
+        ..endpoint.clone()
+    };
+    let step = rp.verify_cached(
+        ReturnRequest {
+            current_url: &url,
+            body: None,
+        },
+        &mut stores,
+        NOW,
+        |_| Some(vec![ftp]),
+    );
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict");
+    };
+    assert_eq!(o.code(), Some("no_identity_server"));
+}
+
 /// A store that always fails.
 struct Broken;
 
@@ -1004,4 +1170,36 @@ fn every_seed_code_is_provoked() {
     }
     let seed: BTreeSet<&str> = ErrorCode::SEED.iter().map(|c| c.code()).collect();
     assert_eq!(seen, seed);
+}
+
+#[test]
+fn signed_list_reads_openid_signed_like_a_split() {
+    // The one-pass reader keeps exactly what split(',') + the name rule keeps, in order.
+    for list in [
+        "",
+        ",",
+        "identity",
+        "op_endpoint,claimed_id,identity,return_to,response_nonce,assoc_handle",
+        ",identity,,return_to,",
+        "ns.sreg,sreg.email,bad name,x:y,é,ok_1",
+        "a,,b,c d,e.f,",
+    ] {
+        let q = format!(
+            "openid.mode=id_res&openid.signed={}",
+            url::form_urlencoded::byte_serialize(list.as_bytes()).collect::<String>()
+        );
+        let msg = Message::parse(&q, Version::V1).unwrap().unwrap();
+        let want: Vec<&str> = list
+            .split(',')
+            .filter(|f| {
+                !f.is_empty()
+                    && f.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            })
+            .collect();
+        let signed = SignedList::of(&msg);
+        assert_eq!(signed.names(&msg).collect::<Vec<_>>(), want, "{list:?}");
+    }
+    let none = SignedFields::default();
+    assert_eq!((none.get("mode"), none.iter().count()), (None, 0));
 }
