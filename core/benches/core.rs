@@ -235,6 +235,27 @@ fn openid(c: &mut Criterion) {
             }
         })
     });
+    // The path the shells take today (no discovery cache): verify builds the discovery request,
+    // the discovered endpoints come back through the continuation.
+    g.bench_function("verify_assoc_sha256_via_discovery_step", |b| {
+        b.iter(|| {
+            let mut stores = Stores {
+                nonces: &mut Forgetful,
+                associations: &mut assocs,
+            };
+            let request = ReturnRequest {
+                current_url: black_box(&current_url),
+                body: None,
+            };
+            let VerifyStep::Fetch(_, pending) = rp.verify(request, &mut stores, NOW) else {
+                panic!("expected discovery")
+            };
+            match pending.with_endpoints(&rp, endpoints.clone(), &mut stores, NOW) {
+                VerifyStep::Done(Outcome::Verified(v)) => black_box(v),
+                other => panic!("not verified: {other:?}"),
+            }
+        })
+    });
     g.finish();
 }
 
