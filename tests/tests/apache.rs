@@ -534,6 +534,12 @@ fn config_test_rejects_bad_directives() {
         ("AuthRsUnauthAction 302", "AuthRsUnauthAction"),
         ("AuthRsCookieNam x", "Invalid command 'AuthRsCookieNam'"),
     ];
+    // dbm answers a missing key as an error: every revocation lookup would fail.
+    let (ok, out) = config_test("AuthRsCache dbm:/tmp/authrs-dbm-cache\n", "");
+    assert!(
+        !ok && out.contains("AuthRsCache") && out.contains("dbm"),
+        "{out}"
+    );
     for (line, needle) in cases {
         let site = format!("<Location /x>\n{line}\n</Location>\n");
         let (ok, out) = config_test("", &site);

@@ -290,6 +290,14 @@ pub fn parse_socache(value: &str) -> Result<String, ValueError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !args.chars().any(char::is_control);
+    if ok && provider.eq_ignore_ascii_case("dbm") {
+        // mod_socache_dbm answers a missing key as a general error: with revocation on, every
+        // ticket lookup would fail (closed), and every OpenID return would be store_failed.
+        return Err(ValueError::new(
+            value,
+            "dbm cannot tell a missing entry from a failure (every lookup would fail); use shmcb, memcache or redis",
+        ));
+    }
     if ok {
         Ok(value.to_string())
     } else {
@@ -304,6 +312,16 @@ pub fn parse_socache(value: &str) -> Result<String, ValueError> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn socache_dbm_is_refused() {
+        for v in ["dbm", "dbm:/var/cache/authrs", "DBM:/x"] {
+            let e = parse_socache(v).unwrap_err();
+            assert!(e.to_string().contains("missing entry"), "{v}: {e}");
+        }
+        assert!(parse_socache("shmcb:/run/authrs(512000)").is_ok());
+        assert!(parse_socache("memcache:127.0.0.1:11211").is_ok());
+    }
 
     #[test]
     fn durations_in_every_form() {
