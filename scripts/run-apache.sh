@@ -104,7 +104,7 @@ fi
 if /usr/bin/python3 -c 'import openid' 2>/dev/null; then
   /usr/bin/python3 "$here/../tests/openid_op.py" "$op_port" 2>"$root/logs/openid_op.log" &
   stop+=("$!")
-  openid_line="OpenID:        type http://127.0.0.1:$op_port/id/<anyone> on the login page (a test provider that approves everyone)"
+  openid_line="OpenID:        type http://127.0.0.1:$op_port/id/<anyone> on either login page (a test provider that approves everyone)"
 else
   openid_line="OpenID:        (no demo provider: apt-get install python3-openid)"
 fi

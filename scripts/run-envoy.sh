@@ -9,6 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 port=${AUTHRS_ENVOY_PORT:-8444}
 admin=${AUTHRS_ENVOY_ADMIN_PORT:-9901}
 backend=${AUTHRS_BACKEND_PORT:-8081}
+op_port=${AUTHRS_OPENID_OP_PORT:-8090}
 demo=$RUN_DIR/demo
 dir=$RUN_DIR/envoy
 mkdir -p "$dir"
@@ -26,6 +27,8 @@ values = {
     "@PORT@": "$port",
     "@ADMIN_PORT@": "$admin",
     "@BACKEND_PORT@": "$backend",
+    "@OPENID_SECRET@": open(demo + "/openid.secret").read().strip(),
+    "@OP_PORT@": "$op_port",
 }
 for k, v in values.items():
     text = text.replace(k, v)

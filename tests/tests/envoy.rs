@@ -61,11 +61,21 @@ fn the_sample_bootstrap_validates() {
         .replace("\"@CRL@\"", &crl_json)
         .replace("@PORT@", "18443")
         .replace("@ADMIN_PORT@", "19901")
-        .replace("@BACKEND_PORT@", "18080");
-    assert!(
-        !rendered.contains('@') || !rendered.contains("@ETC@"),
-        "placeholders left"
-    );
+        .replace("@BACKEND_PORT@", "18080")
+        .replace("@OPENID_SECRET@", "a demo consumer secret")
+        .replace("@OP_PORT@", "18090");
+    // Every `@NAME@` placeholder is replaced (`"@type"` is protobuf's, not ours).
+    let config: String = rendered
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let left: Vec<&str> = config
+        .split('@')
+        .skip(1)
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        .collect();
+    assert!(left.is_empty(), "placeholders left: {left:?}");
     let (ok, out) = validate(&rendered);
     assert!(ok, "sample does not validate:\n{out}");
     // And the filter really read it: a broken key fails plugin start, so validation fails.
