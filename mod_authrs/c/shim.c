@@ -92,10 +92,10 @@ typedef struct {
 } authrs_cache_t;
 
 static authrs_cache_t caches[2] = {
-    /* Revocation records: ids of about 32 bytes, a one-byte mark. */
+    /* Revocation records: 32-byte ids (a SHA-256 digest), a one-byte mark. */
     { "authrs-cache", "authrs", { 32, 1, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, NULL },
-    /* OpenID: 45-byte ids (prefix + SHA-256); nonces and states are one byte, associations a
-     * few hundred. */
+    /* OpenID: 45-53-byte ids (a SHA-256 digest, then a label); nonces and states are one
+     * byte, associations a few hundred. */
     { "authrs-openid-cache", "authrs-openid", { 48, 32, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, NULL },
 };
 
