@@ -74,17 +74,15 @@ const NOT_ENABLED: &str = "OpenID is not enabled here (AuthRsMethods / methods d
 /// The refusal, logged as `AUTHRS0320`: `detail` may quote what the client or a provider sent,
 /// so control characters are escaped (a line break would forge log lines).
 fn refused(policy: &Policy, code: ErrorCode, detail: &str, destination: Option<&str>) -> Decision {
-    let detail: String = detail
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    openid_refused(policy, Reason::OpenId(code), &detail, destination)
+    let mut escaped = String::with_capacity(detail.len());
+    for c in detail.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    openid_refused(policy, Reason::OpenId(code), &escaped, destination)
 }
 
 fn internal(message: String) -> Decision {
@@ -334,19 +332,17 @@ pub fn answer_once(
             .and_then(|q| form_param(q, STATE_PARAM))
             .unwrap_or_default();
         let key = format!("openid-state:{state}");
+        let until = Some(now.saturating_add(DEFAULT_NONCE_LIFETIME));
+        let (code, detail) = match nonces.check_and_insert(&key, until, now) {
+            Ok(true) => return answer(policy, req, outcome, now),
+            Ok(false) => (
+                ErrorCode::NonceReused,
+                "this login's return was already used".to_string(),
+            ),
+            Err(e) => (ErrorCode::StoreFailed, e.to_string()),
+        };
         let destination = return_destination(req);
-        let destination = destination.as_deref();
-        match nonces.check_and_insert(&key, Some(now.saturating_add(DEFAULT_NONCE_LIFETIME)), now) {
-            Ok(true) => {}
-            Ok(false) => {
-                let detail = "this login's return was already used";
-                return refused(policy, ErrorCode::NonceReused, detail, destination);
-            }
-            Err(e) => {
-                let detail = e.to_string();
-                return refused(policy, ErrorCode::StoreFailed, &detail, destination);
-            }
-        }
+        return refused(policy, code, &detail, destination.as_deref());
     }
     answer(policy, req, outcome, now)
 }
