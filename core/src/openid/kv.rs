@@ -77,6 +77,14 @@ pub fn parse(body: &[u8]) -> Result<Vec<(String, String)>, KvError> {
     Ok(pairs)
 }
 
+/// A pair key-value form can carry as is: a key without `:` or newline, a value without newline.
+fn encodable(key: &str, value: &str) -> Result<(), KvError> {
+    if key.is_empty() || key.bytes().any(|b| b == b':' || b == b'\n') || value.contains('\n') {
+        return Err(KvError::Unencodable(key.to_string()));
+    }
+    Ok(())
+}
+
 /// Serializes pairs as key-value form; refuses keys or values that would change the meaning.
 pub fn serialize<'a, I>(pairs: I) -> Result<String, KvError>
 where
@@ -85,9 +93,7 @@ where
     // Sized for a usual signed token, so building it does not reallocate.
     let mut out = String::with_capacity(512);
     for (key, value) in pairs {
-        if key.is_empty() || key.bytes().any(|b| b == b':' || b == b'\n') || value.contains('\n') {
-            return Err(KvError::Unencodable(key.to_string()));
-        }
+        encodable(key, value)?;
         out.push_str(key);
         out.push(':');
         out.push_str(value);
@@ -104,9 +110,7 @@ where
 {
     let (mut len, mut fits) = (0, true);
     for (key, value) in pairs {
-        if key.is_empty() || key.bytes().any(|b| b == b':' || b == b'\n') || value.contains('\n') {
-            return Err(KvError::Unencodable(key.to_string()));
-        }
+        encodable(key, value)?;
         for part in [key.as_bytes(), b":", value.as_bytes(), b"\n"] {
             match buf.get_mut(len..len + part.len()).filter(|_| fits) {
                 Some(dst) => {

@@ -172,12 +172,7 @@ impl NoncePolicy {
 
 /// The replay-store key of a nonce from `server` (the seed's `nonce:$server:$nonce`).
 pub fn store_key(server: &str, nonce: &str) -> String {
-    let mut key = String::with_capacity(7 + server.len() + nonce.len());
-    key.push_str("nonce:");
-    key.push_str(server);
-    key.push(':');
-    key.push_str(nonce);
-    key
+    format!("nonce:{server}:{nonce}")
 }
 
 /// The Unix time at the start of a nonce: `YYYY-MM-DDTHH:MM:SSZ`, UTC, each field in range.
