@@ -156,6 +156,63 @@ pub fn with_param(url: &str, key: &str, value: &str) -> String {
     u.to_string()
 }
 
+/// The ticket cookie of the `Example` realm that a verified return sets.
+pub const TICKET_COOKIE: &str = "AuthRs_Example";
+
+/// A login discovers the claimed identifier once, at its start: the return uses the endpoints
+/// sealed into the state cookie. A return whose cookie carries only the state, or a record whose
+/// MAC does not match, discovers again and verifies the same. Run by both shells' tests.
+pub fn discovers_once_per_login(
+    shell: &impl Shell,
+    op: &crate::openid_provider::Provider,
+    identifier: &str,
+) {
+    let verified = |r: &Response| {
+        assert_eq!(r.status, 303, "{r:?}\n{}", shell.log());
+        assert!(
+            r.cookie(TICKET_COOKIE).is_some(),
+            "{identifier}: no ticket: {r:?}\n{}",
+            shell.log()
+        );
+    };
+    let discovered = || op.count("discover");
+    let before = discovered();
+    let back = to_provider_and_back(shell, identifier, "/");
+    assert_eq!(
+        discovered(),
+        before + 1,
+        "the start discovers: {:?}",
+        op.log()
+    );
+    assert_eq!(back.state.split('.').count(), 3, "sealed: {}", back.state);
+    verified(&back.follow(shell));
+    assert_eq!(
+        discovered(),
+        before + 1,
+        "the return used the sealed endpoints: {:?}",
+        op.log()
+    );
+    // Only the state (as an attacker holding the return URL could set it): discovery again.
+    let back = to_provider_and_back(shell, identifier, "/");
+    let plain = Back {
+        url: back.url.clone(),
+        state: back.state.split('.').next().unwrap_or_default().to_string(),
+    };
+    verified(&plain.follow(shell));
+    assert_eq!(discovered(), before + 3, "{:?}", op.log());
+    // A record whose MAC does not match (its last character changed): discovery again.
+    let back = to_provider_and_back(shell, identifier, "/");
+    let mut forged = back.state.clone();
+    let last = forged.pop().expect("a tag");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let forged = Back {
+        url: back.url.clone(),
+        state: forged,
+    };
+    verified(&forged.follow(shell));
+    assert_eq!(discovered(), before + 5, "{:?}", op.log());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

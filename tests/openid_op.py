@@ -26,7 +26,8 @@ id_res with user_setup_url), everything else approved; .../nononce approved with
 response_nonce (use /v1/id/nononce: 1.x does not define it).
 
 /log: one JSON object a line per request to /op: mode, ns, realm (openid.realm or
-openid.trust_root), assoc_handle, identity, claimed_id, return_to.
+openid.trust_root), assoc_handle, identity, claimed_id, return_to; and one per GET of any other
+page (what discovery fetches): {"mode": "discover", "path": <path>}.
 """
 import json
 import sys
@@ -138,6 +139,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         name = path.rsplit("/", 1)[-1]
+        if not (path == "/op" or path.startswith("/op/") or path == "/log"):
+            with LOG_LOCK:
+                LOG.append({"mode": "discover", "path": path})
         if path.startswith("/id/"):
             self.page(path, [("openid2.provider", ENDPOINT)])
         elif path.startswith("/many/"):

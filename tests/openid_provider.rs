@@ -47,7 +47,8 @@ impl Provider {
     }
 
     /// The requests the endpoint received so far, oldest first (mode, ns, realm, assoc_handle,
-    /// identity, claimed_id, return_to).
+    /// identity, claimed_id, return_to), and the pages discovery fetched (mode `discover`,
+    /// path).
     pub fn log(&self) -> Vec<serde_json::Value> {
         let r = crate::curl::Request::get(self.url("log")).send();
         assert_eq!(r.status, 200, "provider log: {r:?}");
@@ -66,7 +67,8 @@ impl Provider {
             .unwrap_or_else(|| panic!("no {mode} at the provider"))
     }
 
-    /// How many requests with `openid.mode=<mode>` the endpoint received.
+    /// How many requests with `openid.mode=<mode>` the endpoint received (`discover`: pages
+    /// fetched by discovery).
     pub fn count(&self, mode: &str) -> usize {
         self.log()
             .iter()

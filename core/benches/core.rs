@@ -7,6 +7,7 @@
 use authrs_core::authz::RequireTree;
 use authrs_core::cert::map::{map_user, UserRule};
 use authrs_core::cert::Certificate;
+use authrs_core::engine::openid_flow;
 use authrs_core::identity::{AuthMethod, Identity, Roles};
 use authrs_core::openid::assoc::{AssocType, Association};
 use authrs_core::openid::discovery::{Endpoint, Mechanism};
@@ -16,6 +17,7 @@ use authrs_core::openid::store::{
     AssociationStore, MemoryAssociationStore, NonceStore, StoreError, Stores,
 };
 use authrs_core::openid::{Outcome, RelyingParty, ReturnRequest, VerifyStep, Version};
+use authrs_core::request::RequestFacts;
 use authrs_core::ticket::{KeyId, KeyRing, Ticket, TicketBuf, TicketKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -254,6 +256,63 @@ fn openid(c: &mut Criterion) {
                 VerifyStep::Done(Outcome::Verified(v)) => black_box(v),
                 other => panic!("not verified: {other:?}"),
             }
+        })
+    });
+    // What the shells add on a return: the endpoints the login's start sealed into the state
+    // cookie, read back (state, MAC, age) — in place of a second discovery.
+    let site = authrs_core::site::Site::from_json_str(
+        &serde_json::json!({
+            "auth_name": "Example",
+            "ticket_keys": ["dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI="],
+            "methods": ["ticket", "openid"],
+            "openid_consumer_secret": "consumer secret",
+            "login_url": "/LOGIN",
+            "login_path": "/LOGIN",
+            "openid_clusters": [{"cluster": "op", "url_prefix": "https://"}],
+        })
+        .to_string(),
+    )
+    .expect("site");
+    let policy = &site.route("/LOGIN").policy;
+    let (_, mut start) = openid_flow::start(
+        policy,
+        b"openid_identifier=https%3A%2F%2Fme.example%2Falice&destination=%2Fhome",
+    )
+    .expect("start");
+    let chosen = openid_flow::choose(policy, &mut start, &endpoints, None).expect("choose");
+    let d = openid_flow::redirect(
+        policy,
+        &start,
+        &chosen,
+        Some("h1"),
+        "https://rp.example/LOGIN",
+        &[0xcd; openid_flow::STATE_BYTES],
+        NOW,
+    );
+    let set_cookie = d.set_cookie.expect("state cookie");
+    let pair = set_cookie.split(';').next().expect("cookie pair");
+    let state = "cd".repeat(openid_flow::STATE_BYTES);
+    let mut back = RequestFacts {
+        method: "GET".into(),
+        path: "/LOGIN".into(),
+        query: Some(format!(
+            "destination=%2Fhome&{}={state}&{}",
+            openid_flow::STATE_PARAM,
+            current_url.split_once('?').expect("query").1
+        )),
+        ..RequestFacts::default()
+    };
+    back.headers.push(("cookie".into(), pair.to_string()));
+    assert!(openid_flow::sealed_endpoints(policy, "/LOGIN", &back, NOW).is_some());
+    g.bench_function("sealed_endpoints_from_state_cookie", |b| {
+        b.iter(|| {
+            black_box(openid_flow::sealed_endpoints(
+                policy,
+                "/LOGIN",
+                black_box(&back),
+                NOW,
+            ))
+            .expect("sealed")
         })
     });
     g.finish();

@@ -220,14 +220,14 @@ fn association(
 /// login page with the seed's code.
 pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> Decision {
     let policy = &built.policy;
-    let (rp, start) = match openid_flow::start(policy, body) {
+    let (rp, mut start) = match openid_flow::start(policy, body) {
         Ok(x) => x,
         Err(d) => return *d,
     };
     // Every fetch of this request shares one budget (an httpd worker waits on them).
     let budget = Budget::new(rp.fetch.timeout_ms, Instant::now());
     let (endpoints, problem) = discover(rp, start.claimed.clone(), &budget);
-    let endpoint = match openid_flow::choose(policy, &start, &endpoints, problem.as_deref()) {
+    let endpoint = match openid_flow::choose(policy, &mut start, &endpoints, problem.as_deref()) {
         Ok(e) => e,
         Err(d) => return *d,
     };
@@ -290,13 +290,17 @@ pub fn finish(
         associations: &mut assocs,
     };
     let budget = Budget::new(rp.fetch.timeout_ms, Instant::now());
-    let mut step = rp.verify(
+    // What the login's start discovered, sealed into the state cookie: no second discovery
+    // when the assertion is for that claimed identifier.
+    let sealed = openid_flow::sealed_endpoints(policy, login_url.path(), req, now);
+    let mut step = rp.verify_cached(
         ReturnRequest {
             current_url: &current_url,
             body: body_text.as_deref(),
         },
         &mut stores,
         now,
+        |claimed| sealed.and_then(|s| s.for_claimed(claimed)),
     );
     let outcome = loop {
         match step {

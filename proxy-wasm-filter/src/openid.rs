@@ -108,13 +108,17 @@ impl Stream {
         };
         let body = body.map(|b| String::from_utf8_lossy(b).into_owned());
         let now = now_secs();
-        let step = rp.verify(
+        // What the login's start discovered, sealed into the state cookie: no second discovery
+        // when the assertion is for that claimed identifier.
+        let sealed = openid_flow::sealed_endpoints(policy, &path, &facts, now);
+        let step = rp.verify_cached(
             ReturnRequest {
                 current_url: &current_url,
                 body: body.as_deref(),
             },
             &mut Shared::new(now).stores(),
             now,
+            |claimed| sealed.and_then(|s| s.for_claimed(claimed)),
         );
         self.verify(facts, path, step);
     }
@@ -165,7 +169,7 @@ impl Stream {
         &mut self,
         facts: Box<RequestFacts>,
         path: String,
-        start: Start,
+        mut start: Start,
         mut discovery: Discovery,
         mut step: DiscoveryStep,
     ) {
@@ -174,7 +178,7 @@ impl Stream {
                 DiscoveryStep::Done(endpoints) => {
                     let site = Rc::clone(&self.site);
                     let policy = &site.route(&path).policy;
-                    match openid_flow::choose(policy, &start, &endpoints, discovery.problem()) {
+                    match openid_flow::choose(policy, &mut start, &endpoints, discovery.problem()) {
                         Ok(endpoint) => return self.associate(facts, path, start, endpoint),
                         Err(d) => return self.openid_reply(&path, *d, false),
                     }

@@ -4,7 +4,8 @@
 use authrs_tests::apache::{config_test, Apache, Mpm};
 use authrs_tests::curl::Request;
 use authrs_tests::openid_login::{
-    post_identifier, reason_of, to_provider_and_back, with_param, STATE_COOKIE as STATE,
+    discovers_once_per_login, post_identifier, reason_of, to_provider_and_back, with_param,
+    STATE_COOKIE as STATE,
 };
 use authrs_tests::openid_provider::Provider;
 use authrs_tests::{demo_certs, scratch};
@@ -693,5 +694,22 @@ fn revocations_and_openid_state_get_separate_files() {
         "{r:?}\n{}",
         a.error_log()
     );
+    a.assert_clean_log(&[]);
+}
+
+/// The return uses what the start discovered (sealed into the state cookie) instead of
+/// discovering again — for 2.0, 2.0 delegation and 1.1 — and falls back to discovery when the
+/// cookie carries no record or a forged one.
+#[test]
+fn a_login_discovers_its_identifier_once() {
+    let op = Provider::start();
+    let a = start(&op, "");
+    for identifier in [
+        op.identity("carol"),
+        op.url("deleg/dave"),
+        op.url("v1/id/erin"),
+    ] {
+        discovers_once_per_login(&a, &op, &identifier);
+    }
     a.assert_clean_log(&[]);
 }

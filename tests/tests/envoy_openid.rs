@@ -5,7 +5,8 @@
 use authrs_tests::curl::Request;
 use authrs_tests::envoy::{bootstrap, validate, Envoy, EnvoyOptions};
 use authrs_tests::openid_login::{
-    post_identifier, reason_of, to_provider_and_back, Back, Shell, STATE_COOKIE as STATE,
+    discovers_once_per_login, post_identifier, reason_of, to_provider_and_back, Back, Shell,
+    STATE_COOKIE as STATE,
 };
 use authrs_tests::openid_provider::Provider;
 use authrs_tests::scenarios::KEY_B64;
@@ -426,4 +427,21 @@ fn a_dynamic_forward_proxy_cluster_reaches_any_provider() {
     let ticket = r.cookie(COOKIE).expect("ticket cookie");
     let r = e.get("/app/page").cookie(COOKIE, &ticket).send();
     assert_eq!(r.env("REMOTE_USER"), Some(alice.as_str()));
+}
+
+/// The return uses what the start discovered (sealed into the state cookie) instead of a
+/// second discovery callout — for 2.0, 2.0 delegation and 1.1 — and falls back to discovery
+/// when the cookie carries no record or a forged one.
+#[test]
+fn a_login_discovers_its_identifier_once() {
+    let op = Provider::start();
+    let e = start(&op, json!({}));
+    for identifier in [
+        op.identity("carol"),
+        op.url("deleg/dave"),
+        op.url("v1/id/erin"),
+    ] {
+        discovers_once_per_login(&e, &op, &identifier);
+    }
+    assert!(!e.log().contains("AUTHRS0900"), "{}", e.log());
 }

@@ -6,6 +6,9 @@
 //! [`crate::openid`] state machines describe, keeps nonces and associations in its stores, and
 //! supplies random bytes and absolute URLs (httpd from its server name, Envoy from `Host`).
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::Mac;
 use subtle::ConstantTimeEq;
 use url::Url;
 
@@ -14,6 +17,7 @@ use crate::cookies::{all_cookies, CookieSettings, SameSite};
 use crate::openid::assoc::Association;
 use crate::openid::checkid::{check_url, choose_endpoint, CheckIdParams};
 use crate::openid::discovery::Endpoint;
+use crate::openid::signed_time::{MAX_AGE, MAX_AHEAD};
 use crate::openid::store::{NonceStore, DEFAULT_NONCE_LIFETIME};
 use crate::openid::{identifier, ErrorCode, OpenIdError, Outcome, RelyingParty, Version};
 use crate::reason::Reason;
@@ -25,6 +29,10 @@ pub const STATE_PARAM: &str = "authrs_state";
 
 /// Random bytes a shell supplies for one login's state (hex-encoded into the cookie).
 pub const STATE_BYTES: usize = 16;
+
+/// The longest state cookie value carrying sealed endpoints; a longer record is left out (the
+/// return then discovers the claimed identifier again).
+pub const MAX_SEALED_COOKIE: usize = 2048;
 
 /// The first value of `name` in a query string or form body.
 pub fn form_param(text: &str, name: &str) -> Option<String> {
@@ -66,6 +74,9 @@ pub struct Start {
     pub claimed: Url,
     /// The `destination` form field as posted (untainted later).
     pub destination: Option<String>,
+    /// What [`choose`] keeps of discovery to seal into the state cookie: the endpoints
+    /// declaring the chosen endpoint's claimed identifier (none for an OP identifier).
+    pub sealable: Vec<Endpoint>,
 }
 
 /// Why a login cannot start or return here, naming the directive and the JSON key.
@@ -121,15 +132,17 @@ pub fn start<'p>(
         Start {
             claimed,
             destination,
+            sealable: Vec::new(),
         },
     ))
 }
 
 /// After discovery: the endpoint to send the user to (minimum version and the allow-list
 /// enforced), or the refusal with the seed's code (`problem` is discovery's reason, for logs).
+/// Keeps in `start.sealable` the endpoints [`redirect`] seals into the state cookie.
 pub fn choose(
     policy: &Policy,
-    start: &Start,
+    start: &mut Start,
     endpoints: &[Endpoint],
     problem: Option<&str>,
 ) -> Result<Endpoint, Box<Decision>> {
@@ -156,7 +169,121 @@ pub fn choose(
             destination,
         )));
     }
+    // What discovering the claimed identifier at the return would find again: the endpoints
+    // declaring it. An OP identifier's claimed identifier is known only at the return.
+    start.sealable = if endpoint.op_identifier {
+        Vec::new()
+    } else {
+        endpoints
+            .iter()
+            .filter(|e| !e.op_identifier && e.claimed_id == endpoint.claimed_id)
+            .cloned()
+            .collect()
+    };
     Ok(endpoint)
+}
+
+/// A login's discovered endpoints as sealed into its state cookie: when, and which.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealed {
+    /// When discovery found them (the start of the login).
+    t: UnixTime,
+    /// The endpoints, all declaring one claimed identifier.
+    e: Vec<Endpoint>,
+}
+
+/// The state cookie's value: the state, then (when there are endpoints to seal and the value
+/// stays within [`MAX_SEALED_COOKIE`]) `.` base64url(JSON record) `.` base64url(HMAC-SHA256
+/// under the consumer secret's login key over everything before that last dot).
+fn state_cookie_value(
+    rp: &RelyingParty,
+    state: &str,
+    sealable: &[Endpoint],
+    now: UnixTime,
+) -> String {
+    if sealable.is_empty() {
+        return state.to_string();
+    }
+    let Ok(json) = serde_json::to_vec(&Sealed {
+        t: now,
+        e: sealable.to_vec(),
+    }) else {
+        return state.to_string();
+    };
+    let head = format!("{state}.{}", URL_SAFE_NO_PAD.encode(json));
+    let mut mac = rp.consumer_secret.login_mac();
+    mac.update(head.as_bytes());
+    let value = format!(
+        "{head}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    );
+    if value.len() <= MAX_SEALED_COOKIE {
+        value
+    } else {
+        state.to_string()
+    }
+}
+
+/// The endpoints a login's start discovered for its claimed identifier, from its state cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedEndpoints {
+    claimed: String,
+    endpoints: Vec<Endpoint>,
+}
+
+impl SealedEndpoints {
+    /// The endpoints, when `claimed` (the claimed identifier as asserted) is the one they
+    /// declare: what [`RelyingParty::verify_cached`] asks its discovery cache.
+    pub fn for_claimed(self, claimed: &str) -> Option<Vec<Endpoint>> {
+        (self.claimed == claimed).then_some(self.endpoints)
+    }
+}
+
+/// The endpoints sealed into the state cookie of the login this return belongs to: `None` when
+/// the cookie carries none, is not the one cookie of that name, names another state than the
+/// query, fails its MAC (constant-time check), or was sealed more than an hour ago (as long as
+/// return_to's signed time is accepted) or ahead of `now`. Then the return discovers again.
+pub fn sealed_endpoints(
+    policy: &Policy,
+    login_path: &str,
+    req: &RequestFacts,
+    now: UnixTime,
+) -> Option<SealedEndpoints> {
+    let rp = policy.openid.as_ref()?;
+    let cookie = state_cookie(policy, login_path);
+    let held = all_cookies(req.header_all("cookie"), &cookie.name);
+    let [value] = held.as_slice() else {
+        return None;
+    };
+    let (head, tag) = value.rsplit_once('.')?;
+    let (state, payload) = head.split_once('.')?;
+    let sent = req
+        .query
+        .as_deref()
+        .and_then(|q| form_param(q, STATE_PARAM))?;
+    if sent != state {
+        return None;
+    }
+    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+    let mut mac = rp.consumer_secret.login_mac();
+    mac.update(head.as_bytes());
+    mac.verify_slice(&tag).ok()?;
+    let sealed: Sealed = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    if sealed.t > now.saturating_add(MAX_AHEAD) || sealed.t < now.saturating_sub(MAX_AGE) {
+        return None;
+    }
+    let claimed = sealed.e.first()?.claimed_id.clone();
+    if sealed
+        .e
+        .iter()
+        .any(|e| e.op_identifier || e.claimed_id != claimed)
+    {
+        return None;
+    }
+    Some(SealedEndpoints {
+        claimed,
+        endpoints: sealed.e,
+    })
 }
 
 /// The 303 to the provider: return_to is `login_url` (absolute; its query is dropped) carrying
@@ -202,7 +329,11 @@ pub fn redirect(
                     status: 303,
                     reason: None,
                 },
-                set_cookie: Some(state_cookie(policy, &path).set_cookie(&state, now, None)),
+                set_cookie: Some(state_cookie(policy, &path).set_cookie(
+                    &state_cookie_value(rp, &state, &start.sealable, now),
+                    now,
+                    None,
+                )),
                 ..Decision::default()
             };
             d.note(
@@ -246,8 +377,12 @@ pub fn check_state(
         .as_deref()
         .and_then(|q| form_param(q, STATE_PARAM));
     let held = all_cookies(req.header_all("cookie"), &cookie.name);
+    // The cookie's state is what precedes the sealed endpoints, if any.
     let same_browser = match (&sent, held.as_slice()) {
-        (Some(s), [one]) => !s.is_empty() && bool::from(s.as_bytes().ct_eq(one.as_bytes())),
+        (Some(s), [one]) => {
+            let held_state = one.split('.').next().unwrap_or_default();
+            !s.is_empty() && bool::from(s.as_bytes().ct_eq(held_state.as_bytes()))
+        }
         _ => false,
     };
     if same_browser {

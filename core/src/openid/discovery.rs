@@ -31,7 +31,7 @@ pub const IDENTIFIER_SELECT: &str = "http://specs.openid.net/auth/2.0/identifier
 pub const YADIS_ACCEPT: &str = "application/xrds+xml, text/html;q=0.3, application/xhtml+xml;q=0.5";
 
 /// How an endpoint was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mechanism {
     /// From an XRDS document (Yadis).
     Yadis,
@@ -40,7 +40,7 @@ pub enum Mechanism {
 }
 
 /// One provider endpoint an identifier declares.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Endpoint {
     /// The OP endpoint URL (normalized).
     pub server: String,

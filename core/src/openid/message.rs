@@ -19,7 +19,9 @@ pub const NS_1_0: &str = "http://openid.net/signon/1.0";
 pub const MAX_FIELDS: usize = 512;
 
 /// Protocol version of a message or an endpoint: 1 (1.0/1.1) or 2 (2.0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Version {
     /// OpenID 1.0 / 1.1.
     V1,

@@ -10,6 +10,7 @@ use super::error::{ErrorCode, OpenIdError};
 use crate::time::UnixTime;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
+use sha2::Sha256;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
@@ -27,7 +28,13 @@ pub const MAX_SECRET_BYTES: usize = 255;
 pub struct ConsumerSecret {
     /// HMAC-SHA1 keyed once with the secret; cloned per use.
     keyed: Hmac<Sha1>,
+    /// HMAC-SHA256 keyed with a key derived from the secret for sealing login records
+    /// ([`ConsumerSecret::login_mac`]): never the oic.time key itself.
+    login: Hmac<Sha256>,
 }
+
+/// What the login-record key is derived from (HMAC-SHA256 of this under the secret).
+const LOGIN_KEY_LABEL: &[u8] = b"authrs openid login record key v1";
 
 /// A consumer secret that is empty or longer than 255 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +62,18 @@ impl ConsumerSecret {
         }
         let keyed =
             <Hmac<Sha1> as KeyInit>::new_from_slice(bytes).map_err(|_| BadSecret(bytes.len()))?;
-        Ok(ConsumerSecret { keyed })
+        let mut derive =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(bytes).map_err(|_| BadSecret(bytes.len()))?;
+        derive.update(LOGIN_KEY_LABEL);
+        let login = <Hmac<Sha256> as KeyInit>::new_from_slice(&derive.finalize().into_bytes())
+            .map_err(|_| BadSecret(bytes.len()))?;
+        Ok(ConsumerSecret { keyed, login })
+    }
+
+    /// A fresh HMAC-SHA256 under the login-record key (derived from the secret, distinct from
+    /// the oic.time key): what seals a login's discovered endpoints into its state cookie.
+    pub(crate) fn login_mac(&self) -> Hmac<Sha256> {
+        self.login.clone()
     }
 
     /// The 20 hex digits for `t` (as written, e.g. `"1800000000"`).

@@ -88,13 +88,13 @@ fn start_refuses_what_cannot_be_fetched_with_the_seed_codes() {
 fn the_allow_list_is_enforced_before_the_redirect() {
     let s = site(json!({"openid_allowed_providers": ["https://op.example/server"]}));
     let p = &s.route("/LOGIN").policy;
-    let (_, st) = start(p, b"openid_identifier=https%3A%2F%2Fop.example%2Falice").unwrap();
-    let d = choose(p, &st, &[endpoint("https://evil.example/server")], None).unwrap_err();
+    let (_, mut st) = start(p, b"openid_identifier=https%3A%2F%2Fop.example%2Falice").unwrap();
+    let d = choose(p, &mut st, &[endpoint("https://evil.example/server")], None).unwrap_err();
     assert_eq!(reason(&d), Some("server_not_allowed"));
-    let d = choose(p, &st, &[], Some("HTTP 404")).unwrap_err();
+    let d = choose(p, &mut st, &[], Some("HTTP 404")).unwrap_err();
     assert_eq!(reason(&d), Some("no_identity_server"));
     assert!(d.notes.iter().any(|n| n.message.contains("HTTP 404")));
-    let e = choose(p, &st, &[endpoint("https://op.example/server")], None).unwrap();
+    let e = choose(p, &mut st, &[endpoint("https://op.example/server")], None).unwrap();
     assert_eq!(e.server, "https://op.example/server");
 }
 
@@ -165,6 +165,130 @@ fn the_redirect_binds_the_login_to_this_browser() {
         .notes
         .iter()
         .any(|n| n.id == "AUTHRS0330" && n.message.contains("associated")));
+}
+
+/// The state cookie's value in a Set-Cookie line.
+fn cookie_value(set_cookie: &str) -> String {
+    let pair = set_cookie.split(';').next().unwrap();
+    pair.split_once('=').unwrap().1.to_string()
+}
+
+/// A login started for alice at `NOW`, discovery having found `endpoints`: the state cookie's
+/// value and the query the browser comes back with.
+fn started(p: &Policy, endpoints: &[Endpoint]) -> (String, String) {
+    let (_, mut st) = start(p, b"openid_identifier=https%3A%2F%2Fop.example%2Falice").unwrap();
+    let chosen = choose(p, &mut st, endpoints, None).unwrap();
+    let d = redirect(
+        p,
+        &st,
+        &chosen,
+        None,
+        "https://rp.example/LOGIN",
+        &[0xcd; STATE_BYTES],
+        NOW,
+    );
+    let value = cookie_value(&d.set_cookie.unwrap());
+    let query = format!(
+        "openid.mode=id_res&destination=%2F&{STATE_PARAM}={}",
+        "cd".repeat(STATE_BYTES)
+    );
+    (value, query)
+}
+
+#[test]
+fn the_state_cookie_seals_what_discovery_found_for_the_return() {
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let mut other = endpoint("https://op.example/other");
+    other.claimed_id = "https://op.example/bob".into();
+    let mut select = endpoint("https://op.example/select");
+    select.op_identifier = true;
+    let found = [
+        endpoint("https://op.example/server"),
+        other,
+        select.clone(),
+        endpoint("https://op.example/second"),
+    ];
+    let (value, query) = started(p, &found);
+    let state = "cd".repeat(STATE_BYTES);
+    assert!(value.starts_with(&format!("{state}.")), "{value}");
+    let cookie = format!("AuthRs_Example_openid={value}");
+    let back = browser_back(&query, &[&cookie]);
+    // The state check reads the state before the sealed part.
+    assert!(check_state(p, "/LOGIN", &back).is_ok());
+    let sealed = sealed_endpoints(p, "/LOGIN", &back, NOW + 60).expect("sealed endpoints");
+    // Only the endpoints declaring the chosen claimed identifier, in discovery's order.
+    let want = vec![found[0].clone(), found[3].clone()];
+    assert_eq!(
+        sealed.clone().for_claimed("https://op.example/alice"),
+        Some(want)
+    );
+    assert_eq!(sealed.for_claimed("https://op.example/bob"), None);
+    // An OP identifier's claimed identifier is unknown until the return: nothing sealed.
+    let (value, _) = started(p, &[select]);
+    assert_eq!(value, state);
+}
+
+#[test]
+fn sealed_endpoints_are_refused_when_forged_moved_or_stale() {
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let (value, query) = started(p, &[endpoint("https://op.example/server")]);
+    let sealed = |value: &str, query: &str, now: i64| {
+        let cookie = format!("AuthRs_Example_openid={value}");
+        sealed_endpoints(p, "/LOGIN", &browser_back(query, &[&cookie]), now)
+    };
+    assert!(sealed(&value, &query, NOW).is_some());
+    let parts: Vec<&str> = value.split('.').collect();
+    assert_eq!(parts.len(), 3, "{value}");
+    // Another provider written into the record, the MAC left alone.
+    let json = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let forged = URL_SAFE_NO_PAD.encode(json.replace("op.example/server", "evil.example/op"));
+    assert!(sealed(&format!("{}.{forged}.{}", parts[0], parts[2]), &query, NOW).is_none());
+    // A flipped tag, a missing tag, a tag that is not base64.
+    let mut tag = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    tag[0] ^= 1;
+    let flipped = URL_SAFE_NO_PAD.encode(&tag);
+    assert!(sealed(&format!("{}.{}.{flipped}", parts[0], parts[1]), &query, NOW).is_none());
+    assert!(sealed(&format!("{}.{}", parts[0], parts[1]), &query, NOW).is_none());
+    assert!(sealed(&format!("{}.{}.!!", parts[0], parts[1]), &query, NOW).is_none());
+    // The record moved to another login (another state in the cookie and the query).
+    let other_state = "ef".repeat(STATE_BYTES);
+    let moved = format!("{other_state}.{}.{}", parts[1], parts[2]);
+    let other_query = query.replace(&"cd".repeat(STATE_BYTES), &other_state);
+    assert!(sealed(&moved, &other_query, NOW).is_none());
+    // The right cookie with another state in the query.
+    assert!(sealed(&value, &other_query, NOW).is_none());
+    // Sealed under another consumer secret.
+    let s2 = site(json!({"openid_consumer_secret": "another secret"}));
+    let p2 = &s2.route("/LOGIN").policy;
+    let cookie = format!("AuthRs_Example_openid={value}");
+    assert!(sealed_endpoints(p2, "/LOGIN", &browser_back(&query, &[&cookie]), NOW).is_none());
+    // Older than return_to's signed time may be, or sealed ahead of the clock.
+    assert!(sealed(&value, &query, NOW + MAX_AGE).is_some());
+    assert!(sealed(&value, &query, NOW + MAX_AGE + 1).is_none());
+    assert!(sealed(&value, &query, NOW - MAX_AHEAD).is_some());
+    assert!(sealed(&value, &query, NOW - MAX_AHEAD - 1).is_none());
+    // Two cookies of that name: neither is believed.
+    let two = format!("AuthRs_Example_openid={value}; AuthRs_Example_openid={value}");
+    assert!(sealed_endpoints(p, "/LOGIN", &browser_back(&query, &[&two]), NOW).is_none());
+    // A plain state cookie (what an attacker holding a 1.x return URL can set) seals nothing.
+    assert!(sealed(&"cd".repeat(STATE_BYTES), &query, NOW).is_none());
+}
+
+#[test]
+fn a_record_too_large_for_a_cookie_is_left_out() {
+    let s = site(json!({}));
+    let p = &s.route("/LOGIN").policy;
+    let many: Vec<Endpoint> = (0..40)
+        .map(|i| endpoint(&format!("https://op.example/server/{i}")))
+        .collect();
+    let (value, query) = started(p, &many);
+    assert_eq!(value, "cd".repeat(STATE_BYTES));
+    let cookie = format!("AuthRs_Example_openid={value}");
+    let back = browser_back(&query, &[&cookie]);
+    assert!(check_state(p, "/LOGIN", &back).is_ok());
+    assert!(sealed_endpoints(p, "/LOGIN", &back, NOW).is_none());
 }
 
 #[test]
