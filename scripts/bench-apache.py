@@ -7,7 +7,8 @@ Usage: bench-apache.py MODULE AUTHRS   (env BENCH_ROUNDS=5 BENCH_SECONDS=5 BENCH
 import hashlib, os, shutil, subprocess, sys, tempfile, time
 from benchlib import free_port, measure_rounds, settings, status, timed_run, wait_port, wrk
 
-MODULE, AUTHRS = sys.argv[1], sys.argv[2]
+# Absolute: httpd resolves a relative LoadModule path against its ServerRoot (the temp dir).
+MODULE, AUTHRS = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 ROUNDS, DURATION, CONNS = settings(rounds=5, seconds=5)
 M = "/usr/lib/apache2/modules"
 TKT_SECRET = "bench-secret-for-mod-auth-tkt-0123456789"

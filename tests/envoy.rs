@@ -49,6 +49,9 @@ pub struct EnvoyOptions {
     pub forward_client_cert: &'static str,
     /// More entries for `static_resources.clusters` (YAML list items, indented two spaces).
     pub extra_clusters: String,
+    /// Routes tried before the catch-all route to the upstream (YAML list items, indented 14
+    /// spaces, like the catch-all in [`bootstrap`]).
+    pub extra_routes: String,
     /// Worker threads (`--concurrency`); each has its own VM, sharing only shared data.
     pub concurrency: u32,
 }
@@ -63,6 +66,7 @@ impl EnvoyOptions {
             failure_policy: "FAIL_RELOAD",
             forward_client_cert: "SANITIZE_SET",
             extra_clusters: String::new(),
+            extra_routes: String::new(),
             concurrency: 1,
         }
     }
@@ -136,7 +140,7 @@ static_resources:
             - name: all
               domains: ["*"]
               routes:
-              - match: {{prefix: "/"}}
+{routes}              - match: {{prefix: "/"}}
                 route: {{cluster: upstream, timeout: 10s}}
           http_filters:
           - name: envoy.filters.http.wasm
@@ -176,6 +180,7 @@ static_resources:
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}
 {extra}"#,
         extra = opts.extra_clusters,
+        routes = opts.extra_routes,
         fwd = opts.forward_client_cert,
         policy = opts.failure_policy,
     )

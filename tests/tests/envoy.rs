@@ -493,3 +493,35 @@ fn tickets_cross_shells() {
         .send();
     assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{r:?}");
 }
+
+/// Envoy picks the route before the filter runs; the filter's header edits make it pick again
+/// (Envoy clears the route cache when a wasm filter changes request headers). So a route that
+/// matches `x-authrs-user` sees only the filter's value: a client's copy, removed by the
+/// filter, never steers a request there. If an Envoy upgrade stopped re-routing, a spoofed
+/// header would choose the route: this test would fail.
+#[test]
+fn only_the_filters_identity_headers_steer_routing() {
+    let f = site_files("envoy-routes");
+    let mut opts = EnvoyOptions::new(envoy_site(&f));
+    opts.extra_routes = concat!(
+        "              - match: {prefix: \"/\", headers: [{name: x-authrs-user, present_match: true}]}\n",
+        "                direct_response: {status: 299, body: {inline_string: \"identified route\"}}\n",
+    )
+    .to_string();
+    let e = Envoy::start(&f.certs, &opts);
+    // A spoofed identity on a public path: the filter removes it, the request goes upstream.
+    let r = e.get("/public/x").header("X-AuthRs-User: admin").send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
+    assert_eq!(r.env("HTTP_X_AUTHRS_USER"), None, "{r:?}");
+    assert_eq!(r.env("REQUEST_URI"), Some("/public/x"), "{r:?}");
+    // On a protected path without a ticket: the filter's own answer, not the identified route.
+    let r = e.get("/app/cgi/echo").header("X-AuthRs-User: admin").send();
+    assert_eq!(r.status, 302, "{r:?}");
+    // A valid ticket: the filter sets x-authrs-user, and the identified route is taken.
+    let r = e
+        .get("/app/cgi/echo")
+        .cookie(COOKIE, &ticket("demo"))
+        .send();
+    assert_eq!(r.status, 299, "{r:?}\n{}", e.log());
+    assert_eq!(r.body, "identified route");
+}
