@@ -1,6 +1,6 @@
 //! Who a request belongs to: the user, how they proved it, and what they hold.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -68,25 +68,93 @@ impl FromStr for AuthMethod {
     }
 }
 
-/// Roles a user holds, each with the scopes it applies to (`admin:projectX`); an empty set means unscoped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Roles(pub BTreeMap<String, BTreeSet<String>>);
+/// Roles a user holds, each with the scopes it applies to (`admin:projectX`); a role held
+/// without a scope covers every scope.
+///
+/// Kept in two allocations whatever the number of grants (it is built from the ticket on every
+/// request): the names back to back in one string, and the grants sorted by role, then scope.
+#[derive(Clone, Default)]
+pub struct Roles {
+    /// Role and scope names, back to back; append-only (grants point into it).
+    text: String,
+    /// Sorted by role then scope; a role held unscoped has exactly one (unscoped) grant.
+    grants: Vec<Grant>,
+}
+
+/// Where one grant's role and scope lie in [`Roles::text`].
+#[derive(Clone, Copy)]
+struct Grant {
+    role: (usize, usize),
+    scope: Option<(usize, usize)>,
+}
 
 impl Roles {
+    fn at(&self, span: (usize, usize)) -> &str {
+        self.text.get(span.0..span.1).unwrap_or_default()
+    }
+
+    fn role_of(&self, g: &Grant) -> &str {
+        self.at(g.role)
+    }
+
+    fn scope_of(&self, g: &Grant) -> Option<&str> {
+        g.scope.map(|s| self.at(s))
+    }
+
+    fn push_text(&mut self, s: &str) -> (usize, usize) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start, self.text.len())
+    }
+
+    /// The grants of `role`: `lo..hi` in `grants` (empty at its sorted place when not held).
+    fn range_of(&self, role: &str) -> (usize, usize) {
+        let lo = self.grants.partition_point(|g| self.role_of(g) < role);
+        let held = self
+            .grants
+            .get(lo..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|g| self.role_of(g) == role)
+            .count();
+        (lo, lo + held)
+    }
+
     /// Adds `role`, scoped to `scope` when given (`None` adds the role unscoped).
     /// An unscoped grant covers every scope: it absorbs scoped grants of the same role, in
     /// either order (`admin admin:projectX` is `admin`, never narrowed to `admin:projectX`).
     pub fn add(&mut self, role: &str, scope: Option<&str>) {
-        match (self.0.get_mut(role), scope) {
-            (Some(scopes), _) if scopes.is_empty() => {}
-            (Some(scopes), Some(s)) => {
-                scopes.insert(s.to_string());
+        let (lo, hi) = self.range_of(role);
+        let Some(first) = self.grants.get(lo).copied().filter(|_| lo < hi) else {
+            let role = self.push_text(role);
+            let scope = scope.map(|s| self.push_text(s));
+            self.grants.insert(lo, Grant { role, scope });
+            return;
+        };
+        if first.scope.is_none() {
+            return;
+        }
+        match scope {
+            None => {
+                let unscoped = Grant {
+                    role: first.role,
+                    scope: None,
+                };
+                self.grants.splice(lo..hi, [unscoped]);
             }
-            (Some(scopes), None) => scopes.clear(),
-            (None, s) => {
-                self.0.insert(
-                    role.to_string(),
-                    s.map(str::to_string).into_iter().collect(),
+            Some(s) => {
+                let held = self.grants.get(lo..hi).unwrap_or_default();
+                let at = lo + held.partition_point(|g| self.scope_of(g).unwrap_or_default() < s);
+                if at < hi && self.grants.get(at).and_then(|g| self.scope_of(g)) == Some(s) {
+                    return;
+                }
+                let scope = Some(self.push_text(s));
+                self.grants.insert(
+                    at,
+                    Grant {
+                        role: first.role,
+                        scope,
+                    },
                 );
             }
         }
@@ -94,54 +162,62 @@ impl Roles {
 
     /// Adds every grant of `other`, with [`Roles::add`]'s rule for unscoped grants.
     pub fn merge(&mut self, other: &Roles) {
-        for (role, scopes) in &other.0 {
-            if scopes.is_empty() {
-                self.add(role, None);
-            }
-            for s in scopes {
-                self.add(role, Some(s));
-            }
+        for (role, scope) in other.iter() {
+            self.add(role, scope);
         }
     }
 
     /// SecurityModule's `hasRole(role, scope)`: with `None`, any holding of the role counts;
     /// with a scope, the role must be held unscoped or for that scope.
     pub fn has_role(&self, role: &str, scope: Option<&str>) -> bool {
-        match (self.0.get(role), scope) {
+        let (lo, hi) = self.range_of(role);
+        let held = self.grants.get(lo..hi).unwrap_or_default();
+        match (held.first(), scope) {
             (None, _) => false,
             (Some(_), None) => true,
-            (Some(scopes), Some(s)) => scopes.is_empty() || scopes.contains(s),
+            (Some(g), Some(s)) => {
+                g.scope.is_none() || held.iter().any(|g| self.scope_of(g) == Some(s))
+            }
         }
     }
 
     /// True when no role is held.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.grants.is_empty()
+    }
+
+    /// Every grant, sorted by role then scope: `(role, None)` for a role held unscoped (its
+    /// only grant), `(role, Some(scope))` for each scope of a scoped one.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.grants
+            .iter()
+            .map(|g| (self.role_of(g), self.scope_of(g)))
+    }
+
+    /// How many distinct roles are held.
+    pub fn role_count(&self) -> usize {
+        let mut count = 0;
+        let mut last: Option<&str> = None;
+        for (role, _) in self.iter() {
+            if last != Some(role) {
+                count += 1;
+                last = Some(role);
+            }
+        }
+        count
     }
 
     /// The `role:scope` tokens, comma-joined (`admin:projectX,reader`), as tickets and env vars carry them.
     pub fn to_list(&self) -> String {
-        // Built in place (no token strings, no join): this runs for every request that sends
-        // roles upstream.
-        let mut out = String::with_capacity(64);
-        let mut first = true;
-        let mut token = |role: &str, scope: Option<&str>| {
-            if !first {
+        let mut out = String::with_capacity(self.text.len() + 2 * self.grants.len());
+        for (i, (role, scope)) in self.iter().enumerate() {
+            if i > 0 {
                 out.push(',');
             }
-            first = false;
             out.push_str(role);
             if let Some(s) = scope {
                 out.push(':');
                 out.push_str(s);
-            }
-        };
-        for (role, scopes) in &self.0 {
-            if scopes.is_empty() {
-                token(role, None);
-            }
-            for s in scopes {
-                token(role, Some(s));
             }
         }
         out
@@ -161,6 +237,20 @@ impl Roles {
             }
         }
         roles
+    }
+}
+
+impl PartialEq for Roles {
+    fn eq(&self, other: &Roles) -> bool {
+        self.grants.len() == other.grants.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Roles {}
+
+impl fmt::Debug for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -238,5 +328,108 @@ mod tests {
             from_ticket.has_role("reader", Some("docs"))
                 && !from_ticket.has_role("reader", Some("x"))
         );
+    }
+
+    /// The previous representation (a map of scope sets), kept as the reference model.
+    #[derive(Default)]
+    struct Model(std::collections::BTreeMap<String, BTreeSet<String>>);
+
+    impl Model {
+        fn add(&mut self, role: &str, scope: Option<&str>) {
+            match (self.0.get_mut(role), scope) {
+                (Some(scopes), _) if scopes.is_empty() => {}
+                (Some(scopes), Some(s)) => {
+                    scopes.insert(s.to_string());
+                }
+                (Some(scopes), None) => scopes.clear(),
+                (None, s) => {
+                    self.0.insert(
+                        role.to_string(),
+                        s.map(str::to_string).into_iter().collect(),
+                    );
+                }
+            }
+        }
+        fn has_role(&self, role: &str, scope: Option<&str>) -> bool {
+            match (self.0.get(role), scope) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(scopes), Some(s)) => scopes.is_empty() || scopes.contains(s),
+            }
+        }
+        fn grants(&self) -> Vec<(String, Option<String>)> {
+            let mut out = Vec::new();
+            for (role, scopes) in &self.0 {
+                if scopes.is_empty() {
+                    out.push((role.clone(), None));
+                }
+                for s in scopes {
+                    out.push((role.clone(), Some(s.clone())));
+                }
+            }
+            out
+        }
+    }
+
+    fn grants(r: &Roles) -> Vec<(String, Option<String>)> {
+        r.iter()
+            .map(|(a, b)| (a.to_string(), b.map(str::to_string)))
+            .collect()
+    }
+
+    /// Random adds and merges (names that sort close, empty, with separators in them) give
+    /// the same grants, lookups, list and role count as the map the roles used to be.
+    #[test]
+    fn roles_agree_with_the_map_model() {
+        const NAMES: [&str; 7] = ["a", "ab", "b", "", "a,b", "x y", "ä"];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let (mut roles, mut model) = (Roles::default(), Model::default());
+            let (mut other, mut other_model) = (Roles::default(), Model::default());
+            for step in 0..12 {
+                let role = NAMES[next(NAMES.len())];
+                let scope = match next(3) {
+                    0 => None,
+                    _ => Some(NAMES[next(NAMES.len())]),
+                };
+                if step % 3 == 2 {
+                    other.add(role, scope);
+                    other_model.add(role, scope);
+                } else {
+                    roles.add(role, scope);
+                    model.add(role, scope);
+                }
+                if next(4) == 0 {
+                    roles.merge(&other);
+                    for (r, s) in other_model.grants() {
+                        model.add(&r, s.as_deref());
+                    }
+                }
+                assert_eq!(grants(&roles), model.grants(), "{roles:?}");
+                assert_eq!(roles.role_count(), model.0.len());
+                assert_eq!(roles.is_empty(), model.0.is_empty());
+                for r in NAMES.iter().chain(&["zz"]) {
+                    assert_eq!(roles.has_role(r, None), model.has_role(r, None), "{r}");
+                    for s in NAMES.iter().chain(&["zz"]) {
+                        assert_eq!(
+                            roles.has_role(r, Some(s)),
+                            model.has_role(r, Some(s)),
+                            "{r}:{s} in {roles:?}"
+                        );
+                    }
+                }
+                let mut rebuilt = Roles::default();
+                for (r, s) in model.grants() {
+                    rebuilt.add(&r, s.as_deref());
+                }
+                assert_eq!(rebuilt, roles, "equal whatever the order of the text");
+            }
+        }
     }
 }

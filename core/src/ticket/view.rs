@@ -1,7 +1,6 @@
 //! A verified ticket read in place: [`TicketRef`] borrows its user and roles from the decoded
 //! cookie held in a [`TicketBuf`], so verifying a ticket allocates nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -154,14 +153,18 @@ impl<'a> RolesRef<'a> {
 
     /// The owned [`Roles`] map.
     pub fn to_roles(&self) -> Roles {
-        let mut map = BTreeMap::new();
+        let mut roles = Roles::default();
         for (role, scopes) in self.iter() {
-            map.insert(
-                role.to_owned(),
-                scopes.map(str::to_owned).collect::<BTreeSet<_>>(),
-            );
+            let mut scoped = false;
+            for s in scopes {
+                roles.add(role, Some(s));
+                scoped = true;
+            }
+            if !scoped {
+                roles.add(role, None);
+            }
         }
-        Roles(map)
+        roles
     }
 }
 

@@ -98,12 +98,18 @@ pub(super) fn encode(t: &Ticket, kid: &[u8; KID_LEN], out: &mut Vec<u8>) -> Resu
         None => out.push(0),
         Some(roles) => {
             out.push(1);
-            put_count(out, roles.0.len())?;
-            for (role, scopes) in &roles.0 {
+            put_count(out, roles.role_count())?;
+            // Grants come sorted by role: each role once, then its scopes (none: unscoped).
+            let mut grants = roles.iter().peekable();
+            while let Some((role, first)) = grants.next() {
                 if !clean_text(role, u16::MAX as usize) {
                     return Err(MintError::BadRole);
                 }
                 put_str(out, role)?;
+                let mut scopes: Vec<&str> = first.into_iter().collect();
+                while let Some((_, Some(s))) = grants.next_if(|(r, _)| *r == role) {
+                    scopes.push(s);
+                }
                 put_count(out, scopes.len())?;
                 for scope in scopes {
                     if !clean_text(scope, u16::MAX as usize) {
