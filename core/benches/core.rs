@@ -303,12 +303,14 @@ fn openid(c: &mut Criterion) {
         ..RequestFacts::default()
     };
     back.headers.push(("cookie".into(), pair.to_string()));
-    assert!(openid_flow::sealed_endpoints(policy, "/LOGIN", &back, NOW).is_some());
+    assert!(
+        openid_flow::sealed_endpoints(policy, "https://rp.example/LOGIN", &back, NOW).is_some()
+    );
     g.bench_function("sealed_endpoints_from_state_cookie", |b| {
         b.iter(|| {
             black_box(openid_flow::sealed_endpoints(
                 policy,
-                "/LOGIN",
+                "https://rp.example/LOGIN",
                 black_box(&back),
                 NOW,
             ))

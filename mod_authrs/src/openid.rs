@@ -292,7 +292,7 @@ pub fn finish(
     let budget = Budget::new(rp.fetch.timeout_ms, Instant::now());
     // What the login's start discovered, sealed into the state cookie: no second discovery
     // when the assertion is for that claimed identifier.
-    let sealed = openid_flow::sealed_endpoints(policy, login_url.path(), req, now);
+    let sealed = openid_flow::sealed_endpoints(policy, login_url.as_str(), req, now);
     let mut step = rp.verify_cached(
         ReturnRequest {
             current_url: &current_url,

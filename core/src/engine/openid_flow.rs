@@ -17,7 +17,7 @@ use crate::cookies::{all_cookies, CookieSettings, SameSite};
 use crate::openid::assoc::Association;
 use crate::openid::checkid::{check_url, choose_endpoint, CheckIdParams};
 use crate::openid::discovery::Endpoint;
-use crate::openid::signed_time::{MAX_AGE, MAX_AHEAD};
+use crate::openid::signed_time::MAX_AHEAD;
 use crate::openid::store::{NonceStore, DEFAULT_NONCE_LIFETIME};
 use crate::openid::{identifier, ErrorCode, OpenIdError, Outcome, RelyingParty, Version};
 use crate::reason::Reason;
@@ -33,6 +33,10 @@ pub const STATE_BYTES: usize = 16;
 /// The longest state cookie value carrying sealed endpoints; a longer record is left out (the
 /// return then discovers the claimed identifier again).
 pub const MAX_SEALED_COOKIE: usize = 2048;
+
+/// How long endpoints sealed into a state cookie are used, in seconds: enough for a login at the
+/// provider; after it the return discovers again (a changed delegation counts from then on).
+pub const SEALED_MAX_AGE: UnixTime = 600;
 
 /// The first value of `name` in a query string or form body.
 pub fn form_param(text: &str, name: &str) -> Option<String> {
@@ -192,11 +196,25 @@ struct Sealed {
     e: Vec<Endpoint>,
 }
 
+/// The MAC over a sealed record: the consumer secret's login key over the login URL (without
+/// query: scheme, host, path), the state cookie's name and `head` (`<state>.<record>`), so a
+/// record is used only at the login endpoint, and for the cookie, that sealed it.
+fn seal_mac(rp: &RelyingParty, login_base: &str, cookie_name: &str, head: &str) -> impl Mac {
+    let mut mac = rp.consumer_secret.login_mac();
+    mac.update(login_base.as_bytes());
+    mac.update(b"\0");
+    mac.update(cookie_name.as_bytes());
+    mac.update(b"\0");
+    mac.update(head.as_bytes());
+    mac
+}
+
 /// The state cookie's value: the state, then (when there are endpoints to seal and the value
-/// stays within [`MAX_SEALED_COOKIE`]) `.` base64url(JSON record) `.` base64url(HMAC-SHA256
-/// under the consumer secret's login key over everything before that last dot).
+/// stays within [`MAX_SEALED_COOKIE`]) `.` base64url(JSON record) `.` base64url([`seal_mac`]).
 fn state_cookie_value(
     rp: &RelyingParty,
+    login_base: &str,
+    cookie_name: &str,
     state: &str,
     sealable: &[Endpoint],
     now: UnixTime,
@@ -211,12 +229,10 @@ fn state_cookie_value(
         return state.to_string();
     };
     let head = format!("{state}.{}", URL_SAFE_NO_PAD.encode(json));
-    let mut mac = rp.consumer_secret.login_mac();
-    mac.update(head.as_bytes());
-    let value = format!(
-        "{head}.{}",
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    );
+    let tag = seal_mac(rp, login_base, cookie_name, &head)
+        .finalize()
+        .into_bytes();
+    let value = format!("{head}.{}", URL_SAFE_NO_PAD.encode(tag));
     if value.len() <= MAX_SEALED_COOKIE {
         value
     } else {
@@ -239,18 +255,22 @@ impl SealedEndpoints {
     }
 }
 
-/// The endpoints sealed into the state cookie of the login this return belongs to: `None` when
-/// the cookie carries none, is not the one cookie of that name, names another state than the
-/// query, fails its MAC (constant-time check), or was sealed more than an hour ago (as long as
-/// return_to's signed time is accepted) or ahead of `now`. Then the return discovers again.
+/// The endpoints sealed into the state cookie of the login this return belongs to, at the login
+/// endpoint `login_url` (absolute; its query is ignored): `None` when the cookie carries none, is
+/// not the one cookie of that name, names another state than the query, fails its MAC
+/// (constant-time check; sealed at another login URL or for another cookie), or was sealed more
+/// than [`SEALED_MAX_AGE`] ago or ahead of `now`. Then the return discovers again.
 pub fn sealed_endpoints(
     policy: &Policy,
-    login_path: &str,
+    login_url: &str,
     req: &RequestFacts,
     now: UnixTime,
 ) -> Option<SealedEndpoints> {
     let rp = policy.openid.as_ref()?;
-    let cookie = state_cookie(policy, login_path);
+    let mut base = Url::parse(login_url).ok()?;
+    base.set_query(None);
+    base.set_fragment(None);
+    let cookie = state_cookie(policy, base.path());
     let held = all_cookies(req.header_all("cookie"), &cookie.name);
     let [value] = held.as_slice() else {
         return None;
@@ -265,11 +285,11 @@ pub fn sealed_endpoints(
         return None;
     }
     let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-    let mut mac = rp.consumer_secret.login_mac();
-    mac.update(head.as_bytes());
-    mac.verify_slice(&tag).ok()?;
+    seal_mac(rp, base.as_str(), &cookie.name, head)
+        .verify_slice(&tag)
+        .ok()?;
     let sealed: Sealed = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    if sealed.t > now.saturating_add(MAX_AHEAD) || sealed.t < now.saturating_sub(MAX_AGE) {
+    if sealed.t > now.saturating_add(MAX_AHEAD) || sealed.t < now.saturating_sub(SEALED_MAX_AGE) {
         return None;
     }
     let claimed = sealed.e.first()?.claimed_id.clone();
@@ -308,6 +328,7 @@ pub fn redirect(
     return_to.set_query(None);
     return_to.set_fragment(None);
     let path = return_to.path().to_string();
+    let login_base = return_to.as_str().to_string();
     let untainted = policy.destinations.untaint(start.destination.as_deref());
     let state: String = state_random.iter().map(|b| format!("{b:02x}")).collect();
     return_to
@@ -329,11 +350,18 @@ pub fn redirect(
                     status: 303,
                     reason: None,
                 },
-                set_cookie: Some(state_cookie(policy, &path).set_cookie(
-                    &state_cookie_value(rp, &state, &start.sealable, now),
-                    now,
-                    None,
-                )),
+                set_cookie: Some({
+                    let cookie = state_cookie(policy, &path);
+                    let value = state_cookie_value(
+                        rp,
+                        &login_base,
+                        &cookie.name,
+                        &state,
+                        &start.sealable,
+                        now,
+                    );
+                    cookie.set_cookie(&value, now, None)
+                }),
                 ..Decision::default()
             };
             d.note(

@@ -167,6 +167,9 @@ fn the_redirect_binds_the_login_to_this_browser() {
         .any(|n| n.id == "AUTHRS0330" && n.message.contains("associated")));
 }
 
+/// Where the sealing tests' logins start and return.
+const LOGIN_URL: &str = "https://rp.example/LOGIN";
+
 /// The state cookie's value in a Set-Cookie line.
 fn cookie_value(set_cookie: &str) -> String {
     let pair = set_cookie.split(';').next().unwrap();
@@ -178,15 +181,7 @@ fn cookie_value(set_cookie: &str) -> String {
 fn started(p: &Policy, endpoints: &[Endpoint]) -> (String, String) {
     let (_, mut st) = start(p, b"openid_identifier=https%3A%2F%2Fop.example%2Falice").unwrap();
     let chosen = choose(p, &mut st, endpoints, None).unwrap();
-    let d = redirect(
-        p,
-        &st,
-        &chosen,
-        None,
-        "https://rp.example/LOGIN",
-        &[0xcd; STATE_BYTES],
-        NOW,
-    );
+    let d = redirect(p, &st, &chosen, None, LOGIN_URL, &[0xcd; STATE_BYTES], NOW);
     let value = cookie_value(&d.set_cookie.unwrap());
     let query = format!(
         "openid.mode=id_res&destination=%2F&{STATE_PARAM}={}",
@@ -216,7 +211,7 @@ fn the_state_cookie_seals_what_discovery_found_for_the_return() {
     let back = browser_back(&query, &[&cookie]);
     // The state check reads the state before the sealed part.
     assert!(check_state(p, "/LOGIN", &back).is_ok());
-    let sealed = sealed_endpoints(p, "/LOGIN", &back, NOW + 60).expect("sealed endpoints");
+    let sealed = sealed_endpoints(p, LOGIN_URL, &back, NOW + 60).expect("sealed endpoints");
     // Only the endpoints declaring the chosen claimed identifier, in discovery's order.
     let want = vec![found[0].clone(), found[3].clone()];
     assert_eq!(
@@ -236,7 +231,7 @@ fn sealed_endpoints_are_refused_when_forged_moved_or_stale() {
     let (value, query) = started(p, &[endpoint("https://op.example/server")]);
     let sealed = |value: &str, query: &str, now: i64| {
         let cookie = format!("AuthRs_Example_openid={value}");
-        sealed_endpoints(p, "/LOGIN", &browser_back(query, &[&cookie]), now)
+        sealed_endpoints(p, LOGIN_URL, &browser_back(query, &[&cookie]), now)
     };
     assert!(sealed(&value, &query, NOW).is_some());
     let parts: Vec<&str> = value.split('.').collect();
@@ -263,15 +258,36 @@ fn sealed_endpoints_are_refused_when_forged_moved_or_stale() {
     let s2 = site(json!({"openid_consumer_secret": "another secret"}));
     let p2 = &s2.route("/LOGIN").policy;
     let cookie = format!("AuthRs_Example_openid={value}");
-    assert!(sealed_endpoints(p2, "/LOGIN", &browser_back(&query, &[&cookie]), NOW).is_none());
-    // Older than return_to's signed time may be, or sealed ahead of the clock.
-    assert!(sealed(&value, &query, NOW + MAX_AGE).is_some());
-    assert!(sealed(&value, &query, NOW + MAX_AGE + 1).is_none());
+    assert!(sealed_endpoints(p2, LOGIN_URL, &browser_back(&query, &[&cookie]), NOW).is_none());
+    // Sealed at another login endpoint (host, scheme or path) or for another cookie name.
+    let cookie = format!("AuthRs_Example_openid={value}");
+    let back = browser_back(&query, &[&cookie]);
+    for elsewhere in [
+        "https://other.example/LOGIN",
+        "http://rp.example/LOGIN",
+        "https://rp.example/LOGIN2",
+    ] {
+        assert!(
+            sealed_endpoints(p, elsewhere, &back, NOW).is_none(),
+            "{elsewhere}"
+        );
+    }
+    assert!(sealed_endpoints(p, "https://rp.example/LOGIN?x=1", &back, NOW).is_some());
+    let s3 = site(json!({"auth_name": "Other"}));
+    let p3 = &s3.route("/LOGIN").policy;
+    let renamed = format!("AuthRs_Other_openid={value}");
+    assert!(
+        sealed_endpoints(p3, LOGIN_URL, &browser_back(&query, &[&renamed]), NOW).is_none(),
+        "another realm's cookie"
+    );
+    // Older than a login takes (a changed delegation counts from then on), or ahead of the clock.
+    assert!(sealed(&value, &query, NOW + SEALED_MAX_AGE).is_some());
+    assert!(sealed(&value, &query, NOW + SEALED_MAX_AGE + 1).is_none());
     assert!(sealed(&value, &query, NOW - MAX_AHEAD).is_some());
     assert!(sealed(&value, &query, NOW - MAX_AHEAD - 1).is_none());
     // Two cookies of that name: neither is believed.
     let two = format!("AuthRs_Example_openid={value}; AuthRs_Example_openid={value}");
-    assert!(sealed_endpoints(p, "/LOGIN", &browser_back(&query, &[&two]), NOW).is_none());
+    assert!(sealed_endpoints(p, LOGIN_URL, &browser_back(&query, &[&two]), NOW).is_none());
     // A plain state cookie (what an attacker holding a 1.x return URL can set) seals nothing.
     assert!(sealed(&"cd".repeat(STATE_BYTES), &query, NOW).is_none());
 }
@@ -288,7 +304,7 @@ fn a_record_too_large_for_a_cookie_is_left_out() {
     let cookie = format!("AuthRs_Example_openid={value}");
     let back = browser_back(&query, &[&cookie]);
     assert!(check_state(p, "/LOGIN", &back).is_ok());
-    assert!(sealed_endpoints(p, "/LOGIN", &back, NOW).is_none());
+    assert!(sealed_endpoints(p, LOGIN_URL, &back, NOW).is_none());
 }
 
 #[test]
