@@ -218,8 +218,9 @@ fn openid(c: &mut Criterion) {
     g.bench_function("baseline_hmac_sha256", |b| {
         b.iter(|| black_box(assoc.signature(black_box(token.as_bytes()))))
     });
-    // The whole check of an associated assertion, endpoints from a discovery cache (looked up
-    // by the claimed identifier, copied out as a shell's cache would).
+    // The whole check of an associated assertion, endpoints known beforehand (the shells' path:
+    // the ones the login's start sealed into the state cookie, handed over for the claimed
+    // identifier).
     g.bench_function("verify_assoc_sha256", |b| {
         b.iter(|| {
             let mut stores = Stores {
@@ -237,8 +238,8 @@ fn openid(c: &mut Criterion) {
             }
         })
     });
-    // The path the shells take today (no discovery cache): verify builds the discovery request,
-    // the discovered endpoints come back through the continuation.
+    // A return without a sealed record: verify builds the discovery request, the discovered
+    // endpoints come back through the continuation.
     g.bench_function("verify_assoc_sha256_via_discovery_step", |b| {
         b.iter(|| {
             let mut stores = Stores {

@@ -110,8 +110,8 @@ impl Stream {
         let now = now_secs();
         // What the login's start discovered, sealed into the state cookie: no second discovery
         // when the assertion is for that claimed identifier.
-        let sealed = openid_flow::absolute_url(&facts, &path)
-            .and_then(|login_url| openid_flow::sealed_endpoints(policy, &login_url, &facts, now));
+        // The current URL is the login URL plus the return's query, which the check ignores.
+        let sealed = openid_flow::sealed_endpoints(policy, &current_url, &facts, now);
         let step = rp.verify_cached(
             ReturnRequest {
                 current_url: &current_url,
