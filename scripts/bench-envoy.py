@@ -84,7 +84,7 @@ def bootstrap(port, admin_port, filters):
         "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
     hcm = {"@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager"
                     ".v3.HttpConnectionManager",
-           "stat_prefix": "bench",
+           "stat_prefix": "bench", "use_remote_address": True,
            "route_config": {"name": "local", "virtual_hosts": [{
                "name": "all", "domains": ["*"],
                "routes": [{"match": {"prefix": "/"},

@@ -1,5 +1,6 @@
 //! Envoy's view of a request → the core's `RequestFacts` (pure, unit-tested on the host).
 
+use authrs_core::cert::Certificate;
 use authrs_core::proxy::{is_proxy_header, is_reserved_header};
 use authrs_core::request::{is_read_header, CertVerify, RequestFacts, TlsFacts};
 use authrs_core::xfcc;
@@ -133,7 +134,14 @@ pub fn own_tls(conn: &Connection, xfcc_value: Option<&str>) -> OwnTls {
         .hash
         .as_deref()
         .is_some_and(|h| !digest.is_empty() && h.eq_ignore_ascii_case(digest));
-    if !ours {
+    // Under FORWARD_ONLY or ALWAYS_FORWARD_ONLY Envoy passes the client's own XFCC on
+    // untouched: a client may copy its connection's digest into `Hash` beside somebody else's
+    // `Cert`. Envoy's element carries the certificate it hashed, so the PEM must hash to the
+    // digest too; one that does not is the client's and stays in `rest` (spoofing).
+    let cert_is_the_connections = el.cert.as_deref().is_none_or(|pem| {
+        Certificate::sha256_of(pem.as_bytes()).is_some_and(|h| h.eq_ignore_ascii_case(digest))
+    });
+    if !ours || !cert_is_the_connections {
         return out;
     }
     out.own_element = true;
@@ -149,9 +157,8 @@ pub fn own_tls(conn: &Connection, xfcc_value: Option<&str>) -> OwnTls {
         // The whole chain as the client sent it (PEM blocks); the core picks the intermediates.
         out.tls.chain = vec![chain.into_bytes()];
     }
-    if let Some(subject) = el.subject {
-        out.tls.subject_dn = Some(subject);
-    }
+    // The subject stays the connection's own property: an element without `Cert` is bound to
+    // the connection by `Hash` alone, which a client can copy.
     out
 }
 
@@ -246,6 +253,8 @@ mod tests {
     }
 
     const DIGEST: &str = "ab12";
+    const ALICE: &[u8] = include_bytes!("../../core/src/cert/testdata/alice.pem");
+    const BOB: &[u8] = include_bytes!("../../core/src/cert/testdata/bob.pem");
 
     fn conn(mtls: bool) -> Connection {
         Connection {
@@ -256,27 +265,58 @@ mod tests {
         }
     }
 
+    /// A connection whose client presented alice.pem.
+    fn alice_conn() -> Connection {
+        Connection {
+            digest: Some(Certificate::parse(ALICE).unwrap().sha256),
+            ..conn(true)
+        }
+    }
+
+    /// `Cert="…"` as Envoy writes it (URL-encoded PEM).
+    fn cert_pair(pem: &[u8]) -> String {
+        let pem = std::str::from_utf8(pem).unwrap();
+        format!("Cert=\"{}\"", pem.replace('\n', "%0A").replace(' ', "%20"))
+    }
+
     #[test]
     fn envoys_own_element_gives_the_certificate() {
-        let v = "Hash=AB12;Cert=\"-----BEGIN%20CERTIFICATE-----%0AMII%0A-----END%20CERTIFICATE-----%0A\";Subject=\"CN=alice,O=x\"";
-        let out = own_tls(&conn(true), Some(v));
+        let c = alice_conn();
+        let hash = c.digest.clone().unwrap().to_uppercase();
+        let v = format!("Hash={hash};{};Subject=\"CN=alice,O=x\"", cert_pair(ALICE));
+        let out = own_tls(&c, Some(&v));
         assert!(out.own_element);
         assert_eq!(out.rest, None);
         assert_eq!(out.tls.verify, CertVerify::Success);
-        assert!(out
-            .tls
-            .cert
-            .as_deref()
-            .unwrap()
-            .starts_with(b"-----BEGIN CERTIFICATE-----\nMII"));
-        assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=alice,O=x"));
+        assert_eq!(out.tls.cert.as_deref(), Some(ALICE));
+        // The subject is the connection's property, never the header's.
+        assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=prop"));
         // A front proxy's element before ours stays for the core to judge.
-        let out = own_tls(
-            &conn(true),
-            Some(&format!("Hash=ff;Subject=\"CN=front\",{v}")),
-        );
+        let out = own_tls(&c, Some(&format!("Hash=ff;Subject=\"CN=front\",{v}")));
         assert!(out.own_element);
         assert_eq!(out.rest.as_deref(), Some("Hash=ff;Subject=\"CN=front\""));
+    }
+
+    #[test]
+    fn a_copied_hash_beside_another_certificate_is_not_ours() {
+        // FORWARD_ONLY passes the client's XFCC on: alice's connection, her digest in Hash,
+        // bob's certificate in Cert. Envoy never writes that; it is the client's element.
+        let c = alice_conn();
+        let hash = c.digest.clone().unwrap();
+        for cert in [cert_pair(BOB), "Cert=\"not%20a%20certificate\"".to_string()] {
+            let v = format!("Hash={hash};{cert};Subject=\"CN=bob\"");
+            let out = own_tls(&c, Some(&v));
+            assert!(!out.own_element, "{v}");
+            assert_eq!(out.rest.as_deref(), Some(v.as_str()));
+            assert_eq!(out.tls.cert, None);
+            assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=prop"));
+        }
+        // Hash alone (Envoy configured without `cert`): bound by Hash, but nothing is taken
+        // from it — the subject stays the property's.
+        let out = own_tls(&c, Some(&format!("Hash={hash};Subject=\"CN=bob\"")));
+        assert!(out.own_element);
+        assert_eq!(out.tls.cert, None);
+        assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=prop"));
     }
 
     #[test]

@@ -139,18 +139,43 @@ fn xfcc_from_the_client_is_never_taken_for_envoys_own() {
         "Hash={alice_hash};Cert=\"{}\";Subject=\"{ALICE_DN}\"",
         pem_url(&f.certs.join("alice.crt"))
     );
+    // The connection's own digest copied into Hash, beside alice's certificate and subject:
+    // under FORWARD_ONLY Envoy passes this on untouched as the last (only) element.
+    let copied = format!(
+        "Hash={};Cert=\"{}\";Subject=\"{ALICE_DN}\"",
+        sha256_hex(&f.certs.join("demo.crt")),
+        pem_url(&f.certs.join("alice.crt"))
+    );
     for mode in ["APPEND_FORWARD", "FORWARD_ONLY"] {
         let mut opts = EnvoyOptions::new(envoy_site(&f));
         opts.forward_client_cert = mode;
         let e = Envoy::start(&f.certs, &opts);
         // demo's certificate, with an XFCC element claiming alice (even with alice's real hash
-        // and certificate): the filter takes only the element whose Hash is this connection's.
+        // and certificate): the filter takes only the element whose Hash is this connection's,
+        // and from it only a certificate that hashes to the connection's digest.
+        for claim in [&forged, &copied] {
+            let r = e
+                .get("/app/cgi/echo")
+                .client_cert(&f.certs, "demo")
+                .header(format!("X-Forwarded-Client-Cert: {claim}"))
+                .send();
+            assert_ne!(r.env("AUTHRS_USER"), Some("alice"), "{mode}: {}", r.body);
+            assert_ne!(r.env("AUTHRS_DN"), Some(ALICE_DN), "{mode}: {}", r.body);
+            if mode == "APPEND_FORWARD" {
+                assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{mode}: {r:?}");
+            } else {
+                assert!(
+                    r.header("location")
+                        .is_some_and(|l| l.contains("reason=bad_cert")),
+                    "{mode}: {r:?}"
+                );
+            }
+        }
         let r = e
             .get("/app/cgi/echo")
             .client_cert(&f.certs, "demo")
             .header(format!("X-Forwarded-Client-Cert: {forged}"))
             .send();
-        assert_ne!(r.env("AUTHRS_USER"), Some("alice"), "{mode}: {}", r.body);
         if mode == "APPEND_FORWARD" {
             // Envoy appended its own element for demo's certificate: that one is believed.
             assert_eq!(
@@ -190,6 +215,41 @@ fn xfcc_from_the_client_is_never_taken_for_envoys_own() {
             r.body
         );
     }
+}
+
+#[test]
+fn a_forwarded_for_header_does_not_make_a_trusted_proxy() {
+    // Envoy's `source.address` is the HCM's idea of the client: with `use_remote_address`
+    // false it is the last X-Forwarded-For entry. The bootstrap sets it true (as the sample
+    // does and the README requires), so a client naming a trusted proxy in X-Forwarded-For
+    // stays an untrusted client whose certificate headers are spoofing.
+    let f = site_files("envoy-xff");
+    let json = site_with(
+        &f,
+        json!({"trusted_proxies": ["192.0.2.10/32"], "trusted_proxy_headers": "xfcc"}),
+    );
+    let mut opts = EnvoyOptions::new(json);
+    // The client's XFCC reaches the filter even without a client certificate.
+    opts.forward_client_cert = "ALWAYS_FORWARD_ONLY";
+    let e = Envoy::start(&f.certs, &opts);
+    let xfcc = format!(
+        "Hash={};Cert=\"{}\";Subject=\"{ALICE_DN}\"",
+        sha256_hex(&f.certs.join("alice.crt")),
+        pem_url(&f.certs.join("alice.crt"))
+    );
+    for xff in ["192.0.2.10", "198.51.100.1, 192.0.2.10"] {
+        let r = e
+            .get("/app/cgi/echo")
+            .header(format!("X-Forwarded-For: {xff}"))
+            .header(format!("X-Forwarded-Client-Cert: {xfcc}"))
+            .send();
+        assert_ne!(r.env("AUTHRS_USER"), Some("alice"), "{xff}: {}", r.body);
+        assert_eq!(r.status, 302, "{xff}: {r:?}\n{}", e.log());
+    }
+    assert!(
+        e.counter_at_least("wasmcustom.authrs.spoofing_attempts", 2) >= 2,
+        "spoofing not counted"
+    );
 }
 
 #[test]

@@ -66,6 +66,21 @@ impl Certificate {
         Err(CertError::BadPem("no CERTIFICATE block".to_string()))
     }
 
+    /// SHA-256 (lowercase hex) of the DER of `input`'s first `CERTIFICATE` block (or of `input`
+    /// itself when it is DER), without parsing the certificate; `None` when there is none.
+    pub fn sha256_of(input: &[u8]) -> Option<String> {
+        if input.len() > MAX_CERT_LEN * 2 {
+            return None;
+        }
+        if input.first() == Some(&0x30) {
+            return Some(hex_lower(&Sha256::digest(input)));
+        }
+        Pem::iter_from_buffer(input)
+            .map_while(Result::ok)
+            .find(|pem| pem.label == "CERTIFICATE")
+            .map(|pem| hex_lower(&Sha256::digest(&pem.contents)))
+    }
+
     /// Parses one DER certificate; trailing bytes are refused.
     pub fn from_der(der: &[u8]) -> Result<Certificate, CertError> {
         if der.len() > MAX_CERT_LEN {

@@ -83,6 +83,13 @@ fn pem_der_and_autodetect_agree() {
         pem.subject_dn,
         "leaf first"
     );
+    // The hash without the parse names the same certificate the parse picks.
+    assert_eq!(Certificate::sha256_of(ALICE), Some(pem.sha256.clone()));
+    assert_eq!(Certificate::sha256_of(&pem.der), Some(pem.sha256.clone()));
+    assert_eq!(Certificate::sha256_of(&chain), Some(pem.sha256.clone()));
+    assert_ne!(Certificate::sha256_of(BOB), Some(pem.sha256));
+    assert_eq!(Certificate::sha256_of(b"no certificate here"), None);
+    assert_eq!(Certificate::sha256_of(b""), None);
 }
 
 #[test]
