@@ -92,19 +92,18 @@ impl NonceOptions {
                 timecop: false,
             };
         }
-        let window = self.window.unwrap_or_else(|| {
-            self.lifetime.unwrap_or_else(|| {
-                DEFAULT_DELAY
-                    + 2 * self
-                        .skew
-                        .filter(|s| *s > DEFAULT_SKEW)
-                        .unwrap_or(DEFAULT_SKEW)
+        // Operator numbers (CLI JSON is not bounded by the option table) are clamped to a
+        // century, so the doubled arithmetic below can never wrap.
+        let secs = |v: Option<i64>| v.map(|v| v.clamp(0, MAX_OPTION_SECONDS));
+        let (skew, window, lifetime) = (secs(self.skew), secs(self.window), secs(self.lifetime));
+        let window = window.unwrap_or_else(|| {
+            lifetime.unwrap_or_else(|| {
+                DEFAULT_DELAY + 2 * skew.filter(|s| *s > DEFAULT_SKEW).unwrap_or(DEFAULT_SKEW)
             })
         });
-        let lifetime = self.lifetime.unwrap_or(window).max(0);
-        let window = window.max(0);
-        let skew2 = match self.skew {
-            Some(s) => 2 * s.max(0),
+        let lifetime = lifetime.unwrap_or(window);
+        let skew2 = match skew {
+            Some(s) => 2 * s,
             None if window < 2 * DEFAULT_SKEW => window,
             None => 2 * DEFAULT_SKEW,
         };
@@ -112,11 +111,16 @@ impl NonceOptions {
             lifetime,
             window,
             skew2,
-            start: self.start.unwrap_or(0),
+            start: self.start.unwrap_or(0).clamp(0, MAX_START),
             timecop: self.timecop,
         }
     }
 }
+
+/// The most seconds a skew, window or lifetime may name (about a century).
+const MAX_OPTION_SECONDS: i64 = 100 * 366 * 86_400;
+/// The latest `start` (9999-12-31T23:59:59Z, the last time a nonce can carry).
+const MAX_START: i64 = 253_402_300_799;
 
 impl NoncePolicy {
     /// Checks the nonce's timestamp against `now` (format, future with timecop, stale).
@@ -146,7 +150,15 @@ impl NoncePolicy {
                 format!("bad nonce timestamp in {nonce:?}"),
             )
         })?;
-        // Doubled: the earliest our clock could have seen this nonce, `t - skew`.
+        // Doubled: the earliest our clock could have seen this nonce, `t - skew`. In i128, so
+        // no `now` a caller passes can wrap it.
+        let (t, now, skew2, window, start) = (
+            i128::from(t),
+            i128::from(now),
+            i128::from(skew2),
+            i128::from(window),
+            i128::from(start),
+        );
         let earliest2 = 2 * t - skew2;
         if 2 * now < earliest2 {
             return if timecop {
@@ -164,7 +176,9 @@ impl NoncePolicy {
     /// When a seen nonce may be forgotten: `now + lifetime`, or `None` for the store's default.
     pub fn expiry(&self, now: UnixTime) -> Option<UnixTime> {
         match *self {
-            NoncePolicy::Check { lifetime, .. } if lifetime > 0 => Some(now + lifetime),
+            NoncePolicy::Check { lifetime, .. } if lifetime > 0 => {
+                Some(now.saturating_add(lifetime))
+            }
             _ => None,
         }
     }
@@ -343,6 +357,42 @@ mod tests {
         // No window and no start: the timestamp is never read (the seed's shortcut).
         assert_eq!(code(&opts(r#"{"window": 0}"#), "garbage"), None);
         assert_eq!(code(&NoncePolicy::NoCheck, "garbage"), None);
+    }
+
+    #[test]
+    fn huge_numbers_never_wrap_the_checks_around() {
+        // 2 * skew once wrapped negative, turning "stale" and "future" around; any `now` a
+        // caller passes (the CLI's --now) is doubled too.
+        let huge = i64::MAX / 2 + 1;
+        let cop = opts(&format!(
+            r#"{{"skew": {huge}, "window": 600, "timecop": true}}"#
+        ));
+        // Clamped to a century, never negative: `t - skew` then lies before `now - window`
+        // for any nonce, so every nonce is stale (the seed's rule), none slips through as
+        // "future" or fresh.
+        for t in [NOW, NOW + 86_400, NOW - 86_400] {
+            assert_eq!(code(&cop, &nonce(t)), Some("nonce_stale"), "{t}");
+        }
+        let window = opts(&format!(r#"{{"window": {}}}"#, i64::MAX));
+        assert_eq!(code(&window, &nonce(0)), None);
+        for w in [i64::MIN, -1] {
+            let p = opts(&format!(
+                r#"{{"window": {w}, "lifetime": {w}, "skew": {w}}}"#
+            ));
+            assert_eq!(p.expiry(NOW), None, "{w}");
+        }
+        let d = NoncePolicy::default();
+        for now in [i64::MAX, i64::MIN, 0] {
+            let got = d.check_time(&nonce(NOW), now).err().map(|e| e.code());
+            let want = (now == i64::MAX).then_some("nonce_stale");
+            assert_eq!(got, want, "{now}");
+        }
+        assert_eq!(
+            opts(&format!(r#"{{"lifetime": {}}}"#, i64::MAX)).expiry(i64::MAX),
+            Some(i64::MAX)
+        );
+        let start = opts(&format!(r#"{{"start": {}}}"#, i64::MAX));
+        assert_eq!(code(&start, &nonce(NOW)), Some("nonce_stale"));
     }
 
     #[test]

@@ -30,7 +30,17 @@ impl RequiredRoot {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(BadRoot(format!("{root:?} is not an http(s) URL")));
         }
-        let after_scheme = &root[url.scheme().len() + 3..];
+        // The prefix test compares text: the root must be written as the URLs it is compared
+        // with are (`https:a` parses as `https://a/`, but no return_to starts with it).
+        let Some(after_scheme) = root
+            .strip_prefix(url.scheme())
+            .and_then(|r| r.strip_prefix("://"))
+        else {
+            return Err(BadRoot(format!(
+                "{root:?} must start with {}://",
+                url.scheme()
+            )));
+        };
         if !after_scheme.contains('/') {
             return Err(BadRoot(format!(
                 "{root:?} has no path: end it with '/' so other hosts cannot match it"
@@ -281,6 +291,18 @@ mod tests {
         assert!(RequiredRoot::parse("http://site.example").is_err());
         assert!(RequiredRoot::parse("ftp://site.example/").is_err());
         assert!(RequiredRoot::parse("not a url").is_err());
+        // Parsed leniently by WHATWG rules, but not the text any return_to starts with; these
+        // once sliced past the end of the string.
+        for root in [
+            "https:a",
+            "http:a",
+            "https:/a/",
+            "HTTPS://site.example/",
+            "https:\\\\a/",
+        ] {
+            let e = RequiredRoot::parse(root).unwrap_err();
+            assert!(e.0.contains("must start with"), "{root}: {e}");
+        }
         let r = RequiredRoot::parse("https://site.example/app/").unwrap();
         assert!(r.check("https://site.example/app/return?x=1").is_ok());
         assert_eq!(
