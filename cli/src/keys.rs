@@ -6,8 +6,9 @@ use base64::Engine as _;
 use std::io::Write;
 use std::path::Path;
 
-/// `authrs keygen`: 32 random bytes from the OS, base64, mode 0600.
-pub fn keygen(out: Option<&Path>) -> CmdResult {
+/// `authrs keygen`: 32 random bytes from the OS, base64, mode 0600; an existing file is kept
+/// unless `force` (a replaced signing key logs every user out).
+pub fn keygen(out: Option<&Path>, force: bool) -> CmdResult {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret)
         .map_err(|e| Failure(format!("error: no randomness from the OS: {e}")))?;
@@ -17,21 +18,32 @@ pub fn keygen(out: Option<&Path>) -> CmdResult {
     );
     match out {
         None => print!("{line}"),
-        Some(path) => write_private(path, line.as_bytes())?,
+        Some(path) => write_private(path, line.as_bytes(), force)?,
     }
     Ok(())
 }
 
 /// Writes a secret file readable by its owner only (created 0600, never briefly world-readable).
-fn write_private(path: &Path, data: &[u8]) -> CmdResult {
+/// Without `replace` an existing file (or a symlink, even dangling) is an error, never followed.
+fn write_private(path: &Path, data: &[u8], replace: bool) -> CmdResult {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Failure(format!(
+                "error: {} exists: keeping it (--force replaces it, logging out every ticket it signed)",
+                path.display()
+            ))
+        } else {
+            Failure(format!("error: {}: {e}", path.display()))
+        }
+    })?;
     // An existing file keeps its old mode on open: tighten it.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;

@@ -8,6 +8,7 @@ mod misc_cmd;
 mod openid_cmd;
 mod ticket_cmd;
 
+use authrs_core::reason::escape_controls;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -23,9 +24,13 @@ struct Cli {
 enum Command {
     /// Generate a new random 256-bit ticket key (base64), written with mode 0600.
     Keygen {
-        /// Write the key here instead of standard output.
+        /// Write the key here instead of standard output (never over an existing file).
         #[arg(long, value_name = "FILE")]
         out: Option<std::path::PathBuf>,
+        /// Replace FILE if it exists: every ticket it signed stops verifying unless the old
+        /// key stays in the ring (rotate with a second AuthRsTicketKeyFile instead).
+        #[arg(long, requires = "out")]
+        force: bool,
     },
     /// Mint and verify cookie tickets.
     #[command(subcommand)]
@@ -62,11 +67,14 @@ pub type CmdResult = Result<(), Failure>;
 fn main() -> ExitCode {
     // A bug must still end as one line, never a backtrace.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("error: internal error: {info}");
+        eprintln!(
+            "error: internal error: {}",
+            escape_controls(&info.to_string())
+        );
     }));
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Keygen { out } => keys::keygen(out.as_deref()),
+        Command::Keygen { out, force } => keys::keygen(out.as_deref(), force),
         Command::Ticket(cmd) => ticket_cmd::run(cmd),
         Command::Cert(cmd) => cert_cmd::run(cmd),
         Command::Password(cmd) => misc_cmd::password(cmd),
@@ -78,7 +86,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(line)) => {
             if !line.is_empty() {
-                eprintln!("{line}");
+                // Errors may quote what a provider, a certificate or a file held: one line,
+                // never a terminal escape.
+                eprintln!("{}", escape_controls(&line));
             }
             ExitCode::FAILURE
         }

@@ -33,7 +33,8 @@ pub enum OpenIdCmd {
         /// Prefix every return_to must start with (the seed's required_root).
         #[arg(long, value_name = "R")]
         required_root: Option<String>,
-        /// File holding the consumer secret that signed oic.time (a trailing newline is ignored).
+        /// File holding the consumer secret that signed oic.time (a trailing newline is ignored);
+        /// without it oic.time is not checked and the output says "oic_time_checked": false.
         #[arg(long, value_name = "F")]
         consumer_secret_file: Option<PathBuf>,
         /// The seed's nonce_options as a JSON object (nocheck, lifetime, ignoretime, skew, start, window, timecop).
@@ -70,11 +71,18 @@ pub fn run(cmd: OpenIdCmd) -> CmdResult {
         now,
         allow_private_addresses,
     } = cmd;
-    let secret_file = consumer_secret_file.ok_or_else(|| {
-        Failure("error: --consumer-secret-file is required (it signed oic.time)".into())
-    })?;
-    let secret = read_secret(&secret_file)?;
-    let mut rp = RelyingParty::new(secret);
+    // Without the secret that signed oic.time the rest of the assertion can still be checked
+    // (a diagnosis); the output then says `"oic_time_checked": false`.
+    let mut rp = match &consumer_secret_file {
+        Some(file) => RelyingParty::new(read_secret(file)?),
+        None => {
+            let mut unused = [0u8; 32];
+            getrandom::fill(&mut unused).map_err(|e| Failure(format!("error: random: {e}")))?;
+            let mut rp = RelyingParty::new(ConsumerSecret::new(&unused)?);
+            rp.check_signed_time = false;
+            rp
+        }
+    };
     if let Some(root) = required_root {
         rp = rp.with_required_root(&root)?;
     }
@@ -143,7 +151,12 @@ pub fn run(cmd: OpenIdCmd) -> CmdResult {
         Outcome::Verified(v) => Some(v.url.clone()),
         _ => None,
     };
-    let line = serde_json::json!({ "verdict": outcome.verdict(), "code": outcome.code(), "identity": identity });
+    let line = serde_json::json!({
+        "verdict": outcome.verdict(),
+        "code": outcome.code(),
+        "identity": identity,
+        "oic_time_checked": rp.check_signed_time,
+    });
     println!("{line}");
     match outcome {
         Outcome::Verified(_) => Ok(()),

@@ -103,6 +103,34 @@ fn keygen_writes_a_private_256_bit_key() {
 }
 
 #[test]
+fn keygen_never_replaces_a_key_unless_forced() {
+    let path = key("k-keep");
+    let before = std::fs::read(&path).expect("key");
+    let o = authrs(&["keygen", "--out", &path]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&path).expect("key"), before, "key changed");
+    // A symlink is never followed (it could point at another key or a system file).
+    let link = scratch().join("k-link");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&path, &link).expect("symlink");
+    let o = authrs(&["keygen", "--out", link.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(&path).expect("key"),
+        before,
+        "key changed via link"
+    );
+    // --force replaces it, still 0600.
+    let o = authrs(&["keygen", "--out", &path, "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read(&path).expect("key"), before);
+    // --force without --out is a usage error.
+    assert!(!authrs(&["keygen", "--force"]).status.success());
+}
+
+#[test]
 fn ticket_round_trip_and_refusals() {
     let k = key("k1");
     let now = "1800000000";
@@ -501,6 +529,8 @@ fn every_command_has_help() {
         &["password", "hash", "--help"],
         &["require", "check", "--help"],
         &["config", "reference", "--help"],
+        &["config", "check", "--help"],
+        &["openid", "verify", "--help"],
     ] {
         let o = authrs(args);
         assert!(o.status.success(), "{args:?}");

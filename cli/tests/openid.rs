@@ -292,3 +292,120 @@ fn other_verdicts_and_bad_options() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--nonce-options"));
     assert!(out.stdout.is_empty());
 }
+
+/// `authrs openid verify` with exactly these arguments (no secret file unless given).
+fn verify_raw(args: &[&str]) -> (Output, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
+        .args(["openid", "verify", "--now", "1800000000"])
+        .args(args)
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(line.lines().count(), 1, "one JSON line, got {line:?}");
+    (out, serde_json::from_str(line.trim()).unwrap())
+}
+
+#[test]
+fn without_a_secret_file_everything_but_oic_time_is_checked() {
+    let op = Provider::start();
+    let dir = scratch("nosecret");
+    let url = op.assertion("id_res", None);
+    let (out, json) = verify_raw(&["--url", &url, "--allow-private-addresses"]);
+    assert!(
+        out.status.success(),
+        "{json} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json["verdict"], "verified");
+    assert_eq!(json["identity"], op.claimed());
+    assert_eq!(json["oic_time_checked"], false);
+    // With a secret file the check is on: another secret than the one that signed it fails.
+    std::fs::write(dir.join("other"), b"another secret\n").unwrap();
+    let other = dir.join("other");
+    let (out, json) = verify_raw(&[
+        "--url",
+        &url,
+        "--allow-private-addresses",
+        "--consumer-secret-file",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json["code"], "time_bad_sig");
+    assert_eq!(json["oic_time_checked"], true);
+    // The rest is still checked without it: a nonce older than the window is stale.
+    let (out, json) = verify_raw(&["--url", &url, "--nonce-options", r#"{"window": 1}"#]);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["code"], "nonce_stale");
+    assert_eq!(json["oic_time_checked"], false);
+}
+
+#[test]
+fn provider_text_reaches_stderr_as_one_escaped_line() {
+    // openid.error is the provider's (or anyone's) text: a line break or a terminal escape in
+    // it must not reach the operator's terminal as such.
+    let url = format!(
+        "http://rp.example/openid/return?openid.ns={}&openid.mode=error&openid.error=a%0Ab%1B%5B31mred",
+        url::form_urlencoded::byte_serialize(NS_2_0.as_bytes()).collect::<String>()
+    );
+    let (out, json) = verify_raw(&["--url", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json["code"], "provider_error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains("a\\nb\\u{1b}[31mred"), "{err:?}");
+}
+
+#[test]
+fn required_root_and_minimum_version_reach_the_check() {
+    let op = Provider::start();
+    let dir = scratch("root");
+    let url = op.assertion("id_res", None);
+    let (out, json) = verify(
+        &dir,
+        &url,
+        &["--required-root", "http://elsewhere.example/"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json["code"], "bogus_return_to");
+    // Under the root: the check passes and the assertion goes on to verify.
+    let (out, json) = verify(
+        &dir,
+        &url,
+        &[
+            "--required-root",
+            "http://rp.example/openid/",
+            "--allow-private-addresses",
+        ],
+    );
+    assert!(out.status.success(), "{json}");
+    // A root that is not written as scheme:// is a one-line error, never a crash.
+    let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
+        .args([
+            "openid",
+            "verify",
+            "--url",
+            &url,
+            "--required-root",
+            "https:a",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.contains("must start with https://"), "{err:?}");
+    // --minimum-version 2: a 1.x response is not OpenID at all (the seed's behaviour).
+    let v1 = "http://rp.example/openid/return?openid.mode=id_res&openid.identity=http%3A%2F%2Fx%2F";
+    let (_, json) = verify(&dir, v1, &["--minimum-version", "2"]);
+    assert_eq!(json["verdict"], "not_openid");
+    let (_, json) = verify(&dir, v1, &[]);
+    assert_eq!(json["verdict"], "error");
+    // setup_needed (2.0): its own verdict.
+    let (out, json) = verify(&dir, &op.assertion("setup_needed", None), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        (json["verdict"].as_str(), json["code"].is_null()),
+        (Some("setup_needed"), true)
+    );
+}

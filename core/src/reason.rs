@@ -3,6 +3,20 @@
 use crate::openid::ErrorCode;
 use std::fmt;
 
+/// `text` for one log or terminal line: control characters escaped (`\n` → `\\n`), so text a
+/// client or a provider sent can never forge a line or move the cursor.
+pub fn escape_controls(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
 /// Why a request was refused or sent to the login page (AuthCookie's `AuthCookieReason`, extended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]

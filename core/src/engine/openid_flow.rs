@@ -89,14 +89,7 @@ const NOT_ENABLED: &str = "OpenID is not enabled here (AuthRsMethods / methods d
 /// The refusal, logged as `AUTHRS0320`: `detail` may quote what the client or a provider sent,
 /// so control characters are escaped (a line break would forge log lines).
 fn refused(policy: &Policy, code: ErrorCode, detail: &str, destination: Option<&str>) -> Decision {
-    let mut escaped = String::with_capacity(detail.len());
-    for c in detail.chars() {
-        if c.is_control() {
-            escaped.extend(c.escape_default());
-        } else {
-            escaped.push(c);
-        }
-    }
+    let escaped = crate::reason::escape_controls(detail);
     openid_refused(policy, Reason::OpenId(code), &escaped, destination)
 }
 

@@ -28,6 +28,10 @@ pub struct RelyingParty {
     pub allowed_providers: Vec<Url>,
     /// Limits every described fetch carries.
     pub fetch: FetchLimits,
+    /// Whether return_to's `oic.time` must be fresh and signed by `consumer_secret` (the
+    /// seed's check). Always on in the shells; only `authrs openid verify` run without a
+    /// secret file turns it off, and its output says so.
+    pub check_signed_time: bool,
 }
 
 impl RelyingParty {
@@ -42,6 +46,7 @@ impl RelyingParty {
             assoc: AssocOptions::default(),
             allowed_providers: Vec::new(),
             fetch: FetchLimits::default(),
+            check_signed_time: true,
         }
     }
 

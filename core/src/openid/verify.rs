@@ -488,8 +488,10 @@ impl RelyingParty {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_ref())
         };
-        self.consumer_secret
-            .verify(rt_param(signed_time::PARAM), now)?;
+        if self.check_signed_time {
+            self.consumer_secret
+                .verify(rt_param(signed_time::PARAM), now)?;
+        }
         let (always, if_present): (&[&str], &[&str]) = match v {
             Version::V2 => (
                 &["op_endpoint", "return_to", "response_nonce", "assoc_handle"],
