@@ -18,6 +18,51 @@ pub enum AuthMethod {
     Cert,
 }
 
+/// Where an OpenID login ranks among the methods (`AuthRsOpenIDStrength` / `openid_strength`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OpenIdStrength {
+    /// Weaker than a password: OpenID satisfies only `authn-method openid`.
+    BelowPassword,
+    /// As strong as a password, each satisfying the other.
+    Password,
+    /// Between password and cert (the default): satisfies `password` and `openid`.
+    #[default]
+    Between,
+    /// As strong as a certificate, each satisfying the other.
+    Cert,
+}
+
+impl OpenIdStrength {
+    /// The configuration word: `below-password`, `password`, `between` or `cert`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpenIdStrength::BelowPassword => "below-password",
+            OpenIdStrength::Password => "password",
+            OpenIdStrength::Between => "between",
+            OpenIdStrength::Cert => "cert",
+        }
+    }
+}
+
+impl FromStr for OpenIdStrength {
+    type Err = crate::config::ValueError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "below-password" => OpenIdStrength::BelowPassword,
+            "password" => OpenIdStrength::Password,
+            "between" => OpenIdStrength::Between,
+            "cert" => OpenIdStrength::Cert,
+            _ => {
+                return Err(crate::config::ValueError::new(
+                    s,
+                    "below-password, password, between or cert",
+                ))
+            }
+        })
+    }
+}
+
 impl AuthMethod {
     /// The wire name: `password`, `openid` or `cert`.
     pub fn as_str(self) -> &'static str {
@@ -28,9 +73,26 @@ impl AuthMethod {
         }
     }
 
-    /// True when this method is at least as strong as `required`.
+    /// True when this method is at least as strong as `required`, OpenID ranked by default.
     pub fn satisfies(self, required: AuthMethod) -> bool {
-        self >= required
+        self.satisfies_with(required, OpenIdStrength::default())
+    }
+
+    /// True when this method is at least as strong as `required`, OpenID ranked as `openid` says.
+    pub fn satisfies_with(self, required: AuthMethod, openid: OpenIdStrength) -> bool {
+        self.rank(openid) >= required.rank(openid)
+    }
+
+    /// Password 2, cert 4; OpenID 1, 2, 3 or 4 by its placement.
+    fn rank(self, openid: OpenIdStrength) -> u8 {
+        match (self, openid) {
+            (AuthMethod::Password, _) => 2,
+            (AuthMethod::Cert, _) => 4,
+            (AuthMethod::OpenId, OpenIdStrength::BelowPassword) => 1,
+            (AuthMethod::OpenId, OpenIdStrength::Password) => 2,
+            (AuthMethod::OpenId, OpenIdStrength::Between) => 3,
+            (AuthMethod::OpenId, OpenIdStrength::Cert) => 4,
+        }
     }
 }
 
@@ -269,6 +331,8 @@ pub struct Identity {
     pub roles: Roles,
     /// Group names (from a group file or the configuration).
     pub groups: BTreeSet<String>,
+    /// Where this scope ranks OpenID for `authn-method` (set by the engine from the policy).
+    pub openid_strength: OpenIdStrength,
 }
 
 impl Identity {
@@ -281,6 +345,7 @@ impl Identity {
             issuer_dn: None,
             roles: Roles::default(),
             groups: BTreeSet::new(),
+            openid_strength: OpenIdStrength::default(),
         }
     }
 }
@@ -297,6 +362,40 @@ mod tests {
         assert!(!AuthMethod::OpenId.satisfies(AuthMethod::Cert));
         assert_eq!("cert".parse::<AuthMethod>(), Ok(AuthMethod::Cert));
         assert!("Cert".parse::<AuthMethod>().is_err());
+    }
+
+    #[test]
+    fn openid_is_placed_by_configuration() {
+        use AuthMethod::{Cert, OpenId, Password};
+        use OpenIdStrength as S;
+        // (placement, openid satisfies password, password satisfies openid,
+        //  openid satisfies cert, cert satisfies openid)
+        for (placement, o_p, p_o, o_c, c_o) in [
+            (S::BelowPassword, false, true, false, true),
+            (S::Password, true, true, false, true),
+            (S::Between, true, false, false, true),
+            (S::Cert, true, false, true, true),
+        ] {
+            assert_eq!(
+                OpenId.satisfies_with(Password, placement),
+                o_p,
+                "{placement:?}"
+            );
+            assert_eq!(
+                Password.satisfies_with(OpenId, placement),
+                p_o,
+                "{placement:?}"
+            );
+            assert_eq!(OpenId.satisfies_with(Cert, placement), o_c, "{placement:?}");
+            assert_eq!(Cert.satisfies_with(OpenId, placement), c_o, "{placement:?}");
+            // Password and cert keep their order whatever OpenID's place.
+            assert!(Cert.satisfies_with(Password, placement));
+            assert!(!Password.satisfies_with(Cert, placement));
+            assert!(OpenId.satisfies_with(OpenId, placement));
+            assert_eq!(placement.as_str().parse::<OpenIdStrength>(), Ok(placement));
+        }
+        assert_eq!(OpenIdStrength::default(), S::Between);
+        assert!("above-cert".parse::<OpenIdStrength>().is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn start_with(provider: &Provider, mpm: Mpm, extra_login: &str) -> Apache {
         "consumer secret for the tests\n",
     )
     .expect("secret");
-    for d in ["alice", "bob"] {
+    for d in ["alice", "bob", "pw", "pw/strict"] {
         std::fs::create_dir_all(root.join("htdocs").join(d)).expect("mkdir");
         std::fs::write(
             root.join("htdocs").join(d).join("index.html"),
@@ -53,6 +53,14 @@ fn start_with(provider: &Provider, mpm: Mpm, extra_login: &str) -> Apache {
   AuthType AuthRs
   AuthName Example
   Require openid-id {bob}
+</Location>
+<Location /pw>
+  AuthType AuthRs
+  AuthName Example
+  Require authn-method password
+</Location>
+<Location /pw/strict>
+  AuthRsOpenIDStrength below-password
 </Location>
 <Location /LOGIN>
   SetHandler authrs-login
@@ -133,6 +141,18 @@ fn openid_login_end_to_end_with_replay_and_tampering() {
         r.status, 401,
         "httpd answers 401 when an authenticated user fails authz"
     );
+    // AuthRsOpenIDStrength: by default OpenID passes `Require authn-method password`; placed
+    // below password it does not (the merged child section moves it, the parent keeps it).
+    let r = Request::get(a.url("/pw/"))
+        .cookie(COOKIE, &cookie)
+        .ca(&a.ca())
+        .send();
+    assert_eq!((r.status, r.body.as_str()), (200, "pw\n"), "{r:?}");
+    let r = Request::get(a.url("/pw/strict/"))
+        .cookie(COOKIE, &cookie)
+        .ca(&a.ca())
+        .send();
+    assert_eq!(r.status, 401, "{r:?}");
 
     // The same id_res again, even with the state cookie: a replay.
     let r = back.follow(&a);

@@ -158,7 +158,9 @@ impl RequireWord {
                 cert_dn(id).is_some_and(|dn| dns.iter().any(|want| want == dn))
             }
             RequireWord::CertDnRegex(re) => cert_dn(id).is_some_and(|dn| re.is_match(dn)),
-            RequireWord::AuthnMethod(required) => id.method.satisfies(*required),
+            RequireWord::AuthnMethod(required) => {
+                id.method.satisfies_with(*required, id.openid_strength)
+            }
             RequireWord::OpenIdId(urls) => {
                 id.method == AuthMethod::OpenId && urls.contains(&id.user)
             }

@@ -191,6 +191,10 @@ impl Settings {
             (OptionId::OpenIdMinimumVersion, Parsed::Text(v)) => {
                 self.openid_minimum_version = Some(if v == "2" { 2 } else { 1 })
             }
+            // The table's Enum kind already checked the word.
+            (OptionId::OpenIdStrength, Parsed::Text(v)) => {
+                self.openid_strength = Some(v.parse().map_err(bad)?)
+            }
             (OptionId::OpenIdAllowedProviders, Parsed::List(v)) => {
                 for p in &v {
                     let ok =
@@ -410,6 +414,14 @@ mod tests {
         assert_eq!(s.unauth_action(), UnauthAction::Unauthorized);
         set(&mut s, "AuthRsSessionTimeout", &["off"]);
         assert_eq!(s.session_timeout(), None);
+        use crate::identity::OpenIdStrength;
+        assert_eq!(s.openid_strength(), OpenIdStrength::Between);
+        set(&mut s, "AuthRsOpenIDStrength", &["Below-Password"]);
+        assert_eq!(s.openid_strength(), OpenIdStrength::BelowPassword);
+        let e = s.set("AuthRsOpenIDStrength", &["above-cert"]).unwrap_err();
+        assert!(e.to_string().contains("AuthRsOpenIDStrength"), "{e}");
+        let j = Settings::from_json_str(r#"{"openid_strength": "cert"}"#).unwrap();
+        assert_eq!(j.openid_strength(), OpenIdStrength::Cert);
     }
 
     #[test]

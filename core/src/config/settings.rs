@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use super::kinds::{CertUser, Method, Secret, TrustChainVerification, UnauthAction};
 use super::spec::OptionId;
 use super::value::is_token_byte;
+use crate::identity::OpenIdStrength;
 use crate::openid::assoc::{AssocOptions, AssocType, SessionType};
 use crate::openid::nonce::NonceOptions;
 use crate::openid::Version;
@@ -72,6 +73,7 @@ pub struct Settings {
     pub(super) openid_consumer_secret_file: Option<String>,
     pub(super) openid_consumer_secret: Option<Secret>,
     pub(super) openid_minimum_version: Option<u8>,
+    pub(super) openid_strength: Option<OpenIdStrength>,
     pub(super) openid_allowed_providers: Option<Vec<String>>,
     pub(super) openid_nonce_check: Option<bool>,
     pub(super) openid_nonce_ignore_time: Option<bool>,
@@ -179,6 +181,7 @@ impl Settings {
                 &parent.openid_minimum_version,
                 &child.openid_minimum_version,
             ),
+            openid_strength: pick(&parent.openid_strength, &child.openid_strength),
             openid_allowed_providers: pick(
                 &parent.openid_allowed_providers,
                 &child.openid_allowed_providers,
@@ -274,6 +277,7 @@ impl Settings {
             OptionId::OpenIdConsumerSecretFile => self.openid_consumer_secret_file.is_some(),
             OptionId::OpenIdConsumerSecret => self.openid_consumer_secret.is_some(),
             OptionId::OpenIdMinimumVersion => self.openid_minimum_version.is_some(),
+            OptionId::OpenIdStrength => self.openid_strength.is_some(),
             OptionId::OpenIdAllowedProviders => self.openid_allowed_providers.is_some(),
             OptionId::OpenIdNonceCheck => self.openid_nonce_check.is_some(),
             OptionId::OpenIdNonceIgnoreTime => self.openid_nonce_ignore_time.is_some(),
@@ -546,6 +550,11 @@ impl Settings {
             Some(2) => Version::V2,
             _ => Version::V1,
         }
+    }
+
+    /// OpenID: where an OpenID login ranks for `Require authn-method` (default: between).
+    pub fn openid_strength(&self) -> OpenIdStrength {
+        self.openid_strength.unwrap_or_default()
     }
 
     /// OpenID: the allowed provider endpoints (default none: any).

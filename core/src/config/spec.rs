@@ -106,6 +106,8 @@ pub enum OptionId {
     OpenIdConsumerSecret,
     /// `AuthRsOpenIDMinimumVersion` / `openid_minimum_version`.
     OpenIdMinimumVersion,
+    /// `AuthRsOpenIDStrength` / `openid_strength`.
+    OpenIdStrength,
     /// `AuthRsOpenIDAllowedProviders` / `openid_allowed_providers`.
     OpenIdAllowedProviders,
     /// `AuthRsOpenIDNonceCheck` / `openid_nonce_check`.

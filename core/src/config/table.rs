@@ -405,6 +405,15 @@ pub static OPTIONS: &[OptionSpec] = &[
         "OpenID: 1 accepts providers speaking 1.1 or 2.0, 2 only 2.0 (protocol_version_incorrect otherwise).",
     ),
     both(
+        OptionId::OpenIdStrength,
+        "AuthRsOpenIDStrength",
+        "openid_strength",
+        ValueKind::Enum(&["below-password", "password", "between", "cert"]),
+        DefaultValue::Value("between"),
+        "below-password|password|between|cert",
+        "OpenID: where an OpenID login ranks for Require authn-method: below password, equal to password, between password and cert, or equal to cert.",
+    ),
+    both(
         OptionId::OpenIdAllowedProviders,
         "AuthRsOpenIDAllowedProviders",
         "openid_allowed_providers",
@@ -766,8 +775,8 @@ mod tests {
 
     #[test]
     fn every_id_has_an_entry() {
-        // OptionId has 64 variants and ids are unique (above), so 64 entries cover them all.
-        assert_eq!(OPTIONS.len(), 64);
+        // OptionId has 65 variants and ids are unique (above), so 65 entries cover them all.
+        assert_eq!(OPTIONS.len(), 65);
     }
 
     #[test]

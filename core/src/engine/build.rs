@@ -91,6 +91,7 @@ impl Policy {
         p.bind_address = s.bind_address();
         p.login_url = s.login_url().map(str::to_string);
         p.unauth_action = s.unauth_action();
+        p.openid_strength = s.openid_strength();
         p.destinations = DestinationPolicy {
             default_destination: s.default_destination().to_string(),
             allowed_hosts: s.allowed_destinations().to_vec(),

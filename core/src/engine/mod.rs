@@ -108,6 +108,7 @@ fn unauthenticated(policy: &Policy, req: &RequestFacts, reason: Reason) -> Verdi
 
 /// Adds the roles file's roles (to any the ticket carried) and the group file's groups.
 fn with_roles_and_groups(policy: &Policy, mut id: Identity) -> Identity {
+    id.openid_strength = policy.openid_strength;
     if let Some(roles) = &policy.roles {
         id.roles.merge(&roles.roles_for(&id.user));
     }

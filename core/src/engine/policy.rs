@@ -7,6 +7,7 @@ use crate::cert::enrolled::EnrolledCerts;
 use crate::cert::map::{UserMap, UserRule};
 pub use crate::config::{Method, UnauthAction};
 use crate::cookies::CookieSettings;
+use crate::identity::OpenIdStrength;
 use crate::login::DestinationPolicy;
 use crate::proxy::TrustedProxies;
 use crate::roles::{GroupFile, RolesFile};
@@ -33,6 +34,8 @@ pub struct Policy {
     pub login_url: Option<String>,
     /// What unauthenticated clients get.
     pub unauth_action: UnauthAction,
+    /// Where an OpenID login ranks for `Require authn-method` (`AuthRsOpenIDStrength`).
+    pub openid_strength: OpenIdStrength,
     /// Where login may send the browser afterwards.
     pub destinations: DestinationPolicy,
     /// How a certificate becomes a user name.
@@ -77,6 +80,7 @@ impl Policy {
             bind_address: false,
             login_url: None,
             unauth_action: UnauthAction::Auto,
+            openid_strength: OpenIdStrength::Between,
             destinations: DestinationPolicy {
                 default_destination: "/".to_string(),
                 allowed_hosts: Vec::new(),

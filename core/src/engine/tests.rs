@@ -447,6 +447,19 @@ fn require_rules_with_roles_and_methods() {
         "cert satisfies password"
     );
 
+    // OpenID between password and cert by default; AuthRsOpenIDStrength moves it.
+    let carol = with_cookie(browser(), &mint("carol", AuthMethod::OpenId, NOW));
+    assert_eq!(run(&p, &carol).verdict, Verdict::Allow);
+    p.openid_strength = crate::identity::OpenIdStrength::BelowPassword;
+    let d = run(&p, &carol);
+    assert_eq!((d.status(), d.reason()), (403, Some(Reason::Forbidden)));
+    assert_eq!(run(&p, &bob).verdict, Verdict::Allow);
+    p.require = Some(RequireTree::parse("Require authn-method cert\n").expect("rules"));
+    assert_eq!(run(&p, &carol).status(), 403);
+    p.openid_strength = crate::identity::OpenIdStrength::Cert;
+    assert_eq!(run(&p, &carol).verdict, Verdict::Allow);
+    assert_eq!(run(&p, &bob).status(), 403);
+
     p.require = Some(RequireTree::parse("Require all granted\n").expect("rules"));
     let d = run(&p, &browser());
     assert_eq!((d.verdict, d.identity), (Verdict::Allow, None));
