@@ -24,19 +24,24 @@ pub enum RequireCmd {
     /// (GRANTED exits 0; DENIED, NEUTRAL, DENIED_NO_USER and GENERAL_ERROR exit 1).
     Check {
         /// Roles file (`alice admin:projectX reader`).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", requires = "user")]
         roles: Option<PathBuf>,
         /// Group file in AuthGroupFile format (`admins: alice bob`).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", requires = "user")]
         groups: Option<PathBuf>,
-        /// The authenticated user.
+        /// The authenticated user; without it the rules are evaluated for an anonymous request
+        /// (what httpd asks before anyone has logged in: DENIED_NO_USER for most rules).
         #[arg(long, value_name = "U")]
-        user: String,
+        user: Option<String>,
         /// How the user authenticated: cert, password or openid.
         #[arg(long, value_name = "M", default_value = "password")]
         method: String,
+        /// Where OpenID ranks for authn-method (AuthRsOpenIDStrength): below-password,
+        /// password, between or cert.
+        #[arg(long, value_name = "S", default_value = "between")]
+        openid_strength: String,
         /// The user's certificate subject DN (RFC 2253).
-        #[arg(long, value_name = "DN")]
+        #[arg(long, value_name = "DN", requires = "user")]
         dn: Option<String>,
         /// File with Require lines.
         rules_file: PathBuf,
@@ -86,14 +91,22 @@ pub fn require(cmd: RequireCmd) -> CmdResult {
         groups,
         user,
         method,
+        openid_strength,
         dn,
         rules_file,
     } = cmd;
     let tree = RequireTree::parse(&read_text(&rules_file)?)
         .map_err(|e| Failure(format!("error: {}: {e}", rules_file.display())))?;
     let method: AuthMethod = method.parse()?;
+    let openid_strength = openid_strength
+        .parse()
+        .map_err(|e| Failure(format!("error: --openid-strength: {e}")))?;
+    let Some(user) = user else {
+        return print_result(tree.evaluate(None));
+    };
     let mut identity = Identity::new(user, method);
     identity.dn = dn;
+    identity.openid_strength = openid_strength;
     if let Some(path) = roles {
         let file = RolesFile::parse(&read_text(&path)?)
             .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
@@ -104,7 +117,11 @@ pub fn require(cmd: RequireCmd) -> CmdResult {
             .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
         identity.groups = file.groups_for(&identity.user);
     }
-    let result = tree.evaluate(Some(&identity));
+    print_result(tree.evaluate(Some(&identity)))
+}
+
+/// Prints httpd's name for `result`; only GRANTED succeeds.
+fn print_result(result: AuthzResult) -> CmdResult {
     println!("{}", result_name(result));
     if result == AuthzResult::Granted {
         Ok(())

@@ -318,6 +318,65 @@ fn bad_key_file_is_one_line() {
 }
 
 #[test]
+fn cert_inspect_lists_every_san_kind() {
+    // A self-signed certificate with one SAN of every kind the issue names.
+    let dir = scratch().join("sans");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (key, crt) = (dir.join("k.pem"), dir.join("c.pem"));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sans",
+        "-keyout",
+        key.to_str().expect("utf8"),
+        "-out",
+        crt.to_str().expect("utf8"),
+        "-addext",
+        "subjectAltName=email:s@example.org,DNS:host.example.org,URI:https://example.org/s,\
+         IP:192.0.2.7,IP:2001:db8::1,otherName:1.3.6.1.5.5.7.8.5;UTF8:s@xmpp.example.org,\
+         otherName:1.3.6.1.4.1.311.20.2.3;UTF8:s@corp.example.org",
+    ]);
+    let o = authrs(&["cert", "inspect", "--json", crt.to_str().expect("utf8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let san = &v["san"];
+    assert_eq!(san["email"], serde_json::json!(["s@example.org"]), "{v}");
+    assert_eq!(san["dns"], serde_json::json!(["host.example.org"]), "{v}");
+    assert_eq!(
+        san["uri"],
+        serde_json::json!(["https://example.org/s"]),
+        "{v}"
+    );
+    assert_eq!(
+        san["ip"],
+        serde_json::json!(["192.0.2.7", "2001:db8::1"]),
+        "{v}"
+    );
+    assert_eq!(
+        san["xmpp"],
+        serde_json::json!(["s@xmpp.example.org"]),
+        "{v}"
+    );
+    assert_eq!(san["upn"], serde_json::json!(["s@corp.example.org"]), "{v}");
+    // And each maps a user by its rule.
+    for (rule, want) in [
+        ("upn", "s@corp.example.org"),
+        ("xmpp", "s@xmpp.example.org"),
+    ] {
+        let o = authrs(&["cert", "map", "--rule", rule, crt.to_str().expect("utf8")]);
+        assert_eq!(stdout(&o), want, "{rule}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn cert_inspect_agrees_with_openssl() {
     let crt = certs().join("demo.crt");
     let crt = crt.to_str().expect("utf8");
@@ -503,6 +562,74 @@ fn require_check_evaluates_rules_files() {
     assert_eq!(o.status.code(), Some(1));
     let o = authrs(&["require", "check", "--user", "alice", "--method", "cert", c]);
     assert_eq!((stdout(&o).as_str(), o.status.code()), ("GRANTED", Some(0)));
+
+    // OpenID ranks between password and cert unless placed otherwise.
+    let pw_only = scratch().join("pw-only.conf");
+    std::fs::write(&pw_only, "Require authn-method password\n").expect("write");
+    let p = pw_only.to_str().expect("utf8");
+    let o = authrs(&["require", "check", "--user", "u", "--method", "openid", p]);
+    assert_eq!((stdout(&o).as_str(), o.status.code()), ("GRANTED", Some(0)));
+    let o = authrs(&[
+        "require",
+        "check",
+        "--user",
+        "u",
+        "--method",
+        "openid",
+        "--openid-strength",
+        "below-password",
+        p,
+    ]);
+    assert_eq!((stdout(&o).as_str(), o.status.code()), ("DENIED", Some(1)));
+
+    // Without --user: an anonymous request, as httpd asks before anyone logged in.
+    let o = authrs(&["require", "check", f]);
+    assert_eq!(
+        (stdout(&o).as_str(), o.status.code()),
+        ("DENIED_NO_USER", Some(1))
+    );
+    let open = scratch().join("open.conf");
+    std::fs::write(&open, "Require all granted\n").expect("write");
+    let o = authrs(&["require", "check", open.to_str().expect("utf8")]);
+    assert_eq!((stdout(&o).as_str(), o.status.code()), ("GRANTED", Some(0)));
+    // --dn needs a user.
+    assert_eq!(
+        authrs(&["require", "check", "--dn", "CN=x", f])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    // cert-dn against --dn, group against --groups.
+    let dn_rules = scratch().join("dn.conf");
+    std::fs::write(
+        &dn_rules,
+        "<RequireAny>\n  Require cert-dn \"CN=alice,O=Example\"\n  Require group admins\n</RequireAny>\n",
+    )
+    .expect("write");
+    let groups = scratch().join("groups");
+    std::fs::write(&groups, "admins: carol\n").expect("write");
+    let (d, g) = (
+        dn_rules.to_str().expect("utf8"),
+        groups.to_str().expect("utf8"),
+    );
+    for (user, method, dn, want) in [
+        ("alice", "cert", Some("CN=alice,O=Example"), "GRANTED"),
+        ("alice", "cert", Some("CN=alice,O=Other"), "DENIED"),
+        // A DN without a certificate login never matches cert-dn.
+        ("alice", "password", Some("CN=alice,O=Example"), "DENIED"),
+        ("carol", "password", None, "GRANTED"),
+        ("dave", "password", None, "DENIED"),
+    ] {
+        let mut args = vec!["require", "check", "--groups", g, "--user", user];
+        args.extend(["--method", method]);
+        if let Some(dn) = dn {
+            args.extend(["--dn", dn]);
+        }
+        args.push(d);
+        let o = authrs(&args);
+        assert_eq!(stdout(&o), want, "{args:?} {}", stderr(&o));
+    }
 
     let bad = scratch().join("bad.conf");
     std::fs::write(&bad, "<RequireAll>\nRequire valid-user\n").expect("write");
