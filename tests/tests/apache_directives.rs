@@ -385,3 +385,166 @@ SSLVerifyClient optional_no_ca
         .send();
     assert_eq!(r.status, 401, "{r:?}");
 }
+
+#[test]
+fn key_ring_cert_rules_and_refusal_styles() {
+    let root = scratch("httpd-dir2");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    // Two key files: the first signs, both verify (rotation without logging anyone out).
+    const NEW_KEY: &str = "bmV3LWtleS1mb3ItdGhlLWRpcmVjdGl2ZS10ZXN0cy0wMTIzNDU2Nzg5";
+    std::fs::write(root.join("new.key"), format!("{NEW_KEY}\n")).expect("key");
+    std::fs::write(root.join("old.key"), format!("{KEY_B64}\n")).expect("key");
+    let hash = authrs_core::password::hash_bcrypt("pw", 5, [3u8; 16]).expect("hash");
+    std::fs::write(root.join("htpasswd"), format!("demo:{hash}\n")).expect("htpasswd");
+    authrs_tests::self_signed(&root, "eve", "/CN=eve");
+    for d in ["dn", "xmpp", "redir", "off"] {
+        std::fs::create_dir_all(root.join("htdocs").join(d)).expect("mkdir");
+        std::fs::write(root.join("htdocs").join(d).join("index.html"), "ok\n").expect("write");
+    }
+    // Two enrolled certificates for bob, for a section that allows one.
+    authrs_tests::self_signed(&root, "d1", "/CN=bob one");
+    authrs_tests::self_signed(&root, "d2", "/CN=bob two");
+    let mut enrolled = EnrolledCerts::default();
+    for (i, name) in ["d1", "d2"].into_iter().enumerate() {
+        let c = Certificate::parse(&std::fs::read(root.join(format!("{name}.crt"))).expect("read"))
+            .expect("cert");
+        enrolled
+            .enroll("bob@example.org", &c, &format!("dev{i}"), now(), 5)
+            .expect("enroll");
+    }
+    std::fs::write(root.join("two"), enrolled.to_text()).expect("write");
+    let r = root.display();
+    let global =
+        format!("AuthRsTicketKeyFile \"{r}/new.key\"\nAuthRsTicketKeyFile \"{r}/old.key\"\n");
+    let site = format!(
+        r#"
+SSLVerifyClient optional_no_ca
+<Location />
+  AuthName Dir
+  AuthRsLoginURL /LOGIN
+</Location>
+<Location /LOGIN>
+  SetHandler authrs-login
+  AuthUserFile "{r}/htpasswd"
+</Location>
+<Location /dn>
+  AuthType AuthRs
+  AuthRsCertUser dn
+  Require user "CN=alice,OU=Admins,O=authrs demo,C=XX"
+</Location>
+<Location /xmpp>
+  AuthType AuthRs
+  AuthRsCertUser xmpp
+  Require user demo@example.org
+</Location>
+<Location /redir>
+  AuthType AuthRs
+  AuthRsUnauthAction redirect
+  Require valid-user
+</Location>
+<Location /off>
+  AuthType AuthRs
+  AuthRsCertRequire Off
+  Require valid-user
+</Location>
+<Location /max>
+  AuthType AuthRs
+  AuthRsEnrolledCertsFile "{r}/two"
+  AuthRsEnrolledCertsMax 1
+  Require valid-user
+</Location>
+"#
+    );
+    let a = Apache::start_in(root.clone(), certs.clone(), &global, &site);
+    let get = |p: &str| Request::get(a.url(p)).ca(&a.ca());
+
+    // A ticket signed with the old (second) key still verifies ...
+    let old = ticket("demo", now() - 60, now() - 60, None);
+    assert_eq!(get("/off/").cookie("AuthRs_Dir", &old).send().status, 200);
+    // ... and a login issues tickets under the new (first) key only.
+    let r = Request::post_form(
+        a.url("/LOGIN"),
+        "credential_0=demo&credential_1=pw&destination=%2Foff%2F",
+    )
+    .ca(&a.ca())
+    .send();
+    assert_eq!(r.status, 303, "{r:?} {}", a.error_log());
+    let issued = r.cookie("AuthRs_Dir").expect("ticket");
+    let new_ring = KeyRing::new(vec![TicketKey::from_base64(NEW_KEY).expect("key")]).expect("ring");
+    assert!(
+        new_ring.open(&issued).is_ok(),
+        "not signed by the first key"
+    );
+    assert!(ring().open(&issued).is_err(), "signed by the second key");
+    assert_eq!(
+        get("/off/").cookie("AuthRs_Dir", &issued).send().status,
+        200
+    );
+
+    // AuthRsCertUser dn (the whole RFC 2253 DN) and xmpp (the id-on-xmppAddr SAN).
+    let r = get("/dn/").client_cert(&certs, "alice").send();
+    assert_eq!(r.status, 200, "{r:?} {}", a.error_log());
+    assert_eq!(get("/dn/").client_cert(&certs, "demo").send().status, 401);
+    assert_eq!(get("/xmpp/").client_cert(&certs, "demo").send().status, 200);
+    // alice's certificate has no xmpp SAN: the rule yields no user, a named refusal.
+    let r = get("/xmpp/").client_cert(&certs, "alice").send();
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=bad_cert")),
+        "{r:?}"
+    );
+
+    // Refusal styles: the default (auto) answers API clients 401, browsers a redirect;
+    // `AuthRsUnauthAction redirect` redirects API clients too.
+    assert_eq!(
+        get("/off/")
+            .header("X-Requested-With: XMLHttpRequest")
+            .send()
+            .status,
+        401
+    );
+    assert_eq!(
+        get("/off/")
+            .header("Accept: application/json")
+            .send()
+            .status,
+        401
+    );
+    assert_eq!(get("/off/").send().status, 302);
+    for h in [
+        "X-Requested-With: XMLHttpRequest",
+        "Accept: application/json",
+    ] {
+        let r = get("/redir/").header(h).send();
+        assert_eq!(r.status, 302, "{h}: {r:?}");
+        assert!(
+            r.header("location")
+                .is_some_and(|l| l.starts_with("/LOGIN?")),
+            "{r:?}"
+        );
+    }
+
+    // AuthRsCertRequire Off: an untrusted (self-signed, unenrolled) certificate falls through
+    // to the ticket; without a ticket it is still refused.
+    let r = get("/off/")
+        .client_cert(&root, "eve")
+        .cookie("AuthRs_Dir", &old)
+        .send();
+    assert_eq!(r.status, 200, "{r:?} {}", a.error_log());
+    let r = get("/off/").client_cert(&root, "eve").send();
+    assert_eq!(r.status, 302, "{r:?}");
+    // AH01631: the Require user refusals above.
+    a.assert_clean_log(&["AUTHRS", "AH01631"]);
+
+    // AuthRsEnrolledCertsMax: a file holding more certificates for one user than the limit
+    // makes the section refuse to work (500, the directive named in the log): the limit and the
+    // file meet when httpd merges the sections, at the first request (README, known limits).
+    let r = get("/max/").client_cert(&root, "d1").send();
+    assert_eq!(r.status, 500, "{r:?}");
+    assert!(
+        a.error_log().contains("AuthRsEnrolledCertsMax"),
+        "{}",
+        a.error_log()
+    );
+}
