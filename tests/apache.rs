@@ -218,8 +218,15 @@ impl Drop for Apache {
 /// Runs `apache2 -t` over a config made from `global` and `site`; returns (success, output).
 pub fn config_test(global: &str, site: &str) -> (bool, String) {
     let root = scratch("httpd-t");
+    demo_certs(&root.join("certs"));
+    config_test_in(&root, global, site)
+}
+
+/// [`config_test`] in a scratch `root` whose `certs` already exist (many checks, one set of
+/// certificates).
+pub fn config_test_in(root: &Path, global: &str, site: &str) -> (bool, String) {
+    let root = root.to_path_buf();
     let certs = root.join("certs");
-    demo_certs(&certs);
     for d in ["logs", "htdocs", "cgi-bin", "run"] {
         std::fs::create_dir_all(root.join(d)).expect("mkdir");
     }

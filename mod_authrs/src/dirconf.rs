@@ -236,7 +236,8 @@ pub unsafe fn directive(
     }
     if is_path {
         if let Err(e) = crate::policy::validate_file(spec.id, &args) {
-            return fail(e);
+            // httpd names the file and line; the directive is ours to name.
+            return fail(format!("{name}: {e}"));
         }
     }
     crate::glue::NO_ERROR
