@@ -385,6 +385,16 @@ SSLVerifyClient optional_no_ca
         .client_cert(&root, "eve")
         .send();
     assert_eq!(r.status, 401, "{r:?}");
+    // AH01631: the /map/ refusal of demo above.
+    a.assert_clean_log(&["AUTHRS", "AH01631"]);
+    // `LogLevel warn authrs:debug` (the harness's): the module's own debug lines appear, under
+    // its name, although httpd's level is warn — the module index is set.
+    let log = a.error_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("[authrs:debug]") && l.contains("AUTHRS0001")),
+        "{log}"
+    );
 }
 
 #[test]
