@@ -130,23 +130,13 @@ fn scratch(name: &str) -> PathBuf {
 fn verify(dir: &Path, url: &str, extra: &[&str]) -> (Output, serde_json::Value) {
     let secret = dir.join("secret");
     let mut args = vec![
-        "openid",
-        "verify",
         "--url",
         url,
         "--consumer-secret-file",
         secret.to_str().unwrap(),
-        "--now",
-        "1800000000",
     ];
     args.extend_from_slice(extra);
-    let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
-        .args(&args)
-        .output()
-        .unwrap();
-    let line = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(line.lines().count(), 1, "one JSON line, got {line:?}");
-    (out, serde_json::from_str(line.trim()).unwrap())
+    verify_raw(&args)
 }
 
 #[test]
