@@ -202,8 +202,11 @@ impl FetchLimits {
     }
 }
 
-/// True for addresses a paranoid agent refuses: loopback, private, link-local, unspecified, multicast, CGNAT, ULA
-/// — also when an IPv6 address carries such an IPv4 one (mapped, NAT64, 6to4).
+/// True for addresses a paranoid agent refuses: loopback, private, link-local, unspecified,
+/// multicast, CGNAT, ULA, and the special-purpose IPv4 blocks no public host uses (IETF
+/// protocol assignments 192.0.0.0/24 — a cloud metadata address among them —, benchmarking
+/// 198.18.0.0/15, reserved 240.0.0.0/4) — also when an IPv6 address carries such an IPv4 one
+/// (mapped, NAT64, 6to4).
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -216,6 +219,9 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1]))
+                || o[..3] == [192, 0, 0]
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || o[0] >= 240
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -288,8 +294,23 @@ mod tests {
             "http://[2002:7f00:1::]/",
             "http://[::7f00:1]/",
             "http://[fec0::1]/",
+            // Special-purpose IPv4 blocks (Oracle Cloud Classic's metadata is 192.0.0.192).
+            "http://192.0.0.192/",
+            "http://198.18.0.1/",
+            "http://198.19.255.254/",
+            "http://240.0.0.1/",
+            "http://[::ffff:192.0.0.192]/",
+            "http://[64:ff9b::c612:1]/",
         ] {
             assert!(strict.permits(&url(bad)).is_err(), "{bad}");
+        }
+        // Their neighbours are public.
+        for good in [
+            "http://192.0.1.1/",
+            "http://198.17.255.1/",
+            "http://198.20.0.1/",
+        ] {
+            assert!(strict.permits(&url(good)).is_ok(), "{good}");
         }
         for good in [
             "http://[64:ff9b::808:808]/",
