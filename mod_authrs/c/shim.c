@@ -79,7 +79,10 @@ int authrs_module_index(void)
  * without logging in (associations with a provider they name) — can never evict a revocation:
  *   AUTHRS_CACHE_REVOCATIONS  logout revocations (AuthRsRevokeOnLogout), namespace "authrs";
  *   AUTHRS_CACHE_OPENID       OpenID nonces, login states and associations, "authrs-openid".
- * Each has its own global mutex when the provider is not MP-safe. ---- */
+ * Each has its own global mutex. Every operation takes it when the provider is not MP-safe
+ * (shmcb, dbm); with an MP-safe one (memcache, redis) only the check-and-insert does, so that
+ * it stays atomic on this server (the socache API has no atomic add: across servers sharing
+ * a memcache/redis, two returns arriving within one round trip could both pass). ---- */
 
 typedef struct {
     const char *mutex_type;  /* registered in pre_config; `Mutex <type> …` configures it */
@@ -88,15 +91,16 @@ typedef struct {
     const ap_socache_provider_t *provider;
     ap_socache_instance_t *instance;
     apr_global_mutex_t *mutex;
+    int lock_all;            /* the provider is not MP-safe: every operation takes the mutex */
     server_rec *s;
 } authrs_cache_t;
 
 static authrs_cache_t caches[2] = {
     /* Revocation records: 32-byte ids (a SHA-256 digest), a one-byte mark. */
-    { "authrs-cache", "authrs", { 32, 1, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, NULL },
+    { "authrs-cache", "authrs", { 32, 1, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, 0, NULL },
     /* OpenID: 45-53-byte ids (a SHA-256 digest, then a label); nonces and states are one
      * byte, associations a few hundred. */
-    { "authrs-openid-cache", "authrs-openid", { 48, 32, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, NULL },
+    { "authrs-openid-cache", "authrs-openid", { 48, 32, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, 0, NULL },
 };
 
 /* The instance `which` names, or NULL for a value out of range. */
@@ -110,6 +114,7 @@ static void cache_forget(authrs_cache_t *c)
     c->provider = NULL;
     c->instance = NULL;
     c->mutex = NULL;
+    c->lock_all = 0;
     c->s = NULL;
 }
 
@@ -157,13 +162,12 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
         cache_forget(c);
         return apr_psprintf(ptemp, "AuthRsCache %s: %s", spec, err);
     }
-    if (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
-        rv = ap_global_mutex_create(&c->mutex, NULL, c->mutex_type, NULL, s, pconf, 0);
-        if (rv != APR_SUCCESS) {
-            cache_forget(c);
-            return apr_psprintf(ptemp, "AuthRsCache: cannot create the %s mutex", c->mutex_type);
-        }
+    rv = ap_global_mutex_create(&c->mutex, NULL, c->mutex_type, NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        cache_forget(c);
+        return apr_psprintf(ptemp, "AuthRsCache: cannot create the %s mutex", c->mutex_type);
     }
+    c->lock_all = (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
     rv = c->provider->init(c->instance, c->name_space, &c->hints, s, pconf);
     if (rv != APR_SUCCESS) {
         cache_forget(c);
@@ -190,15 +194,16 @@ int authrs_cache_enabled(int which)
     return c != NULL && c->provider != NULL && c->instance != NULL;
 }
 
-/* Takes the instance's global mutex, when the provider needs one: APR_SUCCESS or the error. */
-static apr_status_t cache_lock(authrs_cache_t *c)
+/* Takes the instance's global mutex when the provider needs one for every operation, or
+ * `always` (check-and-insert): APR_SUCCESS or the error. */
+static apr_status_t cache_lock(authrs_cache_t *c, int always)
 {
-    return c->mutex ? apr_global_mutex_lock(c->mutex) : APR_SUCCESS;
+    return c->mutex && (always || c->lock_all) ? apr_global_mutex_lock(c->mutex) : APR_SUCCESS;
 }
 
-static void cache_unlock(authrs_cache_t *c)
+static void cache_unlock(authrs_cache_t *c, int always)
 {
-    if (c->mutex) {
+    if (c->mutex && (always || c->lock_all)) {
         apr_global_mutex_unlock(c->mutex);
     }
 }
@@ -230,7 +235,7 @@ int authrs_cache_add(int which, server_rec *s, const unsigned char *id, unsigned
     if (!authrs_cache_enabled(which)) {
         return -1;
     }
-    if (cache_lock(c) != APR_SUCCESS) {
+    if (cache_lock(c, 1) != APR_SUCCESS) {
         return -1;
     }
     rv = c->provider->retrieve(c->instance, s, id, idlen, mark, &len, p);
@@ -242,7 +247,7 @@ int authrs_cache_add(int which, server_rec *s, const unsigned char *id, unsigned
         rv = c->provider->store(c->instance, s, id, idlen, expiry, &one, 1, p);
         result = rv == APR_SUCCESS ? 1 : -1;
     }
-    cache_unlock(c);
+    cache_unlock(c, 1);
     return result;
 }
 
@@ -255,12 +260,12 @@ apr_status_t authrs_cache_put(int which, server_rec *s, const unsigned char *id,
     if (!authrs_cache_enabled(which)) {
         return APR_EINIT;
     }
-    if (cache_lock(c) != APR_SUCCESS) {
+    if (cache_lock(c, 0) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     /* The provider's store takes a non-const pointer but only copies from it. */
     rv = c->provider->store(c->instance, s, id, idlen, expiry, (unsigned char *)data, datalen, p);
-    cache_unlock(c);
+    cache_unlock(c, 0);
     return rv;
 }
 
@@ -272,11 +277,11 @@ int authrs_cache_get(int which, server_rec *s, const unsigned char *id, unsigned
     if (!authrs_cache_enabled(which) || !buf || !len) {
         return -1;
     }
-    if (cache_lock(c) != APR_SUCCESS) {
+    if (cache_lock(c, 0) != APR_SUCCESS) {
         return -1;
     }
     rv = c->provider->retrieve(c->instance, s, id, idlen, buf, len, p);
-    cache_unlock(c);
+    cache_unlock(c, 0);
     if (rv == APR_SUCCESS) {
         return 1;
     }
@@ -291,10 +296,10 @@ apr_status_t authrs_cache_remove(int which, server_rec *s, const unsigned char *
     if (!authrs_cache_enabled(which)) {
         return APR_EINIT;
     }
-    if (cache_lock(c) != APR_SUCCESS) {
+    if (cache_lock(c, 0) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     rv = c->provider->remove(c->instance, s, id, idlen, p);
-    cache_unlock(c);
+    cache_unlock(c, 0);
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
 }

@@ -18,6 +18,11 @@ fn start(provider: &Provider, extra_login: &str) -> Apache {
 }
 
 fn start_with(provider: &Provider, mpm: Mpm, extra_login: &str) -> Apache {
+    start_full(provider, mpm, "", extra_login)
+}
+
+/// [`start_with`] plus server-wide lines (after the ticket key).
+fn start_full(provider: &Provider, mpm: Mpm, extra_global: &str, extra_login: &str) -> Apache {
     let root = scratch("httpd-openid");
     let certs = root.join("certs");
     demo_certs(&certs);
@@ -35,7 +40,10 @@ fn start_with(provider: &Provider, mpm: Mpm, extra_login: &str) -> Apache {
         )
         .expect("write");
     }
-    let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
+    let global = format!(
+        "AuthRsTicketKeyFile \"{}/ticket.key\"\n{extra_global}",
+        root.display()
+    );
     let site = format!(
         r#"
 <Location /app>
@@ -732,4 +740,75 @@ fn a_login_discovers_its_identifier_once() {
         discovers_once_per_login(&a, &op, &identifier);
     }
     a.assert_clean_log(&[]);
+}
+
+/// A memcached stand-in on loopback whose every `get` takes `delay_s`; killed on drop.
+struct FakeMemcached {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FakeMemcached {
+    fn start(delay_s: f64) -> FakeMemcached {
+        let dir = scratch("fake-memcached");
+        let port_file = dir.join("port");
+        let child = std::process::Command::new("python3")
+            .arg(authrs_tests::workspace().join("tests/fake_memcached.py"))
+            .arg(&port_file)
+            .arg(delay_s.to_string())
+            .spawn()
+            .expect("python3");
+        for _ in 0..100 {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                let port = p.trim().parse().expect("port");
+                return FakeMemcached { child, port };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("fake memcached did not start");
+    }
+}
+
+impl Drop for FakeMemcached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn concurrent_copies_of_one_return_log_in_once_even_with_memcache() {
+    // memcache (and redis) are MP-safe socache providers: httpd gives them no lock. The replay
+    // check is a retrieve then a store; with a slow cache, copies of one return sent at once
+    // would all read "not seen" before any stored — unless the check-and-insert holds the
+    // instance's mutex. The same for the default shmcb, which always locks.
+    let op = Provider::start();
+    let memcached = FakeMemcached::start(0.3);
+    let caches = [
+        format!(
+            "LoadModule socache_memcache_module /usr/lib/apache2/modules/mod_socache_memcache.so\n\
+             AuthRsCache memcache:127.0.0.1:{}\n",
+            memcached.port
+        ),
+        String::new(),
+    ];
+    for global in caches {
+        let a = start_full(&op, Mpm::Event, &global, "");
+        let back = to_provider_and_back(&a, &op.identity("alice"), "/app/cgi/echo");
+        let answers: Vec<(u16, bool)> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        let r = back.follow(&a);
+                        (r.status, r.cookie(COOKIE).is_some_and(|c| !c.is_empty()))
+                    })
+                })
+                .collect();
+            runs.into_iter()
+                .map(|t| t.join().expect("thread"))
+                .collect()
+        });
+        let logged_in = answers.iter().filter(|(s, c)| *s == 303 && *c).count();
+        assert_eq!(logged_in, 1, "{global}: {answers:?}\n{}", a.error_log());
+    }
 }
