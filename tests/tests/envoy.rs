@@ -459,6 +459,38 @@ fn metrics_count_outcomes_reasons_and_methods() {
 }
 
 #[test]
+fn logout_indexes_a_repeated_ticket_once() {
+    let f = site_files("envoy-logout");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(envoy_site(&f)));
+    let t = ticket("demo");
+    let entries = || e.counter("wasmcustom.authrs.revoked_sessions");
+    let before = e.get("/app/cgi/echo").cookie(COOKIE, &t).send();
+    assert_eq!(before.env("AUTHRS_USER"), Some("demo"), "{before:?}");
+    // The same valid ticket twice in one header, then a second logout with it: one entry.
+    let twice = format!("Cookie: {COOKIE}={t}; {COOKIE}={t}");
+    let out = e.get("/LOGOUT").header(twice.as_str()).send();
+    assert_eq!(out.status, 303, "{out:?}");
+    assert_eq!(entries(), 1, "{}", e.log());
+    let out = e.get("/LOGOUT").header(twice.as_str()).send();
+    assert_eq!(out.status, 303, "{out:?}");
+    assert_eq!(entries(), 1, "{}", e.log());
+    // Another session is a second entry, and both stay revoked.
+    let other = ticket("alice");
+    let out = e.get("/LOGOUT").cookie(COOKIE, &other).send();
+    assert_eq!(out.status, 303, "{out:?}");
+    assert_eq!(entries(), 2, "{}", e.log());
+    for t in [&t, &other] {
+        let r = e.get("/app/cgi/echo").cookie(COOKIE, t).send();
+        assert_eq!(r.status, 302, "{r:?}");
+        assert!(
+            r.header("location")
+                .is_some_and(|l| l.contains("reason=bad_cookie")),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
 fn tricky_paths_never_bypass_a_location() {
     let f = site_files("envoy-paths");
     let e = Envoy::start(&f.certs, &EnvoyOptions::new(envoy_site(&f)));
