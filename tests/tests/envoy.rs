@@ -368,6 +368,42 @@ fn accept_untrusted_takes_only_enrolled_certificates() {
 }
 
 #[test]
+fn accept_untrusted_takes_certificates_from_trusted_cas_only() {
+    let f = site_files("envoy-trusted-cas");
+    // Another CA of the same name issuing certificates of the same names: only the signatures
+    // tell them apart.
+    let other = f.root.join("other-ca");
+    demo_certs(&other);
+    // A client that appends the trusted CA to its own chain does not borrow its trust.
+    let mut chain = std::fs::read_to_string(other.join("alice.crt")).expect("alice");
+    chain.push_str(&std::fs::read_to_string(f.certs.join("ca.crt")).expect("ca"));
+    std::fs::write(other.join("appended.crt"), chain).expect("chain");
+    std::fs::copy(other.join("alice.key"), other.join("appended.key")).expect("key");
+    let ca = std::fs::read_to_string(f.certs.join("ca.crt")).expect("ca");
+    let json = site_with(
+        &f,
+        json!({"trust_chain_verification": "ACCEPT_UNTRUSTED", "trusted_cas": ca}),
+    );
+    let mut opts = EnvoyOptions::new(json);
+    opts.client_certs = ClientCerts::AcceptUntrusted;
+    let e = Envoy::start(&f.certs, &opts);
+    let r = e.get("/app/cgi/echo").client_cert(&f.certs, "alice").send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
+    assert_eq!(r.env("AUTHRS_USER"), Some("alice"), "{r:?}");
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("cert"), "{r:?}");
+    assert_eq!(r.env("AUTHRS_DN"), Some(ALICE_DN), "{r:?}");
+    for name in ["alice", "appended"] {
+        let r = e.get("/app/cgi/echo").client_cert(&other, name).send();
+        assert_eq!(r.status, 302, "other CA's {name}: {r:?}");
+        assert!(
+            r.header("location")
+                .is_some_and(|l| l.contains("reason=bad_cert")),
+            "other CA's {name}: {r:?}"
+        );
+    }
+}
+
+#[test]
 fn the_password_service_checks_login_forms() {
     let f = site_files("envoy-pwsvc");
     let mut v: Value = serde_json::from_str(&envoy_site(&f)).expect("json");
