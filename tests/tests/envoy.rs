@@ -112,6 +112,39 @@ fn bad_configurations_fail_plugin_start_naming_the_key() {
             json!({"crls": "-----BEGIN X509 CRL-----\nnope\n-----END X509 CRL-----\n"}),
             "crls",
         ),
+        // Wrong JSON types (a list option takes an array of strings, or one string).
+        (
+            json!({"ticket_keys": [KEY_B64], "methods": 5}),
+            "methods: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "methods": ["cert", 1]}),
+            "methods: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "bind_address": "yes"}),
+            "bind_address: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "cookie_name": 5}),
+            "cookie_name: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "session_timeout": true}),
+            "session_timeout: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "locations": [{"prefix": "/a", "methods": true, "require": {"valid_user": true}}]}),
+            "locations[0].methods\": wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "locations": [{"prefix": "/a", "bind_address": "yes", "require": {"valid_user": true}}]}),
+            "locations[0].bind_address\": wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "locations": {"prefix": "/a"}}),
+            "locations: wrong type",
+        ),
     ] {
         let yaml = authrs_tests::envoy::bootstrap(
             &c,
