@@ -495,36 +495,48 @@ fn metrics_count_outcomes_reasons_and_methods() {
     let base = |n: &str| e.counter(&format!("wasmcustom.authrs.{n}"));
     // Configuration loads are flushed to /stats at once.
     assert!(base("config_reloads") >= 1);
-    let read = || {
-        [
-            base("requests.allowed"),
-            base("requests.redirected"),
-            base("reason.no_cookie"),
-            base("method.password"),
-            base("method.cert"),
-        ]
-    };
+    const NAMES: [&str; 8] = [
+        "requests.allowed",
+        "requests.redirected",
+        "requests.unauthorized",
+        "requests.forbidden",
+        "reason.no_cookie",
+        "reason.forbidden",
+        "method.password",
+        "method.cert",
+    ];
+    let read = || NAMES.map(base);
     let before = read();
     e.get("/app/cgi/echo")
         .cookie(COOKIE, &ticket("demo"))
         .send();
     e.get("/app/cgi/echo").send();
     e.get("/app/cgi/echo").client_cert(&f.certs, "alice").send();
+    // No credentials from an API client: 401.
+    let r = e
+        .get("/app/cgi/echo")
+        .header("Accept: application/json")
+        .send();
+    assert_eq!(r.status, 401, "{r:?}");
+    // A user the Require rule refuses: 403.
+    let r = e
+        .get("/app/admin/cgi/echo")
+        .cookie(COOKIE, &ticket("alice"))
+        .send();
+    assert_eq!(r.status, 403, "{r:?}");
     // Request counters reach /stats at the filter's next flush (once a second): wait for every
     // expected count, then check that none is more than expected.
-    let want = [2, 1, 1, 1, 1];
-    let short = |after: &[u64; 5]| (0..5).any(|i| after[i] - before[i] < want[i]);
+    let want = [2, 1, 1, 1, 2, 1, 1, 1];
+    let short = |after: &[u64; 8]| (0..8).any(|i| after[i] - before[i] < want[i]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut after = read();
     while short(&after) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(200));
         after = read();
     }
-    assert_eq!(after[0] - before[0], 2, "allowed");
-    assert_eq!(after[1] - before[1], 1, "redirected");
-    assert_eq!(after[2] - before[2], 1, "no_cookie");
-    assert_eq!(after[3] - before[3], 1, "password");
-    assert_eq!(after[4] - before[4], 1, "cert");
+    for (i, name) in NAMES.iter().enumerate() {
+        assert_eq!(after[i] - before[i], want[i], "{name}");
+    }
 }
 
 #[test]
