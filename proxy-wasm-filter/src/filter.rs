@@ -270,7 +270,7 @@ impl HttpContext for Stream {
                 let scope = site.route(&path);
                 self.tls(&mut facts, scope);
                 let now = now_secs();
-                let mut shared = SharedRevocations { now };
+                let mut shared = SharedRevocations { now, indexed: None };
                 let mut stores = Stores {
                     revocations: if scope.revoke_on_logout {
                         Some(&mut shared)
@@ -285,6 +285,9 @@ impl HttpContext for Stream {
                     scope.revoke_on_logout,
                     &mut stores,
                 );
+                if let Some(n) = shared.indexed {
+                    self.metrics.set_revoked_sessions(n);
+                }
                 return self.finish(scope, d);
             }
             None => {}
@@ -301,7 +304,7 @@ impl HttpContext for Stream {
         }
         self.tls(&mut facts, scope);
         let now = now_secs();
-        let mut shared = SharedRevocations { now };
+        let mut shared = SharedRevocations { now, indexed: None };
         let mut stores = Stores {
             revocations: if site.uses_revocation {
                 Some(&mut shared)

@@ -2,12 +2,14 @@
 //!
 //! Requests are counted in the VM and flushed to Envoy once a second (the root context's tick)
 //! instead of with one host call per counter per request: `/stats` lags by at most about a
-//! second. Rare events (configuration loads) are flushed at once.
+//! second. Rare events (configuration loads) are flushed at once. One gauge,
+//! `authrs.revoked_sessions`, is the size of the shared revocation index as the last logout
+//! that wrote it left it (set at once: logouts are rare).
 
 use authrs_core::engine::{Decision, Verdict};
 use authrs_core::identity::AuthMethod;
 use authrs_core::reason::Reason;
-use proxy_wasm::hostcalls::{define_metric, increment_metric};
+use proxy_wasm::hostcalls::{define_metric, increment_metric, record_metric};
 use proxy_wasm::types::MetricType;
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -28,6 +30,8 @@ pub struct Metrics {
     outcomes: Vec<(&'static str, usize)>,
     reasons: Vec<(Reason, usize)>,
     methods: Vec<(AuthMethod, usize)>,
+    /// Envoy's metric id of the `authrs.revoked_sessions` gauge.
+    revoked_sessions: Option<u32>,
 }
 
 /// Outcome labels (see `reply::outcome`).
@@ -68,7 +72,16 @@ impl Metrics {
         ] {
             m.add(name.to_string());
         }
+        m.revoked_sessions = define_metric(MetricType::Gauge, "authrs.revoked_sessions").ok();
         m
+    }
+
+    /// Sets the `authrs.revoked_sessions` gauge: the entries of the revocation index just written.
+    pub fn set_revoked_sessions(&self, entries: usize) {
+        if let Some(id) = self.revoked_sessions {
+            // A refusal only leaves the gauge stale until the next logout.
+            let _ = record_metric(id, entries as u64);
+        }
     }
 
     fn add(&mut self, name: String) -> Option<usize> {

@@ -10,6 +10,7 @@ use authrs_core::engine::{RevocationStore, StoreError};
 use authrs_core::time::UnixTime;
 use proxy_wasm::hostcalls::{get_shared_data, set_shared_data};
 use proxy_wasm::types::Status;
+use std::collections::HashSet;
 
 const PREFIX: &str = "authrs.revoked.";
 /// The index of live revocations: lines of `<expires> <id>`.
@@ -29,6 +30,8 @@ pub fn init() {
 pub struct SharedRevocations {
     /// The current time of the request.
     pub now: UnixTime,
+    /// Entries in the index after this request rewrote it (for the `revoked_sessions` gauge).
+    pub indexed: Option<usize>,
 }
 
 fn err(what: &str, s: Status) -> StoreError {
@@ -47,35 +50,59 @@ impl RevocationStore for SharedRevocations {
     }
 
     fn revoke(&mut self, ticket_id: &str, until: UnixTime) -> Result<(), StoreError> {
-        let key = format!("{PREFIX}{ticket_id}");
-        set_shared_data(&key, Some(until.to_string().as_bytes()), None)
-            .map_err(|s| err("write", s))?;
+        self.revoke_all(&[(ticket_id.to_string(), until)])
+    }
+
+    /// Sets each ticket's key, then rewrites the index once for the whole logout.
+    fn revoke_all(&mut self, tickets: &[(String, UnixTime)]) -> Result<(), StoreError> {
+        if tickets.is_empty() {
+            return Ok(());
+        }
+        for (ticket_id, until) in tickets {
+            let key = format!("{PREFIX}{ticket_id}");
+            set_shared_data(&key, Some(until.to_string().as_bytes()), None)
+                .map_err(|s| err("write", s))?;
+        }
         // Prune and append to the index; a lost race is retried, a persistent one only delays pruning.
         for _ in 0..8 {
             let (value, cas) = get_shared_data(INDEX).map_err(|s| err("read", s))?;
             let text = value
                 .as_deref()
                 .and_then(|v| std::str::from_utf8(v).ok())
-                .unwrap_or("")
-                .to_string();
-            let (keep, expired) = prune(&text, self.now);
+                .unwrap_or("");
+            let (mut lines, expired) = prune(text, self.now);
             for id in &expired {
                 let _ = set_shared_data(&format!("{PREFIX}{id}"), Some(b""), None);
             }
-            let mut lines = keep;
-            lines.push(format!("{until} {ticket_id}"));
+            lines.extend(added(&lines, tickets));
             if lines.len() > MAX_INDEX {
                 let drop = lines.len() - MAX_INDEX;
                 lines.drain(..drop);
             }
             match set_shared_data(INDEX, Some(lines.join("\n").as_bytes()), cas) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.indexed = Some(lines.len());
+                    return Ok(());
+                }
                 Err(Status::CasMismatch) => continue,
                 Err(s) => return Err(err("index write", s)),
             }
         }
         Ok(())
     }
+}
+
+/// The index lines for `tickets` that `lines` does not list yet (a session is indexed once).
+fn added(lines: &[String], tickets: &[(String, UnixTime)]) -> Vec<String> {
+    let mut listed: HashSet<&str> = lines
+        .iter()
+        .filter_map(|l| l.split_once(' ').map(|(_, id)| id))
+        .collect();
+    tickets
+        .iter()
+        .filter(|(id, _)| listed.insert(id))
+        .map(|(id, until)| format!("{until} {id}"))
+        .collect()
 }
 
 /// Splits the index into live lines and the ids that expired before `now`.

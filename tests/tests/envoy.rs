@@ -112,6 +112,39 @@ fn bad_configurations_fail_plugin_start_naming_the_key() {
             json!({"crls": "-----BEGIN X509 CRL-----\nnope\n-----END X509 CRL-----\n"}),
             "crls",
         ),
+        // Wrong JSON types (a list option takes an array of strings, or one string).
+        (
+            json!({"ticket_keys": [KEY_B64], "methods": 5}),
+            "methods: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "methods": ["cert", 1]}),
+            "methods: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "bind_address": "yes"}),
+            "bind_address: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "cookie_name": 5}),
+            "cookie_name: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "session_timeout": true}),
+            "session_timeout: wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "locations": [{"prefix": "/a", "methods": true, "require": {"valid_user": true}}]}),
+            "locations[0].methods\": wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "locations": [{"prefix": "/a", "bind_address": "yes", "require": {"valid_user": true}}]}),
+            "locations[0].bind_address\": wrong type",
+        ),
+        (
+            json!({"ticket_keys": [KEY_B64], "locations": {"prefix": "/a"}}),
+            "locations: wrong type",
+        ),
     ] {
         let yaml = authrs_tests::envoy::bootstrap(
             &c,
@@ -368,6 +401,42 @@ fn accept_untrusted_takes_only_enrolled_certificates() {
 }
 
 #[test]
+fn accept_untrusted_takes_certificates_from_trusted_cas_only() {
+    let f = site_files("envoy-trusted-cas");
+    // Another CA of the same name issuing certificates of the same names: only the signatures
+    // tell them apart.
+    let other = f.root.join("other-ca");
+    demo_certs(&other);
+    // A client that appends the trusted CA to its own chain does not borrow its trust.
+    let mut chain = std::fs::read_to_string(other.join("alice.crt")).expect("alice");
+    chain.push_str(&std::fs::read_to_string(f.certs.join("ca.crt")).expect("ca"));
+    std::fs::write(other.join("appended.crt"), chain).expect("chain");
+    std::fs::copy(other.join("alice.key"), other.join("appended.key")).expect("key");
+    let ca = std::fs::read_to_string(f.certs.join("ca.crt")).expect("ca");
+    let json = site_with(
+        &f,
+        json!({"trust_chain_verification": "ACCEPT_UNTRUSTED", "trusted_cas": ca}),
+    );
+    let mut opts = EnvoyOptions::new(json);
+    opts.client_certs = ClientCerts::AcceptUntrusted;
+    let e = Envoy::start(&f.certs, &opts);
+    let r = e.get("/app/cgi/echo").client_cert(&f.certs, "alice").send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
+    assert_eq!(r.env("AUTHRS_USER"), Some("alice"), "{r:?}");
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("cert"), "{r:?}");
+    assert_eq!(r.env("AUTHRS_DN"), Some(ALICE_DN), "{r:?}");
+    for name in ["alice", "appended"] {
+        let r = e.get("/app/cgi/echo").client_cert(&other, name).send();
+        assert_eq!(r.status, 302, "other CA's {name}: {r:?}");
+        assert!(
+            r.header("location")
+                .is_some_and(|l| l.contains("reason=bad_cert")),
+            "other CA's {name}: {r:?}"
+        );
+    }
+}
+
+#[test]
 fn the_password_service_checks_login_forms() {
     let f = site_files("envoy-pwsvc");
     let mut v: Value = serde_json::from_str(&envoy_site(&f)).expect("json");
@@ -426,36 +495,80 @@ fn metrics_count_outcomes_reasons_and_methods() {
     let base = |n: &str| e.counter(&format!("wasmcustom.authrs.{n}"));
     // Configuration loads are flushed to /stats at once.
     assert!(base("config_reloads") >= 1);
-    let read = || {
-        [
-            base("requests.allowed"),
-            base("requests.redirected"),
-            base("reason.no_cookie"),
-            base("method.password"),
-            base("method.cert"),
-        ]
-    };
+    const NAMES: [&str; 8] = [
+        "requests.allowed",
+        "requests.redirected",
+        "requests.unauthorized",
+        "requests.forbidden",
+        "reason.no_cookie",
+        "reason.forbidden",
+        "method.password",
+        "method.cert",
+    ];
+    let read = || NAMES.map(base);
     let before = read();
     e.get("/app/cgi/echo")
         .cookie(COOKIE, &ticket("demo"))
         .send();
     e.get("/app/cgi/echo").send();
     e.get("/app/cgi/echo").client_cert(&f.certs, "alice").send();
+    // No credentials from an API client: 401.
+    let r = e
+        .get("/app/cgi/echo")
+        .header("Accept: application/json")
+        .send();
+    assert_eq!(r.status, 401, "{r:?}");
+    // A user the Require rule refuses: 403.
+    let r = e
+        .get("/app/admin/cgi/echo")
+        .cookie(COOKIE, &ticket("alice"))
+        .send();
+    assert_eq!(r.status, 403, "{r:?}");
     // Request counters reach /stats at the filter's next flush (once a second): wait for every
     // expected count, then check that none is more than expected.
-    let want = [2, 1, 1, 1, 1];
-    let short = |after: &[u64; 5]| (0..5).any(|i| after[i] - before[i] < want[i]);
+    let want = [2, 1, 1, 1, 2, 1, 1, 1];
+    let short = |after: &[u64; 8]| (0..8).any(|i| after[i] - before[i] < want[i]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut after = read();
     while short(&after) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(200));
         after = read();
     }
-    assert_eq!(after[0] - before[0], 2, "allowed");
-    assert_eq!(after[1] - before[1], 1, "redirected");
-    assert_eq!(after[2] - before[2], 1, "no_cookie");
-    assert_eq!(after[3] - before[3], 1, "password");
-    assert_eq!(after[4] - before[4], 1, "cert");
+    for (i, name) in NAMES.iter().enumerate() {
+        assert_eq!(after[i] - before[i], want[i], "{name}");
+    }
+}
+
+#[test]
+fn logout_indexes_a_repeated_ticket_once() {
+    let f = site_files("envoy-logout");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(envoy_site(&f)));
+    let t = ticket("demo");
+    let entries = || e.counter("wasmcustom.authrs.revoked_sessions");
+    let before = e.get("/app/cgi/echo").cookie(COOKIE, &t).send();
+    assert_eq!(before.env("AUTHRS_USER"), Some("demo"), "{before:?}");
+    // The same valid ticket twice in one header, then a second logout with it: one entry.
+    let twice = format!("Cookie: {COOKIE}={t}; {COOKIE}={t}");
+    let out = e.get("/LOGOUT").header(twice.as_str()).send();
+    assert_eq!(out.status, 303, "{out:?}");
+    assert_eq!(entries(), 1, "{}", e.log());
+    let out = e.get("/LOGOUT").header(twice.as_str()).send();
+    assert_eq!(out.status, 303, "{out:?}");
+    assert_eq!(entries(), 1, "{}", e.log());
+    // Another session is a second entry, and both stay revoked.
+    let other = ticket("alice");
+    let out = e.get("/LOGOUT").cookie(COOKIE, &other).send();
+    assert_eq!(out.status, 303, "{out:?}");
+    assert_eq!(entries(), 2, "{}", e.log());
+    for t in [&t, &other] {
+        let r = e.get("/app/cgi/echo").cookie(COOKIE, t).send();
+        assert_eq!(r.status, 302, "{r:?}");
+        assert!(
+            r.header("location")
+                .is_some_and(|l| l.contains("reason=bad_cookie")),
+            "{r:?}"
+        );
+    }
 }
 
 #[test]

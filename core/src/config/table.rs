@@ -614,8 +614,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "locations",
         ValueKind::Json,
         DefaultValue::Unset("the top-level settings apply to every path"),
-        "[{\"path\": \"/x\", …}, …]",
-        "Per-path settings and Require rules (Envoy's `<Location>` blocks).",
+        "[{\"prefix\": \"/x\", \"require\": {\"valid_user\": true}, …}, …]",
+        "Per-path settings and Require rules (Envoy's `<Location>` blocks), the first match wins: each has exactly one of `prefix`, `exact` or `regex` (matching the whole normalized path), a `require` tree (`{\"all_granted\": true}` for a public path), and any per-location options.",
     )),
     server(envoy(
         OptionId::LoginPath,

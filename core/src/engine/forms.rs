@@ -10,6 +10,7 @@ use crate::reason::Reason;
 use crate::request::RequestFacts;
 use crate::ticket::{KeyId, Ticket};
 use crate::time::UnixTime;
+use std::collections::HashSet;
 
 /// Checks a user name and password: httpd's authn providers, an inline htpasswd, or a remote service.
 pub trait PasswordCheck {
@@ -232,8 +233,17 @@ pub fn logout(
         // Every copy the browser sent (a second, planted cookie must not shield the real one);
         // only tickets whose signature holds are worth a store entry: anyone can send junk.
         // `open` checks the signature only, so an address-bound ticket is revoked as well.
+        // Each session is revoked once, and only if it is not revoked yet: one valid ticket
+        // repeated in the header, or logging out again, must not make the store write again.
         let values = crate::cookies::all_cookies(req.header_all("cookie"), &policy.cookie.name);
+        let mut seen_values = HashSet::new();
+        let mut seen_ids = HashSet::new();
+        let mut pending: Vec<(String, UnixTime)> = Vec::new();
+        let mut users = Vec::new();
         for value in values {
+            if !seen_values.insert(value) {
+                continue;
+            }
             let Ok(ticket) = keys.open(value) else {
                 continue;
             };
@@ -246,16 +256,30 @@ pub fn logout(
                         .to_string(),
                 });
             };
-            if let Err(e) = store.revoke(&ticket_id(&ticket), ticket.expires) {
+            let id = ticket_id(&ticket);
+            if !seen_ids.insert(id.clone()) {
+                continue;
+            }
+            // A store that cannot answer is asked to revoke anyway (and reports its failure there).
+            if store.is_revoked(&id, now).unwrap_or(false) {
+                continue;
+            }
+            pending.push((id, ticket.expires));
+            users.push(ticket.user);
+        }
+        if let (false, Some(store)) = (pending.is_empty(), stores.revocations.as_deref_mut()) {
+            if let Err(e) = store.revoke_all(&pending) {
                 return decision.with(Verdict::Error {
                     message: format!("could not revoke the ticket: {e}"),
                 });
             }
-            decision.note(
-                Level::Info,
-                "AUTHRS0310",
-                format!("session of {:?} revoked at logout", ticket.user),
-            );
+            for user in users {
+                decision.note(
+                    Level::Info,
+                    "AUTHRS0310",
+                    format!("session of {user:?} revoked at logout"),
+                );
+            }
         }
     }
     decision.with(Verdict::Redirect {

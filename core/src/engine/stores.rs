@@ -25,6 +25,13 @@ pub trait RevocationStore {
     fn is_revoked(&mut self, ticket_id: &str, now: UnixTime) -> Result<bool, StoreError>;
     /// Revokes the ticket until `until` (its own expiry), after which the entry may be dropped.
     fn revoke(&mut self, ticket_id: &str, until: UnixTime) -> Result<(), StoreError>;
+    /// Revokes every `(ticket id, until)` of one logout; a store with a costly shared write (an
+    /// index) overrides it to write once. The default revokes them one by one.
+    fn revoke_all(&mut self, tickets: &[(String, UnixTime)]) -> Result<(), StoreError> {
+        tickets
+            .iter()
+            .try_for_each(|(id, until)| self.revoke(id, *until))
+    }
 }
 
 /// The stores one decision may use; all optional.

@@ -742,6 +742,109 @@ mod review_attacks {
         assert_eq!(d.reason(), Some(Reason::BadCookie));
     }
 
+    /// Records each store write: a logout must write one batch, never a session twice.
+    #[derive(Default)]
+    struct CountingStore {
+        mem: MemRevocations,
+        batches: Vec<Vec<String>>,
+    }
+
+    impl RevocationStore for CountingStore {
+        fn is_revoked(&mut self, id: &str, now: i64) -> Result<bool, StoreError> {
+            self.mem.is_revoked(id, now)
+        }
+        fn revoke(&mut self, id: &str, until: i64) -> Result<(), StoreError> {
+            self.revoke_all(&[(id.to_string(), until)])
+        }
+        fn revoke_all(&mut self, tickets: &[(String, i64)]) -> Result<(), StoreError> {
+            self.batches
+                .push(tickets.iter().map(|(id, _)| id.clone()).collect());
+            tickets
+                .iter()
+                .try_for_each(|(id, until)| self.mem.revoke(id, *until))
+        }
+    }
+
+    fn logout_with(p: &Policy, cookie: &str, store: &mut CountingStore) -> Decision {
+        let mut req = browser();
+        req.headers.push(("Cookie".into(), cookie.to_string()));
+        logout(
+            p,
+            &req,
+            NOW,
+            true,
+            &mut Stores {
+                revocations: Some(store),
+            },
+        )
+    }
+
+    #[test]
+    fn logout_writes_a_repeated_ticket_once_and_a_revoked_one_never() {
+        let p = policy();
+        let t = mint("bob", AuthMethod::Password, NOW - 10);
+        // One valid ticket 300 times in one header (a cheap way to make every logout costly).
+        let header = vec![format!("AuthRs_Test={t}"); 300].join("; ");
+        let mut store = CountingStore::default();
+        let d = logout_with(&p, &header, &mut store);
+        assert_eq!(d.status(), 303);
+        assert_eq!(store.batches.len(), 1, "one write");
+        assert_eq!(
+            store.batches[0].len(),
+            1,
+            "one session: {:?}",
+            store.batches
+        );
+        // Logging out again with the same ticket writes nothing: it is revoked already.
+        let d = logout_with(&p, &header, &mut store);
+        assert_eq!(d.status(), 303);
+        assert_eq!(store.batches.len(), 1, "no second write");
+        assert_eq!(store.mem.0.len(), 1);
+    }
+
+    #[test]
+    fn logout_revokes_each_session_once_in_one_write() {
+        let mut p = policy();
+        p.session_timeout = Some(600);
+        let old = mint("bob", AuthMethod::Password, NOW - 400);
+        // A refreshed copy of the same session (another cookie value, the same session id).
+        let d = run(&p, &with_cookie(browser(), &old));
+        let fresh = d
+            .set_cookie
+            .expect("refreshed")
+            .trim_start_matches("AuthRs_Test=")
+            .split(';')
+            .next()
+            .expect("v")
+            .to_string();
+        assert_ne!(fresh, old);
+        let carol = mint("carol", AuthMethod::Password, NOW - 5);
+        let mut store = CountingStore::default();
+        let header = format!(
+            "AuthRs_Test={old}; AuthRs_Test=junk; AuthRs_Test={fresh}; AuthRs_Test={carol}; AuthRs_Test={old}"
+        );
+        let d = logout_with(&p, &header, &mut store);
+        assert_eq!(d.status(), 303);
+        assert_eq!(store.batches.len(), 1, "one write");
+        assert_eq!(
+            store.batches[0].len(),
+            2,
+            "bob and carol: {:?}",
+            store.batches
+        );
+        for t in [&old, &fresh, &carol] {
+            let d = decide(
+                &p,
+                &with_cookie(browser(), t),
+                NOW + 1,
+                &mut Stores {
+                    revocations: Some(&mut store),
+                },
+            );
+            assert_eq!(d.reason(), Some(Reason::BadCookie));
+        }
+    }
+
     #[test]
     fn bound_mode_refuses_unbound_tickets_and_unknown_peers() {
         let mut p = policy();

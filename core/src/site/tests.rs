@@ -335,3 +335,36 @@ fn plain_paths_are_what_url_would_make_of_them() {
         assert!(!is_plain_path(p), "{p}");
     }
 }
+
+/// The option reference's example for each JSON-valued key (`, …` dropped) is accepted as it
+/// is written: the reference must not document keys the parser refuses.
+#[test]
+fn the_references_json_examples_parse() {
+    let mut checked = Vec::new();
+    for spec in crate::config::OPTIONS {
+        let (Some(name), crate::config::ValueKind::Json) = (spec.json, spec.kind) else {
+            continue;
+        };
+        let Ok(example) = serde_json::from_str::<Value>(&spec.syntax.replace(", …", "")) else {
+            continue;
+        };
+        // Clusters are only taken where OpenID is on, which needs a secret and a login path.
+        let mut v = if name == "openid_clusters" {
+            json!({"ticket_keys": [KEY], "methods": ["ticket", "openid"],
+                   "openid_consumer_secret": "s3cret", "login_path": "/login"})
+        } else {
+            json!({"ticket_keys": [KEY]})
+        };
+        v[name] = example;
+        if let Err(e) = Site::from_json_str(&v.to_string()) {
+            panic!(
+                "the reference's {name} example {:?} is refused: {e}",
+                spec.syntax
+            );
+        }
+        checked.push(name);
+    }
+    for name in ["groups", "locations", "openid_clusters"] {
+        assert!(checked.contains(&name), "{name} not checked: {checked:?}");
+    }
+}
