@@ -38,8 +38,9 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
     let merged = dc.merged();
     let family = merged.trusted_proxy_headers().parse().unwrap_or_default();
     let trusted = TrustedProxies::from_nets(merged.trusted_proxies().to_vec()).with_headers(family);
-    // SAFETY: useragent_ip is NULL or a pool string.
-    let peer = unsafe { crate::apr::str_from(r.useragent_ip) }.and_then(|s| s.parse().ok());
+    // The TCP peer, not useragent_ip: mod_remoteip rewrites that from the client's own
+    // X-Forwarded-For, which would let a client name a trusted proxy.
+    let peer = crate::request::tcp_peer(r);
     // X-AuthRs-* are ours to set (RequestHeader set … %{AUTHRS_USER}e for proxied apps): a
     // client's copy never reaches the application; only a trusted proxy (an authrs Envoy in
     // front) may pass its own.
