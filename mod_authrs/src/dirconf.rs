@@ -29,10 +29,13 @@ pub struct DirConfig {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The pool cleanup of [`into_pool`]. A panicking `Drop` never unwinds into APR: it is caught
+/// and the rest of the value is leaked.
 unsafe extern "C" fn drop_box<T>(data: *mut c_void) -> ffi::apr_status_t {
     if !data.is_null() {
         // SAFETY: data came from Box::into_raw in into_pool and is dropped exactly once.
-        drop(unsafe { Box::from_raw(data.cast::<T>()) });
+        let value = unsafe { Box::from_raw(data.cast::<T>()) };
+        crate::glue::guard((), || drop(value));
     }
     0
 }
@@ -240,4 +243,48 @@ pub unsafe fn directive(
         }
     }
     crate::glue::NO_ERROR
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drop_box;
+
+    struct Boom;
+
+    impl Drop for Boom {
+        #[allow(clippy::panic)] // the point of the test
+        fn drop(&mut self) {
+            panic!("a panicking Drop");
+        }
+    }
+
+    #[test]
+    fn a_panicking_drop_never_unwinds_into_apr() {
+        // A panic out of an `extern "C"` function aborts the process: the cleanup runs in a
+        // child (this same test, selected by name), and the parent checks that it lived.
+        const CHILD: &str = "AUTHRS_DROP_BOX_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let raw = Box::into_raw(Box::new(Boom)).cast();
+            // SAFETY: raw came from Box::into_raw of a Boom, as into_pool makes it; dropped once.
+            assert_eq!(unsafe { drop_box::<Boom>(raw) }, 0);
+            return;
+        }
+        let exe = std::env::current_exe().expect("test binary");
+        let out = std::process::Command::new(exe)
+            .args([
+                "--exact",
+                "dirconf::tests::a_panicking_drop_never_unwinds_into_apr",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .expect("run the child");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "the cleanup's panic escaped: {:?}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
