@@ -239,6 +239,21 @@ pub unsafe extern "C" fn authrs_fixups(r: *mut ffi::request_rec) -> c_int {
     guard_request(r, crate::hooks::fixups)
 }
 
+/// A 403 from httpd's own `Require` says `X-AuthRs-Reason: forbidden`, as the Envoy filter does.
+///
+/// # Safety
+/// Called by httpd with a live request.
+#[no_mangle]
+pub unsafe extern "C" fn authrs_insert_error_filter(r: *mut ffi::request_rec) {
+    if r.is_null() {
+        return;
+    }
+    guard((), || {
+        // SAFETY: httpd passes a live request_rec for the duration of the hook.
+        crate::hooks::insert_error_filter(unsafe { &mut *r })
+    })
+}
+
 /// The `authrs-login` and `authrs-logout` handlers.
 ///
 /// # Safety

@@ -1,10 +1,11 @@
 //! The request hooks: spoofed-header stripping, check_authn, recognize-user fixups.
 
-use crate::apr::{log_r, table_unset, LogLevel};
+use crate::apr::{log_r, table_get_static, table_set_static, table_unset, LogLevel};
 use crate::ffi;
 use crate::request::{auth_name, dir_config, facts, is_authrs, now};
 use authrs_core::engine::{decide, recognize, Stores};
 use authrs_core::proxy::{is_proxy_header, is_reserved_header, TrustedProxies, PROXY_HEADERS};
+use authrs_core::reason::Reason;
 use std::ffi::c_int;
 
 const DECLINED: c_int = ffi::DECLINED as c_int;
@@ -126,6 +127,34 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
         decide(&built.policy, &req, now, &mut Stores::default())
     };
     crate::apply::apply(r, d, built.auth_name.as_deref())
+}
+
+/// insert_error_filter: httpd's own `Require` refused (403) a user authrs authenticated. The
+/// Envoy filter answers `forbidden` there; so does httpd: `X-AuthRs-Reason` and `AUTHRS_REASON`.
+pub fn insert_error_filter(r: &mut ffi::request_rec) {
+    if refused_by_require(r) {
+        mark_forbidden(r, r.subprocess_env);
+    }
+}
+
+/// Whether `r` is a 403 that httpd's authorization gave a user our check_authn accepted at an
+/// `AuthType AuthRs` location (our own refusals have said why already).
+fn refused_by_require(r: &ffi::request_rec) -> bool {
+    r.status == ffi::HTTP_FORBIDDEN as c_int
+        && is_authrs(r)
+        && crate::apply::identity(r).is_some()
+        // SAFETY: err_headers_out is live for the request.
+        && unsafe { table_get_static(r.err_headers_out, c"X-AuthRs-Reason") }.is_none()
+}
+
+/// Sends `X-AuthRs-Reason: forbidden` with `r`'s response and sets `AUTHRS_REASON` in `env`.
+fn mark_forbidden(r: &ffi::request_rec, env: *mut ffi::apr_table_t) {
+    let code = Reason::Forbidden.code();
+    // SAFETY: r's pool and tables, and env (a table of r's pool), are live for the request.
+    unsafe {
+        table_set_static(r.pool, r.err_headers_out, c"X-AuthRs-Reason", code);
+        table_set_static(r.pool, env, c"AUTHRS_REASON", code);
+    }
 }
 
 /// fixups: with `AuthRsRecognizeUser On`, a valid ticket or certificate on an unprotected page
