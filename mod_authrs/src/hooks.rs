@@ -157,21 +157,57 @@ fn mark_forbidden(r: &ffi::request_rec, env: *mut ffi::apr_table_t) {
     }
 }
 
+/// An ErrorDocument (internal redirect) or subrequest sees the `AUTHRS_REASON` of the request
+/// that caused it, unprefixed (httpd renames the original's `REDIRECT_AUTHRS_REASON`): the login
+/// page reads one name, as with AuthCookie's AuthCookieReason.
+fn inherit_reason(r: &mut ffi::request_rec) {
+    // SAFETY: prev and main are NULL or live requests of this connection that outlive r.
+    let (prev, main) = unsafe { (r.prev.as_ref(), r.main.as_ref()) };
+    let Some(from) = prev.or(main) else {
+        return;
+    };
+    // SAFETY: subprocess_env is live for the request.
+    if unsafe { table_get_static(r.subprocess_env, c"AUTHRS_REASON") }.is_some() {
+        return;
+    }
+    if prev.is_some() && refused_by_require(from) {
+        // ErrorDocument 403: insert_error_filter does not run for the original request.
+        mark_forbidden(from, r.subprocess_env);
+        return;
+    }
+    // SAFETY: from's subprocess_env is live (its pool outlives r).
+    if let Some(reason) = unsafe { table_get_static(from.subprocess_env, c"AUTHRS_REASON") } {
+        // SAFETY: r's pool and subprocess_env are live.
+        unsafe { table_set_static(r.pool, r.subprocess_env, c"AUTHRS_REASON", &reason) };
+    }
+}
+
 /// fixups: with `AuthRsRecognizeUser On`, a valid ticket or certificate on an unprotected page
-/// still sets the user (AuthCookie's recognize_user); nothing is ever refused here.
+/// still sets the user (AuthCookie's recognize_user); nothing is ever refused here. Every
+/// ErrorDocument and subrequest inherits `AUTHRS_REASON` here.
 pub fn fixups(r: &mut ffi::request_rec) -> c_int {
+    recognize_user(r);
+    // After recognizing: a user recognized on the error page must not hide why it is shown.
+    if !r.prev.is_null() || !r.main.is_null() {
+        inherit_reason(r);
+    }
+    DECLINED
+}
+
+/// `AuthRsRecognizeUser On`: sets the user of a valid ticket or certificate, refusing nothing.
+fn recognize_user(r: &mut ffi::request_rec) {
     if !r.user.is_null() {
-        return DECLINED;
+        return;
     }
     let Some(dc) = dir_config(r) else {
-        return DECLINED;
+        return;
     };
     if !dc.recognize_user() {
-        return DECLINED;
+        return;
     }
     let now = now();
     let Ok(built) = crate::policy::get(dc, auth_name(r).as_deref(), now) else {
-        return DECLINED;
+        return;
     };
     let req = facts(r, &built.policy);
     // Revoked tickets stay revoked on public pages too (and are never refreshed there).
@@ -197,7 +233,6 @@ pub fn fixups(r: &mut ffi::request_rec) -> c_int {
     if let Some(id) = d.identity {
         crate::apply::set_identity(r, id);
     }
-    DECLINED
 }
 
 #[cfg(test)]

@@ -644,3 +644,34 @@ fn a_forwarded_for_naming_a_trusted_proxy_is_not_trusted() {
     assert_eq!(r.status, 302, "from another address: {r:?}");
     a.assert_clean_log(&["AUTHRS0201", "AH00128"]);
 }
+
+/// The page an ErrorDocument shows (an internal redirect) reads `AUTHRS_REASON` unprefixed, as
+/// issue #3's login page does (httpd itself only passes `REDIRECT_AUTHRS_REASON`), and a 403
+/// from httpd's own `Require` says `forbidden` there too.
+#[test]
+fn error_documents_see_the_reason() {
+    let a = start(
+        "ErrorDocument 401 /cgi-bin/echo\nErrorDocument 403 /cgi-bin/echo\n\
+         <Location />\n  AuthzSendForbiddenOnFailure On\n</Location>\n",
+    );
+    let r = get(&a, "/app/index.html")
+        .header("Accept: application/json")
+        .send();
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
+    assert_eq!(
+        r.env("REDIRECT_AUTHRS_REASON"),
+        Some("no_cookie"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.env("AUTHRS_REASON"), Some("no_cookie"), "{}", r.body);
+    // alice is authenticated; `Require role admin projectX` refuses her. The error page (on
+    // /cgi-bin, where AuthRsRecognizeUser recognizes her) is still told why.
+    let t = mint("alice", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/app/admin/").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(r.header("x-authrs-reason"), Some("forbidden"), "{r:?}");
+    assert_eq!(r.env("AUTHRS_REASON"), Some("forbidden"), "{}", r.body);
+    a.assert_clean_log(&["AH01631"]);
+}
