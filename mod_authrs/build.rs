@@ -82,7 +82,7 @@ fn command_table() -> String {
     #[cfg(feature = "test-panic")]
     c.push_str(
         "    AP_INIT_RAW_ARGS(\"AuthRsTestPanic\", authrs_cmd, (void *)\"AuthRsTestPanic\", \
-         RSRC_CONF | ACCESS_CONF | OR_AUTHCFG, \"test builds only: panic in check_authn\"),\n",
+         RSRC_CONF | ACCESS_CONF | OR_AUTHCFG, \"test builds only: On panics in check_authn, merge when the section is merged\"),\n",
     );
     c.push_str("    { NULL }\n};\n");
     c

@@ -216,8 +216,8 @@ pub fn ticket(user: &str) -> String {
 pub struct Outcome {
     /// HTTP status.
     pub status: u16,
-    /// The reason code: `X-AuthRs-Reason`, else the `reason` of a redirect's Location; never
-    /// for a 403 (httpd's own authz refusals carry none, so the shells cannot be compared there).
+    /// The reason code: `X-AuthRs-Reason`, else the `reason` of a redirect's Location (a 403
+    /// from httpd's own `Require` says `forbidden`, as the Envoy filter does).
     pub reason: Option<String>,
     /// The user the application saw (AUTHRS_USER), on 200 answers from the echo.
     pub user: Option<String>,
@@ -233,7 +233,7 @@ impl Outcome {
         });
         Outcome {
             status: r.status,
-            reason: reason.filter(|_| r.status != 403),
+            reason,
             user: r.env("AUTHRS_USER").map(str::to_string),
         }
     }
@@ -438,7 +438,7 @@ pub const SCENARIOS: &[Scenario] = &[
                     .header("Origin: https://evil.example"),
             )
         },
-        expect: (403, None, None),
+        expect: (403, Some("forbidden"), None),
     },
     Scenario {
         name: "client certificate maps to its CN, DN as the TLS stack renders it",
@@ -491,12 +491,12 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "Require role admin projectX: refused",
         run: |s| send(get(s, "/app/admin/cgi/echo").cookie(COOKIE, &ticket("alice"))),
-        expect: (403, None, None),
+        expect: (403, Some("forbidden"), None),
     },
     Scenario {
         name: "Require authn-method cert refuses a password ticket",
         run: |s| send(get(s, "/app/strong/cgi/echo").cookie(COOKIE, &ticket("alice"))),
-        expect: (403, None, None),
+        expect: (403, Some("forbidden"), None),
     },
     Scenario {
         name: "Require authn-method cert with a certificate",
@@ -511,7 +511,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "Require cert-dn: another DN",
         run: |s| send(get(s, "/app/alice-dn/cgi/echo").client_cert(s.certs(), "demo")),
-        expect: (403, None, None),
+        expect: (403, Some("forbidden"), None),
     },
     Scenario {
         name: "spoofed certificate headers from an untrusted peer do not log anyone in",

@@ -78,8 +78,12 @@ pub struct RequestFacts {
     /// Request headers in arrival order; names compare case-insensitively. Only those
     /// [`is_read_header`] accepts are ever looked at.
     pub headers: Vec<(String, String)>,
-    /// Address of the TCP peer (the proxy, when there is one).
+    /// Address of the TCP peer (the proxy, when there is one): whether proxy headers are
+    /// believed is decided on this address only.
     pub peer: Option<IpAddr>,
+    /// The end user's address when the server learned it from a proxy it trusts for that
+    /// (httpd's mod_remoteip): tickets are bound to it. `None`: the peer is the user.
+    pub client: Option<IpAddr>,
     /// Whether the connection to us is TLS.
     pub secure: bool,
     /// Client certificate facts from our own TLS layer.
@@ -87,6 +91,11 @@ pub struct RequestFacts {
 }
 
 impl RequestFacts {
+    /// The address tickets are bound to (`AuthRsBindAddress`): [`Self::client`], else the peer.
+    pub fn client_address(&self) -> Option<IpAddr> {
+        self.client.or(self.peer)
+    }
+
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -5,6 +5,7 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <http_request.h>
+#include <http_protocol.h>
 #include <mod_auth.h>
 #include <ap_provider.h>
 #include <ap_socache.h>
@@ -19,6 +20,7 @@ APLOG_USE_MODULE(authrs);
 int authrs_check_authn(request_rec *r);
 int authrs_header_parser(request_rec *r);
 int authrs_fixups(request_rec *r);
+void authrs_insert_error_filter(request_rec *r);
 int authrs_handler(request_rec *r);
 int authrs_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 int authrs_pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp);
@@ -48,6 +50,8 @@ void authrs_register_hooks(apr_pool_t *p)
     ap_hook_check_authn(authrs_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(authrs_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(authrs_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* httpd's own Require refused an authenticated user: say `forbidden`, as Envoy does. */
+    ap_hook_insert_error_filter(authrs_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "role", AUTHZ_PROVIDER_VERSION,
                               &role_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "cert-dn", AUTHZ_PROVIDER_VERSION,

@@ -108,6 +108,21 @@ pub unsafe fn table_set_static(
     unsafe { ffi::apr_table_setn(t, key.as_ptr(), pstrdup(p, value)) }
 }
 
+/// The value of a static key in an APR table, borrowed (`None` when absent).
+///
+/// # Safety
+/// `t` must be NULL or a live table; the value lives as long as the table's pool.
+pub unsafe fn table_get_static<'a>(
+    t: *const ffi::apr_table_t,
+    key: &CStr,
+) -> Option<std::borrow::Cow<'a, str>> {
+    if t.is_null() {
+        return None;
+    }
+    // SAFETY: t is live; apr_table_get returns NULL or a NUL-terminated value in t's pool.
+    unsafe { str_from(ffi::apr_table_get(t, key.as_ptr())) }
+}
+
 /// Removes a static key from an APR table (no allocation).
 ///
 /// # Safety

@@ -17,6 +17,8 @@ pub struct Leaf {
     pub settings: Settings,
     /// Test builds: panic in check_authn.
     pub test_panic: Option<bool>,
+    /// Test builds (`AuthRsTestPanic merge`): panic when this section is merged into another.
+    pub test_panic_merge: bool,
 }
 
 /// A section's view: the chain of leaves from the outermost scope inward. Merging concatenates
@@ -25,14 +27,20 @@ pub struct Leaf {
 pub struct DirConfig {
     /// Outermost first.
     pub chain: Vec<Arc<Leaf>>,
+    /// Merging failed (a panic): what the scope's settings are is unknown, so every request in
+    /// it is refused with a 500 (`AUTHRS0903`) rather than served on a partial configuration.
+    pub broken: bool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The pool cleanup of [`into_pool`]. A panicking `Drop` never unwinds into APR: it is caught
+/// and the rest of the value is leaked.
 unsafe extern "C" fn drop_box<T>(data: *mut c_void) -> ffi::apr_status_t {
     if !data.is_null() {
         // SAFETY: data came from Box::into_raw in into_pool and is dropped exactly once.
-        drop(unsafe { Box::from_raw(data.cast::<T>()) });
+        let value = unsafe { Box::from_raw(data.cast::<T>()) };
+        crate::glue::guard((), || drop(value));
     }
     0
 }
@@ -65,6 +73,7 @@ impl DirConfig {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             settings: Settings::new(),
             test_panic: None,
+            test_panic_merge: false,
         };
         // SAFETY: forwarded contract.
         unsafe {
@@ -72,8 +81,17 @@ impl DirConfig {
                 p,
                 DirConfig {
                     chain: vec![Arc::new(leaf)],
+                    broken: false,
                 },
             )
+        }
+    }
+
+    /// The config of a scope whose merge failed: refuses every request (see [`Self::broken`]).
+    pub fn broken() -> DirConfig {
+        DirConfig {
+            chain: Vec::new(),
+            broken: true,
         }
     }
 
@@ -88,11 +106,30 @@ impl DirConfig {
     ) -> *mut c_void {
         // SAFETY: both configs are alive per the contract.
         let (base, new) = unsafe { (&*base, &*new) };
+        if cfg!(feature = "test-panic") && new.chain.iter().any(|l| l.test_panic_merge) {
+            // Test builds only: proves a failed merge refuses the scope's requests.
+            #[allow(clippy::panic)]
+            {
+                panic!("AuthRsTestPanic merge: injected panic");
+            }
+        }
+        if base.broken || new.broken {
+            // SAFETY: forwarded contract.
+            return unsafe { into_pool(p, DirConfig::broken()) };
+        }
         let mut chain = Vec::with_capacity(base.chain.len() + new.chain.len());
         chain.extend(base.chain.iter().cloned());
         chain.extend(new.chain.iter().cloned());
         // SAFETY: forwarded contract.
-        unsafe { into_pool(p, DirConfig { chain }) }
+        unsafe {
+            into_pool(
+                p,
+                DirConfig {
+                    chain,
+                    broken: false,
+                },
+            )
+        }
     }
 
     /// The cache key of this chain.
@@ -190,7 +227,12 @@ pub unsafe fn directive(
     };
     let leaf = Arc::make_mut(leaf);
     if cfg!(feature = "test-panic") && name == "AuthRsTestPanic" {
-        leaf.test_panic = Some(args.first().is_some_and(|a| a.eq_ignore_ascii_case("on")));
+        let arg = args.first().map(String::as_str).unwrap_or("");
+        if arg.eq_ignore_ascii_case("merge") {
+            leaf.test_panic_merge = true;
+        } else {
+            leaf.test_panic = Some(arg.eq_ignore_ascii_case("on"));
+        }
         return crate::glue::NO_ERROR;
     }
     let Some(spec) = by_directive(&name) else {
@@ -241,4 +283,48 @@ pub unsafe fn directive(
         }
     }
     crate::glue::NO_ERROR
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drop_box;
+
+    struct Boom;
+
+    impl Drop for Boom {
+        #[allow(clippy::panic)] // the point of the test
+        fn drop(&mut self) {
+            panic!("a panicking Drop");
+        }
+    }
+
+    #[test]
+    fn a_panicking_drop_never_unwinds_into_apr() {
+        // A panic out of an `extern "C"` function aborts the process: the cleanup runs in a
+        // child (this same test, selected by name), and the parent checks that it lived.
+        const CHILD: &str = "AUTHRS_DROP_BOX_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let raw = Box::into_raw(Box::new(Boom)).cast();
+            // SAFETY: raw came from Box::into_raw of a Boom, as into_pool makes it; dropped once.
+            assert_eq!(unsafe { drop_box::<Boom>(raw) }, 0);
+            return;
+        }
+        let exe = std::env::current_exe().expect("test binary");
+        let out = std::process::Command::new(exe)
+            .args([
+                "--exact",
+                "dirconf::tests::a_panicking_drop_never_unwinds_into_apr",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .expect("run the child");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "the cleanup's panic escaped: {:?}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -60,6 +60,17 @@ pub fn guard_request(
     }
     // SAFETY: httpd passes a live request_rec for the duration of the hook.
     let req = unsafe { &mut *r };
+    if crate::request::dir_config(req).is_some_and(|dc| dc.broken) {
+        // SAFETY: r is live (checked above).
+        unsafe {
+            log_r(
+                r,
+                LogLevel::Error,
+                "AUTHRS0903: the configuration of this location could not be merged (internal error); refused",
+            )
+        };
+        return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    }
     match catch_unwind(AssertUnwindSafe(|| body(req))) {
         Ok(rc) => rc,
         Err(_) => {
@@ -106,12 +117,25 @@ pub unsafe extern "C" fn authrs_merge_dir_config(
     new: *mut c_void,
 ) -> *mut c_void {
     if p.is_null() || base.is_null() || new.is_null() {
+        // Not a merge httpd makes (it always passes both); nothing to fall back on but `new`.
         return new;
     }
-    guard(new, || {
+    match catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: both were created by authrs_create_dir_config / merge and live in their pools.
         unsafe { crate::dirconf::DirConfig::merge(p, base.cast(), new.cast()) }
-    })
+    })) {
+        Ok(merged) => merged,
+        // Never `new` alone: the parent's settings (methods, trusted proxies, bindings) would be
+        // silently dropped. A broken config refuses every request of the scope instead.
+        Err(_) => catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: p is a live pool.
+            unsafe { crate::dirconf::into_pool(p, crate::dirconf::DirConfig::broken()) }
+        }))
+        .unwrap_or_else(|_| {
+            // Leaked (a panic on a panic, never seen): still refuses the scope's requests.
+            Box::into_raw(Box::new(crate::dirconf::DirConfig::broken())).cast()
+        }),
+    }
 }
 
 /// The directive handler for every `AuthRs…` directive (`cmd->info` is the directive name).
@@ -215,6 +239,21 @@ pub unsafe extern "C" fn authrs_fixups(r: *mut ffi::request_rec) -> c_int {
     guard_request(r, crate::hooks::fixups)
 }
 
+/// A 403 from httpd's own `Require` says `X-AuthRs-Reason: forbidden`, as the Envoy filter does.
+///
+/// # Safety
+/// Called by httpd with a live request.
+#[no_mangle]
+pub unsafe extern "C" fn authrs_insert_error_filter(r: *mut ffi::request_rec) {
+    if r.is_null() {
+        return;
+    }
+    guard((), || {
+        // SAFETY: httpd passes a live request_rec for the duration of the hook.
+        crate::hooks::insert_error_filter(unsafe { &mut *r })
+    })
+}
+
 /// The `authrs-login` and `authrs-logout` handlers.
 ///
 /// # Safety
@@ -236,6 +275,10 @@ pub unsafe extern "C" fn authrs_authz_check(
     parsed: *const c_void,
 ) -> ffi::authz_status {
     if r.is_null() || word.is_null() {
+        return ffi::authz_status::AUTHZ_GENERAL_ERROR;
+    }
+    // SAFETY: r is live per the contract.
+    if crate::request::dir_config(unsafe { &*r }).is_some_and(|dc| dc.broken) {
         return ffi::authz_status::AUTHZ_GENERAL_ERROR;
     }
     match catch_unwind(AssertUnwindSafe(|| {

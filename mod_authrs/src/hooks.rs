@@ -1,10 +1,11 @@
 //! The request hooks: spoofed-header stripping, check_authn, recognize-user fixups.
 
-use crate::apr::{log_r, table_unset, LogLevel};
+use crate::apr::{log_r, table_get_static, table_set_static, table_unset, LogLevel};
 use crate::ffi;
 use crate::request::{auth_name, dir_config, facts, is_authrs, now};
 use authrs_core::engine::{decide, recognize, Stores};
 use authrs_core::proxy::{is_proxy_header, is_reserved_header, TrustedProxies, PROXY_HEADERS};
+use authrs_core::reason::Reason;
 use std::ffi::c_int;
 
 const DECLINED: c_int = ffi::DECLINED as c_int;
@@ -38,8 +39,9 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
     let merged = dc.merged();
     let family = merged.trusted_proxy_headers().parse().unwrap_or_default();
     let trusted = TrustedProxies::from_nets(merged.trusted_proxies().to_vec()).with_headers(family);
-    // SAFETY: useragent_ip is NULL or a pool string.
-    let peer = unsafe { crate::apr::str_from(r.useragent_ip) }.and_then(|s| s.parse().ok());
+    // The TCP peer, not useragent_ip: mod_remoteip rewrites that from the client's own
+    // X-Forwarded-For, which would let a client name a trusted proxy.
+    let peer = crate::request::tcp_peer(r);
     // X-AuthRs-* are ours to set (RequestHeader set … %{AUTHRS_USER}e for proxied apps): a
     // client's copy never reaches the application; only a trusted proxy (an authrs Envoy in
     // front) may pass its own.
@@ -127,21 +129,85 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
     crate::apply::apply(r, d, built.auth_name.as_deref())
 }
 
+/// insert_error_filter: httpd's own `Require` refused (403) a user authrs authenticated. The
+/// Envoy filter answers `forbidden` there; so does httpd: `X-AuthRs-Reason` and `AUTHRS_REASON`.
+pub fn insert_error_filter(r: &mut ffi::request_rec) {
+    if refused_by_require(r) {
+        mark_forbidden(r, r.subprocess_env);
+    }
+}
+
+/// Whether `r` is a 403 that httpd's authorization gave a user our check_authn accepted at an
+/// `AuthType AuthRs` location (our own refusals have said why already).
+fn refused_by_require(r: &ffi::request_rec) -> bool {
+    r.status == ffi::HTTP_FORBIDDEN as c_int
+        && is_authrs(r)
+        && crate::apply::identity(r).is_some()
+        // SAFETY: err_headers_out is live for the request.
+        && unsafe { table_get_static(r.err_headers_out, c"X-AuthRs-Reason") }.is_none()
+}
+
+/// Sends `X-AuthRs-Reason: forbidden` with `r`'s response and sets `AUTHRS_REASON` in `env`.
+fn mark_forbidden(r: &ffi::request_rec, env: *mut ffi::apr_table_t) {
+    let code = Reason::Forbidden.code();
+    // SAFETY: r's pool and tables, and env (a table of r's pool), are live for the request.
+    unsafe {
+        table_set_static(r.pool, r.err_headers_out, c"X-AuthRs-Reason", code);
+        table_set_static(r.pool, env, c"AUTHRS_REASON", code);
+    }
+}
+
+/// An ErrorDocument (internal redirect) or subrequest sees the `AUTHRS_REASON` of the request
+/// that caused it, unprefixed (httpd renames the original's `REDIRECT_AUTHRS_REASON`): the login
+/// page reads one name, as with AuthCookie's AuthCookieReason.
+fn inherit_reason(r: &mut ffi::request_rec) {
+    // SAFETY: prev and main are NULL or live requests of this connection that outlive r.
+    let (prev, main) = unsafe { (r.prev.as_ref(), r.main.as_ref()) };
+    let Some(from) = prev.or(main) else {
+        return;
+    };
+    // SAFETY: subprocess_env is live for the request.
+    if unsafe { table_get_static(r.subprocess_env, c"AUTHRS_REASON") }.is_some() {
+        return;
+    }
+    if prev.is_some() && refused_by_require(from) {
+        // ErrorDocument 403: insert_error_filter does not run for the original request.
+        mark_forbidden(from, r.subprocess_env);
+        return;
+    }
+    // SAFETY: from's subprocess_env is live (its pool outlives r).
+    if let Some(reason) = unsafe { table_get_static(from.subprocess_env, c"AUTHRS_REASON") } {
+        // SAFETY: r's pool and subprocess_env are live.
+        unsafe { table_set_static(r.pool, r.subprocess_env, c"AUTHRS_REASON", &reason) };
+    }
+}
+
 /// fixups: with `AuthRsRecognizeUser On`, a valid ticket or certificate on an unprotected page
-/// still sets the user (AuthCookie's recognize_user); nothing is ever refused here.
+/// still sets the user (AuthCookie's recognize_user); nothing is ever refused here. Every
+/// ErrorDocument and subrequest inherits `AUTHRS_REASON` here.
 pub fn fixups(r: &mut ffi::request_rec) -> c_int {
+    recognize_user(r);
+    // After recognizing: a user recognized on the error page must not hide why it is shown.
+    if !r.prev.is_null() || !r.main.is_null() {
+        inherit_reason(r);
+    }
+    DECLINED
+}
+
+/// `AuthRsRecognizeUser On`: sets the user of a valid ticket or certificate, refusing nothing.
+fn recognize_user(r: &mut ffi::request_rec) {
     if !r.user.is_null() {
-        return DECLINED;
+        return;
     }
     let Some(dc) = dir_config(r) else {
-        return DECLINED;
+        return;
     };
     if !dc.recognize_user() {
-        return DECLINED;
+        return;
     }
     let now = now();
     let Ok(built) = crate::policy::get(dc, auth_name(r).as_deref(), now) else {
-        return DECLINED;
+        return;
     };
     let req = facts(r, &built.policy);
     // Revoked tickets stay revoked on public pages too (and are never refreshed there).
@@ -167,7 +233,6 @@ pub fn fixups(r: &mut ffi::request_rec) -> c_int {
     if let Some(id) = d.identity {
         crate::apply::set_identity(r, id);
     }
-    DECLINED
 }
 
 #[cfg(test)]

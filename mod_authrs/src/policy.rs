@@ -275,9 +275,11 @@ mod tests {
                         id,
                         settings: Settings::new(),
                         test_panic: None,
+                        test_panic_merge: false,
                     })
                 })
                 .collect(),
+            broken: false,
         }
     }
 

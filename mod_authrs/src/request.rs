@@ -41,8 +41,9 @@ pub fn ssl_var<'r>(r: &'r ffi::request_rec, name: &CStr) -> Option<Cow<'r, str>>
 }
 
 /// Builds the engine's view of the request. Only what the policy can use is gathered: TLS
-/// variables when it has the certificate method, the peer address when something reads it
-/// (address-bound tickets, trusted proxies, the warning about spoofed proxy headers).
+/// variables when it has the certificate method, the TCP peer when something reads it (trusted
+/// proxies, the warning about spoofed proxy headers), the client address for address-bound
+/// tickets.
 pub fn facts(r: &ffi::request_rec, policy: &Policy) -> RequestFacts {
     let mut headers = Vec::with_capacity(4);
     let mut proxy_headers = false;
@@ -58,16 +59,19 @@ pub fn facts(r: &ffi::request_rec, policy: &Policy) -> RequestFacts {
             }
         })
     };
-    let wants_peer = policy.bind_address || !policy.trusted_proxies.is_empty() || proxy_headers;
+    // Proxy trust is judged on the TCP peer (never on useragent_ip, which mod_remoteip rewrites
+    // from X-Forwarded-For); tickets are bound to the end user's address, useragent_ip.
+    let wants_peer = !policy.trusted_proxies.is_empty() || proxy_headers;
     // SAFETY: r's string fields are NULL or pool strings alive for the request.
-    let (method, path, query, peer) = unsafe {
+    let (method, path, query, peer, client) = unsafe {
         (
             str_from(r.method).map(Cow::into_owned).unwrap_or_default(),
             str_from(r.parsed_uri.path)
                 .map(Cow::into_owned)
                 .unwrap_or_else(|| "/".into()),
             str_from(r.args).map(Cow::into_owned),
-            if wants_peer {
+            if wants_peer { tcp_peer(r) } else { None },
+            if policy.bind_address {
                 str_from(r.useragent_ip).and_then(|s| s.parse().ok())
             } else {
                 None
@@ -97,8 +101,23 @@ pub fn facts(r: &ffi::request_rec, policy: &Policy) -> RequestFacts {
         query,
         headers,
         peer,
+        client,
         secure,
         tls,
+    }
+}
+
+/// The address of the TCP peer (`r->connection->client_ip`): the proxy when there is one, even
+/// after mod_remoteip has rewritten `r->useragent_ip` from a forwarded-for header. Whether
+/// proxy headers are believed is decided on this address only.
+pub fn tcp_peer(r: &ffi::request_rec) -> Option<std::net::IpAddr> {
+    // SAFETY: r->connection is NULL or the live connection of the request; client_ip is NULL or
+    // a string in the connection's pool.
+    unsafe {
+        r.connection
+            .as_ref()
+            .and_then(|c| str_from(c.client_ip))
+            .and_then(|s| s.parse().ok())
     }
 }
 

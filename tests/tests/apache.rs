@@ -594,3 +594,84 @@ fn an_xfcc_proxy_cannot_be_used_to_smuggle_ssl_headers() {
     assert!(!r.body.contains("CN=admin"), "{}", r.body);
     a.assert_clean_log(&["AUTHRS0201"]);
 }
+
+/// mod_remoteip rewrites `useragent_ip` from X-Forwarded-For: trust in a proxy is judged on the
+/// TCP peer, so a client cannot name a trusted proxy there; tickets stay bound to the end
+/// user's address as mod_remoteip reports it.
+#[test]
+fn a_forwarded_for_naming_a_trusted_proxy_is_not_trusted() {
+    let a = start(
+        "LoadModule remoteip_module /usr/lib/apache2/modules/mod_remoteip.so\n\
+         RemoteIPHeader X-Forwarded-For\n\
+         RemoteIPInternalProxy 127.0.0.1\n\
+         AuthRsTrustedProxies 192.0.2.10\n\
+         <Location /app/bound>\n  AuthRsBindAddress On\n</Location>\n",
+    );
+    let spoof = |req: Request| {
+        req.header("X-Forwarded-For: 192.0.2.10")
+            .header("SSL_CLIENT_S_DN: CN=alice,O=authrs demo,C=XX")
+            .header("SSL_CLIENT_VERIFY: SUCCESS")
+    };
+    let r = spoof(get(&a, "/app/cgi/echo")).send();
+    assert_eq!(r.status, 302, "the client became alice: {r:?}");
+    let t = mint("demo", AuthMethod::Password, now(), 3600);
+    let r = spoof(get(&a, "/app/cgi/echo").cookie(COOKIE, &t)).send();
+    assert_eq!(r.status, 200, "{r:?}");
+    // mod_remoteip did rewrite the address: the test would prove nothing otherwise.
+    assert_eq!(r.env("REMOTE_ADDR"), Some("192.0.2.10"), "{}", r.body);
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"));
+    assert!(
+        !r.body.contains("CN=alice"),
+        "a spoofed header reached the CGI:\n{}",
+        r.body
+    );
+    let log = a.error_log();
+    assert!(
+        log.contains("AUTHRS0201") && log.contains("peer 127.0.0.1"),
+        "spoofing is logged with the TCP peer: {log}"
+    );
+    // A ticket bound to the user's address (as mod_remoteip gives it) works from there only.
+    let mut bound = Ticket::new("demo", AuthMethod::Password, now(), 3600);
+    bound.roles = None;
+    bound.address = Some("198.51.100.7".parse().expect("ip"));
+    let bound = ring().mint(&bound).expect("mint");
+    let r = get(&a, "/app/bound/")
+        .cookie(COOKIE, &bound)
+        .header("X-Forwarded-For: 198.51.100.7")
+        .send();
+    assert_eq!(r.status, 404, "bound to the forwarded user address: {r:?}");
+    let r = get(&a, "/app/bound/").cookie(COOKIE, &bound).send();
+    assert_eq!(r.status, 302, "from another address: {r:?}");
+    a.assert_clean_log(&["AUTHRS0201", "AH00128"]);
+}
+
+/// The page an ErrorDocument shows (an internal redirect) reads `AUTHRS_REASON` unprefixed, as
+/// issue #3's login page does (httpd itself only passes `REDIRECT_AUTHRS_REASON`), and a 403
+/// from httpd's own `Require` says `forbidden` there too.
+#[test]
+fn error_documents_see_the_reason() {
+    let a = start(
+        "ErrorDocument 401 /cgi-bin/echo\nErrorDocument 403 /cgi-bin/echo\n\
+         <Location />\n  AuthzSendForbiddenOnFailure On\n</Location>\n",
+    );
+    let r = get(&a, "/app/index.html")
+        .header("Accept: application/json")
+        .send();
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
+    assert_eq!(
+        r.env("REDIRECT_AUTHRS_REASON"),
+        Some("no_cookie"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.env("AUTHRS_REASON"), Some("no_cookie"), "{}", r.body);
+    // alice is authenticated; `Require role admin projectX` refuses her. The error page (on
+    // /cgi-bin, where AuthRsRecognizeUser recognizes her) is still told why.
+    let t = mint("alice", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/app/admin/").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(r.header("x-authrs-reason"), Some("forbidden"), "{r:?}");
+    assert_eq!(r.env("AUTHRS_REASON"), Some("forbidden"), "{}", r.body);
+    a.assert_clean_log(&["AH01631"]);
+}

@@ -369,7 +369,11 @@ fn ticket(
     let Some(value) = find_cookie(req.header_all("cookie"), &policy.cookie.name) else {
         return Ok(Outcome::Absent);
     };
-    let peer = if policy.bind_address { req.peer } else { None };
+    let peer = if policy.bind_address {
+        req.client_address()
+    } else {
+        None
+    };
     // Read in place: the only copies made are the Identity's own.
     let mut buf = TicketBuf::new();
     let ticket = match keys.verify_ref(value, &mut buf, now, peer, policy.session_timeout) {

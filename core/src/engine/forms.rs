@@ -129,7 +129,11 @@ fn issue(
         issued: now,
         expires: now.saturating_add(policy.ticket_lifetime),
         last_seen: now,
-        address: if policy.bind_address { req.peer } else { None },
+        address: if policy.bind_address {
+            req.client_address()
+        } else {
+            None
+        },
         roles: None,
     };
     if policy.bind_address && ticket.address.is_none() {

@@ -65,6 +65,7 @@ fn browser() -> RequestFacts {
         query: Some("x=1".into()),
         headers: vec![("Accept".into(), "text/html".into())],
         peer: Some("192.0.2.10".parse().expect("ip")),
+        client: None,
         secure: true,
         tls: TlsFacts::default(),
     }
@@ -862,6 +863,38 @@ mod review_attacks {
         let d = login(&p, &post, body, NOW, &mut users);
         assert_eq!(d.status(), 500, "no unbound ticket is minted");
         assert!(d.set_cookie.is_none());
+    }
+
+    #[test]
+    fn tickets_are_bound_to_the_client_address_when_the_server_names_one() {
+        // httpd with mod_remoteip: the peer is the load balancer, the client its user.
+        let mut p = policy();
+        p.bind_address = true;
+        let mut users =
+            Htpasswd::parse("demo:{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE=\n").expect("htpasswd");
+        let mut post = browser();
+        post.client = Some("198.51.100.7".parse().expect("ip"));
+        let body = b"credential_0=demo&credential_1=demo&destination=%2F";
+        let d = login(&p, &post, body, NOW, &mut users);
+        let cookie = d.set_cookie.expect("minted");
+        let value = cookie
+            .split(';')
+            .next()
+            .and_then(|kv| kv.split_once('='))
+            .map(|(_, v)| v.to_string())
+            .expect("cookie value");
+        let mut same = with_cookie(browser(), &value);
+        same.client = post.client;
+        assert_eq!(run(&p, &same).verdict, Verdict::Allow);
+        // Another user behind the same balancer: same peer, another client.
+        let mut other = with_cookie(browser(), &value);
+        other.client = Some("198.51.100.8".parse().expect("ip"));
+        assert_eq!(run(&p, &other).reason(), Some(Reason::BadCookie));
+        // Straight from the balancer's address (no client named): not the user's either.
+        assert_eq!(
+            run(&p, &with_cookie(browser(), &value)).reason(),
+            Some(Reason::BadCookie)
+        );
     }
 
     #[test]
