@@ -758,10 +758,12 @@ impl FakeMemcached {
             .arg(delay_s.to_string())
             .spawn()
             .expect("python3");
+        // Owned from here on: dropped (killed and reaped) however this ends.
+        let mut fake = FakeMemcached { child, port: 0 };
         for _ in 0..100 {
             if let Ok(p) = std::fs::read_to_string(&port_file) {
-                let port = p.trim().parse().expect("port");
-                return FakeMemcached { child, port };
+                fake.port = p.trim().parse().expect("port");
+                return fake;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
