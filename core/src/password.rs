@@ -121,6 +121,31 @@ fn scheme_of(hash: &str) -> Result<Scheme, PasswordError> {
     })
 }
 
+/// Roughly what checking a password against `hash` costs, in microseconds (measured on the
+/// project machine, release build; only the order matters: it picks the unknown users' decoy).
+fn work_estimate(hash: &str) -> u64 {
+    let rounds = || {
+        hash.get(3..)
+            .and_then(|rest| rest.strip_prefix("rounds="))
+            .and_then(|rest| rest.split('$').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(5000)
+    };
+    match scheme_of(hash) {
+        // About 110 µs per Eksblowfish round; `$2y$NN$` does 2^NN of them (cost 5: 3.6 ms).
+        Ok(Scheme::Bcrypt) => hash
+            .get(4..6)
+            .and_then(|c| c.parse::<u32>().ok())
+            .map_or(0, |cost| 110u64 << cost.min(MAX_BCRYPT_COST)),
+        // SHA-512-crypt about 0.85 µs a round, SHA-256-crypt 0.085 (5000 rounds: 4.2 / 0.42 ms).
+        Ok(Scheme::ShaCrypt) if hash.starts_with("$6$") => rounds() * 85 / 100,
+        Ok(Scheme::ShaCrypt) => rounds() * 85 / 1000,
+        // 1000 rounds of MD5: 0.15 ms.
+        Ok(Scheme::Apr1) => 150,
+        Ok(Scheme::Sha1) | Err(_) => 1,
+    }
+}
+
 /// Refuses bcrypt costs and SHA-crypt rounds that would make one check a denial of service.
 fn check_work_factor(hash: &str, scheme: Scheme) -> Result<(), PasswordError> {
     match scheme {
@@ -282,10 +307,18 @@ impl Htpasswd {
                     user: user.to_string(),
                 });
             }
-            decoy.get_or_insert_with(|| hash.to_string());
+            // The decoy is the dearest hash: an unknown user must cost at least what the
+            // slowest known one does, or timing tells them apart.
+            let work = work_estimate(hash);
+            if decoy.as_ref().is_none_or(|(w, _)| work > *w) {
+                decoy = Some((work, hash.to_string()));
+            }
             entries.insert(user.to_string(), hash.to_string());
         }
-        Ok(Htpasswd { entries, decoy })
+        Ok(Htpasswd {
+            entries,
+            decoy: decoy.map(|(_, hash)| hash),
+        })
     }
 
     /// Checks a user's password; an unknown user is `Ok(false)` after verifying against a decoy hash.
@@ -494,6 +527,30 @@ mod tests {
             Err(PasswordError::UnhashablePassword)
         );
         assert!(hash_bcrypt(&"x".repeat(72), 4, salt).is_ok());
+    }
+
+    #[test]
+    fn the_decoy_is_the_dearest_hash() {
+        // Unknown users are checked against the decoy: a cheap first entry must not make
+        // them faster than the users behind a bcrypt hash.
+        let text =
+            format!("a:{SHA1}\nb:{APR1}\nc:{BCRYPT_LONG}\nd:{BCRYPT_2Y}\ne:{SHA256_OPENSSL}\n");
+        assert_eq!(
+            Htpasswd::parse(&text).unwrap().decoy.as_deref(),
+            Some(BCRYPT_2Y)
+        );
+        let text = format!("a:{SHA1}\nb:{SHA512_ROUNDS}\nc:{APR1}\n");
+        assert_eq!(
+            Htpasswd::parse(&text).unwrap().decoy.as_deref(),
+            Some(SHA512_ROUNDS)
+        );
+        // As measured here: SHA-512-crypt 6000 rounds > bcrypt 5 > bcrypt 4 > SHA-256-crypt 5000
+        // rounds > APR1 > {SHA}.
+        assert!(work_estimate(SHA512_ROUNDS) > work_estimate(BCRYPT_2Y));
+        assert!(work_estimate(BCRYPT_2Y) > work_estimate(BCRYPT_LONG));
+        assert!(work_estimate(BCRYPT_LONG) > work_estimate(SHA256_OPENSSL));
+        assert!(work_estimate(SHA256_OPENSSL) > work_estimate(APR1));
+        assert!(work_estimate(APR1) > work_estimate(SHA1));
     }
 
     #[test]

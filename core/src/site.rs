@@ -506,7 +506,8 @@ impl std::fmt::Display for PathError {
 impl std::error::Error for PathError {}
 
 /// The path to match locations against: no query, dot segments resolved (by the `url` crate),
-/// runs of `/` merged. Encodings a backend could decode into another path are refused.
+/// runs of `/` merged, path parameters (`;…` in a segment) dropped. Encodings a backend could
+/// decode into another path are refused.
 pub fn normalize_path(raw: &str) -> Result<String, PathError> {
     let path = raw.split_once('?').map_or(raw, |(p, _)| p);
     if raw.len() > MAX_PATH {
@@ -534,14 +535,26 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
         // Nothing to merge, resolve or encode: the `url` crate would give it back unchanged.
         return Ok(path.to_string());
     }
-    resolve_path(path)
+    let resolved = resolve_path(path)?;
+    if !resolved.contains(';') {
+        return Ok(resolved);
+    }
+    // Servlet containers (Tomcat, Jetty) drop `;parameters` from each segment before they
+    // route: `/public/..;/admin/x` and `/admin;x/secret` are `/admin/…` to them, while the
+    // `url` crate keeps `..;` as a name. Match what the backend will serve.
+    let stripped: Vec<&str> = resolved
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or_default())
+        .collect();
+    resolve_path(&stripped.join("/"))
 }
 
-/// True for a path that is already normal: only RFC 3986 `pchar`s other than `%` (and `/`), no
-/// `//`, and no `/.` at all (so no dot segment). Most request paths are; the unit tests check
+/// True for a path that is already normal: only RFC 3986 `pchar`s other than `%` and `;` (and
+/// `/`), no `//`, and no `/.` at all (so no dot segment). Most request paths are; the unit tests check
 /// that [`resolve_path`] returns every such path unchanged.
 fn is_plain_path(path: &str) -> bool {
-    const PLAIN_PUNCTUATION: &[u8] = b"/-._~!$&'()*+,;=:@";
+    // No `;`: a path parameter is dropped (see `normalize_path`), so such a path is not plain.
+    const PLAIN_PUNCTUATION: &[u8] = b"/-._~!$&'()*+,=:@";
     let bytes = path.as_bytes();
     bytes
         .iter()

@@ -589,6 +589,16 @@ fn tricky_paths_never_bypass_a_location() {
             "{path}: reached the protected app without credentials: {r:?}"
         );
     }
+    // Path parameters, which servlet containers drop before routing: to them these are
+    // /app/…, so the filter must ask for credentials as it does for /app.
+    for path in [
+        "/cgi-bin/..;/app/cgi/echo",
+        "/;x/app/cgi/echo",
+        "/app;x/cgi/echo",
+    ] {
+        let r = Request::get(e.url(path)).ca(&f.certs.join("ca.crt")).send();
+        assert_eq!(r.status, 302, "{path}: {r:?}");
+    }
 }
 
 #[test]
