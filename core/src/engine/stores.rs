@@ -1,7 +1,7 @@
 //! Stores the engine consults but does not own: server-side ticket revocation.
 
 use crate::identity::AuthMethod;
-use crate::ticket::{KeyId, Ticket, TicketRef};
+use crate::ticket::{Ticket, TicketRef};
 use crate::time::UnixTime;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -50,12 +50,12 @@ impl fmt::Debug for Stores<'_> {
 }
 
 /// The id under which a session is revoked: 128 bits of SHA-256 over the ticket's stable fields
-/// (key id, user, method, issued, expires, address). A sliding refresh keeps them, so revoking
-/// one copy revokes every refreshed or earlier copy of the same login; the cookie itself is never
-/// a store key (keys end up in logs and shared memory).
+/// (user, method, issued, expires, address). A sliding refresh keeps them, so revoking one copy
+/// revokes every refreshed or earlier copy of the same login — also across a key rotation, where
+/// the refresh is signed with the new key (the key id is not part of the id: a ticket is MACed
+/// anyway); the cookie itself is never a store key (keys end up in logs and shared memory).
 pub fn ticket_id(ticket: &Ticket) -> String {
     session_id(
-        ticket.key_id,
         ticket.method,
         ticket.issued,
         ticket.expires,
@@ -67,7 +67,6 @@ pub fn ticket_id(ticket: &Ticket) -> String {
 /// [`ticket_id`] of a borrowed ticket (the engine's path: no owned ticket is built).
 pub(crate) fn ticket_ref_id(ticket: &TicketRef<'_>) -> String {
     session_id(
-        ticket.key_id,
         ticket.method,
         ticket.issued,
         ticket.expires,
@@ -77,7 +76,6 @@ pub(crate) fn ticket_ref_id(ticket: &TicketRef<'_>) -> String {
 }
 
 fn session_id(
-    key_id: KeyId,
     method: AuthMethod,
     issued: UnixTime,
     expires: UnixTime,
@@ -85,8 +83,7 @@ fn session_id(
     address: Option<IpAddr>,
 ) -> String {
     let mut h = Sha256::new();
-    h.update(b"authrs-session-v1\0");
-    h.update(key_id.0);
+    h.update(b"authrs-session-v2\0");
     h.update(method.as_str().as_bytes());
     h.update([0]);
     h.update(issued.to_be_bytes());

@@ -708,6 +708,52 @@ mod review_attacks {
     }
 
     #[test]
+    fn logout_after_a_key_rotation_revokes_copies_signed_with_the_old_key() {
+        // A refresh re-signs with the ring's first key. After a rotation the browser's copy
+        // carries the new key id, a copy stolen before it the old one: the session id must
+        // not depend on the key, or logging out would leave the stolen copy working.
+        let mut p = policy();
+        p.session_timeout = Some(600);
+        let old = mint("bob", AuthMethod::Password, NOW - 400);
+        let new_key = TicketKey::new(&[7u8; 32]).expect("key");
+        let old_key = TicketKey::new(&[42u8; 32]).expect("key");
+        p.keys = Some(KeyRing::new(vec![new_key, old_key]).expect("ring"));
+        let d = run(&p, &with_cookie(browser(), &old));
+        let fresh = d
+            .set_cookie
+            .expect("refreshed")
+            .trim_start_matches("AuthRs_Test=")
+            .split(';')
+            .next()
+            .expect("v")
+            .to_string();
+        let new_only = KeyRing::new(vec![TicketKey::new(&[7u8; 32]).expect("key")]).expect("ring");
+        assert!(
+            new_only.open(&fresh).is_ok(),
+            "the refresh is signed with the new key"
+        );
+        let mut store = MemRevocations::default();
+        logout(
+            &p,
+            &with_cookie(browser(), &fresh),
+            NOW,
+            true,
+            &mut Stores {
+                revocations: Some(&mut store),
+            },
+        );
+        let d = decide(
+            &p,
+            &with_cookie(browser(), &old),
+            NOW + 1,
+            &mut Stores {
+                revocations: Some(&mut store),
+            },
+        );
+        assert_eq!(d.reason(), Some(Reason::BadCookie));
+    }
+
+    #[test]
     fn logout_revokes_address_bound_tickets_and_planted_duplicates() {
         let mut p = policy();
         p.bind_address = true;
