@@ -221,7 +221,8 @@ pub fn openid_refused(
 
 /// Handles logout: clears the cookie and, with `revoke`, revokes the ticket server-side until it
 /// would have expired (deleting a cookie alone does not log anyone out); then a 303 to the
-/// untainted `destination` query parameter or the default destination.
+/// untainted `destination` query parameter or the default destination. A request from another
+/// site (`Sec-Fetch-Site: cross-site`, a foreign `Origin`) is refused with 403 (`AUTHRS0307`).
 pub fn logout(
     policy: &Policy,
     req: &RequestFacts,
@@ -230,6 +231,18 @@ pub fn logout(
     stores: &mut Stores<'_>,
 ) -> Decision {
     let mut decision = Decision::default();
+    // A foreign page must not log the browser out (an <img> or a link to the logout path):
+    // same check as for login POSTs; clients that send neither header are not browsers.
+    if let Some(why) = cross_site(req) {
+        decision.note(
+            Level::Warn,
+            "AUTHRS0307",
+            format!("cross-site logout refused: {why}"),
+        );
+        return decision.with(Verdict::Forbidden {
+            reason: Reason::Forbidden,
+        });
+    }
     let destination = query_param(req.query.as_deref(), "destination");
     let location = policy.destinations.untaint(destination.as_deref());
     decision.set_cookie = Some(policy.cookie.clear_cookie());

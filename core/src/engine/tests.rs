@@ -708,6 +708,46 @@ mod review_attacks {
     }
 
     #[test]
+    fn a_foreign_page_cannot_log_the_browser_out() {
+        let p = policy();
+        let t = mint("bob", AuthMethod::Password, NOW - 10);
+        let mut store = MemRevocations::default();
+        for (name, value) in [
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Origin", "https://evil.example"),
+            ("Origin", "null"),
+        ] {
+            let mut r = with_cookie(browser(), &t);
+            r.headers.push(("Host".into(), "site.example".into()));
+            r.headers.push((name.into(), value.into()));
+            let d = logout(
+                &p,
+                &r,
+                NOW,
+                true,
+                &mut Stores {
+                    revocations: Some(&mut store),
+                },
+            );
+            assert_eq!((d.status(), d.set_cookie.as_deref()), (403, None), "{name}");
+            assert!(store.0.is_empty(), "{name}: revoked");
+        }
+        // The site's own pages (and clients sending neither header) log out.
+        for extra in [
+            Some(("Sec-Fetch-Site", "same-origin")),
+            Some(("Origin", "https://site.example")),
+            None,
+        ] {
+            let mut r = with_cookie(browser(), &t);
+            r.headers.push(("Host".into(), "site.example".into()));
+            r.headers.extend(extra.map(|(n, v)| (n.into(), v.into())));
+            let d = logout(&p, &r, NOW, false, &mut Stores::default());
+            assert_eq!(d.status(), 303, "{extra:?}");
+            assert!(d.set_cookie.is_some(), "{extra:?}");
+        }
+    }
+
+    #[test]
     fn logout_after_a_key_rotation_revokes_copies_signed_with_the_old_key() {
         // A refresh re-signs with the ring's first key. After a rotation the browser's copy
         // carries the new key id, a copy stolen before it the old one: the session id must
