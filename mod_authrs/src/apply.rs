@@ -91,6 +91,11 @@ pub fn apply(r: &mut ffi::request_rec, mut d: Decision, realm: Option<&str>) -> 
         }
         if let Some(c) = d.set_cookie.as_deref().filter(|c| !c.is_empty()) {
             table_add(r.pool, r.err_headers_out, "Set-Cookie", c);
+            if d.verdict == Verdict::Allow {
+                // A refreshed ticket rides on the application's response: a shared cache
+                // (mod_cache, a CDN) must never keep it and hand it to the next visitor.
+                table_add(r.pool, r.err_headers_out, "Cache-Control", "private");
+            }
         }
         if let Some(reason) = d.reason() {
             table_set_static(r.pool, r.subprocess_env, c"AUTHRS_REASON", reason.code());

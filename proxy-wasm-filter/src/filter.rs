@@ -350,6 +350,9 @@ impl HttpContext for Stream {
     fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
         if let Some(c) = self.set_cookie.take() {
             self.add_http_response_header("set-cookie", &c);
+            // A refreshed ticket rides on the upstream's response: a shared cache must never
+            // keep it and hand it to the next visitor.
+            self.add_http_response_header("cache-control", "private");
         }
         Action::Continue
     }

@@ -297,6 +297,13 @@ SSLVerifyClient optional_no_ca
             .is_some_and(|c| !c.is_empty() && c != fresh),
         "sliding refresh re-issues: {r:?}"
     );
+    // ... on a response no shared cache may keep (the refreshed ticket is the browser's).
+    assert!(
+        r.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("cache-control") && v.contains("private")),
+        "{r:?}"
+    );
 
     // AuthRsRefreshFraction 0.9: 400 s of 600 idle is not yet time to re-issue.
     let r = get("/idle-late/").cookie("AuthRs_Dir", &fresh).send();

@@ -572,6 +572,52 @@ fn logout_indexes_a_repeated_ticket_once() {
 }
 
 #[test]
+fn a_sliding_refresh_is_private_to_the_browser() {
+    // session_timeout: a ticket last seen 400 s ago is re-issued on the upstream's response —
+    // which must then never be stored by a shared cache for the next visitor.
+    let f = site_files("envoy-refresh");
+    let e = Envoy::start(
+        &f.certs,
+        &EnvoyOptions::new(site_with(&f, json!({"session_timeout": "10m"}))),
+    );
+    let ring =
+        authrs_core::ticket::KeyRing::new(vec![authrs_core::ticket::TicketKey::from_base64(
+            KEY_B64,
+        )
+        .expect("key")])
+        .expect("ring");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let mut t = authrs_core::ticket::Ticket::new(
+        "demo",
+        authrs_core::identity::AuthMethod::Password,
+        now - 400,
+        3600,
+    );
+    t.roles = None;
+    let old = ring.mint(&t).expect("mint");
+    let r = e.get("/app/cgi/echo").cookie(COOKIE, &old).send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
+    let fresh = r.cookie(COOKIE).expect("refreshed ticket");
+    assert_ne!(fresh, old);
+    assert!(
+        r.headers
+            .iter()
+            .any(|(n, v)| n == "cache-control" && v.contains("private")),
+        "{r:?}"
+    );
+    // A ticket seen a moment ago is not re-issued, and nothing is added to the response.
+    let r = e.get("/app/cgi/echo").cookie(COOKIE, &fresh).send();
+    assert_eq!((r.status, r.cookie(COOKIE)), (200, None));
+    assert!(
+        !r.headers.iter().any(|(n, _)| n == "cache-control"),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn tricky_paths_never_bypass_a_location() {
     let f = site_files("envoy-paths");
     let e = Envoy::start(&f.certs, &EnvoyOptions::new(envoy_site(&f)));
