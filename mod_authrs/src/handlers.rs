@@ -14,6 +14,9 @@ const MAX_BODY: usize = 16 * 1024;
 struct HttpdProviders<'a> {
     r: &'a mut ffi::request_rec,
     names: Vec<String>,
+    /// `r->user` as the granting provider left it (mod_authnz_ldap's
+    /// `AuthLDAPRemoteUserAttribute` names the user its own way).
+    canonical: Option<String>,
 }
 
 impl PasswordCheck for HttpdProviders<'_> {
@@ -32,15 +35,27 @@ impl PasswordCheck for HttpdProviders<'_> {
                     "authn provider {name:?} is not loaded (LoadModule authn_{name}_module)"
                 ));
             };
+            // A provider that names the user sets r->user; start from none, so what is there
+            // afterwards is that provider's.
+            self.r.user = std::ptr::null_mut();
             // SAFETY: the provider contract: live request, NUL-terminated user and password.
             match unsafe { check(self.r, u.as_ptr(), p.as_ptr()) } {
-                ffi::authn_status::AUTH_GRANTED => return Ok(true),
+                ffi::authn_status::AUTH_GRANTED => {
+                    // SAFETY: NULL or a pool string the provider set.
+                    self.canonical = unsafe { crate::apr::str_from(self.r.user) }
+                        .map(std::borrow::Cow::into_owned);
+                    return Ok(true);
+                }
                 ffi::authn_status::AUTH_DENIED => return Ok(false),
                 ffi::authn_status::AUTH_USER_NOT_FOUND => continue,
                 _ => return Err(format!("authn provider {name:?} failed")),
             }
         }
         Ok(false)
+    }
+
+    fn canonical_user(&self) -> Option<String> {
+        self.canonical.clone()
     }
 }
 
@@ -148,7 +163,11 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
             .into_iter()
             .map(str::to_string)
             .collect();
-        let mut providers = HttpdProviders { r: &mut *r, names };
+        let mut providers = HttpdProviders {
+            r: &mut *r,
+            names,
+            canonical: None,
+        };
         login(&built.policy, &req, &body, now, &mut providers)
     } else {
         let revoke = built.settings.revoke_on_logout();

@@ -17,6 +17,14 @@ pub trait PasswordCheck {
     /// `Ok(true)` for a correct password, `Ok(false)` for a wrong one or an unknown user,
     /// `Err` when the check itself failed (the login then fails closed with a 500).
     fn check(&mut self, user: &str, password: &str) -> Result<bool, String>;
+
+    /// After a successful [`PasswordCheck::check`], the user name the password store knows the
+    /// user by, when it differs from what was typed (an LDAP provider matches `ALICE` and names
+    /// `alice`); the ticket is issued to that name, so `Require user` and deny lists see one
+    /// spelling per person. `None`: the name as typed.
+    fn canonical_user(&self) -> Option<String> {
+        None
+    }
 }
 
 impl PasswordCheck for Htpasswd {
@@ -94,6 +102,23 @@ pub fn login(
         };
         return decision.with(verdict);
     }
+    let canonical = passwords.canonical_user().filter(|c| c != user);
+    let user = match canonical.as_deref() {
+        None => user,
+        Some(c) if !c.is_empty() && !c.chars().any(char::is_control) => {
+            decision.note(
+                Level::Debug,
+                "AUTHRS0308",
+                format!("login as {user:?} is user {c:?} for the password store"),
+            );
+            c
+        }
+        Some(c) => {
+            let message = format!("the password store named the user {c:?}, not a user name");
+            decision.note(Level::Error, "AUTHRS0302", message.clone());
+            return decision.with(Verdict::Error { message });
+        }
+    };
     issue(
         policy,
         req,

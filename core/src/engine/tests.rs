@@ -707,6 +707,65 @@ mod review_attacks {
         assert_eq!(d.reason(), Some(Reason::BadCookie));
     }
 
+    /// A password store that matches names case-insensitively and knows them in lower case
+    /// (what an LDAP provider with AuthLDAPRemoteUserAttribute does).
+    struct CaseInsensitive(Option<String>);
+
+    impl PasswordCheck for CaseInsensitive {
+        fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
+            let ok = user.eq_ignore_ascii_case("mallory") && password == "pw";
+            self.0 = ok.then(|| user.to_ascii_lowercase());
+            Ok(ok)
+        }
+        fn canonical_user(&self) -> Option<String> {
+            self.0.clone()
+        }
+    }
+
+    #[test]
+    fn the_ticket_names_the_user_as_the_password_store_does() {
+        // Logging in as MALLORY must not slip past `Require not user mallory`.
+        let mut p = policy();
+        p.require = Some(
+            RequireTree::parse(
+                "<RequireAll>\nRequire valid-user\nRequire not user mallory\n</RequireAll>\n",
+            )
+            .expect("rules"),
+        );
+        let mut post = browser();
+        post.method = "POST".into();
+        let d = login(
+            &p,
+            &post,
+            &login_body("MALLORY", "pw", "/app"),
+            NOW,
+            &mut CaseInsensitive(None),
+        );
+        let value = d
+            .set_cookie
+            .clone()
+            .expect("cookie")
+            .trim_start_matches("AuthRs_Test=")
+            .split(';')
+            .next()
+            .expect("value")
+            .to_string();
+        let d = run(&p, &with_cookie(browser(), &value));
+        assert_eq!((user(&d), d.status()), (Some("mallory"), 403), "{d:?}");
+        // A name the store gives that is no user name fails the login closed.
+        struct Broken;
+        impl PasswordCheck for Broken {
+            fn check(&mut self, _: &str, _: &str) -> Result<bool, String> {
+                Ok(true)
+            }
+            fn canonical_user(&self) -> Option<String> {
+                Some("a\nb".into())
+            }
+        }
+        let d = login(&p, &post, &login_body("ab", "x", "/app"), NOW, &mut Broken);
+        assert_eq!((d.status(), d.set_cookie), (500, None));
+    }
+
     #[test]
     fn a_foreign_page_cannot_log_the_browser_out() {
         let p = policy();
