@@ -5,6 +5,8 @@ use crate::ffi;
 use crate::request::{auth_name, dir_config, facts, now};
 use authrs_core::engine::{login, logout, PasswordCheck, Stores};
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// The largest login form body read (AuthCookie forms are a few hundred bytes).
 const MAX_BODY: usize = 16 * 1024;
@@ -19,8 +21,34 @@ struct HttpdProviders<'a> {
     canonical: Option<String>,
 }
 
+/// How long a password check of a known user took lately in this process (nanoseconds,
+/// a moving average): an unknown user is answered no sooner, so timing does not tell which
+/// names exist (mod_authn_file answers "no such user" before hashing anything).
+static KNOWN_USER_CHECK_NS: AtomicU64 = AtomicU64::new(0);
+/// The most an unknown user's answer is held back.
+const MAX_PAD: Duration = Duration::from_secs(2);
+
+fn record_known_user_check(took: Duration) {
+    let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+    let _ = KNOWN_USER_CHECK_NS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
+        Some(if avg == 0 {
+            took
+        } else {
+            avg / 4 * 3 + took / 4
+        })
+    });
+}
+
+fn pad_unknown_user_check(started: Instant) {
+    let known = Duration::from_nanos(KNOWN_USER_CHECK_NS.load(Ordering::Relaxed)).min(MAX_PAD);
+    if let Some(rest) = known.checked_sub(started.elapsed()) {
+        std::thread::sleep(rest);
+    }
+}
+
 impl PasswordCheck for HttpdProviders<'_> {
     fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
+        let started = Instant::now();
         let (u, p) = (cstring(user), cstring(password));
         for name in &self.names {
             let n = cstring(name);
@@ -41,16 +69,21 @@ impl PasswordCheck for HttpdProviders<'_> {
             // SAFETY: the provider contract: live request, NUL-terminated user and password.
             match unsafe { check(self.r, u.as_ptr(), p.as_ptr()) } {
                 ffi::authn_status::AUTH_GRANTED => {
+                    record_known_user_check(started.elapsed());
                     // SAFETY: NULL or a pool string the provider set.
                     self.canonical = unsafe { crate::apr::str_from(self.r.user) }
                         .map(std::borrow::Cow::into_owned);
                     return Ok(true);
                 }
-                ffi::authn_status::AUTH_DENIED => return Ok(false),
+                ffi::authn_status::AUTH_DENIED => {
+                    record_known_user_check(started.elapsed());
+                    return Ok(false);
+                }
                 ffi::authn_status::AUTH_USER_NOT_FOUND => continue,
                 _ => return Err(format!("authn provider {name:?} failed")),
             }
         }
+        pad_unknown_user_check(started);
         Ok(false)
     }
 

@@ -621,3 +621,52 @@ fn apache_t_refuses_a_bad_value_for_every_directive() {
     }
     assert!(checked >= 30, "only {checked} directives checked");
 }
+
+#[test]
+fn an_unknown_user_is_answered_no_sooner_than_a_known_one() {
+    // mod_authn_file says "no such user" before hashing anything: without care a login form
+    // answers unknown names in a millisecond and known ones after a bcrypt check, which tells
+    // an attacker which names exist. Not a speed test: the gap without the padding is many
+    // times the spread of the machine (bcrypt cost 11 here, ~0.25 s).
+    let root = scratch("httpd-timing");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    let hash = authrs_core::password::hash_bcrypt("right", 11, [9u8; 16]).expect("hash");
+    std::fs::write(root.join("htpasswd"), format!("known:{hash}\n")).expect("htpasswd");
+    let r = root.display();
+    let global = format!("AuthRsTicketKeyFile \"{r}/ticket.key\"\n");
+    let site = format!(
+        "<Location /LOGIN>\n  SetHandler authrs-login\n  AuthName T\n  AuthUserFile \"{r}/htpasswd\"\n</Location>\n"
+    );
+    let a = Apache::start_in(root.clone(), certs, &global, &site);
+    let login = |user: &str| {
+        let started = std::time::Instant::now();
+        let r = Request::post_form(
+            a.url("/LOGIN"),
+            format!("credential_0={user}&credential_1=wrong&destination=%2F"),
+        )
+        .ca(&a.ca())
+        .send();
+        assert_eq!(
+            (r.status, r.header("x-authrs-reason")),
+            (401, Some("bad_credentials")),
+            "{r:?}"
+        );
+        started.elapsed()
+    };
+    let median = |mut v: Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    // The worker learns what a known user's check costs from the first attempts.
+    for _ in 0..3 {
+        login("known");
+    }
+    let known = median((0..5).map(|_| login("known")).collect());
+    let unknown = median((0..5).map(|i| login(&format!("nobody{i}"))).collect());
+    assert!(
+        unknown * 3 > known,
+        "unknown users answered in {unknown:?}, known ones in {known:?}"
+    );
+}
