@@ -8,8 +8,8 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::oid_registry::{
     OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER, OID_X509_EXT_BASIC_CONSTRAINTS,
-    OID_X509_EXT_EXTENDED_KEY_USAGE, OID_X509_EXT_KEY_USAGE, OID_X509_EXT_SUBJECT_ALT_NAME,
-    OID_X509_EXT_SUBJECT_KEY_IDENTIFIER,
+    OID_X509_EXT_EXTENDED_KEY_USAGE, OID_X509_EXT_KEY_USAGE, OID_X509_EXT_NAME_CONSTRAINTS,
+    OID_X509_EXT_SUBJECT_ALT_NAME, OID_X509_EXT_SUBJECT_KEY_IDENTIFIER,
 };
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
@@ -89,7 +89,11 @@ impl Node {
                     return Err(malformed(format!("extension {}: {error}", ext.oid)));
                 }
             }
-            if ext.critical && !handled.contains(&&ext.oid) && unhandled_critical.is_none() {
+            // nameConstraints binds whatever its criticality (OpenSSL enforces a non-critical
+            // one too, and CAs long marked it so); authrs does not enforce it, so a path
+            // through a constrained CA is refused rather than taken as unconstrained.
+            let must_honour = ext.critical || ext.oid == OID_X509_EXT_NAME_CONSTRAINTS;
+            if must_honour && !handled.contains(&&ext.oid) && unhandled_critical.is_none() {
                 unhandled_critical = Some(ext.oid.to_id_string());
             }
         }

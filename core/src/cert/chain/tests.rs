@@ -348,6 +348,14 @@ fn unenforced_critical_extensions_and_wrong_purposes_fail() {
     );
     let e = check(&a, pem!("rsa-leaf-server"), &[]).unwrap_err();
     assert!(matches!(e, ChainError::NotForClientAuth { .. }), "{e:?}");
+    // nameConstraints not marked critical binds all the same (OpenSSL: "permitted subtree
+    // violation" for this leaf); authrs cannot enforce it, so the path is refused.
+    let ncn_root = TrustAnchors::parse(pem!("ncn-root")).unwrap();
+    let e = check(&ncn_root, pem!("ncn-leaf"), &[pem!("ncn")]).unwrap_err();
+    assert!(
+        matches!(&e, ChainError::UnhandledCriticalExtension { oid, .. } if oid == "2.5.29.30"),
+        "{e:?}"
+    );
 }
 
 #[test]
