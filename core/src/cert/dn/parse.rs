@@ -26,12 +26,31 @@ pub fn parse_rfc2253(dn: &str) -> Result<Vec<(String, String)>, CertError> {
         return Ok(out);
     }
     loop {
+        // An OpenSSL short name (`CN`, `emailAddress`) or a dotted OID (`2.5.4.97`): nothing
+        // else. In particular no `/`, so mod_ssl's legacy `/C=XX/O=Org/CN=a,CN=b` form — which
+        // leaves `,` unescaped inside values — can never be read as RFC 2253 (`CN=b` would
+        // come out as an attribute of its own).
         let start = i;
-        while i < b.len() && (b[i].is_ascii_alphanumeric() || b"._-/".contains(&b[i])) {
+        let oid = b.get(i).is_some_and(u8::is_ascii_digit);
+        while i < b.len()
+            && (if oid {
+                b[i].is_ascii_digit() || b[i] == b'.'
+            } else {
+                b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'_'
+            })
+        {
             i += 1;
         }
-        if i == start {
-            return bad(i, "attribute type expected");
+        let well_formed = if oid {
+            b[i - 1] != b'.' && !dn[start..i].contains("..")
+        } else {
+            b[start].is_ascii_alphabetic()
+        };
+        if i == start || !well_formed {
+            return bad(
+                start,
+                "attribute type expected (a short name or a dotted OID)",
+            );
         }
         if b.get(i) != Some(&b'=') {
             return bad(i, "'=' expected after the attribute type");

@@ -207,6 +207,14 @@ fn refuses_what_openssl_never_prints() {
         "CN=#0C0268",
         "CN=#0C02686969",
         "CN=#zz",
+        // mod_ssl's legacy form (LegacyDNStringFormat) leaves `,` unescaped in values: read
+        // as RFC 2253, a CN "mallory,CN=admin" would become a second CN.
+        "/C=XX/O=Corp/CN=mallory,CN=admin",
+        "/CN=a",
+        "C/N=a",
+        "2.5..4=a",
+        "2.5.4.=a",
+        "-CN=a",
     ] {
         assert!(
             matches!(parse_rfc2253(bad), Err(CertError::BadDn { .. })),
@@ -214,6 +222,21 @@ fn refuses_what_openssl_never_prints() {
         );
     }
     assert!(parse_rfc2253(&"CN=a,".repeat(20_000)).is_err(), "too long");
+    // Short names with digits or `-`, and dotted OIDs, are attribute types.
+    assert_eq!(
+        parse_rfc2253("2.5.4.97=x,x500UniqueIdentifier=y,CN=z").unwrap(),
+        [
+            ("2.5.4.97".to_string(), "x".to_string()),
+            ("x500UniqueIdentifier".to_string(), "y".to_string()),
+            ("CN".to_string(), "z".to_string())
+        ]
+    );
+    assert!(crate::cert::map::map_user_from_dn(
+        "/C=XX/O=Corp/CN=mallory,CN=admin",
+        &crate::cert::map::UserRule::Cn,
+        None
+    )
+    .is_err());
 }
 
 #[test]
