@@ -361,9 +361,9 @@ pub fn map_user_from_dn(
     let user = match rule {
         UserRule::Dn => dn.to_string(),
         UserRule::Cn => attr("CN").ok_or_else(|| missing("CN"))?.to_string(),
-        UserRule::Email => attr("emailAddress")
-            .ok_or_else(|| missing("email"))?
-            .to_string(),
+        // With the certificate a SAN email wins over the DN's emailAddress; from the DN alone
+        // that SAN is unknown, so the same certificate could map to two users: refuse.
+        UserRule::Email => return Err(MapError::NeedsCertificate("email")),
         UserRule::Xmpp => return Err(MapError::NeedsCertificate("xmpp")),
         UserRule::Upn => return Err(MapError::NeedsCertificate("upn")),
         UserRule::Template(t) => expand(t, attr)?,
