@@ -79,6 +79,8 @@ AuthRsTicketKeyFile "$demo/ticket.key"
     AuthRsOpenIDConsumerSecretFile "$demo/openid.secret"
     AuthRsOpenIDAllowPrivateAddresses On
     AuthRsOpenIDAllowedProviders http://127.0.0.1:$op_port/op
+    # This site's own URL: OpenID refuses to run without it (the Host header is the client's).
+    AuthRsOpenIDRealm https://127.0.0.1:$port/
   </Location>
   <Location /LOGOUT>
     SetHandler authrs-logout

@@ -103,7 +103,8 @@ pub fn bootstrap(
         ClientCerts::Verify => String::new(),
         ClientCerts::AcceptUntrusted => "trust_chain_verification: ACCEPT_UNTRUSTED".to_string(),
     };
-    let config = yaml_str(&opts.filter_json);
+    // `@PORT@` in the filter's JSON becomes the listener's port (absolute URLs of the site).
+    let config = yaml_str(&opts.filter_json.replace("@PORT@", &port.to_string()));
     let wasm = yaml_str(&opts.wasm.display().to_string());
     format!(
         r#"admin:

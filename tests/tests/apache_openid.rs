@@ -21,6 +21,17 @@ fn start_with(provider: &Provider, mpm: Mpm, extra_login: &str) -> Apache {
     start_full(provider, mpm, "", extra_login)
 }
 
+/// This site's own URL for OpenID (required: the Host header is the client's to choose), unless
+/// the test's own lines set a realm or a required root.
+fn own_url(extra_login: &str) -> &'static str {
+    if extra_login.contains("AuthRsOpenIDRealm") || extra_login.contains("AuthRsOpenIDRequiredRoot")
+    {
+        ""
+    } else {
+        "AuthRsOpenIDRealm https://127.0.0.1:@PORT@/"
+    }
+}
+
 /// [`start_with`] plus server-wide lines (after the ticket key).
 fn start_full(provider: &Provider, mpm: Mpm, extra_global: &str, extra_login: &str) -> Apache {
     let root = scratch("httpd-openid");
@@ -77,12 +88,14 @@ fn start_full(provider: &Provider, mpm: Mpm, extra_global: &str, extra_login: &s
   AuthRsMethods ticket openid
   AuthRsOpenIDConsumerSecretFile "{root}/openid.secret"
   AuthRsOpenIDAllowPrivateAddresses On
+  {own_url}
   {extra_login}
 </Location>
 "#,
         alice = provider.identity("alice"),
         bob = provider.identity("bob"),
         root = root.display(),
+        own_url = own_url(extra_login),
     );
     Apache::start_with(root, certs, mpm, &global, &site)
 }
@@ -274,7 +287,7 @@ fn private_addresses_are_refused_unless_allowed() {
     std::fs::write(root.join("openid.secret"), "s3cret\n").expect("secret");
     let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
     let site = format!(
-        "<Location /LOGIN>\n SetHandler authrs-login\n AuthName Example\n AuthRsLoginURL /LOGIN\n AuthRsMethods ticket openid\n AuthRsOpenIDConsumerSecretFile \"{}/openid.secret\"\n</Location>\n",
+        "<Location /LOGIN>\n SetHandler authrs-login\n AuthName Example\n AuthRsLoginURL /LOGIN\n AuthRsMethods ticket openid\n AuthRsOpenIDConsumerSecretFile \"{}/openid.secret\"\n AuthRsOpenIDRealm https://127.0.0.1:@PORT@/\n</Location>\n",
         root.display()
     );
     let a = Apache::start_in(root, certs, &global, &site);
@@ -592,6 +605,7 @@ fn revoking_site(root: &std::path::Path, extra_login: &str) -> String {
   AuthRsMethods ticket openid{extra_login}
   AuthRsOpenIDConsumerSecretFile "{r}/openid.secret"
   AuthRsOpenIDAllowPrivateAddresses On
+  {own}
 </Location>
 <Location /LOGOUT>
   SetHandler authrs-logout
@@ -599,7 +613,8 @@ fn revoking_site(root: &std::path::Path, extra_login: &str) -> String {
   AuthRsRevokeOnLogout On
 </Location>
 "#,
-        r = root.display()
+        r = root.display(),
+        own = own_url(extra_login)
     )
 }
 

@@ -40,6 +40,8 @@ fn site(op: &Provider, changes: Value) -> String {
         "methods": ["ticket", "openid"],
         "openid_consumer_secret": "consumer secret for the tests",
         "openid_allow_private_addresses": true,
+        // This site's own URL (required: the Host header is the client's to choose).
+        "openid_realm": "https://127.0.0.1:@PORT@/",
         "openid_clusters": [
             {"cluster": "openid_op", "url_prefix": format!("http://127.0.0.1:{}/", op.port), "timeout": 5}
         ],
@@ -327,6 +329,7 @@ fn openid_configuration_errors_fail_plugin_start_naming_the_key() {
         "login_path": "/LOGIN",
         "methods": ["ticket", "openid"],
         "openid_consumer_secret": "s3cret",
+        "openid_realm": "https://rp.example/",
         "openid_clusters": [{"cluster": "openid_op", "url_prefix": "https://"}]
     });
     let without = |key: &str| {
@@ -343,6 +346,8 @@ fn openid_configuration_errors_fail_plugin_start_naming_the_key() {
         (without("openid_consumer_secret"), "openid_consumer_secret"),
         (without("openid_clusters"), "openid_clusters"),
         (without("login_path"), "login_path"),
+        // No URL of its own: a login made for another site could be replayed under its Host.
+        (without("openid_realm"), "openid_realm"),
         (
             with(
                 "openid_clusters",

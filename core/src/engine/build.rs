@@ -233,6 +233,23 @@ fn relying_party(
             .with_realm(realm)
             .map_err(|e| bad(OptionId::OpenIdRealm, shell, realm, e))?;
     }
+    if rp.required_root.is_none() && rp.realm.is_none() {
+        // The site's own URL must come from the configuration: the request's Host is the
+        // client's to choose, and a return_to only compared with it would accept a login the
+        // provider made for another site (which claims this site's paths under its own host).
+        let root = by_id(OptionId::OpenIdRequiredRoot).map_or("", |o| o.name_in(shell));
+        let realm = by_id(OptionId::OpenIdRealm).map_or("", |o| o.name_in(shell));
+        return Err(ConfigError::new(
+            ConfigErrorKind::Conflict,
+            by_id(OptionId::Methods).map_or("", |o| o.name_in(shell)),
+            "openid",
+            format!(
+                "needs {root} or {realm} (this site's own URL: without it a login made for \
+                 another site could be replayed here under its Host)"
+            ),
+            false,
+        ));
+    }
     rp = rp
         .with_allowed_providers(s.openid_allowed_providers().iter().map(String::as_str))
         .map_err(|e| bad(OptionId::OpenIdAllowedProviders, shell, "", e))?;

@@ -1244,14 +1244,29 @@ fn openid_needs_a_consumer_secret_and_takes_the_options() {
         .is_err());
     assert!(s.set("AuthRsOpenIDRequiredRoot", &["/relative"]).is_err());
     assert!(s.set("AuthRsOpenIDAssocType", &["HMAC-MD5"]).is_err());
-    let p = Policy::from_settings(&s, Shell::Apache, None, &mut read).expect("policy");
+    // Neither a required root nor a realm: the site's own URL would be the request's Host,
+    // which the client chooses — refused, naming both directives.
+    let e = Policy::from_settings(&s, Shell::Apache, None, &mut read).expect_err("no site URL");
+    assert!(
+        e.to_string().contains("AuthRsOpenIDRequiredRoot")
+            && e.to_string().contains("AuthRsOpenIDRealm"),
+        "{e}"
+    );
+    let mut with_realm = s.clone();
+    with_realm
+        .set("AuthRsOpenIDRealm", &["https://rp.example/"])
+        .expect("realm");
+    let p = Policy::from_settings(&with_realm, Shell::Apache, None, &mut read).expect("policy");
     let rp = p.openid.expect("relying party");
     assert_eq!(rp.minimum_version, crate::openid::Version::V2);
     assert_eq!(rp.nonce, crate::openid::nonce::NoncePolicy::NoCheck);
     assert!(rp.fetch.allow_private_addresses);
     assert!(rp.provider_allowed("https://op.example/auth"));
     assert!(!rp.provider_allowed("https://other.example/auth"));
-    assert_eq!(rp.realm, None);
+    assert_eq!(
+        rp.realm.as_ref().map(|r| r.as_str()),
+        Some("https://rp.example/")
+    );
     // The realm: validated when set, and it must contain required_root (checked at startup).
     assert!(s
         .set("AuthRsOpenIDRealm", &["https://a.*.example/"])

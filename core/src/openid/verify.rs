@@ -469,6 +469,17 @@ impl RelyingParty {
                 format!("return_to is not a URL: {e}"),
             )
         })?;
+        // The realm is this site's: a return_to outside it was made for another site (whose
+        // login the provider signed), whatever Host the request claims.
+        if let Some(realm) = &self.realm {
+            if !realm.contains(&rt) {
+                return Err(OpenIdError::with(
+                    ErrorCode::BogusReturnTo,
+                    format!("return_to is not within the realm {}", realm.as_str()),
+                )
+                .into());
+            }
+        }
         // return_to's own parameters, decoded once for the comparison and for oic.* below.
         let rt_pairs: Vec<(Cow<str>, Cow<str>)> =
             form::pairs(rt.query().unwrap_or_default()).collect();

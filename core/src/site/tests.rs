@@ -249,10 +249,20 @@ fn openid_needs_a_secret_a_login_path_and_clusters() {
     assert!(e.contains("openid_consumer_secret"), "{e}");
     let base = || {
         json!({"ticket_keys": [KEY], "methods": ["ticket", "openid"],
-               "openid_consumer_secret": "s3cret", "login_path": "/login"})
+               "openid_consumer_secret": "s3cret", "login_path": "/login",
+               "openid_realm": "https://rp.example/"})
     };
     let e = error(base());
     assert!(e.contains("openid_clusters"), "{e}");
+    // Without a realm or a required root the site has no URL of its own to check return_to by.
+    let mut v = base();
+    v.as_object_mut().unwrap().remove("openid_realm");
+    v["openid_clusters"] = json!([{"cluster": "op", "url_prefix": "https://"}]);
+    let e = error(v);
+    assert!(
+        e.contains("openid_required_root") && e.contains("openid_realm"),
+        "{e}"
+    );
     let mut v = base();
     v.as_object_mut().unwrap().remove("login_path");
     v["openid_clusters"] = json!([{"cluster": "op", "url_prefix": "https://"}]);
@@ -360,7 +370,8 @@ fn the_references_json_examples_parse() {
         // Clusters are only taken where OpenID is on, which needs a secret and a login path.
         let mut v = if name == "openid_clusters" {
             json!({"ticket_keys": [KEY], "methods": ["ticket", "openid"],
-                   "openid_consumer_secret": "s3cret", "login_path": "/login"})
+                   "openid_consumer_secret": "s3cret", "login_path": "/login",
+                   "openid_realm": "https://rp.example/"})
         } else {
             json!({"ticket_keys": [KEY]})
         };

@@ -16,6 +16,8 @@ fn site(extra: serde_json::Value) -> Site {
         "login_path": "/LOGIN",
         "cookie_secure": true,
         "openid_clusters": [{"cluster": "op", "url_prefix": "https://"}],
+        // This site's own URL (required: the request's Host is the client's to choose).
+        "openid_realm": "https://rp.example/",
     });
     if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
         o.extend(e);

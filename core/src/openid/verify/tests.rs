@@ -591,6 +591,32 @@ fn return_to_errors() {
 }
 
 #[test]
+fn a_login_made_for_another_site_is_refused_by_the_realm() {
+    // evil.example had the provider sign a login whose return_to copies this site's paths and
+    // a valid oic.time, then replays it here with `Host: evil.example`: return_to and the
+    // current URL agree, so only the site's own URL (the realm) can tell.
+    let secret = ConsumerSecret::new(b"sekrit").unwrap();
+    let evil_rt = format!(
+        "https://evil.example/openid/return?dest=%2Fhome&oic.time={}",
+        secret.sign(NOW - 10)
+    );
+    let mut evil = Assertion::v2().signed_with("return_to", &evil_rt);
+    evil.return_to = evil_rt;
+    // Without a realm or required root the core cannot tell (so the shells refuse to run
+    // OpenID without one).
+    let mut fx = Fx::new();
+    verified(fx.run(&evil));
+    let mut fx = Fx::new();
+    fx.rp = fx.rp.clone().with_realm("https://rp.example/").unwrap();
+    assert_eq!(fx.code(&evil), Some("bogus_return_to"));
+    verified(fx.run(&Assertion::v2()));
+    // A wildcard realm covers the site's subdomains, not other sites.
+    let mut fx = Fx::new();
+    fx.rp = fx.rp.clone().with_realm("https://*.rp.example/").unwrap();
+    assert_eq!(fx.code(&evil), Some("bogus_return_to"));
+}
+
+#[test]
 fn discovery_bound_errors() {
     let a = Assertion::v2();
     // The claimed identifier's page names no provider, or is gone.
