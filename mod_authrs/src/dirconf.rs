@@ -272,6 +272,15 @@ pub unsafe fn directive(
         crate::revocation::WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     if spec.id == authrs_core::config::OptionId::Cache {
+        // One socache instance serves the whole server (and every virtual host): a copy in a
+        // <VirtualHost> would silently replace the main server's choice for all of them.
+        // SAFETY: cmd.server is NULL or the server_rec being configured.
+        if unsafe { cmd.server.as_ref() }.is_some_and(|s| s.is_virtual != 0) {
+            return fail(format!(
+                "{name} belongs in the main server configuration, not in <VirtualHost>: one \
+                 cache serves every virtual host"
+            ));
+        }
         *crate::socache::SPEC
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(leaf.settings.cache().to_string());

@@ -620,6 +620,15 @@ fn apache_t_refuses_a_bad_value_for_every_directive() {
         checked += 1;
     }
     assert!(checked >= 30, "only {checked} directives checked");
+    // AuthRsCache names the one cache of the whole server: in the main configuration, yes; in
+    // a <VirtualHost> (where the test site lives) it would silently replace it for every host.
+    let (ok, out) = config_test_in(&root, "AuthRsCache shmcb\n", "");
+    assert!(ok, "{out}");
+    let (ok, out) = config_test_in(&root, "", "AuthRsCache shmcb\n");
+    assert!(
+        !ok && out.contains("AuthRsCache") && out.contains("VirtualHost"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -347,7 +347,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Socache,
         DefaultValue::Value("shmcb"),
         "provider[:args]",
-        "httpd socache provider (shmcb on one machine, memcache or redis for several); logout revocations and OpenID state (nonces, associations) each get an instance of it.",
+        "httpd socache provider (shmcb on one machine, memcache or redis for several), set in the main server configuration only (one cache serves every virtual host); logout revocations and OpenID state (nonces, associations) each get an instance of it.",
     )),
     both(
         OptionId::RevokeOnLogout,
