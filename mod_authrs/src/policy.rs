@@ -154,28 +154,43 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
 
 /// The policy for this request's configuration chain: cached, rebuilt when a file changed
 /// (checked at most once a second). An error means the configuration cannot be used now.
+///
+/// The process-wide lock is held only to look up and to insert: file checks and builds (which
+/// read and parse files) run outside it, so one slow rebuild never stalls every thread of an
+/// event-MPM child; two threads building the same chain at once is harmless (the second
+/// replaces the first).
 pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Built>, String> {
     let slot = slot(dc, auth_name);
-    let mut guard = CACHE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let cache = guard.get_or_insert_with(HashMap::default);
-    let found = cache
-        .get(&slot)
-        .and_then(|entries| entries.iter().find(|b| b.is_for(dc, auth_name)));
+    let found = {
+        let mut guard = CACHE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard
+            .get_or_insert_with(HashMap::default)
+            .get(&slot)
+            .and_then(|entries| entries.iter().find(|b| b.is_for(dc, auth_name)))
+            .map(Arc::clone)
+    };
     if let Some(b) = found {
         if now == b.checked_at.load(Ordering::Relaxed) {
-            return Ok(Arc::clone(b));
+            return Ok(b);
         }
         if b.files.iter().all(|(f, t)| mtime(f) == *t) {
             b.checked_at.store(now, Ordering::Relaxed);
-            return Ok(Arc::clone(b));
+            return Ok(b);
         }
     }
     // Only a policy that builds takes a place (a failing .htaccess chain must not fill the map).
     let built = Arc::new(build(dc, auth_name, now)?);
+    let mut guard = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let cache = guard.get_or_insert_with(HashMap::default);
     if cache.len() >= MAX_ENTRIES && !cache.contains_key(&slot) {
-        cache.clear();
+        // Full (many .htaccess chains): make room by one, not by forgetting every policy.
+        if let Some(victim) = cache.keys().next().copied() {
+            cache.remove(&victim);
+        }
     }
     let entries = cache.entry(slot).or_default();
     entries.retain(|b| !b.is_for(dc, auth_name));
