@@ -30,11 +30,17 @@ fn ticket(user: &str, issued: i64, last_seen: i64, address: Option<&str>) -> Str
     ring().mint(&t).expect("mint")
 }
 
-#[test]
-fn directives_take_effect() {
-    let root = scratch("httpd-dir");
+/// A fresh scratch directory with the demo certificates in its `certs`: (root, certs).
+fn root_with_certs(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = scratch(name);
     let certs = root.join("certs");
     demo_certs(&certs);
+    (root, certs)
+}
+
+#[test]
+fn directives_take_effect() {
+    let (root, certs) = root_with_certs("httpd-dir");
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
     let hash = authrs_core::password::hash_bcrypt("pw", 5, [3u8; 16]).expect("hash");
     std::fs::write(root.join("htpasswd"), format!("demo:{hash}\n")).expect("htpasswd");
@@ -406,9 +412,7 @@ SSLVerifyClient optional_no_ca
 
 #[test]
 fn key_ring_cert_rules_and_refusal_styles() {
-    let root = scratch("httpd-dir2");
-    let certs = root.join("certs");
-    demo_certs(&certs);
+    let (root, certs) = root_with_certs("httpd-dir2");
     // Two key files: the first signs, both verify (rotation without logging anyone out).
     const NEW_KEY: &str = "bmV3LWtleS1mb3ItdGhlLWRpcmVjdGl2ZS10ZXN0cy0wMTIzNDU2Nzg5";
     std::fs::write(root.join("new.key"), format!("{NEW_KEY}\n")).expect("key");
@@ -595,8 +599,7 @@ fn bad_value(kind: ValueKind) -> Option<String> {
 
 #[test]
 fn apache_t_refuses_a_bad_value_for_every_directive() {
-    let root = scratch("httpd-t-all");
-    demo_certs(&root.join("certs"));
+    let (root, _) = root_with_certs("httpd-t-all");
     let mut checked = 0;
     for o in OPTIONS {
         let Some(directive) = o.directive else {
@@ -637,9 +640,7 @@ fn an_unknown_user_is_answered_no_sooner_than_a_known_one() {
     // answers unknown names in a millisecond and known ones after a bcrypt check, which tells
     // an attacker which names exist. Not a speed test: the gap without the padding is many
     // times the spread of the machine (bcrypt cost 11 here, ~0.25 s).
-    let root = scratch("httpd-timing");
-    let certs = root.join("certs");
-    demo_certs(&certs);
+    let (root, certs) = root_with_certs("httpd-timing");
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
     let hash = authrs_core::password::hash_bcrypt("right", 11, [9u8; 16]).expect("hash");
     std::fs::write(root.join("htpasswd"), format!("known:{hash}\n")).expect("htpasswd");

@@ -86,6 +86,15 @@ fn with_cert(mut r: RequestFacts, pem: &[u8], verify: CertVerify) -> RequestFact
     r
 }
 
+/// The ticket a `Set-Cookie: AuthRs_Test=<ticket>; …` header carries.
+fn ticket_of(set_cookie: &str) -> &str {
+    set_cookie
+        .trim_start_matches("AuthRs_Test=")
+        .split(';')
+        .next()
+        .expect("cookie value")
+}
+
 fn run(p: &Policy, r: &RequestFacts) -> Decision {
     decide(p, r, NOW, &mut Stores::default())
 }
@@ -203,11 +212,7 @@ fn idle_timeout_and_sliding_refresh() {
     );
     assert_eq!(d.verdict, Verdict::Allow);
     let fresh = d.set_cookie.expect("refreshed cookie");
-    let value = fresh
-        .trim_start_matches("AuthRs_Test=")
-        .split(';')
-        .next()
-        .expect("value");
+    let value = ticket_of(&fresh);
     let t = ring()
         .verify(value, NOW, None, Some(600))
         .expect("refreshed ticket verifies");
@@ -500,11 +505,7 @@ fn login_form() {
         set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"),
         "{set}"
     );
-    let value = set
-        .trim_start_matches("AuthRs_Test=")
-        .split(';')
-        .next()
-        .expect("value");
+    let value = ticket_of(&set);
     assert_eq!(user(&run(&p, &with_cookie(browser(), value))), Some("demo"));
 
     let d = login(
@@ -674,14 +675,7 @@ mod review_attacks {
     fn logout_refuses_the_copy_from_before_the_refresh(p: &Policy, old: &str) -> String {
         // A request refreshes the ticket: the browser now holds a different cookie value.
         let d = run(p, &with_cookie(browser(), old));
-        let fresh = d
-            .set_cookie
-            .expect("refreshed")
-            .trim_start_matches("AuthRs_Test=")
-            .split(';')
-            .next()
-            .expect("v")
-            .to_string();
+        let fresh = ticket_of(&d.set_cookie.expect("refreshed")).to_string();
         assert_ne!(fresh, old);
         let mut store = MemRevocations::default();
         logout(
@@ -747,15 +741,7 @@ mod review_attacks {
             NOW,
             &mut CaseInsensitive(None),
         );
-        let value = d
-            .set_cookie
-            .clone()
-            .expect("cookie")
-            .trim_start_matches("AuthRs_Test=")
-            .split(';')
-            .next()
-            .expect("value")
-            .to_string();
+        let value = ticket_of(d.set_cookie.as_deref().expect("cookie")).to_string();
         let d = run(&p, &with_cookie(browser(), &value));
         assert_eq!((user(&d), d.status()), (Some("mallory"), 403), "{d:?}");
         // A name the store gives that is no user name fails the login closed.
@@ -934,14 +920,7 @@ mod review_attacks {
         let old = mint("bob", AuthMethod::Password, NOW - 400);
         // A refreshed copy of the same session (another cookie value, the same session id).
         let d = run(&p, &with_cookie(browser(), &old));
-        let fresh = d
-            .set_cookie
-            .expect("refreshed")
-            .trim_start_matches("AuthRs_Test=")
-            .split(';')
-            .next()
-            .expect("v")
-            .to_string();
+        let fresh = ticket_of(&d.set_cookie.expect("refreshed")).to_string();
         assert_ne!(fresh, old);
         let carol = mint("carol", AuthMethod::Password, NOW - 5);
         let mut store = CountingStore::default();
@@ -1175,11 +1154,7 @@ fn openid_login_issues_an_openid_ticket_and_refusals_carry_the_code() {
     };
     assert_eq!((location.as_str(), *status), ("/app/page?x=1", 303));
     let set = d.set_cookie.clone().expect("cookie");
-    let value = set
-        .trim_start_matches("AuthRs_Test=")
-        .split(';')
-        .next()
-        .expect("value");
+    let value = ticket_of(&set);
     let d = run(&p, &with_cookie(browser(), value));
     let id = d.identity.expect("identity from the openid ticket");
     assert_eq!(
