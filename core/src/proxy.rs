@@ -266,6 +266,7 @@ fn ssl_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
     Ok(Some(TlsFacts {
         verify,
         cert,
+        parsed_cert: None,
         chain: Vec::new(),
         subject_dn,
         issuer_dn,
@@ -298,6 +299,7 @@ fn xfcc_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
             CertVerify::None
         },
         cert,
+        parsed_cert: None,
         // A trusted proxy's XFCC counts as verified (above): the chain is never needed.
         chain: Vec::new(),
         subject_dn: el.subject,

@@ -1,7 +1,9 @@
 //! The request as a shell saw it: method, path, headers, peer and TLS facts.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use crate::cert::Certificate;
 use crate::proxy::is_proxy_header;
 
 /// What the TLS layer said about the client certificate (mod_ssl's `SSL_CLIENT_VERIFY`).
@@ -37,6 +39,9 @@ pub struct TlsFacts {
     pub verify: CertVerify,
     /// The leaf certificate, PEM or DER, when the shell has it.
     pub cert: Option<Vec<u8>>,
+    /// The same leaf already parsed by the shell (e.g. kept for its connection): when set, the
+    /// engine reads it and neither parses nor hashes `cert` again.
+    pub parsed_cert: Option<Arc<Certificate>>,
     /// The certificates the client sent above its leaf (Envoy's XFCC `Chain=`), read only to
     /// verify a [`CertVerify::Generous`] leaf against `trusted_cas`. Each entry is one DER
     /// certificate or PEM text with one or more `CERTIFICATE` blocks (so `Chain=` may be passed
@@ -48,6 +53,13 @@ pub struct TlsFacts {
     pub issuer_dn: Option<String>,
     /// Whether these facts came from a trusted reverse proxy's headers rather than our own TLS.
     pub via_proxy: bool,
+}
+
+impl TlsFacts {
+    /// Whether the leaf certificate itself is at hand (raw or parsed), not only its DN.
+    pub fn has_cert(&self) -> bool {
+        self.cert.is_some() || self.parsed_cert.is_some()
+    }
 }
 
 /// Request headers the core reads, besides the proxy headers ([`is_proxy_header`]).

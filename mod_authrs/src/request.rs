@@ -86,6 +86,7 @@ pub fn facts(r: &ffi::request_rec, policy: &Policy) -> RequestFacts {
                 ssl_var(r, c"SSL_CLIENT_VERIFY").as_deref().unwrap_or(""),
             ),
             cert: var(c"SSL_CLIENT_CERT").map(String::into_bytes),
+            parsed_cert: None,
             subject_dn: var(c"SSL_CLIENT_S_DN"),
             issuer_dn: var(c"SSL_CLIENT_I_DN"),
             via_proxy: false,

@@ -4,7 +4,9 @@ use authrs_core::cert::Certificate;
 use authrs_core::proxy::{is_proxy_header, is_reserved_header};
 use authrs_core::request::{is_read_header, CertVerify, RequestFacts, TlsFacts};
 use authrs_core::xfcc;
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// What Envoy says about the downstream TLS connection (from `connection.*` properties).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,11 +99,75 @@ pub struct OwnTls {
     pub rest: Option<String>,
 }
 
+/// How many connections' certificates one VM keeps parsed ([`CertCache`]).
+pub const CERT_CACHE_SIZE: usize = 64;
+
+/// The client certificates of recent connections, parsed: keyed by the connection's digest and
+/// the exact `Cert` text of Envoy's own XFCC element, so the requests of a keep-alive connection
+/// decode, hash and parse its certificate once. Oldest entry out first.
+#[derive(Debug, Default)]
+pub struct CertCache {
+    entries: VecDeque<(String, String, Arc<Certificate>)>,
+}
+
+/// What an XFCC element's `Cert` is to the connection it arrived on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElementCert {
+    /// The connection's own certificate (it hashes to the connection's digest), parsed.
+    Parsed(Arc<Certificate>),
+    /// Hashes to the connection's digest but does not parse: the core refuses it as unreadable.
+    Unreadable,
+    /// Not the connection's certificate: the element is the client's, not Envoy's.
+    Foreign,
+}
+
+impl CertCache {
+    /// Judges `pem` (an element's `Cert`, URL-decoded) against the connection's `digest`, from
+    /// the cache when this exact text was seen on a connection with this digest.
+    pub fn judge(&mut self, digest: &str, pem: &str) -> ElementCert {
+        if let Some((_, _, cert)) = self
+            .entries
+            .iter()
+            .find(|(d, p, _)| d == digest && p == pem)
+        {
+            return ElementCert::Parsed(Arc::clone(cert));
+        }
+        let ours = |hash: &str| !digest.is_empty() && hash.eq_ignore_ascii_case(digest);
+        match Certificate::parse(pem.as_bytes()) {
+            Ok(cert) if ours(&cert.sha256) => {
+                let cert = Arc::new(cert);
+                if self.entries.len() >= CERT_CACHE_SIZE {
+                    self.entries.pop_front();
+                }
+                self.entries
+                    .push_back((digest.to_string(), pem.to_string(), Arc::clone(&cert)));
+                ElementCert::Parsed(cert)
+            }
+            Ok(_) => ElementCert::Foreign,
+            Err(_) if Certificate::sha256_of(pem.as_bytes()).is_some_and(|h| ours(&h)) => {
+                ElementCert::Unreadable
+            }
+            Err(_) => ElementCert::Foreign,
+        }
+    }
+
+    /// How many certificates are kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 /// Fills the TLS facts from our own connection: the full certificate from the XFCC element Envoy
 /// wrote itself (its `Hash` equals `connection.sha256_peer_certificate_digest`), else the subject
 /// property alone. Elements that are not Envoy's own stay in `rest`: the core believes them only
-/// from a trusted proxy and reports them as spoofed from anyone else.
-pub fn own_tls(conn: &Connection, xfcc_value: Option<&str>) -> OwnTls {
+/// from a trusted proxy and reports them as spoofed from anyone else. The certificate reaches
+/// the core parsed (from `certs` when its connection sent it before).
+pub fn own_tls(conn: &Connection, xfcc_value: Option<&str>, certs: &mut CertCache) -> OwnTls {
     let mut out = OwnTls {
         rest: xfcc_value.map(str::to_string),
         ..OwnTls::default()
@@ -134,24 +200,32 @@ pub fn own_tls(conn: &Connection, xfcc_value: Option<&str>) -> OwnTls {
         .hash
         .as_deref()
         .is_some_and(|h| !digest.is_empty() && h.eq_ignore_ascii_case(digest));
+    if !ours {
+        return out;
+    }
     // Under FORWARD_ONLY or ALWAYS_FORWARD_ONLY Envoy passes the client's own XFCC on
     // untouched: a client may copy its connection's digest into `Hash` beside somebody else's
     // `Cert`. Envoy's element carries the certificate it hashed, so the PEM must hash to the
     // digest too; one that does not is the client's and stays in `rest` (spoofing).
-    let cert_is_the_connections = el.cert.as_deref().is_none_or(|pem| {
-        Certificate::sha256_of(pem.as_bytes()).is_some_and(|h| h.eq_ignore_ascii_case(digest))
-    });
-    if !ours || !cert_is_the_connections {
-        return out;
-    }
+    let cert = match el.cert {
+        None => None,
+        Some(pem) => match certs.judge(digest, &pem) {
+            ElementCert::Foreign => return out,
+            ElementCert::Parsed(cert) => Some(Ok(cert)),
+            ElementCert::Unreadable => Some(Err(pem)),
+        },
+    };
     out.own_element = true;
     out.rest = if earlier.is_empty() {
         None
     } else {
         Some(earlier.join(","))
     };
-    if let Some(pem) = el.cert {
-        out.tls.cert = Some(pem.into_bytes());
+    match cert {
+        Some(Ok(parsed)) => out.tls.parsed_cert = Some(parsed),
+        // The core reports it as unreadable (bad_cert), as it would any certificate.
+        Some(Err(pem)) => out.tls.cert = Some(pem.into_bytes()),
+        None => {}
     }
     if let Some(chain) = el.chain {
         // The whole chain as the client sent it (PEM blocks); the core picks the intermediates.
@@ -273,6 +347,16 @@ mod tests {
         }
     }
 
+    fn base64_of(bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// [`own_tls`] with a fresh cache.
+    fn own(c: &Connection, v: Option<&str>) -> OwnTls {
+        own_tls(c, v, &mut CertCache::default())
+    }
+
     /// `Cert="…"` as Envoy writes it (URL-encoded PEM).
     fn cert_pair(pem: &[u8]) -> String {
         let pem = std::str::from_utf8(pem).unwrap();
@@ -284,15 +368,18 @@ mod tests {
         let c = alice_conn();
         let hash = c.digest.clone().unwrap().to_uppercase();
         let v = format!("Hash={hash};{};Subject=\"CN=alice,O=x\"", cert_pair(ALICE));
-        let out = own_tls(&c, Some(&v));
+        let out = own(&c, Some(&v));
         assert!(out.own_element);
         assert_eq!(out.rest, None);
         assert_eq!(out.tls.verify, CertVerify::Success);
-        assert_eq!(out.tls.cert.as_deref(), Some(ALICE));
+        // The certificate reaches the core parsed (no PEM to decode and hash again).
+        assert_eq!(out.tls.cert, None);
+        let parsed = out.tls.parsed_cert.as_deref().unwrap();
+        assert_eq!(parsed, &Certificate::parse(ALICE).unwrap());
         // The subject is the connection's property, never the header's.
         assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=prop"));
         // A front proxy's element before ours stays for the core to judge.
-        let out = own_tls(&c, Some(&format!("Hash=ff;Subject=\"CN=front\",{v}")));
+        let out = own(&c, Some(&format!("Hash=ff;Subject=\"CN=front\",{v}")));
         assert!(out.own_element);
         assert_eq!(out.rest.as_deref(), Some("Hash=ff;Subject=\"CN=front\""));
     }
@@ -305,39 +392,105 @@ mod tests {
         let hash = c.digest.clone().unwrap();
         for cert in [cert_pair(BOB), "Cert=\"not%20a%20certificate\"".to_string()] {
             let v = format!("Hash={hash};{cert};Subject=\"CN=bob\"");
-            let out = own_tls(&c, Some(&v));
+            let out = own(&c, Some(&v));
             assert!(!out.own_element, "{v}");
             assert_eq!(out.rest.as_deref(), Some(v.as_str()));
             assert_eq!(out.tls.cert, None);
+            assert_eq!(out.tls.parsed_cert, None);
             assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=prop"));
         }
         // Hash alone (Envoy configured without `cert`): bound by Hash, but nothing is taken
         // from it — the subject stays the property's.
-        let out = own_tls(&c, Some(&format!("Hash={hash};Subject=\"CN=bob\"")));
+        let out = own(&c, Some(&format!("Hash={hash};Subject=\"CN=bob\"")));
         assert!(out.own_element);
         assert_eq!(out.tls.cert, None);
         assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=prop"));
     }
 
     #[test]
+    fn a_connections_certificate_is_parsed_once() {
+        let mut certs = CertCache::default();
+        let c = alice_conn();
+        let hash = c.digest.clone().unwrap();
+        let v = format!("Hash={hash};{}", cert_pair(ALICE));
+        let first = own_tls(&c, Some(&v), &mut certs).tls.parsed_cert.unwrap();
+        let again = own_tls(&c, Some(&v), &mut certs).tls.parsed_cert.unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "second request parsed again");
+        assert_eq!(certs.len(), 1);
+        // The cache is keyed by the exact text too: another certificate beside the same
+        // digest is still judged (and refused), never answered from the cache.
+        let forged = format!("Hash={hash};{}", cert_pair(BOB));
+        let out = own_tls(&c, Some(&forged), &mut certs);
+        assert!(!out.own_element);
+        assert_eq!(out.tls.parsed_cert, None);
+        // And alice's certificate on a connection with another digest is not that connection's.
+        let mut other = conn(true);
+        other.digest = Some(Certificate::parse(BOB).unwrap().sha256);
+        let copied = format!(
+            "Hash={};{}",
+            other.digest.clone().unwrap(),
+            cert_pair(ALICE)
+        );
+        assert!(!own_tls(&other, Some(&copied), &mut certs).own_element);
+        assert_eq!(certs.len(), 1);
+    }
+
+    #[test]
+    fn the_certificate_cache_is_bounded() {
+        let mut certs = CertCache::default();
+        let pem = std::str::from_utf8(ALICE).unwrap();
+        let digest = Certificate::parse(ALICE).unwrap().sha256;
+        for i in 0..CERT_CACHE_SIZE + 5 {
+            // The same certificate under many spellings (trailing blank lines): each its own entry.
+            let text = format!("{pem}{}", "\n".repeat(i));
+            assert!(matches!(
+                certs.judge(&digest, &text),
+                ElementCert::Parsed(_)
+            ));
+        }
+        assert_eq!(certs.len(), CERT_CACHE_SIZE);
+    }
+
+    #[test]
+    fn an_unreadable_certificate_with_the_right_hash_goes_to_the_core_as_is() {
+        // DER that hashes to the digest but is no certificate: ours, and the core refuses it.
+        let der = b"\x30\x03\x02\x01\x01";
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            base64_of(der)
+        );
+        let digest = Certificate::sha256_of(pem.as_bytes()).unwrap();
+        let mut certs = CertCache::default();
+        assert_eq!(certs.judge(&digest, &pem), ElementCert::Unreadable);
+        assert!(certs.is_empty());
+        let mut c = conn(true);
+        c.digest = Some(digest.clone());
+        let v = format!("Hash={digest};{}", cert_pair(pem.as_bytes()));
+        let out = own_tls(&c, Some(&v), &mut certs);
+        assert!(out.own_element);
+        assert_eq!(out.tls.cert.as_deref(), Some(pem.as_bytes()));
+        assert_eq!(out.tls.parsed_cert, None);
+    }
+
+    #[test]
     fn a_foreign_element_is_not_ours() {
         // Hash mismatch: the subject property is all we know; the header stays for the core.
         let v = "Hash=ffff;Subject=\"CN=admin\"";
-        let out = own_tls(&conn(true), Some(v));
+        let out = own(&conn(true), Some(v));
         assert!(!out.own_element);
         assert_eq!(out.rest.as_deref(), Some(v));
         assert_eq!(out.tls.subject_dn.as_deref(), Some("CN=prop"));
         assert_eq!(out.tls.cert, None);
         // No mTLS: no own facts at all, whatever the header claims (even the right hash).
-        let out = own_tls(&conn(false), Some("Hash=ab12;Subject=\"CN=admin\""));
+        let out = own(&conn(false), Some("Hash=ab12;Subject=\"CN=admin\""));
         assert_eq!(out.tls, TlsFacts::default());
         assert!(!out.own_element);
         // An empty digest never matches.
         let mut c = conn(true);
         c.digest = Some(String::new());
-        assert!(!own_tls(&c, Some("Hash=;Subject=x")).own_element);
+        assert!(!own(&c, Some("Hash=;Subject=x")).own_element);
         // Garbage is left for the core to refuse, never trusted.
-        let out = own_tls(&conn(true), Some("Hash=\"ab12"));
+        let out = own(&conn(true), Some("Hash=\"ab12"));
         assert!(!out.own_element);
     }
 
@@ -345,7 +498,7 @@ mod tests {
     fn accept_untrusted_is_generous() {
         let mut c = conn(true);
         c.accept_untrusted = true;
-        assert_eq!(own_tls(&c, None).tls.verify, CertVerify::Generous);
+        assert_eq!(own(&c, None).tls.verify, CertVerify::Generous);
     }
 
     #[test]

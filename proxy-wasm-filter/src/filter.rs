@@ -1,5 +1,6 @@
 //! The proxy-wasm contexts: configuration (root) and one request (http).
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -18,7 +19,8 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::facts::{
-    has_proxy_headers, own_tls, peer_address, request_facts, set_xfcc, Connection, Incoming,
+    has_proxy_headers, own_tls, peer_address, request_facts, set_xfcc, CertCache, Connection,
+    Incoming,
 };
 use crate::metrics::Metrics;
 use crate::reply::{self, Reply};
@@ -62,6 +64,9 @@ fn now_secs() -> UnixTime {
 struct Root {
     site: Option<Rc<Site>>,
     metrics: Option<Rc<Metrics>>,
+    /// Parsed client certificates of recent connections (kept across configuration reloads:
+    /// parsing does not depend on the configuration).
+    certs: Rc<RefCell<CertCache>>,
 }
 
 impl Context for Root {}
@@ -116,6 +121,7 @@ impl RootContext for Root {
             id: context_id,
             site,
             metrics,
+            certs: Rc::clone(&self.certs),
             state: State::Headers,
             set_cookie: None,
         }))
@@ -154,6 +160,7 @@ struct Stream {
     id: u32,
     site: Rc<Site>,
     metrics: Rc<Metrics>,
+    certs: Rc<RefCell<CertCache>>,
     state: State,
     /// A refreshed ticket to add to the upstream's response.
     set_cookie: Option<String>,
@@ -394,7 +401,11 @@ impl Stream {
             accept_untrusted: self.site.accept_untrusted,
         };
         let xfcc = facts.header("x-forwarded-client-cert").map(str::to_string);
-        let own = own_tls(&conn, xfcc.as_deref());
+        // Never borrowed elsewhere; should it be, a throw-away cache does (no panic in the VM).
+        let own = match self.certs.try_borrow_mut() {
+            Ok(mut certs) => own_tls(&conn, xfcc.as_deref(), &mut certs),
+            Err(_) => own_tls(&conn, xfcc.as_deref(), &mut CertCache::default()),
+        };
         facts.tls = own.tls;
         if own.own_element {
             set_xfcc(facts, own.rest);

@@ -136,7 +136,7 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         // Only failures about the issuer can be excused by pinning: an expired, revoked or
         // badly signed certificate stays refused (mod_ssl's ssl_verify_error_is_optional).
         CertVerify::Failed(why)
-            if policy.enrolled.is_none() || tls.cert.is_none() || !issuer_only_failure(why) =>
+            if policy.enrolled.is_none() || !tls.has_cert() || !issuer_only_failure(why) =>
         {
             decision.note(
                 Level::Info,
@@ -148,19 +148,26 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         CertVerify::Success | CertVerify::Generous | CertVerify::Failed(_) => {}
     }
     let generous = tls.verify != CertVerify::Success;
-    let Some(bytes) = &tls.cert else {
-        return cert_from_dn(policy, &tls, generous, decision).unwrap_or_else(refuse);
-    };
-    let cert = match Certificate::parse(bytes) {
-        Ok(c) => c,
-        Err(e) => {
-            decision.note(
-                Level::Info,
-                "AUTHRS0211",
-                format!("client certificate unreadable: {e}"),
-            );
-            return refuse(Reason::BadCert);
+    let parsed;
+    let cert: &Certificate = match (&tls.parsed_cert, &tls.cert) {
+        (Some(c), _) => c,
+        (None, None) => {
+            return cert_from_dn(policy, &tls, generous, decision).unwrap_or_else(refuse);
         }
+        (None, Some(bytes)) => match Certificate::parse(bytes) {
+            Ok(c) => {
+                parsed = c;
+                &parsed
+            }
+            Err(e) => {
+                decision.note(
+                    Level::Info,
+                    "AUTHRS0211",
+                    format!("client certificate unreadable: {e}"),
+                );
+                return refuse(Reason::BadCert);
+            }
+        },
     };
     if let Some(dn) = tls.subject_dn.as_deref().filter(|_| tls.via_proxy) {
         // A proxy that asserts both must assert the same certificate: a mismatch means one of
@@ -222,7 +229,7 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         }
     }
     // Checked last, so an expired or revoked certificate is refused for that, whatever its chain.
-    let generous = generous && !chain_verified(policy, &tls, &cert, now, decision);
+    let generous = generous && !chain_verified(policy, &tls, cert, now, decision);
     let pinned = policy
         .enrolled
         .as_ref()
@@ -240,7 +247,7 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
             );
             return refuse(Reason::BadCert);
         }
-        (None, false) => match map_user(&cert, &policy.cert_user, policy.cert_user_map.as_ref()) {
+        (None, false) => match map_user(cert, &policy.cert_user, policy.cert_user_map.as_ref()) {
             Ok(user) => user,
             Err(e) => {
                 decision.note(
@@ -262,8 +269,8 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         identity.dn = Some(cert.subject_dn_mod_ssl());
         identity.issuer_dn = Some(cert.issuer_dn_mod_ssl());
     } else {
-        identity.dn = Some(cert.subject_dn);
-        identity.issuer_dn = Some(cert.issuer_dn);
+        identity.dn = Some(cert.subject_dn.clone());
+        identity.issuer_dn = Some(cert.issuer_dn.clone());
     }
     Outcome::User(identity)
 }

@@ -338,6 +338,38 @@ fn revoked_certificate_is_final_even_with_a_valid_ticket() {
     assert!(d.notes.iter().any(|n| n.id == "AUTHRS0214"));
 }
 
+/// The facts with the certificate handed over parsed (as the Envoy filter's cache does).
+fn with_parsed_cert(mut r: RequestFacts, pem: &[u8], verify: CertVerify) -> RequestFacts {
+    r.tls = TlsFacts {
+        verify,
+        parsed_cert: Some(std::sync::Arc::new(Certificate::parse(pem).expect("cert"))),
+        ..TlsFacts::default()
+    };
+    r
+}
+
+#[test]
+fn a_certificate_handed_over_parsed_is_judged_like_its_pem() {
+    let mut p = policy();
+    p.crls = Some(CrlSet::parse(CRL).expect("crl"));
+    for pem in [ALICE, MALLORY, PINNED] {
+        for verify in [CertVerify::Success, CertVerify::Generous] {
+            let raw = run(&p, &with_cert(browser(), pem, verify.clone()));
+            let parsed = run(&p, &with_parsed_cert(browser(), pem, verify.clone()));
+            assert_eq!(raw.verdict, parsed.verdict);
+            assert_eq!(raw.reason(), parsed.reason());
+            assert_eq!(raw.identity, parsed.identity);
+        }
+    }
+    // The parsed certificate is the one judged: bytes beside it are not parsed again.
+    let mut req = with_parsed_cert(browser(), MALLORY, CertVerify::Success);
+    req.tls.cert = Some(ALICE.to_vec());
+    assert_eq!(run(&p, &req).reason(), Some(Reason::RevokedCert));
+    let mut req = with_parsed_cert(browser(), ALICE, CertVerify::Success);
+    req.tls.cert = Some(b"not a certificate".to_vec());
+    assert_eq!(user(&run(&p, &req)), Some("alice"));
+}
+
 #[test]
 fn cert_required_versus_fallthrough() {
     let ticket = mint("bob", AuthMethod::Password, NOW);
