@@ -1,5 +1,7 @@
 //! Authentication: try the configured methods in order, with SSLify-style fallbacks.
 
+use std::borrow::Cow;
+
 use super::decision::{Decision, Level};
 use super::policy::{Method, Policy};
 use super::stores::{ticket_ref_id, Stores};
@@ -77,7 +79,11 @@ pub(super) fn authenticate(
 
 /// Where the certificate facts come from: a trusted proxy's headers, else our own TLS.
 /// `None` when a trusted proxy's headers are unusable: the certificate method must refuse.
-fn tls_facts(policy: &Policy, req: &RequestFacts, decision: &mut Decision) -> Option<TlsFacts> {
+fn tls_facts<'r>(
+    policy: &Policy,
+    req: &'r RequestFacts,
+    decision: &mut Decision,
+) -> Option<Cow<'r, TlsFacts>> {
     let outcome = proxy_tls_facts(req, &policy.trusted_proxies);
     if !outcome.spoofed.is_empty() {
         decision.note(
@@ -104,9 +110,10 @@ fn tls_facts(policy: &Policy, req: &RequestFacts, decision: &mut Decision) -> Op
     if req.peer.is_some_and(|p| policy.trusted_proxies.contains(p)) {
         // Behind a trusted proxy our own TLS peer is the proxy: its certificate (if it presents
         // one) is never the client's. Only what the proxy asserts counts.
-        return Some(outcome.facts.unwrap_or_default());
+        return Some(Cow::Owned(outcome.facts.unwrap_or_default()));
     }
-    Some(outcome.facts.unwrap_or_else(|| req.tls.clone()))
+    // Our own TLS facts are read in place (the certificate is not copied per request).
+    Some(outcome.facts.map_or(Cow::Borrowed(&req.tls), Cow::Owned))
 }
 
 fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decision) -> Outcome {
