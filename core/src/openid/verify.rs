@@ -202,7 +202,9 @@ struct Context {
 struct SignedList(Vec<(usize, usize)>);
 
 impl SignedList {
-    fn of(msg: &Message) -> SignedList {
+    /// A name listed twice is refused: the token would carry its value once per copy, so a
+    /// short list could make a token many times the message's size.
+    fn of(msg: &Message) -> Result<SignedList, OpenIdError> {
         /// The bytes a name may hold: `[A-Za-z0-9_.]`.
         const NAME: [bool; 256] = {
             let mut t = [false; 256];
@@ -216,7 +218,7 @@ impl SignedList {
         };
         let mut ranges = Vec::with_capacity(8);
         let Some((start, end)) = msg.span("signed") else {
-            return SignedList(ranges);
+            return Ok(SignedList(ranges));
         };
         let list = msg.text().as_bytes().get(start..end).unwrap_or_default();
         let mut from = start;
@@ -226,7 +228,20 @@ impl SignedList {
             }
             from += name.len() + 1;
         }
-        SignedList(ranges)
+        let text = msg.text().as_bytes();
+        let mut names: Vec<&[u8]> = ranges
+            .iter()
+            .filter_map(|&(a, b)| text.get(a..b))
+            .collect();
+        names.sort_unstable();
+        if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+            let name: String = String::from_utf8_lossy(twice[0]).chars().take(40).collect();
+            return Err(OpenIdError::with(
+                ErrorCode::BadMessage,
+                format!("openid.signed lists {name:?} more than once"),
+            ));
+        }
+        Ok(SignedList(ranges))
     }
 
     /// The names, read from `msg` (the message they were taken from).
@@ -510,7 +525,7 @@ impl RelyingParty {
             ),
             Version::V1 => (&["identity", "return_to"], &[]),
         };
-        let signed = SignedList::of(&msg);
+        let signed = SignedList::of(&msg)?;
         let mut unsigned: Vec<&str> = always
             .iter()
             .chain(if_present.iter().filter(|f| msg.get_nonempty(f).is_some()))

@@ -713,6 +713,23 @@ fn unsigned_fields() {
 }
 
 #[test]
+fn a_name_signed_twice_is_refused_before_any_token_is_built() {
+    // Correctly signed by the provider (an attacker's own, with an association), each copy of
+    // `x` would put its 8 KB value into the token again: 4000 copies, a 32 MB token.
+    let mut fx = Fx::new();
+    let big = "a".repeat(8000);
+    let list = format!("{SIGNED_V2},{}", ["x"; 4000].join(","));
+    let a = Assertion::v2().with("x", &big).signed_with("signed", &list);
+    assert_eq!(fx.code(&a), Some("bad_message"));
+    // Even one repeat of a required field.
+    let a = Assertion::v2().signed_with("signed", &format!("{SIGNED_V2},identity"));
+    assert_eq!(fx.code(&a), Some("bad_message"));
+    // The same list without the repeat verifies.
+    let a = Assertion::v2().with("x", &big).signed_with("signed", &format!("{SIGNED_V2},x"));
+    assert_eq!(fx.code(&a), None);
+}
+
+#[test]
 fn missing_fields_and_modes() {
     let a = Assertion::v2();
     let mut fx = Fx::new();
@@ -1223,7 +1240,7 @@ fn signed_list_reads_openid_signed_like_a_split() {
                         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
             })
             .collect();
-        let signed = SignedList::of(&msg);
+        let signed = SignedList::of(&msg).unwrap();
         assert_eq!(signed.names(&msg).collect::<Vec<_>>(), want, "{list:?}");
     }
     let none = SignedFields::default();
