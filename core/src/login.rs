@@ -16,6 +16,9 @@ use crate::reason::Reason;
 pub const MAX_BODY: usize = 16 * 1024;
 /// The most `credential_N` fields a form may carry (`credential_0` … `credential_9`).
 pub const MAX_CREDENTIALS: usize = 10;
+/// The longest password checked (bytes); longer ones fail as `bad_credentials` unchecked:
+/// SHA-crypt's work grows with the square of the password's length.
+pub const MAX_PASSWORD: usize = 1024;
 /// The longest destination kept; longer ones fall back to the default.
 pub const MAX_DESTINATION: usize = 2048;
 

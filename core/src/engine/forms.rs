@@ -4,11 +4,11 @@ use super::decision::{Decision, Level, Verdict};
 use super::policy::Policy;
 use super::stores::{ticket_id, Stores};
 use crate::identity::AuthMethod;
-use crate::login::{login_redirect, LoginForm};
+use crate::login::{login_redirect, LoginForm, MAX_PASSWORD};
 use crate::password::Htpasswd;
 use crate::reason::Reason;
 use crate::request::RequestFacts;
-use crate::ticket::{KeyId, Ticket};
+use crate::ticket::{KeyId, Ticket, MAX_USER_LEN};
 use crate::time::UnixTime;
 use std::collections::HashSet;
 
@@ -31,6 +31,17 @@ impl PasswordCheck for Htpasswd {
     fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
         Htpasswd::check(self, user, password).map_err(|e| e.to_string())
     }
+}
+
+/// Whether a user name and password are worth checking at all: a user name that is not empty,
+/// not longer than a ticket may carry, without control characters, and a password of at most
+/// [`MAX_PASSWORD`] bytes. Anything else fails as `bad_credentials` without a check (a shell that
+/// asks a remote password service calls this first).
+pub fn plausible_credentials(user: &str, password: &str) -> bool {
+    !user.is_empty()
+        && user.len() <= MAX_USER_LEN
+        && !user.chars().any(char::is_control)
+        && password.len() <= MAX_PASSWORD
 }
 
 /// Handles a login form POST: on success a ticket cookie and a 303 to the untainted destination,
@@ -69,7 +80,7 @@ pub fn login(
         [user, password, ..] => (user.as_str(), password.as_str()),
         _ => ("", ""),
     };
-    let ok = if user.is_empty() || user.chars().any(char::is_control) {
+    let ok = if !plausible_credentials(user, password) {
         false
     } else {
         match passwords.check(user, password) {
@@ -85,10 +96,12 @@ pub fn login(
         }
     };
     if !ok {
+        // A user name too long to be anyone's is not logged whole.
+        let shown: String = user.chars().take(256).collect();
         decision.note(
             Level::Info,
             "AUTHRS0303",
-            format!("login failed for {user:?}: bad_credentials"),
+            format!("login failed for {shown:?}: bad_credentials"),
         );
         let verdict = match &policy.login_url {
             Some(url) => Verdict::Redirect {

@@ -14,7 +14,10 @@ mod stores;
 
 pub use build::FileReader;
 pub use decision::{Decision, Level, Note, Verdict};
-pub use forms::{login, logout, openid_login, openid_refused, refuse_cross_site, PasswordCheck};
+pub use forms::{
+    login, logout, openid_login, openid_refused, plausible_credentials, refuse_cross_site,
+    PasswordCheck,
+};
 pub use policy::{Method, Policy, UnauthAction};
 pub use stores::{ticket_id, RevocationStore, StoreError, Stores};
 

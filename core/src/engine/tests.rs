@@ -11,7 +11,7 @@ use crate::password::Htpasswd;
 use crate::proxy::TrustedProxies;
 use crate::request::{CertVerify, RequestFacts, TlsFacts};
 use crate::roles::RolesFile;
-use crate::ticket::{KeyId, KeyRing, Ticket, TicketKey};
+use crate::ticket::{KeyId, KeyRing, Ticket, TicketKey, MAX_USER_LEN};
 use std::collections::HashMap;
 
 const NOW: i64 = 1_800_000_000;
@@ -510,6 +510,39 @@ fn login_body(user: &str, pass: &str, dest: &str) -> Vec<u8> {
         .append_pair("destination", dest)
         .finish()
         .into_bytes()
+}
+
+#[test]
+fn overlong_credentials_fail_unchecked() {
+    // A store that would accept anything and counts the checks it was asked for.
+    struct Counting(usize);
+    impl PasswordCheck for Counting {
+        fn check(&mut self, _: &str, _: &str) -> Result<bool, String> {
+            self.0 += 1;
+            Ok(true)
+        }
+    }
+    let p = policy();
+    let mut post = browser();
+    post.method = "POST".into();
+    let mut store = Counting(0);
+    // SHA-crypt's cost grows with the square of the password: 16 KB would take seconds.
+    let long = "a".repeat(crate::login::MAX_PASSWORD + 1);
+    let long_user = "u".repeat(MAX_USER_LEN + 1);
+    for (u, pw) in [("demo", long.as_str()), (long_user.as_str(), "pw")] {
+        let d = login(&p, &post, &login_body(u, pw, "/app"), NOW, &mut store);
+        assert_eq!(d.reason(), Some(Reason::BadCredentials), "{d:?}");
+        assert!(d.set_cookie.is_none());
+    }
+    assert_eq!(
+        store.0, 0,
+        "an overlong credential reached the password store"
+    );
+    let ok = "a".repeat(crate::login::MAX_PASSWORD);
+    let d = login(&p, &post, &login_body("demo", &ok, "/app"), NOW, &mut store);
+    assert_eq!((d.status(), store.0), (303, 1));
+    assert!(plausible_credentials("demo", &ok));
+    assert!(!plausible_credentials("de\tmo", "x") && !plausible_credentials("", "x"));
 }
 
 #[test]

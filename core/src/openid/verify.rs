@@ -229,10 +229,7 @@ impl SignedList {
             from += name.len() + 1;
         }
         let text = msg.text().as_bytes();
-        let mut names: Vec<&[u8]> = ranges
-            .iter()
-            .filter_map(|&(a, b)| text.get(a..b))
-            .collect();
+        let mut names: Vec<&[u8]> = ranges.iter().filter_map(|&(a, b)| text.get(a..b)).collect();
         names.sort_unstable();
         if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
             let name: String = String::from_utf8_lossy(twice[0]).chars().take(40).collect();

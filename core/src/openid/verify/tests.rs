@@ -725,7 +725,9 @@ fn a_name_signed_twice_is_refused_before_any_token_is_built() {
     let a = Assertion::v2().signed_with("signed", &format!("{SIGNED_V2},identity"));
     assert_eq!(fx.code(&a), Some("bad_message"));
     // The same list without the repeat verifies.
-    let a = Assertion::v2().with("x", &big).signed_with("signed", &format!("{SIGNED_V2},x"));
+    let a = Assertion::v2()
+        .with("x", &big)
+        .signed_with("signed", &format!("{SIGNED_V2},x"));
     assert_eq!(fx.code(&a), None);
 }
 
