@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 pub enum PasswordCmd {
     /// Read a password from standard input and print a bcrypt `$2y$` hash for an htpasswd file.
     Hash {
-        /// bcrypt cost (4–31).
+        /// bcrypt cost (4–17: the most an htpasswd file authrs loads may carry).
         #[arg(long, default_value_t = 12)]
         cost: u32,
     },

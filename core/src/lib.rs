@@ -12,6 +12,7 @@ pub mod config;
 pub mod cookies;
 pub mod engine;
 pub mod identity;
+mod lines;
 pub mod login;
 pub mod login_page;
 pub mod openid;

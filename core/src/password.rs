@@ -79,7 +79,7 @@ impl fmt::Display for PasswordError {
                 write!(f, "line {line}: user {user:?} appears twice")
             }
             PasswordError::BadCost { cost } => {
-                write!(f, "bcrypt cost {cost} is outside 4..=31")
+                write!(f, "bcrypt cost {cost} is outside 4..={MAX_BCRYPT_COST}")
             }
             PasswordError::UnhashablePassword => {
                 f.write_str("password is longer than 72 bytes or contains NUL")
@@ -256,7 +256,8 @@ fn verify_sha1(hash: &str, password: &str) -> Result<bool, PasswordError> {
 ///
 /// Refuses passwords bcrypt would silently truncate (over 72 bytes) or cut at NUL.
 pub fn hash_bcrypt(password: &str, cost: u32, salt: [u8; 16]) -> Result<String, PasswordError> {
-    if !(4..=31).contains(&cost) {
+    // Above MAX_BCRYPT_COST the loader refuses the hash (TooExpensive): never write one.
+    if !(4..=MAX_BCRYPT_COST).contains(&cost) {
         return Err(PasswordError::BadCost { cost });
     }
     if password.len() > 72 || password.contains('\0') {
@@ -282,8 +283,7 @@ impl Htpasswd {
     pub fn parse(text: &str) -> Result<Htpasswd, PasswordError> {
         let mut entries = BTreeMap::new();
         let mut decoy = None;
-        for (idx, raw) in text.lines().enumerate() {
-            let line = idx + 1;
+        for (line, raw) in crate::lines::numbered(text) {
             let content = raw.trim();
             if content.is_empty() || content.starts_with('#') {
                 continue;
@@ -521,6 +521,13 @@ mod tests {
         assert_eq!(
             hash_bcrypt("x", 32, salt),
             Err(PasswordError::BadCost { cost: 32 })
+        );
+        // What the loader would refuse is never written.
+        assert_eq!(
+            hash_bcrypt("x", MAX_BCRYPT_COST + 1, salt),
+            Err(PasswordError::BadCost {
+                cost: MAX_BCRYPT_COST + 1
+            })
         );
         assert_eq!(
             hash_bcrypt(&"x".repeat(73), 4, salt),

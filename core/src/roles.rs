@@ -73,8 +73,7 @@ impl RolesFile {
     /// Parses a roles file; several lines for one user merge.
     pub fn parse(text: &str) -> Result<RolesFile, RolesError> {
         let mut users: BTreeMap<String, Roles> = BTreeMap::new();
-        for (idx, raw) in text.lines().enumerate() {
-            let line = idx + 1;
+        for (line, raw) in crate::lines::numbered(text) {
             let content = raw.trim();
             if content.is_empty() || content.starts_with('#') {
                 continue;
@@ -126,8 +125,7 @@ impl GroupFile {
     /// Parses a group file; several lines for one group merge, as httpd reads every line.
     pub fn parse(text: &str) -> Result<GroupFile, RolesError> {
         let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (idx, raw) in text.lines().enumerate() {
-            let line = idx + 1;
+        for (line, raw) in crate::lines::numbered(text) {
             let content = raw.trim();
             if content.is_empty() || content.starts_with('#') {
                 continue;

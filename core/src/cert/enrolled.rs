@@ -125,8 +125,7 @@ impl EnrolledCerts {
     /// Parses the enrolment file (format in the module doc).
     pub fn parse(text: &str) -> Result<EnrolledCerts, EnrollError> {
         let mut out = EnrolledCerts::default();
-        for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
+        for (line, raw) in crate::lines::numbered(text) {
             let bad = |why| EnrollError::BadLine { line, why };
             let l = raw.trim();
             if l.is_empty() || l.starts_with('#') {

@@ -203,8 +203,7 @@ impl UserMap {
     /// Parses map file text (format in the module doc); errors carry the line number.
     pub fn parse(text: &str) -> Result<UserMap, MapError> {
         let mut entries = HashMap::new();
-        for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
+        for (line, raw) in crate::lines::numbered(text) {
             let bad = |why| MapError::BadMapLine { line, why };
             let l = raw.trim();
             if l.is_empty() || l.starts_with('#') {
