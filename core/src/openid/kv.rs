@@ -7,6 +7,9 @@ use std::fmt;
 
 /// The largest direct response body accepted, in bytes.
 pub const MAX_KV_BYTES: usize = 64 * 1024;
+/// The most lines a direct response may have (real ones have about a dozen); bounds the
+/// duplicate-key check, which compares each key with the earlier ones.
+pub const MAX_KV_LINES: usize = 256;
 
 /// Why a key-value form body was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +29,8 @@ pub enum KvError {
     BadLine(usize),
     /// The same key appears twice.
     DuplicateKey(String),
+    /// More than [`MAX_KV_LINES`] lines.
+    TooManyLines,
     /// Serializing: a key holds `:` or a newline, or a value holds a newline.
     Unencodable(String),
 }
@@ -40,6 +45,7 @@ impl fmt::Display for KvError {
             KvError::EmptyKey(l) => write!(f, "key-value line {l} has an empty key"),
             KvError::BadLine(l) => write!(f, "key-value line {l} has a CR or a padded key"),
             KvError::DuplicateKey(k) => write!(f, "key-value key {k:?} appears twice"),
+            KvError::TooManyLines => write!(f, "key-value body has more than {MAX_KV_LINES} lines"),
             KvError::Unencodable(k) => write!(f, "cannot encode key {k:?} in key-value form"),
         }
     }
@@ -62,6 +68,9 @@ pub fn parse(body: &[u8]) -> Result<Vec<(String, String)>, KvError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
         let n = i + 1;
+        if n > MAX_KV_LINES {
+            return Err(KvError::TooManyLines);
+        }
         let (key, value) = line.split_once(':').ok_or(KvError::NoColon(n))?;
         if key.is_empty() {
             return Err(KvError::EmptyKey(n));
@@ -166,6 +175,16 @@ mod tests {
         assert_eq!(parse(b"a:\xff\n"), Err(KvError::NotUtf8));
         let big = vec![b'a'; MAX_KV_BYTES + 1];
         assert_eq!(parse(&big), Err(KvError::TooLarge(MAX_KV_BYTES + 1)));
+        // 64 KiB of one-letter keys is ~13k lines: quadratic in the duplicate check.
+        let lines = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|i| format!("k{i}:\n"))
+                .collect::<String>()
+                .into_bytes()
+        };
+        assert_eq!(parse(&lines(MAX_KV_LINES)).unwrap().len(), MAX_KV_LINES);
+        assert_eq!(parse(&lines(MAX_KV_LINES + 1)), Err(KvError::TooManyLines));
+        assert_eq!(parse(&lines(9_000)), Err(KvError::TooManyLines));
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub const NS_XRD: &str = "xri://$xrd*($v*2.0)";
 pub const NS_OPENID_1: &str = "http://openid.net/xmlns/1.0";
 /// Most XML nodes accepted in one document.
 pub const MAX_NODES: u32 = 20_000;
+/// Most `=` signs (so at most this many attributes) accepted in one document: the XML parser
+/// checks each attribute of an element against the earlier ones, so one element with 100,000
+/// attributes would cost seconds. Real XRDS documents have a few dozen.
+pub const MAX_EQUALS: usize = 2_000;
 
 /// One `<Service>` of the final XRD.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +65,9 @@ impl std::error::Error for XrdsError {}
 /// Parses an XRDS document into the services of its final XRD, by priority.
 pub fn parse(document: &[u8]) -> Result<Vec<XrdsService>, XrdsError> {
     let text = std::str::from_utf8(document).map_err(|_| XrdsError::Xml("not UTF-8".into()))?;
+    if document.iter().filter(|&&b| b == b'=').count() > MAX_EQUALS {
+        return Err(XrdsError::Xml(format!("more than {MAX_EQUALS} attributes")));
+    }
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_NODES,
@@ -178,5 +185,12 @@ mod tests {
             "<a/>".repeat(MAX_NODES as usize + 1)
         );
         assert!(matches!(parse(many.as_bytes()), Err(XrdsError::Xml(_))));
+        // One element with 100,000 attributes: refused before the quadratic attribute check.
+        let attrs: String = (0..100_000).map(|i| format!(" a{i}=\"\"")).collect();
+        let wide = format!(r#"<xrds:XRDS xmlns:xrds="xri://$xrds"{attrs}/>"#);
+        assert_eq!(
+            parse(wide.as_bytes()),
+            Err(XrdsError::Xml(format!("more than {MAX_EQUALS} attributes")))
+        );
     }
 }
