@@ -81,6 +81,17 @@ pub fn identity(r: &ffi::request_rec) -> Option<&Identity> {
     }
 }
 
+/// Adds a refreshed ticket's `Set-Cookie` to a response the application answers (protected or
+/// public page), with `Cache-Control: private`: a shared cache (mod_cache, a CDN) must never
+/// keep it and hand it to the next visitor.
+pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
+    // SAFETY: r's pool and err_headers_out are live for the request; values are copied.
+    unsafe {
+        table_add(r.pool, r.err_headers_out, "Set-Cookie", set_cookie);
+        table_add(r.pool, r.err_headers_out, "Cache-Control", "private");
+    }
+}
+
 /// Applies a decision and returns the hook's status code.
 pub fn apply(r: &mut ffi::request_rec, mut d: Decision, realm: Option<&str>) -> c_int {
     log_notes(r, &d);
@@ -90,11 +101,10 @@ pub fn apply(r: &mut ffi::request_rec, mut d: Decision, realm: Option<&str>) -> 
             table_unset(r.headers_in, h);
         }
         if let Some(c) = d.set_cookie.as_deref().filter(|c| !c.is_empty()) {
-            table_add(r.pool, r.err_headers_out, "Set-Cookie", c);
             if d.verdict == Verdict::Allow {
-                // A refreshed ticket rides on the application's response: a shared cache
-                // (mod_cache, a CDN) must never keep it and hand it to the next visitor.
-                table_add(r.pool, r.err_headers_out, "Cache-Control", "private");
+                add_refreshed_ticket(r, c);
+            } else {
+                table_add(r.pool, r.err_headers_out, "Set-Cookie", c);
             }
         }
         if let Some(reason) = d.reason() {

@@ -227,8 +227,7 @@ fn recognize_user(r: &mut ffi::request_rec) {
     crate::apply::log_notes(r, &d);
     if let Some(c) = d.set_cookie.as_deref().filter(|c| !c.is_empty()) {
         // A sliding ticket refreshed on a public page, as on a protected one.
-        // SAFETY: r's pool and err_headers_out are live for the request.
-        unsafe { crate::apr::table_add(r.pool, r.err_headers_out, "Set-Cookie", c) };
+        crate::apply::add_refreshed_ticket(r, c);
     }
     if let Some(id) = d.identity {
         crate::apply::set_identity(r, id);

@@ -78,6 +78,7 @@ fn directives_take_effect() {
         "name",
         "idle",
         "idle-late",
+        "idle-public",
         "bind",
         "u401",
         "u403",
@@ -138,6 +139,10 @@ SSLVerifyClient optional_no_ca
   AuthType AuthRs
   AuthRsSessionTimeout 10m
   Require valid-user
+</Location>
+<Location /idle-public>
+  AuthRsRecognizeUser On
+  AuthRsSessionTimeout 10m
 </Location>
 <Location /idle-late>
   AuthType AuthRs
@@ -304,6 +309,21 @@ SSLVerifyClient optional_no_ca
         "sliding refresh re-issues: {r:?}"
     );
     // ... on a response no shared cache may keep (the refreshed ticket is the browser's).
+    assert!(
+        r.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("cache-control") && v.contains("private")),
+        "{r:?}"
+    );
+
+    // The same on a public page that recognizes the user (a CDN keeps public pages first).
+    let r = get("/idle-public/").cookie("AuthRs_Dir", &fresh).send();
+    assert_eq!(r.status, 200);
+    assert!(
+        r.cookie("AuthRs_Dir")
+            .is_some_and(|c| !c.is_empty() && c != fresh),
+        "recognize-user refresh: {r:?}"
+    );
     assert!(
         r.headers
             .iter()
