@@ -151,6 +151,32 @@ impl Apache {
         ))
     }
 
+    /// Restarts httpd in place — `graceful` (SIGUSR1, what `apachectl graceful` and logrotate
+    /// send) or not (SIGHUP) — and waits until the new generation serves.
+    pub fn restart(&mut self, graceful: bool) {
+        const RESUMED: &str = "resuming normal operations";
+        let before = self.error_log().matches(RESUMED).count();
+        let signal = if graceful { "-USR1" } else { "-HUP" };
+        let sent = Command::new("kill")
+            .arg(signal)
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill {signal} failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.error_log().matches(RESUMED).count() <= before {
+            assert!(
+                Instant::now() < deadline,
+                "httpd did not restart in 20 s: {}",
+                self.error_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Err(log) = self.wait_ready() {
+            panic!("{log}");
+        }
+    }
+
     /// `https://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{}", self.port, path)

@@ -12,6 +12,7 @@
 #include <util_mutex.h>
 #include <apr_global_mutex.h>
 #include <apr_strings.h>
+#include <string.h>
 #include "shim.h"
 
 APLOG_USE_MODULE(authrs);
@@ -78,7 +79,8 @@ int authrs_module_index(void)
 }
 
 /* ---- The module's socaches: httpd socache instances shared by all workers (and, with memcache
- * or redis providers, by all servers), one set per configuration generation. Two instances of
+ * or redis providers, by all servers), kept across restarts of the parent (see
+ * authrs_retained_cache_t). Two instances of
  * the same AuthRsCache provider, kept apart so that OpenID traffic — which anyone can cause
  * without logging in (associations with a provider they name) — can never evict a revocation:
  *   AUTHRS_CACHE_REVOCATIONS  logout revocations (AuthRsRevokeOnLogout), namespace "authrs";
@@ -122,6 +124,7 @@ static void cache_forget(authrs_cache_t *c)
     c->s = NULL;
 }
 
+/* A cache made in the startup pass that only checks the configuration: destroyed with it. */
 static apr_status_t cache_cleanup(void *data)
 {
     authrs_cache_t *c = data;
@@ -130,6 +133,35 @@ static apr_status_t cache_cleanup(void *data)
     }
     cache_forget(c);
     return APR_SUCCESS;
+}
+
+/* A retained cache outlives the generation: the generation only lets go of it. */
+static apr_status_t cache_release(void *data)
+{
+    cache_forget(data);
+    return APR_SUCCESS;
+}
+
+/* What survives a restart (graceful or not) of the same parent process, in its process pool:
+ * the socache instance and its global mutex, and the AuthRsCache value they were made for.
+ * A revocation must outlive the reload that logrotate or certbot trigger every night: a new,
+ * empty shmcb segment per generation would let every ticket revoked before it work again, and
+ * old and new children would use different segments while the old ones drain. The mutex is
+ * kept too: children of both generations then share one lock for the one segment. */
+typedef struct {
+    const char *spec;
+    const char *provider_name;
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;
+} authrs_retained_cache_t;
+
+static authrs_retained_cache_t *retained_cache(int which)
+{
+    const char *key = which == AUTHRS_CACHE_REVOCATIONS ? "mod_authrs-retained-revocations"
+                                                        : "mod_authrs-retained-openid";
+    authrs_retained_cache_t *kept = ap_retained_data_get(key);
+    /* Zeroed by ap_retained_data_create. */
+    return kept ? kept : ap_retained_data_create(key, sizeof(*kept));
 }
 
 /* Registered in pre_config so `Mutex` directives may configure them. */
@@ -150,6 +182,11 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
     const char *sep = spec ? ap_strchr_c(spec, ':') : NULL;
     const char *name = sep ? apr_pstrmemdup(ptemp, spec, sep - spec) : spec;
     const char *arg = sep ? sep + 1 : NULL;
+    /* The first startup pass only checks the configuration (httpd reads it twice, and may
+     * daemonize in between): what it makes dies with it. Later passes keep the cache. */
+    int retain = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
+    authrs_retained_cache_t *kept = retain ? retained_cache(which) : NULL;
+    apr_pool_t *pool = retain ? s->process->pool : pconf;
     const char *err;
     apr_status_t rv;
 
@@ -161,24 +198,54 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
     if (!c->provider) {
         return apr_psprintf(ptemp, "AuthRsCache: no socache provider \"%s\" (LoadModule socache_%s_module)", name, name);
     }
-    err = c->provider->create(&c->instance, arg, ptemp, pconf);
+    c->lock_all = (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
+    if (kept && kept->instance && strcmp(kept->spec, spec) == 0) {
+        /* The same AuthRsCache as before the restart: the same records, the same lock. */
+        c->instance = kept->instance;
+        c->mutex = kept->mutex;
+        c->s = s;
+        apr_pool_cleanup_register(pconf, c, cache_release, apr_pool_cleanup_null);
+        return NULL;
+    }
+    if (kept && kept->instance) {
+        /* AuthRsCache changed: the old records go (the old provider may be gone with its
+         * LoadModule; then its memory stays with the process). */
+        const ap_socache_provider_t *old = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
+                                                              kept->provider_name,
+                                                              AP_SOCACHE_PROVIDER_VERSION);
+        if (old) {
+            old->destroy(kept->instance, s);
+        }
+        kept->instance = NULL;
+        kept->mutex = NULL;
+        kept->spec = NULL;
+        kept->provider_name = NULL;
+    }
+    err = c->provider->create(&c->instance, arg, ptemp, pool);
     if (err) {
         cache_forget(c);
         return apr_psprintf(ptemp, "AuthRsCache %s: %s", spec, err);
     }
-    rv = ap_global_mutex_create(&c->mutex, NULL, c->mutex_type, NULL, s, pconf, 0);
+    rv = ap_global_mutex_create(&c->mutex, NULL, c->mutex_type, NULL, s, pool, 0);
     if (rv != APR_SUCCESS) {
         cache_forget(c);
         return apr_psprintf(ptemp, "AuthRsCache: cannot create the %s mutex", c->mutex_type);
     }
-    c->lock_all = (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
-    rv = c->provider->init(c->instance, c->name_space, &c->hints, s, pconf);
+    rv = c->provider->init(c->instance, c->name_space, &c->hints, s, pool);
     if (rv != APR_SUCCESS) {
         cache_forget(c);
         return apr_psprintf(ptemp, "AuthRsCache %s: cannot initialise the %s cache", spec, c->name_space);
     }
     c->s = s;
-    apr_pool_cleanup_register(pconf, c, cache_cleanup, apr_pool_cleanup_null);
+    if (kept) {
+        kept->spec = apr_pstrdup(pool, spec);
+        kept->provider_name = apr_pstrdup(pool, name);
+        kept->instance = c->instance;
+        kept->mutex = c->mutex;
+        apr_pool_cleanup_register(pconf, c, cache_release, apr_pool_cleanup_null);
+    } else {
+        apr_pool_cleanup_register(pconf, c, cache_cleanup, apr_pool_cleanup_null);
+    }
     return NULL;
 }
 

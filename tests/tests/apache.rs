@@ -125,7 +125,7 @@ fn get(a: &Apache, path: &str) -> Request {
 
 #[test]
 fn tickets_login_and_logout() {
-    let a = start("");
+    let mut a = start("");
     // No cookie: browsers go to the login page with the reason and destination.
     let r = get(&a, "/app/index.html?x=1").send();
     assert_eq!(r.status, 302, "{r:?}");
@@ -318,6 +318,31 @@ fn tickets_login_and_logout() {
     assert_eq!(
         get(&a, "/app/index.html").cookie(COOKIE, &t).send().status,
         200
+    );
+    // The revocation outlives restarts of the server (logrotate's nightly graceful reload,
+    // a full restart): the shmcb cache is kept, not emptied with each configuration generation.
+    for graceful in [true, false] {
+        a.restart(graceful);
+        let r = get(&a, "/app/index.html").cookie(COOKIE, &cookie).send();
+        assert_eq!(
+            r.status, 302,
+            "revoked ticket replayed after a restart (graceful: {graceful}): {r:?}"
+        );
+        assert_eq!(
+            get(&a, "/app/index.html").cookie(COOKIE, &t).send().status,
+            200
+        );
+    }
+    // A logout after the restart is seen as well.
+    let later = mint("demo", AuthMethod::Password, now() - 5, 3600);
+    let r = get(&a, "/LOGOUT-revoke").cookie(COOKIE, &later).send();
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        get(&a, "/app/index.html")
+            .cookie(COOKIE, &later)
+            .send()
+            .status,
+        302
     );
 
     // Recognize-user on a public page: a valid ticket names the user, no ticket is no problem.
