@@ -219,17 +219,74 @@ fn verify_sha_crypt(hash: &str, password: &str) -> Result<bool, PasswordError> {
     }
 }
 
+/// Whether every byte is in crypt's base-64 alphabet (`./0-9A-Za-z`).
+fn crypt64(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+}
+
+/// `$apr1$<salt, 1–8 chars>$<22 chars>`, all from crypt's base-64 alphabet.
+fn apr1_well_formed(hash: &str) -> bool {
+    let Some((salt, digest)) = hash.strip_prefix("$apr1$").and_then(|r| r.split_once('$')) else {
+        return false;
+    };
+    !salt.is_empty() && salt.len() <= 8 && digest.len() == 22 && crypt64(salt) && crypt64(digest)
+}
+
+/// `$5$` / `$6$`, an optional `rounds=N$`, a salt of up to 16 characters, and the digest in
+/// crypt's base-64 (43 characters for SHA-256, 86 for SHA-512) — the layout sha-crypt reads.
+fn sha_crypt_well_formed(hash: &str) -> bool {
+    let (rest, digest_len) = match (hash.strip_prefix("$5$"), hash.strip_prefix("$6$")) {
+        (Some(rest), _) => (rest, 43),
+        (_, Some(rest)) => (rest, 86),
+        _ => return false,
+    };
+    let rest = match rest.strip_prefix("rounds=") {
+        Some(r) => match r.split_once('$') {
+            Some((n, r)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => r,
+            _ => return false,
+        },
+        None => rest,
+    };
+    let Some((salt, digest)) = rest.split_once('$') else {
+        return false;
+    };
+    // glibc accepts any salt byte but `$`, `:` and newlines; htpasswd and mkpasswd write crypt64.
+    salt.len() <= 16
+        && !salt.bytes().any(|b| b == b':' || b.is_ascii_control())
+        && digest.len() == digest_len
+        && crypt64(digest)
+}
+
+/// `{SHA}` + the standard base64 of a 20-byte digest.
+fn sha1_stored(hash: &str) -> Option<Vec<u8>> {
+    let stored = base64::engine::general_purpose::STANDARD
+        .decode(hash.strip_prefix("{SHA}")?)
+        .ok()?;
+    (stored.len() == 20).then_some(stored)
+}
+
+/// Whether `hash` is laid out as its scheme requires, checked without hashing anything: a
+/// truncated or mangled entry is refused when the file is read, not at its user's login (and
+/// never becomes the decoy that unknown users are checked against).
+fn well_formed(hash: &str, scheme: Scheme) -> Result<(), PasswordError> {
+    let (ok, name) = match scheme {
+        Scheme::Bcrypt => (hash.parse::<bcrypt::HashParts>().is_ok(), "bcrypt"),
+        Scheme::ShaCrypt => (sha_crypt_well_formed(hash), "sha-crypt"),
+        Scheme::Apr1 => (apr1_well_formed(hash), "apr1"),
+        Scheme::Sha1 => (sha1_stored(hash).is_some(), "{SHA}"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(PasswordError::Malformed { scheme: name })
+    }
+}
+
 /// `$apr1$<salt, 1–8 chars>$<22 chars>`, all from crypt's base-64 alphabet.
 fn verify_apr1(hash: &str, password: &str) -> Result<bool, PasswordError> {
     let malformed = PasswordError::Malformed { scheme: "apr1" };
-    let rest = hash.strip_prefix("$apr1$").ok_or(malformed.clone())?;
-    let (salt, digest) = rest.split_once('$').ok_or(malformed.clone())?;
-    let crypt64 = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
-    };
-    if salt.is_empty() || salt.len() > 8 || digest.len() != 22 || !crypt64(salt) || !crypt64(digest)
-    {
+    if !apr1_well_formed(hash) {
         return Err(malformed);
     }
     // Deprecated for new passwords only; verifying existing htpasswd entries is its remaining use.
@@ -240,14 +297,7 @@ fn verify_apr1(hash: &str, password: &str) -> Result<bool, PasswordError> {
 
 /// `{SHA}` + base64(SHA-1(password)), compared in constant time.
 fn verify_sha1(hash: &str, password: &str) -> Result<bool, PasswordError> {
-    let malformed = PasswordError::Malformed { scheme: "{SHA}" };
-    let encoded = hash.strip_prefix("{SHA}").ok_or(malformed.clone())?;
-    let stored = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| malformed.clone())?;
-    if stored.len() != 20 {
-        return Err(malformed);
-    }
+    let stored = sha1_stored(hash).ok_or(PasswordError::Malformed { scheme: "{SHA}" })?;
     let computed = Sha1::digest(password.as_bytes());
     Ok(computed.as_slice().ct_eq(&stored).into())
 }
@@ -296,7 +346,10 @@ impl Htpasswd {
             }
             let hash = rest.split(':').next().unwrap_or_default();
             scheme_of(hash)
-                .and_then(|scheme| check_work_factor(hash, scheme))
+                .and_then(|scheme| {
+                    check_work_factor(hash, scheme)?;
+                    well_formed(hash, scheme)
+                })
                 .map_err(|e| PasswordError::BadEntry {
                     line,
                     error: Box::new(e),
@@ -393,6 +446,52 @@ mod tests {
         // bcrypt reads 72 bytes, as httpd does: the tail does not matter.
         assert_eq!(verify(BCRYPT_LONG, &"x".repeat(72)), Ok(true));
         assert_eq!(verify(BCRYPT_LONG, &"x".repeat(71)), Ok(false));
+    }
+
+    #[test]
+    fn every_entry_is_checked_for_its_layout_when_the_file_is_read() {
+        // Every real vector loads.
+        let good = [
+            BCRYPT_2Y,
+            BCRYPT_LONG,
+            APR1,
+            APR1_OPENSSL,
+            APR1_SHORT_SALT,
+            SHA1,
+            SHA512_HTPASSWD,
+            SHA256_HTPASSWD,
+            SHA256_OPENSSL,
+            SHA512_OPENSSL,
+            SHA512_ROUNDS,
+        ];
+        let file: String = good
+            .iter()
+            .enumerate()
+            .map(|(i, h)| format!("u{i}:{h}\n"))
+            .collect();
+        assert_eq!(Htpasswd::parse(&file).unwrap().len(), good.len());
+        // A truncated or mangled one is refused at load, naming its line — not a 500 at that
+        // user's login, and never the decoy (a decoy that fails at once would answer unknown
+        // users sooner than known ones).
+        for bad in [
+            "$2y$12$abc",
+            &BCRYPT_2Y[..59],
+            &format!("{}!", &BCRYPT_2Y[..59]),
+            "$6$saltsalt$short",
+            &SHA512_OPENSSL[..SHA512_OPENSSL.len() - 1],
+            &SHA256_OPENSSL.replace("$5$", "$5$rounds=x$"),
+            "$5$nosalt",
+            "$apr1$nNwGcRvb$short",
+            "$apr1$$nXvmTZhVjNc162WyUsvSE/",
+            "{SHA}abc",
+            "{SHA}",
+        ] {
+            let err = Htpasswd::parse(&format!("ok:{SHA1}\nbad:{bad}\n")).unwrap_err();
+            assert!(
+                matches!(&err, PasswordError::BadEntry { line: 2, error } if matches!(**error, PasswordError::Malformed { .. })),
+                "{bad}: {err:?}"
+            );
+        }
     }
 
     #[test]
