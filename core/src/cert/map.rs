@@ -214,6 +214,14 @@ impl UserMap {
                 .ok_or_else(|| bad("line must start with a quoted DN"))?;
             let end = closing_quote(body).ok_or_else(|| bad("DN has no closing quote"))?;
             let dn = &body[..end];
+            // A DN that is not in the RFC 2253 form the TLS stacks print (OpenSSL 3's default
+            // `C = XX, CN = a`, mod_ssl's legacy `/C=XX/CN=a`) could never match: an entry meant
+            // to remap or demote a certificate would silently do nothing.
+            if parse_rfc2253(dn).is_err() {
+                return Err(bad(
+                    "DN is not in RFC 2253 form (as `openssl x509 -noout -subject -nameopt RFC2253` prints it)",
+                ));
+            }
             let after = &body[end + 1..];
             if !after.starts_with([' ', '\t']) {
                 return Err(bad("whitespace expected after the DN"));

@@ -181,6 +181,24 @@ fn control_characters_never_become_a_user() {
 }
 
 #[test]
+fn map_entries_that_could_never_match_are_refused() {
+    // OpenSSL 3's default subject form and mod_ssl's legacy form never equal the RFC 2253 DN
+    // the TLS stacks give: such an entry would silently not apply.
+    for dn in [
+        "C = XX, O = Org, CN = admin",
+        "/C=XX/O=Org/CN=admin",
+        "CN=a, O=b",
+    ] {
+        let err = UserMap::parse(&format!("\"{dn}\" ops\n")).unwrap_err();
+        assert!(
+            matches!(err, MapError::BadMapLine { line: 1, why } if why.contains("RFC 2253")),
+            "{dn}"
+        );
+    }
+    assert!(UserMap::parse("\"CN=admin,O=Org,C=XX\" ops\n").is_ok());
+}
+
+#[test]
 fn map_file_wins_and_is_exact() {
     let text = format!(
         "# operators\n\n\"{ALICE_DN}\" root\n  \"CN=a\\\"q\\,x\"\tquoted # not a comment\n\"\" nobody\n"
