@@ -149,7 +149,8 @@ fn print_plain(value: &serde_json::Value) {
 
 fn join(v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::String(s) => s.clone(),
+        // SAN strings are the certificate's (IA5String allows ESC): never raw to a terminal.
+        serde_json::Value::String(s) => authrs_core::reason::escape_controls(s),
         serde_json::Value::Array(items) => items.iter().map(join).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }

@@ -333,8 +333,14 @@ impl State {
 fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
     let fail = |e: std::io::Error| Failure(format!("error: {}: {e}", path.display()));
     let tmp = path.with_extension("tmp");
+    // A fresh file, never an existing one (whose owner and mode would stay) nor a symlink's
+    // target: a leftover is removed first, and O_EXCL refuses whatever appears in between.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
+        _ => {}
+    }
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

@@ -377,6 +377,45 @@ fn cert_inspect_lists_every_san_kind() {
 }
 
 #[test]
+fn cert_inspect_never_prints_a_certificates_control_characters() {
+    // IA5String allows ESC: a SAN could recolour or rewrite the operator's terminal.
+    let dir = scratch().join("esc");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (key, crt) = (dir.join("k.pem"), dir.join("c.pem"));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=esc",
+        "-keyout",
+        key.to_str().expect("utf8"),
+        "-out",
+        crt.to_str().expect("utf8"),
+        "-addext",
+        "subjectAltName=email:a\u{1b}[2Jb@example.org",
+    ]);
+    let o = authrs(&["cert", "inspect", crt.to_str().expect("utf8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("san.email: a\\u{1b}[2Jb@example.org"), "{out}");
+    // JSON keeps the exact value (escaped by JSON itself).
+    let o = authrs(&["cert", "inspect", "--json", crt.to_str().expect("utf8")]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(
+        v["san"]["email"],
+        serde_json::json!(["a\u{1b}[2Jb@example.org"])
+    );
+}
+
+#[test]
 fn cert_inspect_agrees_with_openssl() {
     let crt = certs().join("demo.crt");
     let crt = crt.to_str().expect("utf8");

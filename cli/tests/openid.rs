@@ -150,6 +150,20 @@ fn stateless_login_verifies_then_replay_is_refused() {
         "--state-dir",
         state.to_str().unwrap(),
     ];
+    // Leftovers of an interrupted run in a shared state directory: a symlink to someone
+    // else's file and a world-readable file. Neither may receive the state (secrets).
+    #[cfg(unix)]
+    let victim = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&state).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, state.join("openid-nonces.tmp")).unwrap();
+        let open = state.join("openid-associations.tmp");
+        std::fs::write(&open, "").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        victim
+    };
     let (out, json) = verify(&dir, &url, &args);
     assert!(
         out.status.success(),
@@ -159,6 +173,16 @@ fn stateless_login_verifies_then_replay_is_refused() {
     assert_eq!(json["verdict"], "verified");
     assert_eq!(json["code"], serde_json::Value::Null);
     assert_eq!(json["identity"], op.claimed());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        for f in ["openid-nonces.json", "openid-associations.json"] {
+            let meta = std::fs::symlink_metadata(state.join(f)).unwrap();
+            assert!(meta.is_file(), "{f}");
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{f}");
+        }
+    }
     assert_eq!(
         (
             op.gets.load(Ordering::SeqCst),
