@@ -135,7 +135,7 @@ fn err(kind: ConfigErrorKind, option: &str, value: &str, why: impl Into<String>)
 impl Site {
     /// Reads and checks the plugin configuration JSON; the error names the key and the reason.
     pub fn from_json_str(text: &str) -> Result<Site, ConfigError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
+        let value: Value = crate::config::parse_json(text).map_err(|e| {
             err(
                 ConfigErrorKind::Syntax,
                 "configuration",

@@ -11,10 +11,74 @@ use super::table::OPTIONS;
 /// The name errors use for the JSON document as a whole.
 const WHOLE_DOCUMENT: &str = "configuration";
 
+/// A JSON value read only to find an object that names one key twice (serde_json keeps the last
+/// copy silently: `{"groups": {"banned": [..], "banned": []}}` would empty a group). Nesting
+/// depth stays bounded by serde_json's own recursion limit.
+struct NoDuplicateKeys;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateKeys)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeys {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                let shown: String = key.chars().take(64).collect();
+                return Err(serde::de::Error::custom(format_args!(
+                    "key {shown:?} appears twice in one object"
+                )));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(self)
+    }
+}
+
+/// Parses configuration JSON text, refusing an object that names a key twice; the error is
+/// serde_json's (line and column, never the document's content).
+pub(crate) fn parse_json(text: &str) -> Result<Value, String> {
+    serde_json::from_str::<NoDuplicateKeys>(text).map_err(|e| e.to_string())?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
 impl Settings {
     /// Parses the plugin configuration text (a JSON object) at the top level.
     pub fn from_json_str(text: &str) -> Result<Settings, ConfigError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
+        let value: Value = parse_json(text).map_err(|e| {
             // serde_json's message names line and column, never the document's content.
             ConfigError::new(
                 ConfigErrorKind::Syntax,

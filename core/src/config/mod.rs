@@ -11,6 +11,7 @@ mod assign;
 mod check;
 mod error;
 mod json;
+pub(crate) use json::parse_json;
 mod kinds;
 mod reference;
 mod settings;

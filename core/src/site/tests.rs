@@ -189,6 +189,25 @@ fn mistakes_name_the_key() {
         .unwrap_err()
         .to_string()
         .contains("not valid JSON"));
+    // A key given twice in any object is refused, not "last one wins" (which would empty a
+    // group or swap the methods without a word).
+    for doc in [
+        r#"{"methods": "cert", "methods": "ticket"}"#,
+        r#"{"groups": {"banned": ["mallory"], "banned": []}}"#,
+        r#"{"locations": [{"prefix": "/a", "prefix": "/b"}]}"#,
+    ] {
+        let e = Site::from_json_str(doc).unwrap_err().to_string();
+        assert!(e.contains("appears twice"), "{doc}: {e}");
+        let e = authrs_settings_error(doc);
+        assert!(e.contains("appears twice"), "{doc}: {e}");
+    }
+}
+
+/// The error `Settings::from_json_str` gives for `doc`.
+fn authrs_settings_error(doc: &str) -> String {
+    crate::config::Settings::from_json_str(doc)
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
