@@ -104,8 +104,10 @@ impl Crl {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CrlStatus {
-    /// No CRL of this issuer lists the serial (or there is no CRL for the issuer).
+    /// A current CRL of this issuer does not list the serial.
     NotRevoked,
+    /// No CRL of this issuer is loaded: nothing can say whether it revoked the certificate.
+    NoCrl,
     /// A CRL of this issuer lists the serial (even if that CRL has expired).
     Revoked,
     /// Not listed, but every CRL of this issuer is past its nextUpdate.
@@ -170,12 +172,12 @@ impl CrlSet {
             seen = true;
             current |= crl.next_update.is_none_or(|next| now <= next);
         }
-        if seen && !current {
-            CrlStatus::CrlExpired {
+        match (seen, current) {
+            (false, _) => CrlStatus::NoCrl,
+            (true, false) => CrlStatus::CrlExpired {
                 issuer_dn: issuer_dn.to_string(),
-            }
-        } else {
-            CrlStatus::NotRevoked
+            },
+            (true, true) => CrlStatus::NotRevoked,
         }
     }
 }
@@ -216,14 +218,15 @@ mod tests {
             "other issuer"
         );
         assert_eq!(s.check("CN=CA One", "1002", 1500), CrlStatus::NotRevoked);
+        // An issuer without a CRL is said so: the engine refuses its CA-verified certificates.
         assert_eq!(
             s.check("CN=Unknown", "1001", 1500),
-            CrlStatus::NotRevoked,
+            CrlStatus::NoCrl,
             "no CRL"
         );
         assert_eq!(
             s.check("cn=ca one", "1001", 1500),
-            CrlStatus::NotRevoked,
+            CrlStatus::NoCrl,
             "DN exact"
         );
     }

@@ -202,9 +202,14 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         );
         return refuse(Reason::BadCert);
     }
+    // Set when CRLs are configured but none is the issuer's: a CA-verified certificate is then
+    // refused (below, once the chain has had its say), as mod_ssl's revocation check refuses
+    // one whose issuer has no CRL — a CRL file for the wrong CA must not vouch for anyone.
+    let mut no_crl = false;
     if let Some(crls) = &policy.crls {
         match crls.check(&cert.issuer_dn, &cert.serial, now) {
             CrlStatus::NotRevoked => {}
+            CrlStatus::NoCrl => no_crl = true,
             CrlStatus::Revoked => {
                 decision.note(
                     Level::Info,
@@ -237,6 +242,17 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
     }
     // Checked last, so an expired or revoked certificate is refused for that, whatever its chain.
     let generous = generous && !chain_verified(policy, &tls, cert, now, decision);
+    if no_crl && !generous {
+        decision.note(
+            Level::Error,
+            "AUTHRS0225",
+            format!(
+                "no CRL of {} is configured (AuthRsCRLFile / crls); refusing its certificates",
+                cert.issuer_dn
+            ),
+        );
+        return refuse(Reason::BadCert);
+    }
     let pinned = policy
         .enrolled
         .as_ref()

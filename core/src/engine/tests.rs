@@ -434,6 +434,41 @@ fn enrolled_certificates_under_optional_no_ca() {
 }
 
 #[test]
+fn a_ca_verified_certificate_whose_issuer_has_no_crl_is_refused() {
+    // The CRL file is Fixture CA's; a certificate some other CA vouched for cannot be checked
+    // against it (an operator who loaded the root's CRL while an intermediate issues the
+    // clients would otherwise revoke nobody): refused, as mod_ssl's revocation check does.
+    let mut p = policy();
+    p.crls = Some(CrlSet::parse(CRL).expect("crl"));
+    let other_ca = with_cert(browser(), PINNED, CertVerify::Success);
+    let d = run(&p, &other_ca);
+    assert_eq!(d.reason(), Some(Reason::BadCert), "{d:?}");
+    assert!(
+        d.notes.iter().any(|n| n.id == "AUTHRS0225"),
+        "{:?}",
+        d.notes
+    );
+    // Without CRLs nothing is asked of the issuer.
+    p.crls = None;
+    assert_eq!(user(&run(&p, &other_ca)), Some("bob laptop"));
+    // Fixture CA's own certificates pass with its CRL, and a pinned certificate that no CA
+    // vouched for is the enrolment's business, not the CRL's.
+    p.crls = Some(CrlSet::parse(CRL).expect("crl"));
+    assert_eq!(
+        user(&run(&p, &with_cert(browser(), ALICE, CertVerify::Success))),
+        Some("alice")
+    );
+    let mut enrolled = EnrolledCerts::default();
+    let cert = Certificate::parse(PINNED).expect("cert");
+    enrolled
+        .enroll("bob@example.org", &cert, "laptop", NOW, 5)
+        .expect("enroll");
+    p.enrolled = Some(enrolled);
+    let generous = with_cert(browser(), PINNED, CertVerify::Generous);
+    assert_eq!(user(&run(&p, &generous)), Some("bob@example.org"));
+}
+
+#[test]
 fn proxy_headers_only_from_trusted_peers() {
     let mut req = browser();
     req.headers.push((
