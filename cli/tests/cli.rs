@@ -317,10 +317,10 @@ fn bad_key_file_is_one_line() {
     );
 }
 
-#[test]
-fn cert_inspect_lists_every_san_kind() {
-    // A self-signed certificate with one SAN of every kind the issue names.
-    let dir = scratch().join("sans");
+/// A self-signed P-256 certificate for `/CN=<cn>` with `subjectAltName=<san>`, made by openssl
+/// in a scratch directory of its own; returns the certificate's path.
+fn self_signed_with_san(name: &str, san: &str) -> std::path::PathBuf {
+    let dir = scratch().join(name);
     std::fs::create_dir_all(&dir).expect("mkdir");
     let (key, crt) = (dir.join("k.pem"), dir.join("c.pem"));
     openssl(&[
@@ -334,16 +334,26 @@ fn cert_inspect_lists_every_san_kind() {
         "-days",
         "2",
         "-subj",
-        "/CN=sans",
+        &format!("/CN={name}"),
         "-keyout",
         key.to_str().expect("utf8"),
         "-out",
         crt.to_str().expect("utf8"),
         "-addext",
-        "subjectAltName=email:s@example.org,DNS:host.example.org,URI:https://example.org/s,\
+        &format!("subjectAltName={san}"),
+    ]);
+    crt
+}
+
+#[test]
+fn cert_inspect_lists_every_san_kind() {
+    // A self-signed certificate with one SAN of every kind the issue names.
+    let crt = self_signed_with_san(
+        "sans",
+        "email:s@example.org,DNS:host.example.org,URI:https://example.org/s,\
          IP:192.0.2.7,IP:2001:db8::1,otherName:1.3.6.1.5.5.7.8.5;UTF8:s@xmpp.example.org,\
          otherName:1.3.6.1.4.1.311.20.2.3;UTF8:s@corp.example.org",
-    ]);
+    );
     let o = authrs(&["cert", "inspect", "--json", crt.to_str().expect("utf8")]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
@@ -379,28 +389,7 @@ fn cert_inspect_lists_every_san_kind() {
 #[test]
 fn cert_inspect_never_prints_a_certificates_control_characters() {
     // IA5String allows ESC: a SAN could recolour or rewrite the operator's terminal.
-    let dir = scratch().join("esc");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let (key, crt) = (dir.join("k.pem"), dir.join("c.pem"));
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=esc",
-        "-keyout",
-        key.to_str().expect("utf8"),
-        "-out",
-        crt.to_str().expect("utf8"),
-        "-addext",
-        "subjectAltName=email:a\u{1b}[2Jb@example.org",
-    ]);
+    let crt = self_signed_with_san("esc", "email:a\u{1b}[2Jb@example.org");
     let o = authrs(&["cert", "inspect", crt.to_str().expect("utf8")]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);

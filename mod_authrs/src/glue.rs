@@ -97,15 +97,36 @@ pub fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 #[no_mangle]
 pub unsafe extern "C" fn authrs_create_dir_config(
     p: *mut ffi::apr_pool_t,
-    _dir: *mut c_char,
+    dir: *mut c_char,
 ) -> *mut c_void {
     if p.is_null() {
         return null_mut();
     }
-    guard(null_mut(), || {
+    match catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: dir is NULL or the section's NUL-terminated path, alive for the call.
+        if cfg!(feature = "test-panic")
+            && !dir.is_null()
+            && unsafe { std::ffi::CStr::from_ptr(dir) }
+                .to_bytes()
+                .ends_with(b"/test-panic-create")
+        {
+            // Test builds only: proves a failed create refuses the scope's requests.
+            #[allow(clippy::panic)]
+            {
+                panic!("test-panic: creating the section's configuration");
+            }
+        }
         // SAFETY: p is a live pool.
         unsafe { crate::dirconf::DirConfig::create(p) }
-    })
+    })) {
+        Ok(conf) => conf,
+        // Never NULL: a merge with NULL keeps one side alone and drops the other's settings.
+        // A broken config refuses every request of the scope instead (as a failed merge does).
+        Err(_) => guard(null_mut(), || {
+            // SAFETY: p is a live pool.
+            unsafe { crate::dirconf::into_pool(p, crate::dirconf::DirConfig::broken()) }
+        }),
+    }
 }
 
 /// # Safety

@@ -6,7 +6,7 @@ use authrs_core::config::{Scope, ValueKind, OPTIONS};
 use authrs_core::identity::AuthMethod;
 use authrs_core::ticket::{KeyRing, Ticket, TicketKey};
 use authrs_tests::apache::{config_test_in, start_fails, Apache};
-use authrs_tests::curl::Request;
+use authrs_tests::curl::{Request, Response};
 use authrs_tests::{demo_certs, scratch};
 use std::process::Command;
 
@@ -36,6 +36,13 @@ fn root_with_certs(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let certs = root.join("certs");
     demo_certs(&certs);
     (root, certs)
+}
+
+/// Whether the response tells shared caches not to keep it (`Cache-Control: private`).
+fn private(r: &Response) -> bool {
+    r.headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("cache-control") && v.contains("private"))
 }
 
 #[test]
@@ -309,12 +316,7 @@ SSLVerifyClient optional_no_ca
         "sliding refresh re-issues: {r:?}"
     );
     // ... on a response no shared cache may keep (the refreshed ticket is the browser's).
-    assert!(
-        r.headers
-            .iter()
-            .any(|(n, v)| n.eq_ignore_ascii_case("cache-control") && v.contains("private")),
-        "{r:?}"
-    );
+    assert!(private(&r), "{r:?}");
 
     // The same on a public page that recognizes the user (a CDN keeps public pages first).
     let r = get("/idle-public/").cookie("AuthRs_Dir", &fresh).send();
@@ -324,12 +326,7 @@ SSLVerifyClient optional_no_ca
             .is_some_and(|c| !c.is_empty() && c != fresh),
         "recognize-user refresh: {r:?}"
     );
-    assert!(
-        r.headers
-            .iter()
-            .any(|(n, v)| n.eq_ignore_ascii_case("cache-control") && v.contains("private")),
-        "{r:?}"
-    );
+    assert!(private(&r), "{r:?}");
 
     // AuthRsRefreshFraction 0.9: 400 s of 600 idle is not yet time to re-issue.
     let r = get("/idle-late/").cookie("AuthRs_Dir", &fresh).send();

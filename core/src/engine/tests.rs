@@ -395,6 +395,16 @@ fn cert_required_versus_fallthrough() {
     assert_eq!(run(&p, &browser()).reason(), Some(Reason::NoCert));
 }
 
+/// The enrolment of the self-signed PINNED certificate as bob@example.org's laptop.
+fn pinned_for_bob() -> EnrolledCerts {
+    let mut enrolled = EnrolledCerts::default();
+    let cert = Certificate::parse(PINNED).expect("cert");
+    enrolled
+        .enroll("bob@example.org", &cert, "laptop", NOW, 5)
+        .expect("enroll");
+    enrolled
+}
+
 #[test]
 fn enrolled_certificates_under_optional_no_ca() {
     let mut p = policy();
@@ -404,12 +414,7 @@ fn enrolled_certificates_under_optional_no_ca() {
         Some(Reason::BadCert),
         "unpinned and unverified"
     );
-    let mut enrolled = EnrolledCerts::default();
-    let cert = Certificate::parse(PINNED).expect("cert");
-    enrolled
-        .enroll("bob@example.org", &cert, "laptop", NOW, 5)
-        .expect("enroll");
-    p.enrolled = Some(enrolled);
+    p.enrolled = Some(pinned_for_bob());
     let d = run(&p, &generous);
     assert_eq!(user(&d), Some("bob@example.org"));
     assert_eq!(d.identity.map(|i| i.method), Some(AuthMethod::Cert));
@@ -458,12 +463,7 @@ fn a_ca_verified_certificate_whose_issuer_has_no_crl_is_refused() {
         user(&run(&p, &with_cert(browser(), ALICE, CertVerify::Success))),
         Some("alice")
     );
-    let mut enrolled = EnrolledCerts::default();
-    let cert = Certificate::parse(PINNED).expect("cert");
-    enrolled
-        .enroll("bob@example.org", &cert, "laptop", NOW, 5)
-        .expect("enroll");
-    p.enrolled = Some(enrolled);
+    p.enrolled = Some(pinned_for_bob());
     let generous = with_cert(browser(), PINNED, CertVerify::Generous);
     assert_eq!(user(&run(&p, &generous)), Some("bob@example.org"));
 }
