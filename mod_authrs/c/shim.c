@@ -19,7 +19,7 @@ APLOG_USE_MODULE(authrs);
 
 /* Rust entry points. */
 int authrs_check_authn(request_rec *r);
-int authrs_header_parser(request_rec *r);
+int authrs_strip_spoofed(request_rec *r);
 int authrs_fixups(request_rec *r);
 void authrs_insert_error_filter(request_rec *r);
 int authrs_handler(request_rec *r);
@@ -46,8 +46,11 @@ void authrs_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(authrs_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(authrs_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(authrs_cache_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    /* Strip spoofed proxy headers before any auth hook, handler or CGI sees them. */
-    ap_hook_header_parser(authrs_header_parser, NULL, NULL, APR_HOOK_FIRST);
+    /* Strip spoofed proxy headers before anything reads them: post_read_request, really
+     * first, runs before server-context SetEnvIf, `RequestHeader … early` and mod_rewrite's
+     * translate_name. The settings it reads (AuthRsTrustedProxies/…Headers) are server-wide,
+     * so the server's defaults that per_dir_config holds at that point are the whole truth. */
+    ap_hook_post_read_request(authrs_strip_spoofed, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(authrs_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(authrs_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(authrs_handler, NULL, NULL, APR_HOOK_MIDDLE);

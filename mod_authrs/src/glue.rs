@@ -238,7 +238,7 @@ pub unsafe extern "C" fn authrs_post_config(
 /// # Safety
 /// Called by httpd with a live request.
 #[no_mangle]
-pub unsafe extern "C" fn authrs_header_parser(r: *mut ffi::request_rec) -> c_int {
+pub unsafe extern "C" fn authrs_strip_spoofed(r: *mut ffi::request_rec) -> c_int {
     guard_request(r, crate::hooks::strip_spoofed)
 }
 

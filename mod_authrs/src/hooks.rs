@@ -10,8 +10,9 @@ use std::ffi::c_int;
 
 const DECLINED: c_int = ffi::DECLINED as c_int;
 
-/// header_parser: removes client-certificate headers (`SSL_CLIENT_*`, XFCC) that a peer outside
-/// `AuthRsTrustedProxies` sent, before any auth hook, handler or CGI can read them.
+/// post_read_request (really first): removes client-certificate headers (`SSL_CLIENT_*`, XFCC)
+/// that a peer outside `AuthRsTrustedProxies` sent, and client copies of `X-AuthRs-*`, before
+/// any other module, auth hook, handler or CGI can read them.
 pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
     let Some(dc) = dir_config(r) else {
         return DECLINED;

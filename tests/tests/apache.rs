@@ -510,7 +510,12 @@ fn revoked_certificates_and_crl_reload() {
 
 #[test]
 fn spoofed_proxy_headers_never_reach_the_application() {
-    let a = start("");
+    // Modules that read request headers before the auth hooks (server-context `RequestHeader
+    // … early` runs at post_read_request) must not see the spoofed copies either.
+    let a = start(
+        "RequestHeader set X-Early-Dn \"expr=%{req:SSL_CLIENT_S_DN}\" early\n\
+         RequestHeader set X-Early-User \"expr=%{req:X-AuthRs-User}\" early\n",
+    );
     let r = get(&a, "/app/cgi/echo")
         .header("SSL_CLIENT_S_DN: CN=admin,O=authrs demo,C=XX")
         .header("SSL-CLIENT-VERIFY: SUCCESS")
@@ -532,8 +537,18 @@ fn spoofed_proxy_headers_never_reach_the_application() {
         "a spoofed header reached the CGI:\n{}",
         r.body
     );
+    let r = get(&a, "/cgi-bin/echo")
+        .header("SSL_CLIENT_S_DN: CN=admin,O=authrs demo,C=XX")
+        .header("X-AuthRs-User: admin")
+        .send();
+    assert_eq!(r.status, 200);
+    assert!(
+        !r.body.contains("CN=admin") && !r.body.contains("=admin"),
+        "a spoofed header reached an early module:\n{}",
+        r.body
+    );
     assert!(a.error_log().contains("AUTHRS0201"), "spoofing is logged");
-    a.assert_clean_log(&["AUTHRS0201"]);
+    a.assert_clean_log(&["AUTHRS0201", "AUTHRS0204"]);
 }
 
 #[test]
