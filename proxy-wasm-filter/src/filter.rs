@@ -442,7 +442,10 @@ impl Stream {
                 let (reason, destination) = query_params(facts.query.as_deref());
                 let destination = scope.policy.destinations.untaint(destination.as_deref());
                 let openid = scope.policy.openid.is_some();
-                let page = render_for(DEFAULT_TEMPLATE, reason, &destination, &facts.path, openid);
+                // The form posts to the login path, never to the path as sent: Envoy without
+                // `merge_slashes` hands over `//evil.example/../LOGIN`, which is the login path
+                // once normalized and, as an action, a scheme-relative URL to another host.
+                let page = render_for(DEFAULT_TEMPLATE, reason, &destination, &path, openid);
                 self.state = State::Done;
                 self.send_http_response(
                     200,

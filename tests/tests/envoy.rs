@@ -754,3 +754,38 @@ fn only_the_filters_identity_headers_steer_routing() {
     assert_eq!(r.status, 299, "{r:?}\n{}", e.log());
     assert_eq!(r.body, "identified route");
 }
+
+#[test]
+fn the_login_form_posts_to_the_login_path_whatever_path_showed_it() {
+    // Envoy's defaults (no normalize_path, no merge_slashes): the filter sees the path as sent,
+    // normalizes it itself and shows the login page for every spelling of /LOGIN. A form posting
+    // to the spelling `//evil.example/../LOGIN` would be a scheme-relative URL: the browser
+    // would send the credentials to evil.example.
+    let f = site_files("envoy-action");
+    let mut opts = EnvoyOptions::new(envoy_site(&f));
+    opts.normalize_paths = false;
+    let e = Envoy::start(&f.certs, &opts);
+    for path in [
+        "//evil.example/../LOGIN",
+        "//evil.example/x/../../LOGIN?destination=%2Fapp%2F",
+        "/./LOGIN",
+        "//LOGIN",
+        "/LOGIN;x",
+    ] {
+        let r = e.get(path).path_as_is().send();
+        assert_eq!(r.status, 200, "{path}: {r:?}\n{}", e.log());
+        assert!(
+            r.body.contains("name=\"credential_0\""),
+            "{path}: {}",
+            r.body
+        );
+        assert!(!r.body.contains("action=\"//"), "{path}: {}", r.body);
+        assert!(
+            r.body
+                .match_indices("action=\"")
+                .all(|(i, _)| r.body[i..].starts_with("action=\"/LOGIN\"")),
+            "{path}: the form must post to the login path: {}",
+            r.body
+        );
+    }
+}
