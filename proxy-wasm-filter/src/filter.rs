@@ -16,7 +16,7 @@ use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::types::{Action, ContextType, LogLevel, MapType};
 
 use crate::facts::{
     has_proxy_headers, own_tls, peer_address, request_facts, set_xfcc, CertCache, Connection,
@@ -193,23 +193,45 @@ impl Context for Stream {
             self.reply_plain(500, "unexpected password service answer");
             return;
         }
-        let status = self.get_http_call_response_header(":status");
-        let answer = match status.as_deref() {
+        let answer = match call_status().as_deref() {
             Some("200") => Ok(true),
             Some("401") | Some("403") => Ok(false),
             Some(other) => Err(format!("password service answered {other}")),
             None => Err("password service did not answer (timeout or reset)".to_string()),
         };
+        let site = Rc::clone(&self.site);
+        let scope = site.route(&path);
+        if let Err(e) = &answer {
+            let cluster = match &scope.passwords {
+                Passwords::Service(svc) => svc.cluster.as_str(),
+                _ => "",
+            };
+            log(
+                LogLevel::Error,
+                self.id,
+                &format!("AUTHRS0306: password service cluster {cluster:?}: {e}"),
+            );
+        }
         let mut check = Answered {
             user,
             password,
             answer,
         };
-        let site = Rc::clone(&self.site);
-        let scope = site.route(&path);
         let d = login(&scope.policy, &facts, &body, now_secs(), &mut check);
         self.finish(scope, d);
     }
+}
+
+/// The `:status` of the password service's answer; `None` when the callout failed (reset,
+/// timeout, a body over Envoy's limit). Envoy then has no response headers: it answers a read of
+/// one value with BadArgument, on which the SDK's `get_http_call_response_header` panics (a VM
+/// reload under FAIL_RELOAD, failing every request in flight), while the whole map reads as empty.
+fn call_status() -> Option<String> {
+    hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == ":status")
+        .and_then(|(_, v)| String::from_utf8(v).ok())
 }
 
 /// The password service's answer, given to the core's login for the user and password asked about.

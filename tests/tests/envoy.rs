@@ -755,6 +755,25 @@ fn only_the_filters_identity_headers_steer_routing() {
     assert_eq!(r.body, "identified route");
 }
 
+/// The user names the echo upstream's password service (`/check`) was asked about, in order.
+fn checked_users(e: &Envoy) -> Vec<String> {
+    let r = Request::get(format!("http://127.0.0.1:{}/checked", e.upstream_port)).send();
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body.lines().map(str::to_string).collect()
+}
+
+/// The scenario site checking passwords at the echo upstream's `/check` instead of `users`.
+fn password_service_site(f: &scenarios::SiteFiles) -> String {
+    let mut v: Value = serde_json::from_str(&envoy_site(f)).expect("json");
+    let o = v.as_object_mut().expect("object");
+    o.remove("users");
+    o.insert(
+        "password_check".into(),
+        json!({"cluster": "passwords", "path": "/check", "timeout": 2}),
+    );
+    v.to_string()
+}
+
 #[test]
 fn the_login_form_posts_to_the_login_path_whatever_path_showed_it() {
     // Envoy's defaults (no normalize_path, no merge_slashes): the filter sees the path as sent,
@@ -788,4 +807,33 @@ fn the_login_form_posts_to_the_login_path_whatever_path_showed_it() {
             r.body
         );
     }
+}
+
+#[test]
+fn a_failed_password_callout_fails_the_login_closed_without_a_panic() {
+    let f = site_files("envoy-pwfail");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(password_service_site(&f)));
+    // The service answers 200 announcing 100 bytes, sends 10 and closes: the callout fails
+    // (Envoy hands the filter no response headers at all).
+    let r = Request::post_form(
+        e.url("/LOGIN"),
+        "credential_0=truncated&credential_1=x".to_string(),
+    )
+    .ca(&f.certs.join("ca.crt"))
+    .send();
+    assert_eq!(r.status, 500, "{r:?}\n{}", e.log());
+    assert!(r.cookie(COOKIE).is_none(), "{r:?}");
+    assert_eq!(checked_users(&e), ["truncated"]);
+    let log = e.log();
+    assert!(log.contains("AUTHRS0306"), "no AUTHRS0306 logged:\n{log}");
+    assert!(!log.contains("AUTHRS0900"), "the filter panicked:\n{log}");
+    // The VM carries on: the next login works.
+    let r = Request::post_form(
+        e.url("/LOGIN"),
+        "credential_0=demo&credential_1=demo".to_string(),
+    )
+    .ca(&f.certs.join("ca.crt"))
+    .send();
+    assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
+    assert!(!e.log().contains("AUTHRS0900"), "{}", e.log());
 }
