@@ -8,7 +8,6 @@ use authrs_core::engine::openid_flow;
 use authrs_core::engine::{
     decide, login, logout, recognize, Decision, Level, Note, PasswordCheck, Stores, Verdict,
 };
-use authrs_core::login::LoginForm;
 use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
 use authrs_core::proxy::proxy_tls_facts;
 use authrs_core::request::RequestFacts;
@@ -521,17 +520,17 @@ impl Stream {
                 self.finish(scope, d);
             }
             Passwords::Service(svc) => {
-                let form = match LoginForm::parse(&body) {
-                    Ok(f) if f.credentials.len() >= 2 => f,
-                    // Malformed or incomplete: the core answers without any password check.
-                    _ => {
-                        let mut none = NoPasswords;
-                        let d = login(&scope.policy, &facts, &body, now_secs(), &mut none);
-                        self.finish(scope, d);
-                        return;
-                    }
+                // The core's login first, with a check that only notes what it is asked: every
+                // refusal it makes before a password check (cross-site post, malformed form, no
+                // ticket key, a name that is no user name) is answered without calling the
+                // service (a foreign page's form must not drive checks, e.g. lock accounts out).
+                let mut probe = Probe::default();
+                let d = login(&scope.policy, &facts, &body, now_secs(), &mut probe);
+                let Some((user, password)) = probe.asked else {
+                    self.finish(scope, d);
+                    return;
                 };
-                let (user, password) = (form.credentials[0].clone(), form.credentials[1].clone());
+                // `d` is the probe's "not checked yet" error: dropped, the service decides.
                 let call_body = url::form_urlencoded::Serializer::new(String::new())
                     .append_pair("user", &user)
                     .append_pair("password", &password)
@@ -633,6 +632,20 @@ impl Stream {
             vec![("content-type", "text/plain; charset=utf-8")],
             Some(format!("{text}\n").as_bytes()),
         );
+    }
+}
+
+/// Records the credentials the core's login asks about and answers that it cannot tell yet (the
+/// password service is asked afterwards, and the login run again with its answer).
+#[derive(Default)]
+struct Probe {
+    asked: Option<(String, String)>,
+}
+
+impl PasswordCheck for Probe {
+    fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
+        self.asked = Some((user.to_string(), password.to_string()));
+        Err("the password service has not been asked yet".to_string())
     }
 }
 

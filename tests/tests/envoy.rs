@@ -837,3 +837,44 @@ fn a_failed_password_callout_fails_the_login_closed_without_a_panic() {
     assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
     assert!(!e.log().contains("AUTHRS0900"), "{}", e.log());
 }
+
+#[test]
+fn refused_login_posts_never_reach_the_password_service() {
+    let f = site_files("envoy-pwcsrf");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(password_service_site(&f)));
+    let ca = f.certs.join("ca.crt");
+    // A foreign page's form (login CSRF, or guessing passwords to lock an account out).
+    let r = Request::post_form(e.url("/LOGIN"), "credential_0=csrf1&credential_1=x")
+        .ca(&ca)
+        .header("Sec-Fetch-Site: cross-site")
+        .send();
+    assert_eq!(r.status, 403, "{r:?}\n{}", e.log());
+    let r = Request::post_form(e.url("/LOGIN"), "credential_0=csrf2&credential_1=x")
+        .ca(&ca)
+        .header("Origin: https://evil.example")
+        .send();
+    assert_eq!(r.status, 403, "{r:?}\n{}", e.log());
+    // A user name with a control character is never a user (400 or bad_credentials), unasked.
+    let r = Request::post_form(e.url("/LOGIN"), "credential_0=ctl%0Auser&credential_1=x")
+        .ca(&ca)
+        .send();
+    assert!(
+        r.status == 400
+            || r.header("location")
+                .is_some_and(|l| l.contains("reason=bad_credentials")),
+        "{r:?}\n{}",
+        e.log()
+    );
+    assert!(r.cookie(COOKIE).is_none(), "{r:?}");
+    // A same-site post is asked about (so the record above can tell).
+    let r = Request::post_form(e.url("/LOGIN"), "credential_0=someone&credential_1=x")
+        .ca(&ca)
+        .header(format!("Origin: https://127.0.0.1:{}", e.port))
+        .send();
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=bad_credentials")),
+        "{r:?}"
+    );
+    assert_eq!(checked_users(&e), ["someone"], "{}", e.log());
+}
