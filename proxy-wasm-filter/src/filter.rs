@@ -9,7 +9,7 @@ use authrs_core::engine::{
     decide, login, logout, recognize, Decision, Level, Note, PasswordCheck, Stores, Verdict,
 };
 use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
-use authrs_core::proxy::proxy_tls_facts;
+use authrs_core::proxy::{is_reserved_header, proxy_tls_facts};
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
@@ -375,6 +375,32 @@ impl HttpContext for Stream {
         Action::Pause
     }
 
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        self.strip_reserved_trailers();
+        match &self.state {
+            State::LoginBody { .. } => {}
+            // A callout decides (password service, OpenID): nothing goes upstream meanwhile.
+            State::PasswordCall { .. } | State::OpenId(_) => return Action::Pause,
+            State::Headers | State::Done => return Action::Continue,
+        }
+        // Trailers end the request (HTTP/2, or HTTP/1.1 chunked with `enable_trailers`): no
+        // body callback with end_of_stream comes, and continuing would send the buffered
+        // credentials upstream. The whole body is buffered here (every body callback paused).
+        let body = self
+            .get_http_request_body(0, MAX_LOGIN_BODY + 1)
+            .unwrap_or_default();
+        if body.len() > MAX_LOGIN_BODY {
+            self.reply_plain(413, "Payload Too Large");
+            return Action::Pause;
+        }
+        let State::LoginBody { facts, path } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return Action::Pause;
+        };
+        self.login_body(facts, path, body);
+        Action::Pause
+    }
+
     fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
         if let Some(c) = self.set_cookie.take() {
             self.add_http_response_header("set-cookie", &c);
@@ -430,6 +456,32 @@ impl Stream {
         facts.tls = own.tls;
         if own.own_element {
             set_xfcc(facts, own.rest);
+        }
+    }
+
+    /// Removes `x-authrs-*` request trailers: only the filter may say who the user is, and an
+    /// upstream that merges trailers into headers must not hear it from the client.
+    fn strip_reserved_trailers(&self) {
+        let reserved: Vec<String> = self
+            .get_http_request_trailers_bytes()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| is_reserved_header(name))
+            .collect();
+        if reserved.is_empty() {
+            return;
+        }
+        self.metrics.inc("authrs.spoofing_attempts");
+        log(
+            LogLevel::Warn,
+            self.id,
+            &format!(
+                "AUTHRS0204: removed request trailers only authrs may set: {}",
+                reserved.join(", ")
+            ),
+        );
+        for name in &reserved {
+            self.set_http_request_trailer(name, None);
         }
     }
 

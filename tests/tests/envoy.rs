@@ -878,3 +878,72 @@ fn refused_login_posts_never_reach_the_password_service() {
     );
     assert_eq!(checked_users(&e), ["someone"], "{}", e.log());
 }
+
+/// A POST sent chunked, ending in request trailers (`X-AuthRs-User: admin` among them), over a
+/// raw TLS connection (curl cannot send trailers); the response as text.
+fn post_with_trailers(e: &Envoy, ca: &Path, path: &str, headers: &str, body: &str) -> String {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Transfer-Encoding: chunked\r\nTrailer: X-Note, X-AuthRs-User\r\nConnection: close\r\n\r\n\
+         {len:x}\r\n{body}\r\n0\r\nX-Note: end\r\nX-AuthRs-User: admin\r\n\r\n",
+        port = e.port,
+        len = body.len(),
+    );
+    let mut child = std::process::Command::new("python3")
+        .arg(workspace().join("tests/raw_https.py"))
+        .arg(e.port.to_string())
+        .arg(ca)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.as_bytes())
+        .expect("write request");
+    let out = child.wait_with_output().expect("raw_https.py");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn request_trailers_end_a_login_and_never_name_the_user() {
+    let f = site_files("envoy-trailers");
+    let mut opts = EnvoyOptions::new(envoy_site(&f));
+    opts.http1_trailers = true;
+    let e = Envoy::start(&f.certs, &opts);
+    let ca = f.certs.join("ca.crt");
+    // A login whose body ends in trailers is a login, answered here: never sent upstream.
+    let login = |body: &str| post_with_trailers(&e, &ca, "/LOGIN", "", body);
+    let r = login("credential_0=demo&credential_1=demo&destination=%2Fapp%2Fcgi%2Fecho");
+    assert!(r.starts_with("HTTP/1.1 303"), "{r}\n{}", e.log());
+    assert!(r.contains(&format!("{COOKIE}=")), "{r}");
+    assert!(
+        !r.contains("REQUEST_URI="),
+        "the login reached the upstream: {r}"
+    );
+    let r = login("credential_0=demo&credential_1=wrong");
+    assert!(r.starts_with("HTTP/1.1 303"), "{r}\n{}", e.log());
+    assert!(r.contains("reason=bad_credentials"), "{r}");
+    assert!(
+        !r.contains("REQUEST_URI="),
+        "the login reached the upstream: {r}"
+    );
+    // Elsewhere trailers go upstream, without the client's X-AuthRs-*: protected, recognized
+    // and public paths alike.
+    let cookie = format!("Cookie: {COOKIE}={}\r\n", ticket("demo"));
+    for (path, headers) in [
+        ("/app/cgi/echo", cookie.as_str()),
+        ("/cgi-bin/echo", cookie.as_str()),
+        ("/public/echo", ""),
+    ] {
+        let r = post_with_trailers(&e, &ca, path, headers, "a=b");
+        assert!(r.starts_with("HTTP/1.1 200"), "{path}: {r}\n{}", e.log());
+        assert!(r.contains("TRAILER_X_NOTE=end"), "{path}: {r}");
+        assert!(!r.contains("TRAILER_X_AUTHRS"), "{path}: {r}");
+    }
+    assert!(e.log().contains("AUTHRS0204"), "{}", e.log());
+}
