@@ -12,6 +12,7 @@ pub struct Request {
     body: Option<String>,
     cert: Option<(PathBuf, PathBuf)>,
     cacert: Option<PathBuf>,
+    path_as_is: bool,
 }
 
 /// What came back.
@@ -99,6 +100,12 @@ impl Request {
         self
     }
 
+    /// Sends the URL's path as written (`--path-as-is`: no dot segments resolved by curl).
+    pub fn path_as_is(mut self) -> Request {
+        self.path_as_is = true;
+        self
+    }
+
     /// Trusts this CA for the server certificate.
     pub fn ca(mut self, cacert: &Path) -> Request {
         self.cacert = Some(cacert.to_path_buf());
@@ -123,6 +130,9 @@ impl Request {
         cmd.args(["-sS", "--max-time", "20", "-D", "-", "--noproxy", "*"]);
         if let Some(m) = &self.method {
             cmd.args(["-X", m]);
+        }
+        if self.path_as_is {
+            cmd.arg("--path-as-is");
         }
         // Long headers (a 10 MB cookie) exceed the kernel's argument limit: pass them in a file.
         let header_file = if self.headers.iter().any(|h| h.len() > 16 * 1024) {

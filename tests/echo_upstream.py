@@ -4,12 +4,19 @@
 Every request header is printed as HTTP_<NAME>=value (sorted), and the filter's identity
 headers also under the names a CGI would have (REMOTE_USER, AUTHRS_USER, ...), so one
 scenario table checks both shells. POST /check is a password service for `password_check`:
-user=demo&password=demo -> 200, other credentials -> 401, user=broken -> 500.
+user=demo&password=demo -> 200, other credentials -> 401, user=broken -> 500, user=truncated ->
+200 announcing a 100-byte body, 10 bytes, then the connection closed (the callout fails).
+GET /checked lists the user names /check was asked about, one a line, in order. A chunked
+request body is read whole, and its trailers are printed as TRAILER_<NAME>=value.
 Usage: echo_upstream.py PORT
 """
 import sys
+import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CHECKED = []
+CHECKED_LOCK = threading.Lock()
 
 IDENTITY = {
     "x-authrs-user": ["REMOTE_USER", "AUTHRS_USER"],
@@ -34,8 +41,30 @@ class Echo(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def echo(self):
+    def read_body(self):
+        """The request body and its trailers (chunked), or the Content-Length bytes."""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            length = int(self.headers.get("Content-Length") or 0)
+            return (self.rfile.read(length) if length else b""), []
+        data, trailers = b"", []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            data += self.rfile.read(size)
+            self.rfile.readline()
+        while True:
+            line = self.rfile.readline()
+            if line in (b"", b"\r\n", b"\n"):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            trailers.append((name.strip(), value.strip()))
+        return data, trailers
+
+    def echo(self, trailers=()):
         lines = []
+        for name, value in trailers:
+            lines.append("TRAILER_%s=%s" % (name.upper().replace("-", "_"), value))
         for name, value in self.headers.items():
             # http.server decodes header bytes as Latin-1; show the UTF-8 the client sent.
             value = value.encode("latin-1", "replace").decode("utf-8", "replace")
@@ -49,25 +78,39 @@ class Echo(BaseHTTPRequestHandler):
         self.answer(200, "\n".join(sorted(lines)) + "\n")
 
     def do_GET(self):
+        if self.path == "/checked":
+            with CHECKED_LOCK:
+                names = list(CHECKED)
+            self.answer(200, "".join(n + "\n" for n in names))
+            return
         self.echo()
 
     do_HEAD = do_GET
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        data = self.rfile.read(length) if length else b""
+        data, trailers = self.read_body()
         if self.path == "/check":
             form = urllib.parse.parse_qs(data.decode("utf-8", "replace"))
             user = form.get("user", [""])[0]
             password = form.get("password", [""])[0]
+            with CHECKED_LOCK:
+                CHECKED.append(user)
             if user == "broken":
                 self.answer(500, "broken\n")
+            elif user == "truncated":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                self.wfile.write(b"0123456789")
+                self.wfile.flush()
+                self.close_connection = True
             elif user == "demo" and password == "demo":
                 self.answer(200, "ok\n")
             else:
                 self.answer(401, "no\n")
             return
-        self.echo()
+        self.echo(trailers)
 
 
 if __name__ == "__main__":

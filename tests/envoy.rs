@@ -54,6 +54,12 @@ pub struct EnvoyOptions {
     pub extra_routes: String,
     /// Worker threads (`--concurrency`); each has its own VM, sharing only shared data.
     pub concurrency: u32,
+    /// The HCM's `normalize_path` and `merge_slashes` (the sample's settings; `false` is Envoy's
+    /// default, under which the filter sees paths as clients send them).
+    pub normalize_paths: bool,
+    /// `enable_trailers` on the HCM and the upstream cluster: HTTP/1.1 request trailers reach
+    /// the filters and the echo upstream (Envoy drops them by default).
+    pub http1_trailers: bool,
 }
 
 impl EnvoyOptions {
@@ -68,6 +74,8 @@ impl EnvoyOptions {
             extra_clusters: String::new(),
             extra_routes: String::new(),
             concurrency: 1,
+            normalize_paths: true,
+            http1_trailers: false,
         }
     }
 }
@@ -82,6 +90,8 @@ pub struct Envoy {
     pub port: u16,
     /// Admin port (`/stats`).
     pub admin: u16,
+    /// The echo upstream's port (plain HTTP; also the `passwords` cluster).
+    pub upstream_port: u16,
     child: Child,
     upstream: Option<Child>,
 }
@@ -132,8 +142,9 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: authrs
           use_remote_address: true
-          normalize_path: true
-          merge_slashes: true
+          normalize_path: {normalize}
+          merge_slashes: {normalize}
+          http_protocol_options: {{enable_trailers: {trailers}}}
           path_with_escaped_slashes_action: REJECT_REQUEST
           forward_client_cert_details: {fwd}
           set_current_client_cert_details: {{subject: true, cert: true, chain: true, dns: true, uri: true}}
@@ -167,7 +178,7 @@ static_resources:
   - name: upstream
     type: STATIC
     connect_timeout: 2s
-    load_assignment:
+{upstream_trailers}    load_assignment:
       cluster_name: upstream
       endpoints:
       - lb_endpoints:
@@ -185,6 +196,13 @@ static_resources:
         routes = opts.extra_routes,
         fwd = opts.forward_client_cert,
         policy = opts.failure_policy,
+        normalize = opts.normalize_paths,
+        upstream_trailers = if opts.http1_trailers {
+            "    typed_extension_protocol_options:\n      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n        \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n        explicit_http_config: {http_protocol_options: {enable_trailers: true}}\n"
+        } else {
+            ""
+        },
+        trailers = opts.http1_trailers,
     )
 }
 
@@ -246,6 +264,7 @@ impl Envoy {
                 certs: certs.to_path_buf(),
                 port,
                 admin,
+                upstream_port,
                 child,
                 upstream: None,
             };

@@ -8,15 +8,14 @@ use authrs_core::engine::openid_flow;
 use authrs_core::engine::{
     decide, login, logout, recognize, Decision, Level, Note, PasswordCheck, Stores, Verdict,
 };
-use authrs_core::login::LoginForm;
 use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
-use authrs_core::proxy::proxy_tls_facts;
+use authrs_core::proxy::{is_reserved_header, proxy_tls_facts};
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::types::{Action, ContextType, LogLevel, MapType};
 
 use crate::facts::{
     has_proxy_headers, own_tls, peer_address, request_facts, set_xfcc, CertCache, Connection,
@@ -193,23 +192,45 @@ impl Context for Stream {
             self.reply_plain(500, "unexpected password service answer");
             return;
         }
-        let status = self.get_http_call_response_header(":status");
-        let answer = match status.as_deref() {
+        let answer = match call_status().as_deref() {
             Some("200") => Ok(true),
             Some("401") | Some("403") => Ok(false),
             Some(other) => Err(format!("password service answered {other}")),
             None => Err("password service did not answer (timeout or reset)".to_string()),
         };
+        let site = Rc::clone(&self.site);
+        let scope = site.route(&path);
+        if let Err(e) = &answer {
+            let cluster = match &scope.passwords {
+                Passwords::Service(svc) => svc.cluster.as_str(),
+                _ => "",
+            };
+            log(
+                LogLevel::Error,
+                self.id,
+                &format!("AUTHRS0306: password service cluster {cluster:?}: {e}"),
+            );
+        }
         let mut check = Answered {
             user,
             password,
             answer,
         };
-        let site = Rc::clone(&self.site);
-        let scope = site.route(&path);
         let d = login(&scope.policy, &facts, &body, now_secs(), &mut check);
         self.finish(scope, d);
     }
+}
+
+/// The `:status` of the password service's answer; `None` when the callout failed (reset,
+/// timeout, a body over Envoy's limit). Envoy then has no response headers: it answers a read of
+/// one value with BadArgument, on which the SDK's `get_http_call_response_header` panics (a VM
+/// reload under FAIL_RELOAD, failing every request in flight), while the whole map reads as empty.
+fn call_status() -> Option<String> {
+    hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == ":status")
+        .and_then(|(_, v)| String::from_utf8(v).ok())
 }
 
 /// The password service's answer, given to the core's login for the user and password asked about.
@@ -354,6 +375,32 @@ impl HttpContext for Stream {
         Action::Pause
     }
 
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        self.strip_reserved_trailers();
+        match &self.state {
+            State::LoginBody { .. } => {}
+            // A callout decides (password service, OpenID): nothing goes upstream meanwhile.
+            State::PasswordCall { .. } | State::OpenId(_) => return Action::Pause,
+            State::Headers | State::Done => return Action::Continue,
+        }
+        // Trailers end the request (HTTP/2, or HTTP/1.1 chunked with `enable_trailers`): no
+        // body callback with end_of_stream comes, and continuing would send the buffered
+        // credentials upstream. The whole body is buffered here (every body callback paused).
+        let body = self
+            .get_http_request_body(0, MAX_LOGIN_BODY + 1)
+            .unwrap_or_default();
+        if body.len() > MAX_LOGIN_BODY {
+            self.reply_plain(413, "Payload Too Large");
+            return Action::Pause;
+        }
+        let State::LoginBody { facts, path } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return Action::Pause;
+        };
+        self.login_body(facts, path, body);
+        Action::Pause
+    }
+
     fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
         if let Some(c) = self.set_cookie.take() {
             self.add_http_response_header("set-cookie", &c);
@@ -412,6 +459,32 @@ impl Stream {
         }
     }
 
+    /// Removes `x-authrs-*` request trailers: only the filter may say who the user is, and an
+    /// upstream that merges trailers into headers must not hear it from the client.
+    fn strip_reserved_trailers(&self) {
+        let reserved: Vec<String> = self
+            .get_http_request_trailers_bytes()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| is_reserved_header(name))
+            .collect();
+        if reserved.is_empty() {
+            return;
+        }
+        self.metrics.inc("authrs.spoofing_attempts");
+        log(
+            LogLevel::Warn,
+            self.id,
+            &format!(
+                "AUTHRS0204: removed request trailers only authrs may set: {}",
+                reserved.join(", ")
+            ),
+        );
+        for name in &reserved {
+            self.set_http_request_trailer(name, None);
+        }
+    }
+
     fn strip_spoofed(&self, names: &[String]) {
         if names.is_empty() {
             return;
@@ -442,7 +515,10 @@ impl Stream {
                 let (reason, destination) = query_params(facts.query.as_deref());
                 let destination = scope.policy.destinations.untaint(destination.as_deref());
                 let openid = scope.policy.openid.is_some();
-                let page = render_for(DEFAULT_TEMPLATE, reason, &destination, &facts.path, openid);
+                // The form posts to the login path, never to the path as sent: Envoy without
+                // `merge_slashes` hands over `//evil.example/../LOGIN`, which is the login path
+                // once normalized and, as an action, a scheme-relative URL to another host.
+                let page = render_for(DEFAULT_TEMPLATE, reason, &destination, &path, openid);
                 self.state = State::Done;
                 self.send_http_response(
                     200,
@@ -496,17 +572,17 @@ impl Stream {
                 self.finish(scope, d);
             }
             Passwords::Service(svc) => {
-                let form = match LoginForm::parse(&body) {
-                    Ok(f) if f.credentials.len() >= 2 => f,
-                    // Malformed or incomplete: the core answers without any password check.
-                    _ => {
-                        let mut none = NoPasswords;
-                        let d = login(&scope.policy, &facts, &body, now_secs(), &mut none);
-                        self.finish(scope, d);
-                        return;
-                    }
+                // The core's login first, with a check that only notes what it is asked: every
+                // refusal it makes before a password check (cross-site post, malformed form, no
+                // ticket key, a name that is no user name) is answered without calling the
+                // service (a foreign page's form must not drive checks, e.g. lock accounts out).
+                let mut probe = Probe::default();
+                let d = login(&scope.policy, &facts, &body, now_secs(), &mut probe);
+                let Some((user, password)) = probe.asked else {
+                    self.finish(scope, d);
+                    return;
                 };
-                let (user, password) = (form.credentials[0].clone(), form.credentials[1].clone());
+                // `d` is the probe's "not checked yet" error: dropped, the service decides.
                 let call_body = url::form_urlencoded::Serializer::new(String::new())
                     .append_pair("user", &user)
                     .append_pair("password", &password)
@@ -608,6 +684,20 @@ impl Stream {
             vec![("content-type", "text/plain; charset=utf-8")],
             Some(format!("{text}\n").as_bytes()),
         );
+    }
+}
+
+/// Records the credentials the core's login asks about and answers that it cannot tell yet (the
+/// password service is asked afterwards, and the login run again with its answer).
+#[derive(Default)]
+struct Probe {
+    asked: Option<(String, String)>,
+}
+
+impl PasswordCheck for Probe {
+    fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
+        self.asked = Some((user.to_string(), password.to_string()));
+        Err("the password service has not been asked yet".to_string())
     }
 }
 

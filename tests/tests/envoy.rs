@@ -754,3 +754,196 @@ fn only_the_filters_identity_headers_steer_routing() {
     assert_eq!(r.status, 299, "{r:?}\n{}", e.log());
     assert_eq!(r.body, "identified route");
 }
+
+/// The user names the echo upstream's password service (`/check`) was asked about, in order.
+fn checked_users(e: &Envoy) -> Vec<String> {
+    let r = Request::get(format!("http://127.0.0.1:{}/checked", e.upstream_port)).send();
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body.lines().map(str::to_string).collect()
+}
+
+/// The scenario site checking passwords at the echo upstream's `/check` instead of `users`.
+fn password_service_site(f: &scenarios::SiteFiles) -> String {
+    let mut v: Value = serde_json::from_str(&envoy_site(f)).expect("json");
+    let o = v.as_object_mut().expect("object");
+    o.remove("users");
+    o.insert(
+        "password_check".into(),
+        json!({"cluster": "passwords", "path": "/check", "timeout": 2}),
+    );
+    v.to_string()
+}
+
+#[test]
+fn the_login_form_posts_to_the_login_path_whatever_path_showed_it() {
+    // Envoy's defaults (no normalize_path, no merge_slashes): the filter sees the path as sent,
+    // normalizes it itself and shows the login page for every spelling of /LOGIN. A form posting
+    // to the spelling `//evil.example/../LOGIN` would be a scheme-relative URL: the browser
+    // would send the credentials to evil.example.
+    let f = site_files("envoy-action");
+    let mut opts = EnvoyOptions::new(envoy_site(&f));
+    opts.normalize_paths = false;
+    let e = Envoy::start(&f.certs, &opts);
+    for path in [
+        "//evil.example/../LOGIN",
+        "//evil.example/x/../../LOGIN?destination=%2Fapp%2F",
+        "/./LOGIN",
+        "//LOGIN",
+        "/LOGIN;x",
+    ] {
+        let r = e.get(path).path_as_is().send();
+        assert_eq!(r.status, 200, "{path}: {r:?}\n{}", e.log());
+        assert!(
+            r.body.contains("name=\"credential_0\""),
+            "{path}: {}",
+            r.body
+        );
+        assert!(!r.body.contains("action=\"//"), "{path}: {}", r.body);
+        assert!(
+            r.body
+                .match_indices("action=\"")
+                .all(|(i, _)| r.body[i..].starts_with("action=\"/LOGIN\"")),
+            "{path}: the form must post to the login path: {}",
+            r.body
+        );
+    }
+}
+
+#[test]
+fn a_failed_password_callout_fails_the_login_closed_without_a_panic() {
+    let f = site_files("envoy-pwfail");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(password_service_site(&f)));
+    // The service answers 200 announcing 100 bytes, sends 10 and closes: the callout fails
+    // (Envoy hands the filter no response headers at all).
+    let r = Request::post_form(
+        e.url("/LOGIN"),
+        "credential_0=truncated&credential_1=x".to_string(),
+    )
+    .ca(&f.certs.join("ca.crt"))
+    .send();
+    assert_eq!(r.status, 500, "{r:?}\n{}", e.log());
+    assert!(r.cookie(COOKIE).is_none(), "{r:?}");
+    assert_eq!(checked_users(&e), ["truncated"]);
+    let log = e.log();
+    assert!(log.contains("AUTHRS0306"), "no AUTHRS0306 logged:\n{log}");
+    assert!(!log.contains("AUTHRS0900"), "the filter panicked:\n{log}");
+    // The VM carries on: the next login works.
+    let r = Request::post_form(
+        e.url("/LOGIN"),
+        "credential_0=demo&credential_1=demo".to_string(),
+    )
+    .ca(&f.certs.join("ca.crt"))
+    .send();
+    assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
+    assert!(!e.log().contains("AUTHRS0900"), "{}", e.log());
+}
+
+#[test]
+fn refused_login_posts_never_reach_the_password_service() {
+    let f = site_files("envoy-pwcsrf");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(password_service_site(&f)));
+    let ca = f.certs.join("ca.crt");
+    // A foreign page's form (login CSRF, or guessing passwords to lock an account out).
+    let r = Request::post_form(e.url("/LOGIN"), "credential_0=csrf1&credential_1=x")
+        .ca(&ca)
+        .header("Sec-Fetch-Site: cross-site")
+        .send();
+    assert_eq!(r.status, 403, "{r:?}\n{}", e.log());
+    let r = Request::post_form(e.url("/LOGIN"), "credential_0=csrf2&credential_1=x")
+        .ca(&ca)
+        .header("Origin: https://evil.example")
+        .send();
+    assert_eq!(r.status, 403, "{r:?}\n{}", e.log());
+    // A user name with a control character is never a user (400 or bad_credentials), unasked.
+    let r = Request::post_form(e.url("/LOGIN"), "credential_0=ctl%0Auser&credential_1=x")
+        .ca(&ca)
+        .send();
+    assert!(
+        r.status == 400
+            || r.header("location")
+                .is_some_and(|l| l.contains("reason=bad_credentials")),
+        "{r:?}\n{}",
+        e.log()
+    );
+    assert!(r.cookie(COOKIE).is_none(), "{r:?}");
+    // A same-site post is asked about (so the record above can tell).
+    let r = Request::post_form(e.url("/LOGIN"), "credential_0=someone&credential_1=x")
+        .ca(&ca)
+        .header(format!("Origin: https://127.0.0.1:{}", e.port))
+        .send();
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=bad_credentials")),
+        "{r:?}"
+    );
+    assert_eq!(checked_users(&e), ["someone"], "{}", e.log());
+}
+
+/// A POST sent chunked, ending in request trailers (`X-AuthRs-User: admin` among them), over a
+/// raw TLS connection (curl cannot send trailers); the response as text.
+fn post_with_trailers(e: &Envoy, ca: &Path, path: &str, headers: &str, body: &str) -> String {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Transfer-Encoding: chunked\r\nTrailer: X-Note, X-AuthRs-User\r\nConnection: close\r\n\r\n\
+         {len:x}\r\n{body}\r\n0\r\nX-Note: end\r\nX-AuthRs-User: admin\r\n\r\n",
+        port = e.port,
+        len = body.len(),
+    );
+    let mut child = std::process::Command::new("python3")
+        .arg(workspace().join("tests/raw_https.py"))
+        .arg(e.port.to_string())
+        .arg(ca)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.as_bytes())
+        .expect("write request");
+    let out = child.wait_with_output().expect("raw_https.py");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn request_trailers_end_a_login_and_never_name_the_user() {
+    let f = site_files("envoy-trailers");
+    let mut opts = EnvoyOptions::new(envoy_site(&f));
+    opts.http1_trailers = true;
+    let e = Envoy::start(&f.certs, &opts);
+    let ca = f.certs.join("ca.crt");
+    // A login whose body ends in trailers is a login, answered here: never sent upstream.
+    let login = |body: &str| post_with_trailers(&e, &ca, "/LOGIN", "", body);
+    let r = login("credential_0=demo&credential_1=demo&destination=%2Fapp%2Fcgi%2Fecho");
+    assert!(r.starts_with("HTTP/1.1 303"), "{r}\n{}", e.log());
+    assert!(r.contains(&format!("{COOKIE}=")), "{r}");
+    assert!(
+        !r.contains("REQUEST_URI="),
+        "the login reached the upstream: {r}"
+    );
+    let r = login("credential_0=demo&credential_1=wrong");
+    assert!(r.starts_with("HTTP/1.1 303"), "{r}\n{}", e.log());
+    assert!(r.contains("reason=bad_credentials"), "{r}");
+    assert!(
+        !r.contains("REQUEST_URI="),
+        "the login reached the upstream: {r}"
+    );
+    // Elsewhere trailers go upstream, without the client's X-AuthRs-*: protected, recognized
+    // and public paths alike.
+    let cookie = format!("Cookie: {COOKIE}={}\r\n", ticket("demo"));
+    for (path, headers) in [
+        ("/app/cgi/echo", cookie.as_str()),
+        ("/cgi-bin/echo", cookie.as_str()),
+        ("/public/echo", ""),
+    ] {
+        let r = post_with_trailers(&e, &ca, path, headers, "a=b");
+        assert!(r.starts_with("HTTP/1.1 200"), "{path}: {r}\n{}", e.log());
+        assert!(r.contains("TRAILER_X_NOTE=end"), "{path}: {r}");
+        assert!(!r.contains("TRAILER_X_AUTHRS"), "{path}: {r}");
+    }
+    assert!(e.log().contains("AUTHRS0204"), "{}", e.log());
+}
