@@ -48,7 +48,14 @@ pub fn render_for(
         .replace("{{reason}}", &html_escape(reason.map_or("", Reason::code)))
         .replace("{{message}}", &html_escape(message))
         .replace("{{destination}}", &html_escape(destination))
-        .replace("{{action}}", &html_escape(action))
+        .replace("{{action}}", &html_escape(&same_origin_path(action)))
+}
+
+/// `action` as a path on this origin: leading `/` and `\` collapse to one `/`, so a path the
+/// request spelled `//evil.example/…` (or `/\evil.example`) can never become a form that posts
+/// the password to another host (browsers read both as scheme-relative URLs).
+fn same_origin_path(action: &str) -> String {
+    format!("/{}", action.trim_start_matches(['/', '\\']))
 }
 
 /// The template with its OpenID sections' markers dropped (`keep`) or the sections removed.
@@ -106,6 +113,25 @@ mod tests {
         assert!(page.contains(r#"action="/LOGIN""#));
         assert!(!page.contains("{{"), "every placeholder is filled");
         assert!(page.contains(r#"name="credential_0""#) && page.contains(r#"name="credential_1""#));
+    }
+
+    #[test]
+    fn the_form_never_posts_to_another_host() {
+        // A path spelled with a leading `//` or `/\\` (httpd with MergeSlashes Off, Envoy without
+        // merge_slashes) is a scheme-relative URL to a browser.
+        for (path, want) in [
+            (
+                "//evil.example/../LOGIN",
+                r#"action="/evil.example/../LOGIN""#,
+            ),
+            ("/\\evil.example/LOGIN", r#"action="/evil.example/LOGIN""#),
+            ("///LOGIN", r#"action="/LOGIN""#),
+            ("LOGIN", r#"action="/LOGIN""#),
+            ("/LOGIN", r#"action="/LOGIN""#),
+        ] {
+            let page = render(DEFAULT_TEMPLATE, None, "/", path);
+            assert!(page.contains(want), "{path}: {page}");
+        }
     }
 
     #[test]
