@@ -71,6 +71,9 @@ fn site(root: &Path) -> String {
   AuthRsRecognizeUser On
   AuthRsSessionTimeout 10m
 </Location>
+<Location /app/cgi/>
+  DirectoryIndex echo
+</Location>
 <Location /app/alice-dn>
   <RequireAny>
     Require cert-dn "CN=alice,OU=Admins,O=authrs demo,C=XX"
@@ -344,6 +347,14 @@ fn tickets_login_and_logout() {
             .status,
         302
     );
+
+    // After an internal redirect (mod_dir's index: /app/cgi/ → /app/cgi/echo) the application
+    // still sees the whole identity, not only the REMOTE_USER httpd carries over.
+    let r = get(&a, "/app/cgi/").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{}", r.body);
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("password"), "{}", r.body);
 
     // Recognize-user on a public page: a valid ticket names the user, no ticket is no problem.
     let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &t).send();
