@@ -219,8 +219,9 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
         if (old) {
             old->destroy(kept->instance, s);
         }
+        /* The lock stays: a new one of the same type would get the same lock file name
+         * (flock opens it O_EXCL and would fail), and one lock serves any cache. */
         kept->instance = NULL;
-        kept->mutex = NULL;
         kept->spec = NULL;
         kept->provider_name = NULL;
     }
@@ -229,10 +230,17 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
         cache_forget(c);
         return apr_psprintf(ptemp, "AuthRsCache %s: %s", spec, err);
     }
-    rv = ap_global_mutex_create(&c->mutex, NULL, c->mutex_type, NULL, s, pool, 0);
-    if (rv != APR_SUCCESS) {
-        cache_forget(c);
-        return apr_psprintf(ptemp, "AuthRsCache: cannot create the %s mutex", c->mutex_type);
+    if (kept && kept->mutex) {
+        c->mutex = kept->mutex;
+    } else {
+        rv = ap_global_mutex_create(&c->mutex, NULL, c->mutex_type, NULL, s, pool, 0);
+        if (rv != APR_SUCCESS) {
+            cache_forget(c);
+            return apr_psprintf(ptemp, "AuthRsCache: cannot create the %s mutex", c->mutex_type);
+        }
+        if (kept) {
+            kept->mutex = c->mutex;
+        }
     }
     rv = c->provider->init(c->instance, c->name_space, &c->hints, s, pool);
     if (rv != APR_SUCCESS) {
@@ -244,7 +252,6 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
         kept->spec = apr_pstrdup(pool, spec);
         kept->provider_name = apr_pstrdup(pool, name);
         kept->instance = c->instance;
-        kept->mutex = c->mutex;
         apr_pool_cleanup_register(pconf, c, cache_release, apr_pool_cleanup_null);
     } else {
         apr_pool_cleanup_register(pconf, c, cache_cleanup, apr_pool_cleanup_null);

@@ -9,7 +9,7 @@ use authrs_core::engine::{
     decide, login, logout, recognize, Decision, Level, Note, PasswordCheck, Stores, Verdict,
 };
 use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
-use authrs_core::proxy::{is_reserved_header, proxy_tls_facts};
+use authrs_core::proxy::{is_proxy_header, is_reserved_header, proxy_tls_facts};
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
@@ -459,14 +459,15 @@ impl Stream {
         }
     }
 
-    /// Removes `x-authrs-*` request trailers: only the filter may say who the user is, and an
-    /// upstream that merges trailers into headers must not hear it from the client.
+    /// Removes `x-authrs-*` and client-certificate (`SSL_CLIENT_*`, XFCC) request trailers: only
+    /// the filter says who the user is, no proxy asserts a certificate in a trailer, and an
+    /// upstream that merges trailers into headers must not hear either from the client.
     fn strip_reserved_trailers(&self) {
         let reserved: Vec<String> = self
             .get_http_request_trailers_bytes()
             .into_iter()
             .map(|(name, _)| name)
-            .filter(|name| is_reserved_header(name))
+            .filter(|name| is_reserved_header(name) || is_proxy_header(name))
             .collect();
         if reserved.is_empty() {
             return;

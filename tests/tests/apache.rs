@@ -520,6 +520,53 @@ fn revoked_certificates_and_crl_reload() {
 }
 
 #[test]
+fn a_changed_authrs_cache_survives_restarts_with_a_flock_mutex() {
+    // The cache is kept across restarts; when AuthRsCache changes, a new cache is made — with
+    // the old lock, since a new flock lock of the same type would find its file (O_EXCL) and
+    // stop the server.
+    let mut a = start("Mutex flock authrs-cache\n");
+    let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    let r = get(&a, "/LOGOUT-revoke").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 303, "{}", a.error_log());
+    let conf = a.root.join("httpd.conf");
+    let text = std::fs::read_to_string(&conf).expect("conf");
+    let changed = format!(
+        "{text}\nAuthRsCache \"shmcb:{}/run/authrs-cache(65536)\"\n",
+        a.root.display()
+    );
+    std::fs::write(&conf, changed).expect("conf");
+    for graceful in [true, false] {
+        a.restart(graceful);
+        let fresh = mint("demo", AuthMethod::Password, now() - 5, 3600);
+        assert_eq!(
+            get(&a, "/app/index.html")
+                .cookie(COOKIE, &fresh)
+                .send()
+                .status,
+            200,
+            "after a restart (graceful: {graceful}): {}",
+            a.error_log()
+        );
+    }
+    // A logout in the new cache is seen by the next request.
+    let later = mint("demo", AuthMethod::Password, now() - 3, 3600);
+    assert_eq!(
+        get(&a, "/LOGOUT-revoke")
+            .cookie(COOKIE, &later)
+            .send()
+            .status,
+        303
+    );
+    assert_eq!(
+        get(&a, "/app/index.html")
+            .cookie(COOKIE, &later)
+            .send()
+            .status,
+        302
+    );
+}
+
+#[test]
 fn spoofed_proxy_headers_never_reach_the_application() {
     // Modules that read request headers before the auth hooks (server-context `RequestHeader
     // … early` runs at post_read_request) must not see the spoofed copies either.

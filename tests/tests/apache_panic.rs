@@ -42,7 +42,7 @@ fn a_panicking_merge_refuses_the_scope_instead_of_dropping_the_parent() {
     demo_certs(&certs);
     const KEY_B64: &str = "dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI=";
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
-    for d in ["app", "app/sub", "app/test-panic-create"] {
+    for d in ["app", "app/sub"] {
         std::fs::create_dir_all(root.join("htdocs").join(d)).expect("mkdir");
         std::fs::write(root.join("htdocs").join(d).join("index.html"), "served\n").expect("write");
     }
@@ -50,8 +50,7 @@ fn a_panicking_merge_refuses_the_scope_instead_of_dropping_the_parent() {
     // /app/sub must not run on that section alone (the parent's and the server's settings
     // dropped): every request there is refused.
     let site = "<Location /app>\n  AuthType AuthRs\n  AuthName Example\n  AuthRsMethods cert\n  Require valid-user\n</Location>\n\
-                <Location /app/sub>\n  AuthRsTestPanic merge\n</Location>\n\
-                <Location /app/test-panic-create>\n  AuthRsMethods ticket\n</Location>\n";
+                <Location /app/sub>\n  AuthRsTestPanic merge\n</Location>\n";
     let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
     let a = Apache::start_in(root, certs, &global, site);
     let ring = KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("key")]).expect("ring");
@@ -67,14 +66,7 @@ fn a_panicking_merge_refuses_the_scope_instead_of_dropping_the_parent() {
         .cookie("AuthRs_Example", &t)
         .send();
     assert_eq!(r.status, 401, "the parent refuses tickets: {r:?}");
-    // The same when creating a section's own configuration fails (/app/test-panic-create):
-    // never a NULL config that a merge would take as "nothing here" or as the whole scope.
-    for path in [
-        "/app/sub/",
-        "/app/sub/index.html",
-        "/app/test-panic-create/",
-        "/app/test-panic-create/index.html",
-    ] {
+    for path in ["/app/sub/", "/app/sub/index.html"] {
         let r = Request::get(a.url(path))
             .ca(&a.ca())
             .cookie("AuthRs_Example", &t)
@@ -88,4 +80,22 @@ fn a_panicking_merge_refuses_the_scope_instead_of_dropping_the_parent() {
     // Outside the broken scope, service goes on.
     let r = Request::get(a.url("/index.html")).ca(&a.ca()).send();
     assert_ne!(r.status, 500, "{r:?}");
+}
+
+#[test]
+fn a_panic_creating_a_sections_configuration_stops_the_start() {
+    std::env::set_var("AUTHRS_TEST_PANIC_BUILD", "1");
+    // Creating the section's own configuration fails: never a NULL config (which a merge would
+    // take as "nothing here", keeping the parent's settings alone or dropping them) but a broken
+    // one, which the section's first AuthRs directive refuses — httpd does not start, naming
+    // the line. (httpd creates a module's section config when it reads the module's first
+    // directive there.)
+    let site = "<Location /app>\n  AuthType AuthRs\n  AuthName Example\n  Require valid-user\n</Location>\n\
+                <Location /app/test-panic-create>\n  AuthRsMethods ticket\n</Location>\n";
+    let out = authrs_tests::apache::start_fails("", site);
+    assert!(out.contains("Syntax error on line"), "{out}");
+    assert!(
+        out.contains("internal error (empty configuration chain)"),
+        "{out}"
+    );
 }
