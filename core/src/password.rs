@@ -271,7 +271,13 @@ fn sha1_stored(hash: &str) -> Option<Vec<u8>> {
 /// never becomes the decoy that unknown users are checked against).
 fn well_formed(hash: &str, scheme: Scheme) -> Result<(), PasswordError> {
     let (ok, name) = match scheme {
-        Scheme::Bcrypt => (hash.parse::<bcrypt::HashParts>().is_ok(), "bcrypt"),
+        Scheme::Bcrypt => (
+            // The crate's parser checks the layout but not the cost, which it refuses at
+            // verify time below 4.
+            hash.parse::<bcrypt::HashParts>()
+                .is_ok_and(|h| (4..=31).contains(&h.get_cost())),
+            "bcrypt",
+        ),
         Scheme::ShaCrypt => (sha_crypt_well_formed(hash), "sha-crypt"),
         Scheme::Apr1 => (apr1_well_formed(hash), "apr1"),
         Scheme::Sha1 => (sha1_stored(hash).is_some(), "{SHA}"),
@@ -475,6 +481,7 @@ mod tests {
         // users sooner than known ones).
         for bad in [
             "$2y$12$abc",
+            &BCRYPT_2Y.replace("$05$", "$03$"),
             &BCRYPT_2Y[..59],
             &format!("{}!", &BCRYPT_2Y[..59]),
             "$6$saltsalt$short",

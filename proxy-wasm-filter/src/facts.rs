@@ -101,6 +101,10 @@ pub struct OwnTls {
 
 /// How many connections' certificates one VM keeps parsed ([`CertCache`]).
 pub const CERT_CACHE_SIZE: usize = 64;
+/// Longest `Cert` text kept in the cache (real client certificates are 1–3 KiB of PEM); longer
+/// ones are judged every time, so one client cannot fill the VM with 64 near-copies padded to
+/// Envoy's header limit.
+pub const CERT_CACHE_MAX_PEM: usize = 8 * 1024;
 
 /// The client certificates of recent connections, parsed: keyed by the connection's digest and
 /// the exact `Cert` text of Envoy's own XFCC element, so the requests of a keep-alive connection
@@ -136,11 +140,16 @@ impl CertCache {
         match Certificate::parse(pem.as_bytes()) {
             Ok(cert) if ours(&cert.sha256) => {
                 let cert = Arc::new(cert);
-                if self.entries.len() >= CERT_CACHE_SIZE {
-                    self.entries.pop_front();
+                if pem.len() <= CERT_CACHE_MAX_PEM {
+                    if self.entries.len() >= CERT_CACHE_SIZE {
+                        self.entries.pop_front();
+                    }
+                    self.entries.push_back((
+                        digest.to_string(),
+                        pem.to_string(),
+                        Arc::clone(&cert),
+                    ));
                 }
-                self.entries
-                    .push_back((digest.to_string(), pem.to_string(), Arc::clone(&cert)));
                 ElementCert::Parsed(cert)
             }
             Ok(_) => ElementCert::Foreign,
@@ -449,6 +458,14 @@ mod tests {
             ));
         }
         assert_eq!(certs.len(), CERT_CACHE_SIZE);
+        // A certificate padded past the size kept is still judged (and parsed), never kept.
+        let mut certs = CertCache::default();
+        let padded = format!("{pem}{}", "\n".repeat(CERT_CACHE_MAX_PEM));
+        assert!(matches!(
+            certs.judge(&digest, &padded),
+            ElementCert::Parsed(_)
+        ));
+        assert!(certs.is_empty());
     }
 
     #[test]
