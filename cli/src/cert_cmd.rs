@@ -116,6 +116,14 @@ pub fn run(cmd: CertCmd) -> CmdResult {
                             cert.serial
                         )))
                     }
+                    CrlStatus::NoCrl => {
+                        // As the shells do: a CRL file that is not the issuer's vouches for nothing.
+                        return Err(Failure(format!(
+                            "bad_cert: {} has no CRL of {}",
+                            path.display(),
+                            cert.issuer_dn
+                        )));
+                    }
                     CrlStatus::CrlExpired { issuer_dn } => {
                         return Err(Failure(format!(
                             "bad_cert: the CRL of {issuer_dn} has expired"

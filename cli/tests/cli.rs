@@ -520,6 +520,23 @@ fn cert_map_rules_map_file_and_crl() {
     assert!(stderr(&o).starts_with("revoked_cert: "), "{}", stderr(&o));
     let o = authrs(&["cert", "map", "--rule", "cn", "--crl", crl, demo]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // A certificate of another issuer: that CRL file says nothing about it.
+    let other = self_signed_with_san("other-issuer", "DNS:other.example");
+    let o = authrs(&[
+        "cert",
+        "map",
+        "--rule",
+        "cn",
+        "--crl",
+        crl,
+        other.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("has no CRL of CN=other-issuer"),
+        "{}",
+        stderr(&o)
+    );
 
     // Expired at a time far in the future.
     let o = authrs(&["cert", "map", "--rule", "cn", "--now", "4102444800", demo]);
