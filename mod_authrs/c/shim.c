@@ -384,3 +384,8 @@ apr_status_t authrs_cache_remove(int which, server_rec *s, const unsigned char *
     cache_unlock(c, 0);
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
 }
+
+int authrs_serving(void)
+{
+    return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM;
+}

@@ -33,6 +33,9 @@ apr_status_t authrs_cache_register_mutex(apr_pool_t *pconf);
 void authrs_cache_child_init(apr_pool_t *p, server_rec *s);
 /* 1 when instance `which` exists in this process. */
 int authrs_cache_enabled(int which);
+
+/* Whether the server is serving requests (so a directive being read comes from .htaccess). */
+int authrs_serving(void);
 /* Stores id until expiry (apr_time_t). APR status. */
 apr_status_t authrs_cache_store(int which, server_rec *s, const unsigned char *id,
                                 unsigned int idlen, apr_time_t expiry, apr_pool_t *p);

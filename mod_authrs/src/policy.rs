@@ -95,9 +95,42 @@ impl Hasher for SlotHasher {
 /// when they may not read them (a 0600 key owned by root). Other files get no such copy.
 static STARTUP_FILES: Mutex<Option<HashMap<String, Vec<u8>>>> = Mutex::new(None);
 
+/// Largest file a directive may name (the CRLs of big CAs reach tens of MiB).
+const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
+
+/// Reads a file a directive names: a regular file of at most [`MAX_FILE_LEN`] bytes, opened
+/// without blocking, so a `.htaccess` naming `/dev/zero` or a FIFO gets an error instead of a
+/// worker reading forever (or waiting for a writer).
+fn read_file(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{path} is not a regular file"));
+    }
+    if meta.len() > MAX_FILE_LEN {
+        return Err(format!("{path} is larger than {} MiB", MAX_FILE_LEN >> 20));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_LEN {
+        return Err(format!("{path} is larger than {} MiB", MAX_FILE_LEN >> 20));
+    }
+    Ok(bytes)
+}
+
 /// Reads a configured file, falling back to the startup copy when the worker may not read it.
 fn read_configured(path: &str) -> Result<Vec<u8>, String> {
-    match std::fs::read(path) {
+    match read_file(path) {
         Ok(bytes) => Ok(bytes),
         Err(e) => {
             let guard = STARTUP_FILES
@@ -231,13 +264,19 @@ pub fn clear() {
 pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
     use authrs_core::{cert, roles, ticket};
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let bytes = read_file(path)?;
         // Only keys and secrets keep a startup copy (a root-only key is normal); a CRL or roles file the
-        // workers cannot read must fail closed, not go silently stale.
-        if matches!(
-            id,
-            OptionId::TicketKeyFile | OptionId::OpenIdConsumerSecretFile
-        ) {
+        // workers cannot read must fail closed, not go silently stale. Only while the server
+        // starts: a path read from .htaccess at request time is no startup file (and would make
+        // the copies grow with every path a directory owner names).
+        // SAFETY: a plain query of httpd's state.
+        let starting = unsafe { crate::ffi::authrs_serving() } == 0;
+        if starting
+            && matches!(
+                id,
+                OptionId::TicketKeyFile | OptionId::OpenIdConsumerSecretFile
+            )
+        {
             STARTUP_FILES
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())

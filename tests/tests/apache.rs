@@ -520,6 +520,62 @@ fn revoked_certificates_and_crl_reload() {
 }
 
 #[test]
+fn a_htaccess_cannot_make_a_worker_read_forever() {
+    // A directory owner with AllowOverride AuthConfig names a FIFO or /dev/zero as a roles file:
+    // the request fails (500) at once, the worker is not stuck reading, the server serves on.
+    let root = scratch("httpd-htaccess");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    let fifo = root.join("roles.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    for (dir, roles) in [
+        ("fifo", fifo.display().to_string()),
+        ("zero", "/dev/zero".into()),
+    ] {
+        let d = root.join("htdocs").join(dir);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::write(d.join("index.html"), "served\n").expect("write");
+        std::fs::write(
+            d.join(".htaccess"),
+            format!(
+                "AuthType AuthRs\nAuthName Example\nAuthRsRolesFile \"{roles}\"\nRequire valid-user\n"
+            ),
+        )
+        .expect("htaccess");
+    }
+    std::fs::create_dir_all(root.join("htdocs/app")).expect("mkdir");
+    std::fs::write(root.join("htdocs/app/index.html"), "app\n").expect("write");
+    let site = format!(
+        "<Directory \"{}/htdocs\">\n  AllowOverride AuthConfig\n</Directory>\n\
+         <Location /app>\n  AuthType AuthRs\n  AuthName Example\n  Require valid-user\n</Location>\n",
+        root.display()
+    );
+    let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
+    let a = Apache::start_in(root, certs, &global, &site);
+    let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    // (A stuck worker shows as curl giving up after its 20 s, not as a 500.)
+    for dir in ["fifo", "zero"] {
+        let r = get(&a, &format!("/{dir}/")).cookie(COOKIE, &t).send();
+        assert_eq!(r.status, 500, "{dir}: {r:?}");
+        assert!(!r.body.contains("served"));
+    }
+    assert!(
+        a.error_log().contains("is not a regular file"),
+        "{}",
+        a.error_log()
+    );
+    assert_eq!(
+        get(&a, "/app/index.html").cookie(COOKIE, &t).send().status,
+        200
+    );
+}
+
+#[test]
 fn a_changed_authrs_cache_survives_restarts_with_a_flock_mutex() {
     // The cache is kept across restarts; when AuthRsCache changes, a new cache is made — with
     // the old lock, since a new flock lock of the same type would find its file (O_EXCL) and
