@@ -19,13 +19,15 @@ pub enum TicketCmd {
         /// The user the ticket names.
         #[arg(long, value_name = "U")]
         user: String,
-        /// How the user authenticated: cert or password.
+        /// How the user authenticated: cert or password. `cert` makes a bearer ticket that
+        /// passes `Require authn-method cert` without a certificate: tests and service accounts only.
         #[arg(long, default_value = "password", value_parser = ["cert", "password"])]
         method: String,
         /// How long the ticket is valid (`2h`, `30m`, `3600`).
         #[arg(long, default_value = "8h")]
         lifetime: String,
-        /// Roles with scopes carried in the ticket (`admin:projectX,reader`).
+        /// Roles with scopes carried in the ticket (`admin:projectX,reader`), on top of the roles
+        /// file, until the ticket expires.
         #[arg(long)]
         roles: Option<String>,
         /// Bind the ticket to this client address.
