@@ -14,13 +14,16 @@ use crate::identity::{AuthMethod, Identity};
 use crate::proxy::proxy_tls_facts;
 use crate::reason::Reason;
 use crate::request::{CertVerify, RequestFacts, TlsFacts};
-use crate::ticket::TicketBuf;
+use crate::ticket::{TicketBuf, TicketError};
 use crate::time::UnixTime;
 
 /// Who authenticated (if anyone) and, if nobody, the reason to report.
 pub(super) struct Authn {
     pub identity: Option<Identity>,
     pub failure: Reason,
+    /// The refused ticket may still be good elsewhere (bound to an address this location does
+    /// not check): refuse it here, but do not clear the browser's cookie.
+    pub keep_cookie: bool,
 }
 
 /// One method's outcome.
@@ -42,10 +45,11 @@ pub(super) fn authenticate(
     decision: &mut Decision,
 ) -> Result<Authn, String> {
     let mut refused: Option<Reason> = None;
+    let mut keep_cookie = false;
     for method in &policy.methods {
         let outcome = match method {
             Method::Cert => cert(policy, req, now, decision),
-            Method::Ticket => ticket(policy, req, now, stores, decision)?,
+            Method::Ticket => ticket(policy, req, now, stores, decision, &mut keep_cookie)?,
             // An OpenID login happens at the login handler; what it issues is a ticket.
             Method::OpenId => Outcome::Absent,
         };
@@ -54,6 +58,7 @@ pub(super) fn authenticate(
                 return Ok(Authn {
                     identity: Some(identity),
                     failure: Reason::NoCookie,
+                    keep_cookie: false,
                 })
             }
             Outcome::Absent => {}
@@ -74,6 +79,7 @@ pub(super) fn authenticate(
     Ok(Authn {
         identity: None,
         failure: refused.unwrap_or(absent),
+        keep_cookie,
     })
 }
 
@@ -392,6 +398,7 @@ fn ticket(
     now: UnixTime,
     stores: &mut Stores<'_>,
     decision: &mut Decision,
+    keep_cookie: &mut bool,
 ) -> Result<Outcome, String> {
     let Some(keys) = &policy.keys else {
         return Ok(Outcome::Absent);
@@ -410,6 +417,9 @@ fn ticket(
         Ok(t) => t,
         Err(e) => {
             decision.note(Level::Info, "AUTHRS0220", format!("ticket refused: {e}"));
+            // Bound to an address where this location checks none: it may be good at the
+            // locations that bind; clearing it would log the user out of all of them.
+            *keep_cookie = e == TicketError::AddressMismatch && peer.is_none();
             return Ok(Outcome::Refused {
                 reason: e.reason(),
                 final_: false,
@@ -423,6 +433,8 @@ fn ticket(
             "AUTHRS0223",
             format!("ticket of {} is not bound to an address", ticket.user),
         );
+        // It is good where binding is off: refused here, kept in the browser.
+        *keep_cookie = true;
         return Ok(Outcome::Refused {
             reason: Reason::BadCookie,
             final_: false,

@@ -61,7 +61,7 @@ pub fn decide(
         }
         _ => {
             let reason = authn.failure;
-            if matches!(reason, Reason::BadCookie | Reason::Expired) {
+            if matches!(reason, Reason::BadCookie | Reason::Expired) && !authn.keep_cookie {
                 // A cookie that will never verify again only causes loops: clear it.
                 decision.set_cookie = Some(policy.cookie.clear_cookie());
             }

@@ -249,6 +249,27 @@ fn address_binding() {
         run(&p, &with_cookie(browser(), &bound)).verdict,
         Verdict::Allow
     );
+    // From another address the bound ticket is refused and, as a stolen copy, cleared.
+    let mut elsewhere = with_cookie(browser(), &bound);
+    elsewhere.peer = Some("198.51.100.7".parse().expect("ip"));
+    let d = run(&p, &elsewhere);
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
+    assert!(d.set_cookie.is_some_and(|c| c.contains("Max-Age=0")));
+    // A location without binding cannot check the address: it refuses the bound ticket but
+    // keeps the cookie, which is still good where binding is on (no logout everywhere).
+    let mut unbinding = policy();
+    unbinding.bind_address = false;
+    let d = run(&unbinding, &with_cookie(browser(), &bound));
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
+    assert_eq!(d.set_cookie, None);
+    // And the other way round: an unbound ticket where binding is on.
+    let unbound = mint("bob", AuthMethod::Password, NOW);
+    let d = run(&p, &with_cookie(browser(), &unbound));
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
+    assert_eq!(d.set_cookie, None);
+    // A forged ticket is still cleared everywhere.
+    let d = run(&unbinding, &with_cookie(browser(), "forged"));
+    assert!(d.set_cookie.is_some());
 }
 
 #[test]
