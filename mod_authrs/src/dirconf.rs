@@ -291,7 +291,25 @@ pub unsafe fn directive(
             return fail(format!("{name}: {e}"));
         }
     }
+    // A .htaccess section is read anew for every request: its leaf is named by its content, so
+    // the policy cache finds the policy built for the same settings instead of building (and
+    // keeping) a new one per request.
+    // SAFETY: a plain query of httpd's state.
+    if unsafe { ffi::authrs_serving() } != 0 {
+        leaf.id = content_id(&leaf.settings);
+    }
     crate::glue::NO_ERROR
+}
+
+/// A leaf id made from the settings themselves, with the top bit set (startup sections count up
+/// from 1): keyed per process, so a directory owner cannot aim a collision at another section.
+fn content_id(settings: &Settings) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut h = KEYS.get_or_init(Default::default).build_hasher();
+    format!("{settings:?}").hash(&mut h);
+    h.finish() | 1 << 63
 }
 
 #[cfg(test)]

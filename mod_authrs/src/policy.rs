@@ -193,6 +193,15 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
 /// event-MPM child; two threads building the same chain at once is harmless (the second
 /// replaces the first).
 pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Built>, String> {
+    get_noting(dc, auth_name, now).map(|(b, _)| b)
+}
+
+/// [`get`], also saying whether the policy was built by this call (not found in the cache).
+fn get_noting(
+    dc: &DirConfig,
+    auth_name: Option<&str>,
+    now: i64,
+) -> Result<(Arc<Built>, bool), String> {
     let slot = slot(dc, auth_name);
     let found = {
         let mut guard = CACHE
@@ -206,11 +215,11 @@ pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Buil
     };
     if let Some(b) = found {
         if now == b.checked_at.load(Ordering::Relaxed) {
-            return Ok(b);
+            return Ok((b, false));
         }
         if b.files.iter().all(|(f, t)| mtime(f) == *t) {
             b.checked_at.store(now, Ordering::Relaxed);
-            return Ok(b);
+            return Ok((b, false));
         }
     }
     // Only a policy that builds takes a place (a failing .htaccess chain must not fill the map).
@@ -228,7 +237,7 @@ pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Buil
     let entries = cache.entry(slot).or_default();
     entries.retain(|b| !b.is_for(dc, auth_name));
     entries.push(Arc::clone(&built));
-    Ok(built)
+    Ok((built, true))
 }
 
 /// [`get`] for a request hook: a configuration that cannot be used is logged (`AUTHRS0101`)
@@ -239,17 +248,32 @@ pub fn for_request(
     auth_name: Option<&str>,
     now: i64,
 ) -> Result<Arc<Built>, std::ffi::c_int> {
-    get(dc, auth_name, now).map_err(|e| {
-        // SAFETY: r is live for the hook that called us.
-        unsafe {
-            crate::apr::log_r(
-                r,
-                crate::apr::LogLevel::Error,
-                &format!("AUTHRS0101: configuration cannot be used: {e}"),
-            )
-        };
-        crate::ffi::HTTP_INTERNAL_SERVER_ERROR as std::ffi::c_int
-    })
+    match get_noting(dc, auth_name, now) {
+        Ok((built, fresh)) => {
+            if fresh {
+                // SAFETY: r is live for the hook that called us.
+                unsafe {
+                    crate::apr::log_r(
+                        r,
+                        crate::apr::LogLevel::Debug,
+                        "AUTHRS0102: built the policy of this configuration",
+                    )
+                };
+            }
+            Ok(built)
+        }
+        Err(e) => {
+            // SAFETY: r is live for the hook that called us.
+            unsafe {
+                crate::apr::log_r(
+                    r,
+                    crate::apr::LogLevel::Error,
+                    &format!("AUTHRS0101: configuration cannot be used: {e}"),
+                )
+            };
+            Err(crate::ffi::HTTP_INTERNAL_SERVER_ERROR as std::ffi::c_int)
+        }
+    }
 }
 
 /// Forgets every built policy (a new configuration generation after a restart).

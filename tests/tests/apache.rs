@@ -576,6 +576,42 @@ fn a_htaccess_cannot_make_a_worker_read_forever() {
 }
 
 #[test]
+fn a_htaccess_policy_is_built_once_not_per_request() {
+    // httpd reads .htaccess anew for every request; its section must still find the policy
+    // built for the same settings (before: a new policy per request, evicting the operator's).
+    let root = scratch("httpd-htaccess-cache");
+    let certs = root.join("certs");
+    demo_certs(&certs);
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    std::fs::write(root.join("roles"), "demo admin\n").expect("roles");
+    let d = root.join("htdocs/u");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::write(d.join("index.html"), "served\n").expect("write");
+    std::fs::write(
+        d.join(".htaccess"),
+        format!(
+            "AuthType AuthRs\nAuthName Example\nAuthRsRolesFile \"{}/roles\"\nRequire role admin\n",
+            root.display()
+        ),
+    )
+    .expect("htaccess");
+    let site = format!(
+        "<Directory \"{}/htdocs\">\n  AllowOverride AuthConfig\n</Directory>\n",
+        root.display()
+    );
+    let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
+    let a = Apache::start_in(root, certs, &global, &site);
+    let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    for _ in 0..20 {
+        let r = get(&a, "/u/").cookie(COOKIE, &t).send();
+        assert_eq!((r.status, r.body.as_str()), (200, "served\n"), "{r:?}");
+    }
+    // One child (the tests' event MPM runs one): one build, whatever the number of requests.
+    let builds = a.error_log().matches("AUTHRS0102").count();
+    assert_eq!(builds, 1, "{}", a.error_log());
+}
+
+#[test]
 fn a_changed_authrs_cache_survives_restarts_with_a_flock_mutex() {
     // The cache is kept across restarts; when AuthRsCache changes, a new cache is made — with
     // the old lock, since a new flock lock of the same type would find its file (O_EXCL) and
