@@ -304,12 +304,12 @@ pub unsafe fn directive(
 /// A leaf id made from the settings themselves, with the top bit set (startup sections count up
 /// from 1): keyed per process, so a directory owner cannot aim a collision at another section.
 fn content_id(settings: &Settings) -> u64 {
-    use std::hash::{BuildHasher, Hash, Hasher};
+    use std::hash::BuildHasher;
     static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
         std::sync::OnceLock::new();
-    let mut h = KEYS.get_or_init(Default::default).build_hasher();
-    format!("{settings:?}").hash(&mut h);
-    h.finish() | 1 << 63
+    KEYS.get_or_init(Default::default)
+        .hash_one(format!("{settings:?}"))
+        | 1 << 63
 }
 
 #[cfg(test)]
