@@ -3,7 +3,7 @@
 use crate::cookies::SameSite;
 
 use super::error::{ConfigError, ConfigErrorKind};
-use super::kinds::UnauthAction;
+use super::kinds::{Method, UnauthAction};
 use super::settings::Settings;
 use super::spec::{by_id, OptionId, Shell};
 
@@ -41,6 +41,18 @@ impl Settings {
                 format!("needs {} to redirect to", name(OptionId::LoginUrl, shell)),
             );
         }
+        if self.cert_require() && self.methods().first() != Some(&Method::Cert) {
+            // A method tried before the certificate would let a request in without one.
+            return conflict(
+                OptionId::CertRequire,
+                "On",
+                format!(
+                    "needs cert first in {}: a method tried before it would let a request in \
+                     without a certificate",
+                    name(OptionId::Methods, shell)
+                ),
+            );
+        }
         if let (Some(login), Some(logout)) = (self.login_path(), self.logout_path()) {
             if login == logout {
                 return conflict(
@@ -71,6 +83,24 @@ mod tests {
         let e = s.check(Shell::Envoy).unwrap_err();
         assert_eq!(e.option, "cookie_same_site");
         assert!(e.to_string().contains("cookie_secure On"), "{e}");
+    }
+
+    #[test]
+    fn a_required_certificate_comes_first() {
+        let mut s = Settings::new();
+        s.set("AuthRsCertRequire", &["On"]).unwrap();
+        assert!(
+            s.check(Shell::Apache).is_ok(),
+            "default methods: cert ticket"
+        );
+        s.set("AuthRsMethods", &["ticket", "cert"]).unwrap();
+        let e = s.check(Shell::Apache).unwrap_err();
+        assert_eq!(e.option, "AuthRsCertRequire");
+        assert!(e.to_string().contains("cert first in AuthRsMethods"), "{e}");
+        s.set("AuthRsMethods", &["ticket"]).unwrap();
+        assert_eq!(s.check(Shell::Envoy).unwrap_err().option, "cert_require");
+        s.set("AuthRsMethods", &["cert"]).unwrap();
+        assert!(s.check(Shell::Apache).is_ok());
     }
 
     #[test]

@@ -285,7 +285,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Bool,
         DefaultValue::Value("Off"),
         "On|Off",
-        "On: a client certificate is required (missing: no_cert; untrusted or invalid: bad_cert; no fallback). Off: a missing or untrusted certificate falls through to the next method. A revoked one never does.",
+        "On: a client certificate is required (missing: no_cert; untrusted or invalid: bad_cert; no fallback; cert must come first in the methods). Off: a missing or untrusted certificate falls through to the next method. A revoked one never does.",
     ),
     apache(
         OptionId::CrlFile,
