@@ -507,30 +507,15 @@ fn cert_map_rules_map_file_and_crl() {
     let crl = certs().join("ca.crl");
     let crl = crl.to_str().expect("utf8");
     let revoked = certs().join("revoked.crt");
-    let o = authrs(&[
-        "cert",
-        "map",
-        "--rule",
-        "cn",
-        "--crl",
-        crl,
-        revoked.to_str().expect("utf8"),
-    ]);
+    let map_with_crl = |cert: &str| authrs(&["cert", "map", "--rule", "cn", "--crl", crl, cert]);
+    let o = map_with_crl(revoked.to_str().expect("utf8"));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("revoked_cert: "), "{}", stderr(&o));
-    let o = authrs(&["cert", "map", "--rule", "cn", "--crl", crl, demo]);
+    let o = map_with_crl(demo);
     assert!(o.status.success(), "{}", stderr(&o));
     // A certificate of another issuer: that CRL file says nothing about it.
     let other = self_signed_with_san("other-issuer", "DNS:other.example");
-    let o = authrs(&[
-        "cert",
-        "map",
-        "--rule",
-        "cn",
-        "--crl",
-        crl,
-        other.to_str().expect("utf8"),
-    ]);
+    let o = map_with_crl(other.to_str().expect("utf8"));
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("has no CRL of CN=other-issuer"),

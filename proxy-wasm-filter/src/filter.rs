@@ -469,24 +469,23 @@ impl Stream {
             .map(|(name, _)| name)
             .filter(|name| is_reserved_header(name) || is_proxy_header(name))
             .collect();
-        if reserved.is_empty() {
-            return;
-        }
-        self.metrics.inc("authrs.spoofing_attempts");
-        log(
-            LogLevel::Warn,
-            self.id,
-            &format!(
-                "AUTHRS0204: removed request trailers only authrs may set: {}",
-                reserved.join(", ")
-            ),
+        self.remove_spoofed(
+            &reserved,
+            "AUTHRS0204: removed request trailers only authrs may set",
+            |n| self.set_http_request_trailer(n, None),
         );
-        for name in &reserved {
-            self.set_http_request_trailer(name, None);
-        }
     }
 
     fn strip_spoofed(&self, names: &[String]) {
+        self.remove_spoofed(
+            names,
+            "AUTHRS0201: removed client-certificate headers not asserted by a trusted proxy",
+            |n| self.set_http_request_header(n, None),
+        );
+    }
+
+    /// Counts and logs (`what: names`) a spoofing attempt, and removes each name with `remove`.
+    fn remove_spoofed(&self, names: &[String], what: &str, remove: impl Fn(&str)) {
         if names.is_empty() {
             return;
         }
@@ -494,13 +493,10 @@ impl Stream {
         log(
             LogLevel::Warn,
             self.id,
-            &format!(
-                "AUTHRS0201: removed client-certificate headers not asserted by a trusted proxy: {}",
-                names.join(", ")
-            ),
+            &format!("{what}: {}", names.join(", ")),
         );
         for n in names {
-            self.set_http_request_header(n, None);
+            remove(n);
         }
     }
 

@@ -89,12 +89,19 @@ fn global(root: &Path) -> String {
     format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display())
 }
 
-/// Prepares a root with keys, users and roles, and starts httpd.
-fn start(extra_global: &str) -> Apache {
-    let root = scratch("httpd");
+/// A fresh ServerRoot named `name` with the demo certificates and the test ticket key; returns
+/// (root, certs).
+fn root_with_key(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = scratch(name);
     let certs = root.join("certs");
     demo_certs(&certs);
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    (root, certs)
+}
+
+/// Prepares a root with keys, users and roles, and starts httpd.
+fn start(extra_global: &str) -> Apache {
+    let (root, certs) = root_with_key("httpd");
     // 0600 as `authrs keygen` writes it: httpd reads it at startup as root; unprivileged
     // workers must not need to.
     {
@@ -124,6 +131,14 @@ fn start(extra_global: &str) -> Apache {
 
 fn get(a: &Apache, path: &str) -> Request {
     Request::get(a.url(path)).ca(&a.ca())
+}
+
+/// The status of `/app/index.html` with `ticket` as the cookie.
+fn app_status(a: &Apache, ticket: &str) -> u16 {
+    get(a, "/app/index.html")
+        .cookie(COOKIE, ticket)
+        .send()
+        .status
 }
 
 #[test]
@@ -297,13 +312,7 @@ fn tickets_login_and_logout() {
     let r = get(&a, "/LOGOUT").cookie(COOKIE, &cookie).send();
     assert_eq!(r.status, 303);
     assert_eq!(r.cookie(COOKIE).as_deref(), Some(""));
-    assert_eq!(
-        get(&a, "/app/index.html")
-            .cookie(COOKIE, &cookie)
-            .send()
-            .status,
-        200
-    );
+    assert_eq!(app_status(&a, &cookie), 200);
     // …unless the logout revokes it server-side (socache), as AuthRsRevokeOnLogout does.
     let r = get(&a, "/LOGOUT-revoke").cookie(COOKIE, &cookie).send();
     assert_eq!(r.status, 303, "{r:?} {}", a.error_log());
@@ -318,10 +327,7 @@ fn tickets_login_and_logout() {
         "{r:?}"
     );
     // Other tickets are unaffected.
-    assert_eq!(
-        get(&a, "/app/index.html").cookie(COOKIE, &t).send().status,
-        200
-    );
+    assert_eq!(app_status(&a, &t), 200);
     // The revocation outlives restarts of the server (logrotate's nightly graceful reload,
     // a full restart): the shmcb cache is kept, not emptied with each configuration generation.
     for graceful in [true, false] {
@@ -331,22 +337,13 @@ fn tickets_login_and_logout() {
             r.status, 302,
             "revoked ticket replayed after a restart (graceful: {graceful}): {r:?}"
         );
-        assert_eq!(
-            get(&a, "/app/index.html").cookie(COOKIE, &t).send().status,
-            200
-        );
+        assert_eq!(app_status(&a, &t), 200);
     }
     // A logout after the restart is seen as well.
     let later = mint("demo", AuthMethod::Password, now() - 5, 3600);
     let r = get(&a, "/LOGOUT-revoke").cookie(COOKIE, &later).send();
     assert_eq!(r.status, 303);
-    assert_eq!(
-        get(&a, "/app/index.html")
-            .cookie(COOKIE, &later)
-            .send()
-            .status,
-        302
-    );
+    assert_eq!(app_status(&a, &later), 302);
 
     // After an internal redirect (mod_dir's index: /app/cgi/ → /app/cgi/echo) the application
     // still sees the whole identity, not only the REMOTE_USER httpd carries over.
@@ -458,10 +455,7 @@ fn client_certificates() {
 
 #[test]
 fn revoked_certificates_and_crl_reload() {
-    let root = scratch("httpd-crl");
-    let certs = root.join("certs");
-    demo_certs(&certs);
-    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    let (root, certs) = root_with_key("httpd-crl");
     std::fs::write(root.join("htpasswd"), "").expect("htpasswd");
     std::fs::write(root.join("roles"), "").expect("roles");
     // Start with an empty CRL (no revocations), then swap in the real one.
@@ -523,10 +517,7 @@ fn revoked_certificates_and_crl_reload() {
 fn a_htaccess_cannot_make_a_worker_read_forever() {
     // A directory owner with AllowOverride AuthConfig names a FIFO or /dev/zero as a roles file:
     // the request fails (500) at once, the worker is not stuck reading, the server serves on.
-    let root = scratch("httpd-htaccess");
-    let certs = root.join("certs");
-    demo_certs(&certs);
-    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    let (root, certs) = root_with_key("httpd-htaccess");
     let fifo = root.join("roles.fifo");
     let made = std::process::Command::new("mkfifo")
         .arg(&fifo)
@@ -555,7 +546,7 @@ fn a_htaccess_cannot_make_a_worker_read_forever() {
          <Location /app>\n  AuthType AuthRs\n  AuthName Example\n  Require valid-user\n</Location>\n",
         root.display()
     );
-    let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
+    let global = global(&root);
     let a = Apache::start_in(root, certs, &global, &site);
     let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
     // (A stuck worker shows as curl giving up after its 20 s, not as a 500.)
@@ -569,20 +560,14 @@ fn a_htaccess_cannot_make_a_worker_read_forever() {
         "{}",
         a.error_log()
     );
-    assert_eq!(
-        get(&a, "/app/index.html").cookie(COOKIE, &t).send().status,
-        200
-    );
+    assert_eq!(app_status(&a, &t), 200);
 }
 
 #[test]
 fn a_htaccess_policy_is_built_once_not_per_request() {
     // httpd reads .htaccess anew for every request; its section must still find the policy
     // built for the same settings (before: a new policy per request, evicting the operator's).
-    let root = scratch("httpd-htaccess-cache");
-    let certs = root.join("certs");
-    demo_certs(&certs);
-    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    let (root, certs) = root_with_key("httpd-htaccess-cache");
     std::fs::write(root.join("roles"), "demo admin\n").expect("roles");
     let d = root.join("htdocs/u");
     std::fs::create_dir_all(&d).expect("mkdir");
@@ -599,7 +584,7 @@ fn a_htaccess_policy_is_built_once_not_per_request() {
         "<Directory \"{}/htdocs\">\n  AllowOverride AuthConfig\n</Directory>\n",
         root.display()
     );
-    let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
+    let global = global(&root);
     let a = Apache::start_in(root, certs, &global, &site);
     let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
     for _ in 0..20 {
@@ -631,10 +616,7 @@ fn a_changed_authrs_cache_survives_restarts_with_a_flock_mutex() {
         a.restart(graceful);
         let fresh = mint("demo", AuthMethod::Password, now() - 5, 3600);
         assert_eq!(
-            get(&a, "/app/index.html")
-                .cookie(COOKIE, &fresh)
-                .send()
-                .status,
+            app_status(&a, &fresh),
             200,
             "after a restart (graceful: {graceful}): {}",
             a.error_log()
@@ -649,13 +631,7 @@ fn a_changed_authrs_cache_survives_restarts_with_a_flock_mutex() {
             .status,
         303
     );
-    assert_eq!(
-        get(&a, "/app/index.html")
-            .cookie(COOKIE, &later)
-            .send()
-            .status,
-        302
-    );
+    assert_eq!(app_status(&a, &later), 302);
 }
 
 #[test]
