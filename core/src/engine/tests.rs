@@ -71,6 +71,13 @@ fn browser() -> RequestFacts {
     }
 }
 
+/// A browser's POST (a login form), otherwise as [`browser`].
+fn form_post() -> RequestFacts {
+    let mut post = browser();
+    post.method = "POST".into();
+    post
+}
+
 fn with_cookie(mut r: RequestFacts, value: &str) -> RequestFacts {
     r.headers
         .push(("Cookie".into(), format!("other=1; AuthRs_Test={value}")));
@@ -579,8 +586,7 @@ fn overlong_credentials_fail_unchecked() {
         }
     }
     let p = policy();
-    let mut post = browser();
-    post.method = "POST".into();
+    let post = form_post();
     let mut store = Counting(0);
     // SHA-crypt's cost grows with the square of the password: 16 KB would take seconds.
     let long = "a".repeat(crate::login::MAX_PASSWORD + 1);
@@ -605,8 +611,7 @@ fn overlong_credentials_fail_unchecked() {
 fn login_form() {
     let p = policy();
     let mut users = Htpasswd::parse("demo:{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE=\n").expect("htpasswd");
-    let mut post = browser();
-    post.method = "POST".into();
+    let post = form_post();
     let d = login(
         &p,
         &post,
@@ -853,8 +858,7 @@ mod review_attacks {
             )
             .expect("rules"),
         );
-        let mut post = browser();
-        post.method = "POST".into();
+        let post = form_post();
         let d = login(
             &p,
             &post,
