@@ -229,7 +229,22 @@ impl SignedList {
             from += name.len() + 1;
         }
         let text = msg.text().as_bytes();
-        let mut names: Vec<&[u8]> = ranges.iter().filter_map(|&(a, b)| text.get(a..b)).collect();
+        let listed = |&(a, b): &(usize, usize)| text.get(a..b).unwrap_or_default();
+        // A usual list (six to a dozen names) is checked pair by pair without allocating; a
+        // long one, or one with a duplicate (to name the first in sorted order), is sorted.
+        let short_and_unique = ranges.len() <= 16
+            && ranges.iter().enumerate().all(|(i, r)| {
+                let n = listed(r);
+                ranges
+                    .get(..i)
+                    .unwrap_or_default()
+                    .iter()
+                    .all(|q| listed(q) != n)
+            });
+        if short_and_unique {
+            return Ok(SignedList(ranges));
+        }
+        let mut names: Vec<&[u8]> = ranges.iter().map(listed).collect();
         names.sort_unstable();
         if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
             let name: String = String::from_utf8_lossy(twice[0]).chars().take(40).collect();

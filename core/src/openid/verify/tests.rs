@@ -1248,3 +1248,22 @@ fn signed_list_reads_openid_signed_like_a_split() {
     let none = SignedFields::default();
     assert_eq!((none.get("mode"), none.iter().count()), (None, 0));
 }
+
+#[test]
+fn signed_list_refuses_a_repeat_in_short_and_long_lists_alike() {
+    // Up to 16 names are compared pair by pair, more are sorted: both refuse any repeat and
+    // name the first repeated name in sorted order; unique lists of either length pass.
+    let of = |names: &[String]| {
+        let q = format!("openid.mode=id_res&openid.signed={}", names.join("%2C"));
+        SignedList::of(&Message::parse(&q, Version::V1).unwrap().unwrap())
+    };
+    for n in [2usize, 15, 16, 17, 40] {
+        let mut names: Vec<String> = (0..n).map(|i| format!("f{i:02}")).collect();
+        assert_eq!(of(&names).unwrap().0.len(), n, "{n}");
+        names.push(names[n - 1].clone());
+        names.insert(0, names[0].clone());
+        let e = of(&names).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadMessage, "{n}");
+        assert!(e.detail.contains("\"f00\""), "{n}: {}", e.detail);
+    }
+}
