@@ -31,6 +31,7 @@ deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd fuzz && $(CARGO) check -q --bins
 
 ## mod_authrs, the authrs binary and the Envoy filter are built first: the integration tests
 ## load the .so into httpd and the .wasm into Envoy and run `authrs openid verify` (and the
@@ -40,6 +41,7 @@ unit: wasm
 	$(CARGO) build -p mod_authrs --features test-panic --target-dir target/test-panic
 	$(CARGO) build -p authrs-proxy-wasm --features test-panic --target wasm32-wasip1 --profile wasm --target-dir target/test-panic
 	$(CARGO) test --workspace
+	$(CARGO) test -q -p authrs-core --benches   # each benchmark once: the fixtures still build
 
 ## The Envoy filter (and so the core) for its target; also lints the wasm-only code.
 wasm:

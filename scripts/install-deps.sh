@@ -15,9 +15,10 @@ fi
 # chromium + chromium-driver (the browser login test), python3 + python3-venv (the PyPI
 # Envoy's virtualenv and the Envoy tests' echo upstream), python3-openid (the OpenID provider
 # the OpenID tests log in against), libnet-openid-consumer-perl + libwww-perl (the seed's
-# OpenID verifier the differential tests compare with, and its HTTP client).
+# OpenID verifier the differential tests compare with, and its HTTP client), g++ (libFuzzer,
+# compiled when `make lint` checks that the fuzz targets still build).
 need_pkgs=()
-for p in openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl chromium chromium-driver python3 python3-venv python3-openid libnet-openid-consumer-perl libwww-perl; do
+for p in g++ openssl apache2-utils ca-certificates apache2 apache2-dev libclang-dev libssl3 curl chromium chromium-driver python3 python3-venv python3-openid libnet-openid-consumer-perl libwww-perl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # `--bench` adds the load generator and the peers benchmarked against.

@@ -278,6 +278,7 @@ fn openid(c: &mut Criterion) {
             "ticket_keys": ["dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI="],
             "methods": ["ticket", "openid"],
             "openid_consumer_secret": "consumer secret",
+            "openid_realm": "https://rp.example/",
             "login_url": "/LOGIN",
             "login_path": "/LOGIN",
             "openid_clusters": [{"cluster": "op", "url_prefix": "https://"}],

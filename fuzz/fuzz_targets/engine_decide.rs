@@ -38,6 +38,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         query: Some(String::from_utf8_lossy(&body).into_owned()),
         headers,
         peer,
+        // A client address learned from a trusted proxy (mod_remoteip) binds tickets instead.
+        client: (flags & 2 != 0).then(|| "192.0.2.9".parse().unwrap()),
         secure: flags & 4 != 0,
         tls: TlsFacts { verify, cert: (flags & 8 != 0).then(|| body.clone()), ..TlsFacts::default() },
     };
