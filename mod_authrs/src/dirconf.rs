@@ -257,6 +257,14 @@ pub unsafe fn directive(
     if let Err(e) = leaf.settings.set(&name, &refs) {
         return fail(e.to_string());
     }
+    // Combinations this section makes wrong by itself fail here (`apache2 -t`, with the line);
+    // those a merge of sections makes wrong are found when the scope is first used.
+    if let Err(e) = leaf
+        .settings
+        .check_section(authrs_core::config::Shell::Apache)
+    {
+        return fail(e.to_string());
+    }
     // The socache instances (revocation records; OpenID nonces, states and associations) are
     // per process and created only where some scope asks for them: note what it asks.
     if spec.id == authrs_core::config::OptionId::Methods

@@ -652,6 +652,36 @@ fn apache_t_refuses_a_bad_value_for_every_directive() {
 }
 
 #[test]
+fn apache_t_refuses_a_section_whose_own_directives_conflict() {
+    let (root, _) = root_with_certs("httpd-t-conflict");
+    // Each pair is wrong inside one section whatever a parent says: refused by `apache2 -t`
+    // at the second directive's line (before, only the first request found it: a 500).
+    for (pair, named) in [
+        (
+            "AuthRsCertRequire On\n  AuthRsMethods ticket cert\n",
+            "AuthRsCertRequire",
+        ),
+        (
+            "AuthRsCookieSameSite None\n  AuthRsCookieSecure Off\n",
+            "AuthRsCookieSameSite",
+        ),
+    ] {
+        let site = format!("<Location /x>\n  AuthType AuthRs\n  AuthName X\n  {pair}</Location>\n");
+        let (ok, out) = config_test_in(&root, "", &site);
+        assert!(!ok, "{pair} was accepted");
+        assert!(
+            out.contains(named) && out.contains("httpd.conf") && out.contains("line"),
+            "{pair}: {out}"
+        );
+    }
+    // A section that leans on its parent for the rest is fine: the parent here puts cert first.
+    let site = "<Location />\n  AuthRsMethods cert ticket\n</Location>\n\
+                <Location /x>\n  AuthRsCertRequire On\n</Location>\n";
+    let (ok, out) = config_test_in(&root, "", site);
+    assert!(ok, "{out}");
+}
+
+#[test]
 fn an_unknown_user_is_answered_no_sooner_than_a_known_one() {
     // mod_authn_file says "no such user" before hashing anything: without care a login form
     // answers unknown names in a millisecond and known ones after a bcrypt check, which tells

@@ -64,6 +64,30 @@ impl Settings {
         }
         Ok(())
     }
+
+    /// [`Settings::check`] on the combinations whose every option this one section sets: no
+    /// parent can mend them (set values win a merge), so httpd refuses them as the directive
+    /// is read (`apache2 -t`); the rest wait for the merged scope.
+    pub fn check_section(&self, shell: Shell) -> Result<(), ConfigError> {
+        let mut own = Settings::new();
+        if self.cookie_same_site.is_some() && self.cookie_secure.is_some() {
+            own.cookie_same_site = self.cookie_same_site;
+            own.cookie_secure = self.cookie_secure;
+        }
+        if self.cert_require.is_some() && self.methods.is_some() {
+            own.cert_require = self.cert_require;
+            own.methods.clone_from(&self.methods);
+        }
+        if self.unauth_action.is_some() && self.login_url.is_some() {
+            own.unauth_action = self.unauth_action;
+            own.login_url.clone_from(&self.login_url);
+        }
+        if self.login_path.is_some() && self.logout_path.is_some() {
+            own.login_path.clone_from(&self.login_path);
+            own.logout_path.clone_from(&self.logout_path);
+        }
+        own.check(shell)
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +134,32 @@ mod tests {
         let e = s.check(Shell::Apache).unwrap_err();
         assert!(e.to_string().contains("AuthRsLoginURL"), "{e}");
         s.set("AuthRsLoginURL", &["/login"]).unwrap();
+        assert!(s.check(Shell::Apache).is_ok());
+    }
+
+    #[test]
+    fn a_section_is_refused_only_for_what_it_sets_itself() {
+        let mut s = Settings::new();
+        // A parent may set AuthRsLoginURL, or cert first in the methods: not this section's error.
+        s.set("AuthRsUnauthAction", &["redirect"]).unwrap();
+        s.set("AuthRsCertRequire", &["On"]).unwrap();
+        s.set("AuthRsCookieSameSite", &["None"]).unwrap();
+        assert!(s.check_section(Shell::Apache).is_ok());
+        assert!(s.check(Shell::Apache).is_err(), "merged, they conflict");
+        s.set("AuthRsMethods", &["ticket", "cert"]).unwrap();
+        assert_eq!(
+            s.check_section(Shell::Apache).unwrap_err().option,
+            "AuthRsCertRequire"
+        );
+        s.set("AuthRsMethods", &["cert", "ticket"]).unwrap();
+        s.set("AuthRsCookieSecure", &["Off"]).unwrap();
+        assert_eq!(
+            s.check_section(Shell::Apache).unwrap_err().option,
+            "AuthRsCookieSameSite"
+        );
+        s.set("AuthRsCookieSecure", &["On"]).unwrap();
+        s.set("AuthRsLoginURL", &["/login"]).unwrap();
+        assert!(s.check_section(Shell::Apache).is_ok());
         assert!(s.check(Shell::Apache).is_ok());
     }
 
