@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: a tour of authrs over generated demo material. Until the Apache
-# module (#3) and the Envoy filter (#4) land, this runs the CLI end to end.
+# `make run`, first part: a tour of the authrs CLI over generated demo material, before
+# scripts/run-apache.sh starts httpd and Envoy on it.
 set -euo pipefail
 : "${RUN_DIR:?}" "${AUTHRS:?}"
 here=$(cd "$(dirname "$0")" && pwd)

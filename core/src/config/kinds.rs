@@ -65,7 +65,7 @@ pub fn parse_methods<'a>(
 /// What to answer a request that is not authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnauthAction {
-    /// Redirect browsers (requests accepting `text/html`) to the login page, answer 401 to API clients.
+    /// 401 to API clients (`Accept: application/json`, `X-Requested-With`), else redirect to the login page.
     Auto,
     /// Always redirect to the login page.
     Redirect,

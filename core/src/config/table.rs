@@ -81,7 +81,7 @@ const fn server(spec: OptionSpec) -> OptionSpec {
 const NO_KEYS: &str = "no ticket can be issued or accepted";
 
 /// What an unset consumer secret means, shared by the file and the inline form.
-const NO_OPENID_SECRET: &str = "OpenID logins are refused (AuthRsMethods openid needs a secret)";
+const NO_OPENID_SECRET: &str = "required where the methods list openid: without it that scope cannot be used (httpd: 500, AUTHRS0101; Envoy: the plugin does not start)";
 
 /// Every option, in the order the reference documents them.
 pub static OPTIONS: &[OptionSpec] = &[
@@ -220,7 +220,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::UnauthAction,
         DefaultValue::Value("auto"),
         "auto|redirect|401|403",
-        "Answer to unauthenticated requests; auto redirects browsers (Accept: text/html) to the login page when one is set and answers 401 to other clients.",
+        "Answer to unauthenticated requests; auto answers 401 to API clients (Accept: application/json, or any X-Requested-With) and redirects every other request to the login page when one is set (401 when none is).",
     ),
     apache(
         OptionId::Provider,
