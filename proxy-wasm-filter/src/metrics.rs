@@ -3,8 +3,8 @@
 //! Requests are counted in the VM and flushed to Envoy once a second (the root context's tick)
 //! instead of with one host call per counter per request: `/stats` lags by at most about a
 //! second. Rare events (configuration loads) are flushed at once. One gauge,
-//! `authrs.revoked_sessions`, is the size of the shared revocation index as the last logout
-//! that wrote it left it (set at once: logouts are rare).
+//! `authrs.revoked_sessions`, is the number of live revocations in the shared buckets as the
+//! last logout that wrote one left them (set at once: logouts are rare).
 
 use authrs_core::engine::{Decision, Verdict};
 use authrs_core::identity::AuthMethod;
@@ -76,7 +76,7 @@ impl Metrics {
         m
     }
 
-    /// Sets the `authrs.revoked_sessions` gauge: the entries of the revocation index just written.
+    /// Sets the `authrs.revoked_sessions` gauge: the live revocations just counted.
     pub fn set_revoked_sessions(&self, entries: usize) {
         if let Some(id) = self.revoked_sessions {
             // A refusal only leaves the gauge stale until the next logout.

@@ -1,5 +1,6 @@
 //! The text of the OpenID shared-data buckets and its edits, pure so the host tests cover them
-//! (the store that reads and CAS-writes them is `openid_store`, wasm only).
+//! (the store that reads and CAS-writes them is `openid_store`, wasm only). The revocation
+//! buckets (`store`) are nonce buckets too: a revoked session is an id seen until it expires.
 //!
 //! A nonce bucket holds `<expires> <sha256 hex of the core's key>` lines; an association bucket
 //! `<expiry> <type> <secret base64> <server> <handle>` lines (no field holds a space: servers are
@@ -15,8 +16,13 @@ use sha2::{Digest, Sha256};
 
 /// The SHA-256 of `key` in lowercase hex, and the bucket (of `buckets`) it belongs to.
 pub fn id_and_bucket(key: &str, buckets: usize) -> (String, usize) {
+    use std::fmt::Write;
     let hash = Sha256::digest(key.as_bytes());
-    let id = hash.iter().map(|b| format!("{b:02x}")).collect();
+    // One buffer, not a String per byte: this runs on every ticket check with revocation on.
+    let mut id = String::with_capacity(2 * hash.len());
+    for b in hash.iter() {
+        let _ = write!(id, "{b:02x}");
+    }
     (id, usize::from(hash[0]) % buckets.max(1))
 }
 
@@ -30,6 +36,14 @@ pub fn nonce_seen(text: &str, id: &str, now: UnixTime) -> bool {
     text.lines()
         .filter_map(nonce_line)
         .any(|(until, h)| h == id && until >= now)
+}
+
+/// How many of the bucket's ids are unexpired at `now` (the `revoked_sessions` gauge).
+pub fn nonce_live(text: &str, now: UnixTime) -> usize {
+    text.lines()
+        .filter_map(nonce_line)
+        .filter(|(until, _)| *until >= now)
+        .count()
 }
 
 /// What inserting a nonce into a bucket gives.
@@ -170,9 +184,50 @@ mod tests {
     const NOW: UnixTime = 1_800_000_000;
 
     #[test]
+    fn a_revocation_bucket_counts_live_ids_and_refuses_to_overfill() {
+        let (a, _) = id_and_bucket("session-a", 256);
+        let (b, _) = id_and_bucket("session-b", 256);
+        let NonceInsert::Write(text) = nonce_insert("", &a, NOW + 10, NOW, 2) else {
+            panic!()
+        };
+        let NonceInsert::Write(text) = nonce_insert(&text, &b, NOW + 100, NOW, 2) else {
+            panic!()
+        };
+        assert_eq!(
+            (nonce_live(&text, NOW), nonce_live(&text, NOW + 11)),
+            (2, 1)
+        );
+        // Revoking a session again writes nothing; a third live one does not fit in two.
+        assert_eq!(
+            nonce_insert(&text, &a, NOW + 10, NOW, 2),
+            NonceInsert::Replay
+        );
+        let (c, _) = id_and_bucket("session-c", 256);
+        assert_eq!(nonce_insert(&text, &c, NOW + 10, NOW, 2), NonceInsert::Full);
+        // Once one has expired, the write drops it and makes room.
+        let NonceInsert::Write(pruned) = nonce_insert(&text, &c, NOW + 50, NOW + 20, 2) else {
+            panic!()
+        };
+        assert_eq!(nonce_live(&pruned, NOW + 20), 2);
+        assert!(!pruned.contains(&a));
+        // Many sessions land in few, fixed buckets.
+        let buckets: std::collections::HashSet<usize> = (0..10_000)
+            .map(|i| id_and_bucket(&format!("{i:032x}"), 256).1)
+            .collect();
+        assert!(buckets.len() <= 256 && buckets.len() > 200);
+    }
+
+    #[test]
     fn nonces_are_seen_until_they_expire_and_pruned_after() {
         let (id, bucket) = id_and_bucket("https://op/ 2026-01-01T00:00:00Zabc", 64);
         assert!(bucket < 64 && id.len() == 64);
+        assert_eq!(
+            id_and_bucket("abc", 256),
+            (
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_string(),
+                0xba
+            )
+        );
         let NonceInsert::Write(text) = nonce_insert("", &id, NOW + 10, NOW, 8) else {
             panic!()
         };

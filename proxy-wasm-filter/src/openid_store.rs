@@ -62,7 +62,7 @@ fn err(what: &str, s: Status) -> StoreError {
 }
 
 /// Reads a bucket: its text and the CAS to write it back with.
-fn read(key: &str) -> Result<(String, Option<u32>), StoreError> {
+pub(crate) fn read(key: &str) -> Result<(String, Option<u32>), StoreError> {
     let (value, cas) = get_shared_data(key).map_err(|s| err("read", s))?;
     let text = value
         .as_deref()
@@ -74,7 +74,7 @@ fn read(key: &str) -> Result<(String, Option<u32>), StoreError> {
 
 /// Rewrites a bucket from what was read: `change` gets the text and returns the new text
 /// (`None`: nothing to write) and a result; retried while another worker wins the race.
-fn update<T>(
+pub(crate) fn update<T>(
     key: &str,
     mut change: impl FnMut(&str) -> Result<(Option<String>, T), StoreError>,
 ) -> Result<T, StoreError> {
