@@ -389,3 +389,11 @@ int authrs_serving(void)
 {
     return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM;
 }
+
+const char *authrs_section_path(const request_rec *r)
+{
+    /* core_dir_config's d: merges keep the innermost section's, so requests under one
+     * <Location>/<Directory> (whatever their URL) name the same section. A macro in httpd. */
+    core_dir_config *conf = ap_get_core_module_config(r->per_dir_config);
+    return conf != NULL ? conf->d : NULL;
+}

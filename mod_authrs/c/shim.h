@@ -36,6 +36,8 @@ int authrs_cache_enabled(int which);
 
 /* Whether the server is serving requests (so a directive being read comes from .htaccess). */
 int authrs_serving(void);
+/* The configured path (or pattern) of the innermost section applying to r, or NULL. */
+const char *authrs_section_path(const request_rec *r);
 /* Stores id until expiry (apr_time_t). APR status. */
 apr_status_t authrs_cache_store(int which, server_rec *s, const unsigned char *id,
                                 unsigned int idlen, apr_time_t expiry, apr_pool_t *p);

@@ -4,8 +4,11 @@ use crate::apr::{cstring, table_set};
 use crate::ffi;
 use crate::request::{auth_name, dir_config, facts, now};
 use authrs_core::engine::{login, logout, PasswordCheck, Stores};
+use std::collections::BTreeMap;
 use std::ffi::c_int;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The largest login form body read (AuthCookie forms are a few hundred bytes).
@@ -16,6 +19,8 @@ const MAX_BODY: usize = 16 * 1024;
 struct HttpdProviders<'a> {
     r: &'a mut ffi::request_rec,
     names: Vec<String>,
+    /// The login scope (its section, configuration and providers), whose checks are timed apart.
+    scope: u64,
     /// `r->user` as the granting provider left it (mod_authnz_ldap's
     /// `AuthLDAPRemoteUserAttribute` names the user its own way).
     canonical: Option<String>,
@@ -25,22 +30,43 @@ struct HttpdProviders<'a> {
 /// a moving average): an unknown user is answered no sooner, so timing does not tell which
 /// names exist (mod_authn_file answers "no such user" before hashing anything).
 static KNOWN_USER_CHECK_NS: AtomicU64 = AtomicU64::new(0);
+/// The same per login scope: a location whose user file has costly hashes must not be padded
+/// to the cheap checks of another location of the same process. The process-wide average
+/// stands in for a scope until it has its own.
+static KNOWN_USER_CHECK_NS_BY_SCOPE: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
+/// Scopes timed apart at most (.htaccess can make many); the rest use the process average.
+const MAX_TIMED_SCOPES: usize = 1024;
 /// The most an unknown user's answer is held back.
 const MAX_PAD: Duration = Duration::from_secs(2);
 
-fn record_known_user_check(took: Duration) {
-    let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-    let _ = KNOWN_USER_CHECK_NS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
-        Some(if avg == 0 {
-            took
-        } else {
-            avg / 4 * 3 + took / 4
-        })
-    });
+fn moving_average(avg: u64, took: u64) -> u64 {
+    if avg == 0 {
+        took
+    } else {
+        avg / 4 * 3 + took / 4
+    }
 }
 
-fn pad_unknown_user_check(started: Instant) {
-    let known = Duration::from_nanos(KNOWN_USER_CHECK_NS.load(Ordering::Relaxed)).min(MAX_PAD);
+fn record_known_user_check(scope: u64, took: Duration) {
+    let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+    let _ = KNOWN_USER_CHECK_NS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
+        Some(moving_average(avg, took))
+    });
+    if let Ok(mut by_scope) = KNOWN_USER_CHECK_NS_BY_SCOPE.lock() {
+        if by_scope.len() < MAX_TIMED_SCOPES || by_scope.contains_key(&scope) {
+            let avg = by_scope.entry(scope).or_insert(0);
+            *avg = moving_average(*avg, took);
+        }
+    }
+}
+
+fn pad_unknown_user_check(scope: u64, started: Instant) {
+    let scoped = KNOWN_USER_CHECK_NS_BY_SCOPE
+        .lock()
+        .ok()
+        .and_then(|by_scope| by_scope.get(&scope).copied());
+    let ns = scoped.unwrap_or_else(|| KNOWN_USER_CHECK_NS.load(Ordering::Relaxed));
+    let known = Duration::from_nanos(ns).min(MAX_PAD);
     if let Some(rest) = known.checked_sub(started.elapsed()) {
         std::thread::sleep(rest);
     }
@@ -69,21 +95,21 @@ impl PasswordCheck for HttpdProviders<'_> {
             // SAFETY: the provider contract: live request, NUL-terminated user and password.
             match unsafe { check(self.r, u.as_ptr(), p.as_ptr()) } {
                 ffi::authn_status::AUTH_GRANTED => {
-                    record_known_user_check(started.elapsed());
+                    record_known_user_check(self.scope, started.elapsed());
                     // SAFETY: NULL or a pool string the provider set.
                     self.canonical = unsafe { crate::apr::str_from(self.r.user) }
                         .map(std::borrow::Cow::into_owned);
                     return Ok(true);
                 }
                 ffi::authn_status::AUTH_DENIED => {
-                    record_known_user_check(started.elapsed());
+                    record_known_user_check(self.scope, started.elapsed());
                     return Ok(false);
                 }
                 ffi::authn_status::AUTH_USER_NOT_FOUND => continue,
                 _ => return Err(format!("authn provider {name:?} failed")),
             }
         }
-        pad_unknown_user_check(started);
+        pad_unknown_user_check(self.scope, started);
         Ok(false)
     }
 
@@ -195,9 +221,18 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
             .providers()
             .into_iter()
             .map(str::to_string)
-            .collect();
+            .collect::<Vec<String>>();
+        // The section (not the URL: /LOGIN/x is the same section) and its providers: sections
+        // without AuthRs directives share one configuration chain but not their user files.
+        // SAFETY: r is live; NULL or a configuration string that lives as long as the server.
+        let section = unsafe { crate::apr::str_from(ffi::authrs_section_path(r)) };
+        let mut scope = DefaultHasher::new();
+        built.scope_id().hash(&mut scope);
+        section.hash(&mut scope);
+        names.hash(&mut scope);
         let mut providers = HttpdProviders {
             r: &mut *r,
+            scope: scope.finish(),
             names,
             canonical: None,
         };

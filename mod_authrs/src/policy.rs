@@ -27,6 +27,16 @@ pub struct Built {
 }
 
 impl Built {
+    /// A stable number for the scope this was built for (its chain and AuthName), for
+    /// per-scope bookkeeping such as the login handler's timing of password checks.
+    pub fn scope_id(&self) -> u64 {
+        use std::hash::{DefaultHasher, Hash};
+        let mut h = DefaultHasher::new();
+        self.chain.hash(&mut h);
+        self.auth_name.hash(&mut h);
+        h.finish()
+    }
+
     fn is_for(&self, dc: &DirConfig, auth_name: Option<&str>) -> bool {
         self.auth_name.as_deref() == auth_name
             && self.chain.len() == dc.chain.len()

@@ -691,16 +691,20 @@ fn an_unknown_user_is_answered_no_sooner_than_a_known_one() {
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
     let hash = authrs_core::password::hash_bcrypt("right", 11, [9u8; 16]).expect("hash");
     std::fs::write(root.join("htpasswd"), format!("known:{hash}\n")).expect("htpasswd");
+    // A second login location whose users have cheap hashes (cost 4, ~1 ms).
+    let cheap = authrs_core::password::hash_bcrypt("right", 4, [9u8; 16]).expect("hash");
+    std::fs::write(root.join("htpasswd.cheap"), format!("known:{cheap}\n")).expect("htpasswd");
     let r = root.display();
     let global = format!("AuthRsTicketKeyFile \"{r}/ticket.key\"\n");
     let site = format!(
-        "<Location /LOGIN>\n  SetHandler authrs-login\n  AuthName T\n  AuthUserFile \"{r}/htpasswd\"\n</Location>\n"
+        "<Location /LOGIN>\n  SetHandler authrs-login\n  AuthName T\n  AuthUserFile \"{r}/htpasswd\"\n</Location>\n\
+         <Location /cheap/LOGIN>\n  SetHandler authrs-login\n  AuthName T\n  AuthUserFile \"{r}/htpasswd.cheap\"\n</Location>\n"
     );
     let a = Apache::start_in(root.clone(), certs, &global, &site);
-    let login = |user: &str| {
+    let login_at = |path: &str, user: &str| {
         let started = std::time::Instant::now();
         let r = Request::post_form(
-            a.url("/LOGIN"),
+            a.url(path),
             format!("credential_0={user}&credential_1=wrong&destination=%2F"),
         )
         .ca(&a.ca())
@@ -712,6 +716,7 @@ fn an_unknown_user_is_answered_no_sooner_than_a_known_one() {
         );
         started.elapsed()
     };
+    let login = |user: &str| login_at("/LOGIN", user);
     let median = |mut v: Vec<std::time::Duration>| {
         v.sort();
         v[v.len() / 2]
@@ -725,5 +730,20 @@ fn an_unknown_user_is_answered_no_sooner_than_a_known_one() {
     assert!(
         unknown * 3 > known,
         "unknown users answered in {unknown:?}, known ones in {known:?}"
+    );
+    // Busy cheap logins at another location of the same process must not teach the costly one
+    // to answer its unknown users sooner (a process-wide average did: padded to a few ms, not
+    // ~0.25 s); nor may another URL in the same section (/LOGIN/x) escape the section's timing.
+    let mut unknown = Vec::new();
+    for i in 0..5 {
+        for _ in 0..10 {
+            login_at("/cheap/LOGIN", "known");
+        }
+        unknown.push(login_at(&format!("/LOGIN/x{i}"), &format!("stranger{i}")));
+    }
+    let unknown = median(unknown);
+    assert!(
+        unknown * 3 > known,
+        "after cheap logins elsewhere, unknown users answered in {unknown:?}, known ones in {known:?}"
     );
 }
