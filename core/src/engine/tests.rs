@@ -235,6 +235,18 @@ fn idle_timeout_and_sliding_refresh() {
         &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 100)),
     );
     assert_eq!((d.verdict, d.set_cookie), (Verdict::Allow, None));
+    // Another site's request (its <img>, its link) uses the ticket but never keeps it alive.
+    let mut cross = with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 400));
+    cross
+        .headers
+        .push(("Sec-Fetch-Site".into(), "cross-site".into()));
+    let d = run(&p, &cross);
+    assert_eq!((d.verdict, d.set_cookie), (Verdict::Allow, None));
+    for same in ["same-origin", "same-site", "none"] {
+        let mut r = with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 400));
+        r.headers.push(("sec-fetch-site".into(), same.into()));
+        assert!(run(&p, &r).set_cookie.is_some(), "{same}");
+    }
 }
 
 #[test]
