@@ -41,7 +41,7 @@ unit: wasm
 	$(CARGO) build -p mod_authrs --features test-panic --target-dir target/test-panic
 	$(CARGO) build -p authrs-proxy-wasm --features test-panic --target wasm32-wasip1 --profile wasm --target-dir target/test-panic
 	$(CARGO) test --workspace
-	$(CARGO) test -q -p authrs-core --benches   # each benchmark once: the fixtures still build
+	$(CARGO) test -q -p authrs-core --bench core   # each benchmark once: the fixtures still build
 
 ## The Envoy filter (and so the core) for its target; also lints the wasm-only code.
 wasm:
