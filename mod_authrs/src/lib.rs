@@ -9,6 +9,7 @@ mod apply;
 mod apr;
 mod assoc_cache;
 mod authz;
+mod certs;
 mod dirconf;
 mod fetch;
 mod ffi;

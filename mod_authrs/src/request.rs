@@ -81,12 +81,13 @@ pub fn facts(r: &ffi::request_rec, policy: &Policy) -> RequestFacts {
     let secure = ssl_var(r, c"HTTPS").is_some_and(|v| v.eq_ignore_ascii_case("on"));
     let tls = if secure && policy.methods.contains(&Method::Cert) {
         let var = |name: &CStr| ssl_var(r, name).map(Cow::into_owned);
+        let cert = var(c"SSL_CLIENT_CERT").map(String::into_bytes);
         TlsFacts {
             verify: CertVerify::from_mod_ssl(
                 ssl_var(r, c"SSL_CLIENT_VERIFY").as_deref().unwrap_or(""),
             ),
-            cert: var(c"SSL_CLIENT_CERT").map(String::into_bytes),
-            parsed_cert: None,
+            parsed_cert: cert.as_deref().and_then(crate::certs::parsed),
+            cert,
             subject_dn: var(c"SSL_CLIENT_S_DN"),
             issuer_dn: var(c"SSL_CLIENT_I_DN"),
             via_proxy: false,
