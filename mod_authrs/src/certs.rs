@@ -7,7 +7,7 @@ use authrs_core::cert::Certificate;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-/// How many certificates one process keeps parsed (oldest out first).
+/// How many certificates one process keeps parsed (the least recently used out first).
 const SIZE: usize = 64;
 /// Longest PEM kept: real client certificates are 1–3 KiB, and a padded one is just parsed.
 const MAX_PEM: usize = 8 * 1024;
@@ -17,9 +17,13 @@ static PARSED: Mutex<VecDeque<(Vec<u8>, Arc<Certificate>)>> = Mutex::new(VecDequ
 /// `pem` parsed, from the cache when this exact text was parsed before; `None` when it does
 /// not parse (the core then parses it itself and says why it refuses it).
 pub fn parsed(pem: &[u8]) -> Option<Arc<Certificate>> {
-    if let Ok(cache) = PARSED.lock() {
-        if let Some((_, cert)) = cache.iter().find(|(text, _)| text.as_slice() == pem) {
-            return Some(Arc::clone(cert));
+    if let Ok(mut cache) = PARSED.lock() {
+        if let Some(at) = cache.iter().position(|(text, _)| text.as_slice() == pem) {
+            // Used again: moved to the young end, so busy certificates outlive one-off ones.
+            let entry = cache.remove(at)?;
+            let cert = Arc::clone(&entry.1);
+            cache.push_back(entry);
+            return Some(cert);
         }
     }
     let cert = Arc::new(Certificate::parse(pem).ok()?);

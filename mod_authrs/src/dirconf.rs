@@ -202,6 +202,30 @@ unsafe fn words(pool: *mut ffi::apr_pool_t, mut args: *const c_char) -> Vec<Stri
     out
 }
 
+/// Whether no `AuthRs…` directive follows `node` in its section (included files are already
+/// spliced into the section's list when httpd parses it).
+///
+/// # Safety
+/// `node` is NULL or a node of the live configuration tree.
+unsafe fn last_authrs_directive(node: *const ffi::ap_directive_t) -> bool {
+    // SAFETY: NULL or a live node; its `next` likewise.
+    let mut next = unsafe { node.as_ref() }.map_or(std::ptr::null_mut(), |n| n.next);
+    // SAFETY: every node of the tree is live while the configuration is read.
+    while let Some(n) = unsafe { next.as_ref() } {
+        // SAFETY: the directive name is NULL or a NUL-terminated string of the tree.
+        let name = unsafe { str_from(n.directive) };
+        if name.is_some_and(|d| {
+            d.as_bytes()
+                .get(..6)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"authrs"))
+        }) {
+            return false;
+        }
+        next = n.next;
+    }
+    true
+}
+
 /// Handles one `AuthRs…` directive: store it in the section's settings, validate files now so
 /// `apache2 -t` fails with the file and line. Returns NULL or an error string in `cmd->pool`.
 ///
@@ -257,13 +281,17 @@ pub unsafe fn directive(
     if let Err(e) = leaf.settings.set(&name, &refs) {
         return fail(e.to_string());
     }
-    // Combinations this section makes wrong by itself fail here (`apache2 -t`, with the line);
-    // those a merge of sections makes wrong are found when the scope is first used.
-    if let Err(e) = leaf
-        .settings
-        .check_section(authrs_core::config::Shell::Apache)
-    {
-        return fail(e.to_string());
+    // Combinations this section makes wrong by itself fail at its last AuthRs directive
+    // (`apache2 -t`, with that line: a later one may still change either value); those a
+    // merge of sections makes wrong are found when the scope is first used.
+    // SAFETY: cmd.directive is NULL or this directive's node in the live configuration tree.
+    if unsafe { last_authrs_directive(cmd.directive) } {
+        if let Err(e) = leaf
+            .settings
+            .check_section(authrs_core::config::Shell::Apache)
+        {
+            return fail(e.to_string());
+        }
     }
     // The socache instances (revocation records; OpenID nonces, states and associations) are
     // per process and created only where some scope asks for them: note what it asks.

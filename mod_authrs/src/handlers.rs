@@ -222,11 +222,14 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
             .into_iter()
             .map(str::to_string)
             .collect::<Vec<String>>();
-        // The section (not the URL: /LOGIN/x is the same section) and its providers: sections
-        // without AuthRs directives share one configuration chain but not their user files.
-        // SAFETY: r is live; NULL or a configuration string that lives as long as the server.
+        // The virtual host, the section (not the URL: /LOGIN/x is the same section) and its
+        // providers: sections without AuthRs directives share one configuration chain but not
+        // their user files, and two hosts may each have a <Location /LOGIN>.
+        // SAFETY: r is live; NULL or a string of the configuration (or, for .htaccess, of the
+        // request), only hashed here.
         let section = unsafe { crate::apr::str_from(ffi::authrs_section_path(r)) };
         let mut scope = DefaultHasher::new();
+        (r.server as usize).hash(&mut scope);
         built.scope_id().hash(&mut scope);
         section.hash(&mut scope);
         names.hash(&mut scope);

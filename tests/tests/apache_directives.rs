@@ -674,6 +674,11 @@ fn apache_t_refuses_a_section_whose_own_directives_conflict() {
             "{pair}: {out}"
         );
     }
+    // A later directive of the same section may mend an earlier pair: judged at the last one.
+    let site = "<Location /x>\n  AuthType AuthRs\n  AuthName X\n  AuthRsCertRequire On\n\
+                AuthRsMethods ticket cert\n  AuthRsMethods cert ticket\n</Location>\n";
+    let (ok, out) = config_test_in(&root, "", site);
+    assert!(ok, "{out}");
     // A section that leans on its parent for the rest is fine: the parent here puts cert first.
     let site = "<Location />\n  AuthRsMethods cert ticket\n</Location>\n\
                 <Location /x>\n  AuthRsCertRequire On\n</Location>\n";
