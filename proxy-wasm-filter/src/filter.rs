@@ -92,7 +92,7 @@ impl RootContext for Root {
         match Site::from_json_str(&text) {
             Ok(site) => {
                 if site.uses_revocation {
-                    store::init();
+                    store::init(now_secs());
                 }
                 if site.openid_clusters.is_some() {
                     crate::openid_store::init();

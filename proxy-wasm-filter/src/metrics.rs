@@ -3,7 +3,7 @@
 //! Requests are counted in the VM and flushed to Envoy once a second (the root context's tick)
 //! instead of with one host call per counter per request: `/stats` lags by at most about a
 //! second. Rare events (configuration loads) are flushed at once. One gauge,
-//! `authrs.revoked_sessions`, is the number of live revocations in the shared buckets as the
+//! `authrs.revoked_sessions`, is the number of revocation entries the shared buckets hold as the
 //! last logout that wrote one left them (set at once: logouts are rare).
 
 use authrs_core::engine::{Decision, Verdict};
@@ -76,7 +76,7 @@ impl Metrics {
         m
     }
 
-    /// Sets the `authrs.revoked_sessions` gauge: the live revocations just counted.
+    /// Sets the `authrs.revoked_sessions` gauge: the revocation entries the buckets hold.
     pub fn set_revoked_sessions(&self, entries: usize) {
         if let Some(id) = self.revoked_sessions {
             // A refusal only leaves the gauge stale until the next logout.

@@ -14,7 +14,7 @@ use base64::Engine;
 use proxy_wasm::types::Status;
 use sha2::{Digest, Sha256};
 
-/// The SHA-256 of `key` in lowercase hex, and the bucket (of `buckets`) it belongs to.
+/// The SHA-256 of `key` in lowercase hex, and the bucket (of `buckets`, at most 65536) it belongs to.
 pub fn id_and_bucket(key: &str, buckets: usize) -> (String, usize) {
     use std::fmt::Write;
     let hash = Sha256::digest(key.as_bytes());
@@ -23,7 +23,14 @@ pub fn id_and_bucket(key: &str, buckets: usize) -> (String, usize) {
     for b in hash.iter() {
         let _ = write!(id, "{b:02x}");
     }
-    (id, usize::from(hash[0]) % buckets.max(1))
+    // Up to 256 buckets by the first byte (what OpenID's buckets have always used, so a VM
+    // reload finds its entries), more by the first two.
+    let n = if buckets > 256 {
+        usize::from(u16::from_be_bytes([hash[0], hash[1]]))
+    } else {
+        usize::from(hash[0])
+    };
+    (id, n % buckets.max(1))
 }
 
 fn nonce_line(line: &str) -> Option<(UnixTime, &str)> {
@@ -38,12 +45,16 @@ pub fn nonce_seen(text: &str, id: &str, now: UnixTime) -> bool {
         .any(|(until, h)| h == id && until >= now)
 }
 
-/// How many of the bucket's ids are unexpired at `now` (the `revoked_sessions` gauge).
-pub fn nonce_live(text: &str, now: UnixTime) -> usize {
+/// The `(id, expires)` of an older build's revocation index (`<expires> <id>` lines) still
+/// live at `now`, to carry into the buckets.
+pub fn index_lines(text: &str, now: UnixTime) -> Vec<(String, UnixTime)> {
     text.lines()
-        .filter_map(nonce_line)
-        .filter(|(until, _)| *until >= now)
-        .count()
+        .filter_map(|l| {
+            let (t, id) = l.split_once(' ')?;
+            Some((id.to_string(), t.parse().ok()?))
+        })
+        .filter(|(id, until)| *until > now && !id.is_empty())
+        .collect()
 }
 
 /// What inserting a nonce into a bucket gives.
@@ -193,10 +204,8 @@ mod tests {
         let NonceInsert::Write(text) = nonce_insert(&text, &b, NOW + 100, NOW, 2) else {
             panic!()
         };
-        assert_eq!(
-            (nonce_live(&text, NOW), nonce_live(&text, NOW + 11)),
-            (2, 1)
-        );
+        assert!(nonce_seen(&text, &a, NOW + 10) && !nonce_seen(&text, &a, NOW + 11));
+        assert!(nonce_seen(&text, &b, NOW + 11));
         // Revoking a session again writes nothing; a third live one does not fit in two.
         assert_eq!(
             nonce_insert(&text, &a, NOW + 10, NOW, 2),
@@ -208,13 +217,28 @@ mod tests {
         let NonceInsert::Write(pruned) = nonce_insert(&text, &c, NOW + 50, NOW + 20, 2) else {
             panic!()
         };
-        assert_eq!(nonce_live(&pruned, NOW + 20), 2);
+        assert_eq!(pruned.lines().count(), 2);
         assert!(!pruned.contains(&a));
-        // Many sessions land in few, fixed buckets.
-        let buckets: std::collections::HashSet<usize> = (0..10_000)
-            .map(|i| id_and_bucket(&format!("{i:032x}"), 256).1)
+        // Many sessions land in few, fixed buckets, spread over all of them.
+        let buckets: std::collections::HashSet<usize> = (0..100_000)
+            .map(|i| id_and_bucket(&format!("{i:032x}"), 4096).1)
             .collect();
-        assert!(buckets.len() <= 256 && buckets.len() > 200);
+        assert!(buckets.len() <= 4096 && buckets.len() > 4000);
+    }
+
+    #[test]
+    fn an_older_builds_live_revocations_are_carried_over() {
+        let old = format!(
+            "{} aa\n{} bb\ngarbage\n{} \n{} cc",
+            NOW - 1,
+            NOW + 5,
+            NOW + 9,
+            NOW + 7
+        );
+        assert_eq!(
+            index_lines(&old, NOW),
+            vec![("bb".to_string(), NOW + 5), ("cc".to_string(), NOW + 7)]
+        );
     }
 
     #[test]

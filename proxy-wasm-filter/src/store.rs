@@ -3,36 +3,106 @@
 //!
 //! Envoy never deletes a shared-data key (writing an empty value keeps the key), so revocations
 //! live in a fixed set of bucket keys created in `on_configure`, like OpenID's replay cache: a
-//! session goes to the bucket named by the first byte of the SHA-256 of its id, as a
-//! `<expires> <hash>` line; each write prunes the bucket's expired lines (read–modify–CAS,
-//! retried on a lost race). Memory stays bounded however many sessions are ever revoked.
-//! (Before, one key per revoked session stayed behind for the life of the Envoy process.)
+//! session goes to the bucket named by the SHA-256 of its id, as an `<expires> <hash>` line;
+//! each write prunes the bucket's expired lines (read–modify–CAS, retried on a lost race).
+//! Memory stays bounded however many sessions are ever revoked, and a ticket check reads one
+//! small bucket. (Before, one key per revoked session stayed behind for the life of the Envoy
+//! process; [`init`] moves what such a build recorded into the buckets.)
 
 use authrs_core::engine::{RevocationStore, StoreError};
 // The bucket helpers are OpenID's replay cache's: they speak its (identical) error type.
 use authrs_core::openid::store::StoreError as BucketError;
 use authrs_core::time::UnixTime;
+use proxy_wasm::hostcalls::{get_shared_data, set_shared_data};
 
 use crate::openid_buckets::{
-    create_missing, id_and_bucket, nonce_insert, nonce_live, nonce_seen, NonceInsert,
+    create_missing, id_and_bucket, index_lines, nonce_insert, nonce_seen, NonceInsert,
 };
 use crate::openid_store::{read, update, Host};
 
 const PREFIX: &str = "authrs.revoked.bucket.";
-const BUCKETS: usize = 256;
-/// Live revocations one bucket holds (256 × 1024 in all): a logout that would overfill its
-/// bucket fails (500, logged) rather than drop another session's revocation.
-const MAX_PER_BUCKET: usize = 1024;
+const BUCKETS: usize = 4096;
+/// Live revocations one bucket holds (4096 × 128 in all; a full bucket is ~8 KiB to read): a
+/// logout that would overfill its bucket fails (500, cookie cleared, logged) rather than drop
+/// another session's revocation.
+const MAX_PER_BUCKET: usize = 128;
+/// Hex digits of the SHA-256 kept per entry (128 bits).
+const ID_HEX: usize = 32;
+/// Entries held in all buckets (expired ones included until their bucket is next written).
+const COUNT: &str = "authrs.revoked.count";
+/// What builds before the buckets wrote: an index of `<expires> <id>` lines, a key per id.
+const OLD_INDEX: &str = "authrs.revoked.index";
+const OLD_PREFIX: &str = "authrs.revoked.";
 
 fn bucket_key(n: usize) -> String {
     format!("{PREFIX}{n}")
 }
 
+/// The entry id and bucket key of a session.
+fn entry(ticket_id: &str) -> (String, String) {
+    let (mut id, n) = id_and_bucket(ticket_id, BUCKETS);
+    id.truncate(ID_HEX);
+    (id, bucket_key(n))
+}
+
+fn from_bucket(e: BucketError) -> StoreError {
+    StoreError(e.0)
+}
+
 /// Creates every bucket key that does not exist yet (so later CAS writes are checked); existing
-/// ones, even empty, are left alone: another worker may be adding to them.
-pub fn init() {
-    let keys: Vec<String> = (0..BUCKETS).map(bucket_key).collect();
+/// ones, even empty, are left alone: another worker may be adding to them. Then moves the live
+/// revocations an older build left (its index) into the buckets and empties its keys.
+pub fn init(now: UnixTime) {
+    let keys: Vec<String> = (0..BUCKETS)
+        .map(bucket_key)
+        .chain([COUNT.to_string()])
+        .collect();
     create_missing(&Host, keys.iter().map(String::as_str));
+    let Ok((old, _)) = read(OLD_INDEX) else {
+        return;
+    };
+    if old.is_empty() {
+        return;
+    }
+    let _ = add(&index_lines(&old, now), now);
+    let _ = set_shared_data(OLD_INDEX, Some(b""), None);
+    for line in old.lines() {
+        if let Some((_, id)) = line.split_once(' ') {
+            let _ = set_shared_data(&format!("{OLD_PREFIX}{id}"), Some(b""), None);
+        }
+    }
+}
+
+/// Adds sessions to their buckets (each once); returns the entries now held in all buckets.
+fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<u64, StoreError> {
+    let mut delta: i64 = 0;
+    for (ticket_id, until) in tickets {
+        let (id, key) = entry(ticket_id);
+        delta += update(&key, |text| {
+            let before = text.lines().count() as i64;
+            match nonce_insert(text, &id, *until, now, MAX_PER_BUCKET) {
+                NonceInsert::Replay => Ok((None, 0)),
+                NonceInsert::Write(new) => {
+                    let after = new.lines().count() as i64;
+                    Ok((Some(new), after - before))
+                }
+                NonceInsert::Full => Err(BucketError(format!(
+                    "revocation bucket {key} holds {MAX_PER_BUCKET} live sessions already"
+                ))),
+            }
+        })
+        .map_err(from_bucket)?;
+    }
+    update(COUNT, |text| {
+        let held = text
+            .trim()
+            .parse::<i64>()
+            .unwrap_or(0)
+            .saturating_add(delta)
+            .max(0);
+        Ok((Some(held.to_string()), held as u64))
+    })
+    .map_err(from_bucket)
 }
 
 /// The store handed to the core; `now` is the request's time, used to prune buckets.
@@ -40,51 +110,34 @@ pub fn init() {
 pub struct SharedRevocations {
     /// The current time of the request.
     pub now: UnixTime,
-    /// Live revocations in all buckets after this request wrote some (the `revoked_sessions` gauge).
+    /// Entries held in the buckets after this request wrote some (the `revoked_sessions` gauge).
     pub indexed: Option<usize>,
 }
 
 impl RevocationStore for SharedRevocations {
     fn is_revoked(&mut self, ticket_id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let (id, n) = id_and_bucket(ticket_id, BUCKETS);
+        let (id, key) = entry(ticket_id);
+        let (value, _) = get_shared_data(&key)
+            .map_err(|s| StoreError(format!("shared data read failed: {s:?}")))?;
         // An entry lasts until the ticket's own expiry; at that second the ticket is expired anyway.
-        let (text, _) = read(&bucket_key(n)).map_err(from_bucket)?;
-        Ok(nonce_seen(&text, &id, now))
+        let text = value.as_deref().map(std::str::from_utf8).transpose();
+        match text {
+            Ok(text) => Ok(nonce_seen(text.unwrap_or(""), &id, now)),
+            // Only this filter writes the buckets: unreadable text is a fault, not "not revoked".
+            Err(_) => Err(StoreError(format!("{key}: not UTF-8"))),
+        }
     }
 
     fn revoke(&mut self, ticket_id: &str, until: UnixTime) -> Result<(), StoreError> {
         self.revoke_all(&[(ticket_id.to_string(), until)])
     }
 
-    /// Adds each session to its bucket (once), then counts what the buckets hold for the gauge.
     fn revoke_all(&mut self, tickets: &[(String, UnixTime)]) -> Result<(), StoreError> {
         if tickets.is_empty() {
             return Ok(());
         }
-        let now = self.now;
-        for (ticket_id, until) in tickets {
-            let (id, n) = id_and_bucket(ticket_id, BUCKETS);
-            update(&bucket_key(n), |text| {
-                match nonce_insert(text, &id, *until, now, MAX_PER_BUCKET) {
-                    NonceInsert::Replay => Ok((None, ())),
-                    NonceInsert::Write(new) => Ok((Some(new), ())),
-                    NonceInsert::Full => Err(BucketError(format!(
-                        "revocation bucket {n} holds {MAX_PER_BUCKET} live sessions already"
-                    ))),
-                }
-            })
-            .map_err(from_bucket)?;
-        }
-        // Logouts that write are rare: reading every bucket for an exact gauge is affordable.
-        let mut live = 0;
-        for n in 0..BUCKETS {
-            live += read(&bucket_key(n)).map_or(0, |(text, _)| nonce_live(&text, now));
-        }
-        self.indexed = Some(live);
+        let held = add(tickets, self.now)?;
+        self.indexed = Some(usize::try_from(held).unwrap_or(usize::MAX));
         Ok(())
     }
-}
-
-fn from_bucket(e: BucketError) -> StoreError {
-    StoreError(e.0)
 }
