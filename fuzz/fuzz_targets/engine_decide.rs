@@ -1,6 +1,7 @@
 #![no_main]
 // Arbitrary headers, cookies, peers, TLS facts and form bodies through the whole engine:
 // every answer is a decision, never a panic, and nothing anonymous is ever let through.
+use authrs_core::cert::Certificate;
 use authrs_core::cookies::{CookieSettings, SameSite};
 use authrs_core::engine::{decide, login, logout, Policy, Stores, Verdict};
 use authrs_core::password::Htpasswd;
@@ -10,6 +11,7 @@ use authrs_core::ticket::{KeyRing, TicketKey};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&more, rest)) = rest.split_first() else { return };
     let text = String::from_utf8_lossy(rest);
     let mut lines = text.split('\n');
     let peer = lines.next().and_then(|l| l.parse().ok());
@@ -39,9 +41,17 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         headers,
         peer,
         // A client address learned from a trusted proxy (mod_remoteip) binds tickets instead.
-        client: (flags & 2 != 0).then(|| "192.0.2.9".parse().unwrap()),
+        client: (more & 1 != 0).then(|| "192.0.2.9".parse().unwrap()),
         secure: flags & 4 != 0,
-        tls: TlsFacts { verify, cert: (flags & 8 != 0).then(|| body.clone()), ..TlsFacts::default() },
+        tls: TlsFacts {
+            verify,
+            cert: (flags & 8 != 0).then(|| body.clone()),
+            // The shells' cached parse (httpd's per-process cache, Envoy's per-VM one).
+            parsed_cert: (more & 2 != 0)
+                .then(|| Certificate::parse(&body).ok().map(std::sync::Arc::new))
+                .flatten(),
+            ..TlsFacts::default()
+        },
     };
     let cookie = CookieSettings {
         name: "AuthRs_F".into(),
@@ -61,7 +71,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     p.trusted_proxies = TrustedProxies::parse("10.0.0.0/8 ::1").unwrap();
     let d = decide(&p, &req, 1_795_409_468, &mut Stores::default());
     // Without a valid ticket (none can be forged here) nobody is authenticated.
-    assert!(d.identity.is_none() || req.headers.iter().any(|(k, _)| k.to_ascii_lowercase().contains("ssl") || k.to_ascii_lowercase().contains("forwarded")) || req.tls.cert.is_some());
+    assert!(d.identity.is_none() || req.headers.iter().any(|(k, _)| k.to_ascii_lowercase().contains("ssl") || k.to_ascii_lowercase().contains("forwarded")) || req.tls.has_cert());
     if d.identity.is_none() {
         assert!(!matches!(d.verdict, Verdict::Allow));
     }
