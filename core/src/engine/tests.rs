@@ -18,6 +18,9 @@ const NOW: i64 = 1_800_000_000;
 const ALICE: &[u8] = include_bytes!("fixtures/alice.crt");
 const MALLORY: &[u8] = include_bytes!("fixtures/mallory.crt");
 const PINNED: &[u8] = include_bytes!("fixtures/pinned.crt");
+/// Self-signed P-256, `CN=Jürgen,O=Fixture Org,C=XX`: a subject whose RFC 4514 form
+/// (`J\C3\BCrgen`) and mod_ssl form (raw UTF-8) differ.
+const JURGEN: &[u8] = include_bytes!("fixtures/jurgen.crt");
 const CRL: &[u8] = include_bytes!("fixtures/ca.crl");
 const CRL_EXPIRING: &[u8] = include_bytes!("fixtures/ca-expiring.crl");
 
@@ -235,6 +238,23 @@ fn idle_timeout_and_sliding_refresh() {
         &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 100)),
     );
     assert_eq!((d.verdict, d.set_cookie), (Verdict::Allow, None));
+}
+
+/// A refreshed persistent cookie keeps the ticket's absolute lifetime: its Max-Age is what is
+/// left of it, so the browser drops the cookie when the ticket dies, never later.
+#[test]
+fn refreshed_persistent_cookie_lives_as_long_as_the_ticket() {
+    let mut p = policy();
+    p.session_timeout = Some(600);
+    p.cookie.persistent = true;
+    let d = run(
+        &p,
+        &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 400)),
+    );
+    assert_eq!(d.verdict, Verdict::Allow);
+    let fresh = d.set_cookie.expect("refreshed cookie");
+    // Minted at NOW - 400 for 3600 s: 3200 s remain.
+    assert!(fresh.contains("Max-Age=3200"), "{fresh}");
 }
 
 #[test]
@@ -1156,6 +1176,52 @@ mod review_attacks {
         assert_eq!(d.identity, None);
         assert_eq!(d.reason(), Some(Reason::BadCert));
         assert!(d.notes.iter().any(|n| n.id == "AUTHRS0203"));
+    }
+
+    /// A trusted proxy may assert the DN in either spelling (RFC 4514 escapes or mod_ssl's raw
+    /// UTF-8): both name the forwarded certificate, so neither is taken for a spoof.
+    #[test]
+    fn proxy_dn_in_either_form_agrees_with_the_certificate() {
+        let mut p = policy();
+        p.trusted_proxies = TrustedProxies::parse("192.0.2.0/24").expect("cidr");
+        let pem = String::from_utf8(JURGEN.to_vec())
+            .expect("pem")
+            .replace('\n', " ");
+        for dn in [
+            "CN=J\\C3\\BCrgen,O=Fixture Org,C=XX",
+            "CN=Jürgen,O=Fixture Org,C=XX",
+        ] {
+            let mut req = browser();
+            req.headers.push(("SSL_CLIENT_S_DN".into(), dn.into()));
+            req.headers
+                .push(("SSL_CLIENT_VERIFY".into(), "SUCCESS".into()));
+            req.headers.push(("SSL-Client-Cert".into(), pem.clone()));
+            let d = run(&p, &req);
+            assert_eq!(user(&d), Some("Jürgen"), "{dn}: {d:?}");
+        }
+    }
+
+    /// With the certificate required, a failed handshake that left no certificate body is
+    /// refused even though enrolments exist (pinning needs a fingerprint): the ticket behind it
+    /// must not step in as if no certificate had been tried.
+    #[test]
+    fn a_failed_verification_without_a_certificate_is_refused_under_pinning() {
+        let mut p = policy();
+        p.enrolled = Some(pinned_for_bob());
+        p.cert_required = true;
+        let mut req = with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW));
+        req.tls = TlsFacts {
+            verify: CertVerify::Failed("self-signed certificate".into()),
+            ..TlsFacts::default()
+        };
+        let d = run(&p, &req);
+        assert_eq!(d.identity, None, "{d:?}");
+        assert_eq!(d.reason(), Some(Reason::BadCert));
+        assert!(
+            d.notes.iter().any(|n| n.id == "AUTHRS0210"),
+            "{:?}",
+            d.notes
+        );
     }
 
     #[test]
