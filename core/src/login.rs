@@ -348,6 +348,11 @@ mod tests {
             all.push_str(&format!("&credential_{i}={i}"));
         }
         assert_eq!(form(&all).unwrap().credentials.len(), MAX_CREDENTIALS);
+        // The log line names what was wrong with the body.
+        assert_eq!(
+            FormError::Gap { missing: 1 }.to_string(),
+            "login body skips credential_1"
+        );
     }
 
     /// The body cap is inclusive: exactly [`MAX_BODY`] bytes parse, one byte more is refused
