@@ -1224,6 +1224,41 @@ mod review_attacks {
         );
     }
 
+    /// With the certificate required, a trusted proxy that vouches for a certificate but names
+    /// none (VERIFY without DN or body; XFCC with only a hash) has shown no certificate: refused
+    /// as `no_cert`, and the ticket behind it does not step in ("no fallback").
+    #[test]
+    fn cert_required_is_not_met_by_a_verdict_without_a_certificate() {
+        let mut p = policy();
+        p.cert_required = true;
+        p.trusted_proxies = TrustedProxies::parse("192.0.2.0/24").expect("cidr");
+        let ticket = mint("bob", AuthMethod::Password, NOW);
+        for headers in [
+            vec![("SSL_CLIENT_VERIFY", "SUCCESS")],
+            vec![("SSL_CLIENT_VERIFY", "GENEROUS")],
+            vec![("SSL_CLIENT_I_DN", "CN=Fixture CA,O=Fixture Org,C=XX")],
+        ] {
+            let mut req = with_cookie(browser(), &ticket);
+            for (n, v) in &headers {
+                req.headers.push(((*n).into(), (*v).into()));
+            }
+            let d = run(&p, &req);
+            assert_eq!(d.identity, None, "{headers:?}: {d:?}");
+            assert_eq!(d.reason(), Some(Reason::NoCert), "{headers:?}");
+        }
+        let xfcc = p
+            .trusted_proxies
+            .clone()
+            .with_headers(crate::proxy::ProxyHeaders::Xfcc);
+        p.trusted_proxies = xfcc;
+        let mut req = with_cookie(browser(), &ticket);
+        req.headers
+            .push(("X-Forwarded-Client-Cert".into(), "Hash=aa".into()));
+        let d = run(&p, &req);
+        assert_eq!(d.identity, None, "{d:?}");
+        assert_eq!(d.reason(), Some(Reason::NoCert));
+    }
+
     #[test]
     fn pinned_certificates_excuse_only_issuer_failures_and_expose_no_dn() {
         let mut p = policy();
