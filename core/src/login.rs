@@ -348,6 +348,25 @@ mod tests {
             all.push_str(&format!("&credential_{i}={i}"));
         }
         assert_eq!(form(&all).unwrap().credentials.len(), MAX_CREDENTIALS);
+        // The log line names what was wrong with the body.
+        assert_eq!(
+            FormError::Gap { missing: 1 }.to_string(),
+            "login body skips credential_1"
+        );
+    }
+
+    /// The body cap is inclusive: exactly [`MAX_BODY`] bytes parse, one byte more is refused
+    /// unparsed (the limit an attacker probes when flooding the login handler).
+    #[test]
+    fn body_limit_is_exact() {
+        let prefix = "credential_0=a&x=";
+        let at_limit = format!("{prefix}{}", "y".repeat(MAX_BODY - prefix.len()));
+        assert_eq!(at_limit.len(), MAX_BODY);
+        assert_eq!(form(&at_limit).unwrap().credentials, ["a"]);
+        assert_eq!(
+            form(&format!("{at_limit}y")),
+            Err(FormError::TooLarge { len: MAX_BODY + 1 })
+        );
     }
 
     fn policy() -> DestinationPolicy {
@@ -422,6 +441,36 @@ mod tests {
             assert_eq!(untaint(evil), "/", "{evil:?}");
         }
         assert_eq!(untaint(&format!("/{}", "a".repeat(MAX_DESTINATION))), "/");
+    }
+
+    /// The destination cap is inclusive: exactly [`MAX_DESTINATION`] bytes are kept.
+    #[test]
+    fn destination_limit_is_exact() {
+        let at_limit = format!("/{}", "a".repeat(MAX_DESTINATION - 1));
+        assert_eq!(untaint(&at_limit), at_limit);
+    }
+
+    /// Userinfo in an allow-listed URL (`https://user@app.example/`) is refused even without a
+    /// password, and a password without a user too: either half is a phishing lure.
+    #[test]
+    fn refuses_either_half_of_userinfo() {
+        for evil in [
+            "https://user@app.example/",
+            "https://:pw@app.example/",
+            "http://app.example@app.example/",
+        ] {
+            assert_eq!(untaint(evil), "/", "{evil:?}");
+        }
+    }
+
+    /// A path that reads as `//host` once decoded is refused outright, even when dot-segments
+    /// would normalise the `//` away: the decoded check does not lean on the later path check.
+    #[test]
+    fn refuses_encoded_double_slash_before_normalising() {
+        assert_eq!(untaint("/%2F%2Fevil.example/../x"), "/");
+        assert_eq!(untaint("/%2f/evil.example/../../x"), "/");
+        // Without the encoded slashes the same shape is an ordinary relative path.
+        assert_eq!(untaint("/evil.example/../x"), "/x");
     }
 
     #[test]

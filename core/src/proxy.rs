@@ -219,7 +219,8 @@ pub fn is_proxy_header(name: &str) -> bool {
 /// Envoy filter's identity headers and what Apache operators forward with `RequestHeader set`.
 /// Both shells remove incoming copies on every request.
 pub fn is_reserved_header(name: &str) -> bool {
-    name.len() > 9 && same_header(&name[..9], "x-authrs-")
+    // `get`, not `[..9]`: a non-ASCII name may have no char boundary at 9 (a panic before).
+    name.len() > 9 && name.get(..9).is_some_and(|p| same_header(p, "x-authrs-"))
 }
 
 /// What the proxy headers of one request amount to.
@@ -405,6 +406,13 @@ mod tests {
             assert!(!t.contains(no.parse().unwrap()), "{no}");
         }
         assert!(TrustedProxies::parse("").unwrap().is_empty());
+        // A configured list is not empty (the Apache shell then reads the peer) and, without a
+        // /0 net, does not trust everyone (no load-time warning).
+        assert!(!t.is_empty() && !t.trusts_everyone());
+        assert_eq!(
+            "10.0.0.0/8, 192.0.2.1\n2001:db8::/32".parse(),
+            Ok(t.clone())
+        );
         assert!(!TrustedProxies::default().contains("127.0.0.1".parse().unwrap()));
         assert_eq!(
             TrustedProxies::parse("10.0.0.0/33"),
@@ -439,6 +447,34 @@ mod tests {
             "SSL CLIENT S DN",
         ] {
             assert!(!is_proxy_header(n), "{n}");
+        }
+    }
+
+    /// Both shells strip a client's `X-AuthRs-*` (the identity headers an application trusts):
+    /// every spelling of the prefix counts, the bare prefix and lookalikes do not, and no header
+    /// name, however odd, makes the check panic.
+    #[test]
+    fn reserved_header_spellings() {
+        for n in [
+            "X-AuthRs-User",
+            "x-authrs-roles",
+            "X_AUTHRS_DN",
+            "x-AuthRs_x",
+        ] {
+            assert!(is_reserved_header(n), "{n}");
+        }
+        for n in [
+            "X-AuthRs-",
+            "x-authrs",
+            "",
+            "X-AuthRsUser",
+            "X-Auth-Rs-User",
+            "X-Forwarded-User",
+            "SSL_CLIENT_S_DN",
+            "x-authrsé",
+            "é-authrs-user",
+        ] {
+            assert!(!is_reserved_header(n), "{n}");
         }
     }
 
@@ -509,6 +545,12 @@ mod tests {
             &trusted(),
         );
         assert_eq!(out.facts.unwrap().verify, CertVerify::Generous);
+        // An issuer alone names no certificate: nothing was presented.
+        let out = proxy_tls_facts(
+            &req("10.0.0.7", &[("SSL_CLIENT_I_DN", "CN=Test CA")]),
+            &trusted(),
+        );
+        assert_eq!(out.facts.unwrap().verify, CertVerify::None);
         let out = proxy_tls_facts(
             &req(
                 "10.0.0.7",
@@ -561,6 +603,68 @@ mod tests {
         assert_eq!(
             proxy_tls_facts(&h, &trusted()).error,
             Some(ProxyError::BadHttps("maybe".into()))
+        );
+        // The values it may send say which scheme the client used, either way.
+        for (v, tls) in [("on", true), ("1", true), ("OFF", false), ("false", false)] {
+            let out = proxy_tls_facts(&req("10.0.0.7", &[("HTTPS", v)]), &trusted());
+            assert_eq!((out.https, out.error), (Some(tls), None), "{v}");
+        }
+    }
+
+    /// `trusted_proxy_headers xfcc` must select XFCC: were it read as the default `ssl`, a client
+    /// behind Envoy could pass its own `SSL_CLIENT_S_DN` through and have it believed.
+    #[test]
+    fn header_family_option_selects_the_family() {
+        assert_eq!("ssl".parse(), Ok(ProxyHeaders::Ssl));
+        assert_eq!("xfcc".parse(), Ok(ProxyHeaders::Xfcc));
+        for bad in ["", "XFCC", "both", "ssl,xfcc"] {
+            assert!(bad.parse::<ProxyHeaders>().is_err(), "{bad:?}");
+        }
+        let envoy = trusted().with_headers("xfcc".parse().unwrap());
+        let passed_through = req(
+            "10.0.0.7",
+            &[
+                ("SSL_CLIENT_S_DN", "CN=admin"),
+                ("SSL_CLIENT_VERIFY", "SUCCESS"),
+            ],
+        );
+        let out = proxy_tls_facts(&passed_through, &envoy);
+        assert_eq!(out.facts, None);
+        assert_eq!(out.spoofed, ["SSL_CLIENT_S_DN", "SSL_CLIENT_VERIFY"]);
+    }
+
+    /// Errors name what the proxy got wrong, and an XFCC parse error keeps its cause.
+    #[test]
+    fn proxy_errors_explain_themselves() {
+        let e = ProxyError::Xfcc(XfccError::UnterminatedQuote);
+        assert!(e.to_string().starts_with("trusted proxy: "), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(
+            ProxyError::BadHttps("maybe".into()).to_string(),
+            "trusted proxy sent HTTPS=\"maybe\" (expected on or off)"
+        );
+    }
+
+    /// Any one of Cert, Hash or Subject in the nearest XFCC element means the proxy verified a
+    /// client certificate; an element with none of them (only By/URI) means no certificate.
+    #[test]
+    fn xfcc_element_with_any_certificate_field_counts_as_verified() {
+        let cert = clean_pem()
+            .replace('\n', "%0A")
+            .replace(' ', "%20")
+            .replace('+', "%2B");
+        let xfcc = trusted().with_headers(ProxyHeaders::Xfcc);
+        let verify = |h: &str| {
+            let out = proxy_tls_facts(&req("192.0.2.1", &[("x-forwarded-client-cert", h)]), &xfcc);
+            assert_eq!(out.error, None, "{h}");
+            out.facts.unwrap().verify
+        };
+        assert_eq!(verify(&format!("Cert=\"{cert}\"")), CertVerify::Success);
+        assert_eq!(verify("Hash=aa"), CertVerify::Success);
+        assert_eq!(verify("Subject=\"CN=bob\""), CertVerify::Success);
+        assert_eq!(
+            verify("By=spiffe://edge;URI=spiffe://acme/bob"),
+            CertVerify::None
         );
     }
 

@@ -352,4 +352,23 @@ mod tests {
         }
         assert!(matches!(deep.validate(), Err(AuthzError::TooDeep { .. })));
     }
+
+    /// The nesting cap is exact: containers down to depth [`MAX_DEPTH`] are accepted, one level
+    /// more is refused (the evaluator recurses once per level).
+    #[test]
+    fn depth_limit_is_exact() {
+        let nested = |containers: usize| {
+            let mut tree = rule(false, "valid-user", &[]);
+            for _ in 0..containers {
+                tree = RequireTree::All(vec![tree]);
+            }
+            tree
+        };
+        // The outermost container sits at depth 0.
+        assert_eq!(nested(MAX_DEPTH + 1).validate(), Ok(()));
+        assert!(matches!(
+            nested(MAX_DEPTH + 2).validate(),
+            Err(AuthzError::TooDeep { .. })
+        ));
+    }
 }

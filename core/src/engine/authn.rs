@@ -165,7 +165,12 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
     let cert: &Certificate = match (&tls.parsed_cert, &tls.cert) {
         (Some(c), _) => c,
         (None, None) => {
-            return cert_from_dn(policy, &tls, generous, decision).unwrap_or_else(refuse);
+            return match cert_from_dn(policy, &tls, generous, decision) {
+                // A verdict naming no certificate (VERIFY alone, XFCC with only a hash) shows
+                // none: where one is required, that is no_cert and no fallback to a ticket.
+                Ok(Outcome::Absent) if required => refuse(Reason::NoCert),
+                other => other.unwrap_or_else(refuse),
+            };
         }
         (None, Some(bytes)) => match Certificate::parse(bytes) {
             Ok(c) => {

@@ -18,6 +18,9 @@ const NOW: i64 = 1_800_000_000;
 const ALICE: &[u8] = include_bytes!("fixtures/alice.crt");
 const MALLORY: &[u8] = include_bytes!("fixtures/mallory.crt");
 const PINNED: &[u8] = include_bytes!("fixtures/pinned.crt");
+/// Self-signed P-256, `CN=Jürgen,O=Fixture Org,C=XX`: a subject whose RFC 4514 form
+/// (`J\C3\BCrgen`) and mod_ssl form (raw UTF-8) differ.
+const JURGEN: &[u8] = include_bytes!("fixtures/jurgen.crt");
 const CRL: &[u8] = include_bytes!("fixtures/ca.crl");
 const CRL_EXPIRING: &[u8] = include_bytes!("fixtures/ca-expiring.crl");
 
@@ -247,6 +250,23 @@ fn idle_timeout_and_sliding_refresh() {
         r.headers.push(("sec-fetch-site".into(), same.into()));
         assert!(run(&p, &r).set_cookie.is_some(), "{same}");
     }
+}
+
+/// A refreshed persistent cookie keeps the ticket's absolute lifetime: its Max-Age is what is
+/// left of it, so the browser drops the cookie when the ticket dies, never later.
+#[test]
+fn refreshed_persistent_cookie_lives_as_long_as_the_ticket() {
+    let mut p = policy();
+    p.session_timeout = Some(600);
+    p.cookie.persistent = true;
+    let d = run(
+        &p,
+        &with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 400)),
+    );
+    assert_eq!(d.verdict, Verdict::Allow);
+    let fresh = d.set_cookie.expect("refreshed cookie");
+    // Minted at NOW - 400 for 3600 s: 3200 s remain.
+    assert!(fresh.contains("Max-Age=3200"), "{fresh}");
 }
 
 #[test]
@@ -1168,6 +1188,87 @@ mod review_attacks {
         assert_eq!(d.identity, None);
         assert_eq!(d.reason(), Some(Reason::BadCert));
         assert!(d.notes.iter().any(|n| n.id == "AUTHRS0203"));
+    }
+
+    /// A trusted proxy may assert the DN in either spelling (RFC 4514 escapes or mod_ssl's raw
+    /// UTF-8): both name the forwarded certificate, so neither is taken for a spoof.
+    #[test]
+    fn proxy_dn_in_either_form_agrees_with_the_certificate() {
+        let mut p = policy();
+        p.trusted_proxies = TrustedProxies::parse("192.0.2.0/24").expect("cidr");
+        let pem = String::from_utf8(JURGEN.to_vec())
+            .expect("pem")
+            .replace('\n', " ");
+        for dn in [
+            "CN=J\\C3\\BCrgen,O=Fixture Org,C=XX",
+            "CN=Jürgen,O=Fixture Org,C=XX",
+        ] {
+            let mut req = browser();
+            req.headers.push(("SSL_CLIENT_S_DN".into(), dn.into()));
+            req.headers
+                .push(("SSL_CLIENT_VERIFY".into(), "SUCCESS".into()));
+            req.headers.push(("SSL-Client-Cert".into(), pem.clone()));
+            let d = run(&p, &req);
+            assert_eq!(user(&d), Some("Jürgen"), "{dn}: {d:?}");
+        }
+    }
+
+    /// With the certificate required, a failed handshake that left no certificate body is
+    /// refused even though enrolments exist (pinning needs a fingerprint): the ticket behind it
+    /// must not step in as if no certificate had been tried.
+    #[test]
+    fn a_failed_verification_without_a_certificate_is_refused_under_pinning() {
+        let mut p = policy();
+        p.enrolled = Some(pinned_for_bob());
+        p.cert_required = true;
+        let mut req = with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW));
+        req.tls = TlsFacts {
+            verify: CertVerify::Failed("self-signed certificate".into()),
+            ..TlsFacts::default()
+        };
+        let d = run(&p, &req);
+        assert_eq!(d.identity, None, "{d:?}");
+        assert_eq!(d.reason(), Some(Reason::BadCert));
+        assert!(
+            d.notes.iter().any(|n| n.id == "AUTHRS0210"),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    /// With the certificate required, a trusted proxy that vouches for a certificate but names
+    /// none (VERIFY without DN or body; XFCC with only a hash) has shown no certificate: refused
+    /// as `no_cert`, and the ticket behind it does not step in ("no fallback").
+    #[test]
+    fn cert_required_is_not_met_by_a_verdict_without_a_certificate() {
+        let mut p = policy();
+        p.cert_required = true;
+        p.trusted_proxies = TrustedProxies::parse("192.0.2.0/24").expect("cidr");
+        let ticket = mint("bob", AuthMethod::Password, NOW);
+        for headers in [
+            vec![("SSL_CLIENT_VERIFY", "SUCCESS")],
+            vec![("SSL_CLIENT_VERIFY", "GENEROUS")],
+            vec![("SSL_CLIENT_I_DN", "CN=Fixture CA,O=Fixture Org,C=XX")],
+        ] {
+            let mut req = with_cookie(browser(), &ticket);
+            for (n, v) in &headers {
+                req.headers.push(((*n).into(), (*v).into()));
+            }
+            let d = run(&p, &req);
+            assert_eq!(d.identity, None, "{headers:?}: {d:?}");
+            assert_eq!(d.reason(), Some(Reason::NoCert), "{headers:?}");
+        }
+        let xfcc = p
+            .trusted_proxies
+            .clone()
+            .with_headers(crate::proxy::ProxyHeaders::Xfcc);
+        p.trusted_proxies = xfcc;
+        let mut req = with_cookie(browser(), &ticket);
+        req.headers
+            .push(("X-Forwarded-Client-Cert".into(), "Hash=aa".into()));
+        let d = run(&p, &req);
+        assert_eq!(d.identity, None, "{d:?}");
+        assert_eq!(d.reason(), Some(Reason::NoCert));
     }
 
     #[test]

@@ -380,6 +380,19 @@ mod tests {
         );
     }
 
+    /// Key errors stop the server at load: the message must say what is wrong with the key.
+    #[test]
+    fn errors_say_what_is_wrong() {
+        assert_eq!(
+            KeyError::TooShort { len: 31 }.to_string(),
+            "ticket key is 31 bytes; at least 32 random bytes are needed"
+        );
+        assert_eq!(
+            MintError::TooLong.to_string(),
+            "ticket would exceed the cookie size limit"
+        );
+    }
+
     #[test]
     fn rotation_without_logout() {
         let old = ring(&[&SECRET_A]);
@@ -570,6 +583,27 @@ mod tests {
         );
         // Exactly at the limit decodes (and then fails on its content, not a panic).
         assert!(r.open(&"A".repeat(MAX_COOKIE_LEN)).is_err());
+    }
+
+    /// Mint and verify share one inclusive cap: a cookie of exactly [`MAX_COOKIE_LEN`] characters
+    /// is minted and verifies, one byte more is refused at minting (never handed to a browser
+    /// that the verifier would then refuse).
+    #[test]
+    fn cookie_length_cap_is_exact_on_both_sides() {
+        let r = ring(&[&SECRET_A]);
+        let mut t = Ticket::new("a", AuthMethod::Password, NOW, 60);
+        // About 2.5 KiB of roles; the user name's length then tunes the cookie to the byte.
+        let list = (0..280).map(|i| format!("r{i:04}")).collect::<Vec<_>>();
+        t.roles = Some(Roles::from_list(&list.join(",")));
+        let at_limit = (1..=super::super::MAX_USER_LEN)
+            .find_map(|n| {
+                t.user = "u".repeat(n);
+                r.mint(&t).ok().filter(|c| c.len() == MAX_COOKIE_LEN)
+            })
+            .unwrap();
+        assert_eq!(r.verify(&at_limit, NOW, None, None).unwrap().user, t.user);
+        t.user.push('u');
+        assert_eq!(r.mint(&t), Err(MintError::TooLong));
     }
 
     #[test]
