@@ -73,8 +73,9 @@ pub fn init(now: UnixTime) {
     }
 }
 
-/// Adds sessions to their buckets (each once); returns the entries now held in all buckets.
-fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<u64, StoreError> {
+/// Adds sessions to their buckets (each once); returns the entries now held in all buckets
+/// (`None` when the count could not be updated: the revocations stand, the gauge lags).
+fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<Option<u64>, StoreError> {
     let mut delta: i64 = 0;
     for (ticket_id, until) in tickets {
         let (id, key) = entry(ticket_id);
@@ -93,7 +94,7 @@ fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<u64, StoreError>
         })
         .map_err(from_bucket)?;
     }
-    update(COUNT, |text| {
+    Ok(update(COUNT, |text| {
         let held = text
             .trim()
             .parse::<i64>()
@@ -102,7 +103,7 @@ fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<u64, StoreError>
             .max(0);
         Ok((Some(held.to_string()), held as u64))
     })
-    .map_err(from_bucket)
+    .ok())
 }
 
 /// The store handed to the core; `now` is the request's time, used to prune buckets.
@@ -137,7 +138,7 @@ impl RevocationStore for SharedRevocations {
             return Ok(());
         }
         let held = add(tickets, self.now)?;
-        self.indexed = Some(usize::try_from(held).unwrap_or(usize::MAX));
+        self.indexed = held.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         Ok(())
     }
 }
