@@ -347,6 +347,29 @@ mod tests {
     }
 
     #[test]
+    fn escaped_quote_does_not_end_the_quoted_value() {
+        // The client chooses its Subject; a DN holding `",Hash=forged;By=evil` arrives escaped
+        // as `\"`. The splitter must skip it like `unquote` does, or the text after it would
+        // become a field or a whole element of its own.
+        let h = r#"Hash=real;Subject="CN=\",Hash=forged;By=evil""#;
+        assert_eq!(split_elements(h).unwrap(), vec![h]);
+        let els = parse(h).unwrap();
+        assert_eq!(els.len(), 1);
+        assert_eq!(els[0].hash.as_deref(), Some("real"));
+        assert_eq!(els[0].by, None);
+        assert_eq!(
+            els[0].subject.as_deref(),
+            Some(r#"CN=",Hash=forged;By=evil"#)
+        );
+        // An escaped backslash before the closing quote is a backslash, and the quote closes.
+        let e = &parse(r#"Subject="CN=a\\";By=x"#).unwrap()[0];
+        assert_eq!(
+            (e.subject.as_deref(), e.by.as_deref()),
+            (Some(r"CN=a\\"), Some("x"))
+        );
+    }
+
+    #[test]
     fn backslash_outside_quotes_is_literal() {
         // Only inside quotes does `\` escape. Outside, it must not hide a `,` or `;`: else a
         // bare `\` would merge two hops (or two fields) into one and shift which is the last.
