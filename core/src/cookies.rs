@@ -537,6 +537,110 @@ mod tests {
         );
     }
 
+    #[test]
+    fn same_value_twice_is_not_a_conflict() {
+        // A browser sends the ticket twice when it holds it under two Paths with one value:
+        // that is one login, not cookie tossing, and must not log the user out.
+        let h = ["authrs_ticket=T1; a=1", "authrs_ticket=T1"];
+        assert_eq!(find_cookie(h.into_iter(), "authrs_ticket"), Some("T1"));
+        // A different value after the repeats is still tossing, whichever comes first.
+        for h in [
+            ["authrs_ticket=T1; authrs_ticket=T1", "authrs_ticket=T2"],
+            ["authrs_ticket=T2", "authrs_ticket=T1; authrs_ticket=T1"],
+        ] {
+            assert_eq!(find_cookie(h.into_iter(), "authrs_ticket"), None, "{h:?}");
+            assert!(matches!(
+                lookup_cookie(h.into_iter(), "authrs_ticket"),
+                CookieLookup::Ambiguous(v) if v.len() == 2
+            ));
+        }
+    }
+
+    #[test]
+    fn find_cookie_agrees_with_lookup_cookie() {
+        // `find_cookie` is the per-request fast path of `lookup_cookie`: it must accept exactly
+        // when `lookup_cookie` finds one value.
+        let cases: &[&[&str]] = &[
+            &[],
+            &["t=A"],
+            &["t=A; t=A"],
+            &["t=A", "t=A", "t=A"],
+            &["t=A; t=B"],
+            &["t=A; t=A; t=B"],
+            &["t=B", "t=A; t=A"],
+            &["x=1; t=A", "u=2"],
+            &["t=; t=A"],
+        ];
+        for &h in cases {
+            let want = match lookup_cookie(h.iter().copied(), "t") {
+                CookieLookup::Found(v) => Some(v),
+                CookieLookup::Missing | CookieLookup::Ambiguous(_) => None,
+            };
+            assert_eq!(find_cookie(h.iter().copied(), "t"), want, "{h:?}");
+        }
+    }
+
+    #[test]
+    fn same_site_words() {
+        // The word written into Set-Cookie, printed and parsed back, in any case.
+        for (s, word) in [
+            (SameSite::Strict, "Strict"),
+            (SameSite::Lax, "Lax"),
+            (SameSite::None, "None"),
+        ] {
+            assert_eq!(s.as_str(), word);
+            assert_eq!(s.to_string(), word);
+            assert_eq!(word.parse(), Ok(s));
+            assert_eq!(word.to_ascii_lowercase().parse(), Ok(s));
+            assert_eq!(word.to_ascii_uppercase().parse(), Ok(s));
+            let set = CookieSettings {
+                same_site: s,
+                ..CookieSettings::default()
+            }
+            .set_cookie("v", NOW, None);
+            assert!(set.contains(&format!("; SameSite={word};")), "{set}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_bad_value() {
+        // Load-time errors must tell the operator which value is wrong.
+        let cases = [
+            (
+                CookieError::BadName("a b".into()),
+                "cookie name \"a b\" is not a valid token",
+            ),
+            (
+                CookieError::BadDomain("a;b".into()),
+                "cookie domain \"a;b\" is not a host name",
+            ),
+            (
+                CookieError::BadPath("app".into()),
+                "cookie path \"app\" must start with / and have no ; or spaces",
+            ),
+            (
+                CookieError::HostPrefix,
+                "a __Host- cookie needs Secure, Path=/ and no Domain",
+            ),
+            (CookieError::SecurePrefix, "a __Secure- cookie needs Secure"),
+            (
+                CookieError::SameSiteNoneInsecure,
+                "SameSite=None needs Secure",
+            ),
+            (
+                CookieError::BadSameSite("Laxx".into()),
+                "SameSite \"Laxx\" must be one of Strict, Lax, None",
+            ),
+            (
+                CookieError::BadValue,
+                "cookie value has characters a cookie cannot carry",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+        }
+    }
+
     /// What `all_cookies` did before it skipped pairs: parse every pair with the `cookie` crate.
     fn all_cookies_by_parsing_everything<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
         Cookie::split_parse(header)

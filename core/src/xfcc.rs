@@ -330,6 +330,106 @@ mod tests {
     }
 
     #[test]
+    fn chain_is_percent_decoded_and_single() {
+        let pem = "-----BEGIN%20CERTIFICATE-----%0AMIIB%0A-----END%20CERTIFICATE-----%0A";
+        let one = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let h = format!("Hash=1;Cert=\"{pem}\";Chain=\"{pem}{pem}\"");
+        let e = &parse(&h).unwrap()[0];
+        assert_eq!(e.cert.as_deref(), Some(one));
+        assert_eq!(e.chain.as_deref(), Some(format!("{one}{one}").as_str()));
+        // A second Chain could smuggle in a different issuer path: refused, as for Cert.
+        assert_eq!(
+            parse("Chain=a;chain=b"),
+            Err(XfccError::DuplicateKey("Chain"))
+        );
+        assert_eq!(parse("Chain=%C3%28"), Err(XfccError::BadEncoding("Chain")));
+        assert_eq!(parse("Chain=a%1Bb"), Err(XfccError::ControlCharacter));
+    }
+
+    #[test]
+    fn escaped_quote_does_not_end_the_quoted_value() {
+        // The client chooses its Subject; a DN holding `",Hash=forged;By=evil` arrives escaped
+        // as `\"`. The splitter must skip it like `unquote` does, or the text after it would
+        // become a field or a whole element of its own.
+        let h = r#"Hash=real;Subject="CN=\",Hash=forged;By=evil""#;
+        assert_eq!(split_elements(h).unwrap(), vec![h]);
+        let els = parse(h).unwrap();
+        assert_eq!(els.len(), 1);
+        assert_eq!(els[0].hash.as_deref(), Some("real"));
+        assert_eq!(els[0].by, None);
+        assert_eq!(
+            els[0].subject.as_deref(),
+            Some(r#"CN=",Hash=forged;By=evil"#)
+        );
+        // An escaped backslash before the closing quote is a backslash, and the quote closes.
+        let e = &parse(r#"Subject="CN=a\\";By=x"#).unwrap()[0];
+        assert_eq!(
+            (e.subject.as_deref(), e.by.as_deref()),
+            (Some(r"CN=a\\"), Some("x"))
+        );
+    }
+
+    #[test]
+    fn backslash_outside_quotes_is_literal() {
+        // Only inside quotes does `\` escape. Outside, it must not hide a `,` or `;`: else a
+        // bare `\` would merge two hops (or two fields) into one and shift which is the last.
+        let els = parse(r"Hash=a\;URI=x\,Hash=b").unwrap();
+        assert_eq!(els.len(), 2);
+        assert_eq!(els[0].hash.as_deref(), Some(r"a\"));
+        assert_eq!(els[0].uri, vec![r"x\"]);
+        assert_eq!(els[1].hash.as_deref(), Some("b"));
+        // And a bare `\"` still opens a quote in the middle of a value.
+        assert_eq!(parse(r#"By=a\"b""#), Err(XfccError::BadQuoting));
+    }
+
+    #[test]
+    fn split_elements_keeps_quoted_commas() {
+        // Callers take the last raw element as the nearest hop: a comma inside a quoted
+        // Subject must not make a forged element look like the last one.
+        let h = r#"By=a;Subject="CN=x,Hash=forged";Hash=1,Hash=2"#;
+        assert_eq!(
+            split_elements(h).unwrap(),
+            vec![r#"By=a;Subject="CN=x,Hash=forged";Hash=1"#, "Hash=2"]
+        );
+        let h = r#"Hash=2;Subject="CN=x,Hash=forged""#;
+        assert_eq!(split_elements(h).unwrap(), vec![h]);
+        assert_eq!(
+            split_elements("Hash=1,Subject=\"a,b"),
+            Err(XfccError::UnterminatedQuote)
+        );
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let cases = [
+            (
+                XfccError::TooLong,
+                "x-forwarded-client-cert longer than 65536 bytes",
+            ),
+            (
+                XfccError::TooManyElements,
+                "x-forwarded-client-cert has more than 16 elements",
+            ),
+            (XfccError::Empty, "x-forwarded-client-cert is empty"),
+            (
+                XfccError::EmptyValue("By".into()),
+                "x-forwarded-client-cert key \"By\" has an empty value",
+            ),
+            (
+                XfccError::DuplicateKey("Hash"),
+                "x-forwarded-client-cert repeats Hash in one element",
+            ),
+            (
+                XfccError::BadEncoding("Cert"),
+                "x-forwarded-client-cert Cert is not URL-encoded UTF-8",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+        }
+    }
+
+    #[test]
     fn malformed_values() {
         let cases: &[(&str, XfccError)] = &[
             ("", XfccError::Empty),
@@ -367,6 +467,21 @@ mod tests {
         assert_eq!(parse(&many), Err(XfccError::TooManyElements));
         let ok = vec!["Hash=1"; MAX_ELEMENTS].join(",");
         assert_eq!(parse(&ok).unwrap().len(), MAX_ELEMENTS);
+        // What Envoy sends with Cert and a two-certificate Chain (~2.7 KB of URL-encoded PEM
+        // each) fits with room to spare.
+        let body = "MIIB%2Babc%2F".repeat(200);
+        let pem =
+            format!("-----BEGIN%20CERTIFICATE-----%0A{body}%0A-----END%20CERTIFICATE-----%0A");
+        let h = format!("{ENVOY};Cert=\"{pem}\";Chain=\"{pem}{pem}\"");
+        assert!(h.len() > 8_000, "{}", h.len());
+        assert!(parse(&h).unwrap()[0].chain.is_some());
+        // The limit is inclusive: a header of exactly MAX_HEADER_LEN bytes (a Cert and Chain
+        // run to several KB) is parsed.
+        let filler = "a".repeat(MAX_HEADER_LEN - "Hash=1;X-Pad=".len());
+        let at_limit = format!("Hash=1;X-Pad={filler}");
+        assert_eq!(at_limit.len(), MAX_HEADER_LEN);
+        assert_eq!(parse(&at_limit).unwrap()[0].hash.as_deref(), Some("1"));
+        assert_eq!(parse(&format!("{at_limit}a")), Err(XfccError::TooLong));
         // Commas inside quotes do not count as elements.
         let quoted = format!("Subject=\"{}\"", ",".repeat(100));
         assert_eq!(parse(&quoted).unwrap().len(), 1);
