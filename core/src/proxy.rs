@@ -372,7 +372,7 @@ pub fn proxy_tls_facts(req: &RequestFacts, trusted: &TrustedProxies) -> ProxyOut
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
-    use super::pem::tests::clean_pem;
+    use super::pem::tests::{clean_pem, xfcc_pem};
     use super::*;
 
     fn req(peer: &str, headers: &[(&str, &str)]) -> RequestFacts {
@@ -649,10 +649,7 @@ mod tests {
     /// client certificate; an element with none of them (only By/URI) means no certificate.
     #[test]
     fn xfcc_element_with_any_certificate_field_counts_as_verified() {
-        let cert = clean_pem()
-            .replace('\n', "%0A")
-            .replace(' ', "%20")
-            .replace('+', "%2B");
+        let cert = xfcc_pem();
         let xfcc = trusted().with_headers(ProxyHeaders::Xfcc);
         let verify = |h: &str| {
             let out = proxy_tls_facts(&req("192.0.2.1", &[("x-forwarded-client-cert", h)]), &xfcc);
@@ -670,10 +667,7 @@ mod tests {
 
     #[test]
     fn xfcc_from_trusted_proxy_uses_the_last_element() {
-        let cert = clean_pem()
-            .replace('\n', "%0A")
-            .replace(' ', "%20")
-            .replace('+', "%2B");
+        let cert = xfcc_pem();
         let h = format!(
             "By=spiffe://a;Hash=aa;Subject=\"CN=first-hop\",By=spiffe://edge;Hash=bb;Cert=\"{cert}\";Subject=\"CN=bob,O=Acme\\, Inc\";URI=spiffe://acme/bob"
         );

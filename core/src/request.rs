@@ -133,6 +133,13 @@ impl RequestFacts {
                 .any(|v| v.to_ascii_lowercase().contains("application/json"))
     }
 
+    /// True when a browser says another site made this request (`Sec-Fetch-Site: cross-site`:
+    /// its image, link or form); browsers never let a page set that header.
+    pub fn is_cross_site_fetch(&self) -> bool {
+        self.header("sec-fetch-site")
+            .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"))
+    }
+
     /// Path plus `?query`, the way a `destination` is built from it.
     pub fn path_and_query(&self) -> String {
         match &self.query {

@@ -230,7 +230,7 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
         let section = unsafe { crate::apr::str_from(ffi::authrs_section_path(r)) };
         let mut scope = DefaultHasher::new();
         (r.server as usize).hash(&mut scope);
-        built.scope_id().hash(&mut scope);
+        built.hash_scope(&mut scope);
         section.hash(&mut scope);
         names.hash(&mut scope);
         let mut providers = HttpdProviders {

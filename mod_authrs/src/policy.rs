@@ -27,14 +27,12 @@ pub struct Built {
 }
 
 impl Built {
-    /// A stable number for the scope this was built for (its chain and AuthName), for
-    /// per-scope bookkeeping such as the login handler's timing of password checks.
-    pub fn scope_id(&self) -> u64 {
-        use std::hash::{DefaultHasher, Hash};
-        let mut h = DefaultHasher::new();
-        self.chain.hash(&mut h);
-        self.auth_name.hash(&mut h);
-        h.finish()
+    /// Feeds the scope this was built for (its chain and AuthName) to `h`, for per-scope
+    /// bookkeeping such as the login handler's timing of password checks.
+    pub fn hash_scope(&self, h: &mut impl Hasher) {
+        use std::hash::Hash;
+        self.chain.hash(h);
+        self.auth_name.hash(h);
     }
 
     fn is_for(&self, dc: &DirConfig, auth_name: Option<&str>) -> bool {

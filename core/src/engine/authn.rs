@@ -463,7 +463,10 @@ fn ticket(
         }
     }
     if ticket.needs_refresh(now, policy.session_timeout, policy.refresh_fraction)
-        && !fetched_cross_site(req)
+        // Another site's request (its <img>, its link) may use the ticket but never refreshes
+        // it: else any page the user visits could keep an idle session alive (SameSite=None
+        // sends the cookie with its images, Lax with its links) until the absolute lifetime.
+        && !req.is_cross_site_fetch()
     {
         let fresh = keys.mint(&ticket.to_ticket().refreshed(now));
         match fresh {
@@ -486,13 +489,4 @@ fn ticket(
         identity.roles = roles.to_roles();
     }
     Ok(Outcome::User(identity))
-}
-
-/// A browser request another site made (`Sec-Fetch-Site: cross-site`: an embedded image, a
-/// link or form elsewhere). It may use the ticket, but never refreshes it: otherwise any page
-/// the user visits could keep an idle session alive (SameSite=None sends the cookie with its
-/// images, Lax with its top-level links) until the absolute lifetime ends.
-fn fetched_cross_site(req: &RequestFacts) -> bool {
-    req.header("sec-fetch-site")
-        .is_some_and(|site| site.trim().eq_ignore_ascii_case("cross-site"))
 }

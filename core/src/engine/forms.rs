@@ -363,10 +363,8 @@ pub fn refuse_cross_site(req: &RequestFacts) -> Option<Decision> {
 /// `Origin` (including `null`) that is not this request's own scheme and `Host`. Clients that
 /// send neither (curl, scripts) are not browsers carrying someone else's form.
 fn cross_site(req: &RequestFacts) -> Option<String> {
-    if let Some(site) = req.header("sec-fetch-site") {
-        if site.eq_ignore_ascii_case("cross-site") {
-            return Some("Sec-Fetch-Site: cross-site".to_string());
-        }
+    if req.is_cross_site_fetch() {
+        return Some("Sec-Fetch-Site: cross-site".to_string());
     }
     let origin = req.header("origin")?;
     let scheme = if req.secure { "https" } else { "http" };

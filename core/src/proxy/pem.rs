@@ -82,6 +82,14 @@ pub(super) mod tests {
         format!("{BEGIN}\n{}\n{END}\n", lines.join("\n"))
     }
 
+    /// [`clean_pem`] percent-escaped as an XFCC `Cert` value carries it.
+    pub(crate) fn xfcc_pem() -> String {
+        clean_pem()
+            .replace('\n', "%0A")
+            .replace(' ', "%20")
+            .replace('+', "%2B")
+    }
+
     #[test]
     fn pem_in_proxy_shapes() {
         let want = clean_pem().into_bytes();
