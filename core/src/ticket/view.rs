@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::key_id::KeyId;
+use super::wire::TAG_LABEL;
 use super::{Ticket, TicketError};
 use crate::identity::{AuthMethod, Roles};
 use crate::time::UnixTime;
@@ -12,13 +13,13 @@ use crate::time::UnixTime;
 /// Decoded cookies up to this size (a user and a few roles) stay on the stack.
 pub(super) const SMALL_DECODED: usize = 256;
 
-/// Room for one decoded cookie: on the stack up to 256 bytes, on the heap beyond.
+/// Room for one decoded cookie (after the tag label): on the stack up to 256 bytes, on the heap beyond.
 ///
 /// Pass one to [`KeyRing::verify_ref`](super::KeyRing::verify_ref); the returned
 /// [`TicketRef`] borrows from it. Reusable: each call overwrites it.
 #[derive(Clone)]
 pub struct TicketBuf {
-    pub(super) small: [u8; SMALL_DECODED],
+    pub(super) small: [u8; TAG_LABEL.len() + SMALL_DECODED],
     pub(super) large: Vec<u8>,
 }
 
@@ -26,20 +27,23 @@ impl TicketBuf {
     /// An empty buffer (nothing is allocated until a cookie is larger than 256 decoded bytes).
     pub fn new() -> TicketBuf {
         TicketBuf {
-            small: [0; SMALL_DECODED],
+            small: [0; TAG_LABEL.len() + SMALL_DECODED],
             large: Vec::new(),
         }
     }
 
-    /// A writable slice of `n` bytes.
-    pub(super) fn slice(&mut self, n: usize) -> &mut [u8] {
-        if n <= SMALL_DECODED {
-            &mut self.small[..n]
+    /// The tag label followed by `n` writable bytes (the label already written).
+    pub(super) fn after_label(&mut self, n: usize) -> &mut [u8] {
+        let len = TAG_LABEL.len() + n;
+        let buf = if n <= SMALL_DECODED {
+            &mut self.small[..len]
         } else {
             self.large.clear();
-            self.large.resize(n, 0);
-            &mut self.large
-        }
+            self.large.resize(len, 0);
+            &mut self.large[..]
+        };
+        buf[..TAG_LABEL.len()].copy_from_slice(TAG_LABEL);
+        buf
     }
 }
 

@@ -6,6 +6,8 @@ use super::key_id::{KeyId, KID_LEN};
 use super::view::{RolesRef, TicketRef};
 use super::{MintError, Ticket, MAX_USER_LEN, TICKET_VERSION};
 use crate::identity::AuthMethod;
+/// Domain separation for the tag: HMAC input is this label, then the payload.
+pub(super) const TAG_LABEL: &[u8] = b"authrs-ticket-v1\0";
 /// Bytes of the HMAC-SHA256 tag.
 pub(super) const TAG_LEN: usize = 32;
 /// Version byte plus key id: what is read before the tag is checked.
