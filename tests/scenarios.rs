@@ -359,6 +359,31 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: (302, Some("expired"), None),
     },
     Scenario {
+        name: "ticket from a server whose clock is 5 minutes ahead: refused, not cleared",
+        run: |s| {
+            let t = ticket_with(KEY_B64, "demo", AuthMethod::Password, now() + 300, None);
+            let r = get(s, "/app/cgi/echo").cookie(COOKIE, &t).send();
+            // Good on the server that issued it: clearing it here would log the user out there.
+            assert_eq!(r.cookie(COOKIE), None, "{r:?}");
+            Outcome::of(&r)
+        },
+        expect: (302, Some("bad_cookie"), None),
+    },
+    Scenario {
+        name: "forged ticket: refused and cleared",
+        run: |s| {
+            // A valid ticket with one character of its tag changed.
+            let mut forged = ticket("demo");
+            let i = forged.len() - 10;
+            let other = if &forged[i..=i] == "A" { "B" } else { "A" };
+            forged.replace_range(i..=i, other);
+            let r = get(s, "/app/cgi/echo").cookie(COOKIE, &forged).send();
+            assert_eq!(r.cookie(COOKIE).as_deref(), Some(""), "{r:?}");
+            Outcome::of(&r)
+        },
+        expect: (302, Some("bad_cookie"), None),
+    },
+    Scenario {
         name: "ticket bound to another address",
         run: |s| {
             let t = ticket_with(

@@ -421,10 +421,19 @@ fn ticket(
     let ticket = match keys.verify_ref(value, &mut buf, now, peer, policy.session_timeout) {
         Ok(t) => t,
         Err(e) => {
-            decision.note(Level::Info, "AUTHRS0220", format!("ticket refused: {e}"));
+            // A ticket from our future is ours, so the clocks disagree: the operator's problem.
+            let level = if e == TicketError::ClockSkew {
+                Level::Warn
+            } else {
+                Level::Info
+            };
+            decision.note(level, "AUTHRS0220", format!("ticket refused: {e}"));
             // Bound to an address where this location checks none: it may be good at the
-            // locations that bind; clearing it would log the user out of all of them.
-            *keep_cookie = e == TicketError::AddressMismatch && peer.is_none();
+            // locations that bind; clearing it would log the user out of all of them. One
+            // from our future is good on the server that issued it (and here once our clock
+            // catches up): clearing it would log the user out there too.
+            *keep_cookie = (e == TicketError::AddressMismatch && peer.is_none())
+                || e == TicketError::ClockSkew;
             return Ok(Outcome::Refused {
                 reason: e.reason(),
                 final_: false,

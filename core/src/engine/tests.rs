@@ -202,6 +202,26 @@ fn tampered_and_expired_tickets_get_their_reasons_and_a_cleared_cookie() {
     let d = run(&policy(), &with_cookie(browser(), &old));
     assert_eq!(d.reason(), Some(Reason::Expired));
 
+    // Issued by a server whose clock is ahead (or ours jumped back): refused, logged as a
+    // warning for the operator, and kept in the browser, where it is good on that server.
+    let ahead = mint("bob", AuthMethod::Password, NOW + 300);
+    let d = run(&policy(), &with_cookie(browser(), &ahead));
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
+    assert_eq!(d.set_cookie, None);
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.level == Level::Warn && n.message.contains("clock_skew")),
+        "{:?}",
+        d.notes
+    );
+    // Within the tolerated skew it is simply valid.
+    let slightly = mint("bob", AuthMethod::Password, NOW + 60);
+    assert_eq!(
+        run(&policy(), &with_cookie(browser(), &slightly)).verdict,
+        Verdict::Allow
+    );
+
     let d = run(&policy(), &with_cookie(browser(), &"A".repeat(100_000)));
     assert_eq!(d.reason(), Some(Reason::BadCookie));
 }

@@ -122,7 +122,7 @@ fn borrowed_and_owned_paths_agree_on_every_error() {
             NOW - 61,
             Some(peer),
             None,
-            Err(TicketError::Malformed),
+            Err(TicketError::ClockSkew),
         ),
         (GOLDEN_PLAIN, NOW, None, None, Ok(())),
     ];

@@ -31,9 +31,10 @@
 //! Clock rules: a ticket is valid while `now < expires` and, with an idle
 //! timeout `t`, while `now < last_seen + t`. A ticket whose `issued` or
 //! `last_seen` lies more than [`MAX_CLOCK_SKEW`] seconds after `now` is
-//! [`TicketError::Malformed`]: only our own clock jumping back (or a server
+//! [`TicketError::ClockSkew`]: only our own clock jumping back (or a server
 //! with a fast clock sharing the key) produces one, and we refuse to trust
-//! times we cannot have seen.
+//! times we cannot have seen. The engine keeps such a cookie in the browser
+//! (the ticket is good where it was issued) and logs it as a warning.
 
 mod key;
 mod key_id;
@@ -70,7 +71,7 @@ pub const DEFAULT_REFRESH_FRACTION: f64 = 0.5;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TicketError {
-    /// Not a ticket: too long, bad base64, wrong version, truncated, bad fields, or issued in the future.
+    /// Not a ticket: too long, bad base64, wrong version, truncated, or bad fields.
     Malformed,
     /// The HMAC tag does not match: forged or tampered with.
     BadSignature,
@@ -82,6 +83,8 @@ pub enum TicketError {
     Idle,
     /// Bound to a client address other than the request's peer.
     AddressMismatch,
+    /// Signed by us, but issued or refreshed more than [`MAX_CLOCK_SKEW`] seconds in our future.
+    ClockSkew,
 }
 
 impl TicketError {
@@ -102,6 +105,7 @@ impl TicketError {
             TicketError::Expired => "expired",
             TicketError::Idle => "idle",
             TicketError::AddressMismatch => "address_mismatch",
+            TicketError::ClockSkew => "clock_skew",
         }
     }
 }
@@ -115,6 +119,9 @@ impl fmt::Display for TicketError {
             TicketError::Expired => "ticket expired",
             TicketError::Idle => "ticket idle for too long",
             TicketError::AddressMismatch => "ticket bound to another client address",
+            TicketError::ClockSkew => {
+                "ticket issued in our future: the clocks of the servers sharing the key disagree"
+            }
         };
         write!(f, "{text} ({})", self.code())
     }
@@ -210,7 +217,7 @@ fn check_claims(
 ) -> Result<(), TicketError> {
     let latest = now.saturating_add(MAX_CLOCK_SKEW);
     if issued > latest || last_seen > latest {
-        return Err(TicketError::Malformed);
+        return Err(TicketError::ClockSkew);
     }
     if now >= expires {
         return Err(TicketError::Expired);
@@ -311,11 +318,12 @@ mod tests {
         // …a lot: a ticket from the future is refused.
         assert_eq!(
             t.check(NOW - MAX_CLOCK_SKEW - 1, None, None),
-            Err(TicketError::Malformed)
+            Err(TicketError::ClockSkew)
         );
         let mut late = ticket();
         late.last_seen = NOW + 1000;
-        assert_eq!(late.check(NOW, None, None), Err(TicketError::Malformed));
+        assert_eq!(late.check(NOW, None, None), Err(TicketError::ClockSkew));
+        assert_eq!(late.check(NOW + 1000 - MAX_CLOCK_SKEW, None, None), Ok(()));
         // Refreshing with a clock that went back never moves last_seen backwards.
         assert_eq!(t.refreshed(NOW - 100).last_seen, NOW);
     }
@@ -367,6 +375,7 @@ mod tests {
             TicketError::BadSignature,
             TicketError::UnknownKey,
             TicketError::AddressMismatch,
+            TicketError::ClockSkew,
         ] {
             assert_eq!(e.reason(), Reason::BadCookie);
         }
