@@ -956,3 +956,99 @@ fn request_trailers_end_a_login_and_never_name_the_user() {
     }
     assert!(e.log().contains("AUTHRS0204"), "{}", e.log());
 }
+
+/// A client certificate signed by the demo CA with subject `subject` (openssl `-subj`, UTF-8).
+fn ca_signed(dir: &Path, name: &str, subject: &str) {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let crt = dir.join(format!("{name}.crt"));
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let s = |v: &str| std::ffi::OsString::from(v);
+    run(&[
+        &s("req"),
+        &s("-new"),
+        &s("-newkey"),
+        &s("ec"),
+        &s("-pkeyopt"),
+        &s("ec_paramgen_curve:P-256"),
+        &s("-nodes"),
+        &s("-utf8"),
+        &s("-subj"),
+        &s(subject),
+        &s("-keyout"),
+        key.as_os_str(),
+        &s("-out"),
+        csr.as_os_str(),
+    ]);
+    run(&[
+        &s("x509"),
+        &s("-req"),
+        &s("-in"),
+        csr.as_os_str(),
+        &s("-CA"),
+        dir.join("ca.crt").as_os_str(),
+        &s("-CAkey"),
+        dir.join("ca.key").as_os_str(),
+        &s("-days"),
+        &s("30"),
+        &s("-out"),
+        crt.as_os_str(),
+    ]);
+}
+
+#[test]
+fn hard_subjects_read_the_same_from_envoys_property_and_from_the_certificate() {
+    // Without the certificate (forward_client_cert SANITIZE) the filter has only Envoy's
+    // `connection.subject_peer_certificate` string (BoringSSL's printer); with it (SANITIZE_SET)
+    // the core renders the DN itself. A `cert_dn` rule or a DN map must match in both cases, and
+    // the DN must be OpenSSL's RFC 2253 form, as `openssl x509 -nameopt RFC2253` prints it.
+    let f = site_files("envoy-hard-dn");
+    let subjects = [
+        r#"/CN=Doe\, John "JD" <jd>+UID=jd/O=Semi;colon\+plus/OU=#hash/emailAddress=jd@example.org"#,
+        "/CN=Jürgen Ünïcode/O=Ørg Ltd/C=DE",
+        "/CN=trailing space \\ /DC=example/DC=org/UID=jd",
+    ];
+    let json = site_with(&f, json!({"cert_user": "dn", "crls": Value::Null}));
+    let json = json
+        .replace(",\"crls\":null", "")
+        .replace("\"crls\":null,", "");
+    for (i, subject) in subjects.iter().enumerate() {
+        let name = format!("hard{i}");
+        ca_signed(&f.certs, &name, subject);
+        let crt = f.certs.join(format!("{name}.crt"));
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in"])
+            .arg(&crt)
+            .output()
+            .expect("openssl");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let want = text
+            .trim_end_matches('\n')
+            .strip_prefix("subject=")
+            .expect("subject line")
+            .to_string();
+        let mut seen = Vec::new();
+        for mode in ["SANITIZE", "SANITIZE_SET"] {
+            let mut opts = EnvoyOptions::new(json.clone());
+            opts.forward_client_cert = mode;
+            let e = Envoy::start(&f.certs, &opts);
+            let r = e.get("/app/cgi/echo").client_cert(&f.certs, &name).send();
+            assert_eq!(r.status, 200, "{mode} {subject}: {r:?}\n{}", e.log());
+            seen.push((mode, r.env("AUTHRS_DN").map(str::to_string)));
+        }
+        for (mode, dn) in seen {
+            assert_eq!(dn.as_deref(), Some(want.as_str()), "{mode}: {subject}");
+        }
+    }
+}
