@@ -9,6 +9,7 @@ use authrs_core::engine::{
     decide, login, logout, recognize, Decision, Level, Note, PasswordCheck, Stores, Verdict,
 };
 use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
+use authrs_core::password::Htpasswd;
 use authrs_core::proxy::{is_proxy_header, is_reserved_header, proxy_tls_facts};
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
@@ -560,7 +561,8 @@ impl Stream {
         let scope = site.route(&path);
         match &scope.passwords {
             Passwords::Users(users) => {
-                let mut users = users.clone();
+                // Borrowed: a login post never copies the whole table.
+                let mut users: &Htpasswd = users;
                 let d = login(&scope.policy, &facts, &body, now_secs(), &mut users);
                 self.finish(scope, d);
             }

@@ -33,6 +33,13 @@ impl PasswordCheck for Htpasswd {
     }
 }
 
+/// A shared table checks as well as an owned one (a shell's per-site table, never cloned per login).
+impl PasswordCheck for &Htpasswd {
+    fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
+        Htpasswd::check(self, user, password).map_err(|e| e.to_string())
+    }
+}
+
 /// Whether a user name and password are worth checking at all: a user name that is not empty,
 /// not longer than a ticket may carry, without control characters, and a password of at most
 /// [`MAX_PASSWORD`] bytes. Anything else fails as `bad_credentials` without a check (a shell that
