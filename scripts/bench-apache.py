@@ -32,7 +32,8 @@ def main():
     key = f"{root}/ticket.key"
     subprocess.run([AUTHRS, "keygen", "--out", key], check=True)
     rs_ticket = subprocess.run([AUTHRS, "ticket", "mint", "--key", key, "--user", "bench@example.org",
-                                "--lifetime", "2h", "--roles", "admin:projectX,reader"],
+                                "--lifetime", "2h", "--roles", "admin:projectX,reader",
+                                "--cookie-name", "AuthRs_Bench"],
                                capture_output=True, text=True, check=True).stdout.strip()
     tkt = tkt_cookie("bench@example.org", int(time.time()))
     port = free_port()

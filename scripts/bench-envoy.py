@@ -144,7 +144,8 @@ def main():
         subprocess.run([args.authrs_cli, "keygen", "--out", key_file], check=True)
         ticket_key = open(key_file).read().strip()
         ticket = subprocess.run([args.authrs_cli, "ticket", "mint", "--key", key_file, "--user", USER,
-                                 "--lifetime", "2h", "--roles", "admin:projectX,reader"],
+                                 "--lifetime", "2h", "--roles", "admin:projectX,reader",
+                                 "--cookie-name", TICKET_COOKIE],
                                 capture_output=True, text=True, check=True).stdout.strip()
         jwt_secret = os.urandom(32)
         jwt = hs256_jwt(jwt_secret, len(ticket))

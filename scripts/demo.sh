@@ -29,11 +29,12 @@ step "$A" cert map --rule cn "$demo/certs/demo.crt"
 step "$A" cert map --rule xmpp "$demo/certs/demo.crt"
 step "$A" cert map --rule '{CN}@example.org' "$demo/certs/alice.crt"
 step "$A" cert map --rule cn --crl "$demo/certs/ca.crl" "$demo/certs/revoked.crt"
-ticket=$("$A" ticket mint --key "$demo/ticket.key" --user demo --roles admin:projectX --lifetime 2h)
-echo; echo "\$ $A ticket mint --key $demo/ticket.key --user demo --roles admin:projectX --lifetime 2h"; echo "$ticket"
-step "$A" ticket verify --key "$demo/ticket.key" "$ticket"
-step "$A" ticket verify --key "$demo/ticket.key" --now $(( $(date +%s) + 3 * 3600 )) "$ticket"
-step "$A" ticket verify --key "$demo/ticket.key" "${ticket%?}A"
+ticket=$("$A" ticket mint --key "$demo/ticket.key" --user demo --roles admin:projectX --lifetime 2h --cookie-name AuthRs_Example)
+echo; echo "\$ $A ticket mint --key $demo/ticket.key --user demo --roles admin:projectX --lifetime 2h --cookie-name AuthRs_Example"; echo "$ticket"
+step "$A" ticket verify --key "$demo/ticket.key" --cookie-name AuthRs_Example "$ticket"
+step "$A" ticket verify --key "$demo/ticket.key" --cookie-name AuthRs_Example --now $(( $(date +%s) + 3 * 3600 )) "$ticket"
+step "$A" ticket verify --key "$demo/ticket.key" --cookie-name AuthRs_Example "${ticket%?}A"
+step "$A" ticket verify --key "$demo/ticket.key" --cookie-name AuthRs_Admins "$ticket"
 step "$A" require check --roles "$demo/roles" --user demo "$demo/require.conf"
 step "$A" require check --roles "$demo/roles" --user alice "$demo/require.conf"
 
@@ -46,7 +47,7 @@ Demo material is in $demo:
   roles, require.conf
 
 Try:
-  $A ticket mint --key $demo/ticket.key --user demo --lifetime 30m
+  $A ticket mint --key $demo/ticket.key --user demo --lifetime 30m --cookie-name AuthRs_Example
   $A cert inspect --json $demo/certs/alice.crt
   $A require check --user demo --method password $demo/require.conf
   $A --help

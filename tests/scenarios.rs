@@ -203,7 +203,8 @@ fn ticket_with(
     let mut t = Ticket::new(user, method, issued, 3600);
     t.roles = None;
     t.address = address;
-    ring.mint(&t).expect("mint")
+    // Bound to the site's cookie, as the shells' logins mint them.
+    ring.mint_for(&t, COOKIE).expect("mint")
 }
 
 /// A valid password ticket for `user`.
@@ -357,6 +358,31 @@ pub const SCENARIOS: &[Scenario] = &[
             send(get(s, "/app/cgi/echo").cookie(COOKIE, &t))
         },
         expect: (302, Some("expired"), None),
+    },
+    Scenario {
+        name: "unbound (version 1) ticket of an earlier build: accepted",
+        run: |s| {
+            let ring =
+                KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("key")]).expect("ring");
+            let t = ring
+                .mint(&Ticket::new("demo", AuthMethod::Password, now() - 10, 3600))
+                .expect("mint");
+            send(get(s, "/app/cgi/echo").cookie(COOKIE, &t))
+        },
+        expect: (200, None, Some("demo")),
+    },
+    Scenario {
+        name: "ticket of another realm's cookie (same key) renamed into ours: refused, cleared",
+        run: |s| {
+            let ring =
+                KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("key")]).expect("ring");
+            let t = Ticket::new("demo", AuthMethod::Password, now() - 10, 3600);
+            let other = ring.mint_for(&t, "AuthRs_Guests").expect("mint");
+            let r = get(s, "/app/cgi/echo").cookie(COOKIE, &other).send();
+            assert_eq!(r.cookie(COOKIE).as_deref(), Some(""), "{r:?}");
+            Outcome::of(&r)
+        },
+        expect: (302, Some("bad_cookie"), None),
     },
     Scenario {
         name: "ticket from a server whose clock is 5 minutes ahead: refused, not cleared",

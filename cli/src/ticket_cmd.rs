@@ -36,6 +36,10 @@ pub enum TicketCmd {
         /// Issue time in Unix seconds (default: now).
         #[arg(long, value_name = "UNIX")]
         now: Option<i64>,
+        /// Bind the ticket to this cookie name (a version-2 ticket, as logins mint): it then
+        /// verifies only when sent in a cookie of that name. Without it the ticket is unbound.
+        #[arg(long, value_name = "NAME")]
+        cookie_name: Option<String>,
     },
     /// Verify a ticket: print it as JSON (exit 0) or `<reason>: <detail>` on stderr (exit 1).
     Verify {
@@ -51,6 +55,10 @@ pub enum TicketCmd {
         /// Idle timeout to apply (`30m`); off by default.
         #[arg(long, value_name = "DURATION")]
         session_timeout: Option<String>,
+        /// The cookie the ticket was read from: needed to verify a ticket bound to its cookie
+        /// name (what logins mint); an unbound one verifies with or without it.
+        #[arg(long, value_name = "NAME")]
+        cookie_name: Option<String>,
         /// The cookie value.
         ticket: String,
     },
@@ -66,6 +74,7 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
             roles,
             address,
             now,
+            cookie_name,
         } => {
             let ring = read_ring(&[key])?;
             let now = now.unwrap_or_else(unix_now);
@@ -83,7 +92,19 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
                 address,
                 roles: roles.as_deref().map(Roles::from_list),
             };
-            println!("{}", ring.mint(&ticket)?);
+            let cookie = match cookie_name.as_deref() {
+                Some(name) => {
+                    authrs_core::cookies::CookieSettings {
+                        name: name.to_string(),
+                        ..Default::default()
+                    }
+                    .validate()
+                    .map_err(|e| Failure(format!("error: --cookie-name: {e}")))?;
+                    ring.mint_for(&ticket, name)?
+                }
+                None => ring.mint(&ticket)?,
+            };
+            println!("{cookie}");
             Ok(())
         }
         TicketCmd::Verify {
@@ -91,6 +112,7 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
             now,
             address,
             session_timeout,
+            cookie_name,
             ticket,
         } => {
             let ring = read_ring(&keys)?;
@@ -100,11 +122,22 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
                 .transpose()
                 .map_err(|e| Failure(format!("error: --session-timeout: {e}")))?;
             let now = now.unwrap_or_else(unix_now);
-            let t = ring
-                .verify(ticket.trim(), now, address, idle)
-                .map_err(|e| Failure(format!("{}: {e}", e.reason().code())))?;
+            let ticket = ticket.trim();
+            let t = match cookie_name.as_deref() {
+                Some(name) => ring.verify_for(name, ticket, now, address, idle),
+                None => ring.verify(ticket, now, address, idle),
+            };
+            let t = t.map_err(|e| {
+                let hint = if cookie_name.is_none() && is_bound(ticket) {
+                    " (the ticket is bound to its cookie name: pass --cookie-name)"
+                } else {
+                    ""
+                };
+                Failure(format!("{}: {e}{hint}", e.reason().code()))
+            })?;
             let json = serde_json::json!({
                 "user": t.user,
+                "version": t.version,
                 "method": t.method.as_str(),
                 "issued": t.issued,
                 "expires": t.expires,
@@ -117,6 +150,15 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
             Ok(())
         }
     }
+}
+
+/// Whether a cookie value claims to be a version-2 (cookie-name-bound) ticket: its first byte.
+fn is_bound(value: &str) -> bool {
+    use base64::Engine as _;
+    let head = value.get(..4).unwrap_or("");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(head)
+        .is_ok_and(|b| b.first() == Some(&authrs_core::ticket::TICKET_VERSION_BOUND))
 }
 
 /// The wall clock, for when `--now` is not given (the core never reads it itself).

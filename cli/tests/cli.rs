@@ -174,6 +174,52 @@ fn ticket_round_trip_and_refusals() {
     assert_eq!(v["expires"], 1_800_007_200i64);
     assert_eq!(v["roles"], serde_json::json!(["admin:projectX", "reader"]));
     assert!(v["key_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(v["version"], 1);
+
+    // Bound to a cookie name (what logins mint): verifies only with that name.
+    let o = authrs(&[
+        "ticket",
+        "mint",
+        "--key",
+        &k,
+        "--user",
+        "alice",
+        "--cookie-name",
+        "AuthRs_Example",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bound = stdout(&o);
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["ticket", "verify", "--key", k.as_str()];
+        args.extend_from_slice(extra);
+        args.push(bound.as_str());
+        authrs(&args)
+    };
+    let o = verify(&["--cookie-name", "AuthRs_Example"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+    assert_eq!(
+        (v["user"].as_str(), v["version"].as_i64()),
+        (Some("alice"), Some(2))
+    );
+    let o = verify(&["--cookie-name", "AuthRs_Admins"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("bad_cookie: "), "{}", stderr(&o));
+    let o = verify(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("pass --cookie-name"), "{}", stderr(&o));
+    let o = authrs(&[
+        "ticket",
+        "mint",
+        "--key",
+        &k,
+        "--user",
+        "alice",
+        "--cookie-name",
+        "no spaces",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--cookie-name"), "{}", stderr(&o));
 
     // Expired, one second past the end.
     let o = authrs(&[

@@ -25,4 +25,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         assert_eq!(back.roles, t.roles);
         assert_eq!(back.address, t.address);
     }
+    // Bound to a cookie name: verifies under it, never under another.
+    if let Ok(cookie) = ring.mint_for(&t, "AuthRs_Fuzz") {
+        let back = ring.verify_for("AuthRs_Fuzz", &cookie, issued, t.address, None).expect("a minted ticket verifies");
+        assert_eq!((back.user.as_str(), back.roles.as_ref()), (t.user.as_str(), t.roles.as_ref()));
+        assert!(ring.verify_for("AuthRs_Fuzz2", &cookie, issued, t.address, None).is_err());
+    }
 });

@@ -369,7 +369,7 @@ fn tickets_login_and_logout() {
     let fresh = r.cookie(COOKIE).expect("refreshed ticket");
     assert!(!fresh.is_empty() && fresh != idle);
     assert!(ring()
-        .verify(&fresh, now(), None, Some(600))
+        .verify_for(COOKIE, &fresh, now(), None, Some(600))
         .is_ok_and(|t| t.last_seen >= now() - 5));
 
     // Nothing unexpected in the error log (the mpm's startup notices are [notice]).

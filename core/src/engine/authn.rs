@@ -418,7 +418,9 @@ fn ticket(
     };
     // Read in place: the only copies made are the Identity's own.
     let mut buf = TicketBuf::new();
-    let ticket = match keys.verify_ref(value, &mut buf, now, peer, policy.session_timeout) {
+    let name = &policy.cookie.name;
+    let ticket = match keys.verify_ref_for(name, value, &mut buf, now, peer, policy.session_timeout)
+    {
         Ok(t) => t,
         Err(e) => {
             // A ticket from our future is ours, so the clocks disagree: the operator's problem.
@@ -477,7 +479,8 @@ fn ticket(
         // sends the cookie with its images, Lax with its links) until the absolute lifetime.
         && !req.is_cross_site_fetch()
     {
-        let fresh = keys.mint(&ticket.to_ticket().refreshed(now));
+        // Re-issued bound to this cookie's name (an unbound version-1 ticket becomes bound).
+        let fresh = keys.mint_for(&ticket.to_ticket().refreshed(now), name);
         match fresh {
             Ok(v) => {
                 decision.set_cookie = Some(policy.cookie.set_cookie(

@@ -187,7 +187,8 @@ fn issue(
             message: "AuthRsBindAddress is on but the client address is unknown".to_string(),
         });
     }
-    match keys.mint(&ticket) {
+    // Bound to the cookie it is set in: copied into another realm's cookie it fails.
+    match keys.mint_for(&ticket, &policy.cookie.name) {
         Ok(value) => {
             decision.set_cookie = Some(policy.cookie.set_cookie(
                 &value,
@@ -306,7 +307,7 @@ pub fn logout(
             if !seen_values.insert(value) {
                 continue;
             }
-            let Ok(ticket) = keys.open(value) else {
+            let Ok(ticket) = keys.open_for(&policy.cookie.name, value) else {
                 continue;
             };
             if ticket.expires <= now {

@@ -11,7 +11,7 @@ use crate::password::Htpasswd;
 use crate::proxy::TrustedProxies;
 use crate::request::{CertVerify, RequestFacts, TlsFacts};
 use crate::roles::RolesFile;
-use crate::ticket::{KeyId, KeyRing, Ticket, TicketKey, MAX_USER_LEN};
+use crate::ticket::{KeyId, KeyRing, Ticket, TicketError, TicketKey, MAX_USER_LEN};
 use std::collections::HashMap;
 
 const NOW: i64 = 1_800_000_000;
@@ -215,6 +215,18 @@ fn tampered_and_expired_tickets_get_their_reasons_and_a_cleared_cookie() {
         "{:?}",
         d.notes
     );
+    // A ticket bound to another realm's cookie, copied into this one: refused and cleared;
+    // bound to this cookie: valid. (Logins mint bound tickets: see the login tests.)
+    let t = Ticket::new("bob", AuthMethod::Password, NOW - 10, 3600);
+    let elsewhere = ring().mint_for(&t, "AuthRs_Other").expect("mint");
+    let d = run(&policy(), &with_cookie(browser(), &elsewhere));
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
+    assert!(d.set_cookie.is_some_and(|c| c.contains("Max-Age=0")));
+    let here = ring().mint_for(&t, "AuthRs_Test").expect("mint");
+    assert_eq!(
+        run(&policy(), &with_cookie(browser(), &here)).verdict,
+        Verdict::Allow
+    );
     // Within the tolerated skew it is simply valid.
     let slightly = mint("bob", AuthMethod::Password, NOW + 60);
     assert_eq!(
@@ -244,8 +256,14 @@ fn idle_timeout_and_sliding_refresh() {
     let fresh = d.set_cookie.expect("refreshed cookie");
     let value = ticket_of(&fresh);
     let t = ring()
-        .verify(value, NOW, None, Some(600))
+        .verify_for("AuthRs_Test", value, NOW, None, Some(600))
         .expect("refreshed ticket verifies");
+    // The refresh of an unbound ticket is bound to the cookie it is set in.
+    assert_eq!(t.version, crate::ticket::TICKET_VERSION_BOUND);
+    assert_eq!(
+        ring().verify(value, NOW, None, Some(600)),
+        Err(TicketError::BadSignature)
+    );
     assert_eq!(t.last_seen, NOW);
     assert_eq!(
         t.expires,
@@ -685,6 +703,19 @@ fn login_form() {
     );
     let value = ticket_of(&set);
     assert_eq!(user(&run(&p, &with_cookie(browser(), value))), Some("demo"));
+    // The login's ticket is bound to the cookie it is set in: another realm (another
+    // AuthName, so another default cookie) sharing the key refuses it under its own name.
+    let mut other_realm = policy();
+    other_realm.cookie.name = "AuthRs_Admins".into();
+    let renamed = with_cookie_named(browser(), "AuthRs_Admins", value);
+    assert_eq!(
+        run(&other_realm, &renamed).reason(),
+        Some(Reason::BadCookie)
+    );
+    assert_eq!(
+        ring().open_for("AuthRs_Test", value).map(|t| t.version),
+        Ok(crate::ticket::TICKET_VERSION_BOUND)
+    );
 
     let d = login(
         &p,
@@ -989,7 +1020,7 @@ mod review_attacks {
         let fresh = logout_refuses_the_copy_from_before_the_refresh(&p, &old);
         let new_only = KeyRing::new(vec![TicketKey::new(&[7u8; 32]).expect("key")]).expect("ring");
         assert!(
-            new_only.open(&fresh).is_ok(),
+            new_only.open_for("AuthRs_Test", &fresh).is_ok(),
             "the refresh is signed with the new key"
         );
     }

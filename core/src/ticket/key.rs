@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::key_id::{KeyId, KID_LEN};
 use super::view::{TicketBuf, TicketRef};
-use super::wire::{self, HEADER_LEN, MIN_PAYLOAD_LEN, TAG_LABEL, TAG_LEN};
-use super::{Ticket, TicketError, MAX_COOKIE_LEN, TICKET_VERSION};
+use super::wire::{self, HEADER_LEN, MIN_PAYLOAD_LEN, TAG_LABEL, TAG_LABEL_BOUND, TAG_LEN};
+use super::{Ticket, TicketError, MAX_COOKIE_LEN, TICKET_VERSION, TICKET_VERSION_BOUND};
 use crate::time::UnixTime;
 
 /// Shortest secret accepted (bytes): 256 bits, the HMAC-SHA256 output size.
@@ -189,14 +189,37 @@ impl KeyRing {
         &self.keys
     }
 
-    /// Signs `t` with the first key and returns the cookie value; `version` and `key_id` are filled in.
+    /// Signs `t` with the first key and returns the cookie value of an unbound (version-1)
+    /// ticket, valid under any cookie name; `version` and `key_id` are filled in.
     pub fn mint(&self, t: &Ticket) -> Result<String, MintError> {
+        self.mint_inner(t, None)
+    }
+
+    /// Signs `t` as a version-2 ticket bound to `cookie_name`: it verifies only when read from
+    /// a cookie of that name ([`KeyRing::verify_ref_for`]), so renaming it cannot carry a login
+    /// from one realm's cookie to another's. What the engine mints.
+    pub fn mint_for(&self, t: &Ticket, cookie_name: &str) -> Result<String, MintError> {
+        self.mint_inner(t, Some(cookie_name))
+    }
+
+    fn mint_inner(&self, t: &Ticket, cookie_name: Option<&str>) -> Result<String, MintError> {
         // `new` refuses an empty ring; an empty one could only come from a bug.
         let key = self.keys.first().ok_or(MintError::TooLong)?;
         let mut buf = Vec::with_capacity(128);
-        wire::encode(t, &key.id, &mut buf)?;
         let mut mac = key.mac.clone();
-        mac.update(TAG_LABEL);
+        match cookie_name {
+            None => {
+                wire::encode(t, TICKET_VERSION, &key.id, &mut buf)?;
+                mac.update(TAG_LABEL);
+            }
+            Some(name) => {
+                wire::encode(t, TICKET_VERSION_BOUND, &key.id, &mut buf)?;
+                let len = u16::try_from(name.len()).map_err(|_| MintError::TooLong)?;
+                mac.update(TAG_LABEL_BOUND);
+                mac.update(&len.to_be_bytes());
+                mac.update(name.as_bytes());
+            }
+        }
         mac.update(&buf);
         buf.extend_from_slice(&mac.finalize().into_bytes());
         if base64::encoded_len(buf.len(), false).is_none_or(|n| n > MAX_COOKIE_LEN) {
@@ -206,10 +229,19 @@ impl KeyRing {
     }
 
     /// Checks the cookie's signature and parses it, without looking at times or address
-    /// (for `authrs inspect`; requests use [`KeyRing::verify`]).
+    /// (for `authrs inspect`; requests use [`KeyRing::verify`]). Unbound tickets only: a
+    /// version-2 one is `BadSignature` here (use [`KeyRing::open_for`]).
     pub fn open(&self, cookie_value: &str) -> Result<Ticket, TicketError> {
         let mut buf = TicketBuf::new();
         self.open_ref(cookie_value, &mut buf).map(|t| t.to_ticket())
+    }
+
+    /// [`KeyRing::open`] for a value read from cookie `cookie_name`: an unbound ticket, or one
+    /// bound to that name.
+    pub fn open_for(&self, cookie_name: &str, cookie_value: &str) -> Result<Ticket, TicketError> {
+        let mut buf = TicketBuf::new();
+        self.open_inner(cookie_value, Some(cookie_name), &mut buf)
+            .map(|t| t.to_ticket())
     }
 
     /// [`KeyRing::open`] without allocating: the ticket borrows from `buf`.
@@ -218,27 +250,56 @@ impl KeyRing {
         cookie_value: &str,
         buf: &'b mut TicketBuf,
     ) -> Result<TicketRef<'b>, TicketError> {
+        self.open_inner(cookie_value, None, buf)
+    }
+
+    fn open_inner<'b>(
+        &self,
+        cookie_value: &str,
+        cookie_name: Option<&str>,
+        buf: &'b mut TicketBuf,
+    ) -> Result<TicketRef<'b>, TicketError> {
         if cookie_value.len() > MAX_COOKIE_LEN {
             return Err(TicketError::Malformed);
         }
+        // A name too long for its length prefix was never minted for.
+        let name = cookie_name.and_then(|n| Some((n, u16::try_from(n.len()).ok()?)));
         // `decoded_len_estimate` is an upper bound; `decode_slice` writes the exact length and
         // refuses padding and stray trailing bits (URL_SAFE_NO_PAD is strict). The bytes land
-        // right after the tag label, so label and payload go to the HMAC in one contiguous
-        // update: feeding them separately (label pre-absorbed in the key's state) cost ~30 ns
-        // more per ticket, the partial block being copied through the hasher's buffer.
+        // after room for what the tag covers before them (label, and the cookie name of a bound
+        // ticket), so everything goes to the HMAC in one contiguous update: feeding the label
+        // separately cost ~30 ns more per ticket, the partial block being copied through the
+        // hasher's buffer.
+        let front = TAG_LABEL.len() + name.map_or(0, |(n, _)| 2 + n.len());
         let input = cookie_value.as_bytes();
         let n = base64::decoded_len_estimate(input.len()).min(MAX_DECODED);
-        let out = buf.after_label(n);
+        let out = buf.prepare(front + n);
         let written = URL_SAFE_NO_PAD
-            .decode_slice(input, &mut out[TAG_LABEL.len()..])
+            .decode_slice(input, &mut out[front..])
             .map_err(|_| TicketError::Malformed)?;
-        let labelled: &'b [u8] = &out[..TAG_LABEL.len() + written];
-        let bytes = &labelled[TAG_LABEL.len()..];
-        if bytes.len() < MIN_PAYLOAD_LEN + TAG_LEN || bytes[0] != TICKET_VERSION {
+        if written < MIN_PAYLOAD_LEN + TAG_LEN {
             return Err(TicketError::Malformed);
         }
-        let (signed, tag) = labelled.split_at(labelled.len() - TAG_LEN);
-        let payload = &signed[TAG_LABEL.len()..];
+        let start = match (out[front], name) {
+            (TICKET_VERSION, _) => {
+                let start = front - TAG_LABEL.len();
+                out[start..front].copy_from_slice(TAG_LABEL);
+                start
+            }
+            (TICKET_VERSION_BOUND, Some((name, len))) => {
+                let (label, rest) = out.split_at_mut(TAG_LABEL_BOUND.len());
+                label.copy_from_slice(TAG_LABEL_BOUND);
+                rest[..2].copy_from_slice(&len.to_be_bytes());
+                rest[2..2 + name.len()].copy_from_slice(name.as_bytes());
+                0
+            }
+            // Bound to a cookie name the caller does not know: it cannot be checked.
+            (TICKET_VERSION_BOUND, None) => return Err(TicketError::BadSignature),
+            _ => return Err(TicketError::Malformed),
+        };
+        let out: &'b [u8] = out;
+        let (signed, tag) = out[start..front + written].split_at(front + written - start - TAG_LEN);
+        let payload = &out[front..front + written - TAG_LEN];
         let kid = &payload[1..HEADER_LEN];
         let key = self
             .keys
@@ -277,6 +338,36 @@ impl KeyRing {
         idle_timeout: Option<i64>,
     ) -> Result<TicketRef<'b>, TicketError> {
         let t = self.open_ref(cookie_value, buf)?;
+        t.check(now, peer, idle_timeout)?;
+        Ok(t)
+    }
+
+    /// [`KeyRing::verify`] for a value read from cookie `cookie_name`: an unbound ticket, or
+    /// one bound to that name (a ticket bound to another name is `BadSignature`).
+    pub fn verify_for(
+        &self,
+        cookie_name: &str,
+        cookie_value: &str,
+        now: UnixTime,
+        peer: Option<std::net::IpAddr>,
+        idle_timeout: Option<i64>,
+    ) -> Result<Ticket, TicketError> {
+        let mut buf = TicketBuf::new();
+        self.verify_ref_for(cookie_name, cookie_value, &mut buf, now, peer, idle_timeout)
+            .map(|t| t.to_ticket())
+    }
+
+    /// [`KeyRing::verify_for`] without allocating: what the engine runs per request.
+    pub fn verify_ref_for<'b>(
+        &self,
+        cookie_name: &str,
+        cookie_value: &str,
+        buf: &'b mut TicketBuf,
+        now: UnixTime,
+        peer: Option<std::net::IpAddr>,
+        idle_timeout: Option<i64>,
+    ) -> Result<TicketRef<'b>, TicketError> {
+        let t = self.open_inner(cookie_value, Some(cookie_name), buf)?;
         t.check(now, peer, idle_timeout)?;
         Ok(t)
     }
@@ -508,11 +599,15 @@ mod tests {
         ] {
             assert!(r.open(&bad).is_err(), "{bad:?}");
         }
-        // A wrong version byte is malformed before any key lookup.
-        let mut v2 = raw.clone();
-        v2[0] = 2;
+        // An unknown version byte is malformed before any key lookup.
+        let mut v3 = raw.clone();
+        v3[0] = 3;
         assert_eq!(
-            r.open(&URL_SAFE_NO_PAD.encode(&v2)),
+            r.open(&URL_SAFE_NO_PAD.encode(&v3)),
+            Err(TicketError::Malformed)
+        );
+        assert_eq!(
+            r.open_for("AuthRs_X", &URL_SAFE_NO_PAD.encode(&v3)),
             Err(TicketError::Malformed)
         );
     }
@@ -528,7 +623,7 @@ mod tests {
         t.roles = Some(Roles::from_list(&list.join(",")));
         let cookie = r.mint(&t).unwrap();
         assert!(
-            cookie.len() > super::super::view::SMALL_DECODED * 4 / 3 + 4,
+            cookie.len() > super::super::view::SMALL * 4 / 3 + 4,
             "{}",
             cookie.len()
         );
@@ -536,7 +631,7 @@ mod tests {
         assert_eq!(back.roles, t.roles);
         assert_eq!(back.key_id, r.signing_key_id());
         let mut bad = cookie.into_bytes();
-        bad[super::super::view::SMALL_DECODED * 2] ^= 1;
+        bad[super::super::view::SMALL * 2] ^= 1;
         let bad = String::from_utf8(bad).unwrap();
         assert!(r.open(&bad).is_err());
     }
@@ -653,5 +748,101 @@ mod tests {
             r.verify(&c2, NOW + 700, None, Some(600)).unwrap().issued,
             NOW
         );
+    }
+
+    #[test]
+    fn bound_tickets_verify_only_under_their_cookie_name() {
+        let r = ring(&[&SECRET_A]);
+        let t = rich_ticket();
+        let peer = Some("192.0.2.7".parse().unwrap());
+        let bound = r.mint_for(&t, "AuthRs_Users").unwrap();
+        let got = r
+            .verify_for("AuthRs_Users", &bound, NOW, peer, None)
+            .unwrap();
+        assert_eq!(got.version, TICKET_VERSION_BOUND);
+        assert_eq!(
+            (got.user.as_str(), got.roles.as_ref()),
+            ("alice@example.org", t.roles.as_ref())
+        );
+        // Renamed into another realm's cookie, or read by a caller that does not say which
+        // cookie it came from: the tag does not match.
+        for other in [
+            "AuthRs_Admins",
+            "AuthRs_User",
+            "AuthRs_Users ",
+            "authrs_users",
+            "",
+        ] {
+            assert_eq!(
+                r.verify_for(other, &bound, NOW, peer, None),
+                Err(TicketError::BadSignature),
+                "{other:?}"
+            );
+        }
+        assert_eq!(
+            r.verify(&bound, NOW, peer, None),
+            Err(TicketError::BadSignature)
+        );
+        assert_eq!(r.open(&bound), Err(TicketError::BadSignature));
+        assert_eq!(r.open_for("AuthRs_Users", &bound).unwrap().user, t.user);
+        // Version-1 tickets (earlier builds, `authrs ticket mint`) verify under any name.
+        let unbound = r.mint(&t).unwrap();
+        assert_eq!(
+            r.verify_for("AuthRs_Admins", &unbound, NOW, peer, None)
+                .unwrap()
+                .version,
+            TICKET_VERSION
+        );
+        // The version byte selects what the tag covers: flipping it breaks the tag both ways.
+        for (cookie, version) in [(&bound, TICKET_VERSION), (&unbound, TICKET_VERSION_BOUND)] {
+            let mut raw = URL_SAFE_NO_PAD.decode(cookie).unwrap();
+            raw[0] = version;
+            assert_eq!(
+                r.verify_for(
+                    "AuthRs_Users",
+                    &URL_SAFE_NO_PAD.encode(&raw),
+                    NOW,
+                    peer,
+                    None
+                ),
+                Err(TicketError::BadSignature)
+            );
+        }
+    }
+
+    #[test]
+    fn bound_tag_covers_label_name_and_payload() {
+        // The format, computed independently: HMAC(secret, "authrs-ticket-v2\0" ‖ u16 len ‖ name ‖ payload).
+        let r = ring(&[&SECRET_A]);
+        let cookie = r.mint_for(&rich_ticket(), "__Host-sso").unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(&cookie).unwrap();
+        let (payload, tag) = raw.split_at(raw.len() - TAG_LEN);
+        assert_eq!(payload[0], 2);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&SECRET_A).unwrap();
+        mac.update(b"authrs-ticket-v2\0");
+        mac.update(&10u16.to_be_bytes());
+        mac.update(b"__Host-sso");
+        mac.update(payload);
+        assert_eq!(mac.finalize().into_bytes().as_slice(), tag);
+    }
+
+    #[test]
+    fn long_cookie_names_bind_too() {
+        let r = ring(&[&SECRET_A]);
+        let t = rich_ticket();
+        // Past the stack buffer (label, name and payload do not fit): the heap path.
+        let long = "n".repeat(400);
+        let bound = r.mint_for(&t, &long).unwrap();
+        assert!(r.open_for(&long, &bound).is_ok());
+        assert_eq!(
+            r.open_for(&long[1..], &bound),
+            Err(TicketError::BadSignature)
+        );
+        // A name too long for its length prefix is never minted for, and nothing verifies
+        // bound to it (an unbound ticket still does).
+        let huge = "n".repeat(usize::from(u16::MAX) + 1);
+        assert_eq!(r.mint_for(&t, &huge), Err(MintError::TooLong));
+        assert_eq!(r.open_for(&huge, &bound), Err(TicketError::BadSignature));
+        assert!(r.open_for(&huge, &r.mint(&t).unwrap()).is_ok());
     }
 }

@@ -1,6 +1,6 @@
 //! The cookie ticket: HMAC-SHA256-signed user, method, times, address and roles; key rings.
 //!
-//! # Wire format (version 1)
+//! # Wire format (versions 1 and 2)
 //!
 //! The cookie value is `base64url` (RFC 4648 §5, no padding, canonical: no
 //! stray trailing bits) of `payload ‖ tag`, where every integer is big-endian
@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! off  size  field
-//! 0    1     version            0x01
+//! 0    1     version            0x01 unbound | 0x02 bound to its cookie name
 //! 1    4     key id             first 4 bytes of SHA-256("authrs-ticket-key-id\0" ‖ secret)
 //! 5    1     auth method        1 password, 2 openid, 3 cert
 //! 6    8     issued             i64 Unix seconds
@@ -20,8 +20,16 @@
 //! ..   1+r   roles              0 none | 1, u16 count, then per role:
 //!                                 u16 len + name, u16 scope count, per scope u16 len + scope
 //!                                 (roles and scopes sorted, no duplicates)
-//! end  32    tag                HMAC-SHA256(secret, "authrs-ticket-v1\0" ‖ payload)
+//! end  32    tag                v1: HMAC-SHA256(secret, "authrs-ticket-v1\0" ‖ payload)
+//!                                 v2: HMAC-SHA256(secret, "authrs-ticket-v2\0" ‖ u16 len ‖
+//!                                     cookie name ‖ payload)
 //! ```
+//!
+//! The engine mints version 2 ([`KeyRing::mint_for`]) for its cookie's name and verifies
+//! with that name ([`KeyRing::verify_ref_for`]): a ticket copied into a cookie of another
+//! name (another `AuthName`'s default cookie) fails as `BadSignature`, so realms sharing a key
+//! but not a cookie stay apart. Version 1 ([`KeyRing::mint`], `authrs ticket mint` without
+//! `--cookie-name`, every ticket of earlier builds) verifies under any name.
 //!
 //! Verification order: length cap (4096 characters, before any decoding),
 //! base64, version, key id, tag (constant time), then the fields are parsed —
@@ -52,8 +60,12 @@ use crate::identity::{AuthMethod, Roles};
 use crate::reason::Reason;
 use crate::time::UnixTime;
 
-/// The ticket format version this build writes and accepts.
+/// The version of unbound tickets (valid under any cookie name); this build writes and accepts it.
 pub const TICKET_VERSION: u8 = 1;
+
+/// The version of tickets bound to their cookie name (the name is covered by the tag, not
+/// carried); what the engine mints. Same layout as version 1.
+pub const TICKET_VERSION_BOUND: u8 = 2;
 
 /// Longest cookie value accepted; longer ones are refused before decoding.
 pub const MAX_COOKIE_LEN: usize = 4096;

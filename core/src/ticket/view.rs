@@ -5,21 +5,21 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::key_id::KeyId;
-use super::wire::TAG_LABEL;
 use super::{Ticket, TicketError};
 use crate::identity::{AuthMethod, Roles};
 use crate::time::UnixTime;
 
-/// Decoded cookies up to this size (a user and a few roles) stay on the stack.
-pub(super) const SMALL_DECODED: usize = 256;
+/// Decoded cookies up to this size (a user and a few roles, after the tag label and a cookie
+/// name) stay on the stack.
+pub(super) const SMALL: usize = 384;
 
-/// Room for one decoded cookie (after the tag label): on the stack up to 256 bytes, on the heap beyond.
+/// Room for one decoded cookie and what its tag covers before it: on the stack up to 384 bytes, on the heap beyond.
 ///
 /// Pass one to [`KeyRing::verify_ref`](super::KeyRing::verify_ref); the returned
 /// [`TicketRef`] borrows from it. Reusable: each call overwrites it.
 #[derive(Clone)]
 pub struct TicketBuf {
-    pub(super) small: [u8; TAG_LABEL.len() + SMALL_DECODED],
+    pub(super) small: [u8; SMALL],
     pub(super) large: Vec<u8>,
 }
 
@@ -27,23 +27,20 @@ impl TicketBuf {
     /// An empty buffer (nothing is allocated until a cookie is larger than 256 decoded bytes).
     pub fn new() -> TicketBuf {
         TicketBuf {
-            small: [0; TAG_LABEL.len() + SMALL_DECODED],
+            small: [0; SMALL],
             large: Vec::new(),
         }
     }
 
-    /// The tag label followed by `n` writable bytes (the label already written).
-    pub(super) fn after_label(&mut self, n: usize) -> &mut [u8] {
-        let len = TAG_LABEL.len() + n;
-        let buf = if n <= SMALL_DECODED {
-            &mut self.small[..len]
+    /// `n` writable bytes (from the stack when they fit).
+    pub(super) fn prepare(&mut self, n: usize) -> &mut [u8] {
+        if n <= SMALL {
+            &mut self.small[..n]
         } else {
             self.large.clear();
-            self.large.resize(len, 0);
+            self.large.resize(n, 0);
             &mut self.large[..]
-        };
-        buf[..TAG_LABEL.len()].copy_from_slice(TAG_LABEL);
-        buf
+        }
     }
 }
 

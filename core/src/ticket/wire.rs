@@ -4,10 +4,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::key_id::{KeyId, KID_LEN};
 use super::view::{RolesRef, TicketRef};
-use super::{MintError, Ticket, MAX_USER_LEN, TICKET_VERSION};
+use super::{MintError, Ticket, MAX_USER_LEN, TICKET_VERSION, TICKET_VERSION_BOUND};
 use crate::identity::AuthMethod;
-/// Domain separation for the tag: HMAC input is this label, then the payload.
+/// Domain separation for the tag of a version-1 ticket: HMAC input is this label, then the payload.
 pub(super) const TAG_LABEL: &[u8] = b"authrs-ticket-v1\0";
+/// The same for a version-2 ticket, bound to its cookie name: HMAC input is this label, the
+/// cookie name (u16 length, bytes), then the payload. As long as [`TAG_LABEL`].
+pub(super) const TAG_LABEL_BOUND: &[u8] = b"authrs-ticket-v2\0";
 /// Bytes of the HMAC-SHA256 tag.
 pub(super) const TAG_LEN: usize = 32;
 /// Version byte plus key id: what is read before the tag is checked.
@@ -70,15 +73,20 @@ fn put_count(out: &mut Vec<u8>, n: usize) -> Result<(), MintError> {
     Ok(())
 }
 
-/// Appends the payload (everything the tag covers) for `t`, signed under `kid`.
-pub(super) fn encode(t: &Ticket, kid: &[u8; KID_LEN], out: &mut Vec<u8>) -> Result<(), MintError> {
+/// Appends the payload (what the tag covers after the label) for `t` as `version`, signed under `kid`.
+pub(super) fn encode(
+    t: &Ticket,
+    version: u8,
+    kid: &[u8; KID_LEN],
+    out: &mut Vec<u8>,
+) -> Result<(), MintError> {
     if !clean_text(&t.user, MAX_USER_LEN) {
         return Err(MintError::BadUser);
     }
     if t.expires <= t.issued || t.last_seen < t.issued {
         return Err(MintError::BadTimes);
     }
-    out.push(TICKET_VERSION);
+    out.push(version);
     out.extend_from_slice(kid);
     out.push(method_byte(t.method));
     out.extend_from_slice(&t.issued.to_be_bytes());
@@ -173,14 +181,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Parses a payload whose tag already matched, in place; `None` if it is not canonical version-1 layout.
+/// Parses a payload whose tag already matched, in place; `None` if it is not canonical layout
+/// (versions 1 and 2 share it; only what the tag covers differs).
 ///
 /// Accepts exactly what the owned decoder of earlier versions accepted: roles in any
 /// order but no role twice (a repeated scope collapses, as in a set).
 pub(super) fn parse(payload: &[u8]) -> Option<TicketRef<'_>> {
     let mut r = Reader { buf: payload };
     let version = r.u8()?;
-    if version != TICKET_VERSION {
+    if version != TICKET_VERSION && version != TICKET_VERSION_BOUND {
         return None;
     }
     let kid: [u8; KID_LEN] = r.array()?;
@@ -277,7 +286,7 @@ mod tests {
     #[test]
     fn round_trip_keeps_every_field() {
         let mut buf = Vec::new();
-        encode(&sample(), &KID, &mut buf).unwrap();
+        encode(&sample(), TICKET_VERSION, &KID, &mut buf).unwrap();
         let back = decode(&buf).unwrap();
         let mut want = sample();
         want.key_id = KeyId(KID);
@@ -286,7 +295,7 @@ mod tests {
         let mut t = sample();
         t.roles = Some(Roles::default());
         buf.clear();
-        encode(&t, &KID, &mut buf).unwrap();
+        encode(&t, TICKET_VERSION, &KID, &mut buf).unwrap();
         assert_eq!(decode(&buf).unwrap().roles, Some(Roles::default()));
     }
 
@@ -295,7 +304,7 @@ mod tests {
         let mut t = sample();
         t.address = Some("::ffff:10.1.2.3".parse().unwrap());
         let mut buf = Vec::new();
-        encode(&t, &KID, &mut buf).unwrap();
+        encode(&t, TICKET_VERSION, &KID, &mut buf).unwrap();
         assert_eq!(
             decode(&buf).unwrap().address,
             Some("10.1.2.3".parse().unwrap())
@@ -305,7 +314,7 @@ mod tests {
     #[test]
     fn every_truncation_and_extension_is_refused() {
         let mut buf = Vec::new();
-        encode(&sample(), &KID, &mut buf).unwrap();
+        encode(&sample(), TICKET_VERSION, &KID, &mut buf).unwrap();
         for n in 0..buf.len() {
             assert!(decode(&buf[..n]).is_none(), "prefix of {n} bytes accepted");
         }
@@ -327,18 +336,27 @@ mod tests {
         ] {
             let t = Ticket::new(user, AuthMethod::Password, 0, 10);
             assert_eq!(
-                encode(&t, &KID, &mut buf),
+                encode(&t, TICKET_VERSION, &KID, &mut buf),
                 Err(MintError::BadUser),
                 "{user:?}"
             );
         }
         let long = "x".repeat(MAX_USER_LEN + 1);
         let t = Ticket::new(long, AuthMethod::Password, 0, 10);
-        assert_eq!(encode(&t, &KID, &mut buf), Err(MintError::BadUser));
+        assert_eq!(
+            encode(&t, TICKET_VERSION, &KID, &mut buf),
+            Err(MintError::BadUser)
+        );
         let mut t = Ticket::new("a", AuthMethod::Password, 0, 10);
         t.roles = Some(Roles::from_list("bad\u{1b}role"));
-        assert_eq!(encode(&t, &KID, &mut buf), Err(MintError::BadRole));
+        assert_eq!(
+            encode(&t, TICKET_VERSION, &KID, &mut buf),
+            Err(MintError::BadRole)
+        );
         let t = Ticket::new("a", AuthMethod::Password, 0, 0);
-        assert_eq!(encode(&t, &KID, &mut buf), Err(MintError::BadTimes));
+        assert_eq!(
+            encode(&t, TICKET_VERSION, &KID, &mut buf),
+            Err(MintError::BadTimes)
+        );
     }
 }
