@@ -94,7 +94,7 @@ pub fn apache_site(f: &SiteFiles) -> (String, String) {
     // Every area has the CGI echo under <area>/cgi/, as the Envoy upstream echoes every path.
     let global = format!(
         "AuthRsTicketKeyFile \"{root}/ticket.key\"\n\
-         ScriptAliasMatch \"^/app/(certonly|admin|strong|alice-dn|bound)/cgi/(.*)\" \"{root}/cgi-bin/$2\"\n"
+         ScriptAliasMatch \"^/app/(certonly|admin|strong|alice-dn|bound|strict)/cgi/(.*)\" \"{root}/cgi-bin/$2\"\n"
     );
     let site = format!(
         r#"
@@ -125,6 +125,9 @@ pub fn apache_site(f: &SiteFiles) -> (String, String) {
 </Location>
 <Location /app/bound>
   AuthRsBindAddress On
+</Location>
+<Location /app/strict>
+  AuthRsAcceptUnboundTickets Off
 </Location>
 <Location /cgi-bin>
   AuthName Example
@@ -167,6 +170,7 @@ pub fn envoy_site(f: &SiteFiles) -> String {
             {"prefix": "/app/strong", "require": {"authn_method": "cert"}},
             {"prefix": "/app/alice-dn", "require": {"any": [{"cert_dn": ALICE_DN}, {"user": ["nobody"]}]}},
             {"prefix": "/app/bound", "bind_address": true, "require": {"valid_user": true}},
+            {"prefix": "/app/strict", "accept_unbound_tickets": false, "require": {"valid_user": true}},
             {"prefix": "/app", "require": {"valid_user": true}},
             {"prefix": "/cgi-bin", "recognize_user": true, "require": {"all_granted": true}}
         ]
@@ -370,6 +374,25 @@ pub const SCENARIOS: &[Scenario] = &[
             send(get(s, "/app/cgi/echo").cookie(COOKIE, &t))
         },
         expect: (200, None, Some("demo")),
+    },
+    Scenario {
+        name: "unbound ticket where AuthRsAcceptUnboundTickets is Off: refused, kept",
+        run: |s| {
+            let ring =
+                KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("key")]).expect("ring");
+            let t = ring
+                .mint(&Ticket::new("demo", AuthMethod::Password, now() - 10, 3600))
+                .expect("mint");
+            let r = get(s, "/app/strict/cgi/echo").cookie(COOKIE, &t).send();
+            assert_eq!(r.cookie(COOKIE), None, "{r:?}");
+            // A bound one is fine there.
+            let bound = get(s, "/app/strict/cgi/echo")
+                .cookie(COOKIE, &ticket("demo"))
+                .send();
+            assert_eq!(bound.status, 200, "{bound:?}");
+            Outcome::of(&r)
+        },
+        expect: (302, Some("bad_cookie"), None),
     },
     Scenario {
         name: "ticket of another realm's cookie (same key) renamed into ours: refused, cleared",

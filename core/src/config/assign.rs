@@ -118,6 +118,7 @@ impl Settings {
             (OptionId::SessionTimeout, Parsed::Seconds(s)) => self.session_timeout = Some(s),
             (OptionId::RefreshFraction, Parsed::Fraction(f)) => self.refresh_fraction = Some(f),
             (OptionId::BindAddress, Parsed::Bool(b)) => self.bind_address = Some(b),
+            (OptionId::AcceptUnboundTickets, Parsed::Bool(b)) => self.accept_unbound = Some(b),
             (OptionId::LoginUrl, Parsed::Text(v)) => self.login_url = Some(v),
             (OptionId::UnauthAction, Parsed::UnauthAction(a)) => self.unauth_action = Some(a),
             (OptionId::Provider, Parsed::List(v)) => self.providers = Some(v),

@@ -40,6 +40,7 @@ pub struct Settings {
     pub(super) session_timeout: Option<i64>,
     pub(super) refresh_fraction: Option<f64>,
     pub(super) bind_address: Option<bool>,
+    pub(super) accept_unbound: Option<bool>,
     pub(super) login_url: Option<String>,
     pub(super) unauth_action: Option<UnauthAction>,
     pub(super) providers: Option<Vec<String>>,
@@ -133,6 +134,7 @@ impl Settings {
             session_timeout: pick(&parent.session_timeout, &child.session_timeout),
             refresh_fraction: pick(&parent.refresh_fraction, &child.refresh_fraction),
             bind_address: pick(&parent.bind_address, &child.bind_address),
+            accept_unbound: pick(&parent.accept_unbound, &child.accept_unbound),
             login_url: pick(&parent.login_url, &child.login_url),
             unauth_action: pick(&parent.unauth_action, &child.unauth_action),
             providers: pick(&parent.providers, &child.providers),
@@ -240,6 +242,7 @@ impl Settings {
             OptionId::SessionTimeout => self.session_timeout.is_some(),
             OptionId::RefreshFraction => self.refresh_fraction.is_some(),
             OptionId::BindAddress => self.bind_address.is_some(),
+            OptionId::AcceptUnboundTickets => self.accept_unbound.is_some(),
             OptionId::LoginUrl => self.login_url.is_some(),
             OptionId::UnauthAction => self.unauth_action.is_some(),
             OptionId::Provider => self.providers.is_some(),
@@ -383,6 +386,11 @@ impl Settings {
     /// Whether tickets are bound to the client address (default off).
     pub fn bind_address(&self) -> bool {
         self.bind_address.unwrap_or(false)
+    }
+
+    /// Whether unbound (version-1) tickets, valid under any cookie name, are accepted (default on).
+    pub fn accept_unbound_tickets(&self) -> bool {
+        self.accept_unbound.unwrap_or(true)
     }
 
     /// The login page, if any.

@@ -32,6 +32,8 @@ pub enum OptionId {
     RefreshFraction,
     /// `AuthRsBindAddress` / `bind_address`.
     BindAddress,
+    /// `AuthRsAcceptUnboundTickets` / `accept_unbound_tickets`.
+    AcceptUnboundTickets,
     /// `AuthRsLoginURL` / `login_url`.
     LoginUrl,
     /// `AuthRsUnauthAction` / `unauth_action`.

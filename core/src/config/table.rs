@@ -205,6 +205,15 @@ pub static OPTIONS: &[OptionSpec] = &[
         "Bind each ticket to the client address it was issued to; from another address it is a bad cookie.",
     ),
     both(
+        OptionId::AcceptUnboundTickets,
+        "AuthRsAcceptUnboundTickets",
+        "accept_unbound_tickets",
+        ValueKind::Bool,
+        DefaultValue::Value("On"),
+        "On|Off",
+        "Accept unbound (version-1) tickets, valid under any cookie name: those of builds before 2026-11-24 and of `authrs ticket mint` without --cookie-name. Logins mint tickets bound to their cookie's name; Off refuses the others (as bad_cookie, cookie kept) once they can have expired.",
+    ),
+    both(
         OptionId::LoginUrl,
         "AuthRsLoginURL",
         "login_url",
@@ -775,8 +784,8 @@ mod tests {
 
     #[test]
     fn every_id_has_an_entry() {
-        // OptionId has 65 variants and ids are unique (above), so 65 entries cover them all.
-        assert_eq!(OPTIONS.len(), 65);
+        // OptionId has 66 variants and ids are unique (above), so 66 entries cover them all.
+        assert_eq!(OPTIONS.len(), 66);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::identity::{AuthMethod, Identity};
 use crate::proxy::proxy_tls_facts;
 use crate::reason::Reason;
 use crate::request::{CertVerify, RequestFacts, TlsFacts};
-use crate::ticket::{TicketBuf, TicketError};
+use crate::ticket::{TicketBuf, TicketError, TICKET_VERSION};
 use crate::time::UnixTime;
 
 /// Who authenticated (if anyone) and, if nobody, the reason to report.
@@ -442,6 +442,22 @@ fn ticket(
             });
         }
     };
+    if ticket.version == TICKET_VERSION && !policy.accept_unbound_tickets {
+        decision.note(
+            Level::Info,
+            "AUTHRS0226",
+            format!(
+                "unbound (version 1) ticket of {} refused (AuthRsAcceptUnboundTickets Off)",
+                ticket.user
+            ),
+        );
+        // Good where unbound tickets are still accepted; a login here replaces it.
+        *keep_cookie = true;
+        return Ok(Outcome::Refused {
+            reason: Reason::BadCookie,
+            final_: false,
+        });
+    }
     if policy.bind_address && ticket.address.is_none() {
         // Binding is on: a ticket bound to no address (older, or minted elsewhere) fails closed.
         decision.note(

@@ -89,6 +89,7 @@ impl Policy {
         p.session_timeout = s.session_timeout();
         p.refresh_fraction = s.refresh_fraction();
         p.bind_address = s.bind_address();
+        p.accept_unbound_tickets = s.accept_unbound_tickets();
         p.login_url = s.login_url().map(str::to_string);
         p.unauth_action = s.unauth_action();
         p.openid_strength = s.openid_strength();

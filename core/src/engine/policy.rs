@@ -30,6 +30,8 @@ pub struct Policy {
     pub refresh_fraction: f64,
     /// Bind tickets to the client address they were issued to.
     pub bind_address: bool,
+    /// Accept unbound (version-1) tickets, valid under any cookie name.
+    pub accept_unbound_tickets: bool,
     /// The login page; `None` answers 401 instead of redirecting.
     pub login_url: Option<String>,
     /// What unauthenticated clients get.
@@ -78,6 +80,7 @@ impl Policy {
             session_timeout: None,
             refresh_fraction: 0.5,
             bind_address: false,
+            accept_unbound_tickets: true,
             login_url: None,
             unauth_action: UnauthAction::Auto,
             openid_strength: OpenIdStrength::Between,

@@ -227,6 +227,21 @@ fn tampered_and_expired_tickets_get_their_reasons_and_a_cleared_cookie() {
         run(&policy(), &with_cookie(browser(), &here)).verdict,
         Verdict::Allow
     );
+    // Unbound (version 1) tickets: accepted by default, refused (but kept) when turned off.
+    let unbound = ring().mint(&t).expect("mint");
+    assert_eq!(
+        run(&policy(), &with_cookie(browser(), &unbound)).verdict,
+        Verdict::Allow
+    );
+    let mut strict = policy();
+    strict.accept_unbound_tickets = false;
+    let d = run(&strict, &with_cookie(browser(), &unbound));
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
+    assert_eq!(d.set_cookie, None);
+    assert_eq!(
+        run(&strict, &with_cookie(browser(), &here)).verdict,
+        Verdict::Allow
+    );
     // Within the tolerated skew it is simply valid.
     let slightly = mint("bob", AuthMethod::Password, NOW + 60);
     assert_eq!(

@@ -89,7 +89,7 @@ pub struct TicketKey {
     id: [u8; KID_LEN],
     id_hex: String,
     // Keyed once; cloned per ticket (no re-keying cost). The tag label is fed per ticket in
-    // the same update as the payload (see `open_ref`).
+    // the same update as the payload (see `open_inner`).
     mac: Hmac<Sha256>,
 }
 

@@ -32,7 +32,8 @@
 //! `--cookie-name`, every ticket of earlier builds) verifies under any name.
 //!
 //! Verification order: length cap (4096 characters, before any decoding),
-//! base64, version, key id, tag (constant time), then the fields are parsed —
+//! base64, version (a version-2 ticket read without a cookie name is `BadSignature` here),
+//! key id, tag (constant time), then the fields are parsed —
 //! the parser only ever sees bytes we signed. Then times and address, see
 //! [`Ticket::check`]. The key id ([`KeyId`]) is shown as 8 lowercase hex digits.
 //!
@@ -144,7 +145,8 @@ impl std::error::Error for TicketError {}
 /// The claims a ticket carries; minted by [`KeyRing::mint`], returned by [`KeyRing::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
-    /// Format version ([`TICKET_VERSION`]); `mint` always writes the current one.
+    /// Format version: [`TICKET_VERSION`] (unbound) or [`TICKET_VERSION_BOUND`]; ignored by
+    /// `mint` (which writes 1) and `mint_for` (which writes 2).
     pub version: u8,
     /// Id of the key that signed it (shown as 8 hex digits); `verify` fills it, `mint` ignores it.
     pub key_id: KeyId,

@@ -24,7 +24,7 @@ pub struct TicketBuf {
 }
 
 impl TicketBuf {
-    /// An empty buffer (nothing is allocated until a cookie is larger than 256 decoded bytes).
+    /// An empty buffer (nothing is allocated until label, cookie name and decoded cookie exceed 384 bytes).
     pub fn new() -> TicketBuf {
         TicketBuf {
             small: [0; SMALL],
