@@ -8,7 +8,7 @@
 //! Rules: a revoked entry stays [`CrlStatus::Revoked`] even in an expired CRL; when no
 //! listed CRL of that issuer is current any more (`now` past every nextUpdate) and the
 //! serial is not listed, the answer is [`CrlStatus::CrlExpired`], for the caller to deny or
-//! log; with no CRL for the issuer the answer is [`CrlStatus::NotRevoked`]. CRL signatures
+//! log; with no CRL for the issuer the answer is [`CrlStatus::NoCrl`]. CRL signatures
 //! are **not** verified: x509-parser can only do that with its `verify` feature (ring),
 //! which does not build for wasm32. Load CRLs only from trusted files.
 
@@ -295,5 +295,21 @@ mod tests {
             Crl::parse(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
             Err(CrlError::NoCrl)
         );
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        // The operator reads these when a CRL file is refused at load.
+        let text = |e: CrlError| e.to_string();
+        assert_eq!(
+            text(CrlError::BadPem("x".into())),
+            "CRL PEM is malformed: x"
+        );
+        assert_eq!(
+            text(CrlError::BadDer("y".into())),
+            "CRL DER is malformed: y"
+        );
+        assert_eq!(text(CrlError::TrailingData), "data follows the CRL's DER");
+        assert_eq!(text(CrlError::NoCrl), "no X509 CRL block found");
     }
 }

@@ -159,6 +159,36 @@ mod tests {
     }
 
     #[test]
+    fn other_name_values_must_be_explicit_0_strings() {
+        // otherName's value: [0] EXPLICIT UTF8String "a@b".
+        assert_eq!(
+            other_name_value(&[0xa0, 0x05, 0x0c, 0x03, b'a', b'@', b'b']).as_deref(),
+            Some("a@b")
+        );
+        // Tagged [1] instead of [0]: not an otherName value.
+        assert_eq!(
+            other_name_value(&[0xa1, 0x05, 0x0c, 0x03, b'a', b'@', b'b']),
+            None
+        );
+        // [0] around an INTEGER, not a string: skipped rather than rendered as a name.
+        assert_eq!(other_name_value(&[0xa0, 0x03, 0x02, 0x01, 0x05]), None);
+    }
+
+    #[test]
+    fn ip_addresses_as_text() {
+        let mut v6 = [0u8; 16];
+        v6[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        v6[15] = 1;
+        assert_eq!(ip_string(&v6).as_deref(), Some("2001:db8::1"));
+        assert_eq!(ip_string(&[192, 0, 2, 7]).as_deref(), Some("192.0.2.7"));
+        assert_eq!(
+            ip_string(&[255, 255, 255, 0, 10, 0, 0, 0]),
+            None,
+            "a netmask"
+        );
+    }
+
+    #[test]
     fn shallow_san_decoding_matches_deep_parsing() {
         let good = alice_der();
         let san_value = find(&good, SAN_OID) + SAN_OID.len() + 2; // past `04 len`

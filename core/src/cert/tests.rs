@@ -28,6 +28,9 @@ fn fields_match_openssl() {
         "/DC=org/DC=example/O=Example/CN=alice/CN=Alice Smith/emailAddress=alice@dn.example"
     );
     assert_eq!(c.issuer_legacy(), c.subject_legacy());
+    // mod_ssl's forms differ only in raw non-ASCII: for this all-ASCII DN they are the same.
+    assert_eq!(c.subject_dn_mod_ssl(), c.subject_dn);
+    assert_eq!(c.issuer_dn_mod_ssl(), c.issuer_dn);
     assert_eq!(c.serial, "0100", "whole bytes, as SSL_CLIENT_M_SERIAL");
     assert_eq!(c.not_before, NOT_BEFORE);
     assert_eq!(c.not_after, NOT_AFTER);
@@ -155,6 +158,45 @@ fn bad_input_is_a_named_error() {
         flipped[i] ^= 0xff;
         let _ = Certificate::from_der(&flipped);
     }
+}
+
+#[test]
+fn size_limits_are_exact() {
+    // 64 KiB of DER and 128 KiB of PEM text are let through to the parser; a byte more is not.
+    assert!(matches!(
+        Certificate::from_der(&vec![0x30; 65_536]),
+        Err(CertError::BadDer(_))
+    ));
+    assert_eq!(
+        Certificate::from_der(&vec![0x30; 65_537]),
+        Err(CertError::TooLarge)
+    );
+    assert!(matches!(
+        Certificate::from_pem(&vec![b'x'; 131_072]),
+        Err(CertError::BadPem(_))
+    ));
+    assert_eq!(
+        Certificate::from_pem(&vec![b'x'; 131_073]),
+        Err(CertError::TooLarge)
+    );
+    // A PEM block well under 128 KiB of text whose DER is 64 KiB + 1 (0x30 bytes, `MDAw` in
+    // base64, two more as `MDA=`) is refused for its DER size.
+    let body = format!("{}MDA=", "MDAw".repeat(21_845));
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    );
+    assert_eq!(
+        Certificate::from_pem(pem.as_bytes()),
+        Err(CertError::TooLarge)
+    );
+    assert!(Certificate::sha256_of(&vec![0x30; 131_072]).is_some());
+    assert_eq!(Certificate::sha256_of(&vec![0x30; 131_073]), None);
 }
 
 #[test]

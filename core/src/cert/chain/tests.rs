@@ -199,6 +199,16 @@ fn validity_is_checked_on_every_certificate() {
         a.verify(&leaf, &[], NOT_AFTER + 1),
         Err(ChainError::Expired { .. })
     ));
+    // 2025-01-01T00:00:00Z, every valid fixture's notBefore: valid from that second on.
+    let not_before = 1_735_689_600;
+    assert_eq!(a.verify(&leaf, &[], not_before), Ok(()));
+    assert!(matches!(
+        a.verify(&leaf, &[], not_before - 1),
+        Err(ChainError::NotYetValid {
+            not_before: 1_735_689_600,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -232,6 +242,16 @@ fn path_len_constraint_is_honoured() {
         "{e:?}"
     );
     assert!(subject(&e).contains("pathlen 0"));
+    // A self-issued CA (same name, new key) below a pathlen:0 CA is not counted, as in
+    // RFC 5280 4.2.1.9 and OpenSSL (`openssl verify` accepts this chain).
+    assert_eq!(
+        check(
+            &anchors(&[pem!("pl0r-root")]),
+            pem!("pl0r-leaf"),
+            &[pem!("pl0r-roll")]
+        ),
+        Ok(())
+    );
 }
 
 #[test]
@@ -330,6 +350,15 @@ fn unsupported_algorithms_and_weak_keys_are_named() {
         matches!(&e, ChainError::UnsupportedAlgorithm { algorithm, .. } if algorithm.contains("P-256")),
         "{e:?}"
     );
+    // The other mismatch, a P-384 key with ecdsa-with-SHA256 (no fixture signs so): named too,
+    // not taken for a signature that merely fails.
+    let p384 = node::Node::parse(&der(pem!("ec-root")), &String::new).unwrap();
+    assert_eq!(
+        p384.signing_key()
+            .unwrap()
+            .verify(&signature::SigAlg::EcdsaSha256, b"tbs", b"sig"),
+        Err("ecdsa-with-SHA256 by a P-384 key".to_string())
+    );
     let a = rsa_root();
     let e = check(&a, pem!("weak-leaf"), &[pem!("weak")]).unwrap_err();
     assert!(
@@ -412,6 +441,13 @@ fn malformed_chain_certificates_are_named() {
     trailing.push(0);
     let e = a.verify(&leaf, &[trailing], NOW).unwrap_err();
     assert!(e.to_string().contains("data follows"), "{e}");
+    // Over 64 KiB is refused before parsing; 64 KiB itself goes to the parser.
+    let why = |len: usize| match a.verify(&leaf, &[vec![0x30; len]], NOW) {
+        Err(ChainError::Malformed { why, .. }) => why,
+        other => panic!("{len}: {other:?}"),
+    };
+    assert_eq!(why(crate::cert::MAX_CERT_LEN + 1), "larger than 64 KiB");
+    assert_ne!(why(crate::cert::MAX_CERT_LEN), "larger than 64 KiB");
     // Every truncation of the intermediate: an error, never a panic or a pass.
     let inter = der(pem!("rsa-inter"));
     for cut in 0..inter.len() {
@@ -456,6 +492,12 @@ fn chain_entries_split_into_der() {
     assert_eq!(out[1], der(pem!("ec-inter")));
     assert_eq!(out[2], inter, "DER passes through");
     assert_eq!(chain_der(&[]).expect("empty"), Vec::<Vec<u8>>::new());
+    let ten = chain_der(&[pem!("rsa-inter").repeat(6), pem!("rsa-inter").repeat(4)]);
+    assert_eq!(
+        ten.map(|v| v.len()),
+        Ok(MAX_INTERMEDIATES),
+        "the limit itself is fine"
+    );
     let eleven = pem!("rsa-inter").repeat(11);
     assert_eq!(
         chain_der(&[eleven]),

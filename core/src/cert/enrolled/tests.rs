@@ -180,3 +180,29 @@ fn bad_lines_name_the_line() {
         "same certificate twice"
     );
 }
+
+#[test]
+fn errors_say_what_is_wrong() {
+    // The self-service page and the operator's log show these.
+    let text = |e: EnrollError| e.to_string();
+    assert_eq!(
+        text(EnrollError::BadLine {
+            line: 7,
+            why: "bad label"
+        }),
+        "enrolment line 7: bad label"
+    );
+    assert!(
+        text(EnrollError::NotValid(CertError::Expired { not_after: 5 }))
+            .starts_with("cannot enrol: ")
+    );
+    assert!(text(EnrollError::SanMismatch).contains("naming the user"));
+    assert_eq!(
+        text(EnrollError::TooMany { limit: 3 }),
+        "user already has 3 certificates"
+    );
+    assert!(text(EnrollError::AlreadyEnrolled).contains("already enrolled"));
+    assert!(text(EnrollError::DuplicateLabel).contains("this label"));
+    assert!(text(EnrollError::BadUser).starts_with("user name"));
+    assert!(text(EnrollError::BadLabel).starts_with("label"));
+}

@@ -72,6 +72,15 @@ fn certificate_rules() {
         map_user(&a, &rule("{CN}@{DC}.{O}"), None).as_deref(),
         Ok("alice@org.Example")
     );
+    // Text after the last attribute stays: `alice@example.org`, never the bare local `alice`.
+    assert_eq!(
+        map_user(&a, &rule("{CN}@example.org"), None).as_deref(),
+        Ok("alice@example.org")
+    );
+    assert_eq!(
+        map_user_from_dn(ALICE_DN, &rule("u-{CN}.x"), None).as_deref(),
+        Ok("u-alice.x")
+    );
     let b = cert(BOB);
     assert_eq!(
         map_user(&b, &UserRule::Email, None).as_deref(),
@@ -178,6 +187,12 @@ fn control_characters_never_become_a_user() {
         map_user_from_dn(&long, &UserRule::Cn, None),
         Err(MapError::UserTooLong)
     );
+    let longest = "a".repeat(MAX_USER_LEN);
+    assert_eq!(
+        map_user_from_dn(&format!("CN={longest}"), &UserRule::Cn, None).as_deref(),
+        Ok(longest.as_str()),
+        "MAX_USER_LEN itself is allowed"
+    );
 }
 
 #[test]
@@ -208,6 +223,7 @@ fn map_file_wins_and_is_exact() {
         format!("# operators\n\n\"{ALICE_DN}\" root\n  \"CN=a\\\"q\\,x\"\tquoted\n\"\" nobody\n");
     let m = UserMap::parse(&text).expect("map parses");
     assert_eq!(m.len(), 3);
+    assert!(!m.is_empty());
     let a = cert(ALICE);
     assert_eq!(
         map_user(&a, &UserRule::Xmpp, Some(&m)).as_deref(),
@@ -233,6 +249,9 @@ fn map_file_wins_and_is_exact() {
         "unmapped: rule"
     );
     assert!(UserMap::parse("").expect("empty").is_empty());
+    // An escape is two bytes, no more: the quote right after `\,b` still closes the DN.
+    let m = UserMap::parse("\"CN=a\\,b\" comma\n").expect("escaped comma");
+    assert_eq!(m.get("CN=a\\,b"), Some("comma"));
 }
 
 #[test]
