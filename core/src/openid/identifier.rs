@@ -120,6 +120,18 @@ mod tests {
     }
 
     #[test]
+    fn length_limit_and_scheme_words() {
+        // Exactly MAX_IDENTIFIER_BYTES is still an identifier.
+        let base = "http://example.com/";
+        let at_most = format!("{base}{}", "a".repeat(MAX_IDENTIFIER_BYTES - base.len()));
+        assert_eq!(ok(&at_most), at_most);
+        // A scheme is a word (`^\w+://`, `_` included): `ex_1://` is one, and not http.
+        assert_eq!(code("ex_1://host/"), ErrorCode::BogusUrl);
+        // A non-word before `://` is no scheme: the input is read as a host, as the seed does.
+        assert!(ok("a-b://x").starts_with("http://a-b"));
+    }
+
+    #[test]
     fn fragment_insensitive_comparison() {
         assert!(same_without_fragment(
             "http://a.example/x#1",

@@ -410,6 +410,36 @@ mod tests {
     }
 
     #[test]
+    fn boundaries_of_the_derived_skew_the_length_and_an_unlimited_window() {
+        // Without a skew, a window under 600 s makes the skew half of it (here 200 s).
+        let p = opts(r#"{"window": 400}"#);
+        assert_eq!(
+            p,
+            NoncePolicy::Check {
+                lifetime: 400,
+                window: 400,
+                skew2: 400,
+                start: 0,
+                timecop: false
+            }
+        );
+        assert_eq!(code(&p, &nonce(NOW - 200)), None);
+        assert_eq!(code(&p, &nonce(NOW - 201)), Some("nonce_stale"));
+        // At most 255 characters (2.0 §10.1): 255 pass, 256 do not.
+        let n = nonce(NOW);
+        let at_most = format!("{n}{}", "x".repeat(MAX_NONCE_LEN - n.len()));
+        assert_eq!(code(&NoncePolicy::default(), &at_most), None);
+        assert_eq!(
+            code(&NoncePolicy::default(), &format!("{at_most}x")),
+            Some("nonce_format")
+        );
+        // window 0 is no limit: with only `start`, an old nonce after it passes.
+        let p = opts(r#"{"window": 0, "start": 1}"#);
+        assert_eq!(code(&p, &nonce(NOW - 86_400 * 365)), None);
+        assert_eq!(code(&p, &nonce(0)), Some("nonce_stale"));
+    }
+
+    #[test]
     fn expiry_and_key() {
         assert_eq!(NoncePolicy::default().expiry(NOW), Some(NOW + 1800));
         assert_eq!(opts(r#"{"lifetime": 0}"#).expiry(NOW), None);

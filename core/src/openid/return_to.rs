@@ -288,7 +288,9 @@ mod tests {
 
     #[test]
     fn required_root_needs_a_path() {
-        assert!(RequiredRoot::parse("http://site.example").is_err());
+        // The reason reaches the operator through Display.
+        let e = RequiredRoot::parse("http://site.example").unwrap_err();
+        assert!(e.to_string().contains("has no path"), "{e}");
         assert!(RequiredRoot::parse("ftp://site.example/").is_err());
         assert!(RequiredRoot::parse("not a url").is_err());
         // Parsed leniently by WHATWG rules, but not the text any return_to starts with; these
@@ -351,6 +353,72 @@ mod tests {
     }
 
     #[test]
+    fn a_single_return_to_parameter_must_come_back_alone_and_unchanged() {
+        // One name in return_to: the counting path must refuse another value for it, or an
+        // extra copy, whatever else the current URL carries.
+        let rt = u("https://rp.example/cb?oic.time=5-x");
+        let check = |query: &str| {
+            let current = u(&format!("https://rp.example/cb?{query}"));
+            let pairs: Vec<(String, String)> = current.query_pairs().into_owned().collect();
+            matches_current(&rt, &current, &pairs).map_err(|e| e.code)
+        };
+        assert_eq!(check("openid.mode=id_res&oic.time=5-x"), Ok(()));
+        for bad in [
+            "oic.time=6-y",
+            "openid.mode=5-x&oic.time=6-y",
+            "oic.time=5-x&oic.time=6-y&openid.mode=id_res",
+        ] {
+            assert_eq!(check(bad), Err(ErrorCode::BogusReturnTo), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_long_return_to_query_is_compared_as_a_multiset_too() {
+        // More than SMALL_QUERY parameters (one name twice) take the sorting path.
+        let rt = u("https://rp.example/cb?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&a=9&oic.time=5-x");
+        let check = |query: &str| {
+            let current = u(&format!("https://rp.example/cb?{query}"));
+            let pairs: Vec<(String, String)> = current.query_pairs().into_owned().collect();
+            matches_current(&rt, &current, &pairs).map_err(|e| e.code)
+        };
+        assert_eq!(
+            check("openid.mode=id_res&oic.time=5-x&h=8&g=7&f=6&e=5&d=4&c=3&b=2&a=9&a=1"),
+            Ok(())
+        );
+        // The detail names the parameter whose copies differ.
+        let current = u("https://rp.example/cb?b=2&c=3&d=4&e=5&f=6&g=7&h=8&a=9&oic.time=5-x");
+        let pairs: Vec<(String, String)> = current.query_pairs().into_owned().collect();
+        let e = matches_current(&rt, &current, &pairs).unwrap_err();
+        assert!(e.detail.contains("near \"a\""), "{}", e.detail);
+        for bad in [
+            // One copy of `a` missing, one too many, one with another value.
+            "b=2&c=3&d=4&e=5&f=6&g=7&h=8&a=9&oic.time=5-x",
+            "a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&a=9&a=9&oic.time=5-x",
+            "a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&a=8&oic.time=5-x",
+            // Another value for a name given once, or the name missing.
+            "a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&a=9&oic.time=6-y",
+            "a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&a=9",
+        ] {
+            assert_eq!(check(bad), Err(ErrorCode::BogusReturnTo), "{bad}");
+        }
+        // The password is part of the authority.
+        let rt = u("https://user:pw@rp.example/cb");
+        for (current, ok) in [
+            ("https://user:pw@rp.example/cb", true),
+            ("https://user:other@rp.example/cb", false),
+            ("https://user@rp.example/cb", false),
+        ] {
+            let current = u(current);
+            let none: [(&str, &str); 0] = [];
+            assert_eq!(
+                matches_current(&rt, &current, &none).is_ok(),
+                ok,
+                "{current}"
+            );
+        }
+    }
+
+    #[test]
     fn realms() {
         let r = Realm::parse("https://*.example.com/").unwrap();
         assert!(r.contains(&u("https://www.example.com/login")));
@@ -365,6 +433,7 @@ mod tests {
         assert!(Realm::parse("https://rp.example/#f").is_err());
         assert!(Realm::parse("https://a.*.example/").is_err());
         assert!(Realm::parse("https://*/").is_err());
+        assert!(Realm::parse("https://*./").is_err());
         assert!(Realm::parse("ftp://rp.example/").is_err());
         assert_eq!(
             Realm::parse(" https://rp.example/ ").unwrap().as_str(),

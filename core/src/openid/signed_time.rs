@@ -190,8 +190,19 @@ mod tests {
     }
 
     #[test]
+    fn eighteen_digits_are_read_nineteen_are_garbage() {
+        // Up to 18 digits are a time (here far ahead); more cannot be one (time 0).
+        assert_eq!(code(Some("100000000000000000-x")), Some("time_in_future"));
+        assert_eq!(code(Some("1000000000000000000-x")), Some("time_expired"));
+    }
+
+    #[test]
     fn secret_bounds_and_no_leak() {
         assert_eq!(ConsumerSecret::new(b"").unwrap_err(), BadSecret(0));
+        assert_eq!(
+            BadSecret(256).to_string(),
+            "consumer secret must be 1 to 255 bytes, not 256"
+        );
         assert!(ConsumerSecret::new(&[b'x'; 256]).is_err());
         assert!(ConsumerSecret::new(&[b'x'; 255]).is_ok());
         assert_eq!(format!("{:?}", secret()), "ConsumerSecret(..)");

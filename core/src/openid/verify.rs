@@ -921,12 +921,11 @@ impl Context {
         now: UnixTime,
     ) -> Outcome {
         if let (Some(n), NoncePolicy::Check { .. }) = (self.nonce(), rp.nonce) {
-            // The key looked up before, when it was for this same endpoint.
+            // The key the replay check looked up (2.0: at the normalized op_endpoint, which
+            // the endpoint matched), however the endpoint's URL is spelled; else the endpoint's.
             let key = match &self.nonce_key {
-                Some(k) if self.op_endpoint.as_deref() == Some(endpoint.server.as_str()) => {
-                    Cow::Borrowed(k.as_str())
-                }
-                _ => Cow::Owned(nonce::store_key(&endpoint.server, n)),
+                Some(k) => Cow::Borrowed(k.as_str()),
+                None => Cow::Owned(nonce::store_key(&endpoint.server, n)),
             };
             match stores
                 .nonces

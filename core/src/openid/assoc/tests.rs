@@ -397,3 +397,90 @@ fn json_record_round_trip() {
         assert_eq!(Association::from_json(bad), None);
     }
 }
+
+#[test]
+fn debug_and_display_say_what_they_should() {
+    // Debug names the association but never its secret.
+    let a = Association {
+        server: "https://op.example/".into(),
+        handle: "h1".into(),
+        secret: vec![0xAB; 20],
+        assoc_type: AssocType::HmacSha1,
+        expiry: NOW,
+    };
+    let debug = format!("{a:?}");
+    assert!(
+        debug.contains("https://op.example/") && debug.contains("\"h1\""),
+        "{debug}"
+    );
+    assert!(
+        !debug.contains("secret") && !debug.contains("171"),
+        "{debug}"
+    );
+    for (e, want) in [
+        (
+            AssocError::HttpsRequired,
+            "unencrypted association needs https",
+        ),
+        (
+            AssocError::Http(400),
+            "association failed with HTTP status 400",
+        ),
+        (
+            AssocError::UnsupportedType("X".into()),
+            "unsupported association type X",
+        ),
+    ] {
+        assert_eq!(e.to_string(), want);
+    }
+}
+
+#[test]
+fn only_a_2_0_unsupported_type_answer_is_retried() {
+    let suggest = |code: &str| {
+        HttpResponse::new(
+            400,
+            format!("error_code:{code}\nassoc_type:HMAC-SHA256\nsession_type:DH-SHA256\n"),
+        )
+    };
+    // 1.x knows no unsupported-type negotiation; 2.0 retries only on that code.
+    let (_, pending) = start("https://op.example/", Version::V1, AssocOptions::default());
+    assert_eq!(
+        failed(pending.on_response(suggest("unsupported-type"), NOW)),
+        AssocError::Http(400)
+    );
+    let (_, pending) = start("https://op.example/", Version::V2, AssocOptions::default());
+    assert_eq!(
+        failed(pending.on_response(suggest("other"), NOW)),
+        AssocError::Http(400)
+    );
+    // An error status with a body that is not key-value is the status, not a bad answer;
+    // a success that is not key-value says so.
+    let (_, pending) = start("https://op.example/", Version::V2, AssocOptions::default());
+    assert_eq!(
+        failed(pending.on_response(HttpResponse::new(500, "<html>oops"), NOW)),
+        AssocError::Http(500)
+    );
+    let (_, pending) = start("https://op.example/", Version::V2, AssocOptions::default());
+    match failed(pending.on_response(HttpResponse::new(200, "<html>oops"), NOW)) {
+        AssocError::BadResponse(m) => assert!(!m.contains("assoc_type"), "{m}"),
+        other => panic!("expected a bad response, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_2_0_provider_may_not_answer_a_dh_request_in_the_clear_even_over_https() {
+    // Only 1.x providers may downgrade to no-encryption; 2.0 ones must use what was asked.
+    let (_, pending) = start("https://op.example/", Version::V2, AssocOptions::default());
+    let clear = answer(&[
+        ("assoc_handle", "h1"),
+        ("assoc_type", "HMAC-SHA1"),
+        ("session_type", "no-encryption"),
+        ("expires_in", "60"),
+        ("mac_key", "AAECAwQFBgcICQoLDA0ODxAREhM="),
+    ]);
+    assert!(matches!(
+        failed(pending.on_response(clear, NOW)),
+        AssocError::BadResponse(_)
+    ));
+}

@@ -1267,3 +1267,202 @@ fn signed_list_refuses_a_repeat_in_short_and_long_lists_alike() {
         assert!(e.detail.contains("\"f00\""), "{n}: {}", e.detail);
     }
 }
+
+#[test]
+fn signed_fields_list_exactly_what_was_signed_and_compare_by_content() {
+    // An unsigned extension rides along; only the signed fields are exposed, sorted by key.
+    let list = format!("{SIGNED_V2},ext.sreg");
+    let a = Assertion::v2()
+        .with("ext.extra", "unsigned")
+        .with("ext.sreg", "x")
+        .signed_with("signed", &list);
+    let v = verified(Fx::new().run(&a));
+    let mut want: Vec<(String, String)> = list
+        .split(',')
+        .map(|k| (k.to_string(), a.get(k).unwrap().to_string()))
+        .collect();
+    want.sort();
+    let got: Vec<(String, String)> = v
+        .signed
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(v.signed.get("ext.extra"), None);
+    assert_eq!(v.signed.get("ext.sreg"), Some("x"));
+    // Equal content compares equal; a different signed value does not.
+    let again = verified(Fx::new().run(&a));
+    assert_eq!(v.signed, again.signed);
+    let other = verified(Fx::new().run(&a.signed_with("ext.sreg", "y")));
+    assert_ne!(v.signed, other.signed);
+    assert_ne!(v.signed, SignedFields::default());
+}
+
+#[test]
+fn an_op_endpoint_written_otherwise_is_normalized_before_the_allow_list() {
+    // The provider signs its endpoint in another spelling: it is normalized before the
+    // allow-list and the replay key see it, whether or not a discovery cache answers.
+    let a = Assertion::v2().signed_with("op_endpoint", "https://OP.example:443/auth");
+    let allow = |fx: &mut Fx| {
+        fx.rp = fx.rp.clone().with_allowed_providers([OP]).unwrap();
+    };
+    let mut fx = Fx::new();
+    allow(&mut fx);
+    assert_eq!(verified(fx.run(&a)).server, OP);
+    let mut fx = Fx::new();
+    allow(&mut fx);
+    let rp = fx.rp.clone();
+    let mut stores = Stores {
+        nonces: &mut fx.nonces,
+        associations: &mut fx.assocs,
+    };
+    let url = a.current_url();
+    let request = ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    let endpoint = Endpoint {
+        server: OP.into(),
+        version: Version::V2,
+        claimed_id: CLAIMED.into(),
+        local_id: Some(LOCAL.into()),
+        op_identifier: false,
+        mechanism: Mechanism::Yadis,
+    };
+    let step = rp.verify_cached(request, &mut stores, NOW, |_| Some(vec![endpoint.clone()]));
+    let VerifyStep::Done(o) = step else {
+        panic!("expected a verdict without fetching");
+    };
+    assert_eq!(verified(o).server, OP);
+}
+
+#[test]
+fn openid_1_0_check_authentication_needs_a_positive_lifetime() {
+    // A 1.0 provider answers `lifetime` instead of `is_valid`: only a positive one vouches.
+    let a = Assertion::v1().signed_with("assoc_handle", "dumb");
+    for (lifetime, ok) in [("1", true), ("3600", true), ("0", false), ("-1", false)] {
+        let mut fx = Fx::new();
+        fx.check_auth = HttpResponse::new(200, format!("lifetime:{lifetime}\n"));
+        let o = fx.run(&a);
+        let want = if ok {
+            None
+        } else {
+            Some("naive_verify_failed_return")
+        };
+        assert_eq!(o.code(), want, "lifetime {lifetime}");
+        assert_eq!(o.verdict() == "verified", ok, "lifetime {lifetime}");
+    }
+}
+
+#[test]
+fn the_verified_url_is_the_normalized_claimed_identifier() {
+    // A claimed_id signed in another spelling of the discovered identifier verifies as the
+    // normalized URL, never as the provider's text.
+    let mut fx = Fx::new();
+    let a = Assertion::v2().signed_with("claimed_id", "https://ME.example:443/alice");
+    assert_eq!(verified(fx.run(&a)).url, CLAIMED);
+    // 1.x: the same for oic.identity.
+    let secret = ConsumerSecret::new(b"sekrit").unwrap();
+    let rt = format!(
+        "{RETURN}&oic.identity={}&oic.time={}",
+        url::form_urlencoded::byte_serialize(b"https://ME.example:443/alice").collect::<String>(),
+        secret.sign(NOW - 10)
+    );
+    let a = Assertion::v1().with("return_to", &rt);
+    let a = Assertion { return_to: rt, ..a }.sign(AssocType::HmacSha1);
+    let mut fx = Fx::new();
+    fx.assocs.put(assoc(AssocType::HmacSha1, NOW + 60)).unwrap();
+    assert_eq!(verified(fx.run(&a)).url, CLAIMED);
+}
+
+/// Verifies `a` with a discovery cache that answers `endpoints` (no fetch is expected).
+fn run_cached(a: &Assertion, endpoints: Vec<Endpoint>) -> Outcome {
+    let mut fx = Fx::new();
+    let rp = fx.rp.clone();
+    let mut stores = Stores {
+        nonces: &mut fx.nonces,
+        associations: &mut fx.assocs,
+    };
+    let url = a.current_url();
+    let request = ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    match rp.verify_cached(request, &mut stores, NOW, |_| Some(endpoints)) {
+        VerifyStep::Done(o) => o,
+        VerifyStep::Fetch(r, _) => panic!("unexpected fetch of {}", r.url),
+    }
+}
+
+#[test]
+fn a_cache_hit_never_skips_the_claimed_identifier_checks() {
+    // The cache's endpoints name the asserted claimed identifier byte for byte, yet the
+    // identifier could never have been discovered: too long, identifier_select, not a URL,
+    // or named only by an OP identifier's endpoint. Each is refused as without a cache.
+    let ep = |claimed_id: &str, op_identifier: bool| Endpoint {
+        server: OP.into(),
+        version: Version::V2,
+        claimed_id: claimed_id.into(),
+        local_id: Some(LOCAL.into()),
+        op_identifier,
+        mechanism: Mechanism::Yadis,
+    };
+    let long = format!("{CLAIMED}/{}", "a".repeat(identifier::MAX_IDENTIFIER_BYTES));
+    let bad = "https://[me.example/alice";
+    for (claimed, endpoints) in [
+        (long.as_str(), vec![ep(&long, false)]),
+        (IDENTIFIER_SELECT, vec![ep(IDENTIFIER_SELECT, false)]),
+        (bad, vec![ep(bad, true)]),
+        (bad, vec![ep(CLAIMED, false)]),
+    ] {
+        let a = Assertion::v2().signed_with("claimed_id", claimed);
+        let o = run_cached(&a, endpoints);
+        assert_eq!(o.code(), Some("no_identity_server"), "{claimed:.40}");
+    }
+    // A genuine hit verifies.
+    let o = run_cached(&Assertion::v2(), vec![ep(CLAIMED, false)]);
+    assert_eq!(verified(o).url, CLAIMED);
+}
+
+#[test]
+fn a_replay_is_caught_whatever_spelling_the_endpoint_came_with() {
+    // The same assertion twice: first with a cached endpoint spelled otherwise than
+    // op_endpoint (same URL), then through discovery. The nonce is recorded under the key
+    // the replay check looks up (op_endpoint's), so the second is a replay either way.
+    let a = Assertion::v2();
+    let odd = Endpoint {
+        server: "https://OP.example:443/auth".into(),
+        version: Version::V2,
+        claimed_id: CLAIMED.into(),
+        local_id: Some(LOCAL.into()),
+        op_identifier: false,
+        mechanism: Mechanism::Yadis,
+    };
+    let mut fx = Fx::new();
+    let rp = fx.rp.clone();
+    let url = a.current_url();
+    let request = ReturnRequest {
+        current_url: &url,
+        body: None,
+    };
+    {
+        let mut stores = Stores {
+            nonces: &mut fx.nonces,
+            associations: &mut fx.assocs,
+        };
+        let mut step = rp.verify_cached(request, &mut stores, NOW, |_| Some(vec![odd]));
+        let o = loop {
+            match step {
+                VerifyStep::Done(o) => break o,
+                VerifyStep::Fetch(req, pending) => {
+                    // check_authentication at the endpoint, which vouches.
+                    assert_eq!((req.method, req.url.as_str()), (Method::Post, OP));
+                    let resp = fx.check_auth.clone();
+                    step = pending.on_response(&rp, resp, &mut stores, NOW);
+                }
+            }
+        };
+        verified(o);
+    }
+    assert_eq!(fx.run(&a).code(), Some("nonce_reused"));
+}
