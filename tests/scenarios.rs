@@ -203,12 +203,23 @@ fn ticket_with(
     issued: i64,
     address: Option<IpAddr>,
 ) -> String {
-    let ring = KeyRing::new(vec![TicketKey::from_base64(key).expect("key")]).expect("ring");
+    let ring = key_ring(key);
     let mut t = Ticket::new(user, method, issued, 3600);
     t.roles = None;
     t.address = address;
     // Bound to the site's cookie, as the shells' logins mint them.
     ring.mint_for(&t, COOKIE).expect("mint")
+}
+
+fn key_ring(key: &str) -> KeyRing {
+    KeyRing::new(vec![TicketKey::from_base64(key).expect("key")]).expect("ring")
+}
+
+/// A valid unbound (version 1) password ticket for `user`, as earlier builds minted.
+fn unbound_ticket(user: &str) -> String {
+    key_ring(KEY_B64)
+        .mint(&Ticket::new(user, AuthMethod::Password, now() - 10, 3600))
+        .expect("mint")
 }
 
 /// A valid password ticket for `user`.
@@ -366,11 +377,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "unbound (version 1) ticket of an earlier build: accepted",
         run: |s| {
-            let ring =
-                KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("key")]).expect("ring");
-            let t = ring
-                .mint(&Ticket::new("demo", AuthMethod::Password, now() - 10, 3600))
-                .expect("mint");
+            let t = unbound_ticket("demo");
             send(get(s, "/app/cgi/echo").cookie(COOKIE, &t))
         },
         expect: (200, None, Some("demo")),
@@ -378,11 +385,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "unbound ticket where AuthRsAcceptUnboundTickets is Off: refused, kept",
         run: |s| {
-            let ring =
-                KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("key")]).expect("ring");
-            let t = ring
-                .mint(&Ticket::new("demo", AuthMethod::Password, now() - 10, 3600))
-                .expect("mint");
+            let t = unbound_ticket("demo");
             let r = get(s, "/app/strict/cgi/echo").cookie(COOKIE, &t).send();
             assert_eq!(r.cookie(COOKIE), None, "{r:?}");
             // A bound one is fine there.
@@ -397,10 +400,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "ticket of another realm's cookie (same key) renamed into ours: refused, cleared",
         run: |s| {
-            let ring =
-                KeyRing::new(vec![TicketKey::from_base64(KEY_B64).expect("key")]).expect("ring");
             let t = Ticket::new("demo", AuthMethod::Password, now() - 10, 3600);
-            let other = ring.mint_for(&t, "AuthRs_Guests").expect("mint");
+            let other = key_ring(KEY_B64)
+                .mint_for(&t, "AuthRs_Guests")
+                .expect("mint");
             let r = get(s, "/app/cgi/echo").cookie(COOKIE, &other).send();
             assert_eq!(r.cookie(COOKIE).as_deref(), Some(""), "{r:?}");
             Outcome::of(&r)

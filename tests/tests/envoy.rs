@@ -11,6 +11,10 @@ use authrs_tests::{demo_certs, scratch, self_signed, workspace};
 use serde_json::{json, Value};
 use std::path::Path;
 
+#[allow(dead_code)] // only `openssl` is used here; TempDir serves the certificate tests
+mod cert_support;
+use cert_support::openssl;
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -959,51 +963,43 @@ fn request_trailers_end_a_login_and_never_name_the_user() {
 
 /// A client certificate signed by the demo CA with subject `subject` (openssl `-subj`, UTF-8).
 fn ca_signed(dir: &Path, name: &str, subject: &str) {
-    let key = dir.join(format!("{name}.key"));
-    let csr = dir.join(format!("{name}.csr"));
-    let crt = dir.join(format!("{name}.crt"));
-    let run = |args: &[&std::ffi::OsStr]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
+    let path = |ext: &str| {
+        dir.join(format!("{name}.{ext}"))
+            .to_str()
+            .expect("utf-8 path")
+            .to_string()
     };
-    let s = |v: &str| std::ffi::OsString::from(v);
-    run(&[
-        &s("req"),
-        &s("-new"),
-        &s("-newkey"),
-        &s("ec"),
-        &s("-pkeyopt"),
-        &s("ec_paramgen_curve:P-256"),
-        &s("-nodes"),
-        &s("-utf8"),
-        &s("-subj"),
-        &s(subject),
-        &s("-keyout"),
-        key.as_os_str(),
-        &s("-out"),
-        csr.as_os_str(),
+    let (key, csr, crt) = (path("key"), path("csr"), path("crt"));
+    let (ca, ca_key) = (dir.join("ca.crt"), dir.join("ca.key"));
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-utf8",
+        "-subj",
+        subject,
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
     ]);
-    run(&[
-        &s("x509"),
-        &s("-req"),
-        &s("-in"),
-        csr.as_os_str(),
-        &s("-CA"),
-        dir.join("ca.crt").as_os_str(),
-        &s("-CAkey"),
-        dir.join("ca.key").as_os_str(),
-        &s("-days"),
-        &s("30"),
-        &s("-out"),
-        crt.as_os_str(),
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        ca.to_str().expect("utf-8 path"),
+        "-CAkey",
+        ca_key.to_str().expect("utf-8 path"),
+        "-days",
+        "30",
+        "-out",
+        &crt,
     ]);
 }
 
@@ -1027,12 +1023,15 @@ fn hard_subjects_read_the_same_from_envoys_property_and_from_the_certificate() {
         let name = format!("hard{i}");
         ca_signed(&f.certs, &name, subject);
         let crt = f.certs.join(format!("{name}.crt"));
-        let out = std::process::Command::new("openssl")
-            .args(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in"])
-            .arg(&crt)
-            .output()
-            .expect("openssl");
-        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let text = openssl(&[
+            "x509",
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "RFC2253",
+            "-in",
+            crt.to_str().expect("utf-8 path"),
+        ]);
         let want = text
             .trim_end_matches('\n')
             .strip_prefix("subject=")

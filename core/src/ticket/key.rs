@@ -324,7 +324,7 @@ impl KeyRing {
         idle_timeout: Option<i64>,
     ) -> Result<Ticket, TicketError> {
         let mut buf = TicketBuf::new();
-        self.verify_ref(cookie_value, &mut buf, now, peer, idle_timeout)
+        self.checked(None, cookie_value, &mut buf, now, peer, idle_timeout)
             .map(|t| t.to_ticket())
     }
 
@@ -337,9 +337,7 @@ impl KeyRing {
         peer: Option<std::net::IpAddr>,
         idle_timeout: Option<i64>,
     ) -> Result<TicketRef<'b>, TicketError> {
-        let t = self.open_ref(cookie_value, buf)?;
-        t.check(now, peer, idle_timeout)?;
-        Ok(t)
+        self.checked(None, cookie_value, buf, now, peer, idle_timeout)
     }
 
     /// [`KeyRing::verify`] for a value read from cookie `cookie_name`: an unbound ticket, or
@@ -353,8 +351,15 @@ impl KeyRing {
         idle_timeout: Option<i64>,
     ) -> Result<Ticket, TicketError> {
         let mut buf = TicketBuf::new();
-        self.verify_ref_for(cookie_name, cookie_value, &mut buf, now, peer, idle_timeout)
-            .map(|t| t.to_ticket())
+        self.checked(
+            Some(cookie_name),
+            cookie_value,
+            &mut buf,
+            now,
+            peer,
+            idle_timeout,
+        )
+        .map(|t| t.to_ticket())
     }
 
     /// [`KeyRing::verify_for`] without allocating: what the engine runs per request.
@@ -367,7 +372,27 @@ impl KeyRing {
         peer: Option<std::net::IpAddr>,
         idle_timeout: Option<i64>,
     ) -> Result<TicketRef<'b>, TicketError> {
-        let t = self.open_inner(cookie_value, Some(cookie_name), buf)?;
+        self.checked(
+            Some(cookie_name),
+            cookie_value,
+            buf,
+            now,
+            peer,
+            idle_timeout,
+        )
+    }
+
+    /// Signature (for `cookie_name`, if known), then times and address.
+    fn checked<'b>(
+        &self,
+        cookie_name: Option<&str>,
+        cookie_value: &str,
+        buf: &'b mut TicketBuf,
+        now: UnixTime,
+        peer: Option<std::net::IpAddr>,
+        idle_timeout: Option<i64>,
+    ) -> Result<TicketRef<'b>, TicketError> {
+        let t = self.open_inner(cookie_value, cookie_name, buf)?;
         t.check(now, peer, idle_timeout)?;
         Ok(t)
     }
