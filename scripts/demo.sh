@@ -33,7 +33,10 @@ ticket=$("$A" ticket mint --key "$demo/ticket.key" --user demo --roles admin:pro
 echo; echo "\$ $A ticket mint --key $demo/ticket.key --user demo --roles admin:projectX --lifetime 2h --cookie-name AuthRs_Example"; echo "$ticket"
 step "$A" ticket verify --key "$demo/ticket.key" --cookie-name AuthRs_Example "$ticket"
 step "$A" ticket verify --key "$demo/ticket.key" --cookie-name AuthRs_Example --now $(( $(date +%s) + 3 * 3600 )) "$ticket"
-step "$A" ticket verify --key "$demo/ticket.key" --cookie-name AuthRs_Example "${ticket%?}A"
+# Tampered: the tag's last character swapped for another canonical one (A/Q/g/w carry its last two
+# bits); appending a fixed "A" would give the ticket back unchanged one time in four.
+case "${ticket: -1}" in A) last=Q ;; *) last=A ;; esac
+step "$A" ticket verify --key "$demo/ticket.key" --cookie-name AuthRs_Example "${ticket%?}$last"
 step "$A" ticket verify --key "$demo/ticket.key" --cookie-name AuthRs_Admins "$ticket"
 step "$A" require check --roles "$demo/roles" --user demo "$demo/require.conf"
 step "$A" require check --roles "$demo/roles" --user alice "$demo/require.conf"

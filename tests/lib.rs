@@ -34,6 +34,20 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The `authrs` binary (`cargo build -p authrs-cli`; `make test` builds it first).
+pub fn authrs_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let bin = target.join("debug/authrs");
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo build -p authrs-cli` (make test builds it first)",
+        bin.display()
+    );
+    bin
+}
+
 /// A fresh scratch directory under the system temp dir.
 pub fn scratch(tag: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};

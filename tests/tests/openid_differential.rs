@@ -25,20 +25,6 @@ const RETURN_TO: &str = "http://127.0.0.1:8/rp/return?dest=%2Fhome";
 const REALM: &str = "http://127.0.0.1:8/";
 const SECRET: &str = "consumer secret for the differential tests\n";
 
-/// The `authrs` binary (`cargo build -p authrs-cli`; `make test` builds it first).
-fn authrs_bin() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    let bin = target.join("debug/authrs");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo build -p authrs-cli` (make test builds it first)",
-        bin.display()
-    );
-    bin
-}
-
 /// What a verifier concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Verdict {
@@ -79,7 +65,7 @@ impl Verifier {
     fn verify(self, i: &Inputs) -> Verdict {
         let mut cmd = match self {
             Verifier::Authrs => {
-                let mut c = Command::new(authrs_bin());
+                let mut c = Command::new(authrs_tests::authrs_bin());
                 c.args(["openid", "verify", "--allow-private-addresses"]);
                 c
             }
