@@ -841,3 +841,87 @@ fn error_documents_see_the_reason() {
     assert_eq!(r.env("AUTHRS_REASON"), Some("forbidden"), "{}", r.body);
     a.assert_clean_log(&["AH01631"]);
 }
+
+/// `conf/apache2/authrs.conf` (what `make install` puts in mods-available) with its example
+/// uncommented: a config line is `#` followed by a directive or by four spaces and one (a
+/// comment is `# text`, or `#    # text` inside the example).
+fn uncommented_sample(dir: &Path) -> String {
+    let sample =
+        std::fs::read_to_string(authrs_tests::workspace().join("conf/apache2/authrs.conf"))
+            .expect("read conf/apache2/authrs.conf");
+    let mut out = String::new();
+    for line in sample.lines() {
+        let trimmed = line.trim_start();
+        let uncommented = trimmed.strip_prefix('#').filter(|rest| {
+            rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '<')
+                || rest
+                    .strip_prefix("    ")
+                    .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic() || c == '<'))
+        });
+        out.push_str(uncommented.unwrap_or(line));
+        out.push('\n');
+    }
+    out.replace("/etc/authrs/", &format!("{}/", dir.display()))
+}
+
+#[test]
+fn the_shipped_sample_config_uncommented_protects_its_app() {
+    let (root, certs) = root_with_key("httpd-sample");
+    let hash = authrs_core::password::hash_bcrypt("demo", 5, [7u8; 16]).expect("hash");
+    std::fs::write(root.join("htpasswd"), format!("demo:{hash}\n")).expect("htpasswd");
+    let sample = uncommented_sample(&root);
+    for directive in [
+        "AuthRsTicketKeyFile",
+        "AuthRsTrustedProxies",
+        "<Location /app>",
+        "SetHandler authrs-login",
+        "SetHandler authrs-logout",
+    ] {
+        assert!(
+            sample
+                .lines()
+                .any(|l| l.trim_start().starts_with(directive)),
+            "{directive} uncommented:\n{sample}"
+        );
+    }
+    assert!(
+        !sample.contains("#    AuthType") && !sample.contains("#AuthRs"),
+        "{sample}"
+    );
+    // authrs.load names the module the tests load.
+    let load = std::fs::read_to_string(authrs_tests::workspace().join("conf/apache2/authrs.load"))
+        .expect("read authrs.load");
+    assert!(
+        load.lines()
+            .any(|l| l
+                .starts_with("LoadModule authrs_module /usr/lib/apache2/modules/mod_authrs.so")),
+        "{load}"
+    );
+    let a = Apache::start_in(root, certs, &sample, "");
+    let anonymous = get(&a, "/app/").send();
+    assert_eq!(anonymous.status, 302, "{anonymous:?}");
+    let to = anonymous.header("location").unwrap_or_default();
+    assert!(
+        to.contains("/LOGIN?") && to.contains("reason=no_cookie"),
+        "{to}"
+    );
+    let login = Request::post_form(
+        a.url("/LOGIN"),
+        "credential_0=demo&credential_1=demo&destination=/app/",
+    )
+    .ca(&a.ca())
+    .send();
+    let ticket = login
+        .cookie("AuthRs_Example")
+        .unwrap_or_else(|| panic!("login through the sample's /LOGIN: {login:?}"));
+    let inside = get(&a, "/app/").cookie("AuthRs_Example", &ticket).send();
+    assert_eq!(inside.status, 200, "{inside:?}");
+    let out = get(&a, "/LOGOUT").cookie("AuthRs_Example", &ticket).send();
+    assert!(
+        out.headers
+            .iter()
+            .any(|(n, v)| n == "set-cookie" && v.starts_with("AuthRs_Example=;")),
+        "logout clears the cookie: {out:?}"
+    );
+    a.assert_clean_log(&[]);
+}
