@@ -182,6 +182,40 @@ impl Roles {
         (lo, lo + held)
     }
 
+    /// No grants yet, with room for `text` bytes of names and `grants` grants.
+    pub(crate) fn with_capacity(text: usize, grants: usize) -> Roles {
+        Roles {
+            text: String::with_capacity(text),
+            grants: Vec::with_capacity(grants),
+        }
+    }
+
+    /// [`Roles::add`] for grants that mostly come in order (a ticket's, sorted as minted): one
+    /// comparison with the last grant appends; anything else takes `add`'s sorted insert.
+    pub(crate) fn add_in_order(&mut self, role: &str, scope: Option<&str>) {
+        let appends = match self.grants.last() {
+            None => true,
+            Some(last) => match self.role_of(last).cmp(role) {
+                std::cmp::Ordering::Less => true,
+                // A later scope of a scoped role; an unscoped grant is its role's only one.
+                std::cmp::Ordering::Equal => {
+                    matches!((self.scope_of(last), scope), (Some(l), Some(s)) if l < s)
+                }
+                std::cmp::Ordering::Greater => false,
+            },
+        };
+        if !appends {
+            return self.add(role, scope);
+        }
+        let role = match self.grants.last() {
+            // The same role: its name is already in `text`.
+            Some(last) if self.role_of(last) == role => last.role,
+            _ => self.push_text(role),
+        };
+        let scope = scope.map(|s| self.push_text(s));
+        self.grants.push(Grant { role, scope });
+    }
+
     /// Adds `role`, scoped to `scope` when given (`None` adds the role unscoped).
     /// An unscoped grant covers every scope: it absorbs scoped grants of the same role, in
     /// either order (`admin admin:projectX` is `admin`, never narrowed to `admin:projectX`).
@@ -491,6 +525,8 @@ mod tests {
         for _ in 0..300 {
             let (mut roles, mut model) = (Roles::default(), Model::default());
             let (mut other, mut other_model) = (Roles::default(), Model::default());
+            // The same adds through `add_in_order` (appending when they come in order).
+            let mut in_order = Roles::default();
             for step in 0..12 {
                 let role = NAMES[next(NAMES.len())];
                 let scope = match next(3) {
@@ -502,15 +538,18 @@ mod tests {
                     other_model.add(role, scope);
                 } else {
                     roles.add(role, scope);
+                    in_order.add_in_order(role, scope);
                     model.add(role, scope);
                 }
                 if next(4) == 0 {
                     roles.merge(&other);
                     for (r, s) in other_model.grants() {
                         model.add(&r, s.as_deref());
+                        in_order.add_in_order(&r, s.as_deref());
                     }
                 }
                 assert_eq!(grants(&roles), model.grants(), "{roles:?}");
+                assert_eq!(grants(&in_order), model.grants(), "{in_order:?}");
                 assert_eq!(roles.role_count(), model.0.len());
                 assert_eq!(roles.is_empty(), model.0.is_empty());
                 for r in NAMES.iter().chain(&["zz"]) {
@@ -523,11 +562,13 @@ mod tests {
                         );
                     }
                 }
-                let mut rebuilt = Roles::default();
+                let (mut rebuilt, mut appended) = (Roles::default(), Roles::default());
                 for (r, s) in model.grants() {
                     rebuilt.add(&r, s.as_deref());
+                    appended.add_in_order(&r, s.as_deref());
                 }
                 assert_eq!(rebuilt, roles, "equal whatever the order of the text");
+                assert_eq!(appended, roles, "sorted grants appended");
             }
         }
     }

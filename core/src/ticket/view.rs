@@ -154,15 +154,18 @@ impl<'a> RolesRef<'a> {
 
     /// The owned [`Roles`] map.
     pub fn to_roles(&self) -> Roles {
-        let mut roles = Roles::default();
+        // Sized up front (names fit in the section's bytes; a role has max(1, scopes)
+        // grants), so building allocates twice and never regrows.
+        let grants = self.iter().map(|(_, scopes)| scopes.left.max(1)).sum();
+        let mut roles = Roles::with_capacity(self.bytes.len(), grants);
         for (role, scopes) in self.iter() {
             let mut scoped = false;
             for s in scopes {
-                roles.add(role, Some(s));
+                roles.add_in_order(role, Some(s));
                 scoped = true;
             }
             if !scoped {
-                roles.add(role, None);
+                roles.add_in_order(role, None);
             }
         }
         roles
