@@ -59,6 +59,7 @@ fn golden_tickets_still_verify() {
     assert_eq!(t.key_id, r.signing_key_id());
     let roles = t.roles.unwrap();
     assert_eq!(roles.len(), 2);
+    assert_eq!(roles.grant_count(), 3, "two scoped grants and one unscoped");
     assert_eq!(
         roles.to_roles(),
         Roles::from_list("admin:projectX,admin:projectY,reader")
@@ -291,6 +292,11 @@ fn signed_hostile_fields_are_malformed() {
         &roles_section(&[(b"b", &[]), (b"a", &[b"y", b"x", b"x"])]),
     );
     let t = r.open_ref(&unsorted, &mut buf).unwrap();
+    assert_eq!(
+        t.roles.unwrap().grant_count(),
+        4,
+        "room for every scope sent"
+    );
     assert_eq!(t.roles.unwrap().to_roles(), Roles::from_list("b,a:x,a:y"));
     // Non-ASCII but clean text passes the slow path.
     let utf8 = crafted(

@@ -152,11 +152,29 @@ impl<'a> RolesRef<'a> {
         }
     }
 
+    /// How many grants the roles make, max(1, scopes) per role (read without UTF-8 checks): the
+    /// capacity [`RolesRef::to_roles`] reserves (a repeated scope counts, though it collapses).
+    pub(super) fn grant_count(&self) -> usize {
+        let (mut rest, mut grants) = (self.bytes, 0);
+        for _ in 0..self.count {
+            let Some(n) = skip(&mut rest).and_then(|()| count(&mut rest)) else {
+                break;
+            };
+            for _ in 0..n {
+                if skip(&mut rest).is_none() {
+                    break;
+                }
+            }
+            grants += n.max(1);
+        }
+        grants
+    }
+
     /// The owned [`Roles`] map.
     pub fn to_roles(&self) -> Roles {
         // Sized up front (names fit in the section's bytes; a role has max(1, scopes)
         // grants), so building allocates twice and never regrows.
-        let grants = self.iter().map(|(_, scopes)| scopes.left.max(1)).sum();
+        let grants = self.grant_count();
         let mut roles = Roles::with_capacity(self.bytes.len(), grants);
         for (role, scopes) in self.iter() {
             let mut scoped = false;
@@ -189,6 +207,13 @@ fn text<'a>(rest: &mut &'a [u8]) -> Option<&'a str> {
     std::str::from_utf8(s).ok()
 }
 
+/// Skips a `u16` length and that many bytes (no UTF-8 check: nothing is read).
+fn skip(rest: &mut &[u8]) -> Option<()> {
+    let (len, tail) = rest.split_first_chunk::<2>()?;
+    *rest = tail.get(u16::from_be_bytes(*len) as usize..)?;
+    Some(())
+}
+
 fn count(rest: &mut &[u8]) -> Option<usize> {
     let (n, tail) = rest.split_first_chunk::<2>()?;
     *rest = tail;
@@ -215,7 +240,7 @@ impl<'a> Iterator for RoleIter<'a> {
         let start = self.rest;
         // Skip the scopes; the ScopeIter reads them.
         for _ in 0..n {
-            text(&mut self.rest)?;
+            skip(&mut self.rest)?;
         }
         Some((
             role,
