@@ -473,6 +473,27 @@ mod tests {
         assert_eq!(untaint("/evil.example/../x"), "/x");
     }
 
+    /// Dot-segments can assemble `//host` out of a path that neither starts with `//` nor
+    /// decodes to one (`/.//evil.example` normalises to `//evil.example`, which a browser reads
+    /// as scheme-relative): the normalised path is checked too. No mutation operator reaches
+    /// that check, so it is pinned here.
+    #[test]
+    fn refuses_double_slash_made_by_dot_segments() {
+        for evil in [
+            "/.//evil.example",
+            "/./%2Fevil.example",
+            "/a/..//evil.example",
+            "/%2e//evil.example",
+            "/%2E%2E//evil.example/x?y#z",
+            "/a/b/../..//evil.example",
+        ] {
+            assert_eq!(untaint(evil), "/", "{evil:?}");
+        }
+        // A doubled slash further in is an ordinary same-origin path.
+        assert_eq!(untaint("/a//b"), "/a//b");
+        assert_eq!(untaint("/./a"), "/a");
+    }
+
     #[test]
     fn login_redirect_encodes() {
         assert_eq!(

@@ -767,6 +767,202 @@ fn login_form() {
     assert_eq!(d.status(), 400);
 }
 
+/// The Envoy filter checks logins against the site's table borrowed (`PasswordCheck for
+/// &Htpasswd`): a borrowed table must refuse a wrong password and accept the right one exactly
+/// as an owned one does.
+#[test]
+fn login_with_a_borrowed_htpasswd_checks_the_password() {
+    let p = policy();
+    let table = Htpasswd::parse("demo:{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE=\n").expect("htpasswd");
+    let mut shared = &table;
+    let post = form_post();
+    let d = login(
+        &p,
+        &post,
+        &login_body("demo", "wrong", "/app"),
+        NOW,
+        &mut shared,
+    );
+    assert_eq!(d.reason(), Some(Reason::BadCredentials), "{d:?}");
+    assert!(d.set_cookie.is_none() && d.identity.is_none());
+    let d = login(
+        &p,
+        &post,
+        &login_body("demo", "demo", "/app"),
+        NOW,
+        &mut shared,
+    );
+    assert_eq!(d.status(), 303, "{d:?}");
+    assert_eq!(user(&d), Some("demo"));
+    assert!(d.set_cookie.is_some());
+}
+
+/// A password store that accepts any password and names the user `name` afterwards.
+struct NamesUser(&'static str);
+
+impl PasswordCheck for NamesUser {
+    fn check(&mut self, _: &str, _: &str) -> Result<bool, String> {
+        Ok(true)
+    }
+    fn canonical_user(&self) -> Option<String> {
+        Some(self.0.into())
+    }
+}
+
+/// A canonical name that is no user name (empty, or with a control character) fails the login
+/// closed with the store named as the culprit (`AUTHRS0302`), not as a ticket-minting failure:
+/// the engine checks the name itself instead of relying on the ticket encoder to refuse it.
+#[test]
+fn an_unusable_canonical_name_is_blamed_on_the_password_store() {
+    let p = policy();
+    let post = form_post();
+    for bad in ["", "a\nb", "a\u{85}b"] {
+        let d = login(
+            &p,
+            &post,
+            &login_body("alice", "pw", "/app"),
+            NOW,
+            &mut NamesUser(bad),
+        );
+        let Verdict::Error { message } = &d.verdict else {
+            panic!("{bad:?}: {d:?}")
+        };
+        assert!(message.contains("not a user name"), "{bad:?}: {message}");
+        assert!(d.set_cookie.is_none() && d.identity.is_none(), "{bad:?}");
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.id == "AUTHRS0302" && n.level == Level::Error),
+            "{bad:?}: {:?}",
+            d.notes
+        );
+        assert!(!d.notes.iter().any(|n| n.id == "AUTHRS0308"), "{bad:?}");
+    }
+    // A usable canonical name is the ticket's user, and the rename is logged.
+    let d = login(
+        &p,
+        &post,
+        &login_body("ALICE", "pw", "/app"),
+        NOW,
+        &mut NamesUser("alice"),
+    );
+    assert_eq!((d.status(), user(&d)), (303, Some("alice")));
+    assert!(d.notes.iter().any(|n| n.id == "AUTHRS0308"));
+}
+
+/// An empty verified OpenID identity, or one with a control character, is refused by
+/// `openid_login` itself with its own message (no ticket is attempted).
+#[test]
+fn openid_login_refuses_unusable_identities_itself() {
+    let p = policy();
+    for bad in ["", "https://op.example/a\nb", "https://op.example/a\u{0}"] {
+        let d = openid_login(&p, &browser(), bad, Some("/app"), NOW);
+        let Verdict::Error { message } = &d.verdict else {
+            panic!("{bad:?}: {d:?}")
+        };
+        assert_eq!(
+            message, "the verified OpenID identity is not a usable user name",
+            "{bad:?}"
+        );
+        assert!(d.set_cookie.is_none() && d.identity.is_none(), "{bad:?}");
+    }
+}
+
+/// Logout honours a safe `destination` query parameter (decoded, the first one if repeated)
+/// and falls back to the default for a missing or unsafe one.
+#[test]
+fn logout_redirects_to_the_untainted_destination() {
+    let mut p = policy();
+    p.destinations.default_destination = "/home".into();
+    let to = |query: Option<&str>| {
+        let mut r = browser();
+        r.query = query.map(str::to_string);
+        let d = logout(&p, &r, NOW, false, &mut Stores::default());
+        assert!(d.set_cookie.is_some(), "{query:?}: the cookie is cleared");
+        match d.verdict {
+            Verdict::Redirect {
+                location,
+                status: 303,
+                ..
+            } => location,
+            other => panic!("{query:?}: {other:?}"),
+        }
+    };
+    assert_eq!(
+        to(Some(
+            "lang=en&destination=%2Fbye%3Fx%3D1&destination=%2Fother"
+        )),
+        "/bye?x=1"
+    );
+    assert_eq!(to(Some("destination=/bye")), "/bye");
+    assert_eq!(to(None), "/home");
+    assert_eq!(to(Some("lang=en")), "/home");
+    assert_eq!(to(Some("destination=")), "/home");
+    // `destination` is matched by name, not merely present somewhere.
+    assert_eq!(to(Some("xdestination=/bye&destination_=/bye")), "/home");
+    for evil in [
+        "destination=%2F%2Fevil.example",
+        "destination=/%5Cevil.example",
+        "destination=%5C%5Cevil.example",
+        "destination=javascript:alert(1)",
+        "destination=https://evil.example/",
+        "destination=/x%0D%0ASet-Cookie:%20a=b",
+        "destination=/x%09y",
+        "destination=%2F%252F%252Fevil.example",
+        "destination=/.//evil.example",
+        "destination=/a/..//evil.example",
+    ] {
+        assert_eq!(to(Some(evil)), "/home", "{evil}");
+    }
+}
+
+/// An `Origin` that is exactly `scheme://Host` is same-origin, even when both spell out the
+/// default port (browsers omit it, other clients may not); an Origin naming the default port
+/// the Host leaves out, or another port, is not ours.
+#[test]
+fn origin_equal_to_the_host_is_same_origin_whatever_the_port() {
+    let p = policy();
+    let mut users = Htpasswd::parse("demo:{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE=\n").expect("htpasswd");
+    let body = b"credential_0=demo&credential_1=demo&destination=%2F";
+    let post = |host: &str, origin: &str, secure: bool| {
+        let mut r = form_post();
+        r.secure = secure;
+        r.headers = vec![
+            ("Host".into(), host.into()),
+            ("Origin".into(), origin.into()),
+        ];
+        r
+    };
+    for (host, origin, secure) in [
+        ("app.example.org:443", "https://app.example.org:443", true),
+        ("APP.example.org:443", "https://app.example.org", true),
+        ("app.example.org:80", "http://app.example.org:80", false),
+        ("app.example.org:80", "http://app.example.org", false),
+        ("app.example.org:8443", "https://app.example.org:8443", true),
+    ] {
+        let d = login(&p, &post(host, origin, secure), body, NOW, &mut users);
+        assert_eq!(d.status(), 303, "{host} {origin}: {d:?}");
+    }
+    for (host, origin, secure) in [
+        ("app.example.org:8443", "https://app.example.org", true),
+        ("app.example.org", "https://app.example.org:8443", true),
+        ("app.example.org:443", "https://app.example.org:8443", true),
+        ("app.example.org:443", "http://app.example.org", true),
+        (
+            "app.example.org",
+            "https://app.example.org.evil.example",
+            true,
+        ),
+    ] {
+        let d = login(&p, &post(host, origin, secure), body, NOW, &mut users);
+        assert_eq!(
+            (d.status(), d.set_cookie.is_none()),
+            (403, true),
+            "{host} {origin}"
+        );
+    }
+}
+
 mod from_settings {
     use super::*;
     use crate::config::{Settings, Shell};
