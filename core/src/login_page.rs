@@ -44,11 +44,36 @@ pub fn render_for(
     openid: bool,
 ) -> String {
     let message = reason.unwrap_or(Reason::NoCookie).message();
-    openid_section(template, openid)
-        .replace("{{reason}}", &html_escape(reason.map_or("", Reason::code)))
-        .replace("{{message}}", &html_escape(message))
-        .replace("{{destination}}", &html_escape(destination))
-        .replace("{{action}}", &html_escape(&same_origin_path(action)))
+    let values = [
+        ("{{reason}}", html_escape(reason.map_or("", Reason::code))),
+        ("{{message}}", html_escape(message)),
+        ("{{destination}}", html_escape(destination)),
+        ("{{action}}", html_escape(&same_origin_path(action))),
+    ];
+    fill(&openid_section(template, openid), &values)
+}
+
+/// Replaces each placeholder of `template` in one pass: a value is never searched again, so a
+/// destination that spells `{{action}}` stays what it was.
+fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(at) = rest.find("{{") {
+        out.push_str(&rest[..at]);
+        let here = &rest[at..];
+        match values.iter().find(|(name, _)| here.starts_with(name)) {
+            Some((name, value)) => {
+                out.push_str(value);
+                rest = &here[name.len()..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = &here[2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `action` as a path on this origin: leading `/` and `\` collapse to one `/`, so a path the
@@ -95,6 +120,30 @@ pub fn query_params(query: Option<&str>) -> (Option<Reason>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_in_values_are_not_filled() {
+        let page = render(
+            "<a href=\"{{action}}\">{{destination}}|{{other}}|{{",
+            None,
+            "/app?x={{action}}&y={{reason}}",
+            "/LOGIN",
+        );
+        assert_eq!(
+            page,
+            "<a href=\"/LOGIN\">/app?x={{action}}&amp;y={{reason}}|{{other}}|{{"
+        );
+        // Every placeholder, each as often as the template has it.
+        assert_eq!(
+            render(
+                "{{reason}}{{message}}{{reason}}",
+                Some(Reason::Expired),
+                "",
+                "/"
+            ),
+            format!("expired{}expired", html_escape(Reason::Expired.message()))
+        );
+    }
 
     #[test]
     fn renders_reason_in_words_and_escapes_everything() {
