@@ -226,15 +226,32 @@ impl DestinationPolicy {
         }
         let host = url.host_str()?;
         let port = url.port_or_known_default()?;
-        let allowed = self
-            .allowed_hosts
-            .iter()
-            .any(|entry| match entry.rsplit_once(':') {
-                Some((h, p)) if p.parse::<u16>().ok() == Some(port) => h.eq_ignore_ascii_case(host),
-                Some(_) => false,
-                None => entry.eq_ignore_ascii_case(host),
-            });
+        let allowed = self.allowed_hosts.iter().any(|entry| {
+            let (h, p) = host_and_port(entry);
+            h.eq_ignore_ascii_case(host) && p.is_none_or(|p| p.parse::<u16>().ok() == Some(port))
+        });
         allowed.then(|| url.to_string())
+    }
+}
+
+/// An allow-list entry as (host, port if given): `app.example`, `app.example:8443`, `[::1]`,
+/// `[::1]:8443` (an IPv6 host keeps its brackets, as `Url::host_str` writes it).
+fn host_and_port(entry: &str) -> (&str, Option<&str>) {
+    if entry.starts_with('[') {
+        return match entry.find(']') {
+            Some(end) => match &entry[end + 1..] {
+                "" => (entry, None),
+                rest => (
+                    &entry[..=end],
+                    Some(rest.strip_prefix(':').unwrap_or("not a port")),
+                ),
+            },
+            None => (entry, Some("not a port")),
+        };
+    }
+    match entry.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (entry, None),
     }
 }
 
@@ -378,6 +395,35 @@ mod tests {
 
     fn untaint(d: &str) -> String {
         policy().untaint(Some(d))
+    }
+
+    /// IPv6 hosts as `AuthRsAllowedDestinations` stores them (`[::1]`, bracketed), with or
+    /// without a port; the brackets never pass for a port separator.
+    #[test]
+    fn ipv6_allowed_hosts_match() {
+        let p = DestinationPolicy {
+            default_destination: "/home".into(),
+            allowed_hosts: vec![
+                crate::config::parse_host("[::1]").unwrap(),
+                "[2001:db8::7]:8443".into(),
+                "[2001:db8::9".into(),
+            ],
+        };
+        let u = |d: &str| p.untaint(Some(d));
+        assert_eq!(u("https://[::1]/x"), "https://[::1]/x");
+        assert_eq!(u("http://[::1]:8080/x"), "http://[::1]:8080/x");
+        assert_eq!(
+            u("https://[2001:db8::7]:8443/y"),
+            "https://[2001:db8::7]:8443/y"
+        );
+        assert_eq!(u("https://[2001:db8::7]/y"), "/home", "another port");
+        assert_eq!(u("https://[2001:db8::8]:8443/y"), "/home", "another host");
+        assert_eq!(
+            u("https://[2001:db8::9]/y"),
+            "/home",
+            "an unclosed entry matches nothing"
+        );
+        assert_eq!(u("https://[::2]/x"), "/home");
     }
 
     #[test]
