@@ -747,6 +747,9 @@ mod tests {
 
     #[test]
     fn cookie_name_from_a_realm_never_carries_a_percent() {
+        let s = Settings::from_json_str(r#"{"auth_name": "Staff"}"#).unwrap();
+        assert_eq!(s.auth_name(), Some("Staff"));
+        assert_eq!(s.cookie_name(None), "AuthRs_Staff");
         // `%` is a token byte, but some frameworks percent-decode cookie names.
         assert_eq!(Settings::new().cookie_name(Some("50%off")), "AuthRs_50_off");
         assert_eq!(
