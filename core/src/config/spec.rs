@@ -407,6 +407,7 @@ mod tests {
         assert_eq!(snake_case("LoginURL"), "login_url");
         assert_eq!(snake_case("CookieHttpOnly"), "cookie_http_only");
         assert_eq!(snake_case("Methods"), "methods");
+        assert_eq!(snake_case("Sha256Key"), "sha256_key");
         assert_eq!(snake_case("OpenIDNonceSkew"), "openid_nonce_skew");
         assert_eq!(
             snake_case("OpenIDAssocNoEncryptHttps"),
