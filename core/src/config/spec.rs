@@ -505,6 +505,7 @@ mod tests {
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("abc", ""), 3);
         assert_eq!(edit_distance("flaw", "lawn"), 2);
+        assert_eq!(edit_distance("ab", "a"), 1);
         assert_eq!(edit_distance("é", "e"), 1);
         assert_eq!(edit_distance("same", "same"), 0);
     }
