@@ -537,6 +537,36 @@ mod tests {
     }
 
     #[test]
+    fn path_errors_say_a_path_was_expected() {
+        let mut s = Settings::new();
+        let e = s.set("AuthRsCRLFile", &[""]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "AuthRsCRLFile: bad value \"\": must not be empty (a file path)"
+        );
+        let e = s
+            .set("AuthRsTicketKeyFile", &["/k/a", "/k/\u{1b}b"])
+            .unwrap_err();
+        assert_eq!(e.value, "/k/\u{1b}b");
+        assert!(e.expected.ends_with("(a file path)"), "{e}");
+        assert_eq!(s, Settings::new());
+    }
+
+    #[test]
+    fn the_cache_directive_refuses_dbm_and_malformed_providers() {
+        let mut s = Settings::new();
+        for bad in ["dbm:/var/cache/authrs", "shm cb", ":x"] {
+            let e = s.set("AuthRsCache", &[bad]).expect_err(bad);
+            assert_eq!((e.option.as_str(), e.value.as_str()), ("AuthRsCache", bad));
+        }
+        let e = s.set("AuthRsCache", &["DBM"]).unwrap_err();
+        assert!(e.expected.contains("use shmcb, memcache or redis"), "{e}");
+        assert_eq!(s, Settings::new());
+        s.set("AuthRsCache", &["redis:127.0.0.1:6379"]).unwrap();
+        assert_eq!(s.cache(), "redis:127.0.0.1:6379");
+    }
+
+    #[test]
     fn enum_kinds_are_checked_not_taken_as_text() {
         static COLOURS: OptionSpec = OptionSpec {
             kind: ValueKind::Enum(&["red", "green"]),

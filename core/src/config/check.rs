@@ -164,6 +164,27 @@ mod tests {
     }
 
     #[test]
+    fn conflicts_name_the_option_the_value_and_the_reason() {
+        let s = Settings::from_json_str(r#"{"unauth_action": "redirect"}"#).unwrap();
+        let e = s.check(Shell::Envoy).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::Conflict);
+        assert_eq!(
+            e.to_string(),
+            "unauth_action: value \"redirect\" needs login_url to redirect to"
+        );
+        let mut s = Settings::new();
+        s.set("AuthRsCertRequire", &["On"]).unwrap();
+        s.set("AuthRsMethods", &["ticket"]).unwrap();
+        assert_eq!(s.check(Shell::Apache).unwrap_err().value, "On");
+        let s = Settings::from_json_str(r#"{"login_path": "/a", "logout_path": "/a"}"#).unwrap();
+        let e = s.check_section(Shell::Envoy).unwrap_err();
+        assert_eq!(e.value, "/a");
+        assert!(e.to_string().contains("must differ from login_path"), "{e}");
+        let s = Settings::from_json_str(r#"{"login_path": "/a", "logout_path": "/b"}"#).unwrap();
+        assert!(s.check(Shell::Envoy).is_ok() && s.check_section(Shell::Envoy).is_ok());
+    }
+
+    #[test]
     fn login_and_logout_paths_differ() {
         let s = Settings::from_json_str(r#"{"login_path": "/a", "logout_path": "/a"}"#).unwrap();
         let e = s.check(Shell::Envoy).unwrap_err();

@@ -368,6 +368,99 @@ mod tests {
     }
 
     #[test]
+    fn a_key_given_twice_is_refused_at_any_depth() {
+        for doc in [
+            r#"{"cookie_secure": true, "cookie_secure": false}"#,
+            r#"{"groups": {"staff": ["alice"], "staff": []}}"#,
+            r#"{"locations": [{"path": "/a"}, {"path": "/b", "path": "/c"}]}"#,
+        ] {
+            let e = Settings::from_json_str(doc).unwrap_err();
+            assert_eq!(e.kind, ConfigErrorKind::Syntax, "{doc}");
+            assert!(e.to_string().contains("appears twice"), "{doc}: {e}");
+        }
+        // Equal keys in different objects, and every JSON type, are fine.
+        let s = Settings::from_json_str(
+            r#"{"locations": [{"path": "/a", "n": 1, "f": 1.5, "neg": -2, "t": true, "z": null},
+                              {"path": "/b"}],
+                "groups": {"a": ["x"], "b": ["x"]}}"#,
+        )
+        .unwrap();
+        assert!(s.extra().contains_key("locations") && s.extra().contains_key("groups"));
+        // The repeated key is named, capped, and the document's values are not echoed.
+        let long = "k".repeat(200);
+        let doc = format!(r#"{{"groups": {{"{long}": ["secret1"], "{long}": ["secret2"]}}}}"#);
+        let e = Settings::from_json_str(&doc).unwrap_err().to_string();
+        assert!(
+            e.contains(&"k".repeat(64)) && !e.contains(&"k".repeat(65)),
+            "{e}"
+        );
+        assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_errors_echo_the_value_compactly() {
+        for (doc, shown) in [
+            (json!({"cookie_name": 5}), "5"),
+            (json!({"cookie_name": true}), "true"),
+            (json!({"cookie_name": null}), "null"),
+            (json!({"cookie_secure": "yes"}), "yes"),
+            (json!({"cookie_name": ["a"]}), "[…]"),
+            (json!({"cookie_name": {"a": 1}}), "{…}"),
+        ] {
+            let e = Settings::from_json(&doc).unwrap_err();
+            assert_eq!(e.kind, ConfigErrorKind::WrongType, "{doc}");
+            assert_eq!(e.value, shown, "{doc}");
+        }
+        let e = Settings::from_json(&json!("text")).unwrap_err();
+        assert_eq!(
+            (e.option.as_str(), e.value.as_str()),
+            ("configuration", "text")
+        );
+    }
+
+    #[test]
+    fn json_numbers_and_arrays_reach_the_shared_parsers() {
+        let s = Settings::from_json(&json!({
+            "refresh_fraction": 1,
+            "session_timeout": 0,
+            "openid_nonce_start": 0,
+            "allowed_destinations": ["a.example.org", "b.example.org"],
+            "trusted_proxies": "10.0.0.0/8 192.0.2.1",
+            "roles": ["admin: alice", "staff: bob"],
+            "cookie_http_only": false,
+            "bind_address": true,
+        }))
+        .unwrap();
+        assert_eq!(s.refresh_fraction(), 1.0);
+        assert_eq!(s.session_timeout(), None);
+        assert!(s.is_set(super::super::spec::OptionId::SessionTimeout));
+        assert_eq!(s.openid_nonce_options().start, Some(0));
+        assert_eq!(s.allowed_destinations(), ["a.example.org", "b.example.org"]);
+        assert_eq!(s.trusted_proxies().len(), 2);
+        assert_eq!(s.roles(), Some("admin: alice\nstaff: bob"));
+        assert!(!s.cookie_http_only() && s.bind_address());
+        for (doc, kind) in [
+            (json!({"roles": ["a", 1]}), ConfigErrorKind::WrongType),
+            (
+                json!({"allowed_destinations": [true]}),
+                ConfigErrorKind::WrongType,
+            ),
+            (
+                json!({"session_timeout": false}),
+                ConfigErrorKind::WrongType,
+            ),
+            (json!({"session_timeout": "-1"}), ConfigErrorKind::BadValue),
+            (
+                json!({"refresh_fraction": "0.5"}),
+                ConfigErrorKind::WrongType,
+            ),
+            (json!({"bind_address": "on"}), ConfigErrorKind::WrongType),
+        ] {
+            assert_eq!(Settings::from_json(&doc).unwrap_err().kind, kind, "{doc}");
+        }
+    }
+
+    #[test]
     fn locations_refuse_server_keys() {
         let e = Settings::from_json_location(&json!({"ticket_keys": ["k"]})).unwrap_err();
         assert_eq!(e.kind, ConfigErrorKind::WrongScope);

@@ -297,6 +297,66 @@ mod tests {
     }
 
     #[test]
+    fn method_and_verification_words_round_trip() {
+        for m in [Method::Cert, Method::Ticket, Method::OpenId] {
+            assert_eq!(parse_methods([m.as_str()]), Ok(vec![m]));
+            assert_eq!(m.to_string(), m.as_str());
+        }
+        assert_eq!(
+            METHOD_VALUES,
+            [Method::Cert, Method::Ticket, Method::OpenId].map(Method::as_str)
+        );
+        for t in [
+            TrustChainVerification::VerifyTrustChain,
+            TrustChainVerification::AcceptUntrusted,
+        ] {
+            assert_eq!(parse_trust_chain_verification(t.as_str()), Ok(t));
+        }
+        assert_eq!(
+            parse_trust_chain_verification("accept_untrusted"),
+            Ok(TrustChainVerification::AcceptUntrusted)
+        );
+        let e = parse_trust_chain_verification("ACCEPT").unwrap_err();
+        assert_eq!(
+            e.expected,
+            "must be one of: VERIFY_TRUST_CHAIN, ACCEPT_UNTRUSTED"
+        );
+    }
+
+    #[test]
+    fn only_a_verified_chain_counts_as_success() {
+        use TrustChainVerification::{AcceptUntrusted, VerifyTrustChain};
+        assert_eq!(VerifyTrustChain.cert_verify(true), CertVerify::Success);
+        assert_eq!(AcceptUntrusted.cert_verify(true), CertVerify::Generous);
+        assert_eq!(VerifyTrustChain.cert_verify(false), CertVerify::None);
+        assert_eq!(AcceptUntrusted.cert_verify(false), CertVerify::None);
+    }
+
+    #[test]
+    fn cert_user_every_keyword_and_attribute_name_shapes() {
+        assert_eq!(parse_cert_user("Email"), Ok(CertUser::Email));
+        assert_eq!(parse_cert_user("UPN"), Ok(CertUser::Upn));
+        for ok in ["{a_b.c-d}", "{0.9.2342.19200300.100.1.1}", "x{CN}y{O}z"] {
+            assert_eq!(
+                parse_cert_user(ok),
+                Ok(CertUser::Template(ok.into())),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "{_x}",
+            "{.x}",
+            "{a/b}",
+            "{a b}",
+            "{CN}{",
+            "{CN}}",
+            "{CN}\u{a0}",
+        ] {
+            assert!(parse_cert_user(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn secrets_do_not_debug_print() {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");

@@ -655,6 +655,110 @@ mod tests {
     }
 
     #[test]
+    fn security_relevant_defaults() {
+        let s = Settings::new();
+        assert!(!s.bind_address());
+        assert!(s.accept_unbound_tickets());
+        assert!(!s.recognize_user());
+        assert!(!s.revoke_on_logout());
+        assert_eq!(s.trusted_proxy_headers(), "ssl");
+        assert!(s.allowed_destinations().is_empty() && s.ticket_key_files().is_empty());
+        assert!(!s.openid_allow_private_addresses());
+        assert_eq!(s.openid_minimum_version(), Version::V1);
+        assert_eq!(s.openid_strength(), OpenIdStrength::Between);
+        assert!(s.openid_allowed_providers().is_empty());
+        assert_eq!(s.openid_nonce_options(), NonceOptions::default());
+        assert_eq!(s.openid_assoc_options(), AssocOptions::default());
+        for getter in [
+            Settings::cert_user_map_file,
+            Settings::crl_file,
+            Settings::enrolled_certs_file,
+            Settings::roles_file,
+            Settings::auth_name,
+            Settings::crls,
+            Settings::enrolled_certs,
+            Settings::roles,
+            Settings::cert_user_map,
+            Settings::login_path,
+            Settings::logout_path,
+            Settings::trusted_cas,
+            Settings::openid_required_root,
+            Settings::openid_realm,
+            Settings::openid_consumer_secret_file,
+        ] {
+            assert_eq!(getter(&s), None);
+        }
+        assert!(s.users().is_none() && s.openid_consumer_secret().is_none());
+        assert!(s.extra().is_empty());
+    }
+
+    #[test]
+    fn written_values_are_read_back() {
+        let mut s = Settings::new();
+        for (d, v) in [
+            ("AuthRsOpenIDMinimumVersion", "2"),
+            ("AuthRsOpenIDNonceCheck", "Off"),
+            ("AuthRsOpenIDNonceIgnoreTime", "On"),
+            ("AuthRsOpenIDNonceLifetime", "1h"),
+            ("AuthRsOpenIDNonceWindow", "10m"),
+            ("AuthRsOpenIDNonceSkew", "1m"),
+            ("AuthRsOpenIDNonceStart", "1700000000"),
+            ("AuthRsOpenIDNonceTimecop", "On"),
+            ("AuthRsOpenIDAssocType", "HMAC-SHA256"),
+            ("AuthRsOpenIDAssocSessionType", "no-encryption"),
+            ("AuthRsOpenIDAssocMaxEncrypt", "On"),
+            ("AuthRsOpenIDAssocNoEncryptHttps", "On"),
+            ("AuthRsOpenIDAssocAllowEavesdropping", "On"),
+            ("AuthRsCRLFile", "/etc/crl.pem"),
+            ("AuthRsTrustedProxyHeaders", "xfcc"),
+            ("AuthRsCache", "memcache:127.0.0.1:11211"),
+        ] {
+            s.set(d, &[v]).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(s.openid_minimum_version(), Version::V2);
+        assert_eq!(
+            s.openid_nonce_options(),
+            NonceOptions {
+                nocheck: true,
+                ignoretime: true,
+                lifetime: Some(3600),
+                skew: Some(60),
+                start: Some(1_700_000_000),
+                window: Some(600),
+                timecop: true,
+            }
+        );
+        assert_eq!(
+            s.openid_assoc_options(),
+            AssocOptions {
+                assoc_type: AssocType::HmacSha256,
+                session_type: SessionType::NoEncryption,
+                max_encrypt: true,
+                session_no_encrypt_https: true,
+                allow_eavesdropping: true,
+            }
+        );
+        assert_eq!(s.crl_file(), Some("/etc/crl.pem"));
+        assert_eq!(s.trusted_proxy_headers(), "xfcc");
+        assert_eq!(s.cache(), "memcache:127.0.0.1:11211");
+        s.set("AuthRsOpenIDMinimumVersion", &["1"]).unwrap();
+        assert_eq!(s.openid_minimum_version(), Version::V1);
+    }
+
+    #[test]
+    fn cookie_name_from_a_realm_never_carries_a_percent() {
+        let s = Settings::from_json_str(r#"{"auth_name": "Staff"}"#).unwrap();
+        assert_eq!(s.auth_name(), Some("Staff"));
+        assert_eq!(s.cookie_name(None), "AuthRs_Staff");
+        // `%` is a token byte, but some frameworks percent-decode cookie names.
+        assert_eq!(Settings::new().cookie_name(Some("50%off")), "AuthRs_50_off");
+        assert_eq!(
+            Settings::new().cookie_name(Some("a.b-c~!")),
+            "AuthRs_a.b-c~!"
+        );
+    }
+
+    #[test]
     fn zero_session_timeout_means_none() {
         let s = Settings {
             session_timeout: Some(0),

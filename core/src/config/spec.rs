@@ -407,6 +407,7 @@ mod tests {
         assert_eq!(snake_case("LoginURL"), "login_url");
         assert_eq!(snake_case("CookieHttpOnly"), "cookie_http_only");
         assert_eq!(snake_case("Methods"), "methods");
+        assert_eq!(snake_case("Sha256Key"), "sha256_key");
         assert_eq!(snake_case("OpenIDNonceSkew"), "openid_nonce_skew");
         assert_eq!(
             snake_case("OpenIDAssocNoEncryptHttps"),
@@ -433,6 +434,80 @@ mod tests {
         assert!(by_directive("cookie_name").is_none());
         assert!(by_directive("").is_none());
         assert!(by_directive("AuthRsCookieName\0").is_none());
+    }
+
+    #[test]
+    fn names_fall_back_to_the_other_shell() {
+        let file = by_id(OptionId::TicketKeyFile).unwrap();
+        assert_eq!(file.name_in(Shell::Apache), "AuthRsTicketKeyFile");
+        assert_eq!(file.name_in(Shell::Envoy), "AuthRsTicketKeyFile");
+        let keys = by_id(OptionId::TicketKeys).unwrap();
+        assert_eq!(keys.name_in(Shell::Apache), "ticket_keys");
+        let both = by_id(OptionId::CookieName).unwrap();
+        assert_eq!(both.name_in(Shell::Apache), "AuthRsCookieName");
+        assert_eq!(both.name_in(Shell::Envoy), "cookie_name");
+        assert_eq!(
+            by_json("ticket_keys").map(|o| o.id),
+            Some(OptionId::TicketKeys)
+        );
+        assert!(by_json("").is_none());
+    }
+
+    #[test]
+    fn kinds_describe_themselves() {
+        for (kind, list) in [
+            (ValueKind::List(&ValueKind::Path), true),
+            (ValueKind::CidrList, true),
+            (ValueKind::Methods, true),
+            (ValueKind::Bool, false),
+            (ValueKind::Text, false),
+            (ValueKind::Enum(&["a"]), false),
+        ] {
+            assert_eq!(kind.is_list(), list, "{kind:?}");
+        }
+        assert!(ValueKind::DurationOrOff
+            .json_expectation()
+            .contains("\"off\""));
+        assert!(ValueKind::Text
+            .json_expectation()
+            .contains("array of lines"));
+        assert_eq!(ValueKind::Json.json_expectation(), "expected JSON");
+        assert_eq!(ValueKind::Host.json_expectation(), "expected a JSON string");
+        assert_eq!(DefaultValue::Unset("none").describe(), "unset: none");
+        assert_eq!(DefaultValue::Derived("from x").describe(), "from x");
+        assert_eq!(DefaultValue::Value("On").describe(), "`On`");
+    }
+
+    #[test]
+    fn suggestions_stay_near() {
+        let names = ["methods", "cookie_same_site"];
+        // Short names allow two edits, longer ones a quarter of their length.
+        assert_eq!(closest("metho", names.into_iter()), Some("methods"));
+        assert_eq!(closest("meth", names.into_iter()), None);
+        assert_eq!(
+            closest("cookie_xxxx_site", names.into_iter()),
+            Some("cookie_same_site")
+        );
+        assert_eq!(closest("cookie_xxxxxsite", names.into_iter()), None);
+        // The nearest wins, not the first within reach.
+        assert_eq!(
+            closest("cookie_path", ["cookie_name", "cookie_pat"].into_iter()),
+            Some("cookie_pat")
+        );
+        // 64 characters is still a possible typo; 65 is not.
+        let name = "a".repeat(64);
+        let near = format!("{}b", "a".repeat(63));
+        assert_eq!(
+            closest(&near, [name.as_str()].into_iter()),
+            Some(name.as_str())
+        );
+        assert_eq!(closest(&"a".repeat(65), [name.as_str()].into_iter()), None);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("flaw", "lawn"), 2);
+        assert_eq!(edit_distance("ab", "a"), 1);
+        assert_eq!(edit_distance("é", "e"), 1);
+        assert_eq!(edit_distance("same", "same"), 0);
     }
 
     #[test]

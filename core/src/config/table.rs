@@ -819,6 +819,148 @@ mod tests {
         assert_eq!(secret, ["openid_consumer_secret", "ticket_keys", "users"]);
     }
 
+    /// Every getter's answer, so two scopes can be compared on what they mean rather than on
+    /// which fields are written.
+    fn effective(s: &Settings) -> Vec<String> {
+        vec![
+            format!("{:?}", s.methods()),
+            format!("{:?}", s.ticket_key_files()),
+            format!("{:?}", s.ticket_keys()),
+            s.cookie_name(None),
+            format!("{:?}", s.cookie_domain()),
+            s.cookie_path().to_string(),
+            format!("{}", s.cookie_secure()),
+            format!("{}", s.cookie_http_only()),
+            format!("{:?}", s.same_site()),
+            format!("{}", s.cookie_persistent()),
+            format!("{}", s.ticket_lifetime()),
+            format!("{:?}", s.session_timeout()),
+            format!("{}", s.refresh_fraction()),
+            format!("{}", s.bind_address()),
+            format!("{}", s.accept_unbound_tickets()),
+            format!("{:?}", s.login_url()),
+            format!("{:?}", s.unauth_action()),
+            format!("{:?}", s.providers()),
+            s.default_destination().to_string(),
+            format!("{:?}", s.allowed_destinations()),
+            format!("{}", s.recognize_user()),
+            format!("{:?}", s.cert_user()),
+            format!("{:?}", s.cert_user_map_file()),
+            format!("{}", s.cert_require()),
+            format!("{:?}", s.crl_file()),
+            format!("{:?}", s.enrolled_certs_file()),
+            format!("{}", s.enrolled_certs_max()),
+            format!("{:?}", s.trusted_proxies()),
+            s.trusted_proxy_headers().to_string(),
+            format!("{:?}", s.roles_file()),
+            s.cache().to_string(),
+            format!("{}", s.revoke_on_logout()),
+            format!("{:?}", s.auth_name()),
+            format!("{:?}", s.crls()),
+            format!("{:?}", s.enrolled_certs()),
+            format!("{:?}", s.roles()),
+            format!("{:?}", s.cert_user_map()),
+            format!("{:?}", s.users().map(super::super::kinds::Secret::expose)),
+            format!("{:?}", s.login_path()),
+            format!("{:?}", s.logout_path()),
+            format!("{:?}", s.trusted_cas()),
+            format!("{:?}", s.trust_chain_verification()),
+            format!("{:?}", s.openid_required_root()),
+            format!("{:?}", s.openid_realm()),
+            format!("{:?}", s.openid_consumer_secret_file()),
+            format!(
+                "{:?}",
+                s.openid_consumer_secret()
+                    .map(super::super::kinds::Secret::expose)
+            ),
+            format!("{:?}", s.openid_minimum_version()),
+            format!("{:?}", s.openid_strength()),
+            format!("{:?}", s.openid_allowed_providers()),
+            format!("{:?}", s.openid_nonce_options()),
+            format!("{:?}", s.openid_assoc_options()),
+            format!("{}", s.openid_allow_private_addresses()),
+            format!("{:?}", s.extra()),
+        ]
+    }
+
+    /// Writes `value` (split on spaces, as httpd splits arguments) to the option, by directive or JSON key.
+    fn written(spec: &OptionSpec, value: &str) -> Settings {
+        let args: Vec<&str> = value.split(' ').collect();
+        match spec.directive {
+            Some(d) => {
+                let mut s = Settings::new();
+                s.set(d, &args).unwrap_or_else(|e| panic!("{e}"));
+                s
+            }
+            None => {
+                let key = spec.json.unwrap_or_default();
+                let doc = serde_json::json!({ key: value });
+                Settings::from_json(&doc).unwrap_or_else(|e| panic!("{key}: {e}"))
+            }
+        }
+    }
+
+    #[test]
+    fn documented_defaults_are_what_the_getters_answer() {
+        use DefaultValue;
+        let unset = effective(&Settings::new());
+        let mut checked = 0;
+        for o in OPTIONS {
+            if let DefaultValue::Value(v) = o.default {
+                let name = o.name_in(Shell::Apache);
+                assert_eq!(
+                    effective(&written(o, v)),
+                    unset,
+                    "{name}: documented default {v}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 33);
+    }
+
+    #[test]
+    fn every_on_off_option_reads_back_what_was_written() {
+        for o in OPTIONS.iter().filter(|o| o.kind == ValueKind::Bool) {
+            let name = o.name_in(Shell::Apache);
+            let (on, off) = match o.directive {
+                Some(_) => (written(o, "On"), written(o, "Off")),
+                None => unreachable!("{name}: every On/Off option has a directive"),
+            };
+            assert_ne!(effective(&on), effective(&off), "{name}: On and Off differ");
+            let unset = effective(&Settings::new());
+            assert!(
+                effective(&on) == unset || effective(&off) == unset,
+                "{name}: one of On/Off is the default"
+            );
+        }
+    }
+
+    #[test]
+    fn every_option_written_changes_what_the_getters_answer() {
+        let unset = effective(&Settings::new());
+        for o in OPTIONS {
+            let name = o.name_in(Shell::Apache);
+            let mut values = vec![sample(o)];
+            match o.kind {
+                ValueKind::Bool => values.push("Off"),
+                ValueKind::DurationOrOff => values.push("30m"),
+                ValueKind::Socache => values.push("shmcb:/run/authrs(512000)"),
+                ValueKind::Enum(allowed) => values.extend(allowed.get(1)),
+                _ => {}
+            }
+            let changed = values.iter().any(|v| {
+                let s = match o.kind {
+                    ValueKind::Json => Settings::from_json_str(&format!("{{\"{name}\": {v}}}"))
+                        .unwrap_or_else(|e| panic!("{e}")),
+                    _ => written(o, v),
+                };
+                effective(&s) != unset
+            });
+            assert!(changed, "{name}: no getter shows the written value");
+        }
+    }
+
     #[test]
     fn every_option_accepts_its_sample_and_reports_set() {
         for o in OPTIONS {

@@ -475,6 +475,49 @@ mod tests {
     }
 
     #[test]
+    fn absolute_urls_refuse_spaces_and_controls_the_url_parser_would_encode() {
+        // url::Url::parse would quietly percent-encode or strip these and answer Ok.
+        for bad in [
+            "https://login.example.org/a b",
+            " https://login.example.org/",
+            "https://login.example.org/\0",
+            "https://login.example.org/\u{7f}",
+        ] {
+            let e = parse_url(bad).expect_err(bad);
+            assert_eq!(e.value, bad);
+            assert!(e.expected.contains("http(s) URL"), "{bad:?}: {e}");
+        }
+        assert_eq!(
+            parse_url("HTTPS://Login.Example.ORG/a%20b"),
+            Ok("https://login.example.org/a%20b".into())
+        );
+    }
+
+    #[test]
+    fn hosts_keep_hyphens_underscores_and_punycode() {
+        assert_eq!(
+            parse_host("my-app.example-site.org"),
+            Ok("my-app.example-site.org".into())
+        );
+        assert_eq!(
+            parse_host("_acme.example.org"),
+            Ok("_acme.example.org".into())
+        );
+        assert_eq!(parse_host("bücher.de"), Ok("xn--bcher-kva.de".into()));
+        assert_eq!(parse_host("192.0.2.7"), Ok("192.0.2.7".into()));
+        assert_eq!(parse_host("[2001:DB8::1]"), Ok("[2001:db8::1]".into()));
+        for bad in [
+            "::1",
+            "[::1]:443",
+            "a+b.example",
+            "a%3bb.example",
+            "a*.example",
+        ] {
+            assert!(parse_host(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn paths_urls_hosts_and_names() {
         assert_eq!(parse_url_path("/"), Ok("/".into()));
         for bad in [
