@@ -171,7 +171,16 @@ pub fn parse_cidr_list(value: &str) -> Result<Vec<IpNet>, ValueError> {
         } else {
             IpAddr::from_str(item).ok().map(IpNet::from)
         };
-        nets.push(net.ok_or_else(|| ValueError::new(item, expected))?);
+        let net = net.ok_or_else(|| ValueError::new(item, expected))?;
+        // Trusted proxies are the only CIDR option: a /0 believes certificate and identity
+        // headers from any client, which is never a proxy list.
+        if net.prefix_len() == 0 {
+            return Err(ValueError::new(
+                item,
+                "the proxies' own addresses or ranges, not every address (/0 would let any client assert a certificate)",
+            ));
+        }
+        nets.push(net);
     }
     if nets.is_empty() {
         return Err(ValueError::new(value, expected));
@@ -472,6 +481,13 @@ mod tests {
         }
         let e = parse_cidr_list("10.0.0.0/8 bogus").unwrap_err();
         assert_eq!(e.value, "bogus");
+        // Every address is never a proxy list: anyone could assert a certificate.
+        for everyone in ["0.0.0.0/0", "::/0", "10.0.0.0/8 0.0.0.0/0", "1.2.3.4/0"] {
+            let e = parse_cidr_list(everyone).expect_err(everyone);
+            assert!(e.value.ends_with("/0"), "{everyone}: {e}");
+            assert!(e.expected.contains("not every address"), "{everyone}: {e}");
+        }
+        assert_eq!(parse_cidr_list("0.0.0.0/1 128.0.0.0/1").unwrap().len(), 2);
     }
 
     #[test]
