@@ -772,6 +772,10 @@ fn config_check_reads_envoy_configurations_like_the_filter() {
         (r#"{"locations": [{"prefix": "/app"}]}"#, "require"),
         (r#"{"ticket_keys": ["c2VjcmV0"]}"#, "ticket_keys"),
         (r#"{"cooky_name": "x"}"#, "cooky_name"),
+        (
+            r#"{"trusted_proxies": ["10.0.0.0/8", "::/0"]}"#,
+            "not every address",
+        ),
         ("{", "not valid JSON"),
     ] {
         let o = authrs_stdin(&["config", "check", "-"], bad);
