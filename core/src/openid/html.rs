@@ -142,6 +142,12 @@ mod tests {
         assert_eq!(l.openid_server.as_deref(), Some("https://op.example/v1"));
         assert_eq!(l.openid2_provider, None);
         assert_eq!(l.xrds_location, None);
+        // <body> ends it even when </head> was left out.
+        let doc = br#"<link rel="openid.server" href="https://op.example/v1"><body>
+            <link rel="openid2.provider" href="https://evil.example/"></body>"#;
+        let l = scan(doc);
+        assert_eq!(l.openid_server.as_deref(), Some("https://op.example/v1"));
+        assert_eq!(l.openid2_provider, None);
         // Other end tags (</title>, </script>) do not end it.
         let doc = br#"<head><title>t</title><script></script>
             <link rel="openid2.provider" href="https://op.example/"></head>"#;
