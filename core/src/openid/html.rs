@@ -131,4 +131,66 @@ mod tests {
         assert_eq!(scan(b""), HtmlLinks::default());
         assert_eq!(scan(br#"<link rel="openid.server">"#), HtmlLinks::default());
     }
+
+    #[test]
+    fn reading_stops_at_the_end_of_the_head() {
+        // Links after </head> are the page's content (a comment section, say), even without <body>.
+        let doc = br#"<html><head><link rel="openid.server" href="https://op.example/v1"></head>
+            <link rel="openid2.provider" href="https://evil.example/">
+            <meta http-equiv="X-XRDS-Location" content="https://evil.example/x"></html>"#;
+        let l = scan(doc);
+        assert_eq!(l.openid_server.as_deref(), Some("https://op.example/v1"));
+        assert_eq!(l.openid2_provider, None);
+        assert_eq!(l.xrds_location, None);
+        // <body> ends it even when </head> was left out.
+        let doc = br#"<link rel="openid.server" href="https://op.example/v1"><body>
+            <link rel="openid2.provider" href="https://evil.example/"></body>"#;
+        let l = scan(doc);
+        assert_eq!(l.openid_server.as_deref(), Some("https://op.example/v1"));
+        assert_eq!(l.openid2_provider, None);
+        // Other end tags (</title>, </script>) do not end it.
+        let doc = br#"<head><title>t</title><script></script>
+            <link rel="openid2.provider" href="https://op.example/"></head>"#;
+        assert_eq!(
+            scan(doc).openid2_provider.as_deref(),
+            Some("https://op.example/")
+        );
+    }
+
+    #[test]
+    fn only_link_and_meta_tags_count() {
+        // rel/href or http-equiv/content on another element mean nothing.
+        let doc = br#"<head>
+            <a rel="openid2.provider" href="https://evil.example/a"></a>
+            <base http-equiv="X-XRDS-Location" content="https://evil.example/b">
+            <link http-equiv="X-XRDS-Location" content="https://evil.example/c">
+            <meta rel="openid.server" href="https://evil.example/d" content="x">
+            </head>"#;
+        assert_eq!(scan(doc), HtmlLinks::default());
+    }
+
+    #[test]
+    fn odd_spellings_of_rel() {
+        // Case, tabs and newlines between relations, single quotes, entities in rel; no
+        // substring matches ("xopenid2.provider", "openid2.provider.x").
+        let doc = b"<head>\
+            <link rel='xopenid2.provider openid2.provider.x' href='https://evil.example/1'>\
+            <link rel='OpenID2.Provider\tfoo' href='https://op.example/a'>\
+            <link rel=\"openid2&#46;local_id\" href=\"https://op.example/&#x75;\">\
+            <link rel=\"\nopenid.delegate\n openid.server\" href=\"https://op.example/v1\">\
+            <meta http-equiv=\"x-XRDS-location\" content=\" https://me.example/y \">\
+            <meta http-equiv=\"x-xrds-location\" content=\"https://evil.example/2\">\
+            </head>";
+        let l = scan(doc);
+        assert_eq!(
+            l,
+            HtmlLinks {
+                openid2_provider: Some("https://op.example/a".into()),
+                openid2_local_id: Some("https://op.example/u".into()),
+                openid_server: Some("https://op.example/v1".into()),
+                openid_delegate: Some("https://op.example/v1".into()),
+                xrds_location: Some("https://me.example/y".into()),
+            }
+        );
+    }
 }

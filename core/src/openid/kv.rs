@@ -211,4 +211,59 @@ mod tests {
         assert!(serialize([("", "c")]).is_err());
         assert_eq!(serialize([("k", "v:w")]).unwrap(), "k:v:w\n");
     }
+
+    #[test]
+    fn size_limit_is_inclusive() {
+        // MAX_KV_LINES lines of 256 bytes: exactly MAX_KV_BYTES, accepted; one byte more is not.
+        let line = |i: usize| format!("k{i:03}:{}\n", "v".repeat(256 - 6));
+        let body: String = (0..MAX_KV_LINES).map(line).collect();
+        assert_eq!(body.len(), MAX_KV_BYTES);
+        let pairs = parse(body.as_bytes()).unwrap();
+        assert_eq!(pairs.len(), MAX_KV_LINES);
+        assert_eq!(get(&pairs, "k255").map(str::len), Some(250));
+        let more = format!("{body}x");
+        assert_eq!(
+            parse(more.as_bytes()),
+            Err(KvError::TooLarge(MAX_KV_BYTES + 1))
+        );
+    }
+
+    #[test]
+    fn hostile_lines() {
+        // A CR anywhere (value included), a padded key, a bare newline in the middle.
+        assert_eq!(parse(b"a:b\nc:d\re\n"), Err(KvError::BadLine(2)));
+        assert_eq!(parse(b"a :b\n"), Err(KvError::BadLine(1)));
+        assert_eq!(parse(b"a\t:b\n"), Err(KvError::BadLine(1)));
+        assert_eq!(parse(b"a:b\n\nc:d\n"), Err(KvError::NoColon(2)));
+        assert_eq!(parse(b"\n"), Err(KvError::NoColon(1)));
+        // Spaces in a value are kept; only the first ':' splits.
+        assert_eq!(
+            parse(b"a: b :c\n").unwrap(),
+            vec![("a".into(), " b :c".into())]
+        );
+        // The duplicate is found whatever lies between the two copies.
+        assert_eq!(
+            parse(b"is_valid:false\nx:y\nis_valid:true\n"),
+            Err(KvError::DuplicateKey("is_valid".into()))
+        );
+        assert_eq!(get(&parse(b"a:1\nb:2\n").unwrap(), "c"), None);
+        assert!(serialize([("a\nb", "c")]).is_err());
+    }
+
+    #[test]
+    fn errors_say_what_went_wrong() {
+        for (e, want) in [
+            (KvError::TooLarge(70_000), "70000 bytes"),
+            (KvError::NotUtf8, "UTF-8"),
+            (KvError::MissingNewline, "newline"),
+            (KvError::NoColon(3), "line 3 has no ':'"),
+            (KvError::EmptyKey(4), "line 4"),
+            (KvError::BadLine(5), "line 5"),
+            (KvError::DuplicateKey("k".into()), "\"k\""),
+            (KvError::TooManyLines, "256"),
+            (KvError::Unencodable("a:b".into()), "\"a:b\""),
+        ] {
+            assert!(e.to_string().contains(want), "{e}");
+        }
+    }
 }

@@ -425,4 +425,110 @@ mod tests {
             ErrorCode::BadMessage
         );
     }
+
+    #[test]
+    fn version_numbers_and_names() {
+        assert_eq!((Version::V1.number(), Version::V2.number()), (1, 2));
+        assert_eq!(Version::V1.to_string(), "1.1");
+        assert_eq!(Version::V2.to_string(), "2.0");
+        // Anything but 2 or more is 1, as the seed reads minimum_version.
+        for (n, v) in [(-1, Version::V1), (0, Version::V1), (1, Version::V1)] {
+            assert_eq!(Version::from_minimum(n), v, "{n}");
+        }
+        for n in [2, 3, i64::MAX] {
+            assert_eq!(Version::from_minimum(n), Version::V2, "{n}");
+        }
+    }
+
+    #[test]
+    fn empty_values_are_present_but_not_nonempty() {
+        // An empty openid.identity or claimed_id is present (get) yet absent for the checks
+        // that use span_nonempty: it must never stand for an identity.
+        let m = Message::parse(
+            "openid.mode=id_res&openid.identity=&openid.claimed_id=x",
+            Version::V1,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(m.get("identity"), Some(""));
+        assert_eq!(m.get_nonempty("identity"), None);
+        assert_eq!(m.span_nonempty("identity"), None);
+        assert_eq!(m.span_nonempty("missing"), None);
+        let span = m.span_nonempty("claimed_id").unwrap();
+        assert_eq!(m.at(span), "x");
+        assert_eq!(m.span("identity").map(|s| m.at(s)), Some(""));
+    }
+
+    #[test]
+    fn namespace_decides_the_version_exactly() {
+        // 1.0 is 1.x too; a namespace that only resembles 2.0 is not OpenID at all.
+        let v = |ns: &str, min| {
+            Message::from_pairs([("openid.mode", "id_res"), ("openid.ns", ns)], min)
+                .unwrap()
+                .map(|m| m.version())
+        };
+        assert_eq!(v(NS_1_0, Version::V1), Some(Version::V1));
+        assert_eq!(v(NS_1_1, Version::V1), Some(Version::V1));
+        assert_eq!(v(NS_2_0, Version::V2), Some(Version::V2));
+        assert_eq!(v(NS_1_1, Version::V2), None);
+        assert_eq!(v("http://specs.openid.net/auth/2.0/", Version::V1), None);
+        assert_eq!(v("HTTP://specs.openid.net/auth/2.0", Version::V1), None);
+        assert_eq!(v("", Version::V1), None);
+        // Only the openid. prefix counts: openid_ns or ns are ordinary parameters.
+        let m = Message::from_pairs(
+            [
+                ("openid.mode", "id_res"),
+                ("ns", NS_2_0),
+                ("openid_ns", NS_2_0),
+            ],
+            Version::V1,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(m.version(), Version::V1);
+        assert_eq!(m.fields().count(), 1);
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_wherever_they_are() {
+        // Duplicates that do not sort next to each other in the input, in small and large messages,
+        // and ones that differ only after their first byte from a neighbour.
+        for filler in [0usize, 30] {
+            let mut pairs: Vec<(String, String)> = vec![
+                ("openid.identity".into(), "https://a/".into()),
+                ("openid.mode".into(), "id_res".into()),
+                ("openid.idx".into(), "1".into()),
+            ];
+            pairs.extend((0..filler).map(|i| (format!("openid.i{i}"), "v".into())));
+            pairs.push(("openid.identity".into(), "https://evil/".into()));
+            let e = Message::from_pairs(pairs.clone(), Version::V1).unwrap_err();
+            assert_eq!(e.code, ErrorCode::BadMessage);
+            assert!(e.to_string().contains("openid.identity"), "{e}");
+            pairs.pop();
+            let m = Message::from_pairs(pairs, Version::V1).unwrap().unwrap();
+            assert_eq!(m.get("identity"), Some("https://a/"));
+            let keys: Vec<&str> = m.fields().map(|(k, _)| k).collect();
+            let mut sorted = keys.clone();
+            sorted.sort_unstable();
+            assert_eq!(keys, sorted);
+        }
+        // A repeated non-openid parameter is none of our business.
+        assert!(Message::parse("openid.mode=x&a=1&a=2", Version::V1)
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn field_limit_is_inclusive() {
+        let q: String = (0..MAX_FIELDS - 1)
+            .map(|i| format!("openid.f{i}=x&"))
+            .chain(["openid.mode=id_res".to_string()])
+            .collect();
+        let m = Message::parse(&q, Version::V1).unwrap().unwrap();
+        assert_eq!(m.fields().count(), MAX_FIELDS);
+        assert_eq!(
+            m.text().len(),
+            m.fields().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+        );
+    }
 }

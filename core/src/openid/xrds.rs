@@ -193,4 +193,90 @@ mod tests {
             Err(XrdsError::Xml(format!("more than {MAX_EQUALS} attributes")))
         );
     }
+
+    fn xrds(services: &str) -> String {
+        format!(
+            r#"<xrds:XRDS xmlns:xrds="xri://$xrds" xmlns="xri://$xrd*($v*2.0)"><XRD>{services}</XRD></xrds:XRDS>"#
+        )
+    }
+
+    #[test]
+    fn priorities_lowest_first_missing_or_bad_last() {
+        // Numbered priorities ascending (0 is the highest), then the unnumbered and the
+        // unparsable in document order; the same for URIs within a service.
+        let doc = xrds(
+            r#"<Service><Type>a</Type></Service>
+            <Service priority="7"><Type>b</Type></Service>
+            <Service priority="-1"><Type>c</Type></Service>
+            <Service priority=" 3 "><Type>d</Type></Service>
+            <Service priority="high"><Type>e</Type></Service>
+            <Service priority="0"><Type>f</Type>
+              <URI>http://u/none</URI><URI priority="1">http://u/1</URI>
+              <URI priority="0">http://u/0</URI><URI priority="x">http://u/x</URI>
+              <URI priority="1">http://u/1b</URI><URI>  </URI></Service>
+            <Service priority="18446744073709551616"><Type>g</Type></Service>"#,
+        );
+        let s = parse(doc.as_bytes()).unwrap();
+        let types: Vec<&str> = s.iter().map(|s| s.types[0].as_str()).collect();
+        assert_eq!(types, ["f", "d", "b", "a", "c", "e", "g"]);
+        let prios: Vec<Option<u64>> = s.iter().map(|s| s.priority).collect();
+        assert_eq!(prios, [Some(0), Some(3), Some(7), None, None, None, None]);
+        assert_eq!(
+            s[0].uris,
+            [
+                "http://u/0",
+                "http://u/1",
+                "http://u/1b",
+                "http://u/none",
+                "http://u/x"
+            ]
+        );
+        assert!(s[0].has_type("f"));
+        assert!(!s[0].has_type("F"));
+        assert!(!s[0].has_type("a"));
+    }
+
+    #[test]
+    fn only_xrd_namespaced_elements_count() {
+        // A LocalID or Delegate in the wrong namespace, or an empty one, is not one; the first
+        // non-empty one wins.
+        let doc = r#"<xrds:XRDS xmlns:xrds="xri://$xrds" xmlns="xri://$xrd*($v*2.0)"
+            xmlns:o="http://openid.net/xmlns/1.0" xmlns:x="urn:x"><XRD><Service>
+            <x:Type>http://specs.openid.net/auth/2.0/signon</x:Type><Type>t</Type>
+            <x:URI>http://evil/</x:URI><URI>http://good/</URI>
+            <x:LocalID>http://evil/id</x:LocalID><LocalID> </LocalID>
+            <LocalID>http://good/id</LocalID><LocalID>http://second/</LocalID>
+            <x:Delegate>http://evil/d</x:Delegate><o:Delegate>http://good/d</o:Delegate>
+            </Service></XRD></xrds:XRDS>"#;
+        let s = parse(doc.as_bytes()).unwrap();
+        assert_eq!(
+            s,
+            [XrdsService {
+                priority: None,
+                types: vec!["t".into()],
+                uris: vec!["http://good/".into()],
+                local_id: Some("http://good/id".into()),
+                delegate: Some("http://good/d".into()),
+            }]
+        );
+    }
+
+    #[test]
+    fn size_limits_are_exact() {
+        // Exactly MAX_EQUALS '=' signs pass (a long document is fine), one more does not.
+        let pad = |n: usize| format!("<!--{}-->", "=".repeat(n));
+        let base = xrds("<Service><Type>t</Type></Service>");
+        let have = base.bytes().filter(|&b| b == b'=').count();
+        let ok = base.replacen("<XRD>", &format!("<XRD>{}", pad(MAX_EQUALS - have)), 1);
+        assert_eq!(parse(ok.as_bytes()).unwrap().len(), 1);
+        let long = base.replacen("<XRD>", &format!("<XRD>{}", " ".repeat(50_000)), 1);
+        assert_eq!(parse(long.as_bytes()).unwrap().len(), 1);
+        let over = base.replacen("<XRD>", &format!("<XRD>{}", pad(MAX_EQUALS + 1 - have)), 1);
+        assert_eq!(
+            parse(over.as_bytes()),
+            Err(XrdsError::Xml(format!("more than {MAX_EQUALS} attributes")))
+        );
+        assert!(XrdsError::NotXrds.to_string().contains("not XRDS"));
+        assert!(XrdsError::Xml("boom".into()).to_string().contains("boom"));
+    }
 }

@@ -193,3 +193,83 @@ fn errors_and_garbage_find_nothing() {
     // After Done, further responses change nothing.
     assert!(done(d.on_response(html(HTML))).is_empty());
 }
+
+#[test]
+fn refused_xrds_pointer_falls_back_to_html() {
+    // An identity page pointing its Yadis document at a private address: the document is
+    // not fetched, the page's own links still count.
+    for pointer in ["http://127.0.0.1/yadis", "file:///etc/passwd"] {
+        let (mut d, _) = start("http://me.example/");
+        let eps = done(d.on_response(html(HTML).with_header("X-XRDS-Location", pointer)));
+        assert_eq!(eps.len(), 2, "{pointer}");
+        assert!(eps.iter().all(|e| e.mechanism == Mechanism::Html));
+        assert!(d.problem().unwrap().contains("refusing"), "{pointer}");
+    }
+    // A redirect of the XRDS fetch to a private address: the same.
+    let (mut d, _) = start("http://me.example/");
+    fetch(d.on_response(html(HTML).with_header("X-XRDS-Location", "/yadis")));
+    let eps = done(d.on_response(
+        HttpResponse::new(302, "").with_header("Location", "http://169.254.169.254/"),
+    ));
+    assert_eq!(eps.len(), 2);
+}
+
+#[test]
+fn redirected_xrds_keeps_the_identity_as_claimed_id() {
+    // Where the XRDS document lives says nothing about the identity: claimed_id stays the
+    // page the user's identifier led to.
+    let (mut d, _) = start("http://me.example/");
+    fetch(d.on_response(html("<p>x</p>").with_header("X-XRDS-Location", "/yadis")));
+    let req = fetch(d.on_response(
+        HttpResponse::new(302, "").with_header("Location", "https://cdn.example/x.xrds#f"),
+    ));
+    assert_eq!(req.url, "https://cdn.example/x.xrds");
+    assert!(req
+        .headers
+        .iter()
+        .any(|(k, v)| k == "Accept" && v == "application/xrds+xml"));
+    let eps = done(d.on_response(HttpResponse::new(200, XRDS)));
+    assert_eq!(eps.len(), 3);
+    assert!(eps
+        .iter()
+        .filter(|e| !e.op_identifier)
+        .all(|e| e.claimed_id == "http://me.example/"));
+}
+
+#[test]
+fn service_types_each_count_once() {
+    // A 1.0-only service is 1.x; a service that is both an OP identifier and a 2.0 signon
+    // gives both endpoints; a URI list is kept in order.
+    let doc = r#"<xrds:XRDS xmlns:xrds="xri://$xrds" xmlns="xri://$xrd*($v*2.0)"
+      xmlns:openid="http://openid.net/xmlns/1.0"><XRD>
+      <Service><Type>http://openid.net/signon/1.0</Type><URI>http://op.example/v10</URI>
+        <openid:Delegate>http://op.example/d</openid:Delegate><LocalID>http://no/</LocalID></Service>
+      <Service><Type>http://specs.openid.net/auth/2.0/server</Type>
+        <Type>http://specs.openid.net/auth/2.0/signon</Type>
+        <URI>https://op.example/both</URI><LocalID>https://op.example/me</LocalID></Service>
+      <Service><Type>http://example.com/unrelated</Type><URI>https://op.example/x</URI></Service>
+    </XRD></xrds:XRDS>"#;
+    let (mut d, _) = start("http://me.example/");
+    let eps = done(d.on_response(
+        HttpResponse::new(200, doc).with_header("Content-Type", "application/xrds+xml"),
+    ));
+    let summary: Vec<(u8, &str, bool, &str)> = eps
+        .iter()
+        .map(|e| {
+            (
+                e.version.number(),
+                e.server.as_str(),
+                e.op_identifier,
+                e.identity_arg(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (2, "https://op.example/both", true, IDENTIFIER_SELECT),
+            (2, "https://op.example/both", false, "https://op.example/me"),
+            (1, "http://op.example/v10", false, "http://op.example/d"),
+        ]
+    );
+}
