@@ -288,3 +288,95 @@ fn mod_ssl_form_differs_only_in_raw_utf8() {
     // `\\` followed by hex digits is an escaped backslash, not a byte escape.
     assert_eq!(unescape_msb("CN=\\\\C3\\C3\\A9"), "CN=\\\\C3é");
 }
+
+#[test]
+fn legacy_keeps_sequence_der_and_drops_the_bit_string_pad() {
+    // SEQUENCE { UTF8String "a" }: the whole encoding, as X509_NAME_oneline keeps it.
+    let (dn, legacy) = render(&name(&[&[(CN, 0x30, b"\x0c\x01a")]]));
+    assert_eq!(dn, "CN=#30030C0161");
+    assert_eq!(legacy, "/CN=0\\x03\\x0C\\x01a");
+    // BIT STRING: the unused-bits octet is not printed.
+    let (dn, legacy) = render(&name(&[&[(CN, 0x03, b"\x00ab")]]));
+    assert_eq!(dn, "CN=#0303006162");
+    assert_eq!(legacy, "/CN=ab");
+}
+
+#[test]
+fn legacy_general_string_quirk_needs_every_other_byte_zero() {
+    let l = |tag, v: &[u8]| render(&name(&[&[(CN, tag, v)]])).1;
+    assert_eq!(l(0x1b, b"\0a\0\0"), "/CN=\\x00a\\x00\\x00", "byte 1 set");
+    assert_eq!(l(0x1b, b"\0\0a\0"), "/CN=\\x00\\x00a\\x00", "byte 2 set");
+    assert_eq!(l(0x1b, b"a\0\0\0"), "/CN=a\\x00\\x00\\x00", "byte 0 set");
+    assert_eq!(
+        l(0x1b, b"\0\0\0a\0"),
+        "/CN=\\x00\\x00\\x00a\\x00",
+        "length not a multiple of 4"
+    );
+    assert_eq!(
+        l(0x0c, b"\0\0\0a"),
+        "/CN=\\x00\\x00\\x00a",
+        "only GeneralString has the quirk"
+    );
+}
+
+#[test]
+fn rfc2253_stops_at_a_value_openssl_cannot_print() {
+    // DER order O, CN: printed CN first, whose odd-length BMPString ends the output.
+    let der = name(&[&[(O, 0x0c, b"Org")], &[(CN, 0x1e, b"\x00a\x00")]]);
+    assert_eq!(render(&der).0, "CN=");
+    let der = name(&[&[(CN, 0x1e, b"\x00a\x00")], &[(O, 0x0c, b"Org")]]);
+    assert_eq!(render(&der).0, "O=Org,CN=");
+}
+
+#[test]
+fn short_names_of_common_types() {
+    const EMAIL: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01];
+    const DC: &[u8] = &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19];
+    let der = name(&[
+        &[(DC, 0x16, b"org")],
+        &[(DC, 0x16, b"example")],
+        &[(UID, 0x0c, b"u1"), (EMAIL, 0x16, b"a@example.org")],
+    ]);
+    assert_eq!(
+        render(&der),
+        (
+            "emailAddress=a@example.org+UID=u1,DC=example,DC=org".into(),
+            "/DC=org/DC=example/UID=u1+emailAddress=a@example.org".into()
+        )
+    );
+}
+
+#[test]
+fn attributes_decode_every_string_type() {
+    let a = |tag, v: &[u8]| {
+        let der = name(&[&[(CN, tag, v)]]);
+        let (_, n) = X509Name::from_der(&der).expect("name");
+        attributes(&n).remove(0).value
+    };
+    assert_eq!(a(0x14, b"Z\xfcrich"), "Zürich", "T61String as Latin-1");
+    assert_eq!(a(0x13, b"plain"), "plain");
+    assert_eq!(a(0x0c, b"a\0b"), "a\0b", "NUL kept");
+    assert_eq!(a(0x0c, b"\xff"), "\u{fffd}");
+    assert_eq!(a(0x1e, b"\x03\xa9\x00a"), "Ωa", "BMPString");
+    assert_eq!(a(0x1e, b"\x03\xa9\x00"), "Ω\u{fffd}", "odd BMP length");
+    assert_eq!(a(0x1e, b"\xd8\x00\x00a"), "\u{fffd}a", "lone surrogate");
+    assert_eq!(a(0x1c, b"\x00\x01\xf6\x00\x00\x00\x00b"), "😀b");
+    assert_eq!(a(0x1c, b"\x00\x11\x00\x00"), "\u{fffd}", "past U+10FFFF");
+    assert_eq!(a(0x1c, b"\x00\x00\x00a\x00"), "a\u{fffd}", "UCS-4 length");
+    assert_eq!(a(0x04, b"\x01"), "#040101");
+}
+
+#[test]
+fn msb_escapes_cover_0x80_exactly() {
+    // U+00C0 is C3 80: the continuation byte 0x80 is the smallest escaped.
+    assert_eq!(escape_msb("CN=À\x7f"), "CN=\\C3\\80\x7f");
+    assert_eq!(unescape_msb("CN=\\C3\\80"), "CN=À");
+    assert_eq!(
+        unescape_msb("CN=\\7F\\0A"),
+        "CN=\\7F\\0A",
+        "below 0x80 stays escaped"
+    );
+    assert_eq!(unescape_msb("CN=a\\"), "CN=a\\", "dangling backslash kept");
+    assert_eq!(unescape_msb("CN=\\C"), "CN=\\C", "half an escape kept");
+    assert_eq!(unescape_msb("\\C3\\A9x"), "éx");
+}
