@@ -380,3 +380,15 @@ fn msb_escapes_cover_0x80_exactly() {
     assert_eq!(unescape_msb("CN=\\C"), "CN=\\C", "half an escape kept");
     assert_eq!(unescape_msb("\\C3\\A9x"), "éx");
 }
+
+#[test]
+fn length_limit_is_exact() {
+    let max = parse::MAX_DN_LEN;
+    let at_limit = format!("CN={}", "a".repeat(max - 3));
+    assert_eq!(parse_rfc2253(&at_limit).unwrap()[0].1.len(), max - 3);
+    let over = format!("CN={}", "a".repeat(max - 2));
+    assert!(matches!(
+        parse_rfc2253(&over),
+        Err(CertError::BadDn { at: 0, .. })
+    ));
+}
