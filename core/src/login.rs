@@ -226,33 +226,30 @@ impl DestinationPolicy {
         }
         let host = url.host_str()?;
         let port = url.port_or_known_default()?;
-        let allowed = self.allowed_hosts.iter().any(|entry| {
-            let (h, p) = host_and_port(entry);
-            h.eq_ignore_ascii_case(host) && p.is_none_or(|p| p.parse::<u16>().ok() == Some(port))
-        });
+        let allowed = self
+            .allowed_hosts
+            .iter()
+            .any(|entry| allows(entry, host, port));
         allowed.then(|| url.to_string())
     }
 }
 
-/// An allow-list entry as (host, port if given): `app.example`, `app.example:8443`, `[::1]`,
-/// `[::1]:8443` (an IPv6 host keeps its brackets, as `Url::host_str` writes it).
-fn host_and_port(entry: &str) -> (&str, Option<&str>) {
-    if entry.starts_with('[') {
-        return match entry.find(']') {
-            Some(end) => match &entry[end + 1..] {
-                "" => (entry, None),
-                rest => (
-                    &entry[..=end],
-                    Some(rest.strip_prefix(':').unwrap_or("not a port")),
-                ),
-            },
-            None => (entry, Some("not a port")),
-        };
-    }
-    match entry.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (entry, None),
-    }
+/// Whether allow-list `entry` names `host` (as `Url::host_str` writes it) on `port`:
+/// `app.example` (any port), `app.example:8443`, `[::1]`, `[::1]:8443`.
+fn allows(entry: &str, host: &str, port: u16) -> bool {
+    // An IPv6 host keeps its brackets; only what follows `]` can be a port.
+    let (name, port_text) = match entry.find(']') {
+        Some(end) if entry.starts_with('[') => match &entry[end + 1..] {
+            "" => (entry, None),
+            rest => (&entry[..=end], Some(rest.strip_prefix(':').unwrap_or(rest))),
+        },
+        _ if entry.starts_with('[') => return false,
+        _ => match entry.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (entry, None),
+        },
+    };
+    name.eq_ignore_ascii_case(host) && port_text.is_none_or(|p| p.parse::<u16>() == Ok(port))
 }
 
 /// No control character, no whitespace, no backslash: nothing a browser or header parser reinterprets.

@@ -152,16 +152,17 @@ impl<'a> RolesRef<'a> {
         }
     }
 
-    /// How many grants the roles make, max(1, scopes) per role (read without UTF-8 checks): the
+    /// How many grants the roles make, max(1, scopes) per role (names skipped unread): the
     /// capacity [`RolesRef::to_roles`] reserves (a repeated scope counts, though it collapses).
     pub(super) fn grant_count(&self) -> usize {
+        // The walk of `RoleIter` without reading names: this runs on every ticket request.
         let (mut rest, mut grants) = (self.bytes, 0);
         for _ in 0..self.count {
-            let Some(n) = skip(&mut rest).and_then(|()| count(&mut rest)) else {
+            let Some(n) = field(&mut rest).and_then(|_| count(&mut rest)) else {
                 break;
             };
             for _ in 0..n {
-                if skip(&mut rest).is_none() {
+                if field(&mut rest).is_none() {
                     break;
                 }
             }
@@ -198,20 +199,17 @@ impl fmt::Debug for RolesRef<'_> {
     }
 }
 
-/// Reads a `u16` length and that many bytes as text; `None` past the end (never for checked roles).
-fn text<'a>(rest: &mut &'a [u8]) -> Option<&'a str> {
+/// Reads a `u16` length and that many bytes; `None` past the end (never for checked roles).
+fn field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     let (len, tail) = rest.split_first_chunk::<2>()?;
-    let len = u16::from_be_bytes(*len) as usize;
-    let (s, tail) = tail.split_at_checked(len)?;
+    let (s, tail) = tail.split_at_checked(u16::from_be_bytes(*len) as usize)?;
     *rest = tail;
-    std::str::from_utf8(s).ok()
+    Some(s)
 }
 
-/// Skips a `u16` length and that many bytes (no UTF-8 check: nothing is read).
-fn skip(rest: &mut &[u8]) -> Option<()> {
-    let (len, tail) = rest.split_first_chunk::<2>()?;
-    *rest = tail.get(u16::from_be_bytes(*len) as usize..)?;
-    Some(())
+/// [`field`] as text.
+fn text<'a>(rest: &mut &'a [u8]) -> Option<&'a str> {
+    std::str::from_utf8(field(rest)?).ok()
 }
 
 fn count(rest: &mut &[u8]) -> Option<usize> {
@@ -240,7 +238,7 @@ impl<'a> Iterator for RoleIter<'a> {
         let start = self.rest;
         // Skip the scopes; the ScopeIter reads them.
         for _ in 0..n {
-            skip(&mut self.rest)?;
+            field(&mut self.rest)?;
         }
         Some((
             role,
