@@ -66,14 +66,15 @@ bench: deps
 	scripts/bench-envoy.py $(WASM_OUT)/authrs_proxy_wasm.wasm $(WASM_OUT)/authrs_bench_empty_filter.wasm \
 	  $(CURDIR)/target/release/authrs
 
-## Runs every fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz), seeded from fuzz/seeds;
-## a crash stops it: add the input as a regression test next to the code it broke.
+## Runs every fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz), seeded from fuzz/seeds
+## (and fuzz/<target>.dict where there is one); a crash stops it: add the input as a regression
+## test next to the code it broke.
 FUZZ_SECONDS ?= 60
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	cd fuzz && for t in $$($(CARGO) +nightly fuzz list); do \
-	  mkdir -p corpus/$$t; \
-	  $(CARGO) +nightly fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+	  mkdir -p corpus/$$t; dict=; [ -f $$t.dict ] && dict=-dict=$$t.dict; \
+	  $(CARGO) +nightly fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) $$dict || exit 1; done
 
 ## Instructions per request (callgrind): deterministic where wall-clock numbers are noisy.
 callgrind: deps

@@ -94,7 +94,7 @@ pub fn apache_site(f: &SiteFiles) -> (String, String) {
     // Every area has the CGI echo under <area>/cgi/, as the Envoy upstream echoes every path.
     let global = format!(
         "AuthRsTicketKeyFile \"{root}/ticket.key\"\n\
-         ScriptAliasMatch \"^/app/(certonly|admin|strong|alice-dn|bound|strict)/cgi/(.*)\" \"{root}/cgi-bin/$2\"\n"
+         ScriptAliasMatch \"^/app/(certonly|ticketfirst|admin|strong|alice-dn|bound|strict)/cgi/(.*)\" \"{root}/cgi-bin/$2\"\n"
     );
     let site = format!(
         r#"
@@ -110,6 +110,9 @@ pub fn apache_site(f: &SiteFiles) -> (String, String) {
 </Location>
 <Location /app/certonly>
   AuthRsMethods cert
+</Location>
+<Location /app/ticketfirst>
+  AuthRsMethods ticket cert
 </Location>
 <Location /app/admin>
   Require role admin projectX
@@ -166,6 +169,7 @@ pub fn envoy_site(f: &SiteFiles) -> String {
         "crls": crl,
         "locations": [
             {"prefix": "/app/certonly", "methods": ["cert"], "require": {"valid_user": true}},
+            {"prefix": "/app/ticketfirst", "methods": ["ticket", "cert"], "require": {"valid_user": true}},
             {"prefix": "/app/admin", "require": {"role": ["admin", "projectX"]}},
             {"prefix": "/app/strong", "require": {"authn_method": "cert"}},
             {"prefix": "/app/alice-dn", "require": {"any": [{"cert_dn": ALICE_DN}, {"user": ["nobody"]}]}},
@@ -626,6 +630,32 @@ pub const SCENARIOS: &[Scenario] = &[
             Outcome::of(&r)
         },
         expect: (200, None, None),
+    },
+    Scenario {
+        name: "spoofed certificate headers never reach the application when a ticket decides",
+        run: |s| {
+            // The ticket is tried first and succeeds: the certificate method never runs, and
+            // the headers must still be removed, not passed on with the logged-in request.
+            let r = get(s, "/app/ticketfirst/cgi/echo")
+                .cookie(COOKIE, &ticket("demo"))
+                .header(format!("SSL_CLIENT_S_DN: {ALICE_DN}"))
+                .header("SSL-Client-Verify: SUCCESS")
+                .header("X-Forwarded-Client-Cert: Hash=00;Subject=\"CN=alice\"")
+                .send();
+            for leaked in [
+                "HTTP_SSL_CLIENT_S_DN",
+                "HTTP_SSL_CLIENT_VERIFY",
+                "HTTP_X_FORWARDED_CLIENT_CERT",
+            ] {
+                assert!(
+                    r.env(leaked).is_none(),
+                    "{leaked} reached the application: {}",
+                    r.body
+                );
+            }
+            Outcome::of(&r)
+        },
+        expect: (200, None, Some("demo")),
     },
     Scenario {
         name: "public path recognizes a ticket holder",

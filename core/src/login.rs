@@ -180,9 +180,14 @@ const DUMMY_ORIGIN: &str = "https://authrs.invalid/";
 impl DestinationPolicy {
     /// Returns a safe redirect target: a same-origin path (`/…`) or an allow-listed http(s) URL,
     /// re-serialised by the `url` crate; anything else yields the default destination.
+    ///
+    /// What is kept is at most [`MAX_DESTINATION`] bytes also after re-serialisation (which
+    /// percent-encodes non-ASCII), so an answer passed back in (the login page round-trips it)
+    /// is kept again.
     pub fn untaint(&self, destination: Option<&str>) -> String {
         destination
             .and_then(|d| self.checked(d))
+            .filter(|kept| kept.len() <= MAX_DESTINATION)
             .unwrap_or_else(|| self.default_destination.clone())
     }
 
@@ -491,6 +496,24 @@ mod tests {
     fn destination_limit_is_exact() {
         let at_limit = format!("/{}", "a".repeat(MAX_DESTINATION - 1));
         assert_eq!(untaint(&at_limit), at_limit);
+    }
+
+    /// Re-serialisation percent-encodes non-ASCII (one 4-byte character becomes 12 bytes): a
+    /// destination under the cap that grows past it is not kept, so whatever untaint answers it
+    /// answers again when its answer comes back (found by the `destination` fuzz target).
+    #[test]
+    fn kept_destination_fits_the_cap_after_encoding() {
+        let grows = format!("/{}", "\u{4d58f}".repeat(MAX_DESTINATION / 8));
+        assert!(grows.len() < MAX_DESTINATION);
+        assert_eq!(untaint(&grows), "/");
+        let fits = format!("/{}", "\u{4d58f}".repeat((MAX_DESTINATION - 1) / 12));
+        let kept = untaint(&fits);
+        assert_eq!(
+            kept,
+            format!("/{}", "%F1%8D%96%8F".repeat((MAX_DESTINATION - 1) / 12))
+        );
+        assert!(kept.len() <= MAX_DESTINATION);
+        assert_eq!(untaint(&kept), kept);
     }
 
     /// Userinfo in an allow-listed URL (`https://user@app.example/`) is refused even without a

@@ -180,9 +180,14 @@ impl TrustedProxies {
         self.headers
     }
 
-    /// Whether proxy header `name` from `peer` may be believed: a trusted peer, and the family it asserts.
+    /// Whether proxy header `name` from `peer` may be believed: a trusted peer, and the family it
+    /// asserts — XFCC only as `X-Forwarded-Client-Cert` with dashes, the one spelling proxies
+    /// write: Envoy's `SANITIZE_SET` neither removes nor replaces a client's
+    /// `x_forwarded_client_cert`, and nothing repeats a client's underscore copy as a duplicate.
     pub fn believes(&self, peer: Option<IpAddr>, name: &str) -> bool {
-        peer.is_some_and(|p| self.contains(p)) && ProxyHeaders::of(name) == self.headers
+        peer.is_some_and(|p| self.contains(p))
+            && ProxyHeaders::of(name) == self.headers
+            && !(self.headers == ProxyHeaders::Xfcc && name.contains('_'))
     }
 
     /// The configured nets, host bits cleared.
@@ -236,6 +241,32 @@ pub struct ProxyOutcome {
     pub error: Option<ProxyError>,
 }
 
+/// The proxy headers of `req` its peer may not assert, as sent, each name once: every one from
+/// an untrusted peer; from a trusted proxy, those [`TrustedProxies::believes`] does not (the
+/// other family, odd XFCC spellings). Whatever methods run, the shells remove these.
+pub fn spoofed_proxy_headers(req: &RequestFacts, trusted: &TrustedProxies) -> Vec<String> {
+    let mut spoofed = Vec::new();
+    sort_proxy_headers(req, trusted, &mut spoofed);
+    spoofed
+}
+
+/// Appends the spoofed proxy headers of `req` to `spoofed`; true when some are believed.
+fn sort_proxy_headers(
+    req: &RequestFacts,
+    trusted: &TrustedProxies,
+    spoofed: &mut Vec<String>,
+) -> bool {
+    let mut believed = false;
+    for (name, _) in req.headers.iter().filter(|(n, _)| is_proxy_header(n)) {
+        if trusted.believes(req.peer, name) {
+            believed = true;
+        } else if !spoofed.contains(name) {
+            spoofed.push(name.clone());
+        }
+    }
+    believed
+}
+
 /// The single value of proxy header `canon`, in any spelling; several copies are an error.
 fn single<'a>(req: &'a RequestFacts, canon: &str) -> Result<Option<&'a str>, ProxyError> {
     let mut found = req.headers.iter().filter(|(n, _)| same_header(n, canon));
@@ -276,10 +307,11 @@ fn ssl_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
 }
 
 fn xfcc_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
+    // Only the spelling a proxy writes (see `TrustedProxies::believes`); others are spoofed.
     let values: Vec<&str> = req
         .headers
         .iter()
-        .filter(|(n, _)| same_header(n, "X-Forwarded-Client-Cert"))
+        .filter(|(n, _)| same_header(n, "X-Forwarded-Client-Cert") && !n.contains('_'))
         .map(|(_, v)| v.as_str())
         .collect();
     if values.is_empty() {
@@ -333,26 +365,8 @@ fn https_flag(req: &RequestFacts) -> Result<Option<bool>, ProxyError> {
 /// Reads the proxy headers of `req`: believed from a trusted peer, reported as spoofed from anyone else.
 pub fn proxy_tls_facts(req: &RequestFacts, trusted: &TrustedProxies) -> ProxyOutcome {
     let mut out = ProxyOutcome::default();
-    let mut sent = req
-        .headers
-        .iter()
-        .map(|(n, _)| n)
-        .filter(|n| is_proxy_header(n))
-        .peekable();
-    if sent.peek().is_none() {
-        return out;
-    }
-    // From an untrusted peer every proxy header is spoofed; from a trusted one, every header of
-    // the family it does not assert (it would not have set or stripped them).
-    let mut believed = 0;
-    for name in sent {
-        if trusted.believes(req.peer, name) {
-            believed += 1;
-        } else if !out.spoofed.contains(name) {
-            out.spoofed.push(name.clone());
-        }
-    }
-    if believed == 0 {
+    let believed = sort_proxy_headers(req, trusted, &mut out.spoofed);
+    if !believed {
         return out;
     }
     let result = match trusted.headers() {

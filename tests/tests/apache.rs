@@ -758,6 +758,21 @@ fn an_xfcc_proxy_cannot_be_used_to_smuggle_ssl_headers() {
     assert_eq!(r.status, 200, "{r:?} {}", a.error_log());
     assert_eq!(r.env("REMOTE_USER"), Some("carol"));
     assert!(!r.body.contains("CN=admin"), "{}", r.body);
+    // Proxies write XFCC with dashes (Envoy's SANITIZE_SET neither removes nor replaces a
+    // client's `x_forwarded_client_cert`): the underscore spelling is the client's, alone or
+    // after the proxy's own element, and is stripped.
+    let forged = "Hash=00ee;Subject=\"CN=admin,O=authrs demo,C=XX\"";
+    let r = get(&a, "/app/cgi/echo")
+        .header(format!("x_forwarded_client_cert: {forged}"))
+        .send();
+    assert_eq!(r.status, 302, "an underscore XFCC authenticated: {r:?}");
+    let r = get(&a, "/app/cgi/echo")
+        .header("X-Forwarded-Client-Cert: Hash=00ff;Subject=\"CN=carol,O=authrs demo,C=XX\"")
+        .header(format!("x_forwarded_client_cert: {forged}"))
+        .send();
+    assert_eq!(r.status, 200, "{r:?} {}", a.error_log());
+    assert_eq!(r.env("REMOTE_USER"), Some("carol"), "{}", r.body);
+    assert!(!r.body.contains("CN=admin"), "{}", r.body);
     a.assert_clean_log(&["AUTHRS0201"]);
 }
 

@@ -322,6 +322,26 @@ fn a_trusted_front_proxy_may_assert_the_client_certificate() {
         .header("SSL_CLIENT_VERIFY: SUCCESS")
         .send();
     assert_eq!(r.status, 302, "{r:?}");
+    // XFCC as a proxy never spells it (`x_forwarded_client_cert`, which SANITIZE_SET leaves
+    // alone) is the client's: not believed, and removed before the upstream.
+    let r = e
+        .get("/app/cgi/echo")
+        .client_cert(&f.certs, "demo")
+        .header(format!("x_forwarded_client_cert: {xfcc}"))
+        .send();
+    assert_eq!(r.status, 302, "{r:?}\n{}", e.log());
+    let r = e
+        .get("/app/cgi/echo")
+        .client_cert(&f.certs, "demo")
+        .cookie(COOKIE, &ticket("demo"))
+        .header(format!("x_forwarded_client_cert: {xfcc}"))
+        .send();
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{r:?}");
+    assert!(
+        !r.body.contains("alice"),
+        "the client's XFCC reached the upstream: {}",
+        r.body
+    );
 }
 
 #[test]
@@ -438,6 +458,99 @@ fn accept_untrusted_takes_certificates_from_trusted_cas_only() {
             "other CA's {name}: {r:?}"
         );
     }
+}
+
+/// A sub-CA under the demo CA, `carol` under it (`carol.crt` holds her certificate and the
+/// sub-CA's, the chain a client sends), the sub-CA's own CRL, and a CRL of the demo CA that
+/// revokes the sub-CA (`root-revokes-sub.crl`), all in `dir`.
+fn sub_ca(ca: &Path, dir: &Path) {
+    std::fs::create_dir_all(dir).expect("dir");
+    let script = r#"
+set -euo pipefail
+ca=$1; cd "$2"
+db() { # NAME CERT KEY: an openssl ca config with a database of its own
+  : > "$1-index.txt"; echo 2000 > "$1-serial"
+  printf '[ca]\ndefault_ca = c\n[c]\ndir = .\ndatabase = %s-index.txt\nserial = %s-serial\nnew_certs_dir = .\ncertificate = %s\nprivate_key = %s\ndefault_md = sha256\ndefault_crl_days = 30\npolicy = p\n[p]\ncommonName = supplied\n' "$1" "$1" "$2" "$3" > "$1.cnf"
+}
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key"; }
+key sub
+openssl req -new -key sub.key -subj "/C=XX/O=authrs demo/CN=authrs demo sub-CA" -out sub.csr
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > sub.ext
+openssl x509 -req -in sub.csr -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -set_serial 0x5ab -days 30 \
+  -extfile sub.ext -out sub.crt 2>/dev/null
+key carol
+openssl req -new -key carol.key -subj "/C=XX/O=authrs demo/CN=carol" -out carol.csr
+printf 'subjectAltName=email:carol@example.org\nextendedKeyUsage=clientAuth\n' > carol.ext
+openssl x509 -req -in carol.csr -CA sub.crt -CAkey sub.key -set_serial 7 -days 30 \
+  -extfile carol.ext -out carol-leaf.crt 2>/dev/null
+cat carol-leaf.crt sub.crt > carol.crt
+db sub sub.crt sub.key
+openssl ca -batch -config sub.cnf -gencrl -out sub.crl 2>/dev/null
+db root "$ca/ca.crt" "$ca/ca.key"
+openssl ca -batch -config root.cnf -revoke sub.crt 2>/dev/null
+openssl ca -batch -config root.cnf -gencrl -out root-revokes-sub.crl 2>/dev/null
+"#;
+    let out = std::process::Command::new("bash")
+        .args(["-c", script, "sub_ca"])
+        .arg(ca)
+        .arg(dir)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "sub-CA: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Under ACCEPT_UNTRUSTED with `trusted_cas`, a client certificate issued by a sub-CA counts
+/// as CA-verified through the chain the client sent (Envoy's XFCC `Chain=`) — unless a CRL of
+/// the CA revokes that sub-CA: then `revoked_cert`, as for a revoked client certificate.
+#[test]
+fn accept_untrusted_checks_the_chain_against_crls() {
+    let f = site_files("envoy-sub-ca");
+    let sub = f.root.join("sub-ca");
+    sub_ca(&f.certs, &sub);
+    let read = |p: &Path| std::fs::read_to_string(p).expect("read");
+    let ca = read(&f.certs.join("ca.crt"));
+    let start = |root_crl: &Path| {
+        let crls = format!("{}{}", read(root_crl), read(&sub.join("sub.crl")));
+        let json = site_with(
+            &f,
+            json!({"trust_chain_verification": "ACCEPT_UNTRUSTED", "trusted_cas": ca, "crls": crls}),
+        );
+        let mut opts = EnvoyOptions::new(json);
+        opts.client_certs = ClientCerts::AcceptUntrusted;
+        Envoy::start(&f.certs, &opts)
+    };
+    // The demo CA's own CRL revokes only mallory: carol's chain verifies.
+    let e = start(&f.certs.join("ca.crl"));
+    let r = e.get("/app/cgi/echo").client_cert(&sub, "carol").send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
+    assert_eq!(r.env("AUTHRS_USER"), Some("carol"), "{r:?}");
+    assert_eq!(
+        r.env("AUTHRS_DN"),
+        Some("CN=carol,O=authrs demo,C=XX"),
+        "{r:?}"
+    );
+    drop(e);
+    // The CA revoked the sub-CA: every certificate under it is refused.
+    let e = start(&sub.join("root-revokes-sub.crl"));
+    let r = e.get("/app/cgi/echo").client_cert(&sub, "carol").send();
+    assert_eq!(r.status, 302, "{r:?}\n{}", e.log());
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=revoked_cert")),
+        "{r:?}"
+    );
+    assert!(
+        e.log().contains("authrs demo sub-CA") && e.log().contains("is revoked"),
+        "{}",
+        e.log()
+    );
+    // Certificates the CA issued itself are not concerned.
+    let r = e.get("/app/cgi/echo").client_cert(&f.certs, "alice").send();
+    assert_eq!(r.status, 200, "{r:?}");
 }
 
 #[test]

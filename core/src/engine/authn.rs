@@ -5,13 +5,13 @@ use std::borrow::Cow;
 use super::decision::{Decision, Level};
 use super::policy::{Method, Policy};
 use super::stores::{ticket_ref_id, Stores};
-use crate::cert::chain::chain_der;
+use crate::cert::chain::{chain_der, ChainError};
 use crate::cert::crl::CrlStatus;
 use crate::cert::map::{map_user, map_user_from_dn};
 use crate::cert::Certificate;
 use crate::cookies::find_cookie;
 use crate::identity::{AuthMethod, Identity};
-use crate::proxy::proxy_tls_facts;
+use crate::proxy::{proxy_tls_facts, spoofed_proxy_headers};
 use crate::reason::Reason;
 use crate::request::{CertVerify, RequestFacts, TlsFacts};
 use crate::ticket::{TicketBuf, TicketError, TICKET_VERSION};
@@ -44,6 +44,7 @@ pub(super) fn authenticate(
     stores: &mut Stores<'_>,
     decision: &mut Decision,
 ) -> Result<Authn, String> {
+    report_spoofed(policy, req, decision);
     let mut refused: Option<Reason> = None;
     let mut keep_cookie = false;
     for method in &policy.methods {
@@ -83,15 +84,12 @@ pub(super) fn authenticate(
     })
 }
 
-/// Where the certificate facts come from: a trusted proxy's headers, else our own TLS.
-/// `None` when a trusted proxy's headers are unusable: the certificate method must refuse.
-fn tls_facts<'r>(
-    policy: &Policy,
-    req: &'r RequestFacts,
-    decision: &mut Decision,
-) -> Option<Cow<'r, TlsFacts>> {
-    let outcome = proxy_tls_facts(req, &policy.trusted_proxies);
-    if !outcome.spoofed.is_empty() {
+/// Reports (AUTHRS0201) the proxy headers this request's peer may not assert, for the shells to
+/// remove: on every authenticated request, whether or not the certificate method runs — a
+/// ticket that succeeds first must not carry a client's own `SSL_CLIENT_*` or XFCC upstream.
+fn report_spoofed(policy: &Policy, req: &RequestFacts, decision: &mut Decision) {
+    let spoofed = spoofed_proxy_headers(req, &policy.trusted_proxies);
+    if !spoofed.is_empty() {
         decision.note(
             Level::Warn,
             "AUTHRS0201",
@@ -100,11 +98,22 @@ fn tls_facts<'r>(
                 req.peer
                     .map(|p| p.to_string())
                     .unwrap_or_else(|| "unknown".into()),
-                outcome.spoofed.join(", ")
+                spoofed.join(", ")
             ),
         );
-        decision.spoofed_headers = outcome.spoofed;
+        decision.spoofed_headers = spoofed;
     }
+}
+
+/// Where the certificate facts come from: a trusted proxy's headers, else our own TLS.
+/// `None` when a trusted proxy's headers are unusable: the certificate method must refuse.
+fn tls_facts<'r>(
+    policy: &Policy,
+    req: &'r RequestFacts,
+    decision: &mut Decision,
+) -> Option<Cow<'r, TlsFacts>> {
+    // Spoofed headers were reported by `authenticate`, whatever methods run.
+    let outcome = proxy_tls_facts(req, &policy.trusted_proxies);
     if let Some(err) = outcome.error {
         decision.note(
             Level::Warn,
@@ -252,7 +261,14 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
         }
     }
     // Checked last, so an expired or revoked certificate is refused for that, whatever its chain.
-    let generous = generous && !chain_verified(policy, &tls, cert, now, decision);
+    let generous = generous
+        && match chain_verified(policy, &tls, cert, now, decision) {
+            Chain::Verified => false,
+            Chain::NotVerified => true,
+            // A revoked sub-CA (or one whose issuer's CRLs are stale) stops its certificates as
+            // a revoked leaf (or a leaf with a stale CRL) does, pinned or not.
+            Chain::Refused(reason) => return refuse(reason),
+        };
     if no_crl && !generous {
         decision.note(
             Level::Error,
@@ -309,21 +325,52 @@ fn cert(policy: &Policy, req: &RequestFacts, now: UnixTime, decision: &mut Decis
     Outcome::User(identity)
 }
 
+/// What the client's chain says under [`CertVerify::Generous`] with `trusted_cas` set.
+enum Chain {
+    /// It leads to a trusted CA: the certificate counts as CA-verified.
+    Verified,
+    /// It does not (or there is no `trusted_cas`): the certificate stays unverified.
+    NotVerified,
+    /// A CRL revokes an intermediate of the best path (`revoked_cert`), or every CRL of its
+    /// issuer has expired (`bad_cert`): refuse, as for the leaf.
+    Refused(Reason),
+}
+
 /// Under [`CertVerify::Generous`] with `trusted_cas` set: whether the client's chain leads to
-/// one of those CAs, which makes the certificate count as CA-verified. A failure is only noted
-/// (debug: a pinned certificate fails it by design); the certificate stays unverified.
+/// one of those CAs through intermediates the CRLs do not revoke. A failure is only noted
+/// (debug: a pinned certificate fails it by design); the certificate stays unverified — but a
+/// revoked intermediate, or one whose issuer's CRLs have expired, refuses it as for the leaf.
 fn chain_verified(
     policy: &Policy,
     tls: &TlsFacts,
     cert: &Certificate,
     now: UnixTime,
     decision: &mut Decision,
-) -> bool {
+) -> Chain {
     let (CertVerify::Generous, Some(anchors)) = (&tls.verify, &policy.trusted_cas) else {
-        return false;
+        return Chain::NotVerified;
     };
-    match chain_der(&tls.chain).and_then(|chain| anchors.verify(&cert.der, &chain, now)) {
-        Ok(()) => true,
+    let crls = policy.crls.as_ref();
+    match chain_der(&tls.chain)
+        .and_then(|chain| anchors.verify_with_crls(&cert.der, &chain, now, crls))
+    {
+        Ok(()) => Chain::Verified,
+        Err(e @ ChainError::IntermediateRevoked { .. }) => {
+            decision.note(
+                Level::Info,
+                "AUTHRS0213",
+                format!("client certificate {}: {e}", cert.subject_dn),
+            );
+            Chain::Refused(Reason::RevokedCert)
+        }
+        Err(e @ ChainError::IntermediateCrlExpired { .. }) => {
+            decision.note(
+                Level::Error,
+                "AUTHRS0214",
+                format!("client certificate {}: {e}; refusing", cert.subject_dn),
+            );
+            Chain::Refused(Reason::BadCert)
+        }
         Err(e) => {
             decision.note(
                 Level::Debug,
@@ -333,7 +380,7 @@ fn chain_verified(
                     cert.subject_dn
                 ),
             );
-            false
+            Chain::NotVerified
         }
     }
 }

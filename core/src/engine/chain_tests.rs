@@ -160,6 +160,78 @@ fn a_good_chain_never_excuses_other_refusals() {
     assert_eq!(d.reason(), Some(Reason::BadCert));
 }
 
+macro_rules! crl {
+    ($name:literal) => {
+        include_bytes!(concat!("../cert/chain/fixtures/", $name, ".crl")).as_slice()
+    };
+}
+
+/// `trusted_cas` = the CRL fixtures' root, with these CRLs (the intermediate's own always, so
+/// the leaf has its issuer's CRL).
+fn crl_policy(root_crl: &[u8]) -> Policy {
+    let mut p = policy(false);
+    p.trusted_cas = Some(TrustAnchors::parse(pem!("crl-root")).expect("anchors"));
+    p.crls = Some(CrlSet::parse(&[root_crl, crl!("crl-inter")].concat()).expect("crls"));
+    p
+}
+
+/// A sub-CA revoked by its issuer's CRL refuses the certificates under it as `revoked_cert`
+/// (final: no fall-through to a ticket), pinned or not; the root's CRL listing nothing, or
+/// the re-issued sub-CA, lets them pass.
+#[test]
+fn a_revoked_intermediate_refuses_its_certificates() {
+    let p = crl_policy(crl!("crl-root"));
+    let req = untrusted(pem!("crl-leaf"), &[pem!("crl-inter")]);
+    let d = run(&p, &req);
+    assert_eq!(d.reason(), Some(Reason::RevokedCert));
+    assert!(d.identity.is_none());
+    let note = d
+        .notes
+        .iter()
+        .find(|n| n.id == "AUTHRS0213")
+        .expect("noted");
+    assert!(
+        note.message.contains("CRL intermediate") && note.message.contains("1001"),
+        "{}",
+        note.message
+    );
+    // Pinning the leaf does not excuse its revoked issuer.
+    let mut pinned = crl_policy(crl!("crl-root"));
+    let leaf = Certificate::parse(pem!("crl-leaf")).expect("cert");
+    let mut enrolled = EnrolledCerts::default();
+    enrolled
+        .enroll("user@example.org", &leaf, "laptop", NOW, 5)
+        .expect("enroll");
+    pinned.enrolled = Some(enrolled);
+    assert_eq!(run(&pinned, &req).reason(), Some(Reason::RevokedCert));
+    // The same chain when the root's CRL lists nothing; the re-issued sub-CA under the
+    // revoking CRL.
+    let d = run(&crl_policy(crl!("crl-root-empty")), &req);
+    assert_eq!(d.verdict, Verdict::Allow);
+    assert_eq!(d.identity.expect("user").user, "crl leaf");
+    let reissued = untrusted(pem!("crl-leaf"), &[pem!("crl-inter-reissued")]);
+    assert_eq!(run(&p, &reissued).verdict, Verdict::Allow);
+}
+
+/// Every CRL of the sub-CA's issuer past its nextUpdate: refused (`bad_cert`, logged as an
+/// error like a leaf's stale CRL), never taken as unrevoked.
+#[test]
+fn a_stale_crl_above_the_leaf_refuses() {
+    let p = crl_policy(crl!("crl-root-stale"));
+    let d = run(
+        &p,
+        &untrusted(pem!("crl-leaf"), &[pem!("crl-inter-reissued")]),
+    );
+    assert_eq!(d.reason(), Some(Reason::BadCert));
+    let note = d
+        .notes
+        .iter()
+        .find(|n| n.id == "AUTHRS0214")
+        .expect("noted");
+    assert_eq!(note.level, Level::Error);
+    assert!(note.message.contains("has expired"), "{}", note.message);
+}
+
 mod config {
     use super::*;
 

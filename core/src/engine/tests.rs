@@ -608,6 +608,91 @@ fn proxy_headers_only_from_trusted_peers() {
     assert_eq!(run(&p, &req).reason(), Some(Reason::BadCert));
 }
 
+/// Certificate headers a peer may not assert are reported for removal on every decision, also
+/// when the certificate method never runs (ticket only) or a ticket succeeds before it: the
+/// shells strip only what is reported, and the upstream must never see a client's own copy.
+#[test]
+fn spoofed_proxy_headers_are_reported_whatever_method_decides() {
+    let ticket = mint("bob", AuthMethod::Password, NOW - 60);
+    let mut req = with_cookie(browser(), &ticket);
+    req.headers
+        .push(("SSL-Client-S-DN".into(), "CN=admin".into()));
+    req.headers.push((
+        "x_forwarded_client_cert".into(),
+        "Subject=\"CN=admin\"".into(),
+    ));
+    for methods in [
+        vec![Method::Ticket],
+        vec![Method::Ticket, Method::Cert],
+        vec![Method::Cert, Method::Ticket],
+    ] {
+        let mut p = policy();
+        p.methods = methods.clone();
+        for d in [
+            run(&p, &req),
+            recognize(&p, &req, NOW, &mut Stores::default()),
+        ] {
+            assert_eq!(user(&d), Some("bob"), "{methods:?}");
+            assert_eq!(
+                d.spoofed_headers,
+                vec![
+                    "SSL-Client-S-DN".to_string(),
+                    "x_forwarded_client_cert".to_string()
+                ],
+                "{methods:?}"
+            );
+            let notes = d.notes.iter().filter(|n| n.id == "AUTHRS0201").count();
+            assert_eq!(notes, 1, "{methods:?}: reported once");
+        }
+    }
+}
+
+/// From a proxy trusted for XFCC, only `X-Forwarded-Client-Cert` (dashes) is believed: Envoy's
+/// `SANITIZE_SET` leaves a client's `x_forwarded_client_cert` alone, so that spelling is the
+/// client's — ignored for the certificate and reported for removal, before or after the proxy's.
+#[test]
+fn an_underscore_xfcc_from_a_trusted_proxy_is_the_clients() {
+    let mut p = policy();
+    p.methods = vec![Method::Cert];
+    p.trusted_proxies = TrustedProxies::parse("192.0.2.0/24")
+        .expect("cidr")
+        .with_headers(crate::proxy::ProxyHeaders::Xfcc);
+    let forged = "Hash=00;Subject=\"CN=admin,O=Fixture Org,C=XX\"";
+    let mut req = browser();
+    req.headers
+        .push(("x_forwarded_client_cert".into(), forged.into()));
+    let d = run(&p, &req);
+    assert_eq!(user(&d), None, "the client's own spelling is not believed");
+    assert_eq!(
+        d.spoofed_headers,
+        vec!["x_forwarded_client_cert".to_string()]
+    );
+    // The proxy's element (dashes) is read, wherever the client's copy stands.
+    let proxy = (
+        "X-Forwarded-Client-Cert".to_string(),
+        "Hash=11;Subject=\"CN=alice,O=Fixture Org,C=XX\"".to_string(),
+    );
+    for client_first in [true, false] {
+        let mut req = browser();
+        let client = ("x_forwarded_client_cert".to_string(), forged.to_string());
+        if client_first {
+            req.headers.extend([client, proxy.clone()]);
+        } else {
+            req.headers.extend([proxy.clone(), client]);
+        }
+        let d = run(&p, &req);
+        assert_eq!(
+            d.identity.as_ref().and_then(|i| i.dn.as_deref()),
+            Some("CN=alice,O=Fixture Org,C=XX"),
+            "client first: {client_first}"
+        );
+        assert_eq!(
+            d.spoofed_headers,
+            vec!["x_forwarded_client_cert".to_string()]
+        );
+    }
+}
+
 #[test]
 fn require_rules_with_roles_and_methods() {
     let mut p = policy();

@@ -98,6 +98,20 @@ pub enum ChainError {
         /// The extension's OID.
         oid: String,
     },
+    /// A configured CRL of its issuer lists an intermediate of the path (a revoked sub-CA).
+    IntermediateRevoked {
+        /// The revoked intermediate.
+        subject: String,
+        /// Its serial, as mod_ssl prints serials.
+        serial: String,
+    },
+    /// Every configured CRL of an intermediate's issuer is past its nextUpdate: fail closed.
+    IntermediateCrlExpired {
+        /// The intermediate that cannot be checked.
+        subject: String,
+        /// The issuer whose CRLs are stale.
+        issuer: String,
+    },
 }
 
 impl fmt::Display for ChainError {
@@ -157,6 +171,14 @@ impl fmt::Display for ChainError {
             ChainError::UnhandledCriticalExtension { subject, oid } => write!(
                 f,
                 "{subject:?} has a critical extension {oid} that authrs does not enforce"
+            ),
+            ChainError::IntermediateRevoked { subject, serial } => write!(
+                f,
+                "intermediate {subject:?} (serial {serial}) is revoked by a CRL of its issuer"
+            ),
+            ChainError::IntermediateCrlExpired { subject, issuer } => write!(
+                f,
+                "the CRL of {issuer:?} has expired: intermediate {subject:?} cannot be checked"
             ),
         }
     }

@@ -22,6 +22,8 @@ pub(super) struct Node {
     pub subject: Vec<u8>,
     /// DER of the issuer Name.
     pub issuer: Vec<u8>,
+    /// The serial's INTEGER content octets (for CRL lookups of intermediates).
+    pub serial: Vec<u8>,
     /// The signed part (tbsCertificate) and the signature over it.
     pub tbs: Vec<u8>,
     pub sig_alg: SigAlg,
@@ -102,6 +104,7 @@ impl Node {
             der: der.to_vec(),
             subject: tbs.subject().as_raw().to_vec(),
             issuer: tbs.issuer().as_raw().to_vec(),
+            serial: tbs.raw_serial().to_vec(),
             tbs: tbs.as_ref().to_vec(),
             sig_alg: SigAlg::from_identifier(&x509.signature_algorithm),
             signature: x509.signature_value.data.to_vec(),

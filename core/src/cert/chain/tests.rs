@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use super::*;
+use crate::cert::crl::CrlSet;
 
 /// 2030-01-01T00:00:00Z: inside every fixture's validity (2025..2045) but the expired one's.
 const NOW: i64 = 1_893_456_000;
@@ -506,4 +507,80 @@ fn chain_entries_split_into_der() {
     let e = chain_der(&[b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".to_vec()])
         .unwrap_err();
     assert!(matches!(e, ChainError::Malformed { .. }), "{e:?}");
+}
+
+/// A CRL fixture as a set.
+fn crls(files: &[&[u8]]) -> CrlSet {
+    CrlSet::parse(&files.concat()).expect("CRL")
+}
+
+macro_rules! crl {
+    ($name:literal) => {
+        include_bytes!(concat!("fixtures/", $name, ".crl")).as_slice()
+    };
+}
+
+fn check_crls(leaf: &[u8], chain: &[&[u8]], crls: Option<&CrlSet>) -> Result<(), ChainError> {
+    let chain: Vec<Vec<u8>> = chain.iter().map(|p| der(p)).collect();
+    anchors(&[pem!("crl-root")]).verify_with_crls(&der(leaf), &chain, NOW, crls)
+}
+
+/// A sub-CA its issuer revoked stops every certificate under it; the same sub-CA re-issued
+/// (same name and key, another serial) is another path, and the search finds it.
+#[test]
+fn a_revoked_intermediate_ends_its_path() {
+    let revoking = crls(&[crl!("crl-root")]);
+    let leaf = pem!("crl-leaf");
+    let inter = pem!("crl-inter");
+    let e = check_crls(leaf, &[inter], Some(&revoking)).unwrap_err();
+    assert_eq!(
+        e,
+        ChainError::IntermediateRevoked {
+            subject: "O=authrs test,CN=authrs test CRL intermediate".into(),
+            serial: "1001".into(),
+        }
+    );
+    assert!(e.to_string().contains("is revoked"), "{e}");
+    // Without CRLs, or with one that lists nothing, or with only another issuer's, it verifies.
+    assert_eq!(check_crls(leaf, &[inter], None), Ok(()));
+    let empty = crls(&[crl!("crl-root-empty")]);
+    assert_eq!(check_crls(leaf, &[inter], Some(&empty)), Ok(()));
+    let other = crls(&[crl!("rsa-root"), crl!("crl-inter")]);
+    assert_eq!(check_crls(leaf, &[inter], Some(&other)), Ok(()));
+    // The plain `verify` looks at no CRL (the leaf-only check stays the engine's).
+    let chain = vec![der(inter)];
+    assert_eq!(
+        anchors(&[pem!("crl-root")]).verify(&der(leaf), &chain, NOW),
+        Ok(())
+    );
+    // The re-issued copy is not revoked: alone, or after the revoked one, it makes the path.
+    let reissued = pem!("crl-inter-reissued");
+    assert_eq!(check_crls(leaf, &[reissued], Some(&revoking)), Ok(()));
+    assert_eq!(
+        check_crls(leaf, &[inter, reissued], Some(&revoking)),
+        Ok(())
+    );
+}
+
+/// A CRL of the intermediate's issuer past its nextUpdate cannot vouch for it: fail closed,
+/// as for the leaf (mod_ssl refuses on an expired CRL).
+#[test]
+fn a_stale_crl_of_the_issuer_fails_closed() {
+    let stale = crls(&[crl!("crl-root-stale")]);
+    let e = check_crls(
+        pem!("crl-leaf"),
+        &[pem!("crl-inter-reissued")],
+        Some(&stale),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        ChainError::IntermediateCrlExpired {
+            subject: "O=authrs test,CN=authrs test CRL intermediate".into(),
+            issuer: "O=authrs test,CN=authrs test CRL root".into(),
+        }
+    );
+    // A stale CRL still revokes what it lists.
+    let e = check_crls(pem!("crl-leaf"), &[pem!("crl-inter")], Some(&stale)).unwrap_err();
+    assert!(matches!(e, ChainError::IntermediateRevoked { .. }), "{e:?}");
 }
