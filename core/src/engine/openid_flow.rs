@@ -57,12 +57,24 @@ pub fn is_start(body: &[u8]) -> bool {
 }
 
 /// The cookie binding a login to the browser that started it (login CSRF): the ticket cookie's
-/// name plus `_openid`, scoped to the login path, a session cookie, HttpOnly; SameSite=None when
-/// Secure, so a provider answering with a cross-site form POST still carries it.
+/// name plus `_openid`, host-only (only this login handler reads it; a ticket's `Domain` is not
+/// copied to sibling hosts), scoped to the login path, a session cookie, HttpOnly; SameSite=None
+/// when Secure, so a provider answering with a cross-site form POST still carries it. A
+/// `__Host-` ticket name makes it `__Host-…_openid` at `Path=/`, as that prefix requires — the
+/// prefix is what keeps a sibling subdomain from planting its own state (cookie tossing).
 pub fn state_cookie(policy: &Policy, login_path: &str) -> CookieSettings {
     let mut c = policy.cookie.clone();
     c.name = format!("{}_openid", c.name);
-    c.path = login_path.to_string();
+    c.domain = None;
+    c.path = if c
+        .name
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("__Host-"))
+    {
+        "/".to_string()
+    } else {
+        login_path.to_string()
+    };
     c.persistent = false;
     c.http_only = true;
     if c.secure {

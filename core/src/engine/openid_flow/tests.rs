@@ -169,6 +169,52 @@ fn the_redirect_binds_the_login_to_this_browser() {
         .any(|n| n.id == "AUTHRS0330" && n.message.contains("associated")));
 }
 
+/// A `__Host-` ticket cookie (the defence against cookie tossing) gets a `__Host-` state cookie
+/// browsers accept: `Path=/`, Secure, no Domain. It used to keep the login path, which that
+/// prefix forbids: no state cookie was set and every OpenID return was `state_mismatch`. A
+/// ticket's shared `Domain` is never given to the state cookie.
+#[test]
+fn the_state_cookie_follows_the_cookie_prefix_rules() {
+    for (extra, name, path) in [
+        (json!({"cookie_name": "__Host-s"}), "__Host-s_openid", "/"),
+        (json!({"cookie_name": "__HOST-s"}), "__HOST-s_openid", "/"),
+        (
+            json!({"cookie_name": "__Secure-s"}),
+            "__Secure-s_openid",
+            "/LOGIN",
+        ),
+        (
+            json!({"cookie_domain": "example.org"}),
+            "AuthRs_Example_openid",
+            "/LOGIN",
+        ),
+    ] {
+        let s = site(extra.clone());
+        let p = &s.route("/LOGIN").policy;
+        let (_, mut st) = start(p, b"openid_identifier=https%3A%2F%2Fop.example%2Falice").unwrap();
+        let chosen = choose(p, &mut st, &[endpoint("https://op.example/server")], None).unwrap();
+        let d = redirect(p, &st, &chosen, None, LOGIN_URL, &[0xcd; STATE_BYTES], NOW);
+        let cookie = d.set_cookie.expect("a state cookie");
+        assert!(cookie.starts_with(&format!("{name}=")), "{extra}: {cookie}");
+        assert!(
+            cookie.contains(&format!("Path={path};")) || cookie.ends_with(&format!("Path={path}")),
+            "{extra}: {cookie}"
+        );
+        assert!(!cookie.contains("Domain"), "{extra}: {cookie}");
+        assert!(cookie.contains("Secure"), "{extra}: {cookie}");
+        // The return finds it under the same name.
+        let query = format!(
+            "openid.mode=id_res&destination=%2F&{STATE_PARAM}={}",
+            "cd".repeat(STATE_BYTES)
+        );
+        let jar = format!("{name}={}", cookie_value(&cookie));
+        assert!(
+            check_state(p, "/LOGIN", &browser_back(&query, &[&jar])).is_ok(),
+            "{extra}"
+        );
+    }
+}
+
 /// Where the sealing tests' logins start and return.
 const LOGIN_URL: &str = "https://rp.example/LOGIN";
 
