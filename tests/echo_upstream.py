@@ -4,7 +4,8 @@
 Every request header is printed as HTTP_<NAME>=value (sorted), and the filter's identity
 headers also under the names a CGI would have (REMOTE_USER, AUTHRS_USER, ...), so one
 scenario table checks both shells. POST /check is a password service for `password_check`:
-user=demo&password=demo -> 200, other credentials -> 401, user=broken -> 500, user=truncated ->
+user=demo&password=demo -> 200, DEMO/Demo (any case) with password demo -> 200 naming the user
+`X-AuthRs-User: demo` (a store that matches names loosely, like LDAP), other credentials -> 401, user=broken -> 500, user=truncated ->
 200 announcing a 100-byte body, 10 bytes, then the connection closed (the callout fails).
 GET /checked lists the user names /check was asked about, one a line, in order. A chunked
 request body is read whole, and its trailers are printed as TRAILER_<NAME>=value.
@@ -32,9 +33,11 @@ class Echo(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def answer(self, status, text):
+    def answer(self, status, text, headers=()):
         body = text.encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -107,6 +110,8 @@ class Echo(BaseHTTPRequestHandler):
                 self.close_connection = True
             elif user == "demo" and password == "demo":
                 self.answer(200, "ok\n")
+            elif user.lower() == "demo" and password == "demo":
+                self.answer(200, "ok\n", [("X-AuthRs-User", "demo")])
             else:
                 self.answer(401, "no\n")
             return

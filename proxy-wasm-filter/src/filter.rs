@@ -193,7 +193,8 @@ impl Context for Stream {
             self.reply_plain(500, "unexpected password service answer");
             return;
         }
-        let answer = match call_status().as_deref() {
+        let headers = call_headers();
+        let answer = match header_of(&headers, ":status") {
             Some("200") => Ok(true),
             Some("401") | Some("403") => Ok(false),
             Some(other) => Err(format!("password service answered {other}")),
@@ -212,26 +213,34 @@ impl Context for Stream {
                 &format!("AUTHRS0306: password service cluster {cluster:?}: {e}"),
             );
         }
+        // A store that matches names loosely (LDAP, a case-insensitive database) names the user
+        // it found, as httpd's providers set r->user: the ticket then carries that spelling.
+        let canonical = header_of(&headers, "x-authrs-user").map(str::to_string);
         let mut check = Answered {
             user,
             password,
             answer,
+            canonical,
         };
         let d = login(&scope.policy, &facts, &body, now_secs(), &mut check);
         self.finish(scope, d);
     }
 }
 
-/// The `:status` of the password service's answer; `None` when the callout failed (reset,
-/// timeout, a body over Envoy's limit). Envoy then has no response headers: it answers a read of
-/// one value with BadArgument, on which the SDK's `get_http_call_response_header` panics (a VM
-/// reload under FAIL_RELOAD, failing every request in flight), while the whole map reads as empty.
-fn call_status() -> Option<String> {
-    hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == ":status")
-        .and_then(|(_, v)| String::from_utf8(v).ok())
+/// The password service's answer headers; empty when the callout failed (reset, timeout, a
+/// body over Envoy's limit). Envoy then has no response headers: it answers a read of one value
+/// with BadArgument, on which the SDK's `get_http_call_response_header` panics (a VM reload
+/// under FAIL_RELOAD, failing every request in flight), while the whole map reads as empty.
+fn call_headers() -> Vec<(String, Vec<u8>)> {
+    hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders).unwrap_or_default()
+}
+
+/// The first value of header `name` (lowercase, as Envoy hands them over) that is UTF-8.
+fn header_of<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
 }
 
 /// The password service's answer, given to the core's login for the user and password asked about.
@@ -239,6 +248,8 @@ struct Answered {
     user: String,
     password: String,
     answer: Result<bool, String>,
+    /// The service's `x-authrs-user` on its 200: the name its store knows the user by.
+    canonical: Option<String>,
 }
 
 impl PasswordCheck for Answered {
@@ -247,6 +258,10 @@ impl PasswordCheck for Answered {
             return Err("password check for a different credential than asked".to_string());
         }
         self.answer.clone()
+    }
+
+    fn canonical_user(&self) -> Option<String> {
+        self.canonical.clone()
     }
 }
 

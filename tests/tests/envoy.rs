@@ -574,6 +574,14 @@ fn the_password_service_checks_login_forms() {
     let cookie = r.cookie(COOKIE).expect("cookie");
     let r = e.get("/app/cgi/echo").cookie(COOKIE, &cookie).send();
     assert_eq!(r.env("AUTHRS_USER"), Some("demo"));
+    // A service that matches names loosely names the user it found (`X-AuthRs-User`, as httpd's
+    // providers set r->user): the ticket carries that spelling, so `Require not user demo` and
+    // `{"user": ["demo"]}` see one name per person, however it was typed.
+    let r = post("credential_0=DeMo&credential_1=demo&destination=%2Fapp%2Fcgi%2Fecho");
+    assert_eq!(r.status, 303, "{r:?}\n{}", e.log());
+    let cookie = r.cookie(COOKIE).expect("cookie");
+    let r = e.get("/app/cgi/echo").cookie(COOKIE, &cookie).send();
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{r:?}");
     let r = post("credential_0=demo&credential_1=wrong");
     assert!(
         r.header("location")
