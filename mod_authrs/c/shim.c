@@ -19,6 +19,7 @@ APLOG_USE_MODULE(authrs);
 
 /* Rust entry points. */
 int authrs_check_authn(request_rec *r);
+int authrs_force_authn(request_rec *r);
 int authrs_strip_spoofed(request_rec *r);
 int authrs_fixups(request_rec *r);
 void authrs_insert_error_filter(request_rec *r);
@@ -52,6 +53,9 @@ void authrs_register_hooks(apr_pool_t *p)
      * so the server's defaults that per_dir_config holds at that point are the whole truth. */
     ap_hook_post_read_request(authrs_strip_spoofed, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(authrs_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    /* A user set before authentication (mod_ssl's SSLUserName, in its access hook) must not
+     * let `Require valid-user` pass in the access phase without authrs ever running. */
+    ap_hook_force_authn(authrs_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(authrs_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(authrs_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* httpd's own Require refused an authenticated user: say `forbidden`, as Envoy does. */

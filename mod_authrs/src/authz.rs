@@ -71,8 +71,9 @@ pub unsafe fn parse(
     }
 }
 
-/// check_authorization: the identity our check_authn set; a user authenticated by another
-/// module (Basic, …) has no authrs identity and is denied by these words.
+/// check_authorization: the identity our check_authn set. Without one: "no user" before
+/// authentication (and for SSLUserName's user at an authrs location), an error (500,
+/// `AUTHRS0104`) for a user another module authenticated, which these words cannot judge.
 ///
 /// # Safety
 /// Live request; `parsed` NULL or a RequireWord from `parse`.
@@ -105,7 +106,24 @@ pub unsafe fn check(
     };
     match crate::apply::identity(r) {
         Some(id) => status(rule.check(Some(id))),
-        None if r.user.is_null() => ffi::authz_status::AUTHZ_DENIED_NO_USER,
-        None => ffi::authz_status::AUTHZ_DENIED,
+        // Not authenticated yet — or, at an `AuthType AuthRs` location, only named by mod_ssl's
+        // SSLUserName before authentication: "no user" makes httpd ask authrs (force_authn).
+        None if r.user.is_null() || crate::request::is_authrs(r) => {
+            ffi::authz_status::AUTHZ_DENIED_NO_USER
+        }
+        // A user another module authenticated (AuthType Basic, …): authrs cannot judge it, and
+        // a plain "no" would turn into a pass under `Require not role …` (httpd makes a negated
+        // denial neutral). Refuse the request loudly instead: the configuration is wrong.
+        None => {
+            // SAFETY: r is live for the callback.
+            unsafe {
+                crate::apr::log_r(
+                    r,
+                    crate::apr::LogLevel::Error,
+                    "AUTHRS0104: Require role/cert-dn/authn-method/openid-id need AuthType AuthRs: the user here was authenticated by another module; refused",
+                )
+            };
+            ffi::authz_status::AUTHZ_GENERAL_ERROR
+        }
     }
 }

@@ -251,6 +251,22 @@ pub unsafe extern "C" fn authrs_check_authn(r: *mut ffi::request_rec) -> c_int {
     guard_request(r, crate::hooks::check_authn)
 }
 
+/// Forces authentication where an `AuthType AuthRs` request already has a user before it (see
+/// [`crate::hooks::force_authn`]). A panic forces it too: any answer but OK would let an
+/// access-phase grant stand without authrs.
+///
+/// # Safety
+/// Called by httpd with a live request.
+#[no_mangle]
+pub unsafe extern "C" fn authrs_force_authn(r: *mut ffi::request_rec) -> c_int {
+    if r.is_null() {
+        return ffi::DECLINED as c_int;
+    }
+    // SAFETY: httpd passes a live request_rec for the duration of the hook.
+    let req = unsafe { &mut *r };
+    catch_unwind(AssertUnwindSafe(|| crate::hooks::force_authn(req))).unwrap_or(ffi::OK as c_int)
+}
+
 /// Recognises users on unprotected pages (`AuthRsRecognizeUser On`).
 ///
 /// # Safety

@@ -130,6 +130,20 @@ pub fn check_authn(r: &mut ffi::request_rec) -> c_int {
     crate::apply::apply(r, d, built.auth_name.as_deref())
 }
 
+/// force_authn: mod_authz_core's access-phase pass (before any authentication) grants
+/// `Require valid-user` / `Require user …` to whatever `r->user` holds, and mod_ssl's
+/// `SSLUserName` sets it in its access hook — httpd would then skip authentication, so authrs
+/// (CRLs, pinning, the user map, ticket revocation) would never run. At an `AuthType AuthRs`
+/// location with a user already set, authentication is forced: authrs decides, and its
+/// identity replaces that user (or the request is refused as any other).
+pub fn force_authn(r: &mut ffi::request_rec) -> c_int {
+    if !r.user.is_null() && is_authrs(r) {
+        ffi::OK as c_int
+    } else {
+        DECLINED
+    }
+}
+
 /// insert_error_filter: httpd's own `Require` refused (403) a user authrs authenticated. The
 /// Envoy filter answers `forbidden` there; so does httpd: `X-AuthRs-Reason` and `AUTHRS_REASON`.
 pub fn insert_error_filter(r: &mut ffi::request_rec) {

@@ -761,3 +761,91 @@ fn an_unknown_user_is_answered_no_sooner_than_a_known_one() {
         "after cheap logins elsewhere, unknown users answered in {unknown:?}, known ones in {known:?}"
     );
 }
+
+/// mod_ssl's `SSLUserName` sets `r->user` in the access phase, where mod_authz_core already
+/// grants `Require valid-user` to any user — httpd would skip authentication and authrs with it:
+/// no CRL, no pinning, no user map. authrs forces authentication at its locations and its
+/// identity replaces that user; its own Require words see no user in one it did not set (so a
+/// Basic user can neither satisfy `Require role` nor slip past `Require not role`).
+#[test]
+fn ssl_user_name_never_stands_in_for_authrs() {
+    let (root, certs) = root_with_certs("httpd-sslusername");
+    std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
+    // Self-signed, not enrolled, naming itself alice; and a Basic user suspended by role.
+    authrs_tests::self_signed(&root, "fake", "/CN=alice");
+    std::fs::write(root.join("roles"), "alice reader\ndemo suspended\n").expect("roles");
+    let hash = authrs_core::password::hash_bcrypt("pw", 5, [5u8; 16]).expect("hash");
+    std::fs::write(root.join("htpasswd"), format!("demo:{hash}\n")).expect("htpasswd");
+    for d in ["reader", "basic"] {
+        std::fs::create_dir_all(root.join("htdocs").join(d)).expect("mkdir");
+        std::fs::write(root.join("htdocs").join(d).join("index.html"), "ok\n").expect("write");
+    }
+    let r = root.display();
+    let c = certs.display();
+    let global = format!(
+        "AuthRsTicketKeyFile \"{r}/ticket.key\"\n\
+         LoadModule auth_basic_module /usr/lib/apache2/modules/mod_auth_basic.so\n"
+    );
+    let site = format!(
+        r#"
+SSLVerifyClient optional_no_ca
+SSLUserName SSL_CLIENT_S_DN_CN
+<Location /app>
+  AuthType AuthRs
+  AuthName Dir
+  AuthRsCRLFile "{c}/ca.crl"
+  Require valid-user
+</Location>
+<Location /reader>
+  AuthType AuthRs
+  AuthName Dir
+  AuthRsCRLFile "{c}/ca.crl"
+  AuthRsRolesFile "{r}/roles"
+  Require role reader
+</Location>
+<Location /basic>
+  AuthType Basic
+  AuthName Basic
+  AuthBasicProvider file
+  AuthUserFile "{r}/htpasswd"
+  AuthRsRolesFile "{r}/roles"
+  <RequireAll>
+    Require valid-user
+    Require not role suspended
+  </RequireAll>
+</Location>
+"#
+    );
+    let a = Apache::start_in(root.clone(), certs.clone(), &global, &site);
+    let api = |path: &str| {
+        Request::get(a.url(path))
+            .ca(&a.ca())
+            .header("Accept: application/json")
+    };
+    // A self-signed certificate calling itself alice, and mallory's revoked one: SSLUserName
+    // names them, authrs refuses them.
+    let r = api("/app/cgi/echo").client_cert(&root, "fake").send();
+    assert_eq!(r.status, 401, "a self-signed CN became the user: {r:?}");
+    assert_eq!(r.header("x-authrs-reason"), Some("bad_cert"), "{r:?}");
+    let r = api("/app/cgi/echo").client_cert(&certs, "revoked").send();
+    assert_eq!(r.status, 401, "a revoked certificate passed: {r:?}");
+    assert_eq!(r.header("x-authrs-reason"), Some("revoked_cert"), "{r:?}");
+    // alice's CA-issued certificate: authrs decides (AUTHRS_METHOD), and its role words work.
+    let r = api("/app/cgi/echo").client_cert(&certs, "alice").send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("cert"), "{}", r.body);
+    assert_eq!(r.env("REMOTE_USER"), Some("alice"), "{}", r.body);
+    let r = api("/reader/").client_cert(&certs, "alice").send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
+    // A Basic user is someone authrs cannot judge: `Require not role suspended` must not wave
+    // them through (httpd makes a negated "no" neutral) — the request fails loudly instead.
+    let r = Request::get(a.url("/basic/"))
+        .ca(&a.ca())
+        .header("Authorization: Basic ZGVtbzpwdw==")
+        .send();
+    assert_eq!(r.status, 500, "{r:?}");
+    assert!(a.error_log().contains("AUTHRS0104"), "{}", a.error_log());
+    // Without a user, Basic still asks for one first.
+    let r = Request::get(a.url("/basic/")).ca(&a.ca()).send();
+    assert_eq!(r.status, 401, "{r:?}");
+}
