@@ -392,3 +392,64 @@ fn length_limit_is_exact() {
         Err(CertError::BadDn { at: 0, .. })
     ));
 }
+
+#[test]
+fn short_names_may_contain_underscores() {
+    // 2.16.840.1.101.3.4.3.1 is dsa_with_SHA224 in OpenSSL's table. Expected strings from
+    // `openssl x509 -noout -subject -nameopt RFC2253` / `-nameopt compat` on this name.
+    const DSA_SHA224: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x01];
+    let der = name(&[&[(DSA_SHA224, 0x0c, b"x")], &[(CN, 0x0c, b"a")]]);
+    assert_eq!(
+        render(&der),
+        (
+            "CN=a,dsa_with_SHA224=x".into(),
+            "/dsa_with_SHA224=x/CN=a".into()
+        )
+    );
+    assert_eq!(
+        parse_rfc2253("CN=a,dsa_with_SHA224=x").unwrap(),
+        [
+            ("CN".to_string(), "a".to_string()),
+            ("dsa_with_SHA224".to_string(), "x".to_string())
+        ]
+    );
+}
+
+#[test]
+fn non_string_universal_types_are_hex_dumped() {
+    // Types OpenSSL accepts in a name but has no string width for (tag2nbyte -1): the
+    // RFC 2253 form dumps the DER, the legacy form prints the content. Expected strings
+    // from `openssl x509 -nameopt RFC2253` / `-nameopt compat` on these names.
+    for (tag, rfc, compat) in [
+        (0x07, "CN=#070141", "/CN=A"), // ObjectDescriptor
+        (0x09, "CN=#090141", "/CN=A"), // REAL
+        (0x0d, "CN=#0D0141", "/CN=A"), // RELATIVE-OID
+        (0x0e, "CN=#0E0141", "/CN=A"), // TIME
+        (0x0f, "CN=#0F0141", "/CN=A"), // reserved
+    ] {
+        assert_eq!(
+            render(&name(&[&[(CN, tag, b"A")]])),
+            (rfc.to_string(), compat.to_string()),
+            "tag {tag}"
+        );
+    }
+    // OpenSSL refuses to load names with these types (its tag2bit), so no `openssl` output
+    // exists; its printer has width -1 for each, i.e. dumps the DER, and so does authrs.
+    for (tag, body, rfc) in [
+        (0x00, &b""[..], "CN=#0000"),           // end-of-contents
+        (0x01, b"\xff", "CN=#0101FF"),          // BOOLEAN
+        (0x02, b"A", "CN=#020141"),             // INTEGER
+        (0x05, b"", "CN=#0500"),                // NULL
+        (0x06, b"\x2a\x03", "CN=#06022A03"),    // OBJECT IDENTIFIER
+        (0x28, b"A", "CN=#280141"),             // EXTERNAL
+        (0x0a, b"A", "CN=#0A0141"),             // ENUMERATED
+        (0x2b, b"A", "CN=#2B0141"),             // EMBEDDED PDV
+        (0x31, b"\x0c\x01A", "CN=#31030C0141"), // SET
+        (0x15, b"A", "CN=#150141"),             // VideotexString
+        (0x19, b"A", "CN=#190141"),             // GraphicString
+        (0x1b, b"A", "CN=#1B0141"),             // GeneralString
+        (0x3d, b"A", "CN=#3D0141"),             // CHARACTER STRING
+    ] {
+        assert_eq!(render(&name(&[&[(CN, tag, body)]])).0, rfc, "tag {tag}");
+    }
+}
