@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 RUN_DIR ?= $(CURDIR)/run
 
-.PHONY: run install test deps lint unit wasm bench callgrind fuzz reference reference-update clean
+.PHONY: run install install-files test deps lint unit wasm bench callgrind fuzz reference reference-update clean
 
 ## Starts httpd with mod_authrs and Envoy with the filter protecting a demo site on 127.0.0.1 (after a short CLI tour).
 run: deps
@@ -14,12 +14,22 @@ run: deps
 	  WASM=$(CURDIR)/target/wasm32-wasip1/wasm/authrs_proxy_wasm.wasm ENVOY=$(CURDIR)/.venv/bin/envoy scripts/run-apache.sh
 
 ## Installs mod_authrs into httpd's module directory and the a2enmod files (Debian layout).
+## DESTDIR stages it elsewhere (packaging; the tests); BUILD_DIR is where the binaries are.
+BUILD_DIR ?= target/release
 install:
 	$(CARGO) build --release -p mod_authrs -p authrs-cli
-	install -D -m 0644 target/release/libmod_authrs.so $$(apxs -q LIBEXECDIR)/mod_authrs.so
-	install -D -m 0644 conf/apache2/authrs.load /etc/apache2/mods-available/authrs.load
-	install -D -m 0644 conf/apache2/authrs.conf /etc/apache2/mods-available/authrs.conf
-	install -D -m 0755 target/release/authrs /usr/local/bin/authrs
+	$(MAKE) --no-print-directory install-files
+
+install-files:
+	install -D -m 0644 $(BUILD_DIR)/libmod_authrs.so $(DESTDIR)$$(apxs -q LIBEXECDIR)/mod_authrs.so
+	install -D -m 0644 conf/apache2/authrs.load $(DESTDIR)/etc/apache2/mods-available/authrs.load
+	@# authrs.conf is the operator's once installed: never overwritten (a re-install would
+	@# bring back the all-commented sample and leave their <Location> blocks unprotected).
+	@if [ -e $(DESTDIR)/etc/apache2/mods-available/authrs.conf ]; then \
+	  install -D -m 0644 conf/apache2/authrs.conf $(DESTDIR)/etc/apache2/mods-available/authrs.conf.dist; \
+	  echo "make install: kept $(DESTDIR)/etc/apache2/mods-available/authrs.conf; the new sample is authrs.conf.dist"; \
+	else install -D -m 0644 conf/apache2/authrs.conf $(DESTDIR)/etc/apache2/mods-available/authrs.conf; fi
+	install -D -m 0755 $(BUILD_DIR)/authrs $(DESTDIR)/usr/local/bin/authrs
 
 ## Installs what is missing, then runs every check CI runs.
 test: deps lint unit wasm reference

@@ -25,31 +25,50 @@ pub fn keygen(out: Option<&Path>, force: bool) -> CmdResult {
 
 /// Writes a secret file readable by its owner only (created 0600, never briefly world-readable).
 /// Without `replace` an existing file (or a symlink, even dangling) is an error, never followed.
+/// With `replace` the secret goes to a new file beside it that is then renamed over the path:
+/// a symlink planted there is replaced, not followed, and a server re-reading the key sees the
+/// old key or the new one, never a truncated file.
 fn write_private(path: &Path, data: &[u8], replace: bool) -> CmdResult {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).mode(0o600);
-    if replace {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+    let fail = |e: std::io::Error| Failure(format!("error: {}: {e}", path.display()));
+    if !replace {
+        return create_private(path, data).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Failure(format!(
+                    "error: {} exists: keeping it (--force replaces it, logging out every ticket it signed)",
+                    path.display()
+                ))
+            } else {
+                fail(e)
+            }
+        });
     }
-    let mut file = options.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Failure(format!(
-                "error: {} exists: keeping it (--force replaces it, logging out every ticket it signed)",
-                path.display()
-            ))
-        } else {
-            Failure(format!("error: {}: {e}", path.display()))
-        }
-    })?;
-    // An existing file keeps its old mode on open: tighten it.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
-    file.write_all(data)
-        .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
-    Ok(())
+    let name = path
+        .file_name()
+        .ok_or_else(|| Failure(format!("error: {}: not a file name", path.display())))?;
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| Failure(format!("error: no randomness from the OS: {e}")))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", u64::from_ne_bytes(nonce)));
+    let tmp = path.with_file_name(tmp_name);
+    let written = create_private(&tmp, data).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(fail)
+}
+
+/// Creates `path` (never an existing file or symlink) with mode 0600 and writes `data`, synced.
+fn create_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(data)?;
+    file.sync_all()
 }
 
 /// Reads one key file (base64 of at least 32 bytes).

@@ -126,6 +126,31 @@ fn keygen_never_replaces_a_key_unless_forced() {
     let o = authrs(&["keygen", "--out", &path, "--force"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_ne!(std::fs::read(&path).expect("key"), before);
+    // --force on a symlink replaces the link with a key file: the target is left alone (a
+    // planted link to a system file must not have it truncated and overwritten), and no
+    // temporary file is left beside it.
+    let target = scratch().join("k-target");
+    std::fs::write(&target, "precious\n").expect("target");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let o = authrs(&["keygen", "--out", link.to_str().expect("utf8"), "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("target"),
+        "precious\n"
+    );
+    let meta = std::fs::symlink_metadata(&link).expect("meta");
+    assert!(meta.file_type().is_file(), "the link became a regular file");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    let leftovers = std::fs::read_dir(scratch())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .count();
+    assert_eq!(leftovers, 0);
     // --force without --out is a usage error.
     assert!(!authrs(&["keygen", "--force"]).status.success());
 }
