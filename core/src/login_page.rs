@@ -7,6 +7,14 @@ use crate::reason::Reason;
 /// [`OPENID_END`] (the `openid_identifier` form) is kept only where OpenID is enabled.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../conf/login.html");
 
+/// Headers both shells send with the login page: no caching, and no framing by any site — a
+/// password form inside another page can be overlaid and clicked through (clickjacking).
+pub const PAGE_HEADERS: [(&str, &str); 3] = [
+    ("Cache-Control", "no-store"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "frame-ancestors 'none'"),
+];
+
 /// Opens the template's OpenID section.
 pub const OPENID_START: &str = "<!--openid-->";
 /// Closes the template's OpenID section.

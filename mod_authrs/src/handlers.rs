@@ -162,7 +162,9 @@ fn login_page(
     // SAFETY: r is live; content type and headers are pool copies; ap_rwrite copies the bytes.
     unsafe {
         ffi::ap_set_content_type(r, crate::apr::pstrdup(r.pool, "text/html; charset=utf-8"));
-        table_set(r.pool, r.headers_out, "Cache-Control", "no-store");
+        for (name, value) in authrs_core::login_page::PAGE_HEADERS {
+            table_set(r.pool, r.headers_out, name, value);
+        }
         if r.header_only == 0 {
             ffi::ap_rwrite(page.as_ptr().cast(), page.len() as c_int, r);
         }

@@ -534,14 +534,9 @@ impl Stream {
                 // once normalized and, as an action, a scheme-relative URL to another host.
                 let page = render_for(DEFAULT_TEMPLATE, reason, &destination, &path, openid);
                 self.state = State::Done;
-                self.send_http_response(
-                    200,
-                    vec![
-                        ("content-type", "text/html; charset=utf-8"),
-                        ("cache-control", "no-store"),
-                    ],
-                    Some(page.as_bytes()),
-                );
+                let mut headers = vec![("content-type", "text/html; charset=utf-8")];
+                headers.extend(authrs_core::login_page::PAGE_HEADERS);
+                self.send_http_response(200, headers, Some(page.as_bytes()));
                 Action::Pause
             }
             "POST" if end_of_stream => {
