@@ -32,7 +32,12 @@ values = {
 }
 for k, v in values.items():
     text = text.replace(k, v)
-open(dst, "w").write(text)
+# The bootstrap holds the ticket key and the OpenID secret: readable by this user only.
+import os
+fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.fchmod(fd, 0o600)
+with os.fdopen(fd, "w") as f:
+    f.write(text)
 PY
 "$ENVOY" --mode validate -c "$dir/envoy.yaml" >"$dir/validate.log" 2>&1 || { cat "$dir/validate.log"; exit 1; }
 "$ENVOY" -c "$dir/envoy.yaml" --concurrency 1 --disable-hot-restart --log-level warn \

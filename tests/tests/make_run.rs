@@ -241,6 +241,16 @@ fn make_run_answers_every_command_it_prints() {
     };
     let mut demo = Demo { child };
     let text = wait_ready(admin, &printed, &mut demo);
+    // The demo's secrets — the ticket key, the OpenID secret, and Envoy's rendered bootstrap,
+    // which holds both — are readable by their owner only.
+    for secret in ["demo/ticket.key", "demo/openid.secret", "envoy/envoy.yaml"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(run.join(secret))
+            .expect(secret)
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{secret} is mode {mode:o}");
+    }
     let try_lines: Vec<&str> = text
         .lines()
         .map(str::trim_start)
