@@ -59,9 +59,31 @@ pub enum TicketCmd {
         /// name (what logins mint); an unbound one verifies with or without it.
         #[arg(long, value_name = "NAME")]
         cookie_name: Option<String>,
-        /// The cookie value.
+        /// The cookie value; `-` reads it from standard input (keeps a live ticket out of `ps`
+        /// and shell history).
         ticket: String,
     },
+}
+
+/// Most bytes `ticket verify -` reads: far more than any cookie a browser keeps (4 KiB).
+const MAX_STDIN_TICKET: u64 = 64 * 1024;
+
+/// The ticket argument, or standard input's first line for `-`.
+fn ticket_arg(ticket: String) -> Result<String, Failure> {
+    if ticket != "-" {
+        return Ok(ticket);
+    }
+    use std::io::Read;
+    let mut text = String::new();
+    std::io::stdin()
+        .take(MAX_STDIN_TICKET)
+        .read_to_string(&mut text)
+        .map_err(|e| {
+            Failure(format!(
+                "error: reading the ticket from standard input: {e}"
+            ))
+        })?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
 }
 
 pub fn run(cmd: TicketCmd) -> CmdResult {
@@ -122,6 +144,7 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
                 .transpose()
                 .map_err(|e| Failure(format!("error: --session-timeout: {e}")))?;
             let now = now.unwrap_or_else(unix_now);
+            let ticket = ticket_arg(ticket)?;
             let ticket = ticket.trim();
             let t = match cookie_name.as_deref() {
                 Some(name) => ring.verify_for(name, ticket, now, address, idle),

@@ -198,6 +198,25 @@ fn ticket_round_trip_and_refusals() {
     assert_eq!(v["issued"], 1_800_000_000i64);
     assert_eq!(v["expires"], 1_800_007_200i64);
     assert_eq!(v["roles"], serde_json::json!(["admin:projectX", "reader"]));
+    // `-` reads the ticket from standard input (not visible in `ps`), with the same answer.
+    let args = [
+        "ticket",
+        "verify",
+        "--key",
+        &k,
+        "--now",
+        "1800000100",
+        "--address",
+        "192.0.2.7",
+        "-",
+    ];
+    let o = authrs_stdin(&args, &format!("{ticket}\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let w: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+    assert_eq!(w, v);
+    let o = authrs_stdin(&args, "");
+    assert_eq!(o.status.code(), Some(1), "an empty stdin is no ticket");
+    assert!(stderr(&o).starts_with("bad_cookie"), "{}", stderr(&o));
     assert!(v["key_id"].as_str().is_some_and(|s| !s.is_empty()));
     assert_eq!(v["version"], 1);
 
