@@ -394,6 +394,12 @@ impl Htpasswd {
         }
     }
 
+    /// Roughly what one [`Self::check`] can cost, in microseconds: the dearest hash, which
+    /// every login with an unknown name pays (an order of magnitude, for load-time warnings).
+    pub fn worst_check_micros(&self) -> u64 {
+        self.decoy.as_deref().map_or(0, work_estimate)
+    }
+
     /// How many users the file holds.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -640,6 +646,17 @@ mod tests {
             Err(PasswordError::UnhashablePassword)
         );
         assert!(hash_bcrypt(&"x".repeat(72), 4, salt).is_ok());
+    }
+
+    #[test]
+    fn the_worst_check_is_the_dearest_hash() {
+        let cheap = hash_bcrypt("pw", 4, [1u8; 16]).unwrap();
+        let dear = hash_bcrypt("pw", 6, [2u8; 16]).unwrap();
+        let one = Htpasswd::parse(&format!("a:{cheap}\n")).unwrap();
+        let two = Htpasswd::parse(&format!("a:{cheap}\nb:{dear}\n")).unwrap();
+        assert_eq!(one.worst_check_micros(), 110 << 4);
+        assert_eq!(two.worst_check_micros(), 110 << 6);
+        assert_eq!(Htpasswd::parse("").unwrap().worst_check_micros(), 0);
     }
 
     #[test]

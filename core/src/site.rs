@@ -125,6 +125,10 @@ pub struct Site {
     pub openid_clusters: Option<OpenIdClusters>,
 }
 
+/// Above this estimated cost of one inline `users` check (bcrypt cost 9 and up, SHA-512-crypt
+/// over ~60,000 rounds) the filter warns at load: it runs on Envoy's worker thread.
+pub const SLOW_LOGIN_CHECK_MICROS: u64 = 50_000;
+
 /// Keys a location holds besides options.
 const MATCHERS: [&str; 3] = ["prefix", "exact", "regex"];
 
@@ -196,6 +200,31 @@ impl Site {
             accept_untrusted,
             openid_clusters,
         })
+    }
+
+    /// What an operator should hear when the configuration loads (logged as warnings, never
+    /// refused): inline `users` whose dearest hash makes each login check block an Envoy worker
+    /// thread for more than [`SLOW_LOGIN_CHECK_MICROS`] — every login with an unknown name pays
+    /// it, so a few such posts stall every connection the worker serves.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let scopes =
+            std::iter::once(&self.unmatched).chain(self.locations.iter().map(|l| &l.scope));
+        for scope in scopes {
+            if let Passwords::Users(users) = &scope.passwords {
+                let micros = users.worst_check_micros();
+                if micros > SLOW_LOGIN_CHECK_MICROS {
+                    let w = format!(
+                        "users: a login check costs about {} ms of an Envoy worker thread (the dearest hash; logins with unknown names pay it too), blocking every connection that worker serves meanwhile: use cheaper hashes or password_check",
+                        micros / 1000
+                    );
+                    if !out.contains(&w) {
+                        out.push(w);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The scope for a normalized path: the first matching location, else the unmatched scope.

@@ -98,6 +98,9 @@ impl RootContext for Root {
                 if site.openid_clusters.is_some() {
                     crate::openid_store::init();
                 }
+                for w in site.warnings() {
+                    log(LogLevel::Warn, 0, &format!("AUTHRS0003: {w}"));
+                }
                 self.site = Some(Rc::new(site));
                 log(LogLevel::Info, 0, "AUTHRS0001: configuration loaded");
                 true

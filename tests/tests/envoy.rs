@@ -1180,3 +1180,23 @@ fn hard_subjects_read_the_same_from_envoys_property_and_from_the_certificate() {
         }
     }
 }
+
+/// Inline `users` with a dear hash make each login check block an Envoy worker thread (unknown
+/// names pay the dearest hash too): the filter says so when the configuration loads.
+#[test]
+fn slow_inline_users_are_warned_about_at_load() {
+    let f = site_files("envoy-slow-users");
+    let cheap = authrs_core::password::hash_bcrypt("demo", 4, [1u8; 16]).expect("hash");
+    // Only the cost in the layout is read at load; nothing is verified here.
+    let dear = cheap.replacen("$2y$04$", "$2y$10$", 1);
+    let json = site_with(&f, json!({"users": format!("demo:{cheap}\nslow:{dear}")}));
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(json));
+    let log = e.log();
+    assert!(
+        log.contains("AUTHRS0003") && log.contains("about 112 ms"),
+        "{log}"
+    );
+    let json = site_with(&f, json!({"users": format!("demo:{cheap}")}));
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(json));
+    assert!(!e.log().contains("AUTHRS0003"), "{}", e.log());
+}

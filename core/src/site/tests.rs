@@ -407,3 +407,29 @@ fn the_references_json_examples_parse() {
         assert!(checked.contains(&name), "{name} not checked: {checked:?}");
     }
 }
+
+/// Inline `users` whose dearest hash costs more than a worker thread should block for is
+/// reported at load (the filter logs it as AUTHRS0003); cheap ones, and `password_check`, not.
+#[test]
+fn slow_inline_users_are_warned_about() {
+    let cheap = crate::password::hash_bcrypt("pw", 4, [1u8; 16]).unwrap();
+    // The same layout at cost 10: only the estimate is read at load, nothing is verified.
+    let dear = cheap.replacen("$2y$04$", "$2y$10$", 1);
+    let with = |users: String| {
+        site(
+            json!({"ticket_keys": [KEY], "users": users, "login_path": "/login",
+                    "locations": [{"prefix": "/app", "require": {"valid_user": true}}]}),
+        )
+    };
+    assert!(with(format!("a:{cheap}")).warnings().is_empty());
+    let w = with(format!("a:{cheap}\nb:{dear}")).warnings();
+    assert_eq!(
+        w.len(),
+        1,
+        "one warning for the site, not one per scope: {w:?}"
+    );
+    assert!(
+        w[0].contains("about 112 ms") && w[0].contains("password_check"),
+        "{w:?}"
+    );
+}
