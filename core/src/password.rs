@@ -241,9 +241,17 @@ fn sha_crypt_well_formed(hash: &str) -> bool {
         (_, Some(rest)) => (rest, 86),
         _ => return false,
     };
+    // Below 1000 rounds glibc quietly uses 1000, but the sha-crypt crate refuses the entry at
+    // every login: refuse it when the file is read instead.
     let rest = match rest.strip_prefix("rounds=") {
         Some(r) => match r.split_once('$') {
-            Some((n, r)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => r,
+            Some((n, r))
+                if !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                    && n.parse::<u64>().is_ok_and(|n| n >= 1000) =>
+            {
+                r
+            }
             _ => return false,
         },
         None => rest,
@@ -485,6 +493,13 @@ mod tests {
         // A truncated or mangled one is refused at load, naming its line — not a 500 at that
         // user's login, and never the decoy (a decoy that fails at once would answer unknown
         // users sooner than known ones).
+        // The smallest round count the crate takes loads.
+        assert!(Htpasswd::parse(
+            &SHA512_ROUNDS
+                .replace("rounds=6000", "rounds=1000")
+                .replacen("$6$", "a:$6$", 1)
+        )
+        .is_ok());
         for bad in [
             "$2y$12$abc",
             &BCRYPT_2Y.replace("$05$", "$03$"),
@@ -493,6 +508,10 @@ mod tests {
             "$6$saltsalt$short",
             &SHA512_OPENSSL[..SHA512_OPENSSL.len() - 1],
             &SHA256_OPENSSL.replace("$5$", "$5$rounds=x$"),
+            // glibc raises rounds below 1000 to 1000; the crate refuses them at every login.
+            &SHA256_OPENSSL.replace("$5$", "$5$rounds=999$"),
+            &SHA512_ROUNDS.replace("rounds=6000", "rounds=500"),
+            &SHA512_ROUNDS.replace("rounds=6000", "rounds=999"),
             "$5$nosalt",
             "$apr1$nNwGcRvb$short",
             "$apr1$$nXvmTZhVjNc162WyUsvSE/",
