@@ -5,7 +5,7 @@
 set -euo pipefail
 module=$(realpath -e "$1") authrs=$(realpath -e "$2") n=${N:-2000}
 dir=$(mktemp -d /tmp/authrs-callgrind.XXXXXX)
-chmod 755 "$dir"; mkdir -p "$dir"/{logs,run,out,htdocs/plain,htdocs/rs,htdocs/tkt}; chmod 777 "$dir/out"
+chmod 755 "$dir"; mkdir -p "$dir"/{logs,run,out,htdocs/plain,htdocs/rs,htdocs/tkt}; chmod 700 "$dir/out"
 for d in plain rs tkt; do head -c 1024 /dev/zero | tr '\0' x > "$dir/htdocs/$d/file.html"; done
 "$authrs" keygen --out "$dir/ticket.key"
 rs=$("$authrs" ticket mint --key "$dir/ticket.key" --user bench@example.org --lifetime 5h --roles admin:projectX,reader --cookie-name AuthRs_Bench)
