@@ -21,7 +21,7 @@
 //! escapes are kept verbatim), then whitespace and the user (no whitespace in it). Blank
 //! lines and lines starting with `#` are ignored; a DN listed twice is an error.
 
-use super::dn::{escape_msb, parse_rfc2253};
+use super::dn::{escape_msb, parse_rfc2253, unprinted_spelling};
 use super::{CertError, Certificate};
 use std::collections::HashMap;
 use std::fmt;
@@ -220,6 +220,12 @@ impl UserMap {
             if parse_rfc2253(dn).is_err() {
                 return Err(bad(
                     "DN is not in RFC 2253 form (as `openssl x509 -noout -subject -nameopt RFC2253` prints it)",
+                ));
+            }
+            // The same DN spelled in a way OpenSSL never prints it would never match either.
+            if unprinted_spelling(dn).is_some() {
+                return Err(bad(
+                    "DN is not spelled as `openssl x509 -noout -subject -nameopt RFC2253` prints it (attribute names as OpenSSL writes them, `\\,` not `\\2C`, upper-case `\\XX`)",
                 ));
             }
             let after = &body[end + 1..];

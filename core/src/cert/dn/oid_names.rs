@@ -12,6 +12,19 @@ pub(crate) fn short_name(oid: &str) -> Option<&'static str> {
         .map(|i| OIDS[i].1)
 }
 
+/// How OpenSSL spells the attribute type `name` (matched ignoring ASCII case), if it is one of
+/// its names at all: `cn` → `CN`, `EMAILADDRESS` → `emailAddress`.
+pub(crate) fn printed_name(name: &str) -> Option<&'static str> {
+    OIDS.iter()
+        .map(|(_, n)| *n)
+        .find(|n| *n == name)
+        .or_else(|| {
+            OIDS.iter()
+                .map(|(_, n)| *n)
+                .find(|n| n.eq_ignore_ascii_case(name))
+        })
+}
+
 static OIDS: &[(&str, &str)] = &[
     ("0", "ITU-T"),
     ("0.3.4401.5.3.1.9.1", "CAMELLIA-128-ECB"),

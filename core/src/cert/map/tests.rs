@@ -293,3 +293,43 @@ fn mod_ssl_raw_utf8_dn_maps_like_the_escaped_one() {
         Ok(canonical)
     );
 }
+
+/// A DN spelled in a way OpenSSL's RFC 2253 printer never writes it loads as nothing that can
+/// match — an entry meant to remap or demote a certificate would silently do nothing — so it
+/// is refused when the map is read, naming the line.
+#[test]
+fn map_entries_spelled_unlike_openssl_are_refused() {
+    for dn in [
+        "2.5.4.3=alice",
+        "FOO=x",
+        "CN=Smith\\2C J",
+        "CN=a\\41",
+        "CN=z\\c3\\ab",
+    ] {
+        let text = format!("# comment\n\"{dn}\" someone\n");
+        match UserMap::parse(&text) {
+            Err(MapError::BadMapLine { line: 2, why }) => {
+                assert!(why.contains("spelled"), "{dn}: {why}")
+            }
+            other => panic!("{dn}: {other:?}"),
+        }
+    }
+    for dn in [
+        "CN=alice,O=Org,C=XX",
+        "emailAddress=a@example.org,CN=a",
+        "UID=u1,DC=example,DC=org",
+        "CN=Smith\\, J",
+        "CN=z\\C3\\AB",
+        "CN=zoë",
+        "CN=\\ lead\\ ",
+        "CN=a\\0Ab",
+        "1.2.3.4=#0C0161",
+        "CN=a+serialNumber=7",
+        // Another case of a known name loads (a proxy could send it), but matches only itself.
+        "cn=alice,o=Org",
+    ] {
+        let m =
+            UserMap::parse(&format!("\"{dn}\" someone\n")).unwrap_or_else(|e| panic!("{dn}: {e}"));
+        assert_eq!(m.len(), 1, "{dn}");
+    }
+}
