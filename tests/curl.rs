@@ -27,6 +27,18 @@ pub struct Response {
 }
 
 impl Response {
+    /// The login page's headers, the same from both shells: never framed by another site
+    /// (clickjacking the password form), never cached.
+    pub fn assert_login_page_headers(&self) {
+        assert_eq!(self.header("x-frame-options"), Some("DENY"), "{self:?}");
+        assert_eq!(
+            self.header("content-security-policy"),
+            Some("frame-ancestors 'none'"),
+            "{self:?}"
+        );
+        assert_eq!(self.header("cache-control"), Some("no-store"), "{self:?}");
+    }
+
     /// The first header named `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -296,14 +296,7 @@ fn tickets_login_and_logout() {
         r.body
     );
     assert!(!r.body.contains("<script"), "no JavaScript");
-    // Never framed by another site (clickjacking the password form), never cached.
-    assert_eq!(r.header("x-frame-options"), Some("DENY"), "{r:?}");
-    assert_eq!(
-        r.header("content-security-policy"),
-        Some("frame-ancestors 'none'"),
-        "{r:?}"
-    );
-    assert_eq!(r.header("cache-control"), Some("no-store"), "{r:?}");
+    r.assert_login_page_headers();
     let r = get(&a, "/LOGIN?destination=https%3A%2F%2Fevil.example%2F").send();
     assert!(
         r.body.contains(r#"name="destination" value="/""#),

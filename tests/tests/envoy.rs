@@ -611,14 +611,7 @@ fn the_password_service_checks_login_forms() {
     assert_eq!(r.status, 200);
     assert!(r.body.contains("name=\"credential_0\""), "{}", r.body);
     assert!(r.body.contains("value=\"/app/\""), "{}", r.body);
-    // Never framed by another site (clickjacking the password form), never cached.
-    assert_eq!(r.header("x-frame-options"), Some("DENY"), "{r:?}");
-    assert_eq!(
-        r.header("content-security-policy"),
-        Some("frame-ancestors 'none'"),
-        "{r:?}"
-    );
-    assert_eq!(r.header("cache-control"), Some("no-store"), "{r:?}");
+    r.assert_login_page_headers();
 }
 
 #[test]

@@ -21,7 +21,7 @@
 //! escapes are kept verbatim), then whitespace and the user (no whitespace in it). Blank
 //! lines and lines starting with `#` are ignored; a DN listed twice is an error.
 
-use super::dn::{escape_msb, parse_rfc2253, unprinted_spelling};
+use super::dn::{escape_msb, has_unprinted_spelling, parse_rfc2253};
 use super::{CertError, Certificate};
 use std::collections::HashMap;
 use std::fmt;
@@ -223,7 +223,7 @@ impl UserMap {
                 ));
             }
             // The same DN spelled in a way OpenSSL never prints it would never match either.
-            if unprinted_spelling(dn).is_some() {
+            if has_unprinted_spelling(dn) {
                 return Err(bad(
                     "DN is not spelled as `openssl x509 -noout -subject -nameopt RFC2253` prints it (attribute names as OpenSSL writes them, `\\,` not `\\2C`, upper-case `\\XX`)",
                 ));

@@ -12,17 +12,10 @@ pub(crate) fn short_name(oid: &str) -> Option<&'static str> {
         .map(|i| OIDS[i].1)
 }
 
-/// How OpenSSL spells the attribute type `name` (matched ignoring ASCII case), if it is one of
-/// its names at all: `cn` → `CN`, `EMAILADDRESS` → `emailAddress`.
-pub(crate) fn printed_name(name: &str) -> Option<&'static str> {
-    OIDS.iter()
-        .map(|(_, n)| *n)
-        .find(|n| *n == name)
-        .or_else(|| {
-            OIDS.iter()
-                .map(|(_, n)| *n)
-                .find(|n| n.eq_ignore_ascii_case(name))
-        })
+/// Whether `name` (ignoring ASCII case) is one of OpenSSL's attribute names (`CN`, `cn`,
+/// `emailAddress`), rather than a type it would print as a dotted OID.
+pub(crate) fn knows_name(name: &str) -> bool {
+    OIDS.iter().any(|(_, n)| n.eq_ignore_ascii_case(name))
 }
 
 static OIDS: &[(&str, &str)] = &[
