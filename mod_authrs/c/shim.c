@@ -3,6 +3,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
+#include <ap_mpm.h>
 #include <http_log.h>
 #include <http_request.h>
 #include <http_protocol.h>
@@ -400,4 +401,13 @@ const char *authrs_section_path(const request_rec *r)
      * <Location>/<Directory> (whatever their URL) name the same section. A macro in httpd. */
     core_dir_config *conf = ap_get_core_module_config(r->per_dir_config);
     return conf != NULL ? conf->d : NULL;
+}
+
+int authrs_threads_per_child(void)
+{
+    int threads = 0;
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {
+        return 0;
+    }
+    return threads;
 }

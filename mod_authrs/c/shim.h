@@ -59,4 +59,7 @@ int authrs_cache_get(int which, server_rec *s, const unsigned char *id, unsigned
 /* Removes id (absent is not an error). APR status. */
 apr_status_t authrs_cache_remove(int which, server_rec *s, const unsigned char *id,
                                  unsigned int idlen, apr_pool_t *p);
+/* Threads per httpd process (ThreadsPerChild; 0 under prefork or when unknown). */
+int authrs_threads_per_child(void);
+
 #endif

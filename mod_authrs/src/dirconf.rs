@@ -321,6 +321,19 @@ pub unsafe fn directive(
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(leaf.settings.cache().to_string());
     }
+    if spec.id == authrs_core::config::OptionId::OpenIdMaxConcurrentFetches {
+        // A per-process limit: one value for the whole server, like AuthRsCache.
+        // SAFETY: cmd.server is NULL or the server_rec being configured.
+        if unsafe { cmd.server.as_ref() }.is_some_and(|s| s.is_virtual != 0) {
+            return fail(format!(
+                "{name} belongs in the main server configuration, not in <VirtualHost>: the \
+                 limit is per httpd process"
+            ));
+        }
+        if let Some(n) = leaf.settings.openid_max_concurrent_fetches() {
+            crate::fetch::configure_limit(n);
+        }
+    }
     if is_path {
         if let Err(e) = crate::policy::validate_file(spec.id, &args) {
             // httpd names the file and line; the directive is ours to name.

@@ -8,6 +8,7 @@
 //! fixed layout has no crate for shared shell I/O.
 
 use authrs_core::openid::http::{is_private, HttpRequest, HttpResponse, Method};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
@@ -108,6 +109,61 @@ pub fn perform(request: &HttpRequest) -> HttpResponse {
     }
 }
 
+/// Login steps of this process waiting on providers right now.
+static FETCHING: AtomicUsize = AtomicUsize::new(0);
+/// `AuthRsOpenIDMaxConcurrentFetches` as read (0: unset, derived from the threads).
+static CONFIGURED: AtomicUsize = AtomicUsize::new(0);
+
+/// Forgets the configured limit (before the configuration is read again).
+pub fn reset_limit() {
+    CONFIGURED.store(0, Ordering::Relaxed);
+}
+
+/// Records `AuthRsOpenIDMaxConcurrentFetches`.
+pub fn configure_limit(n: u32) {
+    CONFIGURED.store(usize::try_from(n).unwrap_or(usize::MAX), Ordering::Relaxed);
+}
+
+/// The limit in force: the directive, else [`derived_limit`] of this process's threads.
+pub fn limit() -> usize {
+    match CONFIGURED.load(Ordering::Relaxed) {
+        // SAFETY: a plain query of the MPM, valid once httpd runs.
+        0 => derived_limit(unsafe { crate::ffi::authrs_threads_per_child() }),
+        n => n,
+    }
+}
+
+/// A quarter of the threads of a process, at least 1 (prefork: one request per process, so a
+/// limit of 1 never refuses).
+pub fn derived_limit(threads: std::ffi::c_int) -> usize {
+    (usize::try_from(threads).unwrap_or(0) / 4).max(1)
+}
+
+/// One of the places for login steps allowed to wait on providers at once in this process
+/// (`AuthRsOpenIDMaxConcurrentFetches`): an identity page that answers slowly holds a worker
+/// for up to the fetch budget, so without a bound a few slow pages could hold them all. Given
+/// back when dropped, a panic's unwinding included.
+#[derive(Debug)]
+pub struct Slot(());
+
+impl Slot {
+    /// A place if fewer than `limit` are taken.
+    pub fn try_acquire(limit: usize) -> Option<Slot> {
+        FETCHING
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        FETCHING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The time one login step (the start, or the return) may spend on all its fetches together:
 /// the core's per-fetch timeout, shared — what ureq's global timeout is across redirects, for
 /// the redirects the core follows itself. Without it a provider answering each of a step's
@@ -154,6 +210,33 @@ impl Budget {
 mod tests {
     use super::*;
     use authrs_core::openid::http::FetchLimits;
+
+    #[test]
+    fn slots_are_bounded_and_given_back() {
+        assert_eq!(derived_limit(25), 6);
+        assert_eq!(derived_limit(4), 1);
+        assert_eq!(derived_limit(1), 1);
+        assert_eq!(derived_limit(0), 1);
+        assert_eq!(derived_limit(-1), 1);
+        let a = Slot::try_acquire(2).expect("first");
+        let b = Slot::try_acquire(2).expect("second");
+        assert!(
+            Slot::try_acquire(2).is_none(),
+            "a third place within a limit of 2"
+        );
+        drop(a);
+        let c = Slot::try_acquire(2).expect("a place given back is free again");
+        assert!(Slot::try_acquire(2).is_none());
+        // Unwinding gives the place back too.
+        let caught = std::panic::catch_unwind(|| {
+            let _held = Slot::try_acquire(3).expect("third of three");
+            panic!("a login step that panics");
+        });
+        assert!(caught.is_err());
+        let d = Slot::try_acquire(3).expect("the panicking step's place is free");
+        drop((b, c, d));
+        assert_eq!(FETCHING.load(Ordering::Acquire), 0);
+    }
 
     #[test]
     fn a_login_step_shares_one_budget_and_fetches_nothing_once_it_is_spent() {

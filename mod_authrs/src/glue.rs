@@ -196,6 +196,7 @@ pub unsafe extern "C" fn authrs_pre_config(
     }
     guard(ffi::HTTP_INTERNAL_SERVER_ERROR as c_int, || {
         crate::socache::reset();
+        crate::fetch::reset_limit();
         // SAFETY: pconf is live.
         match unsafe { ffi::authrs_cache_register_mutex(pconf) } {
             0 => ffi::OK as c_int,

@@ -172,6 +172,36 @@ fn login_page(
     ffi::OK as c_int
 }
 
+/// Applies an OpenID login step; a step refused for want of a place among those waiting on
+/// providers (`AuthRsOpenIDMaxConcurrentFetches`) is a 503 the browser may retry.
+fn openid_answer(
+    r: &mut ffi::request_rec,
+    step: crate::openid::Step,
+    realm: Option<&str>,
+) -> c_int {
+    match step {
+        crate::openid::Step::Done(d) => crate::apply::apply(r, *d, realm),
+        crate::openid::Step::Busy => {
+            let limit = crate::fetch::limit();
+            // SAFETY: r's pool and tables are live for the request; r is live.
+            unsafe {
+                table_set(r.pool, r.err_headers_out, "Retry-After", "5");
+                table_set(r.pool, r.err_headers_out, "Cache-Control", "no-store");
+                crate::apr::log_r(
+                    r,
+                    crate::apr::LogLevel::Warn,
+                    &format!(
+                        "AUTHRS0105: OpenID login step refused (503): {limit} of this process's \
+                         login steps are already waiting on providers \
+                         (AuthRsOpenIDMaxConcurrentFetches)"
+                    ),
+                );
+            }
+            ffi::HTTP_SERVICE_UNAVAILABLE as c_int
+        }
+    }
+}
+
 /// Dispatches on `SetHandler authrs-login|authrs-logout`.
 pub fn handle(r: &mut ffi::request_rec) -> c_int {
     // SAFETY: r.handler is NULL or a config string. Borrowed: this runs for every request.
@@ -193,8 +223,8 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
     let req = facts(r, &built.policy);
     let d = if is_login {
         if req.method == "GET" && crate::openid::is_return(req.query.as_deref(), None) {
-            let d = crate::openid::finish(r, &built, &req, None, now);
-            return crate::apply::apply(r, d, realm.as_deref());
+            let step = crate::openid::finish(r, &built, &req, None, now);
+            return openid_answer(r, step, realm.as_deref());
         }
         if req.method == "GET" || req.method == "HEAD" {
             return login_page(r, &built.policy, &req);
@@ -210,13 +240,15 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
         };
         if crate::openid::is_return(None, Some(&body)) {
             // A provider answering with a form POST (2.0 allows it for long messages).
-            let d = crate::openid::finish(r, &built, &req, Some(&body), now);
-            return crate::apply::apply(r, d, realm.as_deref());
+            let step = crate::openid::finish(r, &built, &req, Some(&body), now);
+            return openid_answer(r, step, realm.as_deref());
         }
         if crate::openid::is_start(&body) {
-            let d = authrs_core::engine::refuse_cross_site(&req)
-                .unwrap_or_else(|| crate::openid::start(r, &built, &body, now));
-            return crate::apply::apply(r, d, realm.as_deref());
+            let step = match authrs_core::engine::refuse_cross_site(&req) {
+                Some(d) => crate::openid::Step::Done(Box::new(d)),
+                None => crate::openid::start(r, &built, &body, now),
+            };
+            return openid_answer(r, step, realm.as_deref());
         }
         let names = built
             .settings

@@ -25,7 +25,7 @@
 
 use crate::apr::{str_from, table_add};
 use crate::assoc_cache::SoCacheAssociations;
-use crate::fetch::Budget;
+use crate::fetch::{Budget, Slot};
 use crate::ffi;
 use crate::policy::Built;
 use crate::socache::Instance;
@@ -216,28 +216,46 @@ fn association(
     }
 }
 
+/// What a login step answers: a decision, or — every place for steps waiting on providers
+/// taken (`AuthRsOpenIDMaxConcurrentFetches`) — that it was not attempted.
+#[derive(Debug)]
+pub enum Step {
+    /// The step ran.
+    Done(Box<Decision>),
+    /// Too many login steps of this process are waiting on providers: answer 503.
+    Busy,
+}
+
 /// Starts a login for the posted `openid_identifier`: a 303 to the provider, or back to the
 /// login page with the seed's code.
-pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> Decision {
+pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> Step {
     let policy = &built.policy;
     let (rp, mut start) = match openid_flow::start(policy, body) {
         Ok(x) => x,
-        Err(d) => return *d,
+        Err(d) => return Step::Done(d),
+    };
+    // Discovery always fetches: take a place first, held until this step is answered.
+    let Some(_slot) = Slot::try_acquire(crate::fetch::limit()) else {
+        return Step::Busy;
     };
     // Every fetch of this request shares one budget (an httpd worker waits on them).
     let budget = Budget::new(rp.fetch.timeout_ms, Instant::now());
     let (endpoints, problem) = discover(rp, start.claimed.clone(), &budget);
     let endpoint = match openid_flow::choose(policy, &mut start, &endpoints, problem.as_deref()) {
         Ok(e) => e,
-        Err(d) => return *d,
+        Err(d) => return Step::Done(d),
     };
     let (assoc, note) = association(r, rp, &endpoint, now, &budget);
     let Some(login_url) = login_url(r) else {
-        return internal("cannot build the return URL".to_string());
+        return Step::Done(Box::new(internal(
+            "cannot build the return URL".to_string(),
+        )));
     };
     let mut random = [0u8; STATE_BYTES];
     if getrandom::fill(&mut random).is_err() {
-        return internal("no random bytes for the OpenID state".to_string());
+        return Step::Done(Box::new(internal(
+            "no random bytes for the OpenID state".to_string(),
+        )));
     }
     let handle = assoc.as_ref().map(|a| a.handle.as_str());
     let mut d = openid_flow::redirect(
@@ -250,7 +268,7 @@ pub fn start(r: &mut ffi::request_rec, built: &Built, body: &[u8], now: i64) -> 
         now,
     );
     d.notes.splice(0..0, note);
-    d
+    Step::Done(Box::new(d))
 }
 
 /// Handles the provider's answer (the browser back at the login handler).
@@ -260,27 +278,28 @@ pub fn finish(
     req: &RequestFacts,
     body: Option<&[u8]>,
     now: i64,
-) -> Decision {
+) -> Step {
     let policy = &built.policy;
     let Some(rp) = policy.openid.as_ref() else {
-        return openid_flow::not_enabled(policy, req);
+        return Step::Done(Box::new(openid_flow::not_enabled(policy, req)));
     };
     let (Some(current_url), Some(login_url)) = (absolute(r, &unparsed_uri(r)), login_url(r)) else {
-        return internal("cannot build the current URL".to_string());
+        return Step::Done(Box::new(internal(
+            "cannot build the current URL".to_string(),
+        )));
     };
-    let clear = openid_flow::state_cookie(policy, login_url.path()).clear_cookie();
-    // SAFETY: r's pool and tables are live; the value is copied.
-    unsafe { table_add(r.pool, r.err_headers_out, "Set-Cookie", &clear) };
     if let Err(d) = openid_flow::check_state(policy, login_url.path(), req) {
-        return *d;
+        clear_state(r, policy, &login_url);
+        return Step::Done(d);
     }
     if !Instance::OpenId.enabled() {
-        return openid_refused(
+        clear_state(r, policy, &login_url);
+        return Step::Done(Box::new(openid_refused(
             policy,
             Reason::OpenId(ErrorCode::StoreFailed),
             "no AuthRsCache OpenID socache in this process",
             openid_flow::return_destination(req).as_deref(),
-        );
+        )));
     }
     let body_text = body.map(|b| String::from_utf8_lossy(b).into_owned());
     let mut nonces = SoCacheNonces { r };
@@ -302,14 +321,39 @@ pub fn finish(
         now,
         |claimed| sealed.and_then(|s| s.for_claimed(claimed)),
     );
+    // Most returns verify without asking the provider (sealed endpoints, an association); one
+    // that must ask takes a place first. Refused, the browser may send the same return again:
+    // nothing was spent (no nonce recorded) and its state cookie is kept.
+    let mut slot: Option<Slot> = None;
     let outcome = loop {
         match step {
             VerifyStep::Done(outcome) => break outcome,
             VerifyStep::Fetch(request, pending) => {
+                if slot.is_none() {
+                    slot = Slot::try_acquire(crate::fetch::limit());
+                    if slot.is_none() {
+                        return Step::Busy;
+                    }
+                }
                 let response = budget.perform(&request);
                 step = pending.on_response(rp, response, &mut stores, now);
             }
         }
     };
-    openid_flow::answer_once(policy, req, outcome, &mut *stores.nonces, now)
+    drop(slot);
+    clear_state(r, policy, &login_url);
+    Step::Done(Box::new(openid_flow::answer_once(
+        policy,
+        req,
+        outcome,
+        &mut *stores.nonces,
+        now,
+    )))
+}
+
+/// Clears the login's state cookie with the answer (it served its one return).
+fn clear_state(r: &ffi::request_rec, policy: &authrs_core::engine::Policy, login_url: &url::Url) {
+    let clear = openid_flow::state_cookie(policy, login_url.path()).clear_cookie();
+    // SAFETY: r's pool and tables are live; the value is copied.
+    unsafe { table_add(r.pool, r.err_headers_out, "Set-Cookie", &clear) };
 }

@@ -829,3 +829,143 @@ fn concurrent_copies_of_one_return_log_in_once_even_with_memcache() {
         assert_eq!(logged_in, 1, "{global}: {answers:?}\n{}", a.error_log());
     }
 }
+
+/// An identity page that answers slowly: every connection is held `delay`, then gets a 404.
+struct SlowPage {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SlowPage {
+    fn start(delay: std::time::Duration) -> SlowPage {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = std::sync::Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    let _ = conn.read(&mut buf);
+                    std::thread::sleep(delay);
+                    let _ = conn.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                });
+            }
+        });
+        SlowPage { port, accepted }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until `n` connections were accepted (the login steps are waiting on this page).
+    fn wait_for(&self, n: usize) {
+        let t0 = std::time::Instant::now();
+        while self.accepted() < n {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(20),
+                "only {} of {n} login steps reached the slow page",
+                self.accepted()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// Starts `n` logins with the slow page's URL in the background, and waits until each holds a
+/// place (its discovery is waiting on the page).
+fn hold_places(a: &Apache, slow: &SlowPage, n: usize) -> Vec<std::thread::JoinHandle<u16>> {
+    let url = format!("http://127.0.0.1:{}/id/slow", slow.port);
+    let before = slow.accepted();
+    let held = (0..n)
+        .map(|_| {
+            let req = post_identifier(a, &url, "/app/");
+            std::thread::spawn(move || req.send().status)
+        })
+        .collect();
+    slow.wait_for(before + n);
+    held
+}
+
+#[test]
+fn slow_identity_pages_cannot_hold_every_worker() {
+    use std::time::{Duration, Instant};
+    let op = Provider::start();
+    let slow = SlowPage::start(Duration::from_secs(2));
+    let slow_url = format!("http://127.0.0.1:{}/id/slow", slow.port);
+
+    // Unset, the limit is a quarter of the process's threads: the tests' event MPM runs 16.
+    let a = start(&op, "");
+    let held = hold_places(&a, &slow, 4);
+    let t0 = Instant::now();
+    let r = post_identifier(&a, &slow_url, "/app/").send();
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.header("retry-after"), Some("5"), "{r:?}");
+    assert!(t0.elapsed() < Duration::from_secs(2), "the refusal waited");
+    // Refused before any fetch: the page saw only the four steps that hold a place.
+    assert_eq!(slow.accepted(), 4);
+    for h in held {
+        assert_eq!(h.join().expect("login thread"), 303);
+    }
+    assert!(
+        a.error_log().contains("AUTHRS0105"),
+        "no AUTHRS0105 in {}",
+        a.error_log()
+    );
+    // The places are given back: a login with the real provider goes through.
+    let back = to_provider_and_back(&a, &op.identity("alice"), "/app/");
+    let r = back.follow(&a);
+    assert!(r.cookie(COOKIE).is_some(), "{r:?}\n{}", a.error_log());
+    drop(a);
+
+    // The directive sets it: one step waiting, the next refused.
+    let a = start_full(&op, Mpm::Event, "AuthRsOpenIDMaxConcurrentFetches 1\n", "");
+    let held = hold_places(&a, &slow, 1);
+    let r = post_identifier(&a, &slow_url, "/app/").send();
+    assert_eq!(r.status, 503, "{r:?}");
+    for h in held {
+        assert_eq!(h.join().expect("login thread"), 303);
+    }
+    let r = post_identifier(&a, &op.identity("alice"), "/app/").send();
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(reason_of(&r).is_none(), "{r:?}");
+    drop(a);
+
+    // A return that must ask the provider (stateless: check_authentication) needs a place too;
+    // refused, nothing is spent: the same return, sent again later, logs in.
+    let a = start_full(
+        &op,
+        Mpm::Event,
+        "AuthRsOpenIDMaxConcurrentFetches 1\n",
+        "AuthRsOpenIDAssocSessionType no-encryption",
+    );
+    let back = to_provider_and_back(&a, &op.identity("alice"), "/app/");
+    let held = hold_places(&a, &slow, 1);
+    let r = back.follow(&a);
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.cookie(COOKIE), None);
+    for h in held {
+        assert_eq!(h.join().expect("login thread"), 303);
+    }
+    let r = back.follow(&a);
+    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    assert!(r.cookie(COOKIE).is_some(), "{r:?}\n{}", a.error_log());
+
+    // One value per process: not in a virtual host, and at least 1.
+    let (ok, out) = config_test("", "AuthRsOpenIDMaxConcurrentFetches 2\n");
+    assert!(
+        !ok && out.contains("AuthRsOpenIDMaxConcurrentFetches") && out.contains("VirtualHost"),
+        "{out}"
+    );
+    let (ok, out) = config_test("AuthRsOpenIDMaxConcurrentFetches 0\n", "");
+    assert!(
+        !ok && out.contains("AuthRsOpenIDMaxConcurrentFetches"),
+        "{out}"
+    );
+}

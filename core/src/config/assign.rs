@@ -141,6 +141,9 @@ impl Settings {
             }
             (OptionId::RolesFile, Parsed::Text(v)) => self.roles_file = Some(v),
             (OptionId::Cache, Parsed::Text(v)) => self.cache = Some(v),
+            (OptionId::OpenIdMaxConcurrentFetches, Parsed::Int(n)) => {
+                self.openid_max_concurrent_fetches = Some(u32::try_from(n).unwrap_or(u32::MAX))
+            }
             (OptionId::TrustedProxyHeaders, Parsed::Text(v)) => {
                 self.trusted_proxy_headers = Some(v)
             }

@@ -57,6 +57,7 @@ pub struct Settings {
     pub(super) trusted_proxy_headers: Option<String>,
     pub(super) roles_file: Option<String>,
     pub(super) cache: Option<String>,
+    pub(super) openid_max_concurrent_fetches: Option<u32>,
     pub(super) revoke_on_logout: Option<bool>,
     pub(super) auth_name: Option<String>,
     pub(super) ticket_keys: Option<Vec<Secret>>,
@@ -154,6 +155,10 @@ impl Settings {
             ),
             roles_file: pick(&parent.roles_file, &child.roles_file),
             cache: pick(&parent.cache, &child.cache),
+            openid_max_concurrent_fetches: pick(
+                &parent.openid_max_concurrent_fetches,
+                &child.openid_max_concurrent_fetches,
+            ),
             revoke_on_logout: pick(&parent.revoke_on_logout, &child.revoke_on_logout),
             auth_name: pick(&parent.auth_name, &child.auth_name),
             ticket_keys: pick(&parent.ticket_keys, &child.ticket_keys),
@@ -259,6 +264,7 @@ impl Settings {
             OptionId::TrustedProxyHeaders => self.trusted_proxy_headers.is_some(),
             OptionId::RolesFile => self.roles_file.is_some(),
             OptionId::Cache => self.cache.is_some(),
+            OptionId::OpenIdMaxConcurrentFetches => self.openid_max_concurrent_fetches.is_some(),
             OptionId::RevokeOnLogout => self.revoke_on_logout.is_some(),
             OptionId::AuthName => self.auth_name.is_some(),
             OptionId::TicketKeys => self.ticket_keys.is_some(),
@@ -475,6 +481,12 @@ impl Settings {
     /// The socache provider spec (default `shmcb`).
     pub fn cache(&self) -> &str {
         self.cache.as_deref().unwrap_or("shmcb")
+    }
+
+    /// The most OpenID login steps one httpd process may have fetching at once, if set (else the
+    /// module derives it from the threads per process).
+    pub fn openid_max_concurrent_fetches(&self) -> Option<u32> {
+        self.openid_max_concurrent_fetches
     }
 
     /// Whether logout revokes the ticket in the cache (default off).

@@ -112,6 +112,8 @@ pub enum OptionId {
     OpenIdStrength,
     /// `AuthRsOpenIDAllowedProviders` / `openid_allowed_providers`.
     OpenIdAllowedProviders,
+    /// `AuthRsOpenIDMaxConcurrentFetches` (httpd only, server-wide).
+    OpenIdMaxConcurrentFetches,
     /// `AuthRsOpenIDNonceCheck` / `openid_nonce_check`.
     OpenIdNonceCheck,
     /// `AuthRsOpenIDNonceIgnoreTime` / `openid_nonce_ignore_time`.

@@ -431,6 +431,14 @@ pub static OPTIONS: &[OptionSpec] = &[
         "https://op/endpoint [url …]",
         "OpenID: the only provider endpoint URLs logins may use and assertions may come from (server_not_allowed otherwise).",
     ),
+    server(apache(
+        OptionId::OpenIdMaxConcurrentFetches,
+        "AuthRsOpenIDMaxConcurrentFetches",
+        ValueKind::Integer { min: 1, max: 100_000 },
+        DefaultValue::Derived("a quarter of an httpd process's threads (ThreadsPerChild), at least 1"),
+        "1..100000",
+        "OpenID: the most login steps (a start, or a return that must ask the provider) one httpd process may have waiting on providers at once; more are answered 503 with Retry-After (AUTHRS0105), so identity pages that answer slowly cannot tie up every worker. Main server configuration only. No effect under prefork (one request per process).",
+    )),
     both(
         OptionId::OpenIdNonceCheck,
         "AuthRsOpenIDNonceCheck",
@@ -784,8 +792,8 @@ mod tests {
 
     #[test]
     fn every_id_has_an_entry() {
-        // OptionId has 66 variants and ids are unique (above), so 66 entries cover them all.
-        assert_eq!(OPTIONS.len(), 66);
+        // OptionId has 67 variants and ids are unique (above), so 67 entries cover them all.
+        assert_eq!(OPTIONS.len(), 67);
     }
 
     #[test]
@@ -854,6 +862,7 @@ mod tests {
             s.trusted_proxy_headers().to_string(),
             format!("{:?}", s.roles_file()),
             s.cache().to_string(),
+            format!("{:?}", s.openid_max_concurrent_fetches()),
             format!("{}", s.revoke_on_logout()),
             format!("{:?}", s.auth_name()),
             format!("{:?}", s.crls()),
