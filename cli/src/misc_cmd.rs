@@ -5,12 +5,13 @@ use authrs_core::authz::{AuthzResult, RequireTree};
 use authrs_core::identity::{AuthMethod, Identity};
 use authrs_core::roles::{GroupFile, RolesFile};
 use clap::Subcommand;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum PasswordCmd {
-    /// Read a password from standard input and print a bcrypt `$2y$` hash for an htpasswd file.
+    /// Read a password and print a bcrypt `$2y$` hash for an htpasswd file: at a terminal it is
+    /// asked twice without echo, else read from standard input (one trailing newline dropped).
     Hash {
         /// bcrypt cost (4–17: the most an htpasswd file authrs loads may carry).
         #[arg(long, default_value_t = 12)]
@@ -68,10 +69,21 @@ fn read_text(path: &Path) -> Result<String, Failure> {
 pub fn password(cmd: PasswordCmd) -> CmdResult {
     let PasswordCmd::Hash { cost } = cmd;
     let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input)?;
-    // One trailing newline is the terminal's, not the password's.
-    let password = input.strip_suffix('\n').unwrap_or(&input);
-    let password = password.strip_suffix('\r').unwrap_or(password);
+    let password = if std::io::stdin().is_terminal() {
+        // Typed at a terminal: asked twice, as htpasswd does, and never echoed (no password
+        // in the scrollback or on a shared screen).
+        input = rpassword::prompt_password("New password: ")?;
+        let again = rpassword::prompt_password("Re-type new password: ")?;
+        if input != again {
+            return Err(Failure("error: the two passwords differ".into()));
+        }
+        input.as_str()
+    } else {
+        std::io::stdin().read_to_string(&mut input)?;
+        // One trailing newline is the terminal's, not the password's.
+        let password = input.strip_suffix('\n').unwrap_or(&input);
+        password.strip_suffix('\r').unwrap_or(password)
+    };
     if password.is_empty() {
         return Err(Failure("error: empty password on standard input".into()));
     }

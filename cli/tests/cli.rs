@@ -655,6 +655,102 @@ fn password_hash_is_accepted_by_htpasswd() {
     assert_eq!(o.status.code(), Some(1));
 }
 
+/// Drives `authrs args` on a pseudo-terminal (Python's `pty`): types each of `lines` after the
+/// next prompt ending in "password: ", then reads to the end. Returns the exit code and
+/// everything the terminal showed (what an onlooker would have seen).
+fn authrs_on_tty(args: &[&str], lines: &[&str]) -> (Option<i32>, String) {
+    const DRIVER: &str = r#"
+import json, os, pty, select, sys, time
+exe, args, lines = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(exe, [exe] + args)
+out = b""
+def pump(until, seconds=10):
+    global out
+    end = time.time() + seconds
+    while not until(out) and time.time() < end:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            out += chunk
+for n, line in enumerate(lines, 1):
+    pump(lambda o: o.count(b"password: ") >= n)
+    os.write(fd, line.encode() + b"\n")
+pump(lambda o: False, 15)
+# A child still waiting (it never prompted, so it reads on) is killed: no hanging test.
+for _ in range(50):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    _, status = os.waitpid(pid, 0)
+code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+print(json.dumps({"code": code, "out": out.decode("utf-8", "replace")}))
+"#;
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            DRIVER,
+            env!("CARGO_BIN_EXE_authrs"),
+            &serde_json::to_string(args).expect("json"),
+            &serde_json::to_string(lines).expect("json"),
+        ])
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "pty driver: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("driver output");
+    (
+        v["code"].as_i64().and_then(|c| i32::try_from(c).ok()),
+        v["out"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn password_hash_at_a_terminal_asks_twice_and_never_echoes() {
+    let (code, shown) = authrs_on_tty(
+        &["password", "hash", "--cost", "5"],
+        &["s3cret pass", "s3cret pass"],
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("New password: "), "{shown}");
+    assert!(shown.contains("Re-type new password: "), "{shown}");
+    assert!(
+        !shown.contains("s3cret"),
+        "the password was echoed: {shown}"
+    );
+    let hash = shown
+        .split_whitespace()
+        .find(|w| w.starts_with("$2y$05$"))
+        .unwrap_or_else(|| panic!("no hash in {shown}"));
+    let file = scratch().join("htpasswd-tty");
+    std::fs::write(&file, format!("dave:{hash}\n")).expect("write");
+    let ok = Command::new("htpasswd")
+        .args([
+            "-v",
+            "-b",
+            file.to_str().expect("utf8"),
+            "dave",
+            "s3cret pass",
+        ])
+        .output()
+        .expect("htpasswd (apache2-utils) must be installed");
+    assert!(ok.status.success(), "htpasswd refused: {}", stderr(&ok));
+    // A typo in the second entry prints no hash.
+    let (code, shown) = authrs_on_tty(&["password", "hash", "--cost", "5"], &["one", "two"]);
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(
+        shown.contains("differ") && !shown.contains("$2y$"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn require_check_evaluates_rules_files() {
     let rules = scratch().join("rules.conf");
