@@ -970,6 +970,63 @@ mod tests {
         }
     }
 
+    /// A second value for a list option, different from [`sample`], so two writes can be told apart.
+    fn other_sample(spec: &OptionSpec) -> &'static str {
+        if spec.id == OptionId::OpenIdAllowedProviders {
+            return "https://op.example/openid/";
+        }
+        match spec.kind {
+            ValueKind::List(ValueKind::Path) => "/etc/authrs/other",
+            ValueKind::List(ValueKind::Host) => "other.example.org",
+            ValueKind::List(_) => "other",
+            ValueKind::CidrList => "192.0.2.0/24",
+            ValueKind::Methods => "cert",
+            _ => unreachable!("{:?}: not a list", spec.id),
+        }
+    }
+
+    #[test]
+    fn repeating_a_directive_accumulates_exactly_where_the_table_says_repeatable() {
+        let mut repeatable = 0;
+        for o in OPTIONS.iter().filter(|o| o.kind.is_list()) {
+            let Some(d) = o.directive else { continue };
+            let mut once = Settings::new();
+            once.set(d, &[other_sample(o)])
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut twice = Settings::new();
+            twice.set(d, &[sample(o)]).unwrap_or_else(|e| panic!("{e}"));
+            twice
+                .set(d, &[other_sample(o)])
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                effective(&twice) != effective(&once),
+                o.repeatable,
+                "{d}: a second line adds to the first exactly when repeatable"
+            );
+            repeatable += usize::from(o.repeatable);
+        }
+        assert_eq!(repeatable, 3);
+    }
+
+    #[test]
+    fn settings_merge_follows_the_merge_rule_of_every_list_option() {
+        let mut appending = 0;
+        for o in OPTIONS.iter().filter(|o| o.kind.is_list()) {
+            let name = o.name_in(Shell::Apache);
+            let parent = written(o, sample(o));
+            let child = written(o, other_sample(o));
+            let merged = Settings::merge(&parent, &child);
+            let append = o.merge == Merge::Append;
+            assert_eq!(
+                effective(&merged) != effective(&child),
+                append,
+                "{name}: the outer list survives an inner one exactly when the rule is Append"
+            );
+            appending += usize::from(append);
+        }
+        assert_eq!(appending, 1);
+    }
+
     #[test]
     fn every_option_accepts_its_sample_and_reports_set() {
         for o in OPTIONS {
