@@ -148,11 +148,8 @@ impl Request {
         }
         // Long headers (a 10 MB cookie) exceed the kernel's argument limit: pass them in a file.
         let header_file = if self.headers.iter().any(|h| h.len() > 16 * 1024) {
-            let path = std::env::temp_dir().join(format!(
-                "authrs-curl-headers-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
+            // In a directory this call made: never through a name someone planted in /tmp.
+            let path = crate::scratch("curl-headers").join("headers");
             std::fs::write(&path, self.headers.join("\r\n") + "\r\n").expect("write header file");
             cmd.arg("-H").arg(format!("@{}", path.display()));
             Some(path)
@@ -174,8 +171,8 @@ impl Request {
         };
         cmd.arg(&self.url);
         let out = cmd.output().expect("curl must be installed");
-        if let Some(p) = header_file {
-            let _ = std::fs::remove_file(p);
+        if let Some(dir) = header_file.as_deref().and_then(std::path::Path::parent) {
+            let _ = std::fs::remove_dir_all(dir);
         }
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());

@@ -48,18 +48,30 @@ pub fn authrs_bin() -> PathBuf {
     bin
 }
 
-/// A fresh scratch directory under the system temp dir.
+/// A fresh scratch directory under the system temp dir, made by this call: `mkdir` of a name
+/// nobody holds yet (never a directory or symlink someone else put there first — the tests run
+/// as root, and /tmp is shared).
 pub fn scratch(tag: &str) -> PathBuf {
+    fresh_dir(&std::env::temp_dir(), &format!("authrs-{tag}"))
+}
+
+/// Creates `<parent>/<prefix>-<pid>-<n>` for the first `n` whose name is free; the path made.
+pub fn fresh_dir(parent: &Path, prefix: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "authrs-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
+    for _ in 0..10_000 {
+        let d = parent.join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::create_dir(&d) {
+            Ok(()) => return d,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => panic!("scratch dir {}: {e}", d.display()),
+        }
+    }
+    panic!("no free scratch directory name under {}", parent.display())
 }
 
 /// Demo CA, server and client certificates and a CRL (scripts/gen-demo-certs.sh), in `dir`.

@@ -44,10 +44,15 @@ fn stderr(o: &Output) -> String {
 /// A scratch directory unique to this test process.
 fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
+    // Made by this process (`mkdir` of a free name): never a directory or symlink someone else
+    // planted in the shared /tmp.
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("authrs-cli-test-{}", std::process::id()));
-        std::fs::create_dir_all(&d).expect("scratch dir");
-        d
+        (0..10_000)
+            .map(|n| {
+                std::env::temp_dir().join(format!("authrs-cli-test-{}-{n}", std::process::id()))
+            })
+            .find(|d| std::fs::create_dir(d).is_ok())
+            .expect("a free scratch directory name")
     })
 }
 
@@ -660,7 +665,7 @@ fn password_hash_is_accepted_by_htpasswd() {
 /// everything the terminal showed (what an onlooker would have seen).
 fn authrs_on_tty(args: &[&str], lines: &[&str]) -> (Option<i32>, String) {
     const DRIVER: &str = r#"
-import json, os, pty, select, sys, time
+import json, os, pty, select, sys, termios, time
 exe, args, lines = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 pid, fd = pty.fork()
 if pid == 0:
@@ -678,8 +683,15 @@ def pump(until, seconds=10):
             if not chunk:
                 return
             out += chunk
+def echo_off():
+    return not termios.tcgetattr(fd)[3] & termios.ECHO
 for n, line in enumerate(lines, 1):
     pump(lambda o: o.count(b"password: ") >= n)
+    # Typed once the terminal stopped echoing (a person is never faster than that), or after
+    # a few seconds anyway: a program that never turns echo off must show the password.
+    end = time.time() + 5
+    while not echo_off() and time.time() < end:
+        time.sleep(0.01)
     os.write(fd, line.encode() + b"\n")
 pump(lambda o: False, 15)
 # A child still waiting (it never prompted, so it reads on) is killed: no hanging test.

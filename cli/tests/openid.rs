@@ -120,9 +120,16 @@ impl Provider {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("authrs-openid-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    // Made by this call (`mkdir` of a free name), never a planted directory or symlink.
+    let d = (0..10_000)
+        .map(|n| {
+            std::env::temp_dir().join(format!(
+                "authrs-openid-test-{}-{name}-{n}",
+                std::process::id()
+            ))
+        })
+        .find(|d| std::fs::create_dir(d).is_ok())
+        .expect("a free scratch directory name");
     std::fs::write(d.join("secret"), [SECRET, b"\n"].concat()).unwrap();
     d
 }
