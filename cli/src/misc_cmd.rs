@@ -69,23 +69,35 @@ fn read_text(path: &Path) -> Result<String, Failure> {
 pub fn password(cmd: PasswordCmd) -> CmdResult {
     let PasswordCmd::Hash { cost } = cmd;
     let mut input = String::new();
-    let password = if std::io::stdin().is_terminal() {
-        // Typed at a terminal: asked twice, as htpasswd does, and never echoed (no password
-        // in the scrollback or on a shared screen).
+    // Typed at a terminal (stdin is one and the process has it as its controlling terminal,
+    // which is what the prompt opens): asked twice, as htpasswd does, and never echoed (no
+    // password in the scrollback or on a shared screen). Else read from stdin, as before.
+    let at_terminal = std::io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_ok();
+    let (password, from) = if at_terminal {
         input = rpassword::prompt_password("New password: ")?;
         let again = rpassword::prompt_password("Re-type new password: ")?;
         if input != again {
             return Err(Failure("error: the two passwords differ".into()));
         }
-        input.as_str()
+        // The prompt decodes lossily: bytes that are not UTF-8 would be hashed as U+FFFD, a
+        // password nobody can type at the login form.
+        if input.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(Failure(
+                "error: the terminal sent bytes that are not UTF-8".into(),
+            ));
+        }
+        (input.as_str(), "at the terminal")
     } else {
         std::io::stdin().read_to_string(&mut input)?;
         // One trailing newline is the terminal's, not the password's.
         let password = input.strip_suffix('\n').unwrap_or(&input);
-        password.strip_suffix('\r').unwrap_or(password)
+        (
+            password.strip_suffix('\r').unwrap_or(password),
+            "on standard input",
+        )
     };
     if password.is_empty() {
-        return Err(Failure("error: empty password on standard input".into()));
+        return Err(Failure(format!("error: empty password {from}")));
     }
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt)

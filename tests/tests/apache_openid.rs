@@ -950,6 +950,8 @@ fn slow_identity_pages_cannot_hold_every_worker() {
     let r = back.follow(&a);
     assert_eq!(r.status, 503, "{r:?}");
     assert_eq!(r.cookie(COOKIE), None);
+    // The browser keeps its state cookie for the retry (a cleared one would be state_mismatch).
+    assert_eq!(r.cookie(STATE), None, "{r:?}");
     for h in held {
         assert_eq!(h.join().expect("login thread"), 303);
     }
