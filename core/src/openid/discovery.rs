@@ -262,6 +262,9 @@ impl Discovery {
         let mut out = Vec::new();
         for s in services {
             let mut add = |version, claimed: &str, local: Option<&str>, op_identifier| {
+                let Ok(local) = local_id(local) else {
+                    return;
+                };
                 for uri in &s.uris {
                     if let Some(server) = endpoint_url(uri) {
                         out.push(Endpoint {
@@ -308,6 +311,9 @@ impl Discovery {
     fn html_endpoints(&self, links: &HtmlLinks, url: &Url) -> Vec<Endpoint> {
         let mut out = Vec::new();
         let mut add = |version, server: &Option<String>, local: &Option<String>| {
+            if local_id(local.as_deref()).is_err() {
+                return;
+            }
             if let Some(server) = server.as_deref().and_then(endpoint_url) {
                 out.push(Endpoint {
                     server,
@@ -333,10 +339,34 @@ impl Discovery {
     }
 }
 
-/// An endpoint URL as declared, if it is an absolute http(s) URL; normalized.
+/// The longest provider endpoint URL or local identifier a discovered document may declare
+/// (bytes, normalized). Longer ones are ignored: they are stored per login (the state cookie,
+/// the association caches — Envoy shared data keeps 16 per bucket in every worker's memory), and
+/// a hostile identity page could otherwise declare megabyte URLs.
+pub const MAX_ENDPOINT_URL_LEN: usize = 2048;
+
+/// An endpoint URL as declared, if it is an absolute http(s) URL of at most
+/// [`MAX_ENDPOINT_URL_LEN`] bytes; normalized.
 fn endpoint_url(s: &str) -> Option<String> {
-    let u = Url::parse(s.trim()).ok()?;
-    matches!(u.scheme(), "http" | "https").then(|| u.to_string())
+    let s = s.trim();
+    if s.len() > MAX_ENDPOINT_URL_LEN {
+        return None;
+    }
+    let u = Url::parse(s).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return None;
+    }
+    // Normalizing can lengthen it (percent-encoding): the bound holds for what is kept.
+    Some(u.to_string()).filter(|u| u.len() <= MAX_ENDPOINT_URL_LEN)
+}
+
+/// A declared local identifier (delegate) no longer than [`MAX_ENDPOINT_URL_LEN`]: `Err` when
+/// it is longer (the endpoint is then ignored), `Ok(None)` when none is declared.
+fn local_id(s: Option<&str>) -> Result<Option<&str>, ()> {
+    match s {
+        Some(l) if l.len() > MAX_ENDPOINT_URL_LEN => Err(()),
+        other => Ok(other),
+    }
 }
 
 #[cfg(test)]

@@ -273,3 +273,47 @@ fn service_types_each_count_once() {
         ]
     );
 }
+
+#[test]
+fn overlong_endpoint_urls_and_local_ids_are_ignored() {
+    // At the limit: kept. One byte more (server, or local id): that endpoint is ignored, the
+    // page's others still count.
+    let at = format!(
+        "https://op.example/{}",
+        "a".repeat(MAX_ENDPOINT_URL_LEN - 19)
+    );
+    assert_eq!(at.len(), MAX_ENDPOINT_URL_LEN);
+    let over = format!("{at}b");
+    let page = |server: &str, v1_local: &str| {
+        html(&format!(
+            r#"<head><link rel="openid2.provider" href="{server}">
+<link rel="openid.server" href="http://op.example/v1">
+<link rel="openid.delegate" href="{v1_local}"></head>"#
+        ))
+    };
+    let servers = |eps: Vec<Endpoint>| eps.into_iter().map(|e| e.server).collect::<Vec<_>>();
+    let (mut d, _) = start("http://me.example/");
+    assert_eq!(
+        servers(done(d.on_response(page(&at, "http://op.example/u/a")))),
+        [at.clone(), "http://op.example/v1".to_string()]
+    );
+    let (mut d, _) = start("http://me.example/");
+    assert_eq!(
+        servers(done(d.on_response(page(&over, "http://op.example/u/a")))),
+        ["http://op.example/v1"]
+    );
+    let long_local = format!("http://op.example/u/{}", "x".repeat(MAX_ENDPOINT_URL_LEN));
+    let (mut d, _) = start("http://me.example/");
+    assert_eq!(servers(done(d.on_response(page(&at, &long_local)))), [at]);
+    // The same in an XRDS document: a megabyte URI is not an endpoint.
+    let huge = format!("https://op.example/{}", "z".repeat(1 << 20));
+    let xrds = XRDS.replace("https://op.example/select", &huge);
+    let (mut d, _) = start("http://me.example/");
+    let eps = done(d.on_response(
+        HttpResponse::new(200, xrds.as_str()).with_header("Content-Type", "application/xrds+xml"),
+    ));
+    assert!(!eps.is_empty());
+    assert!(eps
+        .iter()
+        .all(|e| e.server.len() <= MAX_ENDPOINT_URL_LEN && !e.op_identifier));
+}
