@@ -346,6 +346,48 @@ mod tests {
         );
     }
 
+    #[test]
+    fn invalidating_a_handle_removes_that_association_only() {
+        // Same server, other handles; same handle, other server; a line this build cannot read.
+        let mut text = String::new();
+        for (server, handle) in [
+            ("http://op/a", "h1"),
+            ("http://op/a", "h2"),
+            ("http://op/b", "h1"),
+        ] {
+            text = assoc_put(&text, &assoc(server, handle, NOW + 900), NOW, 8).unwrap();
+        }
+        // A second handle with the same server is kept beside the first, not in its place.
+        assert!(assoc_find(&text, "http://op/a", "h1").is_some());
+        assert_eq!(text.lines().count(), 3);
+        text.push_str("\ngarbage");
+        let removed = assoc_remove(&text, "http://op/a", "h1").unwrap();
+        assert!(assoc_find(&removed, "http://op/a", "h1").is_none());
+        assert!(assoc_find(&removed, "http://op/a", "h2").is_some());
+        assert!(assoc_find(&removed, "http://op/b", "h1").is_some());
+        assert_eq!(removed.lines().count(), 3);
+        // A bound of 0 still keeps the association just made.
+        let one = assoc_put(&removed, &assoc("http://op/c", "h", NOW + 900), NOW, 0).unwrap();
+        assert!(assoc_find(&one, "http://op/c", "h").is_some() && one.lines().count() == 1);
+    }
+
+    #[test]
+    fn nonce_and_revocation_lifetimes_at_the_boundary_second() {
+        // A nonce is seen through its expiry second, so inserting it again then is a replay.
+        let NonceInsert::Write(text) = nonce_insert("", "n", NOW + 10, NOW, 8) else {
+            panic!()
+        };
+        assert!(nonce_seen(&text, "n", NOW + 10));
+        assert_eq!(
+            nonce_insert(&text, "n", NOW + 10, NOW + 10, 8),
+            NonceInsert::Replay
+        );
+        // The old index's entry for a ticket expiring now is not carried over: a ticket is valid
+        // only while `now < expires`, so that revocation protects nothing any more.
+        let old = format!("{NOW} gone\n{} kept", NOW + 1);
+        assert_eq!(index_lines(&old, NOW), vec![("kept".to_string(), NOW + 1)]);
+    }
+
     /// Envoy's shared data as the filter sees it: a CAS per key, a set without CAS (or on a key
     /// that does not exist) unchecked; an empty value reads back as no value with its CAS.
     /// `racer` is another worker writing a key right after this one reads it.
