@@ -61,15 +61,17 @@ fn err(what: &str, s: Status) -> StoreError {
     StoreError(format!("shared data {what} failed: {s:?}"))
 }
 
-/// Reads a bucket: its text and the CAS to write it back with.
+/// Reads a bucket: its text and the CAS to write it back with. A bucket that is not UTF-8 (not
+/// written by this filter) is an error, never empty text: a write would otherwise replace what
+/// it holds (nonces seen, revocations) with nothing.
 pub(crate) fn read(key: &str) -> Result<(String, Option<u32>), StoreError> {
     let (value, cas) = get_shared_data(key).map_err(|s| err("read", s))?;
-    let text = value
-        .as_deref()
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .unwrap_or("")
-        .to_string();
-    Ok((text, cas))
+    let text = match value.as_deref().map(std::str::from_utf8) {
+        None => "",
+        Some(Ok(t)) => t,
+        Some(Err(_)) => return Err(StoreError(format!("{key}: not text"))),
+    };
+    Ok((text.to_string(), cas))
 }
 
 /// Rewrites a bucket from what was read: `change` gets the text and returns the new text
