@@ -340,9 +340,9 @@ impl Discovery {
 }
 
 /// The longest provider endpoint URL or local identifier a discovered document may declare
-/// (bytes, normalized). Longer ones are ignored: they are stored per login (the state cookie,
-/// the association caches — Envoy shared data keeps 16 per bucket in every worker's memory), and
-/// a hostile identity page could otherwise declare megabyte URLs.
+/// (bytes, normalized). Longer ones are ignored: endpoint URLs are kept in the association
+/// caches (Envoy shared data holds 16 per bucket in every worker's memory), and a hostile
+/// identity page could otherwise declare megabyte URLs.
 pub const MAX_ENDPOINT_URL_LEN: usize = 2048;
 
 /// An endpoint URL as declared, if it is an absolute http(s) URL of at most

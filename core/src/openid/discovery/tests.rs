@@ -317,3 +317,53 @@ fn overlong_endpoint_urls_and_local_ids_are_ignored() {
         .iter()
         .all(|e| e.server.len() <= MAX_ENDPOINT_URL_LEN && !e.op_identifier));
 }
+
+#[test]
+fn local_ids_are_bounded_on_both_discovery_paths() {
+    // Exactly at the limit: kept; one byte more: that endpoint is dropped.
+    let local_at = format!(
+        "https://op.example/u/{}",
+        "l".repeat(MAX_ENDPOINT_URL_LEN - 21)
+    );
+    assert_eq!(local_at.len(), MAX_ENDPOINT_URL_LEN);
+    let local_over = format!("{local_at}m");
+    // HTML: openid2.local_id.
+    let page = |local: &str| {
+        html(&format!(
+            r#"<head><link rel="openid2.provider" href="https://op.example/auth">
+<link rel="openid2.local_id" href="{local}"></head>"#
+        ))
+    };
+    let (mut d, _) = start("http://me.example/");
+    let eps = done(d.on_response(page(&local_at)));
+    assert_eq!(eps.len(), 1);
+    assert_eq!(eps[0].local_id.as_deref(), Some(local_at.as_str()));
+    let (mut d, _) = start("http://me.example/");
+    assert!(done(d.on_response(page(&local_over))).is_empty());
+    // Yadis: a 2.0 service's LocalID.
+    let xrds = |local: &str| {
+        XRDS.replace(
+            "<LocalID>https://op.example/u/alice</LocalID>",
+            &format!("<LocalID>{local}</LocalID>"),
+        )
+    };
+    let auth_v2 = |eps: &[Endpoint]| {
+        eps.iter()
+            .filter(|e| e.server == "https://op.example/auth" && e.version == Version::V2)
+            .count()
+    };
+    let (mut d, _) = start("http://me.example/");
+    let body = xrds(&local_at);
+    let eps = done(d.on_response(
+        HttpResponse::new(200, body.as_str()).with_header("Content-Type", "application/xrds+xml"),
+    ));
+    assert_eq!(auth_v2(&eps), 1, "{eps:?}");
+    let (mut d, _) = start("http://me.example/");
+    let body = xrds(&local_over);
+    let eps = done(d.on_response(
+        HttpResponse::new(200, body.as_str()).with_header("Content-Type", "application/xrds+xml"),
+    ));
+    assert_eq!(auth_v2(&eps), 0, "{eps:?}");
+    // The document's other services still count.
+    assert!(eps.iter().any(|e| e.op_identifier));
+}
