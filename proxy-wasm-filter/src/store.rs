@@ -64,7 +64,11 @@ pub fn init(now: UnixTime) {
     if old.is_empty() {
         return;
     }
-    let _ = add(&index_lines(&old, now), now);
+    if add(&index_lines(&old, now), now).is_err() {
+        // Not all moved (a full bucket, lost CAS races while every worker migrates): the old
+        // index stays for the next start to move again — emptying it would drop revocations.
+        return;
+    }
     let _ = set_shared_data(OLD_INDEX, Some(b""), None);
     for line in old.lines() {
         if let Some((_, id)) = line.split_once(' ') {
