@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+mod common;
+
 fn authrs(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_authrs"))
         .args(args)
@@ -44,16 +46,7 @@ fn stderr(o: &Output) -> String {
 /// A scratch directory unique to this test process.
 fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    // Made by this process (`mkdir` of a free name): never a directory or symlink someone else
-    // planted in the shared /tmp.
-    DIR.get_or_init(|| {
-        (0..10_000)
-            .map(|n| {
-                std::env::temp_dir().join(format!("authrs-cli-test-{}-{n}", std::process::id()))
-            })
-            .find(|d| std::fs::create_dir(d).is_ok())
-            .expect("a free scratch directory name")
-    })
+    DIR.get_or_init(|| common::fresh_dir("authrs-cli-test"))
 }
 
 /// Demo certificates from the same script `make run` uses (openssl must be installed).
@@ -185,17 +178,20 @@ fn ticket_round_trip_and_refusals() {
     assert!(o.status.success(), "{}", stderr(&o));
     let ticket = stdout(&o);
 
-    let o = authrs(&[
-        "ticket",
-        "verify",
-        "--key",
-        &k,
-        "--now",
-        "1800000100",
-        "--address",
-        "192.0.2.7",
-        &ticket,
-    ]);
+    fn verify<'a>(key: &'a str, ticket: &'a str) -> [&'a str; 9] {
+        [
+            "ticket",
+            "verify",
+            "--key",
+            key,
+            "--now",
+            "1800000100",
+            "--address",
+            "192.0.2.7",
+            ticket,
+        ]
+    }
+    let o = authrs(&verify(&k, &ticket));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
     assert_eq!(v["user"], "alice");
@@ -204,17 +200,7 @@ fn ticket_round_trip_and_refusals() {
     assert_eq!(v["expires"], 1_800_007_200i64);
     assert_eq!(v["roles"], serde_json::json!(["admin:projectX", "reader"]));
     // `-` reads the ticket from standard input (not visible in `ps`), with the same answer.
-    let args = [
-        "ticket",
-        "verify",
-        "--key",
-        &k,
-        "--now",
-        "1800000100",
-        "--address",
-        "192.0.2.7",
-        "-",
-    ];
+    let args = verify(&k, "-");
     let o = authrs_stdin(&args, &format!("{ticket}\n"));
     assert!(o.status.success(), "{}", stderr(&o));
     let w: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");

@@ -10,6 +10,8 @@ use authrs_core::openid::nonce::format_time;
 use authrs_core::openid::signed_time::ConsumerSecret;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+
+mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -120,16 +122,7 @@ impl Provider {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    // Made by this call (`mkdir` of a free name), never a planted directory or symlink.
-    let d = (0..10_000)
-        .map(|n| {
-            std::env::temp_dir().join(format!(
-                "authrs-openid-test-{}-{name}-{n}",
-                std::process::id()
-            ))
-        })
-        .find(|d| std::fs::create_dir(d).is_ok())
-        .expect("a free scratch directory name");
+    let d = common::fresh_dir(&format!("authrs-openid-test-{name}"));
     std::fs::write(d.join("secret"), [SECRET, b"\n"].concat()).unwrap();
     d
 }

@@ -40,6 +40,10 @@ fn html(body: &str) -> HttpResponse {
     HttpResponse::new(200, body).with_header("Content-Type", "text/html; charset=utf-8")
 }
 
+fn xrds_doc(body: &str) -> HttpResponse {
+    HttpResponse::new(200, body).with_header("Content-Type", "application/xrds+xml")
+}
+
 fn start(u: &str) -> (Discovery, HttpRequest) {
     let (d, step) = Discovery::start(url(u), FetchLimits::default(), None);
     (d, fetch(step))
@@ -74,9 +78,7 @@ fn yadis_pointer_then_xrds_and_html() {
     let page = html(HTML).with_header("X-XRDS-Location", "/yadis");
     let req = fetch(d.on_response(page));
     assert_eq!(req.url, "http://me.example/yadis");
-    let eps = done(d.on_response(
-        HttpResponse::new(200, XRDS).with_header("Content-Type", "application/xrds+xml"),
-    ));
+    let eps = done(d.on_response(xrds_doc(XRDS)));
     let summary: Vec<(u8, &str, bool, Mechanism)> = eps
         .iter()
         .map(|e| {
@@ -250,9 +252,7 @@ fn service_types_each_count_once() {
       <Service><Type>http://example.com/unrelated</Type><URI>https://op.example/x</URI></Service>
     </XRD></xrds:XRDS>"#;
     let (mut d, _) = start("http://me.example/");
-    let eps = done(d.on_response(
-        HttpResponse::new(200, doc).with_header("Content-Type", "application/xrds+xml"),
-    ));
+    let eps = done(d.on_response(xrds_doc(doc)));
     let summary: Vec<(u8, &str, bool, &str)> = eps
         .iter()
         .map(|e| {
@@ -309,9 +309,7 @@ fn overlong_endpoint_urls_and_local_ids_are_ignored() {
     let huge = format!("https://op.example/{}", "z".repeat(1 << 20));
     let xrds = XRDS.replace("https://op.example/select", &huge);
     let (mut d, _) = start("http://me.example/");
-    let eps = done(d.on_response(
-        HttpResponse::new(200, xrds.as_str()).with_header("Content-Type", "application/xrds+xml"),
-    ));
+    let eps = done(d.on_response(xrds_doc(&xrds)));
     assert!(!eps.is_empty());
     assert!(eps
         .iter()
@@ -354,15 +352,11 @@ fn local_ids_are_bounded_on_both_discovery_paths() {
     };
     let (mut d, _) = start("http://me.example/");
     let body = xrds(&local_at);
-    let eps = done(d.on_response(
-        HttpResponse::new(200, body.as_str()).with_header("Content-Type", "application/xrds+xml"),
-    ));
+    let eps = done(d.on_response(xrds_doc(&body)));
     assert_eq!(auth_v2(&eps), 1, "{eps:?}");
     let (mut d, _) = start("http://me.example/");
     let body = xrds(&local_over);
-    let eps = done(d.on_response(
-        HttpResponse::new(200, body.as_str()).with_header("Content-Type", "application/xrds+xml"),
-    ));
+    let eps = done(d.on_response(xrds_doc(&body)));
     assert_eq!(auth_v2(&eps), 0, "{eps:?}");
     // The document's other services still count.
     assert!(eps.iter().any(|e| e.op_identifier));
