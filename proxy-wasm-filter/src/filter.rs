@@ -59,11 +59,45 @@ fn now_secs() -> UnixTime {
         .map_or(0, |d| d.as_secs() as UnixTime)
 }
 
+/// The tick period while the bucket key is not confirmed.
+const CONFIRM_PERIOD: Duration = Duration::from_millis(100);
+
+/// Whether the site keeps anything in shared-data buckets (revocations, OpenID state).
+fn uses_buckets(site: &Site) -> bool {
+    site.uses_revocation || site.openid_clusters.is_some()
+}
+
+/// Reads (or makes) the secret bucket key and moves an older build's entries (see `buckets`):
+/// at configure and on every tick. Until a key is read, the buckets' stores fail closed.
+fn refresh_buckets() {
+    let mut fresh = [0u8; 16];
+    if let Err(e) = getrandom::fill(&mut fresh) {
+        // Only a missing key is made from these bytes: without randomness, make none.
+        if crate::buckets::state().is_none() {
+            log(
+                LogLevel::Critical,
+                0,
+                &format!("AUTHRS0005: no random bytes for the bucket key: {e}"),
+            );
+            return;
+        }
+    }
+    if let Some(problem) = crate::buckets::refresh(&crate::openid_store::Host, fresh, now_secs()) {
+        log(
+            LogLevel::Error,
+            0,
+            &format!("AUTHRS0005: shared-data buckets: {problem}"),
+        );
+    }
+}
+
 /// The configured plugin, shared by the requests of this VM.
 #[derive(Default)]
 struct Root {
     site: Option<Rc<Site>>,
     metrics: Option<Rc<Metrics>>,
+    /// Ticking fast until the bucket key is confirmed (writes to the buckets wait for it).
+    fast_ticks: bool,
     /// Parsed client certificates of recent connections (kept across configuration reloads:
     /// parsing does not depend on the configuration).
     certs: Rc<RefCell<CertCache>>,
@@ -75,6 +109,21 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         if let Some(m) = &self.metrics {
             m.flush();
+        }
+        let Some(site) = &self.site else {
+            return;
+        };
+        if !uses_buckets(site) {
+            return;
+        }
+        refresh_buckets();
+        let confirmed = crate::buckets::state().is_some_and(|k| k.confirmed);
+        if confirmed && site.uses_revocation {
+            store::move_old_index(now_secs());
+        }
+        if confirmed && self.fast_ticks {
+            self.fast_ticks = false;
+            self.set_tick_period(crate::metrics::FLUSH_PERIOD);
         }
     }
 
@@ -92,8 +141,16 @@ impl RootContext for Root {
             .unwrap_or_default();
         match Site::from_json_str(&text) {
             Ok(site) => {
+                if uses_buckets(&site) {
+                    refresh_buckets();
+                    // A new key is confirmed at the next tick: make it come soon.
+                    if !crate::buckets::state().is_some_and(|k| k.confirmed) {
+                        self.fast_ticks = true;
+                        self.set_tick_period(CONFIRM_PERIOD);
+                    }
+                }
                 if site.uses_revocation {
-                    store::init(now_secs());
+                    store::init();
                 }
                 if site.openid_clusters.is_some() {
                     crate::openid_store::init();

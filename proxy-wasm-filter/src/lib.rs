@@ -6,6 +6,7 @@
 //! applies the `Decision` (headers upstream or a local reply). Configuration is the
 //! plugin's JSON, read by `authrs_core::site::Site`.
 
+pub mod buckets;
 pub mod facts;
 pub mod openid_buckets;
 pub mod reply;

@@ -7,6 +7,7 @@
 //! normalized URLs, handles 0x21–0x7E). Every edit drops what has expired: shared data has no TTL.
 
 use authrs_core::openid::assoc::{AssocType, Association};
+use authrs_core::openid::store::StoreError;
 use authrs_core::openid::Version;
 use authrs_core::time::UnixTime;
 use base64::engine::general_purpose::STANDARD;
@@ -33,7 +34,8 @@ pub fn id_and_bucket(key: &str, buckets: usize) -> (String, usize) {
     (id, n % buckets.max(1))
 }
 
-fn nonce_line(line: &str) -> Option<(UnixTime, &str)> {
+/// A nonce bucket line: `<expires> <id>`.
+pub fn nonce_line(line: &str) -> Option<(UnixTime, &str)> {
     let (t, h) = line.split_once(' ')?;
     Some((t.parse().ok()?, h))
 }
@@ -176,6 +178,46 @@ pub trait SharedData {
     fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status>;
 }
 
+/// Lost CAS races tolerated per update before giving up.
+const CAS_RETRIES: usize = 16;
+
+/// Reads a bucket: its text and the CAS to write it back with. A bucket that is not UTF-8 (not
+/// written by this filter) is an error, never empty text: a write would otherwise replace what
+/// it holds (nonces seen, revocations) with nothing.
+pub fn read(host: &impl SharedData, key: &str) -> Result<(String, Option<u32>), StoreError> {
+    let (value, cas) = host
+        .get(key)
+        .map_err(|s| StoreError(format!("shared data read failed: {s:?}")))?;
+    let text = match value.as_deref().map(std::str::from_utf8) {
+        None => "",
+        Some(Ok(t)) => t,
+        Some(Err(_)) => return Err(StoreError(format!("{key}: not text"))),
+    };
+    Ok((text.to_string(), cas))
+}
+
+/// Rewrites a bucket from what was read: `change` gets the text and returns the new text
+/// (`None`: nothing to write) and a result; retried while another worker wins the race.
+pub fn update<T>(
+    host: &impl SharedData,
+    key: &str,
+    mut change: impl FnMut(&str) -> Result<(Option<String>, T), StoreError>,
+) -> Result<T, StoreError> {
+    for _ in 0..CAS_RETRIES {
+        let (text, cas) = read(host, key)?;
+        let (new, result) = change(&text)?;
+        let Some(new) = new else {
+            return Ok(result);
+        };
+        match host.set(key, new.as_bytes(), cas) {
+            Ok(()) => return Ok(result),
+            Err(Status::CasMismatch) => continue,
+            Err(s) => return Err(StoreError(format!("shared data write failed: {s:?}"))),
+        }
+    }
+    Err(StoreError(format!("{key}: too many concurrent updates")))
+}
+
 /// Creates, empty, each of `keys` that does not exist yet (so later CAS writes are checked).
 /// An existing bucket, even an empty one, is left alone: another worker may be adding to it
 /// (a reload configures one VM while the others serve).
@@ -187,9 +229,58 @@ pub fn create_missing<'k>(host: &impl SharedData, keys: impl IntoIterator<Item =
     }
 }
 
+/// A stand-in for Envoy's shared data in host tests.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::SharedData;
+    use proxy_wasm::types::Status;
+
+    /// Envoy's shared data as the filter sees it: a CAS per key, a set without CAS (or on a key
+    /// that does not exist) unchecked; an empty value reads back as no value with its CAS.
+    /// `racer` is another worker writing a key right after this one reads it.
+    #[derive(Default)]
+    pub struct FakeShared {
+        pub map: std::cell::RefCell<std::collections::HashMap<String, (Vec<u8>, u32)>>,
+        pub racer: std::cell::RefCell<Option<(String, Vec<u8>)>>,
+        /// Reads so far.
+        pub reads: std::cell::Cell<usize>,
+    }
+
+    impl SharedData for FakeShared {
+        fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
+            self.reads.set(self.reads.get() + 1);
+            let read = match self.map.borrow().get(key) {
+                Some((v, cas)) => (Some(v.clone()).filter(|v| !v.is_empty()), Some(*cas)),
+                None => (None, None),
+            };
+            let racing = self.racer.borrow().as_ref().is_some_and(|(k, _)| k == key);
+            if let Some((k, v)) = racing.then(|| self.racer.borrow_mut().take()).flatten() {
+                let mut map = self.map.borrow_mut();
+                let cas = map.get(&k).map_or(1, |(_, c)| c + 1);
+                map.insert(k, (v, cas));
+            }
+            Ok(read)
+        }
+
+        fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+            let mut map = self.map.borrow_mut();
+            let next = match map.get(key) {
+                Some((_, c)) if cas.is_some_and(|cas| cas != *c) => {
+                    return Err(Status::CasMismatch)
+                }
+                Some((_, c)) => c + 1,
+                None => 1,
+            };
+            map.insert(key.to_string(), (value.to_vec(), next));
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use super::fake::FakeShared;
     use super::*;
 
     const NOW: UnixTime = 1_800_000_000;
@@ -386,44 +477,6 @@ mod tests {
         // only while `now < expires`, so that revocation protects nothing any more.
         let old = format!("{NOW} gone\n{} kept", NOW + 1);
         assert_eq!(index_lines(&old, NOW), vec![("kept".to_string(), NOW + 1)]);
-    }
-
-    /// Envoy's shared data as the filter sees it: a CAS per key, a set without CAS (or on a key
-    /// that does not exist) unchecked; an empty value reads back as no value with its CAS.
-    /// `racer` is another worker writing a key right after this one reads it.
-    #[derive(Default)]
-    struct FakeShared {
-        map: std::cell::RefCell<std::collections::HashMap<String, (Vec<u8>, u32)>>,
-        racer: std::cell::RefCell<Option<(String, Vec<u8>)>>,
-    }
-
-    impl SharedData for FakeShared {
-        fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
-            let read = match self.map.borrow().get(key) {
-                Some((v, cas)) => (Some(v.clone()).filter(|v| !v.is_empty()), Some(*cas)),
-                None => (None, None),
-            };
-            let racing = self.racer.borrow().as_ref().is_some_and(|(k, _)| k == key);
-            if let Some((k, v)) = racing.then(|| self.racer.borrow_mut().take()).flatten() {
-                let mut map = self.map.borrow_mut();
-                let cas = map.get(&k).map_or(1, |(_, c)| c + 1);
-                map.insert(k, (v, cas));
-            }
-            Ok(read)
-        }
-
-        fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
-            let mut map = self.map.borrow_mut();
-            let next = match map.get(key) {
-                Some((_, c)) if cas.is_some_and(|cas| cas != *c) => {
-                    return Err(Status::CasMismatch)
-                }
-                Some((_, c)) => c + 1,
-                None => 1,
-            };
-            map.insert(key.to_string(), (value.to_vec(), next));
-            Ok(())
-        }
     }
 
     #[test]

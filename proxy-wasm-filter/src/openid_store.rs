@@ -5,8 +5,9 @@
 //! Shared data has no TTL and no deletion, and a CAS on a key that does not exist yet is not
 //! checked: a fixed number of bucket keys is created in `on_configure` ([`init`]), every update
 //! is a read–modify–CAS-write retried on a lost race, and each write prunes what has expired.
-//! A key goes to the bucket named by the first byte of its SHA-256, so memory stays bounded
-//! whatever identifiers and providers clients name.
+//! A key goes to the bucket its SHA-256 picks under the secret bucket key (see `buckets`), so
+//! memory stays bounded whatever identifiers and providers clients name, and nobody can aim
+//! their entries at one bucket.
 
 use authrs_core::openid::assoc::Association;
 use authrs_core::openid::store::{
@@ -16,32 +17,19 @@ use authrs_core::time::UnixTime;
 use proxy_wasm::hostcalls::{get_shared_data, set_shared_data};
 use proxy_wasm::types::Status;
 
+use crate::buckets::{self, NONCES_PER_BUCKET, NONCE_BUCKETS};
 use crate::openid_buckets::{
     assoc_current, assoc_find, assoc_put, assoc_remove, create_missing, id_and_bucket,
     nonce_insert, nonce_seen, NonceInsert, SharedData,
 };
 
-const NONCE_PREFIX: &str = "authrs.openid.nonce.";
-const NONCE_BUCKETS: usize = 64;
-/// Live nonces one bucket holds; a full bucket refuses new logins (`store_failed`) rather than
-/// forget a nonce that could then be replayed.
-const MAX_NONCES_PER_BUCKET: usize = 4096;
-
-const ASSOC_PREFIX: &str = "authrs.openid.assoc.";
-const ASSOC_BUCKETS: usize = 16;
 /// Associations one bucket keeps; beyond it the oldest is dropped (the next login associates again).
 const MAX_ASSOCS_PER_BUCKET: usize = 16;
 
-/// Lost CAS races tolerated per update before giving up (`store_failed`).
-const CAS_RETRIES: usize = 16;
-
-/// Creates every bucket key that does not exist yet (so later CAS writes are checked).
+/// Creates every keyed bucket key that does not exist yet (so later CAS writes are checked).
 pub fn init() {
-    let buckets: Vec<String> = (0..NONCE_BUCKETS)
-        .map(|i| format!("{NONCE_PREFIX}{i}"))
-        .chain((0..ASSOC_BUCKETS).map(|i| format!("{ASSOC_PREFIX}{i}")))
-        .collect();
-    create_missing(&Host, buckets.iter().map(String::as_str));
+    let keys: Vec<String> = buckets::openid_keys().collect();
+    create_missing(&Host, keys.iter().map(String::as_str));
 }
 
 /// Shared data through the host calls.
@@ -57,51 +45,37 @@ impl SharedData for Host {
     }
 }
 
-fn err(what: &str, s: Status) -> StoreError {
-    StoreError(format!("shared data {what} failed: {s:?}"))
-}
-
-/// Reads a bucket: its text and the CAS to write it back with. A bucket that is not UTF-8 (not
-/// written by this filter) is an error, never empty text: a write would otherwise replace what
-/// it holds (nonces seen, revocations) with nothing.
+/// A bucket's text and CAS (see [`crate::openid_buckets::read`]).
 pub(crate) fn read(key: &str) -> Result<(String, Option<u32>), StoreError> {
-    let (value, cas) = get_shared_data(key).map_err(|s| err("read", s))?;
-    let text = match value.as_deref().map(std::str::from_utf8) {
-        None => "",
-        Some(Ok(t)) => t,
-        Some(Err(_)) => return Err(StoreError(format!("{key}: not text"))),
-    };
-    Ok((text.to_string(), cas))
+    crate::openid_buckets::read(&Host, key)
 }
 
-/// Rewrites a bucket from what was read: `change` gets the text and returns the new text
-/// (`None`: nothing to write) and a result; retried while another worker wins the race.
+/// A read–modify–CAS-write of a bucket (see [`crate::openid_buckets::update`]).
 pub(crate) fn update<T>(
     key: &str,
-    mut change: impl FnMut(&str) -> Result<(Option<String>, T), StoreError>,
+    change: impl FnMut(&str) -> Result<(Option<String>, T), StoreError>,
 ) -> Result<T, StoreError> {
-    for _ in 0..CAS_RETRIES {
-        let (text, cas) = read(key)?;
-        let (new, result) = change(&text)?;
-        let Some(new) = new else {
-            return Ok(result);
-        };
-        match set_shared_data(key, Some(new.as_bytes()), cas) {
-            Ok(()) => return Ok(result),
-            Err(Status::CasMismatch) => continue,
-            Err(s) => return Err(err("write", s)),
-        }
+    crate::openid_buckets::update(&Host, key, change)
+}
+
+/// The nonce's id, its keyed bucket, and the older build's bucket while that is still read;
+/// `write`: to record it (needs a confirmed key).
+fn nonce_key(key: &str, write: bool) -> Result<(String, String, Option<String>), StoreError> {
+    let (id, plain) = id_and_bucket(key, NONCE_BUCKETS);
+    let (bucket, old) = buckets::nonce_buckets(&id, plain, write)?;
+    Ok((id, bucket, old))
+}
+
+/// Whether an older build's bucket (read first: see `buckets`) holds the nonce.
+fn seen_in_old(old: Option<&str>, id: &str, now: UnixTime) -> Result<bool, StoreError> {
+    match old {
+        Some(old) => Ok(nonce_seen(&read(old)?.0, id, now)),
+        None => Ok(false),
     }
-    Err(StoreError(format!("{key}: too many concurrent updates")))
 }
 
-fn nonce_key(key: &str) -> (String, String) {
-    let (id, n) = id_and_bucket(key, NONCE_BUCKETS);
-    (id, format!("{NONCE_PREFIX}{n}"))
-}
-
-fn assoc_key(server: &str) -> String {
-    format!("{ASSOC_PREFIX}{}", id_and_bucket(server, ASSOC_BUCKETS).1)
+fn assoc_key(server: &str, write: bool) -> Result<String, StoreError> {
+    buckets::assoc_bucket(&id_and_bucket(server, 1).0, write)
 }
 
 /// The replay cache handed to the core.
@@ -110,8 +84,8 @@ pub struct SharedNonces;
 
 impl NonceStore for SharedNonces {
     fn seen(&mut self, key: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let (id, bucket) = nonce_key(key);
-        Ok(nonce_seen(&read(&bucket)?.0, &id, now))
+        let (id, bucket, old) = nonce_key(key, false)?;
+        Ok(seen_in_old(old.as_deref(), &id, now)? || nonce_seen(&read(&bucket)?.0, &id, now))
     }
 
     fn check_and_insert(
@@ -120,10 +94,13 @@ impl NonceStore for SharedNonces {
         expires: Option<UnixTime>,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        let (id, bucket) = nonce_key(key);
+        let (id, bucket, old) = nonce_key(key, true)?;
+        if seen_in_old(old.as_deref(), &id, now)? {
+            return Ok(false);
+        }
         let until = expires.unwrap_or(now.saturating_add(DEFAULT_NONCE_LIFETIME));
         update(&bucket, |text| {
-            match nonce_insert(text, &id, until, now, MAX_NONCES_PER_BUCKET) {
+            match nonce_insert(text, &id, until, now, NONCES_PER_BUCKET) {
                 NonceInsert::Replay => Ok((None, false)),
                 NonceInsert::Write(new) => Ok((Some(new), true)),
                 NonceInsert::Full => Err(StoreError("the OpenID replay cache is full".into())),
@@ -141,25 +118,34 @@ pub struct SharedAssociations {
 
 impl AssociationStore for SharedAssociations {
     fn get(&mut self, server: &str, handle: &str) -> Result<Option<Association>, StoreError> {
-        Ok(assoc_find(&read(&assoc_key(server))?.0, server, handle))
+        Ok(assoc_find(
+            &read(&assoc_key(server, false)?)?.0,
+            server,
+            handle,
+        ))
     }
 
     fn current(&mut self, server: &str, now: UnixTime) -> Result<Option<Association>, StoreError> {
-        Ok(assoc_current(&read(&assoc_key(server))?.0, server, now))
+        Ok(assoc_current(
+            &read(&assoc_key(server, false)?)?.0,
+            server,
+            now,
+        ))
     }
 
     fn put(&mut self, association: Association) -> Result<(), StoreError> {
         let now = self.now;
-        update(&assoc_key(&association.server), |text| {
-            match assoc_put(text, &association, now, MAX_ASSOCS_PER_BUCKET) {
+        update(
+            &assoc_key(&association.server, true)?,
+            |text| match assoc_put(text, &association, now, MAX_ASSOCS_PER_BUCKET) {
                 Some(new) => Ok((Some(new), ())),
                 None => Err(StoreError("association with a blank field".into())),
-            }
-        })
+            },
+        )
     }
 
     fn remove(&mut self, server: &str, handle: &str) -> Result<(), StoreError> {
-        update(&assoc_key(server), |text| {
+        update(&assoc_key(server, true)?, |text| {
             Ok((assoc_remove(text, server, handle), ()))
         })
     }

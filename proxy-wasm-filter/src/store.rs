@@ -3,7 +3,8 @@
 //!
 //! Envoy never deletes a shared-data key (writing an empty value keeps the key), so revocations
 //! live in a fixed set of bucket keys created in `on_configure`, like OpenID's replay cache: a
-//! session goes to the bucket named by the SHA-256 of its id, as an `<expires> <hash>` line;
+//! session goes to the bucket its SHA-256 picks under the secret bucket key (`buckets`), as an
+//! `<expires> <hash>` line;
 //! each write prunes the bucket's expired lines (read–modify–CAS, retried on a lost race).
 //! Memory stays bounded however many sessions are ever revoked, and a ticket check reads one
 //! small bucket. (Before, one key per revoked session stayed behind for the life of the Envoy
@@ -13,19 +14,14 @@ use authrs_core::engine::{RevocationStore, StoreError};
 // The bucket helpers are OpenID's replay cache's: they speak its (identical) error type.
 use authrs_core::openid::store::StoreError as BucketError;
 use authrs_core::time::UnixTime;
-use proxy_wasm::hostcalls::{get_shared_data, set_shared_data};
+use proxy_wasm::hostcalls::set_shared_data;
 
+use crate::buckets::{self, REVOKED_BUCKETS, REVOKED_PER_BUCKET};
 use crate::openid_buckets::{
     create_missing, id_and_bucket, index_lines, nonce_insert, nonce_seen, NonceInsert,
 };
 use crate::openid_store::{read, update, Host};
 
-const PREFIX: &str = "authrs.revoked.bucket.";
-const BUCKETS: usize = 4096;
-/// Live revocations one bucket holds (4096 × 128 in all; a full bucket is ~8 KiB to read): a
-/// logout that would overfill its bucket fails (500, cookie cleared, logged) rather than drop
-/// another session's revocation.
-const MAX_PER_BUCKET: usize = 128;
 /// Hex digits of the SHA-256 kept per entry (128 bits).
 const ID_HEX: usize = 32;
 /// Entries held in all buckets (expired ones included until their bucket is next written).
@@ -34,15 +30,13 @@ const COUNT: &str = "authrs.revoked.count";
 const OLD_INDEX: &str = "authrs.revoked.index";
 const OLD_PREFIX: &str = "authrs.revoked.";
 
-fn bucket_key(n: usize) -> String {
-    format!("{PREFIX}{n}")
-}
-
-/// The entry id and bucket key of a session.
-fn entry(ticket_id: &str) -> (String, String) {
-    let (mut id, n) = id_and_bucket(ticket_id, BUCKETS);
+/// The entry id of a session, its keyed bucket, and the older build's bucket while that is
+/// still read (first: see `buckets`); `write`: to add it (needs a confirmed key).
+fn entry(ticket_id: &str, write: bool) -> Result<(String, String, Option<String>), BucketError> {
+    let (mut id, plain) = id_and_bucket(ticket_id, REVOKED_BUCKETS);
     id.truncate(ID_HEX);
-    (id, bucket_key(n))
+    let (bucket, old) = buckets::revocation_buckets(&id, plain, write)?;
+    Ok((id, bucket, old))
 }
 
 fn from_bucket(e: BucketError) -> StoreError {
@@ -50,14 +44,17 @@ fn from_bucket(e: BucketError) -> StoreError {
 }
 
 /// Creates every bucket key that does not exist yet (so later CAS writes are checked); existing
-/// ones, even empty, are left alone: another worker may be adding to them. Then moves the live
-/// revocations an older build left (its index) into the buckets and empties its keys.
-pub fn init(now: UnixTime) {
-    let keys: Vec<String> = (0..BUCKETS)
-        .map(bucket_key)
+/// ones, even empty, are left alone: another worker may be adding to them.
+pub fn init() {
+    let keys: Vec<String> = buckets::revocation_keys()
         .chain([COUNT.to_string()])
         .collect();
     create_missing(&Host, keys.iter().map(String::as_str));
+}
+
+/// On ticks once the bucket key is confirmed: moves the live revocations a build before the
+/// buckets left (its index, a key per session) into the buckets and empties its keys.
+pub fn move_old_index(now: UnixTime) {
     let Ok((old, _)) = read(OLD_INDEX) else {
         return;
     };
@@ -66,7 +63,7 @@ pub fn init(now: UnixTime) {
     }
     if add(&index_lines(&old, now), now).is_err() {
         // Not all moved (a full bucket, lost CAS races while every worker migrates): the old
-        // index stays for the next start to move again — emptying it would drop revocations.
+        // index stays for the next tick to move again — emptying it would drop revocations.
         return;
     }
     let _ = set_shared_data(OLD_INDEX, Some(b""), None);
@@ -82,17 +79,17 @@ pub fn init(now: UnixTime) {
 fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<Option<u64>, StoreError> {
     let mut delta: i64 = 0;
     for (ticket_id, until) in tickets {
-        let (id, key) = entry(ticket_id);
+        let (id, key, _) = entry(ticket_id, true).map_err(from_bucket)?;
         delta += update(&key, |text| {
             let before = text.lines().count() as i64;
-            match nonce_insert(text, &id, *until, now, MAX_PER_BUCKET) {
+            match nonce_insert(text, &id, *until, now, REVOKED_PER_BUCKET) {
                 NonceInsert::Replay => Ok((None, 0)),
                 NonceInsert::Write(new) => {
                     let after = new.lines().count() as i64;
                     Ok((Some(new), after - before))
                 }
                 NonceInsert::Full => Err(BucketError(format!(
-                    "revocation bucket {key} holds {MAX_PER_BUCKET} live sessions already"
+                    "revocation bucket {key} holds {REVOKED_PER_BUCKET} live sessions already"
                 ))),
             }
         })
@@ -121,16 +118,16 @@ pub struct SharedRevocations {
 
 impl RevocationStore for SharedRevocations {
     fn is_revoked(&mut self, ticket_id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let (id, key) = entry(ticket_id);
-        let (value, _) = get_shared_data(&key)
-            .map_err(|s| StoreError(format!("shared data read failed: {s:?}")))?;
-        // An entry lasts until the ticket's own expiry; at that second the ticket is expired anyway.
-        let text = value.as_deref().map(std::str::from_utf8).transpose();
-        match text {
-            Ok(text) => Ok(nonce_seen(text.unwrap_or(""), &id, now)),
-            // Only this filter writes the buckets: unreadable text is a fault, not "not revoked".
-            Err(_) => Err(StoreError(format!("{key}: not UTF-8"))),
+        let (id, key, old) = entry(ticket_id, false).map_err(from_bucket)?;
+        // An entry lasts until the ticket's own expiry; at that second the ticket is expired
+        // anyway. Only this filter writes the buckets: unreadable text is a fault (an error,
+        // refused), never "not revoked". The older build's bucket first (see `buckets`).
+        if let Some(old) = old {
+            if nonce_seen(&read(&old).map_err(from_bucket)?.0, &id, now) {
+                return Ok(true);
+            }
         }
+        Ok(nonce_seen(&read(&key).map_err(from_bucket)?.0, &id, now))
     }
 
     fn revoke(&mut self, ticket_id: &str, until: UnixTime) -> Result<(), StoreError> {

@@ -697,6 +697,69 @@ fn logout_indexes_a_repeated_ticket_once() {
     }
 }
 
+/// The bucket a revocation goes to is picked with a secret key every worker reads from shared
+/// data (made by the first VM): a logout on one worker holds on the others and after a VM
+/// reload. A key per VM would let about half the requests after the logout through, and all
+/// after the reload.
+#[test]
+fn revocations_hold_across_workers_and_vm_reloads() {
+    let f = site_files("envoy-bucket-key");
+    let mut opts = EnvoyOptions::new(envoy_site(&f));
+    opts.concurrency = 2;
+    opts.wasm = panic_wasm_path();
+    assert!(
+        opts.wasm.exists(),
+        "build it: make unit (the test-panic wasm)"
+    );
+    let e = Envoy::start(&f.certs, &opts);
+    let t = ticket("demo");
+    // The main thread's VM made the key before the workers started: they write at once.
+    let out = e.get("/LOGOUT").cookie(COOKIE, &t).send();
+    assert_eq!(out.status, 303, "{out:?}\n{}", e.log());
+    let refused = |what: &str| {
+        for i in 0..12 {
+            // Every request is a new connection: the kernel spreads them over both workers.
+            let r = e.get("/app/cgi/echo").cookie(COOKIE, &t).send();
+            assert!(
+                r.status == 302
+                    && r.header("location")
+                        .is_some_and(|l| l.contains("reason=bad_cookie")),
+                "{what}, request {i}: revoked ticket not refused: {r:?}\n{}",
+                e.log()
+            );
+        }
+    };
+    refused("both workers");
+    // A panic reloads that worker's VM: the new VM reads the same key.
+    let r = e
+        .get("/app/cgi/echo")
+        .header("authrs-test-panic: 1")
+        .cookie(COOKIE, &ticket("demo"))
+        .send();
+    assert!(r.status >= 500, "{r:?}");
+    // The other worker answers meanwhile: wait until eight answers in a row are not 503.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut answered = 0;
+    while answered < 8 && std::time::Instant::now() < deadline {
+        let r = e.get("/app/cgi/echo").cookie(COOKIE, &t).send();
+        assert_ne!(
+            r.status, 200,
+            "revoked ticket passed during the reload: {r:?}"
+        );
+        answered = if r.status == 503 { 0 } else { answered + 1 };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    refused("after the reload");
+    let fresh = e
+        .get("/app/cgi/echo")
+        .cookie(COOKIE, &ticket("alice"))
+        .send();
+    assert_eq!(fresh.env("AUTHRS_USER"), Some("alice"), "{fresh:?}");
+    let log = e.log();
+    assert!(log.contains("AUTHRS0900"), "no panic, no reload:\n{log}");
+    assert!(!log.contains("AUTHRS0005"), "bucket key trouble:\n{log}");
+}
+
 #[test]
 fn a_sliding_refresh_is_private_to_the_browser() {
     // session_timeout: a ticket last seen 400 s ago is re-issued on the upstream's response —
