@@ -251,6 +251,7 @@ impl Discovery {
             found.extend(self.html_endpoints(&links, &url));
         }
         found.sort_by_key(|e| (std::cmp::Reverse(e.version), !e.op_identifier));
+        found.truncate(MAX_ENDPOINTS);
         DiscoveryStep::Done(found)
     }
 
@@ -266,6 +267,9 @@ impl Discovery {
                     return;
                 };
                 for uri in &s.uris {
+                    if out.len() >= MAX_ENDPOINTS {
+                        return;
+                    }
                     if let Some(server) = endpoint_url(uri) {
                         out.push(Endpoint {
                             server,
@@ -338,6 +342,13 @@ impl Discovery {
         out
     }
 }
+
+/// The most endpoints one discovery keeps: Yadis ones in the document's order up to this many,
+/// then HTML ones, the best [`MAX_ENDPOINTS`] of all after sorting. A hostile identity document
+/// may declare thousands of URIs within the parser's node limit, each an endpoint carrying the
+/// claimed identifier (up to 2 KiB): unbounded, one login start built tens of megabytes (and a
+/// wasm VM's memory never shrinks back).
+pub const MAX_ENDPOINTS: usize = 32;
 
 /// The longest provider endpoint URL or local identifier a discovered document may declare
 /// (bytes, normalized). Longer ones are ignored: endpoint URLs are kept in the association

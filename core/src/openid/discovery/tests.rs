@@ -361,3 +361,28 @@ fn local_ids_are_bounded_on_both_discovery_paths() {
     // The document's other services still count.
     assert!(eps.iter().any(|e| e.op_identifier));
 }
+
+#[test]
+fn a_document_declaring_thousands_of_endpoints_yields_a_bounded_few() {
+    // Within the XML node limit, one service may list thousands of URIs under three types: each
+    // would be an endpoint carrying the (long) claimed identifier.
+    let identity = format!("http://me.example/{}", "i".repeat(1900));
+    let uris: String = (0..3000)
+        .map(|i| format!("<URI>https://op.example/{i}</URI>"))
+        .collect();
+    let doc = format!(
+        r#"<xrds:XRDS xmlns:xrds="xri://$xrds" xmlns="xri://$xrd*($v*2.0)"><XRD>
+  <Service><Type>http://specs.openid.net/auth/2.0/signon</Type>
+    <Type>http://openid.net/signon/1.1</Type>{uris}</Service>
+</XRD></xrds:XRDS>"#
+    );
+    let (mut d, _) = start(&identity);
+    let eps = done(d.on_response(xrds_doc(&doc)));
+    assert_eq!(eps.len(), MAX_ENDPOINTS);
+    // The first ones the document lists, 2.0 first.
+    assert_eq!(eps[0].server, "https://op.example/0");
+    assert!(eps.iter().all(|e| e.claimed_id.len() > 1900));
+    // A usual document keeps every endpoint it declares.
+    let (mut d, _) = start("http://me.example/");
+    assert_eq!(done(d.on_response(xrds_doc(XRDS))).len(), 3);
+}
