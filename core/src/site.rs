@@ -536,7 +536,9 @@ impl std::error::Error for PathError {}
 
 /// The path to match locations against: no query, dot segments resolved (by the `url` crate),
 /// runs of `/` merged, path parameters (`;…` in a segment) dropped. Encodings a backend could
-/// decode into another path are refused.
+/// decode into another path are refused — `%3B` too: a backend that decodes before it drops
+/// path parameters would serve `/admin%3Bx/y` as `/admin/y`, one that does not as `admin;x`
+/// beside `/admin`; no single reading is safe for both.
 pub fn normalize_path(raw: &str) -> Result<String, PathError> {
     let path = raw.split_once('?').map_or(raw, |(p, _)| p);
     if raw.len() > MAX_PATH {
@@ -553,7 +555,7 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
         let hex = path.get(i + 1..i + 3).ok_or(PathError::AmbiguousEncoding)?;
         let byte = u8::from_str_radix(hex, 16).map_err(|_| PathError::AmbiguousEncoding)?;
         let literal_only = byte.is_ascii_alphanumeric()
-            || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/' | b'\\' | b'%')
+            || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/' | b'\\' | b'%' | b';')
             || byte < 0x20
             || byte == 0x7f;
         if literal_only {

@@ -834,6 +834,12 @@ fn tricky_paths_never_bypass_a_location() {
         let r = Request::get(e.url(path)).ca(&f.certs.join("ca.crt")).send();
         assert_eq!(r.status, 302, "{path}: {r:?}");
     }
+    // An encoded `;` is /app/… to a backend that decodes before it drops parameters and a
+    // sibling of /app to one that does not: refused, like an encoded `/`.
+    for path in ["/app%3Bx/cgi/echo", "/public%3b/cgi/echo"] {
+        let r = Request::get(e.url(path)).ca(&f.certs.join("ca.crt")).send();
+        assert_eq!(r.status, 400, "{path}: {r:?}");
+    }
 }
 
 #[test]
