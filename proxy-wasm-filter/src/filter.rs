@@ -67,22 +67,14 @@ fn uses_buckets(site: &Site) -> bool {
     site.uses_revocation || site.openid_clusters.is_some()
 }
 
-/// Reads (or makes) the secret bucket key and moves an older build's entries (see `buckets`):
-/// at configure and on every tick. Until a key is read, the buckets' stores fail closed.
+/// Reads (or makes) the secret bucket key and looks for an older build's buckets (see
+/// `buckets`): at configure and on every tick. Until a key is read, the buckets' stores fail
+/// closed.
 fn refresh_buckets() {
+    // Used only when no key exists yet; without random bytes none is made (an error below).
     let mut fresh = [0u8; 16];
-    if let Err(e) = getrandom::fill(&mut fresh) {
-        // Only a missing key is made from these bytes: without randomness, make none.
-        if crate::buckets::state().is_none() {
-            log(
-                LogLevel::Critical,
-                0,
-                &format!("AUTHRS0005: no random bytes for the bucket key: {e}"),
-            );
-            return;
-        }
-    }
-    if let Some(problem) = crate::buckets::refresh(&crate::openid_store::Host, fresh, now_secs()) {
+    let fresh = getrandom::fill(&mut fresh).ok().map(|()| fresh);
+    if let Some(problem) = crate::buckets::refresh(&crate::openid_store::Host, fresh) {
         log(
             LogLevel::Error,
             0,
@@ -96,8 +88,8 @@ fn refresh_buckets() {
 struct Root {
     site: Option<Rc<Site>>,
     metrics: Option<Rc<Metrics>>,
-    /// Ticking fast until the bucket key is confirmed (writes to the buckets wait for it).
-    fast_ticks: bool,
+    /// Fast ticks left while the bucket key is not confirmed (writes to the buckets wait for it).
+    fast_ticks: u32,
     /// Parsed client certificates of recent connections (kept across configuration reloads:
     /// parsing does not depend on the configuration).
     certs: Rc<RefCell<CertCache>>,
@@ -121,9 +113,13 @@ impl RootContext for Root {
         if confirmed && site.uses_revocation {
             store::move_old_index(now_secs());
         }
-        if confirmed && self.fast_ticks {
-            self.fast_ticks = false;
-            self.set_tick_period(crate::metrics::FLUSH_PERIOD);
+        if self.fast_ticks > 0 {
+            // Back to the usual period once confirmed, or after two seconds of trying (a key
+            // that cannot be read is logged once a tick: not ten times a second).
+            self.fast_ticks = if confirmed { 0 } else { self.fast_ticks - 1 };
+            if self.fast_ticks == 0 {
+                self.set_tick_period(crate::metrics::FLUSH_PERIOD);
+            }
         }
     }
 
@@ -145,12 +141,15 @@ impl RootContext for Root {
                     refresh_buckets();
                     // A new key is confirmed at the next tick: make it come soon.
                     if !crate::buckets::state().is_some_and(|k| k.confirmed) {
-                        self.fast_ticks = true;
+                        self.fast_ticks = 20;
                         self.set_tick_period(CONFIRM_PERIOD);
                     }
                 }
                 if site.uses_revocation {
                     store::init();
+                    if crate::buckets::state().is_some_and(|k| k.confirmed) {
+                        store::move_old_index(now_secs());
+                    }
                 }
                 if site.openid_clusters.is_some() {
                     crate::openid_store::init();

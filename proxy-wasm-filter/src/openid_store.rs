@@ -66,7 +66,8 @@ fn nonce_key(key: &str, write: bool) -> Result<(String, String, Option<String>),
     Ok((id, bucket, old))
 }
 
-/// Whether an older build's bucket (read first: see `buckets`) holds the nonce.
+/// Whether an older build's bucket (read first, while that build's buckets exist: see
+/// `buckets`) holds the nonce.
 fn seen_in_old(old: Option<&str>, id: &str, now: UnixTime) -> Result<bool, StoreError> {
     match old {
         Some(old) => Ok(nonce_seen(&read(old)?.0, id, now)),
@@ -99,13 +100,23 @@ impl NonceStore for SharedNonces {
             return Ok(false);
         }
         let until = expires.unwrap_or(now.saturating_add(DEFAULT_NONCE_LIFETIME));
-        update(&bucket, |text| {
+        let fresh = update(&bucket, |text| {
             match nonce_insert(text, &id, until, now, NONCES_PER_BUCKET) {
                 NonceInsert::Replay => Ok((None, false)),
                 NonceInsert::Write(new) => Ok((Some(new), true)),
                 NonceInsert::Full => Err(StoreError("the OpenID replay cache is full".into())),
             }
-        })
+        })?;
+        if let (true, Some(old)) = (fresh, old) {
+            // An older build in this process checks only its own bucket: best effort there.
+            let _ = update(&old, |text| {
+                match nonce_insert(text, &id, until, now, usize::MAX) {
+                    NonceInsert::Write(new) => Ok((Some(new), ())),
+                    NonceInsert::Replay | NonceInsert::Full => Ok((None, ())),
+                }
+            });
+        }
+        Ok(fresh)
     }
 }
 

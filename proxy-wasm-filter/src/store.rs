@@ -14,7 +14,7 @@ use authrs_core::engine::{RevocationStore, StoreError};
 // The bucket helpers are OpenID's replay cache's: they speak its (identical) error type.
 use authrs_core::openid::store::StoreError as BucketError;
 use authrs_core::time::UnixTime;
-use proxy_wasm::hostcalls::set_shared_data;
+use proxy_wasm::hostcalls::{get_shared_data, set_shared_data};
 
 use crate::buckets::{self, REVOKED_BUCKETS, REVOKED_PER_BUCKET};
 use crate::openid_buckets::{
@@ -52,10 +52,11 @@ pub fn init() {
     create_missing(&Host, keys.iter().map(String::as_str));
 }
 
-/// On ticks once the bucket key is confirmed: moves the live revocations a build before the
-/// buckets left (its index, a key per session) into the buckets and empties its keys.
+/// At configure and on ticks, once the bucket key is confirmed: moves the live revocations a
+/// build before the buckets left (its index, a key per session) into the buckets and empties
+/// its keys (the index only if nobody added to it meanwhile).
 pub fn move_old_index(now: UnixTime) {
-    let Ok((old, _)) = read(OLD_INDEX) else {
+    let Ok((old, cas)) = read(OLD_INDEX) else {
         return;
     };
     if old.is_empty() {
@@ -66,7 +67,10 @@ pub fn move_old_index(now: UnixTime) {
         // index stays for the next tick to move again — emptying it would drop revocations.
         return;
     }
-    let _ = set_shared_data(OLD_INDEX, Some(b""), None);
+    if set_shared_data(OLD_INDEX, Some(b""), cas).is_err() {
+        // Changed since read: moved again (idempotent) at the next tick.
+        return;
+    }
     for line in old.lines() {
         if let Some((_, id)) = line.split_once(' ') {
             let _ = set_shared_data(&format!("{OLD_PREFIX}{id}"), Some(b""), None);
@@ -79,7 +83,7 @@ pub fn move_old_index(now: UnixTime) {
 fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<Option<u64>, StoreError> {
     let mut delta: i64 = 0;
     for (ticket_id, until) in tickets {
-        let (id, key, _) = entry(ticket_id, true).map_err(from_bucket)?;
+        let (id, key, old) = entry(ticket_id, true).map_err(from_bucket)?;
         delta += update(&key, |text| {
             let before = text.lines().count() as i64;
             match nonce_insert(text, &id, *until, now, REVOKED_PER_BUCKET) {
@@ -94,6 +98,16 @@ fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<Option<u64>, Sto
             }
         })
         .map_err(from_bucket)?;
+        if let Some(old) = old {
+            // An older build in this process checks only its own bucket: best effort there
+            // (it refuses rather than evicts; a full one is that build's limit, as before).
+            let _ = update(&old, |text| {
+                match nonce_insert(text, &id, *until, now, usize::MAX) {
+                    NonceInsert::Write(new) => Ok((Some(new), ())),
+                    NonceInsert::Replay | NonceInsert::Full => Ok((None, ())),
+                }
+            });
+        }
     }
     Ok(update(COUNT, |text| {
         let held = text
@@ -105,6 +119,18 @@ fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<Option<u64>, Sto
         Ok((Some(held.to_string()), held as u64))
     })
     .ok())
+}
+
+/// Whether bucket `key` holds `id` unexpired at `now` (read in place: this runs on every ticket
+/// check). Unreadable text is a fault, never "not revoked".
+fn seen(key: &str, id: &str, now: UnixTime) -> Result<bool, StoreError> {
+    let (value, _) =
+        get_shared_data(key).map_err(|s| StoreError(format!("shared data read failed: {s:?}")))?;
+    match value.as_deref().map(std::str::from_utf8) {
+        None => Ok(false),
+        Some(Ok(text)) => Ok(nonce_seen(text, id, now)),
+        Some(Err(_)) => Err(StoreError(format!("{key}: not UTF-8"))),
+    }
 }
 
 /// The store handed to the core; `now` is the request's time, used to prune buckets.
@@ -123,11 +149,11 @@ impl RevocationStore for SharedRevocations {
         // anyway. Only this filter writes the buckets: unreadable text is a fault (an error,
         // refused), never "not revoked". The older build's bucket first (see `buckets`).
         if let Some(old) = old {
-            if nonce_seen(&read(&old).map_err(from_bucket)?.0, &id, now) {
+            if seen(&old, &id, now)? {
                 return Ok(true);
             }
         }
-        Ok(nonce_seen(&read(&key).map_err(from_bucket)?.0, &id, now))
+        seen(&key, &id, now)
     }
 
     fn revoke(&mut self, ticket_id: &str, until: UnixTime) -> Result<(), StoreError> {

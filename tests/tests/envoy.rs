@@ -731,6 +731,8 @@ fn revocations_hold_across_workers_and_vm_reloads() {
     };
     refused("both workers");
     // A panic reloads that worker's VM: the new VM reads the same key.
+    let loads = |log: &str| log.matches("AUTHRS0001: configuration loaded").count();
+    let loaded = loads(&e.log());
     let r = e
         .get("/app/cgi/echo")
         .header("authrs-test-panic: 1")
@@ -749,6 +751,8 @@ fn revocations_hold_across_workers_and_vm_reloads() {
         answered = if r.status == 503 { 0 } else { answered + 1 };
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    assert_eq!(answered, 8, "still 503 after 20 s:\n{}", e.log());
+    assert!(loads(&e.log()) > loaded, "no VM was reloaded:\n{}", e.log());
     refused("after the reload");
     let fresh = e
         .get("/app/cgi/echo")
