@@ -249,6 +249,25 @@ pub fn openid_keys() -> impl Iterator<Item = String> {
         .chain((0..ASSOC_BUCKETS).map(|n| format!("{ASSOC_KEYED}{n}")))
 }
 
+/// For other modules' tests: a key state, and the older build's key prefixes.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// The older build's revocation and nonce bucket prefixes.
+    pub const LEGACY_REVOKED: &str = REVOKED_OLD;
+    pub const LEGACY_NONCE: &str = NONCE_OLD;
+
+    /// Gives this thread's VM a key, confirmed or not, with or without an older build.
+    pub fn key_state(confirmed: bool, legacy: bool) {
+        set_state(Some(Keyed {
+            key: BucketKey([42; 16]),
+            confirmed,
+            legacy,
+        }));
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

@@ -111,7 +111,7 @@ impl RootContext for Root {
         refresh_buckets();
         let confirmed = crate::buckets::state().is_some_and(|k| k.confirmed);
         if confirmed && site.uses_revocation {
-            store::move_old_index(now_secs());
+            store::move_old_index(&crate::openid_store::Host, now_secs());
         }
         if self.fast_ticks > 0 {
             // Back to the usual period once confirmed, or after two seconds of trying (a key
@@ -146,13 +146,13 @@ impl RootContext for Root {
                     }
                 }
                 if site.uses_revocation {
-                    store::init();
+                    store::init(&crate::openid_store::Host);
                     if crate::buckets::state().is_some_and(|k| k.confirmed) {
-                        store::move_old_index(now_secs());
+                        store::move_old_index(&crate::openid_store::Host, now_secs());
                     }
                 }
                 if site.openid_clusters.is_some() {
-                    crate::openid_store::init();
+                    crate::openid_store::init(&crate::openid_store::Host);
                 }
                 for w in site.warnings() {
                     log(LogLevel::Warn, 0, &format!("AUTHRS0003: {w}"));

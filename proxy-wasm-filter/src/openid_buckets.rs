@@ -1,5 +1,6 @@
-//! The text of the OpenID shared-data buckets and its edits, pure so the host tests cover them
-//! (the store that reads and CAS-writes them is `openid_store`, wasm only). The revocation
+//! The text of the OpenID shared-data buckets and its edits, pure so the host tests cover them,
+//! and the read and read–modify–CAS-write of a bucket over any [`SharedData`] (Envoy's in the
+//! wasm build, a map in tests; the stores are `openid_store` and `store`). The revocation
 //! buckets (`store`) are nonce buckets too: a revoked session is an id seen until it expires.
 //!
 //! A nonce bucket holds `<expires> <sha256 hex of the core's key>` lines; an association bucket

@@ -9,84 +9,103 @@
 //! memory stays bounded whatever identifiers and providers clients name, and nobody can aim
 //! their entries at one bucket.
 
-use authrs_core::openid::assoc::Association;
-use authrs_core::openid::store::{
-    AssociationStore, NonceStore, StoreError, DEFAULT_NONCE_LIFETIME,
-};
+use authrs_core::openid::store::{StoreError, DEFAULT_NONCE_LIFETIME};
 use authrs_core::time::UnixTime;
-use proxy_wasm::hostcalls::{get_shared_data, set_shared_data};
-use proxy_wasm::types::Status;
 
 use crate::buckets::{self, NONCES_PER_BUCKET, NONCE_BUCKETS};
 use crate::openid_buckets::{
-    assoc_current, assoc_find, assoc_put, assoc_remove, create_missing, id_and_bucket,
-    nonce_insert, nonce_seen, NonceInsert, SharedData,
+    create_missing, id_and_bucket, nonce_insert, nonce_seen, read, update, NonceInsert, SharedData,
 };
 
-/// Associations one bucket keeps; beyond it the oldest is dropped (the next login associates again).
-const MAX_ASSOCS_PER_BUCKET: usize = 16;
-
 /// Creates every keyed bucket key that does not exist yet (so later CAS writes are checked).
-pub fn init() {
+pub fn init(host: &impl SharedData) {
     let keys: Vec<String> = buckets::openid_keys().collect();
-    create_missing(&Host, keys.iter().map(String::as_str));
+    create_missing(host, keys.iter().map(String::as_str));
 }
 
 /// Shared data through the host calls.
+#[cfg(target_arch = "wasm32")]
 pub(crate) struct Host;
 
+#[cfg(target_arch = "wasm32")]
 impl SharedData for Host {
-    fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
-        get_shared_data(key)
+    fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), proxy_wasm::types::Status> {
+        proxy_wasm::hostcalls::get_shared_data(key)
     }
 
-    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
-        set_shared_data(key, Some(value), cas)
+    fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<(), proxy_wasm::types::Status> {
+        proxy_wasm::hostcalls::set_shared_data(key, Some(value), cas)
     }
 }
 
-/// A bucket's text and CAS (see [`crate::openid_buckets::read`]).
-pub(crate) fn read(key: &str) -> Result<(String, Option<u32>), StoreError> {
-    crate::openid_buckets::read(&Host, key)
-}
-
-/// A read–modify–CAS-write of a bucket (see [`crate::openid_buckets::update`]).
-pub(crate) fn update<T>(
-    key: &str,
-    change: impl FnMut(&str) -> Result<(Option<String>, T), StoreError>,
-) -> Result<T, StoreError> {
-    crate::openid_buckets::update(&Host, key, change)
-}
-
-/// The nonce's id, its keyed bucket, and the older build's bucket while that is still read;
-/// `write`: to record it (needs a confirmed key).
+/// The nonce's id, its keyed bucket, and the older build's bucket while that build's buckets
+/// exist (read first, written too: see `buckets`); `write`: to record it (needs a confirmed key).
 fn nonce_key(key: &str, write: bool) -> Result<(String, String, Option<String>), StoreError> {
     let (id, plain) = id_and_bucket(key, NONCE_BUCKETS);
     let (bucket, old) = buckets::nonce_buckets(&id, plain, write)?;
     Ok((id, bucket, old))
 }
 
-/// Whether an older build's bucket (read first, while that build's buckets exist: see
-/// `buckets`) holds the nonce.
-fn seen_in_old(old: Option<&str>, id: &str, now: UnixTime) -> Result<bool, StoreError> {
-    match old {
-        Some(old) => Ok(nonce_seen(&read(old)?.0, id, now)),
-        None => Ok(false),
+/// Whether the nonce `key` was recorded and is unexpired at `now` (the older build's bucket
+/// first, while it exists).
+pub fn seen(host: &impl SharedData, key: &str, now: UnixTime) -> Result<bool, StoreError> {
+    let (id, bucket, old) = nonce_key(key, false)?;
+    if let Some(old) = old {
+        if nonce_seen(&read(host, &old)?.0, &id, now) {
+            return Ok(true);
+        }
     }
+    Ok(nonce_seen(&read(host, &bucket)?.0, &id, now))
 }
 
-fn assoc_key(server: &str, write: bool) -> Result<String, StoreError> {
-    buckets::assoc_bucket(&id_and_bucket(server, 1).0, write)
+/// Records the nonce `key` until `expires` (default lifetime when `None`); `false` when it was
+/// recorded already (a replay), in this build's bucket or the older build's.
+pub fn check_and_insert(
+    host: &impl SharedData,
+    key: &str,
+    expires: Option<UnixTime>,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let (id, bucket, old) = nonce_key(key, true)?;
+    if let Some(old) = &old {
+        if nonce_seen(&read(host, old)?.0, &id, now) {
+            return Ok(false);
+        }
+    }
+    let until = expires.unwrap_or(now.saturating_add(DEFAULT_NONCE_LIFETIME));
+    let fresh = update(host, &bucket, |text| {
+        match nonce_insert(text, &id, until, now, NONCES_PER_BUCKET) {
+            NonceInsert::Replay => Ok((None, false)),
+            NonceInsert::Write(new) => Ok((Some(new), true)),
+            NonceInsert::Full => Err(StoreError("the OpenID replay cache is full".into())),
+        }
+    })?;
+    if let (true, Some(old)) = (fresh, old) {
+        // An older build in this process checks only its own bucket: best effort there.
+        let _ = update(host, &old, |text| {
+            match nonce_insert(text, &id, until, now, usize::MAX) {
+                NonceInsert::Write(new) => Ok((Some(new), ())),
+                NonceInsert::Replay | NonceInsert::Full => Ok((None, ())),
+            }
+        });
+    }
+    Ok(fresh)
 }
 
 /// The replay cache handed to the core.
+#[cfg(target_arch = "wasm32")]
 #[derive(Debug, Default)]
 pub struct SharedNonces;
 
-impl NonceStore for SharedNonces {
+#[cfg(target_arch = "wasm32")]
+impl authrs_core::openid::store::NonceStore for SharedNonces {
     fn seen(&mut self, key: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let (id, bucket, old) = nonce_key(key, false)?;
-        Ok(seen_in_old(old.as_deref(), &id, now)? || nonce_seen(&read(&bucket)?.0, &id, now))
+        seen(&Host, key, now)
     }
 
     fn check_and_insert(
@@ -95,69 +114,114 @@ impl NonceStore for SharedNonces {
         expires: Option<UnixTime>,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        let (id, bucket, old) = nonce_key(key, true)?;
-        if seen_in_old(old.as_deref(), &id, now)? {
-            return Ok(false);
+        check_and_insert(&Host, key, expires, now)
+    }
+}
+
+/// The association cache (wasm only: its edits are unit-tested in `openid_buckets`).
+#[cfg(target_arch = "wasm32")]
+mod associations {
+    use super::*;
+    use crate::openid_buckets::{assoc_current, assoc_find, assoc_put, assoc_remove};
+    use authrs_core::openid::assoc::Association;
+    use authrs_core::openid::store::AssociationStore;
+
+    /// Associations one bucket keeps; beyond it the oldest is dropped (the next login
+    /// associates again).
+    const MAX_ASSOCS_PER_BUCKET: usize = 16;
+
+    fn assoc_key(server: &str, write: bool) -> Result<String, StoreError> {
+        buckets::assoc_bucket(&id_and_bucket(server, 1).0, write)
+    }
+
+    /// The association cache handed to the core; `now` prunes expired entries on writes.
+    #[derive(Debug, Default)]
+    pub struct SharedAssociations {
+        /// The request's time.
+        pub now: UnixTime,
+    }
+
+    impl AssociationStore for SharedAssociations {
+        fn get(&mut self, server: &str, handle: &str) -> Result<Option<Association>, StoreError> {
+            let bucket = assoc_key(server, false)?;
+            Ok(assoc_find(&read(&Host, &bucket)?.0, server, handle))
         }
-        let until = expires.unwrap_or(now.saturating_add(DEFAULT_NONCE_LIFETIME));
-        let fresh = update(&bucket, |text| {
-            match nonce_insert(text, &id, until, now, NONCES_PER_BUCKET) {
-                NonceInsert::Replay => Ok((None, false)),
-                NonceInsert::Write(new) => Ok((Some(new), true)),
-                NonceInsert::Full => Err(StoreError("the OpenID replay cache is full".into())),
-            }
-        })?;
-        if let (true, Some(old)) = (fresh, old) {
-            // An older build in this process checks only its own bucket: best effort there.
-            let _ = update(&old, |text| {
-                match nonce_insert(text, &id, until, now, usize::MAX) {
-                    NonceInsert::Write(new) => Ok((Some(new), ())),
-                    NonceInsert::Replay | NonceInsert::Full => Ok((None, ())),
+
+        fn current(
+            &mut self,
+            server: &str,
+            now: UnixTime,
+        ) -> Result<Option<Association>, StoreError> {
+            let bucket = assoc_key(server, false)?;
+            Ok(assoc_current(&read(&Host, &bucket)?.0, server, now))
+        }
+
+        fn put(&mut self, association: Association) -> Result<(), StoreError> {
+            let now = self.now;
+            let bucket = assoc_key(&association.server, true)?;
+            update(&Host, &bucket, |text| {
+                match assoc_put(text, &association, now, MAX_ASSOCS_PER_BUCKET) {
+                    Some(new) => Ok((Some(new), ())),
+                    None => Err(StoreError("association with a blank field".into())),
                 }
-            });
+            })
         }
-        Ok(fresh)
+
+        fn remove(&mut self, server: &str, handle: &str) -> Result<(), StoreError> {
+            let bucket = assoc_key(server, true)?;
+            update(&Host, &bucket, |text| {
+                Ok((assoc_remove(text, server, handle), ()))
+            })
+        }
     }
 }
 
-/// The association cache handed to the core; `now` prunes expired entries on writes.
-#[derive(Debug, Default)]
-pub struct SharedAssociations {
-    /// The request's time.
-    pub now: UnixTime,
-}
+#[cfg(target_arch = "wasm32")]
+pub use associations::SharedAssociations;
 
-impl AssociationStore for SharedAssociations {
-    fn get(&mut self, server: &str, handle: &str) -> Result<Option<Association>, StoreError> {
-        Ok(assoc_find(
-            &read(&assoc_key(server, false)?)?.0,
-            server,
-            handle,
-        ))
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::buckets::testing::{key_state, LEGACY_NONCE};
+    use crate::openid_buckets::fake::FakeShared;
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    #[test]
+    fn a_nonce_is_accepted_once() {
+        let host = FakeShared::default();
+        key_state(true, false);
+        init(&host);
+        assert!(check_and_insert(&host, "op|nonce-1", None, NOW).unwrap());
+        assert!(!check_and_insert(&host, "op|nonce-1", None, NOW + 1).unwrap());
+        assert!(seen(&host, "op|nonce-1", NOW).unwrap());
+        assert!(!seen(&host, "op|nonce-2", NOW).unwrap());
+        assert!(host
+            .map
+            .borrow()
+            .keys()
+            .all(|k| !k.starts_with(LEGACY_NONCE) || k.contains("keyed")));
+        // An unconfirmed key records nothing (the return is refused: store_failed).
+        key_state(false, false);
+        assert!(check_and_insert(&host, "op|nonce-3", None, NOW).is_err());
     }
 
-    fn current(&mut self, server: &str, now: UnixTime) -> Result<Option<Association>, StoreError> {
-        Ok(assoc_current(
-            &read(&assoc_key(server, false)?)?.0,
-            server,
-            now,
-        ))
-    }
-
-    fn put(&mut self, association: Association) -> Result<(), StoreError> {
-        let now = self.now;
-        update(
-            &assoc_key(&association.server, true)?,
-            |text| match assoc_put(text, &association, now, MAX_ASSOCS_PER_BUCKET) {
-                Some(new) => Ok((Some(new), ())),
-                None => Err(StoreError("association with a blank field".into())),
-            },
-        )
-    }
-
-    fn remove(&mut self, server: &str, handle: &str) -> Result<(), StoreError> {
-        update(&assoc_key(server, true)?, |text| {
-            Ok((assoc_remove(text, server, handle), ()))
-        })
+    #[test]
+    fn an_older_builds_nonces_count_and_this_builds_reach_it() {
+        let host = FakeShared::default();
+        key_state(true, true);
+        // A nonce an older build in this process accepted: a replay here.
+        let (id, n) = id_and_bucket("op|old-nonce", NONCE_BUCKETS);
+        let old = format!("{LEGACY_NONCE}{n}");
+        host.set(&old, format!("{} {id}", NOW + 60).as_bytes(), None)
+            .unwrap();
+        assert!(seen(&host, "op|old-nonce", NOW).unwrap());
+        assert!(!check_and_insert(&host, "op|old-nonce", None, NOW).unwrap());
+        // One accepted here is written to the older build's bucket too.
+        assert!(check_and_insert(&host, "op|new-nonce", None, NOW).unwrap());
+        let (id, n) = id_and_bucket("op|new-nonce", NONCE_BUCKETS);
+        let (text, _) = read(&host, &format!("{LEGACY_NONCE}{n}")).unwrap();
+        assert!(nonce_seen(&text, &id, NOW));
     }
 }

@@ -4,23 +4,24 @@
 //! Envoy never deletes a shared-data key (writing an empty value keeps the key), so revocations
 //! live in a fixed set of bucket keys created in `on_configure`, like OpenID's replay cache: a
 //! session goes to the bucket its SHA-256 picks under the secret bucket key (`buckets`), as an
-//! `<expires> <hash>` line;
-//! each write prunes the bucket's expired lines (read–modify–CAS, retried on a lost race).
-//! Memory stays bounded however many sessions are ever revoked, and a ticket check reads one
-//! small bucket. (Before, one key per revoked session stayed behind for the life of the Envoy
-//! process; [`init`] moves what such a build recorded into the buckets.)
+//! `<expires> <hash>` line; each write prunes the bucket's expired lines (read–modify–CAS,
+//! retried on a lost race). Memory stays bounded however many sessions are ever revoked, and a
+//! ticket check reads one small bucket (two while an older build's buckets exist). (Before the
+//! buckets, one key per revoked session stayed behind for the life of the Envoy process;
+//! [`move_old_index`] moves what such a build recorded into the buckets.)
+//!
+//! The logic takes any [`SharedData`] (host tests use a map); the wasm build hands it Envoy's.
 
-use authrs_core::engine::{RevocationStore, StoreError};
+use authrs_core::engine::StoreError;
 // The bucket helpers are OpenID's replay cache's: they speak its (identical) error type.
 use authrs_core::openid::store::StoreError as BucketError;
 use authrs_core::time::UnixTime;
-use proxy_wasm::hostcalls::{get_shared_data, set_shared_data};
 
 use crate::buckets::{self, REVOKED_BUCKETS, REVOKED_PER_BUCKET};
 use crate::openid_buckets::{
-    create_missing, id_and_bucket, index_lines, nonce_insert, nonce_seen, NonceInsert,
+    create_missing, id_and_bucket, index_lines, nonce_insert, nonce_seen, read, update,
+    NonceInsert, SharedData,
 };
-use crate::openid_store::{read, update, Host};
 
 /// Hex digits of the SHA-256 kept per entry (128 bits).
 const ID_HEX: usize = 32;
@@ -30,8 +31,9 @@ const COUNT: &str = "authrs.revoked.count";
 const OLD_INDEX: &str = "authrs.revoked.index";
 const OLD_PREFIX: &str = "authrs.revoked.";
 
-/// The entry id of a session, its keyed bucket, and the older build's bucket while that is
-/// still read (first: see `buckets`); `write`: to add it (needs a confirmed key).
+/// The entry id of a session, its keyed bucket, and the older build's bucket while that
+/// build's buckets exist (read first, written too: see `buckets`); `write`: to add it (needs a
+/// confirmed key).
 fn entry(ticket_id: &str, write: bool) -> Result<(String, String, Option<String>), BucketError> {
     let (mut id, plain) = id_and_bucket(ticket_id, REVOKED_BUCKETS);
     id.truncate(ID_HEX);
@@ -45,46 +47,50 @@ fn from_bucket(e: BucketError) -> StoreError {
 
 /// Creates every bucket key that does not exist yet (so later CAS writes are checked); existing
 /// ones, even empty, are left alone: another worker may be adding to them.
-pub fn init() {
+pub fn init(host: &impl SharedData) {
     let keys: Vec<String> = buckets::revocation_keys()
         .chain([COUNT.to_string()])
         .collect();
-    create_missing(&Host, keys.iter().map(String::as_str));
+    create_missing(host, keys.iter().map(String::as_str));
 }
 
 /// At configure and on ticks, once the bucket key is confirmed: moves the live revocations a
 /// build before the buckets left (its index, a key per session) into the buckets and empties
 /// its keys (the index only if nobody added to it meanwhile).
-pub fn move_old_index(now: UnixTime) {
-    let Ok((old, cas)) = read(OLD_INDEX) else {
+pub fn move_old_index(host: &impl SharedData, now: UnixTime) {
+    let Ok((old, cas)) = read(host, OLD_INDEX) else {
         return;
     };
     if old.is_empty() {
         return;
     }
-    if add(&index_lines(&old, now), now).is_err() {
+    if add(host, &index_lines(&old, now), now).is_err() {
         // Not all moved (a full bucket, lost CAS races while every worker migrates): the old
         // index stays for the next tick to move again — emptying it would drop revocations.
         return;
     }
-    if set_shared_data(OLD_INDEX, Some(b""), cas).is_err() {
+    if host.set(OLD_INDEX, b"", cas).is_err() {
         // Changed since read: moved again (idempotent) at the next tick.
         return;
     }
     for line in old.lines() {
         if let Some((_, id)) = line.split_once(' ') {
-            let _ = set_shared_data(&format!("{OLD_PREFIX}{id}"), Some(b""), None);
+            let _ = host.set(&format!("{OLD_PREFIX}{id}"), b"", None);
         }
     }
 }
 
 /// Adds sessions to their buckets (each once); returns the entries now held in all buckets
 /// (`None` when the count could not be updated: the revocations stand, the gauge lags).
-fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<Option<u64>, StoreError> {
+pub fn add(
+    host: &impl SharedData,
+    tickets: &[(String, UnixTime)],
+    now: UnixTime,
+) -> Result<Option<u64>, StoreError> {
     let mut delta: i64 = 0;
     for (ticket_id, until) in tickets {
         let (id, key, old) = entry(ticket_id, true).map_err(from_bucket)?;
-        delta += update(&key, |text| {
+        delta += update(host, &key, |text| {
             let before = text.lines().count() as i64;
             match nonce_insert(text, &id, *until, now, REVOKED_PER_BUCKET) {
                 NonceInsert::Replay => Ok((None, 0)),
@@ -100,8 +106,8 @@ fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<Option<u64>, Sto
         .map_err(from_bucket)?;
         if let Some(old) = old {
             // An older build in this process checks only its own bucket: best effort there
-            // (it refuses rather than evicts; a full one is that build's limit, as before).
-            let _ = update(&old, |text| {
+            // (that build's own limit, if full, is its business, as it was before).
+            let _ = update(host, &old, |text| {
                 match nonce_insert(text, &id, *until, now, usize::MAX) {
                     NonceInsert::Write(new) => Ok((Some(new), ())),
                     NonceInsert::Replay | NonceInsert::Full => Ok((None, ())),
@@ -109,7 +115,7 @@ fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<Option<u64>, Sto
             });
         }
     }
-    Ok(update(COUNT, |text| {
+    Ok(update(host, COUNT, |text| {
         let held = text
             .trim()
             .parse::<i64>()
@@ -121,11 +127,30 @@ fn add(tickets: &[(String, UnixTime)], now: UnixTime) -> Result<Option<u64>, Sto
     .ok())
 }
 
+/// Whether the session `ticket_id` is revoked at `now`: the older build's bucket first (while
+/// it exists), then the keyed one. An entry lasts until the ticket's own expiry; at that second
+/// the ticket is expired anyway. Only this filter writes the buckets: unreadable text is a
+/// fault (an error, refused), never "not revoked".
+pub fn is_revoked(
+    host: &impl SharedData,
+    ticket_id: &str,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let (id, key, old) = entry(ticket_id, false).map_err(from_bucket)?;
+    if let Some(old) = old {
+        if seen(host, &old, &id, now)? {
+            return Ok(true);
+        }
+    }
+    seen(host, &key, &id, now)
+}
+
 /// Whether bucket `key` holds `id` unexpired at `now` (read in place: this runs on every ticket
-/// check). Unreadable text is a fault, never "not revoked".
-fn seen(key: &str, id: &str, now: UnixTime) -> Result<bool, StoreError> {
-    let (value, _) =
-        get_shared_data(key).map_err(|s| StoreError(format!("shared data read failed: {s:?}")))?;
+/// check).
+fn seen(host: &impl SharedData, key: &str, id: &str, now: UnixTime) -> Result<bool, StoreError> {
+    let (value, _) = host
+        .get(key)
+        .map_err(|s| StoreError(format!("shared data read failed: {s:?}")))?;
     match value.as_deref().map(std::str::from_utf8) {
         None => Ok(false),
         Some(Ok(text)) => Ok(nonce_seen(text, id, now)),
@@ -134,6 +159,7 @@ fn seen(key: &str, id: &str, now: UnixTime) -> Result<bool, StoreError> {
 }
 
 /// The store handed to the core; `now` is the request's time, used to prune buckets.
+#[cfg(target_arch = "wasm32")]
 #[derive(Debug, Default)]
 pub struct SharedRevocations {
     /// The current time of the request.
@@ -142,18 +168,10 @@ pub struct SharedRevocations {
     pub indexed: Option<usize>,
 }
 
-impl RevocationStore for SharedRevocations {
+#[cfg(target_arch = "wasm32")]
+impl authrs_core::engine::RevocationStore for SharedRevocations {
     fn is_revoked(&mut self, ticket_id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let (id, key, old) = entry(ticket_id, false).map_err(from_bucket)?;
-        // An entry lasts until the ticket's own expiry; at that second the ticket is expired
-        // anyway. Only this filter writes the buckets: unreadable text is a fault (an error,
-        // refused), never "not revoked". The older build's bucket first (see `buckets`).
-        if let Some(old) = old {
-            if seen(&old, &id, now)? {
-                return Ok(true);
-            }
-        }
-        seen(&key, &id, now)
+        is_revoked(&crate::openid_store::Host, ticket_id, now)
     }
 
     fn revoke(&mut self, ticket_id: &str, until: UnixTime) -> Result<(), StoreError> {
@@ -164,8 +182,106 @@ impl RevocationStore for SharedRevocations {
         if tickets.is_empty() {
             return Ok(());
         }
-        let held = add(tickets, self.now)?;
+        let held = add(&crate::openid_store::Host, tickets, self.now)?;
         self.indexed = held.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::buckets::testing::{key_state, LEGACY_REVOKED};
+    use crate::openid_buckets::fake::FakeShared;
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    fn text(host: &FakeShared, key: &str) -> String {
+        host.map
+            .borrow()
+            .get(key)
+            .map(|(v, _)| String::from_utf8(v.clone()).unwrap())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_revoked_session_is_found_and_counted_once() {
+        let host = FakeShared::default();
+        key_state(true, false);
+        init(&host);
+        let t = [("alice|cert|1|2".to_string(), NOW + 100)];
+        assert_eq!(add(&host, &t, NOW).unwrap(), Some(1));
+        assert_eq!(
+            add(&host, &t, NOW).unwrap(),
+            Some(1),
+            "the same session again"
+        );
+        assert!(is_revoked(&host, "alice|cert|1|2", NOW).unwrap());
+        assert!(!is_revoked(&host, "alice|cert|1|3", NOW).unwrap());
+        assert!(!is_revoked(&host, "alice|cert|1|2", NOW + 101).unwrap());
+        // Nothing went to an older build's buckets: there are none.
+        assert!(host
+            .map
+            .borrow()
+            .keys()
+            .all(|k| !k.starts_with(LEGACY_REVOKED)));
+        // An unconfirmed key writes nothing (the logout fails: 500, fail closed).
+        key_state(false, false);
+        assert!(add(&host, &[("bob".into(), NOW + 100)], NOW).is_err());
+        assert!(!is_revoked(&host, "bob", NOW).unwrap());
+    }
+
+    #[test]
+    fn an_older_builds_bucket_is_read_first_and_written_too() {
+        let host = FakeShared::default();
+        key_state(true, true);
+        // What an older build in this process revoked (its plain bucket): seen here.
+        let (id, n) = id_and_bucket("old-session", REVOKED_BUCKETS);
+        let old = format!("{LEGACY_REVOKED}{n}");
+        let line = format!("{} {}", NOW + 100, &id[..ID_HEX]);
+        host.set(&old, line.as_bytes(), None).unwrap();
+        assert!(is_revoked(&host, "old-session", NOW).unwrap());
+        // What this build revokes lands in its keyed bucket and in the older build's.
+        add(&host, &[("new-session".into(), NOW + 100)], NOW).unwrap();
+        let (id, n) = id_and_bucket("new-session", REVOKED_BUCKETS);
+        assert!(nonce_seen(
+            &text(&host, &format!("{LEGACY_REVOKED}{n}")),
+            &id[..ID_HEX],
+            NOW
+        ));
+        key_state(true, false);
+        assert!(
+            is_revoked(&host, "new-session", NOW).unwrap(),
+            "in the keyed bucket"
+        );
+        assert!(
+            !is_revoked(&host, "old-session", NOW).unwrap(),
+            "old bucket not read"
+        );
+        // An older build's bucket that is not text is an error, not "not revoked".
+        key_state(true, true);
+        host.set(&old, &[0xff, 0xfe], None).unwrap();
+        assert!(is_revoked(&host, "old-session", NOW).is_err());
+    }
+
+    #[test]
+    fn the_pre_bucket_index_moves_into_the_buckets_once() {
+        let host = FakeShared::default();
+        key_state(true, false);
+        init(&host);
+        let index = format!("{} aaaa\n{} gone", NOW + 50, NOW - 1);
+        host.set(OLD_INDEX, index.as_bytes(), None).unwrap();
+        host.set(&format!("{OLD_PREFIX}aaaa"), b"1", None).unwrap();
+        move_old_index(&host, NOW);
+        assert!(is_revoked(&host, "aaaa", NOW).unwrap());
+        assert_eq!(text(&host, OLD_INDEX), "");
+        assert_eq!(text(&host, &format!("{OLD_PREFIX}aaaa")), "");
+        // Unconfirmed: nothing moves, the index stays for a later tick.
+        let host = FakeShared::default();
+        host.set(OLD_INDEX, index.as_bytes(), None).unwrap();
+        key_state(false, false);
+        move_old_index(&host, NOW);
+        assert_eq!(text(&host, OLD_INDEX), index);
     }
 }
