@@ -295,6 +295,9 @@ impl Envoy {
             let ready = crate::curl::Request::get(format!("http://127.0.0.1:{}/ready", self.admin))
                 .try_send();
             if ready.is_some_and(|r| r.status == 200) {
+                // The filter's VMs write revocations and nonces only once the new shared-data
+                // bucket key has stayed 500 ms (`buckets`): tests may log out at once.
+                std::thread::sleep(Duration::from_millis(600));
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));

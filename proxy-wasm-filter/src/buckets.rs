@@ -11,18 +11,24 @@
 //! the `vm_id` and across VM reloads, unknown to clients.
 //!
 //! Envoy has no create-if-absent: two VMs that both find no key both write one, and the last
-//! write stays. A VM that wrote the key itself therefore writes to the buckets only once it has
-//! read the same key again at its next tick (100 ms later); meanwhile a logout (500, cookie
-//! cleared) or an OpenID return (`store_failed`) on it is refused — fail closed. A VM that found
-//! the key made uses it at once: Envoy configures the plugin on the main thread before the
-//! workers start, so workers and reloaded VMs find it made. (A VM that read "no key" and then
-//! stalled past another's tick before writing its own would still win the race: not guarded.)
+//! write stays (the plugin is configured on the main thread and on every worker, at the same
+//! time when the configuration changes at runtime). So a VM writes to the buckets only once it
+//! has read the same key for [`CONFIRM_AFTER_MS`] (ticking every 100 ms meanwhile), or finds it
+//! made [`OLD_KEY_SECS`] ago (a VM reloaded later writes at once); a logout
+//! (500, cookie cleared) or an OpenID return (`store_failed`) before that is refused — fail
+//! closed. Nothing is written under a key younger than that anywhere, so a key replaced in that
+//! time loses nothing; a VM that read "no key" and stalled longer than that before writing its
+//! own would still replace it (the others then lose what they wrote under the first, and say so).
 //!
 //! An older build (plain buckets, `authrs.revoked.bucket.<n>`, `authrs.openid.nonce.<n>`) may
 //! run in the same Envoy process: an in-place upgrade with old VMs draining their connections,
-//! or a rollback. While its bucket keys exist, every lookup reads the older build's bucket first
-//! and every write also goes there (best effort), so neither build misses what the other
-//! recorded. Associations are not shared with it (either side associates again).
+//! or a rollback. While its bucket keys exist (looked for at configure and on every tick), a
+//! nonce goes into its plain bucket first (a replay there is a replay; that build's limit of
+//! 4096 per bucket applies, full refuses) and then into the keyed one; a revocation goes into
+//! the keyed bucket and then, best effort, into the plain one (that build's limit of 128); every
+//! lookup reads the plain bucket first. What this build recorded before the older build's
+//! buckets appeared (a rollback), or within a tick of that, is not in them: the older build does
+//! not see it. Associations are not shared with it (either side associates again).
 
 use std::cell::Cell;
 use std::hash::Hasher;
@@ -35,8 +41,14 @@ use siphasher::sip::SipHasher13;
 
 use crate::openid_buckets::SharedData;
 
-/// Shared-data key of the bucket key (its 16 bytes in base64url, 22 characters).
+/// Shared-data key of the bucket key: its 16 bytes in base64url (22 characters), a space, and
+/// when it was made (unix seconds).
 pub const KEY_NAME: &str = "authrs.buckets.key";
+/// How long a VM reads the same key before it writes to the buckets (unless the key was made
+/// [`OLD_KEY_SECS`] ago or more: a reloaded VM writes at once).
+pub const CONFIRM_AFTER_MS: u64 = 500;
+/// A key made this long ago is past any start-up race.
+pub const OLD_KEY_SECS: u64 = 2;
 
 /// Revocation buckets.
 pub const REVOKED_BUCKETS: usize = 4096;
@@ -71,13 +83,15 @@ impl BucketKey {
         (h.finish() % buckets.max(1) as u64) as usize
     }
 
-    fn text(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0)
+    fn text(&self, made: u64) -> String {
+        format!("{} {made}", URL_SAFE_NO_PAD.encode(self.0))
     }
 
-    fn parse(text: &[u8]) -> Option<BucketKey> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        Some(BucketKey(bytes.try_into().ok()?))
+    /// The key and when it was made.
+    fn parse(text: &[u8]) -> Option<(BucketKey, u64)> {
+        let (key, made) = std::str::from_utf8(text).ok()?.split_once(' ')?;
+        let bytes = URL_SAFE_NO_PAD.decode(key).ok()?;
+        Some((BucketKey(bytes.try_into().ok()?), made.parse().ok()?))
     }
 }
 
@@ -86,7 +100,9 @@ impl BucketKey {
 pub struct Keyed {
     /// The key every worker uses.
     pub key: BucketKey,
-    /// No other VM can be writing another key any more: this VM may write to the buckets.
+    /// When this VM first read this key (ms since the epoch).
+    pub since_ms: u64,
+    /// Read unchanged for [`CONFIRM_AFTER_MS`]: this VM may write to the buckets.
     pub confirmed: bool,
     /// An older build's plain buckets exist in this process: read first, written too.
     pub legacy: bool,
@@ -112,35 +128,37 @@ fn key(write: bool) -> Result<Keyed, StoreError> {
         .ok_or_else(|| StoreError(format!("no bucket key ({KEY_NAME}) could be read yet")))?;
     if write && !k.confirmed {
         return Err(StoreError(format!(
-            "the bucket key ({KEY_NAME}) is new: writes wait until it is read again (100 ms)"
+            "the bucket key ({KEY_NAME}) is new: writes wait until it has stayed {CONFIRM_AFTER_MS} ms"
         )));
     }
     Ok(k)
 }
 
-/// Reads the bucket key, making it from `fresh` (random bytes, `None` when there were none) if
-/// there is none yet; what is stored after the write is read back and taken (another VM's
-/// write may have landed instead), with whether this call wrote. Errors when shared data
-/// refuses, or holds something this filter did not write (never overwritten: fail closed).
+/// Reads the bucket key and when it was made (unix seconds), making it from `fresh` (random
+/// bytes, `None` when there were none) at `now` if there is none yet; what is stored after the
+/// write is read back and taken (another VM's write may have landed instead), with whether this
+/// call wrote. Errors when shared data refuses, or holds something this filter did not write
+/// (never overwritten: fail closed).
 pub fn read_or_make(
     host: &impl SharedData,
     fresh: Option<[u8; 16]>,
-) -> Result<(BucketKey, bool), String> {
+    now: u64,
+) -> Result<(BucketKey, u64, bool), String> {
     let mut wrote = false;
     for _ in 0..16 {
         match host.get(KEY_NAME) {
             Err(s) => return Err(format!("shared data read of {KEY_NAME} failed: {s:?}")),
             Ok((Some(v), _)) => {
-                let key = BucketKey::parse(&v)
+                let (key, made) = BucketKey::parse(&v)
                     .ok_or_else(|| format!("{KEY_NAME} holds a value this filter did not write"))?;
-                return Ok((key, wrote));
+                return Ok((key, made, wrote));
             }
             Ok((None, cas)) => {
                 let fresh = fresh.ok_or_else(|| {
                     format!("no random bytes to make the bucket key ({KEY_NAME}) with")
                 })?;
                 // An empty key (cas) is written only if still empty; a missing one unchecked.
-                match host.set(KEY_NAME, BucketKey(fresh).text().as_bytes(), cas) {
+                match host.set(KEY_NAME, BucketKey(fresh).text(now).as_bytes(), cas) {
                     Ok(()) => wrote = true,
                     Err(Status::CasMismatch) => {}
                     Err(s) => return Err(format!("shared data write of {KEY_NAME} failed: {s:?}")),
@@ -159,13 +177,13 @@ fn legacy_present(host: &impl SharedData) -> bool {
         .any(|p| !matches!(host.get(&format!("{p}0")), Ok((_, None))))
 }
 
-/// At configure and on every tick: (re)reads the key and looks for an older build's buckets.
-/// Returns a message to log when something went wrong.
-pub fn refresh(host: &impl SharedData, fresh: Option<[u8; 16]>) -> Option<String> {
+/// At configure and on every tick (`now_ms`: ms since the epoch): (re)reads the key and looks
+/// for an older build's buckets. Returns a message to log when something went wrong.
+pub fn refresh(host: &impl SharedData, fresh: Option<[u8; 16]>, now_ms: u64) -> Option<String> {
     let legacy = legacy_present(host);
     let before = state();
-    let (key, wrote) = match read_or_make(host, fresh) {
-        Ok(k) => k,
+    let (key, made) = match read_or_make(host, fresh, now_ms / 1000) {
+        Ok((key, made, _)) => (key, made),
         Err(e) => {
             // A VM that has a key keeps it (and keeps looking for the older build); one without
             // stays without: its stores fail closed.
@@ -173,20 +191,27 @@ pub fn refresh(host: &impl SharedData, fresh: Option<[u8; 16]>) -> Option<String
             return Some(e);
         }
     };
-    let confirmed = match before {
-        // Read the same at two refreshes (a tick apart): confirmed.
-        Some(b) if b.key == key => true,
-        _ => !wrote,
+    let since_ms = match before {
+        Some(b) if b.key == key => b.since_ms,
+        _ => now_ms,
     };
     set_state(Some(Keyed {
         key,
-        confirmed,
+        since_ms,
+        confirmed: now_ms.saturating_sub(since_ms) >= CONFIRM_AFTER_MS
+            || made.saturating_add(OLD_KEY_SECS).saturating_mul(1000) <= now_ms,
         legacy,
     }));
-    before.filter(|b| b.key != key).map(|_| {
-        // Another VM's key won the start-up race; nothing was written under this VM's.
-        format!("{KEY_NAME} was made by another VM at the same time: using that one")
-    })
+    match before {
+        Some(b) if b.key != key && b.confirmed => Some(format!(
+            "{KEY_NAME} was replaced (a VM that stalled while making it): revocations and \
+             nonces this VM recorded under the earlier key are not found any more"
+        )),
+        Some(b) if b.key != key => Some(format!(
+            "{KEY_NAME} was made by another VM at the same time: using that one"
+        )),
+        _ => None,
+    }
 }
 
 /// A set of buckets: keyed and (older builds') plain key prefixes, and how many.
@@ -262,6 +287,7 @@ pub(crate) mod testing {
     pub fn key_state(confirmed: bool, legacy: bool) {
         set_state(Some(Keyed {
             key: BucketKey([42; 16]),
+            since_ms: 0,
             confirmed,
             legacy,
         }));
@@ -283,99 +309,145 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// Unix time (s) and the same in ms.
+    const T: u64 = 1_800_000_000;
+    const MS: u64 = T * 1000;
+
     #[test]
     fn the_first_vm_makes_the_key_and_every_other_reads_it() {
         let host = FakeShared::default();
-        let (a, wrote) = read_or_make(&host, Some([1; 16])).unwrap();
-        assert_eq!((a, wrote), (BucketKey([1; 16]), true));
-        assert_eq!(stored(&host, KEY_NAME).len(), 22);
+        let (a, made, wrote) = read_or_make(&host, Some([1; 16]), T).unwrap();
+        assert_eq!((a, made, wrote), (BucketKey([1; 16]), T, true));
+        assert_eq!(
+            stored(&host, KEY_NAME),
+            format!("AQEBAQEBAQEBAQEBAQEBAQ {T}")
+        );
         // Another worker, with other random bytes, and a VM reloaded later: the same key.
-        assert_eq!(read_or_make(&host, Some([2; 16])).unwrap(), (a, false));
+        assert_eq!(
+            read_or_make(&host, Some([2; 16]), T).unwrap(),
+            (a, T, false)
+        );
+        assert_eq!(
+            read_or_make(&host, Some([2; 16]), T + 9).unwrap(),
+            (a, T, false)
+        );
         // Without random bytes a made key is still read; none is made.
-        assert_eq!(read_or_make(&host, None).unwrap(), (a, false));
-        assert!(read_or_make(&FakeShared::default(), None).is_err());
+        assert_eq!(read_or_make(&host, None, T).unwrap(), (a, T, false));
+        assert!(read_or_make(&FakeShared::default(), None, T).is_err());
         // An empty key (created, not yet written) is written with its CAS.
         let host = FakeShared::default();
         host.set(KEY_NAME, b"", None).unwrap();
-        let made = read_or_make(&host, Some([5; 16])).unwrap();
-        assert_eq!(made, (BucketKey([5; 16]), true));
+        let made = read_or_make(&host, Some([5; 16]), T).unwrap();
+        assert_eq!(made, (BucketKey([5; 16]), T, true));
     }
 
     #[test]
-    fn two_workers_racing_for_the_key_end_with_one_and_write_only_under_it() {
-        // Worker B writes its key between worker A's read (none) and A's write: A's unchecked
-        // write (the key did not exist) replaces it, and B learns that on its next tick.
+    fn a_new_key_is_written_under_only_once_it_has_stayed_half_a_second() {
         let host = FakeShared::default();
-        *host.racer.borrow_mut() = Some((KEY_NAME.into(), BucketKey([3; 16]).text().into()));
-        // B had made its own key: not confirmed, so it writes nothing.
-        let b = Keyed {
-            key: BucketKey([3; 16]),
-            confirmed: false,
-            legacy: false,
-        };
-        set_state(Some(b));
+        // The VM that makes it, and a worker that reads it in the same instant: neither writes.
+        set_state(None);
+        assert_eq!(refresh(&host, Some([1; 16]), MS), None);
+        assert!(!state().unwrap().confirmed);
         assert!(revocation_buckets("00", 0, true).is_err());
         assert!(nonce_buckets("00", 0, true).is_err());
         assert!(assoc_bucket("00", true).is_err());
         assert!(revocation_buckets("00", 0, false).is_ok(), "lookups go on");
-        // A writes and reads back its own key: A is not confirmed either (it wrote).
-        set_state(None);
-        assert_eq!(refresh(&host, Some([4; 16])), None);
-        let a = state().unwrap();
-        assert_eq!(a.key, BucketKey([4; 16]));
-        assert!(!a.confirmed);
-        assert!(revocation_buckets("00", 0, true).is_err());
-        // A's next tick reads its key again: confirmed, writes allowed.
-        assert_eq!(refresh(&host, Some([9; 16])), None);
+        assert_eq!(refresh(&host, Some([2; 16]), MS + 100), None);
+        assert!(!state().unwrap().confirmed);
+        assert_eq!(refresh(&host, Some([2; 16]), MS + 499), None);
+        assert!(!state().unwrap().confirmed);
+        assert_eq!(refresh(&host, Some([2; 16]), MS + 500), None);
         assert!(state().unwrap().confirmed);
         assert!(revocation_buckets("00", 0, true).is_ok());
-        // B's tick: it takes A's key (found made: used at once) and says so.
-        set_state(Some(b));
-        let said = refresh(&host, Some([9; 16])).expect("the switch is logged");
-        assert!(said.contains("another VM"), "{said}");
-        let k = state().unwrap();
-        assert_eq!(k.key, BucketKey([4; 16]));
-        assert!(k.confirmed);
+        // A VM reloaded later finds the key made two seconds ago or more: it writes at once.
+        set_state(None);
+        assert_eq!(refresh(&host, None, MS + 1999), None);
+        assert!(!state().unwrap().confirmed);
+        set_state(None);
+        assert_eq!(refresh(&host, None, MS + 2000), None);
+        assert!(state().unwrap().confirmed);
+        assert_eq!(state().unwrap().key, BucketKey([1; 16]));
     }
 
     #[test]
-    fn the_vm_that_makes_the_key_waits_a_tick_the_others_do_not() {
+    fn a_key_replaced_in_a_race_is_taken_and_reported() {
+        // Worker B writes its key between worker A's read (none) and A's write: A's unchecked
+        // write (the key did not exist) replaces it, and B learns that on its next tick.
         let host = FakeShared::default();
+        *host.racer.borrow_mut() = Some((KEY_NAME.into(), BucketKey([3; 16]).text(T).into()));
+        let b = Keyed {
+            key: BucketKey([3; 16]),
+            since_ms: MS,
+            confirmed: false,
+            legacy: false,
+        };
         set_state(None);
-        assert_eq!(refresh(&host, Some([1; 16])), None);
-        assert!(
-            !state().unwrap().confirmed,
-            "made here: a racer may still replace it"
+        assert_eq!(refresh(&host, Some([4; 16]), MS), None);
+        assert_eq!(
+            state().unwrap().key,
+            BucketKey([4; 16]),
+            "A keeps what is stored"
         );
-        // A worker (or a reloaded VM) that finds it made uses it at once.
-        set_state(None);
-        assert_eq!(refresh(&host, Some([2; 16])), None);
+        // B had written nothing under its key (not confirmed): it switches, still unconfirmed.
+        set_state(Some(b));
+        let said = refresh(&host, None, MS + 100).expect("the switch is logged");
+        assert!(said.contains("another VM"), "{said}");
         let k = state().unwrap();
-        assert!(k.confirmed);
-        assert_eq!(k.key, BucketKey([1; 16]));
+        assert_eq!(
+            (k.key, k.since_ms, k.confirmed),
+            (BucketKey([4; 16]), MS + 100, false)
+        );
+        // A VM that had written under a key that then changed says what that costs.
+        set_state(Some(Keyed {
+            confirmed: true,
+            ..b
+        }));
+        let said = refresh(&host, None, MS + 900).expect("logged");
+        assert!(said.contains("not found any more"), "{said}");
+        assert!(!state().unwrap().confirmed);
     }
 
     #[test]
     fn a_value_this_filter_did_not_write_is_refused_not_replaced() {
         for junk in [
             "x",
-            "AAAA",
-            "AQEBAQEBAQEBAQEBAQEBAQ 0",
-            "AQEBAQEBAQEBAQEBAQEBAQE",
+            "AAAA 1",
+            "AQEBAQEBAQEBAQEBAQEBAQ",
+            "AQEBAQEBAQEBAQEBAQEBAQ soon",
+            "AQEBAQEBAQEBAQEBAQEBAQE 1",
         ] {
             let host = FakeShared::default();
             host.set(KEY_NAME, junk.as_bytes(), None).unwrap();
-            assert!(read_or_make(&host, Some([1; 16])).is_err(), "{junk}");
+            assert!(read_or_make(&host, Some([1; 16]), T).is_err(), "{junk}");
             assert_eq!(stored(&host, KEY_NAME), junk);
             set_state(None);
-            assert!(refresh(&host, Some([1; 16])).is_some());
+            assert!(refresh(&host, Some([1; 16]), MS).is_some());
             assert_eq!(state(), None, "no key: the stores fail closed");
             assert!(revocation_buckets("00", 0, false).is_err());
         }
         let host = FakeShared::default();
-        host.set(KEY_NAME, b"AQEBAQEBAQEBAQEBAQEBAQ", None).unwrap();
-        let read = read_or_make(&host, Some([2; 16])).unwrap();
-        assert_eq!(read, (BucketKey([1; 16]), false));
+        host.set(KEY_NAME, b"AQEBAQEBAQEBAQEBAQEBAQ 7", None)
+            .unwrap();
+        let read = read_or_make(&host, Some([2; 16]), T).unwrap();
+        assert_eq!(read, (BucketKey([1; 16]), 7, false));
+    }
+
+    #[test]
+    fn a_refused_read_keeps_the_key_and_counts_as_an_older_build() {
+        let host = FakeShared::default();
+        set_state(None);
+        assert_eq!(refresh(&host, Some([1; 16]), MS), None);
+        assert!(!state().unwrap().legacy);
+        // Shared data refuses the key and the older build's first bucket: the key is kept, and
+        // the older build is assumed (an extra read per lookup, never a missed entry).
+        host.refuse
+            .borrow_mut()
+            .extend([KEY_NAME.to_string(), format!("{REVOKED_OLD}0")]);
+        assert!(refresh(&host, None, MS + 600).is_some());
+        let k = state().unwrap();
+        assert_eq!(k.key, BucketKey([1; 16]));
+        assert!(k.legacy);
+        assert!(revocation_buckets("00", 3, false).unwrap().1.is_some());
     }
 
     #[test]
@@ -405,24 +477,24 @@ mod tests {
     fn an_older_builds_buckets_are_read_and_written_while_they_exist() {
         let host = FakeShared::default();
         set_state(None);
-        assert_eq!(refresh(&host, Some([1; 16])), None);
+        assert_eq!(refresh(&host, Some([1; 16]), MS), None);
         assert!(!state().unwrap().legacy, "a fresh process");
         assert_eq!(revocation_buckets("00", 5, false).unwrap().1, None);
         // An older build is configured in this process (a rollback, or old VMs after an
         // in-place upgrade): it creates its buckets; the next tick sees them.
         host.set(&format!("{REVOKED_OLD}0"), b"", None).unwrap();
-        assert_eq!(refresh(&host, None), None);
+        assert_eq!(refresh(&host, None, MS + 600), None);
         assert!(state().unwrap().legacy);
         let (keyed, old) = revocation_buckets("00", 5, true).unwrap();
         assert!(keyed.starts_with(REVOKED_KEYED));
         assert_eq!(old.as_deref(), Some("authrs.revoked.bucket.5"));
         // An OpenID-only older build: its nonce buckets count too.
         let host = FakeShared::default();
-        host.set(KEY_NAME, BucketKey([1; 16]).text().as_bytes(), None)
+        host.set(KEY_NAME, BucketKey([1; 16]).text(T).as_bytes(), None)
             .unwrap();
         host.set(&format!("{NONCE_OLD}0"), b"", None).unwrap();
         set_state(None);
-        assert_eq!(refresh(&host, None), None);
+        assert_eq!(refresh(&host, None, MS), None);
         let (_, old) = nonce_buckets("ab", 9, false).unwrap();
         assert_eq!(old.as_deref(), Some("authrs.openid.nonce.9"));
     }

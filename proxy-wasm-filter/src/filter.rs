@@ -74,7 +74,11 @@ fn refresh_buckets() {
     // Used only when no key exists yet; without random bytes none is made (an error below).
     let mut fresh = [0u8; 16];
     let fresh = getrandom::fill(&mut fresh).ok().map(|()| fresh);
-    if let Some(problem) = crate::buckets::refresh(&crate::openid_store::Host, fresh) {
+    let now_ms = hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    if let Some(problem) = crate::buckets::refresh(&crate::openid_store::Host, fresh, now_ms) {
         log(
             LogLevel::Error,
             0,
@@ -111,7 +115,8 @@ impl RootContext for Root {
         refresh_buckets();
         let confirmed = crate::buckets::state().is_some_and(|k| k.confirmed);
         if confirmed && site.uses_revocation {
-            store::move_old_index(&crate::openid_store::Host, now_secs());
+            // Retried every tick; said once, at configure.
+            let _ = store::move_old_index(&crate::openid_store::Host, now_secs());
         }
         if self.fast_ticks > 0 {
             // Back to the usual period once confirmed, or after two seconds of trying (a key
@@ -148,7 +153,15 @@ impl RootContext for Root {
                 if site.uses_revocation {
                     store::init(&crate::openid_store::Host);
                     if crate::buckets::state().is_some_and(|k| k.confirmed) {
-                        store::move_old_index(&crate::openid_store::Host, now_secs());
+                        if let Some(e) =
+                            store::move_old_index(&crate::openid_store::Host, now_secs())
+                        {
+                            log(
+                                LogLevel::Warn,
+                                0,
+                                &format!("AUTHRS0005: revocations of a build before the buckets not all copied yet (tried again every second): {e}"),
+                            );
+                        }
                     }
                 }
                 if site.openid_clusters.is_some() {

@@ -245,11 +245,16 @@ pub(crate) mod fake {
         pub racer: std::cell::RefCell<Option<(String, Vec<u8>)>>,
         /// Reads so far.
         pub reads: std::cell::Cell<usize>,
+        /// Keys whose reads shared data refuses.
+        pub refuse: std::cell::RefCell<Vec<String>>,
     }
 
     impl SharedData for FakeShared {
         fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
             self.reads.set(self.reads.get() + 1);
+            if self.refuse.borrow().iter().any(|k| k == key) {
+                return Err(Status::InternalFailure);
+            }
             let read = match self.map.borrow().get(key) {
                 Some((v, cas)) => (Some(v.clone()).filter(|v| !v.is_empty()), Some(*cas)),
                 None => (None, None),

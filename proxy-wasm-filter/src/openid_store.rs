@@ -64,7 +64,9 @@ pub fn seen(host: &impl SharedData, key: &str, now: UnixTime) -> Result<bool, St
 }
 
 /// Records the nonce `key` until `expires` (default lifetime when `None`); `false` when it was
-/// recorded already (a replay), in this build's bucket or the older build's.
+/// recorded already (a replay). While an older build's buckets exist, its plain bucket is
+/// written first, under the same rules (a replay there is a replay, full refuses): a VM of that
+/// build checks only that bucket, so a nonce taken here must be taken there too.
 pub fn check_and_insert(
     host: &impl SharedData,
     key: &str,
@@ -72,29 +74,22 @@ pub fn check_and_insert(
     now: UnixTime,
 ) -> Result<bool, StoreError> {
     let (id, bucket, old) = nonce_key(key, true)?;
+    let until = expires.unwrap_or(now.saturating_add(DEFAULT_NONCE_LIFETIME));
+    let insert = |bucket: &str| {
+        update(host, bucket, |text| {
+            match nonce_insert(text, &id, until, now, NONCES_PER_BUCKET) {
+                NonceInsert::Replay => Ok((None, false)),
+                NonceInsert::Write(new) => Ok((Some(new), true)),
+                NonceInsert::Full => Err(StoreError("the OpenID replay cache is full".into())),
+            }
+        })
+    };
     if let Some(old) = &old {
-        if nonce_seen(&read(host, old)?.0, &id, now) {
+        if !insert(old)? {
             return Ok(false);
         }
     }
-    let until = expires.unwrap_or(now.saturating_add(DEFAULT_NONCE_LIFETIME));
-    let fresh = update(host, &bucket, |text| {
-        match nonce_insert(text, &id, until, now, NONCES_PER_BUCKET) {
-            NonceInsert::Replay => Ok((None, false)),
-            NonceInsert::Write(new) => Ok((Some(new), true)),
-            NonceInsert::Full => Err(StoreError("the OpenID replay cache is full".into())),
-        }
-    })?;
-    if let (true, Some(old)) = (fresh, old) {
-        // An older build in this process checks only its own bucket: best effort there.
-        let _ = update(host, &old, |text| {
-            match nonce_insert(text, &id, until, now, usize::MAX) {
-                NonceInsert::Write(new) => Ok((Some(new), ())),
-                NonceInsert::Replay | NonceInsert::Full => Ok((None, ())),
-            }
-        });
-    }
-    Ok(fresh)
+    insert(&bucket)
 }
 
 /// The replay cache handed to the core.
@@ -218,10 +213,25 @@ mod tests {
             .unwrap();
         assert!(seen(&host, "op|old-nonce", NOW).unwrap());
         assert!(!check_and_insert(&host, "op|old-nonce", None, NOW).unwrap());
-        // One accepted here is written to the older build's bucket too.
+        // One accepted here is written to the older build's bucket too, first.
         assert!(check_and_insert(&host, "op|new-nonce", None, NOW).unwrap());
         let (id, n) = id_and_bucket("op|new-nonce", NONCE_BUCKETS);
         let (text, _) = read(&host, &format!("{LEGACY_NONCE}{n}")).unwrap();
         assert!(nonce_seen(&text, &id, NOW));
+        assert!(!check_and_insert(&host, "op|new-nonce", None, NOW).unwrap());
+        // The older build's bucket is full: refused (store_failed), nothing recorded here.
+        let (_, n) = id_and_bucket("op|third", NONCE_BUCKETS);
+        let full: Vec<String> = (0..NONCES_PER_BUCKET)
+            .map(|i| format!("{} f{i}", NOW + 60))
+            .collect();
+        host.set(
+            &format!("{LEGACY_NONCE}{n}"),
+            full.join("\n").as_bytes(),
+            None,
+        )
+        .unwrap();
+        assert!(check_and_insert(&host, "op|third", None, NOW).is_err());
+        key_state(true, false);
+        assert!(!seen(&host, "op|third", NOW).unwrap());
     }
 }

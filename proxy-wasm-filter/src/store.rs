@@ -29,7 +29,6 @@ const ID_HEX: usize = 32;
 const COUNT: &str = "authrs.revoked.count";
 /// What builds before the buckets wrote: an index of `<expires> <id>` lines, a key per id.
 const OLD_INDEX: &str = "authrs.revoked.index";
-const OLD_PREFIX: &str = "authrs.revoked.";
 
 /// The entry id of a session, its keyed bucket, and the older build's bucket while that
 /// build's buckets exist (read first, written too: see `buckets`); `write`: to add it (needs a
@@ -54,30 +53,30 @@ pub fn init(host: &impl SharedData) {
     create_missing(host, keys.iter().map(String::as_str));
 }
 
-/// At configure and on ticks, once the bucket key is confirmed: moves the live revocations a
-/// build before the buckets left (its index, a key per session) into the buckets and empties
-/// its keys (the index only if nobody added to it meanwhile).
-pub fn move_old_index(host: &impl SharedData, now: UnixTime) {
-    let Ok((old, cas)) = read(host, OLD_INDEX) else {
-        return;
+/// At configure and on ticks, once the bucket key is confirmed: copies the live revocations a
+/// build before the buckets left (its index of `<expires> <id>` lines) into the buckets, then
+/// empties the index if every one went in and nobody added to it meanwhile (else it is copied
+/// again, idempotently, next time). Its key per session is left as it is: a VM of that build
+/// still running checks only that key. Returns what could not be copied, to log.
+pub fn move_old_index(host: &impl SharedData, now: UnixTime) -> Option<String> {
+    let (old, cas) = match read(host, OLD_INDEX) {
+        Ok(r) => r,
+        Err(e) => return Some(e.0),
     };
     if old.is_empty() {
-        return;
+        return None;
     }
-    if add(host, &index_lines(&old, now), now).is_err() {
-        // Not all moved (a full bucket, lost CAS races while every worker migrates): the old
-        // index stays for the next tick to move again — emptying it would drop revocations.
-        return;
-    }
-    if host.set(OLD_INDEX, b"", cas).is_err() {
-        // Changed since read: moved again (idempotent) at the next tick.
-        return;
-    }
-    for line in old.lines() {
-        if let Some((_, id)) = line.split_once(' ') {
-            let _ = host.set(&format!("{OLD_PREFIX}{id}"), b"", None);
+    let mut failed = None;
+    for entry in index_lines(&old, now) {
+        if let Err(e) = add(host, &[entry], now) {
+            failed.get_or_insert(e.0);
         }
     }
+    if failed.is_none() && host.set(OLD_INDEX, b"", cas).is_err() {
+        // Changed since read: copied again at the next tick.
+        return None;
+    }
+    failed
 }
 
 /// Adds sessions to their buckets (each once); returns the entries now held in all buckets
@@ -105,10 +104,10 @@ pub fn add(
         })
         .map_err(from_bucket)?;
         if let Some(old) = old {
-            // An older build in this process checks only its own bucket: best effort there
-            // (that build's own limit, if full, is its business, as it was before).
+            // An older build in this process checks only its own bucket: best effort there,
+            // within that build's own limit (a full bucket there is its limit, as before).
             let _ = update(host, &old, |text| {
-                match nonce_insert(text, &id, *until, now, usize::MAX) {
+                match nonce_insert(text, &id, *until, now, REVOKED_PER_BUCKET) {
                     NonceInsert::Write(new) => Ok((Some(new), ())),
                     NonceInsert::Replay | NonceInsert::Full => Ok((None, ())),
                 }
@@ -270,18 +269,28 @@ mod tests {
         let host = FakeShared::default();
         key_state(true, false);
         init(&host);
-        let index = format!("{} aaaa\n{} gone", NOW + 50, NOW - 1);
+        let index = format!("{} aaaa\n{} gone\n{} bbbb", NOW + 50, NOW - 1, NOW + 60);
         host.set(OLD_INDEX, index.as_bytes(), None).unwrap();
-        host.set(&format!("{OLD_PREFIX}aaaa"), b"1", None).unwrap();
-        move_old_index(&host, NOW);
+        // The older build's own key for the session: it is all such a VM checks, so it stays.
+        host.set("authrs.revoked.aaaa", b"1", None).unwrap();
+        // Another worker appends to the index while this one copies it: kept for next time.
+        *host.racer.borrow_mut() = Some((OLD_INDEX.into(), format!("{index}\n1 c").into()));
+        assert_eq!(move_old_index(&host, NOW), None);
         assert!(is_revoked(&host, "aaaa", NOW).unwrap());
+        assert!(is_revoked(&host, "bbbb", NOW).unwrap());
+        assert!(!is_revoked(&host, "gone", NOW).unwrap());
+        assert_eq!(text(&host, OLD_INDEX), format!("{index}\n1 c"));
+        // The next pass copies again (nothing new counted) and empties it.
+        let held = add(&host, &[], NOW).unwrap();
+        assert_eq!(move_old_index(&host, NOW), None);
         assert_eq!(text(&host, OLD_INDEX), "");
-        assert_eq!(text(&host, &format!("{OLD_PREFIX}aaaa")), "");
-        // Unconfirmed: nothing moves, the index stays for a later tick.
+        assert_eq!(add(&host, &[], NOW).unwrap(), held);
+        assert_eq!(text(&host, "authrs.revoked.aaaa"), "1");
+        // Unconfirmed: nothing is copied, the index stays and the reason is given.
         let host = FakeShared::default();
         host.set(OLD_INDEX, index.as_bytes(), None).unwrap();
         key_state(false, false);
-        move_old_index(&host, NOW);
+        assert!(move_old_index(&host, NOW).is_some());
         assert_eq!(text(&host, OLD_INDEX), index);
     }
 }
