@@ -47,8 +47,8 @@ pub const KEY_NAME: &str = "authrs.buckets.key";
 /// How long a VM reads the same key before it writes to the buckets (unless the key was made
 /// [`OLD_KEY_SECS`] ago or more: a reloaded VM writes at once).
 pub const CONFIRM_AFTER_MS: u64 = 500;
-/// A key made this long ago is past any start-up race.
-pub const OLD_KEY_SECS: u64 = 2;
+/// A key made this long ago (whole seconds, so at least two) is past any start-up race.
+pub const OLD_KEY_SECS: u64 = 3;
 
 /// Revocation buckets.
 pub const REVOKED_BUCKETS: usize = 4096;
@@ -191,14 +191,16 @@ pub fn refresh(host: &impl SharedData, fresh: Option<[u8; 16]>, now_ms: u64) -> 
             return Some(e);
         }
     };
-    let since_ms = match before {
-        Some(b) if b.key == key => b.since_ms,
-        _ => now_ms,
+    let (since_ms, was_confirmed) = match before {
+        Some(b) if b.key == key => (b.since_ms, b.confirmed),
+        _ => (now_ms, false),
     };
     set_state(Some(Keyed {
         key,
         since_ms,
-        confirmed: now_ms.saturating_sub(since_ms) >= CONFIRM_AFTER_MS
+        // Once confirmed, a key stays so: a clock set back must not stop logouts.
+        confirmed: was_confirmed
+            || now_ms.saturating_sub(since_ms) >= CONFIRM_AFTER_MS
             || made.saturating_add(OLD_KEY_SECS).saturating_mul(1000) <= now_ms,
         legacy,
     }));
@@ -359,12 +361,15 @@ mod tests {
         assert_eq!(refresh(&host, Some([2; 16]), MS + 500), None);
         assert!(state().unwrap().confirmed);
         assert!(revocation_buckets("00", 0, true).is_ok());
-        // A VM reloaded later finds the key made two seconds ago or more: it writes at once.
+        // A clock set back an hour: still confirmed (logouts go on).
+        assert_eq!(refresh(&host, None, MS - 3_600_000), None);
+        assert!(state().unwrap().confirmed);
+        // A VM reloaded later finds the key made long enough ago: it writes at once.
         set_state(None);
-        assert_eq!(refresh(&host, None, MS + 1999), None);
+        assert_eq!(refresh(&host, None, MS + 2999), None);
         assert!(!state().unwrap().confirmed);
         set_state(None);
-        assert_eq!(refresh(&host, None, MS + 2000), None);
+        assert_eq!(refresh(&host, None, MS + 3000), None);
         assert!(state().unwrap().confirmed);
         assert_eq!(state().unwrap().key, BucketKey([1; 16]));
     }
