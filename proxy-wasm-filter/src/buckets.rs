@@ -504,6 +504,28 @@ mod tests {
         assert_eq!(old.as_deref(), Some("authrs.openid.nonce.9"));
     }
 
+    /// The key lists name each bucket once, and every bucket an entry can go to is among them
+    /// (so `init` creates it).
+    #[test]
+    fn the_key_lists_hold_every_bucket_an_entry_can_go_to() {
+        use std::collections::HashSet;
+        let revoked: HashSet<String> = revocation_keys().collect();
+        assert_eq!(revoked.len(), REVOKED_BUCKETS);
+        assert!(revoked.contains("authrs.revoked.keyed.0"));
+        assert!(revoked.contains("authrs.revoked.keyed.4095"));
+        let openid: HashSet<String> = openid_keys().collect();
+        assert_eq!(openid.len(), NONCE_BUCKETS + ASSOC_BUCKETS);
+        assert!(openid.contains("authrs.openid.nonce.keyed.63"));
+        assert!(openid.contains("authrs.openid.assoc.keyed.15"));
+        testing::key_state(true, false);
+        for i in 0..2000 {
+            let id = format!("{i:032x}");
+            assert!(revoked.contains(&revocation_buckets(&id, 0, true).unwrap().0));
+            assert!(openid.contains(&nonce_buckets(&id, 0, true).unwrap().0));
+            assert!(openid.contains(&assoc_bucket(&id, true).unwrap()));
+        }
+    }
+
     #[test]
     fn without_a_key_every_bucket_lookup_fails_closed() {
         set_state(None);

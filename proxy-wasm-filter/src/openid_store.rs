@@ -202,6 +202,22 @@ mod tests {
         assert!(check_and_insert(&host, "op|nonce-3", None, NOW).is_err());
     }
 
+    /// `init` creates every bucket, so a nonce recorded while another worker writes the same
+    /// bucket, not written before, is checked (CAS) and both are kept.
+    #[test]
+    fn after_init_a_racing_nonce_in_a_new_bucket_is_kept() {
+        let host = FakeShared::default();
+        key_state(true, false);
+        init(&host);
+        let (_, bucket, _) = nonce_key("op|mine", true).unwrap();
+        let theirs = "f".repeat(64);
+        let line = format!("{} {theirs}", NOW + 60);
+        *host.racer.borrow_mut() = Some((bucket.clone(), line.into()));
+        assert!(check_and_insert(&host, "op|mine", None, NOW).unwrap());
+        assert!(nonce_seen(&read(&host, &bucket).unwrap().0, &theirs, NOW));
+        assert!(seen(&host, "op|mine", NOW).unwrap());
+    }
+
     #[test]
     fn an_older_builds_nonces_count_and_this_builds_reach_it() {
         let host = FakeShared::default();

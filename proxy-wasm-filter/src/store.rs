@@ -264,6 +264,51 @@ mod tests {
         assert!(is_revoked(&host, "old-session", NOW).is_err());
     }
 
+    /// Three sessions whose entries land in one keyed bucket (under `key_state`'s key).
+    fn three_in_one_bucket() -> [String; 3] {
+        let mut by_bucket: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for i in 0..20_000 {
+            let ticket = format!("user-{i}");
+            let (_, bucket, _) = entry(&ticket, false).unwrap();
+            let same = by_bucket.entry(bucket).or_default();
+            same.push(ticket);
+            if same.len() == 3 {
+                return [same[0].clone(), same[1].clone(), same[2].clone()];
+            }
+        }
+        panic!("no three sessions in one bucket: the key does not pick among the buckets")
+    }
+
+    /// The count adds what a write added to a bucket, less the expired entries it dropped.
+    #[test]
+    fn the_count_follows_a_bucket_that_already_holds_entries() {
+        let host = FakeShared::default();
+        key_state(true, false);
+        init(&host);
+        let [a, b, c] = three_in_one_bucket();
+        assert_eq!(add(&host, &[(a, NOW + 10)], NOW).unwrap(), Some(1));
+        assert_eq!(add(&host, &[(b, NOW + 100)], NOW).unwrap(), Some(2));
+        // The first has expired: the write drops it as it adds the third.
+        assert_eq!(add(&host, &[(c, NOW + 100)], NOW + 20).unwrap(), Some(2));
+    }
+
+    /// `init` creates every bucket, so a write racing another worker's on a bucket nobody has
+    /// written yet is checked (CAS) and keeps both.
+    #[test]
+    fn after_init_a_racing_revocation_in_a_new_bucket_is_kept() {
+        let host = FakeShared::default();
+        key_state(true, false);
+        init(&host);
+        assert!(host.map.borrow().contains_key(COUNT));
+        let (_, bucket, _) = entry("mine", true).unwrap();
+        let theirs = "f".repeat(ID_HEX);
+        let line = format!("{} {theirs}", NOW + 100);
+        *host.racer.borrow_mut() = Some((bucket.clone(), line.into()));
+        add(&host, &[("mine".into(), NOW + 100)], NOW).unwrap();
+        assert!(nonce_seen(&text(&host, &bucket), &theirs, NOW));
+        assert!(is_revoked(&host, "mine", NOW).unwrap());
+    }
+
     #[test]
     fn the_pre_bucket_index_moves_into_the_buckets_once() {
         let host = FakeShared::default();
