@@ -13,6 +13,7 @@
 #include <util_mutex.h>
 #include <apr_global_mutex.h>
 #include <apr_strings.h>
+#include <apr_general.h>
 #include <string.h>
 #include "shim.h"
 
@@ -107,14 +108,19 @@ typedef struct {
     apr_global_mutex_t *mutex;
     int lock_all;            /* the provider is not MP-safe: every operation takes the mutex */
     server_rec *s;
+    /* shmcb only: a secret hashed into every id, so that nobody can aim entries at the one
+     * sub-cache (picked by an id's first byte) that holds an entry they want evicted. Lives
+     * as long as the instance: the same for every child and across graceful restarts. */
+    int salted;
+    unsigned char salt[AUTHRS_CACHE_SALT_LEN];
 } authrs_cache_t;
 
 static authrs_cache_t caches[2] = {
     /* Revocation records: 32-byte ids (a SHA-256 digest), a one-byte mark. */
-    { "authrs-cache", "authrs", { 32, 1, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, 0, NULL },
+    { "authrs-cache", "authrs", { 32, 1, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, 0, NULL, 0, { 0 } },
     /* OpenID: 45-53-byte ids (a SHA-256 digest, then a label); nonces and states are one
      * byte, associations a few hundred. */
-    { "authrs-openid-cache", "authrs-openid", { 48, 32, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, 0, NULL },
+    { "authrs-openid-cache", "authrs-openid", { 48, 32, 30 * APR_USEC_PER_SEC }, NULL, NULL, NULL, 0, NULL, 0, { 0 } },
 };
 
 /* The instance `which` names, or NULL for a value out of range. */
@@ -130,6 +136,8 @@ static void cache_forget(authrs_cache_t *c)
     c->mutex = NULL;
     c->lock_all = 0;
     c->s = NULL;
+    c->salted = 0;
+    memset(c->salt, 0, sizeof(c->salt));
 }
 
 /* A cache made in the startup pass that only checks the configuration: destroyed with it. */
@@ -162,6 +170,24 @@ typedef struct {
     ap_socache_instance_t *instance;
     apr_global_mutex_t *mutex;
 } authrs_retained_cache_t;
+
+/* The id secret of a retained instance, kept beside it under a key of its own (an older build's
+ * retained record, still in the parent after a graceful restart into this one, is smaller: it
+ * must not be read past its end). An instance an older build made has none: its ids stay
+ * plain, so the records it holds are still found. */
+typedef struct {
+    ap_socache_instance_t *instance;
+    int salted;
+    unsigned char salt[AUTHRS_CACHE_SALT_LEN];
+} authrs_retained_salt_t;
+
+static authrs_retained_salt_t *retained_salt(int which)
+{
+    const char *key = which == AUTHRS_CACHE_REVOCATIONS ? "mod_authrs-retained-revocations-salt"
+                                                        : "mod_authrs-retained-openid-salt";
+    authrs_retained_salt_t *kept = ap_retained_data_get(key);
+    return kept ? kept : ap_retained_data_create(key, sizeof(*kept));
+}
 
 static authrs_retained_cache_t *retained_cache(int which)
 {
@@ -212,6 +238,13 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
         c->instance = kept->instance;
         c->mutex = kept->mutex;
         c->s = s;
+        {
+            authrs_retained_salt_t *rs = retained_salt(which);
+            if (rs->instance == kept->instance && rs->salted) {
+                c->salted = 1;
+                memcpy(c->salt, rs->salt, sizeof(c->salt));
+            }
+        }
         apr_pool_cleanup_register(pconf, c, cache_release, apr_pool_cleanup_null);
         return NULL;
     }
@@ -229,6 +262,16 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
         kept->instance = NULL;
         kept->spec = NULL;
         kept->provider_name = NULL;
+    }
+    /* shmcb keeps every entry of one sub-cache together and evicts within it: its ids get a
+     * secret. Shared providers (memcache, redis) evict by their own global policy and are read
+     * by other servers, which must find the same ids: no secret there. */
+    if (strcmp(name, "shmcb") == 0) {
+        if (apr_generate_random_bytes(c->salt, sizeof(c->salt)) != APR_SUCCESS) {
+            cache_forget(c);
+            return "AuthRsCache: no random bytes for the shmcb id secret";
+        }
+        c->salted = 1;
     }
     err = c->provider->create(&c->instance, arg, ptemp, pool);
     if (err) {
@@ -257,6 +300,12 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
         kept->spec = apr_pstrdup(pool, spec);
         kept->provider_name = apr_pstrdup(pool, name);
         kept->instance = c->instance;
+        {
+            authrs_retained_salt_t *rs = retained_salt(which);
+            rs->instance = c->instance;
+            rs->salted = c->salted;
+            memcpy(rs->salt, c->salt, sizeof(rs->salt));
+        }
         apr_pool_cleanup_register(pconf, c, cache_release, apr_pool_cleanup_null);
     } else {
         apr_pool_cleanup_register(pconf, c, cache_cleanup, apr_pool_cleanup_null);
@@ -272,6 +321,16 @@ void authrs_cache_child_init(apr_pool_t *p, server_rec *s)
             apr_global_mutex_child_init(&caches[i].mutex, apr_global_mutex_lockfile(caches[i].mutex), p);
         }
     }
+}
+
+int authrs_cache_salt(int which, unsigned char *out)
+{
+    authrs_cache_t *c = cache_of(which);
+    if (c == NULL || !c->salted) {
+        return 0;
+    }
+    memcpy(out, c->salt, sizeof(c->salt));
+    return 1;
 }
 
 int authrs_cache_enabled(int which)

@@ -33,6 +33,11 @@ apr_status_t authrs_cache_register_mutex(apr_pool_t *pconf);
 void authrs_cache_child_init(apr_pool_t *p, server_rec *s);
 /* 1 when instance `which` exists in this process. */
 int authrs_cache_enabled(int which);
+/* Length of an instance's id secret. */
+#define AUTHRS_CACHE_SALT_LEN 16
+/* Copies instance `which`'s id secret into out (AUTHRS_CACHE_SALT_LEN bytes) and returns 1 when
+ * it has one (shmcb), else 0: ids then are plain digests (shared caches other servers read). */
+int authrs_cache_salt(int which, unsigned char *out);
 
 /* Whether the server is serving requests (so a directive being read comes from .htaccess). */
 int authrs_serving(void);

@@ -14,7 +14,6 @@ use crate::ffi;
 use crate::socache::Instance;
 use authrs_core::openid::assoc::Association;
 use authrs_core::openid::store::{AssociationStore, StoreError};
-use sha2::{Digest, Sha256};
 
 /// The largest record kept (a handle is at most 255 bytes; this leaves ample room for the URL).
 const MAX_RECORD: usize = 4096;
@@ -25,22 +24,19 @@ pub struct SoCacheAssociations<'a> {
     pub r: &'a ffi::request_rec,
 }
 
-// Ids start with the digest: shmcb picks an entry's sub-cache by the id's first byte, so a
-// common text prefix would put every entry in one sub-cache. The label after it keeps the
-// kinds apart.
+// Ids start with the digest (keyed for shmcb: `Instance::digest`): shmcb picks an entry's
+// sub-cache by the id's first byte, so a common text prefix would put every entry in one
+// sub-cache. The label after it keeps the kinds apart.
 fn by_handle(server: &str, handle: &str) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(server.as_bytes());
     // A handle is printable ASCII: a NUL separator cannot be forged by either part.
-    h.update([0u8]);
-    h.update(handle.as_bytes());
-    let mut id = h.finalize().to_vec();
+    let parts: [&[u8]; 3] = [server.as_bytes(), &[0u8], handle.as_bytes()];
+    let mut id = Instance::OpenId.digest(&parts).to_vec();
     id.extend_from_slice(b":openid-assoc");
     id
 }
 
 fn current_for(server: &str) -> Vec<u8> {
-    let mut id = Sha256::digest(server.as_bytes()).to_vec();
+    let mut id = Instance::OpenId.digest(&[server.as_bytes()]).to_vec();
     id.extend_from_slice(b":openid-assoc-current");
     id
 }

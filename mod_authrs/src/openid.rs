@@ -39,7 +39,6 @@ use authrs_core::openid::store::{
 use authrs_core::openid::{ErrorCode, RelyingParty, ReturnRequest, VerifyStep};
 use authrs_core::reason::Reason;
 use authrs_core::RequestFacts;
-use sha2::{Digest, Sha256};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -54,9 +53,10 @@ struct SoCacheNonces<'a> {
     r: &'a ffi::request_rec,
 }
 
-/// The digest first, so nonces spread over shmcb's sub-cache (chosen by the id's first byte).
+/// The digest first (with the instance's id secret: [`Instance::digest`]), so nonces spread over
+/// shmcb's sub-caches (chosen by the id's first byte) where nobody can aim them.
 fn nonce_id(key: &str) -> Vec<u8> {
-    let mut id = Sha256::digest(key.as_bytes()).to_vec();
+    let mut id = Instance::OpenId.digest(&[key.as_bytes()]).to_vec();
     id.extend_from_slice(b":openid-nonce");
     id
 }

@@ -5,7 +5,6 @@
 use crate::ffi;
 use crate::socache::Instance;
 use authrs_core::engine::{RevocationStore, StoreError};
-use sha2::{Digest, Sha256};
 use std::sync::atomic::AtomicBool;
 
 /// Set while reading the configuration when some scope turns revocation on: the revocation
@@ -23,14 +22,12 @@ pub struct SoCache<'a> {
     pub r: &'a ffi::request_rec,
 }
 
-/// The socache id of a revoked ticket: SHA-256 of the core's (hex) ticket id. shmcb picks an
-/// entry's sub-cache by the id's first byte, so hex ids would fill only 16 of its 64.
+/// The socache id of a revoked ticket: SHA-256 of the instance's id secret (shmcb) and the
+/// core's (hex) ticket id. shmcb picks an entry's sub-cache by the id's first byte, so hex ids
+/// would fill only 16 of its 64, and without the secret anyone could aim their own logouts at
+/// the sub-cache holding a victim's revocation ([`Instance::digest`]).
 fn cache_id(ticket_id: &str) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(b"authrs-revoked\0")
-        .chain_update(ticket_id.as_bytes())
-        .finalize()
-        .into()
+    Instance::Revocations.digest(&[b"authrs-revoked\0", ticket_id.as_bytes()])
 }
 
 impl RevocationStore for SoCache<'_> {

@@ -10,6 +10,7 @@
 //! mutex (`authrs-cache`, `authrs-openid-cache`) when the provider needs one.
 
 use crate::ffi;
+use sha2::{Digest, Sha256};
 use std::os::raw::c_int;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
@@ -37,6 +38,24 @@ impl Instance {
     pub fn enabled(self) -> bool {
         // SAFETY: reads C globals set during configuration, before requests.
         unsafe { ffi::authrs_cache_enabled(self.which()) != 0 }
+    }
+
+    /// The SHA-256 an entry's id starts with: of the instance's id secret (shmcb only) and then
+    /// `parts`. shmcb picks an entry's sub-cache by the id's first byte and evicts within it;
+    /// with a secret nobody can compute which of their entries share a sub-cache with one they
+    /// want evicted (a victim's revocation, a nonce), so they have to fill every sub-cache.
+    pub fn digest(self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut salt = [0u8; ffi::AUTHRS_CACHE_SALT_LEN as usize];
+        // SAFETY: `salt` has the length the shim copies; reads C globals set before requests.
+        let salted = unsafe { ffi::authrs_cache_salt(self.which(), salt.as_mut_ptr()) } == 1;
+        let mut h = Sha256::new();
+        if salted {
+            h.update(salt);
+        }
+        for p in parts {
+            h.update(p);
+        }
+        h.finalize().into()
     }
 
     /// Whether the configuration read asks for it.

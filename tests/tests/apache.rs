@@ -635,6 +635,63 @@ fn a_changed_authrs_cache_survives_restarts_with_a_flock_mutex() {
     assert_eq!(app_status(&a, &later), 302);
 }
 
+/// shmcb keeps the entries of one sub-cache (picked by an id's first byte) together and evicts
+/// the oldest of them when it is full. Were revocation ids a plain digest, anyone able to log in
+/// and out (one account is enough: each login is a new session, and a ticket shows its fields)
+/// could log out only sessions whose id shares the first byte of a victim's revocation, fill
+/// that sub-cache and evict it — the victim's stolen copy would work again. The module hashes a
+/// per-cache secret into every shmcb id, so such logouts spread over every sub-cache.
+#[test]
+fn logouts_aimed_at_one_shmcb_sub_cache_cannot_evict_a_revocation() {
+    use sha2::{Digest, Sha256};
+    let mut a = start("");
+    let conf = a.root.join("httpd.conf");
+    let text = std::fs::read_to_string(&conf).expect("conf");
+    // A small cache: a few sub-caches of a few dozen entries each.
+    let small = format!(
+        "{text}\nAuthRsCache \"shmcb:{}/run/aim(65536)\"\n",
+        a.root.display()
+    );
+    std::fs::write(&conf, small).expect("conf");
+    a.restart(false);
+    let issued = now() - 10;
+    let victim = mint("victim", AuthMethod::Password, issued, 3600);
+    assert_eq!(
+        get(&a, "/LOGOUT-revoke")
+            .cookie(COOKIE, &victim)
+            .send()
+            .status,
+        303
+    );
+    assert_eq!(app_status(&a, &victim), 302, "revoked");
+    // What a plain id would start with (the module's id before the secret).
+    let plain_first = |user: &str| {
+        let t = Ticket::new(user, AuthMethod::Password, issued, 3600);
+        let id = authrs_core::engine::ticket_id(&t);
+        Sha256::new()
+            .chain_update(b"authrs-revoked\0")
+            .chain_update(id.as_bytes())
+            .finalize()[0]
+    };
+    let target = plain_first("victim");
+    let aimed: Vec<String> = (0..200_000)
+        .map(|i| format!("aim-{i}"))
+        .filter(|u| plain_first(u) == target)
+        .take(150)
+        .collect();
+    assert_eq!(aimed.len(), 150);
+    for user in &aimed {
+        let t = mint(user, AuthMethod::Password, issued, 3600);
+        let r = get(&a, "/LOGOUT-revoke").cookie(COOKIE, &t).send();
+        assert_eq!(r.status, 303, "{user}: {r:?}\n{}", a.error_log());
+    }
+    assert_eq!(
+        app_status(&a, &victim),
+        302,
+        "the victim's revocation was evicted by aimed logouts"
+    );
+}
+
 #[test]
 fn spoofed_proxy_headers_never_reach_the_application() {
     // Modules that read request headers before the auth hooks (server-context `RequestHeader
