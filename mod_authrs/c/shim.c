@@ -183,8 +183,9 @@ typedef struct {
 
 static authrs_retained_salt_t *retained_salt(int which)
 {
-    const char *key = which == AUTHRS_CACHE_REVOCATIONS ? "mod_authrs-retained-revocations-salt"
-                                                        : "mod_authrs-retained-openid-salt";
+    /* The layout is in the name: a later build with another one must use another name. */
+    const char *key = which == AUTHRS_CACHE_REVOCATIONS ? "mod_authrs-retained-revocations-salt16"
+                                                        : "mod_authrs-retained-openid-salt16";
     authrs_retained_salt_t *kept = ap_retained_data_get(key);
     return kept ? kept : ap_retained_data_create(key, sizeof(*kept));
 }
@@ -243,6 +244,11 @@ const char *authrs_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *pte
             if (rs->instance == kept->instance && rs->salted) {
                 c->salted = 1;
                 memcpy(c->salt, rs->salt, sizeof(c->salt));
+            } else if (strcmp(name, "shmcb") == 0) {
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                             "AUTHRS0006: AuthRsCache %s was made by an earlier mod_authrs build: "
+                             "its ids stay plain digests (entries can be aimed at one sub-cache) "
+                             "until httpd is stopped and started", spec);
             }
         }
         apr_pool_cleanup_register(pconf, c, cache_release, apr_pool_cleanup_null);
