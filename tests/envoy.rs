@@ -296,8 +296,9 @@ impl Envoy {
                 .try_send();
             if ready.is_some_and(|r| r.status == 200) {
                 // The filter's VMs write revocations and nonces only once the new shared-data
-                // bucket key has stayed 500 ms (`buckets`): tests may log out at once.
-                std::thread::sleep(Duration::from_millis(600));
+                // bucket key has stayed 500 ms (`buckets`; checked on 100 ms ticks, and a
+                // worker may configure just after /ready): tests may log out at once.
+                std::thread::sleep(Duration::from_millis(1000));
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
