@@ -4,7 +4,8 @@
 //! the provider (check_authentication).
 //!
 //! Two entries per association, each expiring with it: SHA-256(server, handle) + `:openid-assoc`
-//! for verification, and SHA-256(server) + `:openid-assoc-current`, the one new logins use.
+//! for verification, and SHA-256(server) + `:openid-assoc-current`, the one new logins use
+//! (with shmcb the digests hash in the cache's secret first: `Instance::digest`).
 //! Values are [`Association::to_json`] records; a record that does not decode, or names another
 //! server or handle than asked for, counts as absent (verification then asks the provider).
 //! The secrets sit where the cache keeps them: shared memory with shmcb, the network and the

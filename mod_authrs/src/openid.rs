@@ -48,7 +48,8 @@ pub use authrs_core::engine::openid_flow::{is_return, is_start};
 /// OpenID socache instance is created only then ([`crate::socache`]).
 pub static WANTED: AtomicBool = AtomicBool::new(false);
 
-/// Nonces seen, in the socache (SHA-256 of the core's key + `:openid-nonce`: fixed length).
+/// Nonces seen, in the socache (SHA-256 of the core's key — with the cache's secret under
+/// shmcb — + `:openid-nonce`: fixed length).
 struct SoCacheNonces<'a> {
     r: &'a ffi::request_rec,
 }

@@ -62,6 +62,8 @@ pub const NONCE_BUCKETS: usize = 64;
 pub const NONCES_PER_BUCKET: usize = 4096;
 const NONCE_OLD: &str = "authrs.openid.nonce.";
 const NONCE_KEYED: &str = "authrs.openid.nonce.keyed.";
+/// An older build's association buckets (only looked for, never read or written).
+const ASSOC_OLD: &str = "authrs.openid.assoc.";
 /// OpenID association buckets.
 pub const ASSOC_BUCKETS: usize = 16;
 const ASSOC_KEYED: &str = "authrs.openid.assoc.keyed.";
@@ -169,26 +171,38 @@ pub fn read_or_make(
     Err(format!("{KEY_NAME}: too many concurrent updates"))
 }
 
-/// Whether an older build's plain bucket keys exist (it creates them all when configured). A
-/// refused read counts as yes: the cost is an extra read per lookup, never a missed entry.
+/// Whether an older build's plain bucket keys exist (it creates them all when configured): its
+/// first revocation bucket or its first association bucket (small, unlike a nonce bucket: the
+/// read copies the value). A refused read counts as yes: the cost is an extra read per lookup,
+/// never a missed entry.
 fn legacy_present(host: &impl SharedData) -> bool {
-    [REVOKED_OLD, NONCE_OLD]
+    [REVOKED_OLD, ASSOC_OLD]
         .iter()
         .any(|p| !matches!(host.get(&format!("{p}0")), Ok((_, None))))
 }
 
+/// What [`refresh`] has to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said {
+    /// Another VM made the key at the same instant; this VM takes theirs (nothing was written
+    /// under its own). Worth an info line.
+    Switched,
+    /// Something is wrong (the text says what): worth an error line.
+    Problem(String),
+}
+
 /// At configure and on every tick (`now_ms`: ms since the epoch): (re)reads the key and looks
-/// for an older build's buckets. Returns a message to log when something went wrong.
-pub fn refresh(host: &impl SharedData, fresh: Option<[u8; 16]>, now_ms: u64) -> Option<String> {
-    let legacy = legacy_present(host);
+/// for an older build's buckets (until found: keys are never deleted). Returns what to log.
+pub fn refresh(host: &impl SharedData, fresh: Option<[u8; 16]>, now_ms: u64) -> Option<Said> {
     let before = state();
+    let legacy = before.is_some_and(|b| b.legacy) || legacy_present(host);
     let (key, made) = match read_or_make(host, fresh, now_ms / 1000) {
         Ok((key, made, _)) => (key, made),
         Err(e) => {
             // A VM that has a key keeps it (and keeps looking for the older build); one without
             // stays without: its stores fail closed.
             set_state(before.map(|b| Keyed { legacy, ..b }));
-            return Some(e);
+            return Some(Said::Problem(e));
         }
     };
     let (since_ms, was_confirmed) = match before {
@@ -205,13 +219,11 @@ pub fn refresh(host: &impl SharedData, fresh: Option<[u8; 16]>, now_ms: u64) -> 
         legacy,
     }));
     match before {
-        Some(b) if b.key != key && b.confirmed => Some(format!(
+        Some(b) if b.key != key && b.confirmed => Some(Said::Problem(format!(
             "{KEY_NAME} was replaced (a VM that stalled while making it): revocations and \
              nonces this VM recorded under the earlier key are not found any more"
-        )),
-        Some(b) if b.key != key => Some(format!(
-            "{KEY_NAME} was made by another VM at the same time: using that one"
-        )),
+        ))),
+        Some(b) if b.key != key => Some(Said::Switched),
         _ => None,
     }
 }
@@ -395,8 +407,7 @@ mod tests {
         );
         // B had written nothing under its key (not confirmed): it switches, still unconfirmed.
         set_state(Some(b));
-        let said = refresh(&host, None, MS + 100).expect("the switch is logged");
-        assert!(said.contains("another VM"), "{said}");
+        assert_eq!(refresh(&host, None, MS + 100), Some(Said::Switched));
         let k = state().unwrap();
         assert_eq!(
             (k.key, k.since_ms, k.confirmed),
@@ -407,7 +418,9 @@ mod tests {
             confirmed: true,
             ..b
         }));
-        let said = refresh(&host, None, MS + 900).expect("logged");
+        let Some(Said::Problem(said)) = refresh(&host, None, MS + 900) else {
+            panic!("a lost key is a problem")
+        };
         assert!(said.contains("not found any more"), "{said}");
         assert!(!state().unwrap().confirmed);
     }
@@ -490,14 +503,19 @@ mod tests {
         host.set(&format!("{REVOKED_OLD}0"), b"", None).unwrap();
         assert_eq!(refresh(&host, None, MS + 600), None);
         assert!(state().unwrap().legacy);
+        // Keys are never deleted: once seen, not looked for again.
+        let reads = host.reads.get();
+        assert_eq!(refresh(&host, None, MS + 700), None);
+        assert_eq!(host.reads.get() - reads, 1, "only the key is read");
+        assert!(state().unwrap().legacy);
         let (keyed, old) = revocation_buckets("00", 5, true).unwrap();
         assert!(keyed.starts_with(REVOKED_KEYED));
         assert_eq!(old.as_deref(), Some("authrs.revoked.bucket.5"));
-        // An OpenID-only older build: its nonce buckets count too.
+        // An OpenID-only older build: found by its (small) first association bucket.
         let host = FakeShared::default();
         host.set(KEY_NAME, BucketKey([1; 16]).text(T).as_bytes(), None)
             .unwrap();
-        host.set(&format!("{NONCE_OLD}0"), b"", None).unwrap();
+        host.set(&format!("{ASSOC_OLD}0"), b"", None).unwrap();
         set_state(None);
         assert_eq!(refresh(&host, None, MS), None);
         let (_, old) = nonce_buckets("ab", 9, false).unwrap();

@@ -78,14 +78,23 @@ fn refresh_buckets() {
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    if let Some(problem) = crate::buckets::refresh(&crate::openid_store::Host, fresh, now_ms) {
-        log(
+    match crate::buckets::refresh(&crate::openid_store::Host, fresh, now_ms) {
+        None => {}
+        Some(crate::buckets::Said::Switched) => log(
+            LogLevel::Info,
+            0,
+            "AUTHRS0007: another VM made the shared-data bucket key at the same time: using it",
+        ),
+        Some(crate::buckets::Said::Problem(problem)) => log(
             LogLevel::Error,
             0,
             &format!("AUTHRS0005: shared-data buckets: {problem}"),
-        );
+        ),
     }
 }
+
+/// Ticks between tries to copy the revocations of a build before the buckets once a try failed.
+const OLD_INDEX_BACKOFF: u32 = 60;
 
 /// The configured plugin, shared by the requests of this VM.
 #[derive(Default)]
@@ -94,12 +103,36 @@ struct Root {
     metrics: Option<Rc<Metrics>>,
     /// Fast ticks left while the bucket key is not confirmed (writes to the buckets wait for it).
     fast_ticks: u32,
+    /// Ticks to let pass before trying again to copy a pre-bucket build's revocations.
+    old_index_wait: u32,
     /// Parsed client certificates of recent connections (kept across configuration reloads:
     /// parsing does not depend on the configuration).
     certs: Rc<RefCell<CertCache>>,
 }
 
 impl Context for Root {}
+
+impl Root {
+    /// Copies what a build before the buckets revoked into them (see `store::move_old_index`);
+    /// after a failed try, waits [`OLD_INDEX_BACKOFF`] ticks (a big index is costly to copy).
+    fn copy_old_index(&mut self) {
+        if self.old_index_wait > 0 {
+            self.old_index_wait -= 1;
+            return;
+        }
+        if let Some(e) = store::move_old_index(&crate::openid_store::Host, now_secs()) {
+            self.old_index_wait = OLD_INDEX_BACKOFF;
+            log(
+                LogLevel::Warn,
+                0,
+                &format!(
+                    "AUTHRS0008: revocations of a build before the buckets not all copied \
+                     (tried again in a minute): {e}"
+                ),
+            );
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_tick(&mut self) {
@@ -112,11 +145,11 @@ impl RootContext for Root {
         if !uses_buckets(site) {
             return;
         }
+        let revocation = site.uses_revocation;
         refresh_buckets();
         let confirmed = crate::buckets::state().is_some_and(|k| k.confirmed);
-        if confirmed && site.uses_revocation {
-            // Retried every tick; said once, at configure.
-            let _ = store::move_old_index(&crate::openid_store::Host, now_secs());
+        if confirmed && revocation {
+            self.copy_old_index();
         }
         if self.fast_ticks > 0 {
             // Back to the usual period once confirmed, or after two seconds of trying (a key
@@ -144,7 +177,7 @@ impl RootContext for Root {
             Ok(site) => {
                 if uses_buckets(&site) {
                     refresh_buckets();
-                    // A new key is confirmed at the next tick: make it come soon.
+                    // A new key is confirmed after half a second of ticks: make them come soon.
                     if !crate::buckets::state().is_some_and(|k| k.confirmed) {
                         self.fast_ticks = 20;
                         self.set_tick_period(CONFIRM_PERIOD);
@@ -153,15 +186,7 @@ impl RootContext for Root {
                 if site.uses_revocation {
                     store::init(&crate::openid_store::Host);
                     if crate::buckets::state().is_some_and(|k| k.confirmed) {
-                        if let Some(e) =
-                            store::move_old_index(&crate::openid_store::Host, now_secs())
-                        {
-                            log(
-                                LogLevel::Warn,
-                                0,
-                                &format!("AUTHRS0005: revocations of a build before the buckets not all copied yet (tried again every second): {e}"),
-                            );
-                        }
+                        self.copy_old_index();
                     }
                 }
                 if site.openid_clusters.is_some() {

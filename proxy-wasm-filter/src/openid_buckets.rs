@@ -25,8 +25,8 @@ pub fn id_and_bucket(key: &str, buckets: usize) -> (String, usize) {
     for b in hash.iter() {
         let _ = write!(id, "{b:02x}");
     }
-    // Up to 256 buckets by the first byte (what OpenID's buckets have always used, so a VM
-    // reload finds its entries), more by the first two.
+    // Up to 256 buckets by the first byte, more by the first two: the plain choice of builds
+    // before the bucket key, kept to find an older build's bucket (see `buckets`).
     let n = if buckets > 256 {
         usize::from(u16::from_be_bytes([hash[0], hash[1]]))
     } else {

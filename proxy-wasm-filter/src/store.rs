@@ -8,7 +8,7 @@
 //! retried on a lost race). Memory stays bounded however many sessions are ever revoked, and a
 //! ticket check reads one small bucket (two while an older build's buckets exist). (Before the
 //! buckets, one key per revoked session stayed behind for the life of the Envoy process;
-//! [`move_old_index`] moves what such a build recorded into the buckets.)
+//! [`move_old_index`] copies what such a build recorded into the buckets.)
 //!
 //! The logic takes any [`SharedData`] (host tests use a map); the wasm build hands it Envoy's.
 

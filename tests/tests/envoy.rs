@@ -713,12 +713,23 @@ fn revocations_hold_across_workers_and_vm_reloads() {
     );
     let e = Envoy::start(&f.certs, &opts);
     let t = ticket("demo");
-    // The main thread's VM made the key before the workers started: they write at once.
+    // The harness waited until the workers' VMs write (the key has stayed 500 ms).
     let out = e.get("/LOGOUT").cookie(COOKIE, &t).send();
     assert_eq!(out.status, 303, "{out:?}\n{}", e.log());
+    // Connections each worker has taken (Envoy's per-worker listener stats).
+    let taken = |w: u32| {
+        e.counter(&format!(
+            "listener.127.0.0.1_{}.worker_{w}.downstream_cx_total",
+            e.port
+        ))
+    };
     let refused = |what: &str| {
-        for i in 0..12 {
-            // Every request is a new connection: the kernel spreads them over both workers.
+        // New connections until each worker has taken at least three (the kernel spreads them).
+        let start = [taken(0), taken(1)];
+        for i in 0..80 {
+            if taken(0) >= start[0] + 3 && taken(1) >= start[1] + 3 {
+                return;
+            }
             let r = e.get("/app/cgi/echo").cookie(COOKIE, &t).send();
             assert!(
                 r.status == 302
@@ -728,6 +739,7 @@ fn revocations_hold_across_workers_and_vm_reloads() {
                 e.log()
             );
         }
+        panic!("{what}: 80 connections did not reach both workers");
     };
     refused("both workers");
     // A panic reloads that worker's VM: the new VM reads the same key.
