@@ -315,14 +315,6 @@ mod tests {
     use crate::openid_buckets::fake::FakeShared;
     use crate::openid_buckets::id_and_bucket;
 
-    fn stored(host: &FakeShared, key: &str) -> String {
-        host.map
-            .borrow()
-            .get(key)
-            .map(|(v, _)| String::from_utf8(v.clone()).unwrap())
-            .unwrap_or_default()
-    }
-
     /// Unix time (s) and the same in ms.
     const T: u64 = 1_800_000_000;
     const MS: u64 = T * 1000;
@@ -332,10 +324,7 @@ mod tests {
         let host = FakeShared::default();
         let (a, made, wrote) = read_or_make(&host, Some([1; 16]), T).unwrap();
         assert_eq!((a, made, wrote), (BucketKey([1; 16]), T, true));
-        assert_eq!(
-            stored(&host, KEY_NAME),
-            format!("AQEBAQEBAQEBAQEBAQEBAQ {T}")
-        );
+        assert_eq!(host.text(KEY_NAME), format!("AQEBAQEBAQEBAQEBAQEBAQ {T}"));
         // Another worker, with other random bytes, and a VM reloaded later: the same key.
         assert_eq!(
             read_or_make(&host, Some([2; 16]), T).unwrap(),
@@ -437,7 +426,7 @@ mod tests {
             let host = FakeShared::default();
             host.set(KEY_NAME, junk.as_bytes(), None).unwrap();
             assert!(read_or_make(&host, Some([1; 16]), T).is_err(), "{junk}");
-            assert_eq!(stored(&host, KEY_NAME), junk);
+            assert_eq!(host.text(KEY_NAME), junk);
             set_state(None);
             assert!(refresh(&host, Some([1; 16]), MS).is_some());
             assert_eq!(state(), None, "no key: the stores fail closed");

@@ -52,11 +52,16 @@ fn log(level: LogLevel, ctx: u32, message: &str) {
     let _ = hostcalls::log(level, &format!("authrs[{ctx}]: {message}"));
 }
 
-fn now_secs() -> UnixTime {
+/// Envoy's clock since the epoch (zero if it cannot say).
+fn now() -> Duration {
     hostcalls::get_current_time()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as UnixTime)
+        .unwrap_or_default()
+}
+
+fn now_secs() -> UnixTime {
+    now().as_secs() as UnixTime
 }
 
 /// The tick period while the bucket key is not confirmed.
@@ -74,10 +79,7 @@ fn refresh_buckets() {
     // Used only when no key exists yet; without random bytes none is made (an error below).
     let mut fresh = [0u8; 16];
     let fresh = getrandom::fill(&mut fresh).ok().map(|()| fresh);
-    let now_ms = hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = u64::try_from(now().as_millis()).unwrap_or(u64::MAX);
     match crate::buckets::refresh(&crate::openid_store::Host, fresh, now_ms) {
         None => {}
         Some(crate::buckets::Said::Switched) => log(

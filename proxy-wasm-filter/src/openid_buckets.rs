@@ -197,6 +197,24 @@ pub fn read(host: &impl SharedData, key: &str) -> Result<(String, Option<u32>), 
     Ok((text.to_string(), cas))
 }
 
+/// Whether bucket `key` holds `id` unexpired at `now`, read in place (ticket checks do this on
+/// every request). Text that is not UTF-8 is an error, as in [`read`]: never "not seen".
+pub fn holds(
+    host: &impl SharedData,
+    key: &str,
+    id: &str,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let (value, _) = host
+        .get(key)
+        .map_err(|s| StoreError(format!("shared data read failed: {s:?}")))?;
+    match value.as_deref().map(std::str::from_utf8) {
+        None => Ok(false),
+        Some(Ok(text)) => Ok(nonce_seen(text, id, now)),
+        Some(Err(_)) => Err(StoreError(format!("{key}: not text"))),
+    }
+}
+
 /// Rewrites a bucket from what was read: `change` gets the text and returns the new text
 /// (`None`: nothing to write) and a result; retried while another worker wins the race.
 pub fn update<T>(
@@ -247,6 +265,17 @@ pub(crate) mod fake {
         pub reads: std::cell::Cell<usize>,
         /// Keys whose reads shared data refuses.
         pub refuse: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl FakeShared {
+        /// What `key` holds, as text (empty when absent).
+        pub fn text(&self, key: &str) -> String {
+            self.map
+                .borrow()
+                .get(key)
+                .map(|(v, _)| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        }
     }
 
     impl SharedData for FakeShared {

@@ -14,7 +14,7 @@ use authrs_core::time::UnixTime;
 
 use crate::buckets::{self, NONCES_PER_BUCKET, NONCE_BUCKETS};
 use crate::openid_buckets::{
-    create_missing, id_and_bucket, nonce_insert, nonce_seen, read, update, NonceInsert, SharedData,
+    create_missing, holds, id_and_bucket, nonce_insert, update, NonceInsert, SharedData,
 };
 
 /// Creates every keyed bucket key that does not exist yet (so later CAS writes are checked).
@@ -56,11 +56,11 @@ fn nonce_key(key: &str, write: bool) -> Result<(String, String, Option<String>),
 pub fn seen(host: &impl SharedData, key: &str, now: UnixTime) -> Result<bool, StoreError> {
     let (id, bucket, old) = nonce_key(key, false)?;
     if let Some(old) = old {
-        if nonce_seen(&read(host, &old)?.0, &id, now) {
+        if holds(host, &old, &id, now)? {
             return Ok(true);
         }
     }
-    Ok(nonce_seen(&read(host, &bucket)?.0, &id, now))
+    holds(host, &bucket, &id, now)
 }
 
 /// Records the nonce `key` until `expires` (default lifetime when `None`); `false` when it was
@@ -117,7 +117,7 @@ impl authrs_core::openid::store::NonceStore for SharedNonces {
 #[cfg(target_arch = "wasm32")]
 mod associations {
     use super::*;
-    use crate::openid_buckets::{assoc_current, assoc_find, assoc_put, assoc_remove};
+    use crate::openid_buckets::{assoc_current, assoc_find, assoc_put, assoc_remove, read};
     use authrs_core::openid::assoc::Association;
     use authrs_core::openid::store::AssociationStore;
 
@@ -180,6 +180,7 @@ mod tests {
     use super::*;
     use crate::buckets::testing::{key_state, LEGACY_NONCE};
     use crate::openid_buckets::fake::FakeShared;
+    use crate::openid_buckets::{nonce_seen, read};
 
     const NOW: UnixTime = 1_800_000_000;
 

@@ -19,8 +19,8 @@ use authrs_core::time::UnixTime;
 
 use crate::buckets::{self, REVOKED_BUCKETS, REVOKED_PER_BUCKET};
 use crate::openid_buckets::{
-    create_missing, id_and_bucket, index_lines, nonce_insert, nonce_seen, read, update,
-    NonceInsert, SharedData,
+    create_missing, holds, id_and_bucket, index_lines, nonce_insert, read, update, NonceInsert,
+    SharedData,
 };
 
 /// Hex digits of the SHA-256 kept per entry (128 bits).
@@ -137,24 +137,11 @@ pub fn is_revoked(
 ) -> Result<bool, StoreError> {
     let (id, key, old) = entry(ticket_id, false).map_err(from_bucket)?;
     if let Some(old) = old {
-        if seen(host, &old, &id, now)? {
+        if holds(host, &old, &id, now).map_err(from_bucket)? {
             return Ok(true);
         }
     }
-    seen(host, &key, &id, now)
-}
-
-/// Whether bucket `key` holds `id` unexpired at `now` (read in place: this runs on every ticket
-/// check).
-fn seen(host: &impl SharedData, key: &str, id: &str, now: UnixTime) -> Result<bool, StoreError> {
-    let (value, _) = host
-        .get(key)
-        .map_err(|s| StoreError(format!("shared data read failed: {s:?}")))?;
-    match value.as_deref().map(std::str::from_utf8) {
-        None => Ok(false),
-        Some(Ok(text)) => Ok(nonce_seen(text, id, now)),
-        Some(Err(_)) => Err(StoreError(format!("{key}: not UTF-8"))),
-    }
+    holds(host, &key, &id, now).map_err(from_bucket)
 }
 
 /// The store handed to the core; `now` is the request's time, used to prune buckets.
@@ -193,16 +180,9 @@ mod tests {
     use super::*;
     use crate::buckets::testing::{key_state, LEGACY_REVOKED};
     use crate::openid_buckets::fake::FakeShared;
+    use crate::openid_buckets::nonce_seen;
 
     const NOW: UnixTime = 1_800_000_000;
-
-    fn text(host: &FakeShared, key: &str) -> String {
-        host.map
-            .borrow()
-            .get(key)
-            .map(|(v, _)| String::from_utf8(v.clone()).unwrap())
-            .unwrap_or_default()
-    }
 
     #[test]
     fn a_revoked_session_is_found_and_counted_once() {
@@ -245,7 +225,7 @@ mod tests {
         add(&host, &[("new-session".into(), NOW + 100)], NOW).unwrap();
         let (id, n) = id_and_bucket("new-session", REVOKED_BUCKETS);
         assert!(nonce_seen(
-            &text(&host, &format!("{LEGACY_REVOKED}{n}")),
+            &host.text(&format!("{LEGACY_REVOKED}{n}")),
             &id[..ID_HEX],
             NOW
         ));
@@ -305,7 +285,7 @@ mod tests {
         let line = format!("{} {theirs}", NOW + 100);
         *host.racer.borrow_mut() = Some((bucket.clone(), line.into()));
         add(&host, &[("mine".into(), NOW + 100)], NOW).unwrap();
-        assert!(nonce_seen(&text(&host, &bucket), &theirs, NOW));
+        assert!(nonce_seen(&host.text(&bucket), &theirs, NOW));
         assert!(is_revoked(&host, "mine", NOW).unwrap());
     }
 
@@ -324,18 +304,18 @@ mod tests {
         assert!(is_revoked(&host, "aaaa", NOW).unwrap());
         assert!(is_revoked(&host, "bbbb", NOW).unwrap());
         assert!(!is_revoked(&host, "gone", NOW).unwrap());
-        assert_eq!(text(&host, OLD_INDEX), format!("{index}\n1 c"));
+        assert_eq!(host.text(OLD_INDEX), format!("{index}\n1 c"));
         // The next pass copies again (nothing new counted) and empties it.
         let held = add(&host, &[], NOW).unwrap();
         assert_eq!(move_old_index(&host, NOW), None);
-        assert_eq!(text(&host, OLD_INDEX), "");
+        assert_eq!(host.text(OLD_INDEX), "");
         assert_eq!(add(&host, &[], NOW).unwrap(), held);
-        assert_eq!(text(&host, "authrs.revoked.aaaa"), "1");
+        assert_eq!(host.text("authrs.revoked.aaaa"), "1");
         // Unconfirmed: nothing is copied, the index stays and the reason is given.
         let host = FakeShared::default();
         host.set(OLD_INDEX, index.as_bytes(), None).unwrap();
         key_state(false, false);
         assert!(move_old_index(&host, NOW).is_some());
-        assert_eq!(text(&host, OLD_INDEX), index);
+        assert_eq!(host.text(OLD_INDEX), index);
     }
 }
