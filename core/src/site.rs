@@ -4,6 +4,8 @@
 //! Everything is read and checked once, when the plugin is configured; a request then
 //! only looks up its [`Scope`] with [`Site::route`].
 
+use std::borrow::Cow;
+
 use regex::Regex;
 use serde_json::{Map, Value};
 
@@ -184,6 +186,12 @@ impl Site {
         }
         let login_path = top.login_path().map(str::to_string);
         let logout_path = top.logout_path().map(str::to_string);
+        for (key, path) in [("login_path", &login_path), ("logout_path", &logout_path)] {
+            if let Some(problem) = path.as_deref().and_then(literal_path_problem) {
+                let text = path.as_deref().unwrap_or_default();
+                return Err(err(ConfigErrorKind::BadValue, key, text, problem));
+            }
+        }
         let scopes = || std::iter::once(&unmatched).chain(locations.iter().map(|l| &l.scope));
         let uses_revocation = scopes().any(|s| s.revoke_on_logout);
         let reads_peer =
@@ -233,6 +241,32 @@ impl Site {
             .iter()
             .find(|l| l.matcher.matches(path))
             .map_or(&self.unmatched, |l| &l.scope)
+    }
+
+    /// Normalizes the request's `:path` ([`normalize_path`]) and picks its scope. Refused
+    /// ([`PathError::AmbiguousLocation`]) when another reading of the same path — parameters
+    /// kept, as Envoy's routes and most servers keep them, or escaped sub-delimiters, `:` and
+    /// `@` decoded, as some backends do — would fall in another location: `/app;x/admin` is
+    /// `/app/admin` to Tomcat but a sibling of `/app` to Envoy's routes.
+    pub fn locate(&self, raw: &str) -> Result<(String, &Scope), PathError> {
+        let kept = normal_form(raw)?;
+        let primary = drop_params(&kept);
+        let scope = self.route(&primary);
+        if !self.locations.is_empty() {
+            let elsewhere = |path: &str| !std::ptr::eq(self.route(path), scope);
+            if primary != kept && elsewhere(&kept) {
+                return Err(PathError::AmbiguousLocation);
+            }
+            if kept.contains('%') {
+                for reading in [&*primary, &*kept] {
+                    let decoded = decode_delims(reading);
+                    if decoded != reading && elsewhere(&decoded) {
+                        return Err(PathError::AmbiguousLocation);
+                    }
+                }
+            }
+        }
+        Ok((primary.into_owned(), scope))
     }
 
     /// Whether the normalized path is one of the filter's own endpoints.
@@ -362,6 +396,9 @@ fn location(top: &Settings, item: &Value, i: usize) -> Result<Location, ConfigEr
                     &text,
                     "must start with /",
                 ));
+            }
+            if let Some(problem) = literal_path_problem(&text) {
+                return Err(err(ConfigErrorKind::BadValue, &at(key), &text, problem));
             }
             if key == "prefix" {
                 PathMatch::Prefix(text)
@@ -515,9 +552,17 @@ pub enum PathError {
     TooLong,
     /// Not starting with `/`, or holding a control character, backslash or `#`.
     Malformed,
-    /// A percent-encoded `/`, `\`, `.`, control or unreserved character, which a backend
-    /// might decode into a different path than the one matched.
+    /// A percent-encoded `/`, `\`, `.`, `;`, control or unreserved character (or a byte no
+    /// UTF-8 text holds), which a backend might decode into a different path than the one matched.
     AmbiguousEncoding,
+    /// An empty (`//`), `.` or `..` segment, also spelt with path parameters (`..;x`): Envoy
+    /// removes them before any filter when `normalize_path` and `merge_slashes` are on, so one
+    /// that arrives could be read differently by the routes, the backend and the filter.
+    DotSegment,
+    /// The path falls in different locations depending on whether path parameters are kept
+    /// (Envoy's routes, most servers) or dropped (servlet containers), or whether escaped
+    /// sub-delimiters, `:` and `@` are decoded: no single reading is safe for every backend.
+    AmbiguousLocation,
 }
 
 impl std::fmt::Display for PathError {
@@ -528,18 +573,33 @@ impl std::fmt::Display for PathError {
             PathError::AmbiguousEncoding => {
                 "request path percent-encodes a character that must appear literally"
             }
+            PathError::DotSegment => {
+                "request path has an empty, `.` or `..` segment (Envoy removes them with normalize_path and merge_slashes)"
+            }
+            PathError::AmbiguousLocation => {
+                "request path falls in different locations depending on how a backend reads its path parameters or escapes"
+            }
         })
     }
 }
 
 impl std::error::Error for PathError {}
 
-/// The path to match locations against: no query, dot segments resolved (by the `url` crate),
-/// runs of `/` merged, path parameters (`;…` in a segment) dropped. Encodings a backend could
-/// decode into another path are refused — `%3B` too: a backend that decodes before it drops
-/// path parameters would serve `/admin%3Bx/y` as `/admin/y`, one that does not as `admin;x`
-/// beside `/admin`; no single reading is safe for both.
+/// The path to match locations against (what [`Site::locate`] routes): no query, path
+/// parameters (`;…` in a segment) dropped as servlet containers drop them, escapes in uppercase
+/// hex, characters outside RFC 3986 `pchar` percent-encoded (by the `url` crate). Refused:
+/// paths a backend could read as another path — escapes of `/`, `\`, `.`, `;`, unreserved and
+/// control characters (`%3B`: a backend that decodes before it drops path parameters would serve
+/// `/admin%3Bx/y` as `/admin/y`, one that does not as `admin;x` beside `/admin`), and empty,
+/// `.` or `..` segments, whatever their parameters (`..;` is `..` to Tomcat, Jetty and Envoy's
+/// `normalize_path`, a name to most other servers).
 pub fn normalize_path(raw: &str) -> Result<String, PathError> {
+    Ok(drop_params(&normal_form(raw)?).into_owned())
+}
+
+/// [`normalize_path`] with the path parameters still in place (how Envoy's routes and most
+/// servers read the path).
+fn normal_form(raw: &str) -> Result<String, PathError> {
     let path = raw.split_once('?').map_or(raw, |(p, _)| p);
     if raw.len() > MAX_PATH {
         return Err(PathError::TooLong);
@@ -557,27 +617,103 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
         let literal_only = byte.is_ascii_alphanumeric()
             || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/' | b'\\' | b'%' | b';')
             || byte < 0x20
-            || byte == 0x7f;
+            || byte == 0x7f
+            // Never in UTF-8 (overlong `%C0%AE` is `.` to old decoders).
+            || matches!(byte, 0xc0 | 0xc1 | 0xf5..=0xff);
         if literal_only {
             return Err(PathError::AmbiguousEncoding);
         }
     }
-    if is_plain_path(path) {
-        // Nothing to merge, resolve or encode: the `url` crate would give it back unchanged.
-        return Ok(path.to_string());
+    let mut segments = path[1..].split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let name = segment.split(';').next().unwrap_or_default();
+        // Only the last segment may be empty (a trailing slash), and then without parameters.
+        let trailing_slash = segment.is_empty() && segments.peek().is_none();
+        if (name.is_empty() && !trailing_slash) || name == "." || name == ".." {
+            return Err(PathError::DotSegment);
+        }
     }
-    let resolved = resolve_path(path)?;
-    if !resolved.contains(';') {
-        return Ok(resolved);
+    let encoded = if is_plain_path(path) {
+        // Nothing to encode: the `url` crate would give it back unchanged.
+        path.to_string()
+    } else {
+        resolve_path(path)?
+    };
+    Ok(upper_escapes(encoded))
+}
+
+/// The path without its path parameters (`;…` of each segment), as servlet containers route it.
+fn drop_params(path: &str) -> Cow<'_, str> {
+    if !path.contains(';') {
+        return Cow::Borrowed(path);
     }
-    // Servlet containers (Tomcat, Jetty) drop `;parameters` from each segment before they
-    // route: `/public/..;/admin/x` and `/admin;x/secret` are `/admin/…` to them, while the
-    // `url` crate keeps `..;` as a name. Match what the backend will serve.
-    let stripped: Vec<&str> = resolved
+    let segments: Vec<&str> = path
         .split('/')
         .map(|segment| segment.split(';').next().unwrap_or_default())
         .collect();
-    resolve_path(&stripped.join("/"))
+    Cow::Owned(segments.join("/"))
+}
+
+/// Percent escapes with uppercase hex digits (RFC 3986 §6.2.2.1), so `/caf%c3%a9` and
+/// `/caf%C3%A9` (one path to every backend) match the same locations.
+fn upper_escapes(path: String) -> String {
+    if !path.contains('%') {
+        return path;
+    }
+    let mut out = String::with_capacity(path.len());
+    let mut hex_left = 0;
+    for c in path.chars() {
+        if hex_left > 0 {
+            out.push(c.to_ascii_uppercase());
+            hex_left -= 1;
+        } else {
+            out.push(c);
+            if c == '%' {
+                hex_left = 2;
+            }
+        }
+    }
+    out
+}
+
+/// The path as a backend that decodes escaped sub-delimiters, `:` and `@` before routing reads it
+/// (borrowed when it has none): `/v1/jobs%3Arun` is `/v1/jobs:run` to it. Other escapes stay.
+fn decode_delims(path: &str) -> Cow<'_, str> {
+    let decoded = |i: usize| {
+        let byte = u8::from_str_radix(path.get(i + 1..i + 3)?, 16).ok()?;
+        b"!$&'()*+,=:@".contains(&byte).then_some(byte as char)
+    };
+    if !path.match_indices('%').any(|(i, _)| decoded(i).is_some()) {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len());
+    let mut rest = 0;
+    for (i, _) in path.match_indices('%') {
+        if let Some(c) = decoded(i) {
+            out.push_str(&path[rest..i]);
+            out.push(c);
+            rest = i + 3;
+        }
+    }
+    out.push_str(&path[rest..]);
+    Cow::Owned(out)
+}
+
+/// Why a `prefix`/`exact` location, `login_path` or `logout_path` could never be matched as
+/// written: it must be the normalized path requests are matched as.
+fn literal_path_problem(text: &str) -> Option<String> {
+    match normal_form(text) {
+        Err(e) => Some(format!("not a path requests can be matched as: {e}")),
+        Ok(n) if n != text || drop_params(&n) != n => Some(format!(
+            "not in the normalized form requests are matched in (write {:?})",
+            drop_params(&n)
+        )),
+        Ok(n) if decode_delims(&n) != n => Some(format!(
+            "percent-encodes a character paths may hold as it is (write {:?})",
+            decode_delims(&n)
+        )),
+        Ok(_) => None,
+    }
 }
 
 /// True for a path that is already normal: only RFC 3986 `pchar`s other than `%` and `;` (and

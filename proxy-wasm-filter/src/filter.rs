@@ -12,7 +12,7 @@ use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
 use authrs_core::password::Htpasswd;
 use authrs_core::proxy::{is_proxy_header, is_reserved_header, proxy_tls_facts};
 use authrs_core::request::RequestFacts;
-use authrs_core::site::{normalize_path, Endpoint, Passwords, Scope, Site};
+use authrs_core::site::{Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -397,8 +397,9 @@ impl HttpContext for Stream {
                 .get_property(vec!["source", "address"])
                 .and_then(|b| peer_address(&String::from_utf8_lossy(&b)));
         }
-        let path = match normalize_path(&full_path(&facts)) {
-            Ok(p) => p,
+        let site = Rc::clone(&self.site);
+        let (path, scope) = match site.locate(&full_path(&facts)) {
+            Ok(located) => located,
             Err(e) => {
                 self.metrics.inc("authrs.bad_paths");
                 log(LogLevel::Info, self.id, &format!("AUTHRS0101: {e}"));
@@ -406,11 +407,9 @@ impl HttpContext for Stream {
                 return Action::Pause;
             }
         };
-        let site = Rc::clone(&self.site);
         match site.endpoint(&path) {
             Some(Endpoint::Login) => return self.login_headers(facts, path, end_of_stream),
             Some(Endpoint::Logout) => {
-                let scope = site.route(&path);
                 self.tls(&mut facts, scope);
                 let now = now_secs();
                 let mut shared = SharedRevocations { now, indexed: None };
@@ -435,7 +434,6 @@ impl HttpContext for Stream {
             }
             None => {}
         }
-        let scope = site.route(&path);
         if !scope.protected && !scope.recognize_user {
             // Public: only the spoofing check (certificate headers a client may not assert).
             if has_proxy_headers(&facts) {

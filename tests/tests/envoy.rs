@@ -833,6 +833,11 @@ fn tricky_paths_never_bypass_a_location() {
         "/cgi-bin/..%2fapp/cgi/echo",
         "/cgi-bin/%2e%2e/app/cgi/echo",
         "/./app/cgi/echo",
+        // `..;` is `..` to Tomcat and Jetty but a name to most servers; Envoy's normalize_path
+        // resolves it (the filter refuses it when Envoy has not: see the login-form test).
+        "/cgi-bin/..;/app/cgi/echo",
+        "/app/..;/cgi-bin/echo",
+        "/app/admin/..;/cgi-bin/echo",
     ] {
         let r = Request::get(e.url(path)).ca(&f.certs.join("ca.crt")).send();
         assert!(
@@ -840,15 +845,19 @@ fn tricky_paths_never_bypass_a_location() {
             "{path}: reached the protected app without credentials: {r:?}"
         );
     }
-    // Path parameters, which servlet containers drop before routing: to them these are
-    // /app/…, so the filter must ask for credentials as it does for /app.
-    for path in [
-        "/cgi-bin/..;/app/cgi/echo",
-        "/;x/app/cgi/echo",
-        "/app;x/cgi/echo",
-    ] {
+    // Path parameters, which servlet containers drop before routing: to them this is
+    // /app/…, and so it is to Envoy's routes (the prefix /app), so the filter asks for
+    // credentials as it does for /app.
+    let r = Request::get(e.url("/app;x/cgi/echo"))
+        .ca(&f.certs.join("ca.crt"))
+        .send();
+    assert_eq!(r.status, 302, "{r:?}");
+    // `/app;x/admin` is /app/admin to a servlet but outside /app/admin to Envoy's routes:
+    // whichever reading the filter took, some backend would serve another location's
+    // resource. A segment that is empty once its parameters are dropped likewise. Refused.
+    for path in ["/app;x/admin/cgi/echo", "/;x/app/cgi/echo"] {
         let r = Request::get(e.url(path)).ca(&f.certs.join("ca.crt")).send();
-        assert_eq!(r.status, 302, "{path}: {r:?}");
+        assert_eq!(r.status, 400, "{path}: {r:?}");
     }
     // An encoded `;` is /app/… to a backend that decodes before it drops parameters and a
     // sibling of /app to one that does not: refused, like an encoded `/`.
@@ -987,10 +996,11 @@ fn password_service_site(f: &scenarios::SiteFiles) -> String {
 
 #[test]
 fn the_login_form_posts_to_the_login_path_whatever_path_showed_it() {
-    // Envoy's defaults (no normalize_path, no merge_slashes): the filter sees the path as sent,
-    // normalizes it itself and shows the login page for every spelling of /LOGIN. A form posting
-    // to the spelling `//evil.example/../LOGIN` would be a scheme-relative URL: the browser
-    // would send the credentials to evil.example.
+    // Envoy's defaults (no normalize_path, no merge_slashes): the filter sees the path as sent.
+    // A form posting to the spelling `//evil.example/../LOGIN` would be a scheme-relative URL:
+    // the browser would send the credentials to evil.example. Spellings with empty or dot
+    // segments are refused outright (Envoy removes them when configured as the README says);
+    // the others show the page, whose form posts to the login path itself.
     let f = site_files("envoy-action");
     let mut opts = EnvoyOptions::new(envoy_site(&f));
     opts.normalize_paths = false;
@@ -1000,7 +1010,16 @@ fn the_login_form_posts_to_the_login_path_whatever_path_showed_it() {
         "//evil.example/x/../../LOGIN?destination=%2Fapp%2F",
         "/./LOGIN",
         "//LOGIN",
+        "/x/..;/LOGIN",
+    ] {
+        let r = e.get(path).path_as_is().send();
+        assert_eq!(r.status, 400, "{path}: {r:?}\n{}", e.log());
+        assert!(!r.body.contains("credential_0"), "{path}: {}", r.body);
+    }
+    for path in [
         "/LOGIN;x",
+        "/LOGIN?destination=%2Fapp%2F",
+        "/LOGIN;x?destination=%2F",
     ] {
         let r = e.get(path).path_as_is().send();
         assert_eq!(r.status, 200, "{path}: {r:?}\n{}", e.log());

@@ -222,19 +222,18 @@ fn secrets_stay_out_of_errors() {
 fn paths_are_normalized_or_refused() {
     for (raw, want) in [
         ("/app/page?x=1", "/app/page"),
-        ("//app//page", "/app/page"),
-        ("/public/../app/secret", "/app/secret"),
-        ("/public/./../../app", "/app"),
         ("/a%20b", "/a%20b"),
         ("/", "/"),
+        ("/app/", "/app/"),
+        ("/x/y..z/.hidden/z.", "/x/y..z/.hidden/z."),
         // Path parameters, as servlet containers drop them before routing.
-        ("/public/..;/admin/secret", "/admin/secret"),
-        ("/public/..;x=1/admin", "/admin"),
         ("/admin;x/secret", "/admin/secret"),
         ("/admin;/secret", "/admin/secret"),
-        ("/;x/admin", "/admin"),
         ("/app/page.jsp;jsessionid=ABC?x=1", "/app/page.jsp"),
-        ("/a/.;/b", "/a/b"),
+        // One spelling per path: escapes in uppercase, the rest encoded as the `url` crate does.
+        ("/caf%c3%a9/%3a", "/caf%C3%A9/%3A"),
+        ("/\u{fc}ber", "/%C3%BCber"),
+        ("/a b", "/a%20b"),
     ] {
         assert_eq!(normalize_path(raw).as_deref(), Ok(want), "{raw}");
     }
@@ -249,6 +248,26 @@ fn paths_are_normalized_or_refused() {
         ("/a%252e", PathError::AmbiguousEncoding),
         ("/a%3Bb/c", PathError::AmbiguousEncoding),
         ("/app%3bx/secret", PathError::AmbiguousEncoding),
+        // Overlong UTF-8 for `.` (old decoders), and other bytes no UTF-8 text holds.
+        ("/public/%C0%AE%C0%AE/admin", PathError::AmbiguousEncoding),
+        ("/a%c1%81", PathError::AmbiguousEncoding),
+        ("/a%FF", PathError::AmbiguousEncoding),
+        // Envoy removes these (normalize_path, merge_slashes) before any filter runs; one that
+        // arrives anyway could be resolved differently by the routes, the backend and us.
+        ("//app//page", PathError::DotSegment),
+        ("/app//page", PathError::DotSegment),
+        ("/public/../app/secret", PathError::DotSegment),
+        ("/public/./../../app", PathError::DotSegment),
+        ("/app/admin//..", PathError::DotSegment),
+        ("/app/.", PathError::DotSegment),
+        ("/app/..", PathError::DotSegment),
+        // `..;` is `..` to Tomcat, Jetty and Envoy's normalize_path, a name to most servers.
+        ("/public/..;/admin/secret", PathError::DotSegment),
+        ("/app/..;/x", PathError::DotSegment),
+        ("/public/..;x=1/admin", PathError::DotSegment),
+        ("/a/.;/b", PathError::DotSegment),
+        ("/;x/admin", PathError::DotSegment),
+        ("/app/;x", PathError::DotSegment),
         ("/a\\..\\app", PathError::Malformed),
         ("app", PathError::Malformed),
         ("*", PathError::Malformed),
@@ -433,4 +452,114 @@ fn slow_inline_users_are_warned_about() {
         w[0].contains("about 112 ms") && w[0].contains("password_check"),
         "{w:?}"
     );
+}
+
+#[test]
+fn a_path_read_differently_by_backends_is_refused_when_the_location_depends_on_it() {
+    let s = site(json!({
+        "ticket_keys": [KEY],
+        "login_url": "/login",
+        "locations": [
+            {"exact": "/v1/jobs:run", "require": {"user": ["ops"]}},
+            {"prefix": "/app/admin", "require": {"role": ["admin"]}},
+            {"regex": "/export/.*\\.json", "require": {"user": ["ops"]}},
+            {"prefix": "/app/", "require": {"valid_user": true}},
+            {"prefix": "/", "require": {"all_granted": true}}
+        ]
+    }));
+    // Which location a path lands in, named by a path only that location matches.
+    let located = |raw: &str| {
+        s.locate(raw).map(|(path, scope)| {
+            let names = [
+                "/v1/jobs:run",
+                "/app/admin",
+                "/export/a.json",
+                "/app/x",
+                "/x",
+            ];
+            let name = names.into_iter().find(|n| std::ptr::eq(scope, s.route(n)));
+            (path, name.unwrap())
+        })
+    };
+    let admin = |raw: &str| located(raw).unwrap().1 == "/app/admin";
+    // Parameters kept (Envoy's routes, most servers) or dropped (servlets): the same location.
+    assert_eq!(
+        located("/app/page.jsp;jsessionid=A1"),
+        Ok(("/app/page.jsp".into(), "/app/x"))
+    );
+    assert!(admin("/app/admin;x/users"));
+    // `/app;x/admin/users` is /app/admin/users to Tomcat, a sibling of /app/ to everyone else.
+    assert_eq!(
+        located("/app;x/admin/users"),
+        Err(PathError::AmbiguousLocation)
+    );
+    assert_eq!(located("/public;x/a"), Ok(("/public/a".into(), "/x")));
+    // Escaped sub-delimiters, `:` and `@`: decoded by some backends, kept by Envoy's routes.
+    assert_eq!(located("/v1/jobs%3Arun"), Err(PathError::AmbiguousLocation));
+    assert_eq!(located("/v1/jobs%3arun"), Err(PathError::AmbiguousLocation));
+    assert_eq!(
+        located("/v1/jobs:run"),
+        Ok(("/v1/jobs:run".into(), "/v1/jobs:run"))
+    );
+    assert_eq!(
+        located("/app/files/a%2Bb.txt"),
+        Ok(("/app/files/a%2Bb.txt".into(), "/app/x"))
+    );
+    assert_eq!(
+        located("/files/a%2Bb%40c"),
+        Ok(("/files/a%2Bb%40c".into(), "/x"))
+    );
+    // A regex location is judged on every reading too.
+    assert_eq!(
+        located("/export/x%2Ejson"),
+        Err(PathError::AmbiguousEncoding)
+    );
+    assert_eq!(
+        located("/export/x.json"),
+        Ok(("/export/x.json".into(), "/export/a.json"))
+    );
+    assert_eq!(
+        located("/export/x.json;v=1"),
+        Err(PathError::AmbiguousLocation)
+    );
+    assert_eq!(
+        located("/export/x;.json"),
+        Err(PathError::AmbiguousLocation)
+    );
+    // Refusals of normalize_path come through.
+    assert_eq!(located("/app/..;/x"), Err(PathError::DotSegment));
+    // Without locations every reading is unmatched: nothing to compare.
+    let bare = site(json!({"ticket_keys": [KEY], "login_url": "/login"}));
+    assert!(bare.locate("/a;x/b%3Ac").is_ok());
+}
+
+#[test]
+fn location_paths_must_be_written_as_requests_are_matched() {
+    for (literal, hint) in [
+        ("/\u{fc}ber", "/%C3%BCber"),
+        ("/caf%c3%a9", "/caf%C3%A9"),
+        ("/a b", "/a%20b"),
+        ("/v1/jobs%3Arun", "/v1/jobs:run"),
+        ("/app;x/admin", "/app/admin"),
+    ] {
+        let e = error(json!({
+            "ticket_keys": [KEY],
+            "locations": [{"prefix": literal, "require": {"valid_user": true}}]
+        }));
+        assert!(
+            e.contains("locations[0].prefix") && e.contains(hint),
+            "{literal}: {e}"
+        );
+    }
+    for literal in ["/app/../admin", "//app", "/a%2Fb", "/app/."] {
+        let e = error(json!({
+            "ticket_keys": [KEY],
+            "locations": [{"exact": literal, "require": {"valid_user": true}}]
+        }));
+        assert!(e.contains("locations[0].exact"), "{literal}: {e}");
+    }
+    let e = error(json!({"ticket_keys": [KEY], "login_url": "/x", "login_path": "/a/../LOGIN"}));
+    assert!(e.contains("login_path"), "{e}");
+    let e = error(json!({"ticket_keys": [KEY], "logout_path": "/LOGOUT;x"}));
+    assert!(e.contains("logout_path"), "{e}");
 }
