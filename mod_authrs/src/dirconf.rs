@@ -334,7 +334,29 @@ pub unsafe fn directive(
             crate::fetch::configure_limit(n);
         }
     }
-    if is_path {
+    if spec.id == authrs_core::config::OptionId::Provider {
+        // As AuthBasicProvider does: a provider that is not loaded is a configuration error,
+        // not a 500 at the first login (which would also tell names the first provider knows
+        // from names it does not).
+        for provider in &args {
+            let Ok(p) = std::ffi::CString::new(provider.as_str()) else {
+                return fail(format!("{name}: bad provider name {provider:?}"));
+            };
+            // SAFETY: NUL-terminated strings; returns NULL or a registered provider.
+            let found =
+                unsafe { ffi::ap_lookup_provider(c"authn".as_ptr(), p.as_ptr(), c"0".as_ptr()) };
+            if found.is_null() {
+                return fail(format!(
+                    "{name}: unknown authn provider {provider:?} (load mod_authn_{provider} before this line)"
+                ));
+            }
+        }
+    }
+    // A .htaccess path is not validated here: httpd reads .htaccess for every request, and a
+    // directory owner could make every request parse a big CRL. The policy reads the file
+    // (under its once-a-second change check) and refuses the request (500) when it is bad.
+    // SAFETY: a plain query of httpd's state.
+    if is_path && unsafe { ffi::authrs_serving() } == 0 {
         if let Err(e) = crate::policy::validate_file(spec.id, &args) {
             // httpd names the file and line; the directive is ours to name.
             return fail(format!("{name}: {e}"));

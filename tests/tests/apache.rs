@@ -595,6 +595,34 @@ fn a_htaccess_policy_is_built_once_not_per_request() {
     // One child (the tests' event MPM runs one): one build, whatever the number of requests.
     let builds = a.error_log().matches("AUTHRS0102").count();
     assert_eq!(builds, 1, "{}", a.error_log());
+    // Nor is the roles file parsed again per request (a directory owner naming a big CRL would
+    // make every request pay for it): garbage written under the old modification time goes
+    // unnoticed, as the once-a-second change check promises.
+    let roles = a.root.join("roles");
+    let stamp = a.root.join("roles.stamp");
+    let touch = |args: &[&std::path::Path]| {
+        let ok = std::process::Command::new("touch")
+            .arg("-r")
+            .args(args)
+            .status()
+            .expect("touch");
+        assert!(ok.success());
+    };
+    touch(&[&roles, &stamp]);
+    std::fs::write(&roles, [0xff, 0xfe, b'\n']).expect("garbage");
+    touch(&[&stamp, &roles]);
+    let r = get(&a, "/u/").cookie(COOKIE, &t).send();
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "served\n"),
+        "{r:?}\n{}",
+        a.error_log()
+    );
+    // A real change is seen (at most a second later) and fails closed.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&roles, [0xff, 0xfe, b'\n']).expect("garbage");
+    let r = get(&a, "/u/").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 500, "{r:?}");
 }
 
 #[test]

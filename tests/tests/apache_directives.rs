@@ -683,6 +683,16 @@ fn apache_t_refuses_a_section_whose_own_directives_conflict() {
             "{pair}: {out}"
         );
     }
+    // A provider that is not loaded is refused when read, as AuthBasicProvider refuses one
+    // (before: a 500 at the first login with a name the loaded provider did not know).
+    let site =
+        "<Location /LOGIN>\n  SetHandler authrs-login\n  AuthRsProvider file nosuch\n</Location>\n";
+    let (ok, out) = config_test_in(&root, "", site);
+    assert!(!ok, "an unknown provider was accepted");
+    assert!(
+        out.contains("AuthRsProvider") && out.contains("nosuch") && out.contains("line"),
+        "{out}"
+    );
     // A later directive of the same section may mend an earlier pair: judged at the last one.
     let site = "<Location /x>\n  AuthType AuthRs\n  AuthName X\n  AuthRsCertRequire On\n\
                 AuthRsMethods ticket cert\n  AuthRsMethods cert ticket\n</Location>\n";

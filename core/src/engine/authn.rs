@@ -542,8 +542,16 @@ fn ticket(
         // sends the cookie with its images, Lax with its links) until the absolute lifetime.
         && !req.is_cross_site_fetch()
     {
-        // Re-issued bound to this cookie's name (an unbound version-1 ticket becomes bound).
-        let fresh = keys.mint_for(&ticket.to_ticket().refreshed(now), name);
+        // Re-issued as it came: bound to this cookie's name, or unbound. Binding an unbound
+        // ticket here would let it pass a location that refuses unbound tickets
+        // (AuthRsAcceptUnboundTickets Off) but shares the cookie; unbound, it still expires
+        // when it did.
+        let refreshed = ticket.to_ticket().refreshed(now);
+        let fresh = if ticket.version == TICKET_VERSION {
+            keys.mint(&refreshed)
+        } else {
+            keys.mint_for(&refreshed, name)
+        };
         match fresh {
             Ok(v) => {
                 decision.set_cookie = Some(policy.cookie.set_cookie(

@@ -273,17 +273,34 @@ fn idle_timeout_and_sliding_refresh() {
     let t = ring()
         .verify_for("AuthRs_Test", value, NOW, None, Some(600))
         .expect("refreshed ticket verifies");
-    // The refresh of an unbound ticket is bound to the cookie it is set in.
-    assert_eq!(t.version, crate::ticket::TICKET_VERSION_BOUND);
-    assert_eq!(
-        ring().verify(value, NOW, None, Some(600)),
-        Err(TicketError::BadSignature)
-    );
+    // The refresh of an unbound ticket stays unbound: bound to this cookie it would pass a
+    // sibling location that sets AuthRsAcceptUnboundTickets Off (refresh laundering).
+    assert_eq!(t.version, crate::ticket::TICKET_VERSION);
+    let mut strict = policy();
+    strict.session_timeout = Some(600);
+    strict.accept_unbound_tickets = false;
+    let d = run(&strict, &with_cookie(browser(), value));
+    assert_eq!(d.reason(), Some(Reason::BadCookie));
     assert_eq!(t.last_seen, NOW);
     assert_eq!(
         t.expires,
         NOW - 400 + 3600,
         "refresh never extends the absolute lifetime"
+    );
+    // A bound ticket's refresh stays bound to its cookie.
+    let mut old = Ticket::new("bob", AuthMethod::Password, NOW - 400, 3600);
+    old.roles = None;
+    let bound = ring().mint_for(&old, "AuthRs_Test").expect("mint");
+    let d = run(&p, &with_cookie(browser(), &bound));
+    let fresh = d.set_cookie.expect("refreshed cookie");
+    let value = ticket_of(&fresh);
+    let t = ring()
+        .verify_for("AuthRs_Test", value, NOW, None, Some(600))
+        .expect("refreshed ticket verifies");
+    assert_eq!(t.version, crate::ticket::TICKET_VERSION_BOUND);
+    assert_eq!(
+        ring().verify(value, NOW, None, Some(600)),
+        Err(TicketError::BadSignature)
     );
     // Fresh enough: no refresh.
     let d = run(
