@@ -221,7 +221,8 @@ fn recognize_user(r: &mut ffi::request_rec) {
         return;
     }
     let now = now();
-    let Ok(built) = crate::policy::get(dc, auth_name(r).as_deref(), now) else {
+    // An unusable configuration is logged (AUTHRS0101); the public page stays anonymous.
+    let Ok(built) = crate::policy::for_request(r, dc, auth_name(r).as_deref(), now) else {
         return;
     };
     let req = facts(r, &built.policy);

@@ -200,16 +200,9 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
 /// read and parse files) run outside it, so one slow rebuild never stalls every thread of an
 /// event-MPM child; two threads building the same chain at once is harmless (the second
 /// replaces the first).
-pub fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Arc<Built>, String> {
-    get_noting(dc, auth_name, now).map(|(b, _)| b)
-}
-
-/// [`get`], also saying whether the policy was built by this call (not found in the cache).
-fn get_noting(
-    dc: &DirConfig,
-    auth_name: Option<&str>,
-    now: i64,
-) -> Result<(Arc<Built>, bool), String> {
+///
+/// Also says whether the policy was built by this call (not found in the cache).
+fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<(Arc<Built>, bool), String> {
     let slot = slot(dc, auth_name);
     let found = {
         let mut guard = CACHE
@@ -256,7 +249,7 @@ pub fn for_request(
     auth_name: Option<&str>,
     now: i64,
 ) -> Result<Arc<Built>, std::ffi::c_int> {
-    match get_noting(dc, auth_name, now) {
+    match get(dc, auth_name, now) {
         Ok((built, fresh)) => {
             if fresh {
                 // SAFETY: r is live for the hook that called us.

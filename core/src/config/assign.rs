@@ -360,6 +360,21 @@ pub(super) fn parse_args(
             .map_err(|_| ValueError::new(value, "expected JSON")),
         kind => parse_text_kind(kind, value).map(Parsed::Text),
     };
+    // A Domain attribute is a DNS name (what the cookie builder accepts): refused here, not
+    // at the first request, are host names browsers would not take (`_`, IP literals).
+    let parsed = match (spec.id, parsed) {
+        (OptionId::CookieDomain, Ok(Parsed::Text(d)))
+            if !d
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') =>
+        {
+            Err(ValueError::new(
+                value,
+                "expected a DNS name for the cookie's Domain (letters, digits, - and .)",
+            ))
+        }
+        (_, parsed) => parsed,
+    };
     parsed.map_err(bad)
 }
 
@@ -591,6 +606,8 @@ mod tests {
             ("AuthRsCookieName", "a\r\nSet-Cookie: x=y"),
             ("AuthRsCookiePath", "/\r\nX: y"),
             ("AuthRsCookieDomain", "evil.example;"),
+            ("AuthRsCookieDomain", "a_b.example"),
+            ("AuthRsCookieDomain", "[::1]"),
             ("AuthRsLoginURL", "javascript:alert(1)"),
             ("AuthRsLoginURL", "//evil.example/"),
             ("AuthRsDefaultDestination", "https://evil.example/"),
