@@ -366,16 +366,16 @@ mod tests {
     fn one_policy_per_chain_and_auth_name() {
         // Ids no other test uses: the cache is per process.
         let (a, b, ab) = (chain(&[9001]), chain(&[9002]), chain(&[9001, 9002]));
-        let first = get(&a, Some("Realm"), 100).unwrap();
-        assert!(Arc::ptr_eq(&first, &get(&a, Some("Realm"), 100).unwrap()));
-        assert!(Arc::ptr_eq(&first, &get(&a, Some("Realm"), 101).unwrap()));
+        let first = get(&a, Some("Realm"), 100).unwrap().0;
+        assert!(Arc::ptr_eq(&first, &get(&a, Some("Realm"), 100).unwrap().0));
+        assert!(Arc::ptr_eq(&first, &get(&a, Some("Realm"), 101).unwrap().0));
         for (dc, name) in [
             (&a, None),
             (&a, Some("Other")),
             (&b, Some("Realm")),
             (&ab, Some("Realm")),
         ] {
-            let other = get(dc, name, 100).unwrap();
+            let other = get(dc, name, 100).unwrap().0;
             assert!(!Arc::ptr_eq(&first, &other));
             assert_eq!(other.auth_name.as_deref(), name);
         }
