@@ -88,7 +88,13 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
 /// request spelled `//evil.example/…` (or `/\evil.example`) can never become a form that posts
 /// the password to another host (browsers read both as scheme-relative URLs).
 fn same_origin_path(action: &str) -> String {
-    format!("/{}", action.trim_start_matches(['/', '\\']))
+    // Browsers drop tab, CR and LF from URLs before resolving them: `/\t/evil.example` would
+    // post to //evil.example. Whitespace and controls never belong in the action.
+    let cleaned: String = action
+        .chars()
+        .filter(|c| !c.is_control() && !c.is_whitespace())
+        .collect();
+    format!("/{}", cleaned.trim_start_matches(['/', '\\']))
 }
 
 /// The template with its OpenID sections' markers dropped (`keep`) or the sections removed.
@@ -183,6 +189,14 @@ mod tests {
             ),
             ("/\\evil.example/LOGIN", r#"action="/evil.example/LOGIN""#),
             ("///LOGIN", r#"action="/LOGIN""#),
+            // Browsers drop tab, CR and LF before resolving: these would be //evil.example.
+            ("/\t/evil.example/LOGIN", r#"action="/evil.example/LOGIN""#),
+            ("/\n/evil.example/LOGIN", r#"action="/evil.example/LOGIN""#),
+            (
+                "/\r\n/\\evil.example/LOGIN",
+                r#"action="/evil.example/LOGIN""#,
+            ),
+            ("/ /evil.example/LOG IN", r#"action="/evil.example/LOGIN""#),
             ("LOGIN", r#"action="/LOGIN""#),
             ("/LOGIN", r#"action="/LOGIN""#),
         ] {

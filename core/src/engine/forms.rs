@@ -41,13 +41,15 @@ impl PasswordCheck for &Htpasswd {
 }
 
 /// Whether a user name and password are worth checking at all: a user name that is not empty,
-/// not longer than a ticket may carry, without control characters, and a password of at most
-/// [`MAX_PASSWORD`] bytes. Anything else fails as `bad_credentials` without a check (a shell that
+/// not longer than a ticket may carry, without control characters, and a password of 1 to
+/// [`MAX_PASSWORD`] bytes (an empty one is never checked: an LDAP-backed service could take it
+/// for an unauthenticated bind and say yes). Anything else fails as `bad_credentials` without a check (a shell that
 /// asks a remote password service calls this first).
 pub fn plausible_credentials(user: &str, password: &str) -> bool {
     !user.is_empty()
         && user.len() <= MAX_USER_LEN
         && !user.chars().any(char::is_control)
+        && !password.is_empty()
         && password.len() <= MAX_PASSWORD
 }
 
@@ -279,7 +281,16 @@ pub fn logout(
     let mut decision = Decision::default();
     // A foreign page must not log the browser out (an <img> or a link to the logout path):
     // same check as for login POSTs; clients that send neither header are not browsers.
-    if let Some(why) = cross_site(req) {
+    let sibling_subresource = || {
+        // A sibling subdomain's <img> or fetch is `same-site` but not a navigation: not the
+        // user clicking the site's own logout link or a portal's.
+        let site = req.header("sec-fetch-site");
+        let mode = req.header("sec-fetch-mode");
+        (site.is_some_and(|s| s.eq_ignore_ascii_case("same-site"))
+            && !mode.is_some_and(|m| m.eq_ignore_ascii_case("navigate")))
+        .then(|| "Sec-Fetch-Site: same-site, not a navigation".to_string())
+    };
+    if let Some(why) = cross_site(req).or_else(sibling_subresource) {
         decision.note(
             Level::Warn,
             "AUTHRS0307",

@@ -792,6 +792,16 @@ fn overlong_credentials_fail_unchecked() {
     assert_eq!((d.status(), store.0), (303, 1));
     assert!(plausible_credentials("demo", &ok));
     assert!(!plausible_credentials("de\tmo", "x") && !plausible_credentials("", "x"));
+    // An empty password is never handed to a checker (an LDAP-backed service could treat it as
+    // an unauthenticated bind and say yes).
+    assert!(!plausible_credentials("demo", ""));
+    let before = store.0;
+    let d = login(&p, &post, &login_body("demo", "", "/app"), NOW, &mut store);
+    assert_eq!(d.reason(), Some(Reason::BadCredentials), "{d:?}");
+    assert_eq!(
+        store.0, before,
+        "an empty password reached the password store"
+    );
 }
 
 #[test]
@@ -1284,14 +1294,22 @@ mod review_attacks {
         let p = policy();
         let t = mint("bob", AuthMethod::Password, NOW - 10);
         let mut store = MemRevocations::default();
-        for (name, value) in [
-            ("Sec-Fetch-Site", "cross-site"),
-            ("Origin", "https://evil.example"),
-            ("Origin", "null"),
+        for headers in [
+            &[("Sec-Fetch-Site", "cross-site")][..],
+            &[("Origin", "https://evil.example")],
+            &[("Origin", "null")],
+            // A sibling subdomain's <img>: same-site, but no navigation.
+            &[
+                ("Sec-Fetch-Site", "same-site"),
+                ("Sec-Fetch-Mode", "no-cors"),
+            ],
+            &[("Sec-Fetch-Site", "same-site")],
         ] {
+            let name = format!("{headers:?}");
             let mut r = with_cookie(browser(), &t);
             r.headers.push(("Host".into(), "site.example".into()));
-            r.headers.push((name.into(), value.into()));
+            r.headers
+                .extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
             let d = logout(
                 &p,
                 &r,
@@ -1304,15 +1322,22 @@ mod review_attacks {
             assert_eq!((d.status(), d.set_cookie.as_deref()), (403, None), "{name}");
             assert!(store.0.is_empty(), "{name}: revoked");
         }
-        // The site's own pages (and clients sending neither header) log out.
+        // The site's own pages, a sibling's link followed by the user (a portal's logout
+        // link), and clients sending neither header log out.
         for extra in [
-            Some(("Sec-Fetch-Site", "same-origin")),
-            Some(("Origin", "https://site.example")),
-            None,
+            &[("Sec-Fetch-Site", "same-origin")][..],
+            &[
+                ("Sec-Fetch-Site", "same-site"),
+                ("Sec-Fetch-Mode", "navigate"),
+            ],
+            &[("Sec-Fetch-Site", "none"), ("Sec-Fetch-Mode", "navigate")],
+            &[("Origin", "https://site.example")],
+            &[],
         ] {
             let mut r = with_cookie(browser(), &t);
             r.headers.push(("Host".into(), "site.example".into()));
-            r.headers.extend(extra.map(|(n, v)| (n.into(), v.into())));
+            r.headers
+                .extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
             let d = logout(&p, &r, NOW, false, &mut Stores::default());
             assert_eq!(d.status(), 303, "{extra:?}");
             assert!(d.set_cookie.is_some(), "{extra:?}");
