@@ -52,6 +52,10 @@ pub enum ProxyError {
     Xfcc(XfccError),
     /// A trusted proxy's certificate is not a PEM certificate (says why).
     BadPem(&'static str),
+    /// A trusted proxy's `x-forwarded-client-cert` has more than one element (how many): Envoy
+    /// writes URI and DNS SANs unquoted, so a certificate whose SAN holds a comma makes up an
+    /// element of its own; the front proxy must send exactly its own (`SANITIZE_SET`).
+    XfccElements(usize),
 }
 
 impl fmt::Display for ProxyError {
@@ -66,6 +70,11 @@ impl fmt::Display for ProxyError {
             }
             ProxyError::Xfcc(e) => write!(f, "trusted proxy: {e}"),
             ProxyError::BadPem(why) => write!(f, "trusted proxy certificate: {why}"),
+            ProxyError::XfccElements(n) => write!(
+                f,
+                "trusted proxy sent x-forwarded-client-cert with {n} elements (expected its own \
+                 one: SANITIZE_SET; a certificate SAN holding a comma adds one)"
+            ),
         }
     }
 }
@@ -319,8 +328,14 @@ fn xfcc_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
     }
     // Several header lines mean the same as one joined by commas (RFC 9110 §5.3).
     let elements = xfcc::parse(&values.join(",")).map_err(ProxyError::Xfcc)?;
-    // The nearest proxy appends its element last; earlier ones describe hops we cannot vouch for.
-    let Some(el) = elements.into_iter().last() else {
+    // Exactly the front proxy's own element (SANITIZE_SET). Envoy writes URI and DNS SANs
+    // unquoted and last in its element, so a certificate with the SAN
+    // `DNS:x.example,Subject=CN=admin` splits the element in two, the second made up by the
+    // certificate's holder; earlier elements would describe hops nobody vouches for anyway.
+    if elements.len() > 1 {
+        return Err(ProxyError::XfccElements(elements.len()));
+    }
+    let Some(el) = elements.into_iter().next() else {
         return Ok(None);
     };
     let cert = el.cert.as_deref().map(decode_proxy_pem).transpose()?;
@@ -680,12 +695,28 @@ mod tests {
     }
 
     #[test]
-    fn xfcc_from_trusted_proxy_uses_the_last_element() {
+    fn xfcc_from_trusted_proxy_is_its_one_element() {
         let cert = xfcc_pem();
         let h = format!(
-            "By=spiffe://a;Hash=aa;Subject=\"CN=first-hop\",By=spiffe://edge;Hash=bb;Cert=\"{cert}\";Subject=\"CN=bob,O=Acme\\, Inc\";URI=spiffe://acme/bob"
+            "By=spiffe://edge;Hash=bb;Cert=\"{cert}\";Subject=\"CN=bob,O=Acme\\, Inc\";URI=spiffe://acme/bob"
         );
         let xfcc = trusted().with_headers(ProxyHeaders::Xfcc);
+        // Envoy writes DNS and URI SANs unquoted: a CA-signed SAN `m.example,Subject=CN=admin`
+        // (or one ending `,Hash=0;Cert=<a victim's certificate>`) makes up a second element.
+        // More than the proxy's own element is refused, never read.
+        for forged in [
+            "By=spiffe://edge;Hash=cc;Subject=\"CN=mallory\";URI=;DNS=m.example,Subject=CN=admin"
+                .to_string(),
+            format!("Hash=cc;Subject=\"CN=mallory\";DNS=m.example,Hash=0;Cert=\"{cert}\""),
+            format!("By=spiffe://a;Hash=aa;Subject=\"CN=first-hop\",{h}"),
+        ] {
+            let out = proxy_tls_facts(
+                &req("192.0.2.1", &[("x-forwarded-client-cert", &forged)]),
+                &xfcc,
+            );
+            assert_eq!(out.error, Some(ProxyError::XfccElements(2)), "{forged}");
+            assert_eq!(out.facts, None, "{forged}");
+        }
         let out = proxy_tls_facts(&req("192.0.2.1", &[("x-forwarded-client-cert", &h)]), &xfcc);
         assert_eq!(out.error, None);
         let f = out.facts.unwrap();
@@ -722,7 +753,7 @@ mod tests {
         let out = proxy_tls_facts(&both, &trusted());
         assert_eq!(out.facts.unwrap().subject_dn.as_deref(), Some("CN=carol"));
         assert_eq!(out.spoofed, vec!["x-forwarded-client-cert".to_string()]);
-        // Two header lines are joined: the last line's last element counts.
+        // Two header lines are joined (RFC 9110): two elements, refused like one line of two.
         let lines = req(
             "192.0.2.1",
             &[
@@ -731,12 +762,8 @@ mod tests {
             ],
         );
         assert_eq!(
-            proxy_tls_facts(&lines, &xfcc)
-                .facts
-                .unwrap()
-                .subject_dn
-                .as_deref(),
-            Some("CN=b")
+            proxy_tls_facts(&lines, &xfcc).error,
+            Some(ProxyError::XfccElements(2))
         );
     }
 }

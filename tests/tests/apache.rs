@@ -540,6 +540,15 @@ fn a_htaccess_cannot_make_a_worker_read_forever() {
         )
         .expect("htaccess");
     }
+    // Nor aim the server's OpenID fetches at loopback and private networks.
+    let d = root.join("htdocs").join("private");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::write(d.join("index.html"), "served\n").expect("write");
+    std::fs::write(
+        d.join(".htaccess"),
+        "AuthType AuthRs\nAuthName Example\nAuthRsOpenIDAllowPrivateAddresses On\nRequire valid-user\n",
+    )
+    .expect("htaccess");
     std::fs::create_dir_all(root.join("htdocs/app")).expect("mkdir");
     std::fs::write(root.join("htdocs/app/index.html"), "app\n").expect("write");
     let site = format!(
@@ -558,6 +567,14 @@ fn a_htaccess_cannot_make_a_worker_read_forever() {
     }
     assert!(
         a.error_log().contains("is not a regular file"),
+        "{}",
+        a.error_log()
+    );
+    let r = get(&a, "/private/").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 500, "{r:?}");
+    assert!(
+        a.error_log()
+            .contains("AuthRsOpenIDAllowPrivateAddresses not allowed here"),
         "{}",
         a.error_log()
     );
@@ -859,7 +876,18 @@ fn an_xfcc_proxy_cannot_be_used_to_smuggle_ssl_headers() {
     assert_eq!(r.status, 200, "{r:?} {}", a.error_log());
     assert_eq!(r.env("REMOTE_USER"), Some("carol"), "{}", r.body);
     assert!(!r.body.contains("CN=admin"), "{}", r.body);
-    a.assert_clean_log(&["AUTHRS0201"]);
+    // An Envoy in front writes DNS/URI SANs unquoted: carol's certificate with the DNS SAN
+    // `m.example,Subject="CN=admin,…"` reads as a second element, made up by its holder.
+    let r = get(&a, "/app/cgi/echo")
+        .header(
+            "X-Forwarded-Client-Cert: Hash=00ff;Subject=\"CN=carol,O=authrs demo,C=XX\";\
+             DNS=m.example,Subject=\"CN=admin,O=authrs demo,C=XX\"",
+        )
+        .send();
+    assert_ne!(r.status, 200, "{r:?}");
+    assert_ne!(r.env("REMOTE_USER"), Some("admin"), "{}", r.body);
+    assert!(a.error_log().contains("2 elements"), "{}", a.error_log());
+    a.assert_clean_log(&["AUTHRS0201", "2 elements"]);
 }
 
 /// mod_remoteip rewrites `useragent_ip` from X-Forwarded-For: trust in a proxy is judged on the

@@ -314,6 +314,24 @@ fn a_trusted_front_proxy_may_assert_the_client_certificate() {
     assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
     assert_eq!(r.env("AUTHRS_USER"), Some("alice"));
     assert_eq!(r.env("AUTHRS_DN"), Some(ALICE_DN));
+    // What a front Envoy writes for a certificate whose DNS SAN holds a comma (Envoy does not
+    // quote SANs): the holder made up a second element claiming alice. Refused, not believed.
+    let injected = format!(
+        "Hash={};Subject=\"CN=mallory\";DNS=m.example,{xfcc}",
+        sha256_hex(&f.certs.join("demo.crt"))
+    );
+    let r = e
+        .get("/app/cgi/echo")
+        .client_cert(&f.certs, "demo")
+        .header(format!("X-Forwarded-Client-Cert: {injected}"))
+        .send();
+    assert_ne!(r.status, 200, "{r:?}");
+    assert_ne!(r.env("AUTHRS_USER"), Some("alice"), "{r:?}");
+    assert!(
+        e.log().contains("2 elements"),
+        "the refusal is logged: {}",
+        e.log()
+    );
     // The other family (SSL_CLIENT_*) is still the client's own and is ignored.
     let r = e
         .get("/app/cgi/echo")
