@@ -88,9 +88,11 @@ AuthRsTicketKeyFile "$demo/ticket.key"
   </Location>
 </VirtualHost>
 # The same site in plain HTTP on loopback, for Envoy in front of it: no authentication here
-# (the filter did it); only Envoy (a trusted proxy) may pass X-AuthRs-* headers.
+# (the filter did it); only Envoy (a trusted proxy asserting certificates with XFCC) may
+# pass X-AuthRs-* headers.
 <VirtualHost 127.0.0.1:$backend>
   AuthRsTrustedProxies 127.0.0.1/32
+  AuthRsTrustedProxyHeaders xfcc
 </VirtualHost>
 CONF
 /usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -t

@@ -44,9 +44,14 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
     // X-Forwarded-For, which would let a client name a trusted proxy.
     let peer = crate::request::tcp_peer(r);
     // X-AuthRs-* are ours to set (RequestHeader set … %{AUTHRS_USER}e for proxied apps): a
-    // client's copy never reaches the application; only a trusted proxy (an authrs Envoy in
-    // front) may pass its own.
-    if !reserved.is_empty() && !peer.is_some_and(|p| trusted.contains(p)) {
+    // client's copy never reaches the application; only a trusted proxy that is an authrs
+    // Envoy in front (it asserts certificates with XFCC) may pass its own, and only spelt with
+    // dashes — an nginx or HAProxy in front (`ssl`) passes its client's copies through, and
+    // Envoy passes a client's `X_AuthRs_User` untouched.
+    let from_authrs_envoy = peer.is_some_and(|p| trusted.contains(p))
+        && trusted.headers() == authrs_core::proxy::ProxyHeaders::Xfcc;
+    reserved.retain(|h| !from_authrs_envoy || h.contains('_'));
+    if !reserved.is_empty() {
         for h in &reserved {
             // SAFETY: headers_in is live.
             unsafe { table_unset(r.headers_in, h) };

@@ -790,6 +790,23 @@ fn trusted_proxy_headers_map_the_user() {
     assert_eq!(r.status, 200, "{r:?} {}", a.error_log());
     assert_eq!(r.env("REMOTE_USER"), Some("carol"));
     assert_eq!(r.env("AUTHRS_DN"), Some("CN=carol,O=authrs demo,C=XX"));
+    // An `ssl` proxy (nginx, HAProxy) passes its clients' X-AuthRs-* through: not kept.
+    let r = get(&a, "/cgi-bin/echo")
+        .header("X-AuthRs-User: admin")
+        .header("X_AuthRs_Method: cert")
+        .send();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        !r.body.contains("=admin") && !r.body.contains("HTTP_X_AUTHRS"),
+        "a client's X-AuthRs-* passed an ssl proxy:\n{}",
+        r.body
+    );
+    assert!(
+        a.error_log()
+            .contains("only authrs may set: X-AuthRs-User, X_AuthRs_Method"),
+        "{}",
+        a.error_log()
+    );
 }
 
 #[test]
@@ -887,7 +904,22 @@ fn an_xfcc_proxy_cannot_be_used_to_smuggle_ssl_headers() {
     assert_ne!(r.status, 200, "{r:?}");
     assert_ne!(r.env("REMOTE_USER"), Some("admin"), "{}", r.body);
     assert!(a.error_log().contains("2 elements"), "{}", a.error_log());
-    a.assert_clean_log(&["AUTHRS0201", "2 elements"]);
+    // An authrs Envoy in front passes the identity it decided as X-AuthRs-*: kept from this
+    // `xfcc` proxy, but only with dashes (Envoy passes a client's underscore copy through).
+    let r = get(&a, "/cgi-bin/echo")
+        .header("X-AuthRs-User: carol")
+        .header("X_AuthRs_Method: cert")
+        .send();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("HTTP_X_AUTHRS_USER=carol"), "{}", r.body);
+    assert!(!r.body.contains("HTTP_X_AUTHRS_METHOD"), "{}", r.body);
+    assert!(
+        a.error_log()
+            .contains("only authrs may set: X_AuthRs_Method"),
+        "{}",
+        a.error_log()
+    );
+    a.assert_clean_log(&["AUTHRS0201", "AUTHRS0204", "2 elements"]);
 }
 
 /// mod_remoteip rewrites `useragent_ip` from X-Forwarded-For: trust in a proxy is judged on the

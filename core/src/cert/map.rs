@@ -80,7 +80,8 @@ pub enum MapError {
     BadDn(CertError),
     /// The resulting user name is empty.
     EmptyUser,
-    /// The resulting user name holds a control character or an undecodable byte.
+    /// The resulting user name holds a control, invisible or undecodable character, or
+    /// starts or ends with whitespace.
     BadUserChar,
     /// The resulting user name is longer than [`MAX_USER_LEN`].
     UserTooLong,
@@ -102,9 +103,9 @@ impl fmt::Display for MapError {
             }
             MapError::BadDn(e) => write!(f, "subject DN unusable: {e}"),
             MapError::EmptyUser => f.write_str("certificate maps to an empty user name"),
-            MapError::BadUserChar => {
-                f.write_str("certificate user name holds control or undecodable characters")
-            }
+            MapError::BadUserChar => f.write_str(
+                "certificate user name holds control, invisible or undecodable characters, or starts or ends with whitespace",
+            ),
             MapError::UserTooLong => f.write_str("certificate user name is too long"),
         }
     }
@@ -278,15 +279,25 @@ fn closing_quote(s: &str) -> Option<usize> {
     None
 }
 
-/// Refuses user names that are empty, too long, or hold control/undecodable characters.
+/// Characters that print as nothing (soft hyphen, zero-width and bidi controls, BOM): a name
+/// holding one looks like another user's.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Refuses user names that are empty, too long, hold control, invisible or undecodable
+/// characters, or start or end with whitespace (`CN=alice ` would be `alice` to any header
+/// parser the name is passed on through).
 fn check_user(user: &str) -> Result<(), MapError> {
     if user.is_empty() {
         Err(MapError::EmptyUser)
     } else if user.len() > MAX_USER_LEN {
         Err(MapError::UserTooLong)
-    } else if user
-        .chars()
-        .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+    } else if user.starts_with(char::is_whitespace)
+        || user.ends_with(char::is_whitespace)
+        || user
+            .chars()
+            .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER || invisible(c))
     {
         Err(MapError::BadUserChar)
     } else {

@@ -178,6 +178,27 @@ fn control_characters_never_become_a_user() {
         map_user_from_dn("CN=a\r\nb", &UserRule::Dn, None),
         Err(MapError::BadUserChar)
     );
+    // Names that read as another user's once a header parser trims them, or that print the
+    // same: leading/trailing whitespace, zero-width and bidi characters, a BOM.
+    for dn in [
+        "CN=alice\\ ",
+        "CN=\\ alice",
+        "CN=al\\E2\\80\\8Bice",
+        "CN=\\E2\\80\\AEecila",
+        "CN=\\EF\\BB\\BFalice",
+        "CN=al\\C2\\ADice",
+    ] {
+        assert_eq!(
+            map_user_from_dn(dn, &UserRule::Cn, None),
+            Err(MapError::BadUserChar),
+            "{dn}"
+        );
+    }
+    // Inner spaces are names people have.
+    assert_eq!(
+        map_user_from_dn("CN=Alice Smith", &UserRule::Cn, None).as_deref(),
+        Ok("Alice Smith")
+    );
     assert_eq!(
         map_user_from_dn("CN=", &UserRule::Cn, None),
         Err(MapError::EmptyUser)
