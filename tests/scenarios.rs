@@ -614,12 +614,16 @@ pub const SCENARIOS: &[Scenario] = &[
                 .header("SSL-Client-Cert: junk")
                 .header("X-Forwarded-Client-Cert: Hash=00;Subject=\"CN=alice\"")
                 .header("X-AuthRs-User: alice")
+                .header("SSL-Client-S-DN-CN: alice")
+                .header("SSL_CLIENT_M_SERIAL: 01")
                 .send();
             for leaked in [
                 "HTTP_SSL_CLIENT_S_DN",
                 "HTTP_SSL_CLIENT_CERT",
                 "HTTP_X_FORWARDED_CLIENT_CERT",
                 "HTTP_X_AUTHRS_USER",
+                "HTTP_SSL_CLIENT_S_DN_CN",
+                "HTTP_SSL_CLIENT_M_SERIAL",
             ] {
                 assert!(
                     r.env(leaked).is_none(),

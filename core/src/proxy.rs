@@ -224,9 +224,16 @@ fn same_header(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
 
-/// True for any spelling of a [`PROXY_HEADERS`] name (`ssl-client-s-dn`, `X_FORWARDED_CLIENT_CERT`, …).
+/// True for any spelling of a [`PROXY_HEADERS`] name (`ssl-client-s-dn`, `X_FORWARDED_CLIENT_CERT`, …)
+/// and of every other `SSL_CLIENT_*` variable a proxy may forward (`SSL_CLIENT_S_DN_CN`,
+/// `SSL_CLIENT_M_SERIAL`, …): the core reads only the former, but an application behind may read
+/// any of them, so a client's copies are removed all the same.
 pub fn is_proxy_header(name: &str) -> bool {
     PROXY_HEADERS.iter().any(|h| same_header(h, name))
+        || (name.len() > 11
+            && name
+                .get(..11)
+                .is_some_and(|p| same_header(p, "ssl_client_")))
 }
 
 /// True for request headers only authrs may set (`X-AuthRs-*`, in either CGI spelling): the
@@ -466,14 +473,19 @@ mod tests {
             "x-forwarded-client-cert",
             "X_FORWARDED_CLIENT_CERT",
             "https",
+            // Not read by the core, but by applications: stripped alike.
+            "SSL_CLIENT_S_DN_CN",
+            "ssl-client-m-serial",
         ] {
             assert!(is_proxy_header(n), "{n}");
         }
         for n in [
-            "SSL_CLIENT_S_DN_CN",
             "X-Forwarded-For",
             "",
             "SSL CLIENT S DN",
+            "SSL_CLIENT_",
+            "ssl-clients",
+            "é_client_x",
         ] {
             assert!(!is_proxy_header(n), "{n}");
         }
@@ -541,6 +553,34 @@ mod tests {
             proxy_tls_facts(&req("203.0.113.9", &[("Accept", "*/*")]), &trusted()),
             ProxyOutcome::default()
         );
+        // Every SSL_CLIENT_* variable an application behind might read, in any spelling.
+        let more = req(
+            "203.0.113.9",
+            &[
+                ("SSL-Client-S-DN-CN", "admin"),
+                ("SSL_CLIENT_M_SERIAL", "01"),
+                ("ssl_client_san_email_0", "admin@example.org"),
+                ("SSL-Clientele", "x"),
+                ("SSL_CLIENT_", "x"),
+            ],
+        );
+        assert_eq!(
+            proxy_tls_facts(&more, &trusted()).spoofed,
+            vec![
+                "SSL-Client-S-DN-CN",
+                "SSL_CLIENT_M_SERIAL",
+                "ssl_client_san_email_0"
+            ]
+        );
+        // A trusted `ssl` proxy's own are its to set; an `xfcc` one's are the client's.
+        let from_proxy = RequestFacts {
+            peer: Some("192.0.2.1".parse().unwrap()),
+            ..more.clone()
+        };
+        assert!(proxy_tls_facts(&from_proxy, &trusted()).spoofed.is_empty());
+        let xfcc = trusted().with_headers(ProxyHeaders::Xfcc);
+        assert_eq!(proxy_tls_facts(&from_proxy, &xfcc).spoofed.len(), 3);
+        assert!(is_proxy_header("ssl_client_s_dn_cn") && !is_proxy_header("ssl_client"));
     }
 
     #[test]

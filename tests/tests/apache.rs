@@ -769,6 +769,7 @@ fn spoofed_proxy_headers_never_reach_the_application() {
     let r = get(&a, "/cgi-bin/echo")
         .header("SSL_CLIENT_S_DN: CN=admin,O=authrs demo,C=XX")
         .header("X-AuthRs-User: admin")
+        .header("SSL-Client-S-DN-CN: admin")
         .send();
     assert_eq!(r.status, 200);
     assert!(
