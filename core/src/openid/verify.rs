@@ -750,13 +750,12 @@ impl Context {
                 last = ErrorCode::UnexpectedUrlRedirect;
                 continue;
             }
-            let delegated = !same_url(identity, real_ident, no_fragment);
-            if delegated
-                && !e
-                    .local_id
-                    .as_deref()
-                    .is_some_and(|l| same_url(l, identity, no_fragment))
-            {
+            // The identity the provider vouched for must be the one discovery found (§11.2):
+            // the declared OP-local identifier, else the claimed identifier itself. An
+            // assertion for the claimed id where the page delegates to another local id is
+            // not what the page's owner set up (python-openid refuses it too).
+            let local = e.local_id.as_deref().unwrap_or(&e.claimed_id);
+            if !same_url(local, identity, no_fragment) {
                 last = ErrorCode::BogusDelegation;
                 continue;
             }

@@ -662,6 +662,13 @@ fn discovery_bound_errors() {
         fx.code(&a.signed_with("identity", "https://op.example/u/mallory")),
         Some("bogus_delegation")
     );
+    // Nor the claimed identifier itself where the page delegates to an OP-local id (§11.2):
+    // only the declared local id is what the page's owner set up.
+    let mut fx = Fx::new();
+    assert_eq!(
+        fx.code(&a.signed_with("identity", CLAIMED)),
+        Some("bogus_delegation")
+    );
 }
 
 #[test]
