@@ -437,12 +437,21 @@ mod tests {
         let text = assoc_put("", &a, NOW, 4).unwrap();
         assert_eq!(assoc_find(&text, "http://op/a", "h1"), Some(a.clone()));
         assert_eq!(assoc_find(&text, "http://op/b", "h1"), None);
-        assert_eq!(assoc_current(&text, "http://op/a", NOW), Some(a.clone()));
-        assert_eq!(assoc_current(&text, "http://op/a", NOW + 101), None);
+        // `current` wants MIN_REMAINING seconds of life left (a login takes minutes).
+        let m = authrs_core::openid::assoc::MIN_REMAINING;
+        assert_eq!(
+            assoc_current(&text, "http://op/a", NOW - m),
+            Some(a.clone())
+        );
+        assert_eq!(assoc_current(&text, "http://op/a", NOW), None);
+        assert_eq!(assoc_current(&text, "http://op/a", NOW + 101 - m), None);
         // A newer one for the same server wins `current`; the same handle replaces.
         let b = assoc("http://op/a", "h2", NOW + 500);
         let text = assoc_put(&text, &b, NOW, 4).unwrap();
-        assert_eq!(assoc_current(&text, "http://op/a", NOW), Some(b.clone()));
+        assert_eq!(
+            assoc_current(&text, "http://op/a", NOW - m),
+            Some(b.clone())
+        );
         let text = assoc_put(&text, &assoc("http://op/a", "h2", NOW + 900), NOW, 4).unwrap();
         assert_eq!(text.lines().count(), 2);
         // Expired entries go at the next write; beyond the bound the oldest go.

@@ -152,17 +152,22 @@ impl fmt::Debug for Association {
     }
 }
 
+/// Seconds of life an association must have left to be used for a new login (the user may
+/// take minutes at the provider); a younger one makes a new association.
+pub const MIN_REMAINING: i64 = 600;
+
 impl Association {
     /// True once `now` is past the expiry (the seed's `expired`).
     pub fn expired(&self, now: UnixTime) -> bool {
         now > self.expiry
     }
 
-    /// Fit for a new request: a well-formed handle, a secret of the right length, not expired.
+    /// Fit for a new request: a well-formed handle, a secret of the right length, and
+    /// [`MIN_REMAINING`] seconds of life left for the user to log in at the provider.
     pub fn usable(&self, now: UnixTime) -> bool {
         valid_handle(&self.handle)
             && self.secret.len() == self.assoc_type.key_len()
-            && !self.expired(now)
+            && !self.expired(now.saturating_add(MIN_REMAINING))
     }
 
     /// The JSON record of the CLI's `--associations` list (secret in base64), for stores that

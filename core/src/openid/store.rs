@@ -193,9 +193,19 @@ mod tests {
         let mut s = MemoryAssociationStore::default();
         s.put(a("old", 100)).unwrap();
         s.put(a("new", 200)).unwrap();
-        assert_eq!(s.current("https://op/", 50).unwrap().unwrap().handle, "new");
-        assert_eq!(s.current("https://op/", 201).unwrap(), None);
-        assert_eq!(s.current("https://other/", 50).unwrap(), None);
+        // `current` wants MIN_REMAINING seconds of life left.
+        let m = crate::openid::assoc::MIN_REMAINING;
+        assert_eq!(
+            s.current("https://op/", 50 - m).unwrap().unwrap().handle,
+            "new"
+        );
+        assert_eq!(
+            s.current("https://op/", 200 - m).unwrap().unwrap().handle,
+            "new"
+        );
+        assert_eq!(s.current("https://op/", 201 - m).unwrap(), None);
+        assert_eq!(s.current("https://op/", 50).unwrap(), None);
+        assert_eq!(s.current("https://other/", 50 - m).unwrap(), None);
         assert_eq!(s.get("https://op/", "old").unwrap().unwrap().expiry, 100);
         // The same handle from another provider is another association.
         s.put(Association {
