@@ -388,10 +388,22 @@ impl Htpasswd {
         })
     }
 
-    /// Checks a user's password; an unknown user is `Ok(false)` after verifying against a decoy hash.
+    /// Checks a user's password; an unknown user is `Ok(false)` after verifying against a decoy
+    /// hash. Every check costs at least the dearest hash: an unknown user's is the decoy, and a
+    /// known user whose hash is cheaper also verifies the decoy (thrown away) — else a cheap
+    /// legacy entry (`{SHA}`, `$apr1$`) beside bcrypt ones would answer faster than an unknown
+    /// name and tell that its user exists.
     pub fn check(&self, user: &str, password: &str) -> Result<bool, PasswordError> {
         match self.entries.get(user) {
-            Some(hash) => verify(hash, password),
+            Some(hash) => {
+                let result = verify(hash, password);
+                if let Some(decoy) = &self.decoy {
+                    if work_estimate(hash) < work_estimate(decoy) {
+                        let _ = verify(decoy, password);
+                    }
+                }
+                result
+            }
             None => {
                 if let Some(decoy) = &self.decoy {
                     // The result is thrown away: the work is only there to hide that the user is unknown.
@@ -676,6 +688,28 @@ mod tests {
         assert_eq!(one.worst_check_micros(), 110 << 4);
         assert_eq!(two.worst_check_micros(), 110 << 6);
         assert_eq!(Htpasswd::parse("").unwrap().worst_check_micros(), 0);
+    }
+
+    #[test]
+    fn a_cheap_entry_beside_dear_ones_answers_no_sooner_than_an_unknown_name() {
+        // A legacy {SHA} user beside a bcrypt one: its check verifies the decoy too, so timing
+        // does not tell that "legacy" exists (an unknown name costs the decoy as well).
+        let dear = hash_bcrypt("pw", 8, [3u8; 16]).unwrap();
+        let users = Htpasswd::parse(&format!("legacy:{SHA1}\nboss:{dear}\n")).unwrap();
+        let time = |user: &str| {
+            let started = std::time::Instant::now();
+            let _ = users.check(user, "wrong");
+            started.elapsed()
+        };
+        let unknown = time("nobody");
+        let legacy = time("legacy");
+        // bcrypt cost 8 takes tens of milliseconds; {SHA} alone a microsecond.
+        assert!(unknown > std::time::Duration::from_millis(5), "{unknown:?}");
+        assert!(
+            legacy > unknown / 2,
+            "legacy {legacy:?}, unknown {unknown:?}"
+        );
+        assert_eq!(users.check("legacy", "pässwörd"), Ok(true));
     }
 
     #[test]

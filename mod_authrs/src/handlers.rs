@@ -26,48 +26,76 @@ struct HttpdProviders<'a> {
     canonical: Option<String>,
 }
 
-/// How long a password check of a known user took lately in this process (nanoseconds,
-/// a moving average): an unknown user is answered no sooner, so timing does not tell which
-/// names exist (mod_authn_file answers "no such user" before hashing anything).
-static KNOWN_USER_CHECK_NS: AtomicU64 = AtomicU64::new(0);
-/// The same per login scope: a location whose user file has costly hashes must not be padded
-/// to the cheap checks of another location of the same process. The process-wide average
-/// stands in for a scope until it has its own.
-static KNOWN_USER_CHECK_NS_BY_SCOPE: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
-/// Scopes timed apart at most (.htaccess can make many); the rest use the process average.
+/// Password lengths are timed apart in bands of this many bytes: APR1-MD5 and SHA-crypt cost
+/// more for longer passwords (bcrypt stops at 72 bytes), so a 1,000-byte password must not be
+/// padded to what short ones cost.
+const BAND_BYTES: usize = 64;
+/// Bands up to the longest password a login accepts.
+const BANDS: usize = authrs_core::login::MAX_PASSWORD / BAND_BYTES + 1;
+
+/// How long a password check of a known user took lately in this process, per password-length
+/// band (nanoseconds, a moving average; 0: not timed yet): an unknown user is answered no
+/// sooner, so timing does not tell which names exist (mod_authn_file answers "no such user"
+/// before hashing anything).
+static KNOWN_USER_CHECK_NS: [AtomicU64; BANDS] = [const { AtomicU64::new(0) }; BANDS];
+/// The same per login scope and band: a location whose user file has costly hashes must not be
+/// padded to the cheap checks of another location of the same process. The process-wide
+/// average stands in for a scope until it has its own.
+static KNOWN_USER_CHECK_NS_BY_SCOPE: Mutex<BTreeMap<(u64, usize), u64>> =
+    Mutex::new(BTreeMap::new());
+/// Scope and band pairs timed apart at most (.htaccess can make many); the rest use the process average.
 const MAX_TIMED_SCOPES: usize = 1024;
-/// The most an unknown user's answer is held back.
+/// The most an answer is held back.
 const MAX_PAD: Duration = Duration::from_secs(2);
+/// What every check is held back to while the process has timed no known user's check of that
+/// password length (a fresh worker after a graceful restart): known and unknown names alike,
+/// so neither stands out before the first real measurement.
+const COLD_PAD: Duration = Duration::from_millis(250);
+
+fn band(password: &str) -> usize {
+    (password.len() / BAND_BYTES).min(BANDS - 1)
+}
 
 fn moving_average(avg: u64, took: u64) -> u64 {
     if avg == 0 {
-        took
+        took.max(1)
     } else {
-        avg / 4 * 3 + took / 4
+        (avg / 4 * 3 + took / 4).max(1)
     }
 }
 
-fn record_known_user_check(scope: u64, took: Duration) {
+fn record_known_user_check(scope: u64, band: usize, took: Duration) {
     let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-    let _ = KNOWN_USER_CHECK_NS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
-        Some(moving_average(avg, took))
-    });
+    if let Some(process) = KNOWN_USER_CHECK_NS.get(band) {
+        let _ = process.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
+            Some(moving_average(avg, took))
+        });
+    }
     if let Ok(mut by_scope) = KNOWN_USER_CHECK_NS_BY_SCOPE.lock() {
-        if by_scope.len() < MAX_TIMED_SCOPES || by_scope.contains_key(&scope) {
-            let avg = by_scope.entry(scope).or_insert(0);
+        let key = (scope, band);
+        if by_scope.len() < MAX_TIMED_SCOPES || by_scope.contains_key(&key) {
+            let avg = by_scope.entry(key).or_insert(0);
             *avg = moving_average(*avg, took);
         }
     }
 }
 
-fn pad_unknown_user_check(scope: u64, started: Instant) {
+/// How long a known user's check of this scope and band takes, if this process has timed one.
+fn known_user_check(scope: u64, band: usize) -> Option<Duration> {
     let scoped = KNOWN_USER_CHECK_NS_BY_SCOPE
         .lock()
         .ok()
-        .and_then(|by_scope| by_scope.get(&scope).copied());
-    let ns = scoped.unwrap_or_else(|| KNOWN_USER_CHECK_NS.load(Ordering::Relaxed));
-    let known = Duration::from_nanos(ns).min(MAX_PAD);
-    if let Some(rest) = known.checked_sub(started.elapsed()) {
+        .and_then(|by_scope| by_scope.get(&(scope, band)).copied());
+    let ns = scoped.unwrap_or_else(|| {
+        KNOWN_USER_CHECK_NS
+            .get(band)
+            .map_or(0, |a| a.load(Ordering::Relaxed))
+    });
+    (ns > 0).then(|| Duration::from_nanos(ns).min(MAX_PAD))
+}
+
+fn hold_until(started: Instant, until: Duration) {
+    if let Some(rest) = until.checked_sub(started.elapsed()) {
         std::thread::sleep(rest);
     }
 }
@@ -75,6 +103,8 @@ fn pad_unknown_user_check(scope: u64, started: Instant) {
 impl PasswordCheck for HttpdProviders<'_> {
     fn check(&mut self, user: &str, password: &str) -> Result<bool, String> {
         let started = Instant::now();
+        let band = band(password);
+        let known = known_user_check(self.scope, band);
         let (u, p) = (cstring(user), cstring(password));
         for name in &self.names {
             let n = cstring(name);
@@ -95,21 +125,27 @@ impl PasswordCheck for HttpdProviders<'_> {
             // SAFETY: the provider contract: live request, NUL-terminated user and password.
             match unsafe { check(self.r, u.as_ptr(), p.as_ptr()) } {
                 ffi::authn_status::AUTH_GRANTED => {
-                    record_known_user_check(self.scope, started.elapsed());
+                    record_known_user_check(self.scope, band, started.elapsed());
+                    if known.is_none() {
+                        hold_until(started, COLD_PAD);
+                    }
                     // SAFETY: NULL or a pool string the provider set.
                     self.canonical = unsafe { crate::apr::str_from(self.r.user) }
                         .map(std::borrow::Cow::into_owned);
                     return Ok(true);
                 }
                 ffi::authn_status::AUTH_DENIED => {
-                    record_known_user_check(self.scope, started.elapsed());
+                    record_known_user_check(self.scope, band, started.elapsed());
+                    if known.is_none() {
+                        hold_until(started, COLD_PAD);
+                    }
                     return Ok(false);
                 }
                 ffi::authn_status::AUTH_USER_NOT_FOUND => continue,
                 _ => return Err(format!("authn provider {name:?} failed")),
             }
         }
-        pad_unknown_user_check(self.scope, started);
+        hold_until(started, known.unwrap_or(COLD_PAD));
         Ok(false)
     }
 
@@ -292,4 +328,32 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
         }
     };
     crate::apply::apply(r, d, realm.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_lengths_are_timed_apart() {
+        assert_eq!((band(""), band(&"a".repeat(63))), (0, 0));
+        assert_eq!(band(&"a".repeat(64)), 1);
+        assert_eq!(band(&"a".repeat(1024)), BANDS - 1);
+        assert_eq!(band(&"a".repeat(100_000)), BANDS - 1);
+        // Scope ids no other test uses: the statics are per process.
+        let (scope, other) = (0x5eed_0001, 0x5eed_0002);
+        assert_eq!(known_user_check(scope, 3), None, "cold: nothing timed yet");
+        record_known_user_check(scope, 3, Duration::from_millis(8));
+        assert_eq!(known_user_check(scope, 3), Some(Duration::from_millis(8)));
+        // A long password's band stays cold (held back to COLD_PAD), not padded to short ones.
+        assert_eq!(known_user_check(scope, 12), None);
+        // Another scope without its own timing borrows the process-wide one of the band.
+        assert_eq!(known_user_check(other, 3), Some(Duration::from_millis(8)));
+        record_known_user_check(other, 3, Duration::from_millis(400));
+        assert_eq!(known_user_check(other, 3), Some(Duration::from_millis(400)));
+        assert_eq!(known_user_check(scope, 3), Some(Duration::from_millis(8)));
+        // Never held back longer than MAX_PAD.
+        record_known_user_check(0x5eed_0003, 5, Duration::from_secs(60));
+        assert_eq!(known_user_check(0x5eed_0003, 5), Some(MAX_PAD));
+    }
 }
