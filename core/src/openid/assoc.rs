@@ -28,6 +28,11 @@ use url::Url;
 /// Longest association lifetime accepted (two years, as the seed).
 pub const MAX_EXPIRES_IN: i64 = 63_072_000;
 
+/// Longest an association is kept and used, whatever lifetime the provider grants (14 days,
+/// python-openid's default): a MAC key learnt by someone on the path to a plain-http provider
+/// stops working after that, not after the two years a provider may announce.
+pub const MAX_KEPT: i64 = 14 * 24 * 3600;
+
 /// The MAC of an association.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 pub enum AssocType {
@@ -530,7 +535,7 @@ impl PendingAssociation {
             handle: handle.to_string(),
             secret,
             assoc_type: a,
-            expiry: now + expires_in,
+            expiry: now + expires_in.min(MAX_KEPT),
         })
     }
 }

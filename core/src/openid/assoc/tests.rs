@@ -113,6 +113,25 @@ fn dh_sha1_defaults_against_python_openid() {
         NOW,
     ));
     assert_eq!(a.secret, (0u8..20).collect::<Vec<_>>());
+    // A provider may announce up to two years; the key is kept for 14 days at most (someone on
+    // the path to a plain-http provider who learnt it does not keep it for years).
+    let (_, pending) = start(
+        "http://op.example/auth",
+        Version::V2,
+        AssocOptions::default(),
+    );
+    let a = done(pending.on_response(
+        answer(&[
+            ("assoc_handle", "h2"),
+            ("assoc_type", "HMAC-SHA1"),
+            ("session_type", "DH-SHA1"),
+            ("expires_in", "31536000"),
+            ("dh_server_public", SERVER_PUBLIC),
+            ("enc_mac_key", ENC_SHA1),
+        ]),
+        NOW,
+    ));
+    assert_eq!(a.expiry, NOW + MAX_KEPT);
 }
 
 #[test]
