@@ -674,6 +674,10 @@ fn apache_t_refuses_a_section_whose_own_directives_conflict() {
             "AuthRsCookieSameSite None\n  AuthRsCookieSecure Off\n",
             "AuthRsCookieSameSite",
         ),
+        (
+            "AuthRsCookieName __Host-s\n  AuthRsCookiePath /x\n",
+            "AuthRsCookieName",
+        ),
     ] {
         let site = format!("<Location /x>\n  AuthType AuthRs\n  AuthName X\n  {pair}</Location>\n");
         let (ok, out) = config_test_in(&root, "", &site);

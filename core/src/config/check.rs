@@ -34,6 +34,40 @@ impl Settings {
                 ),
             );
         }
+        if let Some(cookie) = &self.cookie_name {
+            // Browsers match the prefixes in any case and drop cookies that break their rules.
+            let prefixed = |p: &str| {
+                cookie
+                    .get(..p.len())
+                    .is_some_and(|c| c.eq_ignore_ascii_case(p))
+            };
+            if prefixed("__Host-")
+                && (!self.cookie_secure()
+                    || self.cookie_path() != "/"
+                    || self.cookie_domain.is_some())
+            {
+                return conflict(
+                    OptionId::CookieName,
+                    cookie,
+                    format!(
+                        "a __Host- cookie needs {} On, {} / and no {}: browsers drop it otherwise",
+                        name(OptionId::CookieSecure, shell),
+                        name(OptionId::CookiePath, shell),
+                        name(OptionId::CookieDomain, shell)
+                    ),
+                );
+            }
+            if prefixed("__Secure-") && !self.cookie_secure() {
+                return conflict(
+                    OptionId::CookieName,
+                    cookie,
+                    format!(
+                        "a __Secure- cookie needs {} On: browsers drop it otherwise",
+                        name(OptionId::CookieSecure, shell)
+                    ),
+                );
+            }
+        }
         if self.unauth_action() == UnauthAction::Redirect && self.login_url().is_none() {
             return conflict(
                 OptionId::UnauthAction,
@@ -82,6 +116,16 @@ impl Settings {
             own.unauth_action = self.unauth_action;
             own.login_url.clone_from(&self.login_url);
         }
+        if self.cookie_name.is_some()
+            && (self.cookie_secure.is_some()
+                || self.cookie_path.is_some()
+                || self.cookie_domain.is_some())
+        {
+            own.cookie_name.clone_from(&self.cookie_name);
+            own.cookie_secure = self.cookie_secure;
+            own.cookie_path.clone_from(&self.cookie_path);
+            own.cookie_domain.clone_from(&self.cookie_domain);
+        }
         if self.login_path.is_some() && self.logout_path.is_some() {
             own.login_path.clone_from(&self.login_path);
             own.logout_path.clone_from(&self.logout_path);
@@ -125,6 +169,32 @@ mod tests {
         assert_eq!(s.check(Shell::Envoy).unwrap_err().option, "cert_require");
         s.set("AuthRsMethods", &["cert"]).unwrap();
         assert!(s.check(Shell::Apache).is_ok());
+    }
+
+    #[test]
+    fn cookie_prefixes_need_their_attributes() {
+        let mut s = Settings::new();
+        s.set("AuthRsCookieName", &["__Host-t"]).unwrap();
+        assert!(s.check(Shell::Apache).is_ok(), "defaults: Secure, Path /");
+        assert!(s.check_section(Shell::Apache).is_ok());
+        for (name, value) in [
+            ("AuthRsCookiePath", "/app"),
+            ("AuthRsCookieSecure", "Off"),
+            ("AuthRsCookieDomain", "example.org"),
+        ] {
+            let mut bad = s.clone();
+            bad.set(name, &[value]).unwrap();
+            let e = bad.check_section(Shell::Apache).unwrap_err();
+            assert_eq!(e.option, "AuthRsCookieName", "{name}");
+            assert!(e.to_string().contains("__Host-"), "{e}");
+            assert_eq!(bad.check(Shell::Envoy).unwrap_err().option, "cookie_name");
+        }
+        let mut s = Settings::new();
+        s.set("AuthRsCookieName", &["__SECURE-t"]).unwrap();
+        s.set("AuthRsCookiePath", &["/app"]).unwrap();
+        assert!(s.check_section(Shell::Apache).is_ok());
+        s.set("AuthRsCookieSecure", &["Off"]).unwrap();
+        assert!(s.check_section(Shell::Apache).is_err());
     }
 
     #[test]
