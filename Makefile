@@ -1,7 +1,9 @@
 # authrs — the two commands are `make run` and `make test`.
 SHELL := /bin/bash
 CARGO ?= cargo
-RUN_DIR ?= $(CURDIR)/run
+# As root, httpd's workers run as www-data, which may not enter a checkout under /root (0700):
+# the demo then lives where they can read it.
+RUN_DIR ?= $(if $(filter 0,$(shell id -u)),/var/tmp/authrs-run,$(CURDIR)/run)
 
 .PHONY: run install install-files test deps lint unit wasm bench callgrind fuzz reference reference-update clean
 
@@ -94,7 +96,7 @@ callgrind: deps
 
 clean:
 	$(CARGO) clean
-	rm -rf $(RUN_DIR)
+	case "$(RUN_DIR)" in $(CURDIR)/run|/var/tmp/authrs-run) rm -rf "$(RUN_DIR)";; *) echo "clean: leaving RUN_DIR=$(RUN_DIR) alone (not this checkout's)";; esac
 
 reference-update:
 	$(CARGO) run -q -p authrs-cli -- config reference > target/reference.md

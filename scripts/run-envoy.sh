@@ -13,22 +13,23 @@ op_port=${AUTHRS_OPENID_OP_PORT:-8090}
 demo=$RUN_DIR/demo
 dir=$RUN_DIR/envoy
 mkdir -p "$dir"
-python3 - "$here/../conf/envoy/envoy.yaml" "$dir/envoy.yaml" <<PY
+# Values reach Python as arguments (a quoted heredoc: nothing of the shell is pasted into code).
+python3 - "$here/../conf/envoy/envoy.yaml" "$dir/envoy.yaml" "$demo" "$WASM" "$port" "$admin" \
+  "$backend" "$op_port" <<'PY'
 import json, sys
-src, dst = sys.argv[1], sys.argv[2]
-demo = "$demo"
+src, dst, demo, wasm, port, admin, backend, op_port = sys.argv[1:9]
 text = open(src).read()
 values = {
     "@ETC@": demo + "/certs",
-    "@WASM@": "$WASM",
+    "@WASM@": wasm,
     "@TICKET_KEY@": open(demo + "/ticket.key").read().strip(),
-    "@USERS@": open(demo + "/htpasswd").read().strip().replace("\n", "\\\\n"),
+    "@USERS@": open(demo + "/htpasswd").read().strip().replace("\n", "\\n"),
     '"@CRL@"': json.dumps(open(demo + "/certs/ca.crl").read()),
-    "@PORT@": "$port",
-    "@ADMIN_PORT@": "$admin",
-    "@BACKEND_PORT@": "$backend",
+    "@PORT@": port,
+    "@ADMIN_PORT@": admin,
+    "@BACKEND_PORT@": backend,
     "@OPENID_SECRET@": open(demo + "/openid.secret").read().strip(),
-    "@OP_PORT@": "$op_port",
+    "@OP_PORT@": op_port,
 }
 for k, v in values.items():
     text = text.replace(k, v)

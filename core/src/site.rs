@@ -250,15 +250,20 @@ impl Site {
     /// `/app/admin` to Tomcat but a sibling of `/app` to Envoy's routes.
     pub fn locate(&self, raw: &str) -> Result<(String, &Scope), PathError> {
         let kept = normal_form(raw)?;
-        let primary = drop_params(&kept);
-        let scope = self.route(&primary);
+        // Most paths have no parameters: then the primary reading is `kept` itself, not a copy.
+        let dropped = match drop_params(&kept) {
+            Cow::Owned(p) => Some(p),
+            Cow::Borrowed(_) => None,
+        };
+        let primary: &str = dropped.as_deref().unwrap_or(&kept);
+        let scope = self.route(primary);
         if !self.locations.is_empty() {
             let elsewhere = |path: &str| !std::ptr::eq(self.route(path), scope);
-            if primary != kept && elsewhere(&kept) {
+            if dropped.is_some() && elsewhere(&kept) {
                 return Err(PathError::AmbiguousLocation);
             }
             if kept.contains('%') {
-                for reading in [&*primary, &*kept] {
+                for reading in [primary, &*kept] {
                     let decoded = decode_delims(reading);
                     if decoded != reading && elsewhere(&decoded) {
                         return Err(PathError::AmbiguousLocation);
@@ -266,7 +271,7 @@ impl Site {
                 }
             }
         }
-        Ok((primary.into_owned(), scope))
+        Ok((dropped.unwrap_or(kept), scope))
     }
 
     /// Whether the normalized path is one of the filter's own endpoints.
@@ -604,13 +609,17 @@ fn normal_form(raw: &str) -> Result<String, PathError> {
     if raw.len() > MAX_PATH {
         return Err(PathError::TooLong);
     }
+    // U+FFFD: bytes that were not UTF-8 on the wire (the shell converted them), which an old
+    // decoder could read as `.` or `/`.
     if !path.starts_with('/')
         || path
             .bytes()
             .any(|b| b < 0x20 || b == 0x7f || b == b'\\' || b == b'#')
+        || path.contains(char::REPLACEMENT_CHARACTER)
     {
         return Err(PathError::Malformed);
     }
+    let mut escaped_high = false;
     for (i, _) in path.match_indices('%') {
         let hex = path.get(i + 1..i + 3).ok_or(PathError::AmbiguousEncoding)?;
         let byte = u8::from_str_radix(hex, 16).map_err(|_| PathError::AmbiguousEncoding)?;
@@ -623,13 +632,20 @@ fn normal_form(raw: &str) -> Result<String, PathError> {
         if literal_only {
             return Err(PathError::AmbiguousEncoding);
         }
+        escaped_high |= byte >= 0x80;
+    }
+    // Escaped bytes must decode to UTF-8: overlong forms (`%E0%80%AE` is `.` to old decoders),
+    // lone continuation bytes and surrogates are refused.
+    if escaped_high && percent_encoding::percent_decode_str(path).decode_utf8().is_err() {
+        return Err(PathError::AmbiguousEncoding);
     }
     let mut segments = path[1..].split('/').peekable();
     while let Some(segment) = segments.next() {
         let name = segment.split(';').next().unwrap_or_default();
-        // Only the last segment may be empty (a trailing slash), and then without parameters.
-        let trailing_slash = segment.is_empty() && segments.peek().is_none();
-        if (name.is_empty() && !trailing_slash) || name == "." || name == ".." {
+        // Only the last segment may be empty: a trailing slash, also with parameters
+        // (`/app/;jsessionid=…`, what a servlet's encodeURL makes of `/app/`).
+        let last = segments.peek().is_none();
+        if (name.is_empty() && !last) || name == "." || name == ".." {
             return Err(PathError::DotSegment);
         }
     }

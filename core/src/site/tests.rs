@@ -230,6 +230,9 @@ fn paths_are_normalized_or_refused() {
         ("/admin;x/secret", "/admin/secret"),
         ("/admin;/secret", "/admin/secret"),
         ("/app/page.jsp;jsessionid=ABC?x=1", "/app/page.jsp"),
+        // What a servlet's encodeURL makes of `/app/` and `/` without cookies.
+        ("/app/;jsessionid=ABC", "/app/"),
+        ("/;jsessionid=ABC", "/"),
         // One spelling per path: escapes in uppercase, the rest encoded as the `url` crate does.
         ("/caf%c3%a9/%3a", "/caf%C3%A9/%3A"),
         ("/\u{fc}ber", "/%C3%BCber"),
@@ -267,7 +270,13 @@ fn paths_are_normalized_or_refused() {
         ("/public/..;x=1/admin", PathError::DotSegment),
         ("/a/.;/b", PathError::DotSegment),
         ("/;x/admin", PathError::DotSegment),
-        ("/app/;x", PathError::DotSegment),
+        // Overlong UTF-8 of every length, lone continuation bytes, surrogates.
+        ("/public/%E0%80%AE%E0%80%AE/admin", PathError::AmbiguousEncoding),
+        ("/a%F0%80%80%AE", PathError::AmbiguousEncoding),
+        ("/a%80", PathError::AmbiguousEncoding),
+        ("/a%ED%A0%80", PathError::AmbiguousEncoding),
+        // Bytes the shell received as something other than UTF-8.
+        ("/public/\u{fffd}\u{fffd}/admin", PathError::Malformed),
         ("/a\\..\\app", PathError::Malformed),
         ("app", PathError::Malformed),
         ("*", PathError::Malformed),
@@ -488,6 +497,7 @@ fn a_path_read_differently_by_backends_is_refused_when_the_location_depends_on_i
         Ok(("/app/page.jsp".into(), "/app/x"))
     );
     assert!(admin("/app/admin;x/users"));
+    assert_eq!(located("/app/;jsessionid=A1"), Ok(("/app/".into(), "/app/x")));
     // `/app;x/admin/users` is /app/admin/users to Tomcat, a sibling of /app/ to everyone else.
     assert_eq!(
         located("/app;x/admin/users"),
