@@ -636,7 +636,11 @@ fn normal_form(raw: &str) -> Result<String, PathError> {
     }
     // Escaped bytes must decode to UTF-8: overlong forms (`%E0%80%AE` is `.` to old decoders),
     // lone continuation bytes and surrogates are refused.
-    if escaped_high && percent_encoding::percent_decode_str(path).decode_utf8().is_err() {
+    if escaped_high
+        && percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .is_err()
+    {
         return Err(PathError::AmbiguousEncoding);
     }
     let mut segments = path[1..].split('/').peekable();

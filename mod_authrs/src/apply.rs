@@ -69,6 +69,29 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
     }
 }
 
+/// Undoes [`set_identity`]: no user, no `AUTHRS_*` identity variables, no identity for our
+/// authz providers.
+pub fn clear_identity(r: &mut ffi::request_rec) {
+    // SAFETY: r's tables are live for the request; the keys are static strings.
+    unsafe {
+        r.user = std::ptr::null_mut();
+        r.ap_auth_type = std::ptr::null_mut();
+        for key in [
+            c"AUTHRS_USER",
+            c"AUTHRS_METHOD",
+            c"AUTHRS_DN",
+            c"AUTHRS_ISSUER_DN",
+            c"AUTHRS_ROLES",
+        ] {
+            table_unset_static(r.subprocess_env, key);
+        }
+        if !r.request_config.is_null() {
+            *(r.request_config as *mut *mut c_void).add(crate::glue::module_index()) =
+                std::ptr::null_mut();
+        }
+    }
+}
+
 /// The identity our check_authn established for this request, if any.
 pub fn identity(r: &ffi::request_rec) -> Option<&Identity> {
     if r.request_config.is_null() {

@@ -252,6 +252,22 @@ fn recognize_user(r: &mut ffi::request_rec) {
     }
     if let Some(id) = d.identity {
         crate::apply::set_identity(r, id);
+        // The page passed without a user; with this one its Require may say no (`Require not
+        // user mallory` beside `Require all granted`, which httpd skips when nobody is logged
+        // in). Such a user stays anonymous here — the Envoy filter refuses them (403).
+        // SAFETY: r is live; the authz hooks read r->user and our identity slot.
+        let verdict = unsafe { ffi::ap_run_auth_checker(r) };
+        if verdict != ffi::OK as c_int && verdict != DECLINED {
+            crate::apply::clear_identity(r);
+            // SAFETY: r is live.
+            unsafe {
+                log_r(
+                    r,
+                    LogLevel::Info,
+                    "AUTHRS0227: user not recognized: this location's Require excludes them",
+                )
+            };
+        }
     }
 }
 

@@ -1087,3 +1087,24 @@ fn the_shipped_sample_config_uncommented_protects_its_app() {
     );
     a.assert_clean_log(&[]);
 }
+
+/// A page that passes without a user (`Require all granted`) may still exclude one (`Require
+/// not user mallory`): httpd skips the exclusion when nobody is logged in, so recognizing
+/// mallory there would hand the application a user its rules refuse. She stays anonymous (the
+/// Envoy filter answers 403); others are recognized as before.
+#[test]
+fn recognize_user_never_recognizes_a_user_the_require_excludes() {
+    let a = start(
+        "<Location /cgi-bin/echo>\n  <RequireAll>\n    Require all granted\n    \
+         Require not user mallory\n  </RequireAll>\n</Location>\n",
+    );
+    let mallory = mint("mallory", AuthMethod::Password, now() - 10, 3600);
+    let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &mallory).send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
+    assert_eq!(r.env("REMOTE_USER"), None, "{}", r.body);
+    assert_eq!(r.env("AUTHRS_USER"), None, "{}", r.body);
+    assert!(a.error_log().contains("AUTHRS0227"), "{}", a.error_log());
+    let demo = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &demo).send();
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
+}

@@ -271,7 +271,10 @@ fn paths_are_normalized_or_refused() {
         ("/a/.;/b", PathError::DotSegment),
         ("/;x/admin", PathError::DotSegment),
         // Overlong UTF-8 of every length, lone continuation bytes, surrogates.
-        ("/public/%E0%80%AE%E0%80%AE/admin", PathError::AmbiguousEncoding),
+        (
+            "/public/%E0%80%AE%E0%80%AE/admin",
+            PathError::AmbiguousEncoding,
+        ),
         ("/a%F0%80%80%AE", PathError::AmbiguousEncoding),
         ("/a%80", PathError::AmbiguousEncoding),
         ("/a%ED%A0%80", PathError::AmbiguousEncoding),
@@ -497,7 +500,10 @@ fn a_path_read_differently_by_backends_is_refused_when_the_location_depends_on_i
         Ok(("/app/page.jsp".into(), "/app/x"))
     );
     assert!(admin("/app/admin;x/users"));
-    assert_eq!(located("/app/;jsessionid=A1"), Ok(("/app/".into(), "/app/x")));
+    assert_eq!(
+        located("/app/;jsessionid=A1"),
+        Ok(("/app/".into(), "/app/x"))
+    );
     // `/app;x/admin/users` is /app/admin/users to Tomcat, a sibling of /app/ to everyone else.
     assert_eq!(
         located("/app;x/admin/users"),
