@@ -20,28 +20,36 @@ fn status(r: AuthzResult) -> ffi::authz_status {
 ///
 /// # Safety
 /// `pool` live; `line` NULL or NUL-terminated.
-unsafe fn args(pool: *mut ffi::apr_pool_t, line: *const c_char) -> Vec<String> {
+unsafe fn args(pool: *mut ffi::apr_pool_t, line: *const c_char) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     if line.is_null() {
-        return out;
+        return Ok(out);
     }
     let mut p = line;
     // SAFETY: p walks the NUL-terminated line; each word is copied into pool.
     unsafe {
-        while *p != 0 {
+        loop {
+            // Whitespace is skipped here, so every word ap_getword_conf returns was written,
+            // an empty quoted one ("") included — the core refuses that, it is never dropped.
+            while (*p as u8).is_ascii_whitespace() {
+                p = p.add(1);
+            }
+            if *p == 0 {
+                break;
+            }
             let w = ffi::ap_getword_conf(pool, &mut p);
-            match str_from(w) {
-                Some(s) if !s.is_empty() => out.push(s.into_owned()),
-                _ => {
-                    if *p == 0 {
-                        break;
-                    }
-                    out.push(String::new());
-                }
+            if w.is_null() {
+                break;
+            }
+            // A word that is not UTF-8 (a Latin-1 httpd.conf) would be read lossily, U+FFFD
+            // standing for any byte: refused instead.
+            match std::ffi::CStr::from_ptr(w).to_str() {
+                Ok(s) => out.push(s.to_string()),
+                Err(_) => return Err("a Require argument is not UTF-8".to_string()),
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// parse_require_line: parse once at config time; a bad line fails `apache2 -t`.
@@ -59,7 +67,11 @@ pub unsafe fn parse(
         .map(|s| s.into_owned())
         .unwrap_or_default();
     // SAFETY: temp_pool is live during configuration.
-    let args = unsafe { args(cmd.temp_pool, line) };
+    let args = match unsafe { args(cmd.temp_pool, line) } {
+        Ok(args) => args,
+        // SAFETY: cmd.pool is live.
+        Err(e) => return unsafe { pstrdup(cmd.pool, &e) },
+    };
     match RequireWord::parse(&word, &args) {
         Ok(w) => {
             // SAFETY: cmd.pool lives as long as the configuration that holds the pointer.
@@ -94,6 +106,9 @@ pub unsafe fn check(
                     str_from(word).map(|s| s.into_owned()).unwrap_or_default(),
                     args(r.pool, line),
                 )
+            };
+            let Ok(args) = args else {
+                return ffi::authz_status::AUTHZ_GENERAL_ERROR;
             };
             match RequireWord::parse(&word, &args) {
                 Ok(w) => {

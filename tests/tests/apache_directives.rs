@@ -687,6 +687,13 @@ fn apache_t_refuses_a_section_whose_own_directives_conflict() {
             "{pair}: {out}"
         );
     }
+    // An empty quoted argument is written, not whitespace: `Require role admin ""` (a template
+    // rendered with an empty scope) would otherwise grant admin for every scope.
+    let site =
+        "<Location /x>\n  AuthType AuthRs\n  AuthName X\n  Require role admin \"\"\n</Location>\n";
+    let (ok, out) = config_test_in(&root, "", site);
+    assert!(!ok, "an empty Require argument was dropped: {out}");
+    assert!(out.contains("empty"), "{out}");
     // A provider that is not loaded is refused when read, as AuthBasicProvider refuses one
     // (before: a 500 at the first login with a name the loaded provider did not know).
     let site =

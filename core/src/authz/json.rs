@@ -231,6 +231,8 @@ mod tests {
                 "takes one rule",
             ),
             (json!({"any": [{"not": {"user": ["a"]}}]}), "has no effect"),
+            (json!({"not": {"user": ["mallory"]}}), "has no effect"),
+            (json!({"none": [{"group": ["banned"]}]}), "has no effect"),
             (json!({"all": [{"not": {"user": ["a"]}}]}), "only negative"),
             (json!({"valid_user": false}), "expected true"),
             (json!({"cert_dn_regex": "("}), "regular expression"),

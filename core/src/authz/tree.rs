@@ -61,6 +61,15 @@ impl RequireTree {
     /// OR container (`<RequireAny>`, `<RequireNone>`), and containers whose
     /// rules are all negative (after httpd's associative and De Morgan folding).
     pub fn validate(&self) -> Result<(), AuthzError> {
+        // The top level is an OR, as httpd's implicit <RequireAny>: a negative rule or
+        // <RequireNone> there can only deny (`{"not": {"user": ["mallory"]}}` is "nobody").
+        if self.is_negative() {
+            return Err(AuthzError::NegativeHasNoEffect {
+                line: 0,
+                what: self.negative_name(),
+                container: "<RequireAny>",
+            });
+        }
         self.validate_at(None, 0, true)
     }
 
