@@ -279,12 +279,6 @@ fn closing_quote(s: &str) -> Option<usize> {
     None
 }
 
-/// Characters that print as nothing (soft hyphen, zero-width and bidi controls, BOM): a name
-/// holding one looks like another user's.
-fn invisible(c: char) -> bool {
-    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-}
-
 /// Refuses user names that are empty, too long, hold control, invisible or undecodable
 /// characters, or start or end with whitespace (`CN=alice ` would be `alice` to any header
 /// parser the name is passed on through).
@@ -293,12 +287,7 @@ fn check_user(user: &str) -> Result<(), MapError> {
         Err(MapError::EmptyUser)
     } else if user.len() > MAX_USER_LEN {
         Err(MapError::UserTooLong)
-    } else if user.starts_with(char::is_whitespace)
-        || user.ends_with(char::is_whitespace)
-        || user
-            .chars()
-            .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER || invisible(c))
-    {
+    } else if !crate::identity::distinct_user_name(user) {
         Err(MapError::BadUserChar)
     } else {
         Ok(())

@@ -41,14 +41,15 @@ impl PasswordCheck for &Htpasswd {
 }
 
 /// Whether a user name and password are worth checking at all: a user name that is not empty,
-/// not longer than a ticket may carry, without control characters, and a password of 1 to
+/// not longer than a ticket may carry, that cannot pass for another (no control or invisible
+/// characters, no whitespace at either end), and a password of 1 to
 /// [`MAX_PASSWORD`] bytes (an empty one is never checked: an LDAP-backed service could take it
 /// for an unauthenticated bind and say yes). Anything else fails as `bad_credentials` without a check (a shell that
 /// asks a remote password service calls this first).
 pub fn plausible_credentials(user: &str, password: &str) -> bool {
     !user.is_empty()
         && user.len() <= MAX_USER_LEN
-        && !user.chars().any(char::is_control)
+        && crate::identity::distinct_user_name(user)
         && !password.is_empty()
         && password.len() <= MAX_PASSWORD
 }
@@ -282,13 +283,16 @@ pub fn logout(
     // A foreign page must not log the browser out (an <img> or a link to the logout path):
     // same check as for login POSTs; clients that send neither header are not browsers.
     let sibling_subresource = || {
-        // A sibling subdomain's <img> or fetch is `same-site` but not a navigation: not the
-        // user clicking the site's own logout link or a portal's.
-        let site = req.header("sec-fetch-site");
-        let mode = req.header("sec-fetch-mode");
-        (site.is_some_and(|s| s.eq_ignore_ascii_case("same-site"))
-            && !mode.is_some_and(|m| m.eq_ignore_ascii_case("navigate")))
-        .then(|| "Sec-Fetch-Site: same-site, not a navigation".to_string())
+        // A sibling subdomain's <img>, fetch or <iframe> is `same-site` but not the user
+        // following a link to a page: only a top-level navigation (a portal's logout link)
+        // may log out from there.
+        let is = |name: &str, value: &str| {
+            req.header(name)
+                .is_some_and(|v| v.eq_ignore_ascii_case(value))
+        };
+        (is("sec-fetch-site", "same-site")
+            && !(is("sec-fetch-mode", "navigate") && is("sec-fetch-dest", "document")))
+        .then(|| "Sec-Fetch-Site: same-site, not a top-level navigation".to_string())
     };
     if let Some(why) = cross_site(req).or_else(sibling_subresource) {
         decision.note(

@@ -795,6 +795,11 @@ fn overlong_credentials_fail_unchecked() {
     // An empty password is never handed to a checker (an LDAP-backed service could treat it as
     // an unauthenticated bind and say yes).
     assert!(!plausible_credentials("demo", ""));
+    // Nor a name that could pass for another behind a checker that trims or ignores it.
+    for user in ["demo ", " demo", "de\u{200b}mo", "\u{feff}demo"] {
+        assert!(!plausible_credentials(user, "x"), "{user:?}");
+    }
+    assert!(plausible_credentials("Demo User", "x"));
     let before = store.0;
     let d = login(&p, &post, &login_body("demo", "", "/app"), NOW, &mut store);
     assert_eq!(d.reason(), Some(Reason::BadCredentials), "{d:?}");
@@ -1304,6 +1309,12 @@ mod review_attacks {
                 ("Sec-Fetch-Mode", "no-cors"),
             ],
             &[("Sec-Fetch-Site", "same-site")],
+            // …or its <iframe>: a navigation, but not a top-level one.
+            &[
+                ("Sec-Fetch-Site", "same-site"),
+                ("Sec-Fetch-Mode", "navigate"),
+                ("Sec-Fetch-Dest", "iframe"),
+            ],
         ] {
             let name = format!("{headers:?}");
             let mut r = with_cookie(browser(), &t);
@@ -1329,6 +1340,7 @@ mod review_attacks {
             &[
                 ("Sec-Fetch-Site", "same-site"),
                 ("Sec-Fetch-Mode", "navigate"),
+                ("Sec-Fetch-Dest", "document"),
             ],
             &[("Sec-Fetch-Site", "none"), ("Sec-Fetch-Mode", "navigate")],
             &[("Origin", "https://site.example")],
