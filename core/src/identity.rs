@@ -384,6 +384,27 @@ impl Identity {
     }
 }
 
+/// Characters that print as nothing or as a space (soft hyphen, zero-width and bidi controls,
+/// variation selectors, Hangul fillers, tags, BOM): a name holding one looks like another's.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{115f}' | '\u{1160}' | '\u{180e}'
+        | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}'
+        | '\u{ffa0}' | '\u{e0000}'..='\u{e007f}')
+}
+
+/// Whether a non-empty user name cannot pass for another: no control, invisible or replacement
+/// characters, and no whitespace at either end (`alice ` is `alice` to any header parser the
+/// name travels through, and to an LDAP server comparing uids).
+pub(crate) fn distinct_user_name(user: &str) -> bool {
+    !user.starts_with(char::is_whitespace)
+        && !user.ends_with(char::is_whitespace)
+        && !user
+            .chars()
+            .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER || invisible(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,25 +593,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Characters that print as nothing or as a space (soft hyphen, zero-width and bidi controls,
-/// variation selectors, Hangul fillers, tags, BOM): a name holding one looks like another's.
-fn invisible(c: char) -> bool {
-    matches!(c,
-        '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{115f}' | '\u{1160}' | '\u{180e}'
-        | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{2069}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}'
-        | '\u{ffa0}' | '\u{e0000}'..='\u{e007f}')
-}
-
-/// Whether a non-empty user name cannot pass for another: no control, invisible or replacement
-/// characters, and no whitespace at either end (`alice ` is `alice` to any header parser the
-/// name travels through, and to an LDAP server comparing uids).
-pub(crate) fn distinct_user_name(user: &str) -> bool {
-    !user.starts_with(char::is_whitespace)
-        && !user.ends_with(char::is_whitespace)
-        && !user
-            .chars()
-            .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER || invisible(c))
 }
