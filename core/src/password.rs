@@ -398,7 +398,10 @@ impl Htpasswd {
             Some(hash) => {
                 let result = verify(hash, password);
                 if let Some(decoy) = &self.decoy {
-                    if work_estimate(hash) < work_estimate(decoy) {
+                    // Cheaper by half or more: its hash plus the decoy's is closer to an unknown
+                    // name's time (the decoy) than its hash alone. Closer costs stay apart either
+                    // way: `mixed_costs` warns about them at load.
+                    if work_estimate(hash).saturating_mul(2) <= work_estimate(decoy) {
                         let _ = verify(decoy, password);
                     }
                 }
@@ -418,6 +421,15 @@ impl Htpasswd {
     /// every login with an unknown name pays (an order of magnitude, for load-time warnings).
     pub fn worst_check_micros(&self) -> u64 {
         self.decoy.as_deref().map_or(0, work_estimate)
+    }
+
+    /// Whether the entries' hashes differ in cost (bcrypt cost, SHA-crypt rounds, scheme):
+    /// then how long a login takes tells some users from unknown names, which are checked
+    /// against the dearest hash. Rehash them at one cost.
+    pub fn mixed_costs(&self) -> bool {
+        let mut works = self.entries.values().map(|h| work_estimate(h));
+        let first = works.next();
+        works.any(|w| Some(w) != first)
     }
 
     /// How many users the file holds.
@@ -701,6 +713,10 @@ mod tests {
             let _ = users.check(user, "wrong");
             started.elapsed()
         };
+        assert!(users.mixed_costs());
+        assert!(!Htpasswd::parse(&format!("boss:{dear}\nother:{dear}\n"))
+            .unwrap()
+            .mixed_costs());
         let unknown = time("nobody");
         let legacy = time("legacy");
         // bcrypt cost 8 takes tens of milliseconds; {SHA} alone a microsecond.

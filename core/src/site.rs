@@ -220,6 +220,12 @@ impl Site {
             std::iter::once(&self.unmatched).chain(self.locations.iter().map(|l| &l.scope));
         for scope in scopes {
             if let Passwords::Users(users) = &scope.passwords {
+                if users.mixed_costs() {
+                    let w = "users: the hashes differ in cost (bcrypt cost, SHA-crypt rounds or scheme): how long a login takes tells users with cheaper hashes from unknown names; rehash them at one cost".to_string();
+                    if !out.contains(&w) {
+                        out.push(w);
+                    }
+                }
                 let micros = users.worst_check_micros();
                 if micros > SLOW_LOGIN_CHECK_MICROS {
                     let w = format!(

@@ -94,6 +94,18 @@ fn known_user_check(scope: u64, band: usize) -> Option<Duration> {
     (ns > 0).then(|| Duration::from_nanos(ns).min(MAX_PAD))
 }
 
+/// What a check of a length this process has not timed is held back to: the dearest check it
+/// has timed at any length (a longer password costs at least as much), never less than
+/// [`COLD_PAD`] — an attacker choosing a length nobody uses must not get a shorter answer.
+fn cold_pad() -> Duration {
+    let dearest = KNOWN_USER_CHECK_NS
+        .iter()
+        .map(|a| a.load(Ordering::Relaxed))
+        .max()
+        .unwrap_or(0);
+    Duration::from_nanos(dearest).clamp(COLD_PAD, MAX_PAD)
+}
+
 fn hold_until(started: Instant, until: Duration) {
     if let Some(rest) = until.checked_sub(started.elapsed()) {
         std::thread::sleep(rest);
@@ -127,7 +139,7 @@ impl PasswordCheck for HttpdProviders<'_> {
                 ffi::authn_status::AUTH_GRANTED => {
                     record_known_user_check(self.scope, band, started.elapsed());
                     if known.is_none() {
-                        hold_until(started, COLD_PAD);
+                        hold_until(started, cold_pad());
                     }
                     // SAFETY: NULL or a pool string the provider set.
                     self.canonical = unsafe { crate::apr::str_from(self.r.user) }
@@ -137,7 +149,7 @@ impl PasswordCheck for HttpdProviders<'_> {
                 ffi::authn_status::AUTH_DENIED => {
                     record_known_user_check(self.scope, band, started.elapsed());
                     if known.is_none() {
-                        hold_until(started, COLD_PAD);
+                        hold_until(started, cold_pad());
                     }
                     return Ok(false);
                 }
@@ -145,7 +157,7 @@ impl PasswordCheck for HttpdProviders<'_> {
                 _ => return Err(format!("authn provider {name:?} failed")),
             }
         }
-        hold_until(started, known.unwrap_or(COLD_PAD));
+        hold_until(started, known.unwrap_or_else(cold_pad));
         Ok(false)
     }
 
@@ -352,8 +364,14 @@ mod tests {
         record_known_user_check(other, 3, Duration::from_millis(400));
         assert_eq!(known_user_check(other, 3), Some(Duration::from_millis(400)));
         assert_eq!(known_user_check(scope, 3), Some(Duration::from_millis(8)));
+        // A length nobody used yet is held back to the dearest timed check, at least COLD_PAD.
+        // (The process-wide band 3 average is 106 ms by now: below COLD_PAD.)
+        assert_eq!(cold_pad(), COLD_PAD);
+        record_known_user_check(0x5eed_0004, 7, Duration::from_millis(900));
+        assert_eq!(cold_pad(), Duration::from_millis(900));
         // Never held back longer than MAX_PAD.
         record_known_user_check(0x5eed_0003, 5, Duration::from_secs(60));
         assert_eq!(known_user_check(0x5eed_0003, 5), Some(MAX_PAD));
+        assert_eq!(cold_pad(), MAX_PAD);
     }
 }

@@ -56,8 +56,14 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
             // SAFETY: headers_in is live.
             unsafe { table_unset(r.headers_in, h) };
         }
+        let hint = if peer.is_some_and(|p| trusted.contains(p)) && !from_authrs_envoy {
+            // An authrs Envoy in front with the default `ssl` family: say what to set.
+            " (from a trusted proxy: an authrs Envoy in front needs AuthRsTrustedProxyHeaders xfcc)"
+        } else {
+            ""
+        };
         let msg = format!(
-            "AUTHRS0204: removed request headers only authrs may set: {}",
+            "AUTHRS0204: removed request headers only authrs may set: {}{hint}",
             reserved.join(", ")
         );
         // SAFETY: r is live.
