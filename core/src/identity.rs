@@ -398,8 +398,10 @@ fn invisible(c: char) -> bool {
 /// characters, and no whitespace at either end (`alice ` is `alice` to any header parser the
 /// name travels through, and to an LDAP server comparing uids).
 pub(crate) fn distinct_user_name(user: &str) -> bool {
+    // A DN used whole (`cert_user dn`) may end in an escaped space (`CN=x\ `): trimmed it is
+    // no other user's name, so it stands.
     !user.starts_with(char::is_whitespace)
-        && !user.ends_with(char::is_whitespace)
+        && (!user.ends_with(char::is_whitespace) || user.ends_with("\\ "))
         && !user
             .chars()
             .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER || invisible(c))

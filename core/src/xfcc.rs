@@ -49,6 +49,9 @@ pub enum XfccError {
     BadEncoding(&'static str),
     /// A control character (NUL, CR, LF, …) in the header.
     ControlCharacter,
+    /// A key other than `URI`/`DNS` after a `URI` or `DNS` pair (names it): Envoy writes the
+    /// SANs last and unquoted, so a SAN holding `;Subject=…` would otherwise add a field.
+    KeyAfterSan(String),
 }
 
 impl fmt::Display for XfccError {
@@ -83,6 +86,10 @@ impl fmt::Display for XfccError {
             XfccError::ControlCharacter => {
                 f.write_str("x-forwarded-client-cert has a control character")
             }
+            XfccError::KeyAfterSan(k) => write!(
+                f,
+                "x-forwarded-client-cert has {k} after a URI or DNS SAN (a SAN holding ';'?)"
+            ),
         }
     }
 }
@@ -185,6 +192,7 @@ fn url_decoded(value: &str, key: &'static str) -> Result<String, XfccError> {
 
 fn parse_element(element: &str) -> Result<XfccElement, XfccError> {
     let mut el = XfccElement::default();
+    let mut after_san = false;
     for pair in split_outside_quotes(element, b';')? {
         let pair = pair.trim_matches([' ', '\t']);
         let (key, raw) = pair.split_once('=').ok_or(XfccError::MissingEquals)?;
@@ -195,6 +203,14 @@ fn parse_element(element: &str) -> Result<XfccElement, XfccError> {
         {
             return Err(XfccError::BadKey);
         }
+        let san = key.eq_ignore_ascii_case("uri") || key.eq_ignore_ascii_case("dns");
+        let read = ["by", "hash", "cert", "chain", "subject"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k));
+        if after_san && read {
+            return Err(XfccError::KeyAfterSan(key.to_string()));
+        }
+        after_san |= san;
         let value = unquote(raw)?;
         if value.is_empty() {
             // Envoy itself writes `URI=` (and `DNS=`) when the certificate has no such SAN:
@@ -272,6 +288,26 @@ mod tests {
         );
         assert_eq!(e.uri, vec!["spiffe://lyft.com/test-team"]);
         assert!(e.dns.is_empty() && e.cert.is_none());
+    }
+
+    #[test]
+    fn fields_after_a_san_are_refused() {
+        // Envoy writes URI and DNS last and unquoted: a SAN `m.example;Subject="CN=admin"`
+        // would add a Subject where the proxy forwards no subject of its own.
+        for h in [
+            "Hash=aa;DNS=m.example;Subject=\"CN=admin\"",
+            "Hash=aa;URI=spiffe://x/y;Cert=\"x\"",
+            "Hash=aa;URI=;hash=bb",
+            "DNS=m.example;By=spiffe://edge",
+        ] {
+            assert!(
+                matches!(parse(h), Err(XfccError::KeyAfterSan(_))),
+                "{h}: {:?}",
+                parse(h)
+            );
+        }
+        // Keys it does not read may follow (a future Envoy's).
+        assert!(parse("Hash=aa;DNS=a.example;X-Future=1").is_ok());
     }
 
     #[test]
@@ -472,7 +508,7 @@ mod tests {
         let body = "MIIB%2Babc%2F".repeat(200);
         let pem =
             format!("-----BEGIN%20CERTIFICATE-----%0A{body}%0A-----END%20CERTIFICATE-----%0A");
-        let h = format!("{ENVOY};Cert=\"{pem}\";Chain=\"{pem}{pem}\"");
+        let h = format!("Cert=\"{pem}\";Chain=\"{pem}{pem}\";{ENVOY}");
         assert!(h.len() > 8_000, "{}", h.len());
         assert!(parse(&h).unwrap()[0].chain.is_some());
         // The limit is inclusive: a header of exactly MAX_HEADER_LEN bytes (a Cert and Chain

@@ -194,6 +194,11 @@ fn control_characters_never_become_a_user() {
             "{dn}"
         );
     }
+    // A DN used whole keeps its escaped trailing space (RFC 2253 `\ `).
+    assert_eq!(
+        map_user_from_dn("CN=trailing space\\ ", &UserRule::Dn, None).as_deref(),
+        Ok("CN=trailing space\\ ")
+    );
     // Inner spaces are names people have.
     assert_eq!(
         map_user_from_dn("CN=Alice Smith", &UserRule::Cn, None).as_deref(),
