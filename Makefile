@@ -23,7 +23,9 @@ install:
 	$(MAKE) --no-print-directory install-files
 
 install-files:
-	install -D -m 0644 $(BUILD_DIR)/libmod_authrs.so $(DESTDIR)$$(apxs -q LIBEXECDIR)/mod_authrs.so
+	@# Without apxs (apache2-dev) the module would land at $(DESTDIR)/mod_authrs.so.
+	dir=$$(apxs -q LIBEXECDIR) && [ -n "$$dir" ] || { echo "make install: apxs -q LIBEXECDIR failed (install apache2-dev)" >&2; exit 1; }; \
+	  install -D -m 0644 $(BUILD_DIR)/libmod_authrs.so "$(DESTDIR)$$dir/mod_authrs.so"
 	install -D -m 0644 conf/apache2/authrs.load $(DESTDIR)/etc/apache2/mods-available/authrs.load
 	@# authrs.conf is the operator's once installed: never overwritten (a re-install would
 	@# bring back the all-commented sample and leave their <Location> blocks unprotected).

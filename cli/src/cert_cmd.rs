@@ -7,7 +7,6 @@ use authrs_core::cert::map::{map_user, UserMap, UserRule};
 use authrs_core::cert::Certificate;
 use authrs_core::time::rfc3339;
 use clap::Subcommand;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -40,17 +39,11 @@ pub enum CertCmd {
 }
 
 fn read_input(file: &str) -> Result<Vec<u8>, Failure> {
-    if file == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf)?;
-        Ok(buf)
-    } else {
-        std::fs::read(file).map_err(|e| Failure(format!("error: {file}: {e}")))
-    }
+    crate::read_bounded(Path::new(file), crate::MAX_INPUT)
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure(format!("error: {}: {e}", path.display())))
+    crate::read_bounded(path, crate::MAX_INPUT)
 }
 
 pub fn run(cmd: CertCmd) -> CmdResult {
@@ -73,9 +66,9 @@ pub fn run(cmd: CertCmd) -> CmdResult {
                 "sha256": cert.sha256,
             });
             if json {
-                println!("{value}");
+                crate::outln!("{value}");
             } else {
-                print_plain(&value);
+                print_plain(&value)?;
             }
             Ok(())
         }
@@ -134,25 +127,28 @@ pub fn run(cmd: CertCmd) -> CmdResult {
             }
             let user = map_user(&cert, &rule, map.as_ref())
                 .map_err(|e| Failure(format!("bad_cert: {e}")))?;
-            println!("{user}");
+            crate::outln!("{user}");
             Ok(())
         }
     }
 }
 
 /// `key: value` lines; lists comma-joined, the SAN object flattened as `san.email` etc.
-fn print_plain(value: &serde_json::Value) {
-    let Some(obj) = value.as_object() else { return };
+fn print_plain(value: &serde_json::Value) -> CmdResult {
+    let Some(obj) = value.as_object() else {
+        return Ok(());
+    };
     for (k, v) in obj {
         match v {
             serde_json::Value::Object(inner) => {
                 for (ik, iv) in inner {
-                    println!("{k}.{ik}: {}", join(iv));
+                    crate::outln!("{k}.{ik}: {}", join(iv));
                 }
             }
-            other => println!("{k}: {}", join(other)),
+            other => crate::outln!("{k}: {}", join(other)),
         }
     }
+    Ok(())
 }
 
 fn join(v: &serde_json::Value) -> String {

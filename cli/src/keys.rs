@@ -17,7 +17,7 @@ pub fn keygen(out: Option<&Path>, force: bool) -> CmdResult {
         base64::engine::general_purpose::STANDARD.encode(secret)
     );
     match out {
-        None => print!("{line}"),
+        None => crate::out(format_args!("{line}"))?,
         Some(path) => write_private(path, line.as_bytes(), force)?,
     }
     Ok(())
@@ -67,14 +67,18 @@ fn create_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    file.write_all(data)?;
-    file.sync_all()
+    // A key half written (a full disk) must not stay behind: the next run would keep it.
+    let written = file.write_all(data).and_then(|()| file.sync_all());
+    if written.is_err() {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+    }
+    written
 }
 
 /// Reads one key file (base64 of at least 32 bytes).
 pub fn read_key(path: &Path) -> Result<TicketKey, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+    let text = crate::read_bounded_text(path, 64 * 1024)?;
     TicketKey::from_base64(text.trim())
         .map_err(|e| Failure(format!("error: {}: {e}", path.display())))
 }

@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate a new random 256-bit ticket key (base64), written with mode 0600.
+    /// Generate a new random 256-bit ticket key (base64): with --out, a new file of mode 0600;
+    /// else on standard output (a file the shell creates has the shell's umask: prefer --out).
     Keygen {
         /// Write the key here instead of standard output (never over an existing file).
         #[arg(long, value_name = "FILE")]
@@ -63,6 +64,65 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 /// What every command returns.
 pub type CmdResult = Result<(), Failure>;
+
+/// Largest input a command reads (a file, or `-` for standard input): the biggest CRLs run to
+/// tens of MiB; `/dev/zero` must end in an error, not in memory exhaustion.
+pub const MAX_INPUT: u64 = 64 * 1024 * 1024;
+
+/// Reads `path` (`-`: standard input) up to `max` bytes; more is an error.
+pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let name = path.display();
+    let fail = |e: std::io::Error| Failure(format!("error: {name}: {e}"));
+    let mut buf = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(fail)?;
+    } else {
+        std::fs::File::open(path)
+            .map_err(fail)?
+            .take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(fail)?;
+    }
+    if buf.len() as u64 > max {
+        return Err(Failure(format!("error: {name}: larger than {max} bytes")));
+    }
+    Ok(buf)
+}
+
+/// [`read_bounded`] as UTF-8 text.
+pub fn read_bounded_text(path: &std::path::Path, max: u64) -> Result<String, Failure> {
+    String::from_utf8(read_bounded(path, max)?)
+        .map_err(|_| Failure(format!("error: {}: not UTF-8", path.display())))
+}
+
+/// Writes to standard output; a closed pipe (`| head`) ends the command quietly and a failed
+/// write (a full disk) is an error line, where `print!` would panic.
+pub fn out(text: std::fmt::Arguments<'_>) -> CmdResult {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Failure(String::new())
+            } else {
+                Failure(format!("error: cannot write the output: {e}"))
+            }
+        })
+}
+
+/// `println!` through [`out`], returning its error with `?`.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::out(format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
 
 fn main() -> ExitCode {
     // A bug must still end as one line, never a backtrace.

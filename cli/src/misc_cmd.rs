@@ -5,7 +5,7 @@ use authrs_core::authz::{AuthzResult, RequireTree};
 use authrs_core::identity::{AuthMethod, Identity};
 use authrs_core::roles::{GroupFile, RolesFile};
 use clap::Subcommand;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -61,14 +61,12 @@ pub enum ConfigCmd {
 }
 
 fn read_text(path: &Path) -> Result<String, Failure> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
-    String::from_utf8(bytes).map_err(|_| Failure(format!("error: {}: not UTF-8", path.display())))
+    crate::read_bounded_text(path, crate::MAX_INPUT)
 }
 
 pub fn password(cmd: PasswordCmd) -> CmdResult {
     let PasswordCmd::Hash { cost } = cmd;
-    let mut input = String::new();
+    let input: String;
     // Typed at a terminal (stdin is one and the process has it as its controlling terminal,
     // which is what the prompt opens): asked twice, as htpasswd does, and never echoed (no
     // password in the scrollback or on a shared screen). Else read from stdin, as before.
@@ -88,7 +86,8 @@ pub fn password(cmd: PasswordCmd) -> CmdResult {
         }
         (input.as_str(), "at the terminal")
     } else {
-        std::io::stdin().read_to_string(&mut input)?;
+        // Bounded: a password is short (bcrypt reads 72 bytes), `/dev/zero` is not.
+        input = crate::read_bounded_text(Path::new("-"), 64 * 1024)?;
         // One trailing newline is the terminal's, not the password's.
         let password = input.strip_suffix('\n').unwrap_or(&input);
         (
@@ -102,7 +101,7 @@ pub fn password(cmd: PasswordCmd) -> CmdResult {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt)
         .map_err(|e| Failure(format!("error: no randomness from the OS: {e}")))?;
-    println!(
+    crate::outln!(
         "{}",
         authrs_core::password::hash_bcrypt(password, cost, salt)?
     );
@@ -146,7 +145,7 @@ pub fn require(cmd: RequireCmd) -> CmdResult {
 
 /// Prints httpd's name for `result`; only GRANTED succeeds.
 fn print_result(result: AuthzResult) -> CmdResult {
-    println!("{}", result_name(result));
+    crate::outln!("{}", result_name(result));
     if result == AuthzResult::Granted {
         Ok(())
     } else {
@@ -168,22 +167,19 @@ fn result_name(r: AuthzResult) -> &'static str {
 pub fn config(cmd: ConfigCmd) -> CmdResult {
     match cmd {
         ConfigCmd::Reference => {
-            print!("{}", authrs_core::config::reference_markdown());
+            crate::out(format_args!(
+                "{}",
+                authrs_core::config::reference_markdown()
+            ))?;
             Ok(())
         }
         ConfigCmd::Check { file } => {
-            let text = if file == "-" {
-                let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s)?;
-                s
-            } else {
-                read_text(Path::new(&file))?
-            };
+            let text = read_text(Path::new(&file))?;
             // Everything the filter checks at plugin start: options, locations, require trees,
             // inline keys, CRLs, roles, users.
             authrs_core::site::Site::from_json_str(&text)
                 .map_err(|e| Failure(format!("error: {file}: {e}")))?;
-            println!("ok");
+            crate::outln!("ok");
             Ok(())
         }
     }

@@ -112,10 +112,16 @@ pub fn run(cmd: OpenIdCmd) -> CmdResult {
     };
     let mut state = State::load(state_dir.as_deref())?;
     if let Some(file) = associations {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| Failure(format!("error: {}: {e}", file.display())))?;
-        let list: Vec<Association> = serde_json::from_str(&text)
-            .map_err(|e| Failure(format!("error: {}: {e}", file.display())))?;
+        let text = crate::read_bounded_text(&file, crate::MAX_INPUT)?;
+        // serde's message may quote the value it choked on (a secret): line and column only.
+        let list: Vec<Association> = serde_json::from_str(&text).map_err(|e| {
+            Failure(format!(
+                "error: {}: not a JSON list of associations (line {}, column {})",
+                file.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
         state.associations.extend(list);
     }
     let agent = agent(allow_private_addresses);
@@ -157,7 +163,7 @@ pub fn run(cmd: OpenIdCmd) -> CmdResult {
         "identity": identity,
         "oic_time_checked": rp.check_signed_time,
     });
-    println!("{line}");
+    crate::outln!("{line}");
     match outcome {
         Outcome::Verified(_) => Ok(()),
         Outcome::Error(e) => Err(Failure(format!("{}: {}", e.code(), e.detail))),
@@ -166,8 +172,7 @@ pub fn run(cmd: OpenIdCmd) -> CmdResult {
 }
 
 fn read_secret(path: &Path) -> Result<ConsumerSecret, Failure> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Failure(format!("error: {}: {e}", path.display())))?;
+    let bytes = crate::read_bounded(path, 64 * 1024)?;
     let trimmed = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
     let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
     ConsumerSecret::new(trimmed).map_err(|e| Failure(format!("error: {}: {e}", path.display())))

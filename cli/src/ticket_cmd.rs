@@ -126,7 +126,7 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
                 }
                 None => ring.mint(&ticket)?,
             };
-            println!("{cookie}");
+            crate::outln!("{cookie}");
             Ok(())
         }
         TicketCmd::Verify {
@@ -169,7 +169,7 @@ pub fn run(cmd: TicketCmd) -> CmdResult {
                 "address": t.address.map(|a| a.to_string()),
                 "roles": t.roles.map(|r| r.to_list().split(',').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>()).unwrap_or_default(),
             });
-            println!("{json}");
+            crate::outln!("{json}");
             Ok(())
         }
     }

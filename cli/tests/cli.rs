@@ -923,3 +923,39 @@ fn config_check_reads_envoy_configurations_like_the_filter() {
         assert!(!err.contains("c2VjcmV0"), "secret echoed: {err}");
     }
 }
+
+/// Output that cannot be written, inputs that never end, files that hold a secret: one error
+/// line and exit 1 each, never a panic (exit 101), a hang, or the secret on the terminal.
+#[test]
+fn unwritable_output_endless_input_and_secrets_in_bad_files() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let o = Command::new(env!("CARGO_BIN_EXE_authrs"))
+        .arg("keygen")
+        .stdout(full)
+        .output()
+        .expect("run authrs");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: cannot write the output") && stderr(&o).lines().count() == 1,
+        "{}",
+        stderr(&o)
+    );
+    let o = authrs(&["cert", "inspect", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("larger than"), "{}", stderr(&o));
+    let list = scratch().join("associations.json");
+    std::fs::write(&list, r#"["TOPSECRETAAAAAAAAAAAAAA="]"#).expect("write");
+    let o = authrs(&[
+        "openid",
+        "verify",
+        "--url",
+        "http://127.0.0.1/x?openid.mode=id_res",
+        "--associations",
+        list.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stderr(&o).contains("TOPSECRET"), "{}", stderr(&o));
+}
