@@ -223,8 +223,19 @@ fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<(Arc<Built>,
             return Ok((b, false));
         }
     }
-    // Only a policy that builds takes a place (a failing .htaccess chain must not fill the map).
-    let built = Arc::new(build(dc, auth_name, now)?);
+    // A chain that failed lately, its files unchanged, fails again without reading them: a
+    // .htaccess naming a bad 60 MiB CRL must not make every request read and parse it.
+    if let Some(e) = recent_failure(slot, dc, auth_name, now) {
+        return Err(e);
+    }
+    // Only a policy that builds takes a place in the cache (failures go to their own, bounded).
+    let built = match build(dc, auth_name, now) {
+        Ok(b) => Arc::new(b),
+        Err(e) => {
+            remember_failure(slot, dc, auth_name, now, &e);
+            return Err(e);
+        }
+    };
     let mut guard = CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -239,6 +250,59 @@ fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<(Arc<Built>,
     entries.retain(|b| !b.is_for(dc, auth_name));
     entries.push(Arc::clone(&built));
     Ok((built, true))
+}
+
+/// How long a failed build is answered from memory while its files stay unchanged.
+const FAILURE_TTL: i64 = 10;
+
+/// A chain whose policy did not build: its files as they were, and why.
+struct Failure {
+    chain: Vec<u64>,
+    auth_name: Option<String>,
+    files: Vec<(String, Option<SystemTime>)>,
+    at: i64,
+    error: String,
+}
+
+static FAILURES: Mutex<Option<HashMap<u64, Failure>>> = Mutex::new(None);
+
+fn recent_failure(slot: u64, dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Option<String> {
+    let guard = FAILURES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let f = guard.as_ref()?.get(&slot)?;
+    let same = f.auth_name.as_deref() == auth_name && f.chain == dc.key();
+    (same
+        && (0..FAILURE_TTL).contains(&(now - f.at))
+        && f.files.iter().all(|(p, t)| mtime(p) == *t))
+    .then(|| f.error.clone())
+}
+
+fn remember_failure(slot: u64, dc: &DirConfig, auth_name: Option<&str>, now: i64, error: &str) {
+    let files = files_of(&dc.merged())
+        .into_iter()
+        .map(|f| {
+            let t = mtime(&f);
+            (f, t)
+        })
+        .collect();
+    let mut guard = FAILURES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let map = guard.get_or_insert_with(HashMap::new);
+    if map.len() >= MAX_ENTRIES && !map.contains_key(&slot) {
+        map.clear();
+    }
+    map.insert(
+        slot,
+        Failure {
+            chain: dc.key(),
+            auth_name: auth_name.map(str::to_string),
+            files,
+            at: now,
+            error: error.to_string(),
+        },
+    );
 }
 
 /// [`get`] for a request hook: a configuration that cannot be used is logged (`AUTHRS0101`)
@@ -283,6 +347,9 @@ pub fn clear() {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     *guard = None;
+    *FAILURES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
 }
 
 /// Reads and parses a file named by a directive, so `apache2 -t` catches a bad one.
