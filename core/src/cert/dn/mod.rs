@@ -79,7 +79,58 @@ pub fn has_unprinted_spelling(dn: &str) -> bool {
             _ => i += 2,
         }
     }
-    false
+    misplaced_escapes(b)
+}
+
+/// Escapes and spaces where OpenSSL's RFC 2253 printer never puts them: `\c` other than for
+/// `,+"\<>;`, `#` at a value's start and a space at its start or end (`\=`, a mid-value `\ `);
+/// an unescaped space at a value's start or end, an unescaped `"<>;`, a raw control character.
+fn misplaced_escapes(b: &[u8]) -> bool {
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c < 0x20 || c == 0x7f {
+            return true;
+        }
+        let Some(value) = start else {
+            if c == b'=' {
+                start = Some(i + 1);
+            }
+            i += 1;
+            continue;
+        };
+        match c {
+            b'\\' => {
+                let escaped = b.get(i + 1).copied().unwrap_or(0);
+                if escaped.is_ascii_hexdigit() && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) {
+                    i += 3;
+                    continue;
+                }
+                let at_start = i == value;
+                let at_end = b.get(i + 2).is_none_or(|n| matches!(n, b',' | b'+'));
+                let printed = matches!(escaped, b',' | b'+' | b'"' | b'\\' | b'<' | b'>' | b';')
+                    || (escaped == b'#' && at_start)
+                    || (escaped == b' ' && (at_start || at_end));
+                if !printed {
+                    return true;
+                }
+                i += 2;
+            }
+            b',' | b'+' => {
+                if i > value && b[i - 1] == b' ' && b[i - 2] != b'\\' {
+                    return true;
+                }
+                start = None;
+                i += 1;
+            }
+            b' ' if i == value => return true,
+            b'"' | b'<' | b'>' | b';' => return true,
+            _ => i += 1,
+        }
+    }
+    // The last value's trailing space, unescaped.
+    start.is_some_and(|value| b.len() > value && b[b.len() - 1] == b' ' && b[b.len() - 2] != b'\\')
 }
 
 use oid_text::type_name;

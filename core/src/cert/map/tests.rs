@@ -331,6 +331,15 @@ fn map_entries_spelled_unlike_openssl_are_refused() {
         "CN=Smith\\2C J",
         "CN=a\\41",
         "CN=z\\c3\\ab",
+        // Escapes OpenSSL never writes, spaces it always escapes, raw controls.
+        "CN=a\\=b",
+        "CN=a\\#b",
+        "CN=a\\ b",
+        "CN=admin ,O=x",
+        "CN= admin",
+        "CN=admin ",
+        "CN=a\tb",
+        "CN=a\u{7f}b",
     ] {
         let text = format!("# comment\n\"{dn}\" someone\n");
         match UserMap::parse(&text) {
