@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 # As root, httpd's workers run as www-data, which may not enter a checkout under /root (0700):
-# the demo then lives where they can read it.
-RUN_DIR ?= $(if $(filter 0,$(shell id -u)),/var/tmp/authrs-run,$(CURDIR)/run)
+# the demo then lives where they can read it and nobody else can create it first (/run is
+# root's; a world-writable /var/tmp would let a local user plant the demo's keys).
+RUN_DIR ?= $(if $(filter 0,$(shell id -u)),/run/authrs-demo,$(CURDIR)/run)
 
 .PHONY: run install install-files test deps lint unit wasm bench callgrind fuzz reference reference-update clean
 
@@ -98,7 +99,7 @@ callgrind: deps
 
 clean:
 	$(CARGO) clean
-	case "$(RUN_DIR)" in $(CURDIR)/run|/var/tmp/authrs-run) rm -rf "$(RUN_DIR)";; *) echo "clean: leaving RUN_DIR=$(RUN_DIR) alone (not this checkout's)";; esac
+	case "$(RUN_DIR)" in $(CURDIR)/run|/run/authrs-demo) rm -rf "$(RUN_DIR)";; *) echo "clean: leaving RUN_DIR=$(RUN_DIR) alone (not make run's)";; esac
 
 reference-update:
 	$(CARGO) run -q -p authrs-cli -- config reference > target/reference.md

@@ -5,6 +5,13 @@ set -euo pipefail
 : "${RUN_DIR:?}" "${AUTHRS:?}"
 here=$(cd "$(dirname "$0")" && pwd)
 demo=$RUN_DIR/demo
+# The demo keeps keys and a CA key here and reuses them: a directory someone else owns or may
+# write to could hold theirs.
+mkdir -p "$RUN_DIR"
+if [ "$(stat -c %u "$RUN_DIR")" != "$(id -u)" ] || [ -n "$(find "$RUN_DIR" -maxdepth 0 -perm /022)" ]; then
+  echo "demo: $RUN_DIR is not owned by $(id -un) alone (owner or group/other write): refusing to use it" >&2
+  exit 1
+fi
 mkdir -p "$demo"
 "$here/gen-demo-certs.sh" "$demo/certs"
 [ -f "$demo/ticket.key" ] || "$AUTHRS" keygen --out "$demo/ticket.key"

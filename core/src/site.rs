@@ -625,7 +625,8 @@ fn normal_form(raw: &str) -> Result<String, PathError> {
     {
         return Err(PathError::Malformed);
     }
-    let mut escaped_high = false;
+    // (index, byte) of the previous escape, for overlong sequences spelt as adjacent escapes.
+    let mut previous: Option<(usize, u8)> = None;
     for (i, _) in path.match_indices('%') {
         let hex = path.get(i + 1..i + 3).ok_or(PathError::AmbiguousEncoding)?;
         let byte = u8::from_str_radix(hex, 16).map_err(|_| PathError::AmbiguousEncoding)?;
@@ -635,19 +636,18 @@ fn normal_form(raw: &str) -> Result<String, PathError> {
             || byte == 0x7f
             // Never in UTF-8 (overlong `%C0%AE` is `.` to old decoders).
             || matches!(byte, 0xc0 | 0xc1 | 0xf5..=0xff);
-        if literal_only {
+        // Overlong 3- and 4-byte forms (`%E0%80%AE` is `.` to old decoders) like the 2-byte
+        // ones above; other bytes that are not UTF-8 (`r%E9sum%E9`, Latin-1) decode to no
+        // ASCII character in any decoder and pass.
+        let overlong = match previous {
+            Some((j, 0xe0)) if j + 3 == i => byte < 0xa0,
+            Some((j, 0xf0)) if j + 3 == i => byte < 0x90,
+            _ => false,
+        };
+        if literal_only || overlong {
             return Err(PathError::AmbiguousEncoding);
         }
-        escaped_high |= byte >= 0x80;
-    }
-    // Escaped bytes must decode to UTF-8: overlong forms (`%E0%80%AE` is `.` to old decoders),
-    // lone continuation bytes and surrogates are refused.
-    if escaped_high
-        && percent_encoding::percent_decode_str(path)
-            .decode_utf8()
-            .is_err()
-    {
-        return Err(PathError::AmbiguousEncoding);
+        previous = Some((i, byte));
     }
     let mut segments = path[1..].split('/').peekable();
     while let Some(segment) = segments.next() {
