@@ -252,28 +252,68 @@ fn recognize_user(r: &mut ffi::request_rec) {
         recognize(&built.policy, &req, now, &mut Stores::default())
     };
     crate::apply::log_notes(r, &d);
+    if let Some(id) = d.identity {
+        // SAFETY: subprocess_env is live; the value is copied before set_identity unsets it.
+        let reason = unsafe { table_get_static(r.subprocess_env, c"AUTHRS_REASON") }
+            .map(std::borrow::Cow::into_owned);
+        let user = id.user.clone();
+        crate::apply::set_identity(r, id);
+        // The page passed without a user; with this one its Require may say no (`Require not
+        // user mallory` beside `Require all granted`, which httpd skips when nobody is logged
+        // in). Such a user stays anonymous here, and their session is not refreshed — the
+        // Envoy filter refuses them (403).
+        // SAFETY: r is live; the authz hooks read r->user and our identity slot.
+        let verdict = unsafe { authorize_quietly(r) };
+        if verdict != ffi::OK as c_int && verdict != DECLINED {
+            crate::apply::clear_identity(r);
+            if let Some(reason) = reason {
+                // SAFETY: r's pool and table are live.
+                unsafe { table_set_static(r.pool, r.subprocess_env, c"AUTHRS_REASON", &reason) };
+            }
+            let msg = format!(
+                "AUTHRS0227: {user} not recognized: this location's Require does not grant them (authz answered {verdict})"
+            );
+            // SAFETY: r is live.
+            unsafe { log_r(r, LogLevel::Info, &msg) };
+            return;
+        }
+    }
     if let Some(c) = d.set_cookie.as_deref().filter(|c| !c.is_empty()) {
         // A sliding ticket refreshed on a public page, as on a protected one.
         crate::apply::add_refreshed_ticket(r, c);
     }
-    if let Some(id) = d.identity {
-        crate::apply::set_identity(r, id);
-        // The page passed without a user; with this one its Require may say no (`Require not
-        // user mallory` beside `Require all granted`, which httpd skips when nobody is logged
-        // in). Such a user stays anonymous here — the Envoy filter refuses them (403).
-        // SAFETY: r is live; the authz hooks read r->user and our identity slot.
-        let verdict = unsafe { ffi::ap_run_auth_checker(r) };
-        if verdict != ffi::OK as c_int && verdict != DECLINED {
-            crate::apply::clear_identity(r);
-            // SAFETY: r is live.
-            unsafe {
-                log_r(
-                    r,
-                    LogLevel::Info,
-                    "AUTHRS0227: user not recognized: this location's Require excludes them",
-                )
-            };
+}
+
+/// Runs httpd's authorization (`auth_checker`) for a user recognized on a public page, without
+/// its side effects on that page: mod_authz_core logs a refusal at error level (AH01630/AH01631,
+/// which fail2ban's apache-auth filter counts) and a 401 adds `WWW-Authenticate`; the page is
+/// served either way, so logging stays below error and the response headers are put back.
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn authorize_quietly(r: &mut ffi::request_rec) -> c_int {
+    // SAFETY: forwarded contract; the copies live in r's pool.
+    unsafe {
+        let quiet =
+            ffi::apr_palloc(r.pool, std::mem::size_of::<ffi::ap_logconf>()) as *mut ffi::ap_logconf;
+        if quiet.is_null() {
+            return ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
+        quiet.write(ffi::ap_logconf {
+            module_levels: std::ptr::null_mut(),
+            level: ffi::APLOG_CRIT as c_int,
+        });
+        let (log, out, err) = (r.log, r.headers_out, r.err_headers_out);
+        let (out_copy, err_copy) = (
+            ffi::apr_table_copy(r.pool, out),
+            ffi::apr_table_copy(r.pool, err),
+        );
+        r.log = quiet;
+        let verdict = ffi::ap_run_auth_checker(r);
+        r.log = log;
+        r.headers_out = out_copy;
+        r.err_headers_out = err_copy;
+        verdict
     }
 }
 

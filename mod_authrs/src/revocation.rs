@@ -53,6 +53,21 @@ impl RevocationStore for SoCache<'_> {
     }
 
     fn revoke(&mut self, ticket_id: &str, until: i64) -> Result<(), StoreError> {
+        // memcached reads a lifetime over 30 days as a Unix time in 1970: the entry would be
+        // gone at once while the store says STORED, and the "revoked" ticket keep working.
+        // Refused loudly instead (the logout answers 500, the cookie is still cleared).
+        const MEMCACHE_MAX: i64 = 30 * 24 * 3600;
+        let provider = crate::socache::spec();
+        let provider = provider.split(':').next().unwrap_or_default();
+        if provider.eq_ignore_ascii_case("memcache")
+            && until.saturating_sub(crate::request::now()) > MEMCACHE_MAX
+        {
+            return Err(StoreError(
+                "AuthRsCache memcache keeps an entry at most 30 days, and this ticket lives longer: \
+                 lower AuthRsTicketLifetime to 30 days or use redis or shmcb"
+                    .to_string(),
+            ));
+        }
         let id = cache_id(ticket_id);
         let expiry = until.saturating_mul(1_000_000);
         // SAFETY: as above.

@@ -78,7 +78,7 @@ pub fn reset() {
 }
 
 /// The configured spec (`AuthRsCache`, default `shmcb`).
-fn spec() -> String {
+pub(crate) fn spec() -> String {
     SPEC.lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone()

@@ -1113,13 +1113,49 @@ fn recognize_user_never_recognizes_a_user_the_require_excludes() {
         "<Location /cgi-bin/echo>\n  <RequireAll>\n    Require all granted\n    \
          Require not user mallory\n  </RequireAll>\n</Location>\n",
     );
-    let mallory = mint("mallory", AuthMethod::Password, now() - 10, 3600);
+    // Issued 8 minutes ago: past half of /cgi-bin's 10-minute idle timeout, so a recognized
+    // user's ticket would be refreshed — an excluded one's is not.
+    let mallory = mint("mallory", AuthMethod::Password, now() - 480, 3600);
     let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &mallory).send();
     assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
     assert_eq!(r.env("REMOTE_USER"), None, "{}", r.body);
     assert_eq!(r.env("AUTHRS_USER"), None, "{}", r.body);
+    assert_eq!(
+        r.cookie(COOKIE),
+        None,
+        "an excluded user's session was refreshed"
+    );
+    assert!(
+        !r.headers.iter().any(|(n, _)| n == "www-authenticate"),
+        "{r:?}"
+    );
     assert!(a.error_log().contains("AUTHRS0227"), "{}", a.error_log());
-    let demo = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    // The page is served: no error-level line (fail2ban's apache-auth counts mod_authz_core's).
+    a.assert_clean_log(&[]);
+    let demo = mint("demo", AuthMethod::Password, now() - 480, 3600);
     let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &demo).send();
     assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
+    assert!(
+        r.cookie(COOKIE).is_some(),
+        "a recognized user's ticket is refreshed"
+    );
+}
+
+/// memcached reads a lifetime over 30 days as a time in 1970 and drops the entry while saying
+/// STORED: a revocation of a longer-lived ticket would vanish and the ticket keep working. The
+/// logout refuses it loudly instead (the check comes before any connection to memcached).
+#[test]
+fn memcache_never_silently_drops_a_revocation_of_a_long_lived_ticket() {
+    let a = start(
+        "LoadModule socache_memcache_module /usr/lib/apache2/modules/mod_socache_memcache.so\n\
+         AuthRsCache memcache:127.0.0.1:9\n",
+    );
+    let t = mint("demo", AuthMethod::Password, now() - 10, 60 * 24 * 3600);
+    let r = get(&a, "/LOGOUT-revoke").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 500, "{r:?}");
+    assert!(
+        a.error_log().contains("at most 30 days"),
+        "{}",
+        a.error_log()
+    );
 }
