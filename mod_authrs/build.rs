@@ -130,7 +130,8 @@ fn main() {
         .allowlist_function("authrs_.*")
         .allowlist_var("AUTHRS_CACHE_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|MODULE_MAGIC_.*|AUTHN_PROVIDER_.*|AUTHZ_PROVIDER_.*|M_POST|M_GET|AP_SOCACHE_.*|REQUEST_CHUNKED_.*")
         .rustified_enum("authz_status")
-        .rustified_enum("authn_status")
+        // Returned by third-party providers: a newtype, so an unexpected value is no UB.
+        .newtype_enum("authn_status")
         .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
         .layout_tests(false)
         .generate_comments(false)

@@ -39,7 +39,11 @@ pub enum CertCmd {
 }
 
 fn read_input(file: &str) -> Result<Vec<u8>, Failure> {
-    crate::read_bounded(Path::new(file), crate::MAX_INPUT)
+    if file == "-" {
+        crate::read_stdin_bounded(crate::MAX_INPUT)
+    } else {
+        crate::read_bounded(Path::new(file), crate::MAX_INPUT)
+    }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {

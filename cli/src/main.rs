@@ -69,24 +69,24 @@ pub type CmdResult = Result<(), Failure>;
 /// tens of MiB; `/dev/zero` must end in an error, not in memory exhaustion.
 pub const MAX_INPUT: u64 = 64 * 1024 * 1024;
 
-/// Reads `path` (`-`: standard input) up to `max` bytes; more is an error.
+/// Reads the file `path` up to `max` bytes; more is an error.
 pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, Failure> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| Failure(format!("error: {name}: {e}")))?;
+    read_capped(file, &name, max)
+}
+
+/// Reads standard input up to `max` bytes (where a command documents `-`).
+pub fn read_stdin_bounded(max: u64) -> Result<Vec<u8>, Failure> {
+    read_capped(std::io::stdin(), "-", max)
+}
+
+fn read_capped(from: impl std::io::Read, name: &str, max: u64) -> Result<Vec<u8>, Failure> {
     use std::io::Read;
-    let name = path.display();
-    let fail = |e: std::io::Error| Failure(format!("error: {name}: {e}"));
     let mut buf = Vec::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin()
-            .take(max + 1)
-            .read_to_end(&mut buf)
-            .map_err(fail)?;
-    } else {
-        std::fs::File::open(path)
-            .map_err(fail)?
-            .take(max + 1)
-            .read_to_end(&mut buf)
-            .map_err(fail)?;
-    }
+    from.take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Failure(format!("error: {name}: {e}")))?;
     if buf.len() as u64 > max {
         return Err(Failure(format!("error: {name}: larger than {max} bytes")));
     }

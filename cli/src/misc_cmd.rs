@@ -87,7 +87,8 @@ pub fn password(cmd: PasswordCmd) -> CmdResult {
         (input.as_str(), "at the terminal")
     } else {
         // Bounded: a password is short (bcrypt reads 72 bytes), `/dev/zero` is not.
-        input = crate::read_bounded_text(Path::new("-"), 64 * 1024)?;
+        input = String::from_utf8(crate::read_stdin_bounded(64 * 1024)?)
+            .map_err(|_| Failure("error: standard input: not UTF-8".into()))?;
         // One trailing newline is the terminal's, not the password's.
         let password = input.strip_suffix('\n').unwrap_or(&input);
         (
@@ -174,7 +175,12 @@ pub fn config(cmd: ConfigCmd) -> CmdResult {
             Ok(())
         }
         ConfigCmd::Check { file } => {
-            let text = read_text(Path::new(&file))?;
+            let text = if file == "-" {
+                String::from_utf8(crate::read_stdin_bounded(crate::MAX_INPUT)?)
+                    .map_err(|_| Failure("error: standard input: not UTF-8".into()))?
+            } else {
+                read_text(Path::new(&file))?
+            };
             // Everything the filter checks at plugin start: options, locations, require trees,
             // inline keys, CRLs, roles, users.
             authrs_core::site::Site::from_json_str(&text)

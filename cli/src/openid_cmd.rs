@@ -285,14 +285,20 @@ impl State {
             return Ok(State::default());
         };
         let read = |name: &str| -> Result<Option<String>, Failure> {
-            match std::fs::read_to_string(dir.join(name)) {
-                Ok(s) => Ok(Some(s)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Failure(format!("error: {}: {e}", dir.join(name).display()))),
+            let path = dir.join(name);
+            if !path.exists() {
+                return Ok(None);
             }
+            crate::read_bounded_text(&path, crate::MAX_INPUT).map(Some)
         };
+        // serde's message may quote the value it choked on (an association's secret).
         let bad = |name: &str, e: serde_json::Error| {
-            Failure(format!("error: {}: {e}", dir.join(name).display()))
+            Failure(format!(
+                "error: {}: not this command's state (line {}, column {})",
+                dir.join(name).display(),
+                e.line(),
+                e.column()
+            ))
         };
         let nonces = match read(NONCES_FILE)? {
             Some(s) => serde_json::from_str(&s).map_err(|e| bad(NONCES_FILE, e))?,

@@ -146,6 +146,13 @@ fn work_estimate(hash: &str) -> u64 {
     }
 }
 
+/// Whether a known user's check also verifies the decoy: when its hash costs at most half the
+/// decoy's, its hash plus the decoy's is closer to an unknown name's time (the decoy's) than
+/// its hash alone.
+fn pays_decoy(hash: &str, decoy: &str) -> bool {
+    work_estimate(hash).saturating_mul(2) <= work_estimate(decoy)
+}
+
 /// Refuses bcrypt costs and SHA-crypt rounds that would make one check a denial of service.
 fn check_work_factor(hash: &str, scheme: Scheme) -> Result<(), PasswordError> {
     match scheme {
@@ -389,21 +396,16 @@ impl Htpasswd {
     }
 
     /// Checks a user's password; an unknown user is `Ok(false)` after verifying against a decoy
-    /// hash. Every check costs at least the dearest hash: an unknown user's is the decoy, and a
-    /// known user whose hash is cheaper also verifies the decoy (thrown away) — else a cheap
-    /// legacy entry (`{SHA}`, `$apr1$`) beside bcrypt ones would answer faster than an unknown
-    /// name and tell that its user exists.
+    /// hash (the dearest). A known user whose hash costs at most half the decoy's also verifies
+    /// it (thrown away) — else a cheap legacy entry (`{SHA}`, `$apr1$`) beside bcrypt ones would
+    /// answer far faster than an unknown name; closer costs stay within half of it either way
+    /// ([`Htpasswd::mixed_costs`] warns about them).
     pub fn check(&self, user: &str, password: &str) -> Result<bool, PasswordError> {
         match self.entries.get(user) {
             Some(hash) => {
                 let result = verify(hash, password);
-                if let Some(decoy) = &self.decoy {
-                    // Cheaper by half or more: its hash plus the decoy's is closer to an unknown
-                    // name's time (the decoy) than its hash alone. Closer costs stay apart either
-                    // way: `mixed_costs` warns about them at load.
-                    if work_estimate(hash).saturating_mul(2) <= work_estimate(decoy) {
-                        let _ = verify(decoy, password);
-                    }
+                if let Some(decoy) = self.decoy.as_deref().filter(|d| pays_decoy(hash, d)) {
+                    let _ = verify(decoy, password);
                 }
                 result
             }
@@ -714,6 +716,12 @@ mod tests {
             started.elapsed()
         };
         assert!(users.mixed_costs());
+        // Half the decoy's cost or less pays the decoy too; more does not (it would then
+        // answer slower than an unknown name by more than it was faster).
+        let cost = |c: u32| hash_bcrypt("pw", c, [4u8; 16]).unwrap();
+        assert!(pays_decoy(SHA1, &cost(8)) && pays_decoy(&cost(7), &cost(8)));
+        assert!(!pays_decoy(&cost(8), &cost(8)) && !pays_decoy(&cost(6), &cost(6)));
+        assert!(!pays_decoy("$6$rounds=5000$abc$", "$6$rounds=9000$abc$"));
         assert!(!Htpasswd::parse(&format!("boss:{dear}\nother:{dear}\n"))
             .unwrap()
             .mixed_costs());

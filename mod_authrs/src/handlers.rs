@@ -47,9 +47,9 @@ static KNOWN_USER_CHECK_NS_BY_SCOPE: Mutex<BTreeMap<(u64, usize), u64>> =
 const MAX_TIMED_SCOPES: usize = 1024;
 /// The most an answer is held back.
 const MAX_PAD: Duration = Duration::from_secs(2);
-/// What every check is held back to while the process has timed no known user's check of that
-/// password length (a fresh worker after a graceful restart): known and unknown names alike,
-/// so neither stands out before the first real measurement.
+/// The least every check is held back to while the process has timed no known user's check of
+/// that password length (a fresh worker after a graceful restart), known and unknown names
+/// alike, so neither stands out before the first real measurement (see `cold_pad`).
 const COLD_PAD: Duration = Duration::from_millis(250);
 
 fn band(password: &str) -> usize {
@@ -94,15 +94,27 @@ fn known_user_check(scope: u64, band: usize) -> Option<Duration> {
     (ns > 0).then(|| Duration::from_nanos(ns).min(MAX_PAD))
 }
 
-/// What a check of a length this process has not timed is held back to: the dearest check it
-/// has timed at any length (a longer password costs at least as much), never less than
-/// [`COLD_PAD`] — an attacker choosing a length nobody uses must not get a shorter answer.
-fn cold_pad() -> Duration {
-    let dearest = KNOWN_USER_CHECK_NS
-        .iter()
-        .map(|a| a.load(Ordering::Relaxed))
-        .max()
-        .unwrap_or(0);
+/// What a check of a length this scope has not timed is held back to: the dearest check timed
+/// in the scope at any length (a longer password costs at least as much), else in the whole
+/// process, never less than [`COLD_PAD`] — an attacker choosing a length nobody uses must not
+/// get a shorter answer, nor a cheap section the pad of a slow one.
+fn cold_pad(scope: u64) -> Duration {
+    let scoped = KNOWN_USER_CHECK_NS_BY_SCOPE
+        .lock()
+        .ok()
+        .and_then(|by_scope| {
+            by_scope
+                .range((scope, 0)..=(scope, usize::MAX))
+                .map(|(_, ns)| *ns)
+                .max()
+        });
+    let dearest = scoped.unwrap_or_else(|| {
+        KNOWN_USER_CHECK_NS
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
+    });
     Duration::from_nanos(dearest).clamp(COLD_PAD, MAX_PAD)
 }
 
@@ -139,17 +151,24 @@ impl PasswordCheck for HttpdProviders<'_> {
                 ffi::authn_status::AUTH_GRANTED => {
                     record_known_user_check(self.scope, band, started.elapsed());
                     if known.is_none() {
-                        hold_until(started, cold_pad());
+                        hold_until(started, cold_pad(self.scope));
                     }
                     // SAFETY: NULL or a pool string the provider set.
-                    self.canonical = unsafe { crate::apr::str_from(self.r.user) }
-                        .map(std::borrow::Cow::into_owned);
+                    // Strictly UTF-8: two names that differ only in invalid bytes must not
+                    // become one (a lossy reading maps both to U+FFFD); not UTF-8 is no name.
+                    self.canonical = (!self.r.user.is_null()).then(|| {
+                        // SAFETY: non-NULL, a NUL-terminated pool string the provider set.
+                        match unsafe { std::ffi::CStr::from_ptr(self.r.user) }.to_str() {
+                            Ok(s) => s.to_string(),
+                            Err(_) => "\u{fffd}".to_string(),
+                        }
+                    });
                     return Ok(true);
                 }
                 ffi::authn_status::AUTH_DENIED => {
                     record_known_user_check(self.scope, band, started.elapsed());
                     if known.is_none() {
-                        hold_until(started, cold_pad());
+                        hold_until(started, cold_pad(self.scope));
                     }
                     return Ok(false);
                 }
@@ -157,7 +176,7 @@ impl PasswordCheck for HttpdProviders<'_> {
                 _ => return Err(format!("authn provider {name:?} failed")),
             }
         }
-        hold_until(started, known.unwrap_or_else(cold_pad));
+        hold_until(started, known.unwrap_or_else(|| cold_pad(self.scope)));
         Ok(false)
     }
 
@@ -321,7 +340,16 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
             names,
             canonical: None,
         };
-        login(&built.policy, &req, &body, now, &mut providers)
+        let d = login(&built.policy, &req, &body, now, &mut providers);
+        if d.set_cookie
+            .as_deref()
+            .is_none_or(|c| c.is_empty() || c.contains("Max-Age=0"))
+        {
+            // No ticket issued: a user a provider named stays no user of this request (an
+            // ErrorDocument sharing it would show them as REMOTE_USER).
+            r.user = std::ptr::null_mut();
+        }
+        d
     } else {
         let revoke = built.settings.revoke_on_logout();
         if crate::revocation::enabled() {
@@ -365,13 +393,18 @@ mod tests {
         assert_eq!(known_user_check(other, 3), Some(Duration::from_millis(400)));
         assert_eq!(known_user_check(scope, 3), Some(Duration::from_millis(8)));
         // A length nobody used yet is held back to the dearest timed check, at least COLD_PAD.
-        // (The process-wide band 3 average is 106 ms by now: below COLD_PAD.)
-        assert_eq!(cold_pad(), COLD_PAD);
+        // A scope's cold lengths are held to its dearest timed check, at least COLD_PAD.
+        assert_eq!(cold_pad(scope), COLD_PAD);
+        assert_eq!(cold_pad(other), Duration::from_millis(400));
         record_known_user_check(0x5eed_0004, 7, Duration::from_millis(900));
-        assert_eq!(cold_pad(), Duration::from_millis(900));
+        assert_eq!(cold_pad(0x5eed_0004), Duration::from_millis(900));
+        // …and not to another scope's: the cheap one stays at its own.
+        assert_eq!(cold_pad(scope), COLD_PAD);
         // Never held back longer than MAX_PAD.
         record_known_user_check(0x5eed_0003, 5, Duration::from_secs(60));
         assert_eq!(known_user_check(0x5eed_0003, 5), Some(MAX_PAD));
-        assert_eq!(cold_pad(), MAX_PAD);
+        assert_eq!(cold_pad(0x5eed_0003), MAX_PAD);
+        // A scope that timed nothing takes the process's dearest.
+        assert_eq!(cold_pad(0x5eed_0099), MAX_PAD);
     }
 }

@@ -58,7 +58,7 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
         }
         let hint = if peer.is_some_and(|p| trusted.contains(p)) && !from_authrs_envoy {
             // An authrs Envoy in front with the default `ssl` family: say what to set.
-            " (from a trusted proxy: an authrs Envoy in front needs AuthRsTrustedProxyHeaders xfcc)"
+            " (from a trusted proxy of the ssl family: only if that proxy is an authrs Envoy, set AuthRsTrustedProxyHeaders xfcc; an nginx or HAProxy passes its clients' copies)"
         } else {
             ""
         };

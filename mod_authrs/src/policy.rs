@@ -49,6 +49,9 @@ impl Built {
 /// At most this many chains are cached; .htaccess sections make new chains per request.
 const MAX_ENTRIES: usize = 1024;
 
+/// At most this many policies share one slot.
+const MAX_PER_SLOT: usize = 8;
+
 /// Built policies by [`slot`] of their chain and AuthName; a slot holds more than one only when
 /// two keys collide. Looked up on every request: the slot is computed without allocating, and
 /// the map does not hash it again.
@@ -248,6 +251,11 @@ fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<(Arc<Built>,
     }
     let entries = cache.entry(slot).or_default();
     entries.retain(|b| !b.is_for(dc, auth_name));
+    // A slot holds a few chains (FNV collisions, AuthName expressions evaluated per request):
+    // bounded, oldest out, so no client-chosen value grows one without end.
+    if entries.len() >= MAX_PER_SLOT {
+        entries.remove(0);
+    }
     entries.push(Arc::clone(&built));
     Ok((built, true))
 }

@@ -128,7 +128,11 @@ pub fn login(
     let canonical = passwords.canonical_user().filter(|c| c != user);
     let user = match canonical.as_deref() {
         None => user,
-        Some(c) if !c.is_empty() && !c.chars().any(char::is_control) => {
+        Some(c)
+            if !c.is_empty()
+                && c.len() <= MAX_USER_LEN
+                && crate::identity::distinct_user_name(c) =>
+        {
             decision.note(
                 Level::Debug,
                 "AUTHRS0308",
