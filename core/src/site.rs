@@ -625,8 +625,7 @@ fn normal_form(raw: &str) -> Result<String, PathError> {
     {
         return Err(PathError::Malformed);
     }
-    // (index, byte) of the previous escape, for overlong sequences spelt as adjacent escapes.
-    let mut previous: Option<(usize, u8)> = None;
+    let mut escaped_high = false;
     for (i, _) in path.match_indices('%') {
         let hex = path.get(i + 1..i + 3).ok_or(PathError::AmbiguousEncoding)?;
         let byte = u8::from_str_radix(hex, 16).map_err(|_| PathError::AmbiguousEncoding)?;
@@ -636,18 +635,23 @@ fn normal_form(raw: &str) -> Result<String, PathError> {
             || byte == 0x7f
             // Never in UTF-8 (overlong `%C0%AE` is `.` to old decoders).
             || matches!(byte, 0xc0 | 0xc1 | 0xf5..=0xff);
-        // Overlong 3- and 4-byte forms (`%E0%80%AE` is `.` to old decoders) like the 2-byte
-        // ones above; other bytes that are not UTF-8 (`r%E9sum%E9`, Latin-1) decode to no
-        // ASCII character in any decoder and pass.
-        let overlong = match previous {
-            Some((j, 0xe0)) if j + 3 == i => byte < 0xa0,
-            Some((j, 0xf0)) if j + 3 == i => byte < 0x90,
-            _ => false,
-        };
-        if literal_only || overlong {
+        if literal_only {
             return Err(PathError::AmbiguousEncoding);
         }
-        previous = Some((i, byte));
+        escaped_high |= byte >= 0x80;
+    }
+    // Overlong 3- and 4-byte forms (`%E0%80%AE` is `.` to old decoders) like the 2-byte ones
+    // above, judged on the decoded bytes (the same before and after encoding, so normalizing
+    // twice agrees); other bytes that are not UTF-8 (`r%E9sum%E9`, Latin-1) decode to no
+    // ASCII character and pass.
+    if escaped_high {
+        let bytes: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+        let overlong = bytes
+            .windows(2)
+            .any(|pair| matches!(pair, [0xe0, 0x80..=0x9f] | [0xf0, 0x80..=0x8f]));
+        if overlong {
+            return Err(PathError::AmbiguousEncoding);
+        }
     }
     let mut segments = path[1..].split('/').peekable();
     while let Some(segment) = segments.next() {
