@@ -183,7 +183,23 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
         (f, t)
     });
     let files: Vec<_> = files.collect();
-    let mut read = |path: &str| read_configured(path);
+    // The startup copy of a root-only file (a key, a consumer secret) serves only the sections
+    // of the server's configuration that name it: a path a .htaccess section names (leaf ids
+    // with the top bit) is read as the worker may read it, so a directory owner cannot have
+    // the server use another site's secret for them.
+    let startup_named: Vec<String> = dc
+        .chain
+        .iter()
+        .filter(|leaf| leaf.id & (1 << 63) == 0)
+        .flat_map(|leaf| files_of(&leaf.settings))
+        .collect();
+    let mut read = |path: &str| {
+        if startup_named.iter().any(|p| p == path) {
+            read_configured(path)
+        } else {
+            read_file(path)
+        }
+    };
     let policy = Policy::from_settings(&settings, Shell::Apache, auth_name, &mut read)
         .map_err(|e| e.to_string())?;
     Ok(Built {
