@@ -64,8 +64,10 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
         if !id.roles.is_empty() {
             table_set_static(r.pool, env, c"AUTHRS_ROLES", &id.roles.to_list());
         }
-        let slot = crate::dirconf::into_pool(r.pool, id);
-        *(r.request_config as *mut *mut c_void).add(crate::glue::module_index()) = slot;
+        if !r.request_config.is_null() {
+            let slot = crate::dirconf::into_pool(r.pool, id);
+            *(r.request_config as *mut *mut c_void).add(crate::glue::module_index()) = slot;
+        }
     }
 }
 
