@@ -311,8 +311,19 @@ unsafe fn authorize_quietly(r: &mut ffi::request_rec) -> c_int {
         r.log = quiet;
         let verdict = ffi::ap_run_auth_checker(r);
         r.log = log;
-        r.headers_out = out_copy;
-        r.err_headers_out = err_copy;
+        // The same table objects, their contents put back: an ErrorDocument's request shares
+        // err_headers_out with the request it serves, and what is added later must land there.
+        r.headers_out = out;
+        r.err_headers_out = err;
+        for (table, copy) in [(out, out_copy), (err, err_copy)] {
+            if table.is_null() || copy.is_null() {
+                continue;
+            }
+            ffi::apr_table_clear(table);
+            crate::apr::table_for_each(copy, |k, v| {
+                ffi::apr_table_addn(table, k.as_ptr(), v.as_ptr());
+            });
+        }
         verdict
     }
 }
