@@ -791,6 +791,12 @@ fn openid_1_1_with_delegation() {
         fx.code(&a.signed_with("signed", "mode,identity")),
         Some("unsigned_field")
     );
+    // The claimed identifier itself, where the page delegates to another identity: not what
+    // discovery found (as in 2.0).
+    assert_eq!(
+        fx.code(&a.signed_with("identity", CLAIMED)),
+        Some("bogus_delegation")
+    );
     // user_setup_url on id_res is 1.x's setup_needed.
     let setup = Assertion::v1().with("user_setup_url", "https://op.example/setup");
     assert_eq!(
