@@ -286,8 +286,10 @@ impl State {
         };
         let read = |name: &str| -> Result<Option<String>, Failure> {
             let path = dir.join(name);
-            if !path.exists() {
-                return Ok(None);
+            match std::fs::metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Failure(format!("error: {}: {e}", path.display()))),
+                Ok(_) => {}
             }
             crate::read_bounded_text(&path, crate::MAX_INPUT).map(Some)
         };

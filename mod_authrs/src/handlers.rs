@@ -341,10 +341,7 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
             canonical: None,
         };
         let d = login(&built.policy, &req, &body, now, &mut providers);
-        if d.set_cookie
-            .as_deref()
-            .is_none_or(|c| c.is_empty() || c.contains("Max-Age=0"))
-        {
+        if d.identity.is_none() {
             // No ticket issued: a user a provider named stays no user of this request (an
             // ErrorDocument sharing it would show them as REMOTE_USER).
             r.user = std::ptr::null_mut();

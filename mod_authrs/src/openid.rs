@@ -126,17 +126,24 @@ fn absolute(r: &ffi::request_rec, uri: &str) -> Option<String> {
     .map(|s| s.into_owned())
 }
 
-/// The request target as the client sent it, path and query, still encoded: from the parsed
-/// URI, so an absolute-form target (`GET https://host/LOGIN`) gives its path, not the whole URL.
+/// The request target as the client sent it, path and query, still encoded (httpd decodes
+/// `parsed_uri.path` in place, so that is not it); an absolute-form target
+/// (`GET https://host/LOGIN`) gives its path and query, not the whole URL.
 fn unparsed_uri(r: &ffi::request_rec) -> String {
-    // SAFETY: NULL or pool strings of the request.
-    let (path, args) = unsafe { (str_from(r.parsed_uri.path), str_from(r.parsed_uri.query)) };
-    let mut target = path.map_or_else(|| "/".to_string(), |p| p.into_owned());
-    if let Some(args) = args {
-        target.push('?');
-        target.push_str(&args);
+    // SAFETY: NULL or a pool string.
+    let target = unsafe { str_from(r.unparsed_uri) }
+        .map(|s| s.into_owned())
+        .unwrap_or_default();
+    if target.starts_with('/') {
+        return target;
     }
-    target
+    match url::Url::parse(&target) {
+        Ok(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+        Err(_) => target,
+    }
 }
 
 /// This handler's absolute URL, without the query: return_to's base, and (its path) the scope

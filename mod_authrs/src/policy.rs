@@ -187,12 +187,16 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
     // of the server's configuration that name it: a path a .htaccess section names (leaf ids
     // with the top bit) is read as the worker may read it, so a directory owner cannot have
     // the server use another site's secret for them.
-    let startup_named: Vec<String> = dc
-        .chain
-        .iter()
-        .filter(|leaf| leaf.id & (1 << 63) == 0)
-        .flat_map(|leaf| files_of(&leaf.settings))
-        .collect();
+    // What the startup sections alone come to (inner overriding outer, as merged): a file an
+    // outer section named but an inner one replaced is not theirs to lend either.
+    let startup_named = files_of(
+        &dc.chain
+            .iter()
+            .filter(|leaf| leaf.id & (1 << 63) == 0)
+            .fold(Settings::new(), |out, leaf| {
+                Settings::merge(&out, &leaf.settings)
+            }),
+    );
     let mut read = |path: &str| {
         if startup_named.iter().any(|p| p == path) {
             read_configured(path)
