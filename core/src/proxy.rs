@@ -229,19 +229,23 @@ fn same_header(a: &str, b: &str) -> bool {
 /// `SSL_CLIENT_M_SERIAL`, …): the core reads only the former, but an application behind may read
 /// any of them, so a client's copies are removed all the same.
 pub fn is_proxy_header(name: &str) -> bool {
-    PROXY_HEADERS.iter().any(|h| same_header(h, name))
-        || (name.len() > 11
-            && name
-                .get(..11)
-                .is_some_and(|p| same_header(p, "ssl_client_")))
+    PROXY_HEADERS.iter().any(|h| same_header(h, name)) || has_header_prefix(name, "ssl_client_")
+}
+
+/// `name` starts with `prefix` in any spelling ([`same_header`]) and goes on after it. `get`,
+/// not slicing: a non-ASCII name may have no char boundary there (a panic before).
+fn has_header_prefix(name: &str, prefix: &str) -> bool {
+    name.len() > prefix.len()
+        && name
+            .get(..prefix.len())
+            .is_some_and(|p| same_header(p, prefix))
 }
 
 /// True for request headers only authrs may set (`X-AuthRs-*`, in either CGI spelling): the
 /// Envoy filter's identity headers and what Apache operators forward with `RequestHeader set`.
 /// Both shells remove incoming copies on every request.
 pub fn is_reserved_header(name: &str) -> bool {
-    // `get`, not `[..9]`: a non-ASCII name may have no char boundary at 9 (a panic before).
-    name.len() > 9 && name.get(..9).is_some_and(|p| same_header(p, "x-authrs-"))
+    has_header_prefix(name, "x-authrs-")
 }
 
 /// What the proxy headers of one request amount to.

@@ -627,8 +627,7 @@ fn normal_form(raw: &str) -> Result<String, PathError> {
     }
     let mut escaped_high = false;
     for (i, _) in path.match_indices('%') {
-        let hex = path.get(i + 1..i + 3).ok_or(PathError::AmbiguousEncoding)?;
-        let byte = u8::from_str_radix(hex, 16).map_err(|_| PathError::AmbiguousEncoding)?;
+        let byte = escaped_byte(path, i).ok_or(PathError::AmbiguousEncoding)?;
         let literal_only = byte.is_ascii_alphanumeric()
             || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/' | b'\\' | b'%' | b';')
             || byte < 0x20
@@ -672,6 +671,11 @@ fn normal_form(raw: &str) -> Result<String, PathError> {
     Ok(upper_escapes(encoded))
 }
 
+/// The byte the escape at `path[i]` (`%XX`) stands for; `None` when it is cut short or not hex.
+fn escaped_byte(path: &str, i: usize) -> Option<u8> {
+    u8::from_str_radix(path.get(i + 1..i + 3)?, 16).ok()
+}
+
 /// The path without its path parameters (`;…` of each segment), as servlet containers route it.
 fn drop_params(path: &str) -> Cow<'_, str> {
     if !path.contains(';') {
@@ -710,7 +714,7 @@ fn upper_escapes(path: String) -> String {
 /// (borrowed when it has none): `/v1/jobs%3Arun` is `/v1/jobs:run` to it. Other escapes stay.
 fn decode_delims(path: &str) -> Cow<'_, str> {
     let decoded = |i: usize| {
-        let byte = u8::from_str_radix(path.get(i + 1..i + 3)?, 16).ok()?;
+        let byte = escaped_byte(path, i)?;
         b"!$&'()*+,=:@".contains(&byte).then_some(byte as char)
     };
     if !path.match_indices('%').any(|(i, _)| decoded(i).is_some()) {

@@ -203,11 +203,9 @@ fn parse_element(element: &str) -> Result<XfccElement, XfccError> {
         {
             return Err(XfccError::BadKey);
         }
-        let san = key.eq_ignore_ascii_case("uri") || key.eq_ignore_ascii_case("dns");
-        let read = ["by", "hash", "cert", "chain", "subject"]
-            .iter()
-            .any(|k| key.eq_ignore_ascii_case(k));
-        if after_san && read {
+        let lower = key.to_ascii_lowercase();
+        let san = matches!(lower.as_str(), "uri" | "dns");
+        if after_san && matches!(lower.as_str(), "by" | "hash" | "cert" | "chain" | "subject") {
             return Err(XfccError::KeyAfterSan(key.to_string()));
         }
         after_san |= san;
@@ -215,12 +213,12 @@ fn parse_element(element: &str) -> Result<XfccElement, XfccError> {
         if value.is_empty() {
             // Envoy itself writes `URI=` (and `DNS=`) when the certificate has no such SAN:
             // an empty SAN list is no SAN. Any other empty field says nothing and is refused.
-            if key.eq_ignore_ascii_case("uri") || key.eq_ignore_ascii_case("dns") {
+            if san {
                 continue;
             }
             return Err(XfccError::EmptyValue(key.to_string()));
         }
-        match key.to_ascii_lowercase().as_str() {
+        match lower.as_str() {
             "by" => set_once(&mut el.by, "By", value)?,
             "hash" => set_once(&mut el.hash, "Hash", value)?,
             "cert" => set_once(&mut el.cert, "Cert", url_decoded(&value, "Cert")?)?,

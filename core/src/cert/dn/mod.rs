@@ -56,36 +56,14 @@ pub fn has_unprinted_spelling(dn: &str) -> bool {
     if attributes.iter().any(|(name, _)| bad_name(name)) {
         return true;
     }
-    let b = dn.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' {
-            i += 1;
-            continue;
-        }
-        match b.get(i + 1..i + 3) {
-            Some(&[hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
-                let nibble = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-                let byte = nibble(hi) << 4 | nibble(lo);
-                if hi.is_ascii_lowercase()
-                    || lo.is_ascii_lowercase()
-                    || (0x20..0x7f).contains(&byte)
-                {
-                    return true;
-                }
-                i += 3;
-            }
-            // `\c`: the escaped character is taken as it is.
-            _ => i += 2,
-        }
-    }
-    misplaced_escapes(b)
+    unprinted_escapes(dn.as_bytes())
 }
 
-/// Escapes and spaces where OpenSSL's RFC 2253 printer never puts them: `\c` other than for
-/// `,+"\<>;`, `#` at a value's start and a space at its start or end (`\=`, a mid-value `\ `);
-/// an unescaped space at a value's start or end, an unescaped `"<>;`, a raw control character.
-fn misplaced_escapes(b: &[u8]) -> bool {
+/// Escapes and spaces as OpenSSL's RFC 2253 printer never writes them: a `\XX` escape of a
+/// printable ASCII character or in lower-case hex; `\c` other than for `,+"\<>;`, `#` at a
+/// value's start and a space at its start or end (`\=`, a mid-value `\ `); an unescaped space at
+/// a value's start or end, an unescaped `"<>;`, a raw control character.
+fn unprinted_escapes(b: &[u8]) -> bool {
     let mut start: Option<usize> = None;
     let mut i = 0;
     while i < b.len() {
@@ -103,9 +81,19 @@ fn misplaced_escapes(b: &[u8]) -> bool {
         match c {
             b'\\' => {
                 let escaped = b.get(i + 1).copied().unwrap_or(0);
-                if escaped.is_ascii_hexdigit() && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) {
-                    i += 3;
-                    continue;
+                if let Some(&[hi, lo]) = b.get(i + 1..i + 3) {
+                    if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() {
+                        let nibble = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                        let byte = nibble(hi) << 4 | nibble(lo);
+                        if hi.is_ascii_lowercase()
+                            || lo.is_ascii_lowercase()
+                            || (0x20..0x7f).contains(&byte)
+                        {
+                            return true;
+                        }
+                        i += 3;
+                        continue;
+                    }
                 }
                 let at_start = i == value;
                 let at_end = b.get(i + 2).is_none_or(|n| matches!(n, b',' | b'+'));
