@@ -312,3 +312,31 @@ fn make_run_answers_every_command_it_prints() {
         assert_eq!(r.env(user_var), Some("demo"), "port {server}: {r:?}");
     }
 }
+
+/// The demo keeps keys and a CA key in its run directory and reuses them: one that others may
+/// write to (say a world-writable directory planted before `make run`) is refused, untouched.
+#[test]
+fn the_demo_refuses_a_run_directory_others_may_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let run = scratch("make-run-shared");
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = Command::new("bash")
+        .arg(workspace().join("scripts/demo.sh"))
+        .env("RUN_DIR", &run)
+        .env("AUTHRS", authrs_bin())
+        .output()
+        .expect("run scripts/demo.sh");
+    assert!(
+        !out.status.success(),
+        "demo.sh used a world-writable run directory"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refusing"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !run.join("demo").exists(),
+        "demo material was written there"
+    );
+}
