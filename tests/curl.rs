@@ -13,6 +13,7 @@ pub struct Request {
     cert: Option<(PathBuf, PathBuf)>,
     cacert: Option<PathBuf>,
     path_as_is: bool,
+    request_target: Option<String>,
 }
 
 /// What came back.
@@ -118,6 +119,13 @@ impl Request {
         self
     }
 
+    /// Sends `target` as the request line's target (`--request-target`), e.g. the absolute form
+    /// `https://host/path?query` a proxy-style client sends; the URL still says where to connect.
+    pub fn request_target(mut self, target: impl Into<String>) -> Request {
+        self.request_target = Some(target.into());
+        self
+    }
+
     /// Trusts this CA for the server certificate.
     pub fn ca(mut self, cacert: &Path) -> Request {
         self.cacert = Some(cacert.to_path_buf());
@@ -145,6 +153,9 @@ impl Request {
         }
         if self.path_as_is {
             cmd.arg("--path-as-is");
+        }
+        if let Some(target) = &self.request_target {
+            cmd.arg("--request-target").arg(target);
         }
         // Long headers (a 10 MB cookie) exceed the kernel's argument limit: pass them in a file.
         let header_file = if self.headers.iter().any(|h| h.len() > 16 * 1024) {

@@ -84,6 +84,15 @@ impl Back {
             .send()
     }
 
+    /// As [`Back::follow`], with the request line in absolute form (`GET https://host/…`).
+    pub fn follow_absolute_form(&self, shell: &impl Shell) -> Response {
+        Request::get(&self.url)
+            .request_target(&self.url)
+            .cookie(STATE_COOKIE, &self.state)
+            .ca(&shell.ca())
+            .send()
+    }
+
     /// A parameter of the provider's message; panics when it is missing.
     pub fn param(&self, key: &str) -> String {
         query_param(&self.url, key).unwrap_or_else(|| panic!("no {key} in {}", self.url))

@@ -208,6 +208,36 @@ fn stateless_login_verifies_then_replay_is_refused() {
     );
     assert_eq!(json["identity"], serde_json::Value::Null);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nonce_reused"));
+    // A state file that cannot be read (here a directory; as root, modes do not stop reads)
+    // or is not text is an error naming it, never empty state: that would forget the nonce
+    // and take the replay.
+    let nonces = state.join("openid-nonces.json");
+    let kept = std::fs::read(&nonces).unwrap();
+    std::fs::remove_file(&nonces).unwrap();
+    for unreadable in [None, Some(b"{\"\xff\": 1}".as_slice())] {
+        match unreadable {
+            None => std::fs::create_dir(&nonces).unwrap(),
+            Some(bytes) => {
+                std::fs::remove_dir(&nonces).unwrap();
+                std::fs::write(&nonces, bytes).unwrap();
+            }
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
+            .args(["openid", "verify", "--now", "1800000000", "--url", &url])
+            .arg("--consumer-secret-file")
+            .arg(dir.join("secret"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{err}");
+        assert!(out.stdout.is_empty(), "{err}");
+        assert!(err.contains("openid-nonces.json"), "{err}");
+    }
+    std::fs::write(&nonces, kept).unwrap();
+    let (out, json) = verify(&dir, &url, &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json["code"], "nonce_reused");
 }
 
 #[test]

@@ -287,7 +287,7 @@ fn openid(c: &mut Criterion) {
             "auth_name": "Example",
             "ticket_keys": ["dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI="],
             "methods": ["ticket", "openid"],
-            "openid_consumer_secret": "consumer secret",
+            "openid_consumer_secret": "the consumer secret",
             "openid_realm": "https://rp.example/",
             "login_url": "/LOGIN",
             "login_path": "/LOGIN",

@@ -284,7 +284,7 @@ fn private_addresses_are_refused_unless_allowed() {
     let certs = root.join("certs");
     demo_certs(&certs);
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
-    std::fs::write(root.join("openid.secret"), "s3cret\n").expect("secret");
+    std::fs::write(root.join("openid.secret"), "s3cret-s3cret-s3cret\n").expect("secret");
     let global = format!("AuthRsTicketKeyFile \"{}/ticket.key\"\n", root.display());
     let site = format!(
         "<Location /LOGIN>\n SetHandler authrs-login\n AuthName Example\n AuthRsLoginURL /LOGIN\n AuthRsMethods ticket openid\n AuthRsOpenIDConsumerSecretFile \"{}/openid.secret\"\n AuthRsOpenIDRealm https://127.0.0.1:@PORT@/\n</Location>\n",
@@ -404,7 +404,7 @@ fn the_realm_reaches_the_provider_and_must_contain_return_to() {
     drop(a);
     // A realm that does not contain AuthRsOpenIDRequiredRoot: httpd -t fails.
     let secret = scratch("openid-secret").join("secret");
-    std::fs::write(&secret, "s3cret\n").expect("secret");
+    std::fs::write(&secret, "s3cret-s3cret-s3cret\n").expect("secret");
     let (ok, out) = config_test(
         "",
         &format!(
@@ -513,6 +513,12 @@ fn a_return_logs_in_once_even_without_a_response_nonce() {
     let r = back.follow(&a);
     assert_eq!(reason_of(&r).as_deref(), Some("nonce_reused"), "{r:?}");
     assert_eq!(r.cookie(COOKIE), None);
+    // A client that writes the request line in absolute form (`GET https://host/LOGIN?… HTTP/1.1`,
+    // as proxies do): the URL compared with return_to is still the site's URL, path and query.
+    let back = to_provider_and_back(&a, &op.url("v1/id/nononce"), "/app/");
+    let r = back.follow_absolute_form(&a);
+    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    assert!(r.cookie(COOKIE).is_some(), "{r:?}\n{}", a.error_log());
     a.assert_clean_log(&[]);
 }
 
@@ -629,7 +635,7 @@ fn openid_traffic_never_evicts_a_revocation() {
     let certs = root.join("certs");
     demo_certs(&certs);
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
-    std::fs::write(root.join("openid.secret"), "s3cret\n").expect("secret");
+    std::fs::write(root.join("openid.secret"), "s3cret-s3cret-s3cret\n").expect("secret");
     // Distinct users: a revocation is per login session (user, method, times, …).
     let users = ["u0", "u1", "u2"];
     let hash = authrs_core::password::hash_bcrypt("pw", 5, [7u8; 16]).expect("hash");
@@ -721,7 +727,7 @@ fn revocations_and_openid_state_get_separate_files() {
     let certs = root.join("certs");
     demo_certs(&certs);
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
-    std::fs::write(root.join("openid.secret"), "s3cret\n").expect("secret");
+    std::fs::write(root.join("openid.secret"), "s3cret-s3cret-s3cret\n").expect("secret");
     let global = format!(
         "AuthRsTicketKeyFile \"{r}/ticket.key\"\nAuthRsCache \"shmcb:{r}/run/authrs-shm(65536)\"\n",
         r = root.display()

@@ -328,7 +328,7 @@ fn openid_configuration_errors_fail_plugin_start_naming_the_key() {
         "ticket_keys": [KEY_B64],
         "login_path": "/LOGIN",
         "methods": ["ticket", "openid"],
-        "openid_consumer_secret": "s3cret",
+        "openid_consumer_secret": "s3cret-s3cret-s3cret",
         "openid_realm": "https://rp.example/",
         "openid_clusters": [{"cluster": "openid_op", "url_prefix": "https://"}]
     });

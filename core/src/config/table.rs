@@ -391,7 +391,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Path,
         DefaultValue::Unset(NO_OPENID_SECRET),
         "path",
-        "OpenID: file holding the consumer secret that signs the time in return_to (oic.time; a trailing newline is ignored). Envoy: `openid_consumer_secret`.",
+        "OpenID: file holding the consumer secret that signs the time in return_to (oic.time; 16 to 255 bytes, `authrs keygen` writes one; a trailing newline is ignored). Envoy: `openid_consumer_secret`.",
     ),
     OptionSpec {
         secret: true,

@@ -11,7 +11,7 @@ use crate::cert::map::UserMap;
 use crate::config::{by_id, ConfigError, ConfigErrorKind, OptionId, Settings, Shell};
 use crate::cookies::CookieSettings;
 use crate::login::DestinationPolicy;
-use crate::openid::signed_time::ConsumerSecret;
+use crate::openid::signed_time::{ConsumerSecret, MIN_CONFIGURED_SECRET_BYTES};
 use crate::openid::RelyingParty;
 use crate::proxy::TrustedProxies;
 use crate::roles::RolesFile;
@@ -214,15 +214,22 @@ fn relying_party(
     };
     let trimmed = secret.strip_suffix(b"\n").unwrap_or(&secret);
     let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-    let secret = ConsumerSecret::new(trimmed).map_err(|e| {
+    let refuse = |why: String| {
         ConfigError::new(
             ConfigErrorKind::BadValue,
             by_id(id).map_or("", |o| o.name_in(shell)),
             crate::config::REDACTED,
-            e.to_string(),
+            why,
             true,
         )
-    })?;
+    };
+    if trimmed.len() < MIN_CONFIGURED_SECRET_BYTES {
+        return Err(refuse(format!(
+            "the consumer secret is {} bytes; at least {MIN_CONFIGURED_SECRET_BYTES} random bytes are needed (`authrs keygen` writes 32)",
+            trimmed.len()
+        )));
+    }
+    let secret = ConsumerSecret::new(trimmed).map_err(|e| refuse(e.to_string()))?;
     let mut rp = RelyingParty::new(secret);
     if let Some(root) = s.openid_required_root() {
         rp = rp

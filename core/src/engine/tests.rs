@@ -1838,7 +1838,7 @@ fn openid_needs_a_consumer_secret_and_takes_the_options() {
     let mut s = Settings::new();
     s.set("AuthRsMethods", &["ticket", "openid"])
         .expect("methods");
-    let mut read = |_: &str| -> Result<Vec<u8>, String> { Ok(b"consumer secret\n".to_vec()) };
+    let mut read = |_: &str| -> Result<Vec<u8>, String> { Ok(b"a consumer secret\n".to_vec()) };
     let e = Policy::from_settings(&s, Shell::Apache, None, &mut read).expect_err("no secret");
     assert!(
         e.to_string().contains("AuthRsOpenIDConsumerSecretFile"),
@@ -1933,4 +1933,42 @@ fn openid_needs_a_consumer_secret_and_takes_the_options() {
     let p =
         Policy::from_settings(&Settings::new(), Shell::Apache, None, &mut read).expect("policy");
     assert!(p.openid.is_none());
+}
+
+#[test]
+fn a_short_consumer_secret_is_refused_without_printing_it() {
+    use crate::config::{Settings, Shell};
+    let mut s = Settings::new();
+    s.set("AuthRsMethods", &["openid"]).expect("methods");
+    s.set("AuthRsOpenIDConsumerSecretFile", &["/etc/authrs/openid"])
+        .expect("file");
+    s.set("AuthRsOpenIDRealm", &["https://rp.example/"])
+        .expect("realm");
+    let build = |secret: &'static [u8]| {
+        let mut read = |_: &str| -> Result<Vec<u8>, String> { Ok(secret.to_vec()) };
+        Policy::from_settings(&s, Shell::Apache, None, &mut read)
+    };
+    // 15 bytes (the trailing newline is not part of the secret): guessable offline from one
+    // return_to's oic.time, so refused at startup; the message never holds the secret.
+    let e = build(b"fifteen-bytes!!\n").expect_err("short");
+    let text = e.to_string();
+    assert!(text.contains("AuthRsOpenIDConsumerSecretFile"), "{text}");
+    assert!(text.contains("15 bytes; at least 16"), "{text}");
+    assert!(!text.contains("fifteen"), "{text}");
+    assert!(build(b"\n").is_err());
+    assert!(build(b"sixteen-bytes!!!\n")
+        .expect("16 bytes")
+        .openid
+        .is_some());
+    // Envoy: the inline key is held to the same minimum.
+    let env = Settings::from_json(&serde_json::json!({
+        "methods": ["openid"],
+        "openid_realm": "https://rp.example/",
+        "openid_consumer_secret": "short",
+    }))
+    .expect("settings");
+    let mut no_file = |_: &str| -> Result<Vec<u8>, String> { Err("no files".into()) };
+    let e = Policy::from_settings(&env, Shell::Envoy, None, &mut no_file).expect_err("short");
+    assert!(e.to_string().contains("openid_consumer_secret"), "{e}");
+    assert!(!e.to_string().contains("short\""), "{e}");
 }

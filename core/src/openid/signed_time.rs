@@ -22,6 +22,10 @@ pub const MAX_AGE: i64 = 3600;
 pub const MAX_AHEAD: i64 = 30;
 /// The longest consumer secret accepted (the seed's limit).
 pub const MAX_SECRET_BYTES: usize = 255;
+/// The shortest consumer secret a site's configuration may hold: the secret keys the signed
+/// time and the sealed login records, so a short one could be guessed offline from one
+/// `return_to`. (The seed took any length; the CLI still verifies with a shorter one.)
+pub const MIN_CONFIGURED_SECRET_BYTES: usize = 16;
 
 /// The consumer secret that signs return_to times; never printed.
 #[derive(Clone)]

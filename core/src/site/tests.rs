@@ -307,7 +307,7 @@ fn openid_needs_a_secret_a_login_path_and_clusters() {
     assert!(e.contains("openid_consumer_secret"), "{e}");
     let base = || {
         json!({"ticket_keys": [KEY], "methods": ["ticket", "openid"],
-               "openid_consumer_secret": "s3cret", "login_path": "/login",
+               "openid_consumer_secret": "s3cret-s3cret-s3cret", "login_path": "/login",
                "openid_realm": "https://rp.example/"})
     };
     let e = error(base());
@@ -428,7 +428,7 @@ fn the_references_json_examples_parse() {
         // Clusters are only taken where OpenID is on, which needs a secret and a login path.
         let mut v = if name == "openid_clusters" {
             json!({"ticket_keys": [KEY], "methods": ["ticket", "openid"],
-                   "openid_consumer_secret": "s3cret", "login_path": "/login",
+                   "openid_consumer_secret": "s3cret-s3cret-s3cret", "login_path": "/login",
                    "openid_realm": "https://rp.example/"})
         } else {
             json!({"ticket_keys": [KEY]})

@@ -11,7 +11,7 @@ fn site(extra: serde_json::Value) -> Site {
         "auth_name": "Example",
         "ticket_keys": [KEY],
         "methods": ["ticket", "openid"],
-        "openid_consumer_secret": "consumer secret",
+        "openid_consumer_secret": "the consumer secret",
         "login_url": "/LOGIN",
         "login_path": "/LOGIN",
         "cookie_secure": true,
@@ -303,7 +303,7 @@ fn sealed_endpoints_are_refused_when_forged_moved_or_stale() {
     // The right cookie with another state in the query.
     assert!(sealed(&value, &other_query, NOW).is_none());
     // Sealed under another consumer secret.
-    let s2 = site(json!({"openid_consumer_secret": "another secret"}));
+    let s2 = site(json!({"openid_consumer_secret": "another consumer secret"}));
     let p2 = &s2.route("/LOGIN").policy;
     let cookie = format!("AuthRs_Example_openid={value}");
     assert!(sealed_endpoints(p2, LOGIN_URL, &browser_back(&query, &[&cookie]), NOW).is_none());
