@@ -63,3 +63,35 @@ fn install_puts_files_in_place_and_keeps_the_operators_conf() {
     );
     assert!(out.contains("kept"), "{out}");
 }
+
+/// Without apxs (apache2-dev not installed) `make install` stops with a message instead of
+/// putting the module at `$DESTDIR/mod_authrs.so` (an empty LIBEXECDIR).
+#[test]
+fn install_without_apxs_fails_and_installs_nothing() {
+    let dest = scratch("install-no-apxs");
+    // A PATH holding only the tools the recipe needs besides apxs.
+    let path = scratch("install-no-apxs-path");
+    for tool in ["install", "sh"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .expect("sh");
+        let found = String::from_utf8_lossy(&found.stdout).trim().to_string();
+        assert!(!found.is_empty(), "{tool} not found");
+        std::os::unix::fs::symlink(&found, path.join(tool)).expect("link");
+    }
+    let bin = authrs_bin();
+    let o = Command::new("/usr/bin/make")
+        .current_dir(workspace())
+        .env("PATH", &path)
+        .args(["-s", "install-files"])
+        .arg(format!("DESTDIR={}", dest.display()))
+        .arg(format!("BUILD_DIR={}", bin.parent().expect("dir").display()))
+        .output()
+        .expect("make");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("install apache2-dev"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&dest).expect("dest").collect();
+    assert!(left.is_empty(), "{left:?}");
+}
