@@ -22,6 +22,9 @@ pub struct Built {
     /// The configuration chain it was built from ([`DirConfig::key`]).
     chain: Vec<u64>,
     files: Vec<(String, Option<SystemTime>)>,
+    /// Root-only files that changed on disk since httpd started, built from their startup copy
+    /// (this worker may not read them): warned about once, when built (`AUTHRS0106`).
+    stale_copies: Vec<String>,
     /// When the files were last found unchanged (stat() at most once a second, not per request).
     checked_at: AtomicI64,
 }
@@ -104,7 +107,13 @@ impl Hasher for SlotHasher {
 /// Ticket keys and OpenID consumer secrets as read while parsing the configuration, as root, before workers drop privileges
 /// (like mod_ssl's keys). Workers re-read them to pick up changes and fall back to this copy
 /// when they may not read them (a 0600 key owned by root). Other files get no such copy.
-static STARTUP_FILES: Mutex<Option<HashMap<String, Vec<u8>>>> = Mutex::new(None);
+static STARTUP_FILES: Mutex<Option<HashMap<String, StartupCopy>>> = Mutex::new(None);
+
+/// A root-only file as read while httpd started, and when it was last modified then.
+struct StartupCopy {
+    bytes: Vec<u8>,
+    modified: Option<SystemTime>,
+}
 
 /// Largest file a directive may name (the CRLs of big CAs reach tens of MiB).
 const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
@@ -139,17 +148,19 @@ fn read_file(path: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Reads a configured file, falling back to the startup copy when the worker may not read it.
-fn read_configured(path: &str) -> Result<Vec<u8>, String> {
+/// Reads a configured file, falling back to the startup copy when the worker may not read it;
+/// the flag says the copy is stale (the file was modified since httpd started).
+fn read_configured(path: &str) -> Result<(Vec<u8>, bool), String> {
     match read_file(path) {
-        Ok(bytes) => Ok(bytes),
+        Ok(bytes) => Ok((bytes, false)),
         Err(e) => {
             let guard = STARTUP_FILES
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             guard
                 .as_ref()
-                .and_then(|m| m.get(path).cloned())
+                .and_then(|m| m.get(path))
+                .map(|copy| (copy.bytes.clone(), mtime(path) != copy.modified))
                 .ok_or_else(|| format!("cannot read {path}: {e}"))
         }
     }
@@ -197,9 +208,14 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
                 Settings::merge(&out, &leaf.settings)
             }),
     );
+    let mut stale_copies = Vec::new();
     let mut read = |path: &str| {
         if startup_named.iter().any(|p| p == path) {
-            read_configured(path)
+            let (bytes, stale) = read_configured(path)?;
+            if stale {
+                stale_copies.push(path.to_string());
+            }
+            Ok(bytes)
         } else {
             read_file(path)
         }
@@ -212,6 +228,7 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
         auth_name: auth_name.map(str::to_string),
         chain: dc.key(),
         files,
+        stale_copies,
         checked_at: AtomicI64::new(now),
     })
 }
@@ -352,6 +369,20 @@ pub fn for_request(
                         "AUTHRS0102: built the policy of this configuration",
                     )
                 };
+                for path in &built.stale_copies {
+                    // SAFETY: as above.
+                    unsafe {
+                        crate::apr::log_r(
+                            r,
+                            crate::apr::LogLevel::Warn,
+                            &format!(
+                                "AUTHRS0106: {path} changed since httpd started, but this worker \
+                                 may not read it: the copy read at startup stays in use until httpd \
+                                 restarts (a graceful restart reads it again as root)"
+                            ),
+                        )
+                    };
+                }
             }
             Ok(built)
         }
@@ -401,7 +432,13 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .get_or_insert_with(HashMap::new)
-                .insert(path.clone(), bytes.clone());
+                .insert(
+                    path.clone(),
+                    StartupCopy {
+                        bytes: bytes.clone(),
+                        modified: mtime(path),
+                    },
+                );
         }
         let text = || String::from_utf8(bytes.clone()).map_err(|_| format!("{path}: not UTF-8"));
         let result = match id {

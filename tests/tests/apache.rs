@@ -1159,3 +1159,46 @@ fn memcache_never_silently_drops_a_revocation_of_a_long_lived_ticket() {
         a.error_log()
     );
 }
+
+/// A root-only key replaced while httpd runs: workers may not read the new one, so they keep the
+/// key read at startup (tickets it signed still pass) and say so once (`AUTHRS0106`) instead of
+/// going on silently; a restart reads the new key.
+#[test]
+fn a_root_only_key_replaced_in_place_keeps_the_startup_copy_and_warns() {
+    if !authrs_tests::apache::is_root() {
+        // Workers run as the test's user and read the new key themselves: nothing to show.
+        return;
+    }
+    let a = start("");
+    let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    assert_eq!(app_status(&a, &t), 200, "{}", a.error_log());
+    assert!(!a.error_log().contains("AUTHRS0106"), "{}", a.error_log());
+    // The operator writes a new key in place (0600, root's) with a later modification time.
+    let key = a.root.join("ticket.key");
+    std::fs::write(&key, "bmV3LWtleS1mb3ItbW9kX2F1dGhycy10ZXN0cy0wMDAwMDA=\n").expect("key");
+    std::fs::File::options()
+        .write(true)
+        .open(&key)
+        .and_then(|f| {
+            f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        })
+        .expect("mtime");
+    // Files are checked at most once a second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(app_status(&a, &t), 200, "{}", a.error_log());
+    let log = a.error_log();
+    let warned: Vec<&str> = log.lines().filter(|l| l.contains("AUTHRS0106")).collect();
+    assert!(!warned.is_empty(), "{log}");
+    assert!(
+        warned
+            .iter()
+            .all(|l| l.contains("ticket.key") && l.contains("[authrs:warn]")),
+        "{warned:?}"
+    );
+    // Once per process and configuration, not per request.
+    for _ in 0..5 {
+        assert_eq!(app_status(&a, &t), 200);
+    }
+    let again = a.error_log().matches("AUTHRS0106").count();
+    assert!(again <= 4, "{again} warnings\n{}", a.error_log());
+}
