@@ -1202,3 +1202,64 @@ fn a_root_only_key_replaced_in_place_keeps_the_startup_copy_and_warns() {
     let again = a.error_log().matches("AUTHRS0106").count();
     assert!(again <= 4, "{again} warnings\n{}", a.error_log());
 }
+
+/// The startup copy of a root-only file serves only the sections the server's configuration
+/// names it for: a .htaccess elsewhere that names the same path is read as the worker may read
+/// it (fails), so a directory owner cannot have the server use another section's consumer secret
+/// for theirs; a .htaccess that inherits the file from the server's sections still gets the copy.
+#[test]
+fn a_htaccess_cannot_borrow_the_startup_copy_of_a_root_only_file() {
+    if !authrs_tests::apache::is_root() {
+        // Workers run as the test's user and may read the file themselves: nothing to show.
+        return;
+    }
+    let (root, certs) = root_with_key("httpd-htaccess-copy");
+    let secret = root.join("openid.secret");
+    std::fs::write(&secret, "a consumer secret only root reads\n").expect("secret");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let section = "AuthType AuthRs\nAuthName Example\nAuthRsMethods ticket openid\n\
+                   AuthRsOpenIDRealm https://127.0.0.1/\nRequire valid-user\n";
+    for (dir, extra) in [
+        ("inherit", String::new()),
+        (
+            "own",
+            format!("AuthRsOpenIDConsumerSecretFile \"{}\"\n", secret.display()),
+        ),
+    ] {
+        let d = root.join("htdocs").join(dir);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::write(d.join("index.html"), "served\n").expect("write");
+        std::fs::write(d.join(".htaccess"), format!("{section}{extra}")).expect("htaccess");
+    }
+    // The server's sections name the secret for /inherit only: /own's chain has no startup
+    // section naming it (the copy exists, made for /inherit).
+    let site = format!(
+        "<Directory \"{r}/htdocs\">\n  AllowOverride AuthConfig\n</Directory>\n\
+         <Directory \"{r}/htdocs/inherit\">\n  \
+         AuthRsOpenIDConsumerSecretFile \"{r}/openid.secret\"\n</Directory>\n",
+        r = root.display()
+    );
+    let global = global(&root);
+    let a = Apache::start_in(root, certs, &global, &site);
+    let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    let r = get(&a, "/inherit/").cookie(COOKIE, &t).send();
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "served\n"),
+        "{r:?}\n{}",
+        a.error_log()
+    );
+    let r = get(&a, "/own/").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 500, "{r:?}\n{}", a.error_log());
+    assert!(!r.body.contains("served"));
+    let log = a.error_log();
+    assert!(
+        log.lines().any(|l| l.contains("AUTHRS0101")
+            && l.contains("cannot read")
+            && l.contains("openid.secret")),
+        "{log}"
+    );
+}

@@ -86,7 +86,10 @@ fn install_without_apxs_fails_and_installs_nothing() {
         .env("PATH", &path)
         .args(["-s", "install-files"])
         .arg(format!("DESTDIR={}", dest.display()))
-        .arg(format!("BUILD_DIR={}", bin.parent().expect("dir").display()))
+        .arg(format!(
+            "BUILD_DIR={}",
+            bin.parent().expect("dir").display()
+        ))
         .output()
         .expect("make");
     let err = String::from_utf8_lossy(&o.stderr);
