@@ -556,3 +556,71 @@ fn crl_from_openssl_ca_matches_issuer_and_serial() {
         CrlStatus::NotRevoked
     );
 }
+
+/// CRLs that are not one complete list of their issuer's revocations, made by `openssl ca
+/// -gencrl -crlexts`: a delta CRL, an issuingDistributionPoint CRL (here reason-limited) and one
+/// with a critical extension nobody knows. Read as complete, each would let a revoked
+/// certificate through; they are refused at load, saying why. The same CA's plain CRL loads.
+#[test]
+fn incomplete_crls_are_refused_at_load() {
+    let dir = TempDir::new("crl-incomplete");
+    let d = |f: &str| dir.path().join(f).to_str().expect("utf-8").to_string();
+    std::fs::write(d("index.txt"), "").expect("index");
+    std::fs::write(d("crlnumber"), "01\n").expect("crlnumber");
+    let cnf = format!(
+        "[ca]\ndefault_ca=own\n[own]\ndir={}\ndatabase=$dir/index.txt\n\
+         certificate=$dir/ca.pem\nprivate_key=$dir/ca.key\ncrlnumber=$dir/crlnumber\n\
+         default_md=sha256\ndefault_crl_days=30\n\
+         [delta]\n2.5.29.27=critical,DER:02:01:01\n\
+         [idp]\nissuingDistributionPoint=critical,@idp_s\n\
+         [idp_s]\nfullname=URI:http://ca.example/crl\nonlysomereasons=keyCompromise\n\
+         [unknown]\n1.2.3.4=critical,DER:05:00\n\
+         [known]\n1.2.3.4=DER:05:00\n",
+        dir.path().display()
+    );
+    std::fs::write(d("ca.cnf"), cnf).expect("ca.cnf");
+    let (ca_key, ca_pem) = (d("ca.key"), d("ca.pem"));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca_pem,
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Test CA",
+    ]);
+    let gencrl = |exts: &str| {
+        let out = d(&format!("{exts}.crl"));
+        openssl(&[
+            "ca",
+            "-config",
+            &d("ca.cnf"),
+            "-gencrl",
+            "-crlexts",
+            exts,
+            "-out",
+            &out,
+            "-batch",
+        ]);
+        CrlSet::parse(&std::fs::read(&out).expect("crl")).map(drop)
+    };
+    for (exts, why) in [
+        ("delta", "delta CRL"),
+        ("idp", "issuingDistributionPoint"),
+        ("unknown", "critical extension 1.2.3.4"),
+    ] {
+        let e = gencrl(exts).expect_err(exts).to_string();
+        assert!(e.starts_with("CRL not supported: "), "{exts}: {e}");
+        assert!(e.contains(why), "{exts}: {e}");
+    }
+    // The same unknown extension, not critical, may be ignored.
+    gencrl("known").expect("a non-critical extension is no reason to refuse");
+}

@@ -6,9 +6,12 @@
 //! lists *its* serial; nothing else is looked at.
 //!
 //! Rules: a revoked entry stays [`CrlStatus::Revoked`] even in an expired CRL; when no
-//! listed CRL of that issuer is current any more (`now` past every nextUpdate) and the
-//! serial is not listed, the answer is [`CrlStatus::CrlExpired`], for the caller to deny or
-//! log; with no CRL for the issuer the answer is [`CrlStatus::NoCrl`]. CRL signatures
+//! listed CRL of that issuer is current (`now` past every nextUpdate, or before a thisUpdate
+//! beyond the clock skew) and the serial is not listed, the answer is [`CrlStatus::CrlExpired`],
+//! for the caller to deny or log; with no CRL for the issuer the answer is [`CrlStatus::NoCrl`].
+//! Only complete CRLs load: delta CRLs, issuingDistributionPoint (partitioned, reason-limited,
+//! indirect) CRLs, certificateIssuer entries and unknown critical extensions are refused
+//! ([`CrlError::Unsupported`]), since read as complete they would hide revocations. CRL signatures
 //! are **not** verified: x509-parser can only do that with its `verify` feature (ring),
 //! which does not build for wasm32. Load CRLs only from trusted files.
 
@@ -46,6 +49,11 @@ pub enum CrlError {
     TrailingData,
     /// PEM text without any `X509 CRL` block.
     NoCrl,
+    /// A CRL that does not cover every certificate of its issuer, or that needs an extension
+    /// authrs does not implement: a delta CRL, an issuingDistributionPoint (partitioned,
+    /// reason-limited or indirect CRLs), an entry for another issuer (certificateIssuer), or
+    /// any other critical extension. Read as complete, it would hide revocations.
+    Unsupported(String),
 }
 
 impl fmt::Display for CrlError {
@@ -55,6 +63,7 @@ impl fmt::Display for CrlError {
             CrlError::BadDer(why) => write!(f, "CRL DER is malformed: {why}"),
             CrlError::TrailingData => f.write_str("data follows the CRL's DER"),
             CrlError::NoCrl => f.write_str("no X509 CRL block found"),
+            CrlError::Unsupported(why) => write!(f, "CRL not supported: {why}"),
         }
     }
 }
@@ -88,6 +97,7 @@ impl Crl {
         if !rest.is_empty() {
             return Err(CrlError::TrailingData);
         }
+        complete_crl(&crl)?;
         Ok(Crl {
             issuer_dn: dn::rfc2253(crl.issuer()),
             this_update: crl.last_update().timestamp(),
@@ -100,6 +110,53 @@ impl Crl {
     }
 }
 
+/// deltaCRLIndicator, issuingDistributionPoint and (on an entry) certificateIssuer.
+const DELTA_CRL_INDICATOR: &str = "2.5.29.27";
+const ISSUING_DISTRIBUTION_POINT: &str = "2.5.29.28";
+const CERTIFICATE_ISSUER: &str = "2.5.29.29";
+
+/// Refuses a CRL that is not one complete list of its issuer's revocations (as OpenSSL, which
+/// mod_ssl uses, skips delta CRLs and refuses critical extensions it does not handle).
+fn complete_crl(crl: &CertificateRevocationList<'_>) -> Result<(), CrlError> {
+    for ext in crl.extensions() {
+        let oid = ext.oid.to_id_string();
+        match oid.as_str() {
+            DELTA_CRL_INDICATOR => {
+                return Err(CrlError::Unsupported(
+                    "a delta CRL (deltaCRLIndicator) lists only recent changes; configure its base CRL, kept current".into(),
+                ))
+            }
+            ISSUING_DISTRIBUTION_POINT => {
+                return Err(CrlError::Unsupported(
+                    "an issuingDistributionPoint CRL covers only part of its issuer's certificates (partitioned, reason-limited or indirect); configure a complete CRL".into(),
+                ))
+            }
+            _ if ext.critical => {
+                return Err(CrlError::Unsupported(format!(
+                    "critical extension {oid} is not understood"
+                )))
+            }
+            _ => {}
+        }
+    }
+    for entry in crl.iter_revoked_certificates() {
+        for ext in entry.extensions() {
+            let oid = ext.oid.to_id_string();
+            if oid == CERTIFICATE_ISSUER {
+                return Err(CrlError::Unsupported(
+                    "an entry carries certificateIssuer (an indirect CRL, listing another issuer's certificates)".into(),
+                ));
+            }
+            if ext.critical {
+                return Err(CrlError::Unsupported(format!(
+                    "an entry carries critical extension {oid}, which is not understood"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The answer of [`CrlSet::check`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -110,7 +167,8 @@ pub enum CrlStatus {
     NoCrl,
     /// A CRL of this issuer lists the serial (even if that CRL has expired).
     Revoked,
-    /// Not listed, but every CRL of this issuer is past its nextUpdate.
+    /// Not listed, but no CRL of this issuer is current: each is past its nextUpdate, or not
+    /// yet valid (thisUpdate more than [`crate::ticket::MAX_CLOCK_SKEW`] ahead of `now`).
     CrlExpired {
         /// The issuer whose CRLs are stale.
         issuer_dn: String,
@@ -170,7 +228,10 @@ impl CrlSet {
                 return CrlStatus::Revoked;
             }
             seen = true;
-            current |= crl.next_update.is_none_or(|next| now <= next);
+            // A CRL issued "in the future" (thisUpdate ahead of our clock by more than the
+            // skew a ticket is allowed) cannot vouch for now: OpenSSL refuses it too.
+            current |= crl.this_update <= now.saturating_add(crate::ticket::MAX_CLOCK_SKEW)
+                && crl.next_update.is_none_or(|next| now <= next);
         }
         match (seen, current) {
             (false, _) => CrlStatus::NoCrl,
@@ -265,6 +326,30 @@ mod tests {
         let s = CrlSet::from_crls(crls);
         assert_eq!(s.check("CN=CA One", "1002", 5000), CrlStatus::NotRevoked);
         assert_eq!(s.check("CN=CA One", "1001", 5000), CrlStatus::Revoked);
+    }
+
+    #[test]
+    fn a_crl_from_the_future_does_not_keep_its_issuer_current() {
+        // The only CRL of CA Three was issued at 10,000: before that (beyond the clock skew)
+        // it cannot say the certificate is not revoked; its entries still revoke.
+        let s = CrlSet::from_crls(vec![Crl {
+            issuer_dn: "CN=CA Three".into(),
+            this_update: 10_000,
+            next_update: Some(20_000),
+            revoked: vec!["07".into()],
+        }]);
+        let stale = CrlStatus::CrlExpired {
+            issuer_dn: "CN=CA Three".into(),
+        };
+        assert_eq!(s.check("CN=CA Three", "08", 5_000), stale);
+        assert_eq!(s.check("CN=CA Three", "07", 5_000), CrlStatus::Revoked);
+        let skew = crate::ticket::MAX_CLOCK_SKEW;
+        assert_eq!(s.check("CN=CA Three", "08", 10_000 - skew - 1), stale);
+        assert_eq!(
+            s.check("CN=CA Three", "08", 10_000 - skew),
+            CrlStatus::NotRevoked
+        );
+        assert_eq!(s.check("CN=CA Three", "08", 15_000), CrlStatus::NotRevoked);
     }
 
     #[test]
