@@ -383,7 +383,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Str,
         DefaultValue::Derived("AuthRsOpenIDRequiredRoot (OpenID needs one of the two)"),
         "https://host/path/ or https://*.domain/",
-        "OpenID: the realm (2.0 `openid.realm`, 1.1 `openid.trust_root`) the provider shows the user and checks return_to against, and so does authrs at the return; it must contain AuthRsOpenIDRequiredRoot and the login handler's URL.",
+        "OpenID: the realm (2.0 `openid.realm`, 1.1 `openid.trust_root`) the provider shows the user and checks return_to against, and so does authrs at the return; it must contain AuthRsOpenIDRequiredRoot and the login handler's URL; a wildcard realm (`*.`) needs AuthRsOpenIDRequiredRoot too (which host this site is).",
     ),
     apache(
         OptionId::OpenIdConsumerSecretFile,

@@ -258,6 +258,24 @@ fn relying_party(
             false,
         ));
     }
+    if let (None, Some(realm)) = (&rp.required_root, &rp.realm) {
+        if realm.is_wildcard() {
+            // `*.` names every host under the domain: with nothing else saying which one this
+            // site is, the return's own Host would be believed, and a login a provider made for
+            // another host under the realm (another relying party) would be replayed here.
+            let root = by_id(OptionId::OpenIdRequiredRoot).map_or("", |o| o.name_in(shell));
+            return Err(ConfigError::new(
+                ConfigErrorKind::Conflict,
+                by_id(OptionId::OpenIdRealm).map_or("", |o| o.name_in(shell)),
+                realm.as_str(),
+                format!(
+                    "a wildcard realm does not say which host this site is: set {root} too (else \
+                     a login made for another host under the realm could be replayed here)"
+                ),
+                false,
+            ));
+        }
+    }
     rp = rp
         .with_allowed_providers(s.openid_allowed_providers().iter().map(String::as_str))
         .map_err(|e| bad(OptionId::OpenIdAllowedProviders, shell, "", e))?;

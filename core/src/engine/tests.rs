@@ -1871,6 +1871,18 @@ fn openid_needs_a_consumer_secret_and_takes_the_options() {
         .set("AuthRsOpenIDRealm", &["https://rp.example/"])
         .expect("realm");
     let p = Policy::from_settings(&with_realm, Shell::Apache, None, &mut read).expect("policy");
+    // A wildcard realm alone does not name this site's host: the return's Host would be
+    // believed, so a login made for another relying party under the realm would pass here.
+    let mut wildcard = s.clone();
+    wildcard
+        .set("AuthRsOpenIDRealm", &["https://*.rp.example/"])
+        .expect("realm");
+    let e = Policy::from_settings(&wildcard, Shell::Apache, None, &mut read).expect_err("wildcard");
+    assert!(
+        e.to_string().contains("wildcard realm")
+            && e.to_string().contains("AuthRsOpenIDRequiredRoot"),
+        "{e}"
+    );
     let rp = p.openid.expect("relying party");
     assert_eq!(rp.minimum_version, crate::openid::Version::V2);
     assert_eq!(rp.nonce, crate::openid::nonce::NoncePolicy::NoCheck);

@@ -250,6 +250,11 @@ impl Realm {
         })
     }
 
+    /// Whether the realm's host starts with `*.` (any host under the domain).
+    pub fn is_wildcard(&self) -> bool {
+        self.wildcard
+    }
+
     /// The realm as given, for `openid.realm` / `openid.trust_root`.
     pub fn as_str(&self) -> &str {
         &self.text
