@@ -27,6 +27,8 @@ pub enum CertError {
         /// notAfter, Unix seconds.
         not_after: UnixTime,
     },
+    /// The subject or issuer name is one OpenSSL refuses to load ([`super::dn::malformed`]).
+    BadName(&'static str),
     /// A DN string is not in the RFC 2253 form OpenSSL prints (byte offset, what is wrong).
     BadDn {
         /// Byte offset in the DN string.
@@ -43,6 +45,7 @@ impl fmt::Display for CertError {
             CertError::BadDer(why) => write!(f, "certificate DER is malformed: {why}"),
             CertError::TrailingData => f.write_str("data follows the certificate's DER"),
             CertError::TooLarge => f.write_str("certificate is too large"),
+            CertError::BadName(why) => write!(f, "certificate name is malformed: {why}"),
             CertError::BadSubjectAltName(why) => write!(f, "subjectAltName is malformed: {why}"),
             CertError::NotYetValid { not_before } => {
                 write!(f, "certificate not valid before {}", rfc3339(*not_before))

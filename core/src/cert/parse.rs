@@ -104,6 +104,9 @@ impl Certificate {
         if !rest.is_empty() {
             return Err(CertError::TrailingData);
         }
+        if let Some(why) = dn::malformed(x509.subject()).or_else(|| dn::malformed(x509.issuer())) {
+            return Err(CertError::BadName(why));
+        }
         let validity = x509.validity();
         let (subject_dn, subject_attrs) = dn::rfc2253_and_attributes(x509.subject());
         let (issuer_dn, issuer_attrs) = dn::rfc2253_and_attributes(x509.issuer());

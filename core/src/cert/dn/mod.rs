@@ -23,10 +23,10 @@
 //! links BoringSSL, whose printer escapes identically but whose object table is older:
 //! an attribute OID only OpenSSL knows (e.g. `organizationIdentifier`) would be printed
 //! by Envoy as `2.5.4.97=#…`. Such names exist in few client certificates; map them with
-//! `cn`/`email`/SAN rules rather than `dn` when both shells must agree. Certificates that
-//! OpenSSL refuses to load (invalid UTF-8 in a UTF8String, lone surrogates in a BMPString)
-//! are still parsed here; their undecodable values come out as U+FFFD, which user mapping
-//! refuses.
+//! `cn`/`email`/SAN rules rather than `dn` when both shells must agree. Certificates whose
+//! names OpenSSL refuses to load (invalid UTF-8 in a UTF8String, surrogates in a BMPString,
+//! padded attribute OIDs: [`malformed`]) are refused by [`super::Certificate`]'s parser; the
+//! renderers still print such names as OpenSSL would (for DN strings built by hand).
 
 mod oid_names;
 mod oid_text;
@@ -160,6 +160,27 @@ fn entries<'n, 'a>(name: &'n X509Name<'a>) -> Vec<Entry<'n, 'a>> {
         }
     }
     out
+}
+
+/// Why a name is one OpenSSL (and so mod_ssl) refuses to load, or `None` when it is sound:
+/// an attribute type whose OID is not minimally encoded (a padded arc reads as another OID's
+/// text, so `2.5.4.3` could name a second `CN`), or a string value that does not decode (a
+/// UTF8String that is not UTF-8; a BMPString or UniversalString of impossible length, with a
+/// surrogate or a code point past U+10FFFF). Rendered anyway, such values are cut or dropped,
+/// and two different names could print as the same DN.
+pub fn malformed(name: &X509Name<'_>) -> Option<&'static str> {
+    for atv in name.iter_attributes() {
+        let oid = atv.attr_type().as_bytes();
+        // An arc's first octet is 0x80 only when padded (X.690 8.19.2).
+        let starts = std::iter::once(true).chain(oid.iter().map(|b| b & 0x80 == 0));
+        if oid.is_empty() || oid.iter().zip(starts).any(|(&b, start)| start && b == 0x80) {
+            return Some("an attribute type's OID is not minimally encoded");
+        }
+        if let Some(why) = value::undecodable(atv.attr_value()) {
+            return Some(why);
+        }
+    }
+    None
 }
 
 /// Room to reserve for a rendering: rarely more than the DER, whose headers and OIDs

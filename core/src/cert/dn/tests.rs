@@ -453,3 +453,52 @@ fn non_string_universal_types_are_hex_dumped() {
         assert_eq!(render(&name(&[&[(CN, tag, body)]])).0, rfc, "tag {tag}");
     }
 }
+
+#[test]
+fn names_openssl_refuses_to_load_are_malformed() {
+    let check = |der: &[u8]| {
+        let (_, n) = X509Name::from_der(der).expect("name parses");
+        super::malformed(&n)
+    };
+    let sound = name(&[
+        &[(O, 0x0c, "Jürgen".as_bytes())],
+        &[(CN, 0x1e, b"\x03\xa9\x00a")],
+        &[(CN, 0x1c, b"\x00\x01\xf6\x00")],
+        &[(CN, 0x13, b"\xe9")],
+        &[(b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x01", 0x16, b"a@b")],
+    ]);
+    assert_eq!(check(&sound), None);
+    for (der, why) in [
+        (
+            name(&[&[(CN, 0x0c, b"adm\xffin")]]),
+            "a UTF8String is not UTF-8",
+        ),
+        (
+            name(&[&[(CN, 0x1e, b"\x00a\x00")]]),
+            "a BMPString has an odd length",
+        ),
+        (
+            name(&[&[(CN, 0x1e, b"\x00a\xdc\x00")]]),
+            "a BMPString holds a surrogate",
+        ),
+        (
+            name(&[&[(CN, 0x1c, b"\x00\x11\x00\x00")]]),
+            "a UniversalString holds a value that is no character",
+        ),
+        (
+            name(&[&[(CN, 0x1c, b"\x00\x00\x61")]]),
+            "a UniversalString's length is not a multiple of 4",
+        ),
+        // 2.5.4.3 with its last arc padded (0x80 0x03): it prints as `CN`.
+        (
+            name(&[&[(b"\x55\x04\x80\x03", 0x0c, b"admin")]]),
+            "an attribute type's OID is not minimally encoded",
+        ),
+        (
+            name(&[&[(b"\x80\x55\x04\x03", 0x0c, b"admin")]]),
+            "an attribute type's OID is not minimally encoded",
+        ),
+    ] {
+        assert_eq!(check(&der), Some(why), "{why}");
+    }
+}

@@ -20,6 +20,27 @@ fn width(value: &Any<'_>) -> Option<u8> {
     u8::try_from(w).ok()
 }
 
+/// Why a string value does not decode (see [`super::malformed`]), or `None`.
+pub(super) fn undecodable(value: &Any<'_>) -> Option<&'static str> {
+    let data = value.data;
+    match width(value)? {
+        0 => std::str::from_utf8(data)
+            .is_err()
+            .then_some("a UTF8String is not UTF-8"),
+        2 if data.len() % 2 != 0 => Some("a BMPString has an odd length"),
+        2 => data
+            .chunks_exact(2)
+            .any(|c| (0xd800..=0xdfff).contains(&u16::from_be_bytes([c[0], c[1]])))
+            .then_some("a BMPString holds a surrogate"),
+        4 if data.len() % 4 != 0 => Some("a UniversalString's length is not a multiple of 4"),
+        4 => data
+            .chunks_exact(4)
+            .any(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])).is_none())
+            .then_some("a UniversalString holds a value that is no character"),
+        _ => None,
+    }
+}
+
 /// Appends `#` and the uppercase hex of the value's DER (OpenSSL's `do_dump` with `DUMP_DER`).
 pub(super) fn dump_der(value: &Any<'_>, out: &mut String) {
     out.push('#');
