@@ -85,6 +85,10 @@ pub enum MapError {
     BadUserChar,
     /// The resulting user name is longer than [`MAX_USER_LEN`].
     UserTooLong,
+    /// A template with several attributes: this attribute's value holds a character of the
+    /// text between them, so two different certificates could expand to the same user
+    /// (`{OU}.{CN}`: `a.b` + `c` and `a` + `b.c`).
+    AmbiguousValue(String),
 }
 
 impl fmt::Display for MapError {
@@ -107,6 +111,10 @@ impl fmt::Display for MapError {
                 "certificate user name holds control, invisible or undecodable characters, or starts or ends with whitespace",
             ),
             MapError::UserTooLong => f.write_str("certificate user name is too long"),
+            MapError::AmbiguousValue(attr) => write!(
+                f,
+                "certificate {attr} holds a character of the template's separator: another certificate could map to the same user"
+            ),
         }
     }
 }
@@ -181,6 +189,10 @@ fn template_parts(t: &str) -> Result<Vec<Part<'_>>, MapError> {
         }
         if open > 0 {
             parts.push(Part::Text(&rest[..open]));
+        } else if matches!(parts.last(), Some(Part::Attr(_))) {
+            return Err(bad(
+                "two attributes with nothing between them: their values could be split either way",
+            ));
         }
         parts.push(Part::Attr(name));
         rest = &rest[close + 1..];
@@ -294,14 +306,36 @@ fn check_user(user: &str) -> Result<(), MapError> {
     }
 }
 
-/// Expands a template with `lookup` giving attribute values.
+/// Expands a template with `lookup` giving attribute values. With several attributes, a value
+/// may not hold any character of the text between two attributes: the user name could then be
+/// split back into values more than one way.
 fn expand<'a>(t: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, MapError> {
+    let parts = template_parts(t)?;
+    let first = parts.iter().position(|p| matches!(p, Part::Attr(_)));
+    let last = parts.iter().rposition(|p| matches!(p, Part::Attr(_)));
+    let separators: Vec<&str> = match (first, last) {
+        (Some(a), Some(b)) => parts[a..b]
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(s) => Some(*s),
+                Part::Attr(_) => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut out = String::new();
-    for part in template_parts(t)? {
+    for part in parts {
         match part {
             Part::Text(s) => out.push_str(s),
             Part::Attr(name) => {
-                out.push_str(lookup(name).ok_or_else(|| MapError::Missing(name.to_string()))?)
+                let value = lookup(name).ok_or_else(|| MapError::Missing(name.to_string()))?;
+                if separators
+                    .iter()
+                    .any(|sep| value.contains(|c| sep.contains(c)))
+                {
+                    return Err(MapError::AmbiguousValue(name.to_string()));
+                }
+                out.push_str(value)
             }
         }
     }

@@ -277,7 +277,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::CertUser,
         DefaultValue::Value("cn"),
         "dn|cn|email|xmpp|upn|template",
-        "Which certificate field names the user: the subject DN, its CN, e-mail, XMPP or UPN SAN, or a template like `{CN}@example.org`.",
+        "Which certificate field names the user: the subject DN, its CN, e-mail, XMPP or UPN SAN, or a template like `{CN}@example.org` (with several attributes, a value holding a character of the text between them is refused: `{OU}.{CN}` refuses OU=a.b).",
     ),
     apache(
         OptionId::CertUserMapFile,

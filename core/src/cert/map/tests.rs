@@ -102,6 +102,42 @@ fn certificate_rules() {
 }
 
 #[test]
+fn templates_never_map_two_certificates_to_one_user() {
+    // `{OU}.{CN}`: OU=a.b with CN=c and OU=a with CN=b.c would both be `a.b.c`.
+    let two = rule("{OU}.{CN}");
+    assert_eq!(
+        map_user_from_dn("CN=c,OU=a.b,O=x", &two, None),
+        Err(MapError::AmbiguousValue("OU".into()))
+    );
+    assert_eq!(
+        map_user_from_dn("CN=b.c,OU=a,O=x", &two, None),
+        Err(MapError::AmbiguousValue("CN".into()))
+    );
+    assert_eq!(
+        map_user_from_dn("CN=c,OU=a,O=x", &two, None).as_deref(),
+        Ok("a.c")
+    );
+    // Every character of the separator counts, not only the whole separator.
+    assert_eq!(
+        map_user_from_dn("CN=c-,OU=a,O=x", &rule("{OU}-:{CN}"), None),
+        Err(MapError::AmbiguousValue("CN".into()))
+    );
+    // Text before the first and after the last attribute is fixed: no ambiguity there.
+    assert_eq!(
+        map_user_from_dn("CN=a.b@c,O=x", &rule("u.{CN}@example.org"), None).as_deref(),
+        Ok("u.a.b@c@example.org")
+    );
+    assert!(MapError::AmbiguousValue("OU".into())
+        .to_string()
+        .contains("could map to the same user"));
+    // Two attributes with nothing between them cannot be told apart at all.
+    assert!(matches!(
+        "{OU}{CN}".parse::<UserRule>(),
+        Err(MapError::BadTemplate { .. })
+    ));
+}
+
+#[test]
 fn dn_string_rules_agree_with_certificate_rules() {
     let a = cert(ALICE);
     for r in ["dn", "cn", "{CN}@{DC}.{O}", "{emailAddress}"] {
