@@ -649,3 +649,102 @@ fn incomplete_crls_are_refused_at_load() {
     // The same unknown extension, not critical, may be ignored.
     gencrl("known").expect("a non-critical extension is no reason to refuse");
 }
+
+/// A client certificate whose keyUsage allows neither digitalSignature nor keyAgreement (an
+/// encryption-only key from the same CA) is refused by chain verification, as by
+/// `openssl verify -purpose sslclient` (mod_ssl); one with digitalSignature passes both.
+#[test]
+fn client_key_usage_matches_openssl_ssl_client_purpose() {
+    use authrs_core::cert::chain::{ChainError, TrustAnchors};
+    let dir = TempDir::new("keyusage");
+    let d = |f: &str| dir.path().join(f).to_str().expect("utf-8").to_string();
+    // One file for `req` (its [req] section) and for the extensions of each certificate.
+    std::fs::write(
+        d("ext.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n\
+         [ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         [enc]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,keyEncipherment\n\
+         [sig]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n",
+    )
+    .expect("ext");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut args = vec!["req", "-x509"];
+    args.extend_from_slice(&ec);
+    let (ca_key, ca_pem, ext) = (d("ca.key"), d("ca.pem"), d("ext.cnf"));
+    args.extend_from_slice(&[
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca_pem,
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Key Usage CA",
+        "-extensions",
+        "ca",
+        "-config",
+        &ext,
+    ]);
+    openssl(&args);
+    let anchors = TrustAnchors::parse(&std::fs::read(&ca_pem).expect("ca")).expect("anchor");
+    for (name, refused) in [("enc", true), ("sig", false)] {
+        let (key, csr, pem, der) = (
+            d(&format!("{name}.key")),
+            d(&format!("{name}.csr")),
+            d(&format!("{name}.pem")),
+            d(&format!("{name}.der")),
+        );
+        let mut args = vec!["req"];
+        args.extend_from_slice(&ec);
+        let subj = format!("/CN={name}");
+        args.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", &subj]);
+        openssl(&args);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-days",
+            "10",
+            "-extfile",
+            &ext,
+            "-extensions",
+            name,
+            "-out",
+            &pem,
+        ]);
+        openssl(&["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
+        let theirs = std::process::Command::new("openssl")
+            .args(["verify", "-purpose", "sslclient", "-CAfile", &ca_pem, &pem])
+            .output()
+            .expect("openssl");
+        assert_eq!(
+            !theirs.status.success(),
+            refused,
+            "{name}: OpenSSL disagrees"
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        let ours = anchors.verify(&std::fs::read(&der).expect("der"), &[], now);
+        if refused {
+            assert!(
+                matches!(ours, Err(ChainError::KeyNotForClientAuth { .. })),
+                "{name}: {ours:?}"
+            );
+        } else {
+            assert_eq!(ours, Ok(()), "{name}");
+        }
+    }
+}

@@ -129,6 +129,7 @@ impl TrustAnchors {
         }
         let leaf = Node::parse(leaf_der, &|| "the client certificate".to_string())?;
         leaf.check_common(now, true)?;
+        leaf.check_client_key()?;
         let mut pool: Vec<Node> = Vec::with_capacity(intermediates.len());
         for (i, der) in intermediates.iter().enumerate() {
             if der.as_slice() == leaf_der || pool.iter().any(|n| n.der == *der) {

@@ -91,6 +91,12 @@ pub enum ChainError {
         /// Which certificate.
         subject: String,
     },
+    /// The client certificate's keyUsage allows neither digitalSignature nor keyAgreement: its
+    /// key is not for authenticating a TLS client (OpenSSL's `ssl_client` purpose refuses it).
+    KeyNotForClientAuth {
+        /// Which certificate.
+        subject: String,
+    },
     /// A certificate has a critical extension authrs does not enforce (nameConstraints, policies, …).
     UnhandledCriticalExtension {
         /// Which certificate.
@@ -167,6 +173,10 @@ impl fmt::Display for ChainError {
             ChainError::NotForClientAuth { subject } => write!(
                 f,
                 "{subject:?} has an extendedKeyUsage without clientAuth"
+            ),
+            ChainError::KeyNotForClientAuth { subject } => write!(
+                f,
+                "{subject:?} has a keyUsage with neither digitalSignature nor keyAgreement"
             ),
             ChainError::UnhandledCriticalExtension { subject, oid } => write!(
                 f,

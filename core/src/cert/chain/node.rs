@@ -36,6 +36,8 @@ pub(super) struct Node {
     pub key_cert_sign: Option<bool>,
     /// No extendedKeyUsage, or one that allows clientAuth (or anyExtendedKeyUsage).
     pub client_auth: bool,
+    /// No keyUsage, or one with digitalSignature or keyAgreement (what a TLS client's key does).
+    pub client_key_usage: bool,
     /// The first critical extension authrs does not enforce, by OID.
     pub unhandled_critical: Option<String>,
     /// The subject's public key, decoded only for CA certificates (the only ones that sign).
@@ -68,10 +70,13 @@ impl Node {
             .basic_constraints()
             .map_err(|e| malformed(format!("basicConstraints: {e}")))?
             .map(|bc| (bc.value.ca, bc.value.path_len_constraint));
-        let key_cert_sign = tbs
+        let key_usage = tbs
             .key_usage()
             .map_err(|e| malformed(format!("keyUsage: {e}")))?
-            .map(|ku| ku.value.key_cert_sign());
+            .map(|ku| ku.value);
+        let key_cert_sign = key_usage.map(|ku| ku.key_cert_sign());
+        let client_key_usage =
+            key_usage.is_none_or(|ku| ku.digital_signature() || ku.key_agreement());
         let client_auth = tbs
             .extended_key_usage()
             .map_err(|e| malformed(format!("extendedKeyUsage: {e}")))?
@@ -113,6 +118,7 @@ impl Node {
             basic,
             key_cert_sign,
             client_auth,
+            client_key_usage,
             unhandled_critical,
             key,
         })
@@ -166,6 +172,18 @@ impl Node {
             });
         }
         Ok(())
+    }
+
+    /// The client certificate itself: its keyUsage, when present, must allow what a TLS
+    /// client's key does (digitalSignature, or keyAgreement), as OpenSSL's `ssl_client` purpose.
+    pub fn check_client_key(&self) -> Result<(), ChainError> {
+        if self.client_key_usage {
+            Ok(())
+        } else {
+            Err(ChainError::KeyNotForClientAuth {
+                subject: self.subject_dn(),
+            })
+        }
     }
 
     /// Whether this certificate may issue others: cA, and keyCertSign when keyUsage is present.

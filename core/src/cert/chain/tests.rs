@@ -50,6 +50,7 @@ fn subject(e: &ChainError) -> &str {
         | ChainError::UnsupportedAlgorithm { subject, .. }
         | ChainError::BadKey { subject, .. }
         | ChainError::NotForClientAuth { subject }
+        | ChainError::KeyNotForClientAuth { subject }
         | ChainError::UnhandledCriticalExtension { subject, .. }
         | ChainError::AnchorNotACa { subject } => subject,
         other => panic!("{other:?} names no certificate"),
