@@ -241,6 +241,10 @@ pub fn is_private(ip: IpAddr) -> bool {
             if s[0] == 0x2002 {
                 return is_private(v4(s[1], s[2]));
             }
+            // SIIT's IPv4-translated form (::ffff:0:a.b.c.d, RFC 2765).
+            if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+                return is_private(v4(s[6], s[7]));
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -249,6 +253,11 @@ pub fn is_private(ip: IpAddr) -> bool {
                 // Site-local (deprecated) and local-use NAT64 (64:ff9b:1::/48, RFC 8215).
                 || (s[0] & 0xffc0) == 0xfec0
                 || s[..3] == [0x64, 0xff9b, 1]
+                // Teredo (2001::/32: a relay reaches the IPv4 address it hides), the
+                // discard-only block (100::/64) and documentation (2001:db8::/32).
+                || s[..2] == [0x2001, 0]
+                || s[..4] == [0x100, 0, 0, 0]
+                || s[..2] == [0x2001, 0xdb8]
         }
     }
 }
@@ -301,6 +310,11 @@ mod tests {
             "http://240.0.0.1/",
             "http://[::ffff:192.0.0.192]/",
             "http://[64:ff9b::c612:1]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[::ffff:0:a9fe:a9fe]/",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "http://[100::1]/",
+            "http://[2001:db8::1]/",
         ] {
             assert!(strict.permits(&url(bad)).is_err(), "{bad}");
         }
