@@ -174,6 +174,10 @@ impl FetchLimits {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("refusing to fetch a {}: URL", url.scheme()));
         }
+        // `https://bank.example@evil.example/` is evil.example: never a URL to act on or show.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("refusing to fetch a URL with user information (user@host)".into());
+        }
         if self.allow_private_addresses {
             return Ok(());
         }
@@ -292,6 +296,14 @@ mod tests {
             assert!(strict.permits(&url(bad)).is_err(), "{bad}");
         }
         assert!(strict.permits(&url("https://op.example.com/")).is_ok());
+        let lax = FetchLimits {
+            allow_private_addresses: true,
+            ..FetchLimits::default()
+        };
+        for userinfo in ["https://bank.example@op.example/", "https://:x@op.example/"] {
+            assert!(strict.permits(&url(userinfo)).is_err(), "{userinfo}");
+            assert!(lax.permits(&url(userinfo)).is_err(), "{userinfo}");
+        }
         assert!(strict.permits(&url("http://8.8.8.8/")).is_ok());
         // IPv6 forms that carry an IPv4 address a gateway reaches (NAT64, 6to4), the
         // deprecated IPv4-compatible and site-local ones, the local-use NAT64 prefix.

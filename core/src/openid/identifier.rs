@@ -47,6 +47,14 @@ pub fn normalize(input: &str) -> Result<Url, OpenIdError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(OpenIdError::with(ErrorCode::BogusUrl, "URL has no host"));
     }
+    // `https://bank.example@evil.example/` names evil.example but reads as bank.example in a
+    // log line or to an application that gets it as the user.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(OpenIdError::with(
+            ErrorCode::BogusUrl,
+            "user information (user@host) in an identifier",
+        ));
+    }
     url.set_fragment(None);
     Ok(url)
 }
@@ -113,6 +121,11 @@ mod tests {
         assert_eq!(code("@example*org"), ErrorCode::BogusUrl);
         assert_eq!(code("xri://=alice"), ErrorCode::BogusUrl);
         assert_eq!(code("http://"), ErrorCode::BogusUrl);
+        assert_eq!(
+            code("https://bank.example@evil.example/"),
+            ErrorCode::BogusUrl
+        );
+        assert_eq!(code("bank.example:pw@evil.example/"), ErrorCode::BogusUrl);
         assert_eq!(
             code(&"a".repeat(MAX_IDENTIFIER_BYTES + 1)),
             ErrorCode::BogusUrl
