@@ -720,6 +720,24 @@ fn unsigned_fields() {
 }
 
 #[test]
+fn a_2_0_assertion_with_its_namespace_stripped_is_refused() {
+    // openid.ns is not among the signed fields: removed on the way, the message reads as 1.x,
+    // whose rules ask for no response_nonce and no op_endpoint. The signature still holds.
+    let a = Assertion::v2();
+    assert!(!SIGNED_V2.split(',').any(|f| f == "ns"));
+    let mut fx = Fx::new();
+    match fx.run(&a.without("ns")) {
+        Outcome::Error(e) => {
+            assert_eq!(e.code(), "bad_message", "{e:?}");
+            assert!(e.detail.contains("openid.ns was removed"), "{}", e.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The message as sent verifies.
+    verified(Fx::new().run(&a));
+}
+
+#[test]
 fn a_name_signed_twice_is_refused_before_any_token_is_built() {
     // Correctly signed by the provider (an attacker's own, with an association), each copy of
     // `x` would put its 8 KB value into the token again: 4000 copies, a 32 MB token.
