@@ -1263,3 +1263,69 @@ fn a_htaccess_cannot_borrow_the_startup_copy_of_a_root_only_file() {
         "{log}"
     );
 }
+
+/// mod_cache's quick handler answers from its cache before any authentication hook runs: a
+/// response to a logged-in user must never be stored there, or the next anonymous visitor gets
+/// it (cookie logins carry no Authorization header, which is all mod_cache looks for).
+#[test]
+fn authenticated_responses_never_reach_mod_cache() {
+    let (root, certs) = root_with_key("httpd-mod-cache");
+    let cache = root.join("cache");
+    std::fs::create_dir_all(&cache).expect("cache dir");
+    std::fs::create_dir_all(root.join("htdocs/app")).expect("mkdir");
+    std::fs::create_dir_all(root.join("htdocs/pub")).expect("mkdir");
+    std::fs::write(root.join("htdocs/app/report.html"), "secret report\n").expect("write");
+    std::fs::write(root.join("htdocs/pub/page.html"), "public page\n").expect("write");
+    // Old files: mod_cache's heuristic keeps them fresh (a tenth of their age) without asking.
+    for f in ["htdocs/app/report.html", "htdocs/pub/page.html"] {
+        std::fs::File::options()
+            .write(true)
+            .open(root.join(f))
+            .and_then(|h| {
+                h.set_modified(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000),
+                )
+            })
+            .expect("mtime");
+    }
+    if authrs_tests::apache::is_root() {
+        let ok = std::process::Command::new("chown")
+            .args(["www-data:www-data"])
+            .arg(&cache)
+            .status()
+            .expect("chown");
+        assert!(ok.success());
+    }
+    let m = "/usr/lib/apache2/modules";
+    let global = format!(
+        "{}LoadModule cache_module {m}/mod_cache.so\nLoadModule cache_disk_module {m}/mod_cache_disk.so\n\
+         CacheRoot \"{}\"\nCacheEnable disk /\nCacheHeader on\n",
+        global(&root),
+        cache.display()
+    );
+    let site = "<Location /app>\n  AuthType AuthRs\n  AuthName Example\n  Require valid-user\n</Location>\n";
+    let a = Apache::start_in(root, certs, &global, site);
+    let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    // Positive control: mod_cache does store and serve this server's public pages.
+    for _ in 0..2 {
+        assert_eq!(get(&a, "/pub/page.html").send().status, 200);
+    }
+    let r = get(&a, "/pub/page.html").send();
+    assert_eq!(
+        r.header("x-cache").map(|v| v.starts_with("HIT")),
+        Some(true),
+        "{r:?}"
+    );
+    for _ in 0..2 {
+        let r = get(&a, "/app/report.html").cookie(COOKIE, &t).send();
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "secret report\n"),
+            "{r:?}"
+        );
+    }
+    let r = get(&a, "/app/report.html").send();
+    assert_eq!(r.status, 401, "{r:?}\n{}", a.error_log());
+    assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
+    assert!(!r.body.contains("secret"), "{r:?}");
+}
