@@ -69,9 +69,44 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
             table_set_static(r.pool, env, c"AUTHRS_ROLES", &id.roles.to_list());
         }
         if !r.request_config.is_null() {
-            let slot = crate::dirconf::into_pool(r.pool, id);
+            let slot = crate::dirconf::into_pool(
+                r.pool,
+                Established {
+                    identity: id,
+                    refreshed: None,
+                },
+            );
             *(r.request_config as *mut *mut c_void).add(crate::glue::module_index()) = slot;
         }
+    }
+}
+
+/// What check_authn established for a request (our request_config slot).
+struct Established {
+    identity: Identity,
+    /// A refreshed ticket's `Set-Cookie`, sent only once authorization has passed
+    /// ([`send_deferred_ticket`], from fixups): a user httpd's `Require` then refuses must not
+    /// have their session kept alive by the 403 (as the core clears it on its own Forbidden).
+    refreshed: Option<String>,
+}
+
+/// The request's [`Established`] slot, if set.
+fn established(r: &mut ffi::request_rec) -> Option<&mut Established> {
+    if r.request_config.is_null() {
+        return None;
+    }
+    // SAFETY: the slot is NULL or an Established placed by set_identity in this request's pool,
+    // used by this request's thread only.
+    unsafe {
+        let slot = *(r.request_config as *const *mut c_void).add(crate::glue::module_index());
+        (slot as *mut Established).as_mut()
+    }
+}
+
+/// fixups (authorization passed): adds the refreshed ticket check_authn kept back, once.
+pub fn send_deferred_ticket(r: &mut ffi::request_rec) {
+    if let Some(c) = established(r).and_then(|e| e.refreshed.take()) {
+        add_refreshed_ticket(r, &c);
     }
 }
 
@@ -103,10 +138,10 @@ pub fn identity(r: &ffi::request_rec) -> Option<&Identity> {
     if r.request_config.is_null() {
         return None;
     }
-    // SAFETY: the slot is NULL or an Identity placed by set_identity in this request's pool.
+    // SAFETY: the slot is NULL or an Established placed by set_identity in this request's pool.
     unsafe {
         let slot = *(r.request_config as *const *const c_void).add(crate::glue::module_index());
-        (slot as *const Identity).as_ref()
+        (slot as *const Established).as_ref().map(|e| &e.identity)
     }
 }
 
@@ -130,9 +165,7 @@ pub fn apply(r: &mut ffi::request_rec, mut d: Decision, realm: Option<&str>) -> 
             table_unset(r.headers_in, h);
         }
         if let Some(c) = d.set_cookie.as_deref().filter(|c| !c.is_empty()) {
-            if d.verdict == Verdict::Allow {
-                add_refreshed_ticket(r, c);
-            } else {
+            if d.verdict != Verdict::Allow {
                 table_add(r.pool, r.err_headers_out, "Set-Cookie", c);
             }
         }
@@ -144,8 +177,15 @@ pub fn apply(r: &mut ffi::request_rec, mut d: Decision, realm: Option<&str>) -> 
     }
     match &d.verdict {
         Verdict::Allow => {
+            let refreshed = d.set_cookie.take().filter(|c| !c.is_empty());
             if let Some(id) = d.identity.take() {
                 set_identity(r, id);
+            }
+            // Kept for fixups, which run only once httpd's authorization has passed.
+            match (refreshed, established(r)) {
+                (Some(c), Some(e)) => e.refreshed = Some(c),
+                (Some(c), None) => add_refreshed_ticket(r, &c),
+                (None, _) => {}
             }
             ffi::OK as c_int
         }

@@ -208,10 +208,12 @@ fn inherit_reason(r: &mut ffi::request_rec) {
     }
 }
 
-/// fixups: with `AuthRsRecognizeUser On`, a valid ticket or certificate on an unprotected page
+/// fixups: a ticket refreshed by check_authn is sent now that authorization has passed. With
+/// `AuthRsRecognizeUser On`, a valid ticket or certificate on an unprotected page
 /// still sets the user (AuthCookie's recognize_user); nothing is ever refused here. Every
 /// ErrorDocument and subrequest inherits `AUTHRS_REASON` here.
 pub fn fixups(r: &mut ffi::request_rec) -> c_int {
+    crate::apply::send_deferred_ticket(r);
     recognize_user(r);
     // After recognizing: a user recognized on the error page must not hide why it is shown.
     if !r.prev.is_null() || !r.main.is_null() {

@@ -1329,3 +1329,31 @@ fn authenticated_responses_never_reach_mod_cache() {
     assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
     assert!(!r.body.contains("secret"), "{r:?}");
 }
+
+/// A ticket due for its sliding refresh on a page httpd's own `Require` then refuses: the 403
+/// carries no fresh ticket (a refused user could otherwise keep an idle session alive by polling
+/// a page they may not see); on a page they may see, the refresh is sent.
+#[test]
+fn a_refused_request_never_refreshes_the_ticket() {
+    let a = start(
+        "<Location /idle>\n  AuthType AuthRs\n  AuthName Example\n  AuthRsSessionTimeout 10m\n  \
+         <RequireAll>\n    Require valid-user\n    Require not user mallory\n  </RequireAll>\n\
+         </Location>\n",
+    );
+    std::fs::create_dir_all(a.root.join("htdocs/idle")).expect("mkdir");
+    std::fs::write(a.root.join("htdocs/idle/index.html"), "idle\n").expect("write");
+    // Issued 8 minutes ago: past half of the 10-minute idle timeout.
+    // (mod_authz_core answers 401 for a `Require not user` refusal.)
+    for (user, status, refreshed) in [("mallory", 401, false), ("demo", 200, true)] {
+        let t = mint(user, AuthMethod::Password, now() - 480, 3600);
+        let r = get(&a, "/idle/").cookie(COOKIE, &t).send();
+        assert_eq!(r.status, status, "{user}: {r:?}\n{}", a.error_log());
+        assert_eq!(r.cookie(COOKIE).is_some(), refreshed, "{user}: {r:?}");
+        if refreshed {
+            assert!(r
+                .headers
+                .iter()
+                .any(|(n, v)| n == "cache-control" && v.contains("private")));
+        }
+    }
+}
