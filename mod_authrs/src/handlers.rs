@@ -33,17 +33,17 @@ const BAND_BYTES: usize = 64;
 /// Bands up to the longest password a login accepts.
 const BANDS: usize = authrs_core::login::MAX_PASSWORD / BAND_BYTES + 1;
 
-/// How long a password check of a known user took lately in this process, per password-length
-/// band (nanoseconds, a moving average; 0: not timed yet): an unknown user is answered no
-/// sooner, so timing does not tell which names exist (mod_authn_file answers "no such user"
-/// before hashing anything).
+/// How long the dearest recent password check of a known user took in this process, per
+/// password-length band (nanoseconds, [`decaying_max`]; 0: not timed yet): every answer, for
+/// known and unknown names, is held to it, so timing does not tell which names exist
+/// (mod_authn_file answers "no such user" before hashing anything).
 static KNOWN_USER_CHECK_NS: [AtomicU64; BANDS] = [const { AtomicU64::new(0) }; BANDS];
 /// The same per login scope and band: a location whose user file has costly hashes must not be
 /// padded to the cheap checks of another location of the same process. The process-wide
-/// average stands in for a scope until it has its own.
+/// value stands in for a scope until it has its own.
 static KNOWN_USER_CHECK_NS_BY_SCOPE: Mutex<BTreeMap<(u64, usize), u64>> =
     Mutex::new(BTreeMap::new());
-/// Scope and band pairs timed apart at most (.htaccess can make many); the rest use the process average.
+/// Scope and band pairs timed apart at most (.htaccess can make many); the rest use the process's value.
 const MAX_TIMED_SCOPES: usize = 1024;
 /// The most an answer is held back.
 const MAX_PAD: Duration = Duration::from_secs(2);
@@ -56,26 +56,26 @@ fn band(password: &str) -> usize {
     (password.len() / BAND_BYTES).min(BANDS - 1)
 }
 
-fn moving_average(avg: u64, took: u64) -> u64 {
-    if avg == 0 {
-        took.max(1)
-    } else {
-        (avg / 4 * 3 + took / 4).max(1)
-    }
+/// The dearest recent check: a new check's time, or the last value decayed by a sixteenth,
+/// whichever is more. An average of mixed costs (bcrypt beside `{SHA}` after a migration) would
+/// sit below the dear checks and above the cheap ones, and both would stand out against the
+/// pad of an unknown name; every answer is held to this instead.
+fn decaying_max(max: u64, took: u64) -> u64 {
+    took.max(max - max / 16).max(1)
 }
 
 fn record_known_user_check(scope: u64, band: usize, took: Duration) {
     let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
     if let Some(process) = KNOWN_USER_CHECK_NS.get(band) {
         let _ = process.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
-            Some(moving_average(avg, took))
+            Some(decaying_max(avg, took))
         });
     }
     if let Ok(mut by_scope) = KNOWN_USER_CHECK_NS_BY_SCOPE.lock() {
         let key = (scope, band);
         if by_scope.len() < MAX_TIMED_SCOPES || by_scope.contains_key(&key) {
             let avg = by_scope.entry(key).or_insert(0);
-            *avg = moving_average(*avg, took);
+            *avg = decaying_max(*avg, took);
         }
     }
 }
@@ -150,9 +150,9 @@ impl PasswordCheck for HttpdProviders<'_> {
             match unsafe { check(self.r, u.as_ptr(), p.as_ptr()) } {
                 ffi::authn_status::AUTH_GRANTED => {
                     record_known_user_check(self.scope, band, started.elapsed());
-                    if known.is_none() {
-                        hold_until(started, cold_pad(self.scope));
-                    }
+                    // Every answer, known names too: a cheap hash must not answer sooner than
+                    // an unknown name.
+                    hold_until(started, known.unwrap_or_else(|| cold_pad(self.scope)));
                     // SAFETY: NULL or a pool string the provider set.
                     // Strictly UTF-8: two names that differ only in invalid bytes must not
                     // become one (a lossy reading maps both to U+FFFD); not UTF-8 is no name.
@@ -167,13 +167,15 @@ impl PasswordCheck for HttpdProviders<'_> {
                 }
                 ffi::authn_status::AUTH_DENIED => {
                     record_known_user_check(self.scope, band, started.elapsed());
-                    if known.is_none() {
-                        hold_until(started, cold_pad(self.scope));
-                    }
+                    hold_until(started, known.unwrap_or_else(|| cold_pad(self.scope)));
                     return Ok(false);
                 }
                 ffi::authn_status::AUTH_USER_NOT_FOUND => continue,
-                _ => return Err(format!("authn provider {name:?} failed")),
+                _ => {
+                    // A provider error answers no sooner either.
+                    hold_until(started, known.unwrap_or_else(|| cold_pad(self.scope)));
+                    return Err(format!("authn provider {name:?} failed"));
+                }
             }
         }
         hold_until(started, known.unwrap_or_else(|| cold_pad(self.scope)));

@@ -725,7 +725,13 @@ fn an_unknown_user_is_answered_no_sooner_than_a_known_one() {
     let (root, certs) = root_with_certs("httpd-timing");
     std::fs::write(root.join("ticket.key"), format!("{KEY_B64}\n")).expect("key");
     let hash = authrs_core::password::hash_bcrypt("right", 11, [9u8; 16]).expect("hash");
-    std::fs::write(root.join("htpasswd"), format!("known:{hash}\n")).expect("htpasswd");
+    // Beside it a user whose hash is cheap ({SHA}, as left by a migration): a wrong password for
+    // them must not answer sooner than one for an unknown name (or a known-but-dear one).
+    std::fs::write(
+        root.join("htpasswd"),
+        format!("known:{hash}\ncheapo:{{SHA}}0nofEXcSAJSXFLGvmfBIpBb11vQ=\n"),
+    )
+    .expect("htpasswd");
     // A second login location whose users have cheap hashes (cost 4, ~1 ms).
     let cheap = authrs_core::password::hash_bcrypt("right", 4, [9u8; 16]).expect("hash");
     std::fs::write(root.join("htpasswd.cheap"), format!("known:{cheap}\n")).expect("htpasswd");
@@ -772,6 +778,11 @@ fn an_unknown_user_is_answered_no_sooner_than_a_known_one() {
     assert!(
         unknown * 3 > known,
         "unknown users answered in {unknown:?}, known ones in {known:?}"
+    );
+    let cheapo = median((0..5).map(|_| login("cheapo")).collect());
+    assert!(
+        cheapo * 3 > known,
+        "a known user with a cheap hash answered in {cheapo:?}, a dear one in {known:?}"
     );
     // Busy cheap logins at another location of the same process must not teach the costly one
     // to answer its unknown users sooner (a process-wide average did: padded to a few ms, not
