@@ -552,22 +552,16 @@ impl RelyingParty {
             )
             .into());
         }
-        // Fields only 2.0 has, signed in a message without `openid.ns`: a 2.0 assertion whose
-        // (unsigned) namespace was stripped on the way, to be checked by 1.x's weaker rules
-        // (no response_nonce, no op_endpoint).
-        if v == Version::V1 {
-            if let Some(f) = ["op_endpoint", "claimed_id", "response_nonce"]
-                .into_iter()
-                .find(|f| signed.contains(&msg, f))
-            {
-                return Err(OpenIdError::with(
-                    ErrorCode::BadMessage,
-                    format!(
-                        "a 1.x message signs {f}, which only 2.0 has: its openid.ns was removed"
-                    ),
-                )
-                .into());
-            }
+        // claimed_id, which only 2.0 has, signed in a message without `openid.ns`: a 2.0
+        // assertion whose (unsigned) namespace was stripped on the way, to be checked by 1.x's
+        // rules (the OP-local identifier becomes the user). Not op_endpoint or response_nonce:
+        // JanRain's libraries, the most common 1.x providers, sign both in 1.1 answers too.
+        if v == Version::V1 && signed.contains(&msg, "claimed_id") {
+            return Err(OpenIdError::with(
+                ErrorCode::BadMessage,
+                "a 1.x message signs claimed_id, which only 2.0 has: its openid.ns was removed",
+            )
+            .into());
         }
         let (claimed, oic_identity) = match v {
             Version::V1 => (
