@@ -54,8 +54,10 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
         r.user = user;
         // A response made for this user must not be stored by mod_cache, whose quick handler
         // would hand it to the next visitor before any authentication hook runs (a cookie
-        // login has no Authorization header, all mod_cache itself looks for).
-        r.no_cache = 1;
+        // login has no Authorization header, all mod_cache itself looks for). The `no-cache`
+        // variable, as `SetEnv no-cache` does: `r->no_cache` would also make httpd add
+        // `Expires: <now>` to every such response, so browsers kept no protected page.
+        ffi::apr_table_setn(env, c"no-cache".as_ptr(), c"1".as_ptr());
         r.ap_auth_type = c"AuthRs".as_ptr().cast_mut();
         ffi::apr_table_setn(env, c"AUTHRS_USER".as_ptr(), user);
         table_set_static(r.pool, env, c"AUTHRS_METHOD", id.method.as_str());
