@@ -1323,6 +1323,9 @@ fn authenticated_responses_never_reach_mod_cache() {
             (200, "secret report\n"),
             "{r:?}"
         );
+        // Kept from shared caches only: the browser's own cache may still keep the page
+        // (`r->no_cache` would have made httpd add `Expires: <now>`).
+        assert_eq!(r.header("expires"), None, "{r:?}");
     }
     let r = get(&a, "/app/report.html").send();
     assert_eq!(r.status, 401, "{r:?}\n{}", a.error_log());
