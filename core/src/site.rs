@@ -211,7 +211,8 @@ impl Site {
     }
 
     /// What an operator should hear when the configuration loads (logged as warnings, never
-    /// refused): inline `users` whose dearest hash makes each login check block an Envoy worker
+    /// refused): CRLs that keep no issuer current ([`crate::cert::crl::CrlSet::warnings`]);
+    /// inline `users` whose dearest hash makes each login check block an Envoy worker
     /// thread for more than [`SLOW_LOGIN_CHECK_MICROS`] — every login with an unknown name pays
     /// it, so a few such posts stall every connection the worker serves.
     pub fn warnings(&self) -> Vec<String> {
@@ -219,6 +220,13 @@ impl Site {
         let scopes =
             std::iter::once(&self.unmatched).chain(self.locations.iter().map(|l| &l.scope));
         for scope in scopes {
+            // CRLs that revoke but keep no issuer current (delta, scoped, unknown critical).
+            for w in scope.policy.crls.iter().flat_map(|c| c.warnings()) {
+                let w = format!("crls: {w}");
+                if !out.contains(&w) {
+                    out.push(w);
+                }
+            }
             if let Passwords::Users(users) = &scope.passwords {
                 if users.mixed_costs() {
                     let w = "users: the hashes differ in cost (bcrypt cost, SHA-crypt rounds or scheme): how long a login takes tells users with cheaper hashes from unknown names; rehash them at one cost".to_string();

@@ -357,9 +357,23 @@ pub unsafe fn directive(
     // (under its once-a-second change check) and refuses the request (500) when it is bad.
     // SAFETY: a plain query of httpd's state.
     if is_path && unsafe { ffi::authrs_serving() } == 0 {
-        if let Err(e) = crate::policy::validate_file(spec.id, &args) {
-            // httpd names the file and line; the directive is ours to name.
-            return fail(format!("{name}: {e}"));
+        match crate::policy::validate_file(spec.id, &args) {
+            Err(e) => {
+                // httpd names the file and line; the directive is ours to name.
+                return fail(format!("{name}: {e}"));
+            }
+            Ok(warnings) => {
+                for w in warnings {
+                    // SAFETY: cmd.server is NULL or the server_rec being configured.
+                    unsafe {
+                        crate::apr::log_s(
+                            cmd.server,
+                            crate::apr::LogLevel::Warn,
+                            &format!("AUTHRS0004: {name}: {w}"),
+                        )
+                    };
+                }
+            }
         }
     }
     // A .htaccess section is read anew for every request: its leaf is named by its content, so

@@ -412,7 +412,8 @@ pub fn clear() {
 }
 
 /// Reads and parses a file named by a directive, so `apache2 -t` catches a bad one.
-pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
+pub fn validate_file(id: OptionId, paths: &[String]) -> Result<Vec<String>, String> {
+    let mut warnings = Vec::new();
     use authrs_core::{cert, roles, ticket};
     for path in paths {
         let bytes = read_file(path)?;
@@ -446,7 +447,10 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
                 .map(drop)
                 .map_err(|e| e.to_string()),
             OptionId::CrlFile => cert::crl::CrlSet::parse(&bytes)
-                .map(drop)
+                .map(|set| {
+                    let named = set.warnings().into_iter().map(|w| format!("{path}: {w}"));
+                    warnings.extend(named);
+                })
                 .map_err(|e| e.to_string()),
             OptionId::CertUserMapFile => cert::map::UserMap::parse(&text()?)
                 .map(drop)
@@ -468,7 +472,7 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<(), String> {
         };
         result.map_err(|e| format!("{path}: {e}"))?;
     }
-    Ok(())
+    Ok(warnings)
 }
 
 #[cfg(test)]

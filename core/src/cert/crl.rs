@@ -9,9 +9,10 @@
 //! listed CRL of that issuer is current (`now` past every nextUpdate, or before a thisUpdate
 //! beyond the clock skew) and the serial is not listed, the answer is [`CrlStatus::CrlExpired`],
 //! for the caller to deny or log; with no CRL for the issuer the answer is [`CrlStatus::NoCrl`].
-//! Only complete CRLs load: delta CRLs, issuingDistributionPoint (partitioned, reason-limited,
-//! indirect) CRLs, certificateIssuer entries and unknown critical extensions are refused
-//! ([`CrlError::Unsupported`]), since read as complete they would hide revocations. CRL signatures
+//! Only complete CRLs make an issuer current: a delta CRL, an issuingDistributionPoint
+//! (partitioned, reason-limited, indirect) CRL, one with certificateIssuer entries or an unknown
+//! critical extension loads, revokes what it lists, and is reported ([`CrlSet::warnings`]),
+//! since read as complete it would hide revocations. CRL signatures
 //! are **not** verified: x509-parser can only do that with its `verify` feature (ring),
 //! which does not build for wasm32. Load CRLs only from trusted files.
 
@@ -35,6 +36,10 @@ pub struct Crl {
     pub next_update: Option<UnixTime>,
     /// Revoked serials in `SSL_CLIENT_M_SERIAL` form (uppercase hex, whole bytes).
     pub revoked: Vec<String>,
+    /// Why this CRL is not one complete list of its issuer's revocations (`None`: it is): a
+    /// delta CRL, an issuingDistributionPoint CRL, certificateIssuer entries or an unknown
+    /// critical extension. Its entries still revoke, but it never keeps its issuer current.
+    pub incomplete: Option<String>,
 }
 
 /// Why CRL input could not be used.
@@ -49,11 +54,6 @@ pub enum CrlError {
     TrailingData,
     /// PEM text without any `X509 CRL` block.
     NoCrl,
-    /// A CRL that does not cover every certificate of its issuer, or that needs an extension
-    /// authrs does not implement: a delta CRL, an issuingDistributionPoint (partitioned,
-    /// reason-limited or indirect CRLs), an entry for another issuer (certificateIssuer), or
-    /// any other critical extension. Read as complete, it would hide revocations.
-    Unsupported(String),
 }
 
 impl fmt::Display for CrlError {
@@ -63,7 +63,6 @@ impl fmt::Display for CrlError {
             CrlError::BadDer(why) => write!(f, "CRL DER is malformed: {why}"),
             CrlError::TrailingData => f.write_str("data follows the CRL's DER"),
             CrlError::NoCrl => f.write_str("no X509 CRL block found"),
-            CrlError::Unsupported(why) => write!(f, "CRL not supported: {why}"),
         }
     }
 }
@@ -97,8 +96,8 @@ impl Crl {
         if !rest.is_empty() {
             return Err(CrlError::TrailingData);
         }
-        complete_crl(&crl)?;
         Ok(Crl {
+            incomplete: incomplete(&crl),
             issuer_dn: dn::rfc2253(crl.issuer()),
             this_update: crl.last_update().timestamp(),
             next_update: crl.next_update().map(|t| t.timestamp()),
@@ -115,27 +114,24 @@ const DELTA_CRL_INDICATOR: &str = "2.5.29.27";
 const ISSUING_DISTRIBUTION_POINT: &str = "2.5.29.28";
 const CERTIFICATE_ISSUER: &str = "2.5.29.29";
 
-/// Refuses a CRL that is not one complete list of its issuer's revocations (as OpenSSL, which
-/// mod_ssl uses, skips delta CRLs and refuses critical extensions it does not handle).
-fn complete_crl(crl: &CertificateRevocationList<'_>) -> Result<(), CrlError> {
+/// Why a CRL is not one complete list of its issuer's revocations, or `None`. Such a CRL, read
+/// as complete, would vouch for certificates it does not cover: OpenSSL (mod_ssl) skips delta
+/// CRLs, scopes issuingDistributionPoint CRLs and will not use one with a critical extension it
+/// does not handle. Here its entries still revoke (never fewer revocations than it lists), but
+/// it never makes its issuer current: the issuer needs a complete CRL for that.
+fn incomplete(crl: &CertificateRevocationList<'_>) -> Option<String> {
     for ext in crl.extensions() {
         let oid = ext.oid.to_id_string();
         match oid.as_str() {
             DELTA_CRL_INDICATOR => {
-                return Err(CrlError::Unsupported(
-                    "a delta CRL (deltaCRLIndicator) lists only recent changes; configure its base CRL, kept current".into(),
-                ))
+                return Some("a delta CRL (deltaCRLIndicator) lists only recent changes".into())
             }
             ISSUING_DISTRIBUTION_POINT => {
-                return Err(CrlError::Unsupported(
-                    "an issuingDistributionPoint CRL covers only part of its issuer's certificates (partitioned, reason-limited or indirect); configure a complete CRL".into(),
-                ))
+                return Some(
+                    "an issuingDistributionPoint CRL covers only part of its issuer's certificates (partitioned, reason-limited or indirect)".into(),
+                )
             }
-            _ if ext.critical => {
-                return Err(CrlError::Unsupported(format!(
-                    "critical extension {oid} is not understood"
-                )))
-            }
+            _ if ext.critical => return Some(format!("critical extension {oid} is not understood")),
             _ => {}
         }
     }
@@ -143,18 +139,18 @@ fn complete_crl(crl: &CertificateRevocationList<'_>) -> Result<(), CrlError> {
         for ext in entry.extensions() {
             let oid = ext.oid.to_id_string();
             if oid == CERTIFICATE_ISSUER {
-                return Err(CrlError::Unsupported(
+                return Some(
                     "an entry carries certificateIssuer (an indirect CRL, listing another issuer's certificates)".into(),
-                ));
+                );
             }
             if ext.critical {
-                return Err(CrlError::Unsupported(format!(
+                return Some(format!(
                     "an entry carries critical extension {oid}, which is not understood"
-                )));
+                ));
             }
         }
     }
-    Ok(())
+    None
 }
 
 /// The answer of [`CrlSet::check`].
@@ -209,6 +205,22 @@ impl CrlSet {
         &self.crls
     }
 
+    /// What an operator should hear at load: each CRL that is not complete (see
+    /// [`Crl::incomplete`]): its entries revoke, but it keeps no issuer current.
+    pub fn warnings(&self) -> Vec<String> {
+        self.crls
+            .iter()
+            .filter_map(|c| {
+                c.incomplete.as_ref().map(|why| {
+                    format!(
+                        "CRL of {:?}: {why}; its entries revoke, but it does not keep the issuer current (load the issuer's complete CRL too)",
+                        c.issuer_dn
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Whether the certificate `serial` issued by `issuer_dn` (both as mod_ssl gives them:
     /// `SSL_CLIENT_I_DN`, `SSL_CLIENT_M_SERIAL`; serial case and leading zeros do not matter)
     /// is revoked at `now`.
@@ -230,7 +242,8 @@ impl CrlSet {
             seen = true;
             // A CRL issued "in the future" (thisUpdate ahead of our clock by more than the
             // skew a ticket is allowed) cannot vouch for now: OpenSSL refuses it too.
-            current |= crl.this_update <= now.saturating_add(crate::ticket::MAX_CLOCK_SKEW)
+            current |= crl.incomplete.is_none()
+                && crl.this_update <= now.saturating_add(crate::ticket::MAX_CLOCK_SKEW)
                 && crl.next_update.is_none_or(|next| now <= next);
         }
         match (seen, current) {
@@ -254,12 +267,14 @@ mod tests {
                 this_update: 1000,
                 next_update: Some(2000),
                 revoked: vec!["1001".into(), "0A".into()],
+                incomplete: None,
             },
             Crl {
                 issuer_dn: "CN=CA Two".into(),
                 this_update: 1000,
                 next_update: None,
                 revoked: vec!["77".into()],
+                incomplete: None,
             },
         ])
     }
@@ -322,10 +337,54 @@ mod tests {
             this_update: 4000,
             next_update: Some(9000),
             revoked: vec![],
+            incomplete: None,
         });
         let s = CrlSet::from_crls(crls);
         assert_eq!(s.check("CN=CA One", "1002", 5000), CrlStatus::NotRevoked);
         assert_eq!(s.check("CN=CA One", "1001", 5000), CrlStatus::Revoked);
+    }
+
+    #[test]
+    fn an_incomplete_crl_revokes_but_never_keeps_its_issuer_current() {
+        // A stale base CRL and a current delta CRL: the delta lists only recent changes, so
+        // a serial revoked between the two (in neither) must not come out "not revoked".
+        let base = Crl {
+            issuer_dn: "CN=AD CS".into(),
+            this_update: 1000,
+            next_update: Some(2000),
+            revoked: vec!["01".into()],
+            incomplete: None,
+        };
+        let delta = Crl {
+            issuer_dn: "CN=AD CS".into(),
+            this_update: 4000,
+            next_update: Some(9000),
+            revoked: vec!["02".into()],
+            incomplete: Some("a delta CRL (deltaCRLIndicator) lists only recent changes".into()),
+        };
+        let s = CrlSet::from_crls(vec![base.clone(), delta.clone()]);
+        let stale = CrlStatus::CrlExpired {
+            issuer_dn: "CN=AD CS".into(),
+        };
+        assert_eq!(s.check("CN=AD CS", "03", 5000), stale);
+        assert_eq!(s.check("CN=AD CS", "02", 5000), CrlStatus::Revoked);
+        assert_eq!(s.check("CN=AD CS", "01", 5000), CrlStatus::Revoked);
+        let w = s.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("CN=AD CS") && w[0].contains("delta CRL"),
+            "{w:?}"
+        );
+        // A current complete CRL next to it: the issuer is current again.
+        let fresh = Crl {
+            this_update: 4500,
+            next_update: Some(9000),
+            revoked: vec![],
+            ..base
+        };
+        let s = CrlSet::from_crls(vec![fresh, delta]);
+        assert_eq!(s.check("CN=AD CS", "03", 5000), CrlStatus::NotRevoked);
+        assert_eq!(s.check("CN=AD CS", "02", 5000), CrlStatus::Revoked);
     }
 
     #[test]
@@ -337,6 +396,7 @@ mod tests {
             this_update: 10_000,
             next_update: Some(20_000),
             revoked: vec!["07".into()],
+            incomplete: None,
         }]);
         let stale = CrlStatus::CrlExpired {
             issuer_dn: "CN=CA Three".into(),
@@ -359,6 +419,7 @@ mod tests {
             this_update: 0,
             next_update: None,
             revoked: vec!["01".into()],
+            incomplete: None,
         }]);
         assert_eq!(s.check("CN=Zürich CA", "01", 10), CrlStatus::Revoked);
         assert_eq!(s.check("CN=Z\\C3\\BCrich CA", "1", 10), CrlStatus::Revoked);
