@@ -150,12 +150,33 @@ pub fn identity(r: &ffi::request_rec) -> Option<&Identity> {
 /// Adds a refreshed ticket's `Set-Cookie` to a response the application answers (protected or
 /// public page), with `Cache-Control: private`: a shared cache (mod_cache, a CDN) must never
 /// keep it and hand it to the next visitor.
+///
+/// Never on an ErrorDocument: it shares `err_headers_out` with the request refused, whose user
+/// must not have their session kept alive by the error (a page under another section may
+/// authenticate them again).
 pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
+    if serves_an_error(r) {
+        return;
+    }
     // SAFETY: r's pool and err_headers_out are live for the request; values are copied.
     unsafe {
         table_add(r.pool, r.err_headers_out, "Set-Cookie", set_cookie);
         table_add(r.pool, r.err_headers_out, "Cache-Control", "private");
     }
+}
+
+/// Whether `r` is an internal redirect made for an error status (an ErrorDocument), directly or
+/// through further redirects.
+fn serves_an_error(r: &ffi::request_rec) -> bool {
+    let mut prev = r.prev;
+    // SAFETY: prev is NULL or a live request of the same connection (httpd keeps the chain).
+    while let Some(p) = unsafe { prev.as_ref() } {
+        if p.status >= 400 {
+            return true;
+        }
+        prev = p.prev;
+    }
+    false
 }
 
 /// Applies a decision and returns the hook's status code.

@@ -7,7 +7,6 @@ use authrs_core::engine::{login, logout, PasswordCheck, Stores};
 use std::collections::BTreeMap;
 use std::ffi::c_int;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -34,15 +33,14 @@ const BAND_BYTES: usize = 64;
 const BANDS: usize = authrs_core::login::MAX_PASSWORD / BAND_BYTES + 1;
 
 /// How long the dearest recent password check of a known user took in this process, per
-/// password-length band (nanoseconds, [`decaying_max`]; 0: not timed yet): every answer, for
-/// known and unknown names, is held to it, so timing does not tell which names exist
-/// (mod_authn_file answers "no such user" before hashing anything).
-static KNOWN_USER_CHECK_NS: [AtomicU64; BANDS] = [const { AtomicU64::new(0) }; BANDS];
+/// password-length band ([`Peak`]; none: not timed yet): every answer, for known and unknown
+/// names, is held to it, so timing does not tell which names exist (mod_authn_file answers "no
+/// such user" before hashing anything).
+static KNOWN_USER_CHECK: Mutex<[Option<Peak>; BANDS]> = Mutex::new([None; BANDS]);
 /// The same per login scope and band: a location whose user file has costly hashes must not be
 /// padded to the cheap checks of another location of the same process. The process-wide
 /// value stands in for a scope until it has its own.
-static KNOWN_USER_CHECK_NS_BY_SCOPE: Mutex<BTreeMap<(u64, usize), u64>> =
-    Mutex::new(BTreeMap::new());
+static KNOWN_USER_CHECK_BY_SCOPE: Mutex<BTreeMap<(u64, usize), Peak>> = Mutex::new(BTreeMap::new());
 /// Scope and band pairs timed apart at most (.htaccess can make many); the rest use the process's value.
 const MAX_TIMED_SCOPES: usize = 1024;
 /// The most an answer is held back.
@@ -51,45 +49,71 @@ const MAX_PAD: Duration = Duration::from_secs(2);
 /// that password length (a fresh worker after a graceful restart), known and unknown names
 /// alike, so neither stands out before the first real measurement (see `cold_pad`).
 const COLD_PAD: Duration = Duration::from_millis(250);
+/// How fast a [`Peak`] forgets a dear check: it halves every ten minutes.
+const PEAK_HALF_LIFE_SECS: f64 = 600.0;
 
 fn band(password: &str) -> usize {
     (password.len() / BAND_BYTES).min(BANDS - 1)
 }
 
-/// The dearest recent check: a new check's time, or the last value decayed by a sixteenth,
-/// whichever is more. An average of mixed costs (bcrypt beside `{SHA}` after a migration) would
-/// sit below the dear checks and above the cheap ones, and both would stand out against the
-/// pad of an unknown name; every answer is held to this instead.
-fn decaying_max(max: u64, took: u64) -> u64 {
-    took.max(max - max / 16).max(1)
+/// The dearest recent check, fading with time only. An average of mixed costs (bcrypt beside
+/// `{SHA}` after a migration) would sit below the dear checks and above the cheap ones, and
+/// both would stand out against the pad of an unknown name; a maximum that faded per check
+/// could be worn down by sending wrong passwords for a cheap user. This one halves every
+/// [`PEAK_HALF_LIFE_SECS`], however many checks come in between.
+#[derive(Clone, Copy, Debug)]
+struct Peak {
+    ns: u64,
+    at: Instant,
+}
+
+impl Peak {
+    /// The value at `now`.
+    fn at(&self, now: Instant) -> u64 {
+        let age = now.saturating_duration_since(self.at).as_secs_f64();
+        (self.ns as f64 * 0.5f64.powf(age / PEAK_HALF_LIFE_SECS)) as u64
+    }
+
+    /// `slot` raised to a check that took `took` nanoseconds, at `now`.
+    fn raise(slot: Option<Peak>, took: u64, now: Instant) -> Peak {
+        let kept = slot.map_or(0, |p| p.at(now));
+        Peak {
+            ns: took.max(kept).max(1),
+            at: now,
+        }
+    }
 }
 
 fn record_known_user_check(scope: u64, band: usize, took: Duration) {
     let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-    if let Some(process) = KNOWN_USER_CHECK_NS.get(band) {
-        let _ = process.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
-            Some(decaying_max(avg, took))
-        });
+    let now = Instant::now();
+    if let Ok(mut process) = KNOWN_USER_CHECK.lock() {
+        if let Some(slot) = process.get_mut(band) {
+            *slot = Some(Peak::raise(*slot, took, now));
+        }
     }
-    if let Ok(mut by_scope) = KNOWN_USER_CHECK_NS_BY_SCOPE.lock() {
+    if let Ok(mut by_scope) = KNOWN_USER_CHECK_BY_SCOPE.lock() {
         let key = (scope, band);
         if by_scope.len() < MAX_TIMED_SCOPES || by_scope.contains_key(&key) {
-            let avg = by_scope.entry(key).or_insert(0);
-            *avg = decaying_max(*avg, took);
+            let old = by_scope.get(&key).copied();
+            by_scope.insert(key, Peak::raise(old, took, now));
         }
     }
 }
 
 /// How long a known user's check of this scope and band takes, if this process has timed one.
 fn known_user_check(scope: u64, band: usize) -> Option<Duration> {
-    let scoped = KNOWN_USER_CHECK_NS_BY_SCOPE
+    let now = Instant::now();
+    let scoped = KNOWN_USER_CHECK_BY_SCOPE
         .lock()
         .ok()
-        .and_then(|by_scope| by_scope.get(&(scope, band)).copied());
+        .and_then(|by_scope| by_scope.get(&(scope, band)).map(|p| p.at(now)));
     let ns = scoped.unwrap_or_else(|| {
-        KNOWN_USER_CHECK_NS
-            .get(band)
-            .map_or(0, |a| a.load(Ordering::Relaxed))
+        KNOWN_USER_CHECK
+            .lock()
+            .ok()
+            .and_then(|process| process.get(band).copied().flatten())
+            .map_or(0, |p| p.at(now))
     });
     (ns > 0).then(|| Duration::from_nanos(ns).min(MAX_PAD))
 }
@@ -99,20 +123,18 @@ fn known_user_check(scope: u64, band: usize) -> Option<Duration> {
 /// process, never less than [`COLD_PAD`] — an attacker choosing a length nobody uses must not
 /// get a shorter answer, nor a cheap section the pad of a slow one.
 fn cold_pad(scope: u64) -> Duration {
-    let scoped = KNOWN_USER_CHECK_NS_BY_SCOPE
-        .lock()
-        .ok()
-        .and_then(|by_scope| {
-            by_scope
-                .range((scope, 0)..=(scope, usize::MAX))
-                .map(|(_, ns)| *ns)
-                .max()
-        });
-    let dearest = scoped.unwrap_or_else(|| {
-        KNOWN_USER_CHECK_NS
-            .iter()
-            .map(|a| a.load(Ordering::Relaxed))
+    let now = Instant::now();
+    let scoped = KNOWN_USER_CHECK_BY_SCOPE.lock().ok().and_then(|by_scope| {
+        by_scope
+            .range((scope, 0)..=(scope, usize::MAX))
+            .map(|(_, p)| p.at(now))
             .max()
+    });
+    let dearest = scoped.unwrap_or_else(|| {
+        KNOWN_USER_CHECK
+            .lock()
+            .ok()
+            .and_then(|process| process.iter().flatten().map(|p| p.at(now)).max())
             .unwrap_or(0)
     });
     Duration::from_nanos(dearest).clamp(COLD_PAD, MAX_PAD)

@@ -160,7 +160,12 @@ fn read_configured(path: &str) -> Result<(Vec<u8>, bool), String> {
             guard
                 .as_ref()
                 .and_then(|m| m.get(path))
-                .map(|copy| (copy.bytes.clone(), mtime(path) != copy.modified))
+                // Changed only when both times are known: a worker that may not even stat()
+                // the file (a directory only root traverses) cannot tell, and says nothing.
+                .map(|copy| {
+                    let changed = matches!((mtime(path), copy.modified), (Some(now), Some(then)) if now != then);
+                    (copy.bytes.clone(), changed)
+                })
                 .ok_or_else(|| format!("cannot read {path}: {e}"))
         }
     }

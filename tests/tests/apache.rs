@@ -1338,13 +1338,42 @@ fn authenticated_responses_never_reach_mod_cache() {
 /// a page they may not see); on a page they may see, the refresh is sent.
 #[test]
 fn a_refused_request_never_refreshes_the_ticket() {
+    // /idle2's refusal is shown by an ErrorDocument under another authrs section, which
+    // authenticates the same ticket again: that page must not send the refresh either (it
+    // shares the refused request's err_headers_out).
     let a = start(
         "<Location /idle>\n  AuthType AuthRs\n  AuthName Example\n  AuthRsSessionTimeout 10m\n  \
          <RequireAll>\n    Require valid-user\n    Require not user mallory\n  </RequireAll>\n\
-         </Location>\n",
+         </Location>\n\
+         <Location /idle2>\n  AuthType AuthRs\n  AuthName Example\n  AuthRsSessionTimeout 10m\n  \
+         ErrorDocument 401 /errdoc/401.html\n  \
+         <RequireAll>\n    Require valid-user\n    Require not user mallory\n  </RequireAll>\n\
+         </Location>\n\
+         <Location /errdoc>\n  AuthType AuthRs\n  AuthName Example\n  AuthRsSessionTimeout 10m\n  \
+         Require valid-user\n</Location>\n",
     );
-    std::fs::create_dir_all(a.root.join("htdocs/idle")).expect("mkdir");
-    std::fs::write(a.root.join("htdocs/idle/index.html"), "idle\n").expect("write");
+    for d in ["idle", "idle2", "errdoc"] {
+        std::fs::create_dir_all(a.root.join("htdocs").join(d)).expect("mkdir");
+        std::fs::write(a.root.join("htdocs").join(d).join("index.html"), "idle\n").expect("write");
+    }
+    std::fs::write(a.root.join("htdocs/errdoc/401.html"), "refused page\n").expect("write");
+    let mallory = mint("mallory", AuthMethod::Password, now() - 480, 3600);
+    let r = get(&a, "/idle2/").cookie(COOKIE, &mallory).send();
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (401, "refused page\n"),
+        "{r:?}\n{}",
+        a.error_log()
+    );
+    assert_eq!(
+        r.cookie(COOKIE),
+        None,
+        "the error page refreshed the ticket: {r:?}"
+    );
+    // The same error page asked for directly is a page like any other: refreshed.
+    let r = get(&a, "/errdoc/401.html").cookie(COOKIE, &mallory).send();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.cookie(COOKIE).is_some(), "{r:?}");
     // Issued 8 minutes ago: past half of the 10-minute idle timeout.
     // (mod_authz_core answers 401 for a `Require not user` refusal.)
     for (user, status, refreshed) in [("mallory", 401, false), ("demo", 200, true)] {
