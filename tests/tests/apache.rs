@@ -1275,9 +1275,17 @@ fn authenticated_responses_never_reach_mod_cache() {
     std::fs::create_dir_all(root.join("htdocs/app")).expect("mkdir");
     std::fs::create_dir_all(root.join("htdocs/pub")).expect("mkdir");
     std::fs::write(root.join("htdocs/app/report.html"), "secret report\n").expect("write");
+    // Served through DirectoryIndex: mod_dir's subrequest is copied into the request (a fast
+    // redirect), which keeps r->no_cache only when both had it; the guard must survive that.
+    std::fs::create_dir_all(root.join("htdocs/app/idx")).expect("mkdir");
+    std::fs::write(root.join("htdocs/app/idx/index.html"), "secret index\n").expect("write");
     std::fs::write(root.join("htdocs/pub/page.html"), "public page\n").expect("write");
     // Old files: mod_cache's heuristic keeps them fresh (a tenth of their age) without asking.
-    for f in ["htdocs/app/report.html", "htdocs/pub/page.html"] {
+    for f in [
+        "htdocs/app/report.html",
+        "htdocs/app/idx/index.html",
+        "htdocs/pub/page.html",
+    ] {
         std::fs::File::options()
             .write(true)
             .open(root.join(f))
@@ -1327,10 +1335,20 @@ fn authenticated_responses_never_reach_mod_cache() {
         // (`r->no_cache` would have made httpd add `Expires: <now>`).
         assert_eq!(r.header("expires"), None, "{r:?}");
     }
-    let r = get(&a, "/app/report.html").send();
-    assert_eq!(r.status, 401, "{r:?}\n{}", a.error_log());
-    assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
-    assert!(!r.body.contains("secret"), "{r:?}");
+    for _ in 0..2 {
+        let r = get(&a, "/app/idx/").cookie(COOKIE, &t).send();
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "secret index\n"),
+            "{r:?}"
+        );
+    }
+    for path in ["/app/report.html", "/app/idx/"] {
+        let r = get(&a, path).send();
+        assert_eq!(r.status, 401, "{path}: {r:?}\n{}", a.error_log());
+        assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
+        assert!(!r.body.contains("secret"), "{path}: {r:?}");
+    }
 }
 
 /// A ticket due for its sliding refresh on a page httpd's own `Require` then refuses: the 403
