@@ -63,13 +63,15 @@ impl TlsFacts {
 }
 
 /// Request headers the core reads, besides the proxy headers ([`is_proxy_header`]).
-const READ_HEADERS: [&str; 6] = [
+const READ_HEADERS: [&str; 8] = [
     "cookie",
     "accept",
     "x-requested-with",
     "host",
     "origin",
     "sec-fetch-site",
+    "sec-fetch-mode",
+    "sec-fetch-dest",
 ];
 
 /// Whether the core ever reads request header `name` (case-insensitive): a shell may leave every
@@ -140,6 +142,18 @@ impl RequestFacts {
             .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"))
     }
 
+    /// True when a sibling subdomain's page made this request as a sub-resource
+    /// (`Sec-Fetch-Site: same-site`, but not a top-level navigation to a document): its
+    /// `<img>`, fetch or `<iframe>`, not the user following a link.
+    pub fn is_sibling_subresource(&self) -> bool {
+        let is = |name: &str, value: &str| {
+            self.header(name)
+                .is_some_and(|v| v.eq_ignore_ascii_case(value))
+        };
+        is("sec-fetch-site", "same-site")
+            && !(is("sec-fetch-mode", "navigate") && is("sec-fetch-dest", "document"))
+    }
+
     /// Path plus `?query`, the way a `destination` is built from it.
     pub fn path_and_query(&self) -> String {
         match &self.query {
@@ -173,6 +187,9 @@ mod tests {
             "host",
             "origin",
             "Sec-Fetch-Site",
+            // Logout and refresh tell a sibling's link to a page from its <img> by these.
+            "sec-fetch-mode",
+            "Sec-Fetch-Dest",
         ] {
             assert!(is_read_header(n), "{n}");
         }

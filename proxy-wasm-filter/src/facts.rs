@@ -310,6 +310,9 @@ mod tests {
             ("ssl-client-s-dn", "CN=admin"),
             ("X_AuthRs_Roles", "admin"),
             ("origin", "https://example.org"),
+            ("sec-fetch-site", "same-site"),
+            ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-dest", "document"),
         ]));
         let names: Vec<&str> = incoming
             .facts
@@ -317,7 +320,20 @@ mod tests {
             .iter()
             .map(|(n, _)| n.as_str())
             .collect();
-        assert_eq!(names, ["cookie", "accept", "ssl-client-s-dn", "origin"]);
+        assert_eq!(
+            names,
+            [
+                "cookie",
+                "accept",
+                "ssl-client-s-dn",
+                "origin",
+                "sec-fetch-site",
+                "sec-fetch-mode",
+                "sec-fetch-dest"
+            ]
+        );
+        // A sibling portal's logout link (a top-level navigation) is told from its <img>.
+        assert!(!incoming.facts.is_sibling_subresource());
         // Our own headers are never facts: they are reported, to be removed.
         assert_eq!(incoming.reserved, ["x-authrs-user", "X_AuthRs_Roles"]);
         assert!(has_proxy_headers(&incoming.facts));

@@ -309,6 +309,21 @@ fn tickets_login_and_logout() {
         .send();
     assert_eq!(r.status, 400);
 
+    // A sibling subdomain's <img> of the logout path is refused; its link to it (a top-level
+    // navigation to a document) logs out: the shell passes the fetch-metadata headers on.
+    let sibling = |mode: &str, dest: &str| {
+        get(&a, "/LOGOUT")
+            .cookie(COOKIE, &cookie)
+            .header("Sec-Fetch-Site: same-site")
+            .header(format!("Sec-Fetch-Mode: {mode}"))
+            .header(format!("Sec-Fetch-Dest: {dest}"))
+            .send()
+    };
+    assert_eq!(sibling("no-cors", "image").status, 403);
+    let r = sibling("navigate", "document");
+    assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
+    assert_eq!(r.cookie(COOKIE).as_deref(), Some(""));
+
     // Logout clears the cookie and redirects — but a copy of the cookie still works…
     let r = get(&a, "/LOGOUT").cookie(COOKIE, &cookie).send();
     assert_eq!(r.status, 303);
@@ -374,7 +389,7 @@ fn tickets_login_and_logout() {
         .is_ok_and(|t| t.last_seen >= now() - 5));
 
     // Nothing unexpected in the error log (the mpm's startup notices are [notice]).
-    a.assert_clean_log(&["AUTHRS0305"]);
+    a.assert_clean_log(&["AUTHRS0305", "AUTHRS0307"]);
 }
 
 #[test]

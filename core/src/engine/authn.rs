@@ -540,7 +540,10 @@ fn ticket(
         // Another site's request (its <img>, its link) may use the ticket but never refreshes
         // it: else any page the user visits could keep an idle session alive (SameSite=None
         // sends the cookie with its images, Lax with its links) until the absolute lifetime.
+        // Nor does a sibling subdomain's <img> or fetch (same-site, so Lax sends the cookie):
+        // only its links to pages, as a portal's.
         && !req.is_cross_site_fetch()
+        && !req.is_sibling_subresource()
     {
         // Re-issued as it came: bound to this cookie's name, or unbound. Binding an unbound
         // ticket here would let it pass a location that refuses unbound tickets

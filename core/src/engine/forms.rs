@@ -290,13 +290,8 @@ pub fn logout(
         // A sibling subdomain's <img>, fetch or <iframe> is `same-site` but not the user
         // following a link to a page: only a top-level navigation (a portal's logout link)
         // may log out from there.
-        let is = |name: &str, value: &str| {
-            req.header(name)
-                .is_some_and(|v| v.eq_ignore_ascii_case(value))
-        };
-        (is("sec-fetch-site", "same-site")
-            && !(is("sec-fetch-mode", "navigate") && is("sec-fetch-dest", "document")))
-        .then(|| "Sec-Fetch-Site: same-site, not a top-level navigation".to_string())
+        req.is_sibling_subresource()
+            .then(|| "Sec-Fetch-Site: same-site, not a top-level navigation".to_string())
     };
     if let Some(why) = cross_site(req).or_else(sibling_subresource) {
         decision.note(

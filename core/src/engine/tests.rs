@@ -315,10 +315,27 @@ fn idle_timeout_and_sliding_refresh() {
         .push(("Sec-Fetch-Site".into(), "cross-site".into()));
     let d = run(&p, &cross);
     assert_eq!((d.verdict, d.set_cookie), (Verdict::Allow, None));
-    for same in ["same-origin", "same-site", "none"] {
+    for same in ["same-origin", "none"] {
         let mut r = with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 400));
         r.headers.push(("sec-fetch-site".into(), same.into()));
         assert!(run(&p, &r).set_cookie.is_some(), "{same}");
+    }
+    // A sibling subdomain (same-site): its links to pages refresh, its <img> and fetches, which
+    // a page left open there could send every few minutes, do not.
+    for (mode, dest, refreshed) in [
+        ("navigate", "document", true),
+        ("no-cors", "image", false),
+        ("cors", "empty", false),
+        ("navigate", "iframe", false),
+    ] {
+        let mut r = with_cookie(browser(), &mint("bob", AuthMethod::Password, NOW - 400));
+        r.headers
+            .push(("sec-fetch-site".into(), "same-site".into()));
+        r.headers.push(("Sec-Fetch-Mode".into(), mode.into()));
+        r.headers.push(("Sec-Fetch-Dest".into(), dest.into()));
+        let d = run(&p, &r);
+        assert_eq!(d.verdict, Verdict::Allow);
+        assert_eq!(d.set_cookie.is_some(), refreshed, "{mode} {dest}");
     }
 }
 
