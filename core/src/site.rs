@@ -259,8 +259,9 @@ impl Site {
 
     /// Normalizes the request's `:path` ([`normalize_path`]) and picks its scope. Refused
     /// ([`PathError::AmbiguousLocation`]) when another reading of the same path — parameters
-    /// kept, as Envoy's routes and most servers keep them, or escaped sub-delimiters, `:` and
-    /// `@` decoded, as some backends do — would fall in another location: `/app;x/admin` is
+    /// kept, as Envoy's routes and most servers keep them, escaped sub-delimiters, `:` and
+    /// `@` decoded, or the path cut at an escaped `?` or `#`, as some backends do — would fall
+    /// in another location: `/app;x/admin` is
     /// `/app/admin` to Tomcat but a sibling of `/app` to Envoy's routes.
     pub fn locate(&self, raw: &str) -> Result<(String, &Scope), PathError> {
         let kept = normal_form(raw)?;
@@ -280,6 +281,13 @@ impl Site {
                 for reading in [primary, &*kept] {
                     let decoded = decode_delims(reading);
                     if decoded != reading && elsewhere(&decoded) {
+                        return Err(PathError::AmbiguousLocation);
+                    }
+                    // A backend that decodes before it splits off the query or the fragment
+                    // reads `/admin%3Fx` as `/admin`: cut there, it must land in this location
+                    // too (a prefix location always does; an exact or regex one may not).
+                    let cut = ["%3F", "%23"].iter().filter_map(|e| reading.find(e)).min();
+                    if cut.is_some_and(|at| elsewhere(&reading[..at])) {
                         return Err(PathError::AmbiguousLocation);
                     }
                 }

@@ -553,6 +553,26 @@ fn a_path_read_differently_by_backends_is_refused_when_the_location_depends_on_i
         located("/export/x;.json"),
         Err(PathError::AmbiguousLocation)
     );
+    // An escaped `?` or `#`: a backend that decodes before splitting reads `/v1/jobs:run%3Fx`
+    // as the exact location's path, and `/export/x.json%23y` as the regex's.
+    for raw in [
+        "/v1/jobs:run%3Fx",
+        "/v1/jobs:run%3fx",
+        "/v1/jobs:run%23",
+        "/export/x.json%23y",
+        "/export/x.json%3F.html",
+    ] {
+        assert_eq!(located(raw), Err(PathError::AmbiguousLocation), "{raw}");
+    }
+    // Under a prefix location the cut path stays in it: served.
+    assert_eq!(
+        located("/app/files/a%3Fb"),
+        Ok(("/app/files/a%3Fb".into(), "/app/x"))
+    );
+    assert_eq!(
+        located("/files/what%3F"),
+        Ok(("/files/what%3F".into(), "/x"))
+    );
     // Refusals of normalize_path come through.
     assert_eq!(located("/app/..;/x"), Err(PathError::DotSegment));
     // Without locations every reading is unmatched: nothing to compare.
