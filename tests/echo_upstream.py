@@ -7,7 +7,8 @@ scenario table checks both shells. POST /check is a password service for `passwo
 user=demo&password=demo -> 200, DEMO/Demo (any case) with password demo -> 200 naming the user
 `X-AuthRs-User: demo` (a store that matches names loosely, like LDAP), other credentials -> 401, user=broken -> 500, user=truncated ->
 200 announcing a 100-byte body, 10 bytes, then the connection closed (the callout fails).
-GET /checked lists the user names /check was asked about, one a line, in order. A chunked
+GET /checked lists the user names /check was asked about, one a line, in order. A query's
+respond-header=Name:value parameters are added to the echo's response headers. A chunked
 request body is read whole, and its trailers are printed as TRAILER_<NAME>=value.
 Usage: echo_upstream.py PORT
 """
@@ -78,7 +79,14 @@ class Echo(BaseHTTPRequestHandler):
             lines.append("AUTH_TYPE=AuthRs")
         lines.append("REQUEST_METHOD=%s" % self.command)
         lines.append("REQUEST_URI=%s" % self.path)
-        self.answer(200, "\n".join(sorted(lines)) + "\n")
+        # ?respond-header=Name:value (repeatable): the application answers with these headers
+        # too (its own Set-Cookie or Cache-Control, for what the filter adds beside them).
+        query = urllib.parse.urlsplit(self.path).query
+        extra = []
+        for spec in urllib.parse.parse_qs(query).get("respond-header", []):
+            name, _, value = spec.partition(":")
+            extra.append((name.strip(), value.strip()))
+        self.answer(200, "\n".join(sorted(lines)) + "\n", extra)
 
     def do_GET(self):
         if self.path == "/checked":

@@ -308,6 +308,11 @@ fn cookie_values<'a: 'n, 'n>(
         })
 }
 
+/// Whether a `Set-Cookie` header value sets (or clears) cookie `name` (case-sensitive).
+pub fn sets_cookie(set_cookie: &str, name: &str) -> bool {
+    Cookie::parse(set_cookie.trim()).is_ok_and(|c| c.name() == name)
+}
+
 /// Looks `name` up across several Cookie headers, telling one value from conflicting duplicates.
 pub fn lookup_cookie<'a>(
     cookie_headers: impl Iterator<Item = &'a str>,
@@ -345,6 +350,15 @@ pub fn find_cookie<'a>(
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_cookie_names_are_read_with_the_cookie_crate() {
+        assert!(sets_cookie("AuthRs_X=; Max-Age=0; Path=/", "AuthRs_X"));
+        assert!(sets_cookie(" AuthRs_X=abc", "AuthRs_X"));
+        assert!(!sets_cookie("AuthRs_Xy=abc", "AuthRs_X"));
+        assert!(!sets_cookie("authrs_x=abc", "AuthRs_X"));
+        assert!(!sets_cookie("no pair here", "AuthRs_X"));
+    }
 
     const NOW: UnixTime = 1_795_409_468; // 2026-11-23T04:51:08Z
 

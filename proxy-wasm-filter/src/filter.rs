@@ -516,10 +516,25 @@ impl HttpContext for Stream {
 
     fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
         if let Some(c) = self.set_cookie.take() {
+            let headers = self.get_http_response_headers_bytes();
+            let values = |name: &'static str| {
+                headers
+                    .iter()
+                    .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+                    .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+            };
+            // The application set or cleared the ticket cookie itself (its own logout, a
+            // switch of user): its word stands; a refresh added after it would undo it.
+            let ours = c.split('=').next().unwrap_or_default().trim();
+            if values("set-cookie").any(|v| authrs_core::cookies::sets_cookie(v, ours)) {
+                return Action::Continue;
+            }
             self.add_http_response_header("set-cookie", &c);
             // A refreshed ticket rides on the upstream's response: a shared cache must never
-            // keep it and hand it to the next visitor.
-            self.add_http_response_header("cache-control", "private");
+            // keep it and hand it to the next visitor. One header, the upstream's directives
+            // kept but for `public` and `s-maxage`, so no cache reads a line without `private`.
+            let merged = crate::reply::private_cache_control(values("cache-control"));
+            self.set_http_response_header("cache-control", Some(&merged));
         }
         Action::Continue
     }

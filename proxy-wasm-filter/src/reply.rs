@@ -26,6 +26,24 @@ pub struct Reply {
     pub body: String,
 }
 
+/// The one `Cache-Control` value for a response that carries a refreshed ticket: the
+/// upstream's directives (all its `Cache-Control` values) without `public` and `s-maxage`,
+/// plus `private` — so no shared cache keeps the ticket, whichever line it reads.
+pub fn private_cache_control<'a>(upstream: impl Iterator<Item = &'a str>) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for directive in upstream.flat_map(|v| v.split(',')).map(str::trim) {
+        let name = directive.split('=').next().unwrap_or("").trim();
+        let shared = name.eq_ignore_ascii_case("public") || name.eq_ignore_ascii_case("s-maxage");
+        if !directive.is_empty() && !shared && !out.contains(&directive) {
+            out.push(directive);
+        }
+    }
+    if !out.iter().any(|d| d.eq_ignore_ascii_case("private")) {
+        out.push("private");
+    }
+    out.join(", ")
+}
+
 /// The outcome label used by metrics (`allowed`, `redirected`, …).
 pub fn outcome(d: &Decision) -> &'static str {
     match d.verdict {
@@ -105,6 +123,23 @@ pub fn action(d: &Decision, realm: Option<&str>) -> Action {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refreshed_ticket_makes_the_response_private_in_one_header() {
+        assert_eq!(private_cache_control(std::iter::empty()), "private");
+        assert_eq!(
+            private_cache_control(["public, s-maxage=600", "max-age=60"].into_iter()),
+            "max-age=60, private"
+        );
+        assert_eq!(
+            private_cache_control(["no-store, Private"].into_iter()),
+            "no-store, Private"
+        );
+        assert_eq!(
+            private_cache_control(["PUBLIC,S-MAXAGE = 5, no-transform"].into_iter()),
+            "no-transform, private"
+        );
+    }
     use authrs_core::identity::AuthMethod;
     use authrs_core::reason::Reason;
 

@@ -831,6 +831,36 @@ fn a_sliding_refresh_is_private_to_the_browser() {
             .any(|(n, v)| n == "cache-control" && v.contains("private")),
         "{r:?}"
     );
+    // The application's own Cache-Control: one header comes back, private, without what
+    // would let a shared cache keep the refreshed ticket.
+    let r = e
+        .get("/app/cgi/echo?respond-header=Cache-Control:public,%20s-maxage=600,%20no-transform")
+        .cookie(COOKIE, &old)
+        .send();
+    assert!(r.cookie(COOKIE).is_some_and(|c| !c.is_empty()), "{r:?}");
+    let cc: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "cache-control")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cc, ["no-transform, private"], "{r:?}");
+    // The application set the ticket cookie itself (its own logout): no refresh undoes it.
+    let r = e
+        .get(&format!(
+            "/app/cgi/echo?respond-header=Set-Cookie:{COOKIE}=;%20Max-Age=0;%20Path=/"
+        ))
+        .cookie(COOKIE, &old)
+        .send();
+    assert_eq!(r.status, 200, "{r:?}");
+    let set: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(set.len(), 1, "{r:?}");
+    assert_eq!(r.cookie(COOKIE).as_deref(), Some(""), "{r:?}");
     // A ticket seen a moment ago is not re-issued, and nothing is added to the response.
     let r = e.get("/app/cgi/echo").cookie(COOKIE, &fresh).send();
     assert_eq!((r.status, r.cookie(COOKIE)), (200, None));
