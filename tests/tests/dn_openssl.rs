@@ -429,6 +429,63 @@ fn subject_alt_names_are_read() {
     assert_eq!(c.san.upn, ["alice@corp.example"]);
 }
 
+/// Path of `file` in `dir`, as the `openssl` command line takes it.
+fn at(dir: &TempDir, file: &str) -> String {
+    dir.path().join(file).to_str().expect("utf-8").to_string()
+}
+
+/// A new P-256 key and a self-signed certificate (`openssl req -x509`, 30 days) for `subj`,
+/// with `extra` arguments: the (key, certificate) paths `<name>.key`, `<name>.pem`.
+fn ec_self_signed(dir: &TempDir, name: &str, subj: &str, extra: &[&str]) -> (String, String) {
+    let (key, pem) = (
+        at(dir, &format!("{name}.key")),
+        at(dir, &format!("{name}.pem")),
+    );
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+    ];
+    args.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &pem, "-days", "30"]);
+    args.extend_from_slice(&["-subj", subj]);
+    args.extend_from_slice(extra);
+    openssl(&args);
+    (key, pem)
+}
+
+/// A new P-256 key and a request for `/CN=<name>`, signed by `ca` (key, certificate) for 10
+/// days with `extra` arguments (`-set_serial`, `-extfile`): the certificate's path.
+fn ec_issued(dir: &TempDir, name: &str, ca: (&str, &str), extra: &[&str]) -> String {
+    let (key, csr, pem) = (
+        at(dir, &format!("{name}.key")),
+        at(dir, &format!("{name}.csr")),
+        at(dir, &format!("{name}.pem")),
+    );
+    let subj = format!("/CN={name}");
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+        "-subj",
+        &subj,
+    ]);
+    let mut args = vec!["x509", "-req", "-in", &csr, "-CA", ca.1, "-CAkey", ca.0];
+    args.extend_from_slice(&["-days", "10", "-out", &pem]);
+    args.extend_from_slice(extra);
+    openssl(&args);
+    pem
+}
+
 /// A CA with serial 0x1001, a revoked client certificate that shares that serial, a good
 /// one with serial 0x2002, and a CRL from `openssl ca -gencrl`. The good certificate must
 /// pass: POE::Component::SSLify checked the serial of the CA (the certificate at the
@@ -448,56 +505,14 @@ fn crl_from_openssl_ca_matches_issuer_and_serial() {
         dir.path().display()
     );
     std::fs::write(d("ca.cnf"), cnf).expect("ca.cnf");
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut args = vec!["req", "-x509"];
-    args.extend_from_slice(&ec);
-    let (ca_key, ca_pem) = (d("ca.key"), d("ca.pem"));
-    args.extend_from_slice(&[
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca_pem,
-        "-days",
-        "30",
-        "-set_serial",
-        "0x1001",
-        "-subj",
+    let (ca_key, ca_pem) = ec_self_signed(
+        &dir,
+        "ca",
         "/O=Test CA/CN=Test CA",
-    ]);
-    openssl(&args);
+        &["-set_serial", "0x1001"],
+    );
     for (name, serial) in [("bad", "0x1001"), ("good", "0x2002")] {
-        let (key, csr, pem) = (
-            d(&format!("{name}.key")),
-            d(&format!("{name}.csr")),
-            d(&format!("{name}.pem")),
-        );
-        let mut args = vec!["req"];
-        args.extend_from_slice(&ec);
-        let subj = format!("/CN={name}");
-        args.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", &subj]);
-        openssl(&args);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca_pem,
-            "-CAkey",
-            &ca_key,
-            "-set_serial",
-            serial,
-            "-days",
-            "10",
-            "-out",
-            &pem,
-        ]);
+        ec_issued(&dir, name, (&ca_key, &ca_pem), &["-set_serial", serial]);
     }
     openssl(&[
         "ca",
@@ -605,24 +620,7 @@ fn incomplete_crls_revoke_but_keep_no_issuer_current() {
         dir.path().display()
     );
     std::fs::write(d("ca.cnf"), cnf).expect("ca.cnf");
-    let (ca_key, ca_pem) = (d("ca.key"), d("ca.pem"));
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca_pem,
-        "-days",
-        "30",
-        "-subj",
-        "/CN=Test CA",
-    ]);
+    ec_self_signed(&dir, "ca", "/CN=Test CA", &[]);
     let gencrl = |exts: &str| {
         let out = d(&format!("{exts}.crl"));
         openssl(&[
@@ -681,62 +679,22 @@ fn client_key_usage_matches_openssl_ssl_client_purpose() {
          [sig]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n",
     )
     .expect("ext");
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut args = vec!["req", "-x509"];
-    args.extend_from_slice(&ec);
-    let (ca_key, ca_pem, ext) = (d("ca.key"), d("ca.pem"), d("ext.cnf"));
-    args.extend_from_slice(&[
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca_pem,
-        "-days",
-        "30",
-        "-subj",
-        "/CN=Key Usage CA",
-        "-extensions",
+    let ext = d("ext.cnf");
+    let (ca_key, ca_pem) = ec_self_signed(
+        &dir,
         "ca",
-        "-config",
-        &ext,
-    ]);
-    openssl(&args);
+        "/CN=Key Usage CA",
+        &["-extensions", "ca", "-config", &ext],
+    );
     let anchors = TrustAnchors::parse(&std::fs::read(&ca_pem).expect("ca")).expect("anchor");
     for (name, refused) in [("enc", true), ("sig", false)] {
-        let (key, csr, pem, der) = (
-            d(&format!("{name}.key")),
-            d(&format!("{name}.csr")),
-            d(&format!("{name}.pem")),
-            d(&format!("{name}.der")),
-        );
-        let mut args = vec!["req"];
-        args.extend_from_slice(&ec);
-        let subj = format!("/CN={name}");
-        args.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", &subj]);
-        openssl(&args);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca_pem,
-            "-CAkey",
-            &ca_key,
-            "-days",
-            "10",
-            "-extfile",
-            &ext,
-            "-extensions",
+        let pem = ec_issued(
+            &dir,
             name,
-            "-out",
-            &pem,
-        ]);
+            (&ca_key, &ca_pem),
+            &["-extfile", &ext, "-extensions", name],
+        );
+        let der = d(&format!("{name}.der"));
         openssl(&["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
         let theirs = std::process::Command::new("openssl")
             .args(["verify", "-purpose", "sslclient", "-CAfile", &ca_pem, &pem])
