@@ -91,8 +91,9 @@ AuthRsTicketKeyFile "$demo/ticket.key"
   </Location>
 </VirtualHost>
 # The same site in plain HTTP on loopback, for Envoy in front of it: no authentication here
-# (the filter did it); only Envoy (a trusted proxy asserting certificates with XFCC) may
-# pass X-AuthRs-* headers.
+# (the filter did it). It believes X-AuthRs-* from any connection from 127.0.0.1 — Envoy's,
+# but also any local user's or program's: a demo on a one-user machine, never a pattern for a
+# shared host (there, a Unix socket or an address only the proxy can reach).
 <VirtualHost 127.0.0.1:$backend>
   AuthRsTrustedProxies 127.0.0.1/32
   AuthRsTrustedProxyHeaders xfcc

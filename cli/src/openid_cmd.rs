@@ -284,6 +284,7 @@ impl State {
         let Some(dir) = dir else {
             return Ok(State::default());
         };
+        private_dir(dir)?;
         let read = |name: &str| -> Result<Option<String>, Failure> {
             let path = dir.join(name);
             match std::fs::metadata(&path) {
@@ -320,8 +321,7 @@ impl State {
         let Some(dir) = dir else {
             return Ok(());
         };
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure(format!("error: {}: {e}", dir.display())))?;
+        private_dir(dir)?;
         let assocs: Vec<serde_json::Value> = self
             .associations
             .iter()
@@ -340,6 +340,41 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// The state directory, created 0700 when missing; refused when others may write in it (a
+/// shared `/tmp/x` someone else made 0777): they could plant an association whose secret they
+/// know, and every assertion signed with it would verify, or delete the nonces seen.
+fn private_dir(dir: &Path) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure(format!("error: {}: {e}", dir.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(fail)?;
+        }
+        let meta = std::fs::symlink_metadata(dir).map_err(fail)?;
+        if !meta.is_dir() {
+            return Err(Failure(format!(
+                "error: {}: not a directory (a symlink is not followed)",
+                dir.display()
+            )));
+        }
+        if meta.permissions().mode() & 0o022 != 0 {
+            return Err(Failure(format!(
+                "error: {}: others may write in it (mode {:o}): its state could be planted; use a directory only you may write",
+                dir.display(),
+                meta.permissions().mode() & 0o7777
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    Ok(())
 }
 
 /// Writes a state file readable by its owner only (it holds association secrets).

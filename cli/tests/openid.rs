@@ -156,6 +156,7 @@ fn stateless_login_verifies_then_replay_is_refused() {
     let victim = {
         use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(&state).unwrap();
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
         let victim = dir.join("victim");
         std::fs::write(&victim, "keep").unwrap();
         std::os::unix::fs::symlink(&victim, state.join("openid-nonces.tmp")).unwrap();
@@ -238,6 +239,40 @@ fn stateless_login_verifies_then_replay_is_refused() {
     let (out, json) = verify(&dir, &url, &args);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json["code"], "nonce_reused");
+    // A state directory others may write in (a shared one someone made 0777) is refused before
+    // anything is read from it: a planted association or a deleted nonce file would be believed.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
+            .args(["openid", "verify", "--now", "1800000000", "--url", &url])
+            .arg("--consumer-secret-file")
+            .arg(dir.join("secret"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            out.stdout.is_empty() && err.contains("others may write"),
+            "{err}"
+        );
+        // A new directory is made private.
+        let fresh = dir.join("fresh-state");
+        let (out, _) = verify(
+            &dir,
+            &op.assertion("id_res", None),
+            &[
+                "--allow-private-addresses",
+                "--state-dir",
+                fresh.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.code().is_some());
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
 }
 
 #[test]

@@ -105,6 +105,26 @@ fn established(r: &mut ffi::request_rec) -> Option<&mut Established> {
     }
 }
 
+/// fixups: a request whose user authrs identified — here or, through an internal redirect to
+/// the same section (a CGI's `Location:`, mod_rewrite), in the request before it, whose user
+/// httpd copies without running check_authn, and whose variables it renames `REDIRECT_*` —
+/// gets the `no-cache` variable that keeps mod_cache from storing its response.
+pub fn keep_from_shared_caches(r: &mut ffi::request_rec) {
+    if r.user.is_null() || r.ap_auth_type.is_null() {
+        return;
+    }
+    // SAFETY: ap_auth_type is non-NULL: our static string or a pool string of this request.
+    if unsafe { std::ffi::CStr::from_ptr(r.ap_auth_type) } != c"AuthRs" {
+        return;
+    }
+    // SAFETY: subprocess_env is live for the request; static key and value.
+    unsafe {
+        if ffi::apr_table_get(r.subprocess_env, c"no-cache".as_ptr()).is_null() {
+            ffi::apr_table_setn(r.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
+        }
+    }
+}
+
 /// fixups (authorization passed): adds the refreshed ticket check_authn kept back, once.
 pub fn send_deferred_ticket(r: &mut ffi::request_rec) {
     if let Some(c) = established(r).and_then(|e| e.refreshed.take()) {

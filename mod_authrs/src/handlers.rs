@@ -60,7 +60,9 @@ fn band(password: &str) -> usize {
 /// `{SHA}` after a migration) would sit below the dear checks and above the cheap ones, and
 /// both would stand out against the pad of an unknown name; a maximum that faded per check
 /// could be worn down by sending wrong passwords for a cheap user. This one halves every
-/// [`PEAK_HALF_LIFE_SECS`], however many checks come in between.
+/// [`PEAK_HALF_LIFE_SECS`], however many checks come in between — applied when a known user's
+/// check is recorded, never while it is read: probes of unknown names, which record nothing,
+/// are padded to the value the last real check left, not to one fading between checks.
 #[derive(Clone, Copy, Debug)]
 struct Peak {
     ns: u64,
@@ -74,11 +76,13 @@ impl Peak {
         (self.ns as f64 * 0.5f64.powf(age / PEAK_HALF_LIFE_SECS)) as u64
     }
 
-    /// `slot` raised to a check that took `took` nanoseconds, at `now`.
+    /// `slot` raised to a check that took `took` nanoseconds, at `now` (at most [`MAX_PAD`]: a
+    /// provider that stalled for a minute must not hold every login for an hour).
     fn raise(slot: Option<Peak>, took: u64, now: Instant) -> Peak {
         let kept = slot.map_or(0, |p| p.at(now));
+        let cap = u64::try_from(MAX_PAD.as_nanos()).unwrap_or(u64::MAX);
         Peak {
-            ns: took.max(kept).max(1),
+            ns: took.min(cap).max(kept).max(1),
             at: now,
         }
     }
@@ -103,17 +107,16 @@ fn record_known_user_check(scope: u64, band: usize, took: Duration) {
 
 /// How long a known user's check of this scope and band takes, if this process has timed one.
 fn known_user_check(scope: u64, band: usize) -> Option<Duration> {
-    let now = Instant::now();
     let scoped = KNOWN_USER_CHECK_BY_SCOPE
         .lock()
         .ok()
-        .and_then(|by_scope| by_scope.get(&(scope, band)).map(|p| p.at(now)));
+        .and_then(|by_scope| by_scope.get(&(scope, band)).map(|p| p.ns));
     let ns = scoped.unwrap_or_else(|| {
         KNOWN_USER_CHECK
             .lock()
             .ok()
             .and_then(|process| process.get(band).copied().flatten())
-            .map_or(0, |p| p.at(now))
+            .map_or(0, |p| p.ns)
     });
     (ns > 0).then(|| Duration::from_nanos(ns).min(MAX_PAD))
 }
@@ -123,18 +126,17 @@ fn known_user_check(scope: u64, band: usize) -> Option<Duration> {
 /// process, never less than [`COLD_PAD`] — an attacker choosing a length nobody uses must not
 /// get a shorter answer, nor a cheap section the pad of a slow one.
 fn cold_pad(scope: u64) -> Duration {
-    let now = Instant::now();
     let scoped = KNOWN_USER_CHECK_BY_SCOPE.lock().ok().and_then(|by_scope| {
         by_scope
             .range((scope, 0)..=(scope, usize::MAX))
-            .map(|(_, p)| p.at(now))
+            .map(|(_, p)| p.ns)
             .max()
     });
     let dearest = scoped.unwrap_or_else(|| {
         KNOWN_USER_CHECK
             .lock()
             .ok()
-            .and_then(|process| process.iter().flatten().map(|p| p.at(now)).max())
+            .and_then(|process| process.iter().flatten().map(|p| p.ns).max())
             .unwrap_or(0)
     });
     Duration::from_nanos(dearest).clamp(COLD_PAD, MAX_PAD)

@@ -214,6 +214,7 @@ fn inherit_reason(r: &mut ffi::request_rec) {
 /// ErrorDocument and subrequest inherits `AUTHRS_REASON` here.
 pub fn fixups(r: &mut ffi::request_rec) -> c_int {
     crate::apply::send_deferred_ticket(r);
+    crate::apply::keep_from_shared_caches(r);
     recognize_user(r);
     // After recognizing: a user recognized on the error page must not hide why it is shown.
     if !r.prev.is_null() || !r.main.is_null() {

@@ -1290,6 +1290,21 @@ fn authenticated_responses_never_reach_mod_cache() {
     std::fs::create_dir_all(root.join("htdocs/app")).expect("mkdir");
     std::fs::create_dir_all(root.join("htdocs/pub")).expect("mkdir");
     std::fs::write(root.join("htdocs/app/report.html"), "secret report\n").expect("write");
+    // Reached through a CGI's local redirect (`Location: /app/…`, an internal redirect to the
+    // same section: httpd copies the user without authenticating again and renames every
+    // variable REDIRECT_*): the guard must hold there too.
+    std::fs::write(root.join("htdocs/app/report2.html"), "secret report two\n").expect("write");
+    std::fs::create_dir_all(root.join("cgi-bin")).expect("mkdir");
+    let redir = root.join("cgi-bin/redir");
+    std::fs::write(
+        &redir,
+        "#!/bin/sh\nprintf 'Location: /app/report2.html\\r\\n\\r\\n'\n",
+    )
+    .expect("write cgi");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&redir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
     // Served through DirectoryIndex: mod_dir's subrequest is copied into the request (a fast
     // redirect), which keeps r->no_cache only when both had it; the guard must survive that.
     std::fs::create_dir_all(root.join("htdocs/app/idx")).expect("mkdir");
@@ -1299,6 +1314,7 @@ fn authenticated_responses_never_reach_mod_cache() {
     for f in [
         "htdocs/app/report.html",
         "htdocs/app/idx/index.html",
+        "htdocs/app/report2.html",
         "htdocs/pub/page.html",
     ] {
         std::fs::File::options()
@@ -1358,7 +1374,21 @@ fn authenticated_responses_never_reach_mod_cache() {
             "{r:?}"
         );
     }
-    for path in ["/app/report.html", "/app/idx/"] {
+    for _ in 0..2 {
+        let r = get(&a, "/app/cgi/redir").cookie(COOKIE, &t).send();
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "secret report two\n"),
+            "{r:?}\n{}",
+            a.error_log()
+        );
+    }
+    for path in [
+        "/app/report.html",
+        "/app/idx/",
+        "/app/cgi/redir",
+        "/app/report2.html",
+    ] {
         let r = get(&a, path).send();
         assert_eq!(r.status, 401, "{path}: {r:?}\n{}", a.error_log());
         assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
