@@ -1294,6 +1294,11 @@ fn authenticated_responses_never_reach_mod_cache() {
     // same section: httpd copies the user without authenticating again and renames every
     // variable REDIRECT_*): the guard must hold there too.
     std::fs::write(root.join("htdocs/app/report2.html"), "secret report two\n").expect("write");
+    std::fs::write(
+        root.join("htdocs/app/report3.html"),
+        "secret report three\n",
+    )
+    .expect("write");
     std::fs::create_dir_all(root.join("cgi-bin")).expect("mkdir");
     let redir = root.join("cgi-bin/redir");
     std::fs::write(
@@ -1315,6 +1320,7 @@ fn authenticated_responses_never_reach_mod_cache() {
         "htdocs/app/report.html",
         "htdocs/app/idx/index.html",
         "htdocs/app/report2.html",
+        "htdocs/app/report3.html",
         "htdocs/pub/page.html",
     ] {
         std::fs::File::options()
@@ -1338,12 +1344,19 @@ fn authenticated_responses_never_reach_mod_cache() {
     let m = "/usr/lib/apache2/modules";
     let global = format!(
         "{}LoadModule cache_module {m}/mod_cache.so\nLoadModule cache_disk_module {m}/mod_cache_disk.so\n\
+         LoadModule rewrite_module {m}/mod_rewrite.so\n\
          CacheRoot \"{}\"\nCacheEnable disk /\nCacheHeader on\n",
         global(&root),
         cache.display()
     );
-    let site = "<Location /app>\n  AuthType AuthRs\n  AuthName Example\n  Require valid-user\n</Location>\n";
-    let a = Apache::start_in(root, certs, &global, site);
+    // A per-directory RewriteRule: an internal redirect to the same section, where httpd copies
+    // the user without authenticating again.
+    let site = format!(
+        "<Location /app>\n  AuthType AuthRs\n  AuthName Example\n  Require valid-user\n</Location>\n\
+         <Directory \"{}/htdocs/app\">\n  RewriteEngine On\n  RewriteRule ^old\\.html$ report3.html\n</Directory>\n",
+        root.display()
+    );
+    let a = Apache::start_in(root, certs, &global, &site);
     let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
     // Positive control: mod_cache does store and serve this server's public pages.
     for _ in 0..2 {
@@ -1383,11 +1396,22 @@ fn authenticated_responses_never_reach_mod_cache() {
             a.error_log()
         );
     }
+    for _ in 0..2 {
+        let r = get(&a, "/app/old.html").cookie(COOKIE, &t).send();
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "secret report three\n"),
+            "{r:?}\n{}",
+            a.error_log()
+        );
+    }
     for path in [
         "/app/report.html",
         "/app/idx/",
         "/app/cgi/redir",
         "/app/report2.html",
+        "/app/old.html",
+        "/app/report3.html",
     ] {
         let r = get(&a, path).send();
         assert_eq!(r.status, 401, "{path}: {r:?}\n{}", a.error_log());
