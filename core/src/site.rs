@@ -278,16 +278,22 @@ impl Site {
                 return Err(PathError::AmbiguousLocation);
             }
             if kept.contains('%') {
+                // A backend that decodes before it splits off the query or the fragment reads
+                // `/admin%3Fx` as `/admin`: cut there, every reading must land in this location
+                // too (a prefix location always does; an exact or regex one may not).
+                let cut_elsewhere = |reading: &str| {
+                    ["%3F", "%23"]
+                        .iter()
+                        .filter_map(|e| reading.find(e))
+                        .min()
+                        .is_some_and(|at| elsewhere(&reading[..at]))
+                };
                 for reading in [primary, &*kept] {
                     let decoded = decode_delims(reading);
                     if decoded != reading && elsewhere(&decoded) {
                         return Err(PathError::AmbiguousLocation);
                     }
-                    // A backend that decodes before it splits off the query or the fragment
-                    // reads `/admin%3Fx` as `/admin`: cut there, it must land in this location
-                    // too (a prefix location always does; an exact or regex one may not).
-                    let cut = ["%3F", "%23"].iter().filter_map(|e| reading.find(e)).min();
-                    if cut.is_some_and(|at| elsewhere(&reading[..at])) {
+                    if cut_elsewhere(reading) || cut_elsewhere(&decoded) {
                         return Err(PathError::AmbiguousLocation);
                     }
                 }

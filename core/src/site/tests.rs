@@ -561,6 +561,9 @@ fn a_path_read_differently_by_backends_is_refused_when_the_location_depends_on_i
         "/v1/jobs:run%23",
         "/export/x.json%23y",
         "/export/x.json%3F.html",
+        // Both at once: `:` decoded, then cut at the `?`.
+        "/v1/jobs%3Arun%3Fx",
+        "/v1/jobs%3arun%23",
     ] {
         assert_eq!(located(raw), Err(PathError::AmbiguousLocation), "{raw}");
     }
