@@ -374,6 +374,18 @@ pub fn for_request(
                         "AUTHRS0102: built the policy of this configuration",
                     )
                 };
+                // CRLs that keep no issuer current, for files named in .htaccess or replaced
+                // since startup (startup files were reported when the configuration was read).
+                for w in built.policy.crls.iter().flat_map(|c| c.warnings()) {
+                    // SAFETY: r is live for the hook that called us.
+                    unsafe {
+                        crate::apr::log_r(
+                            r,
+                            crate::apr::LogLevel::Warn,
+                            &format!("AUTHRS0004: {w}"),
+                        )
+                    };
+                }
                 for path in &built.stale_copies {
                     // SAFETY: as above.
                     unsafe {

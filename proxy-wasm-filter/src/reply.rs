@@ -31,7 +31,7 @@ pub struct Reply {
 /// plus `private` — so no shared cache keeps the ticket, whichever line it reads.
 pub fn private_cache_control<'a>(upstream: impl Iterator<Item = &'a str>) -> String {
     let mut out: Vec<&str> = Vec::new();
-    for directive in upstream.flat_map(|v| v.split(',')).map(str::trim) {
+    for directive in upstream.flat_map(directives) {
         let name = directive.split('=').next().unwrap_or("").trim();
         let shared = name.eq_ignore_ascii_case("public") || name.eq_ignore_ascii_case("s-maxage");
         if !directive.is_empty() && !shared && !out.contains(&directive) {
@@ -42,6 +42,27 @@ pub fn private_cache_control<'a>(upstream: impl Iterator<Item = &'a str>) -> Str
         out.push("private");
     }
     out.join(", ")
+}
+
+/// The comma-separated directives of one `Cache-Control` value, trimmed; a comma inside a
+/// quoted string (`no-cache="Set-Cookie, X-Y"`) does not separate.
+fn directives(value: &str) -> impl Iterator<Item = &str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in value.bytes().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b',' if !quoted => {
+                parts.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(value[start..].trim());
+    parts.into_iter()
 }
 
 /// The outcome label used by metrics (`allowed`, `redirected`, …).
@@ -138,6 +159,11 @@ mod tests {
         assert_eq!(
             private_cache_control(["PUBLIC,S-MAXAGE = 5, no-transform"].into_iter()),
             "no-transform, private"
+        );
+        // A quoted list stays one directive.
+        assert_eq!(
+            private_cache_control([r#"public, no-cache="Set-Cookie, X-Y", max-age=5"#].into_iter()),
+            r#"no-cache="Set-Cookie, X-Y", max-age=5, private"#
         );
     }
     use authrs_core::identity::AuthMethod;

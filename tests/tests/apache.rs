@@ -527,6 +527,40 @@ fn revoked_certificates_and_crl_reload() {
             .status,
         200
     );
+    // Swapped for a delta CRL (it lists recent changes only): the worker reports it when it
+    // rebuilds (AUTHRS0004), what it lists still revokes, and it vouches for no one else.
+    let delta = root.join("delta.crl");
+    let st = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "cd {c} && cp ca.cnf delta.cnf && printf '\\n[delta]\\n2.5.29.27=critical,DER:02:01:01\\n' >> delta.cnf && openssl ca -batch -config delta.cnf -gencrl -crlexts delta -out {d} 2>/dev/null",
+            c = certs.display(),
+            d = delta.display()
+        ))
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::copy(&delta, &crl).expect("swap in the delta CRL");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let r = get(&a, "/app/index.html")
+        .client_cert(&a.certs, "alice")
+        .send();
+    assert_ne!(r.status, 200, "a delta CRL vouched for alice: {r:?}");
+    let r = get(&a, "/app/index.html")
+        .client_cert(&a.certs, "revoked")
+        .send();
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("reason=revoked_cert")),
+        "{r:?}"
+    );
+    let log = a.error_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("AUTHRS0004") && l.contains("delta CRL")),
+        "{log}"
+    );
 }
 
 #[test]
