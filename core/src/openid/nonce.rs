@@ -173,11 +173,31 @@ impl NoncePolicy {
         Ok(())
     }
 
-    /// When a seen nonce may be forgotten: `now + lifetime`, or `None` for the store's default.
-    pub fn expiry(&self, now: UnixTime) -> Option<UnixTime> {
+    /// When a seen nonce may be forgotten: `now + lifetime`, but never before [`check_time`]
+    /// stops accepting it (its time plus the window, less the skew) — a lifetime shorter than
+    /// the window, or a nonce stamped ahead of our clock (accepted early without timecop), would
+    /// otherwise be forgotten while a replay of it still passed. `None`: the store's default.
+    ///
+    /// [`check_time`]: NoncePolicy::check_time
+    pub fn expiry(&self, nonce: &str, now: UnixTime) -> Option<UnixTime> {
         match *self {
-            NoncePolicy::Check { lifetime, .. } if lifetime > 0 => {
-                Some(now.saturating_add(lifetime))
+            NoncePolicy::Check {
+                lifetime,
+                window,
+                skew2,
+                ..
+            } if lifetime > 0 => {
+                let kept = now.saturating_add(lifetime);
+                let accepted_until = nonce_time(nonce)
+                    .filter(|_| window > 0)
+                    .map(|t| {
+                        // Accepted while 2t - skew2 >= 2(now - window): until t + window - skew2/2.
+                        let until = i128::from(t) + i128::from(window) - i128::from(skew2) / 2;
+                        UnixTime::try_from(until.clamp(0, i128::from(UnixTime::MAX)))
+                            .unwrap_or(UnixTime::MAX)
+                    })
+                    .unwrap_or(0);
+                Some(kept.max(accepted_until))
             }
             _ => None,
         }
@@ -385,7 +405,7 @@ mod tests {
             let p = opts(&format!(
                 r#"{{"window": {w}, "lifetime": {w}, "skew": {w}}}"#
             ));
-            assert_eq!(p.expiry(NOW), None, "{w}");
+            assert_eq!(p.expiry(&nonce(NOW), NOW), None, "{w}");
         }
         let d = NoncePolicy::default();
         for now in [i64::MAX, i64::MIN, 0] {
@@ -394,7 +414,7 @@ mod tests {
             assert_eq!(got, want, "{now}");
         }
         assert_eq!(
-            opts(&format!(r#"{{"lifetime": {}}}"#, i64::MAX)).expiry(i64::MAX),
+            opts(&format!(r#"{{"lifetime": {}}}"#, i64::MAX)).expiry(&nonce(NOW), i64::MAX),
             Some(i64::MAX)
         );
         let start = opts(&format!(r#"{{"start": {}}}"#, i64::MAX));
@@ -441,8 +461,26 @@ mod tests {
 
     #[test]
     fn expiry_and_key() {
-        assert_eq!(NoncePolicy::default().expiry(NOW), Some(NOW + 1800));
-        assert_eq!(opts(r#"{"lifetime": 0}"#).expiry(NOW), None);
+        assert_eq!(
+            NoncePolicy::default().expiry(&nonce(NOW), NOW),
+            Some(NOW + 1800)
+        );
+        assert_eq!(opts(r#"{"lifetime": 0}"#).expiry(&nonce(NOW), NOW), None);
+        // A lifetime shorter than the window: kept until the window no longer accepts the
+        // nonce, not forgotten after 60 s while a replay would still pass check_time.
+        let short = opts(r#"{"lifetime": 60, "window": 1800, "skew": 0}"#);
+        let n = nonce(NOW);
+        let kept = short.expiry(&n, NOW).expect("kept");
+        assert_eq!(kept, NOW + 1800);
+        assert!(short.check_time(&n, kept).is_ok());
+        assert!(short.check_time(&n, kept + 1).is_err());
+        // Stamped ahead of our clock and accepted early (no timecop): kept from its own time.
+        let ahead = nonce(NOW + 3600);
+        let d = NoncePolicy::default();
+        assert!(d.check_time(&ahead, NOW).is_ok());
+        let kept = d.expiry(&ahead, NOW).expect("kept");
+        assert!(kept > NOW + 3600, "{kept}");
+        assert!(d.check_time(&ahead, kept + 1).is_err());
         assert_eq!(store_key("https://op/", "n1"), "nonce:https://op/:n1");
         assert_eq!(nonce_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(format_time(NOW).as_deref(), Some("2027-01-15T08:00:00Z"));

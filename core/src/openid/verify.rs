@@ -939,7 +939,7 @@ impl Context {
             };
             match stores
                 .nonces
-                .check_and_insert(&key, rp.nonce.expiry(now), now)
+                .check_and_insert(&key, rp.nonce.expiry(n, now), now)
             {
                 Ok(true) => {}
                 Ok(false) => return OpenIdError::new(ErrorCode::NonceReused).into(),
