@@ -330,7 +330,7 @@ pub static OPTIONS: &[OptionSpec] = &[
             ValueKind::CidrList,
             DefaultValue::Unset("no proxy is trusted; forwarded certificate headers are dropped as spoofed"),
             "addr|cidr [addr|cidr …]",
-            "Reverse proxies allowed to assert client-certificate headers (SSL_CLIENT_S_DN, XFCC, …).",
+            "Reverse proxies allowed to assert client-certificate headers (SSL_CLIENT_S_DN, XFCC, …): their own addresses or ranges, none wider than a /8 (IPv6: /32).",
         ))
     },
     server(both(

@@ -173,11 +173,20 @@ pub fn parse_cidr_list(value: &str) -> Result<Vec<IpNet>, ValueError> {
         };
         let net = net.ok_or_else(|| ValueError::new(item, expected))?;
         // Trusted proxies are the only CIDR option: a /0 believes certificate and identity
-        // headers from any client, which is never a proxy list.
-        if net.prefix_len() == 0 {
+        // headers from any client, which is never a proxy list — nor are its halves (0.0.0.0/1
+        // and 128.0.0.0/1), a range wider than a /8 (IPv6: /32), or all of IPv4 written as
+        // mapped IPv6 (::ffff:0:0/96).
+        let too_wide = match net {
+            IpNet::V4(n) => n.prefix_len() < 8,
+            IpNet::V6(n) => {
+                let mapped = n.addr().to_ipv4_mapped().is_some();
+                n.prefix_len() < 32 || (mapped && n.prefix_len() < 96 + 8)
+            }
+        };
+        if too_wide {
             return Err(ValueError::new(
                 item,
-                "the proxies' own addresses or ranges, not every address (/0 would let any client assert a certificate)",
+                "the proxies' own addresses or ranges, at most a /8 (IPv6: /32), not a share of every address (it would let any client there assert a certificate)",
             ));
         }
         nets.push(net);
@@ -481,13 +490,29 @@ mod tests {
         }
         let e = parse_cidr_list("10.0.0.0/8 bogus").unwrap_err();
         assert_eq!(e.value, "bogus");
-        // Every address is never a proxy list: anyone could assert a certificate.
-        for everyone in ["0.0.0.0/0", "::/0", "10.0.0.0/8 0.0.0.0/0", "1.2.3.4/0"] {
+        // Every address, or a large share of it, is never a proxy list: anyone there could
+        // assert a certificate. Its halves together are every address too.
+        for everyone in [
+            "0.0.0.0/0",
+            "::/0",
+            "10.0.0.0/8 0.0.0.0/0",
+            "1.2.3.4/0",
+            "0.0.0.0/1 128.0.0.0/1",
+            "::/1",
+            "10.0.0.0/7",
+            "2000::/16",
+            "::ffff:0:0/96",
+            "::ffff:10.0.0.0/100",
+        ] {
             let e = parse_cidr_list(everyone).expect_err(everyone);
-            assert!(e.value.ends_with("/0"), "{everyone}: {e}");
-            assert!(e.expected.contains("not every address"), "{everyone}: {e}");
+            assert!(e.expected.contains("at most a /8"), "{everyone}: {e}");
         }
-        assert_eq!(parse_cidr_list("0.0.0.0/1 128.0.0.0/1").unwrap().len(), 2);
+        assert_eq!(
+            parse_cidr_list("10.0.0.0/8 2001:db8::/32 ::ffff:10.0.0.0/104 fd00::1")
+                .unwrap()
+                .len(),
+            4
+        );
     }
 
     #[test]
