@@ -211,12 +211,25 @@ impl Site {
     }
 
     /// What an operator should hear when the configuration loads (logged as warnings, never
-    /// refused): CRLs that keep no issuer current ([`crate::cert::crl::CrlSet::warnings`]);
+    /// refused): no location that protects anything; `trusted_cas` where Envoy verifies chains
+    /// itself (it narrows nothing there); CRLs that keep no issuer current ([`crate::cert::crl::CrlSet::warnings`]);
     /// inline `users` whose dearest hash makes each login check block an Envoy worker
     /// thread for more than [`SLOW_LOGIN_CHECK_MICROS`] — every login with an unknown name pays
     /// it, so a few such posts stall every connection the worker serves.
     pub fn warnings(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
+        if !self.locations.iter().any(|l| l.scope.protected) {
+            out.push(
+                "locations: none has a require, so the filter protects no path (only recognizes users); a site protects paths with \"locations\": [{\"prefix\": …, \"require\": …}]".to_string(),
+            );
+        }
+        let with_cas =
+            std::iter::once(&self.unmatched).chain(self.locations.iter().map(|l| &l.scope));
+        if !self.accept_untrusted && with_cas.into_iter().any(|s| s.policy.trusted_cas.is_some()) {
+            out.push(
+                "trusted_cas: used only with trust_chain_verification ACCEPT_UNTRUSTED; under VERIFY_TRUST_CHAIN Envoy's own validation context decides which CAs pass, so narrow that instead".to_string(),
+            );
+        }
         let scopes =
             std::iter::once(&self.unmatched).chain(self.locations.iter().map(|l| &l.scope));
         for scope in scopes {

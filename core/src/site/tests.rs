@@ -447,6 +447,26 @@ fn the_references_json_examples_parse() {
     }
 }
 
+/// Settings that load but cannot do what they look like are reported at load (AUTHRS0003): a
+/// site with no location that requires anything protects nothing; `trusted_cas` narrows
+/// nothing unless Envoy accepts untrusted chains.
+#[test]
+fn settings_that_do_nothing_are_warned_about() {
+    let ca = include_str!("../cert/chain/fixtures/rsa-root.pem");
+    let warnings = |v: Value| site(v).warnings();
+    let protected = json!([{"prefix": "/app", "require": {"valid_user": true}}]);
+    assert!(warnings(json!({"ticket_keys": [KEY], "locations": protected})).is_empty());
+    let w = warnings(json!({"ticket_keys": [KEY]}));
+    assert!(w.len() == 1 && w[0].contains("protects no path"), "{w:?}");
+    let w = warnings(json!({"ticket_keys": [KEY], "locations": protected, "trusted_cas": ca}));
+    assert!(w.len() == 1 && w[0].contains("ACCEPT_UNTRUSTED"), "{w:?}");
+    let w = warnings(json!({
+        "ticket_keys": [KEY], "locations": protected, "trusted_cas": ca,
+        "trust_chain_verification": "ACCEPT_UNTRUSTED"
+    }));
+    assert!(w.is_empty(), "{w:?}");
+}
+
 /// Inline `users` whose dearest hash costs more than a worker thread should block for is
 /// reported at load (the filter logs it as AUTHRS0003); cheap ones, and `password_check`, not.
 #[test]
