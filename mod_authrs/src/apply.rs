@@ -113,6 +113,7 @@ pub fn keep_from_shared_caches(r: &mut ffi::request_rec) {
     if r.user.is_null() || r.ap_auth_type.is_null() {
         return;
     }
+    inherit_identity(r);
     // SAFETY: ap_auth_type is non-NULL: our static string or a pool string of this request.
     if unsafe { std::ffi::CStr::from_ptr(r.ap_auth_type) } != c"AuthRs" {
         return;
@@ -122,6 +123,28 @@ pub fn keep_from_shared_caches(r: &mut ffi::request_rec) {
         if ffi::apr_table_get(r.subprocess_env, c"no-cache".as_ptr()).is_null() {
             ffi::apr_table_setn(r.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
         }
+    }
+}
+
+/// An internal redirect to the same section (a CGI's `Location: /app/…`, a per-directory
+/// RewriteRule): httpd copies the user and skips check_authn, so the new request has neither
+/// our identity nor its `AUTHRS_*` variables (renamed `REDIRECT_AUTHRS_*`) — the application
+/// would see `REMOTE_USER` alone. The identity of the request before is set again (not its
+/// refreshed ticket, sent there already; never for an ErrorDocument).
+fn inherit_identity(r: &mut ffi::request_rec) {
+    if identity(r).is_some() || serves_an_error(r) {
+        return;
+    }
+    // SAFETY: prev is NULL or the live request this one was redirected from (its pool, which
+    // holds its identity, outlives this request's).
+    let Some(prev) = (unsafe { r.prev.as_ref() }) else {
+        return;
+    };
+    if prev.user != r.user {
+        return;
+    }
+    if let Some(id) = identity(prev).cloned() {
+        set_identity(r, id);
     }
 }
 

@@ -1510,3 +1510,30 @@ fn a_refused_request_never_refreshes_the_ticket() {
         }
     }
 }
+
+/// A CGI's local redirect to another page of the same section (an internal redirect: httpd
+/// copies the user and skips authentication): the page it lands on sees the whole identity,
+/// not `REMOTE_USER` alone with the `AUTHRS_*` variables renamed `REDIRECT_AUTHRS_*`.
+#[test]
+fn an_internal_redirect_in_the_same_section_keeps_the_identity() {
+    let a = start("");
+    let redir = a.root.join("cgi-bin/to-echo");
+    std::fs::write(
+        &redir,
+        "#!/bin/sh\nprintf 'Location: /app/cgi/echo\\r\\n\\r\\n'\n",
+    )
+    .expect("write cgi");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&redir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    let r = get(&a, "/app/cgi/to-echo").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{}", r.body);
+    assert_eq!(r.env("AUTHRS_METHOD"), Some("password"), "{}", r.body);
+    assert_eq!(r.env("AUTHRS_ROLES"), Some("admin:projectX"), "{}", r.body);
+    // Anonymous, the redirect target is refused as ever.
+    assert_ne!(get(&a, "/app/cgi/to-echo").send().status, 200);
+}
