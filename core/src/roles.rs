@@ -172,6 +172,12 @@ impl GroupFile {
         Ok(GroupFile { members })
     }
 
+    /// Whether group `name` is defined (case-insensitive, as `Require group` compares), even
+    /// with no members.
+    pub fn defines(&self, name: &str) -> bool {
+        self.members.keys().any(|g| g.eq_ignore_ascii_case(name))
+    }
+
     /// The groups that list `user` (exact, case-sensitive user match as httpd's `strcmp`).
     pub fn groups_for(&self, user: &str) -> BTreeSet<String> {
         self.members

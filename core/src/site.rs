@@ -469,6 +469,21 @@ fn location(top: &Settings, item: &Value, i: usize) -> Result<Location, ConfigEr
     })?;
     let merged = Settings::merge(top, &own);
     let mut scope = scope(&merged, Some(i))?;
+    // A group the location's groups do not define can only ever be "not a member": under
+    // `not` that passes everyone (a misspelt name, or top-level groups replaced by the
+    // location's own `groups`).
+    if let Some(unknown) = tree
+        .group_names()
+        .into_iter()
+        .find(|g| !scope.policy.groups.as_ref().is_some_and(|gf| gf.defines(g)))
+    {
+        return Err(err(
+            ConfigErrorKind::BadValue,
+            &at("require"),
+            unknown,
+            "names a group this location's \"groups\" do not define (a location's groups replace the top level's)".to_string(),
+        ));
+    }
     scope.policy.require = Some(tree);
     scope.protected = true;
     Ok(Location { matcher, scope })

@@ -68,12 +68,7 @@ fn location(
                 );
             }
         }
-        let groups: Map<String, Value> = id
-            .groups
-            .iter()
-            .map(|g| (g.clone(), json!([id.user])))
-            .collect();
-        loc.insert("groups".into(), Value::Object(groups));
+
         if id.method == AuthMethod::Cert {
             let dn = cert_dn(id);
             loc.insert(
@@ -82,6 +77,26 @@ fn location(
             );
         }
     }
+    // Every group the tree names is defined (as an operator's config must: the filter refuses
+    // a rule naming an undefined group), holding the identity's user where it is a member.
+    let mut groups: Map<String, Value> = Map::new();
+    let member_of =
+        |g: &str| ident.is_some_and(|id| id.groups.iter().any(|held| held.eq_ignore_ascii_case(g)));
+    for g in tree.group_names() {
+        let members = match ident {
+            Some(id) if member_of(g) => json!([id.user]),
+            _ => json!([]),
+        };
+        groups.entry(g.to_string()).or_insert(members);
+    }
+    if let Some(id) = ident {
+        for g in &id.groups {
+            if !groups.keys().any(|k| k.eq_ignore_ascii_case(g)) {
+                groups.insert(g.clone(), json!([id.user]));
+            }
+        }
+    }
+    loc.insert("groups".into(), Value::Object(groups));
     Value::Object(loc)
 }
 

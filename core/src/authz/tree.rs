@@ -42,6 +42,20 @@ pub(crate) enum Op {
 }
 
 impl RequireTree {
+    /// Every group name a `group` rule of the tree names, negated or not.
+    pub fn group_names(&self) -> Vec<&str> {
+        match self {
+            RequireTree::All(v) | RequireTree::Any(v) | RequireTree::None(v) => {
+                v.iter().flat_map(RequireTree::group_names).collect()
+            }
+            RequireTree::Rule {
+                word: RequireWord::Group(groups),
+                ..
+            } => groups.iter().map(String::as_str).collect(),
+            RequireTree::Rule { .. } => Vec::new(),
+        }
+    }
+
     /// The top level of a rules file: the rules combined as `satisfy` says, checked like `httpd -t`.
     pub fn top(satisfy: Satisfy, rules: Vec<RequireTree>) -> Result<RequireTree, AuthzError> {
         if rules.is_empty() {

@@ -624,7 +624,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Json,
         DefaultValue::Unset("no groups"),
         "{\"group\": [\"user\", …]}",
-        "Inline groups for Require group (Envoy's AuthGroupFile).",
+        "Inline groups for Require group (Envoy's AuthGroupFile). A location's groups replace the top level's, and a require naming a group they do not define is refused at load (under `not` it would pass everyone).",
     ),
     server(envoy(
         OptionId::Locations,

@@ -447,6 +447,34 @@ fn the_references_json_examples_parse() {
     }
 }
 
+/// A `group` rule naming a group the location's groups do not define can never match: under
+/// `not` it would let everyone through. Refused at load, naming the group.
+#[test]
+fn require_names_only_groups_the_location_defines() {
+    let require = json!({"all": [{"valid_user": true}, {"not": {"group": ["banned"]}}]});
+    let top_groups = json!({"banned": ["mallory"], "staff": ["alice"]});
+    // The top level's groups reach the location: fine.
+    site(json!({"ticket_keys": [KEY], "groups": top_groups,
+                "locations": [{"prefix": "/app", "require": require}]}));
+    // The location's own groups replace them: "banned" is gone, and mallory would pass.
+    let e = error(json!({"ticket_keys": [KEY], "groups": top_groups,
+                "locations": [{"prefix": "/app", "require": require,
+                               "groups": {"ops": ["bob"]}}]}));
+    assert!(
+        e.contains("locations[0].require") && e.contains("banned") && e.contains("do not define"),
+        "{e}"
+    );
+    // A misspelt name, and no groups at all, the same; the case of a name does not matter.
+    let e = error(json!({"ticket_keys": [KEY], "groups": top_groups,
+                "locations": [{"prefix": "/app", "require": {"group": ["staf"]}}]}));
+    assert!(e.contains("staf"), "{e}");
+    let e = error(json!({"ticket_keys": [KEY],
+                "locations": [{"prefix": "/app", "require": {"group": ["staff"]}}]}));
+    assert!(e.contains("staff"), "{e}");
+    site(json!({"ticket_keys": [KEY], "groups": top_groups,
+                "locations": [{"prefix": "/app", "require": {"group": ["STAFF"]}}]}));
+}
+
 /// Settings that load but cannot do what they look like are reported at load (AUTHRS0003): a
 /// site with no location that requires anything protects nothing; `trusted_cas` narrows
 /// nothing unless Envoy accepts untrusted chains.
