@@ -912,7 +912,7 @@ fn config_check_reads_envoy_configurations_like_the_filter() {
         (r#"{"cooky_name": "x"}"#, "cooky_name"),
         (
             r#"{"trusted_proxies": ["10.0.0.0/8", "::/0"]}"#,
-            "not every address",
+            "at most a /8",
         ),
         ("{", "not valid JSON"),
     ] {
