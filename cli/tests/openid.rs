@@ -127,7 +127,18 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-fn verify(dir: &Path, url: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+/// `authrs openid verify` with exactly these arguments, its output as it came (a refusal
+/// before any verdict prints no JSON).
+fn run_verify(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_authrs"))
+        .args(["openid", "verify", "--now", "1800000000"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// As [`verify`], its output as it came.
+fn verify_output(dir: &Path, url: &str, extra: &[&str]) -> Output {
     let secret = dir.join("secret");
     let mut args = vec![
         "--url",
@@ -136,7 +147,11 @@ fn verify(dir: &Path, url: &str, extra: &[&str]) -> (Output, serde_json::Value) 
         secret.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    verify_raw(&args)
+    run_verify(&args)
+}
+
+fn verify(dir: &Path, url: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+    with_json(verify_output(dir, url, extra))
 }
 
 #[test]
@@ -223,13 +238,7 @@ fn stateless_login_verifies_then_replay_is_refused() {
                 std::fs::write(&nonces, bytes).unwrap();
             }
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
-            .args(["openid", "verify", "--now", "1800000000", "--url", &url])
-            .arg("--consumer-secret-file")
-            .arg(dir.join("secret"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = verify_output(&dir, &url, &args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_ne!(out.status.code(), Some(0), "{err}");
         assert!(out.stdout.is_empty(), "{err}");
@@ -245,13 +254,7 @@ fn stateless_login_verifies_then_replay_is_refused() {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
-            .args(["openid", "verify", "--now", "1800000000", "--url", &url])
-            .arg("--consumer-secret-file")
-            .arg(dir.join("secret"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = verify_output(&dir, &url, &args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(
@@ -374,11 +377,11 @@ fn other_verdicts_and_bad_options() {
 
 /// `authrs openid verify` with exactly these arguments (no secret file unless given).
 fn verify_raw(args: &[&str]) -> (Output, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_authrs"))
-        .args(["openid", "verify", "--now", "1800000000"])
-        .args(args)
-        .output()
-        .unwrap();
+    with_json(run_verify(args))
+}
+
+/// The output and the one JSON line it printed.
+fn with_json(out: Output) -> (Output, serde_json::Value) {
     let line = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(line.lines().count(), 1, "one JSON line, got {line:?}");
     (out, serde_json::from_str(line.trim()).unwrap())

@@ -70,15 +70,14 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
         if !id.roles.is_empty() {
             table_set_static(r.pool, env, c"AUTHRS_ROLES", &id.roles.to_list());
         }
-        if !r.request_config.is_null() {
-            let slot = crate::dirconf::into_pool(
+        if let Some(slot) = slot(r) {
+            *slot = crate::dirconf::into_pool(
                 r.pool,
                 Established {
                     identity: id,
                     refreshed: None,
                 },
             );
-            *(r.request_config as *mut *mut c_void).add(crate::glue::module_index()) = slot;
         }
     }
 }
@@ -94,15 +93,18 @@ struct Established {
 
 /// The request's [`Established`] slot, if set.
 fn established(r: &mut ffi::request_rec) -> Option<&mut Established> {
-    if r.request_config.is_null() {
-        return None;
-    }
+    let slot = slot(r)?;
     // SAFETY: the slot is NULL or an Established placed by set_identity in this request's pool,
     // used by this request's thread only.
-    unsafe {
-        let slot = *(r.request_config as *const *mut c_void).add(crate::glue::module_index());
-        (slot as *mut Established).as_mut()
-    }
+    unsafe { (*slot as *mut Established).as_mut() }
+}
+
+/// Our module's entry in the request's `request_config` (NULL until set_identity fills it), or
+/// `None` when the request has no config vector.
+fn slot(r: &ffi::request_rec) -> Option<*mut *mut c_void> {
+    // SAFETY: request_config is NULL or httpd's per-request vector, one entry per module.
+    (!r.request_config.is_null())
+        .then(|| unsafe { (r.request_config as *mut *mut c_void).add(crate::glue::module_index()) })
 }
 
 /// fixups: a request whose user authrs identified — here or, through an internal redirect to
@@ -171,23 +173,17 @@ pub fn clear_identity(r: &mut ffi::request_rec) {
         ] {
             table_unset_static(r.subprocess_env, key);
         }
-        if !r.request_config.is_null() {
-            *(r.request_config as *mut *mut c_void).add(crate::glue::module_index()) =
-                std::ptr::null_mut();
+        if let Some(slot) = slot(r) {
+            *slot = std::ptr::null_mut();
         }
     }
 }
 
 /// The identity our check_authn established for this request, if any.
 pub fn identity(r: &ffi::request_rec) -> Option<&Identity> {
-    if r.request_config.is_null() {
-        return None;
-    }
+    let slot = slot(r)?;
     // SAFETY: the slot is NULL or an Established placed by set_identity in this request's pool.
-    unsafe {
-        let slot = *(r.request_config as *const *const c_void).add(crate::glue::module_index());
-        (slot as *const Established).as_ref().map(|e| &e.identity)
-    }
+    unsafe { (*slot as *const Established).as_ref() }.map(|e| &e.identity)
 }
 
 /// Adds a refreshed ticket's `Set-Cookie` to a response the application answers (protected or

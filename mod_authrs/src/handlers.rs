@@ -153,6 +153,10 @@ impl PasswordCheck for HttpdProviders<'_> {
         let started = Instant::now();
         let band = band(password);
         let known = known_user_check(self.scope, band);
+        // Every answer — granted, denied, no such user, a provider's error — is held to the same
+        // pad, so none tells the others apart.
+        let scope = self.scope;
+        let hold = || hold_until(started, known.unwrap_or_else(|| cold_pad(scope)));
         let (u, p) = (cstring(user), cstring(password));
         for name in &self.names {
             let n = cstring(name);
@@ -174,9 +178,7 @@ impl PasswordCheck for HttpdProviders<'_> {
             match unsafe { check(self.r, u.as_ptr(), p.as_ptr()) } {
                 ffi::authn_status::AUTH_GRANTED => {
                     record_known_user_check(self.scope, band, started.elapsed());
-                    // Every answer, known names too: a cheap hash must not answer sooner than
-                    // an unknown name.
-                    hold_until(started, known.unwrap_or_else(|| cold_pad(self.scope)));
+                    hold();
                     // SAFETY: NULL or a pool string the provider set.
                     // Strictly UTF-8: two names that differ only in invalid bytes must not
                     // become one (a lossy reading maps both to U+FFFD); not UTF-8 is no name.
@@ -191,18 +193,17 @@ impl PasswordCheck for HttpdProviders<'_> {
                 }
                 ffi::authn_status::AUTH_DENIED => {
                     record_known_user_check(self.scope, band, started.elapsed());
-                    hold_until(started, known.unwrap_or_else(|| cold_pad(self.scope)));
+                    hold();
                     return Ok(false);
                 }
                 ffi::authn_status::AUTH_USER_NOT_FOUND => continue,
                 _ => {
-                    // A provider error answers no sooner either.
-                    hold_until(started, known.unwrap_or_else(|| cold_pad(self.scope)));
+                    hold();
                     return Err(format!("authn provider {name:?} failed"));
                 }
             }
         }
-        hold_until(started, known.unwrap_or_else(|| cold_pad(self.scope)));
+        hold();
         Ok(false)
     }
 

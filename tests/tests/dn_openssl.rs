@@ -161,10 +161,11 @@ fn system_ca_bundle_matches_openssl() {
     assert!(n > 50, "only {n} certificates in {BUNDLE}");
 }
 
-/// A self-signed certificate from `openssl req` with the given extra arguments.
+/// A self-signed certificate `<name>.pem` (key `<name>.key`) from `openssl req` with the given
+/// extra arguments.
 fn req(dir: &TempDir, name: &str, args: &[&str]) -> std::path::PathBuf {
     let out = dir.path().join(format!("{name}.pem"));
-    let key = dir.path().join("key.pem");
+    let key = dir.path().join(format!("{name}.key"));
     let mut all = vec![
         "req",
         "-x509",
@@ -434,26 +435,14 @@ fn at(dir: &TempDir, file: &str) -> String {
     dir.path().join(file).to_str().expect("utf-8").to_string()
 }
 
-/// A new P-256 key and a self-signed certificate (`openssl req -x509`, 30 days) for `subj`,
-/// with `extra` arguments: the (key, certificate) paths `<name>.key`, `<name>.pem`.
+/// [`req`]'s self-signed certificate for `subj`, with `extra` arguments: the (key,
+/// certificate) paths, as the `openssl` command line takes them.
 fn ec_self_signed(dir: &TempDir, name: &str, subj: &str, extra: &[&str]) -> (String, String) {
-    let (key, pem) = (
-        at(dir, &format!("{name}.key")),
-        at(dir, &format!("{name}.pem")),
-    );
-    let mut args = vec![
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-    ];
-    args.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &pem, "-days", "30"]);
-    args.extend_from_slice(&["-subj", subj]);
+    let mut args = vec!["-subj", subj];
     args.extend_from_slice(extra);
-    openssl(&args);
-    (key, pem)
+    let pem = req(dir, name, &args);
+    let pem = pem.to_str().expect("utf-8").to_string();
+    (at(dir, &format!("{name}.key")), pem)
 }
 
 /// A new P-256 key and a request for `/CN=<name>`, signed by `ca` (key, certificate) for 10
