@@ -155,18 +155,20 @@ pub fn force_authn(r: &mut ffi::request_rec) -> c_int {
     }
 }
 
-/// insert_error_filter: httpd's own `Require` refused (403) a user authrs authenticated. The
-/// Envoy filter answers `forbidden` there; so does httpd: `X-AuthRs-Reason` and `AUTHRS_REASON`.
+/// insert_error_filter: httpd's own `Require` refused a user authrs authenticated (403, or 401
+/// without `AuthzSendForbiddenOnFailure On`). The Envoy filter answers `forbidden` there; so
+/// does httpd: `X-AuthRs-Reason` and `AUTHRS_REASON`.
 pub fn insert_error_filter(r: &mut ffi::request_rec) {
     if refused_by_require(r) {
         mark_forbidden(r, r.subprocess_env);
     }
 }
 
-/// Whether `r` is a 403 that httpd's authorization gave a user our check_authn accepted at an
-/// `AuthType AuthRs` location (our own refusals have said why already).
+/// Whether `r` is a 403 (or mod_authz_core's default 401) that httpd's authorization gave a user
+/// our check_authn accepted at an `AuthType AuthRs` location (our own refusals have said why
+/// already, and never with a user set).
 fn refused_by_require(r: &ffi::request_rec) -> bool {
-    r.status == ffi::HTTP_FORBIDDEN as c_int
+    (r.status == ffi::HTTP_FORBIDDEN as c_int || r.status == ffi::HTTP_UNAUTHORIZED as c_int)
         && is_authrs(r)
         && crate::apply::identity(r).is_some()
         // SAFETY: err_headers_out is live for the request.

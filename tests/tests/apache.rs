@@ -1068,6 +1068,26 @@ fn error_documents_see_the_reason() {
     a.assert_clean_log(&["AH01631"]);
 }
 
+/// Without `AuthzSendForbiddenOnFailure On`, mod_authz_core answers 401 to an authenticated user
+/// its `Require` refuses: that answer (and the ErrorDocument shown for it) says `forbidden` too,
+/// never nothing — an anonymous 401 keeps its own reason.
+#[test]
+fn a_default_401_for_an_authenticated_user_says_forbidden() {
+    let a = start("ErrorDocument 401 /cgi-bin/echo\n");
+    let t = mint("alice", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/app/admin/").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 401, "httpd's default for a refused user: {r:?}");
+    assert_eq!(r.header("x-authrs-reason"), Some("forbidden"), "{r:?}");
+    assert_eq!(r.env("AUTHRS_REASON"), Some("forbidden"), "{}", r.body);
+    let r = get(&a, "/app/admin/")
+        .header("Accept: application/json")
+        .send();
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
+    assert_eq!(r.env("AUTHRS_REASON"), Some("no_cookie"), "{}", r.body);
+    a.assert_clean_log(&["AH01631"]);
+}
+
 /// `conf/apache2/authrs.conf` (what `make install` puts in mods-available) with its example
 /// uncommented: a config line is `#` followed by a directive or by four spaces and one (a
 /// comment is `# text`, or `#    # text` inside the example).
