@@ -94,7 +94,7 @@ pub fn apache_site(f: &SiteFiles) -> (String, String) {
     // Every area has the CGI echo under <area>/cgi/, as the Envoy upstream echoes every path.
     let global = format!(
         "AuthRsTicketKeyFile \"{root}/ticket.key\"\n\
-         ScriptAliasMatch \"^/app/(certonly|ticketfirst|admin|strong|alice-dn|bound|strict)/cgi/(.*)\" \"{root}/cgi-bin/$2\"\n"
+         ScriptAliasMatch \"^/app/(certonly|ticketfirst|admin|strong|alice-dn|bound|strict|recent)/cgi/(.*)\" \"{root}/cgi-bin/$2\"\n"
     );
     let site = format!(
         r#"
@@ -131,6 +131,9 @@ pub fn apache_site(f: &SiteFiles) -> (String, String) {
 </Location>
 <Location /app/strict>
   AuthRsAcceptUnboundTickets Off
+</Location>
+<Location /app/recent>
+  AuthRsTicketLifetime 15m
 </Location>
 <Location /cgi-bin>
   AuthName Example
@@ -175,6 +178,7 @@ pub fn envoy_site(f: &SiteFiles) -> String {
             {"prefix": "/app/alice-dn", "require": {"any": [{"cert_dn": ALICE_DN}, {"user": ["nobody"]}]}},
             {"prefix": "/app/bound", "bind_address": true, "require": {"valid_user": true}},
             {"prefix": "/app/strict", "accept_unbound_tickets": false, "require": {"valid_user": true}},
+            {"prefix": "/app/recent", "ticket_lifetime": "15m", "require": {"valid_user": true}},
             {"prefix": "/app", "require": {"valid_user": true}},
             {"prefix": "/cgi-bin", "recognize_user": true, "require": {"all_granted": true}}
         ]
@@ -400,6 +404,23 @@ pub const SCENARIOS: &[Scenario] = &[
             Outcome::of(&r)
         },
         expect: (302, Some("bad_cookie"), None),
+    },
+    Scenario {
+        name: "ticket older than the location's own lifetime: expired there, kept, good elsewhere",
+        run: |s| {
+            let older = ticket_with(KEY_B64, "demo", AuthMethod::Password, now() - 1200, None);
+            let r = get(s, "/app/recent/cgi/echo").cookie(COOKIE, &older).send();
+            assert_eq!(r.cookie(COOKIE), None, "kept: {r:?}");
+            let elsewhere = get(s, "/app/cgi/echo").cookie(COOKIE, &older).send();
+            assert_eq!(elsewhere.status, 200, "{elsewhere:?}");
+            let recent = ticket_with(KEY_B64, "demo", AuthMethod::Password, now() - 600, None);
+            let fine = get(s, "/app/recent/cgi/echo")
+                .cookie(COOKIE, &recent)
+                .send();
+            assert_eq!(fine.status, 200, "{fine:?}");
+            Outcome::of(&r)
+        },
+        expect: (302, Some("expired"), None),
     },
     Scenario {
         name: "ticket of another realm's cookie (same key) renamed into ours: refused, cleared",

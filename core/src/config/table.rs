@@ -175,7 +175,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Duration,
         DefaultValue::Value("8h"),
         "duration (3600, 30m, +2h, 1d, 1h30m)",
-        "Absolute lifetime of a ticket from login; after it the user logs in again however active.",
+        "Absolute lifetime of a ticket from login; after it the user logs in again however active. A protected location that sets it (or inherits it from an enclosing scope) refuses tickets issued longer ago as `expired` and keeps them (a shorter re-login window for a sensitive area, as mod_auth_tkt's TKTAuthTimeout).",
     ),
     both(
         OptionId::SessionTimeout,

@@ -519,6 +519,28 @@ fn ticket(
             final_: false,
         });
     }
+    if let Some(max) = policy
+        .max_ticket_age
+        .filter(|max| now.saturating_sub(ticket.issued) > *max)
+    {
+        // This location asks for a more recent login than the ticket's own lifetime (a shorter
+        // AuthRsTicketLifetime on a sensitive area, as mod_auth_tkt's TKTAuthTimeout): refused
+        // here, kept for the locations it is still good at; a login here replaces it.
+        decision.note(
+            Level::Info,
+            "AUTHRS0228",
+            format!(
+                "ticket of {} issued {} s ago refused: this location's ticket lifetime is {max} s",
+                ticket.user,
+                now.saturating_sub(ticket.issued)
+            ),
+        );
+        *keep_cookie = true;
+        return Ok(Outcome::Refused {
+            reason: Reason::Expired,
+            final_: false,
+        });
+    }
     if let Some(store) = stores.revocations.as_deref_mut() {
         match store.is_revoked(&ticket_ref_id(&ticket), now) {
             Ok(false) => {}

@@ -24,6 +24,9 @@ pub struct Policy {
     pub cookie: CookieSettings,
     /// Absolute ticket lifetime in seconds.
     pub ticket_lifetime: i64,
+    /// The lifetime this location sets (or inherits) itself: a ticket issued longer ago is
+    /// refused here (`expired`, cookie kept), however long its login location made it last.
+    pub max_ticket_age: Option<i64>,
     /// Idle timeout in seconds (sliding expiry), if any.
     pub session_timeout: Option<i64>,
     /// A ticket older than this fraction of the idle timeout is re-issued.
@@ -77,6 +80,7 @@ impl Policy {
             keys,
             cookie,
             ticket_lifetime: 8 * 3600,
+            max_ticket_age: None,
             session_timeout: None,
             refresh_fraction: 0.5,
             bind_address: false,

@@ -1121,6 +1121,29 @@ mod from_settings {
     }
 
     #[test]
+    fn only_a_lifetime_the_settings_name_limits_ticket_age() {
+        let mut read = reader(HashMap::from([("/k", format!("{KEY}\n"))]));
+        let mut parent = Settings::new();
+        parent.set("AuthRsTicketKeyFile", &["/k"]).expect("set");
+        let p = Policy::from_settings(&parent, Shell::Apache, None, &mut read).expect("policy");
+        assert_eq!((p.ticket_lifetime, p.max_ticket_age), (8 * 3600, None));
+        let mut child = Settings::new();
+        child.set("AuthRsTicketLifetime", &["15m"]).expect("set");
+        let p = Policy::from_settings(
+            &Settings::merge(&parent, &child),
+            Shell::Apache,
+            None,
+            &mut read,
+        )
+        .expect("policy");
+        assert_eq!(p.max_ticket_age, Some(900));
+        // Inherited by a nested section that does not repeat it.
+        let nested = Settings::merge(&Settings::merge(&parent, &child), &Settings::new());
+        let p = Policy::from_settings(&nested, Shell::Apache, None, &mut read).expect("policy");
+        assert_eq!(p.max_ticket_age, Some(900));
+    }
+
+    #[test]
     fn apache_files_through_the_shells_reader() {
         let mut s = Settings::new();
         s.set("AuthRsTicketKeyFile", &["/k"]).expect("set");
@@ -2000,4 +2023,33 @@ fn a_short_consumer_secret_is_refused_without_printing_it() {
     let e = Policy::from_settings(&env, Shell::Envoy, None, &mut no_file).expect_err("short");
     assert!(e.to_string().contains("openid_consumer_secret"), "{e}");
     assert!(!e.to_string().contains("short\""), "{e}");
+}
+
+/// A location that sets its own (shorter) ticket lifetime asks for a login at most that long
+/// ago, as mod_auth_tkt's TKTAuthTimeout: an older ticket is refused there as `expired` but
+/// kept (it is good where the lifetime is longer); one that only inherits the default is not.
+#[test]
+fn a_location_lifetime_refuses_older_tickets_and_keeps_them() {
+    let t = mint("bob", AuthMethod::Password, NOW - 1200);
+    let d = run(&policy(), &with_cookie(browser(), &t));
+    assert_eq!(
+        user(&d),
+        Some("bob"),
+        "the default lifetime is not a location's: {d:?}"
+    );
+
+    let mut sensitive = policy();
+    sensitive.max_ticket_age = Some(900);
+    let d = run(&sensitive, &with_cookie(browser(), &t));
+    assert_eq!(d.reason(), Some(Reason::Expired), "{d:?}");
+    assert_eq!(d.set_cookie, None, "kept for the other locations: {d:?}");
+    assert!(
+        d.notes.iter().any(|n| n.id == "AUTHRS0228"),
+        "{:?}",
+        d.notes
+    );
+
+    let recent = mint("bob", AuthMethod::Password, NOW - 600);
+    let d = run(&sensitive, &with_cookie(browser(), &recent));
+    assert_eq!(user(&d), Some("bob"), "{d:?}");
 }
