@@ -182,9 +182,16 @@ pub fn config(cmd: ConfigCmd) -> CmdResult {
                 read_text(Path::new(&file))?
             };
             // Everything the filter checks at plugin start: options, locations, require trees,
-            // inline keys, CRLs, roles, users.
-            authrs_core::site::Site::from_json_str(&text)
+            // inline keys, CRLs, roles, users. What the filter logs as AUTHRS0003 at load (a site
+            // that protects no path, …) goes to stderr, one line each: it loads, so still `ok`.
+            let site = authrs_core::site::Site::from_json_str(&text)
                 .map_err(|e| Failure(format!("error: {file}: {e}")))?;
+            for w in site.warnings() {
+                eprintln!(
+                    "warning: {file}: AUTHRS0003: {}",
+                    crate::escape_controls(&w)
+                );
+            }
             crate::outln!("ok");
             Ok(())
         }

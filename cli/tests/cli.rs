@@ -902,6 +902,17 @@ fn config_check_reads_envoy_configurations_like_the_filter() {
     let o = authrs_stdin(&["config", "check", "-"], ok);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(stdout(&o).trim(), "ok");
+    assert_eq!(stderr(&o), "", "no warning for a site that protects a path");
+    // Loads, as in the filter, with the warning the filter logs at load.
+    let unprotected = r#"{"ticket_keys": ["dGVzdC1rZXktZm9yLW1vZF9hdXRocnMtdGVzdHMtMzI="]}"#;
+    let o = authrs_stdin(&["config", "check", "-"], unprotected);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "ok");
+    assert!(
+        stderr(&o).starts_with("warning: -: AUTHRS0003: locations: none has a require"),
+        "{}",
+        stderr(&o)
+    );
     for (bad, needle) in [
         (
             r#"{"locations": [{"prefix": "/app", "require": {"usr": ["a"]}}]}"#,

@@ -761,11 +761,13 @@ fn upper_escapes(path: String) -> String {
 }
 
 /// The path as a backend that decodes escaped sub-delimiters, `:` and `@` before routing reads it
-/// (borrowed when it has none): `/v1/jobs%3Arun` is `/v1/jobs:run` to it. Other escapes stay.
+/// (borrowed when it has none): `/v1/jobs%3Arun` is `/v1/jobs:run` to it. Likewise `[`, `]`,
+/// `|` and `^`, which the `url` crate also leaves literal in a path (so `/a|b` and `/a%7Cb` are
+/// two spellings of one path to a decoding backend). Other escapes stay.
 fn decode_delims(path: &str) -> Cow<'_, str> {
     let decoded = |i: usize| {
         let byte = escaped_byte(path, i)?;
-        b"!$&'()*+,=:@".contains(&byte).then_some(byte as char)
+        b"!$&'()*+,=:@[]|^".contains(&byte).then_some(byte as char)
     };
     if !path.match_indices('%').any(|(i, _)| decoded(i).is_some()) {
         return Cow::Borrowed(path);

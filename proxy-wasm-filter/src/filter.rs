@@ -535,6 +535,13 @@ impl HttpContext for Stream {
             // kept but for `public` and `s-maxage`, so no cache reads a line without `private`.
             let merged = crate::reply::private_cache_control(values("cache-control"));
             self.set_http_response_header("cache-control", Some(&merged));
+            // Directives for CDNs only (RFC 9213 and its forerunners) override Cache-Control
+            // there: a CDN told `CDN-Cache-Control: max-age=600` would still keep the ticket.
+            for name in crate::reply::CDN_CACHE_HEADERS {
+                if values(name).next().is_some() {
+                    self.set_http_response_header(name, None);
+                }
+            }
         }
         Action::Continue
     }

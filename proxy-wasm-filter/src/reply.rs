@@ -26,6 +26,14 @@ pub struct Reply {
     pub body: String,
 }
 
+/// Response headers that carry caching directives for CDNs only, and override `Cache-Control`
+/// there: removed from a response that carries a refreshed ticket.
+pub const CDN_CACHE_HEADERS: [&str; 3] = [
+    "cdn-cache-control",
+    "surrogate-control",
+    "cloudflare-cdn-cache-control",
+];
+
 /// The one `Cache-Control` value for a response that carries a refreshed ticket: the
 /// upstream's directives (all its `Cache-Control` values) without `public` and `s-maxage`,
 /// plus `private` — so no shared cache keeps the ticket, whichever line it reads.

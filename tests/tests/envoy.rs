@@ -834,10 +834,19 @@ fn a_sliding_refresh_is_private_to_the_browser() {
     // The application's own Cache-Control: one header comes back, private, without what
     // would let a shared cache keep the refreshed ticket.
     let r = e
-        .get("/app/cgi/echo?respond-header=Cache-Control:public,%20s-maxage=600,%20no-transform")
+        .get(
+            "/app/cgi/echo?respond-header=Cache-Control:public,%20s-maxage=600,%20no-transform\
+             &respond-header=CDN-Cache-Control:max-age=600\
+             &respond-header=Surrogate-Control:max-age=600&respond-header=X-Kept:1",
+        )
         .cookie(COOKIE, &old)
         .send();
     assert!(r.cookie(COOKIE).is_some_and(|c| !c.is_empty()), "{r:?}");
+    // Nor may a CDN's own directives keep it.
+    for gone in ["cdn-cache-control", "surrogate-control"] {
+        assert!(!r.headers.iter().any(|(n, _)| n == gone), "{gone}: {r:?}");
+    }
+    assert!(r.headers.iter().any(|(n, _)| n == "x-kept"), "{r:?}");
     let cc: Vec<&str> = r
         .headers
         .iter()

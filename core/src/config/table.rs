@@ -330,7 +330,7 @@ pub static OPTIONS: &[OptionSpec] = &[
             ValueKind::CidrList,
             DefaultValue::Unset("no proxy is trusted; forwarded certificate headers are dropped as spoofed"),
             "addr|cidr [addr|cidr …]",
-            "Reverse proxies allowed to assert client-certificate headers (SSL_CLIENT_S_DN, XFCC, …): their own addresses or ranges, none wider than a /8 (IPv6: /32).",
+            "Reverse proxies allowed to assert client-certificate headers (SSL_CLIENT_S_DN, XFCC, …): their own addresses or ranges, none wider than a /8 (IPv6: /32; IPv4-mapped IPv6: /104).",
         ))
     },
     server(both(
@@ -464,7 +464,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Duration,
         DefaultValue::Derived("the window"),
         "duration",
-        "OpenID: how long a seen nonce is remembered (the seed's lifetime).",
+        "OpenID: how long a seen nonce is remembered (the seed's lifetime); never shorter than the nonce window still accepts it, so a replay is always recognized.",
     ),
     both(
         OptionId::OpenIdNonceWindow,
@@ -630,7 +630,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         OptionId::Locations,
         "locations",
         ValueKind::Json,
-        DefaultValue::Unset("the top-level settings apply to every path"),
+        DefaultValue::Unset("no path is protected (the top-level settings apply to every path; AUTHRS0003 warns)"),
         "[{\"prefix\": \"/x\", \"require\": {\"valid_user\": true}, …}, …]",
         "Per-path settings and Require rules (Envoy's `<Location>` blocks), the first match wins: each has exactly one of `prefix`, `exact` or `regex` (matching the whole normalized path), a `require` tree (`{\"all_granted\": true}` for a public path), and any per-location options.",
     )),

@@ -532,6 +532,7 @@ fn a_path_read_differently_by_backends_is_refused_when_the_location_depends_on_i
         "login_url": "/login",
         "locations": [
             {"exact": "/v1/jobs:run", "require": {"user": ["ops"]}},
+            {"prefix": "/a|b[1]^", "require": {"user": ["ops"]}},
             {"prefix": "/app/admin", "require": {"role": ["admin"]}},
             {"regex": "/export/.*\\.json", "require": {"user": ["ops"]}},
             {"prefix": "/app/", "require": {"valid_user": true}},
@@ -543,6 +544,7 @@ fn a_path_read_differently_by_backends_is_refused_when_the_location_depends_on_i
         s.locate(raw).map(|(path, scope)| {
             let names = [
                 "/v1/jobs:run",
+                "/a|b[1]^",
                 "/app/admin",
                 "/export/a.json",
                 "/app/x",
@@ -575,6 +577,26 @@ fn a_path_read_differently_by_backends_is_refused_when_the_location_depends_on_i
     assert_eq!(
         located("/v1/jobs:run"),
         Ok(("/v1/jobs:run".into(), "/v1/jobs:run"))
+    );
+    // `|`, `[`, `]` and `^` stay literal in a path (the `url` crate encodes none of them): their
+    // escapes are the same path to a decoding backend.
+    assert_eq!(
+        located("/a|b[1]^/secret"),
+        Ok(("/a|b[1]^/secret".into(), "/a|b[1]^"))
+    );
+    for raw in [
+        "/a%7Cb[1]^/secret",
+        "/a%7cb[1]^/secret",
+        "/a|b%5B1]^/secret",
+        "/a|b[1%5D^/secret",
+        "/a|b[1]%5E/secret",
+    ] {
+        assert_eq!(located(raw), Err(PathError::AmbiguousLocation), "{raw}");
+    }
+    assert_eq!(
+        located("/files/a%7Cb"),
+        Ok(("/files/a%7Cb".into(), "/x")),
+        "under one location either way: served"
     );
     assert_eq!(
         located("/app/files/a%2Bb.txt"),
@@ -638,6 +660,7 @@ fn location_paths_must_be_written_as_requests_are_matched() {
         ("/caf%c3%a9", "/caf%C3%A9"),
         ("/a b", "/a%20b"),
         ("/v1/jobs%3Arun", "/v1/jobs:run"),
+        ("/a%7Cb%5B1%5D%5E", "/a|b[1]^"),
         ("/app;x/admin", "/app/admin"),
     ] {
         let e = error(json!({
