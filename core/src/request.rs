@@ -154,6 +154,19 @@ impl RequestFacts {
             && !(is("sec-fetch-mode", "navigate") && is("sec-fetch-dest", "document"))
     }
 
+    /// True when a browser says this request loads a passive part of a page — an image, a
+    /// script, a style sheet, media, a font, an `<object>` — rather than a page, a frame or a
+    /// script's own fetch (`Sec-Fetch-Dest` other than `document`, `iframe`, `frame` or
+    /// `empty`). Such a load never means the user asked for it: `<img src="/LOGOUT">` in user
+    /// content on the site itself is `same-origin`.
+    pub fn is_subresource_load(&self) -> bool {
+        self.header("sec-fetch-dest").is_some_and(|dest| {
+            !["document", "iframe", "frame", "empty"]
+                .iter()
+                .any(|d| dest.trim().eq_ignore_ascii_case(d))
+        })
+    }
+
     /// Path plus `?query`, the way a `destination` is built from it.
     pub fn path_and_query(&self) -> String {
         match &self.query {

@@ -320,6 +320,14 @@ fn tickets_login_and_logout() {
             .send()
     };
     assert_eq!(sibling("no-cors", "image").status, 403);
+    // Nor may an <img> in the site's own pages (user content) log anyone out.
+    let r = get(&a, "/LOGOUT")
+        .cookie(COOKIE, &cookie)
+        .header("Sec-Fetch-Site: same-origin")
+        .header("Sec-Fetch-Mode: no-cors")
+        .header("Sec-Fetch-Dest: image")
+        .send();
+    assert_eq!((r.status, r.cookie(COOKIE)), (403, None), "{r:?}");
     let r = sibling("navigate", "document");
     assert_eq!(r.status, 303, "{r:?}\n{}", a.error_log());
     assert_eq!(r.cookie(COOKIE).as_deref(), Some(""));

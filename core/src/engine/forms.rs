@@ -275,7 +275,8 @@ pub fn openid_refused(
 /// Handles logout: clears the cookie and, with `revoke`, revokes the ticket server-side until it
 /// would have expired (deleting a cookie alone does not log anyone out); then a 303 to the
 /// untainted `destination` query parameter or the default destination. A request from another
-/// site (`Sec-Fetch-Site: cross-site`, a foreign `Origin`) is refused with 403 (`AUTHRS0307`).
+/// site (`Sec-Fetch-Site: cross-site`, a foreign `Origin`), or a page's passive load of the
+/// logout path (`Sec-Fetch-Dest: image`, …), is refused with 403 (`AUTHRS0307`).
 pub fn logout(
     policy: &Policy,
     req: &RequestFacts,
@@ -293,11 +294,24 @@ pub fn logout(
         req.is_sibling_subresource()
             .then(|| "Sec-Fetch-Site: same-site, not a top-level navigation".to_string())
     };
-    if let Some(why) = cross_site(req).or_else(sibling_subresource) {
+    // Nor an image or other passive load from the site's own pages (user content such as an
+    // avatar or a Markdown image pointing at the logout path).
+    let subresource = || {
+        req.is_subresource_load().then(|| {
+            format!(
+                "Sec-Fetch-Dest: {} (a page's image, script, style or media)",
+                req.header("sec-fetch-dest").unwrap_or_default()
+            )
+        })
+    };
+    if let Some(why) = cross_site(req)
+        .or_else(sibling_subresource)
+        .or_else(subresource)
+    {
         decision.note(
             Level::Warn,
             "AUTHRS0307",
-            format!("cross-site logout refused: {why}"),
+            format!("cross-site or sub-resource logout refused: {why}"),
         );
         return decision.with(Verdict::Forbidden {
             reason: Reason::Forbidden,

@@ -1355,6 +1355,17 @@ mod review_attacks {
                 ("Sec-Fetch-Mode", "navigate"),
                 ("Sec-Fetch-Dest", "iframe"),
             ],
+            // An <img> (or a style sheet, a script) in user content on the site itself.
+            &[
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Sec-Fetch-Mode", "no-cors"),
+                ("Sec-Fetch-Dest", "image"),
+            ],
+            &[
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Sec-Fetch-Dest", "style"),
+            ],
+            &[("Sec-Fetch-Dest", "Script")],
         ] {
             let name = format!("{headers:?}");
             let mut r = with_cookie(browser(), &t);
@@ -1377,6 +1388,17 @@ mod review_attacks {
         // link), and clients sending neither header log out.
         for extra in [
             &[("Sec-Fetch-Site", "same-origin")][..],
+            // The site's own script (an SPA's logout fetch) and its own frames.
+            &[
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Sec-Fetch-Mode", "cors"),
+                ("Sec-Fetch-Dest", "empty"),
+            ],
+            &[
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Sec-Fetch-Mode", "navigate"),
+                ("Sec-Fetch-Dest", "iframe"),
+            ],
             &[
                 ("Sec-Fetch-Site", "same-site"),
                 ("Sec-Fetch-Mode", "navigate"),
