@@ -126,7 +126,7 @@ fn main() {
         .allowlist_function("ap_auth_type|ap_getword_conf|ap_auth_name|ap_auth_type|ap_setup_client_block|ap_should_client_block|ap_get_client_block")
         .allowlist_function("ap_set_content_type|ap_rwrite|ap_rflush|ap_add_common_vars|ap_lookup_provider|ap_list_provider_names")
         .allowlist_function("ap_server_root_relative|ap_get_server_name|ap_construct_url|ap_run_sub_req|ap_internal_redirect|ap_is_initial_req")
-        .allowlist_function("ap_run_auth_checker")
+        .allowlist_function("ap_run_auth_checker|ap_remove_output_filter")
         .allowlist_function("authrs_.*")
         .allowlist_var("AUTHRS_CACHE_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|MODULE_MAGIC_.*|AUTHN_PROVIDER_.*|AUTHZ_PROVIDER_.*|M_POST|M_GET|AP_SOCACHE_.*|REQUEST_CHUNKED_.*")
         .rustified_enum("authz_status")

@@ -58,6 +58,7 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
         // variable, as `SetEnv no-cache` does: `r->no_cache` would also make httpd add
         // `Expires: <now>` to every such response, so browsers kept no protected page.
         ffi::apr_table_setn(env, c"no-cache".as_ptr(), c"1".as_ptr());
+        keep_main_requests_from_caches(r);
         r.ap_auth_type = c"AuthRs".as_ptr().cast_mut();
         ffi::apr_table_setn(env, c"AUTHRS_USER".as_ptr(), user);
         table_set_static(r.pool, env, c"AUTHRS_METHOD", id.method.as_str());
@@ -125,6 +126,49 @@ pub fn keep_from_shared_caches(r: &mut ffi::request_rec) {
         if ffi::apr_table_get(r.subprocess_env, c"no-cache".as_ptr()).is_null() {
             ffi::apr_table_setn(r.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
         }
+    }
+    keep_main_requests_from_caches(r);
+}
+
+/// A subrequest that authenticated a user (a public page's `<!--#include virtual -->` of a
+/// protected one) puts that user's content in the page of the request that made it, which is
+/// the one mod_cache stores: that request, and every one above it, gets `no-cache` too, and
+/// loses mod_cache's save filter. mod_cache decides at the page's first bytes (an SSI page has
+/// passed its text before the include, or an empty brigade), so `no-cache` alone may come too
+/// late; without its filter the entry it began is never committed.
+fn keep_main_requests_from_caches(r: &ffi::request_rec) {
+    let mut up = r.main;
+    // SAFETY: main is NULL or the live request that made this subrequest (it outlives r), and
+    // so on up; static key and value.
+    while let Some(m) = unsafe { up.as_ref() } {
+        // SAFETY: as above: m's table and filter chain live as long as m; a filter is removed
+        // after its successor was read (removal unlinks it, the record stays in the pool).
+        unsafe {
+            if !m.subprocess_env.is_null()
+                && ffi::apr_table_get(m.subprocess_env, c"no-cache".as_ptr()).is_null()
+            {
+                ffi::apr_table_setn(m.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
+            }
+            let mut f = m.output_filters;
+            while let Some(filter) = f.as_ref() {
+                let next = filter.next;
+                let name = filter
+                    .frec
+                    .as_ref()
+                    .filter(|rec| !rec.name.is_null())
+                    .map(|rec| std::ffi::CStr::from_ptr(rec.name).to_bytes());
+                if std::ptr::eq(filter.r, m)
+                    && name.is_some_and(|n| {
+                        n.eq_ignore_ascii_case(b"CACHE_SAVE")
+                            || n.eq_ignore_ascii_case(b"CACHE_SAVE_SUBREQ")
+                    })
+                {
+                    ffi::ap_remove_output_filter(f);
+                }
+                f = next;
+            }
+        }
+        up = m.main;
     }
 }
 

@@ -1377,6 +1377,18 @@ fn authenticated_responses_never_reach_mod_cache() {
     std::fs::create_dir_all(root.join("htdocs/app/idx")).expect("mkdir");
     std::fs::write(root.join("htdocs/app/idx/index.html"), "secret index\n").expect("write");
     std::fs::write(root.join("htdocs/pub/page.html"), "public page\n").expect("write");
+    // Public pages that pull other pages in (SSI `include virtual`, subrequests): one a public
+    // page, one a protected page (the include first, before mod_cache sees any byte).
+    std::fs::write(
+        root.join("htdocs/pub/public.shtml"),
+        "<!--#include virtual=\"/pub/page.html\" -->ssi tail\n",
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("htdocs/pub/inbox.shtml"),
+        "<!--#include virtual=\"/app/report.html\" -->ssi tail\n",
+    )
+    .expect("write");
     // Old files: mod_cache's heuristic keeps them fresh (a tenth of their age) without asking.
     for f in [
         "htdocs/app/report.html",
@@ -1406,10 +1418,14 @@ fn authenticated_responses_never_reach_mod_cache() {
     let m = "/usr/lib/apache2/modules";
     let global = format!(
         "{}LoadModule cache_module {m}/mod_cache.so\nLoadModule cache_disk_module {m}/mod_cache_disk.so\n\
-         LoadModule rewrite_module {m}/mod_rewrite.so\n\
-         CacheRoot \"{}\"\nCacheEnable disk /\nCacheHeader on\n",
+         LoadModule rewrite_module {m}/mod_rewrite.so\nLoadModule include_module {m}/mod_include.so\n\
+         CacheRoot \"{}\"\nCacheEnable disk /\nCacheHeader on\n\
+         # SSI output has no Last-Modified: cached for CacheDefaultExpire all the same.\n\
+         CacheIgnoreNoLastMod On\nAddOutputFilter INCLUDES .shtml\n\
+         <Directory \"{}/htdocs/pub\">\n  Options +Includes\n</Directory>\n",
         global(&root),
-        cache.display()
+        cache.display(),
+        root.display()
     );
     // A per-directory RewriteRule: an internal redirect to the same section, where httpd copies
     // the user without authenticating again.
@@ -1430,6 +1446,39 @@ fn authenticated_responses_never_reach_mod_cache() {
         Some(true),
         "{r:?}"
     );
+    for _ in 0..2 {
+        assert_eq!(get(&a, "/pub/public.shtml").send().status, 200);
+    }
+    let r = get(&a, "/pub/public.shtml").send();
+    assert_eq!(
+        (
+            r.body.as_str(),
+            r.header("x-cache").map(|v| v.starts_with("HIT"))
+        ),
+        ("public page\nssi tail\n", Some(true)),
+        "SSI pages are cached here: {r:?}"
+    );
+    // A public page that includes a protected one is built for this user: never stored.
+    for _ in 0..2 {
+        let r = get(&a, "/pub/inbox.shtml").cookie(COOKIE, &t).send();
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "secret report\nssi tail\n"),
+            "{r:?}\n{}",
+            a.error_log()
+        );
+    }
+    let r = get(&a, "/pub/inbox.shtml").send();
+    assert!(!r.body.contains("secret"), "{r:?}");
+    // The entry mod_cache began for the user's page was dropped, not left behind half-written.
+    let leftovers: Vec<_> = walk(&cache)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("aptmp"))
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     for _ in 0..2 {
         let r = get(&a, "/app/report.html").cookie(COOKIE, &t).send();
         assert_eq!(
@@ -1480,6 +1529,20 @@ fn authenticated_responses_never_reach_mod_cache() {
         assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
         assert!(!r.body.contains("secret"), "{path}: {r:?}");
     }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// A ticket due for its sliding refresh on a page httpd's own `Require` then refuses: the 403
