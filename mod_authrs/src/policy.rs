@@ -21,7 +21,7 @@ pub struct Built {
     pub auth_name: Option<String>,
     /// The configuration chain it was built from ([`DirConfig::key`]).
     chain: Vec<u64>,
-    files: Vec<(String, Option<SystemTime>)>,
+    files: Vec<(String, Option<FileStamp>)>,
     /// Root-only files that changed on disk since httpd started, built from their startup copy
     /// (this worker may not read them): warned about once, when built (`AUTHRS0106`).
     stale_copies: Vec<String>,
@@ -115,6 +115,18 @@ struct StartupCopy {
     modified: Option<SystemTime>,
 }
 
+/// What says a file changed on disk: its modification time alone misses a rewrite within the
+/// same second on filesystems that keep whole seconds, and a replacement that keeps an older
+/// time (`cp -p`, `install -p`, `rsync -t`, a restore); its inode change time, size and inode
+/// catch those (the change time cannot be set back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<SystemTime>,
+    changed: (i64, i64),
+    len: u64,
+    inode: (u64, u64),
+}
+
 /// Largest file a directive may name (the CRLs of big CAs reach tens of MiB).
 const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
 
@@ -175,6 +187,18 @@ fn mtime(path: &str) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// The [`FileStamp`] of `path`, `None` when it cannot be stat()ed.
+fn stamp(path: &str) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(FileStamp {
+        modified: m.modified().ok(),
+        changed: (m.ctime(), m.ctime_nsec()),
+        len: m.len(),
+        inode: (m.dev(), m.ino()),
+    })
+}
+
 fn files_of(s: &Settings) -> Vec<String> {
     let mut files: Vec<String> = s.ticket_key_files().to_vec();
     files.extend(
@@ -195,7 +219,7 @@ fn files_of(s: &Settings) -> Vec<String> {
 fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, String> {
     let settings = dc.merged();
     let files = files_of(&settings).into_iter().map(|f| {
-        let t = mtime(&f);
+        let t = stamp(&f);
         (f, t)
     });
     let files: Vec<_> = files.collect();
@@ -263,7 +287,7 @@ fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<(Arc<Built>,
         if now == b.checked_at.load(Ordering::Relaxed) {
             return Ok((b, false));
         }
-        if b.files.iter().all(|(f, t)| mtime(f) == *t) {
+        if b.files.iter().all(|(f, t)| stamp(f) == *t) {
             b.checked_at.store(now, Ordering::Relaxed);
             return Ok((b, false));
         }
@@ -309,7 +333,7 @@ const FAILURE_TTL: i64 = 10;
 struct Failure {
     chain: Vec<u64>,
     auth_name: Option<String>,
-    files: Vec<(String, Option<SystemTime>)>,
+    files: Vec<(String, Option<FileStamp>)>,
     at: i64,
     error: String,
 }
@@ -324,7 +348,7 @@ fn recent_failure(slot: u64, dc: &DirConfig, auth_name: Option<&str>, now: i64) 
     let same = f.auth_name.as_deref() == auth_name && f.chain == dc.key();
     (same
         && (0..FAILURE_TTL).contains(&(now - f.at))
-        && f.files.iter().all(|(p, t)| mtime(p) == *t))
+        && f.files.iter().all(|(p, t)| stamp(p) == *t))
     .then(|| f.error.clone())
 }
 
@@ -332,7 +356,7 @@ fn remember_failure(slot: u64, dc: &DirConfig, auth_name: Option<&str>, now: i64
     let files = files_of(&dc.merged())
         .into_iter()
         .map(|f| {
-            let t = mtime(&f);
+            let t = stamp(&f);
             (f, t)
         })
         .collect();

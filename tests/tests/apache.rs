@@ -1237,6 +1237,45 @@ fn memcache_never_silently_drops_a_revocation_of_a_long_lived_ticket() {
     );
 }
 
+/// A roles file rewritten in place keeping its size and modification time (a second write within
+/// the same second on a filesystem that keeps whole seconds, `cp -p`, a restore) still takes
+/// effect: the change time and inode say it changed.
+#[test]
+fn a_file_rewritten_with_the_same_size_and_time_is_read_again() {
+    let a = start("");
+    let roles = a.root.join("roles");
+    let before = std::fs::read_to_string(&roles).expect("roles");
+    let modified = std::fs::metadata(&roles)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let demo = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    let alice = mint("alice", AuthMethod::Password, now() - 10, 3600);
+    let admin = |t: &str| get(&a, "/app/admin/").cookie(COOKIE, t).send().status;
+    assert_eq!(
+        (admin(&demo), admin(&alice)),
+        (200, 401),
+        "{}",
+        a.error_log()
+    );
+    let after = "alice admin:projectX\ndemo reader\n";
+    assert_eq!(after.len(), before.len(), "same size: {before:?}");
+    std::fs::write(&roles, after).expect("rewrite");
+    std::fs::File::options()
+        .write(true)
+        .open(&roles)
+        .and_then(|f| f.set_modified(modified))
+        .expect("mtime");
+    // Files are checked at most once a second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(
+        (admin(&demo), admin(&alice)),
+        (401, 200),
+        "{}",
+        a.error_log()
+    );
+    a.assert_clean_log(&["AH01631"]);
+}
+
 /// A root-only key replaced while httpd runs: workers may not read the new one, so they keep the
 /// key read at startup (tickets it signed still pass) and say so once (`AUTHRS0106`) instead of
 /// going on silently; a restart reads the new key.
