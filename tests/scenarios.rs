@@ -133,7 +133,7 @@ pub fn apache_site(f: &SiteFiles) -> (String, String) {
   AuthRsAcceptUnboundTickets Off
 </Location>
 <Location /app/recent>
-  AuthRsTicketLifetime 15m
+  AuthRsMaxTicketAge 15m
 </Location>
 <Location /cgi-bin>
   AuthName Example
@@ -178,7 +178,7 @@ pub fn envoy_site(f: &SiteFiles) -> String {
             {"prefix": "/app/alice-dn", "require": {"any": [{"cert_dn": ALICE_DN}, {"user": ["nobody"]}]}},
             {"prefix": "/app/bound", "bind_address": true, "require": {"valid_user": true}},
             {"prefix": "/app/strict", "accept_unbound_tickets": false, "require": {"valid_user": true}},
-            {"prefix": "/app/recent", "ticket_lifetime": "15m", "require": {"valid_user": true}},
+            {"prefix": "/app/recent", "max_ticket_age": "15m", "require": {"valid_user": true}},
             {"prefix": "/app", "require": {"valid_user": true}},
             {"prefix": "/cgi-bin", "recognize_user": true, "require": {"all_granted": true}}
         ]
@@ -406,7 +406,7 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: (302, Some("bad_cookie"), None),
     },
     Scenario {
-        name: "ticket older than the location's own lifetime: expired there, kept, good elsewhere",
+        name: "ticket older than the location's AuthRsMaxTicketAge: expired there, kept, good elsewhere",
         run: |s| {
             let older = ticket_with(KEY_B64, "demo", AuthMethod::Password, now() - 1200, None);
             let r = get(s, "/app/recent/cgi/echo").cookie(COOKIE, &older).send();

@@ -63,7 +63,7 @@ impl TlsFacts {
 }
 
 /// Request headers the core reads, besides the proxy headers ([`is_proxy_header`]).
-const READ_HEADERS: [&str; 8] = [
+const READ_HEADERS: [&str; 12] = [
     "cookie",
     "accept",
     "x-requested-with",
@@ -72,6 +72,10 @@ const READ_HEADERS: [&str; 8] = [
     "sec-fetch-site",
     "sec-fetch-mode",
     "sec-fetch-dest",
+    "sec-purpose",
+    "purpose",
+    "ping-from",
+    "ping-to",
 ];
 
 /// Whether the core ever reads request header `name` (case-insensitive): a shell may leave every
@@ -165,6 +169,17 @@ impl RequestFacts {
                 .iter()
                 .any(|d| dest.trim().eq_ignore_ascii_case(d))
         })
+    }
+
+    /// True when the browser fetches this on its own rather than for the user: a prefetch or
+    /// prerender (`Sec-Purpose`/`Purpose: prefetch`, `<link rel=prefetch>`, speculation rules)
+    /// or a hyperlink-auditing ping (`<a ping>`: `Ping-From`/`Ping-To`).
+    pub fn is_speculative_or_ping(&self) -> bool {
+        self.header_all("sec-purpose")
+            .chain(self.header_all("purpose"))
+            .any(|v| v.to_ascii_lowercase().contains("prefetch"))
+            || self.header("ping-from").is_some()
+            || self.header("ping-to").is_some()
     }
 
     /// Path plus `?query`, the way a `destination` is built from it.

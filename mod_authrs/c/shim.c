@@ -24,6 +24,7 @@ int authrs_check_authn(request_rec *r);
 int authrs_force_authn(request_rec *r);
 int authrs_strip_spoofed(request_rec *r);
 int authrs_fixups(request_rec *r);
+int authrs_authorized(request_rec *r);
 void authrs_insert_error_filter(request_rec *r);
 int authrs_handler(request_rec *r);
 int authrs_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
@@ -58,6 +59,8 @@ void authrs_register_hooks(apr_pool_t *p)
     /* A user set before authentication (mod_ssl's SSLUserName, in its access hook) must not
      * let `Require valid-user` pass in the access phase without authrs ever running. */
     ap_hook_force_authn(authrs_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
+    /* First of all fixups: authorization has passed (every later 401/403 is not Require's). */
+    ap_hook_fixups(authrs_authorized, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(authrs_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(authrs_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* httpd's own Require refused an authenticated user: say `forbidden`, as Envoy does. */

@@ -77,6 +77,7 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
                 Established {
                     identity: id,
                     refreshed: None,
+                    authorized: false,
                 },
             );
         }
@@ -90,6 +91,9 @@ struct Established {
     /// ([`send_deferred_ticket`], from fixups): a user httpd's `Require` then refuses must not
     /// have their session kept alive by the 403 (as the core clears it on its own Forbidden).
     refreshed: Option<String>,
+    /// Whether httpd's authorization has passed (our fixups ran): a 401 or 403 made later, by
+    /// the handler or the application, is not a `Require` refusing the user.
+    authorized: bool,
 }
 
 /// The request's [`Established`] slot, if set.
@@ -191,6 +195,8 @@ fn inherit_identity(r: &mut ffi::request_rec) {
     }
     if let Some(id) = identity(prev).cloned() {
         set_identity(r, id);
+        // In fixups: authorization passed for this request (httpd copied the user).
+        mark_authorized(r);
     }
 }
 
@@ -199,6 +205,23 @@ pub fn send_deferred_ticket(r: &mut ffi::request_rec) {
     if let Some(c) = established(r).and_then(|e| e.refreshed.take()) {
         add_refreshed_ticket(r, &c);
     }
+}
+
+/// The first fixup: httpd's authorization has passed for `r`'s user (a 401 or 403 from here
+/// on — mod_rewrite's `[F]`, a handler, the application — is not a `Require` refusing them).
+pub fn mark_authorized(r: &mut ffi::request_rec) {
+    if let Some(e) = established(r) {
+        e.authorized = true;
+    }
+}
+
+/// Whether `r`'s user passed httpd's authorization (see [`mark_authorized`]).
+pub fn authorized(r: &ffi::request_rec) -> bool {
+    let Some(slot) = slot(r) else {
+        return false;
+    };
+    // SAFETY: the slot is NULL or an Established placed by set_identity in this request's pool.
+    unsafe { (*slot as *const Established).as_ref() }.is_some_and(|e| e.authorized)
 }
 
 /// Undoes [`set_identity`]: no user, no `AUTHRS_*` identity variables, no identity for our

@@ -277,6 +277,18 @@ pub unsafe extern "C" fn authrs_fixups(r: *mut ffi::request_rec) -> c_int {
     guard_request(r, crate::hooks::fixups)
 }
 
+/// fixups, really first: httpd's authorization has passed for this request.
+///
+/// # Safety
+/// Called by httpd with a live request.
+#[no_mangle]
+pub unsafe extern "C" fn authrs_authorized(r: *mut ffi::request_rec) -> c_int {
+    guard_request(r, |r| {
+        crate::apply::mark_authorized(r);
+        ffi::DECLINED as c_int
+    })
+}
+
 /// A 403 from httpd's own `Require` says `X-AuthRs-Reason: forbidden`, as the Envoy filter does.
 ///
 /// # Safety

@@ -166,11 +166,13 @@ pub fn insert_error_filter(r: &mut ffi::request_rec) {
 
 /// Whether `r` is a 403 (or mod_authz_core's default 401) that httpd's authorization gave a user
 /// our check_authn accepted at an `AuthType AuthRs` location (our own refusals have said why
-/// already, and never with a user set).
+/// already, and never with a user set). One made after authorization passed (a handler's, an
+/// application's through `ProxyErrorOverride`) is not: it says nothing about the user.
 fn refused_by_require(r: &ffi::request_rec) -> bool {
     (r.status == ffi::HTTP_FORBIDDEN as c_int || r.status == ffi::HTTP_UNAUTHORIZED as c_int)
         && is_authrs(r)
         && crate::apply::identity(r).is_some()
+        && !crate::apply::authorized(r)
         // SAFETY: err_headers_out is live for the request.
         && unsafe { table_get_static(r.err_headers_out, c"X-AuthRs-Reason") }.is_none()
 }

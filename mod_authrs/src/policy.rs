@@ -109,10 +109,10 @@ impl Hasher for SlotHasher {
 /// when they may not read them (a 0600 key owned by root). Other files get no such copy.
 static STARTUP_FILES: Mutex<Option<HashMap<String, StartupCopy>>> = Mutex::new(None);
 
-/// A root-only file as read while httpd started, and when it was last modified then.
+/// A root-only file as read while httpd started, and its [`FileStamp`] then.
 struct StartupCopy {
     bytes: Vec<u8>,
-    modified: Option<SystemTime>,
+    stamp: Option<FileStamp>,
 }
 
 /// What says a file changed on disk: its modification time alone misses a rewrite within the
@@ -175,16 +175,15 @@ fn read_configured(path: &str) -> Result<(Vec<u8>, bool), String> {
                 // Changed only when both times are known: a worker that may not even stat()
                 // the file (a directory only root traverses) cannot tell, and says nothing.
                 .map(|copy| {
-                    let changed = matches!((mtime(path), copy.modified), (Some(now), Some(then)) if now != then);
+                    // The content's stamp: a chmod or chown alone (the inode change time) is no
+                    // new content.
+                    let content = |s: FileStamp| (s.modified, s.len, s.inode);
+                    let changed = matches!((stamp(path), copy.stamp), (Some(now), Some(then)) if content(now) != content(then));
                     (copy.bytes.clone(), changed)
                 })
                 .ok_or_else(|| format!("cannot read {path}: {e}"))
         }
     }
-}
-
-fn mtime(path: &str) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// The [`FileStamp`] of `path`, `None` when it cannot be stat()ed.
@@ -478,7 +477,7 @@ pub fn validate_file(id: OptionId, paths: &[String]) -> Result<Vec<String>, Stri
                     path.clone(),
                     StartupCopy {
                         bytes: bytes.clone(),
-                        modified: mtime(path),
+                        stamp: stamp(path),
                     },
                 );
         }

@@ -537,8 +537,9 @@ impl HttpContext for Stream {
             self.set_http_response_header("cache-control", Some(&merged));
             // Directives for CDNs only (RFC 9213 and its forerunners) override Cache-Control
             // there: a CDN told `CDN-Cache-Control: max-age=600` would still keep the ticket.
+            // By name, whatever the value holds (one that is not UTF-8 counts as well).
             for name in crate::reply::CDN_CACHE_HEADERS {
-                if values(name).next().is_some() {
+                if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
                     self.set_http_response_header(name, None);
                 }
             }

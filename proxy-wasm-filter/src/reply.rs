@@ -28,10 +28,11 @@ pub struct Reply {
 
 /// Response headers that carry caching directives for CDNs only, and override `Cache-Control`
 /// there: removed from a response that carries a refreshed ticket.
-pub const CDN_CACHE_HEADERS: [&str; 3] = [
+pub const CDN_CACHE_HEADERS: [&str; 4] = [
     "cdn-cache-control",
     "surrogate-control",
     "cloudflare-cdn-cache-control",
+    "edge-control",
 ];
 
 /// The one `Cache-Control` value for a response that carries a refreshed ticket: the

@@ -1093,7 +1093,19 @@ fn a_default_401_for_an_authenticated_user_says_forbidden() {
     assert_eq!(r.status, 401, "{r:?}");
     assert_eq!(r.header("x-authrs-reason"), Some("no_cookie"), "{r:?}");
     assert_eq!(r.env("AUTHRS_REASON"), Some("no_cookie"), "{}", r.body);
-    a.assert_clean_log(&["AH01631"]);
+    // A refusal made after authorization passed (the file handler: a file httpd may not read)
+    // is not the user's: no reason.
+    let locked = a.root.join("htdocs/app/locked.html");
+    std::fs::write(&locked, "x\n").expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    }
+    let t = mint("demo", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/app/locked.html").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(r.header("x-authrs-reason"), None, "{r:?}");
+    a.assert_clean_log(&["AH01631", "AH00132"]);
 }
 
 /// `conf/apache2/authrs.conf` (what `make install` puts in mods-available) with its example
@@ -1428,6 +1440,11 @@ fn authenticated_responses_never_reach_mod_cache() {
         "<!--#include virtual=\"/app/report.html\" -->ssi tail\n",
     )
     .expect("write");
+    std::fs::write(
+        root.join("htdocs/pub/later.shtml"),
+        "ssi head\n<!--#include virtual=\"/app/report.html\" -->ssi tail\n",
+    )
+    .expect("write");
     // Old files: mod_cache's heuristic keeps them fresh (a tenth of their age) without asking.
     for f in [
         "htdocs/app/report.html",
@@ -1508,6 +1525,17 @@ fn authenticated_responses_never_reach_mod_cache() {
         );
     }
     let r = get(&a, "/pub/inbox.shtml").send();
+    assert!(!r.body.contains("secret"), "{r:?}");
+    // The same with the page's own text first (mod_cache has seen it before the include runs).
+    for _ in 0..2 {
+        let r = get(&a, "/pub/later.shtml").cookie(COOKIE, &t).send();
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "ssi head\nsecret report\nssi tail\n"),
+            "{r:?}"
+        );
+    }
+    let r = get(&a, "/pub/later.shtml").send();
     assert!(!r.body.contains("secret"), "{r:?}");
     // The entry mod_cache began for the user's page was dropped, not left behind half-written.
     let leftovers: Vec<_> = walk(&cache)

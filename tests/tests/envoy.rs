@@ -837,13 +837,20 @@ fn a_sliding_refresh_is_private_to_the_browser() {
         .get(
             "/app/cgi/echo?respond-header=Cache-Control:public,%20s-maxage=600,%20no-transform\
              &respond-header=CDN-Cache-Control:max-age=600\
-             &respond-header=Surrogate-Control:max-age=600&respond-header=X-Kept:1",
+             &respond-header=Surrogate-Control:max-age=600\
+             &respond-header=Cloudflare-CDN-Cache-Control:max-age=600\
+             &respond-header=Edge-Control:cache-maxage=600&respond-header=X-Kept:1",
         )
         .cookie(COOKIE, &old)
         .send();
     assert!(r.cookie(COOKIE).is_some_and(|c| !c.is_empty()), "{r:?}");
     // Nor may a CDN's own directives keep it.
-    for gone in ["cdn-cache-control", "surrogate-control"] {
+    for gone in [
+        "cdn-cache-control",
+        "surrogate-control",
+        "cloudflare-cdn-cache-control",
+        "edge-control",
+    ] {
         assert!(!r.headers.iter().any(|(n, _)| n == gone), "{gone}: {r:?}");
     }
     assert!(r.headers.iter().any(|(n, _)| n == "x-kept"), "{r:?}");

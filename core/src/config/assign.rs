@@ -116,6 +116,7 @@ impl Settings {
             }
             (OptionId::TicketLifetime, Parsed::Seconds(s)) => self.ticket_lifetime = Some(s),
             (OptionId::SessionTimeout, Parsed::Seconds(s)) => self.session_timeout = Some(s),
+            (OptionId::MaxTicketAge, Parsed::Seconds(s)) => self.max_ticket_age = Some(s),
             (OptionId::RefreshFraction, Parsed::Fraction(f)) => self.refresh_fraction = Some(f),
             (OptionId::BindAddress, Parsed::Bool(b)) => self.bind_address = Some(b),
             (OptionId::AcceptUnboundTickets, Parsed::Bool(b)) => self.accept_unbound = Some(b),

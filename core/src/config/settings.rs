@@ -38,6 +38,7 @@ pub struct Settings {
     pub(super) cookie_persistent: Option<bool>,
     pub(super) ticket_lifetime: Option<i64>,
     pub(super) session_timeout: Option<i64>,
+    pub(super) max_ticket_age: Option<i64>,
     pub(super) refresh_fraction: Option<f64>,
     pub(super) bind_address: Option<bool>,
     pub(super) accept_unbound: Option<bool>,
@@ -133,6 +134,7 @@ impl Settings {
             cookie_persistent: pick(&parent.cookie_persistent, &child.cookie_persistent),
             ticket_lifetime: pick(&parent.ticket_lifetime, &child.ticket_lifetime),
             session_timeout: pick(&parent.session_timeout, &child.session_timeout),
+            max_ticket_age: pick(&parent.max_ticket_age, &child.max_ticket_age),
             refresh_fraction: pick(&parent.refresh_fraction, &child.refresh_fraction),
             bind_address: pick(&parent.bind_address, &child.bind_address),
             accept_unbound: pick(&parent.accept_unbound, &child.accept_unbound),
@@ -245,6 +247,7 @@ impl Settings {
             OptionId::CookiePersistent => self.cookie_persistent.is_some(),
             OptionId::TicketLifetime => self.ticket_lifetime.is_some(),
             OptionId::SessionTimeout => self.session_timeout.is_some(),
+            OptionId::MaxTicketAge => self.max_ticket_age.is_some(),
             OptionId::RefreshFraction => self.refresh_fraction.is_some(),
             OptionId::BindAddress => self.bind_address.is_some(),
             OptionId::AcceptUnboundTickets => self.accept_unbound.is_some(),
@@ -382,6 +385,11 @@ impl Settings {
     /// Idle timeout in seconds, `None` when off (the default) or 0.
     pub fn session_timeout(&self) -> Option<i64> {
         self.session_timeout.filter(|t| *t > 0)
+    }
+
+    /// How long ago a ticket may have been issued to pass here, `None` when off (the default) or 0.
+    pub fn max_ticket_age(&self) -> Option<i64> {
+        self.max_ticket_age.filter(|t| *t > 0)
     }
 
     /// Fraction of the idle timeout after which a used ticket is re-issued (default 0.5).

@@ -28,6 +28,8 @@ pub enum OptionId {
     TicketLifetime,
     /// `AuthRsSessionTimeout` / `session_timeout`.
     SessionTimeout,
+    /// `AuthRsMaxTicketAge` / `max_ticket_age`.
+    MaxTicketAge,
     /// `AuthRsRefreshFraction` / `refresh_fraction`.
     RefreshFraction,
     /// `AuthRsBindAddress` / `bind_address`.

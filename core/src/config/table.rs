@@ -175,7 +175,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Duration,
         DefaultValue::Value("8h"),
         "duration (3600, 30m, +2h, 1d, 1h30m)",
-        "Absolute lifetime of a ticket from login; after it the user logs in again however active. A protected location that sets it (or inherits it from an enclosing scope) refuses tickets issued longer ago as `expired` and keeps them (a shorter re-login window for a sensitive area, as mod_auth_tkt's TKTAuthTimeout).",
+        "Absolute lifetime of a ticket from login (set where tickets are issued: the login location); after it the user logs in again however active.",
     ),
     both(
         OptionId::SessionTimeout,
@@ -185,6 +185,15 @@ pub static OPTIONS: &[OptionSpec] = &[
         DefaultValue::Value("Off"),
         "duration|Off",
         "Idle timeout: a ticket unused for this long expires; used tickets are re-issued (see AuthRsRefreshFraction). Off or 0: none.",
+    ),
+    both(
+        OptionId::MaxTicketAge,
+        "AuthRsMaxTicketAge",
+        "max_ticket_age",
+        ValueKind::DurationOrOff,
+        DefaultValue::Value("Off"),
+        "duration|Off",
+        "A login at most this long ago: a ticket issued earlier is refused here as `expired` (`AUTHRS0228`) and kept, since it is still good elsewhere — a shorter re-login window for a sensitive area, as mod_auth_tkt's TKTAuthTimeout. Off or 0: the ticket's own lifetime alone.",
     ),
     both(
         OptionId::RefreshFraction,
@@ -792,8 +801,8 @@ mod tests {
 
     #[test]
     fn every_id_has_an_entry() {
-        // OptionId has 67 variants and ids are unique (above), so 67 entries cover them all.
-        assert_eq!(OPTIONS.len(), 67);
+        // OptionId has 68 variants and ids are unique (above), so 68 entries cover them all.
+        assert_eq!(OPTIONS.len(), 68);
     }
 
     #[test]
@@ -843,6 +852,7 @@ mod tests {
             format!("{}", s.cookie_persistent()),
             format!("{}", s.ticket_lifetime()),
             format!("{:?}", s.session_timeout()),
+            format!("{:?}", s.max_ticket_age()),
             format!("{}", s.refresh_fraction()),
             format!("{}", s.bind_address()),
             format!("{}", s.accept_unbound_tickets()),
@@ -925,7 +935,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 33);
+        assert_eq!(checked, 34);
     }
 
     #[test]

@@ -523,14 +523,14 @@ fn ticket(
         .max_ticket_age
         .filter(|max| now.saturating_sub(ticket.issued) > *max)
     {
-        // This location asks for a more recent login than the ticket's own lifetime (a shorter
-        // AuthRsTicketLifetime on a sensitive area, as mod_auth_tkt's TKTAuthTimeout): refused
+        // This location asks for a more recent login than the ticket's own lifetime
+        // (AuthRsMaxTicketAge on a sensitive area, as mod_auth_tkt's TKTAuthTimeout): refused
         // here, kept for the locations it is still good at; a login here replaces it.
         decision.note(
             Level::Info,
             "AUTHRS0228",
             format!(
-                "ticket of {} issued {} s ago refused: this location's ticket lifetime is {max} s",
+                "ticket of {} issued {} s ago refused: this location's AuthRsMaxTicketAge is {max} s",
                 ticket.user,
                 now.saturating_sub(ticket.issued)
             ),

@@ -86,9 +86,7 @@ impl Policy {
         let mut p = Policy::new(cookie, keys);
         p.methods = s.methods();
         p.ticket_lifetime = s.ticket_lifetime();
-        p.max_ticket_age = s
-            .is_set(OptionId::TicketLifetime)
-            .then(|| s.ticket_lifetime());
+        p.max_ticket_age = s.max_ticket_age();
         p.session_timeout = s.session_timeout();
         p.refresh_fraction = s.refresh_fraction();
         p.bind_address = s.bind_address();

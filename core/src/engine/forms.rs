@@ -304,9 +304,15 @@ pub fn logout(
             )
         })
     };
+    // Nor a prefetch, a prerender or a link's ping, which a page triggers without the user.
+    let speculative = || {
+        req.is_speculative_or_ping()
+            .then(|| "a prefetch, prerender or hyperlink ping".to_string())
+    };
     if let Some(why) = cross_site(req)
         .or_else(sibling_subresource)
         .or_else(subresource)
+        .or_else(speculative)
     {
         decision.note(
             Level::Warn,

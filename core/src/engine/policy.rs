@@ -24,8 +24,8 @@ pub struct Policy {
     pub cookie: CookieSettings,
     /// Absolute ticket lifetime in seconds.
     pub ticket_lifetime: i64,
-    /// The lifetime this location sets (or inherits) itself: a ticket issued longer ago is
-    /// refused here (`expired`, cookie kept), however long its login location made it last.
+    /// `AuthRsMaxTicketAge`: a ticket issued longer ago is refused here (`expired`, cookie
+    /// kept), however long its login location made it last.
     pub max_ticket_age: Option<i64>,
     /// Idle timeout in seconds (sliding expiry), if any.
     pub session_timeout: Option<i64>,

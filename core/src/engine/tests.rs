@@ -1121,14 +1121,16 @@ mod from_settings {
     }
 
     #[test]
-    fn only_a_lifetime_the_settings_name_limits_ticket_age() {
+    fn a_max_ticket_age_is_set_apart_from_the_lifetime_and_inherited() {
         let mut read = reader(HashMap::from([("/k", format!("{KEY}\n"))]));
         let mut parent = Settings::new();
         parent.set("AuthRsTicketKeyFile", &["/k"]).expect("set");
+        // A lifetime (what a login location issues) is no limit on the tickets checked here.
+        parent.set("AuthRsTicketLifetime", &["1h"]).expect("set");
         let p = Policy::from_settings(&parent, Shell::Apache, None, &mut read).expect("policy");
-        assert_eq!((p.ticket_lifetime, p.max_ticket_age), (8 * 3600, None));
+        assert_eq!((p.ticket_lifetime, p.max_ticket_age), (3600, None));
         let mut child = Settings::new();
-        child.set("AuthRsTicketLifetime", &["15m"]).expect("set");
+        child.set("AuthRsMaxTicketAge", &["15m"]).expect("set");
         let p = Policy::from_settings(
             &Settings::merge(&parent, &child),
             Shell::Apache,
@@ -1141,6 +1143,17 @@ mod from_settings {
         let nested = Settings::merge(&Settings::merge(&parent, &child), &Settings::new());
         let p = Policy::from_settings(&nested, Shell::Apache, None, &mut read).expect("policy");
         assert_eq!(p.max_ticket_age, Some(900));
+        // Off again below.
+        let mut off = Settings::new();
+        off.set("AuthRsMaxTicketAge", &["Off"]).expect("set");
+        let p = Policy::from_settings(
+            &Settings::merge(&nested, &off),
+            Shell::Apache,
+            None,
+            &mut read,
+        )
+        .expect("policy");
+        assert_eq!(p.max_ticket_age, None);
     }
 
     #[test]
@@ -1366,6 +1379,22 @@ mod review_attacks {
                 ("Sec-Fetch-Dest", "style"),
             ],
             &[("Sec-Fetch-Dest", "Script")],
+            // A prefetch or prerender (a <link rel=prefetch>, speculation rules), a link's ping.
+            &[
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Sec-Fetch-Dest", "empty"),
+                ("Sec-Purpose", "prefetch"),
+            ],
+            &[
+                ("Sec-Fetch-Mode", "navigate"),
+                ("Sec-Fetch-Dest", "document"),
+                ("Sec-Purpose", "prefetch;prerender"),
+            ],
+            &[("Purpose", "prefetch")],
+            &[
+                ("Ping-From", "https://site.example/"),
+                ("Ping-To", "/LOGOUT"),
+            ],
         ] {
             let name = format!("{headers:?}");
             let mut r = with_cookie(browser(), &t);
@@ -2047,18 +2076,14 @@ fn a_short_consumer_secret_is_refused_without_printing_it() {
     assert!(!e.to_string().contains("short\""), "{e}");
 }
 
-/// A location that sets its own (shorter) ticket lifetime asks for a login at most that long
-/// ago, as mod_auth_tkt's TKTAuthTimeout: an older ticket is refused there as `expired` but
-/// kept (it is good where the lifetime is longer); one that only inherits the default is not.
+/// A location with `AuthRsMaxTicketAge` asks for a login at most that long ago, as
+/// mod_auth_tkt's TKTAuthTimeout: an older ticket is refused there as `expired` but kept (it is
+/// good elsewhere); without it only the ticket's own lifetime counts.
 #[test]
 fn a_location_lifetime_refuses_older_tickets_and_keeps_them() {
     let t = mint("bob", AuthMethod::Password, NOW - 1200);
     let d = run(&policy(), &with_cookie(browser(), &t));
-    assert_eq!(
-        user(&d),
-        Some("bob"),
-        "the default lifetime is not a location's: {d:?}"
-    );
+    assert_eq!(user(&d), Some("bob"), "no limit by default: {d:?}");
 
     let mut sensitive = policy();
     sensitive.max_ticket_age = Some(900);
