@@ -40,6 +40,15 @@ impl Response {
         assert_eq!(self.header("cache-control"), Some("no-store"), "{self:?}");
     }
 
+    /// Every value of header `name` (lower-case, as stored), in order.
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The first header named `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

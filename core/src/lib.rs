@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod authz;
+pub mod caching;
 pub mod cert;
 pub mod config;
 pub mod cookies;

@@ -25,6 +25,7 @@ int authrs_force_authn(request_rec *r);
 int authrs_strip_spoofed(request_rec *r);
 int authrs_fixups(request_rec *r);
 int authrs_authorized(request_rec *r);
+void authrs_make_private(request_rec *r);
 void authrs_insert_error_filter(request_rec *r);
 int authrs_handler(request_rec *r);
 int authrs_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
@@ -45,8 +46,24 @@ AUTHRS_PROVIDER(cert_dn, "cert-dn")
 AUTHRS_PROVIDER(authn_method, "authn-method")
 AUTHRS_PROVIDER(openid_id, "openid-id")
 
+/* AUTHRS_PRIVATE: on a response that carries a refreshed ticket, the application's caching
+ * headers are final when its first brigade comes; they are made private there, once. */
+static apr_status_t authrs_private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    authrs_make_private(f->r);
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+void authrs_add_private_filter(request_rec *r)
+{
+    ap_add_output_filter("AUTHRS_PRIVATE", NULL, r, r->connection);
+}
+
 void authrs_register_hooks(apr_pool_t *p)
 {
+    /* Before HTTP_HEADER (a protocol filter) sends the headers. */
+    ap_register_output_filter("AUTHRS_PRIVATE", authrs_private_filter, NULL, AP_FTYPE_CONTENT_SET);
     ap_hook_pre_config(authrs_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(authrs_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(authrs_cache_child_init, NULL, NULL, APR_HOOK_MIDDLE);

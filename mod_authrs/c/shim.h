@@ -13,6 +13,8 @@ void authrs_register_hooks(apr_pool_t *p);
 void authrs_log_r(const request_rec *r, int level, const char *msg);
 /* Logs one message for a server with "%s". */
 void authrs_log_s(const server_rec *s, int level, const char *msg);
+/* Adds the AUTHRS_PRIVATE output filter (see authrs_make_private) to a request. */
+void authrs_add_private_filter(request_rec *r);
 /* The module's index, for ap_get_module_config from Rust. */
 int authrs_module_index(void);
 

@@ -268,6 +268,40 @@ pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
     unsafe {
         table_add(r.pool, r.err_headers_out, "Set-Cookie", set_cookie);
         table_add(r.pool, r.err_headers_out, "Cache-Control", "private");
+        // The application's own caching headers come later: merged when they are final.
+        ffi::authrs_add_private_filter(r);
+    }
+}
+
+/// A response carrying a refreshed ticket, as the application made it: one `Cache-Control`
+/// with its directives but `public` and `s-maxage`, plus `private`, and no CDN-only caching
+/// header (as the Envoy filter does), so no shared cache keeps the ticket whichever header it
+/// reads.
+pub fn make_private(r: &mut ffi::request_rec) {
+    let mut values: Vec<String> = Vec::new();
+    // SAFETY: r's tables and pool are live for the request; values are copied out first.
+    unsafe {
+        for table in [r.headers_out, r.err_headers_out] {
+            if table.is_null() {
+                continue;
+            }
+            crate::apr::table_for_each(table, |k, v| {
+                if k.to_bytes().eq_ignore_ascii_case(b"Cache-Control") {
+                    values.push(crate::apr::cstr_text(v).into_owned());
+                }
+            });
+        }
+        let merged = authrs_core::caching::private_cache_control(values.iter().map(String::as_str));
+        for table in [r.headers_out, r.err_headers_out] {
+            if table.is_null() {
+                continue;
+            }
+            table_unset(table, "Cache-Control");
+            for name in authrs_core::caching::CDN_CACHE_HEADERS {
+                table_unset(table, name);
+            }
+        }
+        table_set(r.pool, r.err_headers_out, "Cache-Control", &merged);
     }
 }
 

@@ -277,6 +277,21 @@ pub unsafe extern "C" fn authrs_fixups(r: *mut ffi::request_rec) -> c_int {
     guard_request(r, crate::hooks::fixups)
 }
 
+/// The AUTHRS_PRIVATE output filter, at the response's first brigade: see
+/// [`crate::apply::make_private`].
+///
+/// # Safety
+/// Called by httpd with a live request.
+#[no_mangle]
+pub unsafe extern "C" fn authrs_make_private(r: *mut ffi::request_rec) {
+    if r.is_null() {
+        return;
+    }
+    // SAFETY: httpd passes a live request for the duration of the filter call.
+    let req = unsafe { &mut *r };
+    guard((), || crate::apply::make_private(req));
+}
+
 /// fixups, really first: httpd's authorization has passed for this request.
 ///
 /// # Safety

@@ -533,12 +533,12 @@ impl HttpContext for Stream {
             // A refreshed ticket rides on the upstream's response: a shared cache must never
             // keep it and hand it to the next visitor. One header, the upstream's directives
             // kept but for `public` and `s-maxage`, so no cache reads a line without `private`.
-            let merged = crate::reply::private_cache_control(values("cache-control"));
+            let merged = authrs_core::caching::private_cache_control(values("cache-control"));
             self.set_http_response_header("cache-control", Some(&merged));
             // Directives for CDNs only (RFC 9213 and its forerunners) override Cache-Control
             // there: a CDN told `CDN-Cache-Control: max-age=600` would still keep the ticket.
             // By name, whatever the value holds (one that is not UTF-8 counts as well).
-            for name in crate::reply::CDN_CACHE_HEADERS {
+            for name in authrs_core::caching::CDN_CACHE_HEADERS {
                 if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
                     self.set_http_response_header(name, None);
                 }

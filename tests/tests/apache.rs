@@ -1669,6 +1669,61 @@ fn a_refused_request_never_refreshes_the_ticket() {
     }
 }
 
+/// A response that carries a refreshed ticket keeps shared caches off whatever the application
+/// said: one `Cache-Control`, its directives but `public` and `s-maxage`, plus `private`, and no
+/// CDN-only caching header (as the Envoy filter does).
+#[test]
+fn a_refreshed_ticket_overrides_the_applications_caching_headers() {
+    let a = start("");
+    let cgi = a.root.join("cgi-bin/cached");
+    std::fs::write(
+        &cgi,
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nCache-Control: public, s-maxage=600, no-transform\\r\\n\
+         CDN-Cache-Control: max-age=600\\r\\nSurrogate-Control: max-age=600\\r\\nX-Kept: 1\\r\\n\\r\\ncached\\n'\n",
+    )
+    .expect("write cgi");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let mut idle = Ticket::new("demo", AuthMethod::Password, now() - 500, 3600);
+    idle.roles = None;
+    idle.last_seen = now() - 400;
+    let idle = ring().mint(&idle).expect("mint");
+    let r = get(&a, "/cgi-bin/cached").cookie(COOKIE, &idle).send();
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "cached\n"),
+        "{r:?}\n{}",
+        a.error_log()
+    );
+    assert!(
+        r.cookie(COOKIE).is_some_and(|c| !c.is_empty()),
+        "refreshed: {r:?}"
+    );
+    let cc: Vec<&str> = r.headers_named("cache-control");
+    assert_eq!(cc.len(), 1, "{r:?}");
+    let mut directives: Vec<&str> = cc[0].split(',').map(str::trim).collect();
+    directives.sort_unstable();
+    assert_eq!(directives, ["no-transform", "private"], "{r:?}");
+    for gone in ["cdn-cache-control", "surrogate-control"] {
+        assert!(!r.headers.iter().any(|(n, _)| n == gone), "{gone}: {r:?}");
+    }
+    assert!(r.headers.iter().any(|(n, _)| n == "x-kept"), "{r:?}");
+    // Without a refresh the application's headers are its own.
+    let r = get(&a, "/cgi-bin/cached")
+        .cookie(COOKIE, &r.cookie(COOKIE).expect("fresh"))
+        .send();
+    assert_eq!(r.cookie(COOKIE), None, "{r:?}");
+    assert!(
+        r.headers
+            .iter()
+            .any(|(n, v)| n == "cache-control" && v.contains("public")),
+        "{r:?}"
+    );
+    a.assert_clean_log(&[]);
+}
+
 /// A CGI's local redirect to another page of the same section (an internal redirect: httpd
 /// copies the user and skips authentication): the page it lands on sees the whole identity,
 /// not `REMOTE_USER` alone with the `AUTHRS_*` variables renamed `REDIRECT_AUTHRS_*`.
