@@ -269,8 +269,13 @@ fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, Str
 /// event-MPM child; two threads building the same chain at once is harmless (the second
 /// replaces the first).
 ///
-/// Also says whether the policy was built by this call (not found in the cache).
-fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<(Arc<Built>, bool), String> {
+/// Also says whether the policy was built by this call (not found in the cache), or whether the
+/// build was tried by this call (not a failure remembered).
+fn get(
+    dc: &DirConfig,
+    auth_name: Option<&str>,
+    now: i64,
+) -> Result<(Arc<Built>, bool), (String, bool)> {
     let slot = slot(dc, auth_name);
     let found = {
         let mut guard = CACHE
@@ -294,14 +299,14 @@ fn get(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<(Arc<Built>,
     // A chain that failed lately, its files unchanged, fails again without reading them: a
     // .htaccess naming a bad 60 MiB CRL must not make every request read and parse it.
     if let Some(e) = recent_failure(slot, dc, auth_name, now) {
-        return Err(e);
+        return Err((e, false));
     }
     // Only a policy that builds takes a place in the cache (failures go to their own, bounded).
     let built = match build(dc, auth_name, now) {
         Ok(b) => Arc::new(b),
         Err(e) => {
             remember_failure(slot, dc, auth_name, now, &e);
-            return Err(e);
+            return Err((e, true));
         }
     };
     let mut guard = CACHE
@@ -426,9 +431,16 @@ pub fn for_request(
             }
             Ok(built)
         }
-        Err(e) => {
+        Err((e, tried)) => {
             // SAFETY: r is live for the hook that called us.
             unsafe {
+                if tried {
+                    crate::apr::log_r(
+                        r,
+                        crate::apr::LogLevel::Debug,
+                        "AUTHRS0107: tried to build the policy of this configuration",
+                    );
+                }
                 crate::apr::log_r(
                     r,
                     crate::apr::LogLevel::Error,
