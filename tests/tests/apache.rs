@@ -1130,6 +1130,40 @@ fn uncommented_sample(dir: &Path) -> String {
     out.replace("/etc/authrs/", &format!("{}/", dir.display()))
 }
 
+/// The README's httpd examples load as written (`apache2 -t`), with their files in place: an
+/// operator pastes them (httpd has no comments at the end of a directive line, for one).
+#[test]
+fn the_readme_httpd_examples_pass_the_config_test() {
+    let readme = std::fs::read_to_string(authrs_tests::workspace().join("README.md"))
+        .expect("read README.md");
+    let blocks: Vec<&str> = readme
+        .split("```apache\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(blocks.len() >= 2, "{} apache blocks", blocks.len());
+    let (root, certs) = root_with_key("httpd-readme");
+    std::fs::copy(certs.join("ca.crt"), root.join("client-ca.pem")).expect("ca");
+    std::fs::copy(certs.join("ca.crl"), root.join("client-ca.crl")).expect("crl");
+    std::fs::write(root.join("htpasswd"), "").expect("htpasswd");
+    std::fs::write(
+        root.join("openid.secret"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .expect("secret");
+    for block in blocks {
+        // The harness loads the module it built.
+        let block: String = block
+            .lines()
+            .filter(|l| !l.starts_with("LoadModule authrs_module"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .replace("/etc/authrs/", &format!("{}/", root.display()));
+        let (ok, out) = authrs_tests::apache::config_test_in(&root, &block, "");
+        assert!(ok, "{out}\n{block}");
+    }
+}
+
 #[test]
 fn the_shipped_sample_config_uncommented_protects_its_app() {
     let (root, certs) = root_with_key("httpd-sample");
