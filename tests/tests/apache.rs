@@ -1167,6 +1167,7 @@ fn the_readme_httpd_examples_pass_the_config_test() {
 #[test]
 fn the_shipped_sample_config_uncommented_protects_its_app() {
     let (root, certs) = root_with_key("httpd-sample");
+    std::fs::copy(certs.join("ca.crl"), root.join("client-ca.crl")).expect("crl");
     let hash = authrs_core::password::hash_bcrypt("demo", 5, [7u8; 16]).expect("hash");
     std::fs::write(root.join("htpasswd"), format!("demo:{hash}\n")).expect("htpasswd");
     let sample = uncommented_sample(&root);
