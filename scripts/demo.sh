@@ -17,7 +17,7 @@ mkdir -p "$demo"
 [ -f "$demo/ticket.key" ] || "$AUTHRS" keygen --out "$demo/ticket.key"
 # The hash first: a failed `password hash` must stop here, not leave `demo:` behind.
 if [ ! -s "$demo/htpasswd" ]; then
-  hash=$(printf demo | "$AUTHRS" password hash --cost 10)
+  hash=$(printf demo | "$AUTHRS" password hash --cost 8)
   printf 'demo:%s\n' "$hash" > "$demo/htpasswd"
 fi
 cat > "$demo/roles" <<'R'

@@ -15,7 +15,7 @@ mkdir -p "$root"/{logs,run,htdocs/app,cgi-bin} "$demo"
 "$here/gen-demo-certs.sh" "$demo/certs"
 [ -f "$demo/ticket.key" ] || "$AUTHRS" keygen --out "$demo/ticket.key"
 if [ ! -s "$demo/htpasswd" ]; then
-  hash=$(printf demo | "$AUTHRS" password hash --cost 10)
+  hash=$(printf demo | "$AUTHRS" password hash --cost 8)
   printf 'demo:%s\n' "$hash" > "$demo/htpasswd"
 fi
 printf 'demo admin:projectX reader\nalice reader\n' > "$demo/roles"
@@ -78,7 +78,8 @@ AuthRsTicketKeyFile "$demo/ticket.key"
     AuthRsProvider file
     AuthUserFile "$demo/htpasswd"
     # The login page also offers OpenID; the demo provider runs on loopback. Private addresses
-    # are allowed for it, so logins may only use its endpoint.
+    # are allowed at the allowed provider's origin only (its host and port): nothing else on
+    # loopback is fetched, whatever identifier a visitor types.
     AuthRsMethods cert ticket openid
     AuthRsOpenIDConsumerSecretFile "$demo/openid.secret"
     AuthRsOpenIDAllowPrivateAddresses On

@@ -32,7 +32,7 @@ use crate::socache::Instance;
 use authrs_core::engine::openid_flow::{self, Stateless, STATE_BYTES};
 use authrs_core::engine::{openid_refused, Decision, Note, Verdict};
 use authrs_core::openid::assoc::{associate, AssocStep, Association};
-use authrs_core::openid::discovery::{Discovery, DiscoveryStep, Endpoint};
+use authrs_core::openid::discovery::{DiscoveryStep, Endpoint};
 use authrs_core::openid::store::{
     AssociationStore, NonceStore, StoreError, Stores, DEFAULT_NONCE_LIFETIME,
 };
@@ -167,7 +167,7 @@ fn discover(
     identifier: url::Url,
     budget: &Budget,
 ) -> (Vec<Endpoint>, Option<String>) {
-    let (mut discovery, mut step) = Discovery::start(identifier, rp.fetch, None);
+    let (mut discovery, mut step) = rp.discover(identifier, None);
     loop {
         match step {
             DiscoveryStep::Done(endpoints) => {

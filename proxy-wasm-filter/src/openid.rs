@@ -83,7 +83,7 @@ impl Stream {
             Ok(x) => x,
             Err(d) => return self.openid_reply(&path, *d, false),
         };
-        let (discovery, step) = Discovery::start(start.claimed.clone(), rp.fetch, None);
+        let (discovery, step) = rp.discover(start.claimed.clone(), None);
         self.discover(facts, path, start, discovery, step);
     }
 

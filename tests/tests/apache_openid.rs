@@ -250,12 +250,19 @@ fn openid_start_refusals_carry_the_seed_codes() {
         .header("Origin: https://evil.example")
         .send();
     assert_eq!((r.status, r.cookie(STATE)), (403, None));
-    // A provider outside the allow-list is never contacted for a login.
+    // A provider outside the allow-list is never contacted for a login; on the private
+    // network (AuthRsOpenIDAllowPrivateAddresses, here loopback) its identifiers are not even
+    // fetched: private addresses are allowed at the allowed providers' origins only.
     let r = post(&other.identity("alice"));
     assert_eq!(
         reason_of(&r).as_deref(),
-        Some("server_not_allowed"),
+        Some("no_identity_server"),
         "{r:?}"
+    );
+    assert!(
+        a.error_log().contains("refusing"),
+        "why it was not fetched is logged: {}",
+        a.error_log()
     );
     // Not a URL at all, and a scheme that is never fetched.
     assert_eq!(reason_of(&post("   ")).as_deref(), Some("empty_url"));

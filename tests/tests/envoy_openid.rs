@@ -267,7 +267,9 @@ fn openid_start_refusals_through_envoy_carry_the_seed_codes() {
     let mut opts = EnvoyOptions::new(site(
         &op,
         json!({
-            "openid_allowed_providers": [allowed],
+            // Allowed (so their private addresses may be fetched) but never answering: a host
+            // no cluster serves, a cluster Envoy does not have.
+            "openid_allowed_providers": [allowed, "http://127.0.0.3:1/op", "http://127.0.0.2/op"],
             "openid_clusters": [
                 {"cluster": "openid_op", "url_prefix": format!("http://127.0.0.1:{}/", op.port)},
                 {"cluster": "openid_other", "url_prefix": format!("http://127.0.0.1:{}/", other.port)},
@@ -284,16 +286,14 @@ fn openid_start_refusals_through_envoy_carry_the_seed_codes() {
         .header("Origin: https://evil.example")
         .send();
     assert_eq!((r.status, r.cookie(STATE)), (403, None), "{r:?}");
-    // A provider outside the allow-list is never sent a login.
+    // A provider outside the allow-list is never sent a login; on the private network (here
+    // loopback, openid_allow_private_addresses) its identifiers are not even fetched: private
+    // addresses are allowed at the allowed providers' origins only.
     assert_eq!(
         code(&other.identity("alice")).as_deref(),
-        Some("server_not_allowed")
+        Some("no_identity_server")
     );
-    assert!(
-        logged(&e, "AUTHRS0320", "server_not_allowed"),
-        "{}",
-        e.log()
-    );
+    assert!(logged(&e, "AUTHRS0320", "refusing"), "{}", e.log());
     // Not a URL, a scheme that is never fetched, a page declaring no provider, a host no
     // cluster serves, a cluster Envoy does not have.
     assert_eq!(code("   ").as_deref(), Some("empty_url"));

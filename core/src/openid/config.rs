@@ -1,6 +1,7 @@
 //! The relying party's configuration: the seed's constructor options, checked once.
 
 use super::assoc::AssocOptions;
+use super::discovery::{Discovery, DiscoveryStep};
 use super::http::FetchLimits;
 use super::message::Version;
 use super::nonce::NoncePolicy;
@@ -98,6 +99,21 @@ impl RelyingParty {
             })
             .collect::<Result<_, _>>()?;
         Ok(self)
+    }
+
+    /// Starts discovery of `identifier` with this party's limits: private addresses, where
+    /// allowed, only at the allowed providers' origins when there is an allow-list.
+    pub fn discover(
+        &self,
+        identifier: Url,
+        force_version: Option<Version>,
+    ) -> (Discovery, DiscoveryStep) {
+        Discovery::start_limited(
+            identifier,
+            self.fetch,
+            force_version,
+            &self.allowed_providers,
+        )
     }
 
     /// True when `server` may assert identities here.

@@ -78,6 +78,9 @@ pub enum DiscoveryStep {
 #[derive(Debug, Clone)]
 pub struct Discovery {
     limits: FetchLimits,
+    /// Where `limits` allows private addresses: only these origins may have them (the allowed
+    /// providers'); empty: everywhere.
+    private_origins: Vec<url::Origin>,
     force_version: Option<Version>,
     state: State,
     redirects: u8,
@@ -107,8 +110,21 @@ impl Discovery {
         limits: FetchLimits,
         force_version: Option<Version>,
     ) -> (Discovery, DiscoveryStep) {
+        Discovery::start_limited(identifier, limits, force_version, &[])
+    }
+
+    /// [`Discovery::start`] where private addresses, when `limits` allows them, are allowed only
+    /// at the origins of `providers` (an allow-list of OP endpoints): the identifier a visitor
+    /// types, or a redirect, must not aim the server's fetches at the rest of its network.
+    pub fn start_limited(
+        identifier: Url,
+        limits: FetchLimits,
+        force_version: Option<Version>,
+        providers: &[Url],
+    ) -> (Discovery, DiscoveryStep) {
         let mut d = Discovery {
             limits,
+            private_origins: providers.iter().map(Url::origin).collect(),
             force_version,
             state: State::Done,
             redirects: 0,
@@ -220,7 +236,14 @@ impl Discovery {
             State::Xrds { url, .. } => (url, "application/xrds+xml"),
             State::Done => return DiscoveryStep::Done(Vec::new()),
         };
-        if let Err(e) = self.limits.permits(url) {
+        let mut limits = self.limits;
+        if limits.allow_private_addresses
+            && !self.private_origins.is_empty()
+            && !self.private_origins.contains(&url.origin())
+        {
+            limits.allow_private_addresses = false;
+        }
+        if let Err(e) = limits.permits(url) {
             return match state {
                 State::Xrds { html, .. } => {
                     self.problem = Some(e);
@@ -229,7 +252,7 @@ impl Discovery {
                 _ => self.fail(e),
             };
         }
-        let request = self.limits.get(url, accept);
+        let request = limits.get(url, accept);
         self.state = state;
         DiscoveryStep::Fetch(request)
     }

@@ -350,7 +350,7 @@ impl RelyingParty {
             Ok(url) => url,
             Err(e) => return VerifyStep::Done(e.into()),
         };
-        let (discovery, step) = Discovery::start(claimed, self.fetch, Some(ctx.msg.version()));
+        let (discovery, step) = self.discover(claimed, Some(ctx.msg.version()));
         PendingVerify {
             ctx,
             stage: Stage::Discovering(Box::new(discovery)),

@@ -386,3 +386,46 @@ fn a_document_declaring_thousands_of_endpoints_yields_a_bounded_few() {
     let (mut d, _) = start("http://me.example/");
     assert_eq!(done(d.on_response(xrds_doc(XRDS))).len(), 3);
 }
+
+/// With private addresses allowed for a provider on the local network and an allow-list of
+/// providers, only the allowed providers' origins may be private: an identifier a visitor types
+/// (or a redirect) aimed at the rest of the network is not fetched.
+#[test]
+fn private_addresses_only_at_the_allowed_providers() {
+    let limits = FetchLimits {
+        allow_private_addresses: true,
+        ..FetchLimits::default()
+    };
+    let providers = [url("http://10.0.0.5:8080/op")];
+    let limited = |u: &str| Discovery::start_limited(url(u), limits, None, &providers);
+    // The provider's own host and port: fetched, private allowed.
+    let (mut d, step) = limited("http://10.0.0.5:8080/id/alice");
+    assert!(fetch(step).allow_private_addresses);
+    // Redirected elsewhere on the network: refused.
+    assert!(done(
+        d.on_response(HttpResponse::new(302, "").with_header("Location", "http://10.0.0.9/admin"))
+    )
+    .is_empty());
+    assert!(
+        d.problem().unwrap().contains("refusing"),
+        "{:?}",
+        d.problem()
+    );
+    // Another host, or another port of the same host: refused.
+    for other in [
+        "http://10.0.0.6:8080/",
+        "http://10.0.0.5:9901/config_dump",
+        "http://127.0.0.1/",
+    ] {
+        let (d, step) = limited(other);
+        assert!(done(step).is_empty(), "{other}");
+        assert!(d.problem().is_some(), "{other}");
+    }
+    // A public identifier is fetched, without private addresses (its name may not resolve to
+    // one).
+    let (_, step) = limited("http://me.example/");
+    assert!(!fetch(step).allow_private_addresses);
+    // Without an allow-list, private addresses stay allowed everywhere (documented).
+    let (_, step) = Discovery::start(url("http://10.0.0.9/"), limits, None);
+    assert!(fetch(step).allow_private_addresses);
+}
