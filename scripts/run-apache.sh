@@ -89,6 +89,8 @@ AuthRsTicketKeyFile "$demo/ticket.key"
   </Location>
   <Location /LOGOUT>
     SetHandler authrs-logout
+    # Revoke the ticket server-side too (this httpd's socache; Envoy keeps its own).
+    AuthRsRevokeOnLogout On
   </Location>
 </VirtualHost>
 # The same site in plain HTTP on loopback, for Envoy in front of it: no authentication here

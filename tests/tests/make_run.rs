@@ -311,6 +311,17 @@ fn make_run_answers_every_command_it_prints() {
         assert_eq!(r.status, 200, "port {server}: {r:?}");
         assert_eq!(r.env(user_var), Some("demo"), "port {server}: {r:?}");
     }
+    // Logging out of httpd revokes the ticket there (the demo revokes on logout).
+    let out = Request::get(format!("https://127.0.0.1:{port}/LOGOUT"))
+        .ca(&ca)
+        .cookie("AuthRs_Demo", &ticket)
+        .send();
+    assert_eq!(out.status, 303, "{out:?}");
+    let r = Request::get(format!("https://127.0.0.1:{port}/app/cgi/echo"))
+        .ca(&ca)
+        .cookie("AuthRs_Demo", &ticket)
+        .send();
+    assert_eq!(r.header("x-authrs-reason"), Some("bad_cookie"), "{r:?}");
 }
 
 /// The demo keeps keys and a CA key in its run directory and reuses them: one that others may
