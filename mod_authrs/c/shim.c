@@ -62,8 +62,10 @@ void authrs_add_private_filter(request_rec *r)
 
 void authrs_register_hooks(apr_pool_t *p)
 {
-    /* Before HTTP_HEADER (a protocol filter) sends the headers. */
-    ap_register_output_filter("AUTHRS_PRIVATE", authrs_private_filter, NULL, AP_FTYPE_CONTENT_SET);
+    /* After every content filter (mod_headers' `Header set Cache-Control public` runs as one),
+     * just before HTTP_HEADER (a protocol filter) sends the headers. */
+    ap_register_output_filter("AUTHRS_PRIVATE", authrs_private_filter, NULL,
+                              (ap_filter_type)(AP_FTYPE_PROTOCOL - 1));
     ap_hook_pre_config(authrs_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(authrs_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(authrs_cache_child_init, NULL, NULL, APR_HOOK_MIDDLE);
@@ -76,8 +78,10 @@ void authrs_register_hooks(apr_pool_t *p)
     /* A user set before authentication (mod_ssl's SSLUserName, in its access hook) must not
      * let `Require valid-user` pass in the access phase without authrs ever running. */
     ap_hook_force_authn(authrs_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
-    /* First of all fixups: authorization has passed (every later 401/403 is not Require's). */
-    ap_hook_fixups(authrs_authorized, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* Authorization has passed (every later 401/403 is not Require's): type_checker runs right
+     * after it and before every fixup (ModSecurity's phase 2 is a REALLY_FIRST fixup); DECLINED
+     * lets mod_mime decide the type. */
+    ap_hook_type_checker(authrs_authorized, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(authrs_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(authrs_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* httpd's own Require refused an authenticated user: say `forbidden`, as Envoy does. */

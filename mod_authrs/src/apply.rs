@@ -78,6 +78,7 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
                     identity: id,
                     refreshed: None,
                     authorized: false,
+                    ticket_sent: false,
                 },
             );
         }
@@ -91,9 +92,12 @@ struct Established {
     /// ([`send_deferred_ticket`], from fixups): a user httpd's `Require` then refuses must not
     /// have their session kept alive by the 403 (as the core clears it on its own Forbidden).
     refreshed: Option<String>,
-    /// Whether httpd's authorization has passed (our fixups ran): a 401 or 403 made later, by
-    /// the handler or the application, is not a `Require` refusing the user.
+    /// Whether httpd's authorization has passed (our type_checker ran): a 401 or 403 made later,
+    /// by the handler or the application, is not a `Require` refusing the user.
     authorized: bool,
+    /// Whether a refreshed ticket went into `err_headers_out`, which an internal redirect
+    /// shares: the request it lands in needs AUTHRS_PRIVATE too.
+    ticket_sent: bool,
 }
 
 /// The request's [`Established`] slot, if set.
@@ -207,8 +211,9 @@ pub fn send_deferred_ticket(r: &mut ffi::request_rec) {
     }
 }
 
-/// The first fixup: httpd's authorization has passed for `r`'s user (a 401 or 403 from here
-/// on — mod_rewrite's `[F]`, a handler, the application — is not a `Require` refusing them).
+/// type_checker, right after authorization passed for `r`'s user (a 401 or 403 from here on —
+/// ModSecurity, mod_rewrite's `[F]`, a handler, the application — is not a `Require` refusing
+/// them).
 pub fn mark_authorized(r: &mut ffi::request_rec) {
     if let Some(e) = established(r) {
         e.authorized = true;
@@ -270,6 +275,31 @@ pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
         table_add(r.pool, r.err_headers_out, "Cache-Control", "private");
         // The application's own caching headers come later: merged when they are final.
         ffi::authrs_add_private_filter(r);
+    }
+    if let Some(e) = established(r) {
+        e.ticket_sent = true;
+    }
+}
+
+/// fixups: a request an internal redirect made from one that attached a refreshed ticket
+/// (mod_rewrite's per-directory rules, a CGI's local `Location:`, an ErrorDocument) shares its
+/// `err_headers_out`, ticket included, but starts without its output filters: AUTHRS_PRIVATE
+/// again.
+pub fn keep_ticket_private_after_redirects(r: &mut ffi::request_rec) {
+    let mut prev = r.prev;
+    // SAFETY: prev is NULL or a live request of the same connection (httpd keeps the chain);
+    // each one's slot is NULL or its Established.
+    while let Some(p) = unsafe { prev.as_ref() } {
+        let sent = slot(p)
+            // SAFETY: as above.
+            .and_then(|s| unsafe { (*s as *const Established).as_ref() })
+            .is_some_and(|e| e.ticket_sent);
+        if sent {
+            // SAFETY: r is live; the filter is registered by the module.
+            unsafe { ffi::authrs_add_private_filter(r) };
+            return;
+        }
+        prev = p.prev;
     }
 }
 

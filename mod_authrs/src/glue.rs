@@ -292,7 +292,7 @@ pub unsafe extern "C" fn authrs_make_private(r: *mut ffi::request_rec) {
     guard((), || crate::apply::make_private(req));
 }
 
-/// fixups, really first: httpd's authorization has passed for this request.
+/// type_checker, really first (declines): httpd's authorization has passed for this request.
 ///
 /// # Safety
 /// Called by httpd with a live request.

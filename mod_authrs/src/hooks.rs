@@ -218,6 +218,9 @@ fn inherit_reason(r: &mut ffi::request_rec) {
 /// ErrorDocument and subrequest inherits `AUTHRS_REASON` here.
 pub fn fixups(r: &mut ffi::request_rec) -> c_int {
     crate::apply::send_deferred_ticket(r);
+    if !r.prev.is_null() {
+        crate::apply::keep_ticket_private_after_redirects(r);
+    }
     crate::apply::keep_from_shared_caches(r);
     recognize_user(r);
     // After recognizing: a user recognized on the error page must not hide why it is shown.
@@ -271,7 +274,9 @@ fn recognize_user(r: &mut ffi::request_rec) {
         // Envoy filter refuses them (403).
         // SAFETY: r is live; the authz hooks read r->user and our identity slot.
         let verdict = unsafe { authorize_quietly(r) };
-        if verdict != ffi::OK as c_int && verdict != DECLINED {
+        if verdict == ffi::OK as c_int || verdict == DECLINED {
+            crate::apply::mark_authorized(r);
+        } else {
             crate::apply::clear_identity(r);
             if let Some(reason) = reason {
                 // SAFETY: r's pool and table are live.

@@ -302,10 +302,13 @@ fn get(
         return Err((e, false));
     }
     // Only a policy that builds takes a place in the cache (failures go to their own, bounded).
+    // The files' stamps as they were before the build read them: a file mended while it ran
+    // counts as changed, never as the state that failed.
+    let before = stamps_of(dc);
     let built = match build(dc, auth_name, now) {
         Ok(b) => Arc::new(b),
         Err(e) => {
-            remember_failure(slot, dc, auth_name, now, &e);
+            remember_failure(slot, dc, auth_name, now, &e, before);
             return Err((e, true));
         }
     };
@@ -356,14 +359,25 @@ fn recent_failure(slot: u64, dc: &DirConfig, auth_name: Option<&str>, now: i64) 
     .then(|| f.error.clone())
 }
 
-fn remember_failure(slot: u64, dc: &DirConfig, auth_name: Option<&str>, now: i64, error: &str) {
-    let files = files_of(&dc.merged())
+/// The configured files of `dc`'s merged settings with their [`FileStamp`]s now.
+fn stamps_of(dc: &DirConfig) -> Vec<(String, Option<FileStamp>)> {
+    files_of(&dc.merged())
         .into_iter()
         .map(|f| {
             let t = stamp(&f);
             (f, t)
         })
-        .collect();
+        .collect()
+}
+
+fn remember_failure(
+    slot: u64,
+    dc: &DirConfig,
+    auth_name: Option<&str>,
+    now: i64,
+    error: &str,
+    files: Vec<(String, Option<FileStamp>)>,
+) {
     let mut guard = FAILURES
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

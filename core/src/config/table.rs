@@ -563,7 +563,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Bool,
         DefaultValue::Value("Off"),
         "On|Off",
-        "OpenID: allow discovery and provider fetches to loopback, private and link-local addresses (tests, intranets); with AuthRsOpenIDAllowedProviders only at those providers' origins (scheme, host, port), without it anywhere — any visitor could then aim the server's fetches at its internal network. Not in .htaccess: a directory owner must not aim the server's fetches at its internal network.",
+        "OpenID: allow discovery and provider fetches to loopback, private and link-local addresses (tests, intranets); with AuthRsOpenIDAllowedProviders only at those providers' origins (scheme, host, port; an https provider's host over http too), without it anywhere (the Envoy filter, which sees names, not addresses, refuses private IP literals and localhost only) — any visitor could then aim the server's fetches at its internal network. Not in .htaccess: a directory owner must not aim the server's fetches at its internal network.",
     ),
     envoy(
         OptionId::AuthName,

@@ -103,6 +103,21 @@ enum State {
     Done,
 }
 
+/// The origins at which `provider` may be on a private address: its own, and for an https one
+/// on the default port the same host over http on port 80 (an identifier typed without a
+/// scheme is `http://…`, and the provider's redirect to https lands on its own origin).
+fn origins_of(provider: &Url) -> Vec<url::Origin> {
+    let mut out = vec![provider.origin()];
+    if provider.scheme() == "https" && provider.port().is_none() {
+        if let Some(host) = provider.host_str() {
+            if let Ok(http) = Url::parse(&format!("http://{host}/")) {
+                out.push(http.origin());
+            }
+        }
+    }
+    out
+}
+
 impl Discovery {
     /// Starts discovery of `identifier` (already normalized); `force_version` keeps only that version.
     pub fn start(
@@ -124,7 +139,7 @@ impl Discovery {
     ) -> (Discovery, DiscoveryStep) {
         let mut d = Discovery {
             limits,
-            private_origins: providers.iter().map(Url::origin).collect(),
+            private_origins: providers.iter().flat_map(origins_of).collect(),
             force_version,
             state: State::Done,
             redirects: 0,

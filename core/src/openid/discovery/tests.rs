@@ -425,6 +425,19 @@ fn private_addresses_only_at_the_allowed_providers() {
     // one).
     let (_, step) = limited("http://me.example/");
     assert!(!fetch(step).allow_private_addresses);
+    // An https provider on the default port: its host over http (an identifier typed without
+    // a scheme) too, not another port.
+    let https = [url("https://sso.corp.example/op")];
+    let (_, step) = Discovery::start_limited(
+        url("http://sso.corp.example/id/alice"),
+        limits,
+        None,
+        &https,
+    );
+    assert!(fetch(step).allow_private_addresses);
+    let (_, step) =
+        Discovery::start_limited(url("http://sso.corp.example:8080/"), limits, None, &https);
+    assert!(!fetch(step).allow_private_addresses);
     // Without an allow-list, private addresses stay allowed everywhere (documented).
     let (_, step) = Discovery::start(url("http://10.0.0.9/"), limits, None);
     assert!(fetch(step).allow_private_addresses);
