@@ -52,6 +52,48 @@ fn log(level: LogLevel, ctx: u32, message: &str) {
     let _ = hostcalls::log(level, &format!("authrs[{ctx}]: {message}"));
 }
 
+/// Warnings any client can cause with one header (`X-AuthRs-User: x`, a forged XFCC): each is
+/// logged at most once a second per VM, with how many were left out since; the
+/// `authrs.spoofing_attempts` counter still counts every one. A client sending them with every
+/// request must not fill Envoy's log.
+const FLOOD_PRONE: [&str; 2] = ["AUTHRS0201", "AUTHRS0204"];
+
+thread_local! {
+    /// Per flood-prone id: the second it was last logged, and how many were left out since.
+    static QUIETED: std::cell::RefCell<[(UnixTime, u32); FLOOD_PRONE.len()]> =
+        const { std::cell::RefCell::new([(UnixTime::MIN, 0); FLOOD_PRONE.len()]) };
+}
+
+/// Logs `message` (which starts with its id) at warn level, at most once a second for a
+/// [`FLOOD_PRONE`] id.
+fn log_warning(ctx: u32, message: &str) {
+    let Some(i) = FLOOD_PRONE.iter().position(|id| message.starts_with(id)) else {
+        log(LogLevel::Warn, ctx, message);
+        return;
+    };
+    let now = now_secs();
+    let left_out = QUIETED.with(|q| {
+        let mut q = q.borrow_mut();
+        let (last, quieted) = &mut q[i];
+        if *last == now {
+            *quieted = quieted.saturating_add(1);
+            None
+        } else {
+            *last = now;
+            Some(std::mem::take(quieted))
+        }
+    });
+    match left_out {
+        None => {}
+        Some(0) => log(LogLevel::Warn, ctx, message),
+        Some(n) => log(
+            LogLevel::Warn,
+            ctx,
+            &format!("{message} ({n} more {} since, not logged)", FLOOD_PRONE[i]),
+        ),
+    }
+}
+
 /// Envoy's clock since the epoch (zero if it cannot say).
 fn now() -> Duration {
     hostcalls::get_current_time()
@@ -378,8 +420,7 @@ impl HttpContext for Stream {
         if !reserved.is_empty() {
             // Only the filter may set X-AuthRs-*: drop every incoming copy, protected or not.
             self.metrics.inc("authrs.spoofing_attempts");
-            log(
-                LogLevel::Warn,
+            log_warning(
                 self.id,
                 &format!(
                     "AUTHRS0204: removed request headers only authrs may set: {}",
@@ -627,11 +668,7 @@ impl Stream {
             return;
         }
         self.metrics.inc("authrs.spoofing_attempts");
-        log(
-            LogLevel::Warn,
-            self.id,
-            &format!("{what}: {}", names.join(", ")),
-        );
+        log_warning(self.id, &format!("{what}: {}", names.join(", ")));
         for n in names {
             remove(n);
         }
@@ -761,7 +798,7 @@ impl Stream {
         let level = match n.level {
             Level::Debug => LogLevel::Debug,
             Level::Info => LogLevel::Info,
-            Level::Warn => LogLevel::Warn,
+            Level::Warn => return log_warning(self.id, &format!("{}: {}", n.id, n.message)),
             Level::Error => LogLevel::Error,
         };
         log(level, self.id, &format!("{}: {}", n.id, n.message));

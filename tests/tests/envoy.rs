@@ -1029,6 +1029,46 @@ fn only_the_filters_identity_headers_steer_routing() {
     assert_eq!(r.body, "identified route");
 }
 
+/// A client that sends `X-AuthRs-User` with every request cannot fill Envoy's log: the warning is
+/// logged at most once a second, each line saying how many were left out before it; every
+/// attempt is still counted.
+#[test]
+fn spoofing_warnings_are_logged_at_most_once_a_second() {
+    let f = site_files("envoy-spoof-flood");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(envoy_site(&f)));
+    let send = || {
+        let r = e.get("/public/x").header("X-AuthRs-User: admin").send();
+        assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
+    };
+    for _ in 0..20 {
+        send();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    send();
+    let log = e.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("AUTHRS0204: removed request headers"))
+        .collect();
+    assert!(
+        !lines.is_empty() && lines.len() < 21,
+        "{} lines:\n{log}",
+        lines.len()
+    );
+    // Every attempt is either a line or in the count of the next line.
+    let left_out: usize = lines
+        .iter()
+        .filter_map(|l| l.split(" (").nth(1))
+        .filter_map(|t| t.split(' ').next())
+        .filter_map(|n| n.parse::<usize>().ok())
+        .sum();
+    assert_eq!(lines.len() + left_out, 21, "{lines:#?}");
+    assert!(
+        e.counter_at_least("wasmcustom.authrs.spoofing_attempts", 21) >= 21,
+        "every attempt counted"
+    );
+}
+
 /// The user names the echo upstream's password service (`/check`) was asked about, in order.
 fn checked_users(e: &Envoy) -> Vec<String> {
     let r = Request::get(format!("http://127.0.0.1:{}/checked", e.upstream_port)).send();
