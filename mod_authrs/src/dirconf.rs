@@ -137,6 +137,16 @@ impl DirConfig {
         self.chain.iter().map(|l| l.id).collect()
     }
 
+    /// Whether `other` is the same configuration chain (the same sections, in order).
+    pub fn same_chain(&self, other: &DirConfig) -> bool {
+        self.chain.len() == other.chain.len()
+            && self
+                .chain
+                .iter()
+                .zip(&other.chain)
+                .all(|(a, b)| a.id == b.id)
+    }
+
     /// The merged settings of the chain (outermost first, inner wins).
     pub fn merged(&self) -> Settings {
         let mut out = Settings::new();

@@ -241,6 +241,18 @@ fn recognize_user(r: &mut ffi::request_rec) {
     if !dc.recognize_user() {
         return;
     }
+    // A subrequest (a listing's entries, an SSI include) of a page that already tried this
+    // request's ticket under the same configuration and recognized nobody recognizes nobody
+    // either: not again per subrequest (each would verify, look the revocation up, log).
+    // SAFETY: main is NULL or the live request that made this subrequest.
+    if let Some(main) = unsafe { r.main.as_ref() } {
+        if main.user.is_null()
+            && dir_config(main).is_some_and(|m| m.same_chain(dc))
+            && auth_name(main) == auth_name(r)
+        {
+            return;
+        }
+    }
     let now = now();
     // An unusable configuration is logged (AUTHRS0101); the public page stays anonymous.
     let Ok(built) = crate::policy::for_request(r, dc, auth_name(r).as_deref(), now) else {

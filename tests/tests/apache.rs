@@ -1780,6 +1780,37 @@ fn a_refreshed_ticket_overrides_the_applications_caching_headers() {
     a.assert_clean_log(&[]);
 }
 
+/// A public page's subrequests (SSI includes here; a listing's entries alike) do not try a ticket
+/// the page itself found no user for, once per subrequest: one attempt, however many includes.
+#[test]
+fn subrequests_do_not_recognize_again_what_the_page_could_not() {
+    let a = start(
+        "LoadModule include_module /usr/lib/apache2/modules/mod_include.so\n\
+         AddOutputFilter INCLUDES .shtml\n\
+         <Location /pub>\n  AuthName Example\n  AuthRsRecognizeUser On\n  Options +Includes\n</Location>\n",
+    );
+    std::fs::create_dir_all(a.root.join("htdocs/pub")).expect("mkdir");
+    std::fs::write(a.root.join("htdocs/pub/part.html"), "part\n").expect("write");
+    std::fs::write(
+        a.root.join("htdocs/pub/page.shtml"),
+        "<!--#include virtual=\"/pub/part.html\" -->".repeat(4),
+    )
+    .expect("write");
+    let r = get(&a, "/pub/page.shtml").cookie(COOKIE, "garbage").send();
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "part\npart\npart\npart\n"),
+        "{r:?}"
+    );
+    let tried = a.error_log().matches("AUTHRS0220").count();
+    assert_eq!(tried, 1, "{}", a.error_log());
+    // A ticket the page recognizes: the includes are the user's too (httpd copies the user).
+    let t = mint("demo", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/pub/page.shtml").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 200, "{r:?}");
+    a.assert_clean_log(&[]);
+}
+
 /// A CGI's local redirect to another page of the same section (an internal redirect: httpd
 /// copies the user and skips authentication): the page it lands on sees the whole identity,
 /// not `REMOTE_USER` alone with the `AUTHRS_*` variables renamed `REDIRECT_AUTHRS_*`.
