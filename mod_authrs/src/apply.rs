@@ -78,7 +78,6 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
                     identity: id,
                     refreshed: None,
                     authorized: false,
-                    ticket_sent: false,
                 },
             );
         }
@@ -95,9 +94,6 @@ struct Established {
     /// Whether httpd's authorization has passed (our type_checker ran): a 401 or 403 made later,
     /// by the handler or the application, is not a `Require` refusing the user.
     authorized: bool,
-    /// Whether a refreshed ticket went into `err_headers_out`, which an internal redirect
-    /// shares: the request it lands in needs AUTHRS_PRIVATE too.
-    ticket_sent: bool,
 }
 
 /// The request's [`Established`] slot, if set.
@@ -275,11 +271,16 @@ pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
         table_add(r.pool, r.err_headers_out, "Cache-Control", "private");
         // The application's own caching headers come later: merged when they are final.
         ffi::authrs_add_private_filter(r);
-    }
-    if let Some(e) = established(r) {
-        e.ticket_sent = true;
+        // Noted in the request's notes, which a fast redirect (mod_dir, mod_negotiation) copies
+        // into the main request and an internal redirect reaches through `prev`.
+        ffi::apr_table_setn(r.notes, TICKET_SENT.as_ptr(), c"1".as_ptr());
+        // mod_cache's save filter runs before AUTHRS_PRIVATE: never store this response.
+        ffi::apr_table_setn(r.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
     }
 }
+
+/// The note [`add_refreshed_ticket`] leaves on a request whose response carries a ticket.
+const TICKET_SENT: &std::ffi::CStr = c"authrs-ticket-sent";
 
 /// fixups: a request an internal redirect made from one that attached a refreshed ticket
 /// (mod_rewrite's per-directory rules, a CGI's local `Location:`, an ErrorDocument) shares its
@@ -288,15 +289,18 @@ pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
 pub fn keep_ticket_private_after_redirects(r: &mut ffi::request_rec) {
     let mut prev = r.prev;
     // SAFETY: prev is NULL or a live request of the same connection (httpd keeps the chain);
-    // each one's slot is NULL or its Established.
+    // its notes table lives as long as it does.
     while let Some(p) = unsafe { prev.as_ref() } {
-        let sent = slot(p)
+        let sent = !p.notes.is_null()
             // SAFETY: as above.
-            .and_then(|s| unsafe { (*s as *const Established).as_ref() })
-            .is_some_and(|e| e.ticket_sent);
+            && !unsafe { ffi::apr_table_get(p.notes, TICKET_SENT.as_ptr()) }.is_null();
         if sent {
-            // SAFETY: r is live; the filter is registered by the module.
-            unsafe { ffi::authrs_add_private_filter(r) };
+            // SAFETY: r's tables are live; the filter is registered by the module.
+            unsafe {
+                ffi::authrs_add_private_filter(r);
+                ffi::apr_table_setn(r.notes, TICKET_SENT.as_ptr(), c"1".as_ptr());
+                ffi::apr_table_setn(r.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
+            }
             return;
         }
         prev = p.prev;

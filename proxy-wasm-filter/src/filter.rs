@@ -56,7 +56,7 @@ fn log(level: LogLevel, ctx: u32, message: &str) {
 /// logged at most once a second per VM, with how many were left out since; the
 /// `authrs.spoofing_attempts` counter still counts every one. A client sending them with every
 /// request must not fill Envoy's log.
-const FLOOD_PRONE: [&str; 2] = ["AUTHRS0201", "AUTHRS0204"];
+const FLOOD_PRONE: [&str; 4] = ["AUTHRS0201", "AUTHRS0204", "AUTHRS0305", "AUTHRS0307"];
 
 thread_local! {
     /// Per flood-prone id: the second it was last logged, and how many were left out since.

@@ -438,6 +438,9 @@ fn private_addresses_only_at_the_allowed_providers() {
     let (_, step) =
         Discovery::start_limited(url("http://sso.corp.example:8080/"), limits, None, &https);
     assert!(!fetch(step).allow_private_addresses);
+    let (_, step) =
+        Discovery::start_limited(url("http://other.corp.example/"), limits, None, &https);
+    assert!(!fetch(step).allow_private_addresses);
     // Without an allow-list, private addresses stay allowed everywhere (documented).
     let (_, step) = Discovery::start(url("http://10.0.0.9/"), limits, None);
     assert!(fetch(step).allow_private_addresses);
