@@ -25,6 +25,7 @@ int authrs_force_authn(request_rec *r);
 int authrs_strip_spoofed(request_rec *r);
 int authrs_fixups(request_rec *r);
 int authrs_authorized(request_rec *r);
+int authrs_restore_user(request_rec *r);
 void authrs_make_private(request_rec *r);
 void authrs_insert_error_filter(request_rec *r);
 int authrs_handler(request_rec *r);
@@ -83,6 +84,8 @@ void authrs_register_hooks(apr_pool_t *p)
      * lets mod_mime decide the type. */
     ap_hook_type_checker(authrs_authorized, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(authrs_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    /* After mod_dir's fast redirect (a LAST fixup): the identified subrequest's user. */
+    ap_hook_fixups(authrs_restore_user, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_handler(authrs_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* httpd's own Require refused an authenticated user: say `forbidden`, as Envoy does. */
     ap_hook_insert_error_filter(authrs_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);

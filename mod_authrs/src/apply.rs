@@ -52,6 +52,11 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
         table_unset_static(env, c"AUTHRS_REASON");
         let user = crate::apr::pstrdup(r.pool, &id.user);
         r.user = user;
+        if !r.main.is_null() && !r.notes.is_null() {
+            // A lookup subrequest (mod_dir's index, mod_negotiation's variant) may become the
+            // request by a fast redirect, which copies its notes but not its user.
+            ffi::apr_table_setn(r.notes, SUBREQUEST_USER.as_ptr(), user);
+        }
         // A response made for this user must not be stored by mod_cache, whose quick handler
         // would hand it to the next visitor before any authentication hook runs (a cookie
         // login has no Authorization header, all mod_cache itself looks for). The `no-cache`
@@ -276,6 +281,28 @@ pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
         ffi::apr_table_setn(r.notes, TICKET_SENT.as_ptr(), c"1".as_ptr());
         // mod_cache's save filter runs before AUTHRS_PRIVATE: never store this response.
         ffi::apr_table_setn(r.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
+    }
+}
+
+/// The note [`set_identity`] leaves on a subrequest it identified (see [`restore_user`]).
+const SUBREQUEST_USER: &std::ffi::CStr = c"authrs-subrequest-user";
+
+/// fixups, really last: a request that became an identified subrequest by a fast redirect
+/// (mod_dir's `DirectoryIndex`, MultiViews), now under that subrequest's `AuthType AuthRs`
+/// section, gets its user back (`REMOTE_USER`, the access log); its `AUTHRS_*` variables came
+/// with the environment.
+pub fn restore_user(r: &mut ffi::request_rec) {
+    if !r.user.is_null() || r.notes.is_null() || !crate::request::is_authrs(r) {
+        return;
+    }
+    // SAFETY: notes is live; the value is a string of the subrequest's pool, which a fast
+    // redirect leaves to live as long as this request.
+    unsafe {
+        let user = ffi::apr_table_get(r.notes, SUBREQUEST_USER.as_ptr());
+        if !user.is_null() {
+            r.user = user.cast_mut();
+            r.ap_auth_type = c"AuthRs".as_ptr().cast_mut();
+        }
     }
 }
 

@@ -292,6 +292,18 @@ pub unsafe extern "C" fn authrs_make_private(r: *mut ffi::request_rec) {
     guard((), || crate::apply::make_private(req));
 }
 
+/// fixups, really last: see [`crate::apply::restore_user`].
+///
+/// # Safety
+/// Called by httpd with a live request.
+#[no_mangle]
+pub unsafe extern "C" fn authrs_restore_user(r: *mut ffi::request_rec) -> c_int {
+    guard_request(r, |r| {
+        crate::apply::restore_user(r);
+        ffi::DECLINED as c_int
+    })
+}
+
 /// type_checker, really first (declines): httpd's authorization has passed for this request.
 ///
 /// # Safety

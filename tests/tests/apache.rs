@@ -1818,6 +1818,27 @@ fn subrequests_do_not_recognize_again_what_the_page_could_not() {
     a.assert_clean_log(&[]);
 }
 
+/// A public directory whose index is a protected page (mod_dir looks it up as a subrequest and
+/// serves it by a fast redirect, which copies the environment but not the user): the page runs
+/// with `REMOTE_USER` as if asked for directly.
+#[test]
+fn a_protected_directory_index_keeps_the_user() {
+    let a = start("<Location /pubdir>\n  DirectoryIndex /app/cgi/echo\n</Location>\n");
+    std::fs::create_dir_all(a.root.join("htdocs/pubdir")).expect("mkdir");
+    let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    let r = get(&a, "/pubdir/").cookie(COOKIE, &t).send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{}", r.body);
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
+    assert_eq!(r.env("AUTH_TYPE"), Some("AuthRs"), "{}", r.body);
+    // Without a ticket the index is refused, as the page itself is.
+    let r = get(&a, "/pubdir/")
+        .header("Accept: application/json")
+        .send();
+    assert_ne!(r.status, 200, "{r:?}");
+    assert!(!r.body.contains("REMOTE_USER"), "{r:?}");
+}
+
 /// A CGI's local redirect to another page of the same section (an internal redirect: httpd
 /// copies the user and skips authentication): the page it lands on sees the whole identity,
 /// not `REMOTE_USER` alone with the `AUTHRS_*` variables renamed `REDIRECT_AUTHRS_*`.
