@@ -73,12 +73,7 @@ impl Apache {
         }
         std::fs::write(root.join("htdocs/index.html"), "public\n").expect("write");
         std::fs::write(root.join("htdocs/app/index.html"), "protected app\n").expect("write");
-        let cgi = root.join("cgi-bin/echo");
-        std::fs::write(&cgi, ECHO_CGI).expect("write cgi");
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        }
+        write_script(&root.join("cgi-bin/echo"), ECHO_CGI);
         // free_port() releases the port before httpd binds it: another process may take it in
         // between. httpd then exits with "Address already in use"; try again with a new port.
         let mut attempt = 0;
@@ -239,6 +234,13 @@ impl Drop for Apache {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Writes an executable script (a CGI) at `path`.
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 /// Runs `apache2 -t` over a config made from `global` and `site`; returns (success, output).

@@ -59,10 +59,8 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
         }
         // A response made for this user must not be stored by mod_cache, whose quick handler
         // would hand it to the next visitor before any authentication hook runs (a cookie
-        // login has no Authorization header, all mod_cache itself looks for). The `no-cache`
-        // variable, as `SetEnv no-cache` does: `r->no_cache` would also make httpd add
-        // `Expires: <now>` to every such response, so browsers kept no protected page.
-        ffi::apr_table_setn(env, c"no-cache".as_ptr(), c"1".as_ptr());
+        // login has no Authorization header, all mod_cache itself looks for).
+        no_cache(env);
         keep_main_requests_from_caches(r);
         r.ap_auth_type = c"AuthRs".as_ptr().cast_mut();
         ffi::apr_table_setn(env, c"AUTHRS_USER".as_ptr(), user);
@@ -101,6 +99,28 @@ struct Established {
     authorized: bool,
 }
 
+/// Sets the `no-cache` variable in `env` (a request's subprocess_env), as `SetEnv no-cache`
+/// does, which keeps mod_cache from storing the response: `r->no_cache` would also make httpd
+/// add `Expires: <now>`, so browsers kept no protected page either.
+///
+/// # Safety
+/// `env` is NULL or a live table; the key and value are static.
+unsafe fn no_cache(env: *mut ffi::apr_table_t) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if !env.is_null() && ffi::apr_table_get(env, c"no-cache".as_ptr()).is_null() {
+            ffi::apr_table_setn(env, c"no-cache".as_ptr(), c"1".as_ptr());
+        }
+    }
+}
+
+/// The request's [`Established`], if set, to read.
+fn established_ref(r: &ffi::request_rec) -> Option<&Established> {
+    let slot = slot(r)?;
+    // SAFETY: the slot is NULL or an Established placed by set_identity in this request's pool.
+    unsafe { (*slot as *const Established).as_ref() }
+}
+
 /// The request's [`Established`] slot, if set.
 fn established(r: &mut ffi::request_rec) -> Option<&mut Established> {
     let slot = slot(r)?;
@@ -130,12 +150,8 @@ pub fn keep_from_shared_caches(r: &mut ffi::request_rec) {
     if unsafe { std::ffi::CStr::from_ptr(r.ap_auth_type) } != c"AuthRs" {
         return;
     }
-    // SAFETY: subprocess_env is live for the request; static key and value.
-    unsafe {
-        if ffi::apr_table_get(r.subprocess_env, c"no-cache".as_ptr()).is_null() {
-            ffi::apr_table_setn(r.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
-        }
-    }
+    // SAFETY: subprocess_env is live for the request.
+    unsafe { no_cache(r.subprocess_env) };
     keep_main_requests_from_caches(r);
 }
 
@@ -153,11 +169,7 @@ fn keep_main_requests_from_caches(r: &ffi::request_rec) {
         // SAFETY: as above: m's table and filter chain live as long as m; a filter is removed
         // after its successor was read (removal unlinks it, the record stays in the pool).
         unsafe {
-            if !m.subprocess_env.is_null()
-                && ffi::apr_table_get(m.subprocess_env, c"no-cache".as_ptr()).is_null()
-            {
-                ffi::apr_table_setn(m.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
-            }
+            no_cache(m.subprocess_env);
             let mut f = m.output_filters;
             while let Some(filter) = f.as_ref() {
                 let next = filter.next;
@@ -223,11 +235,7 @@ pub fn mark_authorized(r: &mut ffi::request_rec) {
 
 /// Whether `r`'s user passed httpd's authorization (see [`mark_authorized`]).
 pub fn authorized(r: &ffi::request_rec) -> bool {
-    let Some(slot) = slot(r) else {
-        return false;
-    };
-    // SAFETY: the slot is NULL or an Established placed by set_identity in this request's pool.
-    unsafe { (*slot as *const Established).as_ref() }.is_some_and(|e| e.authorized)
+    established_ref(r).is_some_and(|e| e.authorized)
 }
 
 /// Undoes [`set_identity`]: no user, no `AUTHRS_*` identity variables, no identity for our
@@ -254,9 +262,7 @@ pub fn clear_identity(r: &mut ffi::request_rec) {
 
 /// The identity our check_authn established for this request, if any.
 pub fn identity(r: &ffi::request_rec) -> Option<&Identity> {
-    let slot = slot(r)?;
-    // SAFETY: the slot is NULL or an Established placed by set_identity in this request's pool.
-    unsafe { (*slot as *const Established).as_ref() }.map(|e| &e.identity)
+    established_ref(r).map(|e| &e.identity)
 }
 
 /// Adds a refreshed ticket's `Set-Cookie` to a response the application answers (protected or
@@ -280,7 +286,7 @@ pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
         // into the main request and an internal redirect reaches through `prev`.
         ffi::apr_table_setn(r.notes, TICKET_SENT.as_ptr(), c"1".as_ptr());
         // mod_cache's save filter runs before AUTHRS_PRIVATE: never store this response.
-        ffi::apr_table_setn(r.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
+        no_cache(r.subprocess_env);
     }
 }
 
@@ -326,7 +332,7 @@ pub fn keep_ticket_private_after_redirects(r: &mut ffi::request_rec) {
             unsafe {
                 ffi::authrs_add_private_filter(r);
                 ffi::apr_table_setn(r.notes, TICKET_SENT.as_ptr(), c"1".as_ptr());
-                ffi::apr_table_setn(r.subprocess_env, c"no-cache".as_ptr(), c"1".as_ptr());
+                no_cache(r.subprocess_env);
             }
             return;
         }

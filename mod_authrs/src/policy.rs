@@ -215,13 +215,14 @@ fn files_of(s: &Settings) -> Vec<String> {
     files
 }
 
-fn build(dc: &DirConfig, auth_name: Option<&str>, now: i64) -> Result<Built, String> {
+/// Builds the policy of `dc`; `files` are its files' stamps, taken before anything is read.
+fn build(
+    dc: &DirConfig,
+    auth_name: Option<&str>,
+    now: i64,
+    files: Vec<(String, Option<FileStamp>)>,
+) -> Result<Built, String> {
     let settings = dc.merged();
-    let files = files_of(&settings).into_iter().map(|f| {
-        let t = stamp(&f);
-        (f, t)
-    });
-    let files: Vec<_> = files.collect();
     // The startup copy of a root-only file (a key, a consumer secret) serves only the sections
     // of the server's configuration that name it: a path a .htaccess section names (leaf ids
     // with the top bit) is read as the worker may read it, so a directory owner cannot have
@@ -305,7 +306,7 @@ fn get(
     // The files' stamps as they were before the build read them: a file mended while it ran
     // counts as changed, never as the state that failed.
     let before = stamps_of(dc);
-    let built = match build(dc, auth_name, now) {
+    let built = match build(dc, auth_name, now, before.clone()) {
         Ok(b) => Arc::new(b),
         Err(e) => {
             remember_failure(slot, dc, auth_name, now, &e, before);

@@ -1436,16 +1436,10 @@ fn authenticated_responses_never_reach_mod_cache() {
     )
     .expect("write");
     std::fs::create_dir_all(root.join("cgi-bin")).expect("mkdir");
-    let redir = root.join("cgi-bin/redir");
-    std::fs::write(
-        &redir,
+    authrs_tests::apache::write_script(
+        &root.join("cgi-bin/redir"),
         "#!/bin/sh\nprintf 'Location: /app/report2.html\\r\\n\\r\\n'\n",
-    )
-    .expect("write cgi");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&redir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    );
     // Served through DirectoryIndex: mod_dir's subrequest is copied into the request (a fast
     // redirect), which keeps r->no_cache only when both had it; the guard must survive that.
     std::fs::create_dir_all(root.join("htdocs/app/idx")).expect("mkdir");
@@ -1704,25 +1698,17 @@ fn a_refreshed_ticket_overrides_the_applications_caching_headers() {
         "<Location /cgi-bin>\n  Header set Edge-Control cache-maxage=600\n  \
          Header always append Cache-Control s-maxage=60\n</Location>\n",
     );
-    let cgi = a.root.join("cgi-bin/cached");
-    std::fs::write(
-        &cgi,
+    authrs_tests::apache::write_script(
+        &a.root.join("cgi-bin/cached"),
         "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nCache-Control: public, s-maxage=600, no-transform\\r\\n\
          CDN-Cache-Control: max-age=600\\r\\nSurrogate-Control: max-age=600\\r\\nX-Kept: 1\\r\\n\\r\\ncached\\n'\n",
-    )
-    .expect("write cgi");
+    );
     // Reached through a CGI's local redirect (an internal redirect, which starts without the
     // first request's output filters but shares its Set-Cookie).
-    let to = a.root.join("cgi-bin/to-cached");
-    std::fs::write(
-        &to,
+    authrs_tests::apache::write_script(
+        &a.root.join("cgi-bin/to-cached"),
         "#!/bin/sh\nprintf 'Location: /cgi-bin/cached\\r\\n\\r\\n'\n",
-    )
-    .expect("write cgi");
-    for f in [&cgi, &to] {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    );
     let mut idle = Ticket::new("demo", AuthMethod::Password, now() - 500, 3600);
     idle.roles = None;
     idle.last_seen = now() - 400;
@@ -1845,16 +1831,10 @@ fn a_protected_directory_index_keeps_the_user() {
 #[test]
 fn an_internal_redirect_in_the_same_section_keeps_the_identity() {
     let a = start("");
-    let redir = a.root.join("cgi-bin/to-echo");
-    std::fs::write(
-        &redir,
+    authrs_tests::apache::write_script(
+        &a.root.join("cgi-bin/to-echo"),
         "#!/bin/sh\nprintf 'Location: /app/cgi/echo\\r\\n\\r\\n'\n",
-    )
-    .expect("write cgi");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&redir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    );
     let t = mint("demo", AuthMethod::Password, now() - 10, 3600);
     let r = get(&a, "/app/cgi/to-echo").cookie(COOKIE, &t).send();
     assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
