@@ -120,3 +120,23 @@ pub fn self_signed(dir: &Path, name: &str, subject: &str) {
         String::from_utf8_lossy(&st.stderr)
     );
 }
+
+/// Checks a log where `attempts` requests each caused warning `id` (lines containing `marker`)
+/// under the once-a-second limit: at least one line, fewer than `attempts`, and every attempt
+/// either a line or in the `(N more <id> since, not logged)` count of a later line.
+pub fn assert_rate_limited(log: &str, marker: &str, id: &str, attempts: usize) {
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(marker)).collect();
+    assert!(
+        !lines.is_empty() && lines.len() < attempts,
+        "{} lines:\n{log}",
+        lines.len()
+    );
+    let suffix = format!(" more {id} since, not logged)");
+    let left_out: usize = lines
+        .iter()
+        .filter_map(|l| l.rsplit(" (").next())
+        .filter_map(|t| t.strip_suffix(suffix.as_str()))
+        .filter_map(|n| n.parse::<usize>().ok())
+        .sum();
+    assert_eq!(lines.len() + left_out, attempts, "{lines:#?}");
+}

@@ -318,14 +318,18 @@ fn openid(c: &mut Criterion) {
     let mut back = RequestFacts {
         method: "GET".into(),
         path: "/LOGIN".into(),
-        query: Some(format!(
-            "destination=%2Fhome&{}={state}&{}",
-            openid_flow::STATE_PARAM,
-            current_url.split_once('?').expect("query").1
-        )),
+        query: Some(
+            format!(
+                "destination=%2Fhome&{}={state}&{}",
+                openid_flow::STATE_PARAM,
+                current_url.split_once('?').expect("query").1
+            )
+            .into(),
+        ),
         ..RequestFacts::default()
     };
-    back.headers.push(("cookie".into(), pair.to_string()));
+    back.headers
+        .push(("cookie".into(), pair.to_string().into()));
     assert!(
         openid_flow::sealed_endpoints(policy, "https://rp.example/LOGIN", &back, NOW).is_some()
     );

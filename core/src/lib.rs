@@ -19,6 +19,7 @@ pub mod login_page;
 pub mod openid;
 pub mod password;
 pub mod proxy;
+pub mod quiet;
 pub mod reason;
 pub mod request;
 pub mod roles;

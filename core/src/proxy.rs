@@ -280,8 +280,8 @@ fn sort_proxy_headers(
     for (name, _) in req.headers.iter().filter(|(n, _)| is_proxy_header(n)) {
         if trusted.believes(req.peer, name) {
             believed = true;
-        } else if !spoofed.contains(name) {
-            spoofed.push(name.clone());
+        } else if !spoofed.iter().any(|s| s == name) {
+            spoofed.push(name.to_string());
         }
     }
     believed
@@ -290,7 +290,7 @@ fn sort_proxy_headers(
 /// The single value of proxy header `canon`, in any spelling; several copies are an error.
 fn single<'a>(req: &'a RequestFacts, canon: &str) -> Result<Option<&'a str>, ProxyError> {
     let mut found = req.headers.iter().filter(|(n, _)| same_header(n, canon));
-    let first = found.next().map(|(_, v)| v.as_str());
+    let first = found.next().map(|(_, v)| v.as_ref());
     if found.next().is_some() {
         return Err(ProxyError::Duplicate(canon.to_string()));
     }
@@ -332,7 +332,7 @@ fn xfcc_facts(req: &RequestFacts) -> Result<Option<TlsFacts>, ProxyError> {
         .headers
         .iter()
         .filter(|(n, _)| same_header(n, "X-Forwarded-Client-Cert") && !n.contains('_'))
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_ref())
         .collect();
     if values.is_empty() {
         return Ok(None);
@@ -415,12 +415,12 @@ mod tests {
     use super::pem::tests::{clean_pem, xfcc_pem};
     use super::*;
 
-    fn req(peer: &str, headers: &[(&str, &str)]) -> RequestFacts {
+    fn req(peer: &str, headers: &[(&str, &str)]) -> RequestFacts<'static> {
         RequestFacts {
             peer: Some(peer.parse().unwrap()),
             headers: headers
                 .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .map(|(n, v)| (n.to_string().into(), v.to_string().into()))
                 .collect(),
             ..RequestFacts::default()
         }

@@ -1,5 +1,6 @@
 //! The request as a shell saw it: method, path, headers, peer and TLS facts.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -84,18 +85,20 @@ pub fn is_read_header(name: &str) -> bool {
     READ_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) || is_proxy_header(name)
 }
 
-/// One request, as far as authentication and authorization need to know it.
+/// One request, as far as authentication and authorization need to know it. The text fields
+/// may borrow the server's own copies for `'a` (httpd's request pool), so a shell need not copy
+/// them; `RequestFacts<'static>` owns everything.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RequestFacts {
+pub struct RequestFacts<'a> {
     /// HTTP method (`GET`, `POST`, …).
-    pub method: String,
+    pub method: Cow<'a, str>,
     /// URL path, not decoded (`/app/page`).
-    pub path: String,
+    pub path: Cow<'a, str>,
     /// Raw query string without the `?`, if any.
-    pub query: Option<String>,
+    pub query: Option<Cow<'a, str>>,
     /// Request headers in arrival order; names compare case-insensitively. Only those
     /// [`is_read_header`] accepts are ever looked at.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Address of the TCP peer (the proxy, when there is one): whether proxy headers are
     /// believed is decided on this address only.
     pub peer: Option<IpAddr>,
@@ -108,7 +111,26 @@ pub struct RequestFacts {
     pub tls: TlsFacts,
 }
 
-impl RequestFacts {
+impl RequestFacts<'_> {
+    /// The same facts owning all their text, for a shell that keeps them past its borrow.
+    pub fn into_owned(self) -> RequestFacts<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        RequestFacts {
+            method: own(self.method),
+            path: own(self.path),
+            query: self.query.map(own),
+            headers: self
+                .headers
+                .into_iter()
+                .map(|(n, v)| (own(n), own(v)))
+                .collect(),
+            peer: self.peer,
+            client: self.client,
+            secure: self.secure,
+            tls: self.tls,
+        }
+    }
+
     /// The address tickets are bound to (`AuthRsBindAddress`): [`Self::client`], else the peer.
     pub fn client_address(&self) -> Option<IpAddr> {
         self.client.or(self.peer)
@@ -119,7 +141,7 @@ impl RequestFacts {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// Every value of the header `name` (case-insensitive), in order.
@@ -127,7 +149,7 @@ impl RequestFacts {
         self.headers
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// True when the client looks like an API client rather than a browser
@@ -186,7 +208,7 @@ impl RequestFacts {
     pub fn path_and_query(&self) -> String {
         match &self.query {
             Some(q) if !q.is_empty() => format!("{}?{}", self.path, q),
-            _ => self.path.clone(),
+            _ => self.path.to_string(),
         }
     }
 }

@@ -22,7 +22,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             break;
         }
         if let Some((k, v)) = l.split_once(':') {
-            headers.push((k.to_string(), v.trim().to_string()));
+            headers.push((k.to_string().into(), v.trim().to_string().into()));
         }
     }
     for l in lines {
@@ -37,7 +37,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let req = RequestFacts {
         method: "POST".into(),
         path: "/app".into(),
-        query: Some(String::from_utf8_lossy(&body).into_owned()),
+        query: Some(String::from_utf8_lossy(&body).into_owned().into()),
         headers,
         peer,
         // A client address learned from a trusted proxy (mod_remoteip) binds tickets instead.

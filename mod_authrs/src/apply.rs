@@ -8,7 +8,7 @@ use authrs_core::engine::{Decision, Level, Verdict};
 use authrs_core::identity::Identity;
 use std::ffi::{c_int, c_void};
 
-/// Writes the engine's log notes with their stable ids.
+/// Writes the engine's log notes with their stable ids (flood-prone ones at most once a second).
 pub fn log_notes(r: &ffi::request_rec, d: &Decision) {
     for n in &d.notes {
         let level = match n.level {
@@ -18,7 +18,10 @@ pub fn log_notes(r: &ffi::request_rec, d: &Decision) {
             Level::Error => LogLevel::Error,
         };
         // SAFETY: r is live for the hook.
-        unsafe { log_r(r, level, &format!("{}: {} [{}]", n.id, n.message, uri(r))) };
+        // Flood-prone ids (a cross-site login POST, a logout from an <img>) at most once a second.
+        unsafe {
+            crate::apr::log_r_quiet(r, level, &format!("{}: {} [{}]", n.id, n.message, uri(r)))
+        };
     }
 }
 

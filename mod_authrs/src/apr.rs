@@ -43,6 +43,36 @@ pub unsafe fn log_r(r: *const ffi::request_rec, level: LogLevel, msg: &str) {
     unsafe { ffi::authrs_log_r(r, level.raw(), m.as_ptr()) }
 }
 
+/// The flood-prone warnings this process logged (see [`log_r_quiet`]).
+static QUIETED: std::sync::Mutex<authrs_core::quiet::Quieter> =
+    std::sync::Mutex::new(authrs_core::quiet::Quieter::new());
+
+/// [`log_r`] for a message that may be one any client can cause with one request: an id of
+/// [`FLOOD_PRONE`](authrs_core::quiet::FLOOD_PRONE) is logged at most once a second per
+/// process, the next line saying how many were left out; anything else is logged as is.
+///
+/// # Safety
+/// As for [`log_r`].
+pub unsafe fn log_r_quiet(r: *const ffi::request_rec, level: LogLevel, msg: &str) {
+    if !authrs_core::quiet::FLOOD_PRONE
+        .iter()
+        .any(|id| msg.starts_with(id))
+    {
+        // SAFETY: forwarded contract.
+        return unsafe { log_r(r, level, msg) };
+    }
+    let now = crate::request::now();
+    let admitted = QUIETED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .admit(msg, now)
+        .map(std::borrow::Cow::into_owned);
+    if let Some(line) = admitted {
+        // SAFETY: forwarded contract.
+        unsafe { log_r(r, level, &line) };
+    }
+}
+
 /// Logs `msg` for server `s`.
 ///
 /// # Safety
@@ -135,8 +165,12 @@ pub unsafe fn table_unset_static(t: *mut ffi::apr_table_t, key: &CStr) {
 /// Calls `f(key, value)` for each entry of an APR table, without copying anything.
 ///
 /// # Safety
-/// `t` must be NULL or a live table that outlives the call.
-pub unsafe fn table_for_each(t: *const ffi::apr_table_t, mut f: impl FnMut(&CStr, &CStr)) {
+/// `t` must be NULL or a live table that outlives the call, and the strings its entries point
+/// to must stay alive and unchanged for `'t` (pool strings of a request: its lifetime).
+pub unsafe fn table_for_each<'t>(
+    t: *const ffi::apr_table_t,
+    mut f: impl FnMut(&'t CStr, &'t CStr),
+) {
     if t.is_null() {
         return;
     }

@@ -314,7 +314,8 @@ pub fn handle(r: &mut ffi::request_rec) -> c_int {
         Ok(b) => b,
         Err(status) => return status,
     };
-    let req = facts(r, &built.policy);
+    // Owned: the login and logout handlers write to r while reading the facts (rare requests).
+    let req = facts(r, &built.policy).into_owned();
     let d = if is_login {
         if req.method == "GET" && crate::openid::is_return(req.query.as_deref(), None) {
             let step = crate::openid::finish(r, &built, &req, None, now);

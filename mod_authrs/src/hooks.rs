@@ -67,7 +67,7 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
             reserved.join(", ")
         );
         // SAFETY: r is live.
-        unsafe { log_r(r, LogLevel::Warn, &msg) };
+        unsafe { crate::apr::log_r_quiet(r, LogLevel::Warn, &msg) };
     }
     // Even a trusted proxy asserts only its own family; the other family is the client's.
     present.retain(|h| !trusted.believes(peer, h));
@@ -85,7 +85,7 @@ pub fn strip_spoofed(r: &mut ffi::request_rec) -> c_int {
         present.join(", ")
     );
     // SAFETY: r is live.
-    unsafe { log_r(r, LogLevel::Warn, &msg) };
+    unsafe { crate::apr::log_r_quiet(r, LogLevel::Warn, &msg) };
     DECLINED
 }
 

@@ -40,21 +40,27 @@ pub fn ssl_var<'r>(r: &'r ffi::request_rec, name: &CStr) -> Option<Cow<'r, str>>
     unsafe { str_from(v) }.filter(|s| !s.is_empty())
 }
 
-/// Builds the engine's view of the request. Only what the policy can use is gathered: TLS
+/// Builds the engine's view of the request, borrowing r's strings: hold it only while nothing
+/// else runs — not across a call into other modules' hooks or anything that rewrites r's
+/// strings in place (`ap_unescape_url` on the path) — then decide and drop it (the login and
+/// logout handlers keep an owned copy, `into_owned`). Only what the policy can use is gathered: TLS
 /// variables when it has the certificate method, the TCP peer when something reads it (trusted
 /// proxies, the warning about spoofed proxy headers), the client address for address-bound
 /// tickets.
-pub fn facts(r: &ffi::request_rec, policy: &Policy) -> RequestFacts {
+pub fn facts<'r>(r: &'r ffi::request_rec, policy: &Policy) -> RequestFacts<'r> {
     let mut headers = Vec::with_capacity(4);
     let mut proxy_headers = false;
-    // SAFETY: headers_in lives as long as the request; only the headers the core reads are
-    // copied (copying every header would cost more than the whole decision).
+    // SAFETY: headers_in and its strings live in pools that outlive the request (the request's,
+    // a parent request's, an HTTP/2 stream's); APR's unset/set/merge move pointers and never
+    // free or write over a string, and nothing runs while the facts live that writes these
+    // strings in place (see the contract above). Only the headers the core reads are taken,
+    // borrowed, not copied.
     unsafe {
-        crate::apr::table_for_each(r.headers_in, |k, v| {
+        crate::apr::table_for_each(r.headers_in, |k: &'r CStr, v: &'r CStr| {
             if let Ok(name) = k.to_str() {
                 if is_read_header(name) {
                     proxy_headers = proxy_headers || is_proxy_header(name);
-                    headers.push((name.to_string(), cstr_text(v).into_owned()));
+                    headers.push((Cow::Borrowed(name), cstr_text(v)));
                 }
             }
         })
@@ -65,11 +71,9 @@ pub fn facts(r: &ffi::request_rec, policy: &Policy) -> RequestFacts {
     // SAFETY: r's string fields are NULL or pool strings alive for the request.
     let (method, path, query, peer, client) = unsafe {
         (
-            str_from(r.method).map(Cow::into_owned).unwrap_or_default(),
-            str_from(r.parsed_uri.path)
-                .map(Cow::into_owned)
-                .unwrap_or_else(|| "/".into()),
-            str_from(r.args).map(Cow::into_owned),
+            str_from(r.method).unwrap_or_default(),
+            str_from(r.parsed_uri.path).unwrap_or(Cow::Borrowed("/")),
+            str_from(r.args),
             if wants_peer { tcp_peer(r) } else { None },
             if policy.bind_address {
                 str_from(r.useragent_ip).and_then(|s| s.parse().ok())

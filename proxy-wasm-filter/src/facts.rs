@@ -42,7 +42,7 @@ pub fn peer_address(text: &str) -> Option<IpAddr> {
 #[derive(Debug, Default)]
 pub struct Incoming {
     /// What the core needs to know of the request (no peer address yet).
-    pub facts: RequestFacts,
+    pub facts: RequestFacts<'static>,
     /// Names of the incoming `x-authrs-*` headers: only the filter may set those, so it removes them.
     pub reserved: Vec<String>,
 }
@@ -58,20 +58,20 @@ pub fn request_facts(headers: Vec<(String, Vec<u8>)>) -> Incoming {
     let facts = &mut incoming.facts;
     for (name, value) in headers {
         match name.as_str() {
-            ":method" => facts.method = text(value),
+            ":method" => facts.method = text(value).into(),
             ":path" => {
                 let mut path = text(value);
                 if let Some(at) = path.find('?') {
-                    facts.query = Some(path[at + 1..].to_string());
+                    facts.query = Some(path[at + 1..].to_string().into());
                     path.truncate(at);
                 }
-                facts.path = path;
+                facts.path = path.into();
             }
             ":scheme" => facts.secure = value.eq_ignore_ascii_case(b"https"),
-            ":authority" => facts.headers.push(("host".to_string(), text(value))),
+            ":authority" => facts.headers.push(("host".into(), text(value).into())),
             n if n.starts_with(':') => {}
             n if is_reserved_header(n) => incoming.reserved.push(name),
-            n if is_read_header(n) => facts.headers.push((name, text(value))),
+            n if is_read_header(n) => facts.headers.push((name.into(), text(value).into())),
             _ => {}
         }
     }
@@ -253,7 +253,7 @@ pub fn set_xfcc(facts: &mut RequestFacts, rest: Option<String>) {
     if let Some(v) = rest {
         facts
             .headers
-            .push(("x-forwarded-client-cert".to_string(), v));
+            .push(("x-forwarded-client-cert".into(), v.into()));
     }
 }
 
@@ -288,7 +288,7 @@ mod tests {
         assert_eq!(f.headers.len(), 2);
         assert_eq!(f.peer, None);
         let f = request_facts(h(&[(":path", "/x"), (":scheme", "http")])).facts;
-        assert_eq!((f.path.as_str(), f.query), ("/x", None));
+        assert_eq!((f.path.as_ref(), f.query), ("/x", None));
         assert!(!f.secure);
         assert_eq!(peer_address("[::1]:4000"), Some("::1".parse().unwrap()));
         assert_eq!(
@@ -318,7 +318,7 @@ mod tests {
             .facts
             .headers
             .iter()
-            .map(|(n, _)| n.as_str())
+            .map(|(n, _)| n.as_ref())
             .collect();
         assert_eq!(
             names,

@@ -11,6 +11,7 @@ use authrs_core::engine::{
 use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
 use authrs_core::password::Htpasswd;
 use authrs_core::proxy::{is_proxy_header, is_reserved_header, proxy_tls_facts};
+use authrs_core::quiet::Quieter;
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
@@ -52,45 +53,23 @@ fn log(level: LogLevel, ctx: u32, message: &str) {
     let _ = hostcalls::log(level, &format!("authrs[{ctx}]: {message}"));
 }
 
-/// Warnings any client can cause with one header (`X-AuthRs-User: x`, a forged XFCC): each is
-/// logged at most once a second per VM, with how many were left out since; the
-/// `authrs.spoofing_attempts` counter still counts every one. A client sending them with every
-/// request must not fill Envoy's log.
-const FLOOD_PRONE: [&str; 4] = ["AUTHRS0201", "AUTHRS0204", "AUTHRS0305", "AUTHRS0307"];
-
 thread_local! {
-    /// Per flood-prone id: the second it was last logged, and how many were left out since.
-    static QUIETED: std::cell::RefCell<[(UnixTime, u32); FLOOD_PRONE.len()]> =
-        const { std::cell::RefCell::new([(UnixTime::MIN, 0); FLOOD_PRONE.len()]) };
+    /// The [`FLOOD_PRONE`](authrs_core::quiet::FLOOD_PRONE) warnings of this VM: each logged at
+    /// most once a second, with how many were left out since (a client sending `X-AuthRs-User`
+    /// with every request must not fill Envoy's log; `authrs.spoofing_attempts` counts every one).
+    static QUIETED: std::cell::RefCell<Quieter> = const { std::cell::RefCell::new(Quieter::new()) };
 }
 
-/// Logs `message` (which starts with its id) at warn level, at most once a second for a
-/// [`FLOOD_PRONE`] id.
+/// Logs `message` (which starts with its id) at warn level; a flood-prone one at most once a
+/// second.
 fn log_warning(ctx: u32, message: &str) {
-    let Some(i) = FLOOD_PRONE.iter().position(|id| message.starts_with(id)) else {
-        log(LogLevel::Warn, ctx, message);
-        return;
-    };
     let now = now_secs();
-    let left_out = QUIETED.with(|q| {
-        let mut q = q.borrow_mut();
-        let (last, quieted) = &mut q[i];
-        if *last == now {
-            *quieted = quieted.saturating_add(1);
-            None
-        } else {
-            *last = now;
-            Some(std::mem::take(quieted))
-        }
+    let admitted = QUIETED.with(|q| match q.try_borrow_mut() {
+        Ok(mut q) => q.admit(message, now).map(std::borrow::Cow::into_owned),
+        Err(_) => Some(message.to_string()),
     });
-    match left_out {
-        None => {}
-        Some(0) => log(LogLevel::Warn, ctx, message),
-        Some(n) => log(
-            LogLevel::Warn,
-            ctx,
-            &format!("{message} ({n} more {} since, not logged)", FLOOD_PRONE[i]),
-        ),
+    if let Some(line) = admitted {
+        log(LogLevel::Warn, ctx, &line);
     }
 }
 
@@ -279,12 +258,12 @@ enum State {
     Headers,
     /// A login POST: waiting for the whole body.
     LoginBody {
-        facts: Box<RequestFacts>,
+        facts: Box<RequestFacts<'static>>,
         path: String,
     },
     /// A login POST: waiting for the password service's answer.
     PasswordCall {
-        facts: Box<RequestFacts>,
+        facts: Box<RequestFacts<'static>>,
         path: String,
         body: Vec<u8>,
         token: u32,
@@ -675,8 +654,13 @@ impl Stream {
     }
 
     /// Login endpoint, request headers: GET shows the page, POST waits for the body.
-    fn login_headers(&mut self, facts: RequestFacts, path: String, end_of_stream: bool) -> Action {
-        match facts.method.as_str() {
+    fn login_headers(
+        &mut self,
+        facts: RequestFacts<'static>,
+        path: String,
+        end_of_stream: bool,
+    ) -> Action {
+        match facts.method.as_ref() {
             "GET" if openid_flow::is_return(facts.query.as_deref(), None) => {
                 self.openid_return(Box::new(facts), path, None);
                 Action::Pause
@@ -716,7 +700,7 @@ impl Stream {
     }
 
     /// Login endpoint, whole body in hand: check the password here or ask the service.
-    fn login_body(&mut self, facts: Box<RequestFacts>, path: String, body: Vec<u8>) {
+    fn login_body(&mut self, facts: Box<RequestFacts<'static>>, path: String, body: Vec<u8>) {
         if openid_flow::is_return(None, Some(&body)) {
             // A provider answering with a form POST (2.0 allows it for long messages).
             return self.openid_return(facts, path, Some(&body));

@@ -35,7 +35,7 @@ use crate::reply;
 /// A login waiting for the answer to one callout.
 pub(super) struct Call {
     token: u32,
-    facts: Box<RequestFacts>,
+    facts: Box<RequestFacts<'static>>,
     /// The normalized login path (the scope, the return URL and the state cookie's path).
     path: String,
     max_response_bytes: usize,
@@ -73,7 +73,12 @@ enum AssocNext {
 
 impl Stream {
     /// A POST with `openid_identifier` at the login path.
-    pub(super) fn openid_start(&mut self, facts: Box<RequestFacts>, path: String, body: &[u8]) {
+    pub(super) fn openid_start(
+        &mut self,
+        facts: Box<RequestFacts<'static>>,
+        path: String,
+        body: &[u8],
+    ) {
         if let Some(d) = refuse_cross_site(&facts) {
             return self.openid_reply(&path, d, false);
         }
@@ -90,7 +95,7 @@ impl Stream {
     /// The provider's answer at the login path (`openid.mode` in the query or the form).
     pub(super) fn openid_return(
         &mut self,
-        facts: Box<RequestFacts>,
+        facts: Box<RequestFacts<'static>>,
         path: String,
         body: Option<&[u8]>,
     ) {
@@ -168,7 +173,7 @@ impl Stream {
 
     fn discover(
         &mut self,
-        facts: Box<RequestFacts>,
+        facts: Box<RequestFacts<'static>>,
         path: String,
         mut start: Start,
         mut discovery: Discovery,
@@ -204,7 +209,7 @@ impl Stream {
     /// Uses the provider's current association from shared data, or asks for a new one.
     fn associate(
         &mut self,
-        facts: Box<RequestFacts>,
+        facts: Box<RequestFacts<'static>>,
         path: String,
         start: Start,
         endpoint: Endpoint,
@@ -251,7 +256,7 @@ impl Stream {
 
     fn after_assoc_fetch(
         &mut self,
-        facts: Box<RequestFacts>,
+        facts: Box<RequestFacts<'static>>,
         path: String,
         start: Start,
         endpoint: Endpoint,
@@ -277,7 +282,7 @@ impl Stream {
 
     fn associated(
         &mut self,
-        facts: Box<RequestFacts>,
+        facts: Box<RequestFacts<'static>>,
         path: String,
         start: Start,
         endpoint: Endpoint,
@@ -346,7 +351,7 @@ impl Stream {
         self.openid_reply(path, d, false);
     }
 
-    fn verify(&mut self, facts: Box<RequestFacts>, path: String, mut step: VerifyStep) {
+    fn verify(&mut self, facts: Box<RequestFacts<'static>>, path: String, mut step: VerifyStep) {
         loop {
             match step {
                 VerifyStep::Done(outcome) => {

@@ -1845,3 +1845,29 @@ fn an_internal_redirect_in_the_same_section_keeps_the_identity() {
     // Anonymous, the redirect target is refused as ever.
     assert_ne!(get(&a, "/app/cgi/to-echo").send().status, 200);
 }
+
+/// A client that sends `X-AuthRs-User` with every request cannot fill httpd's error log: the
+/// warning is logged at most once a second per process (these tests run one event-MPM child),
+/// each line saying how many were left out before it; every request is still cleaned.
+#[test]
+fn spoofing_warnings_are_logged_at_most_once_a_second() {
+    let a = start("");
+    let send = || {
+        let r = get(&a, "/cgi-bin/echo")
+            .header("X-AuthRs-User: admin")
+            .send();
+        assert_eq!(r.status, 200, "{r:?}");
+        assert!(!r.body.contains("=admin"), "{}", r.body);
+    };
+    for _ in 0..20 {
+        send();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    send();
+    authrs_tests::assert_rate_limited(
+        &a.error_log(),
+        "AUTHRS0204: removed request headers",
+        "AUTHRS0204",
+        21,
+    );
+}

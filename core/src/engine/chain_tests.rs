@@ -41,7 +41,7 @@ fn policy(trusted: bool) -> Policy {
 }
 
 /// An Envoy request under ACCEPT_UNTRUSTED: the leaf and XFCC's `Chain=` (leaf first, as Envoy sends it).
-fn untrusted(leaf: &[u8], chain: &[&[u8]]) -> RequestFacts {
+fn untrusted(leaf: &[u8], chain: &[&[u8]]) -> RequestFacts<'static> {
     let mut whole = leaf.to_vec();
     for c in chain {
         whole.extend_from_slice(c);

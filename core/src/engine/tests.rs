@@ -12,6 +12,7 @@ use crate::proxy::TrustedProxies;
 use crate::request::{CertVerify, RequestFacts, TlsFacts};
 use crate::roles::RolesFile;
 use crate::ticket::{KeyId, KeyRing, Ticket, TicketError, TicketKey, MAX_USER_LEN};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 const NOW: i64 = 1_800_000_000;
@@ -61,7 +62,7 @@ fn mint(user: &str, method: AuthMethod, issued: i64) -> String {
     ring().mint(&t).expect("mint")
 }
 
-fn browser() -> RequestFacts {
+fn browser() -> RequestFacts<'static> {
     RequestFacts {
         method: "GET".into(),
         path: "/app/page".into(),
@@ -75,19 +76,25 @@ fn browser() -> RequestFacts {
 }
 
 /// A browser's POST (a login form), otherwise as [`browser`].
-fn form_post() -> RequestFacts {
+fn form_post() -> RequestFacts<'static> {
     let mut post = browser();
     post.method = "POST".into();
     post
 }
 
-fn with_cookie(mut r: RequestFacts, value: &str) -> RequestFacts {
-    r.headers
-        .push(("Cookie".into(), format!("other=1; AuthRs_Test={value}")));
+fn with_cookie(mut r: RequestFacts<'static>, value: &str) -> RequestFacts<'static> {
+    r.headers.push((
+        "Cookie".into(),
+        format!("other=1; AuthRs_Test={value}").into(),
+    ));
     r
 }
 
-fn with_cert(mut r: RequestFacts, pem: &[u8], verify: CertVerify) -> RequestFacts {
+fn with_cert(
+    mut r: RequestFacts<'static>,
+    pem: &[u8],
+    verify: CertVerify,
+) -> RequestFacts<'static> {
     r.tls = TlsFacts {
         verify,
         cert: Some(pem.to_vec()),
@@ -486,7 +493,11 @@ fn revoked_certificate_is_final_even_with_a_valid_ticket() {
 }
 
 /// The facts with the certificate handed over parsed (as the Envoy filter's cache does).
-fn with_parsed_cert(mut r: RequestFacts, pem: &[u8], verify: CertVerify) -> RequestFacts {
+fn with_parsed_cert(
+    mut r: RequestFacts<'static>,
+    pem: &[u8],
+    verify: CertVerify,
+) -> RequestFacts<'static> {
     r.tls = TlsFacts {
         verify,
         parsed_cert: Some(std::sync::Arc::new(Certificate::parse(pem).expect("cert"))),
@@ -702,13 +713,13 @@ fn an_underscore_xfcc_from_a_trusted_proxy_is_the_clients() {
         vec!["x_forwarded_client_cert".to_string()]
     );
     // The proxy's element (dashes) is read, wherever the client's copy stands.
-    let proxy = (
-        "X-Forwarded-Client-Cert".to_string(),
-        "Hash=11;Subject=\"CN=alice,O=Fixture Org,C=XX\"".to_string(),
+    let proxy: (Cow<str>, Cow<str>) = (
+        "X-Forwarded-Client-Cert".into(),
+        "Hash=11;Subject=\"CN=alice,O=Fixture Org,C=XX\"".into(),
     );
     for client_first in [true, false] {
         let mut req = browser();
-        let client = ("x_forwarded_client_cert".to_string(), forged.to_string());
+        let client = ("x_forwarded_client_cert".into(), forged.to_string().into());
         if client_first {
             req.headers.extend([client, proxy.clone()]);
         } else {
@@ -1010,7 +1021,7 @@ fn logout_redirects_to_the_untainted_destination() {
     p.destinations.default_destination = "/home".into();
     let to = |query: Option<&str>| {
         let mut r = browser();
-        r.query = query.map(str::to_string);
+        r.query = query.map(|q| q.to_string().into());
         let d = logout(&p, &r, NOW, false, &mut Stores::default());
         assert!(d.set_cookie.is_some(), "{query:?}: the cookie is cleared");
         match d.verdict {
@@ -1062,8 +1073,8 @@ fn origin_equal_to_the_host_is_same_origin_whatever_the_port() {
         let mut r = form_post();
         r.secure = secure;
         r.headers = vec![
-            ("Host".into(), host.into()),
-            ("Origin".into(), origin.into()),
+            ("Host".into(), host.to_string().into()),
+            ("Origin".into(), origin.to_string().into()),
         ];
         r
     };
@@ -1251,8 +1262,13 @@ mod from_settings {
     }
 }
 
-fn with_cookie_named(mut r: RequestFacts, name: &str, value: &str) -> RequestFacts {
-    r.headers.push(("Cookie".into(), format!("{name}={value}")));
+fn with_cookie_named(
+    mut r: RequestFacts<'static>,
+    name: &str,
+    value: &str,
+) -> RequestFacts<'static> {
+    r.headers
+        .push(("Cookie".into(), format!("{name}={value}").into()));
     r
 }
 
@@ -1399,8 +1415,11 @@ mod review_attacks {
             let name = format!("{headers:?}");
             let mut r = with_cookie(browser(), &t);
             r.headers.push(("Host".into(), "site.example".into()));
-            r.headers
-                .extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+            r.headers.extend(
+                headers
+                    .iter()
+                    .map(|(n, v)| (n.to_string().into(), v.to_string().into())),
+            );
             let d = logout(
                 &p,
                 &r,
@@ -1439,8 +1458,11 @@ mod review_attacks {
         ] {
             let mut r = with_cookie(browser(), &t);
             r.headers.push(("Host".into(), "site.example".into()));
-            r.headers
-                .extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+            r.headers.extend(
+                extra
+                    .iter()
+                    .map(|(n, v)| (n.to_string().into(), v.to_string().into())),
+            );
             let d = logout(&p, &r, NOW, false, &mut Stores::default());
             assert_eq!(d.status(), 303, "{extra:?}");
             assert!(d.set_cookie.is_some(), "{extra:?}");
@@ -1479,7 +1501,7 @@ mod review_attacks {
         req.peer = Some("198.51.100.1".parse().expect("ip"));
         req.headers.push((
             "Cookie".into(),
-            format!("AuthRs_Test=junk; AuthRs_Test={bound}"),
+            format!("AuthRs_Test=junk; AuthRs_Test={bound}").into(),
         ));
         logout(
             &p,
@@ -1527,7 +1549,8 @@ mod review_attacks {
 
     fn logout_with(p: &Policy, cookie: &str, store: &mut CountingStore) -> Decision {
         let mut req = browser();
-        req.headers.push(("Cookie".into(), cookie.to_string()));
+        req.headers
+            .push(("Cookie".into(), cookie.to_string().into()));
         logout(
             p,
             &req,
@@ -1675,7 +1698,7 @@ mod review_attacks {
         let pem = String::from_utf8(ALICE.to_vec())
             .expect("pem")
             .replace('\n', " ");
-        req.headers.push(("SSL-Client-Cert".into(), pem));
+        req.headers.push(("SSL-Client-Cert".into(), pem.into()));
         let d = run(&p, &req);
         assert_eq!(d.identity, None);
         assert_eq!(d.reason(), Some(Reason::BadCert));
@@ -1699,7 +1722,8 @@ mod review_attacks {
             req.headers.push(("SSL_CLIENT_S_DN".into(), dn.into()));
             req.headers
                 .push(("SSL_CLIENT_VERIFY".into(), "SUCCESS".into()));
-            req.headers.push(("SSL-Client-Cert".into(), pem.clone()));
+            req.headers
+                .push(("SSL-Client-Cert".into(), pem.clone().into()));
             let d = run(&p, &req);
             assert_eq!(user(&d), Some("Jürgen"), "{dn}: {d:?}");
         }
@@ -1819,7 +1843,7 @@ fn cross_site_login_posts_are_refused() {
         r.method = "POST".into();
         r.headers = headers
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string().into(), v.to_string().into()))
             .collect();
         r
     };

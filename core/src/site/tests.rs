@@ -89,7 +89,7 @@ fn a_location_decides_with_its_require_tree() {
         let req = RequestFacts {
             method: "GET".into(),
             path: "/x".into(),
-            headers: vec![("cookie".into(), format!("AuthRs={cookie}"))],
+            headers: vec![("cookie".into(), format!("AuthRs={cookie}").into())],
             ..RequestFacts::default()
         };
         decide(&scope.policy, &req, 1_100, &mut Stores::default()).verdict

@@ -40,17 +40,17 @@ fn reason(d: &Decision) -> Option<&'static str> {
     d.reason().map(Reason::code)
 }
 
-fn browser_back(query: &str, cookies: &[&str]) -> RequestFacts {
+fn browser_back(query: &str, cookies: &[&str]) -> RequestFacts<'static> {
     let mut r = RequestFacts {
         method: "GET".into(),
         path: "/LOGIN".into(),
-        query: Some(query.to_string()),
+        query: Some(query.to_string().into()),
         secure: true,
         ..RequestFacts::default()
     };
     r.headers.push(("host".into(), "rp.example".into()));
     for c in cookies {
-        r.headers.push(("cookie".into(), c.to_string()));
+        r.headers.push(("cookie".into(), c.to_string().into()));
     }
     r
 }
@@ -425,7 +425,7 @@ fn absolute_urls_come_from_the_scheme_and_host_only() {
         Some("https://rp.example/LOGIN?a=1")
     );
     for bad in ["", "evil.example/x", "a@b", "a b"] {
-        r.headers[0].1 = bad.to_string();
+        r.headers[0].1 = bad.into();
         assert_eq!(absolute_url(&r, "/LOGIN"), None, "{bad:?}");
     }
     r.headers.clear();
