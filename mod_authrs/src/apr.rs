@@ -48,8 +48,9 @@ static QUIETED: std::sync::Mutex<authrs_core::quiet::Quieter> =
     std::sync::Mutex::new(authrs_core::quiet::Quieter::new());
 
 /// [`log_r`] for a message that may be one any client can cause with one request: an id of
-/// [`FLOOD_PRONE`](authrs_core::quiet::FLOOD_PRONE) is logged at most once a second per
-/// process, the next line saying how many were left out; anything else is logged as is.
+/// [`FLOOD_PRONE`](authrs_core::quiet::FLOOD_PRONE) is logged once a second per client, for at
+/// most [`CLIENTS_PER_SECOND`](authrs_core::quiet::CLIENTS_PER_SECOND) clients a second per
+/// process, a later line saying how many were left out; anything else is logged as is.
 ///
 /// # Safety
 /// As for [`log_r`].
@@ -62,10 +63,14 @@ pub unsafe fn log_r_quiet(r: *const ffi::request_rec, level: LogLevel, msg: &str
         return unsafe { log_r(r, level, msg) };
     }
     let now = crate::request::now();
+    // The client as httpd knows it (mod_remoteip's, when it is configured).
+    // SAFETY: r is live per the contract; useragent_ip is NULL or a pool string.
+    let client =
+        unsafe { r.as_ref().and_then(|r| str_from(r.useragent_ip)) }.and_then(|ip| ip.parse().ok());
     let admitted = QUIETED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .admit(msg, now)
+        .admit(msg, client, now)
         .map(std::borrow::Cow::into_owned);
     if let Some(line) = admitted {
         // SAFETY: forwarded contract.
