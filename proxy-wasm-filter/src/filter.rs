@@ -1,6 +1,7 @@
 //! The proxy-wasm contexts: configuration (root) and one request (http).
 
 use std::cell::RefCell;
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -11,7 +12,7 @@ use authrs_core::engine::{
 use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
 use authrs_core::password::Htpasswd;
 use authrs_core::proxy::{is_proxy_header, is_reserved_header, proxy_tls_facts};
-use authrs_core::quiet::Quieter;
+use authrs_core::quiet::{Quieter, FLOOD_PRONE};
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
@@ -54,21 +55,23 @@ fn log(level: LogLevel, ctx: u32, message: &str) {
 }
 
 thread_local! {
-    /// The [`FLOOD_PRONE`](authrs_core::quiet::FLOOD_PRONE) warnings of this VM: each logged at
-    /// most once a second, with how many were left out since (a client sending `X-AuthRs-User`
-    /// with every request must not fill Envoy's log; `authrs.spoofing_attempts` counts every one).
+    /// The [`FLOOD_PRONE`] warnings of this VM: each logged once a second per client, for at
+    /// most [`CLIENTS_PER_SECOND`](authrs_core::quiet::CLIENTS_PER_SECOND) clients a second,
+    /// with how many were left out (a client sending `X-AuthRs-User` with every request must not
+    /// fill Envoy's log; `authrs.spoofing_attempts` counts every one).
     static QUIETED: std::cell::RefCell<Quieter> = const { std::cell::RefCell::new(Quieter::new()) };
 }
 
-/// Logs `message` (which starts with its id) at warn level; a flood-prone one at most once a
-/// second.
-fn log_warning(ctx: u32, message: &str) {
-    let now = now_secs();
+/// Logs `message` (which starts with its id) at warn level; a [`FLOOD_PRONE`] one through
+/// [`QUIETED`], asking `client` for the client's address (a host call, made only then).
+fn log_warning(ctx: u32, message: &str, client: impl FnOnce() -> Option<IpAddr>) {
+    if !FLOOD_PRONE.iter().any(|id| message.starts_with(id)) {
+        return log(LogLevel::Warn, ctx, message);
+    }
+    let (client, now) = (client(), now_secs());
     let admitted = QUIETED.with(|q| match q.try_borrow_mut() {
-        // The client's address is not read for this (a host call): one client as far as this
-        // limit knows, so a VM logs each id at most once a second.
         Ok(mut q) => q
-            .admit(message, None, now)
+            .admit(message, client, now)
             .map(std::borrow::Cow::into_owned),
         Err(_) => Some(message.to_string()),
     });
@@ -409,6 +412,7 @@ impl HttpContext for Stream {
                     "AUTHRS0204: removed request headers only authrs may set: {}",
                     reserved.join(", ")
                 ),
+                || self.peer(),
             );
             for name in &reserved {
                 self.set_http_request_header(name, None);
@@ -417,9 +421,7 @@ impl HttpContext for Stream {
         if self.site.reads_peer || has_proxy_headers(&facts) {
             // Every host call that returns data costs a call back into the VM: the client
             // address is read only where it counts (and for the spoofing warning that names it).
-            facts.peer = self
-                .get_property(vec!["source", "address"])
-                .and_then(|b| peer_address(&String::from_utf8_lossy(&b)));
+            facts.peer = self.peer();
         }
         let site = Rc::clone(&self.site);
         let (path, scope) = match site.locate(&full_path(&facts)) {
@@ -645,13 +647,21 @@ impl Stream {
         );
     }
 
+    /// The TCP peer's address (`source.address`; a host call each time).
+    fn peer(&self) -> Option<IpAddr> {
+        self.get_property(vec!["source", "address"])
+            .and_then(|b| peer_address(&String::from_utf8_lossy(&b)))
+    }
+
     /// Counts and logs (`what: names`) a spoofing attempt, and removes each name with `remove`.
     fn remove_spoofed(&self, names: &[String], what: &str, remove: impl Fn(&str)) {
         if names.is_empty() {
             return;
         }
         self.metrics.inc("authrs.spoofing_attempts");
-        log_warning(self.id, &format!("{what}: {}", names.join(", ")));
+        log_warning(self.id, &format!("{what}: {}", names.join(", ")), || {
+            self.peer()
+        });
         for n in names {
             remove(n);
         }
@@ -786,7 +796,9 @@ impl Stream {
         let level = match n.level {
             Level::Debug => LogLevel::Debug,
             Level::Info => LogLevel::Info,
-            Level::Warn => return log_warning(self.id, &format!("{}: {}", n.id, n.message)),
+            Level::Warn => {
+                return log_warning(self.id, &format!("{}: {}", n.id, n.message), || self.peer())
+            }
             Level::Error => LogLevel::Error,
         };
         log(level, self.id, &format!("{}: {}", n.id, n.message));
