@@ -11,6 +11,7 @@ RUN_DIR ?= $(if $(filter 0,$(shell id -u)),/run/authrs-demo,$(CURDIR)/run)
 # request measured; see README, Performance).
 WASM_UNUSED = proxy_on_response_body proxy_on_response_trailers proxy_on_log proxy_on_done
 WASM_LEAN = scripts/wasm-drop-exports.py
+FILTER_WASM = $(CURDIR)/target/wasm32-wasip1/wasm/authrs_proxy_wasm.wasm
 
 .PHONY: run install install-files test deps lint unit wasm bench callgrind fuzz reference reference-update clean
 
@@ -18,10 +19,10 @@ WASM_LEAN = scripts/wasm-drop-exports.py
 run: deps
 	$(CARGO) build --release -p authrs-cli -p mod_authrs
 	$(CARGO) build -p authrs-proxy-wasm --target wasm32-wasip1 --profile wasm
-	$(WASM_LEAN) target/wasm32-wasip1/wasm/authrs_proxy_wasm.wasm $(WASM_UNUSED)
+	$(WASM_LEAN) $(FILTER_WASM) $(WASM_UNUSED)
 	RUN_DIR=$(RUN_DIR) AUTHRS=$(CURDIR)/target/release/authrs scripts/demo.sh
 	RUN_DIR=$(RUN_DIR) AUTHRS=$(CURDIR)/target/release/authrs MODULE=$(CURDIR)/target/release/libmod_authrs.so \
-	  WASM=$(CURDIR)/target/wasm32-wasip1/wasm/authrs_proxy_wasm.wasm ENVOY=$(CURDIR)/.venv/bin/envoy scripts/run-apache.sh
+	  WASM=$(FILTER_WASM) ENVOY=$(CURDIR)/.venv/bin/envoy scripts/run-apache.sh
 
 ## Installs mod_authrs into httpd's module directory and the a2enmod files (Debian layout).
 ## DESTDIR stages it elsewhere (packaging; the tests); BUILD_DIR is where the binaries are.
@@ -69,7 +70,7 @@ unit: wasm
 ## The Envoy filter (and so the core) for its target; also lints the wasm-only code.
 wasm:
 	$(CARGO) build -p authrs-proxy-wasm --target wasm32-wasip1 --profile wasm
-	$(WASM_LEAN) target/wasm32-wasip1/wasm/authrs_proxy_wasm.wasm $(WASM_UNUSED)
+	$(WASM_LEAN) $(FILTER_WASM) $(WASM_UNUSED)
 	$(CARGO) clippy -p authrs-proxy-wasm --target wasm32-wasip1 -- -D warnings
 
 ## The README's option reference is generated from the core's table; fail when it drifts.
@@ -88,9 +89,9 @@ bench: deps
 	scripts/bench-apache.py $(CURDIR)/target/release/libmod_authrs.so $(CURDIR)/target/release/authrs
 	$(CARGO) build --target wasm32-wasip1 --profile wasm -p authrs-proxy-wasm -p authrs-bench-empty-filter
 	@# The empty filter the same way: "authrs − empty" stays the cost of authrs's own work.
-	$(WASM_LEAN) $(WASM_OUT)/authrs_proxy_wasm.wasm $(WASM_UNUSED)
+	$(WASM_LEAN) $(FILTER_WASM) $(WASM_UNUSED)
 	$(WASM_LEAN) $(WASM_OUT)/authrs_bench_empty_filter.wasm $(WASM_UNUSED)
-	scripts/bench-envoy.py $(WASM_OUT)/authrs_proxy_wasm.wasm $(WASM_OUT)/authrs_bench_empty_filter.wasm \
+	scripts/bench-envoy.py $(FILTER_WASM) $(WASM_OUT)/authrs_bench_empty_filter.wasm \
 	  $(CURDIR)/target/release/authrs
 
 ## Runs every fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz), seeded from fuzz/seeds

@@ -10,6 +10,12 @@ use std::net::IpAddr;
 /// sending them with every request cannot fill the log; counters still count every one.
 pub const FLOOD_PRONE: [&str; 4] = ["AUTHRS0201", "AUTHRS0204", "AUTHRS0305", "AUTHRS0307"];
 
+/// The index in [`FLOOD_PRONE`] of `message`'s id (it starts with its id), if it is one: a
+/// shell asks this before anything else costs (a lock, the client's address).
+pub fn flood_prone(message: &str) -> Option<usize> {
+    FLOOD_PRONE.iter().position(|id| message.starts_with(id))
+}
+
 /// At most this many lines of one id a second: the first attempt of each of the first clients
 /// of that second. A client flooding the log cannot hide another client's first attempt in the
 /// same second, and a flood from many addresses still writes at most this many lines a second.
@@ -59,7 +65,7 @@ impl Quieter {
         client: Option<IpAddr>,
         now: UnixTime,
     ) -> Option<Cow<'m, str>> {
-        let Some(i) = FLOOD_PRONE.iter().position(|id| message.starts_with(id)) else {
+        let Some(i) = flood_prone(message) else {
             return Some(Cow::Borrowed(message));
         };
         let st = &mut self.state[i];

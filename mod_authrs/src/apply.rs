@@ -283,12 +283,23 @@ pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
     unsafe {
         table_add(r.pool, r.err_headers_out, "Set-Cookie", set_cookie);
         table_add(r.pool, r.err_headers_out, "Cache-Control", "private");
-        // The application's own caching headers come later: merged when they are final.
+        keep_private(r);
+    }
+}
+
+/// Keeps the response that carries (or follows) a refreshed ticket out of shared caches: the
+/// application's own caching headers come later, so AUTHRS_PRIVATE merges them when they are
+/// final; the note is in the request's notes, which a fast redirect (mod_dir, mod_negotiation)
+/// copies into the main request and an internal redirect reaches through `prev`; mod_cache's
+/// save filter runs before AUTHRS_PRIVATE, so `no-cache` keeps it from storing the response.
+///
+/// # Safety
+/// r's tables are live; the filter is registered by the module.
+unsafe fn keep_private(r: &mut ffi::request_rec) {
+    // SAFETY: forwarded contract; static key and value.
+    unsafe {
         ffi::authrs_add_private_filter(r);
-        // Noted in the request's notes, which a fast redirect (mod_dir, mod_negotiation) copies
-        // into the main request and an internal redirect reaches through `prev`.
         ffi::apr_table_setn(r.notes, TICKET_SENT.as_ptr(), c"1".as_ptr());
-        // mod_cache's save filter runs before AUTHRS_PRIVATE: never store this response.
         no_cache(r.subprocess_env);
     }
 }
@@ -332,11 +343,7 @@ pub fn keep_ticket_private_after_redirects(r: &mut ffi::request_rec) {
             && !unsafe { ffi::apr_table_get(p.notes, TICKET_SENT.as_ptr()) }.is_null();
         if sent {
             // SAFETY: r's tables are live; the filter is registered by the module.
-            unsafe {
-                ffi::authrs_add_private_filter(r);
-                ffi::apr_table_setn(r.notes, TICKET_SENT.as_ptr(), c"1".as_ptr());
-                no_cache(r.subprocess_env);
-            }
+            unsafe { keep_private(r) };
             return;
         }
         prev = p.prev;

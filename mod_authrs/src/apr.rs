@@ -55,10 +55,7 @@ static QUIETED: std::sync::Mutex<authrs_core::quiet::Quieter> =
 /// # Safety
 /// As for [`log_r`].
 pub unsafe fn log_r_quiet(r: *const ffi::request_rec, level: LogLevel, msg: &str) {
-    if !authrs_core::quiet::FLOOD_PRONE
-        .iter()
-        .any(|id| msg.starts_with(id))
-    {
+    if authrs_core::quiet::flood_prone(msg).is_none() {
         // SAFETY: forwarded contract.
         return unsafe { log_r(r, level, msg) };
     }

@@ -12,7 +12,7 @@ use authrs_core::engine::{
 use authrs_core::login_page::{query_params, render_for, DEFAULT_TEMPLATE};
 use authrs_core::password::Htpasswd;
 use authrs_core::proxy::{is_proxy_header, is_reserved_header, proxy_tls_facts};
-use authrs_core::quiet::{Quieter, FLOOD_PRONE};
+use authrs_core::quiet::{flood_prone, Quieter};
 use authrs_core::request::RequestFacts;
 use authrs_core::site::{Endpoint, Passwords, Scope, Site};
 use authrs_core::time::UnixTime;
@@ -55,17 +55,17 @@ fn log(level: LogLevel, ctx: u32, message: &str) {
 }
 
 thread_local! {
-    /// The [`FLOOD_PRONE`] warnings of this VM: each logged once a second per client, for at
+    /// The [`FLOOD_PRONE`](authrs_core::quiet::FLOOD_PRONE) warnings of this VM: each logged once a second per client, for at
     /// most [`CLIENTS_PER_SECOND`](authrs_core::quiet::CLIENTS_PER_SECOND) clients a second,
     /// with how many were left out (a client sending `X-AuthRs-User` with every request must not
     /// fill Envoy's log; `authrs.spoofing_attempts` counts every one).
     static QUIETED: std::cell::RefCell<Quieter> = const { std::cell::RefCell::new(Quieter::new()) };
 }
 
-/// Logs `message` (which starts with its id) at warn level; a [`FLOOD_PRONE`] one through
+/// Logs `message` (which starts with its id) at warn level; a flood-prone one through
 /// [`QUIETED`], asking `client` for the client's address (a host call, made only then).
 fn log_warning(ctx: u32, message: &str, client: impl FnOnce() -> Option<IpAddr>) {
-    if !FLOOD_PRONE.iter().any(|id| message.starts_with(id)) {
+    if flood_prone(message).is_none() {
         return log(LogLevel::Warn, ctx, message);
     }
     let (client, now) = (client(), now_secs());
