@@ -14,6 +14,7 @@ pub struct Request {
     cacert: Option<PathBuf>,
     path_as_is: bool,
     request_target: Option<String>,
+    interface: Option<String>,
 }
 
 /// What came back.
@@ -135,6 +136,13 @@ impl Request {
         self
     }
 
+    /// Connects from local address `ip` (curl `--interface`), e.g. `127.0.0.2`: another client
+    /// on loopback, as the server sees it.
+    pub fn from_address(mut self, ip: &str) -> Request {
+        self.interface = Some(ip.to_string());
+        self
+    }
+
     /// Trusts this CA for the server certificate.
     pub fn ca(mut self, cacert: &Path) -> Request {
         self.cacert = Some(cacert.to_path_buf());
@@ -165,6 +173,9 @@ impl Request {
         }
         if let Some(target) = &self.request_target {
             cmd.arg("--request-target").arg(target);
+        }
+        if let Some(ip) = &self.interface {
+            cmd.arg("--interface").arg(ip);
         }
         // Long headers (a 10 MB cookie) exceed the kernel's argument limit: pass them in a file.
         let header_file = if self.headers.iter().any(|h| h.len() > 16 * 1024) {

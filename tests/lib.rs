@@ -121,6 +121,30 @@ pub fn self_signed(dir: &Path, name: &str, subject: &str) {
     );
 }
 
+/// Runs `attempt` until one run starts and ends in the same UNIX second (at most 5 runs) and
+/// returns that run's result: for checks of what the servers do within one second. Each run
+/// starts just after a second begins.
+pub fn within_one_second<T>(mut attempt: impl FnMut() -> T) -> T {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+    };
+    for _ in 0..5 {
+        // Start just after a second begins: the run has all of it, and no earlier run shares it.
+        let into = now().subsec_nanos();
+        std::thread::sleep(std::time::Duration::from_nanos(
+            1_000_000_000 - u64::from(into) + 5_000_000,
+        ));
+        let start = now().as_secs();
+        let out = attempt();
+        if now().as_secs() == start {
+            return out;
+        }
+    }
+    panic!("no run of the attempt fitted in one second (5 tries)");
+}
+
 /// Checks a log where `attempts` requests each caused warning `id` (lines containing `marker`)
 /// under the once-a-second limit: at least one line, fewer than `attempts`, and every attempt
 /// either a line or in the `(N more <id> since, not logged)` count of a later line.

@@ -1871,3 +1871,41 @@ fn spoofing_warnings_are_logged_at_most_once_a_second() {
         21,
     );
 }
+
+#[test]
+fn a_flooding_client_does_not_hide_another_clients_spoofing_attempt() {
+    // The limit is one line a second per client: 127.0.0.1's second attempt in a second is left
+    // out, 127.0.0.2's first in the same second is logged (fail2ban must see both addresses).
+    let a = start("");
+    let sends = [
+        ("127.0.0.1", "X-AuthRs-User: admin"),
+        ("127.0.0.1", "X-AuthRs-User: admin"),
+        ("127.0.0.2", "X-AuthRs-Roles: admin"),
+    ];
+    let log = authrs_tests::within_one_second(|| {
+        let before = a.error_log().len();
+        for (from, header) in sends {
+            let r = get(&a, "/cgi-bin/echo")
+                .from_address(from)
+                .header(header)
+                .send();
+            assert_eq!(r.status, 200, "{r:?}");
+            assert!(!r.body.contains("=admin"), "{}", r.body);
+        }
+        a.error_log()[before..].to_string()
+    });
+    let lines: Vec<String> = log
+        .lines()
+        .filter(|l| l.contains("AUTHRS0204"))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(
+        lines[0].contains("[client 127.0.0.1:") && lines[0].contains("x-authrs-user"),
+        "{log}"
+    );
+    assert!(
+        lines[1].contains("[client 127.0.0.2:") && lines[1].contains("x-authrs-roles"),
+        "{log}"
+    );
+}

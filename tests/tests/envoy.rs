@@ -1057,6 +1057,31 @@ fn spoofing_warnings_are_logged_at_most_once_a_second() {
     );
 }
 
+#[test]
+fn a_flooding_client_does_not_hide_another_clients_spoofing_attempt() {
+    // As in httpd: one line a second per client (the TCP peer), so 127.0.0.1's second attempt
+    // in a second is left out and 127.0.0.2's first in the same second is logged.
+    let f = site_files("envoy-spoof-clients");
+    let e = Envoy::start(&f.certs, &EnvoyOptions::new(envoy_site(&f)));
+    let sends = [
+        ("127.0.0.1", "X-AuthRs-User: admin"),
+        ("127.0.0.1", "X-AuthRs-User: admin"),
+        ("127.0.0.2", "X-AuthRs-Roles: admin"),
+    ];
+    let log = authrs_tests::within_one_second(|| {
+        let before = e.log().len();
+        for (from, header) in sends {
+            let r = e.get("/public/x").from_address(from).header(header).send();
+            assert_eq!(r.status, 200, "{r:?}\n{}", e.log());
+        }
+        e.log()[before..].to_string()
+    });
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("AUTHRS0204")).collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(lines[0].contains("x-authrs-user"), "{log}");
+    assert!(lines[1].contains("x-authrs-roles"), "{log}");
+}
+
 /// The user names the echo upstream's password service (`/check`) was asked about, in order.
 fn checked_users(e: &Envoy) -> Vec<String> {
     let r = Request::get(format!("http://127.0.0.1:{}/checked", e.upstream_port)).send();
