@@ -29,28 +29,30 @@ default_md = sha256
 default_crl_days = 30
 policy = any
 preserve = yes
-copy_extensions = copy
 [any]
 countryName = optional
 organizationName = optional
 organizationalUnitName = optional
 commonName = supplied
 CNF
-issue() { # name subject san
-  local name=$1 subj=$2 san=$3
+issue() { # name subject san extendedKeyUsage
+  local name=$1 subj=$2 san=$3 eku=$4
   [ -f "$name.crt" ] && return 0
-  openssl req -utf8 -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" -subj "$subj" \
-    -addext "subjectAltName=$san" 2>/dev/null
-  openssl ca -batch -config ca.cnf -in "$name.csr" -out "$name.crt" -days $days -notext 2>/dev/null
+  openssl req -utf8 -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" -subj "$subj" 2>/dev/null
+  # The CA sets every extension itself (nothing is copied from the request): an end-entity
+  # certificate for one purpose, with these names.
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=$eku" "subjectAltName=$san" > "$name.ext"
+  openssl ca -batch -config ca.cnf -extfile "$name.ext" -in "$name.csr" -out "$name.crt" -days $days -notext 2>/dev/null
   # PKCS#12 for browsers (empty password).
   openssl pkcs12 -export -in "$name.crt" -inkey "$name.key" -out "$name.p12" -passout pass: 2>/dev/null
-  rm -f "$name.csr"
+  rm -f "$name.csr" "$name.ext"
 }
-issue server "/C=XX/O=authrs demo/CN=localhost" "DNS:localhost,IP:127.0.0.1"
-issue demo "/C=XX/O=authrs demo/CN=demo" "email:demo@example.org,otherName:1.3.6.1.5.5.7.8.5;UTF8:demo@example.org"
-issue alice "/C=XX/O=authrs demo/OU=Admins/CN=alice" "email:alice@example.org"
-issue revoked "/C=XX/O=authrs demo/CN=mallory" "email:mallory@example.org"
-issue zoe "/C=XX/O=authrs demo/OU=Zürich Büro/CN=zoë" "email:zoe@example.org"
+issue server "/C=XX/O=authrs demo/CN=localhost" "DNS:localhost,IP:127.0.0.1" serverAuth
+issue demo "/C=XX/O=authrs demo/CN=demo" "email:demo@example.org,otherName:1.3.6.1.5.5.7.8.5;UTF8:demo@example.org" clientAuth
+issue alice "/C=XX/O=authrs demo/OU=Admins/CN=alice" "email:alice@example.org" clientAuth
+issue revoked "/C=XX/O=authrs demo/CN=mallory" "email:mallory@example.org" clientAuth
+issue zoe "/C=XX/O=authrs demo/OU=Zürich Büro/CN=zoë" "email:zoe@example.org" clientAuth
 if ! grep -q "^R" index.txt; then
   openssl ca -batch -config ca.cnf -revoke revoked.crt 2>/dev/null
 fi

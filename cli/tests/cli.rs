@@ -87,6 +87,36 @@ fn openssl(args: &[&str]) -> String {
 }
 
 #[test]
+fn demo_certificates_are_end_entity_certificates_for_one_purpose() {
+    // The demo CA sets every extension itself (nothing copied from a request): no demo
+    // certificate can sign others, client certificates authenticate clients only, the
+    // server's a server only.
+    let client = "TLS Web Client Authentication";
+    let server = "TLS Web Server Authentication";
+    for (name, purpose, not) in [
+        ("demo", client, server),
+        ("alice", client, server),
+        ("zoe", client, server),
+        ("revoked", client, server),
+        ("server", server, client),
+    ] {
+        let path = certs().join(format!("{name}.crt"));
+        let text = openssl(&[
+            "x509",
+            "-in",
+            path.to_str().expect("utf8"),
+            "-noout",
+            "-ext",
+            "basicConstraints,extendedKeyUsage",
+        ]);
+        assert!(
+            text.contains("CA:FALSE") && text.contains(purpose) && !text.contains(not),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
 fn keygen_writes_a_private_256_bit_key() {
     use std::os::unix::fs::PermissionsExt;
     let path = key("k-perm");
