@@ -311,7 +311,10 @@ fn recognize_user(r: &mut ffi::request_rec) {
 /// Runs httpd's authorization (`auth_checker`) for a user recognized on a public page, without
 /// its side effects on that page: mod_authz_core logs a refusal at error level (AH01630/AH01631,
 /// which fail2ban's apache-auth filter counts) and a 401 adds `WWW-Authenticate`; the page is
-/// served either way, so logging stays below error and the response headers are put back.
+/// served either way, so logging stays below error and the response headers are put back. A
+/// refusal also puts the environment back: what a provider set for the user it then refused
+/// (mod_authnz_ldap's `AUTHORIZE_*`, a Lua provider's variables) must not reach the page, which
+/// sees that user as anonymous.
 ///
 /// # Safety
 /// `r` is a live request.
@@ -327,20 +330,30 @@ unsafe fn authorize_quietly(r: &mut ffi::request_rec) -> c_int {
             module_levels: std::ptr::null_mut(),
             level: ffi::APLOG_CRIT as c_int,
         });
-        let (log, out, err) = (r.log, r.headers_out, r.err_headers_out);
-        let (out_copy, err_copy) = (
-            ffi::apr_table_copy(r.pool, out),
-            ffi::apr_table_copy(r.pool, err),
-        );
+        let (log, out, err, env) = (r.log, r.headers_out, r.err_headers_out, r.subprocess_env);
+        let copy = |t: *mut ffi::apr_table_t| {
+            if t.is_null() {
+                t
+            } else {
+                ffi::apr_table_copy(r.pool, t)
+            }
+        };
+        let (out_copy, err_copy, env_copy) = (copy(out), copy(err), copy(env));
         r.log = quiet;
         let verdict = ffi::ap_run_auth_checker(r);
         r.log = log;
+        let refused = verdict != ffi::OK as c_int && verdict != DECLINED;
         // The same table objects, their contents put back: an ErrorDocument's request shares
         // err_headers_out with the request it serves, and what is added later must land there.
         r.headers_out = out;
         r.err_headers_out = err;
-        for (table, copy) in [(out, out_copy), (err, err_copy)] {
-            if table.is_null() || copy.is_null() {
+        r.subprocess_env = env;
+        for (table, copy, restore) in [
+            (out, out_copy, true),
+            (err, err_copy, true),
+            (env, env_copy, refused),
+        ] {
+            if !restore || table.is_null() || copy.is_null() {
                 continue;
             }
             ffi::apr_table_clear(table);

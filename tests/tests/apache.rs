@@ -1215,6 +1215,50 @@ fn the_shipped_sample_config_uncommented_protects_its_app() {
     a.assert_clean_log(&[]);
 }
 
+/// What an authz provider sets in the environment while refusing a user recognized on a public
+/// page does not reach the page, which serves that user as anonymous: a Lua provider (mod_lua,
+/// as mod_authnz_ldap sets `AUTHORIZE_*`) records the user it was asked about and refuses
+/// mallory.
+#[test]
+fn a_refused_recognized_user_leaves_no_provider_variables_behind() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("lua-authz");
+    let script = dir.join("authz.lua");
+    std::fs::write(
+        &script,
+        "require 'apache2'\n\
+         function asked(r)\n\
+         \x20 r.subprocess_env['AUTHZ_ASKED'] = r.user or '-'\n\
+         \x20 if r.user == 'mallory' then return apache2.AUTHZ_DENIED end\n\
+         \x20 return apache2.AUTHZ_GRANTED\n\
+         end\n",
+    )
+    .expect("write lua");
+    // httpd's workers (www-data when the tests run as root) read the script per request.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let a = start(&format!(
+        "LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so\n\
+         LuaAuthzProvider asked \"{}\" asked\n\
+         <Location /cgi-bin/echo>\n  <RequireAll>\n    Require all granted\n    \
+         Require asked\n  </RequireAll>\n</Location>\n",
+        script.display()
+    ));
+    let mallory = mint("mallory", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &mallory).send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
+    assert_eq!(r.env("REMOTE_USER"), None, "{}", r.body);
+    // The anonymous pass's value, not the refused user's.
+    assert_eq!(r.env("AUTHZ_ASKED"), Some("-"), "{}", r.body);
+    assert!(a.error_log().contains("AUTHRS0227"), "{}", a.error_log());
+    // A user the provider grants keeps what it set, as on a protected page.
+    let demo = mint("demo", AuthMethod::Password, now(), 3600);
+    let r = get(&a, "/cgi-bin/echo").cookie(COOKIE, &demo).send();
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
+    assert_eq!(r.env("AUTHZ_ASKED"), Some("demo"), "{}", r.body);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A page that passes without a user (`Require all granted`) may still exclude one (`Require
 /// not user mallory`): httpd skips the exclusion when nobody is logged in, so recognizing
 /// mallory there would hand the application a user its rules refuse. She stays anonymous (the

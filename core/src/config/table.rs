@@ -277,7 +277,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         ValueKind::Bool,
         DefaultValue::Value("Off"),
         "On|Off",
-        "On pages that need no login, still set the user from a valid ticket or certificate (AuthCookie's recognize_user). A user the page's Require excludes (Require not user …) stays anonymous in httpd (AUTHRS0227: httpd's authorization is asked again with the user, quietly; a module hooking auth_checker before mod_authz_core answers first) and gets 403 from the Envoy filter.",
+        "On pages that need no login, still set the user from a valid ticket or certificate (AuthCookie's recognize_user). A user the page's Require excludes (Require not user …) stays anonymous in httpd (AUTHRS0227: httpd's authorization is asked again with the user, quietly; a module hooking auth_checker before mod_authz_core answers first; what a provider set in the environment while refusing the user is removed again) and gets 403 from the Envoy filter.",
     ),
     both(
         OptionId::CertUser,
