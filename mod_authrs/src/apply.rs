@@ -248,6 +248,11 @@ pub fn clear_identity(r: &mut ffi::request_rec) {
     unsafe {
         r.user = std::ptr::null_mut();
         r.ap_auth_type = std::ptr::null_mut();
+        if !r.notes.is_null() {
+            // Else a fast redirect would copy the note into the main request, and restore_user
+            // would give it back the user this subrequest just refused.
+            ffi::apr_table_unset(r.notes, SUBREQUEST_USER.as_ptr());
+        }
         for key in [
             c"AUTHRS_USER",
             c"AUTHRS_METHOD",

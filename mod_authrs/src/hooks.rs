@@ -347,7 +347,9 @@ unsafe fn authorize_quietly(r: &mut ffi::request_rec) -> c_int {
         // err_headers_out with the request it serves, and what is added later must land there.
         r.headers_out = out;
         r.err_headers_out = err;
-        r.subprocess_env = env;
+        if refused {
+            r.subprocess_env = env;
+        }
         for (table, copy, restore) in [
             (out, out_copy, true),
             (err, err_copy, true),

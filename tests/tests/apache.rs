@@ -1869,6 +1869,30 @@ fn a_protected_directory_index_keeps_the_user() {
     assert!(!r.body.contains("REMOTE_USER"), "{r:?}");
 }
 
+/// The same through a public page the index's Require excludes mallory from: mod_dir's
+/// subrequest recognizes her, httpd's authorization refuses her, and the request it is copied
+/// into (fast redirect, notes included) must not get her back as its user.
+#[test]
+fn a_directory_index_never_brings_back_a_user_its_require_refused() {
+    let a = start(
+        "<Location /pubdir>\n  DirectoryIndex /cgi-bin/echo\n</Location>\n\
+         <Location /cgi-bin/echo>\n  AuthType AuthRs\n  <RequireAll>\n    Require all granted\n    \
+         Require not user mallory\n  </RequireAll>\n</Location>\n",
+    );
+    std::fs::create_dir_all(a.root.join("htdocs/pubdir")).expect("mkdir");
+    let mallory = mint("mallory", AuthMethod::Password, now() - 10, 3600);
+    let r = get(&a, "/pubdir/").cookie(COOKIE, &mallory).send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
+    assert!(r.body.contains("SCRIPT_NAME=/cgi-bin/echo"), "{}", r.body);
+    assert_eq!(r.env("REMOTE_USER"), None, "{}", r.body);
+    assert_eq!(r.env("AUTHRS_USER"), None, "{}", r.body);
+    assert!(a.error_log().contains("AUTHRS0227"), "{}", a.error_log());
+    // Another user is recognized there as before.
+    let demo = mint("demo", AuthMethod::Password, now() - 10, 3600);
+    let r = get(&a, "/pubdir/").cookie(COOKIE, &demo).send();
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
+}
+
 /// A CGI's local redirect to another page of the same section (an internal redirect: httpd
 /// copies the user and skips authentication): the page it lands on sees the whole identity,
 /// not `REMOTE_USER` alone with the `AUTHRS_*` variables renamed `REDIRECT_AUTHRS_*`.
@@ -1920,6 +1944,7 @@ fn spoofing_warnings_are_logged_at_most_once_a_second() {
 fn a_flooding_client_does_not_hide_another_clients_spoofing_attempt() {
     // The limit is one line a second per client: 127.0.0.1's second attempt in a second is left
     // out, 127.0.0.2's first in the same second is logged (fail2ban must see both addresses).
+    // One limiter per process: the test server runs one child (ServerLimit 1).
     let a = start("");
     let sends = [
         ("127.0.0.1", "X-AuthRs-User: admin"),

@@ -1061,6 +1061,7 @@ fn spoofing_warnings_are_logged_at_most_once_a_second() {
 fn a_flooding_client_does_not_hide_another_clients_spoofing_attempt() {
     // As in httpd: one line a second per client (the TCP peer), so 127.0.0.1's second attempt
     // in a second is left out and 127.0.0.2's first in the same second is logged.
+    // One limiter per VM: the test Envoy runs one worker (--concurrency 1).
     let f = site_files("envoy-spoof-clients");
     let e = Envoy::start(&f.certs, &EnvoyOptions::new(envoy_site(&f)));
     let sends = [

@@ -57,7 +57,7 @@ impl Context for EmptyHttp {}
 impl HttpContext for EmptyHttp {}
 
 /// A per-request context making the authrs filter's host calls for a valid ticket (ticket
-/// method only), with values of the benchmark ticket's lengths, and no logic.
+/// method only), with the benchmark ticket's values (user, its login method, roles), and no logic.
 struct HostCallsHttp;
 
 impl Context for HostCallsHttp {}
@@ -71,7 +71,7 @@ impl HttpContext for HostCallsHttp {
             return Action::Pause;
         }
         self.add_http_request_header("x-authrs-user", "bench@example.org");
-        self.add_http_request_header("x-authrs-method", "ticket");
+        self.add_http_request_header("x-authrs-method", "password");
         self.add_http_request_header("x-authrs-roles", "admin:projectX,reader");
         Action::Continue
     }
