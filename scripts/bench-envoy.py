@@ -251,7 +251,7 @@ def report(res, only, rounds, seconds, conns, version):
                   f"goal ≤ {GOAL_LOGIC_US:.0f} µs: {'PASS' if d <= GOAL_LOGIC_US else 'MISS'}")
         if a in only and "jwt_authn" in only:
             r = res[a].cpu / res["jwt_authn"].cpu
-            print(f"- {a} / jwt_authn CPU per request: {r:.2f}× ({spread(a, 'jwt_authn', lambda x, y: x / y, '{:.2f}×')}); "
+            print(f"- {a} / jwt_authn CPU per request: {r:.3f}× ({spread(a, 'jwt_authn', lambda x, y: x / y, '{:.2f}×')}); "
                   f"goal ≤ {GOAL_VS_JWT:.1f}×: {'PASS' if r <= GOAL_VS_JWT else 'MISS'}")
     if "authrs_ticket" in only and "calls" in only:
         # Not a goal of its own: how the ticket-only filter's cost over the empty filter splits
