@@ -84,6 +84,8 @@ pub fn set_identity(r: &mut ffi::request_rec, id: Identity) {
                     identity: id,
                     refreshed: None,
                     authorized: false,
+                    per_dir: r.per_dir_config,
+                    sent: None,
                 },
             );
         }
@@ -100,6 +102,11 @@ struct Established {
     /// Whether httpd's authorization has passed (our type_checker ran): a 401 or 403 made later,
     /// by the handler or the application, is not a `Require` refusing the user.
     authorized: bool,
+    /// The section the user was identified under (`r->per_dir_config` then): a fast redirect
+    /// (mod_dir, mod_negotiation) moves the request to another one, keeping the user.
+    per_dir: *mut ffi::ap_conf_vector_t,
+    /// The refreshed ticket's `Set-Cookie` this request's response carries, if any.
+    sent: Option<String>,
 }
 
 /// Sets the `no-cache` variable in `env` (a request's subprocess_env), as `SetEnv no-cache`
@@ -290,6 +297,9 @@ pub fn add_refreshed_ticket(r: &mut ffi::request_rec, set_cookie: &str) {
         table_add(r.pool, r.err_headers_out, "Cache-Control", "private");
         keep_private(r);
     }
+    if let Some(e) = established(r) {
+        e.sent = Some(set_cookie.to_string());
+    }
 }
 
 /// Keeps the response that carries (or follows) a refreshed ticket out of shared caches: the
@@ -317,7 +327,10 @@ const SUBREQUEST_USER: &std::ffi::CStr = c"authrs-subrequest-user";
 /// section, gets its user back (`REMOTE_USER`, the access log); its `AUTHRS_*` variables came
 /// with the environment.
 pub fn restore_user(r: &mut ffi::request_rec) {
-    if !r.user.is_null() || r.notes.is_null() || !crate::request::is_authrs(r) {
+    if !r.user.is_null() {
+        return recheck_after_fast_redirect(r);
+    }
+    if r.notes.is_null() || !crate::request::is_authrs(r) {
         return;
     }
     // SAFETY: notes is live; the value is a string of the subrequest's pool, which a fast
@@ -328,6 +341,79 @@ pub fn restore_user(r: &mut ffi::request_rec) {
             r.user = user.cast_mut();
             r.ap_auth_type = c"AuthRs".as_ptr().cast_mut();
         }
+    }
+}
+
+/// fixups, really last: a request whose user authrs identified under one section and that a fast
+/// redirect (mod_dir's `DirectoryIndex`, MultiViews) then moved to another keeps that user —
+/// httpd copies the page's configuration, not its authorization. The new section's Require is
+/// asked, quietly; a user it refuses (`Require not user mallory` beside `Require all granted`)
+/// is served the page as anonymous, as a request for the page itself would recognize nobody,
+/// and their refreshed ticket is taken off the response.
+fn recheck_after_fast_redirect(r: &mut ffi::request_rec) {
+    if !r.main.is_null() {
+        return;
+    }
+    let Some(e) = established_ref(r) else {
+        return;
+    };
+    // SAFETY: r.user is a NUL-terminated string of the request's pool.
+    let ours = unsafe { crate::apr::str_from(r.user) }.is_some_and(|u| u == e.identity.user);
+    if e.per_dir == r.per_dir_config || !ours {
+        return;
+    }
+    let user = e.identity.user.clone();
+    // SAFETY: r is live (a fixup of this request).
+    let verdict = unsafe { crate::hooks::authorize_quietly(r) };
+    if verdict == ffi::OK as c_int || verdict == ffi::DECLINED as c_int {
+        let now = r.per_dir_config;
+        if let Some(e) = established(r) {
+            e.per_dir = now;
+        }
+        return;
+    }
+    let sent = established(r).and_then(|e| e.sent.take());
+    clear_identity(r);
+    if let Some(cookie) = sent {
+        for table in [r.headers_out, r.err_headers_out] {
+            // SAFETY: the tables are live for the request; entries are pool strings.
+            unsafe { remove_value(r.pool, table, c"Set-Cookie", &cookie) };
+        }
+    }
+    let msg = format!(
+        "AUTHRS0227: {user} not recognized: the page a fast redirect (DirectoryIndex, MultiViews) chose does not grant them (authz answered {verdict})"
+    );
+    // SAFETY: r is live.
+    unsafe { log_r(r, LogLevel::Info, &msg) };
+}
+
+/// Removes the entries `key: value` (key compared as APR does, ignoring case) from table `t`.
+///
+/// # Safety
+/// `p` and `t` (NULL allowed) are live; `t`'s entries are strings of `p` or a longer-lived pool.
+unsafe fn remove_value(
+    p: *mut ffi::apr_pool_t,
+    t: *mut ffi::apr_table_t,
+    key: &std::ffi::CStr,
+    value: &str,
+) {
+    if t.is_null() {
+        return;
+    }
+    // SAFETY: forwarded contract; the copy keeps the same string pointers, re-added in order.
+    unsafe {
+        let copy = ffi::apr_table_copy(p, t);
+        if copy.is_null() {
+            return;
+        }
+        ffi::apr_table_clear(t);
+        crate::apr::table_for_each(copy, |k, v| {
+            let drop = k.to_bytes().eq_ignore_ascii_case(key.to_bytes())
+                && v.to_bytes() == value.as_bytes();
+            if !drop {
+                ffi::apr_table_addn(t, k.as_ptr(), v.as_ptr());
+            }
+        });
     }
 }
 

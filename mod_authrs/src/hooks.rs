@@ -318,7 +318,7 @@ fn recognize_user(r: &mut ffi::request_rec) {
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn authorize_quietly(r: &mut ffi::request_rec) -> c_int {
+pub(crate) unsafe fn authorize_quietly(r: &mut ffi::request_rec) -> c_int {
     // SAFETY: forwarded contract; the copies live in r's pool.
     unsafe {
         let quiet =

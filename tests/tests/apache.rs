@@ -1893,6 +1893,40 @@ fn a_directory_index_never_brings_back_a_user_its_require_refused() {
     assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
 }
 
+/// The directory itself recognizes users (where mallory is welcome) and its index page excludes
+/// her: httpd's fast redirect keeps the directory's user, so the last fixup asks the index's
+/// Require again; mallory is served the page as anonymous, her ticket not refreshed there.
+#[test]
+fn a_directory_index_asks_its_own_require_about_the_directorys_user() {
+    let a = start(
+        "<Location /pubdir>\n  AuthName Example\n  AuthRsRecognizeUser On\n  \
+         AuthRsSessionTimeout 10m\n  DirectoryIndex /cgi-bin/echo\n</Location>\n\
+         <Location /cgi-bin/echo>\n  AuthType AuthRs\n  <RequireAll>\n    \
+         Require all granted\n    Require not user mallory\n  </RequireAll>\n</Location>\n",
+    );
+    std::fs::create_dir_all(a.root.join("htdocs/pubdir")).expect("mkdir");
+    // Issued 8 minutes ago: past half of the 10-minute idle timeout, so a recognized user's
+    // ticket is refreshed.
+    let mallory = mint("mallory", AuthMethod::Password, now() - 480, 3600);
+    let r = get(&a, "/pubdir/").cookie(COOKIE, &mallory).send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", a.error_log());
+    assert!(r.body.contains("SCRIPT_NAME=/cgi-bin/echo"), "{}", r.body);
+    assert_eq!(r.env("REMOTE_USER"), None, "{}", r.body);
+    assert_eq!(r.env("AUTHRS_USER"), None, "{}", r.body);
+    assert_eq!(
+        r.cookie(COOKIE),
+        None,
+        "refused user's ticket refreshed: {r:?}"
+    );
+    assert!(a.error_log().contains("AUTHRS0227"), "{}", a.error_log());
+    a.assert_clean_log(&[]);
+    let demo = mint("demo", AuthMethod::Password, now() - 480, 3600);
+    let r = get(&a, "/pubdir/").cookie(COOKIE, &demo).send();
+    assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
+    assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{}", r.body);
+    assert!(r.cookie(COOKIE).is_some(), "demo's ticket refreshed: {r:?}");
+}
+
 /// A CGI's local redirect to another page of the same section (an internal redirect: httpd
 /// copies the user and skips authentication): the page it lands on sees the whole identity,
 /// not `REMOTE_USER` alone with the `AUTHRS_*` variables renamed `REDIRECT_AUTHRS_*`.
