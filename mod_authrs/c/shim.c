@@ -26,6 +26,7 @@ int authrs_strip_spoofed(request_rec *r);
 int authrs_fixups(request_rec *r);
 int authrs_authorized(request_rec *r);
 int authrs_restore_user(request_rec *r);
+int authrs_recheck_fast_redirect(request_rec *r);
 void authrs_make_private(request_rec *r);
 void authrs_insert_error_filter(request_rec *r);
 int authrs_handler(request_rec *r);
@@ -86,6 +87,11 @@ void authrs_register_hooks(apr_pool_t *p)
     ap_hook_fixups(authrs_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     /* After mod_dir's fast redirect (a LAST fixup): the identified subrequest's user. */
     ap_hook_fixups(authrs_restore_user, NULL, NULL, APR_HOOK_REALLY_LAST);
+    /* After mod_dir's fast redirect too, but before mod_headers' fixup (also LAST), whose
+     * `RequestHeader … %{AUTHRS_USER}e` must not copy a user the index page refuses. */
+    static const char *const after_dir[] = {"mod_dir.c", NULL};
+    static const char *const before_headers[] = {"mod_headers.c", NULL};
+    ap_hook_fixups(authrs_recheck_fast_redirect, after_dir, before_headers, APR_HOOK_LAST);
     ap_hook_handler(authrs_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* httpd's own Require refused an authenticated user: say `forbidden`, as Envoy does. */
     ap_hook_insert_error_filter(authrs_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);

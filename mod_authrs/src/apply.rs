@@ -327,10 +327,7 @@ const SUBREQUEST_USER: &std::ffi::CStr = c"authrs-subrequest-user";
 /// section, gets its user back (`REMOTE_USER`, the access log); its `AUTHRS_*` variables came
 /// with the environment.
 pub fn restore_user(r: &mut ffi::request_rec) {
-    if !r.user.is_null() {
-        return recheck_after_fast_redirect(r);
-    }
-    if r.notes.is_null() || !crate::request::is_authrs(r) {
+    if !r.user.is_null() || r.notes.is_null() || !crate::request::is_authrs(r) {
         return;
     }
     // SAFETY: notes is live; the value is a string of the subrequest's pool, which a fast
@@ -344,22 +341,29 @@ pub fn restore_user(r: &mut ffi::request_rec) {
     }
 }
 
-/// fixups, really last: a request whose user authrs identified under one section and that a fast
-/// redirect (mod_dir's `DirectoryIndex`, MultiViews) then moved to another keeps that user —
-/// httpd copies the page's configuration, not its authorization. The new section's Require is
-/// asked, quietly; a user it refuses (`Require not user mallory` beside `Require all granted`)
-/// is served the page as anonymous, as a request for the page itself would recognize nobody,
-/// and their refreshed ticket is taken off the response.
-fn recheck_after_fast_redirect(r: &mut ffi::request_rec) {
-    if !r.main.is_null() {
+/// fixups, after mod_dir's fast redirect and before mod_headers: a request whose user authrs
+/// identified under one section and that a fast redirect (mod_dir's `DirectoryIndex`,
+/// MultiViews) then moved to another keeps that user — httpd copies the page's configuration,
+/// not its authorization. Unless the lookup identified a user under the new section itself, its
+/// Require is asked, quietly; a user it refuses (`Require not user mallory` beside `Require all
+/// granted`) is served the page as anonymous, as a request for the page itself would recognize
+/// nobody, and their refreshed ticket is taken off the response.
+pub fn recheck_after_fast_redirect(r: &mut ffi::request_rec) {
+    if r.user.is_null() || !r.main.is_null() {
         return;
     }
     let Some(e) = established_ref(r) else {
         return;
     };
+    if e.per_dir == r.per_dir_config {
+        return;
+    }
     // SAFETY: r.user is a NUL-terminated string of the request's pool.
-    let ours = unsafe { crate::apr::str_from(r.user) }.is_some_and(|u| u == e.identity.user);
-    if e.per_dir == r.per_dir_config || !ours {
+    let ours = unsafe { std::ffi::CStr::from_ptr(r.user) }.to_bytes() == e.identity.user.as_bytes();
+    // SAFETY: notes is NULL or live; the key is static.
+    let decided = !r.notes.is_null()
+        && unsafe { !ffi::apr_table_get(r.notes, SUBREQUEST_USER.as_ptr()).is_null() };
+    if !ours || decided {
         return;
     }
     let user = e.identity.user.clone();
@@ -383,8 +387,15 @@ fn recheck_after_fast_redirect(r: &mut ffi::request_rec) {
     let msg = format!(
         "AUTHRS0227: {user} not recognized: the page a fast redirect (DirectoryIndex, MultiViews) chose does not grant them (authz answered {verdict})"
     );
+    // A refusal is quiet; an error (a provider's backend down) is not, and fails closed.
+    let level =
+        if verdict == ffi::HTTP_UNAUTHORIZED as c_int || verdict == ffi::HTTP_FORBIDDEN as c_int {
+            LogLevel::Info
+        } else {
+            LogLevel::Warn
+        };
     // SAFETY: r is live.
-    unsafe { log_r(r, LogLevel::Info, &msg) };
+    unsafe { log_r(r, level, &msg) };
 }
 
 /// Removes the entries `key: value` (key compared as APR does, ignoring case) from table `t`.

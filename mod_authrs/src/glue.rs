@@ -292,6 +292,19 @@ pub unsafe extern "C" fn authrs_make_private(r: *mut ffi::request_rec) {
     guard((), || crate::apply::make_private(req));
 }
 
+/// fixups, after mod_dir's and before mod_headers': see
+/// [`crate::apply::recheck_after_fast_redirect`].
+///
+/// # Safety
+/// Called by httpd with a live request.
+#[no_mangle]
+pub unsafe extern "C" fn authrs_recheck_fast_redirect(r: *mut ffi::request_rec) -> c_int {
+    guard_request(r, |r| {
+        crate::apply::recheck_after_fast_redirect(r);
+        ffi::DECLINED as c_int
+    })
+}
+
 /// fixups, really last: see [`crate::apply::restore_user`].
 ///
 /// # Safety

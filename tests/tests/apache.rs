@@ -1901,7 +1901,8 @@ fn a_directory_index_asks_its_own_require_about_the_directorys_user() {
     let a = start(
         "<Location /pubdir>\n  AuthName Example\n  AuthRsRecognizeUser On\n  \
          AuthRsSessionTimeout 10m\n  DirectoryIndex /cgi-bin/echo\n</Location>\n\
-         <Location /cgi-bin/echo>\n  AuthType AuthRs\n  <RequireAll>\n    \
+         <Location /cgi-bin/echo>\n  AuthType AuthRs\n  \
+         RequestHeader set X-AuthRs-User \"%{AUTHRS_USER}e\" env=AUTHRS_USER\n  <RequireAll>\n    \
          Require all granted\n    Require not user mallory\n  </RequireAll>\n</Location>\n",
     );
     std::fs::create_dir_all(a.root.join("htdocs/pubdir")).expect("mkdir");
@@ -1918,6 +1919,8 @@ fn a_directory_index_asks_its_own_require_about_the_directorys_user() {
         None,
         "refused user's ticket refreshed: {r:?}"
     );
+    // mod_headers (a later fixup) copies no refused user into the application's headers.
+    assert_eq!(r.env("HTTP_X_AUTHRS_USER"), None, "{}", r.body);
     assert!(a.error_log().contains("AUTHRS0227"), "{}", a.error_log());
     a.assert_clean_log(&[]);
     let demo = mint("demo", AuthMethod::Password, now() - 480, 3600);
@@ -1925,6 +1928,7 @@ fn a_directory_index_asks_its_own_require_about_the_directorys_user() {
     assert_eq!(r.env("REMOTE_USER"), Some("demo"), "{}", r.body);
     assert_eq!(r.env("AUTHRS_USER"), Some("demo"), "{}", r.body);
     assert!(r.cookie(COOKIE).is_some(), "demo's ticket refreshed: {r:?}");
+    assert_eq!(r.env("HTTP_X_AUTHRS_USER"), Some("demo"), "{}", r.body);
 }
 
 /// A CGI's local redirect to another page of the same section (an internal redirect: httpd
