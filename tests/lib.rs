@@ -145,6 +145,33 @@ pub fn within_one_second<T>(mut attempt: impl FnMut() -> T) -> T {
     panic!("no run of the attempt fitted in one second (5 tries)");
 }
 
+/// The two-client flood tests of both shells: within one second, 127.0.0.1 sends a header only
+/// authrs may set twice, then 127.0.0.2 another one once (`send(from, header)` makes the request
+/// and checks its answer). Returns the `AUTHRS0204` lines `log` gained meanwhile, lowercased,
+/// and that part of the log.
+pub fn spoof_from_two_clients(
+    send: impl Fn(&str, &str),
+    log: impl Fn() -> String,
+) -> (Vec<String>, String) {
+    let part = within_one_second(|| {
+        let before = log().len();
+        for (from, header) in [
+            ("127.0.0.1", "X-AuthRs-User: admin"),
+            ("127.0.0.1", "X-AuthRs-User: admin"),
+            ("127.0.0.2", "X-AuthRs-Roles: admin"),
+        ] {
+            send(from, header);
+        }
+        log()[before..].to_string()
+    });
+    let lines = part
+        .lines()
+        .filter(|l| l.contains("AUTHRS0204"))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    (lines, part)
+}
+
 /// Checks a log where `attempts` requests each caused warning `id` (lines containing `marker`)
 /// under the once-a-second limit: at least one line, fewer than `attempts`, and every attempt
 /// either a line or in the `(N more <id> since, not logged)` count of a later line.

@@ -1984,28 +1984,17 @@ fn a_flooding_client_does_not_hide_another_clients_spoofing_attempt() {
     // out, 127.0.0.2's first in the same second is logged (fail2ban must see both addresses).
     // One limiter per process: the test server runs one child (ServerLimit 1).
     let a = start("");
-    let sends = [
-        ("127.0.0.1", "X-AuthRs-User: admin"),
-        ("127.0.0.1", "X-AuthRs-User: admin"),
-        ("127.0.0.2", "X-AuthRs-Roles: admin"),
-    ];
-    let log = authrs_tests::within_one_second(|| {
-        let before = a.error_log().len();
-        for (from, header) in sends {
+    let (lines, log) = authrs_tests::spoof_from_two_clients(
+        |from, header| {
             let r = get(&a, "/cgi-bin/echo")
                 .from_address(from)
                 .header(header)
                 .send();
             assert_eq!(r.status, 200, "{r:?}");
             assert!(!r.body.contains("=admin"), "{}", r.body);
-        }
-        a.error_log()[before..].to_string()
-    });
-    let lines: Vec<String> = log
-        .lines()
-        .filter(|l| l.contains("AUTHRS0204"))
-        .map(str::to_ascii_lowercase)
-        .collect();
+        },
+        || a.error_log(),
+    );
     assert_eq!(lines.len(), 2, "{log}");
     assert!(
         lines[0].contains("[client 127.0.0.1:") && lines[0].contains("x-authrs-user"),
